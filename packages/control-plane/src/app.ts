@@ -1,0 +1,102 @@
+import { fileURLToPath } from 'node:url';
+import swagger from '@fastify/swagger';
+import { type App, createHttpServer } from '@sovereign/protocol/http';
+import { type Database, migrate, openDatabase } from '@sovereign/protocol/sql';
+import { type BootstrapResult, bootstrap } from './bootstrap.ts';
+import type { ControlPlaneConfig } from './config.ts';
+import type { Deps } from './context.ts';
+import { internalRoutes } from './internal/routes.ts';
+import { publicApi, publicApiPrefix } from './public-api.ts';
+import { SigningKeys } from './signing/keys.ts';
+
+export const version = '0.1.0';
+const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
+/** Advisory lock key for migrations of the control plane's database. */
+const migrationLock = 0x50_56_01;
+
+export interface ControlPlane {
+  app: App;
+  deps: Deps;
+  bootstrap: BootstrapResult;
+  close(): Promise<void>;
+}
+
+export interface BuildOptions {
+  /** A clock other than the wall clock (tests of health and expiry). */
+  now?: () => Date;
+  /** Use this database instead of opening one from the config. */
+  db?: Database;
+}
+
+/** Opens the database, migrates it, and assembles the control plane's HTTP server. */
+export async function buildControlPlane(config: ControlPlaneConfig, options: BuildOptions = {}): Promise<ControlPlane> {
+  const db = options.db ?? (await openDatabase(config.database));
+  try {
+    await migrate(db, migrationsDir, migrationLock);
+    const keys = new SigningKeys(db);
+    await keys.ensureActive();
+    const app = createHttpServer({
+      service: 'control-plane',
+      logger:
+        config.logLevel === false
+          ? false
+          : {
+              level: config.logLevel,
+              base: { service: 'control-plane' },
+              redact: ['req.headers.authorization', 'req.headers.cookie'],
+            },
+      bodyLimit: config.bodyLimit,
+      ready: async () => {
+        await db.query('SELECT 1');
+        return true;
+      },
+    });
+    const deps: Deps = { db, config, keys, now: options.now ?? (() => new Date()), log: app.log };
+    const boot = await bootstrap(deps);
+
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Sovereign control plane',
+          version,
+          description:
+            'Users, organizations, regions, data planes, workspaces and scoped tokens. Regions and data planes follow the shapes of Airbyte’s public API. The control plane never stores or relays customer payload: that goes to the data plane, with a scoped token.',
+        },
+        servers: [{ url: config.publicUrl }],
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+        security: [{ bearer: [] }],
+      },
+    });
+    app.get(
+      '/.well-known/jwks.json',
+      {
+        schema: {
+          tags: ['Tokens'],
+          summary: 'Public keys that verify every token this control plane signs',
+          security: [],
+        },
+      },
+      async (_request, reply) => {
+        reply.header('cache-control', 'public, max-age=60');
+        return deps.keys.jwks();
+      },
+    );
+    await app.register(async (scope) => publicApi(scope as App, deps), { prefix: publicApiPrefix });
+    await app.register(async (scope) => internalRoutes(scope as App, deps));
+    app.get(`${publicApiPrefix}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
+    await app.ready();
+    return {
+      app,
+      deps,
+      bootstrap: boot,
+      async close() {
+        await app.close();
+        await db.close();
+      },
+    };
+  } catch (error) {
+    if (options.db === undefined) await db.close().catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,69 @@
+import { Closed, Timestamp, Uuid } from '@sovereign/protocol';
+import { Type } from 'typebox';
+import { requireRole } from '../auth/access.ts';
+import { principalOf } from '../auth/principal.ts';
+import { type Deps, iso } from '../context.ts';
+import type { PublicApi } from '../public-api.ts';
+
+const AuditEvent = Type.Object({
+  auditEventId: Type.String(),
+  actor: Type.Object({ type: Type.String(), id: Type.Union([Type.String(), Type.Null()]) }),
+  action: Type.String(),
+  target: Type.Object({ type: Type.String(), id: Type.String() }),
+  requestId: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Timestamp,
+});
+
+interface AuditRow {
+  audit_event_id: number;
+  actor_type: string;
+  actor_id: string | null;
+  action: string;
+  target_type: string;
+  target_id: string;
+  request_id: string | null;
+  created_at: Date;
+}
+
+/** The organization's audit trail, newest first, paged by cursor (owners and admins). */
+export async function auditRoutes(app: PublicApi, deps: Deps) {
+  app.get(
+    '/organizations/:organizationId/audit-events',
+    {
+      schema: {
+        tags: ['Audit'],
+        summary: "The organization's audit events, newest first",
+        params: Closed({ organizationId: Uuid }),
+        querystring: Closed({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+          cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$' })),
+        }),
+        response: {
+          200: Type.Object({ data: Type.Array(AuditEvent), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+        },
+      },
+    },
+    async (request) => {
+      const { organizationId } = request.params;
+      await requireRole(deps.db, principalOf(request), organizationId, 'admin');
+      const limit = request.query.limit ?? 100;
+      const rows = await deps.db.query<AuditRow>(
+        `SELECT * FROM audit_events WHERE organization_id = $1 AND ($2::bigint IS NULL OR audit_event_id < $2)
+          ORDER BY audit_event_id DESC LIMIT $3`,
+        [organizationId, request.query.cursor ?? null, limit + 1],
+      );
+      const page = rows.slice(0, limit);
+      return {
+        data: page.map((r) => ({
+          auditEventId: String(r.audit_event_id),
+          actor: { type: r.actor_type, id: r.actor_id },
+          action: r.action,
+          target: { type: r.target_type, id: r.target_id },
+          requestId: r.request_id,
+          createdAt: iso(r.created_at),
+        })),
+        nextCursor: rows.length > limit ? String(page.at(-1)?.audit_event_id) : null,
+      };
+    },
+  );
+}

@@ -1,0 +1,89 @@
+import { join } from 'node:path';
+import type { DatabaseOptions } from '@sovereign/protocol/sql';
+import { defaultPasswordCostLog2 } from './auth/passwords.ts';
+
+export interface ControlPlaneConfig {
+  host: string;
+  port: number;
+  /** Where clients and data planes reach this control plane; the `iss` of its tokens. */
+  publicUrl: string;
+  database: DatabaseOptions;
+  /** pino level, or false for no logs. */
+  logLevel: string | false;
+  /** Lifetime of a sign-in session. */
+  sessionTtlSeconds: number;
+  /** Lifetime of the token a data plane gets for its client credentials. */
+  dataplaneTokenTtlSeconds: number;
+  /** Whether anyone may sign up (POST /auth/signup); instance admins can always add users. */
+  allowSignup: boolean;
+  /** Created (or left as is) at start, with the instance's default organization. */
+  admin?: { email: string; password: string } | undefined;
+  bodyLimit: number;
+  heartbeatIntervalSeconds: number;
+  /** log2 of scrypt's N for new password hashes. */
+  passwordCostLog2: number;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  return value;
+}
+
+/** Reads the control plane's settings from SOV_* environment variables. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
+  const host = env.SOV_HOST ?? '127.0.0.1';
+  const port = intFrom(env, 'SOV_CONTROL_PLANE_PORT', intFrom(env, 'SOV_PORT', 8080));
+  const home = env.SOV_HOME ?? '.sovereign';
+  const publicUrl = (env.SOV_PUBLIC_URL ?? `http://${host}:${port}`).replace(/\/+$/, '');
+  const adminPassword = env.SOV_ADMIN_PASSWORD;
+  return {
+    host,
+    port,
+    publicUrl,
+    database: {
+      url: env.SOV_DATABASE_URL || undefined,
+      dataDir: env.SOV_DATABASE_DIR || join(home, 'control-plane', 'db'),
+    },
+    logLevel: env.SOV_LOG_LEVEL === 'silent' ? false : (env.SOV_LOG_LEVEL ?? 'info'),
+    sessionTtlSeconds: intFrom(env, 'SOV_SESSION_TTL_SECONDS', 12 * 3600),
+    dataplaneTokenTtlSeconds: intFrom(env, 'SOV_DATAPLANE_TOKEN_TTL_SECONDS', 900),
+    allowSignup: env.SOV_ALLOW_SIGNUP === 'true',
+    admin:
+      adminPassword !== undefined && adminPassword !== ''
+        ? { email: env.SOV_ADMIN_EMAIL ?? 'admin@localhost', password: adminPassword }
+        : undefined,
+    bodyLimit: intFrom(env, 'SOV_BODY_LIMIT_BYTES', 256 * 1024),
+    heartbeatIntervalSeconds: intFrom(env, 'SOV_HEARTBEAT_INTERVAL_SECONDS', 5),
+    passwordCostLog2: intFrom(env, 'SOV_PASSWORD_COST_LOG2', defaultPasswordCostLog2),
+  };
+}
+
+/** Settings for tests and embedding: in-memory PGlite, no logs, signup open. */
+export function defaultConfig(overrides: Partial<ControlPlaneConfig> = {}): ControlPlaneConfig {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    publicUrl: 'http://127.0.0.1:8080',
+    database: {},
+    logLevel: false,
+    sessionTtlSeconds: 12 * 3600,
+    dataplaneTokenTtlSeconds: 900,
+    allowSignup: true,
+    admin: undefined,
+    bodyLimit: 256 * 1024,
+    heartbeatIntervalSeconds: 5,
+    // Fast hashes for tests and embedding; production reads the strong default from the env.
+    passwordCostLog2: 12,
+    ...overrides,
+  };
+}

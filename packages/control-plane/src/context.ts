@@ -1,0 +1,22 @@
+import type { Database } from '@sovereign/protocol/sql';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ControlPlaneConfig } from './config.ts';
+import type { SigningKeys } from './signing/keys.ts';
+
+/** What every route plugin of the control plane is given. */
+export interface Deps {
+  db: Database;
+  config: ControlPlaneConfig;
+  keys: SigningKeys;
+  /** The clock, so health and expiry can be checked at a chosen time. */
+  now: () => Date;
+  log: FastifyBaseLogger;
+}
+
+export function iso(value: Date | string): string {
+  return (value instanceof Date ? value : new Date(value)).toISOString();
+}
+
+export function isoOrNull(value: Date | string | null): string | null {
+  return value === null ? null : iso(value);
+}

@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import { Closed, DataplaneHealthStatuses, dataplaneHealth, ErrorCode, Timestamp, Uuid } from '@sovereign/protocol';
+import { ConflictProblem } from '@sovereign/protocol/http';
+import type { Queryable } from '@sovereign/protocol/sql';
+import { Type } from 'typebox';
+import { audit, userActor } from '../audit/record.ts';
+import { principalOf } from '../auth/principal.ts';
+import { hashSecret, newSecret, SecretPrefix } from '../auth/secrets.ts';
+import { type Deps, iso, isoOrNull } from '../context.ts';
+import type { PublicApi } from '../public-api.ts';
+import { regionFor } from '../regions/store.ts';
+import { type DataplaneRow, dataplaneFor, dataplaneNotFound, selectDataplane, toDataplane } from './store.ts';
+
+/** Airbyte's public API schemas for data planes (shared/reference/airbyte/CONTRACT.md). */
+export const DataplaneResponse = Type.Object({
+  dataplaneId: Uuid,
+  name: Type.String(),
+  regionId: Uuid,
+  enabled: Type.Boolean(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+const DataplanesResponse = Type.Object({ data: Type.Array(DataplaneResponse) });
+/** Airbyte defines it only in its config API; the public spec $refs it. Here it is public. */
+const DataplaneCreateResponseBody = Type.Object({
+  dataplaneId: Uuid,
+  regionId: Uuid,
+  clientId: Type.String(),
+  clientSecret: Type.String({ description: 'Shown in this answer only.' }),
+});
+const DataplaneName = Type.String({ minLength: 1, maxLength: 255, pattern: '\\S' });
+const DataplaneParams = Closed({ dataplaneId: Uuid });
+
+const Instance = Type.Object({
+  instanceId: Uuid,
+  version: Type.String(),
+  publicUrl: Type.String(),
+  capacity: Type.Integer(),
+  heldRuns: Type.Integer(),
+  startedAt: Timestamp,
+  lastHeartbeatAt: Type.Union([Timestamp, Type.Null()]),
+  status: Type.Enum(DataplaneHealthStatuses),
+});
+const DataplaneHealth = Type.Object({
+  dataplaneId: Uuid,
+  status: Type.Enum(DataplaneHealthStatuses),
+  lastHeartbeatAt: Type.Union([Timestamp, Type.Null()]),
+  version: Type.Union([Type.String(), Type.Null()]),
+  publicUrl: Type.Union([Type.String(), Type.Null()]),
+  instances: Type.Array(Instance),
+});
+const tags = ['Dataplanes'];
+
+async function assertNameFree(tx: Queryable, regionId: string, name: string, except?: string) {
+  const [row] = await tx.query(
+    `SELECT 1 FROM dataplanes WHERE region_id = $1 AND lower(name) = lower($2) AND NOT tombstone
+        AND dataplane_id IS DISTINCT FROM $3`,
+    [regionId, name, except ?? null],
+  );
+  if (row !== undefined) {
+    throw new ConflictProblem(ErrorCode.dataplaneNameTaken, 'The region already has a data plane with that name.');
+  }
+}
+
+interface InstanceRow {
+  instance_id: string;
+  version: string;
+  public_url: string;
+  capacity: number;
+  held_runs: number;
+  started_at: Date;
+  last_heartbeat_at: Date | null;
+}
+
+/** Data planes, in Airbyte's shapes; create answers the client credentials once. */
+export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
+  const { db } = deps;
+
+  app.get(
+    '/dataplanes',
+    {
+      schema: {
+        tags,
+        operationId: 'listDataplanes',
+        summary: 'List data planes, of the given regions or of every organization you belong to',
+        querystring: Closed({ regionIds: Type.Optional(Type.Array(Uuid, { maxItems: 100 })) }),
+        response: { 200: DataplanesResponse },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const { regionIds } = request.query;
+      let rows: DataplaneRow[];
+      if (regionIds !== undefined && regionIds.length > 0) {
+        for (const regionId of regionIds) await regionFor(db, principal, regionId, 'viewer');
+        rows = await db.query<DataplaneRow>(
+          `${selectDataplane} WHERE NOT d.tombstone AND d.region_id = ANY($1::uuid[]) ORDER BY d.name, d.dataplane_id`,
+          [regionIds],
+        );
+      } else {
+        rows = await db.query<DataplaneRow>(
+          `${selectDataplane} WHERE NOT d.tombstone AND ($2 OR r.organization_id IN
+             (SELECT organization_id FROM memberships WHERE user_id = $1))
+           ORDER BY d.name, d.dataplane_id`,
+          [principal.userId, principal.isInstanceAdmin],
+        );
+      }
+      return { data: rows.map(toDataplane) };
+    },
+  );
+
+  app.post(
+    '/dataplanes',
+    {
+      schema: {
+        tags,
+        operationId: 'createDataplane',
+        summary: 'Create a data plane; its client credentials are shown in this answer only',
+        body: Closed({ regionId: Uuid, name: DataplaneName, enabled: Type.Optional(Type.Boolean()) }),
+        response: { 200: DataplaneCreateResponseBody },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const { regionId, name, enabled } = request.body;
+      const clientSecret = newSecret(SecretPrefix.dataplaneSecret);
+      const created = await db.transaction(async (tx) => {
+        const region = await regionFor(tx, principal, regionId, 'admin');
+        await assertNameFree(tx, regionId, name);
+        const dataplaneId = randomUUID();
+        const clientId = randomUUID();
+        await tx.query(
+          `INSERT INTO dataplanes (dataplane_id, region_id, name, enabled, client_id, client_secret_hash)
+           VALUES ($1, $2, $3, $4, $5, $6)`,
+          [dataplaneId, regionId, name, enabled ?? true, clientId, hashSecret(clientSecret)],
+        );
+        await audit(tx, userActor(principal), {
+          organizationId: region.organization_id,
+          action: 'dataplane.create',
+          targetType: 'dataplane',
+          targetId: dataplaneId,
+          requestId: request.id,
+        });
+        return { dataplaneId, regionId, clientId };
+      });
+      return { ...created, clientSecret };
+    },
+  );
+
+  app.get(
+    '/dataplanes/:dataplaneId',
+    {
+      schema: {
+        tags,
+        operationId: 'getDataplane',
+        summary: 'Get a data plane',
+        params: DataplaneParams,
+        response: { 200: DataplaneResponse },
+      },
+    },
+    async (request) => toDataplane(await dataplaneFor(db, principalOf(request), request.params.dataplaneId, 'viewer')),
+  );
+
+  app.patch(
+    '/dataplanes/:dataplaneId',
+    {
+      schema: {
+        tags,
+        operationId: 'updateDataplane',
+        summary: 'Rename, enable or disable a data plane (merge patch)',
+        params: DataplaneParams,
+        body: Closed({ name: Type.Optional(DataplaneName), enabled: Type.Optional(Type.Boolean()) }),
+        response: { 200: DataplaneResponse },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const { dataplaneId } = request.params;
+      const row = await db.transaction(async (tx) => {
+        const plane = await dataplaneFor(tx, principal, dataplaneId, 'admin');
+        if (request.body.name !== undefined) await assertNameFree(tx, plane.region_id, request.body.name, dataplaneId);
+        await tx.query(
+          `UPDATE dataplanes SET name = coalesce($2, name), enabled = coalesce($3, enabled), updated_at = now()
+            WHERE dataplane_id = $1`,
+          [dataplaneId, request.body.name ?? null, request.body.enabled ?? null],
+        );
+        await audit(tx, userActor(principal), {
+          organizationId: plane.organization_id,
+          action: 'dataplane.update',
+          targetType: 'dataplane',
+          targetId: dataplaneId,
+          requestId: request.id,
+        });
+        return dataplaneFor(tx, principal, dataplaneId, 'admin');
+      });
+      return toDataplane(row);
+    },
+  );
+
+  app.delete(
+    '/dataplanes/:dataplaneId',
+    {
+      schema: {
+        tags,
+        operationId: 'deleteDataplane',
+        summary: 'Delete a data plane (soft delete); its credentials stop working at once',
+        params: DataplaneParams,
+        response: { 200: DataplaneResponse },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const { dataplaneId } = request.params;
+      const row = await db.transaction(async (tx) => {
+        const plane = await dataplaneFor(tx, principal, dataplaneId, 'admin');
+        await tx.query(
+          `UPDATE dataplanes SET tombstone = true, enabled = false, client_secret_hash = NULL, updated_at = now()
+            WHERE dataplane_id = $1`,
+          [dataplaneId],
+        );
+        await audit(tx, userActor(principal), {
+          organizationId: plane.organization_id,
+          action: 'dataplane.delete',
+          targetType: 'dataplane',
+          targetId: dataplaneId,
+          requestId: request.id,
+        });
+        const [deleted] = await tx.query<DataplaneRow>(`${selectDataplane} WHERE d.dataplane_id = $1`, [dataplaneId]);
+        if (deleted === undefined) throw dataplaneNotFound();
+        return deleted;
+      });
+      return toDataplane(row);
+    },
+  );
+
+  app.get(
+    '/dataplanes/:dataplaneId/health',
+    {
+      schema: {
+        tags,
+        summary: 'Health of a data plane and its instances, from their heartbeats',
+        description:
+          'healthy: a heartbeat within 60 s; degraded: within 5 minutes; unhealthy: older; unknown: none yet.',
+        params: DataplaneParams,
+        response: { 200: DataplaneHealth },
+      },
+    },
+    async (request) => {
+      const plane = await dataplaneFor(db, principalOf(request), request.params.dataplaneId, 'viewer');
+      const instances = await db.query<InstanceRow>(
+        `SELECT * FROM dataplane_instances WHERE dataplane_id = $1
+          ORDER BY last_heartbeat_at DESC NULLS LAST, started_at DESC LIMIT 100`,
+        [plane.dataplane_id],
+      );
+      const now = deps.now();
+      const newest = instances[0];
+      return {
+        dataplaneId: plane.dataplane_id,
+        status: dataplaneHealth(newest?.last_heartbeat_at ?? null, now),
+        lastHeartbeatAt: isoOrNull(newest?.last_heartbeat_at ?? null),
+        version: newest?.version ?? null,
+        publicUrl: plane.public_url,
+        instances: instances.map((i) => ({
+          instanceId: i.instance_id,
+          version: i.version,
+          publicUrl: i.public_url,
+          capacity: i.capacity,
+          heldRuns: i.held_runs,
+          startedAt: iso(i.started_at),
+          lastHeartbeatAt: isoOrNull(i.last_heartbeat_at),
+          status: dataplaneHealth(i.last_heartbeat_at, now),
+        })),
+      };
+    },
+  );
+}

@@ -1,0 +1,54 @@
+import { ErrorCode, type Role } from '@sovereign/protocol';
+import { NotFoundProblem } from '@sovereign/protocol/http';
+import type { Queryable } from '@sovereign/protocol/sql';
+import { requireRole } from '../auth/access.ts';
+import type { Principal } from '../auth/principal.ts';
+import { iso } from '../context.ts';
+
+export interface DataplaneRow {
+  dataplane_id: string;
+  region_id: string;
+  name: string;
+  enabled: boolean;
+  tombstone: boolean;
+  client_id: string;
+  public_url: string | null;
+  created_at: Date;
+  updated_at: Date;
+  organization_id: string;
+  region_enabled: boolean;
+  region_name: string;
+}
+
+/** Airbyte's DataplaneResponse, field for field. */
+export function toDataplane(row: DataplaneRow) {
+  return {
+    dataplaneId: row.dataplane_id,
+    name: row.name,
+    regionId: row.region_id,
+    enabled: row.enabled,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
+}
+
+export const selectDataplane = `SELECT d.dataplane_id, d.region_id, d.name, d.enabled, d.tombstone, d.client_id,
+    d.public_url, d.created_at, d.updated_at, r.organization_id, r.enabled AS region_enabled, r.name AS region_name
+  FROM dataplanes d JOIN regions r USING (region_id)`;
+
+export const dataplaneNotFound = () => new NotFoundProblem(ErrorCode.dataplaneNotFound, 'No such data plane.');
+
+/** A live data plane whose organization the caller holds `minimum` in. */
+export async function dataplaneFor(
+  tx: Queryable,
+  principal: Principal,
+  dataplaneId: string,
+  minimum: Role,
+): Promise<DataplaneRow> {
+  const [row] = await tx.query<DataplaneRow>(`${selectDataplane} WHERE d.dataplane_id = $1 AND NOT d.tombstone`, [
+    dataplaneId,
+  ]);
+  if (row === undefined) throw dataplaneNotFound();
+  await requireRole(tx, principal, row.organization_id, minimum, dataplaneNotFound());
+  return row;
+}

@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import {
+  controlPlaneAudience,
+  DataplaneTokenRequest,
+  DataplaneTokenResponse,
+  ErrorCode,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  InitializeRequest,
+  InitializeResponse,
+  InternalPaths,
+  TokenType,
+} from '@sovereign/protocol';
+import { UnauthorizedProblem } from '@sovereign/protocol/http';
+import type { Queryable } from '@sovereign/protocol/sql';
+import { audit } from '../audit/record.ts';
+import { hashSecret, sameHash } from '../auth/secrets.ts';
+import type { Deps } from '../context.ts';
+import type { DataplaneRow } from '../dataplanes/store.ts';
+import type { PublicApi } from '../public-api.ts';
+import { authenticateDataplane } from './dataplane-auth.ts';
+
+const hidden = { hide: true, tags: ['Internal'] };
+
+/** Records what an instance says of itself; the data plane's public URL follows its newest instance. */
+async function recordInstance(
+  tx: Queryable,
+  plane: DataplaneRow,
+  facts: InitializeRequest & { heldRuns?: string[] },
+  heartbeatAt: Date | null,
+) {
+  await tx.query(
+    `INSERT INTO dataplane_instances (instance_id, dataplane_id, version, public_url, capacity, held_runs, last_heartbeat_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (instance_id) DO UPDATE SET version = EXCLUDED.version, public_url = EXCLUDED.public_url,
+       capacity = EXCLUDED.capacity, held_runs = EXCLUDED.held_runs,
+       last_heartbeat_at = coalesce(EXCLUDED.last_heartbeat_at, dataplane_instances.last_heartbeat_at)
+     WHERE dataplane_instances.dataplane_id = EXCLUDED.dataplane_id`,
+    [
+      facts.instanceId,
+      plane.dataplane_id,
+      facts.version,
+      facts.publicUrl,
+      facts.capacity,
+      facts.heldRuns?.length ?? 0,
+      heartbeatAt,
+    ],
+  );
+  await tx.query('UPDATE dataplanes SET public_url = $2 WHERE dataplane_id = $1 AND public_url IS DISTINCT FROM $2', [
+    plane.dataplane_id,
+    facts.publicUrl,
+  ]);
+}
+
+/** The protocol's control plane side: every call is made by a data plane, outbound. */
+export async function internalRoutes(app: PublicApi, deps: Deps) {
+  const { db } = deps;
+
+  // Airbyte's token endpoint takes form bodies too, as OAuth 2 clients send them.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  app.post(
+    InternalPaths.token,
+    {
+      schema: {
+        ...hidden,
+        summary: 'Exchange data plane client credentials for a short-lived access token',
+        body: DataplaneTokenRequest,
+        response: { 200: DataplaneTokenResponse },
+      },
+    },
+    async (request) => {
+      const { client_id: clientId, client_secret: clientSecret } = request.body;
+      const [plane] = await db.query<{
+        dataplane_id: string;
+        client_secret_hash: string | null;
+        tombstone: boolean;
+        region_id: string;
+        organization_id: string;
+      }>(
+        `SELECT d.dataplane_id, d.client_secret_hash, d.tombstone, d.region_id, r.organization_id
+           FROM dataplanes d JOIN regions r USING (region_id)
+          WHERE d.client_id::text = $1`,
+        [clientId],
+      );
+      const secretHash = hashSecret(clientSecret);
+      if (plane === undefined || plane.tombstone || plane.client_secret_hash === null) {
+        throw new UnauthorizedProblem(ErrorCode.invalidClientCredentials, 'Unknown or deleted data plane credentials.');
+      }
+      if (!sameHash(secretHash, plane.client_secret_hash)) {
+        throw new UnauthorizedProblem(ErrorCode.invalidClientCredentials, 'Unknown or deleted data plane credentials.');
+      }
+      const ttl = deps.config.dataplaneTokenTtlSeconds;
+      const iat = Math.floor(deps.now().getTime() / 1000);
+      const token = await deps.keys.sign(
+        {
+          iss: deps.config.publicUrl,
+          sub: plane.dataplane_id,
+          aud: controlPlaneAudience,
+          region: plane.region_id,
+          org: plane.organization_id,
+          iat,
+          exp: iat + ttl,
+          jti: randomUUID(),
+        },
+        TokenType.dataplane,
+      );
+      return { access_token: token, token_type: 'Bearer' as const, expires_in: ttl };
+    },
+  );
+
+  app.post(
+    InternalPaths.initialize,
+    {
+      schema: {
+        ...hidden,
+        summary: 'A data plane instance starts: who am I, and what do I check tokens against?',
+        body: InitializeRequest,
+        response: { 200: InitializeResponse },
+      },
+    },
+    async (request) => {
+      const plane = await authenticateDataplane(request, deps);
+      await db.transaction(async (tx) => {
+        await recordInstance(tx, plane, request.body, null);
+        await audit(
+          tx,
+          { type: 'dataplane', id: plane.dataplane_id },
+          {
+            organizationId: plane.organization_id,
+            action: 'dataplane_instance.initialize',
+            targetType: 'dataplane_instance',
+            targetId: request.body.instanceId,
+            requestId: request.id,
+          },
+        );
+      });
+      return {
+        dataplaneId: plane.dataplane_id,
+        dataplaneName: plane.name,
+        dataplaneEnabled: plane.enabled,
+        regionId: plane.region_id,
+        regionName: plane.region_name,
+        regionEnabled: plane.region_enabled,
+        organizationId: plane.organization_id,
+        issuer: deps.config.publicUrl,
+        jwksUrl: `${deps.config.publicUrl}/.well-known/jwks.json`,
+        heartbeatIntervalSeconds: deps.config.heartbeatIntervalSeconds,
+      };
+    },
+  );
+
+  app.post(
+    InternalPaths.heartbeat,
+    {
+      schema: {
+        ...hidden,
+        summary: 'An instance is alive; the answer carries what it must know',
+        body: HeartbeatRequest,
+        response: { 200: HeartbeatResponse },
+      },
+    },
+    async (request) => {
+      const plane = await authenticateDataplane(request, deps);
+      const now = deps.now();
+      await recordInstance(db, plane, request.body, now);
+      const workspaces = await db.query<{ workspace_id: string }>(
+        'SELECT workspace_id FROM workspaces WHERE dataplane_id = $1 AND deleted_at IS NULL ORDER BY workspace_id',
+        [plane.dataplane_id],
+      );
+      const revoked = await db.query<{ jti: string; expires_at: Date }>(
+        `SELECT jti, expires_at FROM issued_tokens
+          WHERE dataplane_id = $1 AND revoked_at IS NOT NULL AND expires_at > $2 ORDER BY jti`,
+        [plane.dataplane_id, now],
+      );
+      const accepting = plane.enabled && plane.region_enabled;
+      return {
+        dataplaneEnabled: plane.enabled,
+        regionEnabled: plane.region_enabled,
+        accepting,
+        ...(accepting
+          ? {}
+          : { reason: plane.enabled ? ('region_disabled' as const) : ('dataplane_disabled' as const) }),
+        workspaceIds: workspaces.map((w) => w.workspace_id),
+        revokedTokens: revoked.map((r) => ({ jti: r.jti, expiresAt: r.expires_at.toISOString() })),
+        cancelRunIds: [],
+        heartbeatIntervalSeconds: deps.config.heartbeatIntervalSeconds,
+      };
+    },
+  );
+}

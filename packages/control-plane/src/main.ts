@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+import { migrate, openDatabase } from '@sovereign/protocol/sql';
+import { buildControlPlane } from './app.ts';
+import { ConfigError, configFromEnv } from './config.ts';
+import { SigningKeys } from './signing/keys.ts';
+
+/**
+ * `sov-control-plane` serves the control plane, configured by SOV_* variables.
+ * `sov-control-plane keys list|rotate|retire` manages signing keys directly in its
+ * database (for when the API is not reachable, or in a maintenance job).
+ */
+async function main(argv: string[]): Promise<number> {
+  const config = configFromEnv();
+  if (argv[0] === 'keys') return keysCommand(argv[1], config.database);
+  const plane = await buildControlPlane(config);
+  const address = await plane.app.listen({ host: config.host, port: config.port });
+  plane.app.log.info({ address, publicUrl: config.publicUrl, driver: plane.deps.db.driver }, 'control plane listening');
+  let closing = false;
+  const stop = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    plane.app.log.info({ signal }, 'control plane stopping');
+    await plane.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  return -1;
+}
+
+async function keysCommand(action: string | undefined, database: ReturnType<typeof configFromEnv>['database']) {
+  if (action !== 'list' && action !== 'rotate' && action !== 'retire') {
+    console.error('usage: sov-control-plane keys list|rotate|retire');
+    return 2;
+  }
+  const db = await openDatabase(database);
+  try {
+    await migrate(db, new URL('./migrations', import.meta.url).pathname, 0x50_56_01);
+    const keys = new SigningKeys(db);
+    if (action === 'rotate') console.log(`active key: ${await keys.rotate()}`);
+    if (action === 'retire') console.log(`retired: ${(await keys.retire()).join(', ') || 'none'}`);
+    for (const key of await keys.list()) console.log(`${key.kid}\t${key.state}\t${key.createdAt}`);
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) console.error(`configuration: ${error.message}`);
+    else console.error('control plane failed to start:', error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,31 @@
+import type { App } from '@sovereign/protocol/http';
+import { auditRoutes } from './audit/routes.ts';
+import { installAuthentication } from './auth/principal.ts';
+import { authRoutes } from './auth/routes.ts';
+import type { Deps } from './context.ts';
+import { dataplaneRoutes } from './dataplanes/routes.ts';
+import { organizationRoutes } from './organizations/routes.ts';
+import { regionRoutes } from './regions/routes.ts';
+import { signingRoutes } from './signing/routes.ts';
+import { workspaceRoutes } from './workspaces/routes.ts';
+
+/** A Fastify scope of the control plane, with TypeBox types. */
+export type PublicApi = App;
+
+export const publicApiPrefix = '/api/public/v1';
+
+/** The public API: one plugin per area, all behind authentication unless a route says `public`. */
+export async function publicApi(app: PublicApi, deps: Deps): Promise<void> {
+  installAuthentication(app, deps);
+  for (const area of [
+    authRoutes,
+    organizationRoutes,
+    regionRoutes,
+    dataplaneRoutes,
+    workspaceRoutes,
+    signingRoutes,
+    auditRoutes,
+  ]) {
+    await area(app, deps);
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Stable error codes. Every refusal a client can see carries one of these in the
+ * `code` member of an `application/problem+json` document. Codes never change
+ * meaning once shipped; add new ones instead.
+ */
+export const ErrorCode = {
+  // Request shape
+  validationFailed: 'validation_failed',
+  invalidJson: 'invalid_json',
+  bodyTooLarge: 'body_too_large',
+  unsupportedMediaType: 'unsupported_media_type',
+  routeNotFound: 'route_not_found',
+  rateLimited: 'rate_limited',
+  internal: 'internal_error',
+
+  // Authentication (control plane)
+  unauthenticated: 'unauthenticated',
+  invalidToken: 'invalid_token',
+  invalidCredentials: 'invalid_credentials',
+  signupDisabled: 'signup_disabled',
+  emailTaken: 'email_taken',
+
+  // Authorization (control plane)
+  insufficientRole: 'insufficient_role',
+  instanceAdminRequired: 'instance_admin_required',
+  scopeNotAllowed: 'scope_not_allowed',
+  lastOwner: 'last_owner',
+
+  // Entities
+  organizationNotFound: 'organization_not_found',
+  userNotFound: 'user_not_found',
+  memberNotFound: 'member_not_found',
+  memberExists: 'member_exists',
+  regionNotFound: 'region_not_found',
+  regionNameTaken: 'region_name_taken',
+  regionDisabled: 'region_disabled',
+  regionNotUsable: 'region_not_usable',
+  dataplaneNotFound: 'dataplane_not_found',
+  dataplaneNameTaken: 'dataplane_name_taken',
+  noDataplaneAvailable: 'no_dataplane_available',
+  workspaceNotFound: 'workspace_not_found',
+  workspaceNameTaken: 'workspace_name_taken',
+  workspaceRegionImmutable: 'workspace_region_immutable',
+  apiKeyNotFound: 'api_key_not_found',
+  tokenNotFound: 'token_not_found',
+
+  // Data plane credentials and protocol
+  invalidClientCredentials: 'invalid_client_credentials',
+  dataplaneCredentialsRevoked: 'dataplane_credentials_revoked',
+  instanceNotInitialized: 'instance_not_initialized',
+
+  // Scoped token checks on a data plane (one code per reason of refusal)
+  tokenMissing: 'token_missing',
+  tokenMalformed: 'token_malformed',
+  tokenSignatureInvalid: 'token_signature_invalid',
+  tokenIssuerInvalid: 'token_issuer_invalid',
+  tokenAudienceInvalid: 'token_audience_invalid',
+  tokenExpired: 'token_expired',
+  tokenNotYetValid: 'token_not_yet_valid',
+  tokenRevoked: 'token_revoked',
+  tokenScopeMissing: 'token_scope_missing',
+  tokenWorkspaceMismatch: 'token_workspace_mismatch',
+  workspaceNotHosted: 'workspace_not_hosted',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The `type` URI of a problem document for a code (RFC 9457). */
+export function problemType(code: string): string {
+  return `urn:sovereign:error:${code}`;
+}
+
+/** The body of every error answer, `application/problem+json`. */
+export interface ProblemDocument {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  /** Field-level findings for validation failures. */
+  errors?: Array<{ path: string; message: string }>;
+  [extension: string]: unknown;
+}

@@ -1,0 +1,12 @@
+export { installErrorHandling, problemContentType } from './error-handler.ts';
+export { installOps, type ReadinessCheck } from './ops.ts';
+export {
+  BadRequestProblem,
+  ConflictProblem,
+  ForbiddenProblem,
+  HttpProblem,
+  NotFoundProblem,
+  TooManyRequestsProblem,
+  UnauthorizedProblem,
+} from './problem.ts';
+export { type App, createHttpServer, type HttpServerOptions, redactedLogPaths } from './server.ts';

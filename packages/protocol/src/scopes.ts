@@ -1,0 +1,41 @@
+/**
+ * Scopes name what a scoped token may do on a data plane. A role in an
+ * organization grants a fixed set of them; a client asks for a subset.
+ */
+export const Scopes = [
+  'deployments:read',
+  'deployments:write',
+  'variables:read',
+  'variables:write',
+  'runs:logs',
+  'runs:outputs',
+  'state:read',
+  'state:write',
+  'interactive',
+] as const;
+
+export type Scope = (typeof Scopes)[number];
+
+export const Roles = ['owner', 'admin', 'member', 'viewer'] as const;
+export type Role = (typeof Roles)[number];
+
+/** Higher rank may do everything a lower rank may. */
+export const roleRank: Record<Role, number> = { viewer: 1, member: 2, admin: 3, owner: 4 };
+
+export function roleAtLeast(role: Role, minimum: Role): boolean {
+  return roleRank[role] >= roleRank[minimum];
+}
+
+const readScopes: Scope[] = ['deployments:read', 'variables:read', 'runs:logs', 'runs:outputs', 'state:read'];
+
+/** The scopes each role may put in a data-plane token. */
+export const roleScopes: Record<Role, readonly Scope[]> = {
+  owner: Scopes,
+  admin: Scopes,
+  member: Scopes,
+  viewer: readScopes,
+};
+
+export function isScope(value: string): value is Scope {
+  return (Scopes as readonly string[]).includes(value);
+}

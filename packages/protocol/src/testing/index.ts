@@ -1,0 +1,1 @@
+export { type DatabaseTarget, databaseTargets, type TestDatabase } from './databases.ts';
