@@ -11,3 +11,9 @@ export function Closed<T extends TProperties>(properties: T, options: { descript
 export const Uuid = Type.String({ format: 'uuid' });
 /** ISO-8601 UTC time, as every time in the API. */
 export const Timestamp = Type.String({ format: 'date-time' });
+
+/**
+ * An email address. Deliberately loose (one @, no spaces): `admin@localhost` is valid
+ * here, and whether an address works is proven by using it, not by a pattern.
+ */
+export const Email = Type.String({ pattern: '^[^\\s@]+@[^\\s@]+$', minLength: 3, maxLength: 254 });

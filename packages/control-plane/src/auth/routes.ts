@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Closed, ErrorCode, Roles, Timestamp, Uuid } from '@sovereign/protocol';
+import { Closed, Email, ErrorCode, Roles, Timestamp, Uuid } from '@sovereign/protocol';
 import { ConflictProblem, ForbiddenProblem, NotFoundProblem, UnauthorizedProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
@@ -11,7 +11,6 @@ import { decoyHash, hashPassword, verifyPassword } from './passwords.ts';
 import { principalOf } from './principal.ts';
 import { hashSecret, newSecret, SecretPrefix } from './secrets.ts';
 
-const Email = Type.String({ format: 'email', maxLength: 254 });
 const Password = Type.String({ minLength: 8, maxLength: 256 });
 
 const NewUser = Closed({

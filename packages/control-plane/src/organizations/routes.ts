@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Closed, ErrorCode, type Role, Roles, Timestamp, Uuid } from '@sovereign/protocol';
+import { Closed, Email, ErrorCode, type Role, Roles, Timestamp, Uuid } from '@sovereign/protocol';
 import { ConflictProblem, ForbiddenProblem, NotFoundProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
@@ -233,7 +233,7 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
         tags: ['Organizations'],
         summary: 'Add an existing user to the organization',
         params: OrgParams,
-        body: Closed({ email: Type.String({ format: 'email', maxLength: 254 }), role: RoleSchema }),
+        body: Closed({ email: Email, role: RoleSchema }),
         response: { 200: Member },
       },
     },
