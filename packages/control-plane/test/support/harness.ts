@@ -30,32 +30,38 @@ export class Harness {
   readonly plane: ControlPlane;
   readonly target: DatabaseTarget['name'];
   readonly #database: TestDatabase;
-  #offsetMs = 0;
+  readonly #clock: { offsetMs: number };
   adminToken = '';
   #seq = 0;
 
-  private constructor(plane: ControlPlane, target: DatabaseTarget['name'], database: TestDatabase) {
+  private constructor(
+    plane: ControlPlane,
+    target: DatabaseTarget['name'],
+    database: TestDatabase,
+    clock: { offsetMs: number },
+  ) {
     this.plane = plane;
     this.target = target;
     this.#database = database;
+    this.#clock = clock;
   }
 
   static async start(target: DatabaseTarget, overrides: Partial<ControlPlaneConfig> = {}): Promise<Harness> {
     const database = await target.create();
     const db = await openDatabase(database.options);
-    let harness: Harness | undefined;
+    const clock = { offsetMs: 0 };
     const plane = await buildControlPlane(
       defaultConfig({ admin: { email: adminEmail, password: adminPassword }, ...overrides }),
-      { db, now: () => new Date(Date.now() + (harness?.#offsetMs ?? 0)) },
+      { db, now: () => new Date(Date.now() + clock.offsetMs) },
     );
-    harness = new Harness(plane, target.name, database);
+    const harness = new Harness(plane, target.name, database, clock);
     harness.adminToken = await harness.login(adminEmail, adminPassword);
     return harness;
   }
 
   /** Moves the control plane's clock forward (health, expiry). */
   advanceClock(ms: number): void {
-    this.#offsetMs += ms;
+    this.#clock.offsetMs += ms;
   }
 
   async close(): Promise<void> {

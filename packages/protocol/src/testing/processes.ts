@@ -1,0 +1,85 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+
+/** A port that was free a moment ago on loopback. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** A service started as a real process, with what it printed. */
+export interface Service {
+  readonly process: ChildProcess;
+  readonly url: string;
+  /** Everything printed so far, stdout and stderr. */
+  output(): string;
+  /** Sends a signal and waits for the exit; resolves to the exit code (or signal name). */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+  /** Resolves when the process exits by itself. */
+  exited: Promise<number | string>;
+}
+
+export interface StartOptions {
+  /** Arguments to `node` (the script first). */
+  args: string[];
+  env: Record<string, string | undefined>;
+  /** Base URL of the service; `${url}/readyz` must answer 200 before start resolves. */
+  url: string;
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+/** Starts `node ...args` (the Node running this test) and waits until it is ready. */
+export async function startService(options: StartOptions): Promise<Service> {
+  const child = spawn(process.execPath, options.args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let printed = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    printed += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    printed += chunk.toString();
+  });
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+  });
+  const service: Service = {
+    process: child,
+    url: options.url,
+    output: () => printed,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+  while (!done) {
+    try {
+      const response = await fetch(`${options.url}/readyz`);
+      if (response.ok) return service;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await service.stop('SIGKILL');
+      throw new Error(`service at ${options.url} not ready in time; it printed:\n${printed}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`service exited before it was ready (${await exited}); it printed:\n${printed}`);
+}
