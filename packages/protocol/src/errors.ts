@@ -43,6 +43,7 @@ export const ErrorCode = {
   workspaceRegionImmutable: 'workspace_region_immutable',
   apiKeyNotFound: 'api_key_not_found',
   tokenNotFound: 'token_not_found',
+  jobNotFound: 'job_not_found',
 
   // Data plane credentials and protocol
   invalidClientCredentials: 'invalid_client_credentials',
@@ -61,6 +62,24 @@ export const ErrorCode = {
   tokenScopeMissing: 'token_scope_missing',
   tokenWorkspaceMismatch: 'token_workspace_mismatch',
   workspaceNotHosted: 'workspace_not_hosted',
+  dataplaneNotReady: 'dataplane_not_ready',
+
+  // Deployments (data plane)
+  bundleTooLarge: 'bundle_too_large',
+  bundleInvalid: 'bundle_invalid',
+  bundleUnsafePath: 'bundle_unsafe_path',
+  bundleLinkEscape: 'bundle_link_escape',
+  bundleSpecialFile: 'bundle_special_file',
+  manifestMissing: 'manifest_missing',
+  manifestInvalid: 'manifest_invalid',
+  deploymentNotFound: 'deployment_not_found',
+
+  // Variables and secrets (data plane)
+  variableNotFound: 'variable_not_found',
+  variableNameReserved: 'variable_name_reserved',
+
+  // Protocol reports (control plane)
+  workspaceNotOnDataplane: 'workspace_not_on_dataplane',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -12,6 +12,7 @@ export const InternalPaths = {
   token: `${internalApiPrefix}/dataplanes/token`,
   initialize: `${internalApiPrefix}/dataplanes/initialize`,
   heartbeat: `${internalApiPrefix}/dataplanes/heartbeat`,
+  deploymentReport: `${internalApiPrefix}/deployments/report`,
 } as const;
 
 /** OAuth 2 client credentials, as Airbyte's `/dataplanes/token`. */
@@ -85,3 +86,65 @@ export const HeartbeatResponse = Type.Object({
   heartbeatIntervalSeconds: Type.Integer(),
 });
 export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
+
+/** Job names: what a manifest may call a job, unique in a workspace. */
+export const jobNamePattern = '^[a-z0-9][a-z0-9_-]{0,62}$';
+
+/**
+ * How a job is started, as the control plane needs it to schedule: never the command.
+ * `manual` jobs start only when someone (or the API) triggers them.
+ */
+export const JobTrigger = Type.Union([
+  Closed({ type: Type.Literal('manual') }),
+  Closed({ type: Type.Literal('cron'), cron: Type.String({ minLength: 1, maxLength: 200 }) }),
+  Closed({ type: Type.Literal('every'), everySeconds: Type.Integer({ minimum: 1 }) }),
+  Closed({ type: Type.Literal('once'), at: Type.String({ format: 'date-time' }) }),
+  Closed({
+    type: Type.Literal('after'),
+    job: Type.String({ pattern: jobNamePattern }),
+    on: Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('completion')]),
+  }),
+]);
+export type JobTrigger = Static<typeof JobTrigger>;
+
+/** One job of a deployment, in metadata only (R1): no command, no environment. */
+export const JobMetadata = Closed({
+  name: Type.String({ pattern: jobNamePattern }),
+  kind: Type.Union([Type.Literal('batch'), Type.Literal('interactive')]),
+  trigger: JobTrigger,
+  /** IANA time zone the trigger is read in. */
+  timezone: Type.String({ minLength: 1, maxLength: 64 }),
+  timeoutSeconds: Type.Integer({ minimum: 1 }),
+  retries: Type.Integer({ minimum: 0, maximum: 10 }),
+});
+export type JobMetadata = Static<typeof JobMetadata>;
+
+/**
+ * What a data plane tells the control plane after it stored a deployment: names,
+ * kinds, triggers, limits, digest and size. Idempotent by deploymentId.
+ */
+export const DeploymentReport = Closed({
+  protocolVersion: Type.Integer({ minimum: 1 }),
+  deploymentId: Uuid,
+  workspaceId: Uuid,
+  /** `sha256:<hex>` of the uploaded bundle as stored. */
+  digest: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
+  sizeBytes: Type.Integer({ minimum: 0 }),
+  /** The user whose scoped token made the upload (`sub`). */
+  createdBy: Uuid,
+  createdAt: Type.String({ format: 'date-time' }),
+  jobs: Type.Array(JobMetadata, { maxItems: 1000 }),
+});
+export type DeploymentReport = Static<typeof DeploymentReport>;
+
+export const DeploymentReportResponse = Type.Object({
+  deploymentId: Uuid,
+  /** Jobs created, updated, left as they were, and archived (gone from the manifest). */
+  jobs: Type.Object({
+    added: Type.Array(Type.String()),
+    updated: Type.Array(Type.String()),
+    unchanged: Type.Array(Type.String()),
+    archived: Type.Array(Type.String()),
+  }),
+});
+export type DeploymentReportResponse = Static<typeof DeploymentReportResponse>;

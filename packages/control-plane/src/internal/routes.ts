@@ -3,6 +3,8 @@ import {
   controlPlaneAudience,
   DataplaneTokenRequest,
   DataplaneTokenResponse,
+  DeploymentReport,
+  DeploymentReportResponse,
   ErrorCode,
   HeartbeatRequest,
   HeartbeatResponse,
@@ -11,12 +13,13 @@ import {
   InternalPaths,
   TokenType,
 } from '@sovereign/protocol';
-import { UnauthorizedProblem } from '@sovereign/protocol/http';
+import { ConflictProblem, UnauthorizedProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { audit } from '../audit/record.ts';
 import { hashSecret, sameHash } from '../auth/secrets.ts';
 import type { Deps } from '../context.ts';
 import type { DataplaneRow } from '../dataplanes/store.ts';
+import { applyDeploymentReport } from '../jobs/apply-report.ts';
 import type { PublicApi } from '../public-api.ts';
 import { authenticateDataplane } from './dataplane-auth.ts';
 
@@ -188,6 +191,48 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
         cancelRunIds: [],
         heartbeatIntervalSeconds: deps.config.heartbeatIntervalSeconds,
       };
+    },
+  );
+
+  app.post(
+    InternalPaths.deploymentReport,
+    {
+      schema: {
+        ...hidden,
+        summary: 'A data plane stored a deployment: its metadata, never its contents',
+        body: DeploymentReport,
+        response: { 200: DeploymentReportResponse },
+      },
+    },
+    async (request) => {
+      const plane = await authenticateDataplane(request, deps);
+      const report = request.body;
+      const jobs = await db.transaction(async (tx) => {
+        const [workspace] = await tx.query<{ organization_id: string }>(
+          'SELECT organization_id FROM workspaces WHERE workspace_id = $1 AND dataplane_id = $2',
+          [report.workspaceId, plane.dataplane_id],
+        );
+        if (workspace === undefined) {
+          throw new ConflictProblem(
+            ErrorCode.workspaceNotOnDataplane,
+            'That workspace is not hosted by this data plane.',
+          );
+        }
+        const changes = await applyDeploymentReport(tx, plane.dataplane_id, report);
+        await audit(
+          tx,
+          { type: 'dataplane', id: plane.dataplane_id },
+          {
+            organizationId: workspace.organization_id,
+            action: 'deployment.report',
+            targetType: 'deployment',
+            targetId: report.deploymentId,
+            requestId: request.id,
+          },
+        );
+        return changes;
+      });
+      return { deploymentId: report.deploymentId, jobs };
     },
   );
 }

@@ -1,0 +1,152 @@
+import { Closed, ErrorCode, JobTrigger, Timestamp, Uuid } from '@sovereign/protocol';
+import { NotFoundProblem } from '@sovereign/protocol/http';
+import { Type } from 'typebox';
+import { requireRole } from '../auth/access.ts';
+import { principalOf } from '../auth/principal.ts';
+import { type Deps, iso, isoOrNull } from '../context.ts';
+import type { PublicApi } from '../public-api.ts';
+import { workspaceFor } from '../workspaces/store.ts';
+
+const Job = Type.Object({
+  jobId: Uuid,
+  workspaceId: Uuid,
+  name: Type.String(),
+  kind: Type.Union([Type.Literal('batch'), Type.Literal('interactive')]),
+  trigger: JobTrigger,
+  timezone: Type.String(),
+  timeoutSeconds: Type.Integer(),
+  retries: Type.Integer(),
+  paused: Type.Boolean(),
+  archived: Type.Boolean(),
+  deploymentId: Uuid,
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  archivedAt: Type.Union([Timestamp, Type.Null()]),
+});
+
+const Deployment = Type.Object({
+  deploymentId: Uuid,
+  workspaceId: Uuid,
+  digest: Type.String(),
+  sizeBytes: Type.Integer(),
+  jobNames: Type.Array(Type.String()),
+  createdBy: Type.Union([Uuid, Type.Null()]),
+  createdAt: Timestamp,
+});
+
+interface JobRow {
+  job_id: string;
+  workspace_id: string;
+  name: string;
+  kind: 'batch' | 'interactive';
+  trigger: JobTrigger;
+  timezone: string;
+  timeout_seconds: number;
+  retries: number;
+  paused: boolean;
+  deployment_id: string;
+  created_at: Date;
+  updated_at: Date;
+  archived_at: Date | null;
+  organization_id: string;
+}
+
+function toJob(row: JobRow) {
+  return {
+    jobId: row.job_id,
+    workspaceId: row.workspace_id,
+    name: row.name,
+    kind: row.kind,
+    trigger: row.trigger,
+    timezone: row.timezone,
+    timeoutSeconds: row.timeout_seconds,
+    retries: row.retries,
+    paused: row.paused,
+    archived: row.archived_at !== null,
+    deploymentId: row.deployment_id,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+    archivedAt: isoOrNull(row.archived_at),
+  };
+}
+
+const selectJob = `SELECT j.*, w.organization_id FROM jobs j JOIN workspaces w USING (workspace_id)`;
+
+/** Jobs and deployments as metadata: what ran where and when, never what it contains. */
+export async function jobRoutes(app: PublicApi, deps: Deps) {
+  const { db } = deps;
+
+  app.get(
+    '/workspaces/:workspaceId/jobs',
+    {
+      schema: {
+        tags: ['Jobs'],
+        summary: "The workspace's jobs, from its deployments",
+        params: Closed({ workspaceId: Uuid }),
+        querystring: Closed({ includeArchived: Type.Optional(Type.Boolean()) }),
+        response: { 200: Type.Object({ data: Type.Array(Job) }) },
+      },
+    },
+    async (request) => {
+      const workspace = await workspaceFor(db, principalOf(request), request.params.workspaceId, 'viewer');
+      const rows = await db.query<JobRow>(
+        `${selectJob} WHERE j.workspace_id = $1 AND ($2 OR j.archived_at IS NULL) ORDER BY j.name`,
+        [workspace.workspace_id, request.query.includeArchived ?? false],
+      );
+      return { data: rows.map(toJob) };
+    },
+  );
+
+  app.get(
+    '/jobs/:jobId',
+    {
+      schema: { tags: ['Jobs'], summary: 'Get a job', params: Closed({ jobId: Uuid }), response: { 200: Job } },
+    },
+    async (request) => {
+      const notFound = new NotFoundProblem(ErrorCode.jobNotFound, 'No such job.');
+      const [row] = await db.query<JobRow>(`${selectJob} WHERE j.job_id = $1 AND w.deleted_at IS NULL`, [
+        request.params.jobId,
+      ]);
+      if (row === undefined) throw notFound;
+      await requireRole(db, principalOf(request), row.organization_id, 'viewer', notFound);
+      return toJob(row);
+    },
+  );
+
+  app.get(
+    '/workspaces/:workspaceId/deployments',
+    {
+      schema: {
+        tags: ['Deployments'],
+        summary: "The workspace's deployments, newest first (metadata; the bundles stay in the data plane)",
+        params: Closed({ workspaceId: Uuid }),
+        response: { 200: Type.Object({ data: Type.Array(Deployment) }) },
+      },
+    },
+    async (request) => {
+      const workspace = await workspaceFor(db, principalOf(request), request.params.workspaceId, 'viewer');
+      const rows = await db.query<{
+        deployment_id: string;
+        workspace_id: string;
+        digest: string;
+        size_bytes: number;
+        job_names: string[];
+        created_by: string | null;
+        created_at: Date;
+      }>('SELECT * FROM deployments WHERE workspace_id = $1 ORDER BY created_at DESC LIMIT 200', [
+        workspace.workspace_id,
+      ]);
+      return {
+        data: rows.map((r) => ({
+          deploymentId: r.deployment_id,
+          workspaceId: r.workspace_id,
+          digest: r.digest,
+          sizeBytes: Number(r.size_bytes),
+          jobNames: r.job_names,
+          createdBy: r.created_by,
+          createdAt: iso(r.created_at),
+        })),
+      };
+    },
+  );
+}
