@@ -7,6 +7,8 @@ import type { ControlPlaneConfig } from './config.ts';
 import type { Deps } from './context.ts';
 import { internalRoutes } from './internal/routes.ts';
 import { publicApi, publicApiPrefix } from './public-api.ts';
+import { Dispatcher } from './runs/dispatcher.ts';
+import { Scheduler } from './scheduler/scheduler.ts';
 import { SigningKeys } from './signing/keys.ts';
 
 export const version = '0.1.0';
@@ -17,6 +19,7 @@ const migrationLock = 0x50_56_01;
 export interface ControlPlane {
   app: App;
   deps: Deps;
+  scheduler: Scheduler;
   bootstrap: BootstrapResult;
   close(): Promise<void>;
 }
@@ -24,6 +27,8 @@ export interface ControlPlane {
 export interface BuildOptions {
   /** A clock other than the wall clock (tests of health and expiry). */
   now?: () => Date;
+  /** Run the scheduler loop (default true); tests may tick it by hand instead. */
+  scheduler?: boolean;
   /** Use this database instead of opening one from the config. */
   db?: Database;
 }
@@ -51,7 +56,11 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
         return true;
       },
     });
-    const deps: Deps = { db, config, keys, now: options.now ?? (() => new Date()), log: app.log };
+    const dispatcher = new Dispatcher(db);
+    await dispatcher.start();
+    const now = options.now ?? (() => new Date());
+    const deps: Deps = { db, config, keys, dispatcher, now, log: app.log };
+    const scheduler = new Scheduler({ db, dispatcher, log: app.log, now, tickMs: config.schedulerTickMs });
     const boot = await bootstrap(deps);
 
     await app.register(swagger, {
@@ -86,13 +95,17 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
     await app.register(async (scope) => internalRoutes(scope as App, deps));
     app.get(`${publicApiPrefix}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
     await app.ready();
+    if (options.scheduler !== false) scheduler.start();
     return {
       app,
       deps,
+      scheduler,
       bootstrap: boot,
       async close() {
+        await scheduler.stop();
         await app.close();
-        await db.close();
+        await dispatcher.stop();
+        if (options.db === undefined) await db.close();
       },
     };
   } catch (error) {

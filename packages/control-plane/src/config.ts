@@ -22,6 +22,10 @@ export interface ControlPlaneConfig {
   heartbeatIntervalSeconds: number;
   /** log2 of scrypt's N for new password hashes. */
   passwordCostLog2: number;
+  /** How long a claimed run is held without a heartbeat before it is lost. */
+  runLeaseSeconds: number;
+  /** How often the scheduler looks for due jobs and expired leases. */
+  schedulerTickMs: number;
 }
 
 export class ConfigError extends Error {
@@ -65,6 +69,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlan
     bodyLimit: intFrom(env, 'SOV_BODY_LIMIT_BYTES', 256 * 1024),
     heartbeatIntervalSeconds: intFrom(env, 'SOV_HEARTBEAT_INTERVAL_SECONDS', 5),
     passwordCostLog2: intFrom(env, 'SOV_PASSWORD_COST_LOG2', defaultPasswordCostLog2),
+    runLeaseSeconds: intFrom(env, 'SOV_RUN_LEASE_SECONDS', 30),
+    schedulerTickMs: intFrom(env, 'SOV_SCHEDULER_TICK_MS', 1000),
   };
 }
 
@@ -84,6 +90,8 @@ export function defaultConfig(overrides: Partial<ControlPlaneConfig> = {}): Cont
     heartbeatIntervalSeconds: 5,
     // Fast hashes for tests and embedding; production reads the strong default from the env.
     passwordCostLog2: 12,
+    runLeaseSeconds: 30,
+    schedulerTickMs: 1000,
     ...overrides,
   };
 }

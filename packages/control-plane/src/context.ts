@@ -1,6 +1,7 @@
 import type { Database } from '@sovereign/protocol/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ControlPlaneConfig } from './config.ts';
+import type { Dispatcher } from './runs/dispatcher.ts';
 import type { SigningKeys } from './signing/keys.ts';
 
 /** What every route plugin of the control plane is given. */
@@ -8,6 +9,7 @@ export interface Deps {
   db: Database;
   config: ControlPlaneConfig;
   keys: SigningKeys;
+  dispatcher: Dispatcher;
   /** The clock, so health and expiry can be checked at a chosen time. */
   now: () => Date;
   log: FastifyBaseLogger;

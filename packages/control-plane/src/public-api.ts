@@ -7,6 +7,7 @@ import { dataplaneRoutes } from './dataplanes/routes.ts';
 import { jobRoutes } from './jobs/routes.ts';
 import { organizationRoutes } from './organizations/routes.ts';
 import { regionRoutes } from './regions/routes.ts';
+import { runRoutes } from './runs/routes.ts';
 import { signingRoutes } from './signing/routes.ts';
 import { workspaceRoutes } from './workspaces/routes.ts';
 
@@ -25,6 +26,7 @@ export async function publicApi(app: PublicApi, deps: Deps): Promise<void> {
     dataplaneRoutes,
     workspaceRoutes,
     jobRoutes,
+    runRoutes,
     signingRoutes,
     auditRoutes,
   ]) {

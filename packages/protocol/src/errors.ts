@@ -44,6 +44,8 @@ export const ErrorCode = {
   apiKeyNotFound: 'api_key_not_found',
   tokenNotFound: 'token_not_found',
   jobNotFound: 'job_not_found',
+  jobArchived: 'job_archived',
+  runNotFound: 'run_not_found',
 
   // Data plane credentials and protocol
   invalidClientCredentials: 'invalid_client_credentials',

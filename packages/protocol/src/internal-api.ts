@@ -13,6 +13,8 @@ export const InternalPaths = {
   initialize: `${internalApiPrefix}/dataplanes/initialize`,
   heartbeat: `${internalApiPrefix}/dataplanes/heartbeat`,
   deploymentReport: `${internalApiPrefix}/deployments/report`,
+  claim: `${internalApiPrefix}/runs/claim`,
+  runEvents: `${internalApiPrefix}/runs/events`,
 } as const;
 
 /** OAuth 2 client credentials, as Airbyte's `/dataplanes/token`. */
@@ -81,8 +83,10 @@ export const HeartbeatResponse = Type.Object({
   workspaceIds: Type.Array(Uuid),
   /** Revoked scoped token ids that have not expired yet. */
   revokedTokens: Type.Array(RevokedToken),
-  /** Runs the data plane must stop. */
+  /** Runs the data plane must stop: their cancel was asked for. */
   cancelRunIds: Type.Array(Uuid),
+  /** Held runs whose lease this instance lost (it was taken over, or ended): stop them. */
+  fencedRunIds: Type.Array(Uuid),
   heartbeatIntervalSeconds: Type.Integer(),
 });
 export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
@@ -148,3 +152,86 @@ export const DeploymentReportResponse = Type.Object({
   }),
 });
 export type DeploymentReportResponse = Static<typeof DeploymentReportResponse>;
+
+/** Why a run ended the way it did: a stable code, never text produced by the job (R5). */
+export const ReasonCodes = [
+  'exit_zero',
+  'exit_nonzero',
+  'killed_by_signal',
+  'timeout',
+  'cancelled',
+  'lease_expired',
+  'spawn_failed',
+  'deployment_missing',
+  'job_missing',
+  'dataplane_shutdown',
+  'internal_error',
+] as const;
+export type ReasonCode = (typeof ReasonCodes)[number];
+
+/** A run handed to a data plane instance, with the lease it holds it under. */
+export const ClaimedRun = Type.Object({
+  runId: Uuid,
+  jobId: Uuid,
+  jobName: Type.String(),
+  kind: Type.Union([Type.Literal('batch'), Type.Literal('interactive')]),
+  workspaceId: Uuid,
+  deploymentId: Uuid,
+  attempt: Type.Integer({ minimum: 1 }),
+  timeoutSeconds: Type.Integer({ minimum: 1 }),
+  leaseExpiresAt: Type.String({ format: 'date-time' }),
+});
+export type ClaimedRun = Static<typeof ClaimedRun>;
+
+export const ClaimRequest = Closed({
+  protocolVersion: Type.Integer({ minimum: 1 }),
+  instanceId: Uuid,
+  /** Free slots: at most this many runs are handed out. */
+  capacity: Type.Integer({ minimum: 0, maximum: 1000 }),
+  /** How long the control plane may hold the request open waiting for a run. */
+  waitMs: Type.Integer({ minimum: 0, maximum: 30_000 }),
+});
+export type ClaimRequest = Static<typeof ClaimRequest>;
+
+export const ClaimResponse = Type.Object({
+  runs: Type.Array(ClaimedRun),
+  /** Runs this instance holds whose cancel was asked for: stop them. */
+  cancelRunIds: Type.Array(Uuid),
+});
+export type ClaimResponse = Static<typeof ClaimResponse>;
+
+/** A status change of a run, as the data plane saw it. Idempotent by (runId, seq). */
+export const RunEvent = Closed({
+  runId: Uuid,
+  /** 1, 2, 3... per run and attempt, in the order the data plane recorded them. */
+  seq: Type.Integer({ minimum: 1 }),
+  status: Type.Union([
+    Type.Literal('running'),
+    Type.Literal('succeeded'),
+    Type.Literal('failed'),
+    Type.Literal('timed_out'),
+    Type.Literal('cancelled'),
+  ]),
+  exitCode: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  reasonCode: Type.Optional(Type.Enum(ReasonCodes)),
+  at: Type.String({ format: 'date-time' }),
+});
+export type RunEvent = Static<typeof RunEvent>;
+
+export const RunEventsRequest = Closed({
+  protocolVersion: Type.Integer({ minimum: 1 }),
+  instanceId: Uuid,
+  events: Type.Array(RunEvent, { minItems: 1, maxItems: 500 }),
+});
+export type RunEventsRequest = Static<typeof RunEventsRequest>;
+
+export const RunEventsResponse = Type.Object({
+  /** Recorded now or before (a redelivery). */
+  accepted: Type.Array(Type.Object({ runId: Uuid, seq: Type.Integer() })),
+  /**
+   * Runs whose lease this instance no longer holds: the event was refused and the
+   * instance must stop the process (fencing): an attempt never runs twice.
+   */
+  fenced: Type.Array(Uuid),
+});
+export type RunEventsResponse = Static<typeof RunEventsResponse>;

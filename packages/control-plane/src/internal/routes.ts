@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
+  ClaimRequest,
+  ClaimResponse,
   controlPlaneAudience,
   DataplaneTokenRequest,
   DataplaneTokenResponse,
@@ -11,6 +13,8 @@ import {
   InitializeRequest,
   InitializeResponse,
   InternalPaths,
+  RunEventsRequest,
+  RunEventsResponse,
   TokenType,
 } from '@sovereign/protocol';
 import { ConflictProblem, UnauthorizedProblem } from '@sovereign/protocol/http';
@@ -21,6 +25,8 @@ import type { Deps } from '../context.ts';
 import type { DataplaneRow } from '../dataplanes/store.ts';
 import { applyDeploymentReport } from '../jobs/apply-report.ts';
 import type { PublicApi } from '../public-api.ts';
+import { cancelsFor, claimRuns, renewLeases } from '../runs/claims.ts';
+import { applyRunEvent, type Wakes } from '../runs/lifecycle.ts';
 import { authenticateDataplane } from './dataplane-auth.ts';
 
 const hidden = { hide: true, tags: ['Internal'] };
@@ -168,7 +174,19 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const plane = await authenticateDataplane(request, deps);
       const now = deps.now();
-      await recordInstance(db, plane, request.body, now);
+      const { fenced, cancels } = await db.transaction(async (tx) => {
+        await recordInstance(tx, plane, request.body, now);
+        return {
+          fenced: await renewLeases(
+            tx,
+            request.body.instanceId,
+            request.body.heldRuns,
+            deps.config.runLeaseSeconds,
+            now,
+          ),
+          cancels: await cancelsFor(tx, request.body.instanceId),
+        };
+      });
       const workspaces = await db.query<{ workspace_id: string }>(
         'SELECT workspace_id FROM workspaces WHERE dataplane_id = $1 AND deleted_at IS NULL ORDER BY workspace_id',
         [plane.dataplane_id],
@@ -188,7 +206,8 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
           : { reason: plane.enabled ? ('region_disabled' as const) : ('dataplane_disabled' as const) }),
         workspaceIds: workspaces.map((w) => w.workspace_id),
         revokedTokens: revoked.map((r) => ({ jti: r.jti, expiresAt: r.expires_at.toISOString() })),
-        cancelRunIds: [],
+        cancelRunIds: cancels,
+        fencedRunIds: fenced,
         heartbeatIntervalSeconds: deps.config.heartbeatIntervalSeconds,
       };
     },
@@ -233,6 +252,77 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
         return changes;
       });
       return { deploymentId: report.deploymentId, jobs };
+    },
+  );
+
+  app.post(
+    InternalPaths.claim,
+    {
+      schema: {
+        ...hidden,
+        summary: 'Held open until there is a run for this instance (or a cancel), then hands it out under a lease',
+        body: ClaimRequest,
+        response: { 200: ClaimResponse },
+      },
+    },
+    async (request) => {
+      const plane = await authenticateDataplane(request, deps);
+      const { instanceId, capacity, waitMs } = request.body;
+      const closed = new AbortController();
+      request.raw.on('close', () => closed.abort());
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        // Listen before looking, so a run queued in between still wakes this claim.
+        const woken = deps.dispatcher.wait(plane.dataplane_id, Math.max(0, deadline - Date.now()), closed.signal);
+        const answer = await db.transaction(async (tx) => {
+          const [state] = await tx.query<{ accepting: boolean }>(
+            `SELECT d.enabled AND r.enabled AND NOT d.tombstone AS accepting
+               FROM dataplanes d JOIN regions r USING (region_id) WHERE d.dataplane_id = $1`,
+            [plane.dataplane_id],
+          );
+          const runs = state?.accepting
+            ? await claimRuns(tx, plane.dataplane_id, instanceId, capacity, deps.config.runLeaseSeconds, deps.now())
+            : [];
+          return { runs, cancelRunIds: await cancelsFor(tx, instanceId) };
+        });
+        if (
+          answer.runs.length > 0 ||
+          answer.cancelRunIds.length > 0 ||
+          Date.now() >= deadline ||
+          closed.signal.aborted
+        ) {
+          return answer;
+        }
+        await woken;
+      }
+    },
+  );
+
+  app.post(
+    InternalPaths.runEvents,
+    {
+      schema: {
+        ...hidden,
+        summary: 'Status events of runs: idempotent by (runId, seq), refused from an instance without the lease',
+        body: RunEventsRequest,
+        response: { 200: RunEventsResponse },
+      },
+    },
+    async (request) => {
+      const plane = await authenticateDataplane(request, deps);
+      const wakes: Wakes = new Set();
+      const answer = await db.transaction(async (tx) => {
+        const accepted: Array<{ runId: string; seq: number }> = [];
+        const fenced = new Set<string>();
+        for (const event of request.body.events) {
+          const outcome = await applyRunEvent(tx, plane.dataplane_id, request.body.instanceId, event, wakes);
+          if (outcome === 'accepted') accepted.push({ runId: event.runId, seq: event.seq });
+          else fenced.add(event.runId);
+        }
+        return { accepted, fenced: [...fenced] };
+      });
+      for (const dataplaneId of wakes) await deps.dispatcher.wake(dataplaneId);
+      return answer;
     },
   );
 }

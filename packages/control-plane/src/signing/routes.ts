@@ -56,7 +56,7 @@ export async function signingRoutes(app: PublicApi, deps: Deps) {
         params: Closed({ workspaceId: Uuid }),
         body: Closed({
           scopes: Type.Array(ScopeSchema, { minItems: 1, maxItems: Scopes.length, uniqueItems: true }),
-          ttlSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: scopedTokenMaxTtlSeconds })),
+          ttlSeconds: Type.Optional(Type.Integer({ minimum: 5, maximum: scopedTokenMaxTtlSeconds })),
         }),
         response: { 200: DataplaneTokenResponse },
       },

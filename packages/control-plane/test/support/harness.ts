@@ -1,6 +1,6 @@
 import { after, before, describe } from 'node:test';
 import type { Role, Scope } from '@sovereign/protocol';
-import { openDatabase } from '@sovereign/protocol/sql';
+import { type Database, openDatabase } from '@sovereign/protocol/sql';
 import { type DatabaseTarget, databaseTargets, type TestDatabase } from '@sovereign/protocol/testing';
 import { buildControlPlane, type ControlPlane } from '../../src/app.ts';
 import { type ControlPlaneConfig, defaultConfig } from '../../src/config.ts';
@@ -30,6 +30,7 @@ export class Harness {
   readonly plane: ControlPlane;
   readonly target: DatabaseTarget['name'];
   readonly #database: TestDatabase;
+  readonly #db: Database;
   readonly #clock: { offsetMs: number };
   adminToken = '';
   #seq = 0;
@@ -38,8 +39,10 @@ export class Harness {
     plane: ControlPlane,
     target: DatabaseTarget['name'],
     database: TestDatabase,
+    db: Database,
     clock: { offsetMs: number },
   ) {
+    this.#db = db;
     this.plane = plane;
     this.target = target;
     this.#database = database;
@@ -52,9 +55,10 @@ export class Harness {
     const clock = { offsetMs: 0 };
     const plane = await buildControlPlane(
       defaultConfig({ admin: { email: adminEmail, password: adminPassword }, ...overrides }),
-      { db, now: () => new Date(Date.now() + clock.offsetMs) },
+      // The scheduler is ticked by hand here, at the harness's clock, so tests decide when time passes.
+      { db, now: () => new Date(Date.now() + clock.offsetMs), scheduler: false },
     );
-    const harness = new Harness(plane, target.name, database, clock);
+    const harness = new Harness(plane, target.name, database, db, clock);
     harness.adminToken = await harness.login(adminEmail, adminPassword);
     return harness;
   }
@@ -66,6 +70,7 @@ export class Harness {
 
   async close(): Promise<void> {
     await this.plane.close();
+    await this.#db.close();
     await this.#database.drop();
   }
 

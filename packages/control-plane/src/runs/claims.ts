@@ -1,0 +1,83 @@
+import type { ClaimedRun } from '@sovereign/protocol';
+import type { Queryable } from '@sovereign/protocol/sql';
+import { iso } from '../context.ts';
+
+/**
+ * Hands up to `capacity` queued runs of a data plane to one of its instances, oldest
+ * first, each under a lease. SKIP LOCKED lets instances (and control plane replicas)
+ * claim at once without waiting on each other or handing out a run twice.
+ */
+export async function claimRuns(
+  tx: Queryable,
+  dataplaneId: string,
+  instanceId: string,
+  capacity: number,
+  leaseSeconds: number,
+  now: Date,
+): Promise<ClaimedRun[]> {
+  if (capacity <= 0) return [];
+  const rows = await tx.query<{
+    run_id: string;
+    job_id: string;
+    name: string;
+    kind: 'batch' | 'interactive';
+    workspace_id: string;
+    deployment_id: string;
+    attempt: number;
+    timeout_seconds: number;
+    lease_expires_at: Date;
+  }>(
+    `UPDATE runs r SET status = 'claimed', claimed_at = $4, lease_instance_id = $2,
+            lease_expires_at = $4::timestamptz + ($5::int * interval '1 second')
+       FROM jobs j
+      WHERE j.job_id = r.job_id AND r.run_id IN (
+              SELECT run_id FROM runs WHERE dataplane_id = $1 AND status = 'queued'
+               ORDER BY queued_at, run_id LIMIT $3 FOR UPDATE SKIP LOCKED)
+      RETURNING r.run_id, r.job_id, j.name, j.kind, r.workspace_id, r.deployment_id, r.attempt, r.timeout_seconds,
+                r.lease_expires_at`,
+    [dataplaneId, instanceId, capacity, now, leaseSeconds],
+  );
+  return rows.map((r) => ({
+    runId: r.run_id,
+    jobId: r.job_id,
+    jobName: r.name,
+    kind: r.kind,
+    workspaceId: r.workspace_id,
+    deploymentId: r.deployment_id,
+    attempt: r.attempt,
+    timeoutSeconds: r.timeout_seconds,
+    leaseExpiresAt: iso(r.lease_expires_at),
+  }));
+}
+
+/** Runs an instance holds whose cancel was asked for. */
+export async function cancelsFor(tx: Queryable, instanceId: string): Promise<string[]> {
+  const rows = await tx.query<{ run_id: string }>(
+    `SELECT run_id FROM runs WHERE lease_instance_id = $1 AND cancel_requested_at IS NOT NULL
+        AND status IN ('claimed', 'running') ORDER BY run_id`,
+    [instanceId],
+  );
+  return rows.map((r) => r.run_id);
+}
+
+/**
+ * Renews the leases of the runs an instance says it holds. Returns the held runs it
+ * does not hold any more (ended, or lost to an expired lease): it must stop them.
+ */
+export async function renewLeases(
+  tx: Queryable,
+  instanceId: string,
+  heldRuns: string[],
+  leaseSeconds: number,
+  now: Date,
+): Promise<string[]> {
+  if (heldRuns.length === 0) return [];
+  const renewed = await tx.query<{ run_id: string }>(
+    `UPDATE runs SET lease_expires_at = $3::timestamptz + ($4::int * interval '1 second')
+      WHERE run_id = ANY($2::uuid[]) AND lease_instance_id = $1 AND status IN ('claimed', 'running')
+      RETURNING run_id`,
+    [instanceId, heldRuns, now, leaseSeconds],
+  );
+  const kept = new Set(renewed.map((r) => r.run_id));
+  return heldRuns.filter((id) => !kept.has(id)).sort();
+}

@@ -1,0 +1,237 @@
+import { Closed, ErrorCode, RunStatuses, Timestamp, Uuid } from '@sovereign/protocol';
+import { BadRequestProblem, ConflictProblem, NotFoundProblem } from '@sovereign/protocol/http';
+import { Type } from 'typebox';
+import { audit, userActor } from '../audit/record.ts';
+import { requireRole } from '../auth/access.ts';
+import { principalOf } from '../auth/principal.ts';
+import type { Deps } from '../context.ts';
+import type { PublicApi } from '../public-api.ts';
+import { endRun, type Wakes } from './lifecycle.ts';
+import { enqueueRun, type JobForRun, type RunRow, selectJobForRun, selectRun, toRun } from './store.ts';
+
+const Run = Type.Object({
+  runId: Uuid,
+  jobId: Uuid,
+  jobName: Type.String(),
+  workspaceId: Uuid,
+  dataplaneId: Uuid,
+  deploymentId: Uuid,
+  attempt: Type.Integer(),
+  rootRunId: Uuid,
+  trigger: Type.Enum(['manual', 'api', 'schedule', 'after', 'retry'] as const),
+  status: Type.Enum(RunStatuses),
+  reasonCode: Type.Union([Type.String(), Type.Null()]),
+  exitCode: Type.Union([Type.Integer(), Type.Null()]),
+  scheduledFor: Type.Union([Timestamp, Type.Null()]),
+  createdBy: Type.Union([Uuid, Type.Null()]),
+  queuedAt: Timestamp,
+  claimedAt: Type.Union([Timestamp, Type.Null()]),
+  startedAt: Type.Union([Timestamp, Type.Null()]),
+  finishedAt: Type.Union([Timestamp, Type.Null()]),
+  cancelRequested: Type.Boolean(),
+});
+const tags = ['Runs'];
+
+function encodeCursor(row: RunRow): string {
+  return Buffer.from(`${row.queued_at.toISOString()}|${row.run_id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { at: string; runId: string } {
+  const [at, runId] = Buffer.from(cursor, 'base64url').toString().split('|');
+  if (at === undefined || runId === undefined || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/.test(runId)) {
+    throw new BadRequestProblem(ErrorCode.validationFailed, 'The cursor is not one this API gave out.');
+  }
+  return { at, runId };
+}
+
+/** Runs: trigger, list with filters and a cursor, get, cancel; and pausing a job's schedule. */
+export async function runRoutes(app: PublicApi, deps: Deps) {
+  const { db } = deps;
+  const runNotFound = () => new NotFoundProblem(ErrorCode.runNotFound, 'No such run.');
+  const jobNotFound = () => new NotFoundProblem(ErrorCode.jobNotFound, 'No such job.');
+
+  async function jobFor(jobId: string, request: Parameters<typeof principalOf>[0], minimum: 'viewer' | 'member') {
+    const [job] = await db.query<JobForRun & { organization_id: string }>(
+      `${selectJobForRun.replace('SELECT ', 'SELECT w.organization_id, ')} WHERE j.job_id = $1 AND w.deleted_at IS NULL`,
+      [jobId],
+    );
+    if (job === undefined) throw jobNotFound();
+    await requireRole(db, principalOf(request), job.organization_id, minimum, jobNotFound());
+    return job;
+  }
+
+  app.post(
+    '/jobs/:jobId/runs',
+    {
+      schema: {
+        tags,
+        summary: 'Trigger a run of a job now (members and up)',
+        params: Closed({ jobId: Uuid }),
+        response: { 200: Run },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const job = await jobFor(request.params.jobId, request, 'member');
+      if (job.archived_at !== null) {
+        throw new ConflictProblem(ErrorCode.jobArchived, 'The job is archived: it is no longer in the deployment.');
+      }
+      const trigger = principal.credential.type === 'api_key' ? 'api' : 'manual';
+      const run = await db.transaction(async (tx) => {
+        const queued = await enqueueRun(tx, job, { trigger, createdBy: principal.userId });
+        if (queued === undefined) throw new Error('a manual run cannot conflict');
+        await audit(tx, userActor(principal), {
+          organizationId: job.organization_id,
+          action: 'run.trigger',
+          targetType: 'run',
+          targetId: queued.runId,
+          requestId: request.id,
+        });
+        const [row] = await tx.query<RunRow>(`${selectRun} WHERE r.run_id = $1`, [queued.runId]);
+        return row;
+      });
+      if (run === undefined) throw runNotFound();
+      await deps.dispatcher.wake(run.dataplane_id);
+      return toRun(run);
+    },
+  );
+
+  app.get(
+    '/runs',
+    {
+      schema: {
+        tags,
+        summary: 'List runs, newest first, of the workspaces you belong to',
+        querystring: Closed({
+          workspaceId: Type.Optional(Uuid),
+          jobId: Type.Optional(Uuid),
+          status: Type.Optional(Type.Enum(RunStatuses)),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+          cursor: Type.Optional(Type.String({ maxLength: 200 })),
+        }),
+        response: { 200: Type.Object({ data: Type.Array(Run), nextCursor: Type.Union([Type.String(), Type.Null()]) }) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const { workspaceId, jobId, status, cursor } = request.query;
+      const limit = request.query.limit ?? 50;
+      const after = cursor === undefined ? null : decodeCursor(cursor);
+      const rows = await db.query<RunRow>(
+        `${selectRun}
+          WHERE w.deleted_at IS NULL
+            AND ($1 OR w.organization_id IN (SELECT organization_id FROM memberships WHERE user_id = $2))
+            AND ($3::uuid IS NULL OR r.workspace_id = $3)
+            AND ($4::uuid IS NULL OR r.job_id = $4)
+            AND ($5::text IS NULL OR r.status = $5)
+            AND ($6::timestamptz IS NULL OR (r.queued_at, r.run_id) < ($6, $7::uuid))
+          ORDER BY r.queued_at DESC, r.run_id DESC LIMIT $8`,
+        [
+          principal.isInstanceAdmin,
+          principal.userId,
+          workspaceId ?? null,
+          jobId ?? null,
+          status ?? null,
+          after?.at ?? null,
+          after?.runId ?? null,
+          limit + 1,
+        ],
+      );
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        data: page.map(toRun),
+        nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last) : null,
+      };
+    },
+  );
+
+  app.get(
+    '/runs/:runId',
+    { schema: { tags, summary: 'Get a run', params: Closed({ runId: Uuid }), response: { 200: Run } } },
+    async (request) => {
+      const [row] = await db.query<RunRow>(`${selectRun} WHERE r.run_id = $1 AND w.deleted_at IS NULL`, [
+        request.params.runId,
+      ]);
+      if (row === undefined) throw runNotFound();
+      await requireRole(db, principalOf(request), row.organization_id, 'viewer', runNotFound());
+      return toRun(row);
+    },
+  );
+
+  app.post(
+    '/runs/:runId/cancel',
+    {
+      schema: {
+        tags,
+        summary: 'Cancel a run: a queued one ends at once, a claimed or running one is stopped on its data plane',
+        params: Closed({ runId: Uuid }),
+        response: { 200: Run },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const wakes: Wakes = new Set();
+      const run = await db.transaction(async (tx) => {
+        const [row] = await tx.query<RunRow>(
+          `${selectRun} WHERE r.run_id = $1 AND w.deleted_at IS NULL FOR UPDATE OF r`,
+          [request.params.runId],
+        );
+        if (row === undefined) throw runNotFound();
+        await requireRole(tx, principal, row.organization_id, 'member', runNotFound());
+        if (row.status === 'queued') {
+          await endRun(tx, row.run_id, 'cancelled', { reasonCode: 'cancelled', at: deps.now() }, wakes);
+        } else if (row.status === 'claimed' || row.status === 'running') {
+          await tx.query('UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, $2) WHERE run_id = $1', [
+            row.run_id,
+            deps.now(),
+          ]);
+          wakes.add(row.dataplane_id);
+        }
+        await audit(tx, userActor(principal), {
+          organizationId: row.organization_id,
+          action: 'run.cancel',
+          targetType: 'run',
+          targetId: row.run_id,
+          requestId: request.id,
+        });
+        const [after] = await tx.query<RunRow>(`${selectRun} WHERE r.run_id = $1`, [row.run_id]);
+        return after;
+      });
+      if (run === undefined) throw runNotFound();
+      for (const dataplaneId of wakes) await deps.dispatcher.wake(dataplaneId);
+      return toRun(run);
+    },
+  );
+
+  app.patch(
+    '/jobs/:jobId',
+    {
+      schema: {
+        tags: ['Jobs'],
+        summary: "Pause or resume a job's schedule (members and up)",
+        params: Closed({ jobId: Uuid }),
+        body: Closed({ paused: Type.Boolean() }),
+        response: { 200: Type.Object({ jobId: Uuid, paused: Type.Boolean() }) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const job = await jobFor(request.params.jobId, request, 'member');
+      await db.transaction(async (tx) => {
+        await tx.query('UPDATE jobs SET paused = $2, updated_at = now() WHERE job_id = $1', [
+          job.job_id,
+          request.body.paused,
+        ]);
+        await audit(tx, userActor(principal), {
+          organizationId: job.organization_id,
+          action: request.body.paused ? 'job.pause' : 'job.resume',
+          targetType: 'job',
+          targetId: job.job_id,
+          requestId: request.id,
+        });
+      });
+      return { jobId: job.job_id, paused: request.body.paused };
+    },
+  );
+}

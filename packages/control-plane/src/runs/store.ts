@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import type { JobTrigger, RunStatus } from '@sovereign/protocol';
+import type { Queryable } from '@sovereign/protocol/sql';
+import { iso, isoOrNull } from '../context.ts';
+
+export type RunTrigger = 'manual' | 'api' | 'schedule' | 'after' | 'retry';
+
+export interface RunRow {
+  run_id: string;
+  job_id: string;
+  workspace_id: string;
+  dataplane_id: string;
+  deployment_id: string;
+  attempt: number;
+  root_run_id: string;
+  trigger: RunTrigger;
+  status: RunStatus;
+  reason_code: string | null;
+  exit_code: number | null;
+  timeout_seconds: number;
+  scheduled_for: Date | null;
+  created_by: string | null;
+  queued_at: Date;
+  claimed_at: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  lease_instance_id: string | null;
+  lease_expires_at: Date | null;
+  cancel_requested_at: Date | null;
+  job_name: string;
+  organization_id: string;
+}
+
+export const selectRun = `SELECT r.*, j.name AS job_name, w.organization_id
+  FROM runs r JOIN jobs j USING (job_id) JOIN workspaces w ON w.workspace_id = r.workspace_id`;
+
+export function toRun(row: RunRow) {
+  return {
+    runId: row.run_id,
+    jobId: row.job_id,
+    jobName: row.job_name,
+    workspaceId: row.workspace_id,
+    dataplaneId: row.dataplane_id,
+    deploymentId: row.deployment_id,
+    attempt: row.attempt,
+    rootRunId: row.root_run_id,
+    trigger: row.trigger,
+    status: row.status,
+    reasonCode: row.reason_code,
+    exitCode: row.exit_code,
+    scheduledFor: isoOrNull(row.scheduled_for),
+    createdBy: row.created_by,
+    queuedAt: iso(row.queued_at),
+    claimedAt: isoOrNull(row.claimed_at),
+    startedAt: isoOrNull(row.started_at),
+    finishedAt: isoOrNull(row.finished_at),
+    cancelRequested: row.cancel_requested_at !== null,
+  };
+}
+
+export interface JobForRun {
+  job_id: string;
+  workspace_id: string;
+  name: string;
+  kind: 'batch' | 'interactive';
+  trigger: JobTrigger;
+  timeout_seconds: number;
+  retries: number;
+  paused: boolean;
+  deployment_id: string;
+  archived_at: Date | null;
+  dataplane_id: string;
+}
+
+export const selectJobForRun = `SELECT j.job_id, j.workspace_id, j.name, j.kind, j.trigger, j.timeout_seconds, j.retries,
+    j.paused, j.deployment_id, j.archived_at, w.dataplane_id
+  FROM jobs j JOIN workspaces w USING (workspace_id)`;
+
+/**
+ * Queues a run of a job on its workspace's data plane. A scheduled run names its due
+ * time, and a second insert for the same due time does nothing: each fires once.
+ * Returns the new run's id and data plane, or undefined when it already existed.
+ */
+export async function enqueueRun(
+  tx: Queryable,
+  job: JobForRun,
+  options: {
+    trigger: RunTrigger;
+    createdBy?: string | null;
+    scheduledFor?: Date | null;
+    attempt?: number;
+    rootRunId?: string;
+  },
+): Promise<{ runId: string; dataplaneId: string } | undefined> {
+  const runId = randomUUID();
+  const rows = await tx.query<{ run_id: string }>(
+    `INSERT INTO runs (run_id, job_id, workspace_id, dataplane_id, deployment_id, attempt, root_run_id, trigger,
+                       status, timeout_seconds, scheduled_for, created_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11)
+     ON CONFLICT DO NOTHING RETURNING run_id`,
+    [
+      runId,
+      job.job_id,
+      job.workspace_id,
+      job.dataplane_id,
+      job.deployment_id,
+      options.attempt ?? 1,
+      options.rootRunId ?? runId,
+      options.trigger,
+      job.timeout_seconds,
+      options.scheduledFor ?? null,
+      options.createdBy ?? null,
+    ],
+  );
+  return rows.length === 0 ? undefined : { runId, dataplaneId: job.dataplane_id };
+}

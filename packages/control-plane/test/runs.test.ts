@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { it } from 'node:test';
+import { InternalPaths, type JobMetadata, protocolVersion, type RunEvent } from '@sovereign/protocol';
+import { eachDatabase, type Harness } from './support/harness.ts';
+
+function job(name: string, overrides: Partial<JobMetadata> = {}): JobMetadata {
+  return {
+    name,
+    kind: 'batch',
+    trigger: { type: 'manual' },
+    timezone: 'UTC',
+    timeoutSeconds: 60,
+    retries: 0,
+    ...overrides,
+  };
+}
+
+/** A tenant whose data plane speaks the protocol from this test, as a data plane process would. */
+async function deployed(h: Harness, jobs: JobMetadata[]) {
+  const t = await h.tenant('runs');
+  const { access_token: dpToken } = await h.expect(200, 'POST', InternalPaths.token, {
+    body: { client_id: t.dataplane.clientId, client_secret: t.dataplane.clientSecret },
+  });
+  await h.expect(200, 'POST', InternalPaths.deploymentReport, {
+    token: dpToken,
+    body: {
+      protocolVersion,
+      deploymentId: randomUUID(),
+      workspaceId: t.workspace.workspaceId,
+      digest: `sha256:${'0'.repeat(64)}`,
+      sizeBytes: 10,
+      createdBy: t.people.owner.userId,
+      createdAt: new Date().toISOString(),
+      jobs,
+    },
+  });
+  const listed = await h.expect(200, 'GET', `/workspaces/${t.workspace.workspaceId}/jobs`, {
+    token: t.people.viewer.token,
+  });
+  const jobIds = Object.fromEntries(listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
+  const instanceId = randomUUID();
+  const claim = (waitMs = 0, capacity = 10, instance = instanceId) =>
+    h.expect(200, 'POST', InternalPaths.claim, {
+      token: dpToken,
+      body: { protocolVersion, instanceId: instance, capacity, waitMs },
+    });
+  const events = (list: Array<Omit<RunEvent, 'at'>>, instance = instanceId) =>
+    h.expect(200, 'POST', InternalPaths.runEvents, {
+      token: dpToken,
+      body: {
+        protocolVersion,
+        instanceId: instance,
+        events: list.map((e) => ({ ...e, at: new Date().toISOString() })),
+      },
+    });
+  const heartbeat = (heldRuns: string[], instance = instanceId) =>
+    h.expect(200, 'POST', InternalPaths.heartbeat, {
+      token: dpToken,
+      body: {
+        protocolVersion,
+        instanceId: instance,
+        version: '0.1.0',
+        publicUrl: 'http://127.0.0.1:1',
+        capacity: 4,
+        heldRuns,
+      },
+    });
+  const trigger = (name: string, token = t.people.member.token) =>
+    h.expect(200, 'POST', `/jobs/${jobIds[name]}/runs`, { token });
+  const run = (runId: string) => h.expect(200, 'GET', `/runs/${runId}`, { token: t.people.viewer.token });
+  return { t, jobIds, instanceId, claim, events, heartbeat, trigger, run };
+}
+
+eachDatabase('runs: triggers, claims, events, leases, retries', (h) => {
+  it('takes a triggered run through claimed, running and succeeded', async () => {
+    const d = await deployed(h(), [job('hello')]);
+    const queued = await d.trigger('hello');
+    assert.equal(queued.status, 'queued');
+    assert.equal(queued.trigger, 'manual');
+    assert.equal(queued.attempt, 1);
+    const claimed = await d.claim();
+    assert.deepEqual(
+      claimed.runs.map((r: { runId: string; jobName: string }) => [r.runId, r.jobName]),
+      [[queued.runId, 'hello']],
+    );
+    assert.equal((await d.run(queued.runId)).status, 'claimed');
+    assert.deepEqual((await d.claim()).runs, [], 'a run is handed out once');
+    await d.events([{ runId: queued.runId, seq: 1, status: 'running' }]);
+    assert.equal((await d.run(queued.runId)).status, 'running');
+    const done = await d.events([
+      { runId: queued.runId, seq: 2, status: 'succeeded', exitCode: 0, reasonCode: 'exit_zero' },
+    ]);
+    assert.deepEqual(done.fenced, []);
+    const finished = await d.run(queued.runId);
+    assert.equal(finished.status, 'succeeded');
+    assert.equal(finished.exitCode, 0);
+    assert.equal(finished.reasonCode, 'exit_zero');
+    assert.ok(finished.startedAt !== null && finished.finishedAt !== null);
+    const again = await d.events([
+      { runId: queued.runId, seq: 2, status: 'succeeded', exitCode: 0, reasonCode: 'exit_zero' },
+    ]);
+    assert.deepEqual(
+      again.accepted,
+      [{ runId: queued.runId, seq: 2 }],
+      'a redelivered event is accepted once more, with no effect',
+    );
+  });
+
+  it('wakes a claim held open the moment a run is queued', async () => {
+    const d = await deployed(h(), [job('fast')]);
+    const started = Date.now();
+    const waiting = d.claim(10_000);
+    await new Promise((r) => setTimeout(r, 200));
+    const queued = await d.trigger('fast');
+    const claimed = await waiting;
+    assert.equal(claimed.runs[0]?.runId, queued.runId);
+    assert.ok(Date.now() - started < 9_000, 'the claim answered before its wait ran out');
+  });
+
+  it('refuses events from an instance that does not hold the lease, and tells it to stop', async () => {
+    const d = await deployed(h(), [job('fenced')]);
+    const queued = await d.trigger('fenced');
+    await d.claim();
+    const intruder = randomUUID();
+    const answer = await d.events([{ runId: queued.runId, seq: 1, status: 'running' }], intruder);
+    assert.deepEqual(answer.fenced, [queued.runId]);
+    assert.equal((await d.run(queued.runId)).status, 'claimed');
+    const beat = await d.heartbeat([queued.runId], intruder);
+    assert.deepEqual(beat.fencedRunIds, [queued.runId]);
+  });
+
+  it('cancels a queued run at once, and a running one through its data plane', async () => {
+    const d = await deployed(h(), [job('cancel')]);
+    const queued = await d.trigger('cancel');
+    const cancelled = await h().expect(200, 'POST', `/runs/${queued.runId}/cancel`, { token: d.t.people.member.token });
+    assert.equal(cancelled.status, 'cancelled');
+    assert.equal(cancelled.reasonCode, 'cancelled');
+
+    const running = await d.trigger('cancel');
+    await d.claim();
+    await d.events([{ runId: running.runId, seq: 1, status: 'running' }]);
+    const asked = await h().expect(200, 'POST', `/runs/${running.runId}/cancel`, { token: d.t.people.member.token });
+    assert.equal(asked.status, 'running');
+    assert.equal(asked.cancelRequested, true);
+    assert.deepEqual((await d.heartbeat([running.runId])).cancelRunIds, [running.runId]);
+    assert.deepEqual((await d.claim()).cancelRunIds, [running.runId]);
+    await d.events([{ runId: running.runId, seq: 2, status: 'cancelled', reasonCode: 'cancelled' }]);
+    assert.equal((await d.run(running.runId)).status, 'cancelled');
+
+    const viewer = await h().request('POST', `/runs/${running.runId}/cancel`, { token: d.t.people.viewer.token });
+    assert.equal(viewer.status, 403);
+    assert.equal(viewer.body.code, 'insufficient_role');
+  });
+
+  it('ends a run whose lease is not renewed as lost, and queues the next attempt once', async () => {
+    const d = await deployed(h(), [job('flaky', { retries: 1 })]);
+    const queued = await d.trigger('flaky');
+    await d.claim();
+    await d.events([{ runId: queued.runId, seq: 1, status: 'running' }]);
+    await d.heartbeat([queued.runId]);
+    h().advanceClock(31_000);
+    try {
+      await h().plane.scheduler.tick();
+      const lost = await d.run(queued.runId);
+      assert.equal(lost.status, 'lost');
+      assert.equal(lost.reasonCode, 'lease_expired');
+      const late = await d.events([{ runId: queued.runId, seq: 2, status: 'succeeded', exitCode: 0 }]);
+      assert.deepEqual(late.fenced, [queued.runId], 'the old attempt may not report: it must stop');
+      const runs = await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.flaky}`, { token: d.t.people.viewer.token });
+      assert.deepEqual(
+        runs.data.map((r: { attempt: number; status: string; trigger: string; rootRunId: string }) => [
+          r.attempt,
+          r.status,
+          r.trigger,
+          r.rootRunId,
+        ]),
+        [
+          [2, 'queued', 'retry', queued.runId],
+          [1, 'lost', 'manual', queued.runId],
+        ],
+      );
+      // The second attempt fails too: no retries are left.
+      const [second] = (await d.claim()).runs;
+      await d.events([{ runId: second.runId, seq: 1, status: 'failed', exitCode: 3, reasonCode: 'exit_nonzero' }]);
+      const all = await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.flaky}`, { token: d.t.people.viewer.token });
+      assert.equal(all.data.length, 2);
+    } finally {
+      h().advanceClock(-31_000);
+    }
+  });
+
+  it('starts jobs after another job’s success, failure or completion', async () => {
+    const d = await deployed(h(), [
+      job('extract'),
+      job('on_success', { trigger: { type: 'after', job: 'extract', on: 'success' } }),
+      job('on_failure', { trigger: { type: 'after', job: 'extract', on: 'failure' } }),
+      job('always', { trigger: { type: 'after', job: 'extract', on: 'completion' } }),
+    ]);
+    const first = await d.trigger('extract');
+    await d.claim(0, 1);
+    await d.events([{ runId: first.runId, seq: 1, status: 'succeeded', exitCode: 0, reasonCode: 'exit_zero' }]);
+    const afterSuccess = await d.claim();
+    assert.deepEqual(afterSuccess.runs.map((r: { jobName: string }) => r.jobName).sort(), ['always', 'on_success']);
+
+    const second = await d.trigger('extract');
+    await d.claim(0, 1);
+    await d.events([{ runId: second.runId, seq: 1, status: 'failed', exitCode: 1, reasonCode: 'exit_nonzero' }]);
+    const afterFailure = await d.claim();
+    assert.deepEqual(afterFailure.runs.map((r: { jobName: string }) => r.jobName).sort(), ['always', 'on_failure']);
+    assert.ok(afterFailure.runs.every((r: { runId: string }) => r.runId !== second.runId));
+  });
+
+  it('lists runs with filters and a cursor, newest first', async () => {
+    const d = await deployed(h(), [job('many'), job('other')]);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await d.trigger('many')).runId);
+    await d.trigger('other');
+    const token = d.t.people.viewer.token;
+    const first = await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.many}&limit=2`, { token });
+    const second = await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.many}&limit=2&cursor=${first.nextCursor}`, {
+      token,
+    });
+    const third = await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.many}&limit=2&cursor=${second.nextCursor}`, {
+      token,
+    });
+    const seen = [...first.data, ...second.data, ...third.data].map((r: { runId: string }) => r.runId);
+    assert.deepEqual(seen, [...ids].reverse());
+    assert.equal(third.nextCursor, null);
+    const workspace = await h().expect(200, 'GET', `/runs?workspaceId=${d.t.workspace.workspaceId}&status=queued`, {
+      token,
+    });
+    assert.equal(workspace.data.length, 6);
+    const bad = await h().request('GET', '/runs?cursor=garbage', { token });
+    assert.equal(bad.status, 400);
+    const stranger = await h().user('stranger');
+    const none = await h().expect(200, 'GET', `/runs?workspaceId=${d.t.workspace.workspaceId}`, {
+      token: stranger.token,
+    });
+    assert.deepEqual(none.data, [], 'another organization’s runs are never listed');
+  });
+});
+
+eachDatabase('scheduler', (h) => {
+  it('fires each due time once, skips paused jobs, and catches up once after downtime', async () => {
+    const d = await deployed(h(), [job('every_second', { trigger: { type: 'cron', cron: '* * * * * *' } })]);
+    const count = async () =>
+      (await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.every_second}`, { token: d.t.people.viewer.token })).data;
+    await h().plane.scheduler.tick(); // first sight: the next due time is set, nothing fires
+    h().advanceClock(1_100);
+    await h().plane.scheduler.tick();
+    await h().plane.scheduler.tick(); // a second tick in the same second fires nothing more
+    const once = await count();
+    assert.equal(once.length, 1);
+    assert.equal(once[0].trigger, 'schedule');
+    assert.ok(once[0].scheduledFor !== null);
+
+    await h().expect(200, 'PATCH', `/jobs/${d.jobIds.every_second}`, {
+      token: d.t.people.member.token,
+      body: { paused: true },
+    });
+    h().advanceClock(2_000);
+    await h().plane.scheduler.tick();
+    assert.equal((await count()).length, 1, 'a paused job does not fire');
+    await h().expect(200, 'PATCH', `/jobs/${d.jobIds.every_second}`, {
+      token: d.t.people.member.token,
+      body: { paused: false },
+    });
+
+    h().advanceClock(60_000); // a minute of downtime: 60 missed due times
+    await h().plane.scheduler.tick();
+    const after = await count();
+    assert.equal(after.length, 2, 'the most recent missed time fires once; older ones are skipped');
+    h().advanceClock(-63_100);
+  });
+});
