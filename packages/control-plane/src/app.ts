@@ -60,7 +60,14 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
     await dispatcher.start();
     const now = options.now ?? (() => new Date());
     const deps: Deps = { db, config, keys, dispatcher, now, log: app.log };
-    const scheduler = new Scheduler({ db, dispatcher, log: app.log, now, tickMs: config.schedulerTickMs });
+    const scheduler = new Scheduler({
+      db,
+      dispatcher,
+      log: app.log,
+      now,
+      tickMs: config.schedulerTickMs,
+      leaseSeconds: config.runLeaseSeconds,
+    });
     const boot = await bootstrap(deps);
 
     await app.register(swagger, {

@@ -246,6 +246,7 @@ eachDatabase('scheduler', (h) => {
     const d = await deployed(h(), [job('every_second', { trigger: { type: 'cron', cron: '* * * * * *' } })]);
     const count = async () =>
       (await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.every_second}`, { token: d.t.people.viewer.token })).data;
+    h().freezeClock();
     await h().plane.scheduler.tick(); // first sight: the next due time is set, nothing fires
     h().advanceClock(1_100);
     await h().plane.scheduler.tick();
@@ -272,5 +273,6 @@ eachDatabase('scheduler', (h) => {
     const after = await count();
     assert.equal(after.length, 2, 'the most recent missed time fires once; older ones are skipped');
     h().advanceClock(-63_100);
+    h().unfreezeClock();
   });
 });

@@ -80,6 +80,10 @@ export const ErrorCode = {
   variableNotFound: 'variable_not_found',
   variableNameReserved: 'variable_name_reserved',
 
+  // Runs on the data plane
+  outputNotFound: 'output_not_found',
+  stateNotFound: 'state_not_found',
+
   // Protocol reports (control plane)
   workspaceNotOnDataplane: 'workspace_not_on_dataplane',
 } as const;

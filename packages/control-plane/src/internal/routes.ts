@@ -25,7 +25,7 @@ import type { Deps } from '../context.ts';
 import type { DataplaneRow } from '../dataplanes/store.ts';
 import { applyDeploymentReport } from '../jobs/apply-report.ts';
 import type { PublicApi } from '../public-api.ts';
-import { cancelsFor, claimRuns, renewLeases } from '../runs/claims.ts';
+import { cancelsFor, claimRuns, releaseClaims, renewLeases } from '../runs/claims.ts';
 import { applyRunEvent, type Wakes } from '../runs/lifecycle.ts';
 import { authenticateDataplane } from './dataplane-auth.ts';
 
@@ -265,11 +265,15 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
         response: { 200: ClaimResponse },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const plane = await authenticateDataplane(request, deps);
       const { instanceId, capacity, waitMs } = request.body;
+      // The response's close (not the request's, which fires once the body is read) tells
+      // us that the instance went away: it must not be handed runs it can never start.
       const closed = new AbortController();
-      request.raw.on('close', () => closed.abort());
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) closed.abort();
+      });
       const deadline = Date.now() + waitMs;
       for (;;) {
         // Listen before looking, so a run queued in between still wakes this claim.
@@ -285,14 +289,15 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
             : [];
           return { runs, cancelRunIds: await cancelsFor(tx, instanceId) };
         });
-        if (
-          answer.runs.length > 0 ||
-          answer.cancelRunIds.length > 0 ||
-          Date.now() >= deadline ||
-          closed.signal.aborted
-        ) {
+        if (closed.signal.aborted) {
+          await releaseClaims(
+            db,
+            instanceId,
+            answer.runs.map((r) => r.runId),
+          );
           return answer;
         }
+        if (answer.runs.length > 0 || answer.cancelRunIds.length > 0 || Date.now() >= deadline) return answer;
         await woken;
       }
     },

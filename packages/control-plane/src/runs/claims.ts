@@ -27,7 +27,7 @@ export async function claimRuns(
     timeout_seconds: number;
     lease_expires_at: Date;
   }>(
-    `UPDATE runs r SET status = 'claimed', claimed_at = $4, lease_instance_id = $2,
+    `UPDATE runs r SET status = 'claimed', claimed_at = $4, lease_instance_id = $2, last_instance_id = $2,
             lease_expires_at = $4::timestamptz + ($5::int * interval '1 second')
        FROM jobs j
       WHERE j.job_id = r.job_id AND r.run_id IN (
@@ -80,4 +80,14 @@ export async function renewLeases(
   );
   const kept = new Set(renewed.map((r) => r.run_id));
   return heldRuns.filter((id) => !kept.has(id)).sort();
+}
+
+/** Puts runs back in the queue that were claimed for an instance that went away before it got them. */
+export async function releaseClaims(tx: Queryable, instanceId: string, runIds: string[]): Promise<void> {
+  if (runIds.length === 0) return;
+  await tx.query(
+    `UPDATE runs SET status = 'queued', claimed_at = NULL, lease_instance_id = NULL, lease_expires_at = NULL
+      WHERE run_id = ANY($2::uuid[]) AND lease_instance_id = $1 AND status = 'claimed'`,
+    [instanceId, runIds],
+  );
 }

@@ -78,7 +78,25 @@ export async function applyRunEvent(
     event.runId,
     dataplaneId,
   ]);
-  if (run === undefined || run.lease_instance_id !== instanceId || isTerminal(run.status)) return 'fenced';
+  if (run === undefined) return 'fenced';
+  if (isTerminal(run.status)) {
+    // Late, from the instance that held the run to its end: history, not a change of outcome.
+    // A lost run's holder is another matter: it must stop, as a retry may be running.
+    if (run.status === 'lost' || run.last_instance_id !== instanceId) return 'fenced';
+    await tx.query(
+      `INSERT INTO run_events (run_id, seq, status, exit_code, reason_code, instance_id, at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+      [event.runId, event.seq, event.status, event.exitCode ?? null, event.reasonCode ?? null, instanceId, event.at],
+    );
+    if (event.status === 'running') {
+      await tx.query('UPDATE runs SET started_at = coalesce(started_at, $2) WHERE run_id = $1', [
+        event.runId,
+        event.at,
+      ]);
+    }
+    return 'accepted';
+  }
+  if (run.lease_instance_id !== instanceId) return 'fenced';
   await tx.query(
     `INSERT INTO run_events (run_id, seq, status, exit_code, reason_code, instance_id, at)
      VALUES ($1, $2, $3, $4, $5, $6, $7)`,

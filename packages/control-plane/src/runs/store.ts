@@ -25,6 +25,7 @@ export interface RunRow {
   started_at: Date | null;
   finished_at: Date | null;
   lease_instance_id: string | null;
+  last_instance_id: string | null;
   lease_expires_at: Date | null;
   cancel_requested_at: Date | null;
   job_name: string;

@@ -18,7 +18,8 @@ interface ScheduleRow {
 }
 
 /**
- * Fires scheduled jobs and ends runs whose lease ran out. Every replica ticks; an
+ * Fires scheduled jobs and ends runs whose lease ran out (after a grace of one lease
+ * period from start, so a restart of the control plane loses no run). Every replica ticks; an
  * advisory lock lets one of them work at a time, and a unique index on (job, due
  * time) makes each due time fire once whatever happens (restarts, two leaders).
  *
@@ -32,6 +33,8 @@ export class Scheduler {
   readonly #log: FastifyBaseLogger;
   readonly #now: () => Date;
   readonly #tickMs: number;
+  /** No lease expires before this: data planes get one lease period to reach a restarted control plane. */
+  readonly #expireFrom: number;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
@@ -42,12 +45,14 @@ export class Scheduler {
     log: FastifyBaseLogger;
     now: () => Date;
     tickMs: number;
+    leaseSeconds: number;
   }) {
     this.#db = options.db;
     this.#dispatcher = options.dispatcher;
     this.#log = options.log;
     this.#now = options.now;
     this.#tickMs = options.tickMs;
+    this.#expireFrom = options.now().getTime() + options.leaseSeconds * 1000;
   }
 
   start(): void {
@@ -83,7 +88,9 @@ export class Scheduler {
       const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [schedulerLock]);
       if (lock?.ok !== true) return 0;
       const now = this.#now();
-      await expireLeases(tx, now, wakes);
+      // Until every data plane had a chance to heartbeat to this (re)started control plane,
+      // an old lease says nothing about whether its run is alive.
+      if (now.getTime() >= this.#expireFrom) await expireLeases(tx, now, wakes);
       await this.#syncSchedules(tx, now);
       return this.#fireDue(tx, now, wakes);
     });

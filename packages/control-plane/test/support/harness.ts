@@ -31,7 +31,7 @@ export class Harness {
   readonly target: DatabaseTarget['name'];
   readonly #database: TestDatabase;
   readonly #db: Database;
-  readonly #clock: { offsetMs: number };
+  readonly #clock: { offsetMs: number; frozenAt?: number };
   adminToken = '';
   #seq = 0;
 
@@ -40,7 +40,7 @@ export class Harness {
     target: DatabaseTarget['name'],
     database: TestDatabase,
     db: Database,
-    clock: { offsetMs: number },
+    clock: { offsetMs: number; frozenAt?: number },
   ) {
     this.#db = db;
     this.plane = plane;
@@ -52,15 +52,24 @@ export class Harness {
   static async start(target: DatabaseTarget, overrides: Partial<ControlPlaneConfig> = {}): Promise<Harness> {
     const database = await target.create();
     const db = await openDatabase(database.options);
-    const clock = { offsetMs: 0 };
+    const clock: { offsetMs: number; frozenAt?: number } = { offsetMs: 0 };
     const plane = await buildControlPlane(
       defaultConfig({ admin: { email: adminEmail, password: adminPassword }, ...overrides }),
       // The scheduler is ticked by hand here, at the harness's clock, so tests decide when time passes.
-      { db, now: () => new Date(Date.now() + clock.offsetMs), scheduler: false },
+      { db, now: () => new Date((clock.frozenAt ?? Date.now()) + clock.offsetMs), scheduler: false },
     );
     const harness = new Harness(plane, target.name, database, db, clock);
     harness.adminToken = await harness.login(adminEmail, adminPassword);
     return harness;
+  }
+
+  /** Stops the control plane's clock (until unfreezeClock): only advanceClock moves it. */
+  freezeClock(): void {
+    this.#clock.frozenAt = Date.now();
+  }
+
+  unfreezeClock(): void {
+    delete this.#clock.frozenAt;
   }
 
   /** Moves the control plane's clock forward (health, expiry). */

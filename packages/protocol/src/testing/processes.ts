@@ -60,7 +60,13 @@ export async function startService(options: StartOptions): Promise<Service> {
     exited,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+      // A service that does not stop in time is killed: a test never hangs on it.
+      const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(force);
+      }
     },
   };
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
