@@ -1,0 +1,224 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type InitializeRequest,
+  type InitializeResponse,
+  InternalPaths,
+  protocolVersion,
+} from '@sovereign/protocol';
+import type { Database } from '@sovereign/protocol/sql';
+import type { FastifyBaseLogger } from 'fastify';
+import { type ControlPlaneClient, CredentialsRevokedError } from './control-plane-client.ts';
+import { type AgentSnapshot, loadSnapshot, saveSnapshot } from './state.ts';
+
+export interface AgentOptions {
+  db: Database;
+  client: ControlPlaneClient;
+  clientId: string;
+  publicUrl: string;
+  version: string;
+  capacity: number;
+  log: FastifyBaseLogger;
+  /** Runs this instance holds, to renew their leases (filled in by the executor). */
+  heldRuns?: () => string[];
+  /** Runs to stop, as a heartbeat answer lists them: cancelled, or whose lease was lost. */
+  onRunControl?: (control: { cancelRunIds: string[]; fencedRunIds: string[] }) => void;
+}
+
+const maxBackoffMs = 30_000;
+
+/**
+ * The data plane's side of the protocol: it initializes with the control plane, then
+ * heartbeats. Every answer updates what the token checks rely on (hosted workspaces,
+ * revoked token ids, whether to take work). When the control plane is away it keeps
+ * serving from what it last learned and retries by itself; when its credentials are
+ * refused it stops taking work for good and says why.
+ */
+export class Agent {
+  readonly instanceId = randomUUID();
+  readonly #options: AgentOptions;
+  #snapshot: AgentSnapshot | undefined;
+  #workspaces = new Set<string>();
+  #revoked = new Map<string, number>();
+  #stoppedReason: string | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #failures = 0;
+  #lastHeartbeatAt: Date | undefined;
+  #jwksFetchedAt = 0;
+  /** Initialized with the control plane in this process (not only restored from the database). */
+  #initialized = false;
+
+  constructor(options: AgentOptions) {
+    this.#options = options;
+  }
+
+  /** Loads what the last run learned, then starts talking to the control plane in the background. */
+  async start(): Promise<void> {
+    const saved = await loadSnapshot(this.#options.db, this.#options.clientId);
+    if (saved !== undefined) this.#apply(saved);
+    this.#schedule(0, () => this.#initialize());
+  }
+
+  stop(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+  }
+
+  get identity(): InitializeResponse | undefined {
+    return this.#snapshot?.identity;
+  }
+
+  /** Why this data plane no longer takes work, when its credentials were refused. */
+  get stoppedReason(): string | undefined {
+    return this.#stoppedReason;
+  }
+
+  get accepting(): boolean {
+    return this.#stoppedReason === undefined && (this.#snapshot?.accepting ?? false);
+  }
+
+  get lastHeartbeatAt(): Date | undefined {
+    return this.#lastHeartbeatAt;
+  }
+
+  hosts(workspaceId: string): boolean {
+    return this.#workspaces.has(workspaceId);
+  }
+
+  isRevoked(jti: string): boolean {
+    const expiresAt = this.#revoked.get(jti);
+    return expiresAt !== undefined && expiresAt > Date.now() - 60_000;
+  }
+
+  jwks(): AgentSnapshot['jwks'] {
+    return this.#snapshot?.jwks ?? { keys: [] };
+  }
+
+  /**
+   * Fetches the control plane's keys again, at most once per `minIntervalMs` (an
+   * unknown `kid` must not let anyone make us hammer the control plane).
+   */
+  async refreshJwks(minIntervalMs = 5_000): Promise<boolean> {
+    if (this.#snapshot === undefined || Date.now() - this.#jwksFetchedAt < minIntervalMs) return false;
+    this.#jwksFetchedAt = Date.now();
+    try {
+      const jwks = await this.#options.client.jwks();
+      await this.#save({ ...this.#snapshot, jwks });
+      return true;
+    } catch (error) {
+      this.#options.log.warn({ err: errorSummary(error) }, 'could not refresh the control plane keys');
+      return false;
+    }
+  }
+
+  #apply(snapshot: AgentSnapshot): void {
+    this.#snapshot = snapshot;
+    this.#workspaces = new Set(snapshot.workspaceIds);
+    this.#revoked = new Map(snapshot.revokedTokens.map((r) => [r.jti, Date.parse(r.expiresAt)]));
+  }
+
+  async #save(snapshot: AgentSnapshot): Promise<void> {
+    this.#apply(snapshot);
+    await saveSnapshot(this.#options.db, snapshot);
+  }
+
+  #schedule(delayMs: number, step: () => Promise<number>): void {
+    if (this.#closed || this.#stoppedReason !== undefined) return;
+    this.#timer = setTimeout(async () => {
+      let next: number;
+      try {
+        next = await step();
+        if (this.#failures > 0)
+          this.#options.log.info({ afterFailures: this.#failures }, 'control plane reachable again');
+        this.#failures = 0;
+      } catch (error) {
+        if (error instanceof CredentialsRevokedError) {
+          this.#stoppedReason = error.code;
+          this.#options.log.error(
+            { code: error.code, instanceId: this.instanceId },
+            'the control plane refused this data plane’s credentials (deleted or revoked): it takes no more work',
+          );
+          return;
+        }
+        this.#failures += 1;
+        if (this.#failures === 1 || this.#failures % 20 === 0) {
+          this.#options.log.warn(
+            { err: errorSummary(error), failures: this.#failures },
+            'control plane call failed; retrying by itself',
+          );
+        }
+        next = Math.min(maxBackoffMs, 500 * 2 ** Math.min(this.#failures, 6));
+        // Until initialized, retry initialize; afterwards keep heartbeating.
+        if (this.#snapshot === undefined || !this.#initialized) {
+          this.#schedule(next, () => this.#initialize());
+          return;
+        }
+      }
+      this.#schedule(next, () => this.#heartbeat());
+    }, delayMs);
+    this.#timer.unref();
+  }
+
+  #facts(): InitializeRequest {
+    return {
+      protocolVersion,
+      instanceId: this.instanceId,
+      version: this.#options.version,
+      publicUrl: this.#options.publicUrl,
+      capacity: this.#options.capacity,
+    };
+  }
+
+  async #initialize(): Promise<number> {
+    const identity = await this.#options.client.call<InitializeResponse>(InternalPaths.initialize, this.#facts());
+    const jwks = await this.#options.client.jwks();
+    this.#jwksFetchedAt = Date.now();
+    await this.#save({
+      clientId: this.#options.clientId,
+      identity,
+      jwks,
+      workspaceIds: this.#snapshot?.workspaceIds ?? [],
+      revokedTokens: this.#snapshot?.revokedTokens ?? [],
+      accepting: identity.dataplaneEnabled && identity.regionEnabled,
+    });
+    this.#initialized = true;
+    this.#options.log.info(
+      { dataplaneId: identity.dataplaneId, region: identity.regionName, instanceId: this.instanceId },
+      'data plane registered with its control plane',
+    );
+    return this.#heartbeat();
+  }
+
+  async #heartbeat(): Promise<number> {
+    const request: HeartbeatRequest = { ...this.#facts(), heldRuns: this.#options.heldRuns?.() ?? [] };
+    const answer = await this.#options.client.call<HeartbeatResponse>(InternalPaths.heartbeat, request);
+    const snapshot = this.#snapshot;
+    if (snapshot === undefined) throw new Error('heartbeat before initialize');
+    if (snapshot.accepting !== answer.accepting) {
+      this.#options.log.warn(
+        { accepting: answer.accepting, reason: answer.reason ?? null },
+        answer.accepting ? 'the control plane enabled this data plane' : 'the control plane disabled this data plane',
+      );
+    }
+    await this.#save({
+      ...snapshot,
+      identity: {
+        ...snapshot.identity,
+        dataplaneEnabled: answer.dataplaneEnabled,
+        regionEnabled: answer.regionEnabled,
+      },
+      workspaceIds: answer.workspaceIds,
+      revokedTokens: answer.revokedTokens,
+      accepting: answer.accepting,
+    });
+    this.#lastHeartbeatAt = new Date();
+    this.#options.onRunControl?.({ cancelRunIds: answer.cancelRunIds, fencedRunIds: answer.fencedRunIds });
+    return answer.heartbeatIntervalSeconds * 1000;
+  }
+}
+
+function errorSummary(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

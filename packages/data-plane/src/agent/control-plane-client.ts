@@ -1,0 +1,126 @@
+import { type DataplaneTokenResponse, ErrorCode, InternalPaths } from '@sovereign/protocol';
+
+/** The control plane refused our credentials: the data plane was deleted (or its secret is wrong). */
+export class CredentialsRevokedError extends Error {
+  readonly code: string;
+  constructor(code: string) {
+    super(`the control plane refused this data plane's credentials (${code})`);
+    this.name = 'CredentialsRevokedError';
+    this.code = code;
+  }
+}
+
+/** The control plane could not be reached, or failed; worth retrying. */
+export class ControlPlaneUnavailableError extends Error {
+  constructor(cause: string) {
+    super(`control plane unavailable: ${cause}`);
+    this.name = 'ControlPlaneUnavailableError';
+  }
+}
+
+/** The control plane refused a message for a reason retrying will not fix. */
+export class ProtocolRefusedError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, path: string) {
+    super(`control plane refused ${path}: ${status} ${code}`);
+    this.name = 'ProtocolRefusedError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const revokedCodes: ReadonlySet<string> = new Set([
+  ErrorCode.invalidClientCredentials,
+  ErrorCode.dataplaneCredentialsRevoked,
+]);
+
+/**
+ * Every call this data plane makes to its control plane: outbound only, JSON, with a
+ * short-lived access token from the client credentials, renewed before it expires.
+ */
+export class ControlPlaneClient {
+  readonly baseUrl: string;
+  readonly #clientId: string;
+  readonly #clientSecret: string;
+  #token: { value: string; renewAt: number } | undefined;
+
+  constructor(options: { baseUrl: string; clientId: string; clientSecret: string }) {
+    this.baseUrl = options.baseUrl;
+    this.#clientId = options.clientId;
+    this.#clientSecret = options.clientSecret;
+  }
+
+  async #send(
+    path: string,
+    body: unknown,
+    token?: string,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<Response> {
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? 15_000);
+    try {
+      return await fetch(`${this.baseUrl}${path}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        },
+        body: JSON.stringify(body),
+        signal: options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]),
+      });
+    } catch (error) {
+      throw new ControlPlaneUnavailableError(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  async #accessToken(): Promise<string> {
+    if (this.#token !== undefined && Date.now() < this.#token.renewAt) return this.#token.value;
+    const response = await this.#send(InternalPaths.token, {
+      client_id: this.#clientId,
+      client_secret: this.#clientSecret,
+      grant_type: 'client_credentials',
+    });
+    if (!response.ok) await this.#fail(response, InternalPaths.token);
+    const answer = (await response.json()) as DataplaneTokenResponse;
+    // Renew at two thirds of the lifetime, so a slow call never carries an expired token.
+    this.#token = { value: answer.access_token, renewAt: Date.now() + (answer.expires_in * 1000 * 2) / 3 };
+    return answer.access_token;
+  }
+
+  async #fail(response: Response, path: string): Promise<never> {
+    let code = 'unknown';
+    try {
+      code = String(((await response.json()) as { code?: unknown }).code ?? 'unknown');
+    } catch {
+      // not a problem document
+    }
+    if (response.status === 401 && revokedCodes.has(code)) throw new CredentialsRevokedError(code);
+    if (response.status >= 500 || response.status === 429) {
+      throw new ControlPlaneUnavailableError(`${response.status} ${code}`);
+    }
+    throw new ProtocolRefusedError(response.status, code, path);
+  }
+
+  /** POSTs a protocol message; renews the access token once if it was refused as stale. */
+  async call<T>(path: string, body: unknown, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+    let response = await this.#send(path, body, await this.#accessToken(), options);
+    if (response.status === 401) {
+      this.#token = undefined;
+      response = await this.#send(path, body, await this.#accessToken(), options);
+    }
+    if (!response.ok) await this.#fail(response, path);
+    return (await response.json()) as T;
+  }
+
+  /** The control plane's published signing keys. */
+  async jwks(): Promise<{ keys: Array<Record<string, unknown>> }> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}/.well-known/jwks.json`, { signal: AbortSignal.timeout(15_000) });
+    } catch (error) {
+      throw new ControlPlaneUnavailableError(error instanceof Error ? error.message : String(error));
+    }
+    if (!response.ok) await this.#fail(response, '/.well-known/jwks.json');
+    return (await response.json()) as { keys: Array<Record<string, unknown>> };
+  }
+}

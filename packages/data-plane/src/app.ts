@@ -1,0 +1,183 @@
+import { fileURLToPath } from 'node:url';
+import swagger from '@fastify/swagger';
+import { type App, createHttpServer } from '@sovereign/protocol/http';
+import { type Database, migrate, openDatabase } from '@sovereign/protocol/sql';
+import { Agent } from './agent/agent.ts';
+import { ControlPlaneClient } from './agent/control-plane-client.ts';
+import { installScopedAuth } from './auth/scoped.ts';
+import { TokenVerifier } from './auth/verify-token.ts';
+import type { DataPlaneConfig } from './config.ts';
+import type { Deps } from './context.ts';
+import { Deployments } from './deployments/index.ts';
+import { deploymentReportKind } from './deployments/report.ts';
+import { deploymentRoutes } from './deployments/routes.ts';
+import { Executor } from './executor/executor.ts';
+import { LogStore } from './logs/store.ts';
+import { OutboxDeliverer } from './outbox/outbox.ts';
+import { runRoutes } from './runs/routes.ts';
+import { runEventKind } from './runs/store.ts';
+import { stateRoutes } from './state/routes.ts';
+import { LocalArtifactStore } from './storage/artifacts.ts';
+import { loadMasterKey, Variables } from './variables/index.ts';
+import { variableRoutes } from './variables/routes.ts';
+
+export const version = '0.1.0';
+export const apiPrefix = '/api/v1';
+const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
+const migrationLock = 0x50_56_02;
+
+export interface DataPlane {
+  app: App;
+  deps: Deps;
+  /** Starts talking to the control plane (initialize, heartbeats, outbox). */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens storage, checks the master key, and assembles the data plane's HTTP server. */
+export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Database } = {}): Promise<DataPlane> {
+  // Refuse to start without a usable master key before touching anything else.
+  const masterKey = await loadMasterKey({
+    key: config.masterKey.key,
+    file: config.masterKey.file,
+    dev: config.dev,
+    devKeyPath: `${config.dataDir}/master.key`,
+  });
+  const db = options.db ?? (await openDatabase(config.database));
+  try {
+    await migrate(db, migrationsDir, migrationLock);
+    const variables = await Variables.open(db, masterKey);
+    const app = createHttpServer({
+      service: 'data-plane',
+      logger:
+        config.logLevel === false
+          ? false
+          : {
+              level: config.logLevel,
+              base: { service: 'data-plane' },
+              redact: ['req.headers.authorization', 'req.headers.cookie'],
+            },
+      ready: async () => {
+        await db.query('SELECT 1');
+        if (agent.stoppedReason !== undefined) return `credentials refused (${agent.stoppedReason})`;
+        return agent.identity === undefined ? 'not registered with the control plane yet' : true;
+      },
+    });
+    const client = new ControlPlaneClient({
+      baseUrl: config.controlPlaneUrl,
+      clientId: config.clientId,
+      clientSecret: config.clientSecret,
+    });
+    // The agent and the executor refer to each other: heartbeats carry the held runs, and
+    // their answers carry the runs to stop.
+    let executor: Executor | undefined;
+    const agent = new Agent({
+      db,
+      client,
+      clientId: config.clientId,
+      publicUrl: config.publicUrl,
+      version,
+      capacity: config.capacity,
+      log: app.log,
+      heldRuns: () => executor?.heldRuns() ?? [],
+      onRunControl: ({ cancelRunIds, fencedRunIds }) => {
+        executor?.cancel(cancelRunIds);
+        executor?.fence(fencedRunIds);
+      },
+    });
+    const outbox = new OutboxDeliverer(
+      db,
+      client,
+      [
+        deploymentReportKind,
+        { ...runEventKind, onAnswer: (answer) => executor?.fence((answer as { fenced: string[] }).fenced) },
+      ],
+      app.log,
+    );
+    const store = new LocalArtifactStore(config.artifactsDir);
+    const logs = new LogStore(db);
+    const deployments = new Deployments({
+      db,
+      store,
+      limits: {
+        maxBundleBytes: config.maxBundleBytes,
+        maxEntries: config.maxBundleEntries,
+        maxUnpackedBytes: config.maxUnpackedBytes,
+      },
+    });
+    executor = new Executor({
+      db,
+      agent,
+      client,
+      deployments,
+      variables,
+      artifacts: store,
+      logs,
+      outbox,
+      workRoot: config.workDir,
+      capacity: config.capacity,
+      killGraceMs: config.killGraceSeconds * 1000,
+      log: app.log,
+    });
+    const deps: Deps = {
+      db,
+      config,
+      agent,
+      outbox,
+      deployments,
+      variables,
+      artifacts: store,
+      logs,
+      executor,
+      log: app.log,
+    };
+    const verifier = new TokenVerifier(agent, config.tokenSkewSeconds);
+
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Sovereign data plane',
+          version,
+          description:
+            'Everything that carries customer data, in its region: deployments, variables and secrets. Every call needs a scoped token from the control plane, checked here without calling it.',
+        },
+        servers: [{ url: config.publicUrl }],
+        components: { securitySchemes: { scopedToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+        security: [{ scopedToken: [] }],
+      },
+    });
+    await app.register(
+      async (scope) => {
+        installScopedAuth(scope, verifier);
+        await deploymentRoutes(scope as App, deps);
+        await variableRoutes(scope as App, deps);
+        await runRoutes(scope as App, deps);
+        await stateRoutes(scope as App, deps);
+      },
+      { prefix: apiPrefix },
+    );
+    app.get(`${apiPrefix}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
+    await app.ready();
+
+    return {
+      app,
+      deps,
+      async start() {
+        await agent.start();
+        outbox.start();
+        executor?.start();
+      },
+      async close() {
+        await executor?.stop();
+        agent.stop();
+        await outbox.stop();
+        await app.close();
+        if (options.db === undefined) await db.close();
+      },
+    };
+  } catch (error) {
+    if (options.db === undefined) await db.close().catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,90 @@
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { tokenClockSkewSeconds } from '@sovereign/protocol';
+import type { DatabaseOptions } from '@sovereign/protocol/sql';
+
+export interface DataPlaneConfig {
+  host: string;
+  port: number;
+  /** Where clients reach this data plane; reported to the control plane. */
+  publicUrl: string;
+  controlPlaneUrl: string;
+  clientId: string;
+  clientSecret: string;
+  /** This data plane's own state: database (PGlite), artifacts, dev master key. */
+  dataDir: string;
+  database: DatabaseOptions;
+  artifactsDir: string;
+  /** Working copies of bundles for runs, one directory per run, removed after it. */
+  workDir: string;
+  /** Between SIGTERM and SIGKILL when a run is stopped. */
+  killGraceSeconds: number;
+  masterKey: { key?: string | undefined; file?: string | undefined };
+  /** Dev mode: a master key is generated under dataDir when none is given. */
+  dev: boolean;
+  maxBundleBytes: number;
+  maxBundleEntries: number;
+  maxUnpackedBytes: number;
+  capacity: number;
+  /** Clock skew tolerated on token times; at most the protocol's 30 s. */
+  tokenSkewSeconds: number;
+  logLevel: string | false;
+  version: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (value === undefined || value === '') throw new ConfigError(`${name} is required`);
+  return value;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  return value;
+}
+
+/** Reads the data plane's settings from SOV_* environment variables. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneConfig {
+  const host = env.SOV_HOST ?? '127.0.0.1';
+  const port = int(env, 'SOV_DATA_PLANE_PORT', int(env, 'SOV_PORT', 8081));
+  const clientId = required(env, 'SOV_CLIENT_ID');
+  const home = env.SOV_HOME ?? '.sovereign';
+  // Instances started with one data plane's credentials share its directory: its storage.
+  const dataDir = env.SOV_DATA_DIR || join(home, 'dataplanes', clientId);
+  const skew = int(env, 'SOV_TOKEN_CLOCK_SKEW_SECONDS', tokenClockSkewSeconds);
+  if (skew > tokenClockSkewSeconds) {
+    throw new ConfigError(`SOV_TOKEN_CLOCK_SKEW_SECONDS is at most ${tokenClockSkewSeconds}`);
+  }
+  return {
+    host,
+    port,
+    publicUrl: (env.SOV_PUBLIC_URL ?? `http://${host}:${port}`).replace(/\/+$/, ''),
+    controlPlaneUrl: required(env, 'SOV_CONTROL_PLANE_URL').replace(/\/+$/, ''),
+    clientId,
+    clientSecret: required(env, 'SOV_CLIENT_SECRET'),
+    dataDir,
+    database: { url: env.SOV_DATABASE_URL || undefined, dataDir: join(dataDir, 'db') },
+    artifactsDir: env.SOV_ARTIFACTS_DIR || join(dataDir, 'artifacts'),
+    workDir: env.SOV_WORK_DIR || join(dataDir, 'work'),
+    killGraceSeconds: int(env, 'SOV_KILL_GRACE_SECONDS', 10),
+    masterKey: { key: env.SOV_MASTER_KEY || undefined, file: env.SOV_MASTER_KEY_FILE || undefined },
+    dev: env.SOV_DEV === 'true',
+    maxBundleBytes: int(env, 'SOV_MAX_BUNDLE_BYTES', 512 * 1024 * 1024),
+    maxBundleEntries: int(env, 'SOV_MAX_BUNDLE_ENTRIES', 100_000),
+    maxUnpackedBytes: int(env, 'SOV_MAX_UNPACKED_BYTES', 4 * 1024 * 1024 * 1024),
+    capacity: int(env, 'SOV_CAPACITY', availableParallelism()),
+    tokenSkewSeconds: skew,
+    logLevel: env.SOV_LOG_LEVEL === 'silent' ? false : (env.SOV_LOG_LEVEL ?? 'info'),
+    version: '0.1.0',
+  };
+}

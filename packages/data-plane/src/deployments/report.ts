@@ -1,0 +1,5 @@
+import { InternalPaths } from '@sovereign/protocol';
+import type { OutboxKind } from '../outbox/outbox.ts';
+
+/** Deployment metadata for the control plane, delivered through the outbox. */
+export const deploymentReportKind: OutboxKind = { kind: 'deployment_report', path: InternalPaths.deploymentReport };

@@ -1,0 +1,114 @@
+import type { Readable } from 'node:stream';
+import { Closed, JobMetadata, Timestamp, Uuid } from '@sovereign/protocol';
+import type { App } from '@sovereign/protocol/http';
+import { Type } from 'typebox';
+import { scopedOf } from '../auth/scoped.ts';
+import type { Deps } from '../context.ts';
+import { enqueue } from '../outbox/outbox.ts';
+import { BundleTooLargeProblem } from './errors.ts';
+import { deploymentReportKind } from './report.ts';
+
+const WorkspaceParams = Closed({ workspaceId: Uuid });
+const Changes = Type.Object({
+  added: Type.Array(Type.String()),
+  updated: Type.Array(Type.String()),
+  unchanged: Type.Array(Type.String()),
+  archived: Type.Array(Type.String()),
+});
+const Deployment = Type.Object({
+  deploymentId: Uuid,
+  workspaceId: Uuid,
+  digest: Type.String(),
+  sizeBytes: Type.Integer(),
+  jobs: Type.Array(JobMetadata),
+  createdBy: Uuid,
+  createdAt: Timestamp,
+  current: Type.Boolean(),
+});
+const bundleTypes = ['application/gzip', 'application/x-gzip', 'application/octet-stream', 'application/x-tar+gzip'];
+const tags = ['Deployments'];
+
+/** Deployments: bundles are streamed in, validated whole, stored here; only metadata goes to the control plane. */
+export async function deploymentRoutes(app: App, deps: Deps) {
+  const { deployments, config } = deps;
+
+  // The body stays a stream: a bundle is never held in memory whole.
+  app.addContentTypeParser(bundleTypes, (_request, payload, done) => done(null, payload));
+
+  app.post(
+    '/workspaces/:workspaceId/deployments',
+    {
+      config: { scope: 'deployments:write' },
+      bodyLimit: config.maxBundleBytes,
+      schema: {
+        tags,
+        summary: 'Upload a project (a gzipped tar with sovereign.yaml at its root) as a new deployment',
+        description: 'With dryRun=true the bundle is validated and the job changes reported; nothing is stored.',
+        params: WorkspaceParams,
+        querystring: Closed({ dryRun: Type.Optional(Type.Boolean()) }),
+        response: {
+          200: Type.Object({
+            deploymentId: Type.Union([Uuid, Type.Null()]),
+            dryRun: Type.Boolean(),
+            digest: Type.String(),
+            sizeBytes: Type.Integer(),
+            jobs: Type.Array(JobMetadata),
+            changes: Changes,
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const declared = Number(request.headers['content-length'] ?? 0);
+      if (declared > config.maxBundleBytes) throw new BundleTooLargeProblem(config.maxBundleBytes);
+      const scoped = scopedOf(request);
+      const result = await deployments.upload(scoped.workspaceId, request.body as Readable, {
+        dryRun: request.query.dryRun === true,
+        createdBy: scoped.userId,
+        onStored: (tx, report) => enqueue(tx, deploymentReportKind, `deployment:${report.deploymentId}`, report),
+      });
+      deps.outbox.wake();
+      request.log.info(
+        {
+          workspaceId: scoped.workspaceId,
+          deploymentId: result.deploymentId,
+          dryRun: result.dryRun,
+          sizeBytes: result.sizeBytes,
+        },
+        result.dryRun ? 'deployment checked' : 'deployment stored',
+      );
+      return result;
+    },
+  );
+
+  app.get(
+    '/workspaces/:workspaceId/deployments',
+    {
+      config: { scope: 'deployments:read' },
+      schema: {
+        tags,
+        summary: "The workspace's deployments, newest (current) first",
+        params: WorkspaceParams,
+        response: { 200: Type.Object({ data: Type.Array(Deployment) }) },
+      },
+    },
+    async (request) => ({ data: await deployments.list(scopedOf(request).workspaceId) }),
+  );
+
+  app.get(
+    '/workspaces/:workspaceId/deployments/:deploymentId/manifest',
+    {
+      config: { scope: 'deployments:read' },
+      schema: {
+        tags,
+        summary: 'The sovereign.yaml of a deployment, as uploaded',
+        params: Closed({ workspaceId: Uuid, deploymentId: Uuid }),
+        response: { 200: Type.Object({ deploymentId: Uuid, manifest: Type.String() }) },
+      },
+    },
+    async (request) => {
+      const { text } = await deployments.manifest(scopedOf(request).workspaceId, request.params.deploymentId);
+      return { deploymentId: request.params.deploymentId, manifest: text };
+    },
+  );
+}

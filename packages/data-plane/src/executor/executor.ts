@@ -1,0 +1,361 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import {
+  type ClaimedRun,
+  type ClaimResponse,
+  InternalPaths,
+  protocolVersion,
+  type ReasonCode,
+} from '@sovereign/protocol';
+import type { Database } from '@sovereign/protocol/sql';
+import type { FastifyBaseLogger } from 'fastify';
+import * as tar from 'tar';
+import type { Agent } from '../agent/agent.ts';
+import { type ControlPlaneClient, CredentialsRevokedError } from '../agent/control-plane-client.ts';
+import type { Deployments } from '../deployments/index.ts';
+import { LineAssembler, type LogLine } from '../logs/lines.ts';
+import { Masker } from '../logs/mask.ts';
+import type { LogStore } from '../logs/store.ts';
+import type { OutboxDeliverer } from '../outbox/outbox.ts';
+import { recordClaim, recordStatus, sweepOrphans, touchInstance } from '../runs/store.ts';
+import { readState, writeState } from '../state/store.ts';
+import type { ArtifactStore } from '../storage/artifacts.ts';
+import type { Variables } from '../variables/index.ts';
+import { RunProcess } from './run-process.ts';
+
+export interface ExecutorOptions {
+  db: Database;
+  agent: Agent;
+  client: ControlPlaneClient;
+  deployments: Deployments;
+  variables: Variables;
+  artifacts: ArtifactStore;
+  logs: LogStore;
+  outbox: OutboxDeliverer;
+  /** Fresh working copies of bundles go here, one directory per run. */
+  workRoot: string;
+  capacity: number;
+  /** Time between SIGTERM and SIGKILL when a run is stopped. */
+  killGraceMs: number;
+  log: FastifyBaseLogger;
+}
+
+interface ActiveRun {
+  run: ClaimedRun;
+  process?: RunProcess;
+  /** Log lines stored so far. */
+  logLines: number;
+  /** Why we stopped it, when we did. */
+  stopping?: 'timed_out' | 'cancelled' | 'fenced' | 'shutdown';
+}
+
+const flushEveryMs = 100;
+const pipeGraceMs = 2_000;
+const flushAtLines = 500;
+
+/**
+ * Runs jobs: holds a claim open to the control plane while it has free slots, and
+ * for each run it gets, makes a fresh working copy of the deployment, starts the
+ * job's command in its own process group with the workspace's variables, the SOV_*
+ * variables, an output directory and a state file, stores its logs (secrets masked),
+ * outputs and state here, and reports statuses through the outbox.
+ */
+export class Executor {
+  readonly #o: ExecutorOptions;
+  readonly #active = new Map<string, ActiveRun>();
+  #closed = false;
+  #loop: Promise<void> | undefined;
+  #claimAbort = new AbortController();
+  #slotFreed: (() => void) | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: ExecutorOptions) {
+    this.#o = options;
+  }
+
+  /** Runs this instance holds, for its heartbeats to renew their leases. */
+  heldRuns(): string[] {
+    return [...this.#active.keys()];
+  }
+
+  start(): void {
+    const sweep = async () => {
+      try {
+        await touchInstance(this.#o.db, this.#o.agent.instanceId);
+        for (const runId of await sweepOrphans(this.#o.db, 30)) this.#o.logs.ended(runId);
+      } catch (error) {
+        this.#o.log.warn({ err: String(error) }, 'orphan sweep failed');
+      }
+      if (!this.#closed) {
+        this.#sweepTimer = setTimeout(sweep, 5_000);
+        this.#sweepTimer.unref();
+      }
+    };
+    void sweep();
+    this.#loop = this.#claimLoop();
+  }
+
+  /** Stops claiming; running jobs are stopped and reported as failed (dataplane_shutdown). */
+  async stop(): Promise<void> {
+    this.#closed = true;
+    this.#claimAbort.abort();
+    if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
+    for (const active of this.#active.values()) this.#stop(active, 'shutdown');
+    await this.#loop;
+    while (this.#active.size > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /** Cancels runs asked for by the control plane. */
+  cancel(runIds: string[]): void {
+    for (const runId of runIds) {
+      const active = this.#active.get(runId);
+      if (active !== undefined) this.#stop(active, 'cancelled');
+    }
+  }
+
+  /** Kills runs whose lease this instance lost: another attempt may be running elsewhere. */
+  fence(runIds: string[]): void {
+    for (const runId of runIds) {
+      const active = this.#active.get(runId);
+      if (active === undefined) continue;
+      this.#o.log.warn({ runId }, 'lease lost: stopping the run at once');
+      active.stopping = 'fenced';
+      active.process?.kill();
+    }
+  }
+
+  #stop(active: ActiveRun, why: NonNullable<ActiveRun['stopping']>): void {
+    active.stopping ??= why;
+    active.process?.terminate(this.#o.killGraceMs);
+  }
+
+  async #claimLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.#closed) {
+      const free = this.#o.capacity - this.#active.size;
+      if (free <= 0 || !this.#o.agent.accepting || this.#o.agent.stoppedReason !== undefined) {
+        await new Promise<void>((resolve) => {
+          this.#slotFreed = resolve;
+          setTimeout(resolve, 1_000).unref();
+        });
+        continue;
+      }
+      try {
+        const answer = await this.#o.client.call<ClaimResponse>(
+          InternalPaths.claim,
+          { protocolVersion, instanceId: this.#o.agent.instanceId, capacity: free, waitMs: 20_000 },
+          { timeoutMs: 30_000, signal: this.#claimAbort.signal },
+        );
+        failures = 0;
+        this.cancel(answer.cancelRunIds);
+        for (const run of answer.runs) this.#launch(run);
+      } catch (error) {
+        if (this.#closed) return;
+        if (error instanceof CredentialsRevokedError) return;
+        failures += 1;
+        if (failures === 1) this.#o.log.warn({ err: String(error) }, 'claim failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** Math.min(failures, 6))));
+      }
+    }
+  }
+
+  #launch(run: ClaimedRun): void {
+    const active: ActiveRun = { run, logLines: 0 };
+    this.#active.set(run.runId, active);
+    void this.#execute(active)
+      .catch((error: unknown) => {
+        this.#o.log.error({ runId: run.runId, err: String(error) }, 'run execution failed');
+      })
+      .finally(() => {
+        this.#active.delete(run.runId);
+        this.#o.logs.ended(run.runId);
+        this.#slotFreed?.();
+        this.#o.outbox.wake();
+      });
+  }
+
+  async #report(
+    run: ClaimedRun,
+    status: 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled',
+    fields: { exitCode?: number | null; reasonCode?: ReasonCode; pgid?: number } = {},
+  ): Promise<void> {
+    await recordStatus(this.#o.db, run.runId, this.#o.agent.instanceId, status, fields);
+    this.#o.outbox.wake();
+  }
+
+  async #execute(active: ActiveRun): Promise<void> {
+    const { run } = active;
+    const { db } = this.#o;
+    await recordClaim(db, run, this.#o.agent.instanceId);
+    const workDir = join(this.#o.workRoot, run.runId);
+    const appDir = join(workDir, 'app');
+    const outputDir = join(workDir, 'outputs');
+    const stateFile = join(workDir, 'state.json');
+    try {
+      const command = await this.#command(run);
+      if (command === undefined) {
+        await this.#report(run, 'failed', { reasonCode: 'job_missing' });
+        return;
+      }
+      await mkdir(appDir, { recursive: true, mode: 0o700 });
+      await mkdir(outputDir, { recursive: true });
+      try {
+        await pipeline(
+          await this.#o.deployments.openBundle(run.workspaceId, run.deploymentId),
+          tar.x({ cwd: appDir, strict: true }),
+        );
+      } catch (error) {
+        this.#o.log.error({ runId: run.runId, err: String(error) }, 'could not make a working copy');
+        await this.#report(run, 'failed', { reasonCode: 'deployment_missing' });
+        return;
+      }
+      const saved = await readState(db, run.workspaceId, run.jobName);
+      await writeFile(stateFile, JSON.stringify(saved?.state ?? {}));
+      const values = await this.#o.variables.resolve(run.workspaceId);
+      const masker = new Masker(await this.#o.variables.secretValues(run.workspaceId));
+      const env: Record<string, string> = {
+        // Only what a job needs: never the data plane's own environment (its credentials, its master key).
+        PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+        HOME: workDir,
+        LANG: 'C.UTF-8',
+        ...values,
+        SOV_RUN_ID: run.runId,
+        SOV_JOB: run.jobName,
+        SOV_WORKSPACE_ID: run.workspaceId,
+        SOV_ATTEMPT: String(run.attempt),
+        SOV_OUTPUT_DIR: outputDir,
+        SOV_STATE_FILE: stateFile,
+      };
+      if (active.stopping !== undefined) {
+        await this.#report(run, 'cancelled', { reasonCode: 'cancelled' });
+        return;
+      }
+      const child = new RunProcess(command, { cwd: appDir, env });
+      active.process = child;
+      if (child.pid === undefined) {
+        await this.#report(run, 'failed', { reasonCode: 'spawn_failed' });
+        return;
+      }
+      // Read its output from the first moment: a quick job may be done before the next await returns.
+      const logsDone = this.#pumpLogs(active, child, masker);
+      const timeout = setTimeout(() => this.#stop(active, 'timed_out'), run.timeoutSeconds * 1000);
+      await this.#report(run, 'running', { pgid: child.pid });
+      const outcome = await child.exited;
+      clearTimeout(timeout);
+      await logsDone;
+      if (active.stopping === 'fenced') return;
+      await this.#collectOutputs(run.runId, outputDir);
+      if (active.stopping === 'timed_out') {
+        await this.#report(run, 'timed_out', { exitCode: outcome.exitCode, reasonCode: 'timeout' });
+      } else if (active.stopping === 'cancelled') {
+        await this.#report(run, 'cancelled', { exitCode: outcome.exitCode, reasonCode: 'cancelled' });
+      } else if (active.stopping === 'shutdown') {
+        await this.#report(run, 'failed', { exitCode: outcome.exitCode, reasonCode: 'dataplane_shutdown' });
+      } else if (outcome.exitCode === 0) {
+        await this.#saveState(active, stateFile);
+        await this.#report(run, 'succeeded', { exitCode: 0, reasonCode: 'exit_zero' });
+      } else {
+        const signalled = outcome.exitCode === null || outcome.exitCode > 128;
+        await this.#report(run, 'failed', {
+          exitCode: outcome.exitCode,
+          reasonCode: signalled ? 'killed_by_signal' : 'exit_nonzero',
+        });
+      }
+    } finally {
+      await rm(workDir, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  async #command(run: ClaimedRun): Promise<string | undefined> {
+    try {
+      const manifest = await this.#o.deployments.manifest(run.workspaceId, run.deploymentId);
+      return manifest.jobs.find((j) => j.name === run.jobName)?.run;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Reads both streams line by line, masks secrets, and stores the lines in batches. */
+  async #pumpLogs(active: ActiveRun, child: RunProcess, masker: Masker): Promise<void> {
+    const runId = active.run.runId;
+    let pending: LogLine[] = [];
+    let writing = Promise.resolve();
+    const flush = () => {
+      if (pending.length === 0) return writing;
+      const batch = pending.map((line) => ({ ...line, text: masker.mask(line.text) }));
+      pending = [];
+      const first = active.logLines + 1;
+      active.logLines += batch.length;
+      writing = writing.then(() => this.#o.logs.append(runId, first, batch));
+      return writing;
+    };
+    const timer = setInterval(() => void flush(), flushEveryMs);
+    const pump = (stream: NodeJS.ReadableStream | null, name: LogLine['stream']) =>
+      new Promise<void>((resolve) => {
+        if (stream === null) return resolve();
+        const lines = new LineAssembler(name);
+        stream.on('data', (chunk: Buffer) => {
+          pending.push(...lines.push(chunk));
+          if (pending.length >= flushAtLines) void flush();
+        });
+        const finish = () => {
+          pending.push(...lines.end());
+          resolve();
+        };
+        stream.once('end', finish);
+        stream.once('close', finish);
+        stream.on('error', () => resolve());
+      });
+    const pumped = Promise.all([pump(child.child.stdout, 'stdout'), pump(child.child.stderr, 'stderr')]);
+    // A process the job left behind (daemonized out of its group) may hold the pipes open:
+    // once the job has exited, its output gets a short grace, not forever.
+    await child.exited;
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, pipeGraceMs).unref());
+    await Promise.race([pumped, grace]);
+    child.child.stdout?.destroy();
+    child.child.stderr?.destroy();
+    clearInterval(timer);
+    await flush();
+  }
+
+  /** Files left in the output directory become the run's outputs, with size and digest. */
+  async #collectOutputs(runId: string, outputDir: string): Promise<void> {
+    const entries = await readdir(outputDir, { recursive: true, withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const full = join(entry.parentPath, entry.name);
+      const info = await lstat(full);
+      if (!info.isFile()) continue; // symbolic links could point anywhere: not outputs
+      const path = relative(outputDir, full).split(sep).join('/');
+      const hash = createHash('sha256');
+      await pipeline(createReadStream(full), hash);
+      const digest = `sha256:${hash.digest('hex')}`;
+      const key = `outputs/${runId}/${createHash('sha256').update(path).digest('hex')}`;
+      await this.#o.artifacts.putFile(key, full);
+      await this.#o.db.query(
+        `INSERT INTO run_outputs (run_id, path, size_bytes, digest, artifact_key) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (run_id, path) DO NOTHING`,
+        [runId, path, info.size, digest, key],
+      );
+    }
+  }
+
+  /** After a success, the state file becomes the job's state (when it is JSON). */
+  async #saveState(active: ActiveRun, stateFile: string): Promise<void> {
+    const { run } = active;
+    let state: unknown;
+    try {
+      state = JSON.parse(await readFile(stateFile, 'utf8'));
+    } catch {
+      // Said in the run's own log, which stays here: the job's author is the one to act.
+      active.logLines += 1;
+      await this.#o.logs.append(run.runId, active.logLines, [
+        { stream: 'stderr', at: new Date(), text: 'sovereign: the state file is not valid JSON; state not saved' },
+      ]);
+      return;
+    }
+    await writeState(this.#o.db, run.workspaceId, run.jobName, state, run.runId);
+  }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+import { buildDataPlane } from './app.ts';
+import { ConfigError, configFromEnv } from './config.ts';
+
+/**
+ * `sov-data-plane` serves a data plane, configured by SOV_* variables: the control
+ * plane URL, its client credentials, its public URL, its storage and master key.
+ */
+async function main(): Promise<void> {
+  const config = configFromEnv();
+  const plane = await buildDataPlane(config);
+  const address = await plane.app.listen({ host: config.host, port: config.port });
+  plane.app.log.info(
+    { address, publicUrl: config.publicUrl, controlPlane: config.controlPlaneUrl, driver: plane.deps.db.driver },
+    'data plane listening',
+  );
+  await plane.start();
+  let closing = false;
+  const stop = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    plane.app.log.info({ signal }, 'data plane stopping');
+    await plane.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) console.error(`configuration: ${error.message}`);
+  else console.error('data plane failed to start:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,174 @@
+import { Closed, ErrorCode, Timestamp, Uuid } from '@sovereign/protocol';
+import { type App, NotFoundProblem } from '@sovereign/protocol/http';
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { scopedOf } from '../auth/scoped.ts';
+import type { Deps } from '../context.ts';
+import { type LocalRun, localRun, terminalLocal } from './store.ts';
+
+const RunParams = Closed({ runId: Uuid });
+const LogLine = Type.Object({
+  seq: Type.Integer(),
+  stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
+  at: Timestamp,
+  line: Type.String(),
+});
+
+/** How long a follower waits for a new line before reading again (another instance may be writing). */
+const followPollMs = 500;
+
+/** Logs and outputs of runs, read by scoped token straight from this data plane (R2). */
+export async function runRoutes(app: App, deps: Deps) {
+  const { db, logs } = deps;
+  const notFound = () => new NotFoundProblem(ErrorCode.runNotFound, 'No such run on this data plane.');
+
+  /** The run, if it belongs to the token's workspace: another workspace's run does not exist here. */
+  async function runFor(request: FastifyRequest, runId: string): Promise<LocalRun> {
+    const run = await localRun(db, runId);
+    if (run === undefined || run.workspace_id !== scopedOf(request).workspaceId) throw notFound();
+    return run;
+  }
+
+  app.get(
+    '/runs/:runId/logs',
+    {
+      config: { scope: 'runs:logs' },
+      schema: {
+        tags: ['Runs'],
+        summary: 'A run’s log lines; with follow=true, server-sent events until the run ends',
+        params: RunParams,
+        querystring: Closed({
+          follow: Type.Optional(Type.Boolean()),
+          after: Type.Optional(Type.Integer({ minimum: 0, description: 'Lines after this sequence number.' })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
+        }),
+        response: {
+          200: Type.Object({
+            data: Type.Array(LogLine),
+            nextAfter: Type.Integer(),
+            ended: Type.Boolean(),
+            status: Type.String(),
+          }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const run = await runFor(request, request.params.runId);
+      let after = request.query.after ?? 0;
+      if (request.query.follow !== true) {
+        const lines = await logs.read(run.run_id, after, request.query.limit ?? 1000);
+        const ended = terminalLocal.has(run.status) && lines.length < (request.query.limit ?? 1000);
+        return { data: lines, nextAfter: lines.at(-1)?.seq ?? after, ended, status: run.status };
+      }
+      // The response's close, not the request's (that one fires once the request is read).
+      const closed = new AbortController();
+      reply.raw.on('close', () => closed.abort());
+      reply.hijack();
+      const out = reply.raw;
+      out.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        ...corsHeaders(reply.getHeaders()),
+      });
+      out.write(': following\n\n');
+      while (!closed.signal.aborted) {
+        // Listen before reading, so a line stored in between still wakes us.
+        const woken = logs.wait(run.run_id, followPollMs, closed.signal);
+        const lines = await logs.read(run.run_id, after, 1000);
+        for (const line of lines) out.write(`id: ${line.seq}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`);
+        after = lines.at(-1)?.seq ?? after;
+        if (lines.length === 1000) continue;
+        const now = await localRun(db, run.run_id);
+        if (now !== undefined && terminalLocal.has(now.status)) {
+          const rest = await logs.read(run.run_id, after, 100_000);
+          for (const line of rest) out.write(`id: ${line.seq}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`);
+          out.write(`event: end\ndata: ${JSON.stringify({ status: now.status, exitCode: now.exit_code })}\n\n`);
+          break;
+        }
+        await woken;
+      }
+      out.end();
+    },
+  );
+
+  app.get(
+    '/runs/:runId/outputs',
+    {
+      config: { scope: 'runs:outputs' },
+      schema: {
+        tags: ['Runs'],
+        summary: 'The files a run left in its output directory',
+        params: RunParams,
+        response: {
+          200: Type.Object({
+            data: Type.Array(
+              Type.Object({
+                path: Type.String(),
+                sizeBytes: Type.Integer(),
+                digest: Type.String(),
+                createdAt: Timestamp,
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const run = await runFor(request, request.params.runId);
+      const rows = await db.query<{ path: string; size_bytes: number; digest: string; created_at: Date }>(
+        'SELECT path, size_bytes, digest, created_at FROM run_outputs WHERE run_id = $1 ORDER BY path',
+        [run.run_id],
+      );
+      return {
+        data: rows.map((r) => ({
+          path: r.path,
+          sizeBytes: Number(r.size_bytes),
+          digest: r.digest,
+          createdAt: r.created_at.toISOString(),
+        })),
+      };
+    },
+  );
+
+  app.get(
+    '/runs/:runId/outputs/*',
+    {
+      config: { scope: 'runs:outputs' },
+      schema: {
+        tags: ['Runs'],
+        summary: 'Download one output file',
+        // The wildcard is checked below: TypeBox's converter cannot take a property named '*'.
+        params: Type.Object({ runId: Uuid }),
+      },
+    },
+    async (request, reply) => {
+      const path = (request.params as { '*'?: string })['*'] ?? '';
+      if (path.length === 0 || path.length > 1024)
+        throw new NotFoundProblem(ErrorCode.outputNotFound, 'The run has no such output.');
+      const run = await runFor(request, request.params.runId);
+      const [row] = await db.query<{ artifact_key: string; size_bytes: number; digest: string }>(
+        'SELECT artifact_key, size_bytes, digest FROM run_outputs WHERE run_id = $1 AND path = $2',
+        [run.run_id, path],
+      );
+      if (row === undefined) throw new NotFoundProblem(ErrorCode.outputNotFound, 'The run has no such output.');
+      const name = path.split('/').at(-1) ?? 'output';
+      reply
+        .type('application/octet-stream')
+        .header('content-length', String(row.size_bytes))
+        .header('digest', `sha-256=${Buffer.from(row.digest.slice(7), 'hex').toString('base64')}`)
+        .header('content-disposition', `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`);
+      return reply.send(await deps.artifacts.openRead(row.artifact_key));
+    },
+  );
+}
+
+/** CORS headers already set on the reply (by the CORS hook), carried into a hijacked stream. */
+function corsHeaders(headers: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith('access-control-') && value !== undefined) out[name] = String(value);
+  }
+  return out;
+}

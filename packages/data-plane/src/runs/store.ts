@@ -1,0 +1,109 @@
+import {
+  type ClaimedRun,
+  InternalPaths,
+  protocolVersion,
+  type ReasonCode,
+  type RunEvent,
+  type RunEventsRequest,
+} from '@sovereign/protocol';
+import type { Database, Queryable } from '@sovereign/protocol/sql';
+import { enqueue, type OutboxKind } from '../outbox/outbox.ts';
+
+export const runEventKind: OutboxKind = { kind: 'run_event', path: InternalPaths.runEvents };
+
+export type ReportedStatus = RunEvent['status'];
+
+export interface LocalRun {
+  run_id: string;
+  workspace_id: string;
+  job_name: string;
+  deployment_id: string;
+  attempt: number;
+  kind: string;
+  instance_id: string;
+  status: string;
+  exit_code: number | null;
+  reason_code: string | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  log_lines: number;
+}
+
+export const terminalLocal = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'abandoned']);
+
+/** Records a claimed run here before anything runs, so its logs and outputs have a home. */
+export async function recordClaim(db: Queryable, run: ClaimedRun, instanceId: string): Promise<void> {
+  await db.query(
+    `INSERT INTO runs (run_id, workspace_id, job_name, deployment_id, attempt, kind, instance_id, status)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'claimed')
+     ON CONFLICT (run_id) DO UPDATE SET instance_id = EXCLUDED.instance_id, status = 'claimed'`,
+    [run.runId, run.workspaceId, run.jobName, run.deploymentId, run.attempt, run.kind, instanceId],
+  );
+}
+
+/**
+ * Moves a run to a status here and, in the same transaction, puts the event for the
+ * control plane in the outbox: the status, the exit code and a reason code, never
+ * text from the job (R5).
+ */
+export async function recordStatus(
+  db: Database,
+  runId: string,
+  instanceId: string,
+  status: ReportedStatus,
+  fields: { exitCode?: number | null; reasonCode?: ReasonCode; pgid?: number },
+): Promise<void> {
+  const at = new Date();
+  await db.transaction(async (tx) => {
+    const [row] = await tx.query<{ last_seq: number }>(
+      `UPDATE runs SET status = $2, last_seq = last_seq + 1,
+              exit_code = coalesce($3, exit_code), reason_code = coalesce($4, reason_code), pgid = coalesce($5, pgid),
+              started_at = CASE WHEN $2 = 'running' THEN $6 ELSE started_at END,
+              finished_at = CASE WHEN $2 <> 'running' THEN $6 ELSE finished_at END
+        WHERE run_id = $1 RETURNING last_seq`,
+      [runId, status, fields.exitCode ?? null, fields.reasonCode ?? null, fields.pgid ?? null, at],
+    );
+    if (row === undefined) throw new Error(`no local run ${runId}`);
+    const event: RunEvent = {
+      runId,
+      seq: row.last_seq,
+      status,
+      at: at.toISOString(),
+      ...(fields.exitCode === undefined ? {} : { exitCode: fields.exitCode }),
+      ...(fields.reasonCode === undefined ? {} : { reasonCode: fields.reasonCode }),
+    };
+    const message: RunEventsRequest = { protocolVersion, instanceId, events: [event] };
+    await enqueue(tx, runEventKind, `run:${runId}:${row.last_seq}`, message, `run:${runId}`);
+  });
+}
+
+export async function localRun(db: Queryable, runId: string): Promise<LocalRun | undefined> {
+  const [row] = await db.query<LocalRun>('SELECT * FROM runs WHERE run_id = $1', [runId]);
+  return row;
+}
+
+/** Marks this instance alive, for the orphan sweep of the other instances. */
+export async function touchInstance(db: Queryable, instanceId: string): Promise<void> {
+  await db.query(
+    `INSERT INTO instances (instance_id, last_seen) VALUES ($1, now())
+     ON CONFLICT (instance_id) DO UPDATE SET last_seen = now()`,
+    [instanceId],
+  );
+}
+
+/**
+ * Runs whose instance has not been seen for `staleSeconds` died with it: they end here
+ * as abandoned (their followers stop waiting); the control plane ends them as lost
+ * when their lease lapses, and retries them if the job allows.
+ */
+export async function sweepOrphans(db: Queryable, staleSeconds: number): Promise<string[]> {
+  const rows = await db.query<{ run_id: string }>(
+    `UPDATE runs SET status = 'abandoned', finished_at = now()
+      WHERE status IN ('claimed', 'running')
+        AND instance_id NOT IN (SELECT instance_id FROM instances
+                                 WHERE last_seen > now() - ($1::int * interval '1 second'))
+      RETURNING run_id`,
+    [staleSeconds],
+  );
+  return rows.map((r) => r.run_id);
+}

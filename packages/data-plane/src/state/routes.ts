@@ -1,0 +1,51 @@
+import { Closed, ErrorCode, jobNamePattern, Timestamp, Uuid } from '@sovereign/protocol';
+import { type App, NotFoundProblem } from '@sovereign/protocol/http';
+import { Type } from 'typebox';
+import { scopedOf } from '../auth/scoped.ts';
+import type { Deps } from '../context.ts';
+import { readState, writeState } from './store.ts';
+
+const Params = Closed({ workspaceId: Uuid, job: Type.String({ pattern: jobNamePattern }) });
+const State = Type.Object({
+  job: Type.String(),
+  state: Type.Unknown(),
+  updatedAt: Timestamp,
+  updatedByRun: Type.Union([Uuid, Type.Null()]),
+});
+
+/** A job's state, read and written by scoped token here; the control plane never sees it (R6). */
+export async function stateRoutes(app: App, deps: Deps) {
+  app.get(
+    '/workspaces/:workspaceId/jobs/:job/state',
+    {
+      config: { scope: 'state:read' },
+      schema: { tags: ['State'], summary: 'A job’s saved state', params: Params, response: { 200: State } },
+    },
+    async (request) => {
+      const saved = await readState(deps.db, scopedOf(request).workspaceId, request.params.job);
+      if (saved === undefined) throw new NotFoundProblem(ErrorCode.stateNotFound, 'The job has no saved state yet.');
+      return { job: request.params.job, ...saved };
+    },
+  );
+
+  app.put(
+    '/workspaces/:workspaceId/jobs/:job/state',
+    {
+      config: { scope: 'state:write' },
+      schema: {
+        tags: ['State'],
+        summary: 'Replace a job’s state (the next run starts from it)',
+        params: Params,
+        body: Closed({ state: Type.Unknown() }),
+        response: { 200: State },
+      },
+    },
+    async (request) => {
+      const workspaceId = scopedOf(request).workspaceId;
+      await writeState(deps.db, workspaceId, request.params.job, request.body.state ?? null, null);
+      const saved = await readState(deps.db, workspaceId, request.params.job);
+      if (saved === undefined) throw new Error('state vanished after it was written');
+      return { job: request.params.job, ...saved };
+    },
+  );
+}

@@ -1,0 +1,71 @@
+import { Closed, Timestamp } from '@sovereign/protocol';
+import type { App } from '@sovereign/protocol/http';
+import { Type } from 'typebox';
+import { scopedOf } from '../auth/scoped.ts';
+import type { Deps } from '../context.ts';
+
+const VariableName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' });
+const Params = Closed({ workspaceId: Type.String({ format: 'uuid' }), name: VariableName });
+const Variable = Type.Object({
+  name: Type.String(),
+  secret: Type.Boolean(),
+  value: Type.Optional(Type.String({ description: 'Plain variables only: a secret is never returned.' })),
+  updatedAt: Timestamp,
+});
+const tags = ['Variables'];
+
+/** Workspace variables and secrets: secrets are written and listed by name, never read back (R7). */
+export async function variableRoutes(app: App, deps: Deps) {
+  const { variables } = deps;
+
+  app.get(
+    '/workspaces/:workspaceId/variables',
+    {
+      config: { scope: 'variables:read' },
+      schema: {
+        tags,
+        summary: 'List variables: names, and the values of plain ones',
+        params: Closed({ workspaceId: Type.String({ format: 'uuid' }) }),
+        response: { 200: Type.Object({ data: Type.Array(Variable) }) },
+      },
+    },
+    async (request) => ({ data: await variables.list(scopedOf(request).workspaceId) }),
+  );
+
+  app.put(
+    '/workspaces/:workspaceId/variables/:name',
+    {
+      config: { scope: 'variables:write' },
+      schema: {
+        tags,
+        summary: 'Set a variable; with secret: true it is encrypted and never shown again',
+        params: Params,
+        body: Closed({
+          value: Type.String({ maxLength: 64 * 1024 }),
+          secret: Type.Optional(Type.Boolean({ default: false })),
+        }),
+        response: { 200: Variable },
+      },
+    },
+    async (request) => {
+      const workspaceId = scopedOf(request).workspaceId;
+      const secret = request.body.secret ?? false;
+      await variables.set(workspaceId, request.params.name, request.body.value, secret);
+      const [stored] = (await variables.list(workspaceId)).filter((v) => v.name === request.params.name);
+      if (stored === undefined) throw new Error('variable vanished after it was set');
+      return stored;
+    },
+  );
+
+  app.delete(
+    '/workspaces/:workspaceId/variables/:name',
+    {
+      config: { scope: 'variables:write' },
+      schema: { tags, summary: 'Delete a variable', params: Params, response: { 204: Type.Null() } },
+    },
+    async (request, reply) => {
+      await variables.remove(scopedOf(request).workspaceId, request.params.name);
+      return reply.status(204).send(null);
+    },
+  );
+}
