@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { databaseTargets } from '@sovereign/protocol/testing';
+import { dumpDatabase } from '../support/dump.ts';
+import { call, expectStatus, Platform } from '../support/platform.ts';
+import { packProject } from '../support/projects.ts';
+
+const logMarker = 'LOG-CANARY-7c1e';
+const stateMarker = 'STATE-CANARY-91ab';
+
+const project = {
+  'sovereign.yaml': `jobs:
+  - name: slow
+    run: sh slow.sh
+    retries: 1
+  - name: quick
+    run: sh quick.sh
+`,
+  // Each attempt notes that it started, with its pid; only a finished one notes "done".
+  'slow.sh': `echo "$SOV_RUN_ID $SOV_ATTEMPT $$" >> "$MARKER_DIR/starts"
+echo "${logMarker} slow attempt $SOV_ATTEMPT"
+sleep 4
+echo "$SOV_RUN_ID $SOV_ATTEMPT" >> "$MARKER_DIR/done"
+`,
+  'quick.sh': `echo "${logMarker} quick $SOV_RUN_ID"
+echo '{"cursor":"${stateMarker}"}' > "$SOV_STATE_FILE"
+`,
+};
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+for (const target of databaseTargets()) {
+  describe(`failures of either plane lose nothing and run nothing twice, real processes [${target.name}]`, () => {
+    let platform: Platform;
+    let markers: string;
+    let t: Awaited<ReturnType<Platform['tenant']>>;
+    let jobs: Record<string, string>;
+
+    before(async () => {
+      markers = await mkdtemp(join(tmpdir(), 'sov-markers-'));
+      platform = await Platform.start(target, {
+        controlPlaneEnv: { SOV_RUN_LEASE_SECONDS: '3', SOV_SCHEDULER_TICK_MS: '250' },
+      });
+      t = await platform.tenant('eu', 'resilience');
+      const { token, dataplane } = await platform.scopedToken(t.token, t.workspace.workspaceId, [
+        'deployments:write',
+        'variables:write',
+      ]);
+      const dp = `${dataplane.url}/api/v1/workspaces/${t.workspace.workspaceId}`;
+      await platform.waitFor(
+        async () =>
+          (await call('PUT', `${dp}/variables/MARKER_DIR`, { token, body: { value: markers } })).status === 200,
+        'eu-1 to host the workspace',
+      );
+      await expectStatus(200, 'POST', `${dp}/deployments`, {
+        token,
+        raw: new Uint8Array(await packProject(project)),
+        headers: { 'content-type': 'application/gzip' },
+      });
+      await platform.waitFor(async () => {
+        const listed = await call('GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
+          token: t.token,
+        });
+        return listed.status === 200 && listed.body.data.length === 2;
+      }, 'the jobs to reach the control plane');
+      const listed = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
+        token: t.token,
+      });
+      jobs = Object.fromEntries(listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
+    });
+    after(async () => {
+      await platform?.stop();
+      await rm(markers, { recursive: true, force: true });
+    });
+
+    const runStatus = async (runId: string) =>
+      (await expectStatus(200, 'GET', `${platform.cp}/runs/${runId}`, { token: t.token })).status as string;
+
+    it('kill -9 of the data plane mid-run: the attempt ends lost, its process dies, the retry runs once', async () => {
+      const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs.slow}/runs`, { token: t.token });
+      await platform.waitFor(async () => (await runStatus(run.runId)) === 'running', 'the run to start');
+      await platform.waitFor(
+        async () => (await readFile(join(markers, 'starts'), 'utf8').catch(() => '')) !== '',
+        'the job to note its start',
+      );
+      const [firstStart] = (await readFile(join(markers, 'starts'), 'utf8')).trim().split('\n');
+      const pid = Number(firstStart?.split(' ')[2]);
+      assert.ok(alive(pid));
+
+      const eu = platform.dp('eu-1');
+      assert.equal(await eu.service.stop('SIGKILL'), 'SIGKILL');
+      await platform.waitFor(async () => !alive(pid), 'the orphaned job to be stopped by its supervisor', 5_000);
+      await platform.waitFor(async () => (await runStatus(run.runId)) === 'lost', 'the lease to lapse');
+      const lost = await expectStatus(200, 'GET', `${platform.cp}/runs/${run.runId}`, { token: t.token });
+      assert.equal(lost.reasonCode, 'lease_expired');
+
+      await platform.startDataPlane(eu);
+      const retries = async () =>
+        (await expectStatus(200, 'GET', `${platform.cp}/runs?jobId=${jobs.slow}`, { token: t.token })).data;
+      await platform.waitFor(
+        async () =>
+          (await retries()).some(
+            (r: { attempt: number; status: string }) => r.attempt === 2 && r.status === 'succeeded',
+          ),
+        'the second attempt to succeed',
+        30_000,
+      );
+      const starts = (await readFile(join(markers, 'starts'), 'utf8')).trim().split('\n');
+      const done = (await readFile(join(markers, 'done'), 'utf8')).trim().split('\n');
+      assert.deepEqual(
+        starts.map((line) => line.split(' ')[1]),
+        ['1', '2'],
+        'each attempt started exactly once',
+      );
+      assert.deepEqual(
+        done.map((line) => line.split(' ')[1]),
+        ['2'],
+        'the killed attempt never finished behind the retry’s back',
+      );
+    });
+
+    it('a control plane restart during 50 runs loses no status event', async () => {
+      const runIds: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        runIds.push(
+          (await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs.quick}/runs`, { token: t.token })).runId,
+        );
+        if (i === 20) {
+          await platform.controlPlane.stop('SIGTERM');
+          await new Promise((r) => setTimeout(r, 1_000));
+          await platform.startControlPlane();
+        }
+      }
+      let statuses: string[] = [];
+      await platform
+        .waitFor(
+          async () => {
+            statuses = await Promise.all(runIds.map(runStatus));
+            return statuses.every((s) => s === 'succeeded');
+          },
+          'all 50 runs to be reported succeeded',
+          60_000,
+        )
+        .catch((error: Error) => {
+          const counts: Record<string, number> = {};
+          for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1;
+          throw new Error(`${error.message}: ${JSON.stringify(counts)}`);
+        });
+      for (const runId of runIds) {
+        const run = await expectStatus(200, 'GET', `${platform.cp}/runs/${runId}`, { token: t.token });
+        assert.equal(run.exitCode, 0);
+        assert.ok(run.startedAt !== null, 'the running event arrived too');
+      }
+    });
+
+    it('leaves no log text and no state in the control plane’s database', async () => {
+      await platform.controlPlane.stop('SIGTERM');
+      const dump = await dumpDatabase(platform.controlPlaneDatabase);
+      assert.ok(dump.length > 1000, 'the dump holds the control plane’s data');
+      assert.ok(dump.includes(t.workspace.workspaceId), 'the dump is of the right database');
+      assert.ok(!dump.includes(logMarker), 'no log text');
+      assert.ok(!dump.includes(stateMarker), 'no job state');
+      await platform.startControlPlane();
+    });
+  });
+}

@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { databaseTargets } from '@sovereign/protocol/testing';
+import { call, expectStatus, Platform } from '../support/platform.ts';
+import { packProject, readEvents } from '../support/projects.ts';
+
+const secretValue = 'sk-live-5f7d0c2e9b1a';
+
+/** A job that counts its runs in state, prints a greeting and its secret, and leaves an output. */
+const project = {
+  'sovereign.yaml': `jobs:
+  - name: hello
+    run: node hello.js
+    timeout: 5m
+  - name: fails
+    run: sh fail.sh
+`,
+  'hello.js': `
+const fs = require('node:fs');
+const state = JSON.parse(fs.readFileSync(process.env.SOV_STATE_FILE, 'utf8'));
+const count = (state.count ?? 0) + 1;
+console.log('hello from ' + process.env.SOV_JOB + ', run ' + count + ', greeting ' + process.env.GREETING);
+process.stdout.write('the secret is ' + process.env.API_KEY.slice(0, 7));
+process.stdout.write(process.env.API_KEY.slice(7) + '\\n');
+console.log('base64: ' + Buffer.from(process.env.API_KEY).toString('base64'));
+console.error('a line on stderr');
+fs.mkdirSync(process.env.SOV_OUTPUT_DIR + '/reports', { recursive: true });
+fs.writeFileSync(process.env.SOV_OUTPUT_DIR + '/reports/summary.json', JSON.stringify({ count }));
+fs.writeFileSync(process.env.SOV_STATE_FILE, JSON.stringify({ count, cursor: 'row-' + count }));
+`,
+  'fail.sh': 'echo "about to fail"; exit 3\n',
+};
+
+for (const target of databaseTargets()) {
+  describe(`deploy, run, follow logs, outputs and state, real processes [${target.name}]`, () => {
+    let platform: Platform;
+    let t: Awaited<ReturnType<Platform['tenant']>>;
+    let token: string;
+    let dp: string;
+    let jobs: Record<string, string>;
+
+    before(async () => {
+      platform = await Platform.start(target);
+      t = await platform.tenant('eu', 'runs');
+      const issued = await platform.scopedToken(t.token, t.workspace.workspaceId, [
+        'deployments:write',
+        'deployments:read',
+        'variables:read',
+        'variables:write',
+        'runs:logs',
+        'runs:outputs',
+        'state:read',
+        'state:write',
+      ]);
+      token = issued.token;
+      dp = `${issued.dataplane.url}/api/v1`;
+      await platform.waitFor(
+        async () =>
+          (await call('GET', `${dp}/workspaces/${t.workspace.workspaceId}/variables`, { token })).status === 200,
+        'eu-1 to host the workspace',
+      );
+      await expectStatus(200, 'PUT', `${dp}/workspaces/${t.workspace.workspaceId}/variables/GREETING`, {
+        token,
+        body: { value: 'bonjour' },
+      });
+      await expectStatus(200, 'PUT', `${dp}/workspaces/${t.workspace.workspaceId}/variables/API_KEY`, {
+        token,
+        body: { value: secretValue, secret: true },
+      });
+      const deployed = await expectStatus(200, 'POST', `${dp}/workspaces/${t.workspace.workspaceId}/deployments`, {
+        token,
+        raw: new Uint8Array(await packProject(project)),
+        headers: { 'content-type': 'application/gzip' },
+      });
+      assert.ok(deployed.deploymentId);
+      // The deployment report travels through the outbox; the jobs appear on the control plane.
+      await platform.waitFor(async () => {
+        const listed = await call('GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
+          token: t.token,
+        });
+        return listed.status === 200 && listed.body.data.length === 2;
+      }, 'the jobs to reach the control plane');
+      const listed = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
+        token: t.token,
+      });
+      jobs = Object.fromEntries(listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
+    });
+    after(async () => {
+      await platform?.stop();
+    });
+
+    async function runToEnd(job: string) {
+      const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs[job]}/runs`, { token: t.token });
+      const response = await fetch(`${dp}/runs/${run.runId}/logs?follow=true`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      // The run may not have reached the data plane yet: retry until it has.
+      if (response.status === 404) {
+        await response.body?.cancel();
+        await platform.waitFor(
+          async () => (await call('GET', `${dp}/runs/${run.runId}/logs`, { token })).status === 200,
+          'the run to start',
+        );
+        return {
+          run,
+          events: await readEvents(
+            await fetch(`${dp}/runs/${run.runId}/logs?follow=true`, { headers: { authorization: `Bearer ${token}` } }),
+          ),
+        };
+      }
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/);
+      return { run, events: await readEvents(response) };
+    }
+
+    it('runs a deployed job, streams its logs to the end with its secret masked, and stores its output and state', async () => {
+      const { run, events } = await runToEnd('hello');
+      const lines = events.filter((e) => e.event === 'line').map((e) => e.data.line);
+      assert.ok(lines.includes('hello from hello, run 1, greeting bonjour'), lines.join('\n'));
+      assert.ok(lines.includes('a line on stderr'));
+      assert.ok(lines.includes('the secret is ********'), 'a secret split across writes is masked');
+      assert.ok(lines.includes('base64: ********'), 'its base64 form too');
+      assert.ok(!JSON.stringify(events).includes(secretValue));
+      assert.deepEqual(events.at(-1), { event: 'end', data: { status: 'succeeded', exitCode: 0 } });
+
+      await platform.waitFor(
+        async () =>
+          (await call('GET', `${platform.cp}/runs/${run.runId}`, { token: t.token })).body.status === 'succeeded',
+        'the status to reach the control plane',
+      );
+      const stored = await expectStatus(200, 'GET', `${dp}/runs/${run.runId}/logs`, { token });
+      assert.ok(!JSON.stringify(stored).includes(secretValue), 'stored logs are masked too');
+
+      const outputs = await expectStatus(200, 'GET', `${dp}/runs/${run.runId}/outputs`, { token });
+      assert.deepEqual(
+        outputs.data.map((o: { path: string }) => o.path),
+        ['reports/summary.json'],
+      );
+      const file = await call('GET', `${dp}/runs/${run.runId}/outputs/reports/summary.json`, { token });
+      assert.equal(file.status, 200);
+      assert.deepEqual(JSON.parse(String(file.body)), { count: 1 });
+
+      const state = await expectStatus(200, 'GET', `${dp}/workspaces/${t.workspace.workspaceId}/jobs/hello/state`, {
+        token,
+      });
+      assert.deepEqual(state.state, { count: 1, cursor: 'row-1' });
+    });
+
+    it('carries state from one run to the next', async () => {
+      const { events } = await runToEnd('hello');
+      const lines = events.filter((e) => e.event === 'line').map((e) => e.data.line);
+      assert.ok(lines.includes('hello from hello, run 2, greeting bonjour'), lines.join('\n'));
+      const state = await expectStatus(200, 'GET', `${dp}/workspaces/${t.workspace.workspaceId}/jobs/hello/state`, {
+        token,
+      });
+      assert.deepEqual(state.state, { count: 2, cursor: 'row-2' });
+    });
+
+    it('reports a failure with its exit code and a reason code, and keeps its text in the region', async () => {
+      const { run, events } = await runToEnd('fails');
+      assert.deepEqual(events.at(-1), { event: 'end', data: { status: 'failed', exitCode: 3 } });
+      await platform.waitFor(
+        async () =>
+          (await call('GET', `${platform.cp}/runs/${run.runId}`, { token: t.token })).body.status === 'failed',
+        'the failure to reach the control plane',
+      );
+      const seen = await expectStatus(200, 'GET', `${platform.cp}/runs/${run.runId}`, { token: t.token });
+      assert.equal(seen.exitCode, 3);
+      assert.equal(seen.reasonCode, 'exit_nonzero');
+      assert.ok(!JSON.stringify(seen).includes('about to fail'));
+    });
+  });
+}

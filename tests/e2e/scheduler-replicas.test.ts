@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { InternalPaths, protocolVersion } from '@sovereign/protocol';
+import { databaseTargets, freePort, type Service, startService, type TestDatabase } from '@sovereign/protocol/testing';
+import { adminPassword, controlPlaneMain, expectStatus } from '../support/platform.ts';
+
+/**
+ * Two control plane replicas on one PostgreSQL, both running their scheduler: a cron
+ * job due every second fires once per due time. (PGlite is one process's database, so
+ * this runs where PostgreSQL is configured; CI always configures it.)
+ */
+const postgres = databaseTargets().find((t) => t.name === 'postgres');
+
+describe('scheduler with two control plane replicas on one PostgreSQL [postgres]', {
+  skip: postgres === undefined && 'SOV_TEST_DATABASE_URL is not set',
+}, () => {
+  let database: TestDatabase;
+  let home: string;
+  const replicas: Service[] = [];
+
+  before(async () => {
+    if (postgres === undefined) return;
+    database = await postgres.create();
+    home = await mkdtemp(join(tmpdir(), 'sov-replicas-'));
+    for (let i = 0; i < 2; i++) {
+      const port = await freePort();
+      replicas.push(
+        await startService({
+          args: [controlPlaneMain],
+          url: `http://127.0.0.1:${port}`,
+          env: {
+            SOV_PORT: String(port),
+            SOV_HOME: join(home, `cp-${i}`),
+            SOV_PUBLIC_URL: 'http://127.0.0.1:1',
+            SOV_ADMIN_PASSWORD: adminPassword,
+            SOV_PASSWORD_COST_LOG2: '12',
+            SOV_SCHEDULER_TICK_MS: '200',
+            SOV_LOG_LEVEL: 'warn',
+            ...database.env,
+          },
+        }),
+      );
+    }
+  });
+  after(async () => {
+    for (const replica of replicas) await replica.stop();
+    await database?.drop();
+    if (home !== undefined) await rm(home, { recursive: true, force: true });
+  });
+
+  it('fires each due time once', async () => {
+    const [a, b] = replicas.map((r) => `${r.url}/api/public/v1`) as [string, string];
+    const { accessToken: admin } = await expectStatus(200, 'POST', `${a}/auth/login`, {
+      body: { email: 'admin@localhost', password: adminPassword },
+    });
+    const me = await expectStatus(200, 'GET', `${b}/me`, { token: admin });
+    const organizationId = me.organizations[0].organizationId;
+    const { regionId } = await expectStatus(200, 'POST', `${a}/regions`, {
+      token: admin,
+      body: { name: 'eu', organizationId },
+    });
+    const plane = await expectStatus(200, 'POST', `${b}/dataplanes`, {
+      token: admin,
+      body: { name: 'eu-1', regionId },
+    });
+    const ws = await expectStatus(200, 'POST', `${a}/workspaces`, {
+      token: admin,
+      body: { name: 'cron', organizationId, regionId },
+    });
+    // This test speaks for the data plane: it reports a deployment with a job due every second.
+    const { access_token: dpToken } = await expectStatus(200, 'POST', `${replicas[0]?.url}${InternalPaths.token}`, {
+      body: { client_id: plane.clientId, client_secret: plane.clientSecret },
+    });
+    await expectStatus(200, 'POST', `${replicas[1]?.url}${InternalPaths.deploymentReport}`, {
+      token: dpToken,
+      body: {
+        protocolVersion,
+        deploymentId: randomUUID(),
+        workspaceId: ws.workspaceId,
+        digest: `sha256:${'1'.repeat(64)}`,
+        sizeBytes: 1,
+        createdBy: me.userId,
+        createdAt: new Date().toISOString(),
+        jobs: [
+          {
+            name: 'tick',
+            kind: 'batch',
+            trigger: { type: 'cron', cron: '* * * * * *' },
+            timezone: 'UTC',
+            timeoutSeconds: 60,
+            retries: 0,
+          },
+        ],
+      },
+    });
+    await new Promise((r) => setTimeout(r, 6_500));
+    const runs = await expectStatus(200, 'GET', `${b}/runs?workspaceId=${ws.workspaceId}&limit=200`, { token: admin });
+    const due = runs.data.map((r: { scheduledFor: string }) => r.scheduledFor).sort();
+    assert.ok(due.length >= 4, `fired ${due.length} times in 6.5 s`);
+    assert.equal(new Set(due).size, due.length, 'no due time fired twice');
+    for (let i = 1; i < due.length; i++) {
+      assert.equal(Date.parse(due[i]) - Date.parse(due[i - 1]), 1000, 'no due time was skipped while both ran');
+    }
+    assert.ok(runs.data.every((r: { trigger: string }) => r.trigger === 'schedule'));
+  });
+});

@@ -1,0 +1,252 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Scope } from '@sovereign/protocol';
+import {
+  type DatabaseTarget,
+  freePort,
+  type Service,
+  startService,
+  type TestDatabase,
+} from '@sovereign/protocol/testing';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+export const controlPlaneMain = join(root, 'packages/control-plane/src/main.ts');
+export const dataPlaneMain = join(root, 'packages/data-plane/src/main.ts');
+export const adminPassword = 'e2e-admin-password';
+
+export interface Answer<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** A JSON (or problem+json) HTTP call; never throws on a status. */
+export async function call<T = any>(
+  method: string,
+  url: string,
+  options: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: RequestInit['body'] } = {},
+): Promise<Answer<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  let body: RequestInit['body'] | undefined = options.raw;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(url, {
+    method,
+    headers,
+    body,
+    ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+  } as RequestInit);
+  const text = await response.text();
+  let parsed: unknown = text;
+  if ((response.headers.get('content-type') ?? '').includes('json') && text.length > 0) parsed = JSON.parse(text);
+  return { status: response.status, body: parsed as T, headers: response.headers };
+}
+
+export async function expectStatus<T = any>(
+  status: number,
+  method: string,
+  url: string,
+  options: Parameters<typeof call>[2] = {},
+): Promise<T> {
+  const answer = await call<T>(method, url, options);
+  if (answer.status !== status) {
+    throw new Error(`${method} ${url}: expected ${status}, got ${answer.status}: ${JSON.stringify(answer.body)}`);
+  }
+  return answer.body;
+}
+
+export interface DataPlaneProcess {
+  name: string;
+  regionId: string;
+  dataplaneId: string;
+  clientId: string;
+  clientSecret: string;
+  url: string;
+  dataDir: string;
+  database: TestDatabase;
+  env: Record<string, string>;
+  service: Service;
+}
+
+export interface PlatformOptions {
+  /** Extra environment for every data plane, or per data plane name. */
+  dataplaneEnv?: Record<string, string>;
+  perDataplaneEnv?: Record<string, Record<string, string>>;
+  controlPlaneEnv?: Record<string, string>;
+}
+
+/**
+ * A whole platform as real processes on loopback: a control plane and two data planes
+ * (regions `us` and `eu`, in the instance's default organization, as `npm start` makes
+ * them), each with its own database on the given target.
+ */
+export class Platform {
+  readonly target: DatabaseTarget;
+  readonly home: string;
+  controlPlane!: Service;
+  controlPlaneDatabase!: TestDatabase;
+  adminToken = '';
+  defaultOrganizationId = '';
+  readonly dataplanes = new Map<string, DataPlaneProcess>();
+  readonly #options: PlatformOptions;
+  #cpEnv: Record<string, string> = {};
+
+  private constructor(target: DatabaseTarget, home: string, options: PlatformOptions) {
+    this.target = target;
+    this.home = home;
+    this.#options = options;
+  }
+
+  static async start(target: DatabaseTarget, options: PlatformOptions = {}): Promise<Platform> {
+    const platform = new Platform(target, await mkdtemp(join(tmpdir(), 'sov-e2e-')), options);
+    try {
+      await platform.#boot();
+    } catch (error) {
+      await platform.stop();
+      throw error;
+    }
+    return platform;
+  }
+
+  get cp(): string {
+    return `${this.controlPlane.url}/api/public/v1`;
+  }
+
+  dp(name: string): DataPlaneProcess {
+    const plane = this.dataplanes.get(name);
+    if (plane === undefined) throw new Error(`no data plane ${name}`);
+    return plane;
+  }
+
+  async #boot(): Promise<void> {
+    this.controlPlaneDatabase = await this.target.create(true);
+    const port = await freePort();
+    this.#cpEnv = {
+      SOV_PORT: String(port),
+      SOV_HOME: join(this.home, 'cp'),
+      SOV_ADMIN_PASSWORD: adminPassword,
+      SOV_PASSWORD_COST_LOG2: '12',
+      SOV_HEARTBEAT_INTERVAL_SECONDS: '1',
+      SOV_LOG_LEVEL: 'info',
+      ...this.controlPlaneDatabase.env,
+      ...this.#options.controlPlaneEnv,
+    };
+    await this.startControlPlane();
+    const me = await expectStatus(200, 'GET', `${this.cp}/me`, { token: this.adminToken });
+    this.defaultOrganizationId = me.organizations[0].organizationId;
+    for (const [region, name] of [
+      ['us', 'us-1'],
+      ['eu', 'eu-1'],
+    ] as const) {
+      const { regionId } = await expectStatus(200, 'POST', `${this.cp}/regions`, {
+        token: this.adminToken,
+        body: { name: region, organizationId: this.defaultOrganizationId },
+      });
+      const created = await expectStatus(200, 'POST', `${this.cp}/dataplanes`, {
+        token: this.adminToken,
+        body: { name, regionId },
+      });
+      const database = await this.target.create(true);
+      const dpPort = await freePort();
+      const dataDir = join(this.home, name);
+      const plane: Omit<DataPlaneProcess, 'service'> = {
+        name,
+        regionId,
+        dataplaneId: created.dataplaneId,
+        clientId: created.clientId,
+        clientSecret: created.clientSecret,
+        url: `http://127.0.0.1:${dpPort}`,
+        dataDir,
+        database,
+        env: {
+          SOV_PORT: String(dpPort),
+          SOV_CONTROL_PLANE_URL: this.controlPlane.url,
+          SOV_CLIENT_ID: created.clientId,
+          SOV_CLIENT_SECRET: created.clientSecret,
+          SOV_DATA_DIR: dataDir,
+          SOV_MASTER_KEY: randomBytes(32).toString('base64'),
+          SOV_LOG_LEVEL: 'info',
+          ...database.env,
+          ...this.#options.dataplaneEnv,
+          ...this.#options.perDataplaneEnv?.[name],
+        },
+      };
+      const service = await this.startDataPlane(plane);
+      this.dataplanes.set(name, { ...plane, service });
+    }
+  }
+
+  async startControlPlane(): Promise<void> {
+    this.controlPlane = await startService({
+      args: [controlPlaneMain],
+      url: `http://127.0.0.1:${this.#cpEnv.SOV_PORT}`,
+      env: this.#cpEnv,
+    });
+    const login = await expectStatus(200, 'POST', `${this.cp}/auth/login`, {
+      body: { email: 'admin@localhost', password: adminPassword },
+    });
+    this.adminToken = login.accessToken;
+  }
+
+  /** Starts (or restarts) a data plane process; resolves once it registered (ready). */
+  async startDataPlane(plane: Omit<DataPlaneProcess, 'service'>): Promise<Service> {
+    const service = await startService({ args: [dataPlaneMain], url: plane.url, env: plane.env });
+    const existing = this.dataplanes.get(plane.name);
+    if (existing !== undefined) existing.service = service;
+    return service;
+  }
+
+  /** A user with an organization (owner) and a workspace in the given region. */
+  async tenant(region: 'us' | 'eu', label = 'tenant') {
+    const email = `${label}-${randomBytes(4).toString('hex')}@example.test`;
+    const password = 'e2e-user-password';
+    const user = await expectStatus(200, 'POST', `${this.cp}/users`, {
+      token: this.adminToken,
+      body: { email, password },
+    });
+    const { accessToken } = await expectStatus(200, 'POST', `${this.cp}/auth/login`, { body: { email, password } });
+    const { organizationId } = await expectStatus(200, 'POST', `${this.cp}/organizations`, {
+      token: accessToken,
+      body: { name: `${label} org` },
+    });
+    const plane = this.dp(region === 'us' ? 'us-1' : 'eu-1');
+    const workspace = await expectStatus(200, 'POST', `${this.cp}/workspaces`, {
+      token: accessToken,
+      body: { name: `${label}-ws`, organizationId, regionId: plane.regionId },
+    });
+    return { userId: user.userId as string, email, token: accessToken as string, organizationId, workspace, plane };
+  }
+
+  async scopedToken(userToken: string, workspaceId: string, scopes: Scope[], ttlSeconds?: number) {
+    return expectStatus<{ token: string; tokenId: string; expiresAt: string; dataplane: { url: string } }>(
+      200,
+      'POST',
+      `${this.cp}/workspaces/${workspaceId}/dataplane-token`,
+      { token: userToken, body: { scopes, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) } },
+    );
+  }
+
+  /** Waits until a data plane's heartbeats have told it about a workspace (or a revocation). */
+  async waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await check()) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+
+  async stop(): Promise<void> {
+    for (const plane of this.dataplanes.values()) await plane.service.stop().catch(() => {});
+    await this.controlPlane?.stop().catch(() => {});
+    for (const plane of this.dataplanes.values()) await plane.database.drop().catch(() => {});
+    await this.controlPlaneDatabase?.drop().catch(() => {});
+    await rm(this.home, { recursive: true, force: true });
+  }
+}
