@@ -5,6 +5,7 @@ import { posix } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
+import { MemoryReleaser } from '../memory/release.ts';
 import {
   BundleInvalidProblem,
   BundleLinkEscapeProblem,
@@ -59,10 +60,12 @@ export async function receiveBundle(body: Readable, stagingDir: string, limits: 
   const tempPath = `${stagingDir}/${randomUUID()}.tar.gz`;
   try {
     const hash = createHash('sha256');
+    const memory = new MemoryReleaser();
     let sizeBytes = 0;
     const meter = new Transform({
       transform(chunk: Buffer, _encoding, done) {
         sizeBytes += chunk.length;
+        memory.streamed(chunk.length);
         if (sizeBytes > limits.maxBundleBytes) return done(new BundleTooLargeProblem(limits.maxBundleBytes));
         hash.update(chunk);
         done(null, chunk);
@@ -87,16 +90,20 @@ async function scanBundle(path: string, limits: BundleLimits) {
   let unpackedBytes = 0;
   let manifestText: string | undefined;
   let limitHit: string | undefined;
+  const memory = new MemoryReleaser();
   const note = (list: Finding[], finding: Finding) => {
     if (list.length < maxFindings) list.push(finding);
   };
   try {
     await tar.t({
       file: path,
+      // tar reads its file 16 MiB at a time by default; a bundle is scanned in small bites.
+      maxReadSize: 256 * 1024,
       strict: true,
       onReadEntry: (entry) => {
         entries += 1;
         unpackedBytes += entry.size;
+        entry.on('data', (chunk: Buffer) => memory.streamed(chunk.length));
         if (entries > limits.maxEntries) limitHit = `has more than ${limits.maxEntries} entries`;
         if (unpackedBytes > limits.maxUnpackedBytes) limitHit = `unpacks to more than ${limits.maxUnpackedBytes} bytes`;
         const checked = checkPath(entry.path);
