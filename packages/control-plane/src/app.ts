@@ -67,6 +67,7 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
       now,
       tickMs: config.schedulerTickMs,
       leaseSeconds: config.runLeaseSeconds,
+      heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
     });
     const boot = await bootstrap(deps);
 

@@ -159,7 +159,7 @@ eachDatabase('runs: triggers, claims, events, leases, retries', (h) => {
     await d.claim();
     await d.events([{ runId: queued.runId, seq: 1, status: 'running' }]);
     await d.heartbeat([queued.runId]);
-    h().advanceClock(31_000);
+    h().advanceClock(41_000);
     try {
       await h().plane.scheduler.tick();
       const lost = await d.run(queued.runId);
@@ -186,7 +186,7 @@ eachDatabase('runs: triggers, claims, events, leases, retries', (h) => {
       const all = await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.flaky}`, { token: d.t.people.viewer.token });
       assert.equal(all.data.length, 2);
     } finally {
-      h().advanceClock(-31_000);
+      h().advanceClock(-41_000);
     }
   });
 

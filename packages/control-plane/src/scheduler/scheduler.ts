@@ -46,13 +46,15 @@ export class Scheduler {
     now: () => Date;
     tickMs: number;
     leaseSeconds: number;
+    heartbeatIntervalSeconds: number;
   }) {
     this.#db = options.db;
     this.#dispatcher = options.dispatcher;
     this.#log = options.log;
     this.#now = options.now;
     this.#tickMs = options.tickMs;
-    this.#expireFrom = options.now().getTime() + options.leaseSeconds * 1000;
+    // A lease period and two heartbeats: time for every data plane to notice us and renew.
+    this.#expireFrom = options.now().getTime() + (options.leaseSeconds + 2 * options.heartbeatIntervalSeconds) * 1000;
   }
 
   start(): void {

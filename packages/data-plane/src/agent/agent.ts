@@ -150,6 +150,9 @@ export class Agent {
           );
         }
         next = Math.min(maxBackoffMs, 500 * 2 ** Math.min(this.#failures, 6));
+        // Once registered, retry no slower than the heartbeat interval: leases depend on it.
+        const interval = (this.#snapshot?.identity.heartbeatIntervalSeconds ?? 0) * 1000;
+        if (this.#initialized && interval > 0) next = Math.min(next, interval);
         // Until initialized, retry initialize; afterwards keep heartbeating.
         if (this.#snapshot === undefined || !this.#initialized) {
           this.#schedule(next, () => this.#initialize());

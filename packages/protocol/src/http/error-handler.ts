@@ -21,12 +21,22 @@ interface ValidationIssue {
 /** Turns validator findings into `{path, message}` pairs a person can act on. */
 function validationErrors(error: FastifyError): Array<{ path: string; message: string }> {
   const context = (error as FastifyError & { validationContext?: string }).validationContext ?? 'body';
-  return ((error.validation ?? []) as ValidationIssue[]).map((issue) => {
+  const found = ((error.validation ?? []) as ValidationIssue[]).map((issue) => {
     const base = `${context}${(issue.instancePath ?? '').replaceAll('/', '.')}`;
     const extra = issue.params?.additionalProperties ?? issue.params?.requiredProperties;
     const path = Array.isArray(extra) && extra.length === 1 ? `${base}.${String(extra[0])}` : base;
-    return { path, message: issue.message ?? 'is invalid' };
+    // TypeBox reports a member the schema does not allow as "schema is false".
+    const message = issue.message === 'schema is false' ? 'is not a known field' : (issue.message ?? 'is invalid');
+    return { path, message };
   });
+  // The summary "must not have additional properties" adds nothing once each field is named.
+  const named = found.some((e) => e.message === 'is not a known field');
+  const unique = new Map<string, { path: string; message: string }>();
+  for (const e of found) {
+    if (named && e.message === 'must not have additional properties') continue;
+    unique.set(`${e.path}\0${e.message}`, e);
+  }
+  return [...unique.values()];
 }
 
 /** Maps Fastify's own errors to stable codes, and hides everything else behind a 500. */

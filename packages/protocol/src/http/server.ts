@@ -59,7 +59,6 @@ export function createHttpServer(options: HttpServerOptions): App {
       return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
     },
     requestIdLogLabel: 'requestId',
-    disableRequestLogging: false,
     return503OnClosing: true,
     forceCloseConnections: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
@@ -76,6 +75,8 @@ export function createHttpServer(options: HttpServerOptions): App {
         })
   ).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  // JSON only (and what a route adds): a text/plain body is answered 415, not parsed as a string.
+  app.removeContentTypeParser('text/plain');
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
