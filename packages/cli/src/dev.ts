@@ -1,0 +1,210 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * `sov dev` (what `npm start` runs): a whole platform on this machine. A control plane
+ * and two data planes (`us-1` in region `us`, `eu-1` in region `eu`) as processes, on
+ * PGlite and the filesystem under SOV_HOME. Regions and data planes are registered on
+ * the first start and reused after. Ctrl-C stops everything; if one process dies, the
+ * others are stopped too, never left orphaned.
+ */
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const controlPlaneMain = join(repo, 'packages/control-plane/src/main.ts');
+const dataPlaneMain = join(repo, 'packages/data-plane/src/main.ts');
+
+interface DevState {
+  dataplanes: Record<string, { regionId: string; dataplaneId: string; clientId: string; clientSecret: string }>;
+}
+
+class DevError extends Error {}
+
+async function adminPassword(home: string): Promise<{ password: string; generated: boolean }> {
+  const given = process.env.SOV_ADMIN_PASSWORD;
+  if (given !== undefined && given !== '') return { password: given, generated: false };
+  const file = join(home, 'admin-password');
+  try {
+    return { password: (await readFile(file, 'utf8')).trim(), generated: false };
+  } catch {
+    const password = randomBytes(18).toString('base64url');
+    await writeFile(file, `${password}\n`, { mode: 0o600 });
+    await chmod(file, 0o600);
+    return { password, generated: true };
+  }
+}
+
+async function json<T>(
+  method: string,
+  url: string,
+  token?: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const response = await fetch(url, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+async function waitReady(url: string, child: ChildProcess, name: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new DevError(`${name} exited during start (see its log)`);
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new DevError(`${name} was not ready within a minute (see its log)`);
+}
+
+/** Registers the us and eu regions and their data planes once; later starts reuse them. */
+async function ensureDataplanes(api: string, token: string, statePath: string): Promise<DevState> {
+  let state: DevState = { dataplanes: {} };
+  try {
+    state = JSON.parse(await readFile(statePath, 'utf8')) as DevState;
+  } catch {
+    // first start
+  }
+  const me = await json<{ organizations: Array<{ organizationId: string; name: string }> }>('GET', `${api}/me`, token);
+  const organizationId = me.body.organizations[0]?.organizationId;
+  if (organizationId === undefined) throw new DevError('the administrator has no organization');
+  const regions = await json<{ data: Array<{ regionId: string; name: string }> }>(
+    'GET',
+    `${api}/regions?organizationId=${organizationId}`,
+    token,
+  );
+  for (const [region, name] of [
+    ['us', 'us-1'],
+    ['eu', 'eu-1'],
+  ] as const) {
+    const known = state.dataplanes[name];
+    if (known !== undefined && (await json('GET', `${api}/dataplanes/${known.dataplaneId}`, token)).status === 200)
+      continue;
+    let regionId = regions.body.data.find((r) => r.name === region)?.regionId;
+    if (regionId === undefined) {
+      regionId = (await json<{ regionId: string }>('POST', `${api}/regions`, token, { name: region, organizationId }))
+        .body.regionId;
+    }
+    const created = await json<{ dataplaneId: string; clientId: string; clientSecret: string; code?: string }>(
+      'POST',
+      `${api}/dataplanes`,
+      token,
+      { name: known === undefined ? name : `${name}-${randomBytes(2).toString('hex')}`, regionId },
+    );
+    if (created.status !== 200)
+      throw new DevError(`could not register ${name}: ${created.body.code ?? created.status}`);
+    state.dataplanes[name] = { regionId, ...created.body };
+  }
+  await writeFile(statePath, JSON.stringify(state, null, 2), { mode: 0o600 });
+  return state;
+}
+
+export async function dev(): Promise<number> {
+  const home = resolve(process.env.SOV_HOME ?? '.sovereign');
+  const base = Number(process.env.SOV_PORT ?? 8080);
+  await mkdir(join(home, 'logs'), { recursive: true, mode: 0o700 });
+  const { password, generated } = await adminPassword(home);
+  const children: Array<{ name: string; child: ChildProcess }> = [];
+  let stopping = false;
+
+  const start = (name: string, script: string, env: Record<string, string>) => {
+    const log = createWriteStream(join(home, 'logs', `${name}.log`), { flags: 'a', mode: 0o600 });
+    const child = spawn(process.execPath, [script], {
+      env: { ...process.env, SOV_HOME: home, SOV_LOG_LEVEL: process.env.SOV_LOG_LEVEL ?? 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    children.push({ name, child });
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      console.error(
+        `${name} stopped unexpectedly (${signal ?? `exit ${code}`}); stopping the rest. Its log: ${join(home, 'logs', `${name}.log`)}`,
+      );
+      void stopAll(1);
+    });
+    return child;
+  };
+
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    // Data planes first, then the control plane they report to.
+    for (const { child } of [...children].reverse()) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await new Promise<void>((r) => {
+          const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          child.once('exit', () => {
+            clearTimeout(force);
+            r();
+          });
+        });
+      }
+    }
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  try {
+    const cpUrl = `http://127.0.0.1:${base}`;
+    const cp = start('control-plane', controlPlaneMain, { SOV_PORT: String(base), SOV_ADMIN_PASSWORD: password });
+    await waitReady(cpUrl, cp, 'the control plane');
+    const api = `${cpUrl}/api/public/v1`;
+    const login = await json<{ accessToken: string }>('POST', `${api}/auth/login`, undefined, {
+      email: 'admin@localhost',
+      password,
+    });
+    if (login.status !== 200) {
+      throw new DevError(
+        `cannot sign in as admin@localhost: the password differs from the one stored under ${home} (set SOV_ADMIN_PASSWORD)`,
+      );
+    }
+    const state = await ensureDataplanes(api, login.body.accessToken, join(home, 'dev.json'));
+    const urls: Record<string, string> = {};
+    for (const [offset, name] of [
+      [1, 'us-1'],
+      [2, 'eu-1'],
+    ] as const) {
+      const plane = state.dataplanes[name];
+      if (plane === undefined) throw new DevError(`no credentials for ${name}`);
+      urls[name] = `http://127.0.0.1:${base + offset}`;
+      const child = start(name, dataPlaneMain, {
+        SOV_PORT: String(base + offset),
+        SOV_CONTROL_PLANE_URL: cpUrl,
+        SOV_CLIENT_ID: plane.clientId,
+        SOV_CLIENT_SECRET: plane.clientSecret,
+        SOV_DATA_DIR: join(home, 'dataplanes', name),
+        SOV_DEV: 'true',
+      });
+      await waitReady(urls[name], child, name);
+    }
+    console.log(`Sovereign is running (state in ${home}, logs in ${join(home, 'logs')}).
+
+  control plane   ${cpUrl}   (API ${api}, OpenAPI ${api}/openapi.json)
+  data plane us-1 ${urls['us-1']}   region us
+  data plane eu-1 ${urls['eu-1']}   region eu
+
+  administrator   admin@localhost / ${generated ? `${password}   (generated; saved in ${join(home, 'admin-password')})` : `password from ${process.env.SOV_ADMIN_PASSWORD ? 'SOV_ADMIN_PASSWORD' : join(home, 'admin-password')}`}
+
+Try:  curl -s -X POST ${api}/auth/login -H 'content-type: application/json' \\
+        -d '{"email":"admin@localhost","password":"…"}'
+Stop with Ctrl-C.`);
+    return -1;
+  } catch (error) {
+    console.error(`sov dev: ${error instanceof Error ? error.message : String(error)}`);
+    await stopAll(1);
+    return 1;
+  }
+}
