@@ -49,7 +49,7 @@ for (const target of databaseTargets()) {
     before(async () => {
       markers = await mkdtemp(join(tmpdir(), 'sov-markers-'));
       platform = await Platform.start(target, {
-        controlPlaneEnv: { SOV_RUN_LEASE_SECONDS: '3', SOV_SCHEDULER_TICK_MS: '250' },
+        controlPlaneEnv: { SOV_RUN_LEASE_SECONDS: '6', SOV_SCHEDULER_TICK_MS: '250' },
       });
       t = await platform.tenant('eu', 'resilience');
       const { token, dataplane } = await platform.scopedToken(t.token, t.workspace.workspaceId, [

@@ -276,3 +276,22 @@ eachDatabase('scheduler', (h) => {
     h().unfreezeClock();
   });
 });
+
+eachDatabase('claims lost in transit', (h) => {
+  it('puts a claimed run its instance does not hold back in the queue, instead of letting it lapse', async () => {
+    const d = await deployed(h(), [job('lost_answer')]);
+    const queued = await d.trigger('lost_answer');
+    await d.claim(); // the answer "never arrives": the instance does not list the run as held
+    await d.heartbeat([]);
+    assert.equal((await d.run(queued.runId)).status, 'claimed', 'a fresh claim may just be newer than the heartbeat');
+    h().advanceClock(11_000);
+    try {
+      await d.heartbeat([]);
+      assert.equal((await d.run(queued.runId)).status, 'queued');
+      const again = await d.claim();
+      assert.equal(again.runs[0]?.runId, queued.runId, 'and it is handed out again');
+    } finally {
+      h().advanceClock(-11_000);
+    }
+  });
+});

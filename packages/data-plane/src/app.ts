@@ -90,7 +90,11 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       client,
       [
         deploymentReportKind,
-        { ...runEventKind, onAnswer: (answer) => executor?.fence((answer as { fenced: string[] }).fenced) },
+        {
+          ...runEventKind,
+          onAnswer: (answer) =>
+            executor?.acknowledge(answer as { accepted: Array<{ runId: string; seq: number }>; fenced: string[] }),
+        },
       ],
       app.log,
     );

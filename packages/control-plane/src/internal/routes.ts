@@ -25,7 +25,7 @@ import type { Deps } from '../context.ts';
 import type { DataplaneRow } from '../dataplanes/store.ts';
 import { applyDeploymentReport } from '../jobs/apply-report.ts';
 import type { PublicApi } from '../public-api.ts';
-import { cancelsFor, claimRuns, releaseClaims, renewLeases } from '../runs/claims.ts';
+import { cancelsFor, claimRuns, releaseClaims, renewLeases, requeueUndelivered } from '../runs/claims.ts';
 import { applyRunEvent, type Wakes } from '../runs/lifecycle.ts';
 import { authenticateDataplane } from './dataplane-auth.ts';
 
@@ -174,7 +174,7 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const plane = await authenticateDataplane(request, deps);
       const now = deps.now();
-      const { fenced, cancels } = await db.transaction(async (tx) => {
+      const { fenced, cancels, requeued } = await db.transaction(async (tx) => {
         await recordInstance(tx, plane, request.body, now);
         return {
           fenced: await renewLeases(
@@ -185,8 +185,10 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
             now,
           ),
           cancels: await cancelsFor(tx, request.body.instanceId),
+          requeued: await requeueUndelivered(tx, request.body.instanceId, request.body.heldRuns, now),
         };
       });
+      if (requeued.length > 0) await deps.dispatcher.wake(plane.dataplane_id);
       const workspaces = await db.query<{ workspace_id: string }>(
         'SELECT workspace_id FROM workspaces WHERE dataplane_id = $1 AND deleted_at IS NULL ORDER BY workspace_id',
         [plane.dataplane_id],

@@ -91,3 +91,26 @@ export async function releaseClaims(tx: Queryable, instanceId: string, runIds: s
     [instanceId, runIds],
   );
 }
+
+/**
+ * Claimed runs an instance does not list among those it holds were never delivered to
+ * it (the answer was lost, say in a control plane shutdown): they go back to the queue
+ * instead of lapsing into lost. Claims younger than `settleSeconds` may simply be newer
+ * than the heartbeat, and are left alone.
+ */
+export async function requeueUndelivered(
+  tx: Queryable,
+  instanceId: string,
+  heldRuns: string[],
+  now: Date,
+  settleSeconds = 10,
+): Promise<string[]> {
+  const rows = await tx.query<{ run_id: string; dataplane_id: string }>(
+    `UPDATE runs SET status = 'queued', claimed_at = NULL, lease_instance_id = NULL, lease_expires_at = NULL
+      WHERE lease_instance_id = $1 AND status = 'claimed' AND NOT (run_id = ANY($2::uuid[]))
+        AND claimed_at < $3::timestamptz - ($4::int * interval '1 second')
+      RETURNING run_id, dataplane_id`,
+    [instanceId, heldRuns, now, settleSeconds],
+  );
+  return rows.map((r) => r.dataplane_id);
+}

@@ -66,6 +66,11 @@ const flushAtLines = 500;
 export class Executor {
   readonly #o: ExecutorOptions;
   readonly #active = new Map<string, ActiveRun>();
+  /**
+   * Runs that ended here whose final event the control plane has not acknowledged yet
+   * (run id -> its sequence number): still held, so their lease is renewed meanwhile.
+   */
+  readonly #unreported = new Map<string, number>();
   #closed = false;
   #loop: Promise<void> | undefined;
   #claimAbort = new AbortController();
@@ -78,7 +83,16 @@ export class Executor {
 
   /** Runs this instance holds, for its heartbeats to renew their leases. */
   heldRuns(): string[] {
-    return [...this.#active.keys()];
+    return [...new Set([...this.#active.keys(), ...this.#unreported.keys()])];
+  }
+
+  /** The control plane's answer to delivered run events: final events acknowledged, or runs fenced. */
+  acknowledge(answer: { accepted: Array<{ runId: string; seq: number }>; fenced: string[] }): void {
+    for (const { runId, seq } of answer.accepted) {
+      if (this.#unreported.get(runId) === seq) this.#unreported.delete(runId);
+    }
+    for (const runId of answer.fenced) this.#unreported.delete(runId);
+    this.fence(answer.fenced);
   }
 
   start(): void {
@@ -182,7 +196,8 @@ export class Executor {
     status: 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled',
     fields: { exitCode?: number | null; reasonCode?: ReasonCode; pgid?: number } = {},
   ): Promise<void> {
-    await recordStatus(this.#o.db, run.runId, this.#o.agent.instanceId, status, fields);
+    const seq = await recordStatus(this.#o.db, run.runId, this.#o.agent.instanceId, status, fields);
+    if (status !== 'running') this.#unreported.set(run.runId, seq);
     this.#o.outbox.wake();
   }
 

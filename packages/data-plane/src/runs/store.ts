@@ -44,7 +44,7 @@ export async function recordClaim(db: Queryable, run: ClaimedRun, instanceId: st
 /**
  * Moves a run to a status here and, in the same transaction, puts the event for the
  * control plane in the outbox: the status, the exit code and a reason code, never
- * text from the job (R5).
+ * text from the job (R5). Returns the event's sequence number.
  */
 export async function recordStatus(
   db: Database,
@@ -52,9 +52,9 @@ export async function recordStatus(
   instanceId: string,
   status: ReportedStatus,
   fields: { exitCode?: number | null; reasonCode?: ReasonCode; pgid?: number },
-): Promise<void> {
+): Promise<number> {
   const at = new Date();
-  await db.transaction(async (tx) => {
+  return db.transaction(async (tx) => {
     const [row] = await tx.query<{ last_seq: number }>(
       `UPDATE runs SET status = $2, last_seq = last_seq + 1,
               exit_code = coalesce($3, exit_code), reason_code = coalesce($4, reason_code), pgid = coalesce($5, pgid),
@@ -74,6 +74,7 @@ export async function recordStatus(
     };
     const message: RunEventsRequest = { protocolVersion, instanceId, events: [event] };
     await enqueue(tx, runEventKind, `run:${runId}:${row.last_seq}`, message, `run:${runId}`);
+    return row.last_seq;
   });
 }
 
