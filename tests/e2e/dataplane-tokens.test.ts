@@ -50,6 +50,16 @@ for (const target of databaseTargets()) {
         listed.data.map((v: { name: string; value?: string }) => [v.name, v.value]),
         [['GREETING', 'hello']],
       );
+      await expectStatus(200, 'PUT', `${variablesUrl(eu)}/TOKEN`, {
+        token: issued.token,
+        body: { value: 'first-secret', secret: true },
+      });
+      const rewritten = await expectStatus(200, 'PUT', `${variablesUrl(eu)}/TOKEN`, {
+        token: issued.token,
+        body: { value: 'second-secret' },
+      });
+      assert.deepEqual(rewritten.secret, true, 'a secret written again without `secret` stays secret');
+      assert.equal(rewritten.value, undefined);
     });
 
     it('refuses a token for the eu workspace at the us data plane', async () => {

@@ -1,23 +1,32 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
+const algorithm = 'aes-256-gcm';
+// 96-bit random IVs, as GCM is meant to be used. Each key seals few values (one
+// workspace's secrets, or a handful of data keys), far below the ~2^32 messages after
+// which random 96-bit IVs risk a collision.
 const ivLength = 12;
 const tagLength = 16;
+export const keyLength = 32;
 
-/** AES-256-GCM: iv || tag || ciphertext, authenticated with `aad` (where the value belongs). */
+/**
+ * AES-256-GCM. The result is one blob, iv || tag || ciphertext. `aad` says where the
+ * value belongs (workspace and name, workspace and key version): it is authenticated,
+ * not stored, so a blob copied to another place fails to open.
+ */
 export function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
   const iv = randomBytes(ivLength);
-  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: tagLength });
-  cipher.setAAD(Buffer.from(aad));
+  const cipher = createCipheriv(algorithm, key, iv, { authTagLength: tagLength });
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), body]);
 }
 
-/** Throws when the key is wrong, the data was altered, or it was moved to another place (aad). */
-export function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
-  const iv = sealed.subarray(0, ivLength);
-  const tag = sealed.subarray(ivLength, ivLength + tagLength);
-  const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: tagLength });
-  decipher.setAAD(Buffer.from(aad));
-  decipher.setAuthTag(tag);
-  return Buffer.concat([decipher.update(sealed.subarray(ivLength + tagLength)), decipher.final()]);
+/** Throws when the key is wrong, the blob was altered, or it was moved to another place (`aad`). */
+export function open(key: Buffer, sealed: Uint8Array, aad: string): Buffer {
+  const blob = Buffer.isBuffer(sealed) ? sealed : Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  if (blob.length < ivLength + tagLength) throw new Error('sealed value is too short');
+  const decipher = createDecipheriv(algorithm, key, blob.subarray(0, ivLength), { authTagLength: tagLength });
+  decipher.setAAD(Buffer.from(aad, 'utf8'));
+  decipher.setAuthTag(blob.subarray(ivLength, ivLength + tagLength));
+  return Buffer.concat([decipher.update(blob.subarray(ivLength + tagLength)), decipher.final()]);
 }

@@ -2,9 +2,18 @@ export {
   MasterKeyFileInsecureError,
   MasterKeyInvalidError,
   MasterKeyMissingError,
+  SecretUnreadableError,
+  VariableInvalidProblem,
   VariableNameReservedProblem,
   VariableNotFoundProblem,
   WrongMasterKeyError,
 } from './errors.ts';
-export { loadMasterKey, type MasterKey, masterKeyFrom, parseKey } from './master-key.ts';
-export { type VariableListing, Variables } from './store.ts';
+export {
+  type LoadedMasterKey,
+  loadMasterKey,
+  type MasterKey,
+  type MasterKeyOptions,
+  masterKeyFrom,
+  parseKey,
+} from './master-key.ts';
+export { checkVariableName, reservedNames, reservedPrefix, type VariableListing, Variables } from './store.ts';

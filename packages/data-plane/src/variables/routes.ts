@@ -42,18 +42,16 @@ export async function variableRoutes(app: App, deps: Deps) {
         params: Params,
         body: Closed({
           value: Type.String({ maxLength: 64 * 1024 }),
-          secret: Type.Optional(Type.Boolean({ default: false })),
+          secret: Type.Optional(
+            Type.Boolean({ description: 'Omitted: an existing variable keeps its kind; a new one is plain.' }),
+          ),
         }),
         response: { 200: Variable },
       },
     },
     async (request) => {
       const workspaceId = scopedOf(request).workspaceId;
-      const secret = request.body.secret ?? false;
-      await variables.set(workspaceId, request.params.name, request.body.value, secret);
-      const [stored] = (await variables.list(workspaceId)).filter((v) => v.name === request.params.name);
-      if (stored === undefined) throw new Error('variable vanished after it was set');
-      return stored;
+      return variables.set(workspaceId, request.params.name, request.body.value, request.body.secret);
     },
   );
 
