@@ -1,295 +1,564 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { InternalPaths, protocolVersion } from '@sovereign/protocol';
-import { api, eachDatabase, type Harness } from './support/harness.ts';
+import { ErrorCode } from '@sovereign/protocol';
+import { type Answer, api, eachDatabase, type Harness, userPassword } from './support/harness.ts';
+import { assertProblem, fillPath, type Operation, servedOperations } from './support/routes.ts';
+import { jobAndRun } from './support/world.ts';
 
-type Outcome = number | { status: number; code: string };
-interface RouteRule {
-  /** A valid body, so a refusal is about access, never about the body. */
-  body?: unknown;
-  /** Anyone may call it without a token. */
-  public?: boolean;
-  /** A query string the route needs. */
-  query?: string;
-  /** What another organization's owner gets: a refusal, or 'own' (the route answers only the caller's data). */
-  otherOrg: Outcome | 'own';
-  /** What a viewer of the organization gets on a write route ('read' marks a read route). */
-  viewer: Outcome | 'read';
+/**
+ * The access matrix: every route the OpenAPI document lists, called by every kind of
+ * caller, against the entities of a real organization. Each cell of the table below
+ * is what that caller must get; the test fails when the document lists a route the
+ * table does not cover, or the table covers a route the document no longer lists.
+ */
+
+/** The refusals the matrix expects, and the status each one carries. */
+const refusalStatus = {
+  [ErrorCode.unauthenticated]: 401,
+  [ErrorCode.invalidToken]: 401,
+  [ErrorCode.insufficientRole]: 403,
+  [ErrorCode.instanceAdminRequired]: 403,
+  [ErrorCode.scopeNotAllowed]: 403,
+  [ErrorCode.organizationNotFound]: 404,
+  [ErrorCode.regionNotFound]: 404,
+  [ErrorCode.dataplaneNotFound]: 404,
+  [ErrorCode.workspaceNotFound]: 404,
+  [ErrorCode.apiKeyNotFound]: 404,
+  [ErrorCode.tokenNotFound]: 404,
+  [ErrorCode.jobNotFound]: 404,
+  [ErrorCode.runNotFound]: 404,
+} as const;
+type Refusal = keyof typeof refusalStatus;
+
+/**
+ * A success status, a refusal code, or `own`: the route is about the caller (their
+ * profile, keys, memberships), so it answers, but only with the caller's own data.
+ */
+type Outcome = 200 | 204 | Refusal | 'own';
+
+const roles = ['viewer', 'member', 'admin', 'owner'] as const;
+type Caller = (typeof roles)[number] | 'instanceAdmin';
+/** Least privileged first: the first caller a mutating route succeeds for is the one that calls it. */
+const callers: Caller[] = [...roles, 'instanceAdmin'];
+
+interface Row {
+  /** Needs no credential; any other route answers 401 without a valid one. */
+  public?: true;
+  /** The owner of another organization, addressing this organization's entities. */
+  stranger: Outcome;
+  viewer: Outcome;
+  member: Outcome;
+  admin: Outcome;
+  owner: Outcome;
+  instanceAdmin: Outcome;
+  /** A valid body, so that every refusal is about access and never about the body. */
+  body?: (w: World) => unknown;
+  query?: (w: World) => string;
+  /** What the stranger's answer of an `own` route must hold. */
+  own?: (answer: Answer, w: World) => void;
+  /** Destructive routes go after the rest (higher runs later). */
+  rank?: number;
 }
 
-const notFound = (code: string) => ({ status: 404, code });
-const role = { status: 403, code: 'insufficient_role' };
-const admin = { status: 403, code: 'instance_admin_required' };
+/** Every caller the same outcome. */
+const all = (outcome: Outcome) => ({
+  viewer: outcome,
+  member: outcome,
+  admin: outcome,
+  owner: outcome,
+  instanceAdmin: outcome,
+});
 
-/** Every public route, and what each kind of caller must get. The test fails if a served route is missing here. */
-function rules(ids: Record<string, string>): Record<string, RouteRule> {
+/** Refused below `least` (insufficient_role unless said), `ok` from it up; an instance admin acts as an owner. */
+function from(least: (typeof roles)[number], ok: 200 | 204, below: Refusal = ErrorCode.insufficientRole) {
+  const rank = roles.indexOf(least);
+  const cell = (role: (typeof roles)[number]) => (roles.indexOf(role) < rank ? below : ok);
   return {
-    'POST /auth/login': {
-      public: true,
-      body: { email: 'nobody@example.test', password: 'x' },
-      otherOrg: 'own',
-      viewer: 'read',
-    },
-    'POST /auth/signup': {
-      public: true,
-      body: { email: `new-${randomUUID()}@example.test`, password: 'long-enough-password' },
-      otherOrg: 'own',
-      viewer: 'read',
-    },
-    'POST /auth/logout': { otherOrg: 'own', viewer: 'read' },
-    'POST /users': {
-      body: { email: `u-${randomUUID()}@example.test`, password: 'long-enough-password' },
-      otherOrg: admin,
-      viewer: admin,
-    },
-    'GET /me': { otherOrg: 'own', viewer: 'read' },
-    'GET /api-keys': { otherOrg: 'own', viewer: 'read' },
-    'POST /api-keys': { body: { name: 'k' }, otherOrg: 'own', viewer: 'read' },
-    'DELETE /api-keys/{apiKeyId}': { otherOrg: notFound('api_key_not_found'), viewer: notFound('api_key_not_found') },
-    'POST /organizations': { body: { name: 'another' }, otherOrg: 'own', viewer: 'read' },
-    'GET /organizations': { otherOrg: 'own', viewer: 'read' },
-    'GET /organizations/{organizationId}': { otherOrg: notFound('organization_not_found'), viewer: 'read' },
-    'PATCH /organizations/{organizationId}': {
-      body: { name: 'renamed' },
-      otherOrg: notFound('organization_not_found'),
-      viewer: role,
-    },
-    'GET /organizations/{organizationId}/members': { otherOrg: notFound('organization_not_found'), viewer: 'read' },
-    'POST /organizations/{organizationId}/members': {
-      body: { email: ids.outsiderEmail, role: 'viewer' },
-      otherOrg: notFound('organization_not_found'),
-      viewer: role,
-    },
-    'PATCH /organizations/{organizationId}/members/{userId}': {
-      body: { role: 'viewer' },
-      otherOrg: notFound('organization_not_found'),
-      viewer: role,
-    },
-    'DELETE /organizations/{organizationId}/members/{userId}': {
-      otherOrg: notFound('organization_not_found'),
-      viewer: role,
-    },
-    'GET /organizations/{organizationId}/audit-events': { otherOrg: notFound('organization_not_found'), viewer: role },
-    'GET /regions': {
-      query: `organizationId=${ids.organizationId}`,
-      otherOrg: notFound('organization_not_found'),
-      viewer: 'read',
-    },
-    'POST /regions': {
-      body: { name: `r-${randomUUID()}`, organizationId: ids.organizationId },
-      otherOrg: notFound('organization_not_found'),
-      viewer: role,
-    },
-    'GET /regions/{regionId}': { otherOrg: notFound('region_not_found'), viewer: 'read' },
-    'PATCH /regions/{regionId}': { body: { enabled: true }, otherOrg: notFound('region_not_found'), viewer: role },
-    'DELETE /regions/{regionId}': { otherOrg: notFound('region_not_found'), viewer: role },
-    'GET /dataplanes': { otherOrg: 'own', viewer: 'read' },
-    'POST /dataplanes': {
-      body: { name: `d-${randomUUID()}`, regionId: ids.regionId },
-      otherOrg: notFound('region_not_found'),
-      viewer: role,
-    },
-    'GET /dataplanes/{dataplaneId}': { otherOrg: notFound('dataplane_not_found'), viewer: 'read' },
-    'PATCH /dataplanes/{dataplaneId}': {
-      body: { enabled: true },
-      otherOrg: notFound('dataplane_not_found'),
-      viewer: role,
-    },
-    'DELETE /dataplanes/{dataplaneId}': { otherOrg: notFound('dataplane_not_found'), viewer: role },
-    'GET /dataplanes/{dataplaneId}/health': { otherOrg: notFound('dataplane_not_found'), viewer: 'read' },
-    'POST /workspaces': {
-      body: { name: `w-${randomUUID()}`, organizationId: ids.organizationId, regionId: ids.regionId },
-      otherOrg: notFound('organization_not_found'),
-      viewer: role,
-    },
-    'GET /workspaces': { otherOrg: 'own', viewer: 'read' },
-    'GET /workspaces/{workspaceId}': { otherOrg: notFound('workspace_not_found'), viewer: 'read' },
-    'PATCH /workspaces/{workspaceId}': {
-      body: { name: 'renamed-ws' },
-      otherOrg: notFound('workspace_not_found'),
-      viewer: role,
-    },
-    'DELETE /workspaces/{workspaceId}': { otherOrg: notFound('workspace_not_found'), viewer: role },
-    'POST /workspaces/{workspaceId}/dataplane-token': {
-      body: { scopes: ['deployments:write'] },
-      otherOrg: notFound('workspace_not_found'),
-      viewer: { status: 403, code: 'scope_not_allowed' },
-    },
-    'POST /dataplane-tokens/{tokenId}/revoke': { otherOrg: notFound('token_not_found'), viewer: role },
-    'GET /workspaces/{workspaceId}/jobs': { otherOrg: notFound('workspace_not_found'), viewer: 'read' },
-    'GET /jobs/{jobId}': { otherOrg: notFound('job_not_found'), viewer: 'read' },
-    'PATCH /jobs/{jobId}': { body: { paused: true }, otherOrg: notFound('job_not_found'), viewer: role },
-    'POST /jobs/{jobId}/runs': { otherOrg: notFound('job_not_found'), viewer: role },
-    'GET /runs': { otherOrg: 'own', viewer: 'read' },
-    'GET /runs/{runId}': { otherOrg: notFound('run_not_found'), viewer: 'read' },
-    'POST /runs/{runId}/cancel': { otherOrg: notFound('run_not_found'), viewer: role },
-    'GET /workspaces/{workspaceId}/deployments': { otherOrg: notFound('workspace_not_found'), viewer: 'read' },
-    'GET /signing-keys': { otherOrg: admin, viewer: admin },
-    'POST /signing-keys/rotate': { otherOrg: admin, viewer: admin },
-    'POST /signing-keys/retire': { otherOrg: admin, viewer: admin },
-    'GET /.well-known/jwks.json': { public: true, otherOrg: 'own', viewer: 'read' },
+    viewer: cell('viewer'),
+    member: cell('member'),
+    admin: cell('admin'),
+    owner: cell('owner'),
+    instanceAdmin: ok,
   };
 }
 
-/** The organization under test, with an API key, a scoped token, a job and a run to address. */
-async function world(h: Harness) {
+const ids = (list: Array<Record<string, unknown>>, key: string) => list.map((item) => item[key]).sort();
+
+function table(): Record<string, Row> {
+  const notOrg = ErrorCode.organizationNotFound;
+  return {
+    // Public: the only routes a caller without a credential reaches.
+    'POST /auth/login': {
+      public: true,
+      body: (w) => ({ email: w.t.people.viewer.email, password: userPassword }),
+      stranger: 200,
+      ...all(200),
+    },
+    'POST /auth/signup': {
+      public: true,
+      body: () => ({ email: `signup-${randomUUID()}@example.test`, password: 'long-enough-password' }),
+      stranger: 200,
+      ...all(200),
+    },
+    'GET /.well-known/jwks.json': { public: true, stranger: 200, ...all(200) },
+
+    // About the caller only.
+    'POST /auth/logout': { stranger: 'own', ...all(204), rank: 9 },
+    'GET /me': {
+      stranger: 'own',
+      ...all(200),
+      own: ({ body }, w) => {
+        assert.equal(body.userId, w.other.people.owner.userId);
+        assert.ok(ids(body.organizations, 'organizationId').includes(w.other.organizationId));
+      },
+    },
+    'GET /api-keys': {
+      stranger: 'own',
+      ...all(200),
+      own: ({ body }, w) => assert.ok(!ids(body.data, 'apiKeyId').includes(w.ids.apiKeyId)),
+    },
+    'POST /api-keys': {
+      body: () => ({ name: 'matrix key' }),
+      stranger: 'own',
+      ...all(200),
+      own: ({ body }, w) => assert.notEqual(body.apiKeyId, w.ids.apiKeyId),
+    },
+    'DELETE /api-keys/{apiKeyId}': {
+      // The key is the owner's: nobody else, not even an instance admin, may see it exists.
+      stranger: ErrorCode.apiKeyNotFound,
+      viewer: ErrorCode.apiKeyNotFound,
+      member: ErrorCode.apiKeyNotFound,
+      admin: ErrorCode.apiKeyNotFound,
+      owner: 204,
+      instanceAdmin: ErrorCode.apiKeyNotFound,
+      rank: 1,
+    },
+    'GET /organizations': {
+      stranger: 'own',
+      ...all(200),
+      own: ({ body }, w) => assert.ok(ids(body.data, 'organizationId').includes(w.other.organizationId)),
+    },
+    'POST /organizations': {
+      body: () => ({ name: 'another organization' }),
+      stranger: 'own',
+      ...all(200),
+      own: ({ body }, w) => assert.notEqual(body.organizationId, w.ids.organizationId),
+    },
+    'GET /workspaces': {
+      stranger: 'own',
+      ...all(200),
+      own: ({ body }, w) => assert.deepEqual(ids(body.data, 'workspaceId'), [w.other.workspace.workspaceId]),
+    },
+    'GET /dataplanes': {
+      stranger: 'own',
+      ...all(200),
+      own: ({ body }, w) => assert.deepEqual(ids(body.data, 'dataplaneId'), [w.other.dataplane.dataplaneId]),
+    },
+    'GET /runs': {
+      stranger: 'own',
+      ...all(200),
+      own: ({ body }) => assert.deepEqual(body.data, [], 'the stranger has no runs'),
+    },
+
+    // Instance administrators only.
+    'POST /users': {
+      body: () => ({ email: `user-${randomUUID()}@example.test`, password: 'long-enough-password' }),
+      stranger: ErrorCode.instanceAdminRequired,
+      ...all(ErrorCode.instanceAdminRequired),
+      instanceAdmin: 200,
+    },
+    'GET /signing-keys': {
+      stranger: ErrorCode.instanceAdminRequired,
+      ...all(ErrorCode.instanceAdminRequired),
+      instanceAdmin: 200,
+    },
+    'POST /signing-keys/rotate': {
+      stranger: ErrorCode.instanceAdminRequired,
+      ...all(ErrorCode.instanceAdminRequired),
+      instanceAdmin: 200,
+    },
+    'POST /signing-keys/retire': {
+      stranger: ErrorCode.instanceAdminRequired,
+      ...all(ErrorCode.instanceAdminRequired),
+      instanceAdmin: 200,
+    },
+
+    // The organization and its members.
+    'GET /organizations/{organizationId}': { stranger: notOrg, ...from('viewer', 200) },
+    'PATCH /organizations/{organizationId}': {
+      body: () => ({ name: 'renamed organization' }),
+      stranger: notOrg,
+      ...from('admin', 200),
+    },
+    'GET /organizations/{organizationId}/members': { stranger: notOrg, ...from('viewer', 200) },
+    'POST /organizations/{organizationId}/members': {
+      body: (w) => ({ email: w.outsider.email, role: 'viewer' }),
+      stranger: notOrg,
+      ...from('admin', 200),
+    },
+    'PATCH /organizations/{organizationId}/members/{userId}': {
+      body: () => ({ role: 'member' }),
+      stranger: notOrg,
+      ...from('admin', 200),
+    },
+    'DELETE /organizations/{organizationId}/members/{userId}': {
+      stranger: notOrg,
+      ...from('admin', 204),
+      rank: 1,
+    },
+    'GET /organizations/{organizationId}/audit-events': { stranger: notOrg, ...from('admin', 200) },
+
+    // Regions and data planes.
+    'GET /regions': {
+      query: (w) => `organizationId=${w.ids.organizationId}`,
+      stranger: notOrg,
+      ...from('viewer', 200),
+    },
+    'POST /regions': {
+      body: (w) => ({ name: `region-${randomUUID()}`, organizationId: w.ids.organizationId }),
+      stranger: notOrg,
+      ...from('admin', 200),
+    },
+    'GET /regions/{regionId}': { stranger: ErrorCode.regionNotFound, ...from('viewer', 200) },
+    'PATCH /regions/{regionId}': {
+      body: () => ({ enabled: true }),
+      stranger: ErrorCode.regionNotFound,
+      ...from('admin', 200),
+    },
+    'DELETE /regions/{regionId}': { stranger: ErrorCode.regionNotFound, ...from('admin', 200), rank: 4 },
+    'POST /dataplanes': {
+      body: (w) => ({ name: `dp-${randomUUID()}`, regionId: w.ids.regionId }),
+      stranger: ErrorCode.regionNotFound,
+      ...from('admin', 200),
+    },
+    'GET /dataplanes/{dataplaneId}': { stranger: ErrorCode.dataplaneNotFound, ...from('viewer', 200) },
+    'PATCH /dataplanes/{dataplaneId}': {
+      body: () => ({ enabled: true }),
+      stranger: ErrorCode.dataplaneNotFound,
+      ...from('admin', 200),
+    },
+    'DELETE /dataplanes/{dataplaneId}': { stranger: ErrorCode.dataplaneNotFound, ...from('admin', 200), rank: 3 },
+    'GET /dataplanes/{dataplaneId}/health': { stranger: ErrorCode.dataplaneNotFound, ...from('viewer', 200) },
+
+    // Workspaces and their scoped tokens.
+    'POST /workspaces': {
+      body: (w) => ({ name: `ws-${randomUUID()}`, organizationId: w.ids.organizationId, regionId: w.ids.regionId }),
+      stranger: notOrg,
+      ...from('admin', 200),
+    },
+    'GET /workspaces/{workspaceId}': { stranger: ErrorCode.workspaceNotFound, ...from('viewer', 200) },
+    'PATCH /workspaces/{workspaceId}': {
+      body: () => ({ name: 'renamed workspace' }),
+      stranger: ErrorCode.workspaceNotFound,
+      ...from('admin', 200),
+    },
+    'DELETE /workspaces/{workspaceId}': { stranger: ErrorCode.workspaceNotFound, ...from('admin', 204), rank: 2 },
+    'POST /workspaces/{workspaceId}/dataplane-token': {
+      // A viewer may have read scopes only: asking for a write scope is refused for that reason.
+      body: () => ({ scopes: ['deployments:write', 'runs:logs'] }),
+      stranger: ErrorCode.workspaceNotFound,
+      ...from('member', 200, ErrorCode.scopeNotAllowed),
+    },
+    'POST /dataplane-tokens/{tokenId}/revoke': {
+      // The token is the owner's: owners and admins may revoke it, as may its own user.
+      stranger: ErrorCode.tokenNotFound,
+      ...from('admin', 200),
+    },
+
+    // Jobs, runs and deployments (metadata).
+    'GET /workspaces/{workspaceId}/jobs': { stranger: ErrorCode.workspaceNotFound, ...from('viewer', 200) },
+    'GET /workspaces/{workspaceId}/deployments': { stranger: ErrorCode.workspaceNotFound, ...from('viewer', 200) },
+    'GET /jobs/{jobId}': { stranger: ErrorCode.jobNotFound, ...from('viewer', 200) },
+    'PATCH /jobs/{jobId}': { body: () => ({ paused: true }), stranger: ErrorCode.jobNotFound, ...from('member', 200) },
+    'POST /jobs/{jobId}/runs': { stranger: ErrorCode.jobNotFound, ...from('member', 200) },
+    'GET /runs/{runId}': { stranger: ErrorCode.runNotFound, ...from('viewer', 200) },
+    'POST /runs/{runId}/cancel': { stranger: ErrorCode.runNotFound, ...from('member', 200) },
+  };
+}
+
+const publicRoutes = ['GET /.well-known/jwks.json', 'POST /auth/login', 'POST /auth/signup'];
+
+/** The organization under test with one entity of each kind to address, and the callers. */
+async function buildWorld(h: Harness) {
   const t = await h.tenant('matrix');
   const other = await h.tenant('other');
   const outsider = await h.user('outsider');
+  // The member the member routes address (not the `member` caller: a member may remove themself).
+  const target = await h.user('target');
+  await h.addMember(t.people.owner.token, t.organizationId, target.email, 'viewer');
   const key = await h.expect(200, 'POST', '/api-keys', { token: t.people.owner.token, body: { name: 'owner key' } });
   const scoped = await h.scopedToken(t.people.owner.token, t.workspace.workspaceId, ['runs:logs']);
-  const { access_token: dp } = await h.expect(200, 'POST', InternalPaths.token, {
-    body: { client_id: t.dataplane.clientId, client_secret: t.dataplane.clientSecret },
-  });
-  await h.expect(200, 'POST', InternalPaths.deploymentReport, {
-    token: dp,
-    body: {
-      protocolVersion,
-      deploymentId: randomUUID(),
-      workspaceId: t.workspace.workspaceId,
-      digest: `sha256:${'2'.repeat(64)}`,
-      sizeBytes: 1,
-      createdBy: t.people.owner.userId,
-      createdAt: new Date().toISOString(),
-      jobs: [
-        { name: 'j', kind: 'batch', trigger: { type: 'manual' }, timezone: 'UTC', timeoutSeconds: 60, retries: 0 },
-      ],
-    },
-  });
-  const jobs = await h.expect(200, 'GET', `/workspaces/${t.workspace.workspaceId}/jobs`, {
-    token: t.people.owner.token,
-  });
-  const run = await h.expect(200, 'POST', `/jobs/${jobs.data[0].jobId}/runs`, { token: t.people.owner.token });
-  const ids: Record<string, string> = {
+  const { jobId, runId } = await jobAndRun(h, t);
+
+  // Credentials that were real once: an ended session and a revoked API key.
+  const endedSession = await h.login(t.people.viewer.email, userPassword);
+  await h.expect(204, 'POST', '/auth/logout', { token: endedSession });
+  const revoked = await h.expect(200, 'POST', '/api-keys', { token: t.people.viewer.token, body: { name: 'gone' } });
+  await h.expect(204, 'DELETE', `/api-keys/${revoked.apiKeyId}`, { token: t.people.viewer.token });
+
+  const idsOf = {
     organizationId: t.organizationId,
     regionId: t.regionId,
     dataplaneId: t.dataplane.dataplaneId,
     workspaceId: t.workspace.workspaceId,
-    userId: t.people.member.userId,
-    apiKeyId: key.apiKeyId,
+    userId: target.userId,
+    apiKeyId: key.apiKeyId as string,
     tokenId: scoped.tokenId,
-    jobId: jobs.data[0].jobId,
-    runId: run.runId,
-    outsiderEmail: outsider.email,
+    jobId,
+    runId,
   };
-  return { t, other, ids };
+  return {
+    t,
+    other,
+    outsider,
+    ids: idsOf,
+    /** What a stranger must never see: every id and email of the organization. */
+    secrets: [
+      ...Object.values(idsOf),
+      ...roles.flatMap((role) => [t.people[role].userId, t.people[role].email]),
+      target.email,
+    ],
+    badCredentials: {
+      'an unknown session token': { token: `sov_s_${'A'.repeat(43)}` },
+      'an unknown API key': { token: `sov_pat_${'A'.repeat(43)}` },
+      'a token of no known kind': { token: 'not-a-token' },
+      'an ended session': { token: endedSession },
+      'a revoked API key': { token: revoked.key as string },
+      "a data plane's scoped token": { token: scoped.token },
+      'an empty bearer': { headers: { authorization: 'Bearer ' } },
+      'basic credentials': { headers: { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` } },
+    } as Record<string, { token?: string; headers?: Record<string, string> }>,
+  };
 }
+type World = Awaited<ReturnType<typeof buildWorld>>;
 
-function isProblem(answer: { headers: Record<string, unknown>; body: any }, outcome: { status: number; code: string }) {
-  assert.match(String(answer.headers['content-type']), /application\/problem\+json/);
-  for (const member of ['type', 'title', 'status', 'detail', 'code']) assert.ok(member in answer.body, `has ${member}`);
-  assert.equal(answer.body.status, outcome.status);
+function check(answer: Answer, outcome: Outcome, what: string, w: World, row: Row): void {
+  assert.notEqual(answer.status, 500, `${what}: ${answer.text}`);
+  if (outcome === 'own') {
+    assert.ok(answer.status === 200 || answer.status === 204, `${what}: ${answer.status} ${answer.text}`);
+    for (const secret of w.secrets) {
+      assert.ok(!answer.text.includes(secret), `${what} shows the other organization's ${secret}`);
+    }
+    row.own?.(answer, w);
+  } else if (typeof outcome === 'number') {
+    assert.equal(answer.status, outcome, `${what}: ${answer.text}`);
+  } else {
+    assertProblem(answer, refusalStatus[outcome], outcome, what);
+  }
 }
 
 eachDatabase('access matrix: every public route, every kind of caller', (h) => {
-  it('covers every served route, and refuses each caller who may not with the right status and code', async () => {
-    const { t, other, ids } = await world(h());
-    const table = rules(ids);
-    const doc = await h().expect(200, 'GET', `${api}/openapi.json`);
-    const served = new Set<string>();
-    for (const [path, operations] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
-      for (const method of Object.keys(operations)) {
-        if (['get', 'post', 'put', 'patch', 'delete'].includes(method))
-          served.add(`${method.toUpperCase()} ${path.replace(api, '')}`);
-      }
-    }
-    assert.deepEqual([...served].sort(), Object.keys(table).sort(), 'the matrix names exactly the served routes');
+  it('covers exactly the routes the OpenAPI document lists, and only login, signup and the JWKS are public', async () => {
+    const operations = await servedOperations(h());
+    const rows = table();
+    const served = operations.map((op) => op.key);
+    const missing = served.filter((key) => !(key in rows));
+    const stale = Object.keys(rows).filter((key) => !served.includes(key));
+    assert.deepEqual(missing, [], 'routes the document lists but the matrix does not cover');
+    assert.deepEqual(stale, [], 'routes in the matrix the document no longer lists');
+    assert.equal(new Set(served).size, served.length, 'each route once');
 
-    const url = (key: string) => {
-      const path = key.split(' ')[1] ?? '';
-      const query = table[key]?.query === undefined ? '' : `?${table[key]?.query}`;
-      return `${path.startsWith('/.well-known') ? path : `${api}${path}`}${query}`.replace(
-        /\{(\w+)\}/g,
-        (_, name: string) => ids[name] ?? name,
+    assert.deepEqual(
+      Object.keys(rows)
+        .filter((key) => rows[key]?.public)
+        .sort(),
+      publicRoutes,
+    );
+    assert.deepEqual(
+      operations
+        .filter((op) => op.documentedPublic)
+        .map((op) => op.key)
+        .sort(),
+      publicRoutes,
+    );
+
+    // What the table says of a viewer, in one line each: every read but the audit trail
+    // and the signing keys, no write but to their own session, keys and organizations.
+    const viewerMay = (key: string) => typeof rows[key]?.viewer === 'number' || rows[key]?.viewer === 'own';
+    assert.deepEqual(
+      served.filter((key) => key.startsWith('GET ') && !viewerMay(key)).sort(),
+      ['GET /organizations/{organizationId}/audit-events', 'GET /signing-keys'],
+      'the reads a viewer may not do',
+    );
+    assert.deepEqual(
+      served.filter((key) => !key.startsWith('GET ') && viewerMay(key)).sort(),
+      ['POST /api-keys', 'POST /auth/login', 'POST /auth/logout', 'POST /auth/signup', 'POST /organizations'],
+      'the writes a viewer may do',
+    );
+
+    for (const op of operations) {
+      assert.ok(
+        op.template.startsWith(`${api}/`) || op.template === '/.well-known/jwks.json',
+        `${op.key}: only the public API is documented, no internal or ops route`,
       );
-    };
-    const call = (key: string, token: string | undefined) =>
-      h().request(key.split(' ')[0] ?? 'GET', url(key), {
-        token,
-        ...(table[key]?.body === undefined ? {} : { body: table[key]?.body }),
-      });
-
-    // Deletes after the rest, so they do not take away what another case addresses, and
-    // logout last of all: it ends the very sessions the matrix calls with.
-    const rank = (key: string) => (key === 'POST /auth/logout' ? 2 : key.startsWith('DELETE') ? 1 : 0);
-    const order = Object.keys(table).sort((a, b) => rank(a) - rank(b));
-    for (const key of order) {
-      const rule = table[key] as RouteRule;
-      if (!rule.public) {
-        const none = await call(key, undefined);
-        assert.equal(none.status, 401, `${key} without a token: ${none.text}`);
-        assert.equal(none.body.code, 'unauthenticated', key);
-        isProblem(none, { status: 401, code: 'unauthenticated' });
-        const garbage = await call(key, 'sov_s_not-a-real-token');
-        assert.equal(garbage.status, 401, `${key} with a bad token`);
-        assert.equal(garbage.body.code, 'invalid_token', key);
-      }
-      const stranger = await call(key, other.people.owner.token);
-      assert.notEqual(stranger.status, 500, key);
-      if (rule.otherOrg === 'own') {
-        for (const id of [
-          ids.organizationId,
-          ids.workspaceId,
-          ids.regionId,
-          ids.dataplaneId,
-          ids.runId,
-          ids.apiKeyId,
-        ]) {
-          assert.ok(!stranger.text.includes(id ?? '-'), `${key} shows another organization's ${id} to a stranger`);
-        }
-      } else {
-        const outcome = typeof rule.otherOrg === 'number' ? { status: rule.otherOrg, code: '' } : rule.otherOrg;
-        assert.equal(stranger.status, outcome.status, `${key} by another organization: ${stranger.text}`);
-        assert.equal(stranger.body.code, outcome.code, key);
-        isProblem(stranger, outcome);
-      }
-      if (rule.viewer !== 'read' && !rule.public) {
-        const viewer = await call(key, t.people.viewer.token);
-        const outcome = typeof rule.viewer === 'number' ? { status: rule.viewer, code: '' } : rule.viewer;
-        assert.equal(viewer.status, outcome.status, `${key} by a viewer: ${viewer.text}`);
-        assert.equal(viewer.body.code, outcome.code, key);
-        isProblem(viewer, outcome);
-      } else if (!rule.public && !key.startsWith('POST /auth/logout')) {
-        const viewer = await call(key, t.people.viewer.token);
-        assert.ok(
-          viewer.status === 200 || viewer.status === 204,
-          `${key}: a viewer may read (${viewer.status} ${viewer.text})`,
-        );
-      }
     }
   });
 
-  it('draws the line between member, admin and owner where they differ', async () => {
-    const t = await h().tenant('roles');
-    const member = await h().request('POST', '/workspaces', {
-      token: t.people.member.token,
-      body: { name: 'by-member', organizationId: t.organizationId, regionId: t.regionId },
-    });
-    assert.equal(member.status, 403);
-    assert.equal(member.body.code, 'insufficient_role');
-    await h().expect(200, 'POST', '/workspaces', {
-      token: t.people.admin.token,
-      body: { name: 'by-admin', organizationId: t.organizationId, regionId: t.regionId },
-    });
-    const regionByMember = await h().request('POST', '/regions', {
-      token: t.people.member.token,
-      body: { name: 'r-member', organizationId: t.organizationId },
-    });
-    assert.equal(regionByMember.status, 403);
-    const ownerByAdmin = await h().request(
-      'PATCH',
-      `/organizations/${t.organizationId}/members/${t.people.member.userId}`,
-      {
-        token: t.people.admin.token,
-        body: { role: 'owner' },
-      },
+  it('refuses each caller who may not with the right status and code, and lets each who may', async () => {
+    const w = await buildWorld(h());
+    const rows = table();
+    const operations = (await servedOperations(h())).sort(
+      (a, b) => (rows[a.key]?.rank ?? 0) - (rows[b.key]?.rank ?? 0),
     );
-    assert.equal(ownerByAdmin.status, 403);
-    await h().expect(200, 'PATCH', `/organizations/${t.organizationId}/members/${t.people.member.userId}`, {
-      token: t.people.owner.token,
-      body: { role: 'owner' },
-    });
-    await h().scopedToken(t.people.member.token, t.workspace.workspaceId, ['deployments:write', 'variables:write']);
+    const tokens: Record<Caller | 'stranger', string> = {
+      viewer: w.t.people.viewer.token,
+      member: w.t.people.member.token,
+      admin: w.t.people.admin.token,
+      owner: w.t.people.owner.token,
+      instanceAdmin: h().adminToken,
+      stranger: w.other.people.owner.token,
+    };
+    const call = (op: Operation, row: Row, auth: { token?: string | undefined; headers?: Record<string, string> }) => {
+      const query = row.query === undefined ? '' : `?${row.query(w)}`;
+      const body = row.body?.(w);
+      return h().request(op.method, `${fillPath(op.template, w.ids)}${query}`, {
+        ...auth,
+        ...(body === undefined ? {} : { body }),
+      });
+    };
+    const succeeds = (outcome: Outcome) => typeof outcome === 'number';
+
+    // First every refusal (and the public routes, and the stranger's own data): none of
+    // them changes what the organization has, so each cell sees the same entities.
+    let cells = 0;
+    for (const op of operations) {
+      const row = rows[op.key] as Row;
+      const success = row.public ? (row.viewer as Outcome) : undefined;
+      check(await call(op, row, {}), success ?? ErrorCode.unauthenticated, `${op.key} without a token`, w, row);
+      for (const [label, auth] of Object.entries(w.badCredentials)) {
+        check(await call(op, row, auth), success ?? ErrorCode.invalidToken, `${op.key} with ${label}`, w, row);
+      }
+      check(await call(op, row, { token: tokens.stranger }), row.stranger, `${op.key} by another organization`, w, row);
+      for (const caller of callers) {
+        if (!succeeds(row[caller])) {
+          check(await call(op, row, { token: tokens[caller] }), row[caller], `${op.key} by ${caller}`, w, row);
+          cells += 1;
+        }
+      }
+      cells += 2 + Object.keys(w.badCredentials).length;
+    }
+
+    // Then the successes: each route by the least caller it allows (so a refusal above
+    // was about the role, never about the request), and reads by every caller allowed.
+    for (const op of operations) {
+      const row = rows[op.key] as Row;
+      const allowed = callers.filter((caller) => succeeds(row[caller]));
+      for (const caller of op.method === 'GET' ? allowed : allowed.slice(0, 1)) {
+        check(await call(op, row, { token: tokens[caller] }), row[caller], `${op.key} by ${caller}`, w, row);
+        cells += 1;
+      }
+    }
+    assert.ok(cells > operations.length * 10, `${cells} cells checked`);
+  });
+
+  it("keeps another organization's ids out of filters, and shared regions read-only to it", async () => {
+    const t = await h().tenant('filters');
+    const stranger = (await h().tenant('stranger')).people.owner.token;
+    const { jobId } = await jobAndRun(h(), t);
+    const as = (method: string, url: string, body?: unknown) =>
+      h().request(method, url, { token: stranger, ...(body === undefined ? {} : { body }) });
+
+    assertProblem(
+      await as('GET', `/workspaces?organizationId=${t.organizationId}`),
+      404,
+      'organization_not_found',
+      'ws',
+    );
+    assertProblem(await as('GET', `/dataplanes?regionIds=${t.regionId}`), 404, 'region_not_found', 'dataplanes');
+    const runs = await as('GET', `/runs?workspaceId=${t.workspace.workspaceId}`);
+    assert.equal(runs.status, 200);
+    assert.deepEqual(runs.body.data, [], "runs of another organization's workspace");
+    const byJob = await as('GET', `/runs?jobId=${jobId}`);
+    assert.deepEqual(byJob.body.data, [], "runs of another organization's job");
+
+    // A region of the instance's default organization: every organization may read it and
+    // put workspaces in it, none but its own may change it or add data planes to it.
+    const shared = await h().region(h().adminToken, h().plane.bootstrap.defaultOrganizationId);
+    assert.equal((await as('GET', `/regions/${shared}`)).status, 200);
+    assertProblem(await as('PATCH', `/regions/${shared}`, { enabled: false }), 404, 'region_not_found', 'patch');
+    assertProblem(await as('DELETE', `/regions/${shared}`), 404, 'region_not_found', 'delete');
+    assertProblem(await as('POST', '/dataplanes', { name: 'mine', regionId: shared }), 404, 'region_not_found', 'dp');
+
+    // Nor may a stranger put a workspace of its own in this organization's region.
+    const own = (await h().request('GET', '/me', { token: stranger })).body.organizations[0].organizationId;
+    assertProblem(
+      await as('POST', '/workspaces', { name: 'sneaky', organizationId: own, regionId: t.regionId }),
+      404,
+      'region_not_found',
+      "a workspace in another organization's region",
+    );
+  });
+
+  it('draws the lines between viewer, member, admin and owner', async () => {
+    const t = await h().tenant('roles');
+    const { owner, admin, member, viewer } = t.people;
+    const org = `/organizations/${t.organizationId}`;
+    const refused = async (answer: Promise<Answer>, what: string, code = 'insufficient_role') => {
+      assertProblem(await answer, code === 'last_owner' ? 409 : 403, code, what);
+    };
+    const as = (who: { token: string }, method: string, url: string, body?: unknown) =>
+      h().request(method, url, { token: who.token, ...(body === undefined ? {} : { body }) });
+
+    // Creating regions, data planes and workspaces takes an admin.
+    const ws = { name: 'by-member', organizationId: t.organizationId, regionId: t.regionId };
+    await refused(as(member, 'POST', '/workspaces', ws), 'member creates a workspace');
+    await refused(as(member, 'POST', '/regions', { name: 'r', organizationId: t.organizationId }), 'member: region');
+    await refused(as(member, 'POST', '/dataplanes', { name: 'd', regionId: t.regionId }), 'member: data plane');
+    const created = await as(admin, 'POST', '/workspaces', { ...ws, name: 'by-admin' });
+    assert.equal(created.status, 200, created.text);
+    const region = await as(admin, 'POST', '/regions', { name: 'r-admin', organizationId: t.organizationId });
+    assert.equal(region.status, 200, region.text);
+    const plane = await as(admin, 'POST', '/dataplanes', { name: 'd-admin', regionId: region.body.regionId });
+    assert.equal(plane.status, 200, plane.text);
+    await refused(as(member, 'PATCH', `/workspaces/${created.body.workspaceId}`, { name: 'x' }), 'member renames');
+    await refused(as(member, 'DELETE', `/workspaces/${created.body.workspaceId}`), 'member deletes a workspace');
+    assert.equal((await as(admin, 'DELETE', `/workspaces/${created.body.workspaceId}`)).status, 204);
+
+    // A viewer's scoped tokens read; a member's may write.
+    const writeScopes = { scopes: ['deployments:write', 'variables:write'] };
+    const tokenPath = `/workspaces/${t.workspace.workspaceId}/dataplane-token`;
+    const viewerWrite = await as(viewer, 'POST', tokenPath, writeScopes);
+    assertProblem(viewerWrite, 403, 'scope_not_allowed', 'viewer asks for write scopes');
+    assert.deepEqual(viewerWrite.body.refusedScopes, ['deployments:write', 'variables:write']);
+    assert.equal((await as(viewer, 'POST', tokenPath, { scopes: ['deployments:read', 'runs:logs'] })).status, 200);
+    const memberToken = await as(member, 'POST', tokenPath, writeScopes);
+    assert.equal(memberToken.status, 200, memberToken.text);
+
+    // A token is revoked by its own user, or by an admin; not by another member.
+    const viewerToken = (await as(viewer, 'POST', tokenPath, { scopes: ['runs:logs'] })).body.tokenId;
+    await refused(as(member, 'POST', `/dataplane-tokens/${viewerToken}/revoke`), "member revokes another's token");
+    assert.equal((await as(viewer, 'POST', `/dataplane-tokens/${viewerToken}/revoke`)).status, 200);
+    assert.equal((await as(admin, 'POST', `/dataplane-tokens/${memberToken.body.tokenId}/revoke`)).status, 200);
+
+    // The audit trail is for admins.
+    await refused(as(member, 'GET', `${org}/audit-events`), 'member reads the audit trail');
+    assert.equal((await as(admin, 'GET', `${org}/audit-events`)).status, 200);
+
+    // Only an owner makes, unmakes or removes owners; an admin manages everyone else.
+    const extra = await h().user('extra');
+    const grant = await as(admin, 'POST', `${org}/members`, { email: extra.email, role: 'owner' });
+    assertProblem(grant, 403, 'insufficient_role', 'admin adds an owner');
+    assert.equal(grant.body.requiredRole, 'owner');
+    assert.equal((await as(admin, 'POST', `${org}/members`, { email: extra.email, role: 'admin' })).status, 200);
+    await refused(as(admin, 'PATCH', `${org}/members/${member.userId}`, { role: 'owner' }), 'admin grants owner');
+    await refused(as(admin, 'PATCH', `${org}/members/${owner.userId}`, { role: 'admin' }), 'admin demotes owner');
+    await refused(as(admin, 'DELETE', `${org}/members/${owner.userId}`), 'admin removes the owner');
+    await refused(as(member, 'PATCH', `${org}/members/${viewer.userId}`, { role: 'member' }), 'member sets a role');
+    await refused(as(member, 'DELETE', `${org}/members/${viewer.userId}`), 'member removes a viewer');
+    assert.equal((await as(admin, 'PATCH', `${org}/members/${extra.userId}`, { role: 'member' })).status, 200);
+
+    // The last owner stays until there is another; then owners may step down.
+    await refused(as(owner, 'PATCH', `${org}/members/${owner.userId}`, { role: 'admin' }), 'last owner', 'last_owner');
+    await refused(as(owner, 'DELETE', `${org}/members/${owner.userId}`), 'last owner leaves', 'last_owner');
+    const promoted = await as(owner, 'PATCH', `${org}/members/${member.userId}`, { role: 'owner' });
+    assert.equal(promoted.status, 200, promoted.text);
+    assert.equal(promoted.body.role, 'owner');
+    assert.equal((await as(member, 'PATCH', `${org}/members/${owner.userId}`, { role: 'admin' })).status, 200);
+
+    // Anyone may leave; a viewer may remove only themself.
+    await refused(as(viewer, 'DELETE', `${org}/members/${extra.userId}`), 'viewer removes someone');
+    assert.equal((await as(viewer, 'DELETE', `${org}/members/${viewer.userId}`)).status, 204);
+    assertProblem(await as(viewer, 'GET', org), 404, 'organization_not_found', 'a viewer who left');
   });
 });

@@ -16,4 +16,5 @@ export const Timestamp = Type.String({ format: 'date-time' });
  * An email address. Deliberately loose (one @, no spaces): `admin@localhost` is valid
  * here, and whether an address works is proven by using it, not by a pattern.
  */
-export const Email = Type.String({ pattern: '^[^\\s@]+@[^\\s@]+$', minLength: 3, maxLength: 254 });
+export const emailPattern = '^[^\\s@]+@[^\\s@]+$';
+export const Email = Type.String({ pattern: emailPattern, minLength: 3, maxLength: 254 });

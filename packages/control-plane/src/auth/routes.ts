@@ -97,6 +97,7 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
       schema: {
         tags: ['Auth'],
         summary: 'Sign in with email and password',
+        security: [],
         body: Closed({ email: Type.String({ maxLength: 254 }), password: Type.String({ maxLength: 256 }) }),
         response: { 200: Type.Object({ accessToken: Type.String(), expiresAt: Timestamp }) },
       },
@@ -157,6 +158,7 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
       schema: {
         tags: ['Auth'],
         summary: 'Create an account (when sign-up is open)',
+        security: [],
         body: NewUser,
         response: { 200: User },
       },

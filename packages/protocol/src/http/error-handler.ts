@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, type ProblemDocument, problemType } from '../errors.ts';
+import { emailPattern } from '../schema.ts';
 import { HttpProblem } from './problem.ts';
 
 export const problemContentType = 'application/problem+json; charset=utf-8';
@@ -13,28 +14,110 @@ function doc(status: number, code: ErrorCode, title: string, detail: string): Pr
 }
 
 interface ValidationIssue {
+  keyword?: string;
+  schemaPath?: string;
   instancePath?: string;
   message?: string;
   params?: Record<string, unknown>;
 }
 
-/** Turns validator findings into `{path, message}` pairs a person can act on. */
-function validationErrors(error: FastifyError): Array<{ path: string; message: string }> {
-  const context = (error as FastifyError & { validationContext?: string }).validationContext ?? 'body';
-  const found = ((error.validation ?? []) as ValidationIssue[]).map((issue) => {
-    const base = `${context}${(issue.instancePath ?? '').replaceAll('/', '.')}`;
-    const extra = issue.params?.additionalProperties ?? issue.params?.requiredProperties;
-    const path = Array.isArray(extra) && extra.length === 1 ? `${base}.${String(extra[0])}` : base;
-    // TypeBox reports a member the schema does not allow as "schema is false".
-    const message = issue.message === 'schema is false' ? 'is not a known field' : (issue.message ?? 'is invalid');
-    return { path, message };
+type FieldError = { path: string; message: string };
+
+const listed = (values: unknown[]) => values.map((v) => JSON.stringify(v)).join(', ');
+
+/** The patterns the API's schemas use, in words; any other is quoted as it is. */
+const patternWords: Record<string, string> = {
+  '\\S': 'must not be blank',
+  [emailPattern]: 'must be an email address',
+};
+
+/** What one validator finding says about one field, or about each of several fields. */
+function describeIssue(issue: ValidationIssue, base: string): FieldError[] {
+  const params = issue.params ?? {};
+  switch (issue.keyword) {
+    case 'required':
+      // One entry per missing member, on its own path.
+      if (Array.isArray(params.requiredProperties)) {
+        return params.requiredProperties.map((name) => ({ path: `${base}.${String(name)}`, message: 'is required' }));
+      }
+      if (typeof params.missingProperty === 'string') {
+        return [{ path: `${base}.${params.missingProperty}`, message: 'is required' }];
+      }
+      break;
+    case 'additionalProperties':
+      if (Array.isArray(params.additionalProperties)) {
+        return params.additionalProperties.map((name) => ({
+          path: `${base}.${String(name)}`,
+          message: 'is not a known field',
+        }));
+      }
+      if (typeof params.additionalProperty === 'string') {
+        return [{ path: `${base}.${params.additionalProperty}`, message: 'is not a known field' }];
+      }
+      break;
+    case 'boolean':
+      // TypeBox reports a member that `additionalProperties: false` refuses as "schema is false".
+      if (issue.message === 'schema is false') {
+        return [
+          {
+            path: base,
+            message: issue.schemaPath?.endsWith('/additionalProperties') ? 'is not a known field' : 'is not allowed',
+          },
+        ];
+      }
+      break;
+    case 'enum':
+      if (Array.isArray(params.allowedValues)) {
+        return [{ path: base, message: `must be one of ${listed(params.allowedValues)}` }];
+      }
+      break;
+    case 'const':
+      return [{ path: base, message: `must be ${JSON.stringify(params.allowedValue)}` }];
+    case 'pattern': {
+      const words = typeof params.pattern === 'string' ? patternWords[params.pattern] : undefined;
+      if (words !== undefined) return [{ path: base, message: words }];
+      break;
+    }
+  }
+  return [{ path: base, message: issue.message ?? 'is invalid' }];
+}
+
+/**
+ * A union (`anyOf`) is reported once per branch and once more for the union: when every
+ * branch is a plain type or constant, they fold into one entry ("must be string or null").
+ */
+function foldUnions(issues: ValidationIssue[]): ValidationIssue[] {
+  const folded = new Map<ValidationIssue, ValidationIssue | null>();
+  for (const union of issues) {
+    if (union.keyword !== 'anyOf' || union.schemaPath === undefined) continue;
+    const branches = issues.filter(
+      (i) => i.instancePath === union.instancePath && i.schemaPath?.startsWith(`${union.schemaPath}/anyOf/`),
+    );
+    if (branches.length === 0 || !branches.every((b) => b.keyword === 'type' || b.keyword === 'const')) continue;
+    const options = branches.map((b) =>
+      b.keyword === 'type' ? String(b.params?.type) : JSON.stringify(b.params?.allowedValue),
+    );
+    for (const b of branches) folded.set(b, null);
+    folded.set(union, { ...union, keyword: 'union', message: `must be ${options.join(' or ')}` });
+  }
+  return issues.flatMap((i) => {
+    const replacement = folded.get(i);
+    if (replacement === undefined) return [i];
+    return replacement === null ? [] : [replacement];
   });
-  // The summary "must not have additional properties" adds nothing once each field is named.
-  const named = found.some((e) => e.message === 'is not a known field');
-  const unique = new Map<string, { path: string; message: string }>();
-  for (const e of found) {
-    if (named && e.message === 'must not have additional properties') continue;
-    unique.set(`${e.path}\0${e.message}`, e);
+}
+
+/** Turns validator findings into `{path, message}` pairs a person can act on: one per field and fault. */
+function validationErrors(error: FastifyError): FieldError[] {
+  const context = (error as FastifyError & { validationContext?: string }).validationContext ?? 'body';
+  const all = foldUnions((error.validation ?? []) as ValidationIssue[]);
+  // An empty string also fails the field's pattern: "too short" says it all.
+  const short = new Set(all.filter((i) => i.keyword === 'minLength').map((i) => i.instancePath));
+  const issues = all.filter((i) => !(i.keyword === 'pattern' && short.has(i.instancePath)));
+  const unique = new Map<string, FieldError>();
+  for (const issue of issues) {
+    const base = `${context}${(issue.instancePath ?? '').replaceAll('/', '.')}`;
+    for (const e of describeIssue(issue, base)) unique.set(`${e.path}\0${e.message}`, e);
   }
   return [...unique.values()];
 }
@@ -70,6 +153,26 @@ function fastifyErrorProblem(error: FastifyError): ProblemDocument | undefined {
     return doc(error.statusCode, ErrorCode.validationFailed, 'Bad Request', error.message);
   }
   return undefined;
+}
+
+/**
+ * Errors the router raises before any route or hook runs (Fastify's `frameworkErrors`):
+ * a path that is not valid URL encoding, or a path parameter over the router's length
+ * limit. Both are a bad path parameter: a 400 problem document like every other.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    const detail =
+      error.code === 'FST_ERR_BAD_URL'
+        ? 'The path is not valid URL encoding.'
+        : 'A path parameter is longer than any id this API gives out.';
+    return send(reply, doc(400, ErrorCode.validationFailed, 'Bad Request', detail));
+  }
+  request.log.error({ err: error }, 'router error');
+  return send(
+    reply,
+    doc(500, ErrorCode.internal, 'Internal Server Error', `Something went wrong; quote request id ${request.id}.`),
+  );
 }
 
 /** Every error becomes a problem document; a 500 never carries a stack or a message. */

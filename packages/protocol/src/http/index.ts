@@ -9,4 +9,10 @@ export {
   TooManyRequestsProblem,
   UnauthorizedProblem,
 } from './problem.ts';
-export { type App, createHttpServer, type HttpServerOptions, redactedLogPaths } from './server.ts';
+export {
+  type App,
+  createHttpServer,
+  type HttpServerOptions,
+  redactedLogPaths,
+  refuseNulCharacters,
+} from './server.ts';

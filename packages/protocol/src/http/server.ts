@@ -8,8 +8,10 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
-import { installErrorHandling } from './error-handler.ts';
+import { ErrorCode } from '../errors.ts';
+import { frameworkErrorHandler, installErrorHandling } from './error-handler.ts';
 import { installOps, type ReadinessCheck } from './ops.ts';
+import { BadRequestProblem } from './problem.ts';
 
 registerAjvFormats();
 
@@ -62,6 +64,8 @@ export function createHttpServer(options: HttpServerOptions): App {
     return503OnClosing: true,
     forceCloseConnections: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Bad URL encoding and overlong path parameters get problem documents too.
+    frameworkErrors: frameworkErrorHandler,
   };
   const app = (
     options.loggerInstance !== undefined
@@ -83,4 +87,43 @@ export function createHttpServer(options: HttpServerOptions): App {
   installErrorHandling(app);
   installOps(app, options.service, options.ready);
   return app as unknown as App;
+}
+
+/** The path of the first string (or member name) in `value` that holds U+0000, if any. */
+function nulPath(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = nulPath(item, `${path}.${i}`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  // Plain objects only (the router's params inherit from a null-prototype object): a
+  // Buffer or a stream (an uploaded bundle) is bytes, not text.
+  if (value === null || typeof value !== 'object') return undefined;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== null && Object.getPrototypeOf(proto) !== null) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const found = key.includes('\u0000') ? `${path}.${key}` : nulPath(item, `${path}.${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses, before validation, any text in the path, the query or a JSON body that holds
+ * the NUL character: PostgreSQL cannot store it in text (or jsonb), and a request that
+ * carries one must be a 400 with the field named, never a database error.
+ */
+export function refuseNulCharacters(app: App): void {
+  app.addHook('preValidation', async (request) => {
+    const path =
+      nulPath(request.params, 'params') ?? nulPath(request.query, 'querystring') ?? nulPath(request.body, 'body');
+    if (path === undefined) return;
+    const message = 'must not contain the NUL character (U+0000)';
+    throw new BadRequestProblem(ErrorCode.validationFailed, `The request is invalid: ${path} ${message}.`, {
+      errors: [{ path, message }],
+    });
+  });
 }

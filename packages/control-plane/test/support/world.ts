@@ -1,0 +1,36 @@
+import { randomUUID } from 'node:crypto';
+import { InternalPaths, protocolVersion } from '@sovereign/protocol';
+import type { Harness } from './harness.ts';
+
+export type Tenant = Awaited<ReturnType<Harness['tenant']>>;
+
+/**
+ * A deployment report from the tenant's data plane (as a data plane sends it), so the
+ * workspace has a job; and a run of that job, triggered by the owner.
+ */
+export async function jobAndRun(h: Harness, t: Tenant): Promise<{ jobId: string; runId: string }> {
+  const { access_token: dataplaneToken } = await h.expect(200, 'POST', InternalPaths.token, {
+    body: { client_id: t.dataplane.clientId, client_secret: t.dataplane.clientSecret },
+  });
+  await h.expect(200, 'POST', InternalPaths.deploymentReport, {
+    token: dataplaneToken,
+    body: {
+      protocolVersion,
+      deploymentId: randomUUID(),
+      workspaceId: t.workspace.workspaceId,
+      digest: `sha256:${'2'.repeat(64)}`,
+      sizeBytes: 1,
+      createdBy: t.people.owner.userId,
+      createdAt: new Date().toISOString(),
+      jobs: [
+        { name: 'j', kind: 'batch', trigger: { type: 'manual' }, timezone: 'UTC', timeoutSeconds: 60, retries: 0 },
+      ],
+    },
+  });
+  const jobs = await h.expect(200, 'GET', `/workspaces/${t.workspace.workspaceId}/jobs`, {
+    token: t.people.owner.token,
+  });
+  const jobId: string = jobs.data[0].jobId;
+  const run = await h.expect(200, 'POST', `/jobs/${jobId}/runs`, { token: t.people.owner.token });
+  return { jobId, runId: run.runId as string };
+}
