@@ -1,4 +1,24 @@
 export { type BundleLimits, type ReceivedBundle, receiveBundle } from './bundle.ts';
 export * from './errors.ts';
-export { jobMetadata, type ManifestJob, parseDuration, parseManifest } from './manifest.ts';
-export { type DeploymentInfo, Deployments, type JobChanges, type UploadResult } from './service.ts';
+export {
+  defaultBatchTimeoutSeconds,
+  defaultInteractiveTimeoutSeconds,
+  jobMetadata,
+  type ManifestJob,
+  type ManifestResult,
+  maxJobs,
+  maxManifestBytes,
+  maxTimeoutSeconds,
+  minIntervalSeconds,
+  parseDuration,
+  parseManifest,
+} from './manifest.ts';
+export {
+  compareJobs,
+  type DeploymentInfo,
+  Deployments,
+  type DeploymentsOptions,
+  type JobChanges,
+  type UploadOptions,
+  type UploadResult,
+} from './service.ts';

@@ -3,42 +3,65 @@ import { Cron } from 'croner';
 import { parseDocument } from 'yaml';
 import type { Finding } from './errors.ts';
 
-/** A job as the data plane runs it: its command never leaves the region. */
+/** A job as the data plane runs it: its command (`run`) never leaves the region (R1). */
 export interface ManifestJob extends JobMetadata {
   run: string;
 }
 
-export type ManifestResult = { ok: true; jobs: ManifestJob[] } | { ok: false; errors: Finding[] };
+export type ManifestResult =
+  | {
+      ok: true;
+      /** The jobs with their commands: for this data plane only. */
+      jobs: ManifestJob[];
+      /** The same jobs without commands: what the control plane may be told. */
+      metadata: JobMetadata[];
+    }
+  | { ok: false; errors: Finding[] };
 
+/** `sovereign.yaml` is a list of jobs: a larger file is a mistake or an attack. */
 export const maxManifestBytes = 256 * 1024;
-const defaultBatchTimeoutSeconds = 2 * 3600;
-/** Interactive jobs stop at this lifetime unless their manifest says otherwise. */
-const defaultInteractiveTimeoutSeconds = 8 * 3600;
-/** A shorter `every` is a busy loop better written as a long-running job. */
-const minEverySeconds = 10;
-const jobKeys = new Set([
-  'name',
-  'run',
-  'kind',
-  'schedule',
-  'every',
-  'once',
-  'after',
-  'timezone',
-  'timeout',
-  'retries',
-]);
+/** The protocol's DeploymentReport carries at most this many jobs. */
+export const maxJobs = 1000;
+export const defaultBatchTimeoutSeconds = 2 * 3600;
+/**
+ * Interactive jobs (notebooks, small apps) are stopped after this lifetime unless
+ * their `timeout` says otherwise, so one left open is not kept forever.
+ */
+export const defaultInteractiveTimeoutSeconds = 8 * 3600;
+/**
+ * The longest `timeout`. A job running for more than a week is a service; and the
+ * executor's timer (setTimeout) cannot count past 24.8 days at all.
+ */
+export const maxTimeoutSeconds = 7 * 86400;
+/**
+ * The shortest interval between two scheduled runs, for `every` and for cron
+ * patterns with a seconds field alike. Each run claims a lease, unpacks a fresh
+ * working copy and reports to the control plane: below ~10 s that overhead is most
+ * of the run and runs pile up behind each other. Something that must react faster is
+ * a long-running job with its own loop.
+ */
+export const minIntervalSeconds = 10;
+const maxCronLength = 200;
+/** Linux refuses a single argument (the command passed to the shell) past 128 KiB. */
+const maxCommandBytes = 64 * 1024;
+const triggerKeys = ['schedule', 'every', 'once', 'after'] as const;
+const jobKeys = new Set(['name', 'run', 'kind', ...triggerKeys, 'timezone', 'timeout', 'retries']);
+const afterKeys = new Set(['job', 'on']);
 const namePattern = new RegExp(jobNamePattern);
+/** Zone names (`Europe/Berlin`, `UTC`, `Etc/GMT+1`), not offsets such as `+01:00` that Intl also takes. */
+const zonePattern = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
+const isoDateTime = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
 
-/** `90s`, `15m`, `2h`, `1d`, or combinations such as `1h30m`. */
+/** `90s`, `15m`, `2h`, `1d`, or combinations in that order such as `1h30m`; seconds. */
 export function parseDuration(text: string): number | undefined {
-  const match = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text.trim());
+  const match = /^(?:(\d{1,9})d)?(?:(\d{1,9})h)?(?:(\d{1,9})m)?(?:(\d{1,9})s)?$/.exec(text.trim());
   if (match === null || text.trim() === '') return undefined;
   const [, d, h, m, s] = match.map((part) => Number(part ?? 0));
   return (d ?? 0) * 86400 + (h ?? 0) * 3600 + (m ?? 0) * 60 + (s ?? 0);
 }
 
 function validTimezone(zone: string): boolean {
+  if (zone.length > 64 || !zonePattern.test(zone)) return false;
   try {
     new Intl.DateTimeFormat('en', { timeZone: zone });
     return true;
@@ -47,110 +70,199 @@ function validTimezone(zone: string): boolean {
   }
 }
 
+/** An ISO-8601 date and time with its offset (a time without one would be ambiguous). */
+function parseInstant(text: string): Date | undefined {
+  const match = isoDateTime.exec(text);
+  if (match === null) return undefined;
+  const [, y, mo, d, h, mi, s] = match.map(Number);
+  // Date rolls 2026-02-30 over to March; refuse it instead.
+  const day = new Date(Date.UTC(y ?? 0, (mo ?? 1) - 1, d ?? 0));
+  if (day.getUTCMonth() !== (mo ?? 1) - 1 || day.getUTCDate() !== d) return undefined;
+  if ((h ?? 0) > 23 || (mi ?? 0) > 59 || (s ?? 0) > 59) return undefined;
+  const when = new Date(text);
+  return Number.isNaN(when.getTime()) ? undefined : when;
+}
+
 /**
- * Parses and checks `sovereign.yaml` whole, collecting every problem with its path,
- * so one round trip tells the author all that is wrong.
+ * Why a cron pattern is refused, or undefined when it is fine. Patterns are read by
+ * croner as the control plane's scheduler reads them: five fields are minutes, a sixth
+ * (leading) field adds seconds, a seventh years.
+ */
+function cronProblem(pattern: string, timezone: string): string | undefined {
+  const quoted = JSON.stringify(pattern);
+  if (pattern.length > maxCronLength) return `is longer than ${maxCronLength} characters`;
+  let cron: Cron;
+  try {
+    cron = new Cron(pattern, { paused: true, timezone });
+  } catch {
+    return `${quoted} is not a valid cron expression`;
+  }
+  if (cron.nextRun() === null) return `${quoted} never fires`;
+  const fields = pattern.trim().split(/\s+/);
+  if (fields.length >= 6) {
+    // The seconds a minute fires at, read by croner itself; the tightest gap between them
+    // (around the minute too) is the pattern's shortest interval.
+    const minute = Date.UTC(2000, 0, 1);
+    const seconds = new Cron(`${fields[0]} * * * * *`, { paused: true, timezone: 'UTC' })
+      .nextRuns(60, new Date(minute - 1))
+      .filter((d) => d.getTime() < minute + 60_000)
+      .map((d) => d.getUTCSeconds());
+    let gap = 60;
+    for (const [i, second] of seconds.entries()) {
+      const next = seconds[i + 1] ?? (seconds[0] ?? 0) + 60;
+      gap = Math.min(gap, next - second);
+    }
+    if (gap < minIntervalSeconds)
+      return `${quoted} fires every ${gap}s; the shortest interval is ${minIntervalSeconds}s`;
+  }
+  return undefined;
+}
+
+const isMapping = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value) && !Buffer.isBuffer(value);
+
+/**
+ * Parses and checks `sovereign.yaml` whole, collecting every problem with its path
+ * (`jobs[1].schedule`), so one round trip tells the author all that is wrong.
  */
 export function parseManifest(text: string): ManifestResult {
   const errors: Finding[] = [];
   const fail = (path: string, message: string) => errors.push({ path, message });
-  if (Buffer.byteLength(text) > maxManifestBytes)
+  if (Buffer.byteLength(text) > maxManifestBytes) {
     return { ok: false, errors: [{ path: 'sovereign.yaml', message: `is larger than ${maxManifestBytes} bytes` }] };
-  // Aliases are refused outright: they are how a tiny YAML file becomes a huge document.
-  const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  }
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  // Warnings (unknown tags and the like) count too: a manifest is plain YAML.
+  const yamlProblems = [...doc.errors, ...doc.warnings];
+  if (yamlProblems.length > 0) {
     return {
       ok: false,
-      errors: doc.errors.map((e) => ({
+      errors: yamlProblems.map((e) => ({
         path: 'sovereign.yaml',
-        message: e.message.split('\n')[0] ?? 'is not valid YAML',
+        message: (e.message.split('\n')[0] ?? 'is not valid YAML').replace(/:$/, ''),
       })),
     };
   }
   let root: unknown;
   try {
+    // No aliases at all: they are how a small YAML file becomes a huge document.
     root = doc.toJS({ maxAliasCount: 0 });
   } catch {
     return { ok: false, errors: [{ path: 'sovereign.yaml', message: 'uses YAML aliases, which are not allowed' }] };
   }
-  if (root === null || typeof root !== 'object' || Array.isArray(root)) {
+  if (!isMapping(root)) {
     return { ok: false, errors: [{ path: 'sovereign.yaml', message: 'must be a mapping with a jobs list' }] };
   }
   for (const key of Object.keys(root)) if (key !== 'jobs') fail(key, 'is not a known key');
-  const list = (root as { jobs?: unknown }).jobs;
+  const list = root.jobs;
   if (!Array.isArray(list) || list.length === 0) {
     fail('jobs', 'must be a non-empty list');
     return { ok: false, errors };
   }
+  if (list.length > maxJobs) fail('jobs', `has ${list.length} jobs; ${maxJobs} at most`);
+
   const jobs: ManifestJob[] = [];
-  const names = new Set<string>();
+  const names = new Map<string, number>();
   for (const [i, raw] of (list as unknown[]).entries()) {
     const at = `jobs[${i}]`;
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    if (!isMapping(raw)) {
       fail(at, 'must be a mapping');
       continue;
     }
-    const job = raw as Record<string, unknown>;
+    const job = raw;
     for (const key of Object.keys(job)) if (!jobKeys.has(key)) fail(`${at}.${key}`, 'is not a known key');
+
     const name = job.name;
     if (typeof name !== 'string' || !namePattern.test(name)) {
-      fail(`${at}.name`, 'must be lower-case letters, digits, _ or -, starting with a letter or digit (63 at most)');
+      fail(
+        `${at}.name`,
+        name === undefined
+          ? 'is required'
+          : `${JSON.stringify(name)} must be 1 to 63 lower-case letters, digits, _ or -, starting with a letter or digit`,
+      );
     } else if (names.has(name)) {
-      fail(`${at}.name`, `"${name}" is used by another job`);
-    } else names.add(name);
-    if (typeof job.run !== 'string' || job.run.trim() === '') fail(`${at}.run`, 'must be a command');
+      fail(`${at}.name`, `"${name}" is also the name of jobs[${names.get(name)}]`);
+    } else names.set(name, i);
+
+    const run = job.run;
+    if (typeof run !== 'string' || run.trim() === '') fail(`${at}.run`, 'must be a non-empty command');
+    else if (run.includes('\0')) fail(`${at}.run`, 'must not contain NUL characters');
+    else if (Buffer.byteLength(run) > maxCommandBytes) fail(`${at}.run`, `is longer than ${maxCommandBytes} bytes`);
+
     const kind = job.kind ?? 'batch';
     if (kind !== 'batch' && kind !== 'interactive') fail(`${at}.kind`, 'must be batch or interactive');
+
     const timezone = job.timezone ?? 'UTC';
-    if (typeof timezone !== 'string' || !validTimezone(timezone))
-      fail(`${at}.timezone`, `"${String(timezone)}" is not an IANA time zone`);
-    const triggers = ['schedule', 'every', 'once', 'after'].filter((k) => job[k] !== undefined);
-    if (triggers.length > 1) fail(at, `has ${triggers.join(' and ')}: a job has one trigger at most`);
+    const zoneOk = typeof timezone === 'string' && validTimezone(timezone);
+    if (!zoneOk) fail(`${at}.timezone`, `${JSON.stringify(timezone)} is not an IANA time zone such as Europe/Berlin`);
+
+    const given = triggerKeys.filter((k) => job[k] !== undefined && job[k] !== null);
+    if (given.length > 1) fail(at, `has ${given.join(' and ')}: a job has one trigger at most`);
     let trigger: JobTrigger = { type: 'manual' };
-    if (job.schedule !== undefined) {
-      if (typeof job.schedule !== 'string') fail(`${at}.schedule`, 'must be a cron expression');
-      else {
-        try {
-          new Cron(job.schedule, {
-            paused: true,
-            timezone: typeof timezone === 'string' && validTimezone(timezone) ? timezone : 'UTC',
-          });
-          trigger = { type: 'cron', cron: job.schedule };
-        } catch {
-          fail(`${at}.schedule`, `"${job.schedule}" is not a valid cron expression`);
-        }
-      }
-    } else if (job.every !== undefined) {
+    if (job.schedule !== undefined && job.schedule !== null) {
+      const problem =
+        typeof job.schedule === 'string'
+          ? cronProblem(job.schedule, zoneOk ? (timezone as string) : 'UTC')
+          : 'must be a cron expression such as "0 3 * * *"';
+      if (problem !== undefined) fail(`${at}.schedule`, problem);
+      else trigger = { type: 'cron', cron: job.schedule as string };
+    } else if (job.every !== undefined && job.every !== null) {
       const seconds = typeof job.every === 'string' ? parseDuration(job.every) : undefined;
-      if (seconds === undefined || seconds < minEverySeconds)
-        fail(`${at}.every`, `must be a duration of ${minEverySeconds}s or more, such as 15m`);
-      else trigger = { type: 'every', everySeconds: seconds };
-    } else if (job.once !== undefined) {
-      const when = job.once instanceof Date ? job.once : typeof job.once === 'string' ? new Date(job.once) : undefined;
-      if (when === undefined || Number.isNaN(when.getTime())) fail(`${at}.once`, 'must be an ISO-8601 date and time');
-      else trigger = { type: 'once', at: when.toISOString() };
-    } else if (job.after !== undefined) {
-      const after = job.after as { job?: unknown; on?: unknown };
-      const on = after?.on ?? 'success';
-      if (typeof after !== 'object' || after === null || typeof after.job !== 'string')
-        fail(`${at}.after.job`, 'must name a job');
-      else if (on !== 'success' && on !== 'failure' && on !== 'completion')
-        fail(`${at}.after.on`, 'must be success, failure or completion');
-      else trigger = { type: 'after', job: after.job, on };
+      if (seconds === undefined || seconds < minIntervalSeconds || seconds > 366 * 86400) {
+        fail(
+          `${at}.every`,
+          `${JSON.stringify(job.every)} must be a duration from ${minIntervalSeconds}s to 366d, such as 15m`,
+        );
+      } else trigger = { type: 'every', everySeconds: seconds };
+    } else if (job.once !== undefined && job.once !== null) {
+      // A `%YAML 1.1` document may turn an unquoted timestamp into a Date already.
+      const when =
+        job.once instanceof Date ? job.once : typeof job.once === 'string' ? parseInstant(job.once) : undefined;
+      if (when === undefined || Number.isNaN(when.getTime())) {
+        fail(
+          `${at}.once`,
+          `${JSON.stringify(job.once)} must be an ISO-8601 date and time with its offset, such as 2026-12-01T00:00:00Z`,
+        );
+      } else trigger = { type: 'once', at: when.toISOString() };
+    } else if (job.after !== undefined && job.after !== null) {
+      const after = job.after;
+      if (!isMapping(after)) fail(`${at}.after`, 'must be a mapping such as { job: daily_sync, on: success }');
+      else {
+        for (const key of Object.keys(after)) if (!afterKeys.has(key)) fail(`${at}.after.${key}`, 'is not a known key');
+        const on = after.on ?? 'success';
+        const target = after.job;
+        let ok = true;
+        if (typeof target !== 'string' || !namePattern.test(target)) {
+          fail(`${at}.after.job`, 'must name a job of this manifest');
+          ok = false;
+        } else if (target === name) {
+          fail(`${at}.after.job`, 'a job cannot run after itself');
+          ok = false;
+        }
+        if (on !== 'success' && on !== 'failure' && on !== 'completion') {
+          fail(`${at}.after.on`, `${JSON.stringify(on)} must be success, failure or completion`);
+          ok = false;
+        }
+        if (ok) trigger = { type: 'after', job: target as string, on: on as 'success' | 'failure' | 'completion' };
+      }
     }
+
     let timeoutSeconds = kind === 'interactive' ? defaultInteractiveTimeoutSeconds : defaultBatchTimeoutSeconds;
-    if (job.timeout !== undefined) {
+    if (job.timeout !== undefined && job.timeout !== null) {
       const seconds = typeof job.timeout === 'string' ? parseDuration(job.timeout) : undefined;
-      if (seconds === undefined || seconds < 1) fail(`${at}.timeout`, 'must be a duration such as 30m or 2h');
-      else timeoutSeconds = seconds;
+      if (seconds === undefined || seconds < 1 || seconds > maxTimeoutSeconds) {
+        fail(`${at}.timeout`, `${JSON.stringify(job.timeout)} must be a duration from 1s to 7d, such as 30m or 2h`);
+      } else timeoutSeconds = seconds;
     }
+
     const retries = job.retries ?? 0;
     if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0 || retries > 10) {
-      fail(`${at}.retries`, 'must be a whole number from 0 to 10');
+      fail(`${at}.retries`, `${JSON.stringify(retries)} must be a whole number from 0 to 10`);
     }
+
     jobs.push({
       name: String(name),
-      run: String(job.run),
+      run: String(run),
       kind: kind === 'interactive' ? 'interactive' : 'batch',
       trigger,
       timezone: String(timezone),
@@ -158,30 +270,59 @@ export function parseManifest(text: string): ManifestResult {
       retries: Number(retries),
     });
   }
-  // `after` must name a job of this manifest, and chains of them must not loop.
-  const byName = new Map(jobs.map((j) => [j.name, j]));
+
+  checkAfterChains(jobs, fail);
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, jobs, metadata: jobs.map(jobMetadata) };
+}
+
+/**
+ * `after` must name a job of this manifest, and the chains must not loop. Each job
+ * follows at most one other, so every loop is found by walking the chains once; it
+ * is reported once, at its first job in the file.
+ */
+function checkAfterChains(jobs: ManifestJob[], fail: (path: string, message: string) => void): void {
+  const index = new Map(jobs.map((j, i) => [j.name, i]));
+  const next = (i: number): number | undefined => {
+    const trigger = jobs[i]?.trigger;
+    return trigger?.type === 'after' ? index.get(trigger.job) : undefined;
+  };
   for (const [i, job] of jobs.entries()) {
-    if (job.trigger.type !== 'after') continue;
-    if (!byName.has(job.trigger.job)) {
+    if (job.trigger.type === 'after' && !index.has(job.trigger.job)) {
       fail(`jobs[${i}].after.job`, `"${job.trigger.job}" is not a job of this manifest`);
-      continue;
-    }
-    const seen = new Set([job.name]);
-    let next: ManifestJob | undefined = byName.get(job.trigger.job);
-    while (next !== undefined && next.trigger.type === 'after') {
-      if (seen.has(next.name)) {
-        fail(`jobs[${i}].after`, `makes a loop through ${[...seen].join(', ')}`);
-        break;
-      }
-      seen.add(next.name);
-      next = byName.get(next.trigger.job);
     }
   }
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, jobs };
+  const done = new Set<number>();
+  for (let start = 0; start < jobs.length; start++) {
+    const path: number[] = [];
+    let at: number | undefined = start;
+    while (at !== undefined && !done.has(at) && !path.includes(at)) {
+      path.push(at);
+      at = next(at);
+    }
+    if (at !== undefined && path.includes(at)) {
+      const loop = path.slice(path.indexOf(at));
+      // A job that follows itself is already reported at its after.job.
+      if (loop.length > 1) {
+        const first = Math.min(...loop);
+        const names = [...loop.slice(loop.indexOf(first)), ...loop.slice(0, loop.indexOf(first)), first].map(
+          (j) => jobs[j]?.name,
+        );
+        fail(`jobs[${first}].after`, `makes a cycle: ${names.join(' -> ')}`);
+      }
+    }
+    for (const j of path) done.add(j);
+  }
 }
 
 /** What the control plane may know of a job (R1): everything but the command. */
 export function jobMetadata(job: ManifestJob): JobMetadata {
-  const { run: _command, ...metadata } = job;
-  return metadata;
+  return {
+    name: job.name,
+    kind: job.kind,
+    trigger: job.trigger,
+    timezone: job.timezone,
+    timeoutSeconds: job.timeoutSeconds,
+    retries: job.retries,
+  };
 }

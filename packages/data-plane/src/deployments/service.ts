@@ -16,12 +16,26 @@ export interface JobChanges {
 }
 
 export interface UploadResult {
+  /** Null for a dry run: nothing was stored. */
   deploymentId: string | null;
   dryRun: boolean;
   digest: string;
   sizeBytes: number;
   jobs: JobMetadata[];
+  /** Against the deployment that was current when this one was checked (or stored). */
   changes: JobChanges;
+}
+
+export interface UploadOptions {
+  dryRun: boolean;
+  /** The user whose scoped token made the upload. */
+  createdBy: string;
+  /**
+   * Called inside the transaction that stores the deployment, with the metadata
+   * report for the control plane (no command in it): write it to the outbox there,
+   * and the report exists exactly when the deployment does.
+   */
+  onStored?: (tx: Queryable, report: DeploymentReport) => Promise<void>;
 }
 
 export interface DeploymentInfo {
@@ -32,80 +46,131 @@ export interface DeploymentInfo {
   jobs: JobMetadata[];
   createdBy: string;
   createdAt: string;
+  /** The workspace's newest deployment: the one runs use. */
   current: boolean;
+}
+
+export interface DeploymentsOptions {
+  db: Database;
+  store: ArtifactStore;
+  limits: BundleLimits;
+  /** Where uploads are received; the store's staging directory (same filesystem) by default. */
+  tmpDir?: string;
 }
 
 interface DeploymentRow {
   deployment_id: string;
   workspace_id: string;
   digest: string;
-  size_bytes: number;
-  artifact_key: string;
-  manifest: string;
+  size_bytes: number | string;
   jobs: ManifestJob[];
   created_by: string;
   created_at: Date;
+  current: boolean;
 }
 
-function compare(previous: ManifestJob[], next: ManifestJob[]): JobChanges {
-  const before = new Map(previous.map((j) => [j.name, JSON.stringify(j)]));
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const infoColumns = 'deployment_id, workspace_id, digest, size_bytes, jobs, created_by, created_at';
+/** The newest row of a workspace: served by the (workspace_id, created_at DESC, deployment_id DESC) index. */
+const newestFirst = 'ORDER BY created_at DESC, deployment_id DESC';
+/** One page of history: the API has no cursor for deployments yet. */
+const listLimit = 200;
+
+/** JSON with object keys sorted: jsonb hands keys back in its own order, not the one written. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
+}
+
+/** A job is updated when anything in its definition changed, its command included. */
+export function compareJobs(previous: ManifestJob[], next: ManifestJob[]): JobChanges {
+  const before = new Map(previous.map((j) => [j.name, canonical(j)]));
   const changes: JobChanges = { added: [], updated: [], unchanged: [], archived: [] };
   for (const job of next) {
     const old = before.get(job.name);
     if (old === undefined) changes.added.push(job.name);
-    else (old === JSON.stringify(job) ? changes.unchanged : changes.updated).push(job.name);
+    else (old === canonical(job) ? changes.unchanged : changes.updated).push(job.name);
   }
   const names = new Set(next.map((j) => j.name));
   for (const job of previous) if (!names.has(job.name)) changes.archived.push(job.name);
   return changes;
 }
 
+function toInfo(row: DeploymentRow): DeploymentInfo {
+  return {
+    deploymentId: row.deployment_id,
+    workspaceId: row.workspace_id,
+    digest: row.digest,
+    sizeBytes: Number(row.size_bytes),
+    jobs: row.jobs.map(jobMetadata),
+    createdBy: row.created_by,
+    createdAt: row.created_at.toISOString(),
+    current: row.current,
+  };
+}
+
 /**
  * A workspace's deployments: each upload is validated whole, then stored as a new
- * immutable version (artifact first, then its row, atomically); a failed or refused
- * upload leaves the current deployment as it was and nothing behind.
+ * immutable version (artifact first, then its row, in one transaction with the
+ * report for the control plane); a failed or refused upload leaves the current
+ * deployment as it was and nothing behind.
  */
 export class Deployments {
   readonly #db: Database;
   readonly #store: ArtifactStore;
   readonly #limits: BundleLimits;
+  readonly #tmpDir: string;
 
-  constructor(options: { db: Database; store: ArtifactStore; limits: BundleLimits }) {
+  constructor(options: DeploymentsOptions) {
     this.#db = options.db;
     this.#store = options.store;
     this.#limits = options.limits;
+    this.#tmpDir = options.tmpDir ?? options.store.stagingDir;
   }
 
-  async upload(
-    workspaceId: string,
-    body: Readable,
-    options: {
-      dryRun: boolean;
-      createdBy: string;
-      onStored?: (tx: Queryable, report: DeploymentReport) => Promise<void>;
-    },
-  ): Promise<UploadResult> {
-    const bundle = await receiveBundle(body, this.#store.stagingDir, this.#limits);
+  /** The key a deployment's bundle is stored under. */
+  static artifactKey(workspaceId: string, deploymentId: string): string {
+    return `bundles/${workspaceId.toLowerCase()}/${deploymentId}.tar.gz`;
+  }
+
+  async upload(workspaceId: string, body: Readable, options: UploadOptions): Promise<UploadResult> {
+    if (!uuidPattern.test(workspaceId)) {
+      body.destroy();
+      throw new TypeError(`workspaceId must be a UUID: ${JSON.stringify(workspaceId)}`);
+    }
+    const bundle = await receiveBundle(body, this.#tmpDir, this.#limits);
     let stored: string | undefined;
     try {
       const manifest = parseManifest(bundle.manifestText);
       if (!manifest.ok) throw new ManifestInvalidProblem(manifest.errors);
-      const current = await this.#current(this.#db, workspaceId);
-      const changes = compare(current?.jobs ?? [], manifest.jobs);
-      const jobs = manifest.jobs.map(jobMetadata);
-      const result = { dryRun: options.dryRun, digest: bundle.digest, sizeBytes: bundle.sizeBytes, jobs, changes };
-      if (options.dryRun) return { deploymentId: null, ...result };
+      const result = { dryRun: options.dryRun, digest: bundle.digest, sizeBytes: bundle.sizeBytes };
+      const jobs = manifest.metadata;
+      if (options.dryRun) {
+        const current = await this.#newest(this.#db, workspaceId);
+        return { deploymentId: null, ...result, jobs, changes: compareJobs(current?.jobs ?? [], manifest.jobs) };
+      }
 
       const deploymentId = randomUUID();
-      const key = `bundles/${workspaceId}/${deploymentId}.tar.gz`;
+      const key = Deployments.artifactKey(workspaceId, deploymentId);
       await this.#store.putFile(key, bundle.tempPath);
       stored = key;
-      const createdAt = new Date();
-      await this.#db.transaction(async (tx) => {
-        await tx.query(
+      const changes = await this.#db.transaction(async (tx) => {
+        // One upload of a workspace at a time, across instances: the changes are
+        // against the deployment this one really follows, and it is stored strictly
+        // after it, so "newest" is the order of commits.
+        await tx.query("SELECT pg_advisory_xact_lock(hashtext('sovereign.deployments'), hashtext($1))", [
+          workspaceId.toLowerCase(),
+        ]);
+        const current = await this.#newest(tx, workspaceId);
+        const [row] = await tx.query<{ created_at: Date }>(
           `INSERT INTO deployments (deployment_id, workspace_id, digest, size_bytes, artifact_key, manifest, jobs,
                                     created_by, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+                   GREATEST(clock_timestamp(), $9::timestamptz + interval '1 millisecond'))
+           RETURNING created_at`,
           [
             deploymentId,
             workspaceId,
@@ -115,7 +180,7 @@ export class Deployments {
             bundle.manifestText,
             JSON.stringify(manifest.jobs),
             options.createdBy,
-            createdAt,
+            current?.created_at ?? null,
           ],
         );
         await options.onStored?.(tx, {
@@ -125,64 +190,70 @@ export class Deployments {
           digest: bundle.digest,
           sizeBytes: bundle.sizeBytes,
           createdBy: options.createdBy,
-          createdAt: createdAt.toISOString(),
+          createdAt: (row?.created_at ?? new Date()).toISOString(),
           jobs,
         });
+        return compareJobs(current?.jobs ?? [], manifest.jobs);
       });
       stored = undefined;
-      return { deploymentId, ...result };
+      return { deploymentId, ...result, jobs, changes };
     } finally {
       await rm(bundle.tempPath, { force: true });
       if (stored !== undefined) await this.#store.delete(stored);
     }
   }
 
-  async #current(db: Queryable, workspaceId: string): Promise<DeploymentRow | undefined> {
+  async #newest(db: Queryable, workspaceId: string): Promise<DeploymentRow | undefined> {
     const [row] = await db.query<DeploymentRow>(
-      'SELECT * FROM deployments WHERE workspace_id = $1 ORDER BY created_at DESC, deployment_id DESC LIMIT 1',
+      `SELECT ${infoColumns}, true AS current FROM deployments WHERE workspace_id = $1 ${newestFirst} LIMIT 1`,
       [workspaceId],
     );
     return row;
   }
 
-  async #get(workspaceId: string, deploymentId: string): Promise<DeploymentRow> {
-    const [row] = await this.#db.query<DeploymentRow>(
-      'SELECT * FROM deployments WHERE workspace_id = $1 AND deployment_id = $2',
+  async #row<Extra>(workspaceId: string, deploymentId: string, extra: string): Promise<DeploymentRow & Extra> {
+    if (!uuidPattern.test(workspaceId) || !uuidPattern.test(deploymentId)) throw new DeploymentNotFoundProblem();
+    const [row] = await this.#db.query<DeploymentRow & Extra>(
+      `SELECT ${infoColumns}${extra},
+              deployment_id = (SELECT deployment_id FROM deployments WHERE workspace_id = $1 ${newestFirst} LIMIT 1)
+                AS current
+         FROM deployments WHERE workspace_id = $1 AND deployment_id = $2`,
       [workspaceId, deploymentId],
     );
     if (row === undefined) throw new DeploymentNotFoundProblem();
     return row;
   }
 
+  /** The workspace's deployments, newest (current) first. */
   async list(workspaceId: string): Promise<DeploymentInfo[]> {
+    if (!uuidPattern.test(workspaceId)) return [];
     const rows = await this.#db.query<DeploymentRow>(
-      'SELECT * FROM deployments WHERE workspace_id = $1 ORDER BY created_at DESC, deployment_id DESC LIMIT 200',
+      `SELECT ${infoColumns}, false AS current FROM deployments WHERE workspace_id = $1 ${newestFirst} LIMIT ${listLimit}`,
       [workspaceId],
     );
-    return rows.map((row, i) => ({
-      deploymentId: row.deployment_id,
-      workspaceId: row.workspace_id,
-      digest: row.digest,
-      sizeBytes: Number(row.size_bytes),
-      jobs: row.jobs.map(jobMetadata),
-      createdBy: row.created_by,
-      createdAt: row.created_at.toISOString(),
-      current: i === 0,
-    }));
+    return rows.map((row, i) => toInfo({ ...row, current: i === 0 }));
+  }
+
+  /** One deployment of the workspace; a deployment of another workspace is not found. */
+  async get(workspaceId: string, deploymentId: string): Promise<DeploymentInfo> {
+    return toInfo(await this.#row(workspaceId, deploymentId, ''));
   }
 
   async current(workspaceId: string): Promise<DeploymentInfo | undefined> {
-    return (await this.list(workspaceId))[0];
+    if (!uuidPattern.test(workspaceId)) return undefined;
+    const row = await this.#newest(this.#db, workspaceId);
+    return row === undefined ? undefined : toInfo(row);
   }
 
   /** The manifest as uploaded, and its jobs with their commands (for this data plane's API and executor). */
   async manifest(workspaceId: string, deploymentId: string): Promise<{ text: string; jobs: ManifestJob[] }> {
-    const row = await this.#get(workspaceId, deploymentId);
+    const row = await this.#row<{ manifest: string }>(workspaceId, deploymentId, ', manifest');
     return { text: row.manifest, jobs: row.jobs };
   }
 
+  /** The bundle as uploaded (a gzipped tar), to make a working copy of. */
   async openBundle(workspaceId: string, deploymentId: string): Promise<Readable> {
-    const row = await this.#get(workspaceId, deploymentId);
+    const row = await this.#row<{ artifact_key: string }>(workspaceId, deploymentId, ', artifact_key');
     return this.#store.openRead(row.artifact_key);
   }
 }
