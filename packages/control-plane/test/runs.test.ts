@@ -40,10 +40,16 @@ async function deployed(h: Harness, jobs: JobMetadata[]) {
   });
   const jobIds = Object.fromEntries(listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
   const instanceId = randomUUID();
-  const claim = (waitMs = 0, capacity = 10, instance = instanceId) =>
+  const claim = (waitMs = 0, capacity = 10, instance = instanceId, heldRuns?: string[]) =>
     h.expect(200, 'POST', InternalPaths.claim, {
       token: dpToken,
-      body: { protocolVersion, instanceId: instance, capacity, waitMs },
+      body: {
+        protocolVersion,
+        instanceId: instance,
+        capacity,
+        waitMs,
+        ...(heldRuns === undefined ? {} : { heldRuns }),
+      },
     });
   const events = (list: Array<Omit<RunEvent, 'at'>>, instance = instanceId) =>
     h.expect(200, 'POST', InternalPaths.runEvents, {
@@ -293,5 +299,24 @@ eachDatabase('claims lost in transit', (h) => {
     } finally {
       h().advanceClock(-11_000);
     }
+  });
+
+  it('hands an undelivered claim out again on the instance’s next claim, which lists what it holds', async () => {
+    const d = await deployed(h(), [job('lost_claim'), job('kept_claim')]);
+    const kept = await d.trigger('kept_claim');
+    assert.deepEqual(
+      (await d.claim(0, 10, d.instanceId, [])).runs.map((r: { runId: string }) => r.runId),
+      [kept.runId],
+    );
+    const lost = await d.trigger('lost_claim');
+    await d.claim(); // this answer "never arrives"
+    assert.equal((await d.run(lost.runId)).status, 'claimed');
+    const again = await d.claim(0, 10, d.instanceId, [kept.runId]);
+    assert.deepEqual(
+      again.runs.map((r: { runId: string }) => r.runId),
+      [lost.runId],
+      'the lost answer’s run comes back at once; the held one stays held',
+    );
+    assert.equal((await d.run(kept.runId)).status, 'claimed');
   });
 });

@@ -190,6 +190,12 @@ export const ClaimRequest = Closed({
   capacity: Type.Integer({ minimum: 0, maximum: 1000 }),
   /** How long the control plane may hold the request open waiting for a run. */
   waitMs: Type.Integer({ minimum: 0, maximum: 30_000 }),
+  /**
+   * Runs this instance holds as it asks. An instance claims one request at a time, so a
+   * run claimed for it earlier and missing here never reached it (the answer was lost):
+   * it goes back to the queue at once. Optional for data planes older than this field.
+   */
+  heldRuns: Type.Optional(Type.Array(Uuid, { maxItems: 10_000 })),
 });
 export type ClaimRequest = Static<typeof ClaimRequest>;
 

@@ -25,7 +25,14 @@ import type { Deps } from '../context.ts';
 import type { DataplaneRow } from '../dataplanes/store.ts';
 import { applyDeploymentReport } from '../jobs/apply-report.ts';
 import type { PublicApi } from '../public-api.ts';
-import { cancelsFor, claimRuns, releaseClaims, renewLeases, requeueUndelivered } from '../runs/claims.ts';
+import {
+  cancelsFor,
+  claimRuns,
+  heartbeatSettleSeconds,
+  releaseClaims,
+  renewLeases,
+  requeueUndelivered,
+} from '../runs/claims.ts';
 import { applyRunEvent, type Wakes } from '../runs/lifecycle.ts';
 import { authenticateDataplane } from './dataplane-auth.ts';
 
@@ -185,7 +192,13 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
             now,
           ),
           cancels: await cancelsFor(tx, request.body.instanceId),
-          requeued: await requeueUndelivered(tx, request.body.instanceId, request.body.heldRuns, now),
+          requeued: await requeueUndelivered(
+            tx,
+            request.body.instanceId,
+            request.body.heldRuns,
+            now,
+            heartbeatSettleSeconds(deps.config.runLeaseSeconds),
+          ),
         };
       });
       if (requeued.length > 0) await deps.dispatcher.wake(plane.dataplane_id);
@@ -269,7 +282,9 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
     },
     async (request, reply) => {
       const plane = await authenticateDataplane(request, deps);
-      const { instanceId, capacity, waitMs } = request.body;
+      const { instanceId, capacity, waitMs, heldRuns } = request.body;
+      // Whatever an earlier claim handed this instance and it does not hold never reached it.
+      if (heldRuns !== undefined) await requeueUndelivered(db, instanceId, heldRuns, deps.now(), 0);
       // The response's close (not the request's, which fires once the body is read) tells
       // us that the instance went away: it must not be handed runs it can never start.
       const closed = new AbortController();

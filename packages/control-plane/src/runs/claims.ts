@@ -96,21 +96,31 @@ export async function releaseClaims(tx: Queryable, instanceId: string, runIds: s
  * Claimed runs an instance does not list among those it holds were never delivered to
  * it (the answer was lost, say in a control plane shutdown): they go back to the queue
  * instead of lapsing into lost. Claims younger than `settleSeconds` may simply be newer
- * than the heartbeat, and are left alone.
+ * than what the instance listed, and are left alone; a claim request, which an instance
+ * only sends once its previous one has ended, settles everything (`settleSeconds` 0).
  */
 export async function requeueUndelivered(
   tx: Queryable,
   instanceId: string,
   heldRuns: string[],
   now: Date,
-  settleSeconds = 10,
+  settleSeconds: number,
 ): Promise<string[]> {
   const rows = await tx.query<{ run_id: string; dataplane_id: string }>(
     `UPDATE runs SET status = 'queued', claimed_at = NULL, lease_instance_id = NULL, lease_expires_at = NULL
       WHERE lease_instance_id = $1 AND status = 'claimed' AND NOT (run_id = ANY($2::uuid[]))
-        AND claimed_at < $3::timestamptz - ($4::int * interval '1 second')
+        AND claimed_at <= $3::timestamptz - ($4::int * interval '1 second')
       RETURNING run_id, dataplane_id`,
     [instanceId, heldRuns, now, settleSeconds],
   );
   return rows.map((r) => r.dataplane_id);
+}
+
+/**
+ * How long a heartbeat leaves an unlisted claim alone: a heartbeat sent just before a
+ * claim's answer arrived may be read after the claim. Well under the lease, so an
+ * undelivered claim is requeued before its lease could lapse into lost.
+ */
+export function heartbeatSettleSeconds(leaseSeconds: number): number {
+  return Math.max(1, Math.min(10, Math.floor(leaseSeconds / 3)));
 }

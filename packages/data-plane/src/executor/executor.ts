@@ -160,7 +160,13 @@ export class Executor {
       try {
         const answer = await this.#o.client.call<ClaimResponse>(
           InternalPaths.claim,
-          { protocolVersion, instanceId: this.#o.agent.instanceId, capacity: free, waitMs: 20_000 },
+          {
+            protocolVersion,
+            instanceId: this.#o.agent.instanceId,
+            capacity: free,
+            waitMs: 20_000,
+            heldRuns: this.heldRuns(),
+          },
           { timeoutMs: 30_000, signal: this.#claimAbort.signal },
         );
         failures = 0;
