@@ -1,7 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import swagger from '@fastify/swagger';
 import { type App, createHttpServer, refuseNulCharacters } from '@sovereign/protocol/http';
-import { type Database, migrate, openDatabase } from '@sovereign/protocol/sql';
+import { type Database, openDatabase } from '@sovereign/protocol/sql';
 import { Agent } from './agent/agent.ts';
 import { ControlPlaneClient } from './agent/control-plane-client.ts';
 import { installScopedAuth } from './auth/scoped.ts';
@@ -18,13 +17,12 @@ import { runRoutes } from './runs/routes.ts';
 import { runEventKind } from './runs/store.ts';
 import { stateRoutes } from './state/routes.ts';
 import { LocalArtifactStore } from './storage/artifacts.ts';
+import { migrateDataPlane } from './storage/migrations.ts';
 import { loadMasterKey, Variables } from './variables/index.ts';
 import { variableRoutes } from './variables/routes.ts';
 
 export const version = '0.1.0';
 export const apiPrefix = '/api/v1';
-const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
-const migrationLock = 0x50_56_02;
 
 export interface DataPlane {
   app: App;
@@ -45,7 +43,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
   });
   const db = options.db ?? (await openDatabase(config.database));
   try {
-    await migrate(db, migrationsDir, migrationLock);
+    await migrateDataPlane(db);
     const variables = await Variables.open(db, masterKey);
     const app = createHttpServer({
       service: 'data-plane',

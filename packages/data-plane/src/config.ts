@@ -53,14 +53,27 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return value;
 }
 
+/** Where a data plane keeps its state, and the key to its secrets: all a maintenance command needs. */
+export type StorageConfig = Pick<DataPlaneConfig, 'dataDir' | 'database' | 'masterKey' | 'dev'>;
+
+export function storageConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StorageConfig {
+  // Instances started with one data plane's credentials share its directory: its storage.
+  const dataDir = env.SOV_DATA_DIR || join(env.SOV_HOME ?? '.sovereign', 'dataplanes', required(env, 'SOV_CLIENT_ID'));
+  return {
+    dataDir,
+    database: { url: env.SOV_DATABASE_URL || undefined, dataDir: join(dataDir, 'db') },
+    masterKey: { key: env.SOV_MASTER_KEY || undefined, file: env.SOV_MASTER_KEY_FILE || undefined },
+    dev: env.SOV_DEV === 'true',
+  };
+}
+
 /** Reads the data plane's settings from SOV_* environment variables. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneConfig {
   const host = env.SOV_HOST ?? '127.0.0.1';
   const port = int(env, 'SOV_DATA_PLANE_PORT', int(env, 'SOV_PORT', 8081));
   const clientId = required(env, 'SOV_CLIENT_ID');
-  const home = env.SOV_HOME ?? '.sovereign';
-  // Instances started with one data plane's credentials share its directory: its storage.
-  const dataDir = env.SOV_DATA_DIR || join(home, 'dataplanes', clientId);
+  const storage = storageConfigFromEnv(env);
+  const { dataDir } = storage;
   const skew = int(env, 'SOV_TOKEN_CLOCK_SKEW_SECONDS', tokenClockSkewSeconds);
   if (skew > tokenClockSkewSeconds) {
     throw new ConfigError(`SOV_TOKEN_CLOCK_SKEW_SECONDS is at most ${tokenClockSkewSeconds}`);
@@ -72,13 +85,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneCo
     controlPlaneUrl: required(env, 'SOV_CONTROL_PLANE_URL').replace(/\/+$/, ''),
     clientId,
     clientSecret: required(env, 'SOV_CLIENT_SECRET'),
-    dataDir,
-    database: { url: env.SOV_DATABASE_URL || undefined, dataDir: join(dataDir, 'db') },
+    ...storage,
     artifactsDir: env.SOV_ARTIFACTS_DIR || join(dataDir, 'artifacts'),
     workDir: env.SOV_WORK_DIR || join(dataDir, 'work'),
     killGraceSeconds: int(env, 'SOV_KILL_GRACE_SECONDS', 10),
-    masterKey: { key: env.SOV_MASTER_KEY || undefined, file: env.SOV_MASTER_KEY_FILE || undefined },
-    dev: env.SOV_DEV === 'true',
     maxBundleBytes: int(env, 'SOV_MAX_BUNDLE_BYTES', 512 * 1024 * 1024),
     maxBundleEntries: int(env, 'SOV_MAX_BUNDLE_ENTRIES', 100_000),
     maxUnpackedBytes: int(env, 'SOV_MAX_UNPACKED_BYTES', 4 * 1024 * 1024 * 1024),

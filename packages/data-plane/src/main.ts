@@ -1,12 +1,22 @@
 #!/usr/bin/env node
 import { buildDataPlane } from './app.ts';
-import { ConfigError, configFromEnv } from './config.ts';
+import { ConfigError, configFromEnv, storageConfigFromEnv } from './config.ts';
+import { masterKeyCommand } from './variables/master-key-command.ts';
 
 /**
  * `sov-data-plane` serves a data plane, configured by SOV_* variables: the control
  * plane URL, its client credentials, its public URL, its storage and master key.
+ * `sov-data-plane master-key id|rotate` works on its storage directly.
  */
-async function main(): Promise<void> {
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'master-key') {
+    return masterKeyCommand(argv[1], storageConfigFromEnv(), process.env, (line) => console.log(line)).catch(
+      (error: unknown) => {
+        console.error(`master-key: ${error instanceof Error ? error.message : String(error)}`);
+        return 1;
+      },
+    );
+  }
   const config = configFromEnv();
   const plane = await buildDataPlane(config);
   const address = await plane.app.listen({ host: config.host, port: config.port });
@@ -25,10 +35,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  return -1;
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) console.error(`configuration: ${error.message}`);
-  else console.error('data plane failed to start:', error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) console.error(`configuration: ${error.message}`);
+    else console.error('data plane failed to start:', error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);

@@ -8,16 +8,15 @@ import { text } from 'node:stream/consumers';
 import { after, before, describe, it } from 'node:test';
 import { DeploymentReport } from '@sovereign/protocol';
 import type { HttpProblem } from '@sovereign/protocol/http';
-import { type Database, migrate, openDatabase, type Queryable } from '@sovereign/protocol/sql';
+import { type Database, openDatabase, type Queryable } from '@sovereign/protocol/sql';
 import { databaseTargets, type TestDatabase } from '@sovereign/protocol/testing';
 import { Ajv } from 'ajv';
 import formatsPlugin from 'ajv-formats';
 import { type BundleLimits, compareJobs, Deployments, type ManifestJob } from '../src/deployments/index.ts';
 import { InvalidArtifactKeyError, LocalArtifactStore } from '../src/storage/artifacts.ts';
+import { migrateDataPlane } from '../src/storage/migrations.ts';
 import { packProject, type RawEntry, rawTarGz } from './support/tar-writer.ts';
 
-const migrationsDir = new URL('../src/migrations', import.meta.url).pathname;
-const migrationLock = 0x50_56_02;
 const limits: BundleLimits = { maxBundleBytes: 512 * 1024, maxEntries: 1000, maxUnpackedBytes: 8 * 1024 * 1024 };
 const commandCanary = 'COMMAND-CANARY-7f3a91';
 
@@ -144,7 +143,7 @@ for (const target of databaseTargets()) {
     before(async () => {
       test = await target.create();
       db = await openDatabase(test.options);
-      await migrate(db, migrationsDir, migrationLock);
+      await migrateDataPlane(db);
       root = await mkdtemp(join(tmpdir(), 'sov-deployments-'));
       store = new LocalArtifactStore(join(root, 'artifacts'));
       deployments = new Deployments({ db, store, limits, tmpDir: join(root, 'artifacts', '.incoming') });

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
-import { type Database, migrate, openDatabase } from '@sovereign/protocol/sql';
+import { type Database, openDatabase } from '@sovereign/protocol/sql';
 import { type DatabaseTarget, databaseTargets, type TestDatabase } from '@sovereign/protocol/testing';
+import { migrateDataPlane } from '../src/storage/migrations.ts';
 import { open, seal } from '../src/variables/crypto.ts';
 import {
   loadMasterKey,
@@ -24,16 +25,13 @@ import {
   WrongMasterKeyError,
 } from '../src/variables/index.ts';
 
-const migrationsDir = new URL('../src/migrations', import.meta.url).pathname;
-const migrationLock = 0x50_56_02;
-
 const newKey = (): MasterKey => masterKeyFrom(randomBytes(32));
 const marker = (label: string) => `${label}-${randomBytes(12).toString('hex')}`;
 
 async function migrated(target: DatabaseTarget, persistent = false): Promise<{ db: Database; test: TestDatabase }> {
   const test = await target.create(persistent);
   const db = await openDatabase(test.options);
-  await migrate(db, migrationsDir, migrationLock);
+  await migrateDataPlane(db);
   return { db, test };
 }
 
