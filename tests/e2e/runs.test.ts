@@ -14,6 +14,8 @@ const project = {
     timeout: 5m
   - name: fails
     run: sh fail.sh
+  - name: binary
+    run: node binary.js
 `,
   'hello.js': `
 const fs = require('node:fs');
@@ -29,6 +31,11 @@ fs.writeFileSync(process.env.SOV_OUTPUT_DIR + '/reports/summary.json', JSON.stri
 fs.writeFileSync(process.env.SOV_STATE_FILE, JSON.stringify({ count, cursor: 'row-' + count }));
 `,
   'fail.sh': 'echo "about to fail"; exit 3\n',
+  // NUL in output and in state: PostgreSQL stores neither as text, and neither may sink the run.
+  'binary.js': `
+process.stdout.write(Buffer.from([0x62, 0x65, 0x66, 0x00, 0x61, 0x66, 0x74, 0x0a]));
+require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, JSON.stringify({ k: 'a\\u0000b' }));
+`,
 };
 
 for (const target of databaseTargets()) {
@@ -78,7 +85,7 @@ for (const target of databaseTargets()) {
         const listed = await call('GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
           token: t.token,
         });
-        return listed.status === 200 && listed.body.data.length === 2;
+        return listed.status === 200 && listed.body.data.length === 3;
       }, 'the jobs to reach the control plane');
       const listed = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
         token: t.token,
@@ -168,6 +175,19 @@ for (const target of databaseTargets()) {
       assert.equal(seen.exitCode, 3);
       assert.equal(seen.reasonCode, 'exit_nonzero');
       assert.ok(!JSON.stringify(seen).includes('about to fail'));
+    });
+
+    it('keeps a run whose output or state holds NUL: the bytes are replaced, the state is refused in its log', async () => {
+      const { events } = await runToEnd('binary');
+      const lines = events.filter((e) => e.event === 'line').map((e) => e.data.line);
+      assert.deepEqual(lines, [
+        'bef\uFFFDaft',
+        'sovereign: state.k holds a NUL character (\\u0000), which cannot be stored; state not saved',
+      ]);
+      assert.deepEqual(events.at(-1), { event: 'end', data: { status: 'succeeded', exitCode: 0 } });
+      const state = await call('GET', `${dp}/workspaces/${t.workspace.workspaceId}/jobs/binary/state`, { token });
+      assert.equal(state.status, 404);
+      assert.equal(state.body.code, 'state_not_found');
     });
   });
 }

@@ -66,4 +66,14 @@ describe('log lines', () => {
     assert.ok(out.every((l) => l.text.length === 256 * 1024));
     assert.equal(lines.end()[0]?.text.length, 600 * 1024 - 512 * 1024);
   });
+
+  it('stores bytes that are not text as U+FFFD, NUL included', () => {
+    const lines = new LineAssembler('stdout');
+    const out = [...lines.push(Buffer.from([0x61, 0x00, 0x62, 0xff, 0x0a])), ...lines.push(Buffer.from('c\u0000'))];
+    out.push(...lines.end());
+    assert.deepEqual(
+      out.map((l) => l.text),
+      ['a\uFFFDb\uFFFD', 'c\uFFFD'],
+    );
+  });
 });

@@ -79,7 +79,10 @@ for (const target of databaseTargets()) {
         SOV_NEW_MASTER_KEY: 'not-a-key',
       });
       assert.equal(wrong.code, 1);
-      assert.match(wrong.output, /^master-key: the new key: the master key is unusable: it decodes to 6 bytes, a master key is 32/m);
+      assert.match(
+        wrong.output,
+        /^master-key: the new key: the master key is unusable: it decodes to 6 bytes, a master key is 32/m,
+      );
     });
 
     it('rotates to the new key: secrets read with it, the old key is refused', async () => {

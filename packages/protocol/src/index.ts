@@ -4,4 +4,5 @@ export * from './internal-api.ts';
 export * from './run-states.ts';
 export * from './schema.ts';
 export * from './scopes.ts';
+export * from './text.ts';
 export * from './tokens.ts';

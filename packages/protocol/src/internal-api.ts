@@ -162,6 +162,7 @@ export const ReasonCodes = [
   'cancelled',
   'lease_expired',
   'spawn_failed',
+  'secrets_unreadable',
   'deployment_missing',
   'job_missing',
   'dataplane_shutdown',

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import {
   type ClaimedRun,
   type ClaimResponse,
   InternalPaths,
+  nulPath,
   protocolVersion,
   type ReasonCode,
 } from '@sovereign/protocol';
@@ -50,7 +51,12 @@ interface ActiveRun {
   logLines: number;
   /** Why we stopped it, when we did. */
   stopping?: 'timed_out' | 'cancelled' | 'fenced' | 'shutdown';
+  /** Its final status is recorded (the outbox delivers it). */
+  ended?: boolean;
 }
+
+/** A state file larger than this is not saved (said in the run's log): state is cursors, not data. */
+const maxStateBytes = 64 * 1024 * 1024;
 
 const flushEveryMs = 100;
 const pipeGraceMs = 2_000;
@@ -186,8 +192,12 @@ export class Executor {
     const active: ActiveRun = { run, logLines: 0 };
     this.#active.set(run.runId, active);
     void this.#execute(active)
-      .catch((error: unknown) => {
+      .catch(async (error: unknown) => {
         this.#o.log.error({ runId: run.runId, err: String(error) }, 'run execution failed');
+        // Never leave a run to lapse into lost (and be retried) for a fault of ours.
+        if (!active.ended && active.stopping !== 'fenced') {
+          await this.#report(run, 'failed', { reasonCode: 'internal_error' }).catch(() => {});
+        }
       })
       .finally(() => {
         this.#active.delete(run.runId);
@@ -203,7 +213,11 @@ export class Executor {
     fields: { exitCode?: number | null; reasonCode?: ReasonCode; pgid?: number } = {},
   ): Promise<void> {
     const seq = await recordStatus(this.#o.db, run.runId, this.#o.agent.instanceId, status, fields);
-    if (status !== 'running') this.#unreported.set(run.runId, seq);
+    if (status !== 'running') {
+      this.#unreported.set(run.runId, seq);
+      const active = this.#active.get(run.runId);
+      if (active !== undefined) active.ended = true;
+    }
     this.#o.outbox.wake();
   }
 
@@ -235,8 +249,17 @@ export class Executor {
       }
       const saved = await readState(db, run.workspaceId, run.jobName);
       await writeFile(stateFile, JSON.stringify(saved?.state ?? {}));
-      const values = await this.#o.variables.resolve(run.workspaceId);
-      const masker = new Masker(await this.#o.variables.secretValues(run.workspaceId));
+      let values: Record<string, string>;
+      let masker: Masker;
+      try {
+        values = await this.#o.variables.resolve(run.workspaceId);
+        masker = new Masker(await this.#o.variables.secretValues(run.workspaceId));
+      } catch (error) {
+        // A wrong master key or a damaged secret: the job must not start without its secrets.
+        this.#o.log.error({ runId: run.runId, err: String(error) }, 'the workspace’s secrets cannot be read');
+        await this.#report(run, 'failed', { reasonCode: 'secrets_unreadable' });
+        return;
+      }
       const env: Record<string, string> = {
         // Only what a job needs: never the data plane's own environment (its credentials, its master key).
         PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
@@ -366,17 +389,23 @@ export class Executor {
   /** After a success, the state file becomes the job's state (when it is JSON). */
   async #saveState(active: ActiveRun, stateFile: string): Promise<void> {
     const { run } = active;
+    // Said in the run's own log, which stays here: the job's author is the one to act.
+    const notSaved = async (why: string) => {
+      active.logLines += 1;
+      await this.#o.logs.append(run.runId, active.logLines, [
+        { stream: 'stderr', at: new Date(), text: `sovereign: ${why}; state not saved` },
+      ]);
+    };
+    const size = (await stat(stateFile).catch(() => undefined))?.size ?? 0;
+    if (size > maxStateBytes) return notSaved(`the state file is over ${maxStateBytes} bytes`);
     let state: unknown;
     try {
       state = JSON.parse(await readFile(stateFile, 'utf8'));
     } catch {
-      // Said in the run's own log, which stays here: the job's author is the one to act.
-      active.logLines += 1;
-      await this.#o.logs.append(run.runId, active.logLines, [
-        { stream: 'stderr', at: new Date(), text: 'sovereign: the state file is not valid JSON; state not saved' },
-      ]);
-      return;
+      return notSaved('the state file is not valid JSON');
     }
+    const nul = nulPath(state, 'state');
+    if (nul !== undefined) return notSaved(`${nul} holds a NUL character (\\u0000), which cannot be stored`);
     await writeState(this.#o.db, run.workspaceId, run.jobName, state, run.runId);
   }
 }

@@ -12,7 +12,8 @@ export interface LogLine {
 /**
  * Assembles a stream's chunks into lines. A chunk boundary never splits a line (so a
  * secret printed across two writes is whole again before it is masked), nor a UTF-8
- * character.
+ * character. Bytes that are not text become U+FFFD: invalid UTF-8 by the decoder, and
+ * NUL here, as PostgreSQL stores no NUL in text.
  */
 export class LineAssembler {
   readonly #stream: LogLine['stream'];
@@ -24,7 +25,7 @@ export class LineAssembler {
   }
 
   push(chunk: Buffer, at = new Date()): LogLine[] {
-    const text = this.#partial + this.#decoder.write(chunk);
+    const text = this.#partial + this.#decoder.write(chunk).replaceAll('\u0000', '\uFFFD');
     const parts = text.split('\n');
     this.#partial = parts.pop() ?? '';
     const lines = parts.map((line) => ({ stream: this.#stream, at, text: line.replace(/\r$/, '') }));
@@ -37,7 +38,7 @@ export class LineAssembler {
 
   /** The last line, if the stream ended without a newline. */
   end(at = new Date()): LogLine[] {
-    const rest = this.#partial + this.#decoder.end();
+    const rest = this.#partial + this.#decoder.end().replaceAll('\u0000', '\uFFFD');
     this.#partial = '';
     return rest.length === 0 ? [] : [{ stream: this.#stream, at, text: rest }];
   }

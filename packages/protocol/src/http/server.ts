@@ -9,6 +9,7 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import { ErrorCode } from '../errors.ts';
+import { nulPath } from '../text.ts';
 import { frameworkErrorHandler, installErrorHandling } from './error-handler.ts';
 import { installOps, type ReadinessCheck } from './ops.ts';
 import { BadRequestProblem } from './problem.ts';
@@ -87,28 +88,6 @@ export function createHttpServer(options: HttpServerOptions): App {
   installErrorHandling(app);
   installOps(app, options.service, options.ready);
   return app as unknown as App;
-}
-
-/** The path of the first string (or member name) in `value` that holds U+0000, if any. */
-function nulPath(value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
-  if (Array.isArray(value)) {
-    for (const [i, item] of value.entries()) {
-      const found = nulPath(item, `${path}.${i}`);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  // Plain objects only (the router's params inherit from a null-prototype object): a
-  // Buffer or a stream (an uploaded bundle) is bytes, not text.
-  if (value === null || typeof value !== 'object') return undefined;
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== null && Object.getPrototypeOf(proto) !== null) return undefined;
-  for (const [key, item] of Object.entries(value)) {
-    const found = key.includes('\u0000') ? `${path}.${key}` : nulPath(item, `${path}.${key}`);
-    if (found !== undefined) return found;
-  }
-  return undefined;
 }
 
 /**
