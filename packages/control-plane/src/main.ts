@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { stopWithParent } from '@sovereign/protocol';
 import { migrate, openDatabase } from '@sovereign/protocol/sql';
 import { buildControlPlane } from './app.ts';
 import { ConfigError, configFromEnv } from './config.ts';
@@ -25,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  stopWithParent((reason) => void stop(reason));
   return -1;
 }
 

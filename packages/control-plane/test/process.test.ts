@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +86,60 @@ for (const target of databaseTargets()) {
         assert.deepEqual(orgs.data.map((o) => o.name).sort(), ['Sovereign', 'Survives restarts']);
       } finally {
         await second.stop();
+      }
+    });
+
+    it('stops by itself when the supervisor that started it is killed outright', async () => {
+      const port = await freePort();
+      // A supervisor (as `sov dev` is) that starts the control plane, says its pid, and is then SIGKILLed.
+      const supervisor = spawn(
+        process.execPath,
+        [
+          '-e',
+          `const c = require('node:child_process').spawn(process.execPath, [${JSON.stringify(main)}], { stdio: 'ignore' });
+           console.log(c.pid);`,
+        ],
+        {
+          env: {
+            ...process.env,
+            SOV_EXIT_WITH_PARENT: 'true',
+            SOV_PORT: String(port),
+            SOV_HOME: home,
+            SOV_ADMIN_PASSWORD: adminPassword,
+            SOV_PASSWORD_COST_LOG2: '12',
+            SOV_LOG_LEVEL: 'silent',
+            ...database.env,
+          },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      const [firstChunk] = (await once(supervisor.stdout, 'data')) as [Buffer];
+      const pid = Number(firstChunk.toString().trim());
+      const alive = () => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      try {
+        const deadline = Date.now() + 30_000;
+        while (
+          !(await fetch(`http://127.0.0.1:${port}/readyz`).then(
+            (r) => r.ok,
+            () => false,
+          ))
+        ) {
+          assert.ok(Date.now() < deadline, 'the control plane started');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        supervisor.kill('SIGKILL');
+        const gone = Date.now() + 15_000;
+        while (alive() && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
+        assert.equal(alive(), false, 'the orphaned control plane stopped');
+      } finally {
+        if (alive()) process.kill(pid, 'SIGKILL');
       }
     });
   });

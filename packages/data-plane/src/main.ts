@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { stopWithParent } from '@sovereign/protocol';
 import { buildDataPlane } from './app.ts';
 import { ConfigError, configFromEnv, storageConfigFromEnv } from './config.ts';
 import { masterKeyCommand } from './variables/master-key-command.ts';
@@ -35,6 +36,7 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  stopWithParent((reason) => void stop(reason));
   return -1;
 }
 

@@ -1,6 +1,7 @@
 export * from './errors.ts';
 export * from './health.ts';
 export * from './internal-api.ts';
+export * from './lifecycle.ts';
 export * from './run-states.ts';
 export * from './schema.ts';
 export * from './scopes.ts';

@@ -40,7 +40,8 @@ export interface StartOptions {
 export async function startService(options: StartOptions): Promise<Service> {
   const child = spawn(process.execPath, options.args, {
     cwd: options.cwd,
-    env: { ...process.env, ...options.env },
+    // A test runner killed outright must not leave its services running.
+    env: { ...process.env, SOV_EXIT_WITH_PARENT: 'true', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let printed = '';
