@@ -27,6 +27,40 @@ eachDatabase('workspaces and their regions', (h) => {
     assert.deepEqual(listed.data, [ws]);
   });
 
+  it('lists workspaces by name a page at a time, and refuses a cursor it did not give out', async () => {
+    const t = await h().tenant('paging');
+    const token = t.people.owner.token;
+    for (const name of ['b-two', 'a-one', 'c-three', 'd-four']) {
+      await h().expect(200, 'POST', '/workspaces', {
+        token,
+        body: { name, organizationId: t.organizationId, regionId: t.regionId },
+      });
+    }
+    const names: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const query: string = `/workspaces?organizationId=${t.organizationId}&limit=2${cursor === null ? '' : `&cursor=${cursor}`}`;
+      const listed = await h().expect(200, 'GET', query, { token });
+      names.push(...listed.data.map((w: { name: string }) => w.name));
+      cursor = listed.nextCursor;
+      pages += 1;
+    } while (cursor !== null);
+    const { name: first } = await h().expect(200, 'GET', `/workspaces/${t.workspace.workspaceId}`, { token });
+    const all = [first, 'a-one', 'b-two', 'c-three', 'd-four'].sort();
+    assert.deepEqual(names, all, 'every workspace once, in name order');
+    assert.equal(pages, 3);
+    for (const bad of [
+      'nonsense',
+      Buffer.from('["x"]').toString('base64url'),
+      Buffer.from('[1,2]').toString('base64url'),
+    ]) {
+      const answer = await h().request('GET', `/workspaces?cursor=${bad}`, { token });
+      assert.equal(answer.status, 400);
+      assert.equal(answer.body.code, 'validation_failed');
+    }
+  });
+
   it('never changes a workspace’s region: PATCH with another regionId is a 409', async () => {
     const t = await h().tenant('immutable');
     const other = await h().region(t.people.owner.token, t.organizationId, 'elsewhere');

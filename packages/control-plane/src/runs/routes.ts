@@ -1,10 +1,11 @@
 import { Closed, ErrorCode, RunStatuses, Timestamp, Uuid } from '@sovereign/protocol';
-import { BadRequestProblem, ConflictProblem, NotFoundProblem } from '@sovereign/protocol/http';
+import { ConflictProblem, NotFoundProblem } from '@sovereign/protocol/http';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
+import { CursorParam, decodeCursor, isTimestamp, isUuid, NextCursor, page } from '../paging.ts';
 import type { PublicApi } from '../public-api.ts';
 import { endRun, type Wakes } from './lifecycle.ts';
 import { enqueueRun, type JobForRun, type RunRow, selectJobForRun, selectRun, toRun } from './store.ts';
@@ -31,18 +32,6 @@ const Run = Type.Object({
   cancelRequested: Type.Boolean(),
 });
 const tags = ['Runs'];
-
-function encodeCursor(row: RunRow): string {
-  return Buffer.from(`${row.queued_at.toISOString()}|${row.run_id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { at: string; runId: string } {
-  const [at, runId] = Buffer.from(cursor, 'base64url').toString().split('|');
-  if (at === undefined || runId === undefined || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/.test(runId)) {
-    throw new BadRequestProblem(ErrorCode.validationFailed, 'The cursor is not one this API gave out.');
-  }
-  return { at, runId };
-}
 
 /** Runs: trigger, list with filters and a cursor, get, cancel; and pausing a job's schedule. */
 export async function runRoutes(app: PublicApi, deps: Deps) {
@@ -107,16 +96,16 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
           jobId: Type.Optional(Uuid),
           status: Type.Optional(Type.Enum(RunStatuses)),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-          cursor: Type.Optional(Type.String({ maxLength: 200 })),
+          cursor: CursorParam,
         }),
-        response: { 200: Type.Object({ data: Type.Array(Run), nextCursor: Type.Union([Type.String(), Type.Null()]) }) },
+        response: { 200: Type.Object({ data: Type.Array(Run), nextCursor: NextCursor }) },
       },
     },
     async (request) => {
       const principal = principalOf(request);
       const { workspaceId, jobId, status, cursor } = request.query;
       const limit = request.query.limit ?? 50;
-      const after = cursor === undefined ? null : decodeCursor(cursor);
+      const [afterAt, afterRunId] = cursor === undefined ? [] : decodeCursor(cursor, [isTimestamp, isUuid]);
       const rows = await db.query<RunRow>(
         `${selectRun}
           WHERE w.deleted_at IS NULL
@@ -132,17 +121,13 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
           workspaceId ?? null,
           jobId ?? null,
           status ?? null,
-          after?.at ?? null,
-          after?.runId ?? null,
+          afterAt ?? null,
+          afterRunId ?? null,
           limit + 1,
         ],
       );
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return {
-        data: page.map(toRun),
-        nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last) : null,
-      };
+      const listed = page(rows, limit, (r) => [r.queued_at.toISOString(), r.run_id]);
+      return { data: listed.rows.map(toRun), nextCursor: listed.nextCursor };
     },
   );
 

@@ -7,6 +7,7 @@ import { audit, userActor } from '../audit/record.ts';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
+import { CursorParam, decodeCursor, isText, isUuid, NextCursor, page } from '../paging.ts';
 import type { PublicApi } from '../public-api.ts';
 import { regionFor } from '../regions/store.ts';
 import { selectWorkspace, toWorkspace, type WorkspaceRow, workspaceFor, workspaceNotFound } from './store.ts';
@@ -115,23 +116,38 @@ export async function workspaceRoutes(app: PublicApi, deps: Deps) {
     {
       schema: {
         tags,
-        summary: 'List the workspaces of your organizations',
-        querystring: Closed({ organizationId: Type.Optional(Uuid) }),
-        response: { 200: Type.Object({ data: Type.Array(WorkspaceResponse) }) },
+        summary: 'List the workspaces of your organizations, by name',
+        querystring: Closed({
+          organizationId: Type.Optional(Uuid),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+          cursor: CursorParam,
+        }),
+        response: { 200: Type.Object({ data: Type.Array(WorkspaceResponse), nextCursor: NextCursor }) },
       },
     },
     async (request) => {
       const principal = principalOf(request);
-      const { organizationId } = request.query;
+      const { organizationId, cursor } = request.query;
+      const limit = request.query.limit ?? 100;
       if (organizationId !== undefined) await requireRole(db, principal, organizationId, 'viewer');
+      const [afterName, afterId] = cursor === undefined ? [] : decodeCursor(cursor, [isText, isUuid]);
       const rows = await db.query<WorkspaceRow>(
         `${selectWorkspace} WHERE w.deleted_at IS NULL
             AND ($2::uuid IS NULL OR w.organization_id = $2)
             AND ($3 OR w.organization_id IN (SELECT organization_id FROM memberships WHERE user_id = $1))
-          ORDER BY w.name, w.workspace_id`,
-        [principal.userId, organizationId ?? null, principal.isInstanceAdmin && organizationId !== undefined],
+            AND ($4::text IS NULL OR (w.name, w.workspace_id) > ($4, $5::uuid))
+          ORDER BY w.name, w.workspace_id LIMIT $6`,
+        [
+          principal.userId,
+          organizationId ?? null,
+          principal.isInstanceAdmin && organizationId !== undefined,
+          afterName ?? null,
+          afterId ?? null,
+          limit + 1,
+        ],
       );
-      return { data: rows.map(toWorkspace) };
+      const listed = page(rows, limit, (w) => [w.name, w.workspace_id]);
+      return { data: listed.rows.map(toWorkspace), nextCursor: listed.nextCursor };
     },
   );
 
