@@ -120,6 +120,11 @@ export const JobMetadata = Closed({
   timezone: Type.String({ minLength: 1, maxLength: 64 }),
   timeoutSeconds: Type.Integer({ minimum: 1 }),
   retries: Type.Integer({ minimum: 0, maximum: 10 }),
+  /**
+   * At most this many runs of the job at once (queued, claimed or running); absent
+   * means no limit. Interactive jobs default to 1: a second trigger answers the first.
+   */
+  maxRunning: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
 });
 export type JobMetadata = Static<typeof JobMetadata>;
 
@@ -166,6 +171,11 @@ export const ReasonCodes = [
   'job_missing',
   'dataplane_shutdown',
   'internal_error',
+  // Interactive jobs: their port never answered within the start timeout; the process
+  // ended before its port answered; stopped after its idle limit without requests.
+  'start_timeout',
+  'exited_before_ready',
+  'idle_timeout',
 ] as const;
 export type ReasonCode = (typeof ReasonCodes)[number];
 
