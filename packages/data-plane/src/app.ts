@@ -12,6 +12,10 @@ import { Deployments } from './deployments/index.ts';
 import { deploymentReportKind } from './deployments/report.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
 import { Executor } from './executor/executor.ts';
+import { InteractiveGateway } from './interactive/gateway.ts';
+import { requestLogSerializer } from './interactive/log.ts';
+import { installInteractiveUpgrades, interactiveRoutes } from './interactive/routes.ts';
+import { SessionSigner } from './interactive/session.ts';
 import { LogStore } from './logs/store.ts';
 import { OutboxDeliverer } from './outbox/outbox.ts';
 import { runRoutes } from './runs/routes.ts';
@@ -56,6 +60,8 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
               level: config.logLevel,
               base: { service: 'data-plane' },
               redact: ['req.headers.authorization', 'req.headers.cookie'],
+              // No query string of an interactive app's URL in our logs: it may carry a token.
+              serializers: { req: requestLogSerializer },
             },
       ready: async () => {
         await db.query('SELECT 1');
@@ -123,6 +129,8 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       workRoot: config.workDir,
       capacity: config.capacity,
       killGraceMs: config.killGraceSeconds * 1000,
+      interactiveStartTimeoutMs: config.interactiveStartTimeoutSeconds * 1000,
+      publicUrl: config.publicUrl,
       log: app.log,
     });
     const deps: Deps = {
@@ -138,6 +146,18 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       log: app.log,
     };
     const verifier = new TokenVerifier(agent, config.tokenSkewSeconds);
+    const interactive = {
+      gateway: new InteractiveGateway({
+        db,
+        agent,
+        verifier,
+        signer: new SessionSigner(masterKey.key),
+        live: (runId) => executor?.interactive(runId),
+      }),
+      publicUrl: config.publicUrl,
+      sessionSeconds: config.interactiveSessionSeconds,
+      log: app.log,
+    };
 
     await app.register(swagger, {
       openapi: {
@@ -163,6 +183,9 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       },
       { prefix: apiPrefix },
     );
+    // Interactive jobs authenticate by session cookie as well as bearer token: their own scope.
+    await app.register(async (scope) => interactiveRoutes(scope as App, interactive), { prefix: apiPrefix });
+    const upgrades = installInteractiveUpgrades(app, interactive);
     app.get(`${apiPrefix}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
     await app.ready();
 
@@ -175,6 +198,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         executor?.start();
       },
       async close() {
+        upgrades.close();
         await executor?.stop();
         agent.stop();
         await outbox.stop();

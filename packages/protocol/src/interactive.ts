@@ -21,3 +21,11 @@ export function interactiveUrl(dataplaneUrl: string, runId: string): string {
  * for that run's path and redirects to the URL without the token.
  */
 export const interactiveTokenParam = 'sov_token';
+
+/**
+ * The longest life of an interactive session cookie (a data plane setting chooses
+ * less). The control plane keeps listing a revoked scoped token in heartbeat answers
+ * for this long past the token's expiry, so revoking a token also ends the browser
+ * sessions opened with it.
+ */
+export const interactiveSessionMaxSeconds = 8 * 3600;

@@ -81,7 +81,10 @@ export const HeartbeatResponse = Type.Object({
   reason: Type.Optional(Type.Union([Type.Literal('dataplane_disabled'), Type.Literal('region_disabled')])),
   /** Workspaces bound to this data plane: the only ones whose tokens it accepts. */
   workspaceIds: Type.Array(Uuid),
-  /** Revoked scoped token ids that have not expired yet. */
+  /**
+   * Revoked scoped token ids, until `interactiveSessionMaxSeconds` past their expiry
+   * (an interactive session opened with one may last that long).
+   */
   revokedTokens: Type.Array(RevokedToken),
   /** Runs the data plane must stop: their cancel was asked for. */
   cancelRunIds: Type.Array(Uuid),
