@@ -166,7 +166,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
           title: 'Sovereign data plane',
           version,
           description:
-            'Everything that carries customer data, in its region: deployments, variables and secrets. Every call needs a scoped token from the control plane, checked here without calling it.',
+            'Everything that carries customer data, in its region: deployments, variables and secrets, runs’ logs, outputs and state, and interactive jobs (proxied at /api/v1/interactive/{runId}/, every method and WebSocket). Every call needs a scoped token from the control plane, checked here without calling it.',
         },
         servers: [{ url: config.publicUrl }],
         components: { securitySchemes: { scopedToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
