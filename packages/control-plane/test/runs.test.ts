@@ -247,6 +247,87 @@ eachDatabase('runs: triggers, claims, events, leases, retries', (h) => {
   });
 });
 
+eachDatabase('interactive runs: one per job unless the manifest says otherwise, and where to open them', (h) => {
+  it('answers a second trigger with 409 run_limit_reached naming the active run and its URL', async () => {
+    const d = await deployed(h(), [job('explorer', { kind: 'interactive', timeoutSeconds: 3600, maxRunning: 1 })]);
+    // The data plane has reported its public URL: the run's URL is built from it.
+    await d.heartbeat([]);
+    const first = await d.trigger('explorer');
+    assert.equal(first.url, `http://127.0.0.1:1/api/v1/interactive/${first.runId}/`);
+    const explorer = await h().expect(200, 'GET', `/jobs/${d.jobIds.explorer}`, { token: d.t.people.viewer.token });
+    assert.equal(explorer.maxRunning, 1);
+
+    const again = await h().request('POST', `/jobs/${d.jobIds.explorer}/runs`, { token: d.t.people.member.token });
+    assert.equal(again.status, 409);
+    assert.match(String(again.headers['content-type']), /application\/problem\+json/);
+    assert.equal(again.body.code, 'run_limit_reached');
+    assert.equal(again.body.runId, first.runId);
+    assert.deepEqual(again.body.runIds, [first.runId]);
+    assert.equal(again.body.url, first.url);
+    assert.equal(again.body.maxRunning, 1);
+
+    // Still refused once claimed and running; a new run may start once it ended.
+    await d.claim();
+    await d.events([{ runId: first.runId, seq: 1, status: 'running' }]);
+    const running = await h().request('POST', `/jobs/${d.jobIds.explorer}/runs`, { token: d.t.people.member.token });
+    assert.equal(running.body.code, 'run_limit_reached');
+    await d.events([{ runId: first.runId, seq: 2, status: 'succeeded', reasonCode: 'idle_timeout', exitCode: null }]);
+    const ended = await d.run(first.runId);
+    assert.equal(ended.status, 'succeeded');
+    assert.equal(ended.reasonCode, 'idle_timeout');
+    const next = await d.trigger('explorer');
+    assert.notEqual(next.runId, first.runId);
+    const all = await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.explorer}`, { token: d.t.people.viewer.token });
+    assert.equal(all.data.length, 2, 'no run was queued by the refused triggers');
+  });
+
+  it('allows as many as max_running says, and gives batch runs no URL and no limit', async () => {
+    const d = await deployed(h(), [
+      job('pair', { kind: 'interactive', maxRunning: 2 }),
+      // A report without maxRunning (a data plane from before it) still limits interactive jobs to one.
+      job('legacy', { kind: 'interactive' }),
+      job('batch'),
+    ]);
+    const one = await d.trigger('pair');
+    const two = await d.trigger('pair');
+    assert.notEqual(one.runId, two.runId);
+    const third = await h().request('POST', `/jobs/${d.jobIds.pair}/runs`, { token: d.t.people.member.token });
+    assert.equal(third.body.code, 'run_limit_reached');
+    assert.deepEqual(third.body.runIds, [one.runId, two.runId]);
+
+    await d.trigger('legacy');
+    const legacy = await h().request('POST', `/jobs/${d.jobIds.legacy}/runs`, { token: d.t.people.member.token });
+    assert.equal(legacy.status, 409);
+
+    const batch = [await d.trigger('batch'), await d.trigger('batch')];
+    assert.deepEqual(
+      batch.map((r) => r.url),
+      [null, null],
+    );
+  });
+
+  it('skips a due time of a scheduled interactive job while its run is still active', async () => {
+    const d = await deployed(h(), [
+      job('board', { kind: 'interactive', trigger: { type: 'every', everySeconds: 10 } }),
+    ]);
+    const runs = async () =>
+      (await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.board}`, { token: d.t.people.viewer.token })).data;
+    h().freezeClock();
+    try {
+      await h().plane.scheduler.tick();
+      h().advanceClock(10_500);
+      await h().plane.scheduler.tick();
+      assert.equal((await runs()).length, 1);
+      h().advanceClock(10_000);
+      await h().plane.scheduler.tick();
+      assert.equal((await runs()).length, 1, 'the next due time found the first run active, and was skipped');
+    } finally {
+      h().advanceClock(-20_500);
+      h().unfreezeClock();
+    }
+  });
+});
+
 eachDatabase('scheduler', (h) => {
   it('fires each due time once, skips paused jobs, and catches up once after downtime', async () => {
     const d = await deployed(h(), [job('every_second', { trigger: { type: 'cron', cron: '* * * * * *' } })]);

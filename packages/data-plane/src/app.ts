@@ -11,6 +11,10 @@ import { Deployments } from './deployments/index.ts';
 import { deploymentReportKind } from './deployments/report.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
 import { Executor } from './executor/executor.ts';
+import { InteractiveGateway } from './interactive/gateway.ts';
+import { requestLogSerializer } from './interactive/log.ts';
+import { installInteractiveUpgrades, interactiveRoutes } from './interactive/routes.ts';
+import { SessionSigner } from './interactive/session.ts';
 import { LogStore } from './logs/store.ts';
 import { OutboxDeliverer } from './outbox/outbox.ts';
 import { runRoutes } from './runs/routes.ts';
@@ -54,6 +58,8 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
               level: config.logLevel,
               base: { service: 'data-plane' },
               redact: ['req.headers.authorization', 'req.headers.cookie'],
+              // No query string of an interactive app's URL in our logs: it may carry a token.
+              serializers: { req: requestLogSerializer },
             },
       ready: async () => {
         await db.query('SELECT 1');
@@ -121,6 +127,8 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       workRoot: config.workDir,
       capacity: config.capacity,
       killGraceMs: config.killGraceSeconds * 1000,
+      interactiveStartTimeoutMs: config.interactiveStartTimeoutSeconds * 1000,
+      publicUrl: config.publicUrl,
       log: app.log,
     });
     const deps: Deps = {
@@ -136,6 +144,18 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       log: app.log,
     };
     const verifier = new TokenVerifier(agent, config.tokenSkewSeconds);
+    const interactive = {
+      gateway: new InteractiveGateway({
+        db,
+        agent,
+        verifier,
+        signer: new SessionSigner(masterKey.key),
+        live: (runId) => executor?.interactive(runId),
+      }),
+      publicUrl: config.publicUrl,
+      sessionSeconds: config.interactiveSessionSeconds,
+      log: app.log,
+    };
 
     await app.register(swagger, {
       openapi: {
@@ -144,7 +164,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
           title: 'Sovereign data plane',
           version,
           description:
-            'Everything that carries customer data, in its region: deployments, variables and secrets. Every call needs a scoped token from the control plane, checked here without calling it.',
+            'Everything that carries customer data, in its region: deployments, variables and secrets, runs’ logs, outputs and state, and interactive jobs (proxied at /api/v1/interactive/{runId}/, every method and WebSocket). Every call needs a scoped token from the control plane, checked here without calling it.',
         },
         servers: [{ url: config.publicUrl }],
         components: { securitySchemes: { scopedToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
@@ -161,6 +181,9 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       },
       { prefix: apiPrefix },
     );
+    // Interactive jobs authenticate by session cookie as well as bearer token: their own scope.
+    await app.register(async (scope) => interactiveRoutes(scope as App, interactive), { prefix: apiPrefix });
+    const upgrades = installInteractiveUpgrades(app, interactive);
     app.get(`${apiPrefix}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
     await app.ready();
 
@@ -173,6 +196,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         executor?.start();
       },
       async close() {
+        upgrades.close();
         await executor?.stop();
         agent.stop();
         await outbox.stop();

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { tokenClockSkewSeconds } from '@sovereign/protocol';
+import { interactiveSessionMaxSeconds, tokenClockSkewSeconds } from '@sovereign/protocol';
 import type { DatabaseOptions } from '@sovereign/protocol/sql';
 
 export interface DataPlaneConfig {
@@ -26,6 +26,10 @@ export interface DataPlaneConfig {
   maxBundleEntries: number;
   maxUnpackedBytes: number;
   capacity: number;
+  /** Interactive jobs: how long their port may take to answer before the run fails (start_timeout). */
+  interactiveStartTimeoutSeconds: number;
+  /** Life of the session cookie a browser gets for an interactive run in exchange for a token. */
+  interactiveSessionSeconds: number;
   /** Clock skew tolerated on token times; at most the protocol's 30 s. */
   tokenSkewSeconds: number;
   logLevel: string | false;
@@ -78,6 +82,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneCo
   if (skew > tokenClockSkewSeconds) {
     throw new ConfigError(`SOV_TOKEN_CLOCK_SKEW_SECONDS is at most ${tokenClockSkewSeconds}`);
   }
+  const sessionSeconds = int(env, 'SOV_INTERACTIVE_SESSION_SECONDS', 3600);
+  if (sessionSeconds < 60 || sessionSeconds > interactiveSessionMaxSeconds) {
+    throw new ConfigError(`SOV_INTERACTIVE_SESSION_SECONDS must be from 60 to ${interactiveSessionMaxSeconds}`);
+  }
+  const startTimeout = int(env, 'SOV_INTERACTIVE_START_TIMEOUT_SECONDS', 120);
+  if (startTimeout < 1) throw new ConfigError('SOV_INTERACTIVE_START_TIMEOUT_SECONDS must be at least 1');
   return {
     host,
     port,
@@ -93,6 +103,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneCo
     maxBundleEntries: int(env, 'SOV_MAX_BUNDLE_ENTRIES', 100_000),
     maxUnpackedBytes: int(env, 'SOV_MAX_UNPACKED_BYTES', 4 * 1024 * 1024 * 1024),
     capacity: int(env, 'SOV_CAPACITY', availableParallelism()),
+    interactiveStartTimeoutSeconds: startTimeout,
+    interactiveSessionSeconds: sessionSeconds,
     tokenSkewSeconds: skew,
     logLevel: env.SOV_LOG_LEVEL === 'silent' ? false : (env.SOV_LOG_LEVEL ?? 'info'),
     version: '0.1.0',

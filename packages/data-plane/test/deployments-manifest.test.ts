@@ -165,6 +165,63 @@ extra: true
     assert.equal(lines.filter((l) => l.includes('makes a cycle')).length, 1);
   });
 
+  it('reads the limits of interactive jobs, with their defaults', () => {
+    const { jobs, metadata } = accepted(`jobs:
+  - name: explorer
+    kind: interactive
+    run: node app.js
+  - name: notebook
+    kind: interactive
+    run: jupyter lab --port $PORT --ServerApp.base_url=$SOV_BASE_PATH
+    idle_timeout: 1h30m
+    max_running: 3
+    strip_prefix: false
+    timeout: 1d
+  - name: sync
+    run: ./sync.sh
+    max_running: 2
+  - name: report
+    run: ./report.sh
+`);
+    assert.deepEqual(
+      jobs.map((j) => [j.name, j.idleTimeoutSeconds, j.stripPrefix, j.maxRunning, j.timeoutSeconds]),
+      [
+        ['explorer', 15 * 60, true, 1, 8 * 3600],
+        ['notebook', 5400, false, 3, 86400],
+        ['sync', undefined, undefined, 2, 7200],
+        ['report', undefined, undefined, undefined, 7200],
+      ],
+    );
+    // The control plane learns the limit on runs (it queues them), not how the proxy serves the app.
+    assert.equal(metadata[1]?.maxRunning, 3);
+    assert.ok(!('idleTimeoutSeconds' in (metadata[1] ?? {})) && !('stripPrefix' in (metadata[1] ?? {})));
+    assert.ok(!('maxRunning' in (metadata[3] ?? {})), 'a batch job has no limit unless it says so');
+  });
+
+  it('refuses bad interactive settings, and interactive settings on batch jobs', () => {
+    const lines = refused(`jobs:
+  - name: a
+    kind: interactive
+    run: x
+    idle_timeout: forever
+    max_running: 0
+    strip_prefix: "no"
+  - name: b
+    run: y
+    idle_timeout: 5m
+    strip_prefix: true
+    max_running: 1.5
+`);
+    assert.deepEqual(lines.sort(), [
+      'jobs[0].idle_timeout: "forever" must be a duration from 1s to 7d, such as 15m or 1h',
+      'jobs[0].max_running: 0 must be a whole number from 1 to 1000',
+      'jobs[0].strip_prefix: must be true or false',
+      'jobs[1].idle_timeout: applies to interactive jobs only',
+      'jobs[1].max_running: 1.5 must be a whole number from 1 to 1000',
+      'jobs[1].strip_prefix: applies to interactive jobs only',
+    ]);
+  });
+
   it('finds longer cycles and does not blame the jobs that lead into them', () => {
     const lines = refused(`jobs:
   - { name: start, run: s, after: { job: x } }

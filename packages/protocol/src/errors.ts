@@ -46,6 +46,8 @@ export const ErrorCode = {
   jobNotFound: 'job_not_found',
   jobArchived: 'job_archived',
   runNotFound: 'run_not_found',
+  /** A job already has as many active runs as its manifest allows (`max_running`). */
+  runLimitReached: 'run_limit_reached',
 
   // Data plane credentials and protocol
   invalidClientCredentials: 'invalid_client_credentials',
@@ -83,6 +85,13 @@ export const ErrorCode = {
   // Runs on the data plane
   outputNotFound: 'output_not_found',
   stateNotFound: 'state_not_found',
+
+  // Interactive jobs behind the data plane's proxy
+  runNotInteractive: 'run_not_interactive',
+  interactiveNotRunning: 'interactive_not_running',
+  interactiveOnOtherInstance: 'interactive_on_other_instance',
+  interactiveUnreachable: 'interactive_unreachable',
+  interactiveSessionInvalid: 'interactive_session_invalid',
 
   // Protocol reports (control plane)
   workspaceNotOnDataplane: 'workspace_not_on_dataplane',

@@ -1,5 +1,6 @@
 export * from './errors.ts';
 export * from './health.ts';
+export * from './interactive.ts';
 export * from './internal-api.ts';
 export * from './lifecycle.ts';
 export * from './run-states.ts';

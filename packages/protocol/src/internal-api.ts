@@ -81,7 +81,10 @@ export const HeartbeatResponse = Type.Object({
   reason: Type.Optional(Type.Union([Type.Literal('dataplane_disabled'), Type.Literal('region_disabled')])),
   /** Workspaces bound to this data plane: the only ones whose tokens it accepts. */
   workspaceIds: Type.Array(Uuid),
-  /** Revoked scoped token ids that have not expired yet. */
+  /**
+   * Revoked scoped token ids, until `interactiveSessionMaxSeconds` past their expiry
+   * (an interactive session opened with one may last that long).
+   */
   revokedTokens: Type.Array(RevokedToken),
   /** Runs the data plane must stop: their cancel was asked for. */
   cancelRunIds: Type.Array(Uuid),
@@ -120,6 +123,11 @@ export const JobMetadata = Closed({
   timezone: Type.String({ minLength: 1, maxLength: 64 }),
   timeoutSeconds: Type.Integer({ minimum: 1 }),
   retries: Type.Integer({ minimum: 0, maximum: 10 }),
+  /**
+   * At most this many runs of the job at once (queued, claimed or running); absent
+   * means no limit. Interactive jobs default to 1: a second trigger answers the first.
+   */
+  maxRunning: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
 });
 export type JobMetadata = Static<typeof JobMetadata>;
 
@@ -167,6 +175,11 @@ export const ReasonCodes = [
   'job_missing',
   'dataplane_shutdown',
   'internal_error',
+  // Interactive jobs: their port never answered within the start timeout; the process
+  // ended before its port answered; stopped after its idle limit without requests.
+  'start_timeout',
+  'exited_before_ready',
+  'idle_timeout',
 ] as const;
 export type ReasonCode = (typeof ReasonCodes)[number];
 

@@ -13,6 +13,7 @@ import {
   InitializeRequest,
   InitializeResponse,
   InternalPaths,
+  interactiveSessionMaxSeconds,
   RunEventsRequest,
   RunEventsResponse,
   TokenType,
@@ -206,10 +207,12 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
         'SELECT workspace_id FROM workspaces WHERE dataplane_id = $1 AND deleted_at IS NULL ORDER BY workspace_id',
         [plane.dataplane_id],
       );
+      // Listed past their expiry for as long as a session opened with one may last.
       const revoked = await db.query<{ jti: string; expires_at: Date }>(
         `SELECT jti, expires_at FROM issued_tokens
-          WHERE dataplane_id = $1 AND revoked_at IS NOT NULL AND expires_at > $2 ORDER BY jti`,
-        [plane.dataplane_id, now],
+          WHERE dataplane_id = $1 AND revoked_at IS NOT NULL
+            AND expires_at > $2::timestamptz - ($3::int * interval '1 second') ORDER BY jti`,
+        [plane.dataplane_id, now, interactiveSessionMaxSeconds],
       );
       const accepting = plane.enabled && plane.region_enabled;
       return {

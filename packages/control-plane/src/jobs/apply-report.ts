@@ -10,7 +10,13 @@ interface JobRow {
   timezone: string;
   timeout_seconds: number;
   retries: number;
+  max_running: number | null;
   archived_at: Date | null;
+}
+
+/** A data plane that predates `maxRunning` still gets one run at a time for its interactive jobs. */
+function maxRunningOf(job: JobMetadata): number | null {
+  return job.maxRunning ?? (job.kind === 'interactive' ? 1 : null);
 }
 
 function sameDefinition(row: JobRow, job: JobMetadata): boolean {
@@ -20,7 +26,8 @@ function sameDefinition(row: JobRow, job: JobMetadata): boolean {
     JSON.stringify(row.trigger) === JSON.stringify(job.trigger) &&
     row.timezone === job.timezone &&
     row.timeout_seconds === job.timeoutSeconds &&
-    row.retries === job.retries
+    row.retries === job.retries &&
+    row.max_running === maxRunningOf(job)
   );
 }
 
@@ -72,8 +79,9 @@ export async function applyDeploymentReport(
     const row = byName.get(job.name);
     if (row === undefined) {
       await tx.query(
-        `INSERT INTO jobs (job_id, workspace_id, name, kind, trigger, timezone, timeout_seconds, retries, deployment_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        `INSERT INTO jobs (job_id, workspace_id, name, kind, trigger, timezone, timeout_seconds, retries, deployment_id,
+                           max_running)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
         [
           randomUUID(),
           report.workspaceId,
@@ -84,6 +92,7 @@ export async function applyDeploymentReport(
           job.timeoutSeconds,
           job.retries,
           report.deploymentId,
+          maxRunningOf(job),
         ],
       );
       changes.added.push(job.name);
@@ -92,7 +101,7 @@ export async function applyDeploymentReport(
     (sameDefinition(row, job) ? changes.unchanged : changes.updated).push(job.name);
     await tx.query(
       `UPDATE jobs SET kind = $2, trigger = $3, timezone = $4, timeout_seconds = $5, retries = $6,
-              deployment_id = $7, archived_at = NULL, updated_at = now()
+              deployment_id = $7, max_running = $8, archived_at = NULL, updated_at = now()
         WHERE job_id = $1`,
       [
         row.job_id,
@@ -102,6 +111,7 @@ export async function applyDeploymentReport(
         job.timeoutSeconds,
         job.retries,
         report.deploymentId,
+        maxRunningOf(job),
       ],
     );
   }

@@ -16,6 +16,9 @@ const Job = Type.Object({
   timezone: Type.String(),
   timeoutSeconds: Type.Integer(),
   retries: Type.Integer(),
+  maxRunning: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'At most this many runs at once (queued, claimed or running); null for no limit.',
+  }),
   paused: Type.Boolean(),
   archived: Type.Boolean(),
   deploymentId: Uuid,
@@ -43,6 +46,7 @@ interface JobRow {
   timezone: string;
   timeout_seconds: number;
   retries: number;
+  max_running: number | null;
   paused: boolean;
   deployment_id: string;
   created_at: Date;
@@ -61,6 +65,7 @@ function toJob(row: JobRow) {
     timezone: row.timezone,
     timeoutSeconds: row.timeout_seconds,
     retries: row.retries,
+    maxRunning: row.max_running,
     paused: row.paused,
     archived: row.archived_at !== null,
     deploymentId: row.deployment_id,

@@ -1,5 +1,6 @@
 import { Closed, ErrorCode, RunStatuses, Timestamp, Uuid } from '@sovereign/protocol';
 import { ConflictProblem, NotFoundProblem } from '@sovereign/protocol/http';
+import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
 import { requireRole } from '../auth/access.ts';
@@ -8,7 +9,16 @@ import type { Deps } from '../context.ts';
 import { CursorParam, decodeCursor, isTimestamp, isUuid, NextCursor, page } from '../paging.ts';
 import type { PublicApi } from '../public-api.ts';
 import { endRun, type Wakes } from './lifecycle.ts';
-import { enqueueRun, type JobForRun, type RunRow, selectJobForRun, selectRun, toRun } from './store.ts';
+import {
+  enqueueRun,
+  type JobForRun,
+  type RunRow,
+  runsAtLimit,
+  runUrl,
+  selectJobForRun,
+  selectRun,
+  toRun,
+} from './store.ts';
 
 const Run = Type.Object({
   runId: Uuid,
@@ -30,8 +40,24 @@ const Run = Type.Object({
   startedAt: Type.Union([Timestamp, Type.Null()]),
   finishedAt: Type.Union([Timestamp, Type.Null()]),
   cancelRequested: Type.Boolean(),
+  url: Type.Union([Type.String(), Type.Null()], {
+    description:
+      "Interactive runs: where to open the app, on the workspace's data plane (with a scoped token carrying the interactive scope). Null for batch runs.",
+  }),
 });
 const tags = ['Runs'];
+
+/** The refusal of a trigger past the job's limit: it names the runs to use (or cancel) instead. */
+async function runLimitProblem(tx: Queryable, job: JobForRun, active: string[]): Promise<ConflictProblem> {
+  const [first] = await tx.query<RunRow>(`${selectRun} WHERE r.run_id = $1`, [active[0]]);
+  const url = first === undefined ? null : runUrl(first);
+  const limit = job.max_running ?? active.length;
+  return new ConflictProblem(
+    ErrorCode.runLimitReached,
+    `The job ${job.name} already has ${active.length} active run${active.length === 1 ? '' : 's'} and allows ${limit} at once (max_running): use ${active.length === 1 ? 'it' : 'them'}, or cancel one first.`,
+    { maxRunning: limit, runIds: active, runId: active[0], url },
+  );
+}
 
 /** Runs: trigger, list with filters and a cursor, get, cancel; and pausing a job's schedule. */
 export async function runRoutes(app: PublicApi, deps: Deps) {
@@ -55,6 +81,8 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
       schema: {
         tags,
         summary: 'Trigger a run of a job now (members and up)',
+        description:
+          'A job that already has as many active runs as its max_running allows (one, for interactive jobs, unless the manifest says otherwise) answers 409 run_limit_reached, naming those runs (and the URL of the first, for interactive jobs).',
         params: Closed({ jobId: Uuid }),
         response: { 200: Run },
       },
@@ -67,6 +95,8 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
       }
       const trigger = principal.credential.type === 'api_key' ? 'api' : 'manual';
       const run = await db.transaction(async (tx) => {
+        const active = await runsAtLimit(tx, job);
+        if (active !== undefined) throw await runLimitProblem(tx, job, active);
         const queued = await enqueueRun(tx, job, { trigger, createdBy: principal.userId });
         if (queued === undefined) throw new Error('a manual run cannot conflict');
         await audit(tx, userActor(principal), {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { JobTrigger, RunStatus } from '@sovereign/protocol';
+import { interactiveUrl, type JobTrigger, type RunStatus } from '@sovereign/protocol';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { iso, isoOrNull } from '../context.ts';
 
@@ -29,11 +29,25 @@ export interface RunRow {
   lease_expires_at: Date | null;
   cancel_requested_at: Date | null;
   job_name: string;
+  job_kind: 'batch' | 'interactive';
+  /** The public URL of the run's data plane, as its instances report it. */
+  dataplane_url: string | null;
   organization_id: string;
 }
 
-export const selectRun = `SELECT r.*, j.name AS job_name, w.organization_id
-  FROM runs r JOIN jobs j USING (job_id) JOIN workspaces w ON w.workspace_id = r.workspace_id`;
+export const selectRun = `SELECT r.*, j.name AS job_name, j.kind AS job_kind, d.public_url AS dataplane_url, w.organization_id
+  FROM runs r JOIN jobs j USING (job_id) JOIN workspaces w ON w.workspace_id = r.workspace_id
+  JOIN dataplanes d ON d.dataplane_id = r.dataplane_id`;
+
+/**
+ * Where an interactive run is opened: its data plane's URL for it. Metadata only: the
+ * app's pages and answers travel between the client and the data plane, never here.
+ */
+export function runUrl(row: Pick<RunRow, 'run_id' | 'job_kind' | 'dataplane_url'>): string | null {
+  return row.job_kind === 'interactive' && row.dataplane_url !== null
+    ? interactiveUrl(row.dataplane_url, row.run_id)
+    : null;
+}
 
 export function toRun(row: RunRow) {
   return {
@@ -56,6 +70,7 @@ export function toRun(row: RunRow) {
     startedAt: isoOrNull(row.started_at),
     finishedAt: isoOrNull(row.finished_at),
     cancelRequested: row.cancel_requested_at !== null,
+    url: runUrl(row),
   };
 }
 
@@ -67,6 +82,7 @@ export interface JobForRun {
   trigger: JobTrigger;
   timeout_seconds: number;
   retries: number;
+  max_running: number | null;
   paused: boolean;
   deployment_id: string;
   archived_at: Date | null;
@@ -74,13 +90,35 @@ export interface JobForRun {
 }
 
 export const selectJobForRun = `SELECT j.job_id, j.workspace_id, j.name, j.kind, j.trigger, j.timeout_seconds, j.retries,
-    j.paused, j.deployment_id, j.archived_at, w.dataplane_id
+    j.max_running, j.paused, j.deployment_id, j.archived_at, w.dataplane_id
   FROM jobs j JOIN workspaces w USING (workspace_id)`;
+
+/** Two-int advisory locks per job, apart from the one-bigint locks of migrations and the scheduler. */
+const jobLockSpace = 0x5056_0011;
+
+/**
+ * The job's active runs (queued, claimed or running), oldest first, when it already has
+ * as many as its `max_running` allows; undefined when another may be queued. Holds a
+ * lock on the job until the transaction ends, so two triggers cannot both see room.
+ * An advisory lock, not a row lock: a deployment report locks the workspace and then
+ * its jobs, and a row lock taken here first would wait on it the other way round.
+ */
+export async function runsAtLimit(tx: Queryable, job: JobForRun): Promise<string[] | undefined> {
+  if (job.max_running === null) return undefined;
+  await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [jobLockSpace, job.job_id]);
+  const active = await tx.query<{ run_id: string }>(
+    `SELECT run_id FROM runs WHERE job_id = $1 AND status IN ('queued', 'claimed', 'running')
+      ORDER BY queued_at, run_id`,
+    [job.job_id],
+  );
+  return active.length >= job.max_running ? active.map((r) => r.run_id) : undefined;
+}
 
 /**
  * Queues a run of a job on its workspace's data plane. A scheduled run names its due
  * time, and a second insert for the same due time does nothing: each fires once.
- * Returns the new run's id and data plane, or undefined when it already existed.
+ * Returns the new run's id and data plane, or undefined when it already existed or the
+ * job has as many active runs as it may (a due time that finds it so is skipped).
  */
 export async function enqueueRun(
   tx: Queryable,
@@ -93,6 +131,7 @@ export async function enqueueRun(
     rootRunId?: string;
   },
 ): Promise<{ runId: string; dataplaneId: string } | undefined> {
+  if ((await runsAtLimit(tx, job)) !== undefined) return undefined;
   const runId = randomUUID();
   const rows = await tx.query<{ run_id: string }>(
     `INSERT INTO runs (run_id, job_id, workspace_id, dataplane_id, deployment_id, attempt, root_run_id, trigger,

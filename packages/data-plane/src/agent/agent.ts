@@ -87,9 +87,12 @@ export class Agent {
     return this.#workspaces.has(workspaceId);
   }
 
+  /**
+   * A token id the control plane lists as revoked. It lists them past their expiry for
+   * as long as an interactive session opened with one may last, so a session checks here too.
+   */
   isRevoked(jti: string): boolean {
-    const expiresAt = this.#revoked.get(jti);
-    return expiresAt !== undefined && expiresAt > Date.now() - 60_000;
+    return this.#revoked.has(jti);
   }
 
   jwks(): AgentSnapshot['jwks'] {

@@ -2,6 +2,8 @@ export { type BundleLimits, type ReceivedBundle, receiveBundle } from './bundle.
 export * from './errors.ts';
 export {
   defaultBatchTimeoutSeconds,
+  defaultIdleTimeoutSeconds,
+  defaultInteractiveMaxRunning,
   defaultInteractiveTimeoutSeconds,
   jobMetadata,
   type ManifestJob,

@@ -6,6 +6,14 @@ import type { Finding } from './errors.ts';
 /** A job as the data plane runs it: its command (`run`) never leaves the region (R1). */
 export interface ManifestJob extends JobMetadata {
   run: string;
+  /** Interactive jobs: stopped after this long without a proxied request or WebSocket frame. */
+  idleTimeoutSeconds?: number;
+  /**
+   * Interactive jobs: the proxy removes `/api/v1/interactive/{runId}` from the path, so the
+   * app is served from `/` (true, the default), or passes the full path to an app that
+   * serves under `$SOV_BASE_PATH` itself (false: Jupyter's base_url, Streamlit's baseUrlPath).
+   */
+  stripPrefix?: boolean;
 }
 
 export type ManifestResult =
@@ -28,6 +36,11 @@ export const defaultBatchTimeoutSeconds = 2 * 3600;
  * their `timeout` says otherwise, so one left open is not kept forever.
  */
 export const defaultInteractiveTimeoutSeconds = 8 * 3600;
+/** An interactive job nobody has used for this long is stopped (`idle_timeout`). */
+export const defaultIdleTimeoutSeconds = 15 * 60;
+/** How many runs of an interactive job may be active at once unless `max_running` says otherwise. */
+export const defaultInteractiveMaxRunning = 1;
+const maxMaxRunning = 1000;
 /**
  * The longest `timeout`. A job running for more than a week is a service; and the
  * executor's timer (setTimeout) cannot count past 24.8 days at all.
@@ -45,7 +58,18 @@ const maxCronLength = 200;
 /** Linux refuses a single argument (the command passed to the shell) past 128 KiB. */
 const maxCommandBytes = 64 * 1024;
 const triggerKeys = ['schedule', 'every', 'once', 'after'] as const;
-const jobKeys = new Set(['name', 'run', 'kind', ...triggerKeys, 'timezone', 'timeout', 'retries']);
+const interactiveKeys = ['idle_timeout', 'strip_prefix'] as const;
+const jobKeys = new Set([
+  'name',
+  'run',
+  'kind',
+  ...triggerKeys,
+  'timezone',
+  'timeout',
+  'retries',
+  'max_running',
+  ...interactiveKeys,
+]);
 const afterKeys = new Set(['job', 'on']);
 const namePattern = new RegExp(jobNamePattern);
 /** Zone names (`Europe/Berlin`, `UTC`, `Etc/GMT+1`), not offsets such as `+01:00` that Intl also takes. */
@@ -260,14 +284,43 @@ export function parseManifest(text: string): ManifestResult {
       fail(`${at}.retries`, `${JSON.stringify(retries)} must be a whole number from 0 to 10`);
     }
 
+    let maxRunning = kind === 'interactive' ? defaultInteractiveMaxRunning : undefined;
+    if (job.max_running !== undefined && job.max_running !== null) {
+      const value = job.max_running;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > maxMaxRunning) {
+        fail(`${at}.max_running`, `${JSON.stringify(value)} must be a whole number from 1 to ${maxMaxRunning}`);
+      } else maxRunning = value;
+    }
+
+    const interactive = kind === 'interactive';
+    if (!interactive) {
+      for (const key of interactiveKeys) {
+        if (job[key] !== undefined && job[key] !== null) fail(`${at}.${key}`, 'applies to interactive jobs only');
+      }
+    }
+    let idleTimeoutSeconds = defaultIdleTimeoutSeconds;
+    if (interactive && job.idle_timeout !== undefined && job.idle_timeout !== null) {
+      const seconds = typeof job.idle_timeout === 'string' ? parseDuration(job.idle_timeout) : undefined;
+      if (seconds === undefined || seconds < 1 || seconds > maxTimeoutSeconds) {
+        fail(
+          `${at}.idle_timeout`,
+          `${JSON.stringify(job.idle_timeout)} must be a duration from 1s to 7d, such as 15m or 1h`,
+        );
+      } else idleTimeoutSeconds = seconds;
+    }
+    const stripPrefix = job.strip_prefix ?? true;
+    if (interactive && typeof stripPrefix !== 'boolean') fail(`${at}.strip_prefix`, 'must be true or false');
+
     jobs.push({
       name: String(name),
       run: String(run),
-      kind: kind === 'interactive' ? 'interactive' : 'batch',
+      kind: interactive ? 'interactive' : 'batch',
       trigger,
       timezone: String(timezone),
       timeoutSeconds,
       retries: Number(retries),
+      ...(maxRunning === undefined ? {} : { maxRunning }),
+      ...(interactive ? { idleTimeoutSeconds, stripPrefix: stripPrefix === true } : {}),
     });
   }
 
@@ -324,5 +377,6 @@ export function jobMetadata(job: ManifestJob): JobMetadata {
     timezone: job.timezone,
     timeoutSeconds: job.timeoutSeconds,
     retries: job.retries,
+    ...(job.maxRunning === undefined ? {} : { maxRunning: job.maxRunning }),
   };
 }

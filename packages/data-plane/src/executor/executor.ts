@@ -7,6 +7,7 @@ import {
   type ClaimedRun,
   type ClaimResponse,
   InternalPaths,
+  interactivePath,
   nulPath,
   protocolVersion,
   type ReasonCode,
@@ -16,7 +17,10 @@ import type { FastifyBaseLogger } from 'fastify';
 import * as tar from 'tar';
 import type { Agent } from '../agent/agent.ts';
 import { type ControlPlaneClient, CredentialsRevokedError } from '../agent/control-plane-client.ts';
-import type { Deployments } from '../deployments/index.ts';
+import { type Deployments, defaultIdleTimeoutSeconds, type ManifestJob } from '../deployments/index.ts';
+import type { LiveInteractive } from '../interactive/gateway.ts';
+import { IdleWatch } from '../interactive/idle.ts';
+import { freeLoopbackPort, waitForPort } from '../interactive/port.ts';
 import { LineAssembler, type LogLine } from '../logs/lines.ts';
 import { Masker } from '../logs/mask.ts';
 import type { LogStore } from '../logs/store.ts';
@@ -41,6 +45,10 @@ export interface ExecutorOptions {
   capacity: number;
   /** Time between SIGTERM and SIGKILL when a run is stopped. */
   killGraceMs: number;
+  /** Interactive jobs: how long their port may take to answer after the start. */
+  interactiveStartTimeoutMs: number;
+  /** This data plane's public URL: interactive jobs are told where they are served. */
+  publicUrl: string;
   log: FastifyBaseLogger;
 }
 
@@ -50,9 +58,11 @@ interface ActiveRun {
   /** Log lines stored so far. */
   logLines: number;
   /** Why we stopped it, when we did. */
-  stopping?: 'timed_out' | 'cancelled' | 'fenced' | 'shutdown';
+  stopping?: 'timed_out' | 'cancelled' | 'fenced' | 'shutdown' | 'idle' | 'start_timeout';
   /** Its final status is recorded (the outbox delivers it). */
   ended?: boolean;
+  /** An interactive job's port, where the proxy reaches it, and its idle watch once it answers. */
+  interactive?: { port: number; stripPrefix: boolean; host?: string; idle?: IdleWatch };
 }
 
 /** A state file larger than this is not saved (said in the run's log): state is cursors, not data. */
@@ -85,6 +95,20 @@ export class Executor {
 
   constructor(options: ExecutorOptions) {
     this.#o = options;
+  }
+
+  /** An interactive run this instance is running, for the proxy; undefined for any other. */
+  interactive(runId: string): LiveInteractive | undefined {
+    const active = this.#active.get(runId);
+    const app = active?.interactive;
+    if (active === undefined || app === undefined || active.stopping !== undefined) return undefined;
+    return {
+      workspaceId: active.run.workspaceId,
+      host: app.host,
+      port: app.port,
+      stripPrefix: app.stripPrefix,
+      activity: () => app.idle?.touch(),
+    };
   }
 
   /** Runs this instance holds, for its heartbeats to renew their leases. */
@@ -230,8 +254,8 @@ export class Executor {
     const outputDir = join(workDir, 'outputs');
     const stateFile = join(workDir, 'state.json');
     try {
-      const command = await this.#command(run);
-      if (command === undefined) {
+      const job = await this.#job(run);
+      if (job === undefined) {
         await this.#report(run, 'failed', { reasonCode: 'job_missing' });
         return;
       }
@@ -260,6 +284,7 @@ export class Executor {
         await this.#report(run, 'failed', { reasonCode: 'secrets_unreadable' });
         return;
       }
+      const interactive = run.kind === 'interactive' ? await this.#interactiveEnv(active, job) : {};
       const env: Record<string, string> = {
         // Only what a job needs: never the data plane's own environment (its credentials, its master key).
         PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
@@ -272,12 +297,13 @@ export class Executor {
         SOV_ATTEMPT: String(run.attempt),
         SOV_OUTPUT_DIR: outputDir,
         SOV_STATE_FILE: stateFile,
+        ...interactive,
       };
       if (active.stopping !== undefined) {
         await this.#report(run, 'cancelled', { reasonCode: 'cancelled' });
         return;
       }
-      const child = new RunProcess(command, { cwd: appDir, env });
+      const child = new RunProcess(job.run, { cwd: appDir, env });
       active.process = child;
       if (child.pid === undefined) {
         await this.#report(run, 'failed', { reasonCode: 'spawn_failed' });
@@ -286,13 +312,24 @@ export class Executor {
       // Read its output from the first moment: a quick job may be done before the next await returns.
       const logsDone = this.#pumpLogs(active, child, masker);
       const timeout = setTimeout(() => this.#stop(active, 'timed_out'), run.timeoutSeconds * 1000);
-      await this.#report(run, 'running', { pgid: child.pid });
+      // An interactive job is running once its port answers; a batch job, once started.
+      const ready = active.interactive === undefined || (await this.#awaitPort(active, child, job));
+      if (ready) await this.#report(run, 'running', { pgid: child.pid });
       const outcome = await child.exited;
       clearTimeout(timeout);
+      active.interactive?.idle?.stop();
       await logsDone;
       if (active.stopping === 'fenced') return;
       await this.#collectOutputs(run.runId, outputDir);
-      if (active.stopping === 'timed_out') {
+      if (active.stopping === 'start_timeout') {
+        await this.#report(run, 'failed', { exitCode: outcome.exitCode, reasonCode: 'start_timeout' });
+      } else if (!ready && active.stopping === undefined) {
+        await this.#report(run, 'failed', { exitCode: outcome.exitCode, reasonCode: 'exited_before_ready' });
+      } else if (active.stopping === 'idle') {
+        // Nobody used it for its idle limit: a normal end for an app, not a failure.
+        await this.#saveState(active, stateFile);
+        await this.#report(run, 'succeeded', { exitCode: outcome.exitCode, reasonCode: 'idle_timeout' });
+      } else if (active.stopping === 'timed_out') {
         await this.#report(run, 'timed_out', { exitCode: outcome.exitCode, reasonCode: 'timeout' });
       } else if (active.stopping === 'cancelled') {
         await this.#report(run, 'cancelled', { exitCode: outcome.exitCode, reasonCode: 'cancelled' });
@@ -313,13 +350,52 @@ export class Executor {
     }
   }
 
-  async #command(run: ClaimedRun): Promise<string | undefined> {
+  async #job(run: ClaimedRun): Promise<ManifestJob | undefined> {
     try {
       const manifest = await this.#o.deployments.manifest(run.workspaceId, run.deploymentId);
-      return manifest.jobs.find((j) => j.name === run.jobName)?.run;
+      return manifest.jobs.find((j) => j.name === run.jobName);
     } catch {
       return undefined;
     }
+  }
+
+  /** An interactive job's port and where it is served, in its environment. */
+  async #interactiveEnv(active: ActiveRun, job: ManifestJob): Promise<Record<string, string>> {
+    const port = await freeLoopbackPort();
+    active.interactive = { port, stripPrefix: job.stripPrefix ?? true };
+    const path = interactivePath(active.run.runId);
+    return {
+      PORT: String(port),
+      // The path the browser sees; with strip_prefix (the default) the app is asked for paths from `/`.
+      SOV_BASE_PATH: path,
+      SOV_BASE_URL: `${this.#o.publicUrl}${path}`,
+    };
+  }
+
+  /**
+   * Waits for an interactive job's port to answer. Ready: the proxy may reach it, and its
+   * idle watch starts. Not ready: the process ended first, or was stopped (cancel,
+   * shutdown, or the start timeout, which stops it here).
+   */
+  async #awaitPort(active: ActiveRun, child: RunProcess, job: ManifestJob): Promise<boolean> {
+    const app = active.interactive;
+    if (app === undefined) return false;
+    const readiness = await waitForPort(app.port, {
+      exited: child.exited,
+      timeoutMs: this.#o.interactiveStartTimeoutMs,
+    });
+    if (!readiness.ready) {
+      if (readiness.why === 'timeout') this.#stop(active, 'start_timeout');
+      return false;
+    }
+    if (active.stopping !== undefined) return true;
+    app.host = readiness.host;
+    const idleMs = (job.idleTimeoutSeconds ?? defaultIdleTimeoutSeconds) * 1000;
+    app.idle = new IdleWatch(idleMs, () => {
+      this.#o.log.info({ runId: active.run.runId, idleSeconds: idleMs / 1000 }, 'interactive run idle: stopping it');
+      this.#stop(active, 'idle');
+    });
+    return true;
   }
 
   /** Reads both streams line by line, masks secrets, and stores the lines in batches. */

@@ -1,0 +1,167 @@
+import type { IncomingMessage } from 'node:http';
+import { ErrorCode, interactivePathPrefix, TokenType } from '@sovereign/protocol';
+import { ForbiddenProblem, UnauthorizedProblem } from '@sovereign/protocol/http';
+import type { Database } from '@sovereign/protocol/sql';
+import { decodeProtectedHeader } from 'jose';
+import type { Agent } from '../agent/agent.ts';
+import { DataplaneNotReadyProblem, type TokenVerifier } from '../auth/verify-token.ts';
+import { type LocalRun, localRun } from '../runs/store.ts';
+import {
+  InteractiveNotRunningProblem,
+  InteractiveOnOtherInstanceProblem,
+  RunNotHereProblem,
+  RunNotInteractiveProblem,
+  SessionInvalidProblem,
+} from './errors.ts';
+import type { ProxyTarget } from './proxy.ts';
+import { type InteractiveSession, readCookie, type SessionSigner, sessionCookieName } from './session.ts';
+
+/** A running interactive job as the executor of this instance holds it. */
+export interface LiveInteractive {
+  workspaceId: string;
+  /** Set once its port answered: until then it is starting. */
+  host: string | undefined;
+  port: number;
+  stripPrefix: boolean;
+  /** Traffic through the proxy: resets the idle clock. */
+  activity: () => void;
+}
+
+/** `/api/v1/interactive/<runId><rest>?<query>`, split; undefined for any other path. */
+export interface InteractiveUrl {
+  runId: string;
+  /** The run's segment as sent, which may differ from `runId` in case only. */
+  segment: string;
+  /** What follows the run's segment: '' or a path starting with '/'. */
+  rest: string;
+  query: string;
+}
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function parseInteractiveUrl(url: string): InteractiveUrl | undefined {
+  const mark = url.indexOf('?');
+  const path = mark === -1 ? url : url.slice(0, mark);
+  const query = mark === -1 ? '' : url.slice(mark + 1);
+  if (!path.startsWith(`${interactivePathPrefix}/`)) return undefined;
+  const after = path.slice(interactivePathPrefix.length + 1);
+  const slash = after.indexOf('/');
+  const segment = slash === -1 ? after : after.slice(0, slash);
+  if (!uuid.test(segment)) return undefined;
+  return { runId: segment.toLowerCase(), segment, rest: slash === -1 ? '' : after.slice(slash), query };
+}
+
+/** Who may reach the run: from a session cookie or a bearer token. */
+export interface InteractiveCaller {
+  userId: string;
+  workspaceId: string;
+  tokenId: string;
+  /** Our bearer token was in the Authorization header: it is not forwarded. */
+  bearer: boolean;
+}
+
+function bearerOf(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (header === undefined) return undefined;
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+}
+
+/** Whether an Authorization header carries one of our scoped tokens (an app's own credentials pass through). */
+function isScopedToken(token: string | undefined): boolean {
+  if (token === undefined) return false;
+  try {
+    return decodeProtectedHeader(token).typ === TokenType.scoped;
+  } catch {
+    return false;
+  }
+}
+
+export interface GatewayOptions {
+  db: Database;
+  agent: Agent;
+  verifier: TokenVerifier;
+  signer: SessionSigner;
+  live: (runId: string) => LiveInteractive | undefined;
+}
+
+/**
+ * Decides who reaches which interactive run: the caller (a session cookie for this
+ * run, or a scoped token with the `interactive` scope), then the run (here, of the
+ * caller's workspace, interactive, and running on this instance).
+ */
+export class InteractiveGateway {
+  readonly #o: GatewayOptions;
+
+  constructor(options: GatewayOptions) {
+    this.#o = options;
+  }
+
+  get signer(): SessionSigner {
+    return this.#o.signer;
+  }
+
+  /** Checks a scoped token for the interactive scope (for the cookie exchange, or a bearer). */
+  async verifyToken(token: string | undefined): Promise<InteractiveCaller> {
+    const principal = await this.#o.verifier.verify(token, undefined, 'interactive');
+    return { userId: principal.userId, workspaceId: principal.workspaceId, tokenId: principal.tokenId, bearer: true };
+  }
+
+  /**
+   * The caller of a request to `runId`. Our session cookie when it is valid for the run;
+   * else a bearer token; a cookie that is not valid is refused when there is no token.
+   */
+  async caller(req: IncomingMessage, runId: string): Promise<InteractiveCaller> {
+    const cookie = readCookie(req.headers.cookie, sessionCookieName);
+    const token = bearerOf(req);
+    const session = cookie === undefined ? undefined : this.#o.signer.read(cookie);
+    if (session !== undefined && session.run === runId) {
+      this.#checkSession(session);
+      return { userId: session.sub, workspaceId: session.ws, tokenId: session.jti, bearer: isScopedToken(token) };
+    }
+    if (token === undefined && cookie !== undefined) throw new SessionInvalidProblem();
+    return this.verifyToken(token);
+  }
+
+  #checkSession(session: InteractiveSession): void {
+    const agent = this.#o.agent;
+    if (agent.stoppedReason !== undefined || agent.identity === undefined) {
+      throw new DataplaneNotReadyProblem('This data plane serves no requests right now.');
+    }
+    if (agent.isRevoked(session.jti)) {
+      throw new UnauthorizedProblem(ErrorCode.tokenRevoked, 'The token this session was opened with was revoked.');
+    }
+    if (!agent.hosts(session.ws)) {
+      throw new ForbiddenProblem(ErrorCode.workspaceNotHosted, 'That workspace is not hosted by this data plane.');
+    }
+  }
+
+  /** The run, when it is here and of the caller's workspace: another workspace's run does not exist here. */
+  async run(runId: string, caller: InteractiveCaller): Promise<LocalRun> {
+    const run = await localRun(this.#o.db, runId);
+    if (run === undefined || run.workspace_id !== caller.workspaceId) throw new RunNotHereProblem();
+    if (run.kind !== 'interactive') throw new RunNotInteractiveProblem();
+    return run;
+  }
+
+  /** Where to forward: the app of a run that runs on this instance and whose port answers. */
+  async target(runId: string, caller: InteractiveCaller): Promise<ProxyTarget> {
+    const run = await this.run(runId, caller);
+    const live = this.#o.live(runId);
+    if (live === undefined || live.workspaceId !== run.workspace_id) {
+      if (run.status === 'running' && run.instance_id !== this.#o.agent.instanceId) {
+        throw new InteractiveOnOtherInstanceProblem();
+      }
+      // Still 'running' here but gone from the executor: it is being stopped right now.
+      const status = run.status === 'running' ? 'stopping' : run.status === 'abandoned' ? 'lost' : run.status;
+      throw new InteractiveNotRunningProblem(status);
+    }
+    if (live.host === undefined) throw new InteractiveNotRunningProblem('starting');
+    return {
+      host: live.host,
+      port: live.port,
+      prefix: `${interactivePathPrefix}/${runId}`,
+      stripPrefix: live.stripPrefix,
+      activity: live.activity,
+    };
+  }
+}
