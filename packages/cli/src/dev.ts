@@ -196,6 +196,8 @@ export async function dev(): Promise<number> {
     }
     const state = await ensureDataplanes(api, login.body.accessToken, join(home, 'dev.json'));
     const urls: Record<string, string> = {};
+    // Both data planes start at once: each waits on its own database, not on the other.
+    const ready: Array<Promise<void>> = [];
     for (const [offset, name] of [
       [1, 'us-1'],
       [2, 'eu-1'],
@@ -213,8 +215,9 @@ export async function dev(): Promise<number> {
         // Jobs run `node` from the data plane's PATH: make it this Node (24), whatever else is installed.
         PATH: [dirname(process.execPath), process.env.PATH ?? ''].join(delimiter),
       });
-      await waitReady(urls[name], child, name);
+      ready.push(waitReady(urls[name], child, name));
     }
+    await Promise.all(ready);
     console.log(runningMessage({ home, cpUrl, api, urls, password, generated, base }));
     return -1;
   } catch (error) {

@@ -37,8 +37,12 @@ export function colorEnabled(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes is the point
 const ansi = /\u001b\[[0-9;]*m/g;
 
+export function stripAnsi(text: string): string {
+  return text.replace(ansi, '');
+}
+
 export function visibleLength(text: string): number {
-  return [...text.replace(ansi, '')].length;
+  return [...stripAnsi(text)].length;
 }
 
 export interface Column<Row> {
