@@ -387,8 +387,91 @@ describe('the sov CLI against sov dev, real processes [pglite]', () => {
     assert.match(debug.stderr, /^\s+at /m, '--debug shows where it happened');
     assert.ok(!debug.stderr.includes('sov_s') && !debug.stderr.includes('eyJ'), 'no token in the trace');
 
+    assert.match(
+      (await sovOk(config, ['logout'])).stdout,
+      /Signed out of http:\/\/127\.0\.0\.1:\d+ \(profile default\)\./,
+    );
+    assert.equal((await sov(config, ['whoami'])).code, 3, 'signed out means signed out');
+
     const usage = await sov(config, ['workspace', 'lst']);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /unknown command 'lst'/);
+  });
+
+  it('administers regions and data planes; sov control-plane and sov data-plane read their configuration from the environment', async () => {
+    const config = join(scratch, 'admin');
+    const run = (args: string[], input?: string) =>
+      sovOk(config, ['--json', ...args], input === undefined ? {} : { input });
+    await run(['login', '--api', dev.url, '--email', 'admin@localhost', '--password-stdin'], password);
+    const region = parsed(await run(['region', 'create', 'lab']));
+    assert.equal(region.name, 'lab');
+    const regions = await sovOk(config, ['region', 'list']);
+    assert.match(regions.stdout, /^NAME\s+OWNER\s+ENABLED\s+CREATED\s+ID$/m);
+    assert.match(regions.stdout, /^lab\s+\S+.*\s+yes\s+/m);
+
+    const human = await sovOk(config, ['dataplane', 'create', 'lab-1', '--region', 'lab']);
+    assert.match(human.stdout, /Created data plane lab-1 in region lab\./);
+    assert.match(human.stdout, /shown this once/);
+    assert.match(human.stdout, /SOV_CLIENT_ID=[0-9a-f-]{36} /);
+    assert.match(human.stdout, /SOV_CLIENT_SECRET=sov_dps\S+ /);
+    const listed = parsed(await run(['dataplane', 'list', '--region', 'lab']));
+    assert.deepEqual(
+      listed.data.map((p: { name: string; regionName: string; status: string }) => [p.name, p.regionName, p.status]),
+      [['lab-1', 'lab', 'unknown']],
+      'registered, never heard from',
+    );
+    const table = await sovOk(config, ['dataplane', 'list']);
+    assert.match(table.stdout, /^NAME\s+REGION\s+ENABLED\s+HEALTH\s+HEARTBEAT\s+URL\s+ID$/m);
+    assert.match(table.stdout, /^eu-1\s+eu\s+yes\s+healthy\s+(just now|\d+s ago)\s+http:\/\/127\.0\.0\.1:\d+\s+/m);
+
+    const disabled = parsed(await run(['dataplane', 'update', 'lab-1', '--disable']));
+    assert.equal(disabled.enabled, false);
+    const renamed = parsed(await run(['region', 'update', 'lab', '--name', 'lab-renamed', '--disable']));
+    assert.deepEqual([renamed.name, renamed.enabled], ['lab-renamed', false]);
+    const refused = await sov(config, ['workspace', 'create', 'nowhere', '--region', 'lab-renamed']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /\[region_disabled\]/);
+    assert.equal(parsed(await run(['dataplane', 'delete', 'lab-1'])).name, 'lab-1');
+    assert.equal(parsed(await run(['region', 'delete', 'lab-renamed'])).name, 'lab-renamed');
+    assert.deepEqual(
+      parsed(await run(['dataplane', 'list']))
+        .data.map((p: { name: string }) => p.name)
+        .sort(),
+      ['eu-1', 'us-1'],
+    );
+
+    // sov dev runs these two for real; here, that they are the services, reading the environment.
+    const controlPlane = await sov(config, ['control-plane'], { env: { SOV_PORT: 'eighty' } });
+    assert.equal(controlPlane.code, 1);
+    assert.match(controlPlane.stderr, /^configuration: SOV_PORT must be a whole number/m);
+    const dataPlane = await sov(config, ['data-plane'], { env: { SOV_CLIENT_ID: undefined } });
+    assert.equal(dataPlane.code, 1);
+    assert.match(dataPlane.stderr, /^configuration: SOV_CLIENT_ID is required/m);
+  });
+
+  it('shows a progress bar on a terminal, and no colour there when NO_COLOR is set', async () => {
+    const config = join(scratch, 'tty');
+    const onTerminal = async (command: string, env: Record<string, string> = {}) => {
+      const child = spawn('script', ['-qfec', `${quote(process.execPath)} ${quote(sovBin)} ${command}`, '/dev/null'], {
+        cwd: repoRoot,
+        env: cleanEnv({ SOV_CONFIG_DIR: config, TERM: 'xterm', ...env }),
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let screen = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        screen += chunk.toString();
+      });
+      const [code] = await once(child, 'close');
+      return { code, screen };
+    };
+    // The profile signed in on a terminal in the first test; it deploys to the human test's workspace.
+    const dry = await onTerminal(`-w demo deploy ${quote(hello)} --dry-run`);
+    assert.equal(dry.code, 0, dry.screen);
+    assert.match(dry.screen, /\rChecking {2}\[#{28}\] 100% {2}[\d.]+ k?B \/ [\d.]+ k?B/);
+    assert.match(dry.screen, ansiEscape);
+    const plain = await onTerminal('-w demo job list', { NO_COLOR: '1' });
+    assert.equal(plain.code, 0, plain.screen);
+    assert.match(plain.screen, /^hello\s+batch\s+manual/m);
+    assert.doesNotMatch(plain.screen, ansiEscape, 'NO_COLOR turns colour off even on a terminal');
   });
 });

@@ -89,7 +89,7 @@ describe('npm start (sov dev), real processes [pglite]', () => {
       // A child that dies is reported, and the rest are stopped.
       const children = await second.children();
       assert.equal(children.length, 3, children.map((c) => c.args).join('\n'));
-      const controlPlane = children.find((c) => c.args.includes('control-plane/src/main.ts'));
+      const controlPlane = children.find((c) => c.args.endsWith('sov.ts control-plane'));
       assert.ok(controlPlane, 'the control plane is a child of sov dev');
       process.kill(controlPlane.pid, 'SIGKILL');
       assert.equal(await second.exited(), 1, 'sov dev fails when a child dies');

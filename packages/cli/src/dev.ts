@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
  * reaches only this process, which stops them in order (data planes first).
  */
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
-const controlPlaneMain = join(repo, 'packages/control-plane/src/main.ts');
-const dataPlaneMain = join(repo, 'packages/data-plane/src/main.ts');
+/** The children are `sov control-plane` and `sov data-plane`: the same entry points as in production. */
+const sovMain = join(repo, 'packages/cli/src/bin/sov.ts');
 const dashboardDist = join(repo, 'packages/dashboard/dist');
 const helloExample = join(repo, 'examples/hello');
 /** Lines of each child's output kept to show when it dies. */
@@ -123,10 +123,10 @@ export async function dev(): Promise<number> {
   const children: Array<{ name: string; child: ChildProcess }> = [];
   let stopping = false;
 
-  const start = (name: string, script: string, env: Record<string, string>) => {
+  const start = (name: string, service: 'control-plane' | 'data-plane', env: Record<string, string>) => {
     const logFile = join(home, 'logs', `${name}.log`);
     const log = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
-    const child = spawn(process.execPath, [script], {
+    const child = spawn(process.execPath, [sovMain, service], {
       env: { ...process.env, SOV_HOME: home, SOV_LOG_LEVEL: process.env.SOV_LOG_LEVEL ?? 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -182,7 +182,7 @@ export async function dev(): Promise<number> {
 
   try {
     const cpUrl = `http://127.0.0.1:${base}`;
-    const cp = start('control-plane', controlPlaneMain, { SOV_PORT: String(base), SOV_ADMIN_PASSWORD: password });
+    const cp = start('control-plane', 'control-plane', { SOV_PORT: String(base), SOV_ADMIN_PASSWORD: password });
     await waitReady(cpUrl, cp, 'the control plane');
     const api = `${cpUrl}/api/public/v1`;
     const login = await json<{ accessToken: string }>('POST', `${api}/auth/login`, undefined, {
@@ -205,7 +205,7 @@ export async function dev(): Promise<number> {
       const plane = state.dataplanes[name];
       if (plane === undefined) throw new DevError(`no credentials for ${name}`);
       urls[name] = `http://127.0.0.1:${base + offset}`;
-      const child = start(name, dataPlaneMain, {
+      const child = start(name, 'data-plane', {
         SOV_PORT: String(base + offset),
         SOV_CONTROL_PLANE_URL: cpUrl,
         SOV_CLIENT_ID: plane.clientId,
