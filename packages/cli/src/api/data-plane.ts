@@ -67,25 +67,45 @@ const notYetWaitMs = 30_000;
 export class DataPlane {
   readonly http: HttpClient;
   readonly workspaceId: string;
-  readonly #token: string;
+  readonly #cp: ControlPlane;
+  readonly #scopes: Scope[];
   readonly #output: Output;
+  #token: string;
 
-  private constructor(url: string, workspaceId: string, token: string, output: Output) {
+  private constructor(
+    url: string,
+    workspaceId: string,
+    token: string,
+    source: { cp: ControlPlane; scopes: Scope[] },
+    output: Output,
+  ) {
     this.http = new HttpClient(`${url.replace(/\/+$/, '')}/api/v1`, `the data plane (${url})`, output);
     this.workspaceId = workspaceId;
     this.#token = token;
+    this.#cp = source.cp;
+    this.#scopes = source.scopes;
     this.#output = output;
   }
 
   static async connect(cp: ControlPlane, workspaceId: string, scopes: Scope[], output: Output): Promise<DataPlane> {
-    const issued = await cp.dataplaneToken(workspaceId, scopes);
-    output.trace(`scoped token for ${scopes.join(' ')}, expires ${issued.expiresAt}`);
+    const issued = await DataPlane.#issue(cp, workspaceId, scopes, output);
     if (issued.dataplane.url === null || issued.dataplane.url === '') {
       throw new CliError("The workspace's data plane has not come online yet: it has no address.", {
         hint: 'Start the data plane (npm start does), or ask its operator; then try again.',
       });
     }
-    return new DataPlane(issued.dataplane.url, workspaceId, issued.token, output);
+    return new DataPlane(issued.dataplane.url, workspaceId, issued.token, { cp, scopes }, output);
+  }
+
+  static async #issue(cp: ControlPlane, workspaceId: string, scopes: Scope[], output: Output) {
+    const issued = await cp.dataplaneToken(workspaceId, scopes);
+    output.trace(`scoped token for ${scopes.join(' ')}, expires ${issued.expiresAt}`);
+    return issued;
+  }
+
+  /** A fresh token with the same scopes: a long `--follow` outlives the first one. */
+  async renew(): Promise<void> {
+    this.#token = (await DataPlane.#issue(this.#cp, this.workspaceId, this.#scopes, this.#output)).token;
   }
 
   get url(): string {
@@ -99,10 +119,16 @@ export class DataPlane {
   async #withRetry<T>(attempt: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + notYetWaitMs;
     let noted = false;
+    let renewed = false;
     for (;;) {
       try {
         return await attempt();
       } catch (error) {
+        if (error instanceof ApiError && error.code === 'token_expired' && !renewed) {
+          renewed = true;
+          await this.renew();
+          continue;
+        }
         if (!(error instanceof ApiError) || !notYet.has(error.code ?? '') || Date.now() > deadline) throw error;
         if (!noted) {
           this.#output.note(this.#output.err.dim('Waiting for the data plane to pick up the workspace…'));

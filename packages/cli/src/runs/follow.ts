@@ -81,6 +81,13 @@ export async function followRun(
       await sleep(1000);
       continue;
     }
+    if (response.status === 401) {
+      const problem = await problemOf(response);
+      if (problem.code !== 'token_expired') throw problem;
+      // A run followed for longer than a scoped token lives: get another and go on.
+      await dp.renew();
+      continue;
+    }
     if (response.status === 404 || response.status === 403 || response.status === 503) {
       const problem = await problemOf(response);
       const notYet = ['run_not_found', 'workspace_not_hosted', 'dataplane_not_ready'];
