@@ -474,4 +474,48 @@ describe('the sov CLI against sov dev, real processes [pglite]', () => {
     assert.match(plain.screen, /^hello\s+batch\s+manual/m);
     assert.doesNotMatch(plain.screen, ansiEscape, 'NO_COLOR turns colour off even on a terminal');
   });
+
+  it('manages organizations and workspaces, cancels a run, removes a variable (runs last: it adds an organization)', async () => {
+    const config = join(scratch, 'human'); // signed in, current workspace demo
+    const run = (args: string[]) => sovOk(config, args);
+    assert.match(
+      (await run(['org', 'create', 'acme'])).stdout,
+      /Created organization acme \([0-9a-f-]{36}\); you are its owner\./,
+    );
+    assert.match((await run(['org', 'list'])).stdout, /^acme\s+owner\s+(just now|\d+s ago)\s+[0-9a-f-]{36}$/m);
+    const ops = await run(['workspace', 'create', 'ops', '--region', 'eu', '--org', 'acme']);
+    assert.match(ops.stdout, /Created workspace ops in region eu \(data plane eu-1, organization acme\)/);
+    assert.match(
+      (await run(['workspace', 'use', 'demo'])).stdout,
+      /Now using workspace demo \(region eu\) in profile default\./,
+    );
+    assert.match((await run(['whoami'])).stdout, /^workspace\s+demo$/m);
+
+    const project = join(scratch, 'slow');
+    await cp(hello, project, { recursive: true });
+    await writeFile(
+      join(project, 'sovereign.yaml'),
+      'jobs:\n  - name: slow\n    run: echo started; sleep 60\n    timeout: 10m\n',
+    );
+    await run(['-w', 'ops', 'deploy', project]);
+    const info = await run(['-w', 'ops', 'job', 'info', 'slow']);
+    assert.match(info.stdout, /^timeout\s+10m$/m);
+    assert.match(info.stdout, /No runs yet: sov job trigger slow/);
+    const triggered = parsed(await run(['-w', 'ops', '--json', 'job', 'trigger', 'slow']));
+    const cancel = await run(['-w', 'ops', 'run', 'cancel', triggered.runId]);
+    assert.match(cancel.stdout, /(is cancelled|Cancelling run [0-9a-f]{8} of slow: its data plane stops it)/);
+    const followed = await sov(config, ['-w', 'ops', 'logs', triggered.runId, '--follow']);
+    assert.equal(followed.code, 12, `a cancelled run exits 12\n${followed.stderr}`);
+    assert.match(followed.stderr, /✗ Run [0-9a-f]{8} of slow cancelled/);
+
+    await run(['-w', 'ops', 'vars', 'set', 'TEMPORARY', 'x']);
+    assert.match(
+      (await run(['-w', 'ops', 'vars', 'rm', 'TEMPORARY'])).stdout,
+      /Removed TEMPORARY from workspace ops\./,
+    );
+    assert.match((await run(['-w', 'ops', 'vars', 'list'])).stdout, /No variables yet/);
+    const missing = await sov(config, ['-w', 'ops', 'vars', 'rm', 'TEMPORARY']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /\[variable_not_found\]/);
+  });
 });
