@@ -1,87 +1,105 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '@sovereign/protocol/testing';
-
-const sov = fileURLToPath(new URL('../../packages/cli/src/bin/sov.ts', import.meta.url));
+import { assertAllDown, DevPlatform, repoRoot, sovOk } from '../support/cli.ts';
 
 /** `npm start` runs `sov dev`: the whole platform on PGlite, kept across restarts. */
 describe('npm start (sov dev), real processes [pglite]', () => {
   let home: string;
+  let config: string;
   let port: number;
   before(async () => {
     home = await mkdtemp(join(tmpdir(), 'sov-dev-'));
+    config = await mkdtemp(join(tmpdir(), 'sov-dev-config-'));
     port = await freePort();
   });
   after(async () => {
     await rm(home, { recursive: true, force: true });
+    await rm(config, { recursive: true, force: true });
   });
 
-  async function run(check: (printed: string) => Promise<void>) {
-    const child = spawn(process.execPath, [sov, 'dev'], {
-      env: { ...process.env, SOV_HOME: home, SOV_PORT: String(port), SOV_PASSWORD_COST_LOG2: '12' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let printed = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      printed += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      printed += chunk.toString();
-    });
-    const deadline = Date.now() + 90_000;
-    while (!printed.includes('Stop with Ctrl-C') && Date.now() < deadline && child.exitCode === null) {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    try {
-      assert.match(printed, /Sovereign is running/, printed);
-      await check(printed);
-    } finally {
-      child.kill('SIGINT');
-      const [code] = await once(child, 'exit');
-      assert.equal(code, 0, 'Ctrl-C stops everything cleanly');
-    }
-    for (const offset of [0, 1, 2]) {
-      await assert.rejects(fetch(`http://127.0.0.1:${port + offset}/healthz`), 'no service is left running');
-    }
-    return printed;
-  }
+  const ports = () => [port, port + 1, port + 2];
 
-  it('starts a control plane and data planes us-1 and eu-1, and keeps them across a restart', async () => {
+  it('starts a control plane and data planes us-1 and eu-1, and keeps users, workspaces, deployments and runs across a restart', async () => {
     let firstPlanes = '';
-    const first = await run(async () => {
-      for (const offset of [0, 1, 2]) {
-        assert.equal((await fetch(`http://127.0.0.1:${port + offset}/readyz`)).status, 200);
-      }
+    let runId = '';
+    const first = await DevPlatform.start(home, port);
+    try {
+      for (const p of ports()) assert.equal((await fetch(`http://127.0.0.1:${p}/readyz`)).status, 200);
       firstPlanes = await readFile(join(home, 'dev.json'), 'utf8');
-    });
-    assert.match(first, /data plane us-1 .*region us/);
-    assert.match(first, /data plane eu-1 .*region eu/);
-    assert.match(first, /generated; saved in/);
-    const password = (await readFile(join(home, 'admin-password'), 'utf8')).trim();
-    assert.equal((await stat(join(home, 'admin-password'))).mode & 0o777, 0o600);
-    assert.ok(first.includes(password), 'the generated password is printed once');
+      const printed = first.printed();
+      assert.match(printed, /data plane us-1 .*region us/);
+      assert.match(printed, /data plane eu-1 .*region eu/);
+      assert.match(printed, /generated; saved in/);
+      assert.match(printed, /npx sov login --api http:\/\/127\.0\.0\.1:\d+/, 'it prints the next commands');
+      assert.match(printed, /npx sov deploy examples\/hello/);
+      assert.match(printed, /npx sov job trigger hello --follow/);
+      const password = (await readFile(join(home, 'admin-password'), 'utf8')).trim();
+      assert.equal((await stat(join(home, 'admin-password'))).mode & 0o777, 0o600);
+      assert.ok(printed.includes(password), 'the generated password is printed once');
 
-    await run(async () => {
-      assert.equal(await readFile(join(home, 'dev.json'), 'utf8'), firstPlanes, 'the same data planes are reused');
-      const login = await fetch(`http://127.0.0.1:${port}/api/public/v1/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: 'admin@localhost', password }),
+      // Something to keep: a session, a workspace, a deployment, a run with logs and state.
+      await sovOk(config, ['login', '--api', first.url, '--email', 'admin@localhost', '--password-stdin'], {
+        input: password,
       });
-      assert.equal(login.status, 200, 'the administrator survives a restart');
-      const { accessToken } = (await login.json()) as { accessToken: string };
-      const planes = (await (
-        await fetch(`http://127.0.0.1:${port}/api/public/v1/dataplanes`, {
-          headers: { authorization: `Bearer ${accessToken}` },
-        })
-      ).json()) as { data: Array<{ name: string }> };
-      assert.deepEqual(planes.data.map((p) => p.name).sort(), ['eu-1', 'us-1']);
-    });
+      await sovOk(config, ['workspace', 'create', 'kept', '--region', 'us']);
+      await sovOk(config, ['deploy', join(repoRoot, 'examples/hello')]);
+      await sovOk(config, ['job', 'trigger', 'hello', '--follow']);
+      runId = JSON.parse((await sovOk(config, ['--json', 'run', 'list'])).stdout).data[0].runId;
+    } finally {
+      assert.equal(await first.stop(), 0, 'Ctrl-C stops everything cleanly');
+    }
+    await assertAllDown(ports());
+
+    const second = await DevPlatform.start(home, port);
+    try {
+      assert.doesNotMatch(second.printed(), /generated; saved in/, 'the password is generated only once');
+      assert.equal(await readFile(join(home, 'dev.json'), 'utf8'), firstPlanes, 'the same data planes are reused');
+      const me = JSON.parse((await sovOk(config, ['--json', 'whoami'])).stdout);
+      assert.equal(me.email, 'admin@localhost', 'the administrator and its session survive a restart');
+      const planes = JSON.parse((await sovOk(config, ['--json', 'dataplane', 'list'])).stdout);
+      assert.deepEqual(planes.data.map((p: { name: string }) => p.name).sort(), ['eu-1', 'us-1']);
+      const workspaces = JSON.parse((await sovOk(config, ['--json', 'workspace', 'list'])).stdout);
+      assert.deepEqual(
+        workspaces.data.map((w: { name: string; dataResidency: string }) => [w.name, w.dataResidency]),
+        [['kept', 'us']],
+      );
+      const jobs = JSON.parse((await sovOk(config, ['--json', 'job', 'list'])).stdout);
+      assert.deepEqual(
+        jobs.data.map((j: { name: string }) => j.name),
+        ['hello'],
+        'the deployment survives',
+      );
+      const runs = JSON.parse((await sovOk(config, ['--json', 'run', 'list'])).stdout);
+      assert.deepEqual(
+        runs.data.map((r: { runId: string; status: string }) => [r.runId, r.status]),
+        [[runId, 'succeeded']],
+      );
+      const logs = JSON.parse((await sovOk(config, ['--json', 'logs', runId])).stdout);
+      assert.ok(
+        logs.lines.some((l: { line: string }) => l.line === 'Hello from hello, run number 1.'),
+        'the run’s logs survive in the data plane',
+      );
+      const state = JSON.parse((await sovOk(config, ['--json', 'state', 'get', 'hello'])).stdout);
+      assert.equal(state.state.runs, 1);
+
+      // A child that dies is reported, and the rest are stopped.
+      const children = await second.children();
+      assert.equal(children.length, 3, children.map((c) => c.args).join('\n'));
+      const controlPlane = children.find((c) => c.args.endsWith('sov.ts control-plane'));
+      assert.ok(controlPlane, 'the control plane is a child of sov dev');
+      process.kill(controlPlane.pid, 'SIGKILL');
+      assert.equal(await second.exited(), 1, 'sov dev fails when a child dies');
+      assert.match(second.printed(), /control-plane stopped unexpectedly \(SIGKILL\); stopping the rest/);
+      for (const child of children) {
+        assert.throws(() => process.kill(child.pid, 0), { code: 'ESRCH' }, `${child.args} is left running`);
+      }
+    } finally {
+      await second.stop();
+    }
+    await assertAllDown(ports());
   });
 });

@@ -1,20 +1,26 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { delimiter, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
  * `sov dev` (what `npm start` runs): a whole platform on this machine. A control plane
  * and two data planes (`us-1` in region `us`, `eu-1` in region `eu`) as processes, on
  * PGlite and the filesystem under SOV_HOME. Regions and data planes are registered on
- * the first start and reused after. Ctrl-C stops everything; if one process dies, the
- * others are stopped too, never left orphaned.
+ * the first start and reused after. Ctrl-C stops everything; if one process dies, it
+ * is reported with the end of its log and the others are stopped too, never left
+ * orphaned. The children run in their own process group, so a Ctrl-C in the terminal
+ * reaches only this process, which stops them in order (data planes first).
  */
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
-const controlPlaneMain = join(repo, 'packages/control-plane/src/main.ts');
-const dataPlaneMain = join(repo, 'packages/data-plane/src/main.ts');
+/** The children are `sov control-plane` and `sov data-plane`: the same entry points as in production. */
+const sovMain = join(repo, 'packages/cli/src/bin/sov.ts');
+const dashboardDist = join(repo, 'packages/dashboard/dist');
+const helloExample = join(repo, 'examples/hello');
+/** Lines of each child's output kept to show when it dies. */
+const tailLines = 15;
 
 interface DevState {
   dataplanes: Record<string, { regionId: string; dataplaneId: string; clientId: string; clientSecret: string }>;
@@ -117,19 +123,33 @@ export async function dev(): Promise<number> {
   const children: Array<{ name: string; child: ChildProcess }> = [];
   let stopping = false;
 
-  const start = (name: string, script: string, env: Record<string, string>) => {
-    const log = createWriteStream(join(home, 'logs', `${name}.log`), { flags: 'a', mode: 0o600 });
-    const child = spawn(process.execPath, [script], {
+  const start = (name: string, service: 'control-plane' | 'data-plane', env: Record<string, string>) => {
+    const logFile = join(home, 'logs', `${name}.log`);
+    const log = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
+    const child = spawn(process.execPath, [sovMain, service], {
       env: { ...process.env, SOV_HOME: home, SOV_LOG_LEVEL: process.env.SOV_LOG_LEVEL ?? 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
+    let tail: string[] = [];
+    const keep = (chunk: Buffer) => {
+      tail = [
+        ...tail,
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((l) => l !== ''),
+      ].slice(-tailLines);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     children.push({ name, child });
     child.on('exit', (code, signal) => {
       if (stopping) return;
       console.error(
-        `${name} stopped unexpectedly (${signal ?? `exit ${code}`}); stopping the rest. Its log: ${join(home, 'logs', `${name}.log`)}`,
+        `\nsov dev: ${name} stopped unexpectedly (${signal ?? `exit ${code}`}); stopping the rest.\nThe end of its log (${logFile}):\n${tail.map((l) => `  ${l}`).join('\n')}`,
       );
       void stopAll(1);
     });
@@ -154,12 +174,15 @@ export async function dev(): Promise<number> {
     }
     process.exit(code);
   };
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stopAll(0));
+  // Whatever ends this process (even an error in it), no child outlives it.
+  process.on('exit', () => {
+    for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  });
 
   try {
     const cpUrl = `http://127.0.0.1:${base}`;
-    const cp = start('control-plane', controlPlaneMain, { SOV_PORT: String(base), SOV_ADMIN_PASSWORD: password });
+    const cp = start('control-plane', 'control-plane', { SOV_PORT: String(base), SOV_ADMIN_PASSWORD: password });
     await waitReady(cpUrl, cp, 'the control plane');
     const api = `${cpUrl}/api/public/v1`;
     const login = await json<{ accessToken: string }>('POST', `${api}/auth/login`, undefined, {
@@ -173,6 +196,8 @@ export async function dev(): Promise<number> {
     }
     const state = await ensureDataplanes(api, login.body.accessToken, join(home, 'dev.json'));
     const urls: Record<string, string> = {};
+    // Both data planes start at once: each waits on its own database, not on the other.
+    const ready: Array<Promise<void>> = [];
     for (const [offset, name] of [
       [1, 'us-1'],
       [2, 'eu-1'],
@@ -180,31 +205,58 @@ export async function dev(): Promise<number> {
       const plane = state.dataplanes[name];
       if (plane === undefined) throw new DevError(`no credentials for ${name}`);
       urls[name] = `http://127.0.0.1:${base + offset}`;
-      const child = start(name, dataPlaneMain, {
+      const child = start(name, 'data-plane', {
         SOV_PORT: String(base + offset),
         SOV_CONTROL_PLANE_URL: cpUrl,
         SOV_CLIENT_ID: plane.clientId,
         SOV_CLIENT_SECRET: plane.clientSecret,
         SOV_DATA_DIR: join(home, 'dataplanes', name),
         SOV_DEV: 'true',
+        // Jobs run `node` from the data plane's PATH: make it this Node (24), whatever else is installed.
+        PATH: [dirname(process.execPath), process.env.PATH ?? ''].join(delimiter),
       });
-      await waitReady(urls[name], child, name);
+      ready.push(waitReady(urls[name], child, name));
     }
-    console.log(`Sovereign is running (state in ${home}, logs in ${join(home, 'logs')}).
-
-  control plane   ${cpUrl}   (API ${api}, OpenAPI ${api}/openapi.json)
-  data plane us-1 ${urls['us-1']}   region us
-  data plane eu-1 ${urls['eu-1']}   region eu
-
-  administrator   admin@localhost / ${generated ? `${password}   (generated; saved in ${join(home, 'admin-password')})` : `password from ${process.env.SOV_ADMIN_PASSWORD ? 'SOV_ADMIN_PASSWORD' : join(home, 'admin-password')}`}
-
-Try:  curl -s -X POST ${api}/auth/login -H 'content-type: application/json' \\
-        -d '{"email":"admin@localhost","password":"…"}'
-Stop with Ctrl-C.`);
+    await Promise.all(ready);
+    console.log(runningMessage({ home, cpUrl, api, urls, password, generated, base }));
     return -1;
   } catch (error) {
     console.error(`sov dev: ${error instanceof Error ? error.message : String(error)}`);
     await stopAll(1);
     return 1;
   }
+}
+
+/** What `sov dev` prints once everything is up: the URLs, the administrator, the next commands. */
+function runningMessage(o: {
+  home: string;
+  cpUrl: string;
+  api: string;
+  urls: Record<string, string>;
+  password: string;
+  generated: boolean;
+  base: number;
+}): string {
+  const passwordFrom = process.env.SOV_ADMIN_PASSWORD ? 'SOV_ADMIN_PASSWORD' : join(o.home, 'admin-password');
+  const admin = o.generated
+    ? `admin@localhost / ${o.password}   (generated; saved in ${join(o.home, 'admin-password')})`
+    : `admin@localhost, password from ${passwordFrom}`;
+  const dashboard = existsSync(join(dashboardDist, 'index.html')) ? `\n  dashboard       ${o.cpUrl}/` : '';
+  const api = o.base === 8080 ? '' : ` --api ${o.cpUrl}`;
+  const hello = relative(process.cwd(), helloExample) || '.';
+  return `Sovereign is running (state in ${o.home}, logs in ${join(o.home, 'logs')}).
+
+  control plane   ${o.cpUrl}   (API ${o.api}, OpenAPI ${o.api}/openapi.json)${dashboard}
+  data plane us-1 ${o.urls['us-1']}   region us
+  data plane eu-1 ${o.urls['eu-1']}   region eu
+
+  administrator   ${admin}
+
+Next, in another terminal:
+  npx sov login${api}   # as admin@localhost, with the password above
+  npx sov workspace create demo --region eu
+  npx sov deploy ${hello}
+  npx sov job trigger hello --follow
+
+Stop with Ctrl-C.`;
 }

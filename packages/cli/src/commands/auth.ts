@@ -1,0 +1,176 @@
+import type { Command } from 'commander';
+import { ControlPlane } from '../api/control-plane.ts';
+import { UnreachableError, UsageError } from '../errors.ts';
+import { relativeTime } from '../output/format.ts';
+import { ask, askHidden, interactive, readStdin, withoutFinalNewline } from '../prompt.ts';
+import { act } from './command.ts';
+
+function onLoopback(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
+}
+
+/** `sov login`, `sov logout`, `sov whoami`. */
+export function authCommands(program: Command): void {
+  program
+    .command('login')
+    .description('sign in to a control plane and remember the session in this profile')
+    .option('--email <email>', 'the account (else SOV_EMAIL, else asked)')
+    .option('--password-stdin', 'read the password from stdin (else SOV_PASSWORD, else asked)')
+    .addHelpText(
+      'after',
+      `
+In a terminal, login asks for what it needs (the password without echo). Otherwise it
+takes --email and --password-stdin, SOV_EMAIL and SOV_PASSWORD, or reads the email and
+the password as two lines from stdin. The control plane is --api, SOV_API_URL, the
+profile's, or http://127.0.0.1:8080; it is saved in the profile.
+
+  sov login
+  printf '%s' "$PASSWORD" | sov login --email me@example.com --password-stdin`,
+    )
+    .action(
+      act(async (ctx, command) => {
+        const opts = command.opts<{ email?: string; passwordStdin?: boolean }>();
+        const apiUrl = await ctx.apiUrl();
+        const previous = await ctx.profile();
+        let email = opts.email || ctx.env.SOV_EMAIL || undefined;
+        let password = ctx.env.SOV_PASSWORD || undefined;
+        if (opts.passwordStdin) {
+          if (email === undefined) throw new UsageError('--password-stdin needs --email (or SOV_EMAIL).');
+          password = withoutFinalNewline(await readStdin());
+        } else if (password === undefined) {
+          if (interactive()) {
+            ctx.output.note(`Signing in to ${ctx.output.err.bold(apiUrl)}`);
+            email ??= await ask('Email', previous.email ?? (onLoopback(apiUrl) ? 'admin@localhost' : undefined));
+            password = await askHidden('Password');
+          } else {
+            const lines = (await readStdin()).split(/\r?\n/);
+            if (email === undefined) email = lines.shift()?.trim() || undefined;
+            password = lines.shift() || undefined;
+          }
+        }
+        if (email === undefined || email === '') {
+          throw new UsageError(
+            'No email given.',
+            'Pass --email <email>, set SOV_EMAIL, or run sov login in a terminal.',
+          );
+        }
+        if (password === undefined || password === '') {
+          throw new UsageError('No password given.', 'Pipe it with --password-stdin, or run sov login in a terminal.');
+        }
+
+        const anonymous = new ControlPlane(apiUrl, undefined, ctx.profileName, ctx.output);
+        const session = await anonymous.login(email, password);
+        const cp = new ControlPlane(apiUrl, session.accessToken, ctx.profileName, ctx.output);
+        const me = await cp.me();
+        const sameServer = previous.apiUrl === apiUrl && previous.email?.toLowerCase() === me.email.toLowerCase();
+        let workspace: { workspaceId: string; name: string } | undefined;
+        if (sameServer && previous.workspaceId !== undefined) {
+          workspace = { workspaceId: previous.workspaceId, name: previous.workspaceName ?? previous.workspaceId };
+        } else {
+          // A fresh start: with exactly one workspace there is nothing to choose.
+          const workspaces = await cp.workspaces();
+          if (workspaces.length === 1 && workspaces[0] !== undefined) workspace = workspaces[0];
+        }
+        await ctx.saveProfile({
+          apiUrl,
+          email: me.email,
+          accessToken: session.accessToken,
+          expiresAt: session.expiresAt,
+          workspaceId: workspace?.workspaceId,
+          workspaceName: workspace?.name,
+        });
+        const { output } = ctx;
+        output.result(
+          {
+            profile: ctx.profileName,
+            apiUrl,
+            userId: me.userId,
+            email: me.email,
+            expiresAt: session.expiresAt,
+            workspace: workspace === undefined ? null : { workspaceId: workspace.workspaceId, name: workspace.name },
+          },
+          () => {
+            output.line(
+              `${output.out.green('✓')} Signed in to ${apiUrl} as ${output.out.bold(me.email)} (profile ${ctx.profileName}; session ends ${relativeTime(session.expiresAt)}).`,
+            );
+            if (workspace !== undefined) output.line(`  Current workspace: ${output.out.bold(workspace.name)}`);
+            else
+              output.line(
+                output.out.dim('  Next: sov workspace create <name> --region eu   (or: sov workspace use <name>)'),
+              );
+          },
+        );
+      }),
+    );
+
+  program
+    .command('logout')
+    .description('end the session and forget it in this profile')
+    .action(
+      act(async (ctx) => {
+        const profile = await ctx.profile();
+        if (profile.accessToken !== undefined) {
+          try {
+            await (await ctx.controlPlane()).logout();
+          } catch (error) {
+            // The local copy goes whatever the server says; an unreachable server is worth a note.
+            if (error instanceof UnreachableError)
+              ctx.output.note(`Note: ${error.message} The session was only forgotten here.`);
+          }
+        }
+        await ctx.saveProfile({ accessToken: undefined, expiresAt: undefined });
+        ctx.output.result({ profile: ctx.profileName, signedOut: profile.accessToken !== undefined }, () =>
+          ctx.output.line(
+            profile.accessToken === undefined
+              ? `Profile ${ctx.profileName} was not signed in.`
+              : `Signed out of ${profile.apiUrl ?? 'the control plane'} (profile ${ctx.profileName}).`,
+          ),
+        );
+      }),
+    );
+
+  program
+    .command('whoami')
+    .description('who you are signed in as, where, and your organizations')
+    .action(
+      act(async (ctx) => {
+        const cp = await ctx.controlPlane();
+        const me = await cp.me();
+        const profile = await ctx.profile();
+        const { output } = ctx;
+        const workspace =
+          profile.workspaceId === undefined
+            ? null
+            : { workspaceId: profile.workspaceId, name: profile.workspaceName ?? profile.workspaceId };
+        output.result(
+          {
+            ...me,
+            profile: ctx.profileName,
+            apiUrl: await ctx.apiUrl(),
+            expiresAt: profile.expiresAt ?? null,
+            workspace,
+          },
+          () => {
+            output.keyValues([
+              ['user', `${output.out.bold(me.email)}${me.isInstanceAdmin ? ' (instance administrator)' : ''}`],
+              ['control plane', cp.http.baseUrl.replace(/\/api\/public\/v1$/, '')],
+              ['profile', ctx.profileName],
+              ['workspace', workspace?.name ?? output.out.dim('none (sov workspace use <name>)')],
+              ['session', profile.expiresAt === undefined ? undefined : `ends ${relativeTime(profile.expiresAt)}`],
+            ]);
+            output.line();
+            output.table(
+              me.organizations,
+              [
+                { header: 'organization', value: (o) => o.name },
+                { header: 'role', value: (o) => o.role },
+                { header: 'id', value: (o) => output.out.dim(o.organizationId) },
+              ],
+              'No organizations yet: sov org create <name>',
+            );
+          },
+        );
+      }),
+    );
+}

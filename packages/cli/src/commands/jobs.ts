@@ -1,0 +1,109 @@
+import type { Command } from 'commander';
+import type { Run } from '../api/control-plane.ts';
+import { compactSeconds, relativeTime, runStatus, trigger } from '../output/format.ts';
+import { findJob } from '../resolve.ts';
+import { act, argsOf } from './command.ts';
+import { runColumns, triggerJob } from './runs.ts';
+
+/** `sov job list|info|trigger`. */
+export function jobCommands(program: Command): void {
+  const job = program.command('job').description("jobs: what the workspace's deployments define");
+
+  job
+    .command('list')
+    .description('the jobs of the workspace, with their last run')
+    .option('--archived', 'include jobs no longer in the deployment')
+    .action(
+      act(async (ctx, command) => {
+        const cp = await ctx.controlPlane();
+        const workspace = await ctx.workspace();
+        const [jobs, runs] = await Promise.all([
+          cp.jobs(workspace.workspaceId, command.opts<{ archived?: boolean }>().archived === true),
+          cp.runs({ workspaceId: workspace.workspaceId, limit: 200 }),
+        ]);
+        const last = new Map<string, Run>();
+        for (const run of runs.data) if (!last.has(run.jobId)) last.set(run.jobId, run);
+        const { output } = ctx;
+        output.result({ data: jobs.map((j) => ({ ...j, lastRun: last.get(j.jobId) ?? null })) }, () =>
+          output.table(
+            jobs,
+            [
+              {
+                header: 'name',
+                value: (j) => output.out.bold(j.name) + (j.archived ? output.out.dim(' (archived)') : ''),
+              },
+              { header: 'kind', value: (j) => j.kind },
+              {
+                header: 'trigger',
+                value: (j) => trigger(j.trigger) + (j.paused ? output.out.yellow(' (paused)') : ''),
+              },
+              { header: 'timeout', value: (j) => compactSeconds(j.timeoutSeconds) },
+              { header: 'retries', value: (j) => String(j.retries), align: 'right' },
+              {
+                header: 'last run',
+                value: (j) => {
+                  const run = last.get(j.jobId);
+                  return run === undefined
+                    ? output.out.dim('never')
+                    : `${runStatus(run.status, output.out)} ${relativeTime(run.queuedAt)}`;
+                },
+              },
+            ],
+            'No jobs yet: sov deploy <dir>',
+          ),
+        );
+      }),
+    );
+
+  job
+    .command('info')
+    .description('one job: its trigger, limits and recent runs')
+    .argument('<job>', 'name or id')
+    .action(
+      act(async (ctx, command) => {
+        const [given] = argsOf<[string]>(command);
+        const cp = await ctx.controlPlane();
+        const workspace = await ctx.workspace();
+        const found = await findJob(cp, workspace, given);
+        const runs = await cp.runs({ workspaceId: workspace.workspaceId, jobId: found.jobId, limit: 5 });
+        const { output } = ctx;
+        output.result({ ...found, recentRuns: runs.data }, () => {
+          output.keyValues([
+            ['name', output.out.bold(found.name)],
+            ['id', found.jobId],
+            ['kind', found.kind],
+            ['trigger', `${trigger(found.trigger)}${found.trigger.type === 'cron' ? ` (${found.timezone})` : ''}`],
+            ['paused', found.paused ? output.out.yellow('yes') : 'no'],
+            ['timeout', compactSeconds(found.timeoutSeconds)],
+            ['retries', String(found.retries)],
+            ['archived', found.archived ? 'yes' : undefined],
+            ['deployment', found.deploymentId],
+            ['updated', relativeTime(found.updatedAt)],
+          ]);
+          output.line();
+          output.table(runs.data, runColumns(output), `No runs yet: sov job trigger ${found.name}`);
+        });
+      }),
+    );
+
+  job
+    .command('trigger')
+    .description('run a job now')
+    .argument('<job>', 'name or id')
+    .option('-f, --follow', 'stream its logs until it ends; exit with its status (0 only if it succeeded)')
+    .option('-t, --timestamps', 'with --follow, show when each line was written')
+    .addHelpText(
+      'after',
+      `
+With --follow, the exit code says how the run ended: 0 succeeded, 10 failed,
+11 timed out, 12 cancelled, 13 lost. With --json, --follow prints one JSON object per
+line: the run, each log line, then the end.`,
+    )
+    .action(
+      act(async (ctx, command) => {
+        const [given] = argsOf<[string]>(command);
+        const opts = command.opts<{ follow?: boolean; timestamps?: boolean }>();
+        await triggerJob(ctx, given, opts.follow === true, opts.timestamps === true);
+      }),
+    );
+}

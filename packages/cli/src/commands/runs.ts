@@ -1,0 +1,217 @@
+import { RunStatuses } from '@sovereign/protocol/run-states';
+import type { Command } from 'commander';
+import type { Run } from '../api/control-plane.ts';
+import type { DataPlane, LogLine } from '../api/data-plane.ts';
+import type { Context } from '../context.ts';
+import { ApiError, UsageError } from '../errors.ts';
+import { durationBetween, relativeTime, runStatus, shortId } from '../output/format.ts';
+import type { Output } from '../output/output.ts';
+import { findJob, findRun } from '../resolve.ts';
+import { exitCodeFor, followRun } from '../runs/follow.ts';
+import { act, argsOf } from './command.ts';
+
+/** A log line: its text on stdout (with --timestamps, its time first), or an NDJSON event. */
+export function printLogLine(output: Output, line: LogLine, timestamps = false): void {
+  if (output.json) {
+    output.event({ type: 'line', ...line });
+    return;
+  }
+  const text = line.stream === 'stderr' ? output.out.yellow(line.line) : line.line;
+  output.line(timestamps ? `${output.out.dim(line.at)} ${text}` : text);
+}
+
+export function runColumns(output: Output) {
+  return [
+    { header: 'run', value: (r: Run) => shortId(r.runId) },
+    { header: 'job', value: (r: Run) => r.jobName },
+    { header: 'status', value: (r: Run) => runStatus(r.status, output.out) },
+    { header: 'trigger', value: (r: Run) => (r.attempt > 1 ? `${r.trigger} #${r.attempt}` : r.trigger) },
+    { header: 'queued', value: (r: Run) => relativeTime(r.queuedAt) },
+    { header: 'duration', value: (r: Run) => durationBetween(r.startedAt, r.finishedAt) },
+    { header: 'exit', value: (r: Run) => (r.exitCode === null ? '-' : String(r.exitCode)), align: 'right' as const },
+  ];
+}
+
+/**
+ * Follows a run to its end, printing its lines; prints how it ended and sets the exit
+ * code from its status (0 only when it succeeded).
+ */
+export async function followToEnd(ctx: Context, dp: DataPlane, run: Run, timestamps = false): Promise<void> {
+  const { output } = ctx;
+  const started = Date.now();
+  const end = await followRun(await ctx.controlPlane(), dp, run.runId, output, (line) =>
+    printLogLine(output, line, timestamps),
+  );
+  output.event({ type: 'end', runId: run.runId, job: run.jobName, status: end.status, exitCode: end.exitCode });
+  const code = exitCodeFor(end.status);
+  const { err } = output;
+  const exit = end.exitCode === null ? '' : ` (exit ${end.exitCode})`;
+  const took = `in ${durationBetween(new Date(started).toISOString(), null)}`;
+  output.note(
+    code === 0
+      ? `${err.green('✓')} Run ${shortId(run.runId)} of ${run.jobName} ${err.green(end.status)}${exit} ${err.dim(took)}`
+      : `${err.red('✗')} Run ${shortId(run.runId)} of ${run.jobName} ${err.red(end.status)}${exit} ${err.dim(took)}`,
+  );
+  process.exitCode = code;
+}
+
+/** `sov run list|info|cancel` and `sov logs <runId> [-f]`. */
+export function runCommands(program: Command): void {
+  const run = program.command('run').description('runs: what ran, when, and how it ended');
+
+  run
+    .command('list')
+    .description('recent runs of the workspace, newest first')
+    .option('-j, --job <job>', 'only this job')
+    .option('-s, --status <status>', `only this status (${RunStatuses.join(', ')})`)
+    .option('-n, --limit <n>', 'how many', '20')
+    .option('--cursor <cursor>', 'the page after this one (from --json output)')
+    .action(
+      act(async (ctx, command) => {
+        const opts = command.opts<{ job?: string; status?: string; limit: string; cursor?: string }>();
+        const limit = Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 200)
+          throw new UsageError('--limit is a number from 1 to 200.');
+        if (opts.status !== undefined && !(RunStatuses as readonly string[]).includes(opts.status)) {
+          throw new UsageError(`"${opts.status}" is not a run status.`, `Use one of: ${RunStatuses.join(', ')}.`);
+        }
+        const cp = await ctx.controlPlane();
+        const workspace = await ctx.workspace();
+        const jobId = opts.job === undefined ? undefined : (await findJob(cp, workspace, opts.job)).jobId;
+        const page = await cp.runs({
+          workspaceId: workspace.workspaceId,
+          ...(jobId === undefined ? {} : { jobId }),
+          ...(opts.status === undefined ? {} : { status: opts.status }),
+          limit,
+          ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }),
+        });
+        const { output } = ctx;
+        output.result(page, () => {
+          output.table(page.data, runColumns(output), 'No runs yet: sov job trigger <job>');
+          if (page.nextCursor !== null) output.line(output.out.dim(`  More: sov run list --cursor ${page.nextCursor}`));
+        });
+      }),
+    );
+
+  run
+    .command('info')
+    .description('one run: status, times, exit code, reason')
+    .argument('<run>', 'run id (or its first characters)')
+    .action(
+      act(async (ctx, command) => {
+        const [given] = argsOf<[string]>(command);
+        const found = await findRun(await ctx.controlPlane(), given, () => ctx.workspace());
+        const { output } = ctx;
+        const { out } = output;
+        output.result(found, () =>
+          output.keyValues([
+            ['run', found.runId],
+            ['job', found.jobName],
+            [
+              'status',
+              runStatus(found.status, out) +
+                (found.cancelRequested && found.status !== 'cancelled' ? ' (cancel requested)' : ''),
+            ],
+            ['exit code', found.exitCode === null ? undefined : String(found.exitCode)],
+            ['reason', found.reasonCode ?? undefined],
+            ['trigger', `${found.trigger}${found.attempt > 1 ? `, attempt ${found.attempt}` : ''}`],
+            ['queued', `${relativeTime(found.queuedAt)} ${out.dim(found.queuedAt)}`],
+            [
+              'started',
+              found.startedAt === null ? undefined : `${relativeTime(found.startedAt)} ${out.dim(found.startedAt)}`,
+            ],
+            [
+              'finished',
+              found.finishedAt === null ? undefined : `${relativeTime(found.finishedAt)} ${out.dim(found.finishedAt)}`,
+            ],
+            ['duration', found.startedAt === null ? undefined : durationBetween(found.startedAt, found.finishedAt)],
+            ['deployment', found.deploymentId],
+            ['logs', out.dim(`sov logs ${shortId(found.runId)}`)],
+          ]),
+        );
+      }),
+    );
+
+  run
+    .command('cancel')
+    .description('cancel a run: a queued one ends at once, a running one is stopped')
+    .argument('<run>', 'run id (or its first characters)')
+    .action(
+      act(async (ctx, command) => {
+        const [given] = argsOf<[string]>(command);
+        const cp = await ctx.controlPlane();
+        const found = await findRun(cp, given, () => ctx.workspace());
+        const cancelled = await cp.cancel(found.runId);
+        ctx.output.result(cancelled, () =>
+          ctx.output.line(
+            cancelled.status === 'cancelled'
+              ? `Run ${shortId(cancelled.runId)} of ${cancelled.jobName} is cancelled.`
+              : cancelled.cancelRequested
+                ? `Cancelling run ${shortId(cancelled.runId)} of ${cancelled.jobName}: its data plane stops it within seconds.`
+                : `Run ${shortId(cancelled.runId)} of ${cancelled.jobName} had already ended (${cancelled.status}).`,
+          ),
+        );
+      }),
+    );
+
+  program
+    .command('logs')
+    .description("a run's logs, read from its data plane")
+    .argument('<run>', 'run id (or its first characters)')
+    .option('-f, --follow', 'stream new lines until the run ends; exit with its status')
+    .option('-t, --timestamps', 'show when each line was written')
+    .action(
+      act(async (ctx, command) => {
+        const [given] = argsOf<[string]>(command);
+        const opts = command.opts<{ follow?: boolean; timestamps?: boolean }>();
+        const cp = await ctx.controlPlane();
+        const found = await findRun(cp, given, () => ctx.workspace());
+        const dp = await ctx.dataPlane(['runs:logs'], found.workspaceId);
+        if (opts.follow) {
+          await followToEnd(ctx, dp, found, opts.timestamps);
+          return;
+        }
+        const lines: LogLine[] = [];
+        let status = found.status as string;
+        let after = 0;
+        try {
+          for (;;) {
+            const page = await dp.logs(found.runId, after);
+            status = page.status;
+            for (const line of page.data) {
+              lines.push(line);
+              if (!ctx.output.json) printLogLine(ctx.output, line, opts.timestamps);
+            }
+            if (page.data.length === 0 || page.nextAfter === after) break;
+            after = page.nextAfter;
+          }
+        } catch (error) {
+          // A run its data plane has not claimed yet has no logs there.
+          if (!(error instanceof ApiError && error.code === 'run_not_found' && found.claimedAt === null)) throw error;
+          ctx.output.note(ctx.output.err.dim(`No logs: the run is ${found.status}.`));
+        }
+        ctx.output.data({ runId: found.runId, job: found.jobName, status, lines });
+      }),
+    );
+}
+
+/** `sov job trigger` shares this: trigger a job, then follow it if asked. */
+export async function triggerJob(ctx: Context, given: string, follow: boolean, timestamps: boolean): Promise<void> {
+  const cp = await ctx.controlPlane();
+  const workspace = await ctx.workspace();
+  const job = await findJob(cp, workspace, given);
+  // Get the token first: a refusal then leaves no run behind.
+  const dp = follow ? await ctx.dataPlane(['runs:logs'], workspace.workspaceId) : undefined;
+  const run = await cp.trigger(job.jobId);
+  const { output } = ctx;
+  if (dp === undefined) {
+    output.result(run, () => {
+      output.line(`Triggered ${output.out.bold(job.name)}: run ${run.runId} (${run.status}).`);
+      output.line(output.out.dim(`  Follow it with: sov logs ${shortId(run.runId)} -f`));
+    });
+    return;
+  }
+  output.event({ type: 'run', ...run });
+  output.note(`Triggered ${output.err.bold(job.name)}: run ${shortId(run.runId)}. Following its logs…`);
+  await followToEnd(ctx, dp, run, timestamps);
+}

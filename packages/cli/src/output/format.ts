@@ -1,0 +1,186 @@
+/** Pure formatting for human output: colours, tables, times, sizes. */
+
+export interface Palette {
+  bold(text: string): string;
+  dim(text: string): string;
+  red(text: string): string;
+  green(text: string): string;
+  yellow(text: string): string;
+  cyan(text: string): string;
+}
+
+const sgr = (open: number, close: number) => (text: string) => `\u001b[${open}m${text}\u001b[${close}m`;
+const plain = (text: string) => text;
+
+export function palette(enabled: boolean): Palette {
+  if (!enabled) return { bold: plain, dim: plain, red: plain, green: plain, yellow: plain, cyan: plain };
+  return {
+    bold: sgr(1, 22),
+    dim: sgr(2, 22),
+    red: sgr(31, 39),
+    green: sgr(32, 39),
+    yellow: sgr(33, 39),
+    cyan: sgr(36, 39),
+  };
+}
+
+/**
+ * Colour only on a terminal, never when NO_COLOR is set to anything non-empty
+ * (https://no-color.org) or --no-color was given.
+ */
+export function colorEnabled(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv, flag: boolean): boolean {
+  if (!flag) return false;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  return stream.isTTY === true;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes is the point
+const ansi = /\u001b\[[0-9;]*m/g;
+
+export function stripAnsi(text: string): string {
+  return text.replace(ansi, '');
+}
+
+export function visibleLength(text: string): number {
+  return [...stripAnsi(text)].length;
+}
+
+export interface Column<Row> {
+  header: string;
+  value: (row: Row) => string;
+  align?: 'left' | 'right';
+}
+
+/** Aligned columns, headers in capitals, two spaces between; the last column is not padded. */
+export function table<Row>(rows: readonly Row[], columns: ReadonlyArray<Column<Row>>, colors: Palette): string {
+  const cells = rows.map((row) => columns.map((column) => column.value(row)));
+  const headers = columns.map((column) => column.header.toUpperCase());
+  const widths = columns.map((_, i) =>
+    Math.max(visibleLength(headers[i] ?? ''), ...cells.map((r) => visibleLength(r[i] ?? ''))),
+  );
+  const line = (values: string[]) =>
+    values
+      .map((value, i) => {
+        const pad = ' '.repeat((widths[i] ?? 0) - visibleLength(value));
+        if (columns[i]?.align === 'right') return pad + value;
+        return i === values.length - 1 ? value : value + pad;
+      })
+      .join('  ')
+      .trimEnd();
+  return [colors.bold(line(headers)), ...cells.map(line)].join('\n');
+}
+
+/** `label  value` pairs, labels aligned. Undefined values are left out. */
+export function keyValues(pairs: ReadonlyArray<[string, string | undefined]>, colors: Palette): string {
+  const shown = pairs.filter((pair): pair is [string, string] => pair[1] !== undefined);
+  const width = Math.max(0, ...shown.map(([label]) => label.length));
+  return shown.map(([label, value]) => `${colors.dim(label.padEnd(width))}  ${value}`).join('\n');
+}
+
+/** "just now", "5m ago", "3h ago", "in 2d"; past a month, the date. */
+export function relativeTime(iso: string | null | undefined, now: Date = new Date()): string {
+  if (iso === null || iso === undefined) return '-';
+  const then = new Date(iso);
+  if (Number.isNaN(then.getTime())) return iso;
+  const seconds = Math.round((now.getTime() - then.getTime()) / 1000);
+  const abs = Math.abs(seconds);
+  if (abs < 5) return 'just now';
+  const units: Array<[number, string]> = [
+    [86400, 'd'],
+    [3600, 'h'],
+    [60, 'm'],
+    [1, 's'],
+  ];
+  if (abs >= 30 * 86400) return then.toISOString().slice(0, 10);
+  for (const [size, unit] of units) {
+    if (abs >= size) {
+      const amount = Math.floor(abs / size);
+      return seconds >= 0 ? `${amount}${unit} ago` : `in ${amount}${unit}`;
+    }
+  }
+  return 'just now';
+}
+
+/** 850ms, 4.2s, 3m 12s, 2h 5m. */
+export function duration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '-';
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const totalSeconds = Math.round(ms / 1000);
+  const h = Math.floor(totalSeconds / 3600);
+  const m = Math.floor((totalSeconds % 3600) / 60);
+  const s = totalSeconds % 60;
+  return h > 0 ? `${h}h ${m}m` : `${m}m ${s}s`;
+}
+
+export function durationBetween(
+  start: string | null | undefined,
+  end: string | null | undefined,
+  now = new Date(),
+): string {
+  if (start === null || start === undefined) return '-';
+  const to = end === null || end === undefined ? now.getTime() : new Date(end).getTime();
+  return duration(to - new Date(start).getTime());
+}
+
+/** 512 B, 1.2 kB, 3.4 MB (powers of 1000, as tools that show sizes to people do). */
+export function bytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let value = n;
+  let unit = 'B';
+  for (const next of units) {
+    if (value < 1000) break;
+    value /= 1000;
+    unit = next;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${unit}`;
+}
+
+/** The first 8 characters of a UUID: enough to tell runs apart in a table, and accepted back. */
+export function shortId(id: string): string {
+  return id.slice(0, 8);
+}
+
+/** How a run's status looks: green when it worked, red when it did not, yellow while it runs. */
+export function runStatus(status: string, colors: Palette): string {
+  if (status === 'succeeded') return colors.green(status);
+  if (status === 'failed' || status === 'timed_out' || status === 'lost') return colors.red(status);
+  if (status === 'cancelled') return colors.dim(status);
+  return colors.yellow(status);
+}
+
+/** A job's trigger in a word or three. */
+export function trigger(value: { type: string; [key: string]: unknown }): string {
+  switch (value.type) {
+    case 'cron':
+      return `cron ${String(value.cron)}`;
+    case 'every':
+      return `every ${compactSeconds(Number(value.everySeconds))}`;
+    case 'once':
+      return `once ${String(value.at)}`;
+    case 'after':
+      return `after ${String(value.job)} (${String(value.on)})`;
+    default:
+      return 'manual';
+  }
+}
+
+/** 90 -> 1m30s, 900 -> 15m, 86400 -> 1d: the manifest's own duration syntax. */
+export function compactSeconds(total: number): string {
+  if (!Number.isFinite(total) || total <= 0) return `${total}s`;
+  let rest = Math.round(total);
+  let text = '';
+  for (const [size, unit] of [
+    [86400, 'd'],
+    [3600, 'h'],
+    [60, 'm'],
+    [1, 's'],
+  ] as const) {
+    if (rest >= size) {
+      text += `${Math.floor(rest / size)}${unit}`;
+      rest %= size;
+    }
+  }
+  return text;
+}

@@ -1,0 +1,40 @@
+import { CliError, ExitCode } from '../errors.ts';
+import type { Output } from './output.ts';
+
+/**
+ * Prints a failure for a person (what went wrong, the server's code, what to do) or,
+ * with --json, as `{"error": {...}}` on stderr. A stack trace only with --debug.
+ * Answers the exit code.
+ */
+export function reportError(error: unknown, output: Output): number {
+  const known = error instanceof CliError;
+  const message = known ? error.message : `Unexpected error: ${error instanceof Error ? error.message : String(error)}`;
+  const hint = known ? error.hint : 'Run again with --debug to see where it happened, and report it.';
+  const code = known ? error.code : undefined;
+  const details = known ? error.details : [];
+  if (output.json) {
+    output.stderr.write(
+      `${JSON.stringify({
+        error: {
+          message,
+          code: code ?? null,
+          status: known ? (error.status ?? null) : null,
+          hint: hint ?? null,
+          details,
+        },
+      })}\n`,
+    );
+  } else {
+    const { err } = output;
+    output.stderr.write(
+      `${err.red(err.bold('Error:'))} ${message}${code === undefined ? '' : err.dim(` [${code}]`)}\n`,
+    );
+    for (const detail of details) output.stderr.write(`  - ${detail}\n`);
+    if (hint !== undefined) output.stderr.write(`${err.cyan('Hint:')} ${hint}\n`);
+  }
+  if (output.debug && error instanceof Error) {
+    output.stderr.write(`${error.stack ?? ''}\n`);
+    if (error.cause instanceof Error) output.stderr.write(`caused by: ${error.cause.stack ?? error.cause.message}\n`);
+  }
+  return known ? error.exitCode : ExitCode.failed;
+}

@@ -1,0 +1,155 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+export const sovBin = fileURLToPath(new URL('../../packages/cli/src/bin/sov.ts', import.meta.url));
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Variables a developer's shell may set that would make a test depend on it. */
+const leaking = ['SOV_TOKEN', 'SOV_PROFILE', 'SOV_WORKSPACE', 'SOV_API_URL', 'SOV_EMAIL', 'SOV_PASSWORD', 'NO_COLOR'];
+
+export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of leaking) delete env[name];
+  for (const [name, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
+}
+
+export interface SovResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `sov` as a subprocess (pipes, not a terminal) with its own config directory. */
+export async function sov(
+  configDir: string,
+  args: string[],
+  options: { input?: string; env?: Record<string, string | undefined>; cwd?: string } = {},
+): Promise<SovResult> {
+  const child = spawn(process.execPath, [sovBin, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: cleanEnv({ SOV_CONFIG_DIR: configDir, ...options.env }),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdin.end(options.input ?? '');
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code: code ?? -1, stdout, stderr };
+}
+
+/** Like sov(), but fails the test with everything printed when the exit code is not 0. */
+export async function sovOk(
+  configDir: string,
+  args: string[],
+  options: Parameters<typeof sov>[2] = {},
+): Promise<SovResult> {
+  const result = await sov(configDir, args, options);
+  if (result.code !== 0) {
+    throw new Error(
+      `sov ${args.join(' ')} exited ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`,
+    );
+  }
+  return result;
+}
+
+/** `sov dev` (what `npm start` runs) as a real process, started in a given home on given ports. */
+export class DevPlatform {
+  readonly process: ChildProcess;
+  readonly port: number;
+  #printed = '';
+
+  private constructor(child: ChildProcess, port: number) {
+    this.process = child;
+    this.port = port;
+    child.stdout?.on('data', (chunk: Buffer) => {
+      this.#printed += chunk.toString();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.#printed += chunk.toString();
+    });
+  }
+
+  static async start(home: string, port: number, env: Record<string, string> = {}): Promise<DevPlatform> {
+    const child = spawn(process.execPath, [sovBin, 'dev'], {
+      cwd: repoRoot,
+      env: cleanEnv({ SOV_HOME: home, SOV_PORT: String(port), SOV_PASSWORD_COST_LOG2: '12', ...env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const dev = new DevPlatform(child, port);
+    const deadline = Date.now() + 120_000;
+    while (!dev.printed().includes('Stop with Ctrl-C') && Date.now() < deadline && child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    if (!dev.printed().includes('Stop with Ctrl-C')) {
+      await dev.stop('SIGKILL');
+      throw new Error(`sov dev did not start; it printed:\n${dev.printed()}`);
+    }
+    return dev;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  printed(): string {
+    return this.#printed;
+  }
+
+  /** Resolves with the exit code (or signal) once `sov dev` has exited by itself. */
+  async exited(): Promise<number | string> {
+    if (this.process.exitCode !== null || this.process.signalCode !== null) {
+      return this.process.exitCode ?? this.process.signalCode ?? 'unknown';
+    }
+    const [code, signal] = (await once(this.process, 'exit')) as [number | null, string | null];
+    return code ?? signal ?? 'unknown';
+  }
+
+  /** Sends a signal (Ctrl-C by default) and waits for the exit. */
+  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<number | string> {
+    const exited = this.exited();
+    if (this.process.exitCode === null && this.process.signalCode === null) this.process.kill(signal);
+    return exited;
+  }
+
+  /** The pids of its children, with their command lines. */
+  async children(): Promise<Array<{ pid: number; args: string }>> {
+    const ps = spawn('ps', ['-o', 'pid=,args=', '--ppid', String(this.process.pid)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let text = '';
+    ps.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    await once(ps, 'close');
+    return text
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '')
+      .map((line) => ({ pid: Number(line.split(/\s+/)[0]), args: line.slice(line.indexOf(' ') + 1) }));
+  }
+}
+
+/** Nothing answers on these ports any more. */
+export async function assertAllDown(ports: number[]): Promise<void> {
+  for (const port of ports) {
+    const answered = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      () => true,
+      () => false,
+    );
+    if (answered) throw new Error(`a service still answers on port ${port}`);
+  }
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: an ANSI escape is what is looked for
+export const ansiEscape = /\u001b\[/;
