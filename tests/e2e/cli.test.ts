@@ -475,6 +475,30 @@ describe('the sov CLI against sov dev, real processes [pglite]', () => {
     assert.doesNotMatch(plain.screen, ansiEscape, 'NO_COLOR turns colour off even on a terminal');
   });
 
+  it('starts an interactive job and prints the link that opens it; a second trigger finds the running one', async () => {
+    const config = join(scratch, 'human'); // signed in, current workspace demo
+    await sovOk(config, ['deploy', join(repoRoot, 'examples/interactive-echo')]);
+    const started = await sovOk(config, ['job', 'trigger', 'echo']);
+    assertPlain(started, 'job trigger of an interactive job');
+    assert.match(started.stdout, /^echo is running: run [0-9a-f]{8}\.$/m);
+    const link = /^ {2}(http:\/\/\S+\?sov_token=\S+)$/m.exec(started.stdout)?.[1];
+    assert.ok(link !== undefined, started.stdout);
+
+    // A browser opening the link gets a session cookie and the app, through the data plane.
+    const exchange = await fetch(link, { redirect: 'manual' });
+    assert.equal(exchange.status, 303);
+    const cookie = (exchange.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const page = await fetch(new URL(exchange.headers.get('location') ?? '', link), { headers: { cookie } });
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<h1>Echo<\/h1>/);
+
+    const again = parsed(await sovOk(config, ['--json', 'job', 'trigger', 'echo']));
+    assert.equal(again.existing, true, 'the job allows one at a time: the running one is answered');
+    assert.match(again.openUrl, /\?sov_token=/);
+    assert.equal(again.status, 'running');
+    await sovOk(config, ['run', 'cancel', again.runId]);
+  });
+
   it('manages organizations and workspaces, cancels a run, removes a variable (runs last: it adds an organization)', async () => {
     const config = join(scratch, 'human'); // signed in, current workspace demo
     const run = (args: string[]) => sovOk(config, args);

@@ -102,4 +102,28 @@ describe('npm start (sov dev), real processes [pglite]', () => {
     }
     await assertAllDown(ports());
   });
+
+  it('leaves nothing running when sov dev itself is killed outright', async () => {
+    const dev = await DevPlatform.start(home, port);
+    const children = await dev.children();
+    assert.equal(children.length, 3, children.map((c) => c.args).join('\n'));
+    await dev.stop('SIGKILL');
+    const deadline = Date.now() + 20_000;
+    const alive = () =>
+      children.filter((c) => {
+        try {
+          process.kill(c.pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    while (alive().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(
+      alive().map((c) => c.args),
+      [],
+      'every service stops once its supervisor is gone',
+    );
+    await assertAllDown(ports());
+  });
 });

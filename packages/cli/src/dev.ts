@@ -127,7 +127,14 @@ export async function dev(): Promise<number> {
     const logFile = join(home, 'logs', `${name}.log`);
     const log = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
     const child = spawn(process.execPath, [sovMain, service], {
-      env: { ...process.env, SOV_HOME: home, SOV_LOG_LEVEL: process.env.SOV_LOG_LEVEL ?? 'info', ...env },
+      env: {
+        ...process.env,
+        SOV_HOME: home,
+        SOV_LOG_LEVEL: process.env.SOV_LOG_LEVEL ?? 'info',
+        // Should sov dev itself be killed outright, its services stop by themselves.
+        SOV_EXIT_WITH_PARENT: 'true',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

@@ -132,6 +132,8 @@ const hints: Record<string, string> = {
   signup_disabled: 'Ask an administrator to create an account for you.',
   rate_limited: 'Wait a moment and try again.',
   validation_failed: 'Check the values given; see sov <command> --help.',
+  run_limit_reached: 'Use the active run, or stop it first with: sov run cancel <runId>.',
+  interactive_not_running: 'The app is not running; start it with: sov job trigger <job>.',
 };
 
 export function hintFor(code: string | undefined): string | undefined {
@@ -140,6 +142,9 @@ export function hintFor(code: string | undefined): string | undefined {
 
 /** A server refused the request with a problem document. */
 export class ApiError extends CliError {
+  /** The whole problem document: some refusals name what to use instead (a run limit names the runs). */
+  readonly problem: Record<string, unknown>;
+
   constructor(
     status: number,
     problem: { detail?: string; title?: string; code?: string; errors?: Array<{ path: string; message: string }> },
@@ -152,5 +157,6 @@ export class ApiError extends CliError {
         e.path === '' || e.path === '.' ? e.message : `${e.path}: ${e.message}`,
       ),
     });
+    this.problem = problem as Record<string, unknown>;
   }
 }

@@ -8,6 +8,7 @@ import { durationBetween, relativeTime, runStatus, shortId } from '../output/for
 import type { Output } from '../output/output.ts';
 import { findJob, findRun } from '../resolve.ts';
 import { exitCodeFor, followRun } from '../runs/follow.ts';
+import { openApp } from '../runs/interactive.ts';
 import { act, argsOf } from './command.ts';
 
 /** A log line: its text on stdout (with --timestamps, its time first), or an NDJSON event. */
@@ -200,6 +201,7 @@ export async function triggerJob(ctx: Context, given: string, follow: boolean, t
   const cp = await ctx.controlPlane();
   const workspace = await ctx.workspace();
   const job = await findJob(cp, workspace, given);
+  if (job.kind === 'interactive') return openInteractive(ctx, job.jobId, follow, timestamps);
   // Get the token first: a refusal then leaves no run behind.
   const dp = follow ? await ctx.dataPlane(['runs:logs'], workspace.workspaceId) : undefined;
   const run = await cp.trigger(job.jobId);
@@ -214,4 +216,30 @@ export async function triggerJob(ctx: Context, given: string, follow: boolean, t
   output.event({ type: 'run', ...run });
   output.note(`Triggered ${output.err.bold(job.name)}: run ${shortId(run.runId)}. Following its logs…`);
   await followToEnd(ctx, dp, run, timestamps);
+}
+
+/** An interactive job: started (or its active run found), then the address to open it at. */
+async function openInteractive(ctx: Context, jobId: string, follow: boolean, timestamps: boolean): Promise<void> {
+  const cp = await ctx.controlPlane();
+  const { output } = ctx;
+  const app = await openApp(cp, jobId, output);
+  const { run } = app;
+  const until = new Date(app.expiresAt).toLocaleTimeString();
+  const summary = { ...run, existing: app.existing, openUrl: app.openUrl, expiresAt: app.expiresAt };
+  const lines = () => {
+    output.line(
+      `${output.out.bold(run.jobName)} is ${app.existing ? 'already running' : 'running'}: run ${shortId(run.runId)}.`,
+    );
+    output.line(`Open it (this link signs you in until ${until}; do not share it):`);
+    output.line(`  ${output.out.cyan(app.openUrl)}`);
+    output.line(output.out.dim(`  Tools: ${app.url} with a bearer token that has the interactive scope.`));
+    output.line(output.out.dim(`  Stop it: sov run cancel ${shortId(run.runId)}`));
+  };
+  if (!follow) {
+    output.result(summary, lines);
+    return;
+  }
+  output.event({ type: 'run', ...summary });
+  if (!output.json) lines();
+  await followToEnd(ctx, await ctx.dataPlane(['runs:logs'], run.workspaceId), run, timestamps);
 }

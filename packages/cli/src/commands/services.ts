@@ -38,5 +38,7 @@ password saved in $SOV_HOME/admin-password. Ctrl-C stops everything.`,
   program
     .command('data-plane')
     .description('serve a data plane, configured by SOV_* environment variables (see the README)')
-    .action(async () => serve(dataPlaneMain, []));
+    .argument('[args...]', 'master-key id|rotate: manage the key that wraps its secrets')
+    .allowUnknownOption()
+    .action(async (args: string[]) => serve(dataPlaneMain, args));
 }
