@@ -12,6 +12,7 @@ import { Deployments } from './deployments/index.ts';
 import { deploymentReportKind } from './deployments/report.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
 import { Executor } from './executor/executor.ts';
+import { installCors } from './http/cors.ts';
 import { LogStore } from './logs/store.ts';
 import { OutboxDeliverer } from './outbox/outbox.ts';
 import { runRoutes } from './runs/routes.ts';
@@ -153,6 +154,8 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         security: [{ scopedToken: [] }],
       },
     });
+    // Before the API's routes, so every one of them (and its refusals) carries the headers.
+    installCors(app, { prefix: apiPrefix, origins: config.dashboardOrigins });
     await app.register(
       async (scope) => {
         installScopedAuth(scope, verifier);
