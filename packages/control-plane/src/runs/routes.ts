@@ -7,7 +7,7 @@ import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
 import type { PublicApi } from '../public-api.ts';
 import { endRun, type Wakes } from './lifecycle.ts';
-import { enqueueRun, type JobForRun, type RunRow, selectJobForRun, selectRun, toRun } from './store.ts';
+import { enqueueRun, type JobForRun, type RunRow, RunTriggers, selectJobForRun, selectRun, toRun } from './store.ts';
 
 const Run = Type.Object({
   runId: Uuid,
@@ -18,7 +18,7 @@ const Run = Type.Object({
   deploymentId: Uuid,
   attempt: Type.Integer(),
   rootRunId: Uuid,
-  trigger: Type.Enum(['manual', 'api', 'schedule', 'after', 'retry'] as const),
+  trigger: Type.Enum(RunTriggers),
   status: Type.Enum(RunStatuses),
   reasonCode: Type.Union([Type.String(), Type.Null()]),
   exitCode: Type.Union([Type.Integer(), Type.Null()]),
