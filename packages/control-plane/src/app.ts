@@ -5,6 +5,7 @@ import { type Database, migrate, openDatabase } from '@sovereign/protocol/sql';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import type { ControlPlaneConfig } from './config.ts';
 import type { Deps } from './context.ts';
+import { dashboardRoutes } from './dashboard/serve.ts';
 import { internalRoutes } from './internal/routes.ts';
 import { publicApi, publicApiPrefix } from './public-api.ts';
 import { Dispatcher } from './runs/dispatcher.ts';
@@ -104,6 +105,7 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
     await app.register(async (scope) => publicApi(scope as App, deps), { prefix: publicApiPrefix });
     await app.register(async (scope) => internalRoutes(scope as App, deps));
     app.get(`${publicApiPrefix}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
+    await dashboardRoutes(app, { dir: config.dashboardDir });
     await app.ready();
     if (options.scheduler !== false) scheduler.start();
     return {
