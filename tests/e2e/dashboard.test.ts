@@ -291,6 +291,14 @@ for (const target of databaseTargets()) {
         assert.ok(!text.includes(marker), `${exchange.method} ${exchange.url} carried log text`);
         assert.ok(!text.includes(secretValue), `${exchange.method} ${exchange.url} carried the secret`);
       }
+      // The stream the page read carries the CORS headers itself (it is written by hand, not by Fastify).
+      const { token: logsToken } = await platform.scopedToken(t.token, ws, ['runs:logs']);
+      const stream = await fetch(`${dp}/runs/${runId}/logs?follow=true`, {
+        headers: { origin: cp, authorization: `Bearer ${logsToken}` },
+      });
+      assert.match(stream.headers.get('content-type') ?? '', /text\/event-stream/);
+      assert.equal(stream.headers.get('access-control-allow-origin'), cp);
+      assert.ok((await stream.text()).includes(lineText(6)));
       const elsewhere = network.exchanges.filter((e) => ![cp, dpOrigin].includes(new URL(e.url).origin));
       assert.deepEqual(
         elsewhere.map((e) => e.url),

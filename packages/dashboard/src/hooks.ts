@@ -28,11 +28,18 @@ export function useLoad<T>(
   loadRef.current = load;
   const refreshRef = useRef(refreshMs);
   refreshRef.current = refreshMs;
+  // What was loaded for other deps (another workspace, another run) is not shown for these.
+  const key = JSON.stringify(deps);
+  const loadedKey = useRef(key);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: the caller's deps decide when to load anew.
   useEffect(() => {
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
+    if (loadedKey.current !== key) {
+      loadedKey.current = key;
+      setState({ data: undefined, error: undefined, loading: true });
+    }
     const run = async () => {
       setState((s) => ({ ...s, loading: true }));
       let next: number | false = false;
