@@ -1,8 +1,8 @@
-import { access } from 'node:fs/promises';
-import { extname, join, resolve } from 'node:path';
+import { access, stat } from 'node:fs/promises';
+import { extname, join, resolve, sep } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { App } from '@sovereign/protocol/http';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** First path segments that belong to the API and the services' endpoints, never to the dashboard. */
 const reservedSegments = new Set(['api', '.well-known', 'healthz', 'readyz', 'metrics']);
@@ -31,56 +31,92 @@ const contentSecurityPolicy = [
 
 export const notBuiltMessage = (dir: string) =>
   `The dashboard is not built: ${dir}/index.html is missing.\n` +
-  'Run `npm install` in the repository (it builds packages/dashboard), or `npm run build -w @sovereign/dashboard`.\n' +
+  'Run `npm install` in the repository (it builds packages/dashboard), or `npm run build`.\n' +
   'The API is served all the same, under /api/public/v1.\n';
 
 function pageHeaders(reply: FastifyReply): FastifyReply {
   return reply
+    .status(200)
     .header('content-security-policy', contentSecurityPolicy)
     .header('x-content-type-options', 'nosniff')
     .header('referrer-policy', 'no-referrer');
 }
 
+/** The path's segments, decoded; undefined when it is not valid URL encoding. */
+function segmentsOf(url: string): string[] | undefined {
+  try {
+    return new URL(url, 'http://localhost').pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Serves the dashboard's build at `/`: files as they are, index.html for every other
- * path (the app routes in the browser), and a plain answer when there is no build. Routes
- * of the API, /.well-known, /healthz, /readyz and /metrics are declared elsewhere and win;
- * an unknown path under them is still the API's 404 problem, never the page.
+ * Serves the dashboard's build at `/`: its files as they are, index.html for every other
+ * path (the app routes in the browser), and a plain answer when there is no build. It
+ * answers only what no route matched (the 404 fallback of the HTTP server), so it cannot
+ * shadow the API, /.well-known, /healthz, /readyz or /metrics: a path under them that no
+ * route knows is still the API's 404 problem, never the page.
  */
-export async function dashboardRoutes(app: App, options: { dir: string }): Promise<void> {
-  const root = resolve(options.dir);
-  const index = join(root, 'index.html');
-  await app.register(fastifyStatic, {
-    root,
-    serve: false,
-    suppressWarning: true,
-    dotfiles: 'deny',
-    index: false,
-    cacheControl: false,
-  });
-  const built = () =>
-    access(index).then(
+export class DashboardFiles {
+  readonly root: string;
+  readonly #index: string;
+
+  constructor(dir: string) {
+    this.root = resolve(dir);
+    this.#index = join(this.root, 'index.html');
+  }
+
+  /** Lets replies send files from the build (and only from it). */
+  async register(app: App): Promise<void> {
+    await app.register(fastifyStatic, {
+      root: this.root,
+      serve: false,
+      suppressWarning: true,
+      dotfiles: 'deny',
+      index: false,
+      cacheControl: false,
+    });
+    if (!(await this.#built())) app.log.warn({ dir: this.root }, 'the dashboard is not built; / says how to build it');
+  }
+
+  // Checked on each request, so a build made while the control plane runs is served.
+  #built(): Promise<boolean> {
+    return access(this.#index).then(
       () => true,
       () => false,
     );
-  if (!(await built())) app.log.warn({ dir: root }, 'the dashboard is not built; / says how to build it');
+  }
 
-  app.get('/*', { schema: { hide: true }, logLevel: 'warn' }, async (request, reply) => {
-    const path = (request.params as { '*'?: string })['*'] ?? '';
-    if (reservedSegments.has(path.split('/')[0] ?? '')) return reply.callNotFound();
-    // Checked on each request, so a build made while the control plane runs is served.
-    if (!(await built())) {
-      return reply
-        .status(503)
-        .type('text/plain; charset=utf-8')
-        .header('cache-control', 'no-store')
-        .send(notBuiltMessage(root));
+  async #isFile(path: string): Promise<boolean> {
+    return stat(path).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+  }
+
+  /** The fallback for requests no route matched: true when it answered them. */
+  readonly answer = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+    const segments = segmentsOf(request.url);
+    if (segments === undefined || reservedSegments.has(segments[0] ?? '')) return false;
+    if (!(await this.#built())) {
+      reply.status(503).type('text/plain; charset=utf-8').header('cache-control', 'no-store');
+      await reply.send(notBuiltMessage(this.root));
+      return true;
     }
-    if (extname(path) !== '') {
-      // A file: served if it exists, a 404 problem if not (a missing script must not get the page).
-      reply.header('cache-control', path.startsWith('assets/') ? immutable : revalidate);
-      return pageHeaders(reply).sendFile(path);
+    const last = segments.at(-1) ?? '';
+    if (extname(last) === '') {
+      await pageHeaders(reply).header('cache-control', revalidate).sendFile('index.html');
+      return true;
     }
-    return pageHeaders(reply).header('cache-control', revalidate).sendFile('index.html');
-  });
+    // A file: served when the build has it; otherwise a 404 problem (a missing script must not get the page).
+    if (segments.some((s) => s.startsWith('.') || s.includes('/') || s.includes('\\') || s.includes('\0')))
+      return false;
+    const file = resolve(this.root, ...segments);
+    if (!file.startsWith(this.root + sep) || !(await this.#isFile(file))) return false;
+    const cache = segments[0] === 'assets' && segments.length === 2 ? immutable : revalidate;
+    await pageHeaders(reply).header('cache-control', cache).sendFile(segments.join('/'));
+    return true;
+  };
 }
