@@ -46,7 +46,10 @@ function project(gate: string) {
     run: node live.js
     schedule: "0 0 1 1 *"
     timezone: Europe/Berlin
+  - name: slow
+    run: node slow.js
 `,
+    'slow.js': `console.log('slow started'); setTimeout(() => {}, 300000);\n`,
     'live.js': `
 const fs = require('node:fs');
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -119,7 +122,7 @@ for (const target of databaseTargets()) {
       });
       await platform.waitFor(async () => {
         const jobs = await call('GET', `${platform.cp}/workspaces/${ws}/jobs`, { token: t.token });
-        return jobs.status === 200 && jobs.body.data.length === 2;
+        return jobs.status === 200 && jobs.body.data.length === 3;
       }, 'the jobs to reach the control plane');
       chromium = await launchChromium();
     });
@@ -305,6 +308,22 @@ for (const target of databaseTargets()) {
         [],
         'the page talks to its control plane and its data plane only',
       );
+    });
+
+    it('cancels a running run from its page', async () => {
+      const context = await newContext(chromium.browser, 'desktop');
+      const page = await context.newPage();
+      await signIn(page, platform.controlPlane.url, t.email);
+      await page.getByRole('link', { name: 'dash-ws' }).click();
+      await page.getByRole('button', { name: 'Trigger a run of slow' }).click();
+      const status = page.getByRole('status', { name: 'Run status' });
+      await page.getByRole('log', { name: 'Run log' }).getByText('slow started').waitFor({ timeout: 60_000 });
+      await status.getByText('running', { exact: true }).waitFor({ timeout: 30_000 });
+      await page.getByRole('button', { name: 'Cancel run' }).click();
+      await status.getByText('cancelled', { exact: true }).waitFor({ timeout: 60_000 });
+      await page.getByText('cancelled (cancelled)').waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Cancel run' }).count(), 0);
+      await context.close();
     });
 
     it('lays the main pages out at a phone’s width', async () => {
