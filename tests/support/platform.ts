@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Scope } from '@sovereign/protocol';
+import type { Role, Scope } from '@sovereign/protocol';
 import {
   type DatabaseTarget,
   freePort,
@@ -16,6 +16,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 export const controlPlaneMain = join(root, 'packages/control-plane/src/main.ts');
 export const dataPlaneMain = join(root, 'packages/data-plane/src/main.ts');
 export const adminPassword = 'e2e-admin-password';
+/** The password of every user tenant() and member() create (a browser test types it). */
+export const userPassword = 'e2e-user-password';
 
 export interface Answer<T = any> {
   status: number;
@@ -205,7 +207,7 @@ export class Platform {
   /** A user with an organization (owner) and a workspace in the given region. */
   async tenant(region: 'us' | 'eu', label = 'tenant') {
     const email = `${label}-${randomBytes(4).toString('hex')}@example.test`;
-    const password = 'e2e-user-password';
+    const password = userPassword;
     const user = await expectStatus(200, 'POST', `${this.cp}/users`, {
       token: this.adminToken,
       body: { email, password },
@@ -221,6 +223,23 @@ export class Platform {
       body: { name: `${label}-ws`, organizationId, regionId: plane.regionId },
     });
     return { userId: user.userId as string, email, token: accessToken as string, organizationId, workspace, plane };
+  }
+
+  /** Another user, added to an organization with a role by its owner. */
+  async member(ownerToken: string, organizationId: string, role: Role, label = role) {
+    const email = `${label}-${randomBytes(4).toString('hex')}@example.test`;
+    await expectStatus(200, 'POST', `${this.cp}/users`, {
+      token: this.adminToken,
+      body: { email, password: userPassword },
+    });
+    await expectStatus(200, 'POST', `${this.cp}/organizations/${organizationId}/members`, {
+      token: ownerToken,
+      body: { email, role },
+    });
+    const { accessToken } = await expectStatus(200, 'POST', `${this.cp}/auth/login`, {
+      body: { email, password: userPassword },
+    });
+    return { email, token: accessToken as string };
   }
 
   async scopedToken(userToken: string, workspaceId: string, scopes: Scope[], ttlSeconds?: number) {

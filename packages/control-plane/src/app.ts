@@ -5,6 +5,7 @@ import { type Database, migrate, openDatabase } from '@sovereign/protocol/sql';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import type { ControlPlaneConfig } from './config.ts';
 import type { Deps } from './context.ts';
+import { DashboardFiles } from './dashboard/serve.ts';
 import { internalRoutes } from './internal/routes.ts';
 import { publicApi, publicApiPrefix } from './public-api.ts';
 import { Dispatcher } from './runs/dispatcher.ts';
@@ -40,6 +41,7 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
     await migrate(db, migrationsDir, migrationLock);
     const keys = new SigningKeys(db);
     await keys.ensureActive();
+    const dashboard = new DashboardFiles(config.dashboardDir);
     const app = createHttpServer({
       service: 'control-plane',
       logger:
@@ -55,6 +57,8 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
         await db.query('SELECT 1');
         return true;
       },
+      // The dashboard answers what no route matched: it never shadows the API.
+      notFound: dashboard.answer,
     });
     // Every table keeps text in PostgreSQL, which cannot hold U+0000: refuse it at the door.
     refuseNulCharacters(app);
@@ -104,6 +108,7 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
     await app.register(async (scope) => publicApi(scope as App, deps), { prefix: publicApiPrefix });
     await app.register(async (scope) => internalRoutes(scope as App, deps));
     app.get(`${publicApiPrefix}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
+    await dashboard.register(app);
     await app.ready();
     if (options.scheduler !== false) scheduler.start();
     return {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { DatabaseOptions } from '@sovereign/protocol/sql';
 import { defaultPasswordCostLog2 } from './auth/passwords.ts';
 
@@ -20,6 +21,8 @@ export interface ControlPlaneConfig {
   admin?: { email: string; password: string } | undefined;
   bodyLimit: number;
   heartbeatIntervalSeconds: number;
+  /** The dashboard's build (Vite's dist/), served at `/`. */
+  dashboardDir: string;
   /** log2 of scrypt's N for new password hashes. */
   passwordCostLog2: number;
   /** How long a claimed run is held without a heartbeat before it is lost. */
@@ -27,6 +30,9 @@ export interface ControlPlaneConfig {
   /** How often the scheduler looks for due jobs and expired leases. */
   schedulerTickMs: number;
 }
+
+/** packages/dashboard/dist, where `npm install` builds the dashboard. */
+export const defaultDashboardDir = fileURLToPath(new URL('../../dashboard/dist', import.meta.url));
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -68,6 +74,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlan
         : undefined,
     bodyLimit: intFrom(env, 'SOV_BODY_LIMIT_BYTES', 256 * 1024),
     heartbeatIntervalSeconds: intFrom(env, 'SOV_HEARTBEAT_INTERVAL_SECONDS', 5),
+    dashboardDir: env.SOV_DASHBOARD_DIR || defaultDashboardDir,
     passwordCostLog2: intFrom(env, 'SOV_PASSWORD_COST_LOG2', defaultPasswordCostLog2),
     runLeaseSeconds: intFrom(env, 'SOV_RUN_LEASE_SECONDS', 30),
     schedulerTickMs: intFrom(env, 'SOV_SCHEDULER_TICK_MS', 1000),
@@ -88,6 +95,7 @@ export function defaultConfig(overrides: Partial<ControlPlaneConfig> = {}): Cont
     admin: undefined,
     bodyLimit: 256 * 1024,
     heartbeatIntervalSeconds: 5,
+    dashboardDir: defaultDashboardDir,
     // Fast hashes for tests and embedding; production reads the strong default from the env.
     passwordCostLog2: 12,
     runLeaseSeconds: 30,

@@ -479,6 +479,26 @@ eachDatabase('access matrix: every public route, every kind of caller', (h) => {
     assertProblem(await as('PATCH', `/regions/${shared}`, { enabled: false }), 404, 'region_not_found', 'patch');
     assertProblem(await as('DELETE', `/regions/${shared}`), 404, 'region_not_found', 'delete');
     assertProblem(await as('POST', '/dataplanes', { name: 'mine', regionId: shared }), 404, 'region_not_found', 'dp');
+    // Its data planes too: their names and health, never their credentials.
+    const sharedPlane = await h().dataplane(h().adminToken, shared);
+    const listed = await as('GET', `/dataplanes?regionIds=${shared}`);
+    assert.deepEqual(
+      listed.body.data.map((d: { dataplaneId: string }) => d.dataplaneId),
+      [sharedPlane.dataplaneId],
+    );
+    const plane = await as('GET', `/dataplanes/${sharedPlane.dataplaneId}`);
+    assert.equal(plane.status, 200);
+    assert.equal(plane.body.clientSecret, undefined);
+    const health = await as('GET', `/dataplanes/${sharedPlane.dataplaneId}/health`);
+    assert.equal(health.status, 200);
+    assert.equal(health.body.status, 'unknown');
+    assertProblem(
+      await as('PATCH', `/dataplanes/${sharedPlane.dataplaneId}`, { enabled: false }),
+      404,
+      'dataplane_not_found',
+      'patch a shared data plane',
+    );
+    assertProblem(await as('DELETE', `/dataplanes/${sharedPlane.dataplaneId}`), 404, 'dataplane_not_found', 'delete');
 
     // Nor may a stranger put a workspace of its own in this organization's region.
     const own = (await h().request('GET', '/me', { token: stranger })).body.organizations[0].organizationId;

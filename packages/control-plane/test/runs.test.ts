@@ -245,6 +245,39 @@ eachDatabase('runs: triggers, claims, events, leases, retries', (h) => {
     });
     assert.deepEqual(none.data, [], 'another organization’s runs are never listed');
   });
+
+  it('lists each job with its newest run, so the dashboard shows how it last went', async () => {
+    const d = await deployed(h(), [job('tried'), job('never')]);
+    const jobsOf = async () => {
+      const listed = await h().expect(200, 'GET', `/workspaces/${d.t.workspace.workspaceId}/jobs`, {
+        token: d.t.people.viewer.token,
+      });
+      return Object.fromEntries(listed.data.map((j: { name: string; lastRun: unknown }) => [j.name, j.lastRun]));
+    };
+    assert.deepEqual(await jobsOf(), { tried: null, never: null });
+    const first = await d.trigger('tried');
+    await d.claim();
+    await d.events([
+      { runId: first.runId, seq: 1, status: 'running' },
+      { runId: first.runId, seq: 2, status: 'failed', exitCode: 3, reasonCode: 'exit_nonzero' },
+    ]);
+    const finished = (await jobsOf()).tried as { runId: string; status: string; finishedAt: string | null };
+    assert.equal(finished.runId, first.runId);
+    assert.equal(finished.status, 'failed');
+    assert.ok(finished.finishedAt !== null);
+    const second = await d.trigger('tried');
+    const latest = await jobsOf();
+    assert.deepEqual(latest.tried, {
+      runId: second.runId,
+      status: 'queued',
+      trigger: 'manual',
+      queuedAt: second.queuedAt,
+      finishedAt: null,
+    });
+    assert.equal(latest.never, null);
+    const one = await h().expect(200, 'GET', `/jobs/${d.jobIds.tried}`, { token: d.t.people.viewer.token });
+    assert.equal(one.lastRun.runId, second.runId, 'GET /jobs/{jobId} carries it too');
+  });
 });
 
 eachDatabase('interactive runs: one per job unless the manifest says otherwise, and where to open them', (h) => {

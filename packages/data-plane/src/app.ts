@@ -11,6 +11,7 @@ import { Deployments } from './deployments/index.ts';
 import { deploymentReportKind } from './deployments/report.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
 import { Executor } from './executor/executor.ts';
+import { installCors } from './http/cors.ts';
 import { InteractiveGateway } from './interactive/gateway.ts';
 import { requestLogSerializer } from './interactive/log.ts';
 import { installInteractiveUpgrades, interactiveRoutes } from './interactive/routes.ts';
@@ -171,6 +172,8 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         security: [{ scopedToken: [] }],
       },
     });
+    // Before the API's routes, so every one of them (and its refusals) carries the headers.
+    installCors(app, { prefix: apiPrefix, origins: config.dashboardOrigins });
     await app.register(
       async (scope) => {
         installScopedAuth(scope, verifier);

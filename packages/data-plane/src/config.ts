@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { interactiveSessionMaxSeconds, tokenClockSkewSeconds } from '@sovereign/protocol';
 import type { DatabaseOptions } from '@sovereign/protocol/sql';
+import { defaultDashboardOrigins, normalizeOrigin } from './http/cors.ts';
 
 export interface DataPlaneConfig {
   host: string;
@@ -9,6 +10,8 @@ export interface DataPlaneConfig {
   /** Where clients reach this data plane; reported to the control plane. */
   publicUrl: string;
   controlPlaneUrl: string;
+  /** Browser origins allowed to call the API (CORS): the dashboard's. */
+  dashboardOrigins: string[];
   clientId: string;
   clientSecret: string;
   /** This data plane's own state: database (PGlite), artifacts, dev master key. */
@@ -71,6 +74,25 @@ export function storageConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Stor
   };
 }
 
+/** SOV_DASHBOARD_ORIGINS (comma-separated origins), else the control plane's origin. */
+function dashboardOrigins(env: NodeJS.ProcessEnv, controlPlaneUrl: string): string[] {
+  const raw = env.SOV_DASHBOARD_ORIGINS;
+  if (raw === undefined || raw.trim() === '') return defaultDashboardOrigins(controlPlaneUrl);
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
+    .map((item) => {
+      const origin = normalizeOrigin(item);
+      if (origin === undefined) {
+        throw new ConfigError(
+          `SOV_DASHBOARD_ORIGINS holds "${item}", which is not an origin (scheme://host[:port], no path)`,
+        );
+      }
+      return origin;
+    });
+}
+
 /** Reads the data plane's settings from SOV_* environment variables. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneConfig {
   const host = env.SOV_HOST ?? '127.0.0.1';
@@ -88,11 +110,16 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneCo
   }
   const startTimeout = int(env, 'SOV_INTERACTIVE_START_TIMEOUT_SECONDS', 120);
   if (startTimeout < 1) throw new ConfigError('SOV_INTERACTIVE_START_TIMEOUT_SECONDS must be at least 1');
+  const controlPlaneUrl = required(env, 'SOV_CONTROL_PLANE_URL').replace(/\/+$/, '');
+  if (!/^https?:$/.test(URL.parse(controlPlaneUrl)?.protocol ?? '')) {
+    throw new ConfigError(`SOV_CONTROL_PLANE_URL must be an http(s) URL, got "${controlPlaneUrl}"`);
+  }
   return {
     host,
     port,
     publicUrl: (env.SOV_PUBLIC_URL ?? `http://${host}:${port}`).replace(/\/+$/, ''),
-    controlPlaneUrl: required(env, 'SOV_CONTROL_PLANE_URL').replace(/\/+$/, ''),
+    controlPlaneUrl,
+    dashboardOrigins: dashboardOrigins(env, controlPlaneUrl),
     clientId,
     clientSecret: required(env, 'SOV_CLIENT_SECRET'),
     ...storage,

@@ -18,6 +18,7 @@ export interface DataplaneRow {
   organization_id: string;
   region_enabled: boolean;
   region_name: string;
+  is_default_org: boolean;
 }
 
 /** Airbyte's DataplaneResponse, field for field. */
@@ -33,12 +34,18 @@ export function toDataplane(row: DataplaneRow) {
 }
 
 export const selectDataplane = `SELECT d.dataplane_id, d.region_id, d.name, d.enabled, d.tombstone, d.client_id,
-    d.public_url, d.created_at, d.updated_at, r.organization_id, r.enabled AS region_enabled, r.name AS region_name
-  FROM dataplanes d JOIN regions r USING (region_id)`;
+    d.public_url, d.created_at, d.updated_at, r.organization_id, r.enabled AS region_enabled, r.name AS region_name,
+    o.is_default AS is_default_org
+  FROM dataplanes d JOIN regions r USING (region_id) JOIN organizations o ON o.organization_id = r.organization_id`;
 
 export const dataplaneNotFound = () => new NotFoundProblem(ErrorCode.dataplaneNotFound, 'No such data plane.');
 
-/** A live data plane whose organization the caller holds `minimum` in. */
+/**
+ * A live data plane whose organization the caller holds `minimum` in. Those of the
+ * instance's default organization are readable by every signed-in user, as their
+ * regions are (regionFor): workspaces of every organization run on them, and their
+ * members see them and their health in the dashboard.
+ */
 export async function dataplaneFor(
   tx: Queryable,
   principal: Principal,
@@ -49,6 +56,7 @@ export async function dataplaneFor(
     dataplaneId,
   ]);
   if (row === undefined) throw dataplaneNotFound();
+  if (minimum === 'viewer' && row.is_default_org) return row;
   await requireRole(tx, principal, row.organization_id, minimum, dataplaneNotFound());
   return row;
 }

@@ -1,10 +1,11 @@
-import { Closed, ErrorCode, JobTrigger, Timestamp, Uuid } from '@sovereign/protocol';
+import { Closed, ErrorCode, JobTrigger, type RunStatus, RunStatuses, Timestamp, Uuid } from '@sovereign/protocol';
 import { NotFoundProblem } from '@sovereign/protocol/http';
 import { Type } from 'typebox';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
 import type { PublicApi } from '../public-api.ts';
+import { type RunTrigger, RunTriggers } from '../runs/store.ts';
 import { workspaceFor } from '../workspaces/store.ts';
 
 const Job = Type.Object({
@@ -25,6 +26,19 @@ const Job = Type.Object({
   createdAt: Timestamp,
   updatedAt: Timestamp,
   archivedAt: Type.Union([Timestamp, Type.Null()]),
+  lastRun: Type.Union([
+    Type.Object(
+      {
+        runId: Uuid,
+        status: Type.Enum(RunStatuses),
+        trigger: Type.Enum(RunTriggers),
+        queuedAt: Timestamp,
+        finishedAt: Type.Union([Timestamp, Type.Null()]),
+      },
+      { description: 'The newest run of the job (any attempt), or null when it never ran.' },
+    ),
+    Type.Null(),
+  ]),
 });
 
 const Deployment = Type.Object({
@@ -53,6 +67,11 @@ interface JobRow {
   updated_at: Date;
   archived_at: Date | null;
   organization_id: string;
+  last_run_id: string | null;
+  last_run_status: RunStatus | null;
+  last_run_trigger: RunTrigger | null;
+  last_run_queued_at: Date | null;
+  last_run_finished_at: Date | null;
 }
 
 function toJob(row: JobRow) {
@@ -72,10 +91,25 @@ function toJob(row: JobRow) {
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
     archivedAt: isoOrNull(row.archived_at),
+    lastRun:
+      row.last_run_id === null || row.last_run_status === null || row.last_run_queued_at === null
+        ? null
+        : {
+            runId: row.last_run_id,
+            status: row.last_run_status,
+            trigger: row.last_run_trigger ?? 'manual',
+            queuedAt: iso(row.last_run_queued_at),
+            finishedAt: isoOrNull(row.last_run_finished_at),
+          },
   };
 }
 
-const selectJob = `SELECT j.*, w.organization_id FROM jobs j JOIN workspaces w USING (workspace_id)`;
+/** A job with its newest run, so a list of jobs shows how each last went without a call per job. */
+const selectJob = `SELECT j.*, w.organization_id, lr.run_id AS last_run_id, lr.status AS last_run_status,
+    lr.trigger AS last_run_trigger, lr.queued_at AS last_run_queued_at, lr.finished_at AS last_run_finished_at
+  FROM jobs j JOIN workspaces w USING (workspace_id)
+  LEFT JOIN LATERAL (SELECT r.run_id, r.status, r.trigger, r.queued_at, r.finished_at FROM runs r
+                      WHERE r.job_id = j.job_id ORDER BY r.queued_at DESC, r.run_id DESC LIMIT 1) lr ON true`;
 
 /** Jobs and deployments as metadata: what ran where and when, never what it contains. */
 export async function jobRoutes(app: PublicApi, deps: Deps) {

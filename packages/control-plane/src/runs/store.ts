@@ -3,7 +3,8 @@ import { interactiveUrl, type JobTrigger, type RunStatus } from '@sovereign/prot
 import type { Queryable } from '@sovereign/protocol/sql';
 import { iso, isoOrNull } from '../context.ts';
 
-export type RunTrigger = 'manual' | 'api' | 'schedule' | 'after' | 'retry';
+export const RunTriggers = ['manual', 'api', 'schedule', 'after', 'retry'] as const;
+export type RunTrigger = (typeof RunTriggers)[number];
 
 export interface RunRow {
   run_id: string;

@@ -175,8 +175,15 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
   );
 }
 
+/**
+ * Answers a request that no route matched (a single-page app's files, say), or declines
+ * with false, and the request gets the 404 problem. It runs after the router, so it never
+ * changes what the router decides about a path it knows (a 400 for an over-long id stays).
+ */
+export type NotFoundFallback = (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>;
+
 /** Every error becomes a problem document; a 500 never carries a stack or a message. */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, fallback?: NotFoundFallback): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof HttpProblem) {
       if (error.status === 429) {
@@ -192,10 +199,11 @@ export function installErrorHandling(app: FastifyInstance): void {
       doc(500, ErrorCode.internal, 'Internal Server Error', `Something went wrong; quote request id ${request.id}.`),
     );
   });
-  app.setNotFoundHandler((request, reply) =>
-    send(
+  app.setNotFoundHandler(async (request, reply) => {
+    if (fallback !== undefined && (await fallback(request, reply))) return reply;
+    return send(
       reply,
       doc(404, ErrorCode.routeNotFound, 'Not Found', `No route ${request.method} ${request.url.split('?')[0]}.`),
-    ),
-  );
+    );
+  });
 }

@@ -1,4 +1,4 @@
-export { installErrorHandling, problemContentType } from './error-handler.ts';
+export { installErrorHandling, type NotFoundFallback, problemContentType } from './error-handler.ts';
 export { installOps, type ReadinessCheck } from './ops.ts';
 export {
   BadRequestProblem,

@@ -10,7 +10,7 @@ import Fastify, {
 } from 'fastify';
 import { ErrorCode } from '../errors.ts';
 import { nulPath } from '../text.ts';
-import { frameworkErrorHandler, installErrorHandling } from './error-handler.ts';
+import { frameworkErrorHandler, installErrorHandling, type NotFoundFallback } from './error-handler.ts';
 import { installOps, type ReadinessCheck } from './ops.ts';
 import { BadRequestProblem } from './problem.ts';
 
@@ -35,6 +35,8 @@ export interface HttpServerOptions {
   /** Behind a proxy: trust X-Forwarded-* from it. */
   trustProxy?: boolean;
   ready: ReadinessCheck;
+  /** What answers a request no route matched before it gets the 404 problem (the dashboard's files). */
+  notFound?: NotFoundFallback;
 }
 
 const requestIdPattern = /^[\w.:-]{1,128}$/;
@@ -85,7 +87,7 @@ export function createHttpServer(options: HttpServerOptions): App {
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  installErrorHandling(app);
+  installErrorHandling(app, options.notFound);
   installOps(app, options.service, options.ready);
   return app as unknown as App;
 }

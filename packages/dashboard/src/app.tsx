@@ -1,0 +1,109 @@
+import { type ReactNode, useEffect, useSyncExternalStore } from 'react';
+import { controlPlane, getSession, subscribeSession } from './api/control-plane.ts';
+import { forgetDataplaneTokens } from './api/data-plane.ts';
+import { ErrorNote, Loading } from './components/ui.tsx';
+import { useLoad } from './hooks.ts';
+import { ApiKeysPage } from './pages/api-keys.tsx';
+import { HomePage } from './pages/home.tsx';
+import { RegionsPage } from './pages/regions.tsx';
+import { RunPage } from './pages/run.tsx';
+import { SignInPage } from './pages/sign-in.tsx';
+import { WorkspacePage } from './pages/workspace.tsx';
+import { Link, match, navigate, useLocation } from './router.tsx';
+import { MeProvider } from './session.tsx';
+
+export function App() {
+  const session = useSyncExternalStore(subscribeSession, getSession);
+  const { path, query } = useLocation();
+
+  useEffect(() => {
+    if (session === null) forgetDataplaneTokens();
+    if (session === null && path !== '/signin') {
+      const next = `${location.pathname}${location.search}`;
+      navigate(next === '/' ? '/signin' : `/signin?next=${encodeURIComponent(next)}`, { replace: true });
+    }
+    if (session !== null && path === '/signin') navigate(safeNext(query.get('next')), { replace: true });
+  }, [session, path, query]);
+
+  if (session === null || path === '/signin') return <SignInPage />;
+  return <SignedIn path={path} />;
+}
+
+/** Only a path of this site, never another origin (`//evil.example`). */
+function safeNext(next: string | null): string {
+  return next?.startsWith('/') && !next.startsWith('//') ? next : '/';
+}
+
+function SignedIn({ path }: { path: string }) {
+  const me = useLoad((signal) => controlPlane.me(signal), []);
+  if (me.data === undefined) {
+    return (
+      <Shell email={undefined}>
+        {me.error === undefined ? <Loading what="your account" /> : <ErrorNote error={me.error} />}
+      </Shell>
+    );
+  }
+  return (
+    <MeProvider me={me.data} reload={me.reload}>
+      <Shell email={me.data.email}>{route(path)}</Shell>
+    </MeProvider>
+  );
+}
+
+/** The pages, by path pattern; the first that matches is shown. */
+const pages: Array<[string, (params: Record<string, string>) => ReactNode | undefined]> = [
+  ['/', () => <HomePage />],
+  ['/api-keys', () => <ApiKeysPage />],
+  ['/organizations/:organizationId/regions', (p) => <RegionsPage organizationId={p.organizationId ?? ''} />],
+  ['/workspaces/:workspaceId', (p) => <WorkspacePage workspaceId={p.workspaceId ?? ''} tab="jobs" />],
+  [
+    '/workspaces/:workspaceId/:tab',
+    (p) =>
+      p.tab === 'runs' || p.tab === 'variables' ? (
+        <WorkspacePage workspaceId={p.workspaceId ?? ''} tab={p.tab} />
+      ) : undefined,
+  ],
+  ['/runs/:runId', (p) => <RunPage runId={p.runId ?? ''} />],
+];
+
+function route(path: string): ReactNode {
+  for (const [pattern, page] of pages) {
+    const params = match(pattern, path);
+    const shown = params === null ? undefined : page(params);
+    if (shown !== undefined) return shown;
+  }
+  return (
+    <section className="card">
+      <h1>Not found</h1>
+      <p>
+        No page at <code>{path}</code>. <Link to="/">Go to your organizations</Link>.
+      </p>
+    </section>
+  );
+}
+
+function Shell({ email, children }: { email: string | undefined; children: ReactNode }) {
+  return (
+    <>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <Link to="/" className="brand">
+          Sovereign
+        </Link>
+        <nav aria-label="Main">
+          <Link to="/">Organizations</Link>
+          <Link to="/api-keys">API keys</Link>
+        </nav>
+        <div className="account">
+          {email !== undefined && <span className="muted email">{email}</span>}
+          <button type="button" className="link" onClick={() => void controlPlane.logout()}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main">{children}</main>
+    </>
+  );
+}

@@ -1,0 +1,65 @@
+import type { JobTrigger } from './api/types.ts';
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+export function formatTime(iso: string | null): string {
+  return iso === null ? '—' : dateTime.format(new Date(iso));
+}
+
+/** "3 s", "2 min 5 s", "1 h 4 min". */
+export function formatDuration(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return seconds % 60 === 0 ? `${minutes} min` : `${minutes} min ${seconds % 60} s`;
+  const hours = Math.floor(minutes / 60);
+  return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
+}
+
+export function formatAgo(iso: string | null, now = Date.now()): string {
+  if (iso === null) return 'never';
+  const ms = now - Date.parse(iso);
+  return ms < 1000 ? 'just now' : `${formatDuration(ms)} ago`;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export function describeTrigger(trigger: JobTrigger, timezone: string): string {
+  switch (trigger.type) {
+    case 'manual':
+      return 'Manual';
+    case 'cron':
+      return `Cron ${trigger.cron} (${timezone})`;
+    case 'every':
+      return `Every ${formatDuration(trigger.everySeconds * 1000)}`;
+    case 'once':
+      return `Once at ${formatTime(trigger.at)}`;
+    case 'after':
+      return `After ${trigger.job} on ${trigger.on}`;
+  }
+}
+
+/** Reason codes (protocol's ReasonCodes) as words; an unknown one is shown as it is. */
+const reasons: Record<string, string> = {
+  exit_zero: 'exited with 0',
+  exit_nonzero: 'exited with a non-zero code',
+  killed_by_signal: 'killed by a signal',
+  timeout: 'ran past its timeout',
+  cancelled: 'cancelled',
+  lease_expired: 'its data plane stopped reporting',
+  spawn_failed: 'its command could not start',
+  deployment_missing: 'its deployment is missing',
+  job_missing: 'the job is not in its deployment',
+  dataplane_shutdown: 'its data plane shut down',
+  internal_error: 'the data plane failed',
+};
+
+export function describeReason(code: string | null): string {
+  if (code === null) return '—';
+  const words = reasons[code];
+  return words === undefined ? code : `${words} (${code})`;
+}

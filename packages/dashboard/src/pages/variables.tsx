@@ -1,0 +1,145 @@
+import type { Role } from '@sovereign/protocol/scopes';
+import { type FormEvent, useState } from 'react';
+import { dataPlane } from '../api/data-plane.ts';
+import type { Variable, Workspace } from '../api/types.ts';
+import { ErrorNote, Loading, Section, Time } from '../components/ui.tsx';
+import { useAction, useLoad } from '../hooks.ts';
+import { may } from '../permissions.ts';
+
+const namePattern = '[A-Za-z_][A-Za-z0-9_]{0,127}';
+
+/**
+ * The workspace's variables, read and written on its data plane. A secret is written
+ * and listed by name; no API gives its value back (R7), so neither does this page.
+ */
+export function VariablesTab({ workspace, role }: { workspace: Workspace; role: Role | null }) {
+  const variables = useLoad((signal) => dataPlane.variables(workspace.workspaceId, signal), [workspace.workspaceId]);
+  const writable = may.writeVariables(role);
+  const remove = useAction(async (variable: Variable) => {
+    if (!window.confirm(`Delete ${variable.secret ? 'secret' : 'variable'} ${variable.name}?`)) return;
+    await dataPlane.deleteVariable(workspace.workspaceId, variable.name);
+    variables.reload();
+  });
+
+  return (
+    <>
+      <Section title="Variables">
+        <p className="muted">
+          Kept on this workspace's data plane, in region {workspace.dataResidency}; every run gets them in its
+          environment.
+        </p>
+        <ErrorNote error={variables.error} />
+        <ErrorNote error={remove.error} what="Not deleted" />
+        {variables.data === undefined && variables.error === undefined && <Loading what="variables" />}
+        {variables.data?.length === 0 && <p className="muted">No variables yet.</p>}
+        {variables.data !== undefined && variables.data.length > 0 && (
+          <table className="responsive">
+            <caption className="sr-only">Variables of {workspace.name}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Value</th>
+                <th scope="col">Updated</th>
+                {writable && (
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
+                )}
+              </tr>
+            </thead>
+            <tbody>
+              {variables.data.map((v) => (
+                <tr key={v.name}>
+                  <td data-label="Name">
+                    <code>{v.name}</code>
+                  </td>
+                  <td data-label="Value">
+                    {v.secret ? (
+                      <span className="pill">secret, write-only</span>
+                    ) : (
+                      <code className="value">{v.value}</code>
+                    )}
+                  </td>
+                  <td data-label="Updated">
+                    <Time iso={v.updatedAt} relative />
+                  </td>
+                  {writable && (
+                    <td data-label="Actions" className="actions">
+                      <button type="button" aria-label={`Delete ${v.name}`} onClick={() => void remove.run(v)}>
+                        Delete
+                      </button>
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Section>
+      {writable ? (
+        <VariableForm workspaceId={workspace.workspaceId} onSaved={variables.reload} />
+      ) : (
+        <p className="muted">Your role ({role ?? 'none'}) may read variables, not change them.</p>
+      )}
+    </>
+  );
+}
+
+function VariableForm({ workspaceId, onSaved }: { workspaceId: string; onSaved(): void }) {
+  const [name, setName] = useState('');
+  const [value, setValue] = useState('');
+  const [secret, setSecret] = useState(false);
+  const [saved, setSaved] = useState<string | undefined>(undefined);
+  const save = useAction(async () => {
+    const written = await dataPlane.setVariable(workspaceId, name, value, secret);
+    // The value leaves the page once written: a secret is never kept in it.
+    setValue('');
+    setName('');
+    setSaved(`${written.secret ? 'Secret' : 'Variable'} ${written.name} saved.`);
+    onSaved();
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    setSaved(undefined);
+    void save.run();
+  };
+  return (
+    <Section title="Set a variable">
+      <form className="stack" onSubmit={submit}>
+        <label>
+          Name
+          <input
+            required
+            pattern={namePattern}
+            title="Letters, digits and underscores, not starting with a digit"
+            autoComplete="off"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+          />
+        </label>
+        <label>
+          Value
+          <input
+            type={secret ? 'password' : 'text'}
+            autoComplete="off"
+            value={value}
+            onChange={(e) => setValue(e.target.value)}
+          />
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={secret} onChange={(e) => setSecret(e.target.checked)} />
+          Secret (encrypted, never shown again)
+        </label>
+        <button type="submit" className="primary" disabled={save.pending}>
+          Save variable
+        </button>
+      </form>
+      <ErrorNote error={save.error} what="Not saved" />
+      {saved !== undefined && (
+        <p role="status" className="ok">
+          {saved}
+        </p>
+      )}
+    </Section>
+  );
+}

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, configFromEnv } from '../src/config.ts';
+
+const base = {
+  SOV_CONTROL_PLANE_URL: 'https://sov.example.com/',
+  SOV_CLIENT_ID: 'client',
+  SOV_CLIENT_SECRET: 'secret',
+};
+
+describe('data plane configuration: the dashboard origins allowed by CORS', () => {
+  it("defaults to the control plane's origin, which serves the dashboard", () => {
+    assert.deepEqual(configFromEnv(base).dashboardOrigins, ['https://sov.example.com']);
+  });
+
+  it('allows every loopback name of a loopback control plane', () => {
+    const config = configFromEnv({ ...base, SOV_CONTROL_PLANE_URL: 'http://127.0.0.1:8080' });
+    assert.deepEqual(config.dashboardOrigins, ['http://127.0.0.1:8080', 'http://localhost:8080', 'http://[::1]:8080']);
+  });
+
+  it('takes a comma-separated list from SOV_DASHBOARD_ORIGINS, normalized as browsers send them', () => {
+    const config = configFromEnv({
+      ...base,
+      SOV_DASHBOARD_ORIGINS: ' https://Console.Example.com:443 , http://ops.example.net:9000/ ',
+    });
+    assert.deepEqual(config.dashboardOrigins, ['https://console.example.com', 'http://ops.example.net:9000']);
+  });
+
+  it('refuses a value that is not an origin, and a control plane URL that is not http(s)', () => {
+    for (const bad of ['*', 'console.example.com', 'https://example.com/dashboard', 'ftp://example.com']) {
+      assert.throws(
+        () => configFromEnv({ ...base, SOV_DASHBOARD_ORIGINS: bad }),
+        (error: unknown) => error instanceof ConfigError && error.message.includes('SOV_DASHBOARD_ORIGINS'),
+        bad,
+      );
+    }
+    assert.throws(() => configFromEnv({ ...base, SOV_CONTROL_PLANE_URL: 'not a url' }), ConfigError);
+  });
+});
