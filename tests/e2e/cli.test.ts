@@ -522,6 +522,9 @@ describe('the sov CLI against sov dev, real processes [pglite]', () => {
       'jobs:\n  - name: slow\n    run: echo started; sleep 60\n    timeout: 10m\n',
     );
     await run(['-w', 'ops', 'deploy', project]);
+    assert.match((await run(['-w', 'ops', 'job', 'pause', 'slow'])).stdout, /^Paused slow: its due times are skipped/m);
+    assert.match((await run(['-w', 'ops', 'job', 'list'])).stdout, /^slow\s+batch\s+manual \(paused\)/m);
+    assert.equal(parsed(await run(['-w', 'ops', '--json', 'job', 'resume', 'slow'])).paused, false);
     const info = await run(['-w', 'ops', 'job', 'info', 'slow']);
     assert.match(info.stdout, /^timeout\s+10m$/m);
     assert.match(info.stdout, /No runs yet: sov job trigger slow/);

@@ -48,6 +48,13 @@ function project(gate: string) {
     timezone: Europe/Berlin
   - name: slow
     run: node slow.js
+  - name: explorer
+    kind: interactive
+    run: node app.js
+`,
+    'app.js': `require('node:http')
+  .createServer((req, res) => res.end('<!doctype html><title>explorer</title><h1>Explorer app</h1>'))
+  .listen(Number(process.env.PORT), '127.0.0.1');
 `,
     'slow.js': `console.log('slow started'); setTimeout(() => {}, 300000);\n`,
     'live.js': `
@@ -122,7 +129,7 @@ for (const target of databaseTargets()) {
       });
       await platform.waitFor(async () => {
         const jobs = await call('GET', `${platform.cp}/workspaces/${ws}/jobs`, { token: t.token });
-        return jobs.status === 200 && jobs.body.data.length === 3;
+        return jobs.status === 200 && jobs.body.data.length === 4;
       }, 'the jobs to reach the control plane');
       chromium = await launchChromium();
     });
@@ -323,6 +330,25 @@ for (const target of databaseTargets()) {
       await status.getByText('cancelled', { exact: true }).waitFor({ timeout: 60_000 });
       await page.getByText('cancelled (cancelled)').waitFor();
       assert.equal(await page.getByRole('button', { name: 'Cancel run' }).count(), 0);
+      await context.close();
+    });
+
+    it('opens an interactive job’s app from its run page, signed in by a short-lived token', async () => {
+      const context = await newContext(chromium.browser, 'desktop');
+      const page = await context.newPage();
+      await signIn(page, platform.controlPlane.url, t.email);
+      await page.getByRole('link', { name: 'dash-ws' }).click();
+      await page.getByRole('button', { name: 'Trigger a run of explorer' }).click();
+      const open = page.getByRole('button', { name: 'Open app' });
+      await open.waitFor({ timeout: 60_000 });
+      const [app] = await Promise.all([context.waitForEvent('page'), open.click()]);
+      await app.getByRole('heading', { name: 'Explorer app' }).waitFor({ timeout: 30_000 });
+      assert.ok(!app.url().includes('sov_token'), 'the token left the address once the session cookie was set');
+      await app.close();
+      await page.getByRole('button', { name: 'Cancel run' }).click();
+      await page.getByRole('status', { name: 'Run status' }).getByText('cancelled', { exact: true }).waitFor({
+        timeout: 60_000,
+      });
       await context.close();
     });
 

@@ -17,4 +17,5 @@ export const may = {
   operateRuns: (role: Role | null) => role !== null && roleAtLeast(role, 'member'),
   writeVariables: (role: Role | null) => role !== null && roleScopes[role].includes('variables:write'),
   createWorkspaces: (role: Role | null) => role !== null && roleAtLeast(role, 'admin'),
+  openApps: (role: Role | null) => role !== null && roleScopes[role].includes('interactive'),
 };

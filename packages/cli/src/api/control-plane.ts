@@ -83,6 +83,8 @@ export interface Job {
   deploymentId: string;
   createdAt: string;
   updatedAt: string;
+  /** Its newest run, or null when it never ran. */
+  lastRun: { runId: string; status: RunStatus; trigger: string; queuedAt: string; finishedAt: string | null } | null;
 }
 
 export interface Run {
@@ -239,6 +241,10 @@ export class ControlPlane {
     return this.call<{ data: DeploymentMetadata[] }>('GET', `/workspaces/${workspaceId}/deployments`).then(
       (r) => r.data,
     );
+  }
+
+  setPaused(jobId: string, paused: boolean) {
+    return this.call<{ jobId: string; paused: boolean }>('PATCH', `/jobs/${jobId}`, { body: { paused } });
   }
 
   trigger(jobId: string) {

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import type { Run } from '../api/control-plane.ts';
 import { compactSeconds, relativeTime, runStatus, trigger } from '../output/format.ts';
 import { findJob } from '../resolve.ts';
 import { act, argsOf } from './command.ts';
@@ -17,14 +16,9 @@ export function jobCommands(program: Command): void {
       act(async (ctx, command) => {
         const cp = await ctx.controlPlane();
         const workspace = await ctx.workspace();
-        const [jobs, runs] = await Promise.all([
-          cp.jobs(workspace.workspaceId, command.opts<{ archived?: boolean }>().archived === true),
-          cp.runs({ workspaceId: workspace.workspaceId, limit: 200 }),
-        ]);
-        const last = new Map<string, Run>();
-        for (const run of runs.data) if (!last.has(run.jobId)) last.set(run.jobId, run);
+        const jobs = await cp.jobs(workspace.workspaceId, command.opts<{ archived?: boolean }>().archived === true);
         const { output } = ctx;
-        output.result({ data: jobs.map((j) => ({ ...j, lastRun: last.get(j.jobId) ?? null })) }, () =>
+        output.result({ data: jobs }, () =>
           output.table(
             jobs,
             [
@@ -41,12 +35,10 @@ export function jobCommands(program: Command): void {
               { header: 'retries', value: (j) => String(j.retries), align: 'right' },
               {
                 header: 'last run',
-                value: (j) => {
-                  const run = last.get(j.jobId);
-                  return run === undefined
+                value: (j) =>
+                  j.lastRun === null
                     ? output.out.dim('never')
-                    : `${runStatus(run.status, output.out)} ${relativeTime(run.queuedAt)}`;
-                },
+                    : `${runStatus(j.lastRun.status, output.out)} ${relativeTime(j.lastRun.queuedAt)}`,
               },
             ],
             'No jobs yet: sov deploy <dir>',
@@ -85,6 +77,33 @@ export function jobCommands(program: Command): void {
         });
       }),
     );
+
+  for (const [action, paused] of [
+    ['pause', true],
+    ['resume', false],
+  ] as const) {
+    job
+      .command(action)
+      .description(
+        paused ? "pause a job's schedule: its due times are skipped until resumed" : "resume a job's schedule",
+      )
+      .argument('<job>', 'name or id')
+      .action(
+        act(async (ctx, command) => {
+          const [given] = argsOf<[string]>(command);
+          const cp = await ctx.controlPlane();
+          const found = await findJob(cp, await ctx.workspace(), given);
+          const answer = await cp.setPaused(found.jobId, paused);
+          ctx.output.result({ ...answer, name: found.name }, () =>
+            ctx.output.line(
+              paused
+                ? `Paused ${ctx.output.out.bold(found.name)}: its due times are skipped until: sov job resume ${found.name}`
+                : `Resumed ${ctx.output.out.bold(found.name)}: it runs on its schedule again.`,
+            ),
+          );
+        }),
+      );
+  }
 
   job
     .command('trigger')

@@ -2,12 +2,15 @@
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
+  /** The whole problem document: some refusals name what to use instead (a run limit names the run). */
+  readonly problem: Problem;
 
-  constructor(status: number, code: string, message: string) {
+  constructor(status: number, code: string, message: string, problem: Problem = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    this.problem = problem;
   }
 }
 
@@ -15,6 +18,7 @@ interface Problem {
   code?: unknown;
   detail?: unknown;
   title?: unknown;
+  [member: string]: unknown;
 }
 
 /** Turns a non-2xx answer into an ApiError that says what the server said. */
@@ -32,7 +36,7 @@ export async function errorFrom(response: Response): Promise<ApiError> {
       : typeof problem.title === 'string'
         ? problem.title
         : response.statusText || `HTTP ${response.status}`;
-  return new ApiError(response.status, code, detail);
+  return new ApiError(response.status, code, detail, problem);
 }
 
 export interface RequestOptions {

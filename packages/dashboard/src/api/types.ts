@@ -114,6 +114,8 @@ export interface Run {
   startedAt: string | null;
   finishedAt: string | null;
   cancelRequested: boolean;
+  /** Where an interactive run's app is reached on its data plane; null for batch runs. */
+  url: string | null;
 }
 
 export interface ApiKey {

@@ -1,5 +1,6 @@
 import type { Role } from '@sovereign/protocol/scopes';
 import { controlPlane } from '../api/control-plane.ts';
+import { ApiError } from '../api/http.ts';
 import type { Job, Workspace } from '../api/types.ts';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
 import { describeTrigger } from '../format.ts';
@@ -17,8 +18,15 @@ export function JobsTab({ workspace, role }: { workspace: Workspace; role: Role 
   );
   const operate = may.operateRuns(role);
   const trigger = useAction(async (job: Job) => {
-    const run = await controlPlane.trigger(job.jobId);
-    navigate(`/runs/${run.runId}`);
+    try {
+      const run = await controlPlane.trigger(job.jobId);
+      navigate(`/runs/${run.runId}`);
+    } catch (error) {
+      // An interactive job allows one at a time: take the user to the one that runs.
+      const active = error instanceof ApiError && error.code === 'run_limit_reached' ? error.problem.runId : undefined;
+      if (typeof active !== 'string') throw error;
+      navigate(`/runs/${active}`);
+    }
   });
   const pause = useAction(async (job: Job) => {
     await controlPlane.setPaused(job.jobId, !job.paused);

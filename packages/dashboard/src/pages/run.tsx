@@ -34,6 +34,25 @@ export function RunPage({ runId }: { runId: string }) {
     await controlPlane.cancel(runId);
     run.reload();
   });
+  const open = useAction(async () => {
+    const r = run.data;
+    if (r?.url == null) return;
+    // Opened now, in the click, so no popup blocker stops it; its address comes once the token does.
+    const tab = window.open('about:blank', '_blank');
+    try {
+      const { token } = await controlPlane.dataplaneToken(r.workspaceId, ['interactive']);
+      const target = `${r.url}?sov_token=${encodeURIComponent(token)}`;
+      if (tab === null) {
+        window.location.assign(target);
+        return;
+      }
+      tab.opener = null;
+      tab.location.replace(target);
+    } catch (error) {
+      tab?.close();
+      throw error;
+    }
+  });
 
   if (run.data === undefined) {
     return run.error === undefined ? <Loading what="the run" /> : <ErrorNote error={run.error} />;
@@ -57,12 +76,21 @@ export function RunPage({ runId }: { runId: string }) {
           <Status value={r.status} />
           {r.cancelRequested && !terminal && <span className="muted"> cancelling…</span>}
         </div>
+        {r.url !== null && r.status === 'running' && may.openApps(role) && (
+          <button type="button" className="primary" onClick={() => void open.run()} disabled={open.pending}>
+            Open app
+          </button>
+        )}
         {may.operateRuns(role) && !terminal && (
           <button type="button" onClick={() => void cancel.run()} disabled={cancel.pending || r.cancelRequested}>
             Cancel run
           </button>
         )}
       </div>
+      {r.url !== null && !terminal && r.status !== 'running' && (
+        <p className="muted">Its app is starting; Open app appears once it answers.</p>
+      )}
+      <ErrorNote error={open.error} what="Not opened" />
       <ErrorNote error={cancel.error} what="Not cancelled" />
       <ErrorNote error={run.error} what="Status not refreshed" />
 
