@@ -40,7 +40,7 @@ async function deployed(h: Harness, jobs: JobMetadata[]) {
   });
   const jobIds = Object.fromEntries(listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
   const instanceId = randomUUID();
-  const claim = (waitMs = 0, capacity = 10, instance = instanceId, heldRuns?: string[]) =>
+  const claim = (waitMs = 0, capacity = 10, instance = instanceId, heldRuns?: string[], interactiveCapacity?: number) =>
     h.expect(200, 'POST', InternalPaths.claim, {
       token: dpToken,
       body: {
@@ -49,6 +49,7 @@ async function deployed(h: Harness, jobs: JobMetadata[]) {
         capacity,
         waitMs,
         ...(heldRuns === undefined ? {} : { heldRuns }),
+        ...(interactiveCapacity === undefined ? {} : { interactiveCapacity }),
       },
     });
   const events = (list: Array<Omit<RunEvent, 'at'>>, instance = instanceId) =>
@@ -312,6 +313,16 @@ eachDatabase('interactive runs: one per job unless the manifest says otherwise, 
     assert.notEqual(next.runId, first.runId);
     const all = await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.explorer}`, { token: d.t.people.viewer.token });
     assert.equal(all.data.length, 2, 'no run was queued by the refused triggers');
+  });
+
+  it('counts interactive runs apart from batch ones when the instance gives both capacities', async () => {
+    const d = await deployed(h(), [job('app', { kind: 'interactive', timeoutSeconds: 3600 }), job('batch_one')]);
+    const app = await d.trigger('app');
+    const batch = await d.trigger('batch_one');
+    const ids = (answer: { runs: Array<{ runId: string }> }) => answer.runs.map((r) => r.runId);
+    assert.deepEqual(ids(await d.claim(0, 0, d.instanceId, [], 0)), [], 'no free slot of either kind');
+    assert.deepEqual(ids(await d.claim(0, 0, d.instanceId, [], 1)), [app.runId], 'an app slot takes the app only');
+    assert.deepEqual(ids(await d.claim(0, 1, d.instanceId, [app.runId], 0)), [batch.runId]);
   });
 
   it('allows as many as max_running says, and gives batch runs no URL and no limit', async () => {

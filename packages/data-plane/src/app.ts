@@ -127,6 +127,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       outbox,
       workRoot: config.workDir,
       capacity: config.capacity,
+      interactiveCapacity: config.interactiveCapacity,
       killGraceMs: config.killGraceSeconds * 1000,
       interactiveStartTimeoutMs: config.interactiveStartTimeoutSeconds * 1000,
       publicUrl: config.publicUrl,

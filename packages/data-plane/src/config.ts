@@ -28,7 +28,10 @@ export interface DataPlaneConfig {
   maxBundleBytes: number;
   maxBundleEntries: number;
   maxUnpackedBytes: number;
+  /** Batch runs at once on this instance. */
   capacity: number;
+  /** Interactive runs at once on this instance, apart from batch ones. */
+  interactiveCapacity: number;
   /** Interactive jobs: how long their port may take to answer before the run fails (start_timeout). */
   interactiveStartTimeoutSeconds: number;
   /** Life of the session cookie a browser gets for an interactive run in exchange for a token. */
@@ -130,6 +133,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneCo
     maxBundleEntries: int(env, 'SOV_MAX_BUNDLE_ENTRIES', 100_000),
     maxUnpackedBytes: int(env, 'SOV_MAX_UNPACKED_BYTES', 4 * 1024 * 1024 * 1024),
     capacity: int(env, 'SOV_CAPACITY', availableParallelism()),
+    interactiveCapacity: int(env, 'SOV_INTERACTIVE_CAPACITY', 16),
     interactiveStartTimeoutSeconds: startTimeout,
     interactiveSessionSeconds: sessionSeconds,
     tokenSkewSeconds: skew,

@@ -200,8 +200,13 @@ export type ClaimedRun = Static<typeof ClaimedRun>;
 export const ClaimRequest = Closed({
   protocolVersion: Type.Integer({ minimum: 1 }),
   instanceId: Uuid,
-  /** Free slots: at most this many runs are handed out. */
+  /** Free slots: at most this many runs are handed out (batch runs only when interactiveCapacity is given). */
   capacity: Type.Integer({ minimum: 0, maximum: 1000 }),
+  /**
+   * Free slots for interactive runs, counted apart: an app lives for hours and is mostly
+   * idle, and must not keep batch runs from starting. Optional for older data planes.
+   */
+  interactiveCapacity: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
   /** How long the control plane may hold the request open waiting for a run. */
   waitMs: Type.Integer({ minimum: 0, maximum: 30_000 }),
   /**

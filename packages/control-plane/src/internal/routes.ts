@@ -285,7 +285,7 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
     },
     async (request, reply) => {
       const plane = await authenticateDataplane(request, deps);
-      const { instanceId, capacity, waitMs, heldRuns } = request.body;
+      const { instanceId, capacity, interactiveCapacity, waitMs, heldRuns } = request.body;
       // Whatever an earlier claim handed this instance and it does not hold never reached it.
       if (heldRuns !== undefined) await requeueUndelivered(db, instanceId, heldRuns, deps.now(), 0);
       // The response's close (not the request's, which fires once the body is read) tells
@@ -305,7 +305,15 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
             [plane.dataplane_id],
           );
           const runs = state?.accepting
-            ? await claimRuns(tx, plane.dataplane_id, instanceId, capacity, deps.config.runLeaseSeconds, deps.now())
+            ? await claimRuns(
+                tx,
+                plane.dataplane_id,
+                instanceId,
+                capacity,
+                deps.config.runLeaseSeconds,
+                deps.now(),
+                interactiveCapacity,
+              )
             : [];
           return { runs, cancelRunIds: await cancelsFor(tx, instanceId) };
         });

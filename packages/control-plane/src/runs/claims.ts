@@ -5,7 +5,9 @@ import { iso } from '../context.ts';
 /**
  * Hands up to `capacity` queued runs of a data plane to one of its instances, oldest
  * first, each under a lease. SKIP LOCKED lets instances (and control plane replicas)
- * claim at once without waiting on each other or handing out a run twice.
+ * claim at once without waiting on each other or handing out a run twice. With
+ * `interactiveCapacity`, interactive runs are counted apart: `capacity` is then for
+ * batch runs only, so long-lived apps never keep batch runs waiting.
  */
 export async function claimRuns(
   tx: Queryable,
@@ -14,8 +16,9 @@ export async function claimRuns(
   capacity: number,
   leaseSeconds: number,
   now: Date,
+  interactiveCapacity?: number,
 ): Promise<ClaimedRun[]> {
-  if (capacity <= 0) return [];
+  if (capacity <= 0 && (interactiveCapacity ?? 0) <= 0) return [];
   const rows = await tx.query<{
     run_id: string;
     job_id: string;
@@ -27,15 +30,24 @@ export async function claimRuns(
     timeout_seconds: number;
     lease_expires_at: Date;
   }>(
-    `UPDATE runs r SET status = 'claimed', claimed_at = $4, lease_instance_id = $2, last_instance_id = $2,
+    `WITH picked AS (
+       SELECT q.run_id FROM runs q
+        WHERE q.dataplane_id = $1 AND q.status = 'queued'
+          AND ($6::int IS NULL OR EXISTS (SELECT 1 FROM jobs k WHERE k.job_id = q.job_id AND k.kind = 'batch'))
+        ORDER BY q.queued_at, q.run_id LIMIT $3 FOR UPDATE SKIP LOCKED
+     ), apps AS (
+       SELECT q.run_id FROM runs q
+        WHERE $6::int IS NOT NULL AND q.dataplane_id = $1 AND q.status = 'queued'
+          AND EXISTS (SELECT 1 FROM jobs k WHERE k.job_id = q.job_id AND k.kind = 'interactive')
+        ORDER BY q.queued_at, q.run_id LIMIT coalesce($6::int, 0) FOR UPDATE SKIP LOCKED
+     )
+     UPDATE runs r SET status = 'claimed', claimed_at = $4, lease_instance_id = $2, last_instance_id = $2,
             lease_expires_at = $4::timestamptz + ($5::int * interval '1 second')
        FROM jobs j
-      WHERE j.job_id = r.job_id AND r.run_id IN (
-              SELECT run_id FROM runs WHERE dataplane_id = $1 AND status = 'queued'
-               ORDER BY queued_at, run_id LIMIT $3 FOR UPDATE SKIP LOCKED)
+      WHERE j.job_id = r.job_id AND r.run_id IN (SELECT run_id FROM picked UNION ALL SELECT run_id FROM apps)
       RETURNING r.run_id, r.job_id, j.name, j.kind, r.workspace_id, r.deployment_id, r.attempt, r.timeout_seconds,
                 r.lease_expires_at`,
-    [dataplaneId, instanceId, capacity, now, leaseSeconds],
+    [dataplaneId, instanceId, Math.max(0, capacity), now, leaseSeconds, interactiveCapacity ?? null],
   );
   return rows.map((r) => ({
     runId: r.run_id,

@@ -42,7 +42,10 @@ export interface ExecutorOptions {
   outbox: OutboxDeliverer;
   /** Fresh working copies of bundles go here, one directory per run. */
   workRoot: string;
+  /** Batch runs at once. */
   capacity: number;
+  /** Interactive runs at once, counted apart: apps live long and are mostly idle. */
+  interactiveCapacity: number;
   /** Time between SIGTERM and SIGKILL when a run is stopped. */
   killGraceMs: number;
   /** Interactive jobs: how long their port may take to answer after the start. */
@@ -179,8 +182,11 @@ export class Executor {
   async #claimLoop(): Promise<void> {
     let failures = 0;
     while (!this.#closed) {
-      const free = this.#o.capacity - this.#active.size;
-      if (free <= 0 || !this.#o.agent.accepting || this.#o.agent.stoppedReason !== undefined) {
+      let apps = 0;
+      for (const active of this.#active.values()) if (active.run.kind === 'interactive') apps += 1;
+      const free = Math.max(0, this.#o.capacity - (this.#active.size - apps));
+      const freeApps = Math.max(0, this.#o.interactiveCapacity - apps);
+      if ((free === 0 && freeApps === 0) || !this.#o.agent.accepting || this.#o.agent.stoppedReason !== undefined) {
         await new Promise<void>((resolve) => {
           this.#slotFreed = resolve;
           setTimeout(resolve, 1_000).unref();
@@ -194,6 +200,7 @@ export class Executor {
             protocolVersion,
             instanceId: this.#o.agent.instanceId,
             capacity: free,
+            interactiveCapacity: freeApps,
             waitMs: 20_000,
             heldRuns: this.heldRuns(),
           },
