@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import swagger from '@fastify/swagger';
 import { type App, createHttpServer, refuseNulCharacters } from '@sovereign/protocol/http';
 import { type Database, migrate, openDatabase } from '@sovereign/protocol/sql';
+import { RateLimiter } from './auth/rate-limit.ts';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import type { ControlPlaneConfig } from './config.ts';
 import type { Deps } from './context.ts';
@@ -61,7 +62,11 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
     const dispatcher = new Dispatcher(db);
     await dispatcher.start();
     const now = options.now ?? (() => new Date());
-    const deps: Deps = { db, config, keys, dispatcher, now, log: app.log };
+    const limiter = new RateLimiter({
+      windowSeconds: config.rateLimits.windowSeconds,
+      now: () => now().getTime(),
+    });
+    const deps: Deps = { db, config, keys, dispatcher, now, limiter, log: app.log };
     const scheduler = new Scheduler({
       db,
       dispatcher,
