@@ -11,6 +11,7 @@ import {
   startService,
   type TestDatabase,
 } from '@sovereign/protocol/testing';
+import { Tap } from './tap.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 export const controlPlaneMain = join(root, 'packages/control-plane/src/main.ts');
@@ -79,6 +80,12 @@ export interface PlatformOptions {
   dataplaneEnv?: Record<string, string>;
   perDataplaneEnv?: Record<string, Record<string, string>>;
   controlPlaneEnv?: Record<string, string>;
+  /**
+   * Put a recording proxy in front of the control plane: data planes and clients reach
+   * it only through the tap (it is the control plane's public URL), which records every
+   * request and answer.
+   */
+  tap?: boolean;
 }
 
 /**
@@ -94,8 +101,12 @@ export class Platform {
   adminToken = '';
   defaultOrganizationId = '';
   readonly dataplanes = new Map<string, DataPlaneProcess>();
+  /** The recording proxy in front of the control plane, when asked for. */
+  tap: Tap | undefined;
   readonly #options: PlatformOptions;
   #cpEnv: Record<string, string> = {};
+  /** Control plane processes that ran before the current one (restarts). */
+  readonly #earlierControlPlanes: Service[] = [];
 
   private constructor(target: DatabaseTarget, home: string, options: PlatformOptions) {
     this.target = target;
@@ -114,8 +125,18 @@ export class Platform {
     return platform;
   }
 
+  /** Where data planes and clients reach the control plane: the tap, when there is one. */
+  get controlPlaneUrl(): string {
+    return this.tap?.url ?? this.controlPlane.url;
+  }
+
   get cp(): string {
-    return `${this.controlPlane.url}/api/public/v1`;
+    return `${this.controlPlaneUrl}/api/public/v1`;
+  }
+
+  /** Everything every control plane process of this platform printed, restarts included. */
+  controlPlaneOutput(): string {
+    return [...this.#earlierControlPlanes, this.controlPlane].map((service) => service.output()).join('\n');
   }
 
   dp(name: string): DataPlaneProcess {
@@ -127,8 +148,10 @@ export class Platform {
   async #boot(): Promise<void> {
     this.controlPlaneDatabase = await this.target.create(true);
     const port = await freePort();
+    if (this.#options.tap === true) this.tap = await Tap.start(`http://127.0.0.1:${port}`);
     this.#cpEnv = {
       SOV_PORT: String(port),
+      ...(this.tap === undefined ? {} : { SOV_PUBLIC_URL: this.tap.url }),
       SOV_HOME: join(this.home, 'cp'),
       SOV_ADMIN_PASSWORD: adminPassword,
       SOV_PASSWORD_COST_LOG2: '12',
@@ -152,9 +175,13 @@ export class Platform {
         token: this.adminToken,
         body: { name, regionId },
       });
-      const database = await this.target.create(true);
       const dpPort = await freePort();
       const dataDir = join(this.home, name);
+      // On PGlite a data plane keeps its database in its data directory, as in production.
+      const database: TestDatabase =
+        this.target.name === 'pglite'
+          ? { options: { dataDir: join(dataDir, 'db') }, env: {}, drop: async () => {} }
+          : await this.target.create(true);
       const plane: Omit<DataPlaneProcess, 'service'> = {
         name,
         regionId,
@@ -166,7 +193,7 @@ export class Platform {
         database,
         env: {
           SOV_PORT: String(dpPort),
-          SOV_CONTROL_PLANE_URL: this.controlPlane.url,
+          SOV_CONTROL_PLANE_URL: this.controlPlaneUrl,
           SOV_CLIENT_ID: created.clientId,
           SOV_CLIENT_SECRET: created.clientSecret,
           SOV_DATA_DIR: dataDir,
@@ -183,6 +210,7 @@ export class Platform {
   }
 
   async startControlPlane(): Promise<void> {
+    if (this.controlPlane !== undefined) this.#earlierControlPlanes.push(this.controlPlane);
     this.controlPlane = await startService({
       args: [controlPlaneMain],
       url: `http://127.0.0.1:${this.#cpEnv.SOV_PORT}`,
@@ -247,6 +275,7 @@ export class Platform {
     await this.controlPlane?.stop().catch(() => {});
     for (const plane of this.dataplanes.values()) await plane.database.drop().catch(() => {});
     await this.controlPlaneDatabase?.drop().catch(() => {});
+    await this.tap?.close();
     await rm(this.home, { recursive: true, force: true });
   }
 }
