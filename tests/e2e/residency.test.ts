@@ -268,21 +268,19 @@ for (const target of databaseTargets()) {
         jobs: {},
         runs: { manual: '', scheduled: '', failing: '', cancelled: '' },
       };
-      await platform.waitFor(
-        async () => (await call('GET', `${w.ws}/variables`, { token: w.token })).status === 200,
-        'eu-1 to host the workspace',
-      );
-
       // The same organization's us workspace, with data of its own.
-      const us = await expectStatus(200, 'POST', `${platform.cp}/workspaces`, {
-        token: eu.token,
-        body: { name: 'residency-us', organizationId: eu.organizationId, regionId: platform.dp('us-1').regionId },
-      });
+      const us = await platform.workspace(eu.token, eu.organizationId, 'us', 'residency-us');
+      await platform.waitUntilHosted(eu.token, eu.workspace.workspaceId);
+      await platform.waitUntilHosted(eu.token, us.workspaceId);
       const usToken = (await platform.scopedToken(eu.token, us.workspaceId, ['variables:write'])).token;
-      const usVariable = `${platform.dp('us-1').url}/api/v1/workspaces/${us.workspaceId}/variables/US_ONLY`;
-      await platform.waitFor(
-        async () => (await call('PUT', usVariable, { token: usToken, body: { value: usMarker } })).status === 200,
-        'us-1 to host the us workspace',
+      await expectStatus(
+        200,
+        'PUT',
+        `${platform.dp('us-1').url}/api/v1/workspaces/${us.workspaceId}/variables/US_ONLY`,
+        {
+          token: usToken,
+          body: { value: usMarker },
+        },
       );
     });
     after(async () => {

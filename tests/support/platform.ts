@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Scope } from '@sovereign/protocol';
+import type { Role, Scope } from '@sovereign/protocol';
 import {
   type DatabaseTarget,
   freePort,
@@ -230,8 +230,8 @@ export class Platform {
     return service;
   }
 
-  /** A user with an organization (owner) and a workspace in the given region. */
-  async tenant(region: 'us' | 'eu', label = 'tenant') {
+  /** A new user (made by the administrator), signed in. */
+  async user(label = 'user'): Promise<{ userId: string; email: string; token: string }> {
     const email = `${label}-${randomBytes(4).toString('hex')}@example.test`;
     const password = 'e2e-user-password';
     const user = await expectStatus(200, 'POST', `${this.cp}/users`, {
@@ -239,16 +239,38 @@ export class Platform {
       body: { email, password },
     });
     const { accessToken } = await expectStatus(200, 'POST', `${this.cp}/auth/login`, { body: { email, password } });
+    return { userId: user.userId as string, email, token: accessToken as string };
+  }
+
+  /** A new user who is a member of the organization with this role. */
+  async member(ownerToken: string, organizationId: string, role: Role, label = role) {
+    const person = await this.user(label);
+    await expectStatus(200, 'POST', `${this.cp}/organizations/${organizationId}/members`, {
+      token: ownerToken,
+      body: { email: person.email, role },
+    });
+    return person;
+  }
+
+  /** A user with an organization (owner) and a workspace in the given region. */
+  async tenant(region: 'us' | 'eu', label = 'tenant') {
+    const owner = await this.user(label);
     const { organizationId } = await expectStatus(200, 'POST', `${this.cp}/organizations`, {
-      token: accessToken,
+      token: owner.token,
       body: { name: `${label} org` },
     });
     const plane = this.dp(region === 'us' ? 'us-1' : 'eu-1');
-    const workspace = await expectStatus(200, 'POST', `${this.cp}/workspaces`, {
-      token: accessToken,
-      body: { name: `${label}-ws`, organizationId, regionId: plane.regionId },
+    const workspace = await this.workspace(owner.token, organizationId, region, `${label}-ws`);
+    return { ...owner, organizationId, workspace, plane };
+  }
+
+  /** A workspace of the organization in the region's data plane. */
+  async workspace(token: string, organizationId: string, region: 'us' | 'eu', name: string) {
+    const plane = this.dp(region === 'us' ? 'us-1' : 'eu-1');
+    return expectStatus(200, 'POST', `${this.cp}/workspaces`, {
+      token,
+      body: { name, organizationId, regionId: plane.regionId },
     });
-    return { userId: user.userId as string, email, token: accessToken as string, organizationId, workspace, plane };
   }
 
   async scopedToken(userToken: string, workspaceId: string, scopes: Scope[], ttlSeconds?: number) {
@@ -257,6 +279,16 @@ export class Platform {
       'POST',
       `${this.cp}/workspaces/${workspaceId}/dataplane-token`,
       { token: userToken, body: { scopes, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) } },
+    );
+  }
+
+  /** Waits until the workspace's data plane has learnt (from a heartbeat) that it hosts the workspace. */
+  async waitUntilHosted(userToken: string, workspaceId: string): Promise<void> {
+    const issued = await this.scopedToken(userToken, workspaceId, ['deployments:read']);
+    const url = `${issued.dataplane.url}/api/v1/workspaces/${workspaceId}/deployments`;
+    await this.waitFor(
+      async () => (await call('GET', url, { token: issued.token })).status === 200,
+      `the data plane to host workspace ${workspaceId}`,
     );
   }
 
