@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import swagger from '@fastify/swagger';
-import { type App, createHttpServer, refuseNulCharacters } from '@sovereign/protocol/http';
+import { type App, createHttpServer, refuseUnstorableText } from '@sovereign/protocol/http';
 import { type Database, migrate, openDatabase } from '@sovereign/protocol/sql';
 import { RateLimiter } from './auth/rate-limit.ts';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
@@ -57,8 +57,8 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
         return true;
       },
     });
-    // Every table keeps text in PostgreSQL, which cannot hold U+0000: refuse it at the door.
-    refuseNulCharacters(app);
+    // Every table keeps text in PostgreSQL, which cannot hold U+0000 or lone surrogates: refuse them at the door.
+    refuseUnstorableText(app);
     const dispatcher = new Dispatcher(db);
     await dispatcher.start();
     const now = options.now ?? (() => new Date());

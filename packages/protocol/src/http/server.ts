@@ -9,7 +9,7 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import { ErrorCode } from '../errors.ts';
-import { frameworkErrorHandler, installErrorHandling } from './error-handler.ts';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './error-handler.ts';
 import { installOps, type ReadinessCheck } from './ops.ts';
 import { BadRequestProblem } from './problem.ts';
 
@@ -66,6 +66,8 @@ export function createHttpServer(options: HttpServerOptions): App {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Bad URL encoding and overlong path parameters get problem documents too.
     frameworkErrors: frameworkErrorHandler,
+    // And so do requests Node's HTTP parser refuses (headers over its size limit).
+    clientErrorHandler,
   };
   const app = (
     options.loggerInstance !== undefined
@@ -89,12 +91,22 @@ export function createHttpServer(options: HttpServerOptions): App {
   return app as unknown as App;
 }
 
-/** The path of the first string (or member name) in `value` that holds U+0000, if any. */
-function nulPath(value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+/** Why PostgreSQL could not store a text, if it could not: a NUL, or an unpaired UTF-16 surrogate. */
+function unstorable(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain the NUL character (U+0000)';
+  if (!text.isWellFormed()) return 'must be valid Unicode (it holds an unpaired surrogate)';
+  return undefined;
+}
+
+/** The path of the first string (or member name) in `value` PostgreSQL could not store, and why. */
+function unstorablePath(value: unknown, path: string): { path: string; message: string } | undefined {
+  if (typeof value === 'string') {
+    const message = unstorable(value);
+    return message === undefined ? undefined : { path, message };
+  }
   if (Array.isArray(value)) {
     for (const [i, item] of value.entries()) {
-      const found = nulPath(item, `${path}.${i}`);
+      const found = unstorablePath(item, `${path}.${i}`);
       if (found !== undefined) return found;
     }
     return undefined;
@@ -105,25 +117,28 @@ function nulPath(value: unknown, path: string): string | undefined {
   const proto = Object.getPrototypeOf(value);
   if (proto !== null && Object.getPrototypeOf(proto) !== null) return undefined;
   for (const [key, item] of Object.entries(value)) {
-    const found = key.includes('\u0000') ? `${path}.${key}` : nulPath(item, `${path}.${key}`);
+    const message = unstorable(key);
+    const found = message === undefined ? unstorablePath(item, `${path}.${key}`) : { path: `${path}.${key}`, message };
     if (found !== undefined) return found;
   }
   return undefined;
 }
 
 /**
- * Refuses, before validation, any text in the path, the query or a JSON body that holds
- * the NUL character: PostgreSQL cannot store it in text (or jsonb), and a request that
- * carries one must be a 400 with the field named, never a database error.
+ * Refuses, before validation, any text in the path, the query or a JSON body that
+ * PostgreSQL cannot store in text or jsonb: the NUL character, and unpaired UTF-16
+ * surrogates (JSON may spell them as `\ud800`). A request that carries one must be a
+ * 400 with the field named, never a database error.
  */
-export function refuseNulCharacters(app: App): void {
+export function refuseUnstorableText(app: App): void {
   app.addHook('preValidation', async (request) => {
-    const path =
-      nulPath(request.params, 'params') ?? nulPath(request.query, 'querystring') ?? nulPath(request.body, 'body');
-    if (path === undefined) return;
-    const message = 'must not contain the NUL character (U+0000)';
-    throw new BadRequestProblem(ErrorCode.validationFailed, `The request is invalid: ${path} ${message}.`, {
-      errors: [{ path, message }],
+    const found =
+      unstorablePath(request.params, 'params') ??
+      unstorablePath(request.query, 'querystring') ??
+      unstorablePath(request.body, 'body');
+    if (found === undefined) return;
+    throw new BadRequestProblem(ErrorCode.validationFailed, `The request is invalid: ${found.path} ${found.message}.`, {
+      errors: [found],
     });
   });
 }
