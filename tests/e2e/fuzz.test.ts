@@ -10,7 +10,13 @@ import {
   RunEventsRequest,
   Scopes,
 } from '@sovereign/protocol';
-import { databaseTargets, type JsonSchema, type Operation, servedOperationsAt } from '@sovereign/protocol/testing';
+import {
+  assertProblem,
+  databaseTargets,
+  type JsonSchema,
+  type Operation,
+  servedOperationsAt,
+} from '@sovereign/protocol/testing';
 import fc from 'fast-check';
 import {
   assertHandled,
@@ -192,6 +198,24 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, '{"n":1}');`,
     it(`fuzzes every data plane route (${runs} cases each): no 5xx, every refusal a problem document`, async () => {
       assert.ok(dpOperations.length >= 11, `${dpOperations.length} data plane routes`);
       for (const op of dpOperations) await fuzz(platform.dp('eu-1').url, op, dp.ids, dp.token);
+    });
+
+    it('refuses text PostgreSQL cannot store (NUL, unpaired surrogates) in state and variables with a 400', async () => {
+      const ws = `${platform.dp('eu-1').url}/api/v1/workspaces/${dp.ids.workspaceId}`;
+      for (const [path, raw] of [
+        ['/jobs/job/state', '{"state": {"cursor": "\\ud800"}}'],
+        ['/jobs/job/state', '{"state": ["\\udfff\\ud800"]}'],
+        ['/jobs/job/state', '{"state": {"a\\u0000b": 1}}'],
+        ['/variables/NAME', '{"value": "a\\ud800b"}'],
+        ['/variables/NAME', '{"value": "a\\u0000b"}'],
+      ] as const) {
+        const answer = await call('PUT', `${ws}${path}`, {
+          token: dp.token,
+          raw,
+          headers: { 'content-type': 'application/json' },
+        });
+        assertProblem(answer, 400, 'validation_failed', `${path} ${raw}`);
+      }
     });
 
     it('refuses a traversal in every path parameter of the data plane with a 4xx problem document', async () => {
