@@ -250,6 +250,15 @@ for (const target of databaseTargets()) {
     /** A marker only the us workspace holds: the other region's dump is of a data plane with data. */
     const usMarker = mark('US-ONLY');
 
+    /** The data planes' master keys (base64, base64url or hex) found in a text: the control plane never sees one. */
+    const masterKeysIn = (text: string) =>
+      [...platform.dataplanes.values()].flatMap((plane) => {
+        const raw = Buffer.from(plane.env.SOV_MASTER_KEY ?? '', 'base64');
+        assert.equal(raw.length, 32);
+        return [raw.toString('base64'), raw.toString('base64url'), raw.toString('hex')]
+          .filter((form) => text.includes(form))
+          .map((form) => `${plane.name}: ${form}`);
+      });
     const runStatus = async (runId: string) =>
       (await expectStatus(200, 'GET', `${platform.cp}/runs/${runId}`, { token: w.userToken })).status as string;
     const until = (runId: string, status: string, what: string, timeoutMs?: number) =>
@@ -457,6 +466,7 @@ for (const target of databaseTargets()) {
       const text = tap.text();
       for (const runId of Object.values(w.runs)) assert.ok(text.includes(runId), `the tap saw run ${runId}`);
       assert.deepEqual(leaks(text), []);
+      assert.deepEqual(masterKeysIn(text), [], 'nor a data plane’s master key (R7)');
     });
 
     it('R1, R5: the control plane’s own log output holds no canary', async () => {
@@ -464,12 +474,14 @@ for (const target of databaseTargets()) {
       const output = platform.controlPlaneOutput();
       assert.ok(output.includes(w.runs.cancelled), 'the control plane logged its requests (control)');
       assert.deepEqual(leaks(output), []);
+      assert.deepEqual(masterKeysIn(output), []);
     });
 
     it('R1, R5, R6: the control plane’s database (every table, and its files on PGlite) holds no canary', async () => {
       const dump = await dumpDatabase(platform.controlPlaneDatabase);
       for (const runId of Object.values(w.runs)) assert.ok(dump.includes(runId), `the dump holds run ${runId}`);
       assert.deepEqual(leaks(dump), []);
+      assert.deepEqual(masterKeysIn(dump), [], 'nor a data plane’s master key (R7)');
     });
   });
 }
