@@ -231,6 +231,25 @@ for (const target of databaseTargets()) {
       assert.deepEqual(await filesUnder(join(platform.dp('us-1').dataDir, 'artifacts')), []);
     });
 
+    it('refuses a body sent as anything but a bundle with 415, and an empty one with 400', async () => {
+      for (const [type, raw] of [
+        ['application/json', '""'],
+        ['application/json', '{"bundle": "x"}'],
+        ['application/x-www-form-urlencoded', 'a=1'],
+        ['text/plain', 'hello'],
+      ] as const) {
+        const answer = await call('POST', `${api}/deployments`, { token, raw, headers: { 'content-type': type } });
+        assert.equal(answer.status, 415, `${type}: ${JSON.stringify(answer.body)}`);
+        assert.equal(answer.body.code, 'unsupported_media_type');
+      }
+      const empty = await call('POST', `${api}/deployments`, {
+        token,
+        headers: { 'content-type': 'application/gzip' },
+      });
+      assert.equal(empty.status, 400, JSON.stringify(empty.body));
+      assert.equal(empty.body.code, 'bundle_invalid');
+    });
+
     it('checks a dry run fully and stores nothing', async () => {
       const before = await expectStatus(200, 'GET', `${api}/deployments`, { token });
       const dry = await upload(

@@ -182,7 +182,7 @@ for (const target of databaseTargets()) {
       const lines = events.filter((e) => e.event === 'line').map((e) => e.data.line);
       assert.deepEqual(lines, [
         'bef\uFFFDaft',
-        'sovereign: state.k holds a NUL character (\\u0000), which cannot be stored; state not saved',
+        'sovereign: state.k must not contain the NUL character (U+0000), so it cannot be stored; state not saved',
       ]);
       assert.deepEqual(events.at(-1), { event: 'end', data: { status: 'succeeded', exitCode: 0 } });
       const state = await call('GET', `${dp}/workspaces/${t.workspace.workspaceId}/jobs/binary/state`, { token });

@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { openDatabase } from '@sovereign/protocol/sql';
 import type { TestDatabase } from '@sovereign/protocol/testing';
 
@@ -28,14 +29,28 @@ export async function dumpDatabase(database: TestDatabase): Promise<string> {
     await db.close();
   }
   const dataDir = database.options.dataDir;
-  if (dataDir !== undefined) parts.push(await rawFiles(dataDir));
+  if (dataDir !== undefined) parts.push(await dumpFiles(dataDir));
   return parts.join('\n');
 }
 
-async function rawFiles(dir: string): Promise<string> {
+/**
+ * Every byte of every file under a directory, as text to search; a gzipped file (a
+ * stored bundle) is searched unpacked too, since its compressed bytes hide its text.
+ */
+export async function dumpFiles(dir: string): Promise<string> {
   const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) out.push((await readFile(join(entry.parentPath, entry.name))).toString('latin1'));
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])) {
+    if (!entry.isFile()) continue;
+    const bytes = await readFile(join(entry.parentPath, entry.name)).catch(() => undefined);
+    if (bytes === undefined) continue; // removed meanwhile
+    out.push(`-- ${join(entry.parentPath, entry.name)}`, bytes.toString('latin1'));
+    if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+      try {
+        out.push(gunzipSync(bytes).toString('latin1'));
+      } catch {
+        // not gzip after all
+      }
+    }
   }
   return out.join('\n');
 }

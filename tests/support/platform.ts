@@ -11,6 +11,7 @@ import {
   startService,
   type TestDatabase,
 } from '@sovereign/protocol/testing';
+import { Tap } from './tap.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 export const controlPlaneMain = join(root, 'packages/control-plane/src/main.ts');
@@ -81,6 +82,12 @@ export interface PlatformOptions {
   dataplaneEnv?: Record<string, string>;
   perDataplaneEnv?: Record<string, Record<string, string>>;
   controlPlaneEnv?: Record<string, string>;
+  /**
+   * Put a recording proxy in front of the control plane: data planes and clients reach
+   * it only through the tap (it is the control plane's public URL), which records every
+   * request and answer.
+   */
+  tap?: boolean;
 }
 
 /**
@@ -96,8 +103,12 @@ export class Platform {
   adminToken = '';
   defaultOrganizationId = '';
   readonly dataplanes = new Map<string, DataPlaneProcess>();
+  /** The recording proxy in front of the control plane, when asked for. */
+  tap: Tap | undefined;
   readonly #options: PlatformOptions;
   #cpEnv: Record<string, string> = {};
+  /** Control plane processes that ran before the current one (restarts). */
+  readonly #earlierControlPlanes: Service[] = [];
 
   private constructor(target: DatabaseTarget, home: string, options: PlatformOptions) {
     this.target = target;
@@ -116,8 +127,18 @@ export class Platform {
     return platform;
   }
 
+  /** Where data planes and clients reach the control plane: the tap, when there is one. */
+  get controlPlaneUrl(): string {
+    return this.tap?.url ?? this.controlPlane.url;
+  }
+
   get cp(): string {
-    return `${this.controlPlane.url}/api/public/v1`;
+    return `${this.controlPlaneUrl}/api/public/v1`;
+  }
+
+  /** Everything every control plane process of this platform printed, restarts included. */
+  controlPlaneOutput(): string {
+    return [...this.#earlierControlPlanes, this.controlPlane].map((service) => service.output()).join('\n');
   }
 
   dp(name: string): DataPlaneProcess {
@@ -129,8 +150,10 @@ export class Platform {
   async #boot(): Promise<void> {
     this.controlPlaneDatabase = await this.target.create(true);
     const port = await freePort();
+    if (this.#options.tap === true) this.tap = await Tap.start(`http://127.0.0.1:${port}`);
     this.#cpEnv = {
       SOV_PORT: String(port),
+      ...(this.tap === undefined ? {} : { SOV_PUBLIC_URL: this.tap.url }),
       SOV_HOME: join(this.home, 'cp'),
       SOV_ADMIN_PASSWORD: adminPassword,
       SOV_PASSWORD_COST_LOG2: '12',
@@ -154,9 +177,13 @@ export class Platform {
         token: this.adminToken,
         body: { name, regionId },
       });
-      const database = await this.target.create(true);
       const dpPort = await freePort();
       const dataDir = join(this.home, name);
+      // On PGlite a data plane keeps its database in its data directory, as in production.
+      const database: TestDatabase =
+        this.target.name === 'pglite'
+          ? { options: { dataDir: join(dataDir, 'db') }, env: {}, drop: async () => {} }
+          : await this.target.create(true);
       const plane: Omit<DataPlaneProcess, 'service'> = {
         name,
         regionId,
@@ -168,7 +195,7 @@ export class Platform {
         database,
         env: {
           SOV_PORT: String(dpPort),
-          SOV_CONTROL_PLANE_URL: this.controlPlane.url,
+          SOV_CONTROL_PLANE_URL: this.controlPlaneUrl,
           SOV_CLIENT_ID: created.clientId,
           SOV_CLIENT_SECRET: created.clientSecret,
           SOV_DATA_DIR: dataDir,
@@ -185,6 +212,7 @@ export class Platform {
   }
 
   async startControlPlane(): Promise<void> {
+    if (this.controlPlane !== undefined) this.#earlierControlPlanes.push(this.controlPlane);
     this.controlPlane = await startService({
       args: [controlPlaneMain],
       url: `http://127.0.0.1:${this.#cpEnv.SOV_PORT}`,
@@ -204,8 +232,8 @@ export class Platform {
     return service;
   }
 
-  /** A user with an organization (owner) and a workspace in the given region. */
-  async tenant(region: 'us' | 'eu', label = 'tenant') {
+  /** A new user (made by the administrator), signed in. */
+  async user(label = 'user'): Promise<{ userId: string; email: string; token: string }> {
     const email = `${label}-${randomBytes(4).toString('hex')}@example.test`;
     const password = userPassword;
     const user = await expectStatus(200, 'POST', `${this.cp}/users`, {
@@ -213,33 +241,38 @@ export class Platform {
       body: { email, password },
     });
     const { accessToken } = await expectStatus(200, 'POST', `${this.cp}/auth/login`, { body: { email, password } });
+    return { userId: user.userId as string, email, token: accessToken as string };
+  }
+
+  /** A new user who is a member of the organization with this role. */
+  async member(ownerToken: string, organizationId: string, role: Role, label = role) {
+    const person = await this.user(label);
+    await expectStatus(200, 'POST', `${this.cp}/organizations/${organizationId}/members`, {
+      token: ownerToken,
+      body: { email: person.email, role },
+    });
+    return person;
+  }
+
+  /** A user with an organization (owner) and a workspace in the given region. */
+  async tenant(region: 'us' | 'eu', label = 'tenant') {
+    const owner = await this.user(label);
     const { organizationId } = await expectStatus(200, 'POST', `${this.cp}/organizations`, {
-      token: accessToken,
+      token: owner.token,
       body: { name: `${label} org` },
     });
     const plane = this.dp(region === 'us' ? 'us-1' : 'eu-1');
-    const workspace = await expectStatus(200, 'POST', `${this.cp}/workspaces`, {
-      token: accessToken,
-      body: { name: `${label}-ws`, organizationId, regionId: plane.regionId },
-    });
-    return { userId: user.userId as string, email, token: accessToken as string, organizationId, workspace, plane };
+    const workspace = await this.workspace(owner.token, organizationId, region, `${label}-ws`);
+    return { ...owner, organizationId, workspace, plane };
   }
 
-  /** Another user, added to an organization with a role by its owner. */
-  async member(ownerToken: string, organizationId: string, role: Role, label = role) {
-    const email = `${label}-${randomBytes(4).toString('hex')}@example.test`;
-    await expectStatus(200, 'POST', `${this.cp}/users`, {
-      token: this.adminToken,
-      body: { email, password: userPassword },
+  /** A workspace of the organization in the region's data plane. */
+  async workspace(token: string, organizationId: string, region: 'us' | 'eu', name: string) {
+    const plane = this.dp(region === 'us' ? 'us-1' : 'eu-1');
+    return expectStatus(200, 'POST', `${this.cp}/workspaces`, {
+      token,
+      body: { name, organizationId, regionId: plane.regionId },
     });
-    await expectStatus(200, 'POST', `${this.cp}/organizations/${organizationId}/members`, {
-      token: ownerToken,
-      body: { email, role },
-    });
-    const { accessToken } = await expectStatus(200, 'POST', `${this.cp}/auth/login`, {
-      body: { email, password: userPassword },
-    });
-    return { email, token: accessToken as string };
   }
 
   async scopedToken(userToken: string, workspaceId: string, scopes: Scope[], ttlSeconds?: number) {
@@ -248,6 +281,16 @@ export class Platform {
       'POST',
       `${this.cp}/workspaces/${workspaceId}/dataplane-token`,
       { token: userToken, body: { scopes, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) } },
+    );
+  }
+
+  /** Waits until the workspace's data plane has learnt (from a heartbeat) that it hosts the workspace. */
+  async waitUntilHosted(userToken: string, workspaceId: string): Promise<void> {
+    const issued = await this.scopedToken(userToken, workspaceId, ['deployments:read']);
+    const url = `${issued.dataplane.url}/api/v1/workspaces/${workspaceId}/deployments`;
+    await this.waitFor(
+      async () => (await call('GET', url, { token: issued.token })).status === 200,
+      `the data plane to host workspace ${workspaceId}`,
     );
   }
 
@@ -266,6 +309,7 @@ export class Platform {
     await this.controlPlane?.stop().catch(() => {});
     for (const plane of this.dataplanes.values()) await plane.database.drop().catch(() => {});
     await this.controlPlaneDatabase?.drop().catch(() => {});
+    await this.tap?.close();
     await rm(this.home, { recursive: true, force: true });
   }
 }

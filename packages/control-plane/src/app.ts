@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import swagger from '@fastify/swagger';
-import { type App, createHttpServer, refuseNulCharacters } from '@sovereign/protocol/http';
+import { type App, createHttpServer, refuseUnstorableText } from '@sovereign/protocol/http';
 import { type Database, migrate, openDatabase } from '@sovereign/protocol/sql';
+import { RateLimiter } from './auth/rate-limit.ts';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import type { ControlPlaneConfig } from './config.ts';
 import type { Deps } from './context.ts';
@@ -60,12 +61,16 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
       // The dashboard answers what no route matched: it never shadows the API.
       notFound: dashboard.answer,
     });
-    // Every table keeps text in PostgreSQL, which cannot hold U+0000: refuse it at the door.
-    refuseNulCharacters(app);
+    // Every table keeps text in PostgreSQL, which cannot hold U+0000 or lone surrogates: refuse them at the door.
+    refuseUnstorableText(app);
     const dispatcher = new Dispatcher(db);
     await dispatcher.start();
     const now = options.now ?? (() => new Date());
-    const deps: Deps = { db, config, keys, dispatcher, now, log: app.log };
+    const limiter = new RateLimiter({
+      windowSeconds: config.rateLimits.windowSeconds,
+      now: () => now().getTime(),
+    });
+    const deps: Deps = { db, config, keys, dispatcher, now, limiter, log: app.log };
     const scheduler = new Scheduler({
       db,
       dispatcher,

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DatabaseOptions } from '@sovereign/protocol/sql';
 import { defaultPasswordCostLog2 } from './auth/passwords.ts';
+import type { RateLimitConfig } from './auth/rate-limit.ts';
 
 export interface ControlPlaneConfig {
   host: string;
@@ -29,6 +30,8 @@ export interface ControlPlaneConfig {
   runLeaseSeconds: number;
   /** How often the scheduler looks for due jobs and expired leases. */
   schedulerTickMs: number;
+  /** Budgets of the endpoints that take a credential: sign-in, scoped tokens, data plane credentials. */
+  rateLimits: RateLimitConfig;
 }
 
 /** packages/dashboard/dist, where `npm install` builds the dashboard. */
@@ -78,6 +81,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlan
     passwordCostLog2: intFrom(env, 'SOV_PASSWORD_COST_LOG2', defaultPasswordCostLog2),
     runLeaseSeconds: intFrom(env, 'SOV_RUN_LEASE_SECONDS', 30),
     schedulerTickMs: intFrom(env, 'SOV_SCHEDULER_TICK_MS', 1000),
+    rateLimits: {
+      windowSeconds: intFrom(env, 'SOV_RATE_LIMIT_WINDOW_SECONDS', 60),
+      loginPerClient: intFrom(env, 'SOV_LOGIN_LIMIT_PER_CLIENT', 30),
+      loginPerAccount: intFrom(env, 'SOV_LOGIN_LIMIT_PER_ACCOUNT', 10),
+      tokensPerClient: intFrom(env, 'SOV_TOKEN_LIMIT_PER_CLIENT', 300),
+    },
   };
 }
 
@@ -100,6 +109,8 @@ export function defaultConfig(overrides: Partial<ControlPlaneConfig> = {}): Cont
     passwordCostLog2: 12,
     runLeaseSeconds: 30,
     schedulerTickMs: 1000,
+    // Off: in-process suites sign in hundreds of users from one address. The limits have their own suite.
+    rateLimits: { windowSeconds: 60, loginPerClient: 0, loginPerAccount: 0, tokensPerClient: 0 },
     ...overrides,
   };
 }

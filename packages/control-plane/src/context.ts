@@ -1,5 +1,6 @@
 import type { Database } from '@sovereign/protocol/sql';
 import type { FastifyBaseLogger } from 'fastify';
+import type { RateLimiter } from './auth/rate-limit.ts';
 import type { ControlPlaneConfig } from './config.ts';
 import type { Dispatcher } from './runs/dispatcher.ts';
 import type { SigningKeys } from './signing/keys.ts';
@@ -10,6 +11,8 @@ export interface Deps {
   config: ControlPlaneConfig;
   keys: SigningKeys;
   dispatcher: Dispatcher;
+  /** Budgets of sign-in and token endpoints, per client address and per account. */
+  limiter: RateLimiter;
   /** The clock, so health and expiry can be checked at a chosen time. */
   now: () => Date;
   log: FastifyBaseLogger;

@@ -53,6 +53,7 @@ function invalid(answer: Answer, expected: Array<string | FieldError>, what: str
 }
 
 const nul = 'must not contain the NUL character (U+0000)';
+const loneSurrogate = 'must be valid Unicode (it holds an unpaired surrogate)';
 
 /** A tenant with one entity of each kind, so every path parameter has a real id. */
 async function buildWorld(h: Harness) {
@@ -190,6 +191,11 @@ eachDatabase('bad input: malformed, unknown, mistyped, oversize and mislabelled 
             await send({ body: { ...valid, [name]: 'a\u0000b' } }),
             [{ path: `body.${name}`, message: nul }],
             what(`${name} with a NUL`),
+          );
+          invalid(
+            await send({ raw: JSON.stringify({ ...valid, [name]: 'a\ud800b' }) }),
+            [{ path: `body.${name}`, message: loneSurrogate }],
+            what(`${name} with an unpaired surrogate`),
           );
         }
       }

@@ -76,7 +76,7 @@ async function deployed(h: Harness, jobs: JobMetadata[]) {
   const trigger = (name: string, token = t.people.member.token) =>
     h.expect(200, 'POST', `/jobs/${jobIds[name]}/runs`, { token });
   const run = (runId: string) => h.expect(200, 'GET', `/runs/${runId}`, { token: t.people.viewer.token });
-  return { t, jobIds, instanceId, claim, events, heartbeat, trigger, run };
+  return { t, jobIds, instanceId, dpToken, claim, events, heartbeat, trigger, run };
 }
 
 eachDatabase('runs: triggers, claims, events, leases, retries', (h) => {
@@ -135,6 +135,26 @@ eachDatabase('runs: triggers, claims, events, leases, retries', (h) => {
     assert.equal((await d.run(queued.runId)).status, 'claimed');
     const beat = await d.heartbeat([queued.runId], intruder);
     assert.deepEqual(beat.fencedRunIds, [queued.runId]);
+  });
+
+  it('R5: refuses a run event that carries text, as a reason or as any other member', async () => {
+    const d = await deployed(h(), [job('talkative')]);
+    const queued = await d.trigger('talkative');
+    await d.claim();
+    const event = { runId: queued.runId, seq: 1, status: 'failed', exitCode: 1, at: new Date().toISOString() };
+    for (const carrying of [
+      { reasonCode: 'Traceback (most recent call last): KeyError customer_email' },
+      { reasonCode: 'exit_nonzero', message: 'KeyError: customer_email' },
+      { reasonCode: 'exit_nonzero', logTail: ['row 17: alice@example.test'] },
+    ]) {
+      const answer = await h().request('POST', InternalPaths.runEvents, {
+        token: d.dpToken,
+        body: { protocolVersion, instanceId: d.instanceId, events: [{ ...event, ...carrying }] },
+      });
+      assert.equal(answer.status, 400, JSON.stringify(carrying));
+      assert.equal(answer.body.code, 'validation_failed');
+    }
+    assert.equal((await d.run(queued.runId)).status, 'claimed', 'no refused event changed the run');
   });
 
   it('cancels a queued run at once, and a running one through its data plane', async () => {

@@ -1,5 +1,5 @@
 import swagger from '@fastify/swagger';
-import { type App, createHttpServer, refuseNulCharacters } from '@sovereign/protocol/http';
+import { type App, createHttpServer, refuseUnstorableText } from '@sovereign/protocol/http';
 import { type Database, openDatabase } from '@sovereign/protocol/sql';
 import { Agent } from './agent/agent.ts';
 import { ControlPlaneClient } from './agent/control-plane-client.ts';
@@ -68,8 +68,8 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         return agent.identity === undefined ? 'not registered with the control plane yet' : true;
       },
     });
-    // Variables and state are text and jsonb in PostgreSQL, which cannot hold U+0000.
-    refuseNulCharacters(app);
+    // Variables and state are text and jsonb in PostgreSQL, which cannot hold U+0000 or lone surrogates.
+    refuseUnstorableText(app);
     const client = new ControlPlaneClient({
       baseUrl: config.controlPlaneUrl,
       clientId: config.clientId,

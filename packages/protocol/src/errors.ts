@@ -8,6 +8,10 @@ export const ErrorCode = {
   validationFailed: 'validation_failed',
   invalidJson: 'invalid_json',
   bodyTooLarge: 'body_too_large',
+  /** The request line and headers are larger than the server reads (431). */
+  headersTooLarge: 'headers_too_large',
+  /** Not HTTP the server can parse (400), or a request that took too long to arrive (408). */
+  malformedRequest: 'malformed_request',
   unsupportedMediaType: 'unsupported_media_type',
   routeNotFound: 'route_not_found',
   rateLimited: 'rate_limited',

@@ -97,12 +97,19 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
       schema: {
         tags: ['Auth'],
         summary: 'Sign in with email and password',
+        description: 'Rate-limited per client address and per account: 429 with Retry-After beyond the budget.',
         security: [],
         body: Closed({ email: Type.String({ maxLength: 254 }), password: Type.String({ maxLength: 256 }) }),
         response: { 200: Type.Object({ accessToken: Type.String(), expiresAt: Timestamp }) },
       },
     },
     async (request) => {
+      const limits = deps.config.rateLimits;
+      // Before the password is hashed: guessing is bounded per address and per account.
+      deps.limiter.take([
+        { key: `login:client:${request.ip}`, limit: limits.loginPerClient },
+        { key: `login:account:${request.body.email.toLowerCase()}`, limit: limits.loginPerAccount },
+      ]);
       const [user] = await db.query<UserRow>('SELECT * FROM users WHERE lower(email) = lower($1)', [
         request.body.email,
       ]);

@@ -90,6 +90,11 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
     },
     async (request) => {
       const { client_id: clientId, client_secret: clientSecret } = request.body;
+      const limit = deps.config.rateLimits.tokensPerClient;
+      deps.limiter.take([
+        { key: `client-credentials:client:${request.ip}`, limit },
+        { key: `client-credentials:id:${clientId}`, limit },
+      ]);
       const [plane] = await db.query<{
         dataplane_id: string;
         client_secret_hash: string | null;

@@ -52,7 +52,7 @@ export async function signingRoutes(app: PublicApi, deps: Deps) {
       schema: {
         tags: ['Tokens'],
         summary: "A short-lived token for the workspace's data plane, with the scopes asked for",
-        description: `Scopes must be allowed by your role. Lifetime ${scopedTokenMaxTtlSeconds} s at most.`,
+        description: `Scopes must be allowed by your role. Lifetime ${scopedTokenMaxTtlSeconds} s at most. Rate-limited per client address and per user.`,
         params: Closed({ workspaceId: Uuid }),
         body: Closed({
           scopes: Type.Array(ScopeSchema, { minItems: 1, maxItems: Scopes.length, uniqueItems: true }),
@@ -63,6 +63,11 @@ export async function signingRoutes(app: PublicApi, deps: Deps) {
     },
     async (request) => {
       const principal = principalOf(request);
+      const limit = deps.config.rateLimits.tokensPerClient;
+      deps.limiter.take([
+        { key: `scoped-token:client:${request.ip}`, limit },
+        { key: `scoped-token:user:${principal.userId}`, limit },
+      ]);
       const workspace = await workspaceFor(db, principal, request.params.workspaceId, 'viewer');
       const allowed = roleScopes[workspace.role];
       const refused = request.body.scopes.filter((s) => !allowed.includes(s));

@@ -23,6 +23,8 @@ export interface RequestOptions {
   /** Sent as is, for malformed bodies. */
   raw?: string;
   headers?: Record<string, string>;
+  /** The caller's address, as the socket would give it (default 127.0.0.1). */
+  remoteAddress?: string;
 }
 
 /** A real control plane on a real database (PGlite or PostgreSQL), driven through inject(). */
@@ -98,6 +100,7 @@ export class Harness {
           : url,
       headers,
       ...(payload === undefined ? {} : { payload }),
+      ...(options.remoteAddress === undefined ? {} : { remoteAddress: options.remoteAddress }),
     });
     let body: unknown = response.body;
     if (String(response.headers['content-type'] ?? '').includes('json') && response.body.length > 0) {

@@ -37,6 +37,20 @@ export class BundleTooLargeProblem extends HttpProblem {
   }
 }
 
+/** A body sent as something else than a bundle (JSON, a form...): refused before any of it is read. */
+export class BundleMediaTypeProblem extends HttpProblem {
+  constructor(accepted: readonly string[]) {
+    super(
+      415,
+      ErrorCode.unsupportedMediaType,
+      'Send the bundle as a gzipped tar, with Content-Type application/gzip.',
+      {
+        accepted,
+      },
+    );
+  }
+}
+
 /** Not a gzipped tar, a damaged one, or one past the entry or unpacked-size limits. */
 export class BundleInvalidProblem extends UploadProblem {
   constructor(detail: string, errors: Finding[]) {

@@ -1,11 +1,11 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Closed, JobMetadata, Timestamp, Uuid } from '@sovereign/protocol';
 import type { App } from '@sovereign/protocol/http';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
 import type { Deps } from '../context.ts';
 import { enqueue } from '../outbox/outbox.ts';
-import { BundleTooLargeProblem } from './errors.ts';
+import { BundleInvalidProblem, BundleMediaTypeProblem, BundleTooLargeProblem } from './errors.ts';
 import { deploymentReportKind } from './report.ts';
 
 const WorkspaceParams = Closed({ workspaceId: Uuid });
@@ -40,6 +40,12 @@ export async function deploymentRoutes(app: App, deps: Deps) {
     {
       config: { scope: 'deployments:write' },
       bodyLimit: config.maxBundleBytes,
+      // After the token check (the scope's hook runs first), before any byte is parsed: a
+      // JSON or form body would be buffered whole, up to the bundle limit.
+      onRequest: async (request) => {
+        const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+        if (!bundleTypes.includes(type)) throw new BundleMediaTypeProblem(bundleTypes);
+      },
       schema: {
         tags,
         summary: 'Upload a project (a gzipped tar with sovereign.yaml at its root) as a new deployment',
@@ -62,7 +68,10 @@ export async function deploymentRoutes(app: App, deps: Deps) {
       const declared = Number(request.headers['content-length'] ?? 0);
       if (declared > config.maxBundleBytes) throw new BundleTooLargeProblem(config.maxBundleBytes);
       const scoped = scopedOf(request);
-      const result = await deployments.upload(scoped.workspaceId, request.body as Readable, {
+      if (!(request.body instanceof Readable)) {
+        throw new BundleInvalidProblem('The request carries no bundle.', [{ path: '.', message: 'is empty' }]);
+      }
+      const result = await deployments.upload(scoped.workspaceId, request.body, {
         dryRun: request.query.dryRun === true,
         createdBy: scoped.userId,
         onStored: (tx, report) => enqueue(tx, deploymentReportKind, `deployment:${report.deploymentId}`, report),

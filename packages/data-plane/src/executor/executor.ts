@@ -8,9 +8,9 @@ import {
   type ClaimResponse,
   InternalPaths,
   interactivePath,
-  nulPath,
   protocolVersion,
   type ReasonCode,
+  unstorablePath,
 } from '@sovereign/protocol';
 import type { Database } from '@sovereign/protocol/sql';
 import type { FastifyBaseLogger } from 'fastify';
@@ -487,8 +487,8 @@ export class Executor {
     } catch {
       return notSaved('the state file is not valid JSON');
     }
-    const nul = nulPath(state, 'state');
-    if (nul !== undefined) return notSaved(`${nul} holds a NUL character (\\u0000), which cannot be stored`);
+    const unstorable = unstorablePath(state, 'state');
+    if (unstorable !== undefined) return notSaved(`${unstorable.path} ${unstorable.message}, so it cannot be stored`);
     await writeState(this.#o.db, run.workspaceId, run.jobName, state, run.runId);
   }
 }

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, type ProblemDocument, problemType } from '../errors.ts';
 import { emailPattern } from '../schema.ts';
@@ -181,6 +183,30 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
  * changes what the router decides about a path it knows (a 400 for an over-long id stays).
  */
 export type NotFoundFallback = (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>;
+
+/**
+ * Requests Node's HTTP parser refuses before any route sees them (headers or a URL past
+ * its size limit, bytes that are not HTTP, a request that never finishes arriving): a
+ * problem document too, written on the socket as Fastify's own handler does, and the
+ * connection closed.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, detail] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, ErrorCode.headersTooLarge, 'The request line and headers are larger than this server reads.']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, ErrorCode.malformedRequest, 'The request did not arrive in time.']
+        : [400, ErrorCode.malformedRequest, 'The request is not HTTP this server can read.'];
+  const title = STATUS_CODES[status] ?? 'Bad Request';
+  const body = JSON.stringify(doc(status, code, title, detail));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${problemContentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
 
 /** Every error becomes a problem document; a 500 never carries a stack or a message. */
 export function installErrorHandling(app: FastifyInstance, fallback?: NotFoundFallback): void {

@@ -14,5 +14,5 @@ export {
   createHttpServer,
   type HttpServerOptions,
   redactedLogPaths,
-  refuseNulCharacters,
+  refuseUnstorableText,
 } from './server.ts';

@@ -9,8 +9,13 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import { ErrorCode } from '../errors.ts';
-import { nulPath } from '../text.ts';
-import { frameworkErrorHandler, installErrorHandling, type NotFoundFallback } from './error-handler.ts';
+import { unstorablePath } from '../text.ts';
+import {
+  clientErrorHandler,
+  frameworkErrorHandler,
+  installErrorHandling,
+  type NotFoundFallback,
+} from './error-handler.ts';
 import { installOps, type ReadinessCheck } from './ops.ts';
 import { BadRequestProblem } from './problem.ts';
 
@@ -69,6 +74,8 @@ export function createHttpServer(options: HttpServerOptions): App {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Bad URL encoding and overlong path parameters get problem documents too.
     frameworkErrors: frameworkErrorHandler,
+    // And so do requests Node's HTTP parser refuses (headers over its size limit).
+    clientErrorHandler,
   };
   const app = (
     options.loggerInstance !== undefined
@@ -93,18 +100,20 @@ export function createHttpServer(options: HttpServerOptions): App {
 }
 
 /**
- * Refuses, before validation, any text in the path, the query or a JSON body that holds
- * the NUL character: PostgreSQL cannot store it in text (or jsonb), and a request that
- * carries one must be a 400 with the field named, never a database error.
+ * Refuses, before validation, any text in the path, the query or a JSON body that
+ * PostgreSQL cannot store in text or jsonb: the NUL character, and unpaired UTF-16
+ * surrogates (JSON may spell them as `\ud800`). A request that carries one must be a
+ * 400 with the field named, never a database error.
  */
-export function refuseNulCharacters(app: App): void {
+export function refuseUnstorableText(app: App): void {
   app.addHook('preValidation', async (request) => {
-    const path =
-      nulPath(request.params, 'params') ?? nulPath(request.query, 'querystring') ?? nulPath(request.body, 'body');
-    if (path === undefined) return;
-    const message = 'must not contain the NUL character (U+0000)';
-    throw new BadRequestProblem(ErrorCode.validationFailed, `The request is invalid: ${path} ${message}.`, {
-      errors: [{ path, message }],
+    const found =
+      unstorablePath(request.params, 'params') ??
+      unstorablePath(request.query, 'querystring') ??
+      unstorablePath(request.body, 'body');
+    if (found === undefined) return;
+    throw new BadRequestProblem(ErrorCode.validationFailed, `The request is invalid: ${found.path} ${found.message}.`, {
+      errors: [found],
     });
   });
 }

@@ -1,2 +1,14 @@
 export { type DatabaseTarget, databaseTargets, type TestDatabase } from './databases.ts';
+export {
+  assertProblem,
+  fillPath,
+  type JsonSchema,
+  mistyped,
+  type Operation,
+  operationsOf,
+  type Parameter,
+  type ProblemAnswer,
+  sample,
+  servedOperationsAt,
+} from './openapi.ts';
 export { freePort, type Service, type StartOptions, startService } from './processes.ts';

@@ -1,0 +1,89 @@
+import { TooManyRequestsProblem } from '@sovereign/protocol/http';
+
+export interface RateLimitConfig {
+  /** The period over which a budget refills whole. */
+  windowSeconds: number;
+  /** Sign-in attempts per client address, and per account (email) from anywhere. */
+  loginPerClient: number;
+  loginPerAccount: number;
+  /**
+   * Scoped tokens per client address and per user; client credential exchanges per
+   * client address and per data plane.
+   */
+  tokensPerClient: number;
+}
+
+/** One budget an attempt spends from: a key and the attempts it allows per window (0: unlimited). */
+export interface Budget {
+  key: string;
+  limit: number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/**
+ * Budgets of attempts per key (a client address, an account, a user, a data plane),
+ * each refilled continuously over the window (a token bucket), in this process's
+ * memory. It bounds password guessing and token minting per caller; with several
+ * replicas each keeps its own budgets, so the bound is per replica.
+ */
+export class RateLimiter {
+  readonly #windowMs: number;
+  readonly #now: () => number;
+  readonly #maxKeys: number;
+  readonly #buckets = new Map<string, Bucket>();
+
+  constructor(options: { windowSeconds: number; now?: () => number; maxKeys?: number }) {
+    this.#windowMs = Math.max(options.windowSeconds, 1) * 1000;
+    this.#now = options.now ?? Date.now;
+    this.#maxKeys = options.maxKeys ?? 100_000;
+  }
+
+  /**
+   * Spends one attempt from each budget; or, when any is empty, spends none and throws
+   * a 429 problem carrying the seconds until every budget has an attempt again.
+   */
+  take(budgets: Budget[]): void {
+    const now = this.#now();
+    const live = budgets.filter((b) => b.limit > 0).map((b) => ({ ...b, bucket: this.#bucket(b, now) }));
+    let waitMs = 0;
+    for (const { bucket, limit } of live) {
+      if (bucket.tokens < 1) waitMs = Math.max(waitMs, ((1 - bucket.tokens) * this.#windowMs) / limit);
+    }
+    if (waitMs > 0) throw new TooManyRequestsProblem(Math.max(1, Math.ceil(waitMs / 1000)));
+    for (const { bucket } of live) bucket.tokens -= 1;
+  }
+
+  #refilled(bucket: Bucket, limit: number, now: number): number {
+    return Math.min(limit, bucket.tokens + ((now - bucket.at) * limit) / this.#windowMs);
+  }
+
+  #bucket({ key, limit }: Budget, now: number): Bucket {
+    let bucket = this.#buckets.get(key);
+    if (bucket === undefined) {
+      if (this.#buckets.size >= this.#maxKeys) this.#forget(now);
+      bucket = { tokens: limit, at: now };
+      this.#buckets.set(key, bucket);
+    }
+    bucket.tokens = this.#refilled(bucket, limit, now);
+    bucket.at = now;
+    return bucket;
+  }
+
+  /**
+   * Bounds memory: a bucket untouched for a whole window has refilled and carries no
+   * information; if that is not enough, the oldest go first.
+   */
+  #forget(now: number): void {
+    for (const [key, bucket] of this.#buckets) {
+      if (now - bucket.at >= this.#windowMs) this.#buckets.delete(key);
+    }
+    for (const key of this.#buckets.keys()) {
+      if (this.#buckets.size < this.#maxKeys) break;
+      this.#buckets.delete(key);
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { InternalPaths } from '@sovereign/protocol';
+import { RateLimiter } from '../src/auth/rate-limit.ts';
+import { configFromEnv, defaultConfig } from '../src/config.ts';
+import { type Answer, eachDatabase, userPassword } from './support/harness.ts';
+import { assertProblem } from './support/routes.ts';
+
+/**
+ * Sign-in and token endpoints spend from budgets per client address (and per account
+ * for sign-in, per user for scoped tokens, per data plane for client credentials);
+ * beyond a budget they answer 429 problem documents with Retry-After, and the budget
+ * refills over its window.
+ */
+const window = 60;
+const limits = { windowSeconds: window, loginPerClient: 5, loginPerAccount: 3, tokensPerClient: 4 };
+
+/** A 429 rate_limited problem whose Retry-After header matches its retryAfterSeconds. */
+function limited(answer: Answer, what: string): number {
+  assertProblem(answer, 429, 'rate_limited', what);
+  const seconds = Number(answer.headers['retry-after']);
+  assert.ok(Number.isInteger(seconds) && seconds >= 1 && seconds <= window, `${what}: Retry-After ${seconds}`);
+  assert.equal(answer.body.retryAfterSeconds, seconds, `${what}: retryAfterSeconds`);
+  return seconds;
+}
+
+eachDatabase(
+  'rate limits on sign-in and token endpoints',
+  (h) => {
+    // Each test starts with every budget refilled.
+    const fresh = () => h().advanceClock(window * 1000);
+    const login = (email: string, password: string, remoteAddress: string) =>
+      h().request('POST', '/auth/login', { body: { email, password }, remoteAddress });
+
+    it('limits sign-in attempts on one account from anywhere, the right password included', async () => {
+      const user = await h().user('guessed');
+      fresh();
+      for (let i = 0; i < limits.loginPerAccount; i++) {
+        assertProblem(await login(user.email, 'wrong-password', `10.1.0.${i}`), 401, 'invalid_credentials', `try ${i}`);
+      }
+      const refused = await login(user.email.toUpperCase(), userPassword, '10.1.0.99');
+      const wait = limited(refused, 'the account is out of attempts, whatever the case of its email');
+      // Another account from the same address is not held back by this one.
+      const other = await h().user('other');
+      fresh();
+      assert.equal((await login(other.email, userPassword, '10.1.0.0')).status, 200);
+
+      for (let i = 0; i < limits.loginPerAccount; i++) await login(user.email, 'wrong-password', `10.1.1.${i}`);
+      limited(await login(user.email, userPassword, '10.1.1.99'), 'out again');
+      h().advanceClock(wait * 1000);
+      const after = await login(user.email, userPassword, '10.1.1.99');
+      assert.equal(after.status, 200, `after Retry-After: ${after.text}`);
+    });
+
+    it('limits sign-in attempts from one client address across accounts', async () => {
+      fresh();
+      for (let i = 0; i < limits.loginPerClient; i++) {
+        const answer = await login(`nobody-${i}@example.test`, 'whatever-password', '10.2.0.1');
+        assertProblem(answer, 401, 'invalid_credentials', `attempt ${i}`);
+      }
+      limited(await login('nobody-else@example.test', 'whatever-password', '10.2.0.1'), 'the address is out');
+      const elsewhere = await login('nobody-else@example.test', 'whatever-password', '10.2.0.2');
+      assertProblem(elsewhere, 401, 'invalid_credentials', 'another address still may try');
+    });
+
+    it('limits scoped tokens per user and per client address', async () => {
+      const t = await h().tenant('tokens');
+      fresh();
+      const issue = (token: string, remoteAddress: string) =>
+        h().request('POST', `/workspaces/${t.workspace.workspaceId}/dataplane-token`, {
+          token,
+          body: { scopes: ['runs:logs'] },
+          remoteAddress,
+        });
+      for (let i = 0; i < limits.tokensPerClient; i++) {
+        assert.equal((await issue(t.people.owner.token, `10.3.0.${i}`)).status, 200);
+      }
+      limited(await issue(t.people.owner.token, '10.3.0.99'), 'the user is out, from any address');
+      assert.equal((await issue(t.people.admin.token, '10.3.0.99')).status, 200, 'another user is not');
+
+      fresh();
+      const people = [t.people.viewer, t.people.member, t.people.admin, t.people.owner];
+      for (const person of people) assert.equal((await issue(person.token, '10.3.1.1')).status, 200);
+      limited(await issue(t.people.viewer.token, '10.3.1.1'), 'the address is out, for any user');
+    });
+
+    it('limits client credential exchanges per data plane and per client address', async () => {
+      const t = await h().tenant('credentials');
+      fresh();
+      const exchange = (clientSecret: string, remoteAddress: string, clientId = t.dataplane.clientId) =>
+        h().request('POST', InternalPaths.token, {
+          body: { client_id: clientId, client_secret: clientSecret },
+          remoteAddress,
+        });
+      for (let i = 0; i < limits.tokensPerClient; i++) {
+        assertProblem(await exchange('wrong-secret', `10.4.0.${i}`), 401, 'invalid_client_credentials', `guess ${i}`);
+      }
+      limited(await exchange(t.dataplane.clientSecret, '10.4.0.99'), 'the data plane is out, the right secret too');
+
+      fresh();
+      for (let i = 0; i < limits.tokensPerClient; i++) {
+        await exchange('wrong-secret', '10.4.1.1', `00000000-0000-4000-8000-00000000000${i}`);
+      }
+      limited(await exchange(t.dataplane.clientSecret, '10.4.1.1'), 'the address is out');
+      assert.equal((await exchange(t.dataplane.clientSecret, '10.4.1.2')).status, 200);
+    });
+  },
+  { rateLimits: limits },
+);
+
+describe('rate limit settings', () => {
+  it('are on by default in a served control plane, and set by SOV_* variables', () => {
+    assert.deepEqual(configFromEnv({}).rateLimits, {
+      windowSeconds: 60,
+      loginPerClient: 30,
+      loginPerAccount: 10,
+      tokensPerClient: 300,
+    });
+    assert.deepEqual(
+      configFromEnv({
+        SOV_RATE_LIMIT_WINDOW_SECONDS: '10',
+        SOV_LOGIN_LIMIT_PER_CLIENT: '0',
+        SOV_LOGIN_LIMIT_PER_ACCOUNT: '2',
+        SOV_TOKEN_LIMIT_PER_CLIENT: '7',
+      }).rateLimits,
+      { windowSeconds: 10, loginPerClient: 0, loginPerAccount: 2, tokensPerClient: 7 },
+    );
+    assert.throws(() => configFromEnv({ SOV_LOGIN_LIMIT_PER_ACCOUNT: 'many' }), /SOV_LOGIN_LIMIT_PER_ACCOUNT/);
+    assert.equal(defaultConfig().rateLimits.loginPerClient, 0, 'off for in-process suites');
+  });
+
+  it('keeps its memory bounded, and 0 means unlimited', () => {
+    let now = 0;
+    const limiter = new RateLimiter({ windowSeconds: 1, now: () => now, maxKeys: 3 });
+    for (let i = 0; i < 10; i++) limiter.take([{ key: `k${i}`, limit: 1 }]);
+    // Only the 3 newest keys are remembered: an old key has its budget back, a new one has not.
+    limiter.take([{ key: 'k0', limit: 1 }]);
+    assert.throws(() => limiter.take([{ key: 'k0', limit: 1 }]), /Too many requests/);
+    now += 1000;
+    limiter.take([{ key: 'k0', limit: 1 }]);
+    for (let i = 0; i < 100; i++) limiter.take([{ key: 'free', limit: 0 }]);
+  });
+});
