@@ -133,8 +133,8 @@ for (const target of databaseTargets()) {
 
     before(async () => {
       platform = await Platform.start(target, {
-        // Interactive runs hold a slot each while they run: room for the ones this suite keeps up at once.
-        dataplaneEnv: { SOV_INTERACTIVE_START_TIMEOUT_SECONDS: '10', SOV_KILL_GRACE_SECONDS: '2' },
+        // One batch slot: batch runs of this suite start while apps are up, as apps are counted apart.
+        dataplaneEnv: { SOV_INTERACTIVE_START_TIMEOUT_SECONDS: '10', SOV_KILL_GRACE_SECONDS: '2', SOV_CAPACITY: '1' },
       });
       t = await platform.tenant('us', 'apps');
       other = await platform.tenant('us', 'other');

@@ -94,6 +94,13 @@ export class Executor {
   #loop: Promise<void> | undefined;
   #claimAbort = new AbortController();
   #slotFreed: (() => void) | undefined;
+  /**
+   * Ends the claim held open when it was sent without room for a kind of run that now
+   * has some (a batch slot freed while the claim asked for apps only): it is sent again
+   * at once. The control plane hands back what it claimed for an abandoned request, and
+   * a claim lost in that race is requeued by the next claim, which lists what we hold.
+   */
+  #claimRefresh: ((kind: ClaimedRun['kind']) => void) | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ExecutorOptions) {
@@ -193,6 +200,10 @@ export class Executor {
         });
         continue;
       }
+      const refresh = new AbortController();
+      this.#claimRefresh = (kind) => {
+        if ((kind === 'batch' && free === 0) || (kind === 'interactive' && freeApps === 0)) refresh.abort();
+      };
       try {
         const answer = await this.#o.client.call<ClaimResponse>(
           InternalPaths.claim,
@@ -204,13 +215,14 @@ export class Executor {
             waitMs: 20_000,
             heldRuns: this.heldRuns(),
           },
-          { timeoutMs: 30_000, signal: this.#claimAbort.signal },
+          { timeoutMs: 30_000, signal: AbortSignal.any([this.#claimAbort.signal, refresh.signal]) },
         );
         failures = 0;
         this.cancel(answer.cancelRunIds);
         for (const run of answer.runs) this.#launch(run);
       } catch (error) {
         if (this.#closed) return;
+        if (refresh.signal.aborted) continue;
         if (error instanceof CredentialsRevokedError) return;
         failures += 1;
         if (failures === 1) this.#o.log.warn({ err: String(error) }, 'claim failed; retrying');
@@ -234,6 +246,7 @@ export class Executor {
         this.#active.delete(run.runId);
         this.#o.logs.ended(run.runId);
         this.#slotFreed?.();
+        this.#claimRefresh?.(run.kind);
         this.#o.outbox.wake();
       });
   }
