@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 import { databaseTargets } from '@sovereign/protocol/testing';
 import { dumpDatabase } from '../support/dump.ts';
 import { type Answer, call, expectStatus, Platform } from '../support/platform.ts';
-import { packProject } from '../support/projects.ts';
 
 const example = fileURLToPath(new URL('../../examples/interactive-echo/', import.meta.url));
 const wsCanary = `ws-canary-${randomBytes(6).toString('hex')}`;
@@ -138,17 +137,10 @@ for (const target of databaseTargets()) {
       });
       t = await platform.tenant('us', 'apps');
       other = await platform.tenant('us', 'other');
-      const deployer = await platform.scopedToken(t.token, t.workspace.workspaceId, ['deployments:write']);
       token = (await platform.scopedToken(t.token, t.workspace.workspaceId, ['interactive'])).token;
       otherToken = (await platform.scopedToken(other.token, other.workspace.workspaceId, ['interactive'])).token;
       noScope = (await platform.scopedToken(t.token, t.workspace.workspaceId, ['runs:logs'])).token;
-      dpUrl = deployer.dataplane.url;
-      const deployUrl = `${dpUrl}/api/v1/workspaces/${t.workspace.workspaceId}/deployments`;
-      const reader = (await platform.scopedToken(t.token, t.workspace.workspaceId, ['deployments:read'])).token;
-      await platform.waitFor(
-        async () => (await call('GET', deployUrl, { token: reader })).status === 200,
-        'us-1 to host the workspace',
-      );
+      dpUrl = platform.dp('us-1').url;
       await platform.waitFor(
         async () =>
           (
@@ -158,21 +150,7 @@ for (const target of databaseTargets()) {
           ).status === 404,
         'us-1 to host the other workspace',
       );
-      await expectStatus(200, 'POST', deployUrl, {
-        token: deployer.token,
-        raw: new Uint8Array(await packProject(await project())),
-        headers: { 'content-type': 'application/gzip' },
-      });
-      await platform.waitFor(async () => {
-        const listed = await call('GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
-          token: t.token,
-        });
-        return listed.status === 200 && listed.body.data.length === 7;
-      }, 'the jobs to reach the control plane');
-      const listed = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
-        token: t.token,
-      });
-      jobs = Object.fromEntries(listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
+      ({ jobs } = await platform.deploy(t.token, t.workspace.workspaceId, await project()));
     });
     after(async () => {
       await platform?.stop();

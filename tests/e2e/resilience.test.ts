@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { databaseTargets } from '@sovereign/protocol/testing';
 import { dumpDatabase } from '../support/dump.ts';
-import { call, expectStatus, Platform } from '../support/platform.ts';
-import { packProject } from '../support/projects.ts';
+import { expectStatus, Platform } from '../support/platform.ts';
 
 const logMarker = 'LOG-CANARY-7c1e';
 const stateMarker = 'STATE-CANARY-91ab';
@@ -52,31 +51,15 @@ for (const target of databaseTargets()) {
         controlPlaneEnv: { SOV_RUN_LEASE_SECONDS: '6', SOV_SCHEDULER_TICK_MS: '250' },
       });
       t = await platform.tenant('eu', 'resilience');
-      const { token, dataplane } = await platform.scopedToken(t.token, t.workspace.workspaceId, [
-        'deployments:write',
-        'variables:write',
-      ]);
-      const dp = `${dataplane.url}/api/v1/workspaces/${t.workspace.workspaceId}`;
-      await platform.waitFor(
-        async () =>
-          (await call('PUT', `${dp}/variables/MARKER_DIR`, { token, body: { value: markers } })).status === 200,
-        'eu-1 to host the workspace',
+      const { token, dataplane } = await platform.scopedToken(t.token, t.workspace.workspaceId, ['variables:write']);
+      await platform.waitUntilHosted(t.token, t.workspace.workspaceId);
+      await expectStatus(
+        200,
+        'PUT',
+        `${dataplane.url}/api/v1/workspaces/${t.workspace.workspaceId}/variables/MARKER_DIR`,
+        { token, body: { value: markers } },
       );
-      await expectStatus(200, 'POST', `${dp}/deployments`, {
-        token,
-        raw: new Uint8Array(await packProject(project)),
-        headers: { 'content-type': 'application/gzip' },
-      });
-      await platform.waitFor(async () => {
-        const listed = await call('GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
-          token: t.token,
-        });
-        return listed.status === 200 && listed.body.data.length === 2;
-      }, 'the jobs to reach the control plane');
-      const listed = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
-        token: t.token,
-      });
-      jobs = Object.fromEntries(listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
+      ({ jobs } = await platform.deploy(t.token, t.workspace.workspaceId, project));
     });
     after(async () => {
       await platform?.stop();

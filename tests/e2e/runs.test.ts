@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { databaseTargets } from '@sovereign/protocol/testing';
 import { call, expectStatus, Platform } from '../support/platform.ts';
-import { packProject, readEvents } from '../support/projects.ts';
+import { readEvents } from '../support/projects.ts';
 
 const secretValue = 'sk-live-5f7d0c2e9b1a';
 
@@ -61,11 +61,7 @@ for (const target of databaseTargets()) {
       ]);
       token = issued.token;
       dp = `${issued.dataplane.url}/api/v1`;
-      await platform.waitFor(
-        async () =>
-          (await call('GET', `${dp}/workspaces/${t.workspace.workspaceId}/variables`, { token })).status === 200,
-        'eu-1 to host the workspace',
-      );
+      await platform.waitUntilHosted(t.token, t.workspace.workspaceId);
       await expectStatus(200, 'PUT', `${dp}/workspaces/${t.workspace.workspaceId}/variables/GREETING`, {
         token,
         body: { value: 'bonjour' },
@@ -74,23 +70,7 @@ for (const target of databaseTargets()) {
         token,
         body: { value: secretValue, secret: true },
       });
-      const deployed = await expectStatus(200, 'POST', `${dp}/workspaces/${t.workspace.workspaceId}/deployments`, {
-        token,
-        raw: new Uint8Array(await packProject(project)),
-        headers: { 'content-type': 'application/gzip' },
-      });
-      assert.ok(deployed.deploymentId);
-      // The deployment report travels through the outbox; the jobs appear on the control plane.
-      await platform.waitFor(async () => {
-        const listed = await call('GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
-          token: t.token,
-        });
-        return listed.status === 200 && listed.body.data.length === 3;
-      }, 'the jobs to reach the control plane');
-      const listed = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
-        token: t.token,
-      });
-      jobs = Object.fromEntries(listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
+      ({ jobs } = await platform.deploy(t.token, t.workspace.workspaceId, project));
     });
     after(async () => {
       await platform?.stop();

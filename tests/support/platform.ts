@@ -11,6 +11,7 @@ import {
   startService,
   type TestDatabase,
 } from '@sovereign/protocol/testing';
+import { packProject } from './projects.ts';
 import { Tap } from './tap.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -292,6 +293,42 @@ export class Platform {
       async () => (await call('GET', url, { token: issued.token })).status === 200,
       `the data plane to host workspace ${workspaceId}`,
     );
+  }
+
+  /**
+   * Deploys a project (its files by path) to a workspace's data plane, as a client does,
+   * and waits until the deployment's report has brought its jobs to the control plane.
+   * Answers the deployment and the job ids by name.
+   */
+  async deploy(
+    userToken: string,
+    workspaceId: string,
+    files: Record<string, string>,
+  ): Promise<{ deploymentId: string; jobs: Record<string, string> }> {
+    await this.waitUntilHosted(userToken, workspaceId);
+    const issued = await this.scopedToken(userToken, workspaceId, ['deployments:write']);
+    const deployed = await expectStatus(
+      200,
+      'POST',
+      `${issued.dataplane.url}/api/v1/workspaces/${workspaceId}/deployments`,
+      {
+        token: issued.token,
+        raw: new Uint8Array(await packProject(files)),
+        headers: { 'content-type': 'application/gzip' },
+      },
+    );
+    const names: string[] = deployed.jobs.map((j: { name: string }) => j.name);
+    let jobs: Record<string, string> = {};
+    await this.waitFor(async () => {
+      const listed = await call('GET', `${this.cp}/workspaces/${workspaceId}/jobs`, { token: userToken });
+      if (listed.status !== 200) return false;
+      const current = listed.body.data.filter(
+        (j: { deploymentId: string }) => j.deploymentId === deployed.deploymentId,
+      );
+      jobs = Object.fromEntries(current.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
+      return names.every((name) => jobs[name] !== undefined);
+    }, 'the jobs to reach the control plane');
+    return { deploymentId: deployed.deploymentId, jobs };
   }
 
   /** Waits until a data plane's heartbeats have told it about a workspace (or a revocation). */
