@@ -1,0 +1,89 @@
+/**
+ * `npm run bench`: every benchmark on the platform as real processes on loopback, on
+ * PGlite and on PostgreSQL, next to its peer measured in the same run on the same
+ * machine. Prints a table (ours, the peer's, ours / peer, the goal) and writes the
+ * results as JSON under bench/results/.
+ *
+ *   npm run bench                      everything, full sizes (takes a while)
+ *   npm run bench -- --smoke           tiny sizes, PGlite only: proves the benches still run
+ *   npm run bench -- --only=dispatch,logs --targets=postgres
+ *   npm run bench -- --out=/tmp/results
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type DatabaseTarget, pgliteTarget, postgresTarget } from '@sovereign/protocol/testing';
+import { dispatchBench } from './dispatch.ts';
+import { clockSkewMs } from './lib/clock.ts';
+import type { BenchContext } from './lib/context.ts';
+import { startPlatform } from './lib/platform.ts';
+import { benchPostgres } from './lib/postgres.ts';
+import { type Figure, runMeta, type Target, table, writeResults } from './lib/report.ts';
+
+/** In the order they run: the scheduler bench disables a data plane, scale restarts the control plane. */
+const benches: Record<string, (ctx: BenchContext) => Promise<void>> = {
+  dispatch: dispatchBench,
+};
+
+const { values } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: process.env.SOV_BENCH_SMOKE === 'true' },
+    only: { type: 'string' },
+    targets: { type: 'string' },
+    out: { type: 'string', default: join(import.meta.dirname, 'results') },
+  },
+});
+const smoke = values.smoke === true;
+const only = values.only?.split(',').filter(Boolean) ?? Object.keys(benches);
+for (const name of only) if (!(name in benches)) throw new Error(`no bench named ${name}`);
+
+const meta = runMeta(smoke ? 'smoke' : 'full');
+const log = (message: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+const skew = clockSkewMs();
+if (Math.abs(skew) > 5) throw new Error(`this process's clock is ${skew} ms off date(1): stamps cannot be compared`);
+
+// Smoke mode never starts a PostgreSQL of its own: it uses one only when the environment names it.
+const postgres = await benchPostgres(!smoke);
+if (postgres === undefined) {
+  meta.notes.push('No PostgreSQL was available: the platform ran on PGlite only and the peer was not measured.');
+  log('no PostgreSQL: PGlite figures only, the peer (graphile-worker) is not measured');
+} else {
+  meta.postgres = { source: postgres.source, ...postgres.settings };
+  log(`PostgreSQL ${postgres.settings.server_version} from ${postgres.source}, fsync=${postgres.settings.fsync}`);
+}
+const wanted = values.targets?.split(',') ?? (smoke ? ['pglite'] : ['pglite', 'postgres']);
+const targets: Array<{ name: Target; target: DatabaseTarget }> = [];
+if (wanted.includes('pglite')) targets.push({ name: 'pglite', target: pgliteTarget });
+if (wanted.includes('postgres') && postgres !== undefined) {
+  targets.push({ name: 'postgres', target: postgresTarget(postgres.url) });
+}
+
+const figures: Figure[] = [];
+const details: Record<string, unknown> = {};
+const peers = new Map<string, Promise<unknown>>();
+try {
+  for (const { name, target } of targets) {
+    log(`starting the platform on ${name}`);
+    const scratch = await mkdtemp(join(tmpdir(), `sov-bench-${name}-`));
+    const platform = await startPlatform(target);
+    try {
+      const ctx: BenchContext = { target: name, platform, smoke, scratch, postgres, peers, figures, details, log };
+      for (const bench of only) {
+        log(`${bench} [${name}]`);
+        const began = performance.now();
+        await (benches[bench] as (ctx: BenchContext) => Promise<void>)(ctx);
+        log(`${bench} [${name}] done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
+      }
+    } finally {
+      await platform.stop();
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+} finally {
+  await postgres?.stop();
+}
+
+console.log(table(figures));
+const path = await writeResults(values.out as string, meta, figures, details);
+console.log(`\nresults: ${path}`);
