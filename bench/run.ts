@@ -14,16 +14,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type DatabaseTarget, pgliteTarget, postgresTarget } from '@sovereign/protocol/testing';
+import { deployBench } from './deploy.ts';
 import { dispatchBench } from './dispatch.ts';
 import { clockSkewMs } from './lib/clock.ts';
 import type { BenchContext } from './lib/context.ts';
 import { startPlatform } from './lib/platform.ts';
 import { benchPostgres } from './lib/postgres.ts';
 import { type Figure, runMeta, type Target, table, writeResults } from './lib/report.ts';
+import { logsBench } from './logs.ts';
+import { scaleBench } from './scale.ts';
+import { schedulerBench } from './scheduler.ts';
+import { throughputBench } from './throughput.ts';
+import { tokensBench } from './tokens.ts';
 
 /** In the order they run: the scheduler bench disables a data plane, scale restarts the control plane. */
 const benches: Record<string, (ctx: BenchContext) => Promise<void>> = {
+  tokens: tokensBench,
   dispatch: dispatchBench,
+  throughput: throughputBench,
+  logs: logsBench,
+  deploy: deployBench,
+  scheduler: schedulerBench,
+  scale: scaleBench,
 };
 
 const { values } = parseArgs({

@@ -44,6 +44,7 @@ export class GraphilePeer {
     await runMigrations({ connectionString: url, logger: quiet });
     const pool = new pg.Pool({ connectionString: url, max: 8 });
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     const utils = await makeWorkerUtils({ pgPool: pool, logger: quiet });
     const peer = new GraphilePeer(database, utils, pool);
     for (let i = 0; i < workers; i++) {

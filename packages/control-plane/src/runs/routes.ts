@@ -7,7 +7,7 @@ import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
 import type { PublicApi } from '../public-api.ts';
 import { endRun, type Wakes } from './lifecycle.ts';
-import { enqueueRun, type JobForRun, type RunRow, selectJobForRun, selectRun, toRun } from './store.ts';
+import { enqueueRun, type JobForRun, listRunsSql, type RunRow, selectJobForRun, selectRun, toRun } from './store.ts';
 
 const Run = Type.Object({
   runId: Uuid,
@@ -117,26 +117,16 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
       const { workspaceId, jobId, status, cursor } = request.query;
       const limit = request.query.limit ?? 50;
       const after = cursor === undefined ? null : decodeCursor(cursor);
-      const rows = await db.query<RunRow>(
-        `${selectRun}
-          WHERE w.deleted_at IS NULL
-            AND ($1 OR w.organization_id IN (SELECT organization_id FROM memberships WHERE user_id = $2))
-            AND ($3::uuid IS NULL OR r.workspace_id = $3)
-            AND ($4::uuid IS NULL OR r.job_id = $4)
-            AND ($5::text IS NULL OR r.status = $5)
-            AND ($6::timestamptz IS NULL OR (r.queued_at, r.run_id) < ($6, $7::uuid))
-          ORDER BY r.queued_at DESC, r.run_id DESC LIMIT $8`,
-        [
-          principal.isInstanceAdmin,
-          principal.userId,
-          workspaceId ?? null,
-          jobId ?? null,
-          status ?? null,
-          after?.at ?? null,
-          after?.runId ?? null,
-          limit + 1,
-        ],
-      );
+      const rows = await db.query<RunRow>(listRunsSql, [
+        principal.isInstanceAdmin,
+        principal.userId,
+        workspaceId ?? null,
+        jobId ?? null,
+        status ?? null,
+        after?.at ?? null,
+        after?.runId ?? null,
+        limit + 1,
+      ]);
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return {

@@ -35,6 +35,22 @@ export interface RunRow {
 export const selectRun = `SELECT r.*, j.name AS job_name, w.organization_id
   FROM runs r JOIN jobs j USING (job_id) JOIN workspaces w ON w.workspace_id = r.workspace_id`;
 
+/**
+ * The runs list: the caller's workspaces (all of them for an instance admin), optional
+ * workspace, job and status filters, newest first, after a (queued_at, run_id) cursor.
+ * Parameters: $1 is-admin, $2 user, $3 workspace, $4 job, $5 status, $6/$7 the cursor,
+ * $8 the limit. Each filter that is null drops out of the plan (the query is planned
+ * with its values), so the (workspace | job, queued_at, run_id) indexes serve the order.
+ */
+export const listRunsSql = `${selectRun}
+  WHERE w.deleted_at IS NULL
+    AND ($1 OR w.organization_id IN (SELECT organization_id FROM memberships WHERE user_id = $2))
+    AND ($3::uuid IS NULL OR r.workspace_id = $3)
+    AND ($4::uuid IS NULL OR r.job_id = $4)
+    AND ($5::text IS NULL OR r.status = $5)
+    AND ($6::timestamptz IS NULL OR (r.queued_at, r.run_id) < ($6, $7::uuid))
+  ORDER BY r.queued_at DESC, r.run_id DESC LIMIT $8`;
+
 export function toRun(row: RunRow) {
   return {
     runId: row.run_id,
