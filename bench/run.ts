@@ -74,6 +74,7 @@ if (wanted.includes('postgres') && postgres !== undefined) {
 const figures: Figure[] = [];
 const details: Record<string, unknown> = {};
 const peers = new Map<string, Promise<unknown>>();
+const failures: string[] = [];
 try {
   for (const { name, target } of targets) {
     log(`starting the platform on ${name}`);
@@ -84,8 +85,20 @@ try {
       for (const bench of only) {
         log(`${bench} [${name}]`);
         const began = performance.now();
-        await (benches[bench] as (ctx: BenchContext) => Promise<void>)(ctx);
-        log(`${bench} [${name}] done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
+        try {
+          await (benches[bench] as (ctx: BenchContext) => Promise<void>)(ctx);
+          log(`${bench} [${name}] done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
+        } catch (error) {
+          // One failed bench does not lose the others' figures; the run still exits non-zero.
+          failures.push(`${bench} [${name}]: ${error instanceof Error ? error.message : String(error)}`);
+          log(`${bench} [${name}] FAILED: ${error instanceof Error ? error.stack : String(error)}`);
+          for (const [plane, dp] of platform.dataplanes) {
+            const { exitCode, signalCode } = dp.service.process;
+            log(`data plane ${plane} (exit ${exitCode}, signal ${signalCode}) printed (last 3000 characters):`);
+            log(dp.service.output().slice(-3000));
+          }
+          log(`control plane printed (last 3000 characters):\n${platform.controlPlane.output().slice(-3000)}`);
+        }
       }
     } finally {
       await platform.stop();
@@ -97,5 +110,10 @@ try {
 }
 
 console.log(table(figures));
+meta.notes.push(...failures.map((f) => `FAILED: ${f}`));
 const path = await writeResults(values.out as string, meta, figures, details);
 console.log(`\nresults: ${path}`);
+if (failures.length > 0) {
+  console.error(`\n${failures.length} bench(es) failed:\n${failures.join('\n')}`);
+  process.exitCode = 1;
+}

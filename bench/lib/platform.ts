@@ -22,14 +22,19 @@ export const allScopes: Scope[] = [
 
 /**
  * The whole platform as processes (tests/support/platform.ts), quieter: the services log
- * warnings only, so the bench measures the platform rather than its log lines travelling
- * through pipes into this process.
+ * warnings only (SOV_BENCH_LOG_LEVEL changes that), so the bench measures the platform
+ * rather than its log lines travelling through pipes into this process.
  */
 export function startPlatform(target: DatabaseTarget, options: PlatformOptions = {}): Promise<Platform> {
+  const level = process.env.SOV_BENCH_LOG_LEVEL || 'warn';
+  // SOV_BENCH_CPU_PROF=<dir>: every service writes a V8 CPU profile there when it stops.
+  const profile = process.env.SOV_BENCH_CPU_PROF
+    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.SOV_BENCH_CPU_PROF}` }
+    : {};
   return Platform.start(target, {
     ...options,
-    controlPlaneEnv: { SOV_LOG_LEVEL: 'warn', ...options.controlPlaneEnv },
-    dataplaneEnv: { SOV_LOG_LEVEL: 'warn', ...options.dataplaneEnv },
+    controlPlaneEnv: { SOV_LOG_LEVEL: level, ...profile, ...options.controlPlaneEnv },
+    dataplaneEnv: { SOV_LOG_LEVEL: level, ...profile, ...options.dataplaneEnv },
   });
 }
 
