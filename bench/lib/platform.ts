@@ -28,7 +28,7 @@ export const allScopes: Scope[] = [
 export function startPlatform(target: DatabaseTarget, options: PlatformOptions = {}): Promise<Platform> {
   const level = process.env.SOV_BENCH_LOG_LEVEL || 'warn';
   // SOV_BENCH_CPU_PROF=<dir>: every service writes a V8 CPU profile there when it stops.
-  const profile = process.env.SOV_BENCH_CPU_PROF
+  const profile: Record<string, string> = process.env.SOV_BENCH_CPU_PROF
     ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.SOV_BENCH_CPU_PROF}` }
     : {};
   return Platform.start(target, {
