@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Database, migrate, openDatabase } from '@sovereign/protocol/sql';
 import { databaseTargets, type TestDatabase } from '@sovereign/protocol/testing';
@@ -11,8 +14,9 @@ const migrationLock = 0x50_56_02;
 
 function linesOf(count: number, from: number, stream: LogLine['stream'] = 'stdout'): LogLine[] {
   return Array.from({ length: count }, (_, i) => ({
-    stream: i % 3 === 2 ? 'stderr' : stream,
-    at: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, from + i)),
+    // Runs of lines share a stream and a time, as reads from a pipe give them.
+    stream: (from + i) % 100 >= 90 ? 'stderr' : stream,
+    at: new Date(Date.UTC(2026, 0, 1) + Math.floor((from + i) / 40)),
     text: `line ${from + i} ünïcödé, a comma, "quotes", a \\ backslash and {braces}`,
   }));
 }
@@ -100,12 +104,78 @@ for (const target of databaseTargets()) {
       assert.deepEqual(await logs.read(randomUUID(), 0, 100), []);
     });
 
+    it('keeps a line that holds a newline whole, between lines of other streams and times', async () => {
+      const runId = randomUUID();
+      await localRun(db, runId);
+      const at = new Date(Date.UTC(2026, 0, 1));
+      const later = new Date(at.getTime() + 1);
+      const lines: LogLine[] = [
+        { stream: 'stdout', at, text: 'a' },
+        { stream: 'stdout', at, text: '' },
+        { stream: 'stdout', at, text: 'two\nparts' },
+        { stream: 'stdout', at, text: 'b' },
+        { stream: 'stderr', at, text: 'c' },
+        { stream: 'stderr', at: later, text: '' },
+        { stream: 'stderr', at: later, text: 'd' },
+      ];
+      await logs.append(runId, 1, lines);
+      assert.deepEqual(
+        (await logs.read(runId, 0, 100)).map((l) => [l.seq, l.stream, l.at, l.line]),
+        lines.map((l, i) => [i + 1, l.stream, l.at.toISOString(), l.text]),
+      );
+      assert.deepEqual(
+        (await logs.read(runId, 2, 2)).map((l) => l.line),
+        ['two\nparts', 'b'],
+      );
+    });
+
     it('wakes a follower waiting in this process when lines arrive', async () => {
       const runId = randomUUID();
       await localRun(db, runId);
       const woken = logs.wait(runId, 60_000).then(() => 'woken');
       await logs.append(runId, 1, linesOf(1, 1));
       assert.equal(await Promise.race([woken, new Promise((r) => setTimeout(() => r('not woken'), 5_000))]), 'woken');
+    });
+  });
+
+  describe(`log store: lines stored before chunks are carried over by the migration [${target.name}]`, () => {
+    it('reads lines written one row per line by the previous schema', async () => {
+      const test = await target.create();
+      const db = await openDatabase(test.options);
+      const before = await mkdtemp(join(tmpdir(), 'sov-migrations-'));
+      try {
+        for (const name of await readdir(migrationsDir)) {
+          if (name < '005') await copyFile(join(migrationsDir, name), join(before, name));
+        }
+        await migrate(db, before, migrationLock);
+        const runId = randomUUID();
+        await localRun(db, runId);
+        for (const [seq, stream, text] of [
+          [1, 'stdout', 'first'],
+          [2, 'stderr', ''],
+          [3, 'stdout', 'third'],
+        ] as const) {
+          await db.query('INSERT INTO run_logs (run_id, seq, stream, at, line) VALUES ($1, $2, $3, $4, $5)', [
+            runId,
+            seq,
+            stream,
+            new Date(Date.UTC(2026, 0, 1, 0, 0, seq)),
+            text,
+          ]);
+        }
+        await migrate(db, migrationsDir, migrationLock);
+        assert.deepEqual(
+          (await new LogStore(db).read(runId, 1, 10)).map((l) => [l.seq, l.stream, l.at, l.line]),
+          [
+            [2, 'stderr', '2026-01-01T00:00:02.000Z', ''],
+            [3, 'stdout', '2026-01-01T00:00:03.000Z', 'third'],
+          ],
+        );
+      } finally {
+        await db.close();
+        await test.drop();
+        await rm(before, { recursive: true, force: true });
+      }
     });
   });
 }
