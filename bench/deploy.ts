@@ -1,18 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { realtimeMs } from './lib/clock.ts';
 import type { BenchContext } from './lib/context.ts';
+import { watchMemory } from './lib/memory.ts';
 import { call, deployProject } from './lib/platform.ts';
-
-async function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
-  const text = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)?.[1]);
-}
 
 /** A gzipped tar of a manifest and `bytes` of random data (incompressible, so it stays that big). */
 async function bigBundle(dir: string, bytes: number): Promise<string> {
@@ -44,18 +40,10 @@ export async function deployBench(ctx: BenchContext): Promise<void> {
   });
   const bundle = await bigBundle(join(ctx.scratch, 'big-bundle'), bytes);
   const size = (await stat(bundle)).size;
-  const pid = ctx.platform.dp('us-1').service.process.pid as number;
-  // Writing 5 to clear_refs resets VmHWM (Linux): the peak then belongs to this upload.
-  await writeFile(`/proc/${pid}/clear_refs`, '5').catch(() => {});
-  const baseline = await statusKiB(pid, 'VmRSS');
-  let peak = baseline;
-  const sampler = setInterval(() => {
-    void statusKiB(pid, 'VmRSS').then((kib) => {
-      peak = Math.max(peak, kib);
-    });
-  }, 20);
+  const memory = await watchMemory(ctx.platform.dp('us-1').service.process.pid as number);
   const began = realtimeMs();
   let answer: Awaited<ReturnType<typeof call>>;
+  let rss = { beforeMiB: 0, peakMiB: 0 };
   try {
     answer = await call('POST', `${deployed.dp}/workspaces/${deployed.workspaceId}/deployments`, {
       token: deployed.token,
@@ -63,19 +51,16 @@ export async function deployBench(ctx: BenchContext): Promise<void> {
       headers: { 'content-type': 'application/gzip', 'content-length': String(size) },
     });
   } finally {
-    clearInterval(sampler);
+    rss = await memory.stop();
   }
   const seconds = (realtimeMs() - began) / 1000;
   if (answer.status !== 200) throw new Error(`deploy answered ${answer.status}: ${JSON.stringify(answer.body)}`);
-  const hwm = await statusKiB(pid, 'VmHWM');
-  peak = Math.max(peak, hwm);
   const mb = size / 1e6;
   ctx.details[`deploy.${ctx.target}`] = {
     bundleBytes: size,
     seconds,
-    rssBeforeMiB: baseline / 1024,
-    peakMiB: peak / 1024,
-    highWaterMarkMiB: hwm / 1024,
+    rssBeforeMiB: rss.beforeMiB,
+    peakMiB: rss.peakMiB,
   };
   ctx.figures.push({
     bench: 'deploy',
@@ -90,9 +75,9 @@ export async function deployBench(ctx: BenchContext): Promise<void> {
     bench: 'deploy',
     name: 'data plane peak resident memory',
     target: ctx.target,
-    value: peak / 1024,
+    value: rss.peakMiB,
     unit: 'MiB',
     better: 'lower',
-    note: `${(baseline / 1024).toFixed(0)} MiB before the upload`,
+    note: `${rss.beforeMiB.toFixed(0)} MiB before the upload`,
   });
 }

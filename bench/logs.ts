@@ -1,5 +1,6 @@
 import { realtimeMs, sleep } from './lib/clock.ts';
 import type { BenchContext } from './lib/context.ts';
+import { watchMemory } from './lib/memory.ts';
 import { deployProject, trigger } from './lib/platform.ts';
 import { summarize } from './lib/stats.ts';
 
@@ -40,6 +41,7 @@ export async function logsBench(ctx: BenchContext): Promise<void> {
     'sovereign.yaml': `jobs:\n  - name: loud\n    run: node write.js ${bytes}\n    timeout: 30m\n`,
     'write.js': writer,
   });
+  const memory = await watchMemory(ctx.platform.dp('us-1').service.process.pid as number);
   const runId = await trigger(ctx.platform, deployed.tenant.token, deployed.jobs.loud as string);
   const triggeredAt = realtimeMs();
   /** Opens the follow stream after line `after`; the run may not have reached the data plane yet. */
@@ -98,6 +100,7 @@ export async function logsBench(ctx: BenchContext): Promise<void> {
       response = await follow(received);
     }
   }
+  const rss = await memory.stop();
   if (end?.status !== 'succeeded') throw new Error(`the loud run ended ${end?.status}`);
   if (received !== expected) throw new Error(`the follower got ${received} lines of ${expected}`);
   const seconds = (lastLineAt - firstStamp) / 1000;
@@ -110,6 +113,7 @@ export async function logsBench(ctx: BenchContext): Promise<void> {
     secondsTriggerToFollowing: (followingAt - triggeredAt) / 1000,
     perLineLatencyMs: perLine,
     followStreamBreaks: breaks,
+    dataPlaneMemoryMiB: rss,
   };
   const push = (name: string, value: number, unit: string, note?: string) =>
     ctx.figures.push({ bench: 'logs', name, target: ctx.target, value, unit, better: 'lower', note });
@@ -122,4 +126,5 @@ export async function logsBench(ctx: BenchContext): Promise<void> {
   );
   push('follower latency per line p50', perLine.p50, 'ms');
   push('follower latency per line p99', perLine.p99, 'ms');
+  push('data plane peak resident memory', rss.peakMiB, 'MiB', `${rss.beforeMiB.toFixed(0)} MiB before the run`);
 }
