@@ -83,7 +83,15 @@ export async function runRoutes(app: App, deps: Deps) {
         for (const line of lines) events += `id: ${line.seq}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`;
         after = (lines.at(-1) as (typeof lines)[number]).seq;
         // A slow follower holds us here rather than its lines piling up in our memory.
-        if (!out.write(events)) await new Promise<void>((resolve) => out.once('drain', resolve).once('close', resolve));
+        if (!out.write(events)) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              out.off('drain', done).off('close', done);
+              resolve();
+            };
+            out.on('drain', done).on('close', done);
+          });
+        }
         return lines.length;
       };
       while (!closed.signal.aborted) {
