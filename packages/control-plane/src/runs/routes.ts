@@ -32,16 +32,21 @@ const Run = Type.Object({
 });
 const tags = ['Runs'];
 
-function encodeCursor(row: RunRow): string {
-  return Buffer.from(`${row.queued_at.toISOString()}|${row.run_id}`).toString('base64url');
+/**
+ * A page ends at a run's (queued_at, run_id), with queued_at in microseconds: the
+ * database keeps microseconds, and runs queued together (a scheduler tick) share one
+ * time, so a cursor cut to milliseconds would skip the rest of them.
+ */
+function encodeCursor(row: RunRow & { queued_us: number | bigint | string }): string {
+  return Buffer.from(`${String(row.queued_us)}|${row.run_id}`).toString('base64url');
 }
 
-function decodeCursor(cursor: string): { at: string; runId: string } {
+function decodeCursor(cursor: string): { atMicros: string; runId: string } {
   const [at, runId] = Buffer.from(cursor, 'base64url').toString().split('|');
-  if (at === undefined || runId === undefined || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/.test(runId)) {
+  if (at === undefined || runId === undefined || !/^\d{1,17}$/.test(at) || !/^[0-9a-f-]{36}$/.test(runId)) {
     throw new BadRequestProblem(ErrorCode.validationFailed, 'The cursor is not one this API gave out.');
   }
-  return { at, runId };
+  return { atMicros: at, runId };
 }
 
 /** Runs: trigger, list with filters and a cursor, get, cancel; and pausing a job's schedule. */
@@ -117,13 +122,13 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
       const { workspaceId, jobId, status, cursor } = request.query;
       const limit = request.query.limit ?? 50;
       const after = cursor === undefined ? null : decodeCursor(cursor);
-      const rows = await db.query<RunRow>(listRunsSql, [
+      const rows = await db.query<RunRow & { queued_us: number | bigint | string }>(listRunsSql, [
         principal.isInstanceAdmin,
         principal.userId,
         workspaceId ?? null,
         jobId ?? null,
         status ?? null,
-        after?.at ?? null,
+        after?.atMicros ?? null,
         after?.runId ?? null,
         limit + 1,
       ]);
