@@ -71,6 +71,15 @@ if (wanted.includes('postgres') && postgres !== undefined) {
   targets.push({ name: 'postgres', target: postgresTarget(postgres.url) });
 }
 
+// Ctrl-C (or a kill) still stops the services and drops the databases of this run.
+let current: { stop(): Promise<void> } | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping the platform`);
+    void Promise.allSettled([current?.stop(), postgres?.stop()]).finally(() => process.exit(130));
+  });
+}
+
 const figures: Figure[] = [];
 const details: Record<string, unknown> = {};
 const peers = new Map<string, Promise<unknown>>();
@@ -80,6 +89,7 @@ try {
     log(`starting the platform on ${name}`);
     const scratch = await mkdtemp(join(tmpdir(), `sov-bench-${name}-`));
     const platform = await startPlatform(target);
+    current = platform;
     try {
       const ctx: BenchContext = { target: name, platform, smoke, scratch, postgres, peers, figures, details, log };
       for (const bench of only) {
