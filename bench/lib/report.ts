@@ -65,6 +65,26 @@ export function table(figures: readonly Figure[]): string {
     .join('\n');
 }
 
+/** The figures as a Markdown table, for docs/performance.md (`node bench/markdown.ts <results.json>`). */
+export function markdownTable(figures: readonly Figure[]): string {
+  const lines = [
+    '| bench | figure | db | ours | peer | ours / peer | goal |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const f of figures) {
+    const r = ratio(f);
+    const goal = meetsGoal(f);
+    lines.push(
+      `| ${f.bench} | ${f.name} | ${f.target} | ${format(f.value)} ${f.unit} | ${
+        f.peer === undefined ? '-' : `${format(f.peer.value)} ${f.unit} (${f.peer.name})`
+      } | ${r === undefined ? '-' : `${r.toFixed(2)}x`} | ${
+        f.goal === undefined ? '-' : `${f.goal.op} ${format(f.goal.value)} ${f.unit}: ${goal ? 'met' : '**missed**'}`
+      } |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 export interface RunMeta {
   date: string;
   mode: 'full' | 'smoke';
