@@ -71,8 +71,10 @@ export async function scaleBench(ctx: BenchContext): Promise<void> {
   let plans: Record<string, { plan: string; indexes: string[] }>;
   try {
     await seed(db, deployed.workspaceId, total, ctx.log);
-    const [deep] = await db.query<{ queued_at: Date; run_id: string }>(
-      'SELECT queued_at, run_id FROM runs WHERE workspace_id = $1 ORDER BY queued_at DESC, run_id DESC OFFSET 1000 LIMIT 1',
+    // A cursor 20 pages deep, as the API encodes it: queued_at in microseconds, and the run's id.
+    const [deep] = await db.query<{ queued_us: string; run_id: string }>(
+      `SELECT (extract(epoch FROM queued_at) * 1000000)::bigint::text AS queued_us, run_id FROM runs
+        WHERE workspace_id = $1 ORDER BY queued_at DESC, run_id DESC OFFSET 1000 LIMIT 1`,
       [deployed.workspaceId],
     );
     const base = [false, userId, deployed.workspaceId, null, null, null, null, 51];
@@ -80,7 +82,7 @@ export async function scaleBench(ctx: BenchContext): Promise<void> {
       firstPage: await explain(db, base),
       job: await explain(db, [false, userId, deployed.workspaceId, jobId, null, null, null, 51]),
       failed: await explain(db, [false, userId, deployed.workspaceId, null, 'failed', null, null, 51]),
-      cursor: await explain(db, [false, userId, deployed.workspaceId, null, null, deep?.queued_at, deep?.run_id, 51]),
+      cursor: await explain(db, [false, userId, deployed.workspaceId, null, null, deep?.queued_us, deep?.run_id, 51]),
       everything: await explain(db, [false, userId, null, null, null, null, null, 51]),
     };
   } finally {
