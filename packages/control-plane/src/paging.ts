@@ -44,5 +44,6 @@ export function page<T>(rows: T[], limit: number, key: (row: T) => string[]): { 
 }
 
 export const isUuid = (part: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(part);
-export const isTimestamp = (part: string) => !Number.isNaN(Date.parse(part));
+/** A time as microseconds since the epoch: PostgreSQL's own precision, which a cursor must keep. */
+export const isMicros = (part: string) => /^\d{1,17}$/.test(part);
 export const isText = (part: string) => part.length <= 200;

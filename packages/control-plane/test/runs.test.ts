@@ -267,6 +267,52 @@ eachDatabase('runs: triggers, claims, events, leases, retries', (h) => {
     assert.deepEqual(none.data, [], 'another organization’s runs are never listed');
   });
 
+  it('lists the runs of every workspace the caller belongs to, merged newest first, a page at a time', async () => {
+    const d = await deployed(h(), [job('first')]);
+    // A second workspace of the organization, on the same data plane, with a job of its own.
+    const other = await h().workspace(d.t.people.owner.token, d.t.organizationId, d.t.regionId);
+    await h().expect(200, 'POST', InternalPaths.deploymentReport, {
+      token: d.dpToken,
+      body: {
+        protocolVersion,
+        deploymentId: randomUUID(),
+        workspaceId: other.workspaceId,
+        digest: `sha256:${'1'.repeat(64)}`,
+        sizeBytes: 10,
+        createdBy: d.t.people.owner.userId,
+        createdAt: new Date().toISOString(),
+        jobs: [job('second')],
+      },
+    });
+    const listed = await h().expect(200, 'GET', `/workspaces/${other.workspaceId}/jobs`, {
+      token: d.t.people.viewer.token,
+    });
+    const secondJob = listed.data[0].jobId as string;
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const run =
+        i % 2 === 0
+          ? await d.trigger('first')
+          : await h().expect(200, 'POST', `/jobs/${secondJob}/runs`, { token: d.t.people.member.token });
+      ids.push(run.runId);
+    }
+    const token = d.t.people.viewer.token;
+    const seen: string[] = [];
+    let cursor = '';
+    for (let page = 0; page < 5; page++) {
+      const answer = await h().expect(200, 'GET', `/runs?limit=2${cursor}`, { token });
+      seen.push(...answer.data.map((r: { runId: string }) => r.runId));
+      if (answer.nextCursor === null) break;
+      cursor = `&cursor=${answer.nextCursor}`;
+    }
+    assert.deepEqual(seen, [...ids].reverse(), 'both workspaces, newest first, and no other organization’s runs');
+    const onlySecond = await h().expect(200, 'GET', `/runs?workspaceId=${other.workspaceId}`, { token });
+    assert.deepEqual(
+      onlySecond.data.map((r: { runId: string }) => r.runId),
+      [ids[3], ids[1]],
+    );
+  });
+
   it('lists each job with its newest run, so the dashboard shows how it last went', async () => {
     const d = await deployed(h(), [job('tried'), job('never')]);
     const jobsOf = async () => {
@@ -425,6 +471,32 @@ eachDatabase('scheduler', (h) => {
     assert.equal(after.length, 2, 'the most recent missed time fires once; older ones are skipped');
     h().advanceClock(-63_100);
     h().unfreezeClock();
+  });
+
+  it('pages through every run one tick queued, though they share one queued time to the microsecond', async () => {
+    const names = ['a', 'b', 'c', 'd', 'e'];
+    const d = await deployed(
+      h(),
+      names.map((name) => job(name, { trigger: { type: 'cron', cron: '* * * * * *' } })),
+    );
+    h().freezeClock();
+    await h().plane.scheduler.tick(); // first sight: the next due times are set
+    h().advanceClock(1_100);
+    await h().plane.scheduler.tick(); // all five fire in one transaction
+    h().advanceClock(-1_100);
+    h().unfreezeClock();
+    const token = d.t.people.viewer.token;
+    const seen: string[] = [];
+    let cursor = '';
+    for (let page = 0; page < 5; page++) {
+      const answer = await h().expect(200, 'GET', `/runs?workspaceId=${d.t.workspace.workspaceId}&limit=2${cursor}`, {
+        token,
+      });
+      seen.push(...answer.data.map((r: { jobName: string }) => r.jobName));
+      if (answer.nextCursor === null) break;
+      cursor = `&cursor=${answer.nextCursor}`;
+    }
+    assert.deepEqual([...seen].sort(), names);
   });
 });
 

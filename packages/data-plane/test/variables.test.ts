@@ -262,7 +262,7 @@ for (const target of databaseTargets()) {
       await variables.set(ws, 'BAD', 'bad-value', true);
       // Flip one byte of one ciphertext: its authentication fails mid-rotation.
       await db.query(
-        "UPDATE variables SET sealed_value = overlay(sealed_value placing '\\xff'::bytea from 30 for 1) WHERE workspace_id = $1 AND name = 'BAD'",
+        "UPDATE variables SET sealed_value = set_byte(sealed_value, 30, get_byte(sealed_value, 30) # 1) WHERE workspace_id = $1 AND name = 'BAD'",
         [ws],
       );
       const before = await db.query('SELECT name, sealed_value, key_version FROM variables WHERE workspace_id = $1', [
@@ -428,7 +428,8 @@ for (const target of databaseTargets()) {
         const broken = randomUUID();
         await variables.set(broken, 'BROKEN', 'broken', true);
         await db.query(
-          "UPDATE data_keys SET wrapped = overlay(wrapped placing '\\x00'::bytea from 20 for 1) WHERE workspace_id = $1",
+          // Flip a bit, so the byte changes whatever it was.
+          'UPDATE data_keys SET wrapped = set_byte(wrapped, 20, get_byte(wrapped, 20) # 1) WHERE workspace_id = $1',
           [broken],
         );
         const before = await db.query('SELECT * FROM data_keys ORDER BY workspace_id, version');

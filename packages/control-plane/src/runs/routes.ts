@@ -6,12 +6,13 @@ import { audit, userActor } from '../audit/record.ts';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
-import { CursorParam, decodeCursor, isTimestamp, isUuid, NextCursor, page } from '../paging.ts';
+import { CursorParam, decodeCursor, isMicros, isUuid, NextCursor, page } from '../paging.ts';
 import type { PublicApi } from '../public-api.ts';
 import { endRun, type Wakes } from './lifecycle.ts';
 import {
   enqueueRun,
   type JobForRun,
+  listRunsSql,
   type RunRow,
   RunTriggers,
   runsAtLimit,
@@ -136,28 +137,19 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
       const principal = principalOf(request);
       const { workspaceId, jobId, status, cursor } = request.query;
       const limit = request.query.limit ?? 50;
-      const [afterAt, afterRunId] = cursor === undefined ? [] : decodeCursor(cursor, [isTimestamp, isUuid]);
-      const rows = await db.query<RunRow>(
-        `${selectRun}
-          WHERE w.deleted_at IS NULL
-            AND ($1 OR w.organization_id IN (SELECT organization_id FROM memberships WHERE user_id = $2))
-            AND ($3::uuid IS NULL OR r.workspace_id = $3)
-            AND ($4::uuid IS NULL OR r.job_id = $4)
-            AND ($5::text IS NULL OR r.status = $5)
-            AND ($6::timestamptz IS NULL OR (r.queued_at, r.run_id) < ($6, $7::uuid))
-          ORDER BY r.queued_at DESC, r.run_id DESC LIMIT $8`,
-        [
-          principal.isInstanceAdmin,
-          principal.userId,
-          workspaceId ?? null,
-          jobId ?? null,
-          status ?? null,
-          afterAt ?? null,
-          afterRunId ?? null,
-          limit + 1,
-        ],
-      );
-      const listed = page(rows, limit, (r) => [r.queued_at.toISOString(), r.run_id]);
+      // queued_at in microseconds: runs queued together (a scheduler tick) share one time.
+      const [afterMicros, afterRunId] = cursor === undefined ? [] : decodeCursor(cursor, [isMicros, isUuid]);
+      const rows = await db.query<RunRow & { queued_us: number | bigint | string }>(listRunsSql, [
+        principal.isInstanceAdmin,
+        principal.userId,
+        workspaceId ?? null,
+        jobId ?? null,
+        status ?? null,
+        afterMicros ?? null,
+        afterRunId ?? null,
+        limit + 1,
+      ]);
+      const listed = page(rows, limit, (r) => [String(r.queued_us), r.run_id]);
       return { data: listed.rows.map(toRun), nextCursor: listed.nextCursor };
     },
   );

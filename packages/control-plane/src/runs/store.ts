@@ -50,6 +50,36 @@ export function runUrl(row: Pick<RunRow, 'run_id' | 'job_kind' | 'dataplane_url'
     : null;
 }
 
+/**
+ * The runs list: the caller's workspaces (all of them for an instance admin), optional
+ * workspace, job and status filters, newest first, after a (queued_at, run_id) cursor.
+ * Parameters: $1 is-admin, $2 user, $3 workspace, $4 job, $5 status, $6/$7 the cursor
+ * (the last run's queued_at in microseconds since the epoch, and its id), $8 the limit.
+ * Each filter that is null drops out of the plan (the query is planned with its values).
+ *
+ * Each workspace gives at most a page of its newest runs through its (workspace_id,
+ * queued_at, run_id) index, and only those are merged and sorted: a user with a million
+ * runs across their workspaces gets a page in milliseconds, where joining every run
+ * first and sorting them took seconds (bench/scale.ts, docs/performance.md).
+ */
+export const listRunsSql = `SELECT r.*, j.name AS job_name, j.kind AS job_kind, d.public_url AS dataplane_url,
+    w.organization_id, (extract(epoch FROM r.queued_at) * 1000000)::bigint AS queued_us
+  FROM workspaces w
+  CROSS JOIN LATERAL (
+    SELECT * FROM runs
+     WHERE runs.workspace_id = w.workspace_id
+       AND ($4::uuid IS NULL OR runs.job_id = $4)
+       AND ($5::text IS NULL OR runs.status = $5)
+       AND ($6::bigint IS NULL
+            OR (runs.queued_at, runs.run_id) < ('epoch'::timestamptz + $6 * interval '1 microsecond', $7::uuid))
+     ORDER BY runs.queued_at DESC, runs.run_id DESC LIMIT $8) r
+  JOIN jobs j ON j.job_id = r.job_id
+  JOIN dataplanes d ON d.dataplane_id = r.dataplane_id
+  WHERE w.deleted_at IS NULL
+    AND ($1 OR w.organization_id IN (SELECT organization_id FROM memberships WHERE user_id = $2))
+    AND ($3::uuid IS NULL OR w.workspace_id = $3)
+  ORDER BY r.queued_at DESC, r.run_id DESC LIMIT $8`;
+
 export function toRun(row: RunRow) {
   return {
     runId: row.run_id,
@@ -154,4 +184,41 @@ export async function enqueueRun(
     ],
   );
   return rows.length === 0 ? undefined : { runId, dataplaneId: job.dataplane_id };
+}
+
+/**
+ * Queues the runs one scheduler tick fires, in one statement however many there are
+ * (10,000 jobs due at one second were 10,000 statements in the tick's transaction). A
+ * (job, due time) that already fired is skipped by the fire-once index. Returns the runs
+ * queued.
+ */
+export async function enqueueScheduledRuns(
+  tx: Queryable,
+  due: ReadonlyArray<{ job: JobForRun; scheduledFor: Date }>,
+): Promise<Array<{ runId: string; dataplaneId: string }>> {
+  // A job with a limit (interactive ones) skips a due time that finds it at the limit.
+  const fires: Array<{ job: JobForRun; scheduledFor: Date }> = [];
+  for (const fire of due) {
+    if (fire.job.max_running === null || (await runsAtLimit(tx, fire.job)) === undefined) fires.push(fire);
+  }
+  if (fires.length === 0) return [];
+  const rows = await tx.query<{ run_id: string; dataplane_id: string }>(
+    `INSERT INTO runs (run_id, job_id, workspace_id, dataplane_id, deployment_id, attempt, root_run_id, trigger,
+                       status, timeout_seconds, scheduled_for)
+     SELECT f.run_id, f.job_id, f.workspace_id, f.dataplane_id, f.deployment_id, 1, f.run_id, 'schedule',
+            'queued', f.timeout_seconds, f.scheduled_for
+       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::int[], $7::timestamptz[])
+            AS f(run_id, job_id, workspace_id, dataplane_id, deployment_id, timeout_seconds, scheduled_for)
+     ON CONFLICT DO NOTHING RETURNING run_id, dataplane_id`,
+    [
+      fires.map(() => randomUUID()),
+      fires.map((f) => f.job.job_id),
+      fires.map((f) => f.job.workspace_id),
+      fires.map((f) => f.job.dataplane_id),
+      fires.map((f) => f.job.deployment_id),
+      fires.map((f) => f.job.timeout_seconds),
+      fires.map((f) => f.scheduledFor.toISOString()),
+    ],
+  );
+  return rows.map((r) => ({ runId: r.run_id, dataplaneId: r.dataplane_id }));
 }

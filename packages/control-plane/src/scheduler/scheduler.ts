@@ -3,7 +3,7 @@ import type { Database, Queryable } from '@sovereign/protocol/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Dispatcher } from '../runs/dispatcher.ts';
 import { expireLeases, type Wakes } from '../runs/lifecycle.ts';
-import { enqueueRun, type JobForRun, selectJobForRun } from '../runs/store.ts';
+import { enqueueScheduledRuns, type JobForRun, selectJobForRun } from '../runs/store.ts';
 import { isScheduled, nextDue } from './due-times.ts';
 
 /** Advisory lock that makes one replica at a time run a scheduler tick. */
@@ -142,7 +142,8 @@ export class Scheduler {
       due.map((d) => d.job_id),
     ]);
     const byId = new Map(jobs.map((j) => [j.job_id, j]));
-    let queued = 0;
+    const fires: Array<{ job: JobForRun; scheduledFor: Date }> = [];
+    const nextDues: Array<{ jobId: string; next: Date | null }> = [];
     for (const schedule of due) {
       const job = byId.get(schedule.job_id);
       if (job === undefined || schedule.next_due_at === null) continue;
@@ -153,15 +154,17 @@ export class Scheduler {
         fireAt = next;
         next = nextDue(schedule.trigger, schedule.timezone, fireAt, schedule.updated_at);
       }
-      if (!job.paused) {
-        const run = await enqueueRun(tx, job, { trigger: 'schedule', scheduledFor: fireAt });
-        if (run !== undefined) {
-          queued += 1;
-          wakes.add(run.dataplaneId);
-        }
-      }
-      await tx.query('UPDATE job_schedules SET next_due_at = $2 WHERE job_id = $1', [schedule.job_id, next]);
+      if (!job.paused) fires.push({ job, scheduledFor: fireAt });
+      nextDues.push({ jobId: schedule.job_id, next });
     }
-    return queued;
+    // One statement for the runs and one for the next due times, however many are due.
+    const queued = await enqueueScheduledRuns(tx, fires);
+    for (const run of queued) wakes.add(run.dataplaneId);
+    await tx.query(
+      `UPDATE job_schedules s SET next_due_at = f.next
+         FROM unnest($1::uuid[], $2::timestamptz[]) AS f(job_id, next) WHERE s.job_id = f.job_id`,
+      [nextDues.map((d) => d.jobId), nextDues.map((d) => d.next?.toISOString() ?? null)],
+    );
+    return queued.length;
   }
 }

@@ -21,8 +21,8 @@ import { type Deployments, defaultIdleTimeoutSeconds, type ManifestJob } from '.
 import type { LiveInteractive } from '../interactive/gateway.ts';
 import { IdleWatch } from '../interactive/idle.ts';
 import { freeLoopbackPort, waitForPort } from '../interactive/port.ts';
-import { LineAssembler, type LogLine } from '../logs/lines.ts';
 import { Masker } from '../logs/mask.ts';
+import { pumpLogs } from '../logs/pump.ts';
 import type { LogStore } from '../logs/store.ts';
 import type { OutboxDeliverer } from '../outbox/outbox.ts';
 import { recordClaim, recordStatus, sweepOrphans, touchInstance } from '../runs/store.ts';
@@ -70,10 +70,6 @@ interface ActiveRun {
 
 /** A state file larger than this is not saved (said in the run's log): state is cursors, not data. */
 const maxStateBytes = 64 * 1024 * 1024;
-
-const flushEveryMs = 100;
-const pipeGraceMs = 2_000;
-const flushAtLines = 500;
 
 /**
  * Runs jobs: holds a claim open to the control plane while it has free slots, and
@@ -330,7 +326,16 @@ export class Executor {
         return;
       }
       // Read its output from the first moment: a quick job may be done before the next await returns.
-      const logsDone = this.#pumpLogs(active, child, masker);
+      const logsDone = pumpLogs({
+        stdout: child.child.stdout,
+        stderr: child.child.stderr,
+        exited: child.exited,
+        masker,
+        stored: active.logLines,
+        append: (firstSeq, lines) => this.#o.logs.append(run.runId, firstSeq, lines),
+      }).then((lines) => {
+        active.logLines = lines;
+      });
       const timeout = setTimeout(() => this.#stop(active, 'timed_out'), run.timeoutSeconds * 1000);
       // An interactive job is running once its port answers; a batch job, once started.
       const ready = active.interactive === undefined || (await this.#awaitPort(active, child, job));
@@ -416,49 +421,6 @@ export class Executor {
       this.#stop(active, 'idle');
     });
     return true;
-  }
-
-  /** Reads both streams line by line, masks secrets, and stores the lines in batches. */
-  async #pumpLogs(active: ActiveRun, child: RunProcess, masker: Masker): Promise<void> {
-    const runId = active.run.runId;
-    let pending: LogLine[] = [];
-    let writing = Promise.resolve();
-    const flush = () => {
-      if (pending.length === 0) return writing;
-      const batch = pending.map((line) => ({ ...line, text: masker.mask(line.text) }));
-      pending = [];
-      const first = active.logLines + 1;
-      active.logLines += batch.length;
-      writing = writing.then(() => this.#o.logs.append(runId, first, batch));
-      return writing;
-    };
-    const timer = setInterval(() => void flush(), flushEveryMs);
-    const pump = (stream: NodeJS.ReadableStream | null, name: LogLine['stream']) =>
-      new Promise<void>((resolve) => {
-        if (stream === null) return resolve();
-        const lines = new LineAssembler(name);
-        stream.on('data', (chunk: Buffer) => {
-          pending.push(...lines.push(chunk));
-          if (pending.length >= flushAtLines) void flush();
-        });
-        const finish = () => {
-          pending.push(...lines.end());
-          resolve();
-        };
-        stream.once('end', finish);
-        stream.once('close', finish);
-        stream.on('error', () => resolve());
-      });
-    const pumped = Promise.all([pump(child.child.stdout, 'stdout'), pump(child.child.stderr, 'stderr')]);
-    // A process the job left behind (daemonized out of its group) may hold the pipes open:
-    // once the job has exited, its output gets a short grace, not forever.
-    await child.exited;
-    const grace = new Promise<void>((resolve) => setTimeout(resolve, pipeGraceMs).unref());
-    await Promise.race([pumped, grace]);
-    child.child.stdout?.destroy();
-    child.child.stderr?.destroy();
-    clearInterval(timer);
-    await flush();
   }
 
   /** Files left in the output directory become the run's outputs, with size and digest. */

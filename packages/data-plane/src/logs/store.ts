@@ -9,10 +9,45 @@ export interface StoredLine {
   line: string;
 }
 
+/** Consecutive lines with one stream and one time: a row of run_log_chunks. */
+interface Chunk {
+  firstSeq: number;
+  stream: LogLine['stream'];
+  at: Date;
+  lines: string[];
+}
+
+/**
+ * Groups lines into chunks: a new chunk starts where the stream or the time changes, and
+ * a line that holds a newline (no line from a pipe does) is a chunk of its own, so
+ * joining and splitting on newlines gives every line back.
+ */
+function chunksOf(firstSeq: number, lines: readonly LogLine[]): Chunk[] {
+  const chunks: Chunk[] = [];
+  let current: Chunk | undefined;
+  lines.forEach((line, i) => {
+    const alone = line.text.includes('\n');
+    if (
+      current === undefined ||
+      alone ||
+      current.stream !== line.stream ||
+      current.at.getTime() !== line.at.getTime() ||
+      (current.lines.length === 1 && (current.lines[0] as string).includes('\n'))
+    ) {
+      current = { firstSeq: firstSeq + i, stream: line.stream, at: line.at, lines: [] };
+      chunks.push(current);
+    }
+    current.lines.push(line.text);
+  });
+  return chunks;
+}
+
 /**
  * Log lines of runs, stored in this data plane's database in order (R5), with a
  * wake-up for followers in this process; followers on another instance notice new
- * lines by reading again after a short wait.
+ * lines by reading again after a short wait. Lines are kept in chunks (consecutive
+ * lines of one stream read at one time), so a loud job writes and is read back in
+ * a few rows per batch instead of a row per line.
  */
 export class LogStore {
   readonly #db: Database;
@@ -27,24 +62,56 @@ export class LogStore {
   async append(runId: string, firstSeq: number, lines: LogLine[]): Promise<void> {
     if (lines.length === 0) return;
     const params: unknown[] = [runId];
-    const rows = lines.map((line, i) => {
-      params.push(firstSeq + i, line.stream, line.at, line.text);
-      const base = params.length - 4;
-      return `($1, $${base + 1}, $${base + 2}, $${base + 3}, $${base + 4})`;
+    const rows = chunksOf(firstSeq, lines).map((chunk) => {
+      params.push(
+        chunk.firstSeq,
+        chunk.firstSeq + chunk.lines.length - 1,
+        chunk.stream,
+        chunk.at,
+        chunk.lines.join('\n'),
+      );
+      const base = params.length - 5;
+      return `($1, $${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5})`;
     });
     await this.#db.transaction(async (tx) => {
-      await tx.query(`INSERT INTO run_logs (run_id, seq, stream, at, line) VALUES ${rows.join(', ')}`, params);
+      await tx.query(
+        `INSERT INTO run_log_chunks (run_id, first_seq, last_seq, stream, at, body) VALUES ${rows.join(', ')}`,
+        params,
+      );
       await tx.query('UPDATE runs SET log_lines = $2 WHERE run_id = $1', [runId, firstSeq + lines.length - 1]);
     });
     this.#events.emit(runId);
   }
 
+  /** Up to `limit` lines after line `afterSeq`, in order. */
   async read(runId: string, afterSeq: number, limit: number): Promise<StoredLine[]> {
-    const rows = await this.#db.query<{ seq: number; stream: 'stdout' | 'stderr'; at: Date; line: string }>(
-      'SELECT seq, stream, at, line FROM run_logs WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+    // The chunks that hold lines afterSeq + 1 .. afterSeq + limit: from the first that ends
+    // after afterSeq to the first that reaches the last line wanted.
+    const rows = await this.#db.query<{
+      first_seq: number;
+      last_seq: number;
+      stream: 'stdout' | 'stderr';
+      at: Date;
+      body: string;
+    }>(
+      `SELECT first_seq, last_seq, stream, at, body FROM run_log_chunks
+        WHERE run_id = $1 AND last_seq > $2
+          AND last_seq <= coalesce((SELECT min(last_seq) FROM run_log_chunks
+                                     WHERE run_id = $1 AND last_seq >= $2::bigint + $3), 9223372036854775807)
+        ORDER BY last_seq`,
       [runId, afterSeq, limit],
     );
-    return rows.map((r) => ({ seq: Number(r.seq), stream: r.stream, at: r.at.toISOString(), line: r.line }));
+    const out: StoredLine[] = [];
+    for (const row of rows) {
+      const first = Number(row.first_seq);
+      const count = Number(row.last_seq) - first + 1;
+      const texts = count === 1 ? [row.body] : row.body.split('\n');
+      const at = row.at.toISOString();
+      for (let i = Math.max(0, afterSeq + 1 - first); i < count && out.length < limit; i++) {
+        out.push({ seq: first + i, stream: row.stream, at, line: texts[i] as string });
+      }
+    }
+    return out;
   }
 
   /** Tells followers in this process that a run ended. */

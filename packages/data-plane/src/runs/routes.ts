@@ -16,6 +16,8 @@ const LogLine = Type.Object({
 
 /** How long a follower waits for a new line before reading again (another instance may be writing). */
 const followPollMs = 500;
+/** Lines read and sent at a time to a follower. */
+const followPageLines = 2000;
 
 /** Logs and outputs of runs, read by scoped token straight from this data plane (R2). */
 export async function runRoutes(app: App, deps: Deps) {
@@ -73,17 +75,33 @@ export async function runRoutes(app: App, deps: Deps) {
         ...corsHeaders(reply.getHeaders()),
       });
       out.write(': following\n\n');
+      /** Sends the lines after `after`, a page at a time as one write each; resolves to how many. */
+      const send = async (): Promise<number> => {
+        const lines = await logs.read(run.run_id, after, followPageLines);
+        if (lines.length === 0) return 0;
+        let events = '';
+        for (const line of lines) events += `id: ${line.seq}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`;
+        after = (lines.at(-1) as (typeof lines)[number]).seq;
+        // A slow follower holds us here rather than its lines piling up in our memory.
+        if (!out.write(events)) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              out.off('drain', done).off('close', done);
+              resolve();
+            };
+            out.on('drain', done).on('close', done);
+          });
+        }
+        return lines.length;
+      };
       while (!closed.signal.aborted) {
         // Listen before reading, so a line stored in between still wakes us.
         const woken = logs.wait(run.run_id, followPollMs, closed.signal);
-        const lines = await logs.read(run.run_id, after, 1000);
-        for (const line of lines) out.write(`id: ${line.seq}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`);
-        after = lines.at(-1)?.seq ?? after;
-        if (lines.length === 1000) continue;
+        if ((await send()) === followPageLines) continue;
         const now = await localRun(db, run.run_id);
         if (now !== undefined && terminalLocal.has(now.status)) {
-          const rest = await logs.read(run.run_id, after, 100_000);
-          for (const line of rest) out.write(`id: ${line.seq}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`);
+          // Every line is stored before a run ends here: send what is left, then the end.
+          while (!closed.signal.aborted && (await send()) > 0) {}
           out.write(`event: end\ndata: ${JSON.stringify({ status: now.status, exitCode: now.exit_code })}\n\n`);
           break;
         }

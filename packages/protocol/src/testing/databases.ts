@@ -30,7 +30,7 @@ export function databaseTargets(): DatabaseTarget[] {
   return targets;
 }
 
-const pgliteTarget: DatabaseTarget = {
+export const pgliteTarget: DatabaseTarget = {
   name: 'pglite',
   async create(persistent = false): Promise<TestDatabase> {
     if (!persistent) return { options: {}, env: {}, drop: async () => {} };
@@ -44,7 +44,8 @@ const pgliteTarget: DatabaseTarget = {
   },
 };
 
-function postgresTarget(adminUrl: string): DatabaseTarget {
+/** Fresh databases on the PostgreSQL server at `adminUrl` (a role that may create databases). */
+export function postgresTarget(adminUrl: string): DatabaseTarget {
   return {
     name: 'postgres',
     async create() {

@@ -1,4 +1,10 @@
-export { type DatabaseTarget, databaseTargets, type TestDatabase } from './databases.ts';
+export {
+  type DatabaseTarget,
+  databaseTargets,
+  pgliteTarget,
+  postgresTarget,
+  type TestDatabase,
+} from './databases.ts';
 export {
   assertProblem,
   fillPath,

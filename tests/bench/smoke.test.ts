@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const benches = ['tokens', 'dispatch', 'throughput', 'logs', 'deploy', 'scheduler', 'scale'];
+const withPeer = Boolean(process.env.SOV_BENCH_DATABASE_URL || process.env.SOV_TEST_DATABASE_URL);
+
+// The benchmarks never run in npm test; their smoke mode does (tiny sizes, PGlite), so
+// they cannot rot. Nothing here looks at a timing.
+describe(`npm run bench -- --smoke: every benchmark at tiny sizes${withPeer ? ', with the peer on PostgreSQL' : ''}`, () => {
+  let out: string;
+  let results: any;
+  let printed = '';
+  let code: number | null;
+
+  before(async () => {
+    out = await mkdtemp(join(tmpdir(), 'sov-bench-smoke-'));
+    const child = spawn(process.execPath, [join(root, 'bench/run.ts'), '--smoke', `--out=${out}`], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (chunk: Buffer) => {
+      printed += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      printed += chunk.toString();
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+    [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(killer);
+    const files = await readdir(out);
+    if (files.includes('latest.json')) results = JSON.parse(await readFile(join(out, 'latest.json'), 'utf8'));
+  });
+  after(async () => {
+    await rm(out, { recursive: true, force: true });
+  });
+
+  it('exits 0 and prints the table of figures with their ratios and goals', () => {
+    assert.equal(code, 0, printed);
+    assert.match(printed, /bench\s+figure\s+db\s+ours\s+peer\s+ours\/peer\s+goal/);
+    assert.match(printed, /results: /);
+  });
+
+  it('writes every benchmark’s figures as JSON, each a finite number with its unit', () => {
+    assert.ok(results, `no latest.json was written; the run printed:\n${printed}`);
+    assert.equal(results.meta.mode, 'smoke');
+    for (const bench of benches) {
+      const figures = results.figures.filter((f: any) => f.bench === bench);
+      assert.ok(figures.length > 0, `no figure from ${bench}`);
+      for (const f of figures) {
+        assert.ok(Number.isFinite(f.value), `${bench} ${f.name}: ${f.value}`);
+        assert.equal(f.target, 'pglite');
+        assert.ok(f.unit.length > 0);
+      }
+    }
+    const dispatch = results.figures.find((f: any) => f.bench === 'dispatch');
+    assert.deepEqual(dispatch.goal, { op: '<', value: 10 });
+  });
+
+  it(
+    withPeer
+      ? 'measures graphile-worker on PostgreSQL next to dispatch and throughput, with a ratio'
+      : 'says plainly that the peer was not measured without PostgreSQL',
+    () => {
+      const compared = results.figures.filter((f: any) => f.bench === 'dispatch' || f.bench === 'throughput');
+      if (withPeer) {
+        for (const f of compared) {
+          assert.match(f.peer.name, /graphile-worker/);
+          assert.ok(Number.isFinite(f.ratio) && f.ratio > 0, `${f.name}: ratio ${f.ratio}`);
+        }
+      } else {
+        for (const f of compared) assert.equal(f.peer, undefined);
+        assert.ok(results.meta.notes.some((n: string) => /peer was not measured/.test(n)));
+      }
+    },
+  );
+});
