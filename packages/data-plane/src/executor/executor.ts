@@ -292,8 +292,9 @@ export class Executor {
       let values: Record<string, string>;
       let masker: Masker;
       try {
-        values = await this.#o.variables.resolve(run.workspaceId);
-        masker = new Masker(await this.#o.variables.secretValues(run.workspaceId));
+        const variables = await this.#o.variables.forRun(run.workspaceId);
+        values = variables.values;
+        masker = new Masker(variables.secrets);
       } catch (error) {
         // A wrong master key or a damaged secret: the job must not start without its secrets.
         this.#o.log.error({ runId: run.runId, err: String(error) }, 'the workspace’s secrets cannot be read');

@@ -211,18 +211,26 @@ export class Variables {
 
   /** Every value, secrets decrypted: for a run's environment, never for the API. */
   async resolve(workspaceId: string): Promise<Record<string, string>> {
+    return (await this.forRun(workspaceId)).values;
+  }
+
+  /**
+   * What a run needs, from one read: every variable by name for its environment, and the
+   * secret values among them for masking its logs.
+   */
+  async forRun(workspaceId: string): Promise<{ values: Record<string, string>; secrets: string[] }> {
     const ws = canonicalWorkspace(workspaceId);
     const rows = await this.#db.query<SealedRow>(sealedRowsQuery(false), [ws]);
-    const values = this.#decrypt(ws, rows);
-    // fromEntries defines own properties: a variable named __proto__ is a value like any other.
-    return Object.fromEntries(rows.map((row) => [row.name, values.get(row.name) ?? '']));
+    const decrypted = this.#decrypt(ws, rows);
+    return {
+      values: Object.fromEntries(rows.map((row) => [row.name, decrypted.get(row.name) ?? ''])),
+      secrets: rows.filter((row) => row.secret).map((row) => decrypted.get(row.name) ?? ''),
+    };
   }
 
   /** The secret values of a workspace, for masking its runs' logs. */
   async secretValues(workspaceId: string): Promise<string[]> {
-    const ws = canonicalWorkspace(workspaceId);
-    const rows = await this.#db.query<SealedRow>(sealedRowsQuery(true), [ws]);
-    return [...this.#decrypt(ws, rows).values()];
+    return (await this.forRun(workspaceId)).secrets;
   }
 
   /**
