@@ -33,7 +33,15 @@ export function startPlatform(target: DatabaseTarget, options: PlatformOptions =
     : {};
   return Platform.start(target, {
     ...options,
-    controlPlaneEnv: { SOV_LOG_LEVEL: level, ...profile, ...options.controlPlaneEnv },
+    // Rate limits are a defence against abuse; the benches measure raw rates, token issuance among them.
+    controlPlaneEnv: {
+      SOV_LOG_LEVEL: level,
+      SOV_TOKEN_LIMIT_PER_CLIENT: '0',
+      SOV_LOGIN_LIMIT_PER_CLIENT: '0',
+      SOV_LOGIN_LIMIT_PER_ACCOUNT: '0',
+      ...profile,
+      ...options.controlPlaneEnv,
+    },
     dataplaneEnv: { SOV_LOG_LEVEL: level, ...profile, ...options.dataplaneEnv },
   });
 }
