@@ -1,24 +1,11 @@
-import type { Scope } from '@sovereign/protocol';
 import type { DatabaseTarget } from '@sovereign/protocol/testing';
-import { call, expectStatus, Platform, type PlatformOptions } from '../../tests/support/platform.ts';
+import { call, dataScopes, expectStatus, Platform, type PlatformOptions } from '../../tests/support/platform.ts';
 import { packProject } from '../../tests/support/projects.ts';
 import { sleep } from './clock.ts';
 
 export { call, expectStatus, Platform };
 
 export type Tenant = Awaited<ReturnType<Platform['tenant']>>;
-
-/** Every scope a workspace owner may ask for. */
-export const allScopes: Scope[] = [
-  'deployments:write',
-  'deployments:read',
-  'variables:read',
-  'variables:write',
-  'runs:logs',
-  'runs:outputs',
-  'state:read',
-  'state:write',
-];
 
 /**
  * The whole platform as processes (tests/support/platform.ts), quieter: the services log
@@ -75,7 +62,7 @@ export async function deployProject(
 ): Promise<Deployed> {
   const t = tenant ?? (await platform.tenant(region, label));
   const workspaceId: string = t.workspace.workspaceId;
-  const issued = await platform.scopedToken(t.token, workspaceId, allScopes);
+  const issued = await platform.scopedToken(t.token, workspaceId, dataScopes);
   const dp = `${issued.dataplane.url}/api/v1`;
   await waitUntil(
     async () =>

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { databaseTargets } from '@sovereign/protocol/testing';
 import { maskText } from '../../packages/data-plane/src/logs/mask.ts';
 import { dumpDatabase, dumpFiles } from '../support/dump.ts';
-import { call, expectStatus, Platform } from '../support/platform.ts';
+import { call, dataScopes, expectStatus, Platform } from '../support/platform.ts';
 import { packProject, readEvents } from '../support/projects.ts';
 
 /**
@@ -296,16 +296,7 @@ for (const target of databaseTargets()) {
     before(async () => {
       platform = await Platform.start(target, { tap: true });
       const eu = await platform.tenant('eu', 'residency');
-      const issued = await platform.scopedToken(eu.token, eu.workspace.workspaceId, [
-        'deployments:write',
-        'deployments:read',
-        'variables:read',
-        'variables:write',
-        'runs:logs',
-        'runs:outputs',
-        'state:read',
-        'state:write',
-      ]);
+      const issued = await platform.scopedToken(eu.token, eu.workspace.workspaceId, dataScopes);
       assert.equal(issued.dataplane.url, platform.dp('eu-1').url, 'clients talk to the data plane directly');
       const dp = `${issued.dataplane.url}/api/v1`;
       w = {

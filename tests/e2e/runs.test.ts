@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { databaseTargets } from '@sovereign/protocol/testing';
-import { call, expectStatus, Platform } from '../support/platform.ts';
+import { call, dataScopes, expectStatus, Platform } from '../support/platform.ts';
 import { readEvents } from '../support/projects.ts';
 
 const secretValue = 'sk-live-5f7d0c2e9b1a';
@@ -49,16 +49,7 @@ for (const target of databaseTargets()) {
     before(async () => {
       platform = await Platform.start(target);
       t = await platform.tenant('eu', 'runs');
-      const issued = await platform.scopedToken(t.token, t.workspace.workspaceId, [
-        'deployments:write',
-        'deployments:read',
-        'variables:read',
-        'variables:write',
-        'runs:logs',
-        'runs:outputs',
-        'state:read',
-        'state:write',
-      ]);
+      const issued = await platform.scopedToken(t.token, t.workspace.workspaceId, dataScopes);
       token = issued.token;
       dp = `${issued.dataplane.url}/api/v1`;
       await platform.waitUntilHosted(t.token, t.workspace.workspaceId);

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Role, Scope } from '@sovereign/protocol';
+import { type Role, type Scope, Scopes } from '@sovereign/protocol';
 import {
   type DatabaseTarget,
   freePort,
@@ -20,6 +20,9 @@ export const dataPlaneMain = join(root, 'packages/data-plane/src/main.ts');
 export const adminPassword = 'e2e-admin-password';
 /** The password of every user tenant() and member() create (a browser test types it). */
 export const userPassword = 'e2e-user-password';
+
+/** Every scope but `interactive`: what a client that deploys, configures and reads runs asks for. */
+export const dataScopes: Scope[] = Scopes.filter((scope) => scope !== 'interactive');
 
 export interface Answer<T = any> {
   status: number;

@@ -82,13 +82,13 @@ export function rawTarGz(entries: RawEntry[], trailing: Buffer = Buffer.alloc(0)
   return gzipSync(Buffer.concat([rawTar(entries), trailing]));
 }
 
-/** Writes a project (path -> contents) to a temporary directory and packs it as tar does. */
+/** Writes a project (path -> contents; `.sh` files executable) to a temporary directory and packs it as tar does. */
 export async function packProject(files: Record<string, string | Buffer>): Promise<Buffer> {
   const dir = await mkdtemp(join(tmpdir(), 'sov-project-'));
   try {
     for (const [path, contents] of Object.entries(files)) {
       await mkdir(dirname(join(dir, path)), { recursive: true });
-      await writeFile(join(dir, path), contents);
+      await writeFile(join(dir, path), contents, { mode: path.endsWith('.sh') ? 0o755 : 0o644 });
     }
     const chunks: Buffer[] = [];
     for await (const chunk of tar.c(
