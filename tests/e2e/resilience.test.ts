@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { databaseTargets } from '@sovereign/protocol/testing';
 import { dumpDatabase } from '../support/dump.ts';
 import { expectStatus, Platform } from '../support/platform.ts';
@@ -17,6 +19,8 @@ const project = {
     retries: 1
   - name: quick
     run: sh quick.sh
+  - name: pause_then_exit
+    run: sleep 2; echo "after the pause"; exit 7
 `,
   // Each attempt notes that it started, with its pid; only a finished one notes "done".
   'slow.sh': `echo "$SOV_RUN_ID $SOV_ATTEMPT $$" >> "$MARKER_DIR/starts"
@@ -28,6 +32,15 @@ echo "$SOV_RUN_ID $SOV_ATTEMPT" >> "$MARKER_DIR/done"
 echo '{"cursor":"${stateMarker}"}' > "$SOV_STATE_FILE"
 `,
 };
+
+/** The pids of a process's children whose command line holds `match`. */
+async function childrenOf(pid: number, match: string): Promise<number[]> {
+  const { stdout } = await promisify(execFile)('ps', ['-o', 'pid=,args=', '--ppid', String(pid)]);
+  return stdout
+    .split('\n')
+    .filter((line) => line.includes(match))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
 
 function alive(pid: number): boolean {
   try {
@@ -110,6 +123,34 @@ for (const target of databaseTargets()) {
         ['2'],
         'the killed attempt never finished behind the retry’s back',
       );
+    });
+
+    it('the job spawner killed outright: a running job ends with its own status and logs, and the next run starts', async () => {
+      const eu = platform.dp('eu-1');
+      const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs.pause_then_exit}/runs`, {
+        token: t.token,
+      });
+      await platform.waitFor(async () => (await runStatus(run.runId)) === 'running', 'the run to start');
+      const [spawner] = await childrenOf(eu.service.process.pid as number, 'spawner-main.ts');
+      assert.ok(spawner !== undefined, 'the data plane starts jobs through its spawner');
+      process.kill(spawner, 'SIGKILL');
+      await platform.waitFor(async () => (await runStatus(run.runId)) === 'failed', 'the run to end', 30_000);
+      const ended = await expectStatus(200, 'GET', `${platform.cp}/runs/${run.runId}`, { token: t.token });
+      assert.deepEqual(
+        [ended.exitCode, ended.reasonCode],
+        [7, 'exit_nonzero'],
+        'its exit status, not the spawner’s end',
+      );
+      const { token, dataplane } = await platform.scopedToken(t.token, t.workspace.workspaceId, ['runs:logs']);
+      const logs = await expectStatus(200, 'GET', `${dataplane.url}/api/v1/runs/${run.runId}/logs`, { token });
+      assert.deepEqual(
+        logs.data.map((l: { line: string }) => l.line),
+        ['after the pause'],
+      );
+      const next = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs.quick}/runs`, { token: t.token });
+      await platform.waitFor(async () => (await runStatus(next.runId)) === 'succeeded', 'the next run to succeed');
+      const [again] = await childrenOf(eu.service.process.pid as number, 'spawner-main.ts');
+      assert.ok(again !== undefined && again !== spawner, 'a new spawner took over');
     });
 
     it('a control plane restart during 50 runs loses no status event', async () => {

@@ -11,6 +11,7 @@ import { Deployments } from './deployments/index.ts';
 import { deploymentReportKind } from './deployments/report.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
 import { Executor } from './executor/executor.ts';
+import { Spawner } from './executor/spawner.ts';
 import { installCors } from './http/cors.ts';
 import { InteractiveGateway } from './interactive/gateway.ts';
 import { requestLogSerializer } from './interactive/log.ts';
@@ -116,6 +117,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         maxUnpackedBytes: config.maxUnpackedBytes,
       },
     });
+    const spawner = new Spawner(app.log);
     executor = new Executor({
       db,
       agent,
@@ -131,6 +133,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       killGraceMs: config.killGraceSeconds * 1000,
       interactiveStartTimeoutMs: config.interactiveStartTimeoutSeconds * 1000,
       publicUrl: config.publicUrl,
+      spawner,
       log: app.log,
     });
     const deps: Deps = {

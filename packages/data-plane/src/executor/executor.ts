@@ -30,6 +30,7 @@ import { readState, writeState } from '../state/store.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 import type { Variables } from '../variables/index.ts';
 import { RunProcess } from './run-process.ts';
+import type { Spawner } from './spawner.ts';
 
 export interface ExecutorOptions {
   db: Database;
@@ -52,6 +53,8 @@ export interface ExecutorOptions {
   interactiveStartTimeoutMs: number;
   /** This data plane's public URL: interactive jobs are told where they are served. */
   publicUrl: string;
+  /** Starts each job's supervisor shell, from a process that forks cheaply. */
+  spawner: Spawner;
   log: FastifyBaseLogger;
 }
 
@@ -156,6 +159,7 @@ export class Executor {
     for (const active of this.#active.values()) this.#stop(active, 'shutdown');
     await this.#loop;
     while (this.#active.size > 0) await new Promise((r) => setTimeout(r, 50));
+    this.#o.spawner.close();
   }
 
   /** Cancels runs asked for by the control plane. */
@@ -320,16 +324,20 @@ export class Executor {
         await this.#report(run, 'cancelled', { reasonCode: 'cancelled' });
         return;
       }
-      const child = new RunProcess(job.run, { cwd: appDir, env });
-      active.process = child;
-      if (child.pid === undefined) {
+      let child: RunProcess;
+      try {
+        child = await RunProcess.start(this.#o.spawner, job.run, { cwd: appDir, env });
+      } catch (error) {
+        this.#o.log.error({ runId: run.runId, err: String(error) }, 'could not start the job');
         await this.#report(run, 'failed', { reasonCode: 'spawn_failed' });
         return;
       }
-      // Read its output from the first moment: a quick job may be done before the next await returns.
+      active.process = child;
+      // Stopped while it was being started: it ends before its command runs.
+      if (active.stopping !== undefined) child.terminate(this.#o.killGraceMs);
       const logsDone = pumpLogs({
-        stdout: child.child.stdout,
-        stderr: child.child.stderr,
+        stdout: child.stdout,
+        stderr: child.stderr,
         exited: child.exited,
         masker,
         stored: active.logLines,
@@ -337,6 +345,8 @@ export class Executor {
       }).then((lines) => {
         active.logLines = lines;
       });
+      // Its output is read from here on: the command may start.
+      child.go();
       const timeout = setTimeout(() => this.#stop(active, 'timed_out'), run.timeoutSeconds * 1000);
       // An interactive job is running once its port answers; a batch job, once started.
       const ready = active.interactive === undefined || (await this.#awaitPort(active, child, job));

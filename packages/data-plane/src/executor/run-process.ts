@@ -1,43 +1,50 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { supervisorScript } from './supervisor.ts';
+import type { Socket } from 'node:net';
+import type { Spawned, Spawner } from './spawner.ts';
 
 export interface ProcessOutcome {
+  /** The command's exit status, as its supervisor saw it; null when the supervisor itself was killed. */
   exitCode: number | null;
-  signal: NodeJS.Signals | null;
 }
 
 /** A job's process group: started, watched, and stopped as one. */
 export class RunProcess {
-  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly stdout: Socket;
+  readonly stderr: Socket;
   readonly exited: Promise<ProcessOutcome>;
+  readonly #stdin: Socket;
   #killTimer: NodeJS.Timeout | undefined;
 
-  constructor(command: string, options: { cwd: string; env: Record<string, string> }) {
-    this.child = spawn('/bin/sh', ['-c', supervisorScript], {
-      cwd: options.cwd,
-      env: { ...options.env, SOV_COMMAND: command },
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    // The pipe is only held open: its end tells the supervisor that we are gone.
-    this.child.stdin?.on('error', () => {});
-    this.exited = new Promise((resolve) => {
-      this.child.on('close', (exitCode, signal) => {
-        if (this.#killTimer !== undefined) clearTimeout(this.#killTimer);
-        resolve({ exitCode, signal });
-      });
-      this.child.on('error', () => resolve({ exitCode: null, signal: null }));
+  private constructor(spawned: Spawned) {
+    this.pid = spawned.pid;
+    this.stdout = spawned.stdout;
+    this.stderr = spawned.stderr;
+    this.#stdin = spawned.stdin;
+    // The pipe is only held open (after the go line): its end tells the supervisor that we are gone.
+    this.#stdin.on('error', () => {});
+    this.exited = readStatus(spawned.status).then((exitCode) => {
+      if (this.#killTimer !== undefined) clearTimeout(this.#killTimer);
+      return { exitCode };
     });
   }
 
-  get pid(): number | undefined {
-    return this.child.pid;
+  /** Starts the job's supervisor; the command itself waits for go(). */
+  static async start(
+    spawner: Spawner,
+    command: string,
+    options: { cwd: string; env: Record<string, string> },
+  ): Promise<RunProcess> {
+    return new RunProcess(await spawner.spawn(command, options));
+  }
+
+  /** Lets the command start: call it once its output is being read. */
+  go(): void {
+    this.#stdin.write('go\n');
   }
 
   #signalGroup(signal: NodeJS.Signals): void {
-    if (this.child.pid === undefined) return;
     try {
-      process.kill(-this.child.pid, signal);
+      process.kill(-this.pid, signal);
     } catch {
       // already gone
     }
@@ -52,4 +59,23 @@ export class RunProcess {
   kill(): void {
     this.#signalGroup('SIGKILL');
   }
+}
+
+/** The exit status the supervisor writes on its status pipe as it ends; null if it died without writing one. */
+function readStatus(status: Socket): Promise<number | null> {
+  return new Promise((resolve) => {
+    let text = '';
+    status.setEncoding('utf8');
+    status.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    const done = () => {
+      status.destroy();
+      const code = /^(\d{1,3})\n$/.exec(text)?.[1];
+      resolve(code === undefined ? null : Number(code));
+    };
+    status.once('end', done);
+    status.once('close', done);
+    status.on('error', () => {});
+  });
 }
