@@ -76,7 +76,7 @@ export interface Exchange {
   bodyError?: string;
 }
 
-/** What Chromium received of an answer that streams (server-sent events), chunk by chunk. */
+/** What Chromium received of an answer, chunk by chunk. */
 interface Stream {
   url: string;
   chunks: Buffer[];
@@ -86,8 +86,9 @@ interface Stream {
 /**
  * Records every request the page sends and every answer it gets, with their bodies,
  * from the browser's own network events: what left the page and what came back.
- * Chromium keeps no body for an answer that streams (server-sent events), so those are
- * taken from its DevTools protocol as they arrive (Network.streamResourceContent).
+ * Chromium keeps no body for an answer that streams (server-sent events), nor for one
+ * the page navigated away from, so bodies are also taken from its DevTools protocol as
+ * they arrive (Network.streamResourceContent).
  */
 export async function recordNetwork(page: Page): Promise<{ exchanges: Exchange[]; settled(): Promise<void> }> {
   const exchanges: Exchange[] = [];
@@ -97,9 +98,9 @@ export async function recordNetwork(page: Page): Promise<{ exchanges: Exchange[]
 
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.enable');
+  // Every answer, not only streams: a body Playwright cannot read afterwards (the page
+  // navigated away meanwhile) is still what Chromium received here.
   cdp.on('Network.responseReceived', (event) => {
-    const type = Object.entries(event.response.headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1];
-    if (!String(type ?? event.response.mimeType).includes('text/event-stream')) return;
     const stream: Stream = { url: event.response.url, chunks: [] };
     streams.set(event.requestId, stream);
     pending.push(
@@ -166,11 +167,13 @@ export async function recordNetwork(page: Page): Promise<{ exchanges: Exchange[]
         seen = pending.length;
         await Promise.allSettled(pending);
       }
-      // A streamed answer's body is what the DevTools protocol saw of it.
+      // An answer whose body Playwright could not read: what the DevTools protocol saw of
+      // it, with every other answer from the same URL (a superset, never less).
       for (const exchange of exchanges) {
         if (exchange.responseBody !== undefined) continue;
-        const received = [...streams.values()].filter((s) => s.url === exchange.url);
-        if (received.length === 0 || received.some((s) => s.error !== undefined)) continue;
+        // (A CORS preflight to the same URL has no content to stream: its error is no gap.)
+        const received = [...streams.values()].filter((s) => s.url === exchange.url && s.error === undefined);
+        if (received.length === 0) continue;
         exchange.responseBody = Buffer.concat(received.flatMap((s) => s.chunks)).toString('utf8');
         delete exchange.bodyError;
       }
