@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -94,6 +94,10 @@ for (const target of databaseTargets()) {
       assert.ok(alive(pid));
 
       const eu = platform.dp('eu-1');
+      const work = join(eu.dataDir, 'work');
+      const caches = async () => readdir(join(work, '.deployments')).catch(() => [] as string[]);
+      const deadCaches = await caches();
+      assert.ok(deadCaches.length > 0, 'the instance keeps its unpacked deployments');
       assert.equal(await eu.service.stop('SIGKILL'), 'SIGKILL');
       await platform.waitFor(async () => !alive(pid), 'the orphaned job to be stopped by its supervisor', 5_000);
       await platform.waitFor(async () => (await runStatus(run.runId)) === 'lost', 'the lease to lapse');
@@ -122,6 +126,13 @@ for (const target of databaseTargets()) {
         done.map((line) => line.split(' ')[1]),
         ['2'],
         'the killed attempt never finished behind the retry’s back',
+      );
+      // What the dead instance left on disk goes once it counts as gone (30 s unseen).
+      await platform.waitFor(
+        async () =>
+          !(await readdir(work)).includes(run.runId) && !(await caches()).some((id) => deadCaches.includes(id)),
+        'the dead instance’s working copy and cache to be removed',
+        60_000,
       );
     });
 

@@ -16,6 +16,8 @@ const project = {
     run: sh fail.sh
   - name: binary
     run: node binary.js
+  - name: scribble
+    run: sh scribble.sh
 `,
   'hello.js': `
 const fs = require('node:fs');
@@ -31,6 +33,9 @@ fs.writeFileSync(process.env.SOV_OUTPUT_DIR + '/reports/summary.json', JSON.stri
 fs.writeFileSync(process.env.SOV_STATE_FILE, JSON.stringify({ count, cursor: 'row-' + count }));
 `,
   'fail.sh': 'echo "about to fail"; exit 3\n',
+  // Changes its own working copy: the next run must not see it (copies come from a cache of the deployment).
+  'scribble.sh': 'echo "found: $(cat notes.txt)"; echo scribbled >> notes.txt; rm fail.sh; touch stray.txt\n',
+  'notes.txt': 'as deployed\n',
   // NUL in output and in state: PostgreSQL stores neither as text, and neither may sink the run.
   'binary.js': `
 process.stdout.write(Buffer.from([0x62, 0x65, 0x66, 0x00, 0x61, 0x66, 0x74, 0x0a]));
@@ -122,6 +127,18 @@ for (const target of databaseTargets()) {
         token,
       });
       assert.deepEqual(state.state, { count: 1, cursor: 'row-1' });
+    });
+
+    it('gives every run a fresh working copy of its deployment, whatever the last run changed in its own', async () => {
+      for (let i = 0; i < 3; i++) {
+        const { events } = await runToEnd('scribble');
+        const lines = events.filter((e) => e.event === 'line').map((e) => e.data.line);
+        assert.deepEqual(lines, ['found: as deployed']);
+        assert.deepEqual(events.at(-1), { event: 'end', data: { status: 'succeeded', exitCode: 0 } });
+      }
+      // The file the scribbler removed from its copy is still there for the next job.
+      const { events } = await runToEnd('fails');
+      assert.deepEqual(events.at(-1), { event: 'end', data: { status: 'failed', exitCode: 3 } });
     });
 
     it('carries state from one run to the next', async () => {

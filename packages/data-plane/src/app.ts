@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import { type App, createHttpServer, refuseUnstorableText } from '@sovereign/protocol/http';
 import { type Database, openDatabase } from '@sovereign/protocol/sql';
@@ -12,6 +13,7 @@ import { deploymentReportKind } from './deployments/report.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
 import { Executor } from './executor/executor.ts';
 import { Spawner } from './executor/spawner.ts';
+import { cacheDirName, WorkingCopies } from './executor/working-copies.ts';
 import { installCors } from './http/cors.ts';
 import { InteractiveGateway } from './interactive/gateway.ts';
 import { requestLogSerializer } from './interactive/log.ts';
@@ -118,11 +120,17 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       },
     });
     const spawner = new Spawner(app.log);
+    const copies = new WorkingCopies({
+      deployments,
+      root: join(config.workDir, cacheDirName, agent.instanceId),
+      budgetBytes: config.deploymentCacheBytes,
+      log: app.log,
+    });
     executor = new Executor({
       db,
       agent,
       client,
-      deployments,
+      copies,
       variables,
       artifacts: store,
       logs,

@@ -20,6 +20,8 @@ export interface DataPlaneConfig {
   artifactsDir: string;
   /** Working copies of bundles for runs, one directory per run, removed after it. */
   workDir: string;
+  /** Unpacked deployments kept under workDir for fast working copies, in bytes (0: none kept). */
+  deploymentCacheBytes: number;
   /** Between SIGTERM and SIGKILL when a run is stopped. */
   killGraceSeconds: number;
   masterKey: { key?: string | undefined; file?: string | undefined };
@@ -128,6 +130,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneCo
     ...storage,
     artifactsDir: env.SOV_ARTIFACTS_DIR || join(dataDir, 'artifacts'),
     workDir: env.SOV_WORK_DIR || join(dataDir, 'work'),
+    deploymentCacheBytes: int(env, 'SOV_DEPLOYMENT_CACHE_BYTES', 1024 * 1024 * 1024),
     killGraceSeconds: int(env, 'SOV_KILL_GRACE_SECONDS', 10),
     maxBundleBytes: int(env, 'SOV_MAX_BUNDLE_BYTES', 512 * 1024 * 1024),
     maxBundleEntries: int(env, 'SOV_MAX_BUNDLE_ENTRIES', 100_000),

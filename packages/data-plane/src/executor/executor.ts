@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, mkdirSync, writeFileSync } from 'node:fs';
+import { lstat, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -14,10 +14,9 @@ import {
 } from '@sovereign/protocol';
 import type { Database } from '@sovereign/protocol/sql';
 import type { FastifyBaseLogger } from 'fastify';
-import * as tar from 'tar';
 import type { Agent } from '../agent/agent.ts';
 import { type ControlPlaneClient, CredentialsRevokedError } from '../agent/control-plane-client.ts';
-import { type Deployments, defaultIdleTimeoutSeconds, type ManifestJob } from '../deployments/index.ts';
+import { defaultIdleTimeoutSeconds, type ManifestJob } from '../deployments/index.ts';
 import type { LiveInteractive } from '../interactive/gateway.ts';
 import { IdleWatch } from '../interactive/idle.ts';
 import { freeLoopbackPort, waitForPort } from '../interactive/port.ts';
@@ -25,18 +24,20 @@ import { Masker } from '../logs/mask.ts';
 import { pumpLogs } from '../logs/pump.ts';
 import type { LogStore } from '../logs/store.ts';
 import type { OutboxDeliverer } from '../outbox/outbox.ts';
-import { recordClaim, recordStatus, sweepOrphans, touchInstance } from '../runs/store.ts';
+import { liveInstances, recordClaim, recordStatus, sweepOrphans, touchInstance } from '../runs/store.ts';
 import { readState, writeState } from '../state/store.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 import type { Variables } from '../variables/index.ts';
 import { RunProcess } from './run-process.ts';
 import type { Spawner } from './spawner.ts';
+import type { WorkingCopies } from './working-copies.ts';
 
 export interface ExecutorOptions {
   db: Database;
   agent: Agent;
   client: ControlPlaneClient;
-  deployments: Deployments;
+  /** Working copies of deployments, and their jobs. */
+  copies: WorkingCopies;
   variables: Variables;
   artifacts: ArtifactStore;
   logs: LogStore;
@@ -70,6 +71,28 @@ interface ActiveRun {
   /** An interactive job's port, where the proxy reaches it, and its idle watch once it answers. */
   interactive?: { port: number; stripPrefix: boolean; host?: string; idle?: IdleWatch };
 }
+
+/**
+ * Like Promise.all, but throws only once every promise has settled: after a failure,
+ * nothing is left writing into a working directory that is about to be removed.
+ */
+async function settleAll<T extends readonly unknown[]>(
+  promises: readonly [...T],
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(promises);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
+}
+
+/** The longest the next claim waits for the runs of the last one to start. */
+const claimDeferMs = 50;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/** An instance not seen for this long is gone: its runs are abandoned, its files removed. */
+const staleSeconds = 30;
 
 /** A state file larger than this is not saved (said in the run's log): state is cursors, not data. */
 const maxStateBytes = 64 * 1024 * 1024;
@@ -138,7 +161,13 @@ export class Executor {
     const sweep = async () => {
       try {
         await touchInstance(this.#o.db, this.#o.agent.instanceId);
-        for (const runId of await sweepOrphans(this.#o.db, 30)) this.#o.logs.ended(runId);
+        for (const runId of await sweepOrphans(this.#o.db, staleSeconds)) {
+          this.#o.logs.ended(runId);
+          // Its instance died: the working copy it left behind is nobody's now.
+          await rm(join(this.#o.workRoot, runId), { recursive: true, force: true });
+        }
+        const live = await liveInstances(this.#o.db, staleSeconds);
+        await this.#o.copies.removeStale((instanceId) => live.has(instanceId));
       } catch (error) {
         this.#o.log.warn({ err: String(error) }, 'orphan sweep failed');
       }
@@ -160,6 +189,7 @@ export class Executor {
     await this.#loop;
     while (this.#active.size > 0) await new Promise((r) => setTimeout(r, 50));
     this.#o.spawner.close();
+    await this.#o.copies.clear();
   }
 
   /** Cancels runs asked for by the control plane. */
@@ -219,7 +249,11 @@ export class Executor {
         );
         failures = 0;
         this.cancel(answer.cancelRunIds);
-        for (const run of answer.runs) this.#launch(run);
+        const launched = answer.runs.map((run) => this.#launch(run));
+        // The next claim waits until these have started (a few milliseconds): it would
+        // otherwise compete with their start for the CPU, here, at the control plane and
+        // in the database, and a run queued meanwhile is handed to it at once anyway.
+        if (launched.length > 0) await Promise.race([Promise.all(launched), sleep(claimDeferMs)]);
       } catch (error) {
         if (this.#closed) return;
         if (refresh.signal.aborted) continue;
@@ -231,10 +265,12 @@ export class Executor {
     }
   }
 
-  #launch(run: ClaimedRun): void {
+  /** Starts a run; resolves once its command was let go, or the run ended before it could be. */
+  #launch(run: ClaimedRun): Promise<void> {
     const active: ActiveRun = { run, logLines: 0 };
     this.#active.set(run.runId, active);
-    void this.#execute(active)
+    const { promise: launched, resolve: started } = Promise.withResolvers<void>();
+    void this.#execute(active, started)
       .catch(async (error: unknown) => {
         this.#o.log.error({ runId: run.runId, err: String(error) }, 'run execution failed');
         // Never leave a run to lapse into lost (and be retried) for a fault of ours.
@@ -243,12 +279,14 @@ export class Executor {
         }
       })
       .finally(() => {
+        started();
         this.#active.delete(run.runId);
         this.#o.logs.ended(run.runId);
         this.#slotFreed?.();
         this.#claimRefresh?.(run.kind);
         this.#o.outbox.wake();
       });
+    return launched;
   }
 
   async #report(
@@ -265,46 +303,55 @@ export class Executor {
     this.#o.outbox.wake();
   }
 
-  async #execute(active: ActiveRun): Promise<void> {
+  async #execute(active: ActiveRun, started: () => void): Promise<void> {
     const { run } = active;
     const { db } = this.#o;
-    await recordClaim(db, run, this.#o.agent.instanceId);
     const workDir = join(this.#o.workRoot, run.runId);
     const appDir = join(workDir, 'app');
     const outputDir = join(workDir, 'outputs');
     const stateFile = join(workDir, 'state.json');
     try {
-      const job = await this.#job(run);
+      // Synchronous, like the small writes below: each asynchronous call costs a thread pool
+      // round trip (a few tenths of a millisecond) on the start path of every run.
+      mkdirSync(outputDir, { recursive: true, mode: 0o700 });
+      // Independent reads and the working copy, at once: they are most of a run's start.
+      const [, job, copied, saved, variables] = await settleAll([
+        recordClaim(db, run, this.#o.agent.instanceId),
+        this.#o.copies.jobs(run.workspaceId, run.deploymentId).then(
+          (jobs) => jobs.find((j) => j.name === run.jobName),
+          () => undefined,
+        ),
+        this.#o.copies.checkout(run.workspaceId, run.deploymentId, appDir).then(
+          () => true,
+          (error: unknown) => {
+            this.#o.log.error({ runId: run.runId, err: String(error) }, 'could not make a working copy');
+            return false;
+          },
+        ),
+        readState(db, run.workspaceId, run.jobName),
+        // A wrong master key or a damaged secret: the job must not start without its secrets.
+        this.#o.variables.forRun(run.workspaceId).catch((error: unknown) => {
+          this.#o.log.error({ runId: run.runId, err: String(error) }, 'the workspace’s secrets cannot be read');
+          return undefined;
+        }),
+      ]);
       if (job === undefined) {
         await this.#report(run, 'failed', { reasonCode: 'job_missing' });
         return;
       }
-      await mkdir(appDir, { recursive: true, mode: 0o700 });
-      await mkdir(outputDir, { recursive: true });
-      try {
-        await pipeline(
-          await this.#o.deployments.openBundle(run.workspaceId, run.deploymentId),
-          tar.x({ cwd: appDir, strict: true }),
-        );
-      } catch (error) {
-        this.#o.log.error({ runId: run.runId, err: String(error) }, 'could not make a working copy');
+      if (!copied) {
         await this.#report(run, 'failed', { reasonCode: 'deployment_missing' });
         return;
       }
-      const saved = await readState(db, run.workspaceId, run.jobName);
-      await writeFile(stateFile, JSON.stringify(saved?.state ?? {}));
-      let values: Record<string, string>;
-      let masker: Masker;
-      try {
-        const variables = await this.#o.variables.forRun(run.workspaceId);
-        values = variables.values;
-        masker = new Masker(variables.secrets);
-      } catch (error) {
-        // A wrong master key or a damaged secret: the job must not start without its secrets.
-        this.#o.log.error({ runId: run.runId, err: String(error) }, 'the workspace’s secrets cannot be read');
+      if (variables === undefined) {
         await this.#report(run, 'failed', { reasonCode: 'secrets_unreadable' });
         return;
       }
+      const stateText = JSON.stringify(saved?.state ?? {});
+      if (stateText.length <= 64 * 1024) writeFileSync(stateFile, stateText);
+      else await writeFile(stateFile, stateText);
+      const { values } = variables;
+      const masker = new Masker(variables.secrets);
       const interactive = run.kind === 'interactive' ? await this.#interactiveEnv(active, job) : {};
       const env: Record<string, string> = {
         // Only what a job needs: never the data plane's own environment (its credentials, its master key).
@@ -347,6 +394,7 @@ export class Executor {
       });
       // Its output is read from here on: the command may start.
       child.go();
+      started();
       const timeout = setTimeout(() => this.#stop(active, 'timed_out'), run.timeoutSeconds * 1000);
       // An interactive job is running once its port answers; a batch job, once started.
       const ready = active.interactive === undefined || (await this.#awaitPort(active, child, job));
@@ -383,15 +431,6 @@ export class Executor {
       }
     } finally {
       await rm(workDir, { recursive: true, force: true }).catch(() => {});
-    }
-  }
-
-  async #job(run: ClaimedRun): Promise<ManifestJob | undefined> {
-    try {
-      const manifest = await this.#o.deployments.manifest(run.workspaceId, run.deploymentId);
-      return manifest.jobs.find((j) => j.name === run.jobName);
-    } catch {
-      return undefined;
     }
   }
 

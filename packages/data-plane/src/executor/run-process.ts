@@ -20,9 +20,8 @@ export class RunProcess {
     this.stdout = spawned.stdout;
     this.stderr = spawned.stderr;
     this.#stdin = spawned.stdin;
-    // The pipe is only held open (after the go line): its end tells the supervisor that we are gone.
-    this.#stdin.on('error', () => {});
-    this.exited = readStatus(spawned.status).then((exitCode) => {
+    // Held open after the go line (its end tells the supervisor that we are gone); the exit status comes back on it.
+    this.exited = readStatus(spawned.stdin).then((exitCode) => {
       if (this.#killTimer !== undefined) clearTimeout(this.#killTimer);
       return { exitCode };
     });
@@ -61,21 +60,25 @@ export class RunProcess {
   }
 }
 
-/** The exit status the supervisor writes on its status pipe as it ends; null if it died without writing one. */
-function readStatus(status: Socket): Promise<number | null> {
+/**
+ * The exit status the supervisor writes back on its stdin as it ends (the line is the
+ * last thing it does); null if it died without writing one.
+ */
+function readStatus(socket: Socket): Promise<number | null> {
   return new Promise((resolve) => {
     let text = '';
-    status.setEncoding('utf8');
-    status.on('data', (chunk: string) => {
-      text += chunk;
-    });
     const done = () => {
-      status.destroy();
+      socket.destroy();
       const code = /^(\d{1,3})\n$/.exec(text)?.[1];
       resolve(code === undefined ? null : Number(code));
     };
-    status.once('end', done);
-    status.once('close', done);
-    status.on('error', () => {});
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.endsWith('\n')) done();
+    });
+    socket.once('end', done);
+    socket.once('close', done);
+    socket.on('error', () => {});
   });
 }

@@ -20,7 +20,7 @@ process.on('message', (message: SpawnRequest) => {
       cwd,
       env: { ...env, SOV_COMMAND: command },
       detached: true,
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
   } catch (error) {
     fail(error);
@@ -31,11 +31,11 @@ process.on('message', (message: SpawnRequest) => {
     child.once('error', fail);
     return;
   }
-  const streams = ['stdin', 'stdout', 'stderr', 'status'] as const;
+  const streams = ['stdin', 'stdout', 'stderr'] as const;
   for (const [fd, stream] of streams.entries()) {
     process.send?.({ id, pid, stream }, child.stdio[fd] as Socket);
   }
-  // Reaped here when it ends; how it ended travels on its status pipe.
+  // Reaped here when it ends; how it ended travels back on its stdin socket.
   child.unref();
 });
 

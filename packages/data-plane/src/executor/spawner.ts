@@ -15,10 +15,10 @@ export interface SpawnRequest {
 /** A supervisor shell started by the spawner: its pid (its process group) and its pipes. */
 export interface Spawned {
   pid: number;
+  /** Two-way: the go line and the lifeline out, the exit status back. */
   stdin: Socket;
   stdout: Socket;
   stderr: Socket;
-  status: Socket;
 }
 
 type Reply = { id: number; error: string } | { id: number; pid: number; stream: keyof Omit<Spawned, 'pid'> };
@@ -92,11 +92,11 @@ export class Spawner {
     if (handle === undefined) return;
     pending.parts.pid = reply.pid;
     pending.parts[reply.stream] = handle;
-    const { pid, stdin, stdout, stderr, status } = pending.parts;
-    if (pid === undefined || !stdin || !stdout || !stderr || !status) return;
+    const { pid, stdin, stdout, stderr } = pending.parts;
+    if (pid === undefined || !stdin || !stdout || !stderr) return;
     clearTimeout(pending.timer);
     this.#pending.delete(reply.id);
-    pending.resolve({ pid, stdin, stdout, stderr, status });
+    pending.resolve({ pid, stdin, stdout, stderr });
   }
 
   /** Starts a supervisor shell for `command`, in `cwd`, with exactly `env`. */

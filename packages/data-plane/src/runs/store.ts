@@ -92,6 +92,15 @@ export async function touchInstance(db: Queryable, instanceId: string): Promise<
   );
 }
 
+/** Instances of this data plane seen in the last `staleSeconds`. */
+export async function liveInstances(db: Queryable, staleSeconds: number): Promise<Set<string>> {
+  const rows = await db.query<{ instance_id: string }>(
+    `SELECT instance_id FROM instances WHERE last_seen > now() - ($1::int * interval '1 second')`,
+    [staleSeconds],
+  );
+  return new Set(rows.map((r) => r.instance_id));
+}
+
 /**
  * Runs whose instance has not been seen for `staleSeconds` died with it: they end here
  * as abandoned (their followers stop waiting); the control plane ends them as lost

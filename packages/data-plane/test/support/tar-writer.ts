@@ -16,6 +16,8 @@ export interface RawEntry {
   type: '0' | '1' | '2' | '3' | '4' | '5' | '6';
   content?: string | Buffer;
   linkpath?: string;
+  /** Permission bits; 0755 for a directory and 0644 for anything else when not given. */
+  mode?: number;
   /** The size the header declares, when it should differ from the content's. */
   declaredSize?: number;
   /** PAX extended header records written just before the entry (`path` overrides its name). */
@@ -37,7 +39,7 @@ function paxRecord(key: string, value: string): string {
 export function header(entry: Omit<RawEntry, 'type'> & { type: RawEntry['type'] | 'x' }, size: number): Buffer {
   const block = Buffer.alloc(512);
   block.write(entry.path, 0, 100, 'utf8');
-  block.write(octal(entry.type === '5' ? 0o755 : 0o644, 8), 100);
+  block.write(octal(entry.mode ?? (entry.type === '5' ? 0o755 : 0o644), 8), 100);
   block.write(octal(0, 8), 108); // uid
   block.write(octal(0, 8), 116); // gid
   block.write(octal(size, 12), 124);

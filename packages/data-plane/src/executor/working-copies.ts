@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto';
+import { chmodSync, cpSync, readdirSync, statSync } from 'node:fs';
+import { cp, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar';
+import type { Deployments, ManifestJob } from '../deployments/index.ts';
+
+/** Under the work directory: one cache directory per instance, named by its id. */
+export const cacheDirName = '.deployments';
+
+export interface WorkingCopiesOptions {
+  deployments: Deployments;
+  /** This instance's own directory of unpacked deployments (named by its instance id); nothing else writes there. */
+  root: string;
+  /** Unpacked bytes kept at most; the least recently used trees go first. */
+  budgetBytes: number;
+  log: { warn(fields: Record<string, unknown>, message: string): void };
+}
+
+interface Tree {
+  /** Its path once unpacked; undefined when it could not be, or is too large to keep. */
+  ready: Promise<string | undefined>;
+  bytes: number;
+  /**
+   * Set when it has few and small enough files to copy synchronously: its directories
+   * and their modes, which the synchronous copy does not carry over.
+   */
+  dirs?: Array<[path: string, mode: number]>;
+  /** Copies being made from it: it is not evicted while any is. */
+  users: number;
+}
+
+/** Deployments whose jobs are remembered: they never change once stored. */
+const maxRemembered = 1000;
+
+/**
+ * A tree this small is copied synchronously: a few tenths of a millisecond of blocking,
+ * where the asynchronous copy pays a thread pool round trip per file and directory
+ * (about 2.5 ms for a typical project of a few files, on the start path of every run).
+ */
+const syncCopy = { maxEntries: 64, maxBytes: 256 * 1024 };
+
+/**
+ * Links are copied as written (the upload checked that none leads out of the tree), and
+ * files keep their modes and times. Directories keep their modes: the synchronous copy
+ * creates them with the default one, so theirs are set after it.
+ */
+async function copyTree(from: string, to: string, dirs: Tree['dirs']): Promise<void> {
+  const options = { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, errorOnExist: true };
+  if (dirs === undefined) return cp(from, to, options);
+  cpSync(from, to, options);
+  for (const [path, mode] of dirs) chmodSync(join(to, path), mode);
+}
+
+/** The directories of a tree (itself first), with their modes. */
+function directoriesOf(root: string): Array<[path: string, mode: number]> {
+  const dirs: Array<[string, number]> = [['', statSync(root).mode & 0o7777]];
+  for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const path = relative(root, join(entry.parentPath, entry.name));
+    dirs.push([path, statSync(join(root, path)).mode & 0o7777]);
+  }
+  return dirs;
+}
+
+/**
+ * Fresh working copies of deployments for runs. A deployment is unpacked once, into
+ * this instance's cache, and each run gets a copy of that tree: a copy of a few files
+ * costs a fraction of a gunzip and untar, and a run still never sees another run's
+ * changes. Deployments are immutable, so neither the tree nor the jobs go stale; the
+ * cache only forgets what it has no room for. Whatever goes wrong with a cached tree, the
+ * run falls back to unpacking its bundle, as without a cache.
+ */
+export class WorkingCopies {
+  readonly #o: WorkingCopiesOptions;
+  /** In least recently used order. */
+  readonly #trees = new Map<string, Tree>();
+  readonly #jobs = new Map<string, ManifestJob[]>();
+  #bytes = 0;
+
+  constructor(options: WorkingCopiesOptions) {
+    this.#o = options;
+  }
+
+  /** The jobs of a deployment of this workspace; throws when there is no such deployment. */
+  async jobs(workspaceId: string, deploymentId: string): Promise<ManifestJob[]> {
+    const key = `${workspaceId}/${deploymentId}`;
+    const known = this.#jobs.get(key);
+    if (known !== undefined) return known;
+    const { jobs } = await this.#o.deployments.manifest(workspaceId, deploymentId);
+    if (this.#jobs.size >= maxRemembered) this.#jobs.delete(this.#jobs.keys().next().value as string);
+    this.#jobs.set(key, jobs);
+    return jobs;
+  }
+
+  /** Makes `dest` (which must not exist) a fresh copy of the deployment's files. */
+  async checkout(workspaceId: string, deploymentId: string, dest: string): Promise<void> {
+    const key = `${workspaceId}/${deploymentId}`;
+    const known = this.#trees.get(key);
+    if (known === undefined) return this.#first(key, workspaceId, deploymentId, dest);
+    this.#trees.delete(key);
+    this.#trees.set(key, known);
+    known.users += 1;
+    try {
+      const path = await known.ready;
+      if (path !== undefined) {
+        try {
+          await copyTree(path, dest, known.dirs);
+          return;
+        } catch (error) {
+          this.#o.log.warn({ deploymentId, err: String(error) }, 'cached deployment unusable: unpacking its bundle');
+          await this.#forget(key, known);
+          await rm(dest, { recursive: true, force: true });
+        }
+      }
+      await this.#unpackTo(workspaceId, deploymentId, dest);
+    } finally {
+      known.users -= 1;
+    }
+  }
+
+  /**
+   * The first run of a deployment here unpacks it into the cache and copies it from
+   * there. A tree over the whole budget is not kept: it is moved to this run instead,
+   * and later runs unpack their own.
+   */
+  async #first(key: string, workspaceId: string, deploymentId: string, dest: string): Promise<void> {
+    let settle: (path: string | undefined) => void = () => {};
+    const tree: Tree = { ready: new Promise((resolve) => (settle = resolve)), bytes: 0, users: 1 };
+    this.#trees.set(key, tree);
+    await mkdir(this.#o.root, { recursive: true, mode: 0o700 });
+    // A name of its own: a forgotten tree of the same deployment may still be being removed.
+    const path = join(this.#o.root, `${deploymentId}.${randomUUID()}`);
+    try {
+      const { bytes, entries } = await this.#unpackTo(workspaceId, deploymentId, path);
+      if (bytes > this.#o.budgetBytes) {
+        await rename(path, dest);
+        settle(undefined);
+        return;
+      }
+      tree.bytes = bytes;
+      if (entries <= syncCopy.maxEntries && bytes <= syncCopy.maxBytes) tree.dirs = directoriesOf(path);
+      this.#bytes += bytes;
+      settle(path);
+      await copyTree(path, dest, tree.dirs);
+    } catch (error) {
+      // Unpacked by the next run again: a missing bundle may be a moment's fault of the store.
+      settle(undefined);
+      await this.#forget(key, tree);
+      await rm(path, { recursive: true, force: true });
+      throw error;
+    } finally {
+      tree.users -= 1;
+      // Only a new tree adds bytes: this is where the cache may have outgrown its budget.
+      await this.#evict();
+    }
+  }
+
+  /** Unpacks the bundle into `dir` (created with owner-only access); returns its entries and the bytes of its files. */
+  async #unpackTo(workspaceId: string, deploymentId: string, dir: string): Promise<{ bytes: number; entries: number }> {
+    await mkdir(dir, { mode: 0o700 });
+    let bytes = 0;
+    let entries = 0;
+    await pipeline(
+      await this.#o.deployments.openBundle(workspaceId, deploymentId),
+      tar.x({
+        cwd: dir,
+        strict: true,
+        onReadEntry: (entry) => {
+          bytes += entry.size;
+          entries += 1;
+        },
+      }),
+    );
+    return { bytes, entries };
+  }
+
+  async #forget(key: string, tree: Tree): Promise<void> {
+    if (this.#trees.get(key) !== tree) return;
+    this.#trees.delete(key);
+    this.#bytes -= tree.bytes;
+    tree.bytes = 0;
+    const path = await tree.ready;
+    if (path !== undefined) await rm(path, { recursive: true, force: true }).catch(() => {});
+  }
+
+  async #evict(): Promise<void> {
+    for (const [key, tree] of this.#trees) {
+      if (this.#bytes <= this.#o.budgetBytes) return;
+      if (tree.users === 0) await this.#forget(key, tree);
+    }
+  }
+
+  /** Removes the cache, at shutdown. */
+  async clear(): Promise<void> {
+    this.#trees.clear();
+    this.#bytes = 0;
+    await rm(this.#o.root, { recursive: true, force: true });
+  }
+
+  /** Removes the caches of instances no longer alive (ended by a crash, or on another host sharing the directory). */
+  async removeStale(alive: (instanceId: string) => boolean): Promise<void> {
+    const parent = dirname(this.#o.root);
+    const own = basename(this.#o.root);
+    for (const name of await readdir(parent).catch(() => [] as string[])) {
+      if (name !== own && !alive(name)) await rm(join(parent, name), { recursive: true, force: true });
+    }
+  }
+}
