@@ -114,6 +114,23 @@ eachDatabase('runs: triggers, claims, events, leases, retries', (h) => {
     );
   });
 
+  it('hands no run to a disabled data plane, nor to one in a disabled region, until both are enabled', async () => {
+    const d = await deployed(h(), [job('paused_plane')]);
+    const queued = await d.trigger('paused_plane');
+    const admin = d.t.people.admin.token;
+    const plane = `/dataplanes/${d.t.dataplane.dataplaneId}`;
+    await h().expect(200, 'PATCH', plane, { token: admin, body: { enabled: false } });
+    assert.deepEqual((await d.claim()).runs, [], 'the data plane is disabled');
+    await h().expect(200, 'PATCH', plane, { token: admin, body: { enabled: true } });
+    await h().expect(200, 'PATCH', `/regions/${d.t.regionId}`, { token: admin, body: { enabled: false } });
+    assert.deepEqual((await d.claim()).runs, [], 'its region is disabled');
+    await h().expect(200, 'PATCH', `/regions/${d.t.regionId}`, { token: admin, body: { enabled: true } });
+    assert.deepEqual(
+      (await d.claim()).runs.map((r: { runId: string }) => r.runId),
+      [queued.runId],
+    );
+  });
+
   it('wakes a claim held open the moment a run is queued', async () => {
     const d = await deployed(h(), [job('fast')]);
     const started = Date.now();

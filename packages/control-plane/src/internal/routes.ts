@@ -303,25 +303,19 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
       for (;;) {
         // Listen before looking, so a run queued in between still wakes this claim.
         const woken = deps.dispatcher.wait(plane.dataplane_id, Math.max(0, deadline - Date.now()), closed.signal);
-        const answer = await db.transaction(async (tx) => {
-          const [state] = await tx.query<{ accepting: boolean }>(
-            `SELECT d.enabled AND r.enabled AND NOT d.tombstone AS accepting
-               FROM dataplanes d JOIN regions r USING (region_id) WHERE d.dataplane_id = $1`,
-            [plane.dataplane_id],
-          );
-          const runs = state?.accepting
-            ? await claimRuns(
-                tx,
-                plane.dataplane_id,
-                instanceId,
-                capacity,
-                deps.config.runLeaseSeconds,
-                deps.now(),
-                interactiveCapacity,
-              )
-            : [];
-          return { runs, cancelRunIds: await cancelsFor(tx, instanceId) };
-        });
+        const [runs, cancelRunIds] = await Promise.all([
+          claimRuns(
+            db,
+            plane.dataplane_id,
+            instanceId,
+            capacity,
+            deps.config.runLeaseSeconds,
+            deps.now(),
+            interactiveCapacity,
+          ),
+          cancelsFor(db, instanceId),
+        ]);
+        const answer = { runs, cancelRunIds };
         if (closed.signal.aborted) {
           await releaseClaims(
             db,

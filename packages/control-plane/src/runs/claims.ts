@@ -7,7 +7,9 @@ import { iso } from '../context.ts';
  * first, each under a lease. SKIP LOCKED lets instances (and control plane replicas)
  * claim at once without waiting on each other or handing out a run twice. With
  * `interactiveCapacity`, interactive runs are counted apart: `capacity` is then for
- * batch runs only, so long-lived apps never keep batch runs waiting.
+ * batch runs only, so long-lived apps never keep batch runs waiting. A data plane that
+ * is disabled, in a disabled region, or deleted gets none. One statement, so no
+ * transaction around it: a claim is on the start path of every run.
  */
 export async function claimRuns(
   tx: Queryable,
@@ -30,14 +32,18 @@ export async function claimRuns(
     timeout_seconds: number;
     lease_expires_at: Date;
   }>(
-    `WITH picked AS (
+    `WITH accepting AS (
+       SELECT 1 FROM dataplanes d JOIN regions g USING (region_id)
+        WHERE d.dataplane_id = $1 AND d.enabled AND g.enabled AND NOT d.tombstone
+     ), picked AS (
        SELECT q.run_id FROM runs q
-        WHERE q.dataplane_id = $1 AND q.status = 'queued'
+        WHERE EXISTS (SELECT 1 FROM accepting) AND q.dataplane_id = $1 AND q.status = 'queued'
           AND ($6::int IS NULL OR EXISTS (SELECT 1 FROM jobs k WHERE k.job_id = q.job_id AND k.kind = 'batch'))
         ORDER BY q.queued_at, q.run_id LIMIT $3 FOR UPDATE SKIP LOCKED
      ), apps AS (
        SELECT q.run_id FROM runs q
-        WHERE $6::int IS NOT NULL AND q.dataplane_id = $1 AND q.status = 'queued'
+        WHERE $6::int IS NOT NULL AND EXISTS (SELECT 1 FROM accepting) AND q.dataplane_id = $1
+          AND q.status = 'queued'
           AND EXISTS (SELECT 1 FROM jobs k WHERE k.job_id = q.job_id AND k.kind = 'interactive')
         ORDER BY q.queued_at, q.run_id LIMIT coalesce($6::int, 0) FOR UPDATE SKIP LOCKED
      )

@@ -28,6 +28,7 @@ import { liveInstances, recordClaim, recordStatus, sweepOrphans, touchInstance }
 import { readState, writeState } from '../state/store.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 import type { Variables } from '../variables/index.ts';
+import { Janitor } from './janitor.ts';
 import { RunProcess } from './run-process.ts';
 import type { Spawner } from './spawner.ts';
 import type { WorkingCopies } from './working-copies.ts';
@@ -107,6 +108,7 @@ const maxStateBytes = 64 * 1024 * 1024;
 export class Executor {
   readonly #o: ExecutorOptions;
   readonly #active = new Map<string, ActiveRun>();
+  readonly #janitor = new Janitor();
   /**
    * Runs that ended here whose final event the control plane has not acknowledged yet
    * (run id -> its sequence number): still held, so their lease is renewed meanwhile.
@@ -189,6 +191,7 @@ export class Executor {
     await this.#loop;
     while (this.#active.size > 0) await new Promise((r) => setTimeout(r, 50));
     this.#o.spawner.close();
+    await this.#janitor.close();
     await this.#o.copies.clear();
   }
 
@@ -314,9 +317,8 @@ export class Executor {
       // Synchronous, like the small writes below: each asynchronous call costs a thread pool
       // round trip (a few tenths of a millisecond) on the start path of every run.
       mkdirSync(outputDir, { recursive: true, mode: 0o700 });
-      // Independent reads and the working copy, at once: they are most of a run's start.
-      const [, job, copied, saved, variables] = await settleAll([
-        recordClaim(db, run, this.#o.agent.instanceId),
+      // What the start needs, at once: the job, its files and its environment.
+      const needed = settleAll([
         this.#o.copies.jobs(run.workspaceId, run.deploymentId).then(
           (jobs) => jobs.find((j) => j.name === run.jobName),
           () => undefined,
@@ -328,28 +330,31 @@ export class Executor {
             return false;
           },
         ),
-        readState(db, run.workspaceId, run.jobName),
         // A wrong master key or a damaged secret: the job must not start without its secrets.
         this.#o.variables.forRun(run.workspaceId).catch((error: unknown) => {
           this.#o.log.error({ runId: run.runId, err: String(error) }, 'the workspace’s secrets cannot be read');
           return undefined;
         }),
       ]);
-      if (job === undefined) {
-        await this.#report(run, 'failed', { reasonCode: 'job_missing' });
-        return;
-      }
-      if (!copied) {
-        await this.#report(run, 'failed', { reasonCode: 'deployment_missing' });
-        return;
-      }
-      if (variables === undefined) {
-        await this.#report(run, 'failed', { reasonCode: 'secrets_unreadable' });
-        return;
-      }
-      const stateText = JSON.stringify(saved?.state ?? {});
-      if (stateText.length <= 64 * 1024) writeFileSync(stateFile, stateText);
-      else await writeFile(stateFile, stateText);
+      // What only the go needs: the claim on record (every status reported updates its
+      // row) and the saved state. Asked after the rest, so that where the database answers
+      // one query at a time (PGlite) they are answered while the job's shell starts.
+      const beforeGo = settleAll([
+        recordClaim(db, run, this.#o.agent.instanceId),
+        readState(db, run.workspaceId, run.jobName),
+      ]);
+      beforeGo.catch(() => {}); // awaited on every path below
+      const [job, copied, variables] = await needed.catch(async (error: unknown) => {
+        await beforeGo.catch(() => {});
+        throw error;
+      });
+      const fail = async (reasonCode: ReasonCode) => {
+        await beforeGo;
+        await this.#report(run, 'failed', { reasonCode });
+      };
+      if (job === undefined) return await fail('job_missing');
+      if (!copied) return await fail('deployment_missing');
+      if (variables === undefined) return await fail('secrets_unreadable');
       const { values } = variables;
       const masker = new Masker(variables.secrets);
       const interactive = run.kind === 'interactive' ? await this.#interactiveEnv(active, job) : {};
@@ -368,6 +373,7 @@ export class Executor {
         ...interactive,
       };
       if (active.stopping !== undefined) {
+        await beforeGo;
         await this.#report(run, 'cancelled', { reasonCode: 'cancelled' });
         return;
       }
@@ -376,9 +382,18 @@ export class Executor {
         child = await RunProcess.start(this.#o.spawner, job.run, { cwd: appDir, env });
       } catch (error) {
         this.#o.log.error({ runId: run.runId, err: String(error) }, 'could not start the job');
-        await this.#report(run, 'failed', { reasonCode: 'spawn_failed' });
-        return;
+        return await fail('spawn_failed');
       }
+      let saved: Awaited<ReturnType<typeof readState>>;
+      try {
+        [, saved] = await beforeGo;
+      } catch (error) {
+        child.kill(); // its command never ran: it waits for the go
+        throw error;
+      }
+      const stateText = JSON.stringify(saved?.state ?? {});
+      if (stateText.length <= 64 * 1024) writeFileSync(stateFile, stateText);
+      else await writeFile(stateFile, stateText);
       active.process = child;
       // Stopped while it was being started: it ends before its command runs.
       if (active.stopping !== undefined) child.terminate(this.#o.killGraceMs);
@@ -430,7 +445,9 @@ export class Executor {
         });
       }
     } finally {
-      await rm(workDir, { recursive: true, force: true }).catch(() => {});
+      await this.#janitor.remove(workDir).catch((error: unknown) => {
+        this.#o.log.warn({ runId: run.runId, err: String(error) }, 'could not remove the working copy');
+      });
     }
   }
 
