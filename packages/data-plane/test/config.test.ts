@@ -37,3 +37,18 @@ describe('data plane configuration: the dashboard origins allowed by CORS', () =
     assert.throws(() => configFromEnv({ ...base, SOV_CONTROL_PLANE_URL: 'not a url' }), ConfigError);
   });
 });
+
+describe('data plane configuration: the cache of unpacked deployments', () => {
+  it('keeps 1 GiB by default, takes SOV_DEPLOYMENT_CACHE_BYTES (0 keeps none), and refuses anything else', () => {
+    assert.equal(configFromEnv(base).deploymentCacheBytes, 1024 ** 3);
+    assert.equal(configFromEnv({ ...base, SOV_DEPLOYMENT_CACHE_BYTES: '0' }).deploymentCacheBytes, 0);
+    assert.equal(configFromEnv({ ...base, SOV_DEPLOYMENT_CACHE_BYTES: '5000000' }).deploymentCacheBytes, 5_000_000);
+    for (const bad of ['-1', 'lots', '1.5']) {
+      assert.throws(
+        () => configFromEnv({ ...base, SOV_DEPLOYMENT_CACHE_BYTES: bad }),
+        (error: unknown) => error instanceof ConfigError && error.message.includes('SOV_DEPLOYMENT_CACHE_BYTES'),
+        bad,
+      );
+    }
+  });
+});
