@@ -186,10 +186,23 @@ for (const target of databaseTargets()) {
           'all 50 runs to be reported succeeded',
           60_000,
         )
-        .catch((error: Error) => {
+        .catch(async (error: Error) => {
           const counts: Record<string, number> = {};
           for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1;
-          throw new Error(`${error.message}: ${JSON.stringify(counts)}`);
+          // How the others ended, and what the data plane logged: the reason is in one of them.
+          const others: Array<{ runId: string; status: string; exitCode: number | null; reasonCode: string | null }> =
+            [];
+          for (const [i, runId] of runIds.entries()) {
+            if (statuses[i] === 'succeeded') continue;
+            const run = await expectStatus(200, 'GET', `${platform.cp}/runs/${runId}`, { token: t.token });
+            others.push({ runId, status: run.status, exitCode: run.exitCode, reasonCode: run.reasonCode });
+          }
+          const logged = platform
+            .dp('eu-1')
+            .service.output()
+            .split('\n')
+            .filter((line) => others.some((o) => line.includes(o.runId)));
+          throw new Error(`${error.message}: ${JSON.stringify({ counts, others, logged })}`);
         });
       for (const runId of runIds) {
         const run = await expectStatus(200, 'GET', `${platform.cp}/runs/${runId}`, { token: t.token });

@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, writeFileSync } from 'node:fs';
-import { lstat, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   type ClaimedRun,
   type ClaimResponse,
@@ -10,7 +8,6 @@ import {
   interactivePath,
   protocolVersion,
   type ReasonCode,
-  unstorablePath,
 } from '@sovereign/protocol';
 import type { Database } from '@sovereign/protocol/sql';
 import type { FastifyBaseLogger } from 'fastify';
@@ -29,6 +26,7 @@ import { readState, writeState } from '../state/store.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 import type { Variables } from '../variables/index.ts';
 import { Janitor } from './janitor.ts';
+import { collectOutputs, readStateFile } from './results.ts';
 import { RunProcess } from './run-process.ts';
 import type { Spawner } from './spawner.ts';
 import type { WorkingCopies } from './working-copies.ts';
@@ -94,9 +92,6 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /** An instance not seen for this long is gone: its runs are abandoned, its files removed. */
 const staleSeconds = 30;
-
-/** A state file larger than this is not saved (said in the run's log): state is cursors, not data. */
-const maxStateBytes = 64 * 1024 * 1024;
 
 /**
  * Runs jobs: holds a claim open to the control plane while it has free slots, and
@@ -419,7 +414,7 @@ export class Executor {
       active.interactive?.idle?.stop();
       await logsDone;
       if (active.stopping === 'fenced') return;
-      await this.#collectOutputs(run.runId, outputDir);
+      await collectOutputs(this.#o.db, this.#o.artifacts, run.runId, outputDir);
       if (active.stopping === 'start_timeout') {
         await this.#report(run, 'failed', { exitCode: outcome.exitCode, reasonCode: 'start_timeout' });
       } else if (!ready && active.stopping === undefined) {
@@ -490,47 +485,15 @@ export class Executor {
     return true;
   }
 
-  /** Files left in the output directory become the run's outputs, with size and digest. */
-  async #collectOutputs(runId: string, outputDir: string): Promise<void> {
-    const entries = await readdir(outputDir, { recursive: true, withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
-      const full = join(entry.parentPath, entry.name);
-      const info = await lstat(full);
-      if (!info.isFile()) continue; // symbolic links could point anywhere: not outputs
-      const path = relative(outputDir, full).split(sep).join('/');
-      const hash = createHash('sha256');
-      await pipeline(createReadStream(full), hash);
-      const digest = `sha256:${hash.digest('hex')}`;
-      const key = `outputs/${runId}/${createHash('sha256').update(path).digest('hex')}`;
-      await this.#o.artifacts.putFile(key, full);
-      await this.#o.db.query(
-        `INSERT INTO run_outputs (run_id, path, size_bytes, digest, artifact_key) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (run_id, path) DO NOTHING`,
-        [runId, path, info.size, digest, key],
-      );
-    }
-  }
-
-  /** After a success, the state file becomes the job's state (when it is JSON). */
+  /** After a success, the state file becomes the job's state (when it can be stored). */
   async #saveState(active: ActiveRun, stateFile: string): Promise<void> {
     const { run } = active;
+    const read = await readStateFile(stateFile);
+    if (read.saved) return writeState(this.#o.db, run.workspaceId, run.jobName, read.state, run.runId);
     // Said in the run's own log, which stays here: the job's author is the one to act.
-    const notSaved = async (why: string) => {
-      active.logLines += 1;
-      await this.#o.logs.append(run.runId, active.logLines, [
-        { stream: 'stderr', at: new Date(), text: `sovereign: ${why}; state not saved` },
-      ]);
-    };
-    const size = (await stat(stateFile).catch(() => undefined))?.size ?? 0;
-    if (size > maxStateBytes) return notSaved(`the state file is over ${maxStateBytes} bytes`);
-    let state: unknown;
-    try {
-      state = JSON.parse(await readFile(stateFile, 'utf8'));
-    } catch {
-      return notSaved('the state file is not valid JSON');
-    }
-    const unstorable = unstorablePath(state, 'state');
-    if (unstorable !== undefined) return notSaved(`${unstorable.path} ${unstorable.message}, so it cannot be stored`);
-    await writeState(this.#o.db, run.workspaceId, run.jobName, state, run.runId);
+    active.logLines += 1;
+    await this.#o.logs.append(run.runId, active.logLines, [
+      { stream: 'stderr', at: new Date(), text: `sovereign: ${read.why}; state not saved` },
+    ]);
   }
 }
