@@ -247,7 +247,17 @@ export class Executor {
         );
         failures = 0;
         this.cancel(answer.cancelRunIds);
-        const launched = answer.runs.map((run) => this.#launch(run));
+        const launched: Promise<void>[] = [];
+        for (const run of answer.runs) {
+          // Handed again a run this instance holds: a heartbeat listing what it held was
+          // read late, and the claim looked undelivered. The lease is ours again; the run
+          // goes on (or its final event does), and is never started a second time.
+          if (this.#active.has(run.runId) || this.#unreported.has(run.runId)) {
+            this.#o.log.warn({ runId: run.runId }, 'claimed again a run this instance holds: not started twice');
+            continue;
+          }
+          launched.push(this.#launch(run));
+        }
         // The next claim waits until these have started (a few milliseconds): it would
         // otherwise compete with their start for the CPU, here, at the control plane and
         // in the database, and a run queued meanwhile is handed to it at once anyway.
