@@ -177,6 +177,22 @@ export async function recordNetwork(page: Page): Promise<{ exchanges: Exchange[]
         exchange.responseBody = Buffer.concat(received.flatMap((s) => s.chunks)).toString('utf8');
         delete exchange.bodyError;
       }
+      // Still none (Chromium streamed nothing for it: a favicon, say): a GET is asked
+      // again with the page's credentials, and what it answers now is what is checked.
+      for (const exchange of exchanges) {
+        if (exchange.responseBody !== undefined || exchange.method !== 'GET') continue;
+        const headers = Object.fromEntries(
+          Object.entries(exchange.requestHeaders).filter(([name]) =>
+            ['authorization', 'cookie', 'accept'].includes(name.toLowerCase()),
+          ),
+        );
+        const again = await fetch(exchange.url, { headers, signal: AbortSignal.timeout(5_000) })
+          .then((response) => response.text())
+          .catch(() => undefined);
+        if (again === undefined) continue;
+        exchange.responseBody = again;
+        delete exchange.bodyError;
+      }
     },
   };
 }
