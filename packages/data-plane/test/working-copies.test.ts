@@ -83,14 +83,18 @@ for (const target of databaseTargets()) {
       const cacheRoot = join(root, 'work', '.deployments', randomUUID());
       return { cacheRoot, copies: new WorkingCopies({ deployments, root: cacheRoot, budgetBytes, log }) };
     };
-    const dest = () => join(root, 'work', randomUUID(), 'app');
+    /** Where a run's working copy goes: its run directory exists, the copy does not yet. */
+    const dest = async () => {
+      const to = join(root, 'work', randomUUID(), 'app');
+      await mkdir(join(to, '..'), { recursive: true });
+      return to;
+    };
     const cached = async (cacheRoot: string) => (await readdir(cacheRoot).catch(() => [])).sort();
 
     it('gives each run a full, fresh copy: what one run changes, the next never sees', async () => {
       const deploymentId = await deploy('first');
       const { cacheRoot, copies: c } = copies();
-      const one = dest();
-      await mkdir(join(one, '..'), { recursive: true });
+      const one = await dest();
       await c.checkout(workspaceId, deploymentId, one);
       assert.equal(await readFile(join(one, 'run.sh'), 'utf8'), '#!/bin/sh\necho first\n');
       assert.equal(await readlink(join(one, 'lib/link.txt')), 'data.txt', 'the link is kept as it was written');
@@ -106,8 +110,7 @@ for (const target of databaseTargets()) {
       await rm(join(one, 'lib'), { recursive: true });
       await writeFile(join(one, 'left-behind.txt'), 'from the first run');
 
-      const two = dest();
-      await mkdir(join(two, '..'), { recursive: true });
+      const two = await dest();
       await c.checkout(workspaceId, deploymentId, two);
       assert.deepEqual((await readdir(two, { recursive: true })).sort(), [
         'lib',
@@ -125,22 +128,19 @@ for (const target of databaseTargets()) {
     it('unpacks a deployment once: later copies come from the cache, not the bundle', async () => {
       const deploymentId = await deploy('once');
       const { copies: c } = copies();
-      const first = dest();
-      await mkdir(join(first, '..'), { recursive: true });
+      const first = await dest();
       await c.checkout(workspaceId, deploymentId, first);
       assert.equal((await c.jobs(workspaceId, deploymentId))[0]?.name, 'hello');
 
       // The bundle gone from the store: the cache still serves the deployment, its jobs too.
       await store.delete(Deployments.artifactKey(workspaceId, deploymentId));
-      const second = dest();
-      await mkdir(join(second, '..'), { recursive: true });
+      const second = await dest();
       await c.checkout(workspaceId, deploymentId, second);
       assert.equal(await readFile(join(second, 'lib/data.txt'), 'utf8'), 'once\n');
 
       // A cache that never saw it has only the store to go to.
       const { copies: fresh } = copies();
-      const third = dest();
-      await mkdir(join(third, '..'), { recursive: true });
+      const third = await dest();
       await assert.rejects(fresh.checkout(workspaceId, deploymentId, third));
       await c.clear();
     });
@@ -148,19 +148,16 @@ for (const target of databaseTargets()) {
     it('falls back to the bundle when the cached tree was removed under it', async () => {
       const deploymentId = await deploy('fallback');
       const { cacheRoot, copies: c } = copies();
-      const first = dest();
-      await mkdir(join(first, '..'), { recursive: true });
+      const first = await dest();
       await c.checkout(workspaceId, deploymentId, first);
       await rm(cacheRoot, { recursive: true });
-      const second = dest();
-      await mkdir(join(second, '..'), { recursive: true });
+      const second = await dest();
       warnings.length = 0;
       await c.checkout(workspaceId, deploymentId, second);
       assert.equal(await readFile(join(second, 'lib/data.txt'), 'utf8'), 'fallback\n');
       assert.deepEqual(warnings, ['cached deployment unusable: unpacking its bundle']);
       // The next copy caches it again.
-      const third = dest();
-      await mkdir(join(third, '..'), { recursive: true });
+      const third = await dest();
       await c.checkout(workspaceId, deploymentId, third);
       assert.equal((await cached(cacheRoot)).length, 1);
       await c.clear();
@@ -173,8 +170,7 @@ for (const target of databaseTargets()) {
       // Room for one small tree (about 70 bytes of files), not two, and never the large one.
       const { cacheRoot, copies: c } = copies(100);
       const copy = async (deploymentId: string) => {
-        const to = dest();
-        await mkdir(join(to, '..'), { recursive: true });
+        const to = await dest();
         await c.checkout(workspaceId, deploymentId, to);
         return readFile(join(to, 'run.sh'), 'utf8');
       };
@@ -193,8 +189,7 @@ for (const target of databaseTargets()) {
     it('unpacks once for runs of a deployment starting together', async () => {
       const deploymentId = await deploy('together');
       const { cacheRoot, copies: c } = copies();
-      const targets = Array.from({ length: 6 }, () => dest());
-      for (const to of targets) await mkdir(join(to, '..'), { recursive: true });
+      const targets = await Promise.all(Array.from({ length: 6 }, () => dest()));
       await Promise.all(targets.map((to) => c.checkout(workspaceId, deploymentId, to)));
       for (const to of targets) assert.equal(await readFile(join(to, 'lib/data.txt'), 'utf8'), 'together\n');
       assert.equal((await cached(cacheRoot)).length, 1);
@@ -208,8 +203,7 @@ for (const target of databaseTargets()) {
         [workspaceId, randomUUID()],
         [randomUUID(), deploymentId],
       ] as const) {
-        const to = dest();
-        await mkdir(join(to, '..'), { recursive: true });
+        const to = await dest();
         await assert.rejects(c.checkout(ws, dep, to));
         await assert.rejects(c.jobs(ws, dep));
       }
@@ -223,8 +217,7 @@ for (const target of databaseTargets()) {
       const alive = randomUUID();
       for (const id of [gone, alive]) await mkdir(join(parent, id, 'tree'), { recursive: true });
       const deploymentId = await deploy('own');
-      const to = dest();
-      await mkdir(join(to, '..'), { recursive: true });
+      const to = await dest();
       await c.checkout(workspaceId, deploymentId, to);
       await c.removeStale((id) => id === alive);
       const left = await readdir(parent);

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type ClaimedRun,
   type ClaimResponse,
@@ -87,8 +88,6 @@ async function settleAll<T extends readonly unknown[]>(
 
 /** The longest the next claim waits for the runs of the last one to start. */
 const claimDeferMs = 50;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /** An instance not seen for this long is gone: its runs are abandoned, its files removed. */
 const staleSeconds = 30;
@@ -261,7 +260,8 @@ export class Executor {
         // The next claim waits until these have started (a few milliseconds): it would
         // otherwise compete with their start for the CPU, here, at the control plane and
         // in the database, and a run queued meanwhile is handed to it at once anyway.
-        if (launched.length > 0) await Promise.race([Promise.all(launched), sleep(claimDeferMs)]);
+        if (launched.length > 0)
+          await Promise.race([Promise.all(launched), sleep(claimDeferMs, undefined, { ref: false })]);
       } catch (error) {
         if (this.#closed) return;
         if (refresh.signal.aborted) continue;

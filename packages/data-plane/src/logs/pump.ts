@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LineAssembler, type LogLine } from './lines.ts';
 import type { Masker } from './mask.ts';
 
@@ -31,8 +32,6 @@ export interface PumpOptions {
   /** Stores masked lines numbered from `firstSeq`, in order (one call at a time). */
   append(firstSeq: number, lines: LogLine[]): Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
  * Reads a job's stdout and stderr line by line, masks secrets, and stores the lines in
@@ -108,7 +107,7 @@ export async function pumpLogs(options: PumpOptions): Promise<number> {
   for (;;) {
     const left = pipeGraceMs - (Date.now() - exitedAt - (pausedTotal() - pausedAtExit));
     if (left <= 0) break;
-    if (await Promise.race([pumped, sleep(Math.min(left, 250)).then(() => false)])) break;
+    if (await Promise.race([pumped, sleep(Math.min(left, 250), undefined, { ref: false }).then(() => false)])) break;
   }
   for (const stream of streams) stream.destroy();
   clearInterval(timer);
