@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { type ClaimResponse, type HeartbeatRequest, InternalPaths } from '@sovereign/protocol';
 import { databaseTargets } from '@sovereign/protocol/testing';
 import { call, dataScopes, expectStatus, Platform } from '../support/platform.ts';
 import { readEvents } from '../support/projects.ts';
@@ -52,7 +53,8 @@ for (const target of databaseTargets()) {
     let jobs: Record<string, string>;
 
     before(async () => {
-      platform = await Platform.start(target);
+      // Through the tap: a test reads what the data plane told the control plane.
+      platform = await Platform.start(target, { tap: true });
       t = await platform.tenant('eu', 'runs');
       const issued = await platform.scopedToken(t.token, t.workspace.workspaceId, dataScopes);
       token = issued.token;
@@ -163,6 +165,29 @@ for (const target of databaseTargets()) {
       assert.equal(seen.exitCode, 3);
       assert.equal(seen.reasonCode, 'exit_nonzero');
       assert.ok(!JSON.stringify(seen).includes('about to fail'));
+    });
+
+    it('tells the control plane in each heartbeat the last claim it took in, so one on its way is never requeued', async () => {
+      const { run } = await runToEnd('hello');
+      const tap = platform.tap;
+      assert.ok(tap !== undefined);
+      const claims = () => tap.json(InternalPaths.claim).map((e) => e.response as ClaimResponse);
+      const seq = claims().find((c) => c.runs.some((r) => r.runId === run.runId))?.claimSeq;
+      assert.ok(seq !== undefined && seq >= 1, 'the claim answer that handed the run out numbers it');
+      const heartbeats = () => tap.json(InternalPaths.heartbeat).map((e) => e.request as HeartbeatRequest);
+      await platform.waitFor(
+        async () => heartbeats().some((b) => (b.claimedThrough ?? 0) >= seq),
+        'a heartbeat saying the data plane took that claim in',
+      );
+      // Every data plane instance heartbeats (the sequence is shared): each one's own never goes back.
+      const handedOut = Math.max(...claims().map((c) => c.claimSeq ?? 0));
+      const last = new Map<string, number>();
+      for (const beat of heartbeats()) {
+        assert.ok(beat.claimedThrough !== undefined, 'every heartbeat says it');
+        assert.ok(beat.claimedThrough >= (last.get(beat.instanceId) ?? 0), 'never going back');
+        assert.ok(beat.claimedThrough <= handedOut, 'nor past what was handed out');
+        last.set(beat.instanceId, beat.claimedThrough);
+      }
     });
 
     it('keeps a run whose output or state holds NUL: the bytes are replaced, the state is refused in its log', async () => {

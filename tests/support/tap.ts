@@ -123,6 +123,27 @@ export class Tap {
       .join('\n');
   }
 
+  /**
+   * The JSON bodies of the finished exchanges whose URL ends with `path`, in the order
+   * their requests arrived.
+   */
+  json(path: string): Array<{ request: unknown; response: unknown }> {
+    return this.exchanges
+      .filter((e) => e.url.endsWith(path) && e.status === 200)
+      .flatMap((e) => {
+        try {
+          return [
+            {
+              request: JSON.parse(decoded(e.requestBody, e.requestHeaders['content-encoding'])),
+              response: JSON.parse(decoded(e.responseBody, e.responseHeaders['content-encoding'])),
+            },
+          ];
+        } catch {
+          return []; // an answer still on its way
+        }
+      });
+  }
+
   async close(): Promise<void> {
     this.#server.closeAllConnections();
     this.#server.close();

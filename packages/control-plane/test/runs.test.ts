@@ -61,7 +61,8 @@ async function deployed(h: Harness, jobs: JobMetadata[]) {
         events: list.map((e) => ({ ...e, at: new Date().toISOString() })),
       },
     });
-  const heartbeat = (heldRuns: string[], instance = instanceId) =>
+  /** `claimedThrough` left out, as an older data plane does. */
+  const heartbeat = (heldRuns: string[], instance = instanceId, claimedThrough?: number) =>
     h.expect(200, 'POST', InternalPaths.heartbeat, {
       token: dpToken,
       body: {
@@ -71,6 +72,7 @@ async function deployed(h: Harness, jobs: JobMetadata[]) {
         publicUrl: 'http://127.0.0.1:1',
         capacity: 4,
         heldRuns,
+        ...(claimedThrough === undefined ? {} : { claimedThrough }),
       },
     });
   const trigger = (name: string, token = t.people.member.token) =>
@@ -518,7 +520,33 @@ eachDatabase('scheduler', (h) => {
 });
 
 eachDatabase('claims lost in transit', (h) => {
-  it('puts a claimed run its instance does not hold back in the queue, instead of letting it lapse', async () => {
+  it('requeues a claim the instance took in but does not list; one answered after its list stays, however late', async () => {
+    const d = await deployed(h(), [job('in_flight')]);
+    const queued = await d.trigger('in_flight');
+    const claimed = await d.claim();
+    assert.equal(claimed.runs[0]?.runId, queued.runId);
+    assert.ok(Number.isInteger(claimed.claimSeq) && claimed.claimSeq >= 1, 'the answer numbers its claim');
+    // A heartbeat listed what the instance held just before this answer arrived, and is
+    // read long after: the run is on its way to the instance, and must not be handed to
+    // another one (it would run on both).
+    h().advanceClock(11_000);
+    try {
+      await d.heartbeat([], d.instanceId, claimed.claimSeq - 1);
+      assert.equal((await d.run(queued.runId)).status, 'claimed');
+      assert.deepEqual((await d.claim(0, 10, randomUUID())).runs, [], 'another instance gets nothing');
+      // Its next heartbeat says it took that claim in, and still does not list the run:
+      // the answer was lost on the way.
+      await d.heartbeat([], d.instanceId, claimed.claimSeq);
+      assert.equal((await d.run(queued.runId)).status, 'queued');
+      const again = await d.claim();
+      assert.equal(again.runs[0]?.runId, queued.runId, 'and it is handed out again');
+      assert.ok(again.claimSeq > claimed.claimSeq, 'under a later number');
+    } finally {
+      h().advanceClock(-11_000);
+    }
+  });
+
+  it('from an older data plane (no claimedThrough), requeues an unlisted claim once a few seconds old', async () => {
     const d = await deployed(h(), [job('lost_answer')]);
     const queued = await d.trigger('lost_answer');
     await d.claim(); // the answer "never arrives": the instance does not list the run as held

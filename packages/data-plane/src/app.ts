@@ -89,7 +89,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       version,
       capacity: config.capacity,
       log: app.log,
-      heldRuns: () => executor?.heldRuns() ?? [],
+      holding: () => executor?.holding() ?? { heldRuns: [], claimedThrough: 0 },
       onRunControl: ({ cancelRunIds, fencedRunIds }) => {
         executor?.cancel(cancelRunIds);
         executor?.fence(fencedRunIds);

@@ -63,6 +63,14 @@ export const HeartbeatRequest = Closed({
   ...InstanceFacts,
   /** Runs this instance holds (claimed or running), to renew their leases. */
   heldRuns: Type.Array(Uuid, { maxItems: 10_000 }),
+  /**
+   * The highest `claimSeq` among the claim answers this instance had taken in when it
+   * listed `heldRuns` (0 before any). A claim up to it that is not listed never reached
+   * the instance and goes back to the queue; a later one may still be on its way and is
+   * left alone. Optional for older data planes, whose unlisted claims are requeued once
+   * a few seconds old instead.
+   */
+  claimedThrough: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
 
@@ -220,6 +228,12 @@ export type ClaimRequest = Static<typeof ClaimRequest>;
 
 export const ClaimResponse = Type.Object({
   runs: Type.Array(ClaimedRun),
+  /**
+   * Orders the claims of every instance (a database sequence, not a clock): present when
+   * `runs` is not empty. The instance sends the highest it has taken in with its
+   * heartbeats, as `claimedThrough`.
+   */
+  claimSeq: Type.Optional(Type.Integer({ minimum: 1 })),
   /** Runs this instance holds whose cancel was asked for: stop them. */
   cancelRunIds: Type.Array(Uuid),
 });

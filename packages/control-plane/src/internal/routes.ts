@@ -202,8 +202,9 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
             tx,
             request.body.instanceId,
             request.body.heldRuns,
-            now,
-            heartbeatSettleSeconds(deps.config.runLeaseSeconds),
+            request.body.claimedThrough === undefined
+              ? { before: new Date(now.getTime() - heartbeatSettleSeconds(deps.config.runLeaseSeconds) * 1000) }
+              : { through: request.body.claimedThrough },
           ),
         };
       });
@@ -292,7 +293,7 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
       const plane = await authenticateDataplane(request, deps);
       const { instanceId, capacity, interactiveCapacity, waitMs, heldRuns } = request.body;
       // Whatever an earlier claim handed this instance and it does not hold never reached it.
-      if (heldRuns !== undefined) await requeueUndelivered(db, instanceId, heldRuns, deps.now(), 0);
+      if (heldRuns !== undefined) await requeueUndelivered(db, instanceId, heldRuns, { all: true });
       // The response's close (not the request's, which fires once the body is read) tells
       // us that the instance went away: it must not be handed runs it can never start.
       const closed = new AbortController();
@@ -303,7 +304,7 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
       for (;;) {
         // Listen before looking, so a run queued in between still wakes this claim.
         const woken = deps.dispatcher.wait(plane.dataplane_id, Math.max(0, deadline - Date.now()), closed.signal);
-        const [runs, cancelRunIds] = await Promise.all([
+        const [claimed, cancelRunIds] = await Promise.all([
           claimRuns(
             db,
             plane.dataplane_id,
@@ -315,7 +316,7 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
           ),
           cancelsFor(db, instanceId),
         ]);
-        const answer = { runs, cancelRunIds };
+        const answer = { ...claimed, cancelRunIds };
         if (closed.signal.aborted) {
           await releaseClaims(
             db,

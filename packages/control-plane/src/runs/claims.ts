@@ -1,4 +1,4 @@
-import type { ClaimedRun } from '@sovereign/protocol';
+import type { ClaimResponse } from '@sovereign/protocol';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { iso } from '../context.ts';
 
@@ -9,7 +9,9 @@ import { iso } from '../context.ts';
  * `interactiveCapacity`, interactive runs are counted apart: `capacity` is then for
  * batch runs only, so long-lived apps never keep batch runs waiting. A data plane that
  * is disabled, in a disabled region, or deleted gets none. One statement, so no
- * transaction around it: a claim is on the start path of every run.
+ * transaction around it: a claim is on the start path of every run. The runs of one
+ * claim share a number from a database sequence (`claimSeq`), which orders the claims an
+ * instance took in against the lists of held runs its heartbeats send.
  */
 export async function claimRuns(
   tx: Queryable,
@@ -19,8 +21,8 @@ export async function claimRuns(
   leaseSeconds: number,
   now: Date,
   interactiveCapacity?: number,
-): Promise<ClaimedRun[]> {
-  if (capacity <= 0 && (interactiveCapacity ?? 0) <= 0) return [];
+): Promise<Pick<ClaimResponse, 'runs' | 'claimSeq'>> {
+  if (capacity <= 0 && (interactiveCapacity ?? 0) <= 0) return { runs: [] };
   const rows = await tx.query<{
     run_id: string;
     job_id: string;
@@ -31,8 +33,11 @@ export async function claimRuns(
     attempt: number;
     timeout_seconds: number;
     lease_expires_at: Date;
+    claim_seq: string;
   }>(
-    `WITH accepting AS (
+    // `seq` calls a volatile function, so it is evaluated once (never inlined), and only
+    // when a row is updated.
+    `WITH seq AS (SELECT nextval('run_claim_seq') AS n), accepting AS (
        SELECT 1 FROM dataplanes d JOIN regions g USING (region_id)
         WHERE d.dataplane_id = $1 AND d.enabled AND g.enabled AND NOT d.tombstone
      ), picked AS (
@@ -48,14 +53,14 @@ export async function claimRuns(
         ORDER BY q.queued_at, q.run_id LIMIT coalesce($6::int, 0) FOR UPDATE SKIP LOCKED
      )
      UPDATE runs r SET status = 'claimed', claimed_at = $4, lease_instance_id = $2, last_instance_id = $2,
-            lease_expires_at = $4::timestamptz + ($5::int * interval '1 second')
+            lease_expires_at = $4::timestamptz + ($5::int * interval '1 second'), claim_seq = (SELECT n FROM seq)
        FROM jobs j
       WHERE j.job_id = r.job_id AND r.run_id IN (SELECT run_id FROM picked UNION ALL SELECT run_id FROM apps)
       RETURNING r.run_id, r.job_id, j.name, j.kind, r.workspace_id, r.deployment_id, r.attempt, r.timeout_seconds,
-                r.lease_expires_at`,
+                r.lease_expires_at, r.claim_seq::text AS claim_seq`,
     [dataplaneId, instanceId, Math.max(0, capacity), now, leaseSeconds, interactiveCapacity ?? null],
   );
-  return rows.map((r) => ({
+  const runs = rows.map((r) => ({
     runId: r.run_id,
     jobId: r.job_id,
     jobName: r.name,
@@ -66,6 +71,7 @@ export async function claimRuns(
     timeoutSeconds: r.timeout_seconds,
     leaseExpiresAt: iso(r.lease_expires_at),
   }));
+  return rows[0] === undefined ? { runs } : { runs, claimSeq: Number(rows[0].claim_seq) };
 }
 
 /** Runs an instance holds whose cancel was asked for. */
@@ -104,40 +110,50 @@ export async function renewLeases(
 export async function releaseClaims(tx: Queryable, instanceId: string, runIds: string[]): Promise<void> {
   if (runIds.length === 0) return;
   await tx.query(
-    `UPDATE runs SET status = 'queued', claimed_at = NULL, lease_instance_id = NULL, lease_expires_at = NULL
+    `UPDATE runs SET status = 'queued', claimed_at = NULL, lease_instance_id = NULL, lease_expires_at = NULL,
+            claim_seq = NULL
       WHERE run_id = ANY($2::uuid[]) AND lease_instance_id = $1 AND status = 'claimed'`,
     [instanceId, runIds],
   );
 }
 
 /**
- * Claimed runs an instance does not list among those it holds were never delivered to
- * it (the answer was lost, say in a control plane shutdown): they go back to the queue
- * instead of lapsing into lost. Claims younger than `settleSeconds` may simply be newer
- * than what the instance listed, and are left alone; a claim request, which an instance
- * only sends once its previous one has ended, settles everything (`settleSeconds` 0).
+ * Which of an instance's claims it had surely taken in when it listed the runs it holds:
+ * - `all`: it sent a claim request, and asks for one only once its previous one ended;
+ * - `through`: a heartbeat, with the highest `claimSeq` it had taken in; a later claim
+ *   may be on its way to it (the heartbeat was sent before the answer arrived);
+ * - `before`: a heartbeat from an older data plane, which sends no `claimedThrough`:
+ *   claims older than a few seconds are taken as settled.
+ */
+export type SettledClaims = { all: true } | { through: number } | { before: Date };
+
+/**
+ * Claimed runs an instance does not list among those it holds, of the claims it had
+ * surely taken in, never reached it (the answer was lost, say in a control plane
+ * shutdown): they go back to the queue instead of lapsing into lost. A claim still on its
+ * way must stay: requeued, it could be handed to another instance and run on both.
  */
 export async function requeueUndelivered(
   tx: Queryable,
   instanceId: string,
   heldRuns: string[],
-  now: Date,
-  settleSeconds: number,
+  settled: SettledClaims,
 ): Promise<string[]> {
   const rows = await tx.query<{ run_id: string; dataplane_id: string }>(
-    `UPDATE runs SET status = 'queued', claimed_at = NULL, lease_instance_id = NULL, lease_expires_at = NULL
+    `UPDATE runs SET status = 'queued', claimed_at = NULL, lease_instance_id = NULL, lease_expires_at = NULL,
+            claim_seq = NULL
       WHERE lease_instance_id = $1 AND status = 'claimed' AND NOT (run_id = ANY($2::uuid[]))
-        AND claimed_at <= $3::timestamptz - ($4::int * interval '1 second')
+        AND ($3::bigint IS NULL OR claim_seq <= $3::bigint) AND ($4::timestamptz IS NULL OR claimed_at <= $4)
       RETURNING run_id, dataplane_id`,
-    [instanceId, heldRuns, now, settleSeconds],
+    [instanceId, heldRuns, 'through' in settled ? settled.through : null, 'before' in settled ? settled.before : null],
   );
   return rows.map((r) => r.dataplane_id);
 }
 
 /**
- * How long a heartbeat leaves an unlisted claim alone: a heartbeat sent just before a
- * claim's answer arrived may be read after the claim. Well under the lease, so an
- * undelivered claim is requeued before its lease could lapse into lost.
+ * How old an unlisted claim must be before an older data plane's heartbeat requeues it:
+ * a heartbeat sent just before a claim's answer arrived may be read after the claim.
+ * Well under the lease, so an undelivered claim is requeued before it could lapse into lost.
  */
 export function heartbeatSettleSeconds(leaseSeconds: number): number {
   return Math.max(1, Math.min(10, Math.floor(leaseSeconds / 3)));

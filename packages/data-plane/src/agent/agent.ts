@@ -20,8 +20,11 @@ export interface AgentOptions {
   version: string;
   capacity: number;
   log: FastifyBaseLogger;
-  /** Runs this instance holds, to renew their leases (filled in by the executor). */
-  heldRuns?: () => string[];
+  /**
+   * Runs this instance holds, to renew their leases, and the highest claim it had taken
+   * in as it listed them (filled in by the executor).
+   */
+  holding?: () => Pick<HeartbeatRequest, 'heldRuns' | 'claimedThrough'>;
   /** Runs to stop, as a heartbeat answer lists them: cancelled, or whose lease was lost. */
   onRunControl?: (control: { cancelRunIds: string[]; fencedRunIds: string[] }) => void;
 }
@@ -198,7 +201,10 @@ export class Agent {
   }
 
   async #heartbeat(): Promise<number> {
-    const request: HeartbeatRequest = { ...this.#facts(), heldRuns: this.#options.heldRuns?.() ?? [] };
+    const request: HeartbeatRequest = {
+      ...this.#facts(),
+      ...(this.#options.holding?.() ?? { heldRuns: [], claimedThrough: 0 }),
+    };
     const answer = await this.#options.client.call<HeartbeatResponse>(InternalPaths.heartbeat, request);
     const snapshot = this.#snapshot;
     if (snapshot === undefined) throw new Error('heartbeat before initialize');

@@ -108,6 +108,8 @@ export class Executor {
    * (run id -> its sequence number): still held, so their lease is renewed meanwhile.
    */
   readonly #unreported = new Map<string, number>();
+  /** The highest `claimSeq` whose runs are in `#active` (or were): see `holding()`. */
+  #claimedThrough = 0;
   #closed = false;
   #loop: Promise<void> | undefined;
   #claimAbort = new AbortController();
@@ -139,9 +141,18 @@ export class Executor {
     };
   }
 
-  /** Runs this instance holds, for its heartbeats to renew their leases. */
-  heldRuns(): string[] {
+  /** Runs this instance holds, for its claims to list. */
+  #heldRuns(): string[] {
     return [...new Set([...this.#active.keys(), ...this.#unreported.keys()])];
+  }
+
+  /**
+   * What a heartbeat sends: the held runs, and the last claim taken in when they were
+   * listed. A claim answered after that is not listed yet, and the control plane knows
+   * to leave it alone.
+   */
+  holding(): { heldRuns: string[]; claimedThrough: number } {
+    return { heldRuns: this.#heldRuns(), claimedThrough: this.#claimedThrough };
   }
 
   /** The control plane's answer to delivered run events: final events acknowledged, or runs fenced. */
@@ -240,7 +251,7 @@ export class Executor {
             capacity: free,
             interactiveCapacity: freeApps,
             waitMs: 20_000,
-            heldRuns: this.heldRuns(),
+            heldRuns: this.#heldRuns(),
           },
           { timeoutMs: 30_000, signal: AbortSignal.any([this.#claimAbort.signal, refresh.signal]) },
         );
@@ -257,6 +268,8 @@ export class Executor {
           }
           launched.push(this.#launch(run));
         }
+        // Only now: every run of this answer is in `#active`, so listed by a heartbeat.
+        if (answer.claimSeq !== undefined) this.#claimedThrough = Math.max(this.#claimedThrough, answer.claimSeq);
         // The next claim waits until these have started (a few milliseconds): it would
         // otherwise compete with their start for the CPU, here, at the control plane and
         // in the database, and a run queued meanwhile is handed to it at once anyway.
