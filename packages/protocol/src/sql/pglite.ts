@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -14,6 +15,8 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
     },
   });
   const root = queryable(pg);
+  const notifications = new EventEmitter().setMaxListeners(0);
+  let closed = false;
   return {
     driver: 'pglite',
     query: root.query,
@@ -21,13 +24,23 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
     exec: async (text) => {
       await pg.exec(text);
     },
+    // PGlite belongs to this process alone, so a NOTIFY could only reach listeners here:
+    // they hear it without a turn of the database's one connection, which is on the
+    // start path of every run.
     listen: async (channel, onPayload) => {
-      const unsubscribe = await pg.listen(channel, onPayload);
-      return async () => unsubscribe();
+      notifications.on(channel, onPayload);
+      return async () => {
+        notifications.off(channel, onPayload);
+      };
     },
     notify: async (channel, payload) => {
-      await pg.query('SELECT pg_notify($1, $2)', [channel, payload]);
+      if (closed) throw new Error('the database is closed');
+      setImmediate(() => notifications.emit(channel, payload));
     },
-    close: () => pg.close(),
+    close: async () => {
+      closed = true;
+      notifications.removeAllListeners();
+      await pg.close();
+    },
   };
 }
