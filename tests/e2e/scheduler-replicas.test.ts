@@ -21,6 +21,11 @@ describe('scheduler with two control plane replicas on one PostgreSQL [postgres]
   let database: TestDatabase;
   let home: string;
   const replicas: Service[] = [];
+  // Set by the first test, used by the next.
+  let admin: string;
+  let dpToken: string;
+  let workspaceId: string;
+  let userId: string;
 
   before(async () => {
     if (postgres === undefined) return;
@@ -54,9 +59,9 @@ describe('scheduler with two control plane replicas on one PostgreSQL [postgres]
 
   it('fires each due time once', async () => {
     const [a, b] = replicas.map((r) => `${r.url}/api/public/v1`) as [string, string];
-    const { accessToken: admin } = await expectStatus(200, 'POST', `${a}/auth/login`, {
+    ({ accessToken: admin } = await expectStatus(200, 'POST', `${a}/auth/login`, {
       body: { email: 'admin@localhost', password: adminPassword },
-    });
+    }));
     const me = await expectStatus(200, 'GET', `${b}/me`, { token: admin });
     const organizationId = me.organizations[0].organizationId;
     const { regionId } = await expectStatus(200, 'POST', `${a}/regions`, {
@@ -72,9 +77,11 @@ describe('scheduler with two control plane replicas on one PostgreSQL [postgres]
       body: { name: 'cron', organizationId, regionId },
     });
     // This test speaks for the data plane: it reports a deployment with a job due every second.
-    const { access_token: dpToken } = await expectStatus(200, 'POST', `${replicas[0]?.url}${InternalPaths.token}`, {
+    ({ access_token: dpToken } = await expectStatus(200, 'POST', `${replicas[0]?.url}${InternalPaths.token}`, {
       body: { client_id: plane.clientId, client_secret: plane.clientSecret },
-    });
+    }));
+    workspaceId = ws.workspaceId;
+    userId = me.userId;
     await expectStatus(200, 'POST', `${replicas[1]?.url}${InternalPaths.deploymentReport}`, {
       token: dpToken,
       body: {
@@ -106,5 +113,60 @@ describe('scheduler with two control plane replicas on one PostgreSQL [postgres]
       assert.equal(Date.parse(due[i]) - Date.parse(due[i - 1]), 1000, 'no due time was skipped while both ran');
     }
     assert.ok(runs.data.every((r: { trigger: string }) => r.trigger === 'schedule'));
+  });
+
+  it('answers a claim held open on one replica the moment a run is triggered on the other', async () => {
+    const [a, b] = replicas.map((r) => r.url) as [string, string];
+    const instanceId = randomUUID();
+    // A new deployment: the cron job is archived, and only a manual one is left.
+    await expectStatus(200, 'POST', `${a}${InternalPaths.deploymentReport}`, {
+      token: dpToken,
+      body: {
+        protocolVersion,
+        deploymentId: randomUUID(),
+        workspaceId,
+        digest: `sha256:${'2'.repeat(64)}`,
+        sizeBytes: 1,
+        createdBy: userId,
+        createdAt: new Date().toISOString(),
+        jobs: [
+          {
+            name: 'manual',
+            kind: 'batch',
+            trigger: { type: 'manual' },
+            timezone: 'UTC',
+            timeoutSeconds: 60,
+            retries: 0,
+          },
+        ],
+      },
+    });
+    const jobs = await expectStatus(200, 'GET', `${a}/api/public/v1/workspaces/${workspaceId}/jobs`, { token: admin });
+    const jobId = jobs.data.find((j: { name: string }) => j.name === 'manual').jobId;
+    // The cron job's queued runs are taken out of the way first (by an instance that keeps them).
+    const drainer = randomUUID();
+    const drained: string[] = [];
+    for (;;) {
+      const { runs } = await expectStatus(200, 'POST', `${a}${InternalPaths.claim}`, {
+        token: dpToken,
+        body: { protocolVersion, instanceId: drainer, capacity: 1000, waitMs: 0, heldRuns: drained },
+      });
+      if (runs.length === 0) break;
+      drained.push(...runs.map((r: { runId: string }) => r.runId));
+    }
+    // Held open on replica b for up to 20 s; the run is triggered on replica a.
+    const held = expectStatus(200, 'POST', `${b}${InternalPaths.claim}`, {
+      token: dpToken,
+      body: { protocolVersion, instanceId, capacity: 1, waitMs: 20_000, heldRuns: [] },
+    });
+    const sent = Date.now();
+    await new Promise((r) => setTimeout(r, 300));
+    const run = await expectStatus(200, 'POST', `${a}/api/public/v1/jobs/${jobId}/runs`, { token: admin });
+    const answer = await held;
+    assert.ok(Date.now() - sent < 15_000, 'answered by the wake, not by the end of its wait');
+    assert.ok(
+      answer.runs.some((r: { runId: string }) => r.runId === run.runId),
+      JSON.stringify(answer),
+    );
   });
 });

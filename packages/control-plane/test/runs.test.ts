@@ -191,12 +191,46 @@ eachDatabase('runs: triggers, claims, events, leases, retries', (h) => {
     assert.equal(asked.cancelRequested, true);
     assert.deepEqual((await d.heartbeat([running.runId])).cancelRunIds, [running.runId]);
     assert.deepEqual((await d.claim()).cancelRunIds, [running.runId]);
+    assert.deepEqual(
+      (await d.claim(0, 10, d.instanceId, [running.runId])).cancelRunIds,
+      [running.runId],
+      'a claim listing the run hears it too',
+    );
+    assert.deepEqual(
+      (await d.claim(0, 10, d.instanceId, [])).cancelRunIds,
+      [],
+      'one from an instance that says it holds nothing asks about none',
+    );
     await d.events([{ runId: running.runId, seq: 2, status: 'cancelled', reasonCode: 'cancelled' }]);
     assert.equal((await d.run(running.runId)).status, 'cancelled');
 
     const viewer = await h().request('POST', `/runs/${running.runId}/cancel`, { token: d.t.people.viewer.token });
     assert.equal(viewer.status, 403);
     assert.equal(viewer.body.code, 'insufficient_role');
+  });
+
+  it('answers a claim held open the moment a cancel is asked for a run it holds, or a run is queued', async () => {
+    const d = await deployed(h(), [job('held'), job('next')]);
+    const running = await d.trigger('held');
+    await d.claim(0, 10, d.instanceId, []);
+    await d.events([{ runId: running.runId, seq: 1, status: 'running' }]);
+    // Each claim waits up to 20 s; one answered by its wake is answered well before that.
+    const notWoken = () => new Promise((resolve) => setTimeout(() => resolve('not woken'), 10_000).unref());
+    const forCancel = d.claim(20_000, 10, d.instanceId, [running.runId]);
+    await new Promise((r) => setTimeout(r, 200)); // the claim looked, found nothing, and waits
+    await h().expect(200, 'POST', `/runs/${running.runId}/cancel`, { token: d.t.people.member.token });
+    const cancelAnswer = await Promise.race([forCancel, notWoken()]);
+    assert.deepEqual(cancelAnswer, { runs: [], cancelRunIds: [running.runId] });
+
+    await d.events([{ runId: running.runId, seq: 2, status: 'cancelled', reasonCode: 'cancelled' }]);
+    const forRun = d.claim(20_000, 10, d.instanceId, []);
+    await new Promise((r) => setTimeout(r, 200));
+    const next = await d.trigger('next');
+    const runAnswer = (await Promise.race([forRun, notWoken()])) as { runs: Array<{ runId: string }> };
+    assert.deepEqual(
+      runAnswer.runs.map((r) => r.runId),
+      [next.runId],
+    );
   });
 
   it('ends a run whose lease is not renewed as lost, and queues the next attempt once', async () => {

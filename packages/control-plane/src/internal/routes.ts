@@ -301,6 +301,9 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
         if (!reply.raw.writableFinished) closed.abort();
       });
       const deadline = Date.now() + waitMs;
+      // Cancels are read on the first look and after a wake that may bring one; a wake
+      // for queued runs alone (the start path of every run) costs one query, not two.
+      let lookForCancels = true;
       for (;;) {
         // Listen before looking, so a run queued in between still wakes this claim.
         const woken = deps.dispatcher.wait(plane.dataplane_id, Math.max(0, deadline - Date.now()), closed.signal);
@@ -314,7 +317,7 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
             deps.now(),
             interactiveCapacity,
           ),
-          cancelsFor(db, instanceId),
+          lookForCancels ? cancelsFor(db, instanceId, heldRuns) : [],
         ]);
         const answer = { ...claimed, cancelRunIds };
         if (closed.signal.aborted) {
@@ -326,7 +329,7 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
           return answer;
         }
         if (answer.runs.length > 0 || answer.cancelRunIds.length > 0 || Date.now() >= deadline) return answer;
-        await woken;
+        lookForCancels = (await woken) !== 'runs';
       }
     },
   );

@@ -74,12 +74,16 @@ export async function claimRuns(
   return rows[0] === undefined ? { runs } : { runs, claimSeq: Number(rows[0].claim_seq) };
 }
 
-/** Runs an instance holds whose cancel was asked for. */
-export async function cancelsFor(tx: Queryable, instanceId: string): Promise<string[]> {
+/**
+ * Runs an instance holds whose cancel was asked for: among `heldRuns` when it listed
+ * them (an instance that holds nothing, the usual case of a claim, costs no query).
+ */
+export async function cancelsFor(tx: Queryable, instanceId: string, heldRuns?: string[]): Promise<string[]> {
+  if (heldRuns?.length === 0) return [];
   const rows = await tx.query<{ run_id: string }>(
     `SELECT run_id FROM runs WHERE lease_instance_id = $1 AND cancel_requested_at IS NOT NULL
-        AND status IN ('claimed', 'running') ORDER BY run_id`,
-    [instanceId],
+        AND status IN ('claimed', 'running') AND ($2::uuid[] IS NULL OR run_id = ANY($2::uuid[])) ORDER BY run_id`,
+    [instanceId, heldRuns ?? null],
   );
   return rows.map((r) => r.run_id);
 }

@@ -1,7 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Database } from '@sovereign/protocol/sql';
 
 const channel = 'sov_runs';
+
+/**
+ * Why a data plane is woken: runs were queued for it, or a cancel was asked for one it
+ * holds. A claim answers both, but reads its instance's cancels only for the latter.
+ */
+export type Wake = 'runs' | 'cancels';
+/** How a wait ended: a wake, or its time ran out (or it was aborted). */
+export type Woken = Wake | 'timeout';
 
 /**
  * Wakes the claims held open by data plane instances the moment there is something
@@ -11,6 +20,8 @@ const channel = 'sov_runs';
 export class Dispatcher {
   readonly #db: Database;
   readonly #events = new EventEmitter();
+  /** Tags this replica's notifications: it woke its own claims already, without the database. */
+  readonly #replicaId = randomUUID();
   #unlisten: (() => Promise<void>) | undefined;
 
   constructor(db: Database) {
@@ -19,7 +30,11 @@ export class Dispatcher {
   }
 
   async start(): Promise<void> {
-    this.#unlisten = await this.#db.listen(channel, (dataplaneId) => this.#events.emit(dataplaneId));
+    this.#unlisten = await this.#db.listen(channel, (payload) => {
+      const [from, dataplaneId, what] = payload.split(' ');
+      if (from === this.#replicaId || dataplaneId === undefined) return;
+      this.#events.emit(dataplaneId, what === 'runs' ? 'runs' : 'cancels');
+    });
   }
 
   async stop(): Promise<void> {
@@ -28,24 +43,26 @@ export class Dispatcher {
   }
 
   /** Tells every replica that a data plane has work (call after the commit). */
-  async wake(dataplaneId: string): Promise<void> {
-    this.#events.emit(dataplaneId);
-    // Other replicas hear it through NOTIFY; this one hears it twice, which is harmless.
-    await this.#db.notify(channel, dataplaneId).catch(() => {});
+  async wake(dataplaneId: string, what: Wake = 'runs'): Promise<void> {
+    this.#events.emit(dataplaneId, what);
+    // Other replicas hear it through NOTIFY. Hearing its own again would send every claim
+    // held open here back to the database for nothing.
+    await this.#db.notify(channel, `${this.#replicaId} ${dataplaneId} ${what}`).catch(() => {});
   }
 
   /** Resolves when the data plane has work, after `ms`, or when `signal` aborts. */
-  wait(dataplaneId: string, ms: number, signal?: AbortSignal): Promise<void> {
+  wait(dataplaneId: string, ms: number, signal?: AbortSignal): Promise<Woken> {
     return new Promise((resolve) => {
-      const done = () => {
+      const done = (why: Woken) => {
         clearTimeout(timer);
         this.#events.off(dataplaneId, done);
-        signal?.removeEventListener('abort', done);
-        resolve();
+        signal?.removeEventListener('abort', timedOut);
+        resolve(why);
       };
-      const timer = setTimeout(done, ms);
+      const timedOut = () => done('timeout');
+      const timer = setTimeout(timedOut, ms);
       this.#events.once(dataplaneId, done);
-      signal?.addEventListener('abort', done, { once: true });
+      signal?.addEventListener('abort', timedOut, { once: true });
     });
   }
 }

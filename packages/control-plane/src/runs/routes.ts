@@ -207,7 +207,8 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
         return after;
       });
       if (run === undefined) throw runNotFound();
-      for (const dataplaneId of wakes) await deps.dispatcher.wake(dataplaneId);
+      // A cancel for a run its data plane holds, or runs queued after one that ended.
+      for (const dataplaneId of wakes) await deps.dispatcher.wake(dataplaneId, 'cancels');
       return toRun(run);
     },
   );
