@@ -335,7 +335,22 @@ export class Executor {
       // Synchronous, like the small writes below: each asynchronous call costs a thread pool
       // round trip (a few tenths of a millisecond) on the start path of every run.
       mkdirSync(outputDir, { recursive: true, mode: 0o700 });
-      // What the start needs, at once: the job, its files and its environment.
+      // Everything the start needs is asked for at once, the database first, so that a
+      // PostgreSQL server works on the queries while this thread copies the working tree.
+      // Where the database answers one query at a time (PGlite), the variables come first:
+      // the shell cannot start without them. The claim on record (every status reported
+      // updates its row) and the saved state are needed only for the go, so they are
+      // answered while the shell starts.
+      const variables = this.#o.variables.forRun(run.workspaceId).catch((error: unknown) => {
+        // A wrong master key or a damaged secret: the job must not start without its secrets.
+        this.#o.log.error({ runId: run.runId, err: String(error) }, 'the workspace’s secrets cannot be read');
+        return undefined;
+      });
+      const beforeGo = settleAll([
+        recordClaim(db, run, this.#o.agent.instanceId),
+        readState(db, run.workspaceId, run.jobName),
+      ]);
+      beforeGo.catch(() => {}); // awaited on every path below
       const needed = settleAll([
         this.#o.copies.jobs(run.workspaceId, run.deploymentId).then(
           (jobs) => jobs.find((j) => j.name === run.jobName),
@@ -348,21 +363,9 @@ export class Executor {
             return false;
           },
         ),
-        // A wrong master key or a damaged secret: the job must not start without its secrets.
-        this.#o.variables.forRun(run.workspaceId).catch((error: unknown) => {
-          this.#o.log.error({ runId: run.runId, err: String(error) }, 'the workspace’s secrets cannot be read');
-          return undefined;
-        }),
+        variables,
       ]);
-      // What only the go needs: the claim on record (every status reported updates its
-      // row) and the saved state. Asked after the rest, so that where the database answers
-      // one query at a time (PGlite) they are answered while the job's shell starts.
-      const beforeGo = settleAll([
-        recordClaim(db, run, this.#o.agent.instanceId),
-        readState(db, run.workspaceId, run.jobName),
-      ]);
-      beforeGo.catch(() => {}); // awaited on every path below
-      const [job, copied, variables] = await needed.catch(async (error: unknown) => {
+      const [job, copied, vars] = await needed.catch(async (error: unknown) => {
         await beforeGo.catch(() => {});
         throw error;
       });
@@ -372,9 +375,9 @@ export class Executor {
       };
       if (job === undefined) return await fail('job_missing');
       if (!copied) return await fail('deployment_missing');
-      if (variables === undefined) return await fail('secrets_unreadable');
-      const { values } = variables;
-      const masker = new Masker(variables.secrets);
+      if (vars === undefined) return await fail('secrets_unreadable');
+      const { values } = vars;
+      const masker = new Masker(vars.secrets);
       const interactive = run.kind === 'interactive' ? await this.#interactiveEnv(active, job) : {};
       const env: Record<string, string> = {
         // Only what a job needs: never the data plane's own environment (its credentials, its master key).
