@@ -23,7 +23,7 @@ import { pumpLogs } from '../logs/pump.ts';
 import type { LogStore } from '../logs/store.ts';
 import type { OutboxDeliverer } from '../outbox/outbox.ts';
 import { liveInstances, recordClaim, recordStatus, sweepOrphans, touchInstance } from '../runs/store.ts';
-import { readState, writeState } from '../state/store.ts';
+import { writeState } from '../state/store.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 import type { Variables } from '../variables/index.ts';
 import { Janitor } from './janitor.ts';
@@ -339,17 +339,14 @@ export class Executor {
       // PostgreSQL server works on the queries while this thread copies the working tree.
       // Where the database answers one query at a time (PGlite), the variables come first:
       // the shell cannot start without them. The claim on record (every status reported
-      // updates its row) and the saved state are needed only for the go, so they are
-      // answered while the shell starts.
+      // updates its row) and the saved state, read by the same statement, are needed only
+      // for the go, so they are answered while the shell starts.
       const variables = this.#o.variables.forRun(run.workspaceId).catch((error: unknown) => {
         // A wrong master key or a damaged secret: the job must not start without its secrets.
         this.#o.log.error({ runId: run.runId, err: String(error) }, 'the workspace’s secrets cannot be read');
         return undefined;
       });
-      const beforeGo = settleAll([
-        recordClaim(db, run, this.#o.agent.instanceId),
-        readState(db, run.workspaceId, run.jobName),
-      ]);
+      const beforeGo = recordClaim(db, run, this.#o.agent.instanceId);
       beforeGo.catch(() => {}); // awaited on every path below
       const needed = settleAll([
         this.#o.copies.jobs(run.workspaceId, run.deploymentId).then(
@@ -405,9 +402,9 @@ export class Executor {
         this.#o.log.error({ runId: run.runId, err: String(error) }, 'could not start the job');
         return await fail('spawn_failed');
       }
-      let saved: Awaited<ReturnType<typeof readState>>;
+      let saved: Awaited<typeof beforeGo>;
       try {
-        [, saved] = await beforeGo;
+        saved = await beforeGo;
       } catch (error) {
         child.kill(); // its command never ran: it waits for the go
         throw error;

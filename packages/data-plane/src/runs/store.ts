@@ -31,14 +31,28 @@ export interface LocalRun {
 
 export const terminalLocal = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'abandoned']);
 
-/** Records a claimed run here before anything runs, so its logs and outputs have a home. */
-export async function recordClaim(db: Queryable, run: ClaimedRun, instanceId: string): Promise<void> {
-  await db.query(
-    `INSERT INTO runs (run_id, workspace_id, job_name, deployment_id, attempt, kind, instance_id, status)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'claimed')
-     ON CONFLICT (run_id) DO UPDATE SET instance_id = EXCLUDED.instance_id, status = 'claimed'`,
+/**
+ * Records a claimed run here before anything runs, so its logs and outputs have a home,
+ * and reads its job's saved state (undefined when there is none) in the same statement:
+ * both are on the start path of every run, where PGlite answers one query at a time.
+ */
+export async function recordClaim(
+  db: Queryable,
+  run: ClaimedRun,
+  instanceId: string,
+): Promise<{ state: unknown } | undefined> {
+  // A data-modifying WITH runs to completion whether or not the query reads it.
+  const [row] = await db.query<{ state: unknown }>(
+    `WITH claimed AS (
+       INSERT INTO runs (run_id, workspace_id, job_name, deployment_id, attempt, kind, instance_id, status)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'claimed')
+       ON CONFLICT (run_id) DO UPDATE SET instance_id = EXCLUDED.instance_id, status = 'claimed'
+     )
+     SELECT s.state FROM (SELECT 1) AS one
+       LEFT JOIN job_state s ON s.workspace_id = $2 AND s.job_name = $3`,
     [run.runId, run.workspaceId, run.jobName, run.deploymentId, run.attempt, run.kind, instanceId],
   );
+  return row?.state === null || row?.state === undefined ? undefined : { state: row.state };
 }
 
 /**
