@@ -62,6 +62,7 @@ for (const target of databaseTargets()) {
       markers = await mkdtemp(join(tmpdir(), 'sov-markers-'));
       platform = await Platform.start(target, {
         controlPlaneEnv: { SOV_RUN_LEASE_SECONDS: '6', SOV_SCHEDULER_TICK_MS: '250' },
+        dataplaneEnv: { SOV_INSTANCE_STALE_SECONDS: '15' },
       });
       t = await platform.tenant('eu', 'resilience');
       const { token, dataplane } = await platform.scopedToken(t.token, t.workspace.workspaceId, ['variables:write']);
@@ -127,7 +128,7 @@ for (const target of databaseTargets()) {
         ['2'],
         'the killed attempt never finished behind the retry’s back',
       );
-      // What the dead instance left on disk goes once it counts as gone (30 s unseen).
+      // What the dead instance left on disk goes once it counts as gone (15 s unseen here).
       await platform.waitFor(
         async () =>
           !(await readdir(work)).includes(run.runId) && !(await caches()).some((id) => deadCaches.includes(id)),

@@ -139,6 +139,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       capacity: config.capacity,
       interactiveCapacity: config.interactiveCapacity,
       killGraceMs: config.killGraceSeconds * 1000,
+      instanceStaleSeconds: config.instanceStaleSeconds,
       interactiveStartTimeoutMs: config.interactiveStartTimeoutSeconds * 1000,
       publicUrl: config.publicUrl,
       spawner,

@@ -24,6 +24,12 @@ export interface DataPlaneConfig {
   deploymentCacheBytes: number;
   /** Between SIGTERM and SIGKILL when a run is stopped. */
   killGraceSeconds: number;
+  /**
+   * How long an instance of this data plane may go unseen (each one notes itself every
+   * 5 s) before the others take it for dead: its runs end here as abandoned, and its
+   * working copies and cache are removed.
+   */
+  instanceStaleSeconds: number;
   masterKey: { key?: string | undefined; file?: string | undefined };
   /** Dev mode: a master key is generated under dataDir when none is given. */
   dev: boolean;
@@ -113,6 +119,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneCo
   if (sessionSeconds < 60 || sessionSeconds > interactiveSessionMaxSeconds) {
     throw new ConfigError(`SOV_INTERACTIVE_SESSION_SECONDS must be from 60 to ${interactiveSessionMaxSeconds}`);
   }
+  const staleSeconds = int(env, 'SOV_INSTANCE_STALE_SECONDS', 30);
+  // Three missed notes at least: a busy instance must never be taken for a dead one.
+  if (staleSeconds < 15) throw new ConfigError('SOV_INSTANCE_STALE_SECONDS must be at least 15');
   const startTimeout = int(env, 'SOV_INTERACTIVE_START_TIMEOUT_SECONDS', 120);
   if (startTimeout < 1) throw new ConfigError('SOV_INTERACTIVE_START_TIMEOUT_SECONDS must be at least 1');
   const controlPlaneUrl = required(env, 'SOV_CONTROL_PLANE_URL').replace(/\/+$/, '');
@@ -132,6 +141,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneCo
     workDir: env.SOV_WORK_DIR || join(dataDir, 'work'),
     deploymentCacheBytes: int(env, 'SOV_DEPLOYMENT_CACHE_BYTES', 1024 * 1024 * 1024),
     killGraceSeconds: int(env, 'SOV_KILL_GRACE_SECONDS', 10),
+    instanceStaleSeconds: staleSeconds,
     maxBundleBytes: int(env, 'SOV_MAX_BUNDLE_BYTES', 512 * 1024 * 1024),
     maxBundleEntries: int(env, 'SOV_MAX_BUNDLE_ENTRIES', 100_000),
     maxUnpackedBytes: int(env, 'SOV_MAX_UNPACKED_BYTES', 4 * 1024 * 1024 * 1024),

@@ -38,6 +38,20 @@ describe('data plane configuration: the dashboard origins allowed by CORS', () =
   });
 });
 
+describe('data plane configuration: when an instance counts as gone', () => {
+  it('after 30 s unseen by default, SOV_INSTANCE_STALE_SECONDS if set, never under 15 s', () => {
+    assert.equal(configFromEnv(base).instanceStaleSeconds, 30);
+    assert.equal(configFromEnv({ ...base, SOV_INSTANCE_STALE_SECONDS: '15' }).instanceStaleSeconds, 15);
+    for (const bad of ['14', '0', 'soon']) {
+      assert.throws(
+        () => configFromEnv({ ...base, SOV_INSTANCE_STALE_SECONDS: bad }),
+        (error: unknown) => error instanceof ConfigError && error.message.includes('SOV_INSTANCE_STALE_SECONDS'),
+        bad,
+      );
+    }
+  });
+});
+
 describe('data plane configuration: the cache of unpacked deployments', () => {
   it('keeps 1 GiB by default, takes SOV_DEPLOYMENT_CACHE_BYTES (0 keeps none), and refuses anything else', () => {
     assert.equal(configFromEnv(base).deploymentCacheBytes, 1024 ** 3);

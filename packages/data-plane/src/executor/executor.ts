@@ -50,6 +50,8 @@ export interface ExecutorOptions {
   interactiveCapacity: number;
   /** Time between SIGTERM and SIGKILL when a run is stopped. */
   killGraceMs: number;
+  /** An instance not seen for this long is gone: its runs are abandoned, its files removed. */
+  instanceStaleSeconds: number;
   /** Interactive jobs: how long their port may take to answer after the start. */
   interactiveStartTimeoutMs: number;
   /** This data plane's public URL: interactive jobs are told where they are served. */
@@ -88,9 +90,6 @@ async function settleAll<T extends readonly unknown[]>(
 
 /** The longest the next claim waits for the runs of the last one to start. */
 const claimDeferMs = 50;
-
-/** An instance not seen for this long is gone: its runs are abandoned, its files removed. */
-const staleSeconds = 30;
 
 /**
  * Runs jobs: holds a claim open to the control plane while it has free slots, and
@@ -168,12 +167,12 @@ export class Executor {
     const sweep = async () => {
       try {
         await touchInstance(this.#o.db, this.#o.agent.instanceId);
-        for (const runId of await sweepOrphans(this.#o.db, staleSeconds)) {
+        for (const runId of await sweepOrphans(this.#o.db, this.#o.instanceStaleSeconds)) {
           this.#o.logs.ended(runId);
           // Its instance died: the working copy it left behind is nobody's now.
           await rm(join(this.#o.workRoot, runId), { recursive: true, force: true });
         }
-        const live = await liveInstances(this.#o.db, staleSeconds);
+        const live = await liveInstances(this.#o.db, this.#o.instanceStaleSeconds);
         await this.#o.copies.removeStale((instanceId) => live.has(instanceId));
       } catch (error) {
         this.#o.log.warn({ err: String(error) }, 'orphan sweep failed');
