@@ -74,20 +74,6 @@ interface ActiveRun {
   interactive?: { port: number; stripPrefix: boolean; host?: string; idle?: IdleWatch };
 }
 
-/**
- * Like Promise.all, but throws only once every promise has settled: after a failure,
- * nothing is left writing into a working directory that is about to be removed.
- */
-async function settleAll<T extends readonly unknown[]>(
-  promises: readonly [...T],
-): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
-  const results = await Promise.allSettled(promises);
-  for (const result of results) if (result.status === 'rejected') throw result.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as {
-    -readonly [K in keyof T]: Awaited<T[K]>;
-  };
-}
-
 /** The longest the next claim waits for the runs of the last one to start. */
 const claimDeferMs = 50;
 
@@ -258,9 +244,9 @@ export class Executor {
         this.cancel(answer.cancelRunIds);
         const launched: Promise<void>[] = [];
         for (const run of answer.runs) {
-          // Handed again a run this instance holds: a heartbeat listing what it held was
-          // read late, and the claim looked undelivered. The lease is ours again; the run
-          // goes on (or its final event does), and is never started a second time.
+          // Handed again a run this instance holds: a control plane older than claimSeq
+          // read a heartbeat late, and the claim looked undelivered. The lease is ours
+          // again; the run goes on (or its final event does), and is never started twice.
           if (this.#active.has(run.runId) || this.#unreported.has(run.runId)) {
             this.#o.log.warn({ runId: run.runId }, 'claimed again a run this instance holds: not started twice');
             continue;
@@ -347,7 +333,10 @@ export class Executor {
       });
       const beforeGo = recordClaim(db, run, this.#o.agent.instanceId);
       beforeGo.catch(() => {}); // awaited on every path below
-      const needed = settleAll([
+      // Each of these ends in a value (a failure is logged and read below), so all three
+      // have settled before anything is decided: nothing is left writing into a working
+      // directory that a failed start removes.
+      const [job, copied, vars] = await Promise.all([
         this.#o.copies.jobs(run.workspaceId, run.deploymentId).then(
           (jobs) => jobs.find((j) => j.name === run.jobName),
           () => undefined,
@@ -361,10 +350,6 @@ export class Executor {
         ),
         variables,
       ]);
-      const [job, copied, vars] = await needed.catch(async (error: unknown) => {
-        await beforeGo.catch(() => {});
-        throw error;
-      });
       const fail = async (reasonCode: ReasonCode) => {
         await beforeGo;
         await this.#report(run, 'failed', { reasonCode });
