@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -156,7 +156,7 @@ export class Executor {
         for (const runId of await sweepOrphans(this.#o.db, this.#o.instanceStaleSeconds)) {
           this.#o.logs.ended(runId);
           // Its instance died: the working copy it left behind is nobody's now.
-          await rm(join(this.#o.workRoot, runId), { recursive: true, force: true });
+          await this.#janitor.remove(join(this.#o.workRoot, runId));
         }
         const live = await liveInstances(this.#o.db, this.#o.instanceStaleSeconds);
         await this.#o.copies.removeStale((instanceId) => live.has(instanceId));
