@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { databaseTargets } from '@sovereign/protocol/testing';
 import { dumpDatabase } from '../support/dump.ts';
+import { dropIntoRun } from '../support/inside.ts';
 import { type Answer, call, expectStatus, Platform } from '../support/platform.ts';
 
 const example = fileURLToPath(new URL('../../examples/interactive-echo/', import.meta.url));
@@ -124,7 +125,19 @@ for (const target of databaseTargets()) {
         url: string | null;
       };
     const until = async (runId: string, wanted: string, timeoutMs = 30_000) => {
-      await platform.waitFor(async () => (await status(runId)).status === wanted, `run ${runId} ${wanted}`, timeoutMs);
+      await platform
+        .waitFor(async () => (await status(runId)).status === wanted, `run ${runId} ${wanted}`, timeoutMs)
+        .catch(async (error: Error) => {
+          // Said whole: how the run ended instead, and what its data plane said meanwhile.
+          const run = await status(runId);
+          const said = platform
+            .dp('us-1')
+            .service.output()
+            .split('\n')
+            .filter((line) => line.includes(runId) || /"level":(40|50)/.test(line))
+            .slice(-20);
+          throw new Error(`${error.message}: it is ${run.status} (${run.reasonCode})\n${said.join('\n')}`);
+        });
       return status(runId);
     };
     const trigger = (job: string) =>
@@ -179,7 +192,7 @@ for (const target of databaseTargets()) {
       assert.equal(starting?.body.runStatus, 'starting');
       assert.equal(starting?.headers.get('retry-after'), '1');
       assert.equal((await status(run.runId)).status, 'claimed');
-      await writeFile(join(platform.dp('us-1').dataDir, 'work', run.runId, 'go'), '');
+      await dropIntoRun(run.runId, 'go');
       await until(run.runId, 'running');
       assert.equal((await call('GET', `${run.url}hello`, { token })).status, 200);
       await expectStatus(200, 'POST', `${platform.cp}/runs/${run.runId}/cancel`, { token: t.token });

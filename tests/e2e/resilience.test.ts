@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { databaseTargets } from '@sovereign/protocol/testing';
 import { dumpDatabase } from '../support/dump.ts';
+import { runPids } from '../support/inside.ts';
 import { expectStatus, Platform } from '../support/platform.ts';
 
 const logMarker = 'LOG-CANARY-7c1e';
@@ -22,11 +22,10 @@ const project = {
   - name: pause_then_exit
     run: sleep 2; echo "after the pause"; exit 7
 `,
-  // Each attempt notes that it started, with its pid; only a finished one notes "done".
-  'slow.sh': `echo "$SOV_RUN_ID $SOV_ATTEMPT $$" >> "$MARKER_DIR/starts"
-echo "${logMarker} slow attempt $SOV_ATTEMPT"
+  // Each attempt says in its log that it started; only a finished one says "done".
+  'slow.sh': `echo "${logMarker} slow attempt $SOV_ATTEMPT"
 sleep 4
-echo "$SOV_RUN_ID $SOV_ATTEMPT" >> "$MARKER_DIR/done"
+echo "done $SOV_ATTEMPT"
 `,
   'quick.sh': `echo "${logMarker} quick $SOV_RUN_ID"
 echo '{"cursor":"${stateMarker}"}' > "$SOV_STATE_FILE"
@@ -54,53 +53,53 @@ function alive(pid: number): boolean {
 for (const target of databaseTargets()) {
   describe(`failures of either plane lose nothing and run nothing twice, real processes [${target.name}]`, () => {
     let platform: Platform;
-    let markers: string;
     let t: Awaited<ReturnType<Platform['tenant']>>;
     let jobs: Record<string, string>;
 
     before(async () => {
-      markers = await mkdtemp(join(tmpdir(), 'sov-markers-'));
       platform = await Platform.start(target, {
         controlPlaneEnv: { SOV_RUN_LEASE_SECONDS: '6', SOV_SCHEDULER_TICK_MS: '250' },
         dataplaneEnv: { SOV_INSTANCE_STALE_SECONDS: '15' },
       });
       t = await platform.tenant('eu', 'resilience');
-      const { token, dataplane } = await platform.scopedToken(t.token, t.workspace.workspaceId, ['variables:write']);
-      await platform.waitUntilHosted(t.token, t.workspace.workspaceId);
-      await expectStatus(
-        200,
-        'PUT',
-        `${dataplane.url}/api/v1/workspaces/${t.workspace.workspaceId}/variables/MARKER_DIR`,
-        { token, body: { value: markers } },
-      );
       ({ jobs } = await platform.deploy(t.token, t.workspace.workspaceId, project));
     });
     after(async () => {
       await platform?.stop();
-      await rm(markers, { recursive: true, force: true });
     });
 
     const runStatus = async (runId: string) =>
       (await expectStatus(200, 'GET', `${platform.cp}/runs/${runId}`, { token: t.token })).status as string;
 
-    it('kill -9 of the data plane mid-run: the attempt ends lost, its process dies, the retry runs once', async () => {
+    it('kill -9 of the data plane mid-run: the attempt ends lost, its processes die, the retry runs once', async () => {
       const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs.slow}/runs`, { token: t.token });
       await platform.waitFor(async () => (await runStatus(run.runId)) === 'running', 'the run to start');
+      const { token, dataplane } = await platform.scopedToken(t.token, t.workspace.workspaceId, ['runs:logs']);
+      const lines = async (runId: string) =>
+        (await expectStatus(200, 'GET', `${dataplane.url}/api/v1/runs/${runId}/logs`, { token })).data.map(
+          (l: { line: string }) => l.line,
+        );
       await platform.waitFor(
-        async () => (await readFile(join(markers, 'starts'), 'utf8').catch(() => '')) !== '',
-        'the job to note its start',
+        async () => (await lines(run.runId)).includes(`${logMarker} slow attempt 1`),
+        'the job to say it started',
       );
-      const [firstStart] = (await readFile(join(markers, 'starts'), 'utf8')).trim().split('\n');
-      const pid = Number(firstStart?.split(' ')[2]);
-      assert.ok(alive(pid));
+      const pids = await runPids(run.runId, 1);
+      assert.ok(pids.length > 0, 'the job’s processes are found');
 
       const eu = platform.dp('eu-1');
       const work = join(eu.dataDir, 'work');
       const caches = async () => readdir(join(work, '.deployments')).catch(() => [] as string[]);
+      const runDirs = async () => readdir(platform.sandboxDir(eu)).catch(() => [] as string[]);
       const deadCaches = await caches();
+      const deadRunDirs = await runDirs();
       assert.ok(deadCaches.length > 0, 'the instance keeps its unpacked deployments');
+      assert.equal(deadRunDirs.length, 1, 'the instance keeps its runs’ directories in one of its own');
       assert.equal(await eu.service.stop('SIGKILL'), 'SIGKILL');
-      await platform.waitFor(async () => !alive(pid), 'the orphaned job to be stopped by its supervisor', 5_000);
+      await platform.waitFor(
+        async () => !pids.some(alive),
+        'the orphaned job to be stopped by its supervisor (its jail gone)',
+        5_000,
+      );
       await platform.waitFor(async () => (await runStatus(run.runId)) === 'lost', 'the lease to lapse');
       const lost = await expectStatus(200, 'GET', `${platform.cp}/runs/${run.runId}`, { token: t.token });
       assert.equal(lost.reasonCode, 'lease_expired');
@@ -108,31 +107,29 @@ for (const target of databaseTargets()) {
       await platform.startDataPlane(eu);
       const retries = async () =>
         (await expectStatus(200, 'GET', `${platform.cp}/runs?jobId=${jobs.slow}`, { token: t.token })).data;
+      let retry: { runId: string } | undefined;
       await platform.waitFor(
-        async () =>
-          (await retries()).some(
+        async () => {
+          retry = (await retries()).find(
             (r: { attempt: number; status: string }) => r.attempt === 2 && r.status === 'succeeded',
-          ),
+          );
+          return retry !== undefined;
+        },
         'the second attempt to succeed',
         30_000,
       );
-      const starts = (await readFile(join(markers, 'starts'), 'utf8')).trim().split('\n');
-      const done = (await readFile(join(markers, 'done'), 'utf8')).trim().split('\n');
+      assert.deepEqual(await lines(run.runId), [`${logMarker} slow attempt 1`], 'the killed attempt never finished');
       assert.deepEqual(
-        starts.map((line) => line.split(' ')[1]),
-        ['1', '2'],
-        'each attempt started exactly once',
-      );
-      assert.deepEqual(
-        done.map((line) => line.split(' ')[1]),
-        ['2'],
-        'the killed attempt never finished behind the retry’s back',
+        await lines(retry?.runId ?? ''),
+        [`${logMarker} slow attempt 2`, 'done 2'],
+        'the retry started once and finished',
       );
       // What the dead instance left on disk goes once it counts as gone (15 s unseen here).
       await platform.waitFor(
         async () =>
-          !(await readdir(work)).includes(run.runId) && !(await caches()).some((id) => deadCaches.includes(id)),
-        'the dead instance’s working copy and cache to be removed',
+          !(await runDirs()).some((id) => deadRunDirs.includes(id)) &&
+          !(await caches()).some((id) => deadCaches.includes(id)),
+        'the dead instance’s run directories and cache to be removed',
         60_000,
       );
     });

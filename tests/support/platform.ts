@@ -11,6 +11,7 @@ import {
   startService,
   type TestDatabase,
 } from '@sovereign/protocol/testing';
+import { hiddenName } from '../../packages/data-plane/src/launch/jail/launcher.ts';
 import { packProject } from './projects.ts';
 import { Tap } from './tap.ts';
 
@@ -102,6 +103,11 @@ export interface PlatformOptions {
 export class Platform {
   readonly target: DatabaseTarget;
   readonly home: string;
+  /**
+   * Where its data planes jail their runs (SOV_SANDBOX_DIR): under /tmp, which every user
+   * can traverse, as the runs' own users must; made by the data planes themselves.
+   */
+  readonly jails = join(tmpdir(), `sov-jails-${randomBytes(6).toString('hex')}`);
   controlPlane!: Service;
   controlPlaneDatabase!: TestDatabase;
   adminToken = '';
@@ -204,6 +210,10 @@ export class Platform {
           SOV_CLIENT_SECRET: created.clientSecret,
           SOV_DATA_DIR: dataDir,
           SOV_MASTER_KEY: randomBytes(32).toString('base64'),
+          SOV_SANDBOX_DIR: this.jails,
+          // SOV_TEST_SANDBOX=off runs every suite with unjailed data planes: the security
+          // suites must then fail, which is how they are seen to test the jail.
+          ...(process.env.SOV_TEST_SANDBOX ? { SOV_SANDBOX: process.env.SOV_TEST_SANDBOX } : {}),
           SOV_LOG_LEVEL: 'info',
           ...database.env,
           ...this.#options.dataplaneEnv,
@@ -351,5 +361,11 @@ export class Platform {
     await this.controlPlaneDatabase?.drop().catch(() => {});
     await this.tap?.close();
     await rm(this.home, { recursive: true, force: true });
+    await rm(this.jails, { recursive: true, force: true });
+  }
+
+  /** The directory a data plane keeps its instances' run directories in, one per instance. */
+  sandboxDir(plane: Pick<DataPlaneProcess, 'clientId'>): string {
+    return join(this.jails, hiddenName(plane.clientId));
   }
 }

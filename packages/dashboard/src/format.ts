@@ -56,6 +56,16 @@ const reasons: Record<string, string> = {
   job_missing: 'the job is not in its deployment',
   dataplane_shutdown: 'its data plane shut down',
   internal_error: 'the data plane failed',
+  start_timeout: 'its app did not answer in time',
+  exited_before_ready: 'its app ended before it answered',
+  idle_timeout: 'stopped after its idle limit',
+  out_of_memory: 'ran out of memory',
+  pids_limit: 'reached its process limit',
+  tmp_limit: 'filled its /tmp',
+  log_limit: 'printed more than its log limit',
+  output_limit: 'left more outputs than its limit',
+  sandbox_failed: 'its sandbox could not be made',
+  secrets_unreadable: 'its secrets could not be read',
 };
 
 export function describeReason(code: string | null): string {

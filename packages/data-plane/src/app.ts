@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import { type App, createHttpServer, refuseUnstorableText } from '@sovereign/protocol/http';
 import { type Database, openDatabase } from '@sovereign/protocol/sql';
+import { Gauge } from 'prom-client';
 import { Agent } from './agent/agent.ts';
 import { ControlPlaneClient } from './agent/control-plane-client.ts';
 import { installScopedAuth } from './auth/scoped.ts';
@@ -12,13 +13,16 @@ import { Deployments } from './deployments/index.ts';
 import { deploymentReportKind } from './deployments/report.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
 import { Executor } from './executor/executor.ts';
-import { Spawner } from './executor/spawner.ts';
 import { cacheDirName, WorkingCopies } from './executor/working-copies.ts';
+import { Janitor } from './files/janitor.ts';
 import { installCors } from './http/cors.ts';
 import { InteractiveGateway } from './interactive/gateway.ts';
 import { requestLogSerializer } from './interactive/log.ts';
 import { installInteractiveUpgrades, interactiveRoutes } from './interactive/routes.ts';
 import { SessionSigner } from './interactive/session.ts';
+import { makeLauncher } from './launch/index.ts';
+import type { Launcher } from './launch/launcher.ts';
+import { Spawner } from './launch/spawner.ts';
 import { LogStore } from './logs/store.ts';
 import { OutboxDeliverer } from './outbox/outbox.ts';
 import { runRoutes } from './runs/routes.ts';
@@ -70,6 +74,8 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         if (agent.stoppedReason !== undefined) return `credentials refused (${agent.stoppedReason})`;
         return agent.identity === undefined ? 'not registered with the control plane yet' : true;
       },
+      // What runs are started in: a jail, or none (and why), said whether ready or not.
+      readyFacts: () => (launched === undefined ? {} : { sandbox: launched.facts }),
     });
     // Variables and state are text and jsonb in PostgreSQL, which cannot hold U+0000 or lone surrogates.
     refuseUnstorableText(app);
@@ -81,6 +87,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
     // The agent and the executor refer to each other: heartbeats carry the held runs, and
     // their answers carry the runs to stop.
     let executor: Executor | undefined;
+    let launched: Launcher | undefined;
     const agent = new Agent({
       db,
       client,
@@ -88,6 +95,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       publicUrl: config.publicUrl,
       version,
       capacity: config.capacity,
+      sandbox: () => launched?.facts,
       log: app.log,
       holding: () => executor?.holding() ?? { heldRuns: [], claimedThrough: 0 },
       onRunControl: ({ cancelRunIds, fencedRunIds }) => {
@@ -118,14 +126,25 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         maxEntries: config.maxBundleEntries,
         maxUnpackedBytes: config.maxUnpackedBytes,
       },
+      maxRunLimits: config.runLimits.max,
     });
+    const janitor = new Janitor();
     const spawner = new Spawner(app.log);
     const copies = new WorkingCopies({
       deployments,
       root: join(config.workDir, cacheDirName, agent.instanceId),
       budgetBytes: config.deploymentCacheBytes,
       log: app.log,
+      chownTree: (path, uid, gid) => janitor.chown(path, uid, gid),
     });
+    const launcher = await makeLauncher({ config, instanceId: agent.instanceId, spawner, janitor, log: app.log });
+    launched = launcher;
+    new Gauge({
+      name: 'sovereign_runs_jailed',
+      help: 'Whether this instance starts every run in a jail (1) or runs jobs unjailed (0), by sandbox mode.',
+      labelNames: ['mode'],
+      registers: [app.metrics],
+    }).set({ mode: launcher.facts.mode }, launcher.facts.mode === 'off' ? 0 : 1);
     executor = new Executor({
       db,
       agent,
@@ -135,14 +154,17 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       artifacts: store,
       logs,
       outbox,
-      workRoot: config.workDir,
-      capacity: config.capacity,
-      interactiveCapacity: config.interactiveCapacity,
-      killGraceMs: config.killGraceSeconds * 1000,
+      launcher,
+      janitor,
+      runs: {
+        capacity: config.capacity,
+        interactiveCapacity: config.interactiveCapacity,
+        limits: config.runLimits,
+        killGraceMs: config.killGraceSeconds * 1000,
+        interactiveStartTimeoutMs: config.interactiveStartTimeoutSeconds * 1000,
+      },
       instanceStaleSeconds: config.instanceStaleSeconds,
-      interactiveStartTimeoutMs: config.interactiveStartTimeoutSeconds * 1000,
       publicUrl: config.publicUrl,
-      spawner,
       log: app.log,
     });
     const deps: Deps = {
@@ -214,6 +236,8 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       async close() {
         upgrades.close();
         await executor?.stop();
+        spawner.close();
+        await janitor.close();
         agent.stop();
         await outbox.stop();
         await app.close();

@@ -3,6 +3,24 @@ import { join } from 'node:path';
 import { interactiveSessionMaxSeconds, tokenClockSkewSeconds } from '@sovereign/protocol';
 import type { DatabaseOptions } from '@sovereign/protocol/sql';
 import { defaultDashboardOrigins, normalizeOrigin } from './http/cors.ts';
+import { type LimitSettings, limitSettingsFromEnv } from './launch/limits.ts';
+
+/**
+ * How runs are jailed (R9). `on`: every run in a bubblewrap jail, and the data plane
+ * refuses to start without one; `auto` (development only): a jail when this machine can
+ * build one, else none, said at every start; `off`: no jail, on purpose.
+ */
+export interface SandboxSettings {
+  mode: 'on' | 'auto' | 'off';
+  /** Host user ids given to runs, one per run: [first, first + count). */
+  uids: { first: number; count: number };
+  /** Host directories a job sees read-only, besides the system's (/usr, /etc minus secrets, ...). */
+  readOnlyPaths: string[];
+  /** Jails kept started in advance, so a run's start does not wait for one. */
+  pool: number;
+  /** Where runs' directories are made (their users must reach it by its path: every directory above is o+x). */
+  dir: string;
+}
 
 export interface DataPlaneConfig {
   host: string;
@@ -48,6 +66,9 @@ export interface DataPlaneConfig {
   tokenSkewSeconds: number;
   logLevel: string | false;
   version: string;
+  sandbox: SandboxSettings;
+  /** What each run may use, unless its job asks otherwise, and the most a job may ask. */
+  runLimits: LimitSettings;
 }
 
 export class ConfigError extends Error {
@@ -104,6 +125,51 @@ function dashboardOrigins(env: NodeJS.ProcessEnv, controlPlaneUrl: string): stri
     });
 }
 
+function sandboxSettings(env: NodeJS.ProcessEnv, dev: boolean): SandboxSettings {
+  const raw = env.SOV_SANDBOX ?? '';
+  const mode = raw === '' ? (dev ? 'auto' : 'on') : raw;
+  if (mode !== 'on' && mode !== 'auto' && mode !== 'off') {
+    throw new ConfigError(`SOV_SANDBOX must be on, off, or auto (development only), got "${raw}"`);
+  }
+  if (mode === 'auto' && !dev) {
+    throw new ConfigError(
+      'SOV_SANDBOX=auto is for development (SOV_DEV=true): in production a run is jailed, or not on purpose (off)',
+    );
+  }
+  const uidsText = env.SOV_SANDBOX_UIDS || '1500000000-1500999999';
+  const range = /^(\d{1,10})-(\d{1,10})$/.exec(uidsText);
+  const first = Number(range?.[1]);
+  const last = Number(range?.[2]);
+  if (range === null || first < 1000 || last < first || last >= 2 ** 32 - 1) {
+    throw new ConfigError(
+      `SOV_SANDBOX_UIDS must be a range of user ids from 1000, such as 1500000000-1500999999, got "${uidsText}"`,
+    );
+  }
+  const readOnlyPaths = (env.SOV_SANDBOX_READ_ONLY_PATHS ?? '').split(':').filter((p) => p !== '');
+  for (const path of readOnlyPaths) {
+    if (!path.startsWith('/') || path.split('/').includes('..')) {
+      throw new ConfigError(`SOV_SANDBOX_READ_ONLY_PATHS holds "${path}", which is not an absolute path`);
+    }
+  }
+  const dir = env.SOV_SANDBOX_DIR || '/var/lib/sovereign/runs';
+  if (!dir.startsWith('/')) throw new ConfigError(`SOV_SANDBOX_DIR must be an absolute path, got "${dir}"`);
+  return {
+    mode,
+    uids: { first, count: last - first + 1 },
+    readOnlyPaths,
+    pool: int(env, 'SOV_SANDBOX_POOL', 2),
+    dir,
+  };
+}
+
+function runLimits(env: NodeJS.ProcessEnv): LimitSettings {
+  try {
+    return limitSettingsFromEnv(env);
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+}
+
 /** Reads the data plane's settings from SOV_* environment variables. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneConfig {
   const host = env.SOV_HOST ?? '127.0.0.1';
@@ -152,5 +218,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneCo
     tokenSkewSeconds: skew,
     logLevel: env.SOV_LOG_LEVEL === 'silent' ? false : (env.SOV_LOG_LEVEL ?? 'info'),
     version: '0.1.0',
+    sandbox: sandboxSettings(env, storage.dev),
+    runLimits: runLimits(env),
   };
 }

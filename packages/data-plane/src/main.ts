@@ -2,6 +2,7 @@
 import { stopWithParent } from '@sovereign/protocol';
 import { buildDataPlane } from './app.ts';
 import { ConfigError, configFromEnv, storageConfigFromEnv } from './config.ts';
+import { SandboxUnavailableError } from './launch/index.ts';
 import { masterKeyCommand } from './variables/master-key-command.ts';
 
 /**
@@ -46,6 +47,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     if (error instanceof ConfigError) console.error(`configuration: ${error.message}`);
+    else if (error instanceof SandboxUnavailableError) console.error(`data plane refuses to start: ${error.message}`);
     else console.error('data plane failed to start:', error instanceof Error ? error.message : error);
     process.exit(1);
   },

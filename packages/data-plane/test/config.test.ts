@@ -64,3 +64,77 @@ describe('data plane configuration: the cache of unpacked deployments', () => {
     refuses('SOV_DEPLOYMENT_CACHE_BYTES', ['-1', 'lots', '1.5']);
   });
 });
+
+describe('data plane configuration: the jail every run starts in', () => {
+  it('is required in production, automatic in development, and off only when said', () => {
+    assert.equal(configFromEnv(base).sandbox.mode, 'on');
+    assert.equal(configFromEnv({ ...base, SOV_DEV: 'true' }).sandbox.mode, 'auto');
+    assert.equal(configFromEnv({ ...base, SOV_SANDBOX: 'off' }).sandbox.mode, 'off');
+    assert.equal(configFromEnv({ ...base, SOV_DEV: 'true', SOV_SANDBOX: 'on' }).sandbox.mode, 'on');
+    refuses('SOV_SANDBOX', ['auto', 'yes', 'false']);
+  });
+
+  it('takes the user ids, extra read-only paths, pool and directory it jails runs with', () => {
+    const config = configFromEnv({
+      ...base,
+      SOV_SANDBOX_UIDS: '200000-200099',
+      SOV_SANDBOX_READ_ONLY_PATHS: '/opt/python:/nix/store',
+      SOV_SANDBOX_POOL: '0',
+      SOV_SANDBOX_DIR: '/srv/runs',
+    });
+    assert.deepEqual(config.sandbox, {
+      mode: 'on',
+      uids: { first: 200000, count: 100 },
+      readOnlyPaths: ['/opt/python', '/nix/store'],
+      pool: 0,
+      dir: '/srv/runs',
+    });
+    assert.deepEqual(configFromEnv(base).sandbox.uids, { first: 1_500_000_000, count: 1_000_000 });
+    refuses('SOV_SANDBOX_UIDS', ['0-100', '200-100', 'many', '5000000000-5000000001']);
+    refuses('SOV_SANDBOX_READ_ONLY_PATHS', ['relative/path', '/opt/../etc']);
+    refuses('SOV_SANDBOX_DIR', ['runs']);
+  });
+});
+
+describe('data plane configuration: what a run may use', () => {
+  it('has defaults and maxima, and takes SOV_RUN_<LIMIT> and SOV_RUN_<LIMIT>_MAX as sizes, CPUs and counts', () => {
+    const builtIn = configFromEnv(base).runLimits;
+    assert.deepEqual(
+      { ...builtIn.defaults, memoryBytes: 0 },
+      {
+        memoryBytes: 0,
+        cpus: 1,
+        pids: 512,
+        tmpBytes: 512 * 1024 ** 2,
+        logBytes: 100 * 1024 ** 2,
+        outputBytes: 1024 ** 3,
+      },
+    );
+    const config = configFromEnv({
+      ...base,
+      SOV_RUN_MEMORY: '512m',
+      SOV_RUN_MEMORY_MAX: '4Gi',
+      SOV_RUN_CPUS: '0.5',
+      SOV_RUN_PIDS: '64',
+      SOV_RUN_TMP: '64MiB',
+      SOV_RUN_LOG_BYTES: '10m',
+      SOV_RUN_OUTPUT_BYTES: '1g',
+    }).runLimits;
+    assert.deepEqual(config.defaults, {
+      memoryBytes: 512 * 1024 ** 2,
+      cpus: 0.5,
+      pids: 64,
+      tmpBytes: 64 * 1024 ** 2,
+      logBytes: 10 * 1024 ** 2,
+      outputBytes: 1024 ** 3,
+    });
+    assert.equal(config.max.memoryBytes, 4 * 1024 ** 3);
+    refuses('SOV_RUN_MEMORY', ['lots', '1k', '-5m']);
+    refuses('SOV_RUN_CPUS', ['0', 'two', '0.001']);
+    refuses('SOV_RUN_PIDS', ['2', '1.5']);
+    assert.throws(
+      () => configFromEnv({ ...base, SOV_RUN_PIDS: '1000', SOV_RUN_PIDS_MAX: '100' }),
+      (error: unknown) => error instanceof ConfigError && /SOV_RUN_PIDS is over SOV_RUN_PIDS_MAX/.test(String(error)),
+    );
+  });
+});

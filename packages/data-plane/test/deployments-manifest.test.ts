@@ -232,6 +232,43 @@ extra: true
     assert.deepEqual(lines, ['jobs[1].after: makes a cycle: x -> y -> z -> x']);
   });
 
+  it('reads a job’s limits and network, and refuses what is not one', () => {
+    const result = accepted(
+      'jobs:\n  - name: big\n    run: x\n    limits: { memory: 2g, cpus: 1.5, pids: 100, tmp: 64m, logs: 10m, outputs: 512Mi }\n    network: none\n  - name: plain\n    run: y\n',
+    );
+    assert.ok(result.ok);
+    const [big, plain] = result.ok ? result.jobs : [];
+    assert.deepEqual(big?.limits, {
+      memoryBytes: 2 * 1024 ** 3,
+      cpus: 1.5,
+      pids: 100,
+      tmpBytes: 64 * 1024 ** 2,
+      logBytes: 10 * 1024 ** 2,
+      outputBytes: 512 * 1024 ** 2,
+    });
+    assert.equal(big?.network, 'none');
+    assert.equal(plain?.limits, undefined);
+    assert.equal(plain?.network, undefined);
+    assert.deepEqual(Object.hasOwn(jobMetadata(big as NonNullable<typeof big>), 'limits'), false, 'limits stay here');
+    const errors = refused(
+      'jobs:\n  - name: bad\n    run: x\n    limits: { memory: lots, cpus: 0, pids: 2.5, disk: 1g }\n    network: all\n  - name: worse\n    run: y\n    limits: 3\n',
+    );
+    assert.deepEqual(errors.sort(), [
+      'jobs[0].limits.cpus: 0 CPUs is below the least a run can work with (0.01 CPUs)',
+      'jobs[0].limits.disk: is not a known limit (memory, cpus, pids, tmp, logs, outputs)',
+      'jobs[0].limits.memory: "lots" is not a size such as 512m or 2g',
+      'jobs[0].limits.pids: 2.5 is not a whole number',
+      'jobs[0].network: "all" must be outside (the default) or none',
+      'jobs[1].limits: must be a mapping such as { memory: 1g, cpus: 2 }',
+    ]);
+    const capped = parseManifest('jobs:\n  - name: j\n    run: x\n    limits: { memory: 3g }\n', {
+      maxLimits: { memoryBytes: 2 * 1024 ** 3, cpus: 2, pids: 100, tmpBytes: 1024, logBytes: 1024, outputBytes: 1024 },
+    });
+    assert.deepEqual(capped.ok ? [] : capped.errors, [
+      { path: 'jobs[0].limits.memory', message: "3 GiB is over this data plane's maximum (2 GiB)" },
+    ]);
+  });
+
   it('refuses YAML aliases (the billion laughs) and oversized documents', () => {
     const laughs = [
       'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',

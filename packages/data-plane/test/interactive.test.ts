@@ -18,7 +18,13 @@ import { readCookie, SessionSigner, sessionSetCookie, withoutCookie } from '../s
 
 const runId = '3f2b8c1e-6a7d-4e2f-9b1a-0c5d7e9f1a2b';
 const prefix = `/api/v1/interactive/${runId}`;
-const strip = { host: '127.0.0.1', port: 40123, prefix, stripPrefix: true, activity: () => {} };
+const strip = {
+  address: { host: '127.0.0.1', port: 40123 },
+  port: 40123,
+  prefix,
+  stripPrefix: true,
+  activity: () => {},
+};
 const keep = { ...strip, stripPrefix: false };
 
 describe('interactive URLs', () => {

@@ -11,6 +11,7 @@ import { databaseTargets, type TestDatabase } from '@sovereign/protocol/testing'
 import * as tar from 'tar';
 import { Deployments } from '../src/deployments/index.ts';
 import { WorkingCopies } from '../src/executor/working-copies.ts';
+import { Janitor } from '../src/files/janitor.ts';
 import { LocalArtifactStore } from '../src/storage/artifacts.ts';
 import { migrateDataPlane } from '../src/storage/migrations.ts';
 import { rawTarGz } from './support/tar-writer.ts';
@@ -53,6 +54,7 @@ for (const target of databaseTargets()) {
     const warnings: string[] = [];
     const log = { warn: (_fields: object, message: string) => void warnings.push(message) };
     const workspaceId = randomUUID();
+    const janitor = new Janitor();
 
     before(async () => {
       test = await target.create();
@@ -67,6 +69,7 @@ for (const target of databaseTargets()) {
       });
     });
     after(async () => {
+      await janitor.close();
       await db?.close();
       await test?.drop();
       await rm(root, { recursive: true, force: true });
@@ -81,7 +84,8 @@ for (const target of databaseTargets()) {
     };
     const copies = (budgetBytes = 1024 * 1024) => {
       const cacheRoot = join(root, 'work', '.deployments', randomUUID());
-      return { cacheRoot, copies: new WorkingCopies({ deployments, root: cacheRoot, budgetBytes, log }) };
+      const chownTree = (path: string, uid: number, gid: number) => janitor.chown(path, uid, gid);
+      return { cacheRoot, copies: new WorkingCopies({ deployments, root: cacheRoot, budgetBytes, log, chownTree }) };
     };
     /** Where a run's working copy goes: its run directory exists, the copy does not yet. */
     const dest = async () => {
@@ -208,6 +212,47 @@ for (const target of databaseTargets()) {
         await assert.rejects(c.jobs(ws, dep));
       }
       assert.deepEqual(await cached(cacheRoot), []);
+    });
+
+    it('keeps no owner and no setuid, setgid or sticky bit of the archive, and gives a jailed run’s copy to its user', async () => {
+      // Root can give files to anyone; anyone else can still give them to themselves.
+      const root0 = process.getuid?.() === 0;
+      const owner = { uid: root0 ? 4242 : (process.getuid?.() ?? 0), gid: root0 ? 4343 : (process.getgid?.() ?? 0) };
+      const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+      for (const padding of [0, 300 * 1024]) {
+        const result = await deployments.upload(
+          workspaceId,
+          Readable.from([
+            rawTarGz([
+              { path: 'sovereign.yaml', type: '0', content: manifest },
+              { path: 'run.sh', type: '0', mode: 0o4755, uid: 0, content: '#!/bin/sh\nid\n' },
+              { path: 'shared/', type: '5', mode: 0o3777, uid: 1234, gid: 1234 },
+              { path: 'shared/big.bin', type: '0', mode: 0o2644, uid: 1234, content: 'x'.repeat(padding) },
+            ]),
+          ]),
+          { dryRun: false, createdBy: randomUUID() },
+        );
+        const deploymentId = result.deploymentId as string;
+        const { copies: c } = copies();
+        const plain = await dest();
+        await c.checkout(workspaceId, deploymentId, plain);
+        const jailed = await dest();
+        await c.checkout(workspaceId, deploymentId, jailed, owner);
+        for (const [dir, who] of [
+          [plain, me],
+          [jailed, owner],
+        ] as const) {
+          const modes: Record<string, string> = {};
+          for (const path of ['run.sh', 'shared', 'shared/big.bin', '.']) {
+            const info = await lstat(join(dir, path));
+            modes[path] = (info.mode & 0o7777).toString(8);
+            assert.deepEqual([info.uid, info.gid], [who.uid, who.gid], `${path} (${padding} bytes of padding)`);
+          }
+          assert.equal(modes['run.sh'], '755', 'no setuid bit');
+          assert.equal(Number.parseInt(modes.shared ?? '0', 8) & 0o7000, 0, 'no setgid or sticky bit on the directory');
+          assert.equal(Number.parseInt(modes['shared/big.bin'] ?? '0', 8) & 0o7000, 0, 'no setgid bit on the file');
+        }
+      }
     });
 
     it('removes the caches of instances that are gone, and only theirs', async () => {

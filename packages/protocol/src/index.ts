@@ -4,6 +4,7 @@ export * from './interactive.ts';
 export * from './internal-api.ts';
 export * from './lifecycle.ts';
 export * from './run-states.ts';
+export * from './sandbox.ts';
 export * from './schema.ts';
 export * from './scopes.ts';
 export * from './text.ts';

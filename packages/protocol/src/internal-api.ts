@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox';
+import { SandboxFacts } from './sandbox.ts';
 import { Closed, Uuid } from './schema.ts';
 
 /**
@@ -38,6 +39,8 @@ const InstanceFacts = {
   version: Type.String({ minLength: 1, maxLength: 64 }),
   publicUrl: Type.String({ format: 'uri', maxLength: 2048 }),
   capacity: Type.Integer({ minimum: 0, maximum: 100_000 }),
+  /** What the instance runs jobs in (R9); optional for data planes older than jails. */
+  sandbox: Type.Optional(SandboxFacts),
 };
 
 export const InitializeRequest = Closed(InstanceFacts);
@@ -188,6 +191,15 @@ export const ReasonCodes = [
   'start_timeout',
   'exited_before_ready',
   'idle_timeout',
+  // Stopped by a limit of its own (R9): the kernel's OOM killer ran and the run failed;
+  // its processes filled their limit; its /tmp filled; it printed more log bytes or left
+  // more output bytes than its limit; its jail could not be built.
+  'out_of_memory',
+  'pids_limit',
+  'tmp_limit',
+  'log_limit',
+  'output_limit',
+  'sandbox_failed',
 ] as const;
 export type ReasonCode = (typeof ReasonCodes)[number];
 

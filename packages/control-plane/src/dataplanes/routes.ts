@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Closed, DataplaneHealthStatuses, dataplaneHealth, ErrorCode, Timestamp, Uuid } from '@sovereign/protocol';
+import {
+  Closed,
+  DataplaneHealthStatuses,
+  dataplaneHealth,
+  ErrorCode,
+  SandboxFacts,
+  Timestamp,
+  Uuid,
+} from '@sovereign/protocol';
 import { ConflictProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
@@ -40,6 +48,8 @@ const Instance = Type.Object({
   startedAt: Timestamp,
   lastHeartbeatAt: Type.Union([Timestamp, Type.Null()]),
   status: Type.Enum(DataplaneHealthStatuses),
+  /** What it runs jobs in, as it said in its last heartbeat: a jail per run, or none (and why). */
+  sandbox: Type.Union([SandboxFacts, Type.Null()]),
 });
 const DataplaneHealth = Type.Object({
   dataplaneId: Uuid,
@@ -47,6 +57,8 @@ const DataplaneHealth = Type.Object({
   lastHeartbeatAt: Type.Union([Timestamp, Type.Null()]),
   version: Type.Union([Type.String(), Type.Null()]),
   publicUrl: Type.Union([Type.String(), Type.Null()]),
+  /** What the newest instance runs jobs in: a jail per run, or none (and why). Null before any said. */
+  sandbox: Type.Union([SandboxFacts, Type.Null()]),
   instances: Type.Array(Instance),
 });
 const tags = ['Dataplanes'];
@@ -70,6 +82,7 @@ interface InstanceRow {
   held_runs: number;
   started_at: Date;
   last_heartbeat_at: Date | null;
+  sandbox: SandboxFacts | null;
 }
 
 /** Data planes, in Airbyte's shapes; create answers the client credentials once. */
@@ -260,6 +273,7 @@ export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
         lastHeartbeatAt: isoOrNull(newest?.last_heartbeat_at ?? null),
         version: newest?.version ?? null,
         publicUrl: plane.public_url,
+        sandbox: newest?.sandbox ?? null,
         instances: instances.map((i) => ({
           instanceId: i.instance_id,
           version: i.version,
@@ -269,6 +283,7 @@ export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
           startedAt: iso(i.started_at),
           lastHeartbeatAt: isoOrNull(i.last_heartbeat_at),
           status: dataplaneHealth(i.last_heartbeat_at, now),
+          sandbox: i.sandbox,
         })),
       };
     },

@@ -47,10 +47,11 @@ async function recordInstance(
   heartbeatAt: Date | null,
 ) {
   await tx.query(
-    `INSERT INTO dataplane_instances (instance_id, dataplane_id, version, public_url, capacity, held_runs, last_heartbeat_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
+    `INSERT INTO dataplane_instances (instance_id, dataplane_id, version, public_url, capacity, held_runs,
+                                      last_heartbeat_at, sandbox)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (instance_id) DO UPDATE SET version = EXCLUDED.version, public_url = EXCLUDED.public_url,
-       capacity = EXCLUDED.capacity, held_runs = EXCLUDED.held_runs,
+       capacity = EXCLUDED.capacity, held_runs = EXCLUDED.held_runs, sandbox = EXCLUDED.sandbox,
        last_heartbeat_at = coalesce(EXCLUDED.last_heartbeat_at, dataplane_instances.last_heartbeat_at)
      WHERE dataplane_instances.dataplane_id = EXCLUDED.dataplane_id`,
     [
@@ -61,6 +62,7 @@ async function recordInstance(
       facts.capacity,
       facts.heldRuns?.length ?? 0,
       heartbeatAt,
+      facts.sandbox === undefined ? null : JSON.stringify(facts.sandbox),
     ],
   );
   await tx.query('UPDATE dataplanes SET public_url = $2 WHERE dataplane_id = $1 AND public_url IS DISTINCT FROM $2', [

@@ -6,6 +6,7 @@ import {
   type InitializeResponse,
   InternalPaths,
   protocolVersion,
+  type SandboxFacts,
 } from '@sovereign/protocol';
 import type { Database } from '@sovereign/protocol/sql';
 import type { FastifyBaseLogger } from 'fastify';
@@ -19,6 +20,8 @@ export interface AgentOptions {
   publicUrl: string;
   version: string;
   capacity: number;
+  /** What this instance runs jobs in: told to the control plane, for the data plane's health. */
+  sandbox?: () => SandboxFacts | undefined;
   log: FastifyBaseLogger;
   /**
    * Runs this instance holds, to renew their leases, and the highest claim it had taken
@@ -171,12 +174,14 @@ export class Agent {
   }
 
   #facts(): InitializeRequest {
+    const sandbox = this.#options.sandbox?.();
     return {
       protocolVersion,
       instanceId: this.instanceId,
       version: this.#options.version,
       publicUrl: this.#options.publicUrl,
       capacity: this.#options.capacity,
+      ...(sandbox === undefined ? {} : { sandbox }),
     };
   }
 

@@ -1,6 +1,16 @@
 import { type JobMetadata, type JobTrigger, jobNamePattern } from '@sovereign/protocol';
 import { Cron } from 'croner';
 import { parseDocument } from 'yaml';
+import {
+  describeKind,
+  formatLimit,
+  type LimitName,
+  limitKeys,
+  limitProblem,
+  parseLimit,
+  type RequestedLimits,
+  type RunLimits,
+} from '../launch/limits.ts';
 import type { Finding } from './errors.ts';
 
 /** A job as the data plane runs it: its command (`run`) never leaves the region (R1). */
@@ -14,6 +24,10 @@ export interface ManifestJob extends JobMetadata {
    * serves under `$SOV_BASE_PATH` itself (false: Jupyter's base_url, Streamlit's baseUrlPath).
    */
   stripPrefix?: boolean;
+  /** What the job asked of `limits:`; the data plane's defaults fill in the rest (launch/limits.ts). */
+  limits?: RequestedLimits;
+  /** `none`: the job has no network at all; absent: it reaches the world, never this machine (R9). */
+  network?: 'outside' | 'none';
 }
 
 export type ManifestResult =
@@ -68,8 +82,11 @@ const jobKeys = new Set([
   'timeout',
   'retries',
   'max_running',
+  'limits',
+  'network',
   ...interactiveKeys,
 ]);
+const limitNames = new Map(Object.entries(limitKeys).map(([name, keys]) => [keys.yaml, name as LimitName]));
 const afterKeys = new Set(['job', 'on']);
 const namePattern = new RegExp(jobNamePattern);
 /** Zone names (`Europe/Berlin`, `UTC`, `Etc/GMT+1`), not offsets such as `+01:00` that Intl also takes. */
@@ -149,7 +166,7 @@ const isMapping = (value: unknown): value is Record<string, unknown> =>
  * Parses and checks `sovereign.yaml` whole, collecting every problem with its path
  * (`jobs[1].schedule`), so one round trip tells the author all that is wrong.
  */
-export function parseManifest(text: string): ManifestResult {
+export function parseManifest(text: string, options: { maxLimits?: RunLimits } = {}): ManifestResult {
   const errors: Finding[] = [];
   const fail = (path: string, message: string) => errors.push({ path, message });
   if (Buffer.byteLength(text) > maxManifestBytes) {
@@ -311,6 +328,36 @@ export function parseManifest(text: string): ManifestResult {
     const stripPrefix = job.strip_prefix ?? true;
     if (interactive && typeof stripPrefix !== 'boolean') fail(`${at}.strip_prefix`, 'must be true or false');
 
+    let limits: RequestedLimits | undefined;
+    if (job.limits !== undefined && job.limits !== null) {
+      if (!isMapping(job.limits)) fail(`${at}.limits`, 'must be a mapping such as { memory: 1g, cpus: 2 }');
+      else {
+        limits = {};
+        for (const [key, value] of Object.entries(job.limits)) {
+          const limit = limitNames.get(key);
+          if (limit === undefined) {
+            fail(`${at}.limits.${key}`, `is not a known limit (${[...limitNames.keys()].join(', ')})`);
+            continue;
+          }
+          const parsed = parseLimit(limit, value);
+          const problem =
+            parsed === undefined
+              ? `${JSON.stringify(value)} is not ${describeKind(limit)}`
+              : limitProblem(limit, parsed, options.maxLimits?.[limit]);
+          if (problem !== undefined || parsed === undefined) {
+            fail(
+              `${at}.limits.${key}`,
+              parsed === undefined ? (problem ?? '') : `${formatLimit(limit, parsed)} ${problem}`,
+            );
+          } else limits[limit] = parsed;
+        }
+      }
+    }
+    const network = job.network ?? 'outside';
+    if (network !== 'outside' && network !== 'none') {
+      fail(`${at}.network`, `${JSON.stringify(network)} must be outside (the default) or none`);
+    }
+
     jobs.push({
       name: String(name),
       run: String(run),
@@ -321,6 +368,8 @@ export function parseManifest(text: string): ManifestResult {
       retries: Number(retries),
       ...(maxRunning === undefined ? {} : { maxRunning }),
       ...(interactive ? { idleTimeoutSeconds, stripPrefix: stripPrefix === true } : {}),
+      ...(limits === undefined || Object.keys(limits).length === 0 ? {} : { limits }),
+      ...(network === 'none' ? { network: 'none' as const } : {}),
     });
   }
 

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { type DeploymentReport, type JobMetadata, protocolVersion } from '@sovereign/protocol';
 import type { Database, Queryable } from '@sovereign/protocol/sql';
+import type { RunLimits } from '../launch/limits.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 import { type BundleLimits, receiveBundle } from './bundle.ts';
 import { DeploymentNotFoundProblem, ManifestInvalidProblem } from './errors.ts';
@@ -54,6 +55,8 @@ export interface DeploymentsOptions {
   db: Database;
   store: ArtifactStore;
   limits: BundleLimits;
+  /** The most a job's `limits:` may ask of this data plane: more is refused at deploy. */
+  maxRunLimits?: RunLimits;
   /** Where uploads are received; the store's staging directory (same filesystem) by default. */
   tmpDir?: string;
 }
@@ -122,12 +125,14 @@ export class Deployments {
   readonly #db: Database;
   readonly #store: ArtifactStore;
   readonly #limits: BundleLimits;
+  readonly #maxRunLimits: RunLimits | undefined;
   readonly #tmpDir: string;
 
   constructor(options: DeploymentsOptions) {
     this.#db = options.db;
     this.#store = options.store;
     this.#limits = options.limits;
+    this.#maxRunLimits = options.maxRunLimits;
     this.#tmpDir = options.tmpDir ?? options.store.stagingDir;
   }
 
@@ -144,7 +149,7 @@ export class Deployments {
     const bundle = await receiveBundle(body, this.#tmpDir, this.#limits);
     let stored: string | undefined;
     try {
-      const manifest = parseManifest(bundle.manifestText);
+      const manifest = parseManifest(bundle.manifestText, { maxLimits: this.#maxRunLimits });
       if (!manifest.ok) throw new ManifestInvalidProblem(manifest.errors);
       const result = { dryRun: options.dryRun, digest: bundle.digest, sizeBytes: bundle.sizeBytes };
       const jobs = manifest.metadata;

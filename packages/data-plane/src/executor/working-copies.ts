@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, cpSync, readdirSync, statSync } from 'node:fs';
-import { cp, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { chmodSync, cpSync, lchownSync, readdirSync, statSync } from 'node:fs';
+import { cp, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import type { Deployments, ManifestJob } from '../deployments/index.ts';
+import { removeDeadInstanceDirs } from '../files/instance-dirs.ts';
 
 /** Under the work directory: one cache directory per instance, named by its id. */
 export const cacheDirName = '.deployments';
@@ -16,7 +17,12 @@ export interface WorkingCopiesOptions {
   /** Unpacked bytes kept at most; the least recently used trees go first. */
   budgetBytes: number;
   log: { warn(fields: Record<string, unknown>, message: string): void };
+  /** Gives a tree (every entry, links themselves) to a user, off the main thread: the janitor's chown. */
+  chownTree(path: string, uid: number, gid: number): Promise<void>;
 }
+
+/** Who a working copy must belong to: the user a jailed run runs as. */
+export type Owner = { uid: number; gid: number } | undefined;
 
 interface Tree {
   /** Its path once unpacked; undefined when it could not be, or is too large to keep. */
@@ -24,9 +30,10 @@ interface Tree {
   bytes: number;
   /**
    * Set when it has few and small enough files to copy synchronously: its directories
-   * and their modes, which the synchronous copy does not carry over.
+   * and their modes, which the synchronous copy does not carry over, and every entry, to
+   * hand a copy over to a jailed run's user.
    */
-  dirs?: Array<[path: string, mode: number]>;
+  small?: { dirs: Array<[path: string, mode: number]>; entries: string[] };
   /** Copies being made from it: it is not evicted while any is. */
   users: number;
 }
@@ -44,24 +51,37 @@ const syncCopy = { maxEntries: 64, maxBytes: 256 * 1024 };
 /**
  * Links are copied as written (the upload checked that none leads out of the tree), and
  * files keep their modes and times. Directories keep their modes: the synchronous copy
- * creates them with the default one, so theirs are set after it.
+ * creates them with the default one, so theirs are set after it. A copy for a jailed run
+ * is then given to its user: the job may change its working copy, as any job may.
  */
-async function copyTree(from: string, to: string, dirs: Tree['dirs']): Promise<void> {
+async function copyTree(
+  from: string,
+  to: string,
+  small: Tree['small'],
+  owner: Owner,
+  chownTree: WorkingCopiesOptions['chownTree'],
+): Promise<void> {
   const options = { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, errorOnExist: true };
-  if (dirs === undefined) return cp(from, to, options);
+  if (small === undefined) {
+    await cp(from, to, options);
+    if (owner !== undefined) await chownTree(to, owner.uid, owner.gid);
+    return;
+  }
   cpSync(from, to, options);
-  for (const [path, mode] of dirs) chmodSync(join(to, path), mode);
+  for (const [path, mode] of small.dirs) chmodSync(join(to, path), mode);
+  if (owner !== undefined) for (const path of small.entries) lchownSync(join(to, path), owner.uid, owner.gid);
 }
 
-/** The directories of a tree (itself first), with their modes. */
-function directoriesOf(root: string): Array<[path: string, mode: number]> {
+/** The directories of a tree (itself first) with their modes, and all its entries (itself first). */
+function inventory(root: string): NonNullable<Tree['small']> {
   const dirs: Array<[string, number]> = [['', statSync(root).mode & 0o7777]];
+  const entries = [''];
   for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
-    if (!entry.isDirectory()) continue;
     const path = relative(root, join(entry.parentPath, entry.name));
-    dirs.push([path, statSync(join(root, path)).mode & 0o7777]);
+    entries.push(path);
+    if (entry.isDirectory()) dirs.push([path, statSync(join(root, path)).mode & 0o7777]);
   }
-  return dirs;
+  return { dirs, entries };
 }
 
 /**
@@ -94,11 +114,11 @@ export class WorkingCopies {
     return jobs;
   }
 
-  /** Makes `dest` (which must not exist) a fresh copy of the deployment's files. */
-  async checkout(workspaceId: string, deploymentId: string, dest: string): Promise<void> {
+  /** Makes `dest` (which must not exist) a fresh copy of the deployment's files, `owner`'s when given. */
+  async checkout(workspaceId: string, deploymentId: string, dest: string, owner?: Owner): Promise<void> {
     const key = `${workspaceId}/${deploymentId}`;
     const known = this.#trees.get(key);
-    if (known === undefined) return this.#first(key, workspaceId, deploymentId, dest);
+    if (known === undefined) return this.#first(key, workspaceId, deploymentId, dest, owner);
     this.#trees.delete(key);
     this.#trees.set(key, known);
     known.users += 1;
@@ -106,7 +126,7 @@ export class WorkingCopies {
       const path = await known.ready;
       if (path !== undefined) {
         try {
-          await copyTree(path, dest, known.dirs);
+          await copyTree(path, dest, known.small, owner, this.#o.chownTree);
           return;
         } catch (error) {
           this.#o.log.warn({ deploymentId, err: String(error) }, 'cached deployment unusable: unpacking its bundle');
@@ -115,6 +135,7 @@ export class WorkingCopies {
         }
       }
       await this.#unpackTo(workspaceId, deploymentId, dest);
+      if (owner !== undefined) await this.#o.chownTree(dest, owner.uid, owner.gid);
     } finally {
       known.users -= 1;
     }
@@ -125,7 +146,7 @@ export class WorkingCopies {
    * there. A tree over the whole budget is not kept: it is moved to this run instead,
    * and later runs unpack their own.
    */
-  async #first(key: string, workspaceId: string, deploymentId: string, dest: string): Promise<void> {
+  async #first(key: string, workspaceId: string, deploymentId: string, dest: string, owner: Owner): Promise<void> {
     let settle: (path: string | undefined) => void = () => {};
     const tree: Tree = { ready: new Promise((resolve) => (settle = resolve)), bytes: 0, users: 1 };
     this.#trees.set(key, tree);
@@ -137,13 +158,14 @@ export class WorkingCopies {
       if (bytes > this.#o.budgetBytes) {
         await rename(path, dest);
         settle(undefined);
+        if (owner !== undefined) await this.#o.chownTree(dest, owner.uid, owner.gid);
         return;
       }
       tree.bytes = bytes;
-      if (entries <= syncCopy.maxEntries && bytes <= syncCopy.maxBytes) tree.dirs = directoriesOf(path);
+      if (entries <= syncCopy.maxEntries && bytes <= syncCopy.maxBytes) tree.small = inventory(path);
       this.#bytes += bytes;
       settle(path);
-      await copyTree(path, dest, tree.dirs);
+      await copyTree(path, dest, tree.small, owner, this.#o.chownTree);
     } catch (error) {
       // Unpacked by the next run again: a missing bundle may be a moment's fault of the store.
       settle(undefined);
@@ -157,7 +179,11 @@ export class WorkingCopies {
     }
   }
 
-  /** Unpacks the bundle into `dir` (created with owner-only access); returns its entries and the bytes of its files. */
+  /**
+   * Unpacks the bundle into `dir` (created with owner-only access); returns its entries
+   * and the bytes of its files. Files belong to the data plane and keep their permission
+   * bits only: no owner from the archive, and no setuid, setgid or sticky bit, ever.
+   */
   async #unpackTo(workspaceId: string, deploymentId: string, dir: string): Promise<{ bytes: number; entries: number }> {
     await mkdir(dir, { mode: 0o700 });
     let bytes = 0;
@@ -167,6 +193,11 @@ export class WorkingCopies {
       tar.x({
         cwd: dir,
         strict: true,
+        preserveOwner: false,
+        filter: (_path, entry) => {
+          if ('mode' in entry && typeof entry.mode === 'number') entry.mode &= 0o777;
+          return true;
+        },
         onReadEntry: (entry) => {
           bytes += entry.size;
           entries += 1;
@@ -201,10 +232,6 @@ export class WorkingCopies {
 
   /** Removes the caches of instances no longer alive (ended by a crash, or on another host sharing the directory). */
   async removeStale(alive: (instanceId: string) => boolean): Promise<void> {
-    const parent = dirname(this.#o.root);
-    const own = basename(this.#o.root);
-    for (const name of await readdir(parent).catch(() => [] as string[])) {
-      if (name !== own && !alive(name)) await rm(join(parent, name), { recursive: true, force: true });
-    }
+    await removeDeadInstanceDirs(dirname(this.#o.root), basename(this.#o.root), alive);
   }
 }

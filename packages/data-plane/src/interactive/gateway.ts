@@ -5,6 +5,7 @@ import type { Database } from '@sovereign/protocol/sql';
 import { decodeProtectedHeader } from 'jose';
 import type { Agent } from '../agent/agent.ts';
 import { DataplaneNotReadyProblem, type TokenVerifier } from '../auth/verify-token.ts';
+import type { AppAddress } from '../launch/launcher.ts';
 import { type LocalRun, localRun } from '../runs/store.ts';
 import {
   InteractiveNotRunningProblem,
@@ -19,8 +20,9 @@ import { type InteractiveSession, readCookie, type SessionSigner, sessionCookieN
 /** A running interactive job as the executor of this instance holds it. */
 export interface LiveInteractive {
   workspaceId: string;
-  /** Set once its port answered: until then it is starting. */
-  host: string | undefined;
+  /** Where the proxy reaches the app: set once it listens; until then it is starting. */
+  address: AppAddress | undefined;
+  /** The port the app listens on, as it sees it. */
   port: number;
   stripPrefix: boolean;
   /** Traffic through the proxy: resets the idle clock. */
@@ -155,9 +157,9 @@ export class InteractiveGateway {
       const status = run.status === 'running' ? 'stopping' : run.status === 'abandoned' ? 'lost' : run.status;
       throw new InteractiveNotRunningProblem(status);
     }
-    if (live.host === undefined) throw new InteractiveNotRunningProblem('starting');
+    if (live.address === undefined) throw new InteractiveNotRunningProblem('starting');
     return {
-      host: live.host,
+      address: live.address,
       port: live.port,
       prefix: `${interactivePathPrefix}/${runId}`,
       stripPrefix: live.stripPrefix,

@@ -6,11 +6,14 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { AppAddress } from '../launch/launcher.ts';
 import { sessionCookieName, withoutCookie } from './session.ts';
 
 /** Where a running interactive job listens, and how the proxy maps its paths. */
 export interface ProxyTarget {
-  host: string;
+  /** Where the proxy connects: the app's loopback port, or a socket bridged into its jail. */
+  address: AppAddress;
+  /** The port the app listens on, as it sees it: its redirects to itself name it. */
   port: number;
   /** The run's public path prefix, without its trailing slash: `/api/v1/interactive/<runId>`. */
   prefix: string;
@@ -95,10 +98,7 @@ export function forwardHeaders(incoming: IncomingHttpHeaders, options: ForwardOp
  * (`http://127.0.0.1:<port>/x`) or to an absolute path of an app served from `/`,
  * it is moved under the run's prefix. Other sites are left alone.
  */
-export function rewriteLocation(
-  location: string,
-  target: Pick<ProxyTarget, 'host' | 'port' | 'prefix' | 'stripPrefix'>,
-) {
+export function rewriteLocation(location: string, target: Pick<ProxyTarget, 'port' | 'prefix' | 'stripPrefix'>) {
   let path = location;
   for (const origin of [
     `http://127.0.0.1:${target.port}`,
@@ -171,6 +171,15 @@ export interface HttpProxyCallbacks {
   unreachable: (res: ServerResponse) => void;
 }
 
+/** A request to the app, at its address. */
+function requestApp(target: ProxyTarget, method: string | undefined, path: string, headers: OutgoingHttpHeaders) {
+  const where =
+    'socketPath' in target.address
+      ? { socketPath: target.address.socketPath }
+      : { host: target.address.host, port: target.address.port };
+  return httpRequest({ ...where, method, path, headers });
+}
+
 /**
  * Forwards one HTTP exchange, streaming both bodies as they come (nothing is held
  * whole in memory), and tears both sides down if either goes away.
@@ -184,7 +193,7 @@ export function proxyHttp(
   callbacks: HttpProxyCallbacks,
 ): void {
   target.activity();
-  const upstream = httpRequest({ host: target.host, port: target.port, method: req.method, path, headers });
+  const upstream = requestApp(target, req.method, path, headers);
   req.on('data', target.activity);
   req.pipe(upstream);
   upstream.on('response', (answer) => {
@@ -220,7 +229,7 @@ export function proxyUpgrade(
   callbacks: { unreachable: () => void },
 ): void {
   target.activity();
-  const upstream = httpRequest({ host: target.host, port: target.port, method: req.method, path, headers });
+  const upstream = requestApp(target, req.method, path, headers);
   upstream.on('upgrade', (answer, appSocket, appHead) => {
     target.activity();
     socket.write(

@@ -31,6 +31,10 @@ export interface PumpOptions {
   stored: number;
   /** Stores masked lines numbered from `firstSeq`, in order (one call at a time). */
   append(firstSeq: number, lines: LogLine[]): Promise<void>;
+  /** Log bytes the run may store; what comes after is read and dropped. */
+  maxBytes?: number;
+  /** Called once, when the run's output first goes past `maxBytes`. */
+  onLimit?: () => void;
 }
 
 /**
@@ -47,6 +51,9 @@ export async function pumpLogs(options: PumpOptions): Promise<number> {
   let queued = 0;
   let writing = Promise.resolve();
   let failure: unknown;
+  const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+  let storedBytes = 0;
+  let overLimit = false;
   let pausedMs = 0;
   let pausedAt: number | undefined;
   const pausedTotal = () => pausedMs + (pausedAt === undefined ? 0 : Date.now() - pausedAt);
@@ -79,20 +86,31 @@ export async function pumpLogs(options: PumpOptions): Promise<number> {
     return writing;
   };
 
+  /** Keeps a line while the run is within its log limit; the first past it ends the log, and says why. */
+  const keep = (line: LogLine): void => {
+    if (overLimit) return;
+    const bytes = Buffer.byteLength(line.text) + 1;
+    if (storedBytes + bytes > maxBytes) {
+      overLimit = true;
+      options.onLimit?.();
+      return;
+    }
+    storedBytes += bytes;
+    pending.push(line);
+    pendingBytes += line.text.length;
+  };
+
   const timer = setInterval(() => void flush(), flushEveryMs);
   const pump = (stream: Readable | null, name: LogLine['stream']) =>
     new Promise<void>((resolve) => {
       if (stream === null) return resolve();
       const lines = new LineAssembler(name);
       stream.on('data', (chunk: Buffer) => {
-        for (const line of lines.push(chunk)) {
-          pending.push(line);
-          pendingBytes += line.text.length;
-        }
+        for (const line of lines.push(chunk)) keep(line);
         if (pendingBytes >= flushAtBytes || pending.length >= flushAtLines) void flush();
       });
       const finish = () => {
-        pending.push(...lines.end());
+        for (const line of lines.end()) keep(line);
         resolve();
       };
       stream.once('end', finish);

@@ -20,6 +20,9 @@ export interface RawEntry {
   mode?: number;
   /** The size the header declares, when it should differ from the content's. */
   declaredSize?: number;
+  /** The owner the header names (root when not given). */
+  uid?: number;
+  gid?: number;
   /** PAX extended header records written just before the entry (`path` overrides its name). */
   pax?: Record<string, string>;
 }
@@ -40,8 +43,8 @@ export function header(entry: Omit<RawEntry, 'type'> & { type: RawEntry['type'] 
   const block = Buffer.alloc(512);
   block.write(entry.path, 0, 100, 'utf8');
   block.write(octal(entry.mode ?? (entry.type === '5' ? 0o755 : 0o644), 8), 100);
-  block.write(octal(0, 8), 108); // uid
-  block.write(octal(0, 8), 116); // gid
+  block.write(octal(entry.uid ?? 0, 8), 108);
+  block.write(octal(entry.gid ?? 0, 8), 116);
   block.write(octal(size, 12), 124);
   block.write(octal(1_700_000_000, 12), 136); // mtime
   block.write(' '.repeat(8), 148); // checksum placeholder: spaces while summing

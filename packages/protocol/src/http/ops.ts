@@ -4,11 +4,19 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 /** Resolves to `true` when ready, or to a short reason (no secrets) when not. */
 export type ReadinessCheck = () => Promise<true | string>;
 
+/** What `/readyz` says besides its status, ready or not: how the service runs (no secrets). */
+export type ReadinessFacts = () => Record<string, unknown>;
+
 /**
  * Liveness, readiness and Prometheus metrics. Routes are labelled by their pattern
  * (`/workspaces/:workspaceId`), never by the raw URL, so ids never become labels.
  */
-export function installOps(app: FastifyInstance, service: string, ready: ReadinessCheck): Registry {
+export function installOps(
+  app: FastifyInstance,
+  service: string,
+  ready: ReadinessCheck,
+  facts: ReadinessFacts = () => ({}),
+): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
@@ -36,8 +44,8 @@ export function installOps(app: FastifyInstance, service: string, ready: Readine
   app.get('/healthz', hidden, async () => ({ status: 'ok' }));
   app.get('/readyz', hidden, async (_request, reply) => {
     const result = await ready().catch(() => 'check failed');
-    if (result === true) return { status: 'ready' };
-    return reply.status(503).send({ status: 'not_ready', reason: result });
+    if (result === true) return { status: 'ready', ...facts() };
+    return reply.status(503).send({ status: 'not_ready', reason: result, ...facts() });
   });
   app.get('/metrics', hidden, async (_request, reply) => {
     reply.type(registry.contentType);

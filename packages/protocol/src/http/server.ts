@@ -16,7 +16,7 @@ import {
   installErrorHandling,
   type NotFoundFallback,
 } from './error-handler.ts';
-import { installOps, type ReadinessCheck } from './ops.ts';
+import { installOps, type ReadinessCheck, type ReadinessFacts } from './ops.ts';
 import { BadRequestProblem } from './problem.ts';
 
 registerAjvFormats();
@@ -40,6 +40,8 @@ export interface HttpServerOptions {
   /** Behind a proxy: trust X-Forwarded-* from it. */
   trustProxy?: boolean;
   ready: ReadinessCheck;
+  /** What /readyz says besides its status: how the service runs. */
+  readyFacts?: ReadinessFacts;
   /** What answers a request no route matched before it gets the 404 problem (the dashboard's files). */
   notFound?: NotFoundFallback;
 }
@@ -95,7 +97,7 @@ export function createHttpServer(options: HttpServerOptions): App {
     reply.header('x-request-id', request.id);
   });
   installErrorHandling(app, options.notFound);
-  installOps(app, options.service, options.ready);
+  installOps(app, options.service, options.ready, options.readyFacts);
   return app as unknown as App;
 }
 

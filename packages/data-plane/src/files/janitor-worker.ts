@@ -1,0 +1,46 @@
+import { lchownSync, lstatSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parentPort } from 'node:worker_threads';
+import type { Chore } from './janitor.ts';
+
+/** Every entry under `root` (itself first), depth first, never following a link. */
+function* entries(root: string): Generator<string> {
+  yield root;
+  let names: string[];
+  try {
+    if (!lstatSync(root).isDirectory()) return;
+    names = readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const name of names) yield* entries(join(root, name));
+}
+
+function perform(chore: Chore): number | undefined {
+  switch (chore.op) {
+    case 'remove':
+      rmSync(chore.path, { recursive: true, force: true });
+      return undefined;
+    case 'chown':
+      for (const path of entries(chore.path)) lchownSync(path, chore.uid, chore.gid);
+      return undefined;
+    case 'size': {
+      let bytes = 0;
+      for (const path of entries(chore.path)) {
+        const info = lstatSync(path, { throwIfNoEntry: false });
+        if (info?.isFile()) bytes += info.size;
+        if (bytes > chore.stopAbove) break;
+      }
+      return bytes;
+    }
+  }
+}
+
+/** The janitor's thread: does each chore it is sent, synchronously, and says when. */
+parentPort?.on('message', ({ id, chore }: { id: number; chore: Chore }) => {
+  try {
+    parentPort?.postMessage({ id, value: perform(chore) });
+  } catch (error) {
+    parentPort?.postMessage({ id, error: String(error) });
+  }
+});

@@ -1,0 +1,237 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BridgeRequest, JailRequest, PlainRequest, SpawnerReply, SpawnerRequest } from './spawner.ts';
+import { supervisorScript } from './supervisor.ts';
+
+/**
+ * The spawner: a small process the data plane starts once and asks to start each job's
+ * supervisor shell, each jail, each bridge. A fork copies the page tables of the process
+ * that forks, so a fork of this process costs about a millisecond where one of the data
+ * plane (with PGlite's heap in it) costs ten or more. The pipes of each shell are handed
+ * to the data plane over IPC and closed here: the data plane alone holds them,
+ * supervision pipe included. It runs as the data plane's user (root, to jail runs): it
+ * puts each jail's first process in its cgroups and gives it its network.
+ */
+
+const send = (reply: SpawnerReply, handle?: Socket) => process.send?.(reply, handle);
+const fail = (id: number, error: unknown) =>
+  send({ id, error: error instanceof Error ? error.message : String(error) });
+
+/** Bridges of each jail (by its request id): stopped when the jail ends. */
+const bridges = new Map<number, Set<ChildProcess>>();
+
+function handOver(id: number, child: ChildProcess, innerPid?: number): void {
+  const pid = child.pid as number;
+  for (const [fd, stream] of (['stdin', 'stdout', 'stderr'] as const).entries()) {
+    send({ id, pid, ...(innerPid === undefined ? {} : { innerPid }), stream }, child.stdio[fd] as Socket);
+  }
+}
+
+function plain(request: PlainRequest & { id: number }): void {
+  const { id, command, cwd, env } = request;
+  let child: ChildProcess;
+  try {
+    child = spawn('/bin/sh', ['-c', supervisorScript], {
+      cwd,
+      env: { ...env, SOV_COMMAND: command },
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    fail(id, error);
+    return;
+  }
+  if (child.pid === undefined) {
+    child.once('error', (error) => fail(id, error));
+    return;
+  }
+  handOver(id, child);
+  // Reaped here when it ends; how it ended travels back on its stdin socket.
+  child.unref();
+}
+
+/** Everything `stream` gives until it ends, as text (at most `max` characters kept). */
+function collect(stream: Readable, max = 4000): () => string {
+  let text = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    if (text.length < max) text += chunk;
+  });
+  stream.on('error', () => {});
+  return () => text.trim();
+}
+
+/** Resolves with what bwrap reports on its info descriptor (the pid of the jail's first process). */
+function innerPidOf(info: Readable, exited: Promise<unknown>): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    let text = '';
+    info.setEncoding('utf8');
+    info.on('data', (chunk: string) => {
+      text += chunk;
+      const pid = /"child-pid"\s*:\s*(\d+)/.exec(text)?.[1];
+      if (pid !== undefined) resolve(Number(pid));
+    });
+    info.on('error', () => resolve(undefined));
+    void exited.then(() => resolve(undefined));
+  });
+}
+
+/**
+ * Resolves true once the jail's supervisor says `ready` on its stdout (the jail is whole),
+ * false if bwrap ends first. Nothing else comes before its go, so nothing is read past it.
+ */
+function saysReady(socket: Socket, exited: Promise<unknown>): Promise<boolean> {
+  return new Promise((resolve) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (!text.includes('\n')) return;
+      socket.off('data', onData);
+      socket.pause();
+      resolve(text === 'ready\n');
+    };
+    socket.on('data', onData);
+    void exited.then(() => resolve(false));
+  });
+}
+
+/** slirp4netns for the jail whose first process is `innerPid`; resolves once its network is up. */
+async function network(slirp4netns: string, innerPid: number, lifeline: Socket): Promise<ChildProcess> {
+  const child = spawn(
+    slirp4netns,
+    [
+      '--configure',
+      '--mtu=65520',
+      // Never this machine: 10.0.2.2 does not lead to its loopback.
+      '--disable-host-loopback',
+      '--enable-sandbox',
+      '--enable-seccomp',
+      // Root enters the jail's network namespace as it is; the jail's user namespace is not entered.
+      '--userns-path=/proc/self/ns/user',
+      '--ready-fd=3',
+      // Ends when the jail does: its other end is held by the jail's bwrap and first process.
+      '--exit-fd=4',
+      String(innerPid),
+      'tap0',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe', 'pipe', lifeline], detached: true },
+  );
+  const errors = collect(child.stderr as Readable);
+  const ended = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('error', () => {});
+  const ready = new Promise<boolean>((resolve) => {
+    (child.stdio[3] as Readable).once('data', () => resolve(true));
+    void ended.then(() => resolve(false));
+  });
+  if (!(await ready)) throw new Error(`slirp4netns failed: ${errors() || 'it exited'}`);
+  child.unref();
+  return child;
+}
+
+async function jail(request: JailRequest & { id: number }): Promise<void> {
+  const { id } = request;
+  // 0-2 stdio, 3 info, 4 block, then the texts, the lifeline, and bwrap's options.
+  const argsFd = 5 + request.data.length + 1;
+  const stdio: Array<'pipe'> = Array.from({ length: argsFd + 1 }, () => 'pipe' as const);
+  let child: ChildProcess;
+  try {
+    child = spawn(request.bwrap, ['--args', String(argsFd), '--', ...request.command], {
+      stdio,
+      uid: request.uid,
+      gid: request.gid,
+      env: request.env,
+      detached: true,
+    });
+  } catch (error) {
+    fail(id, error);
+    return;
+  }
+  child.once('error', () => {});
+  // A bwrap that fails early closes its descriptors under our writes: said by `errors`, never a crash here.
+  for (const stream of child.stdio) stream?.on('error', () => {});
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const errors = collect(child.stderr as Readable);
+  for (const [index, text] of request.data.entries()) (child.stdio[5 + index] as Writable).end(text);
+  (child.stdio[argsFd] as Writable).end(request.options.map((option) => `${option}\0`).join(''));
+  const lifeline = child.stdio[5 + request.data.length] as Socket;
+  let slirp: ChildProcess | undefined;
+  try {
+    const innerPid = await innerPidOf(child.stdio[3] as Readable, exited);
+    if (innerPid === undefined) throw new Error(`bwrap failed: ${errors() || 'it exited'}`);
+    for (const file of request.cgroupProcs) writeFileSync(file, String(innerPid));
+    if (request.network !== undefined) slirp = await network(request.network.slirp4netns, innerPid, lifeline);
+    // Its cgroups and network are in place: the supervisor may start (it then waits for its go).
+    (child.stdio[4] as Writable).end('x');
+    if (!(await saysReady(child.stdout as Socket, exited))) throw new Error(`bwrap failed: ${errors() || 'it exited'}`);
+    (child.stderr as Readable).removeAllListeners('data');
+    (child.stderr as Readable).pause();
+    handOver(id, child, innerPid);
+  } catch (error) {
+    child.kill('SIGKILL');
+    slirp?.kill('SIGKILL');
+    fail(id, error);
+  }
+  // The lifeline stays open here only until slirp4netns holds it.
+  lifeline.destroy();
+  void exited.then(() => {
+    for (const bridge of bridges.get(id) ?? []) bridge.kill('SIGKILL');
+    bridges.delete(id);
+  });
+  child.unref();
+}
+
+async function bridge(request: BridgeRequest & { id: number }): Promise<void> {
+  const { id } = request;
+  const target = request.host === '::1' ? `TCP6:[::1]:${request.port}` : `TCP4:127.0.0.1:${request.port}`;
+  const child = spawn(
+    request.nsenter,
+    [
+      `--net=/proc/${request.innerPid}/ns/net`,
+      '--setuid',
+      String(request.uid),
+      '--setgid',
+      String(request.gid),
+      '--',
+      request.socat,
+      `UNIX-LISTEN:${request.socketPath},fork,mode=600,unlink-early`,
+      target,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+  );
+  child.once('error', () => {});
+  const errors = collect(child.stderr as Readable);
+  let gone = false;
+  child.once('exit', () => {
+    gone = true;
+  });
+  const own = bridges.get(request.jail) ?? new Set();
+  own.add(child);
+  bridges.set(request.jail, own);
+  for (let waited = 0; waited < 5_000; waited += 5) {
+    if (existsSync(request.socketPath)) {
+      child.unref();
+      send({ id, done: true });
+      return;
+    }
+    if (gone) break;
+    await sleep(5);
+  }
+  child.kill('SIGKILL');
+  fail(id, `the bridge to the app did not start: ${errors() || 'no socket'}`);
+}
+
+process.on('message', (request: SpawnerRequest) => {
+  if (request.op === 'plain') plain(request);
+  else if (request.op === 'jail') void jail(request);
+  else void bridge(request);
+});
+
+// The data plane is gone: nothing is left to start anything for. Bridges go with it;
+// jobs and jails end on their own, their lifeline (stdin) closed.
+process.on('disconnect', () => {
+  for (const own of bridges.values()) for (const child of own) child.kill('SIGKILL');
+  process.exit(0);
+});

@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { databaseTargets } from '@sovereign/protocol/testing';
+import { rawTarGz } from '../support/hostile-tar.ts';
+import { expectStatus, Platform } from '../support/platform.ts';
+
+/**
+ * A run's limits (R9), each hit on purpose by a job made to: it ends with its own reason
+ * code, says so in its own log, and a job of another workspace running at the same time on
+ * the same data plane is unharmed.
+ */
+const manifest = `jobs:
+  - name: memory_hog
+    run: node -e "const held = []; for (;;) held.push(Buffer.alloc(8 << 20, 1))"
+    limits: { memory: 96m }
+  - name: fork_bomb
+    run: "bomb() { bomb | bomb & }; bomb; wait"
+    limits: { pids: 48 }
+  - name: tmp_filler
+    run: dd if=/dev/zero of=/tmp/fill bs=1M count=64
+    limits: { tmp: 8m }
+  - name: chatterbox
+    run: yes "a line that never ends"
+    limits: { logs: 256k }
+  - name: output_flood
+    run: head -c 3000000 /dev/zero > "$SOV_OUTPUT_DIR/big.bin"; sleep 60
+    limits: { outputs: 1m }
+  - name: output_burst
+    run: head -c 3000000 /dev/zero > "$SOV_OUTPUT_DIR/big.bin"
+    limits: { outputs: 1m }
+  - name: who
+    run: id -u; stat -c '%a' tool.sh; ./tool.sh
+`;
+
+const neighbourManifest = `jobs:
+  - name: steady
+    run: sleep 6; echo "steady and well"
+`;
+
+for (const target of databaseTargets()) {
+  describe(`a run's limits: each ends it with its own reason, and its neighbours are unharmed [${target.name}]`, () => {
+    let platform: Platform;
+    let t: Awaited<ReturnType<Platform['tenant']>>;
+    let n: Awaited<ReturnType<Platform['tenant']>>;
+    let jobs: Record<string, string>;
+    let neighbour: Record<string, string>;
+
+    before(async () => {
+      platform = await Platform.start(target, { dataplaneEnv: { SOV_KILL_GRACE_SECONDS: '2', SOV_CAPACITY: '8' } });
+      t = await platform.tenant('eu', 'limits');
+      n = await platform.tenant('eu', 'neighbour');
+      // By hand: a file setuid root, in an archive that says it belongs to root.
+      const bundle = rawTarGz([
+        { path: 'sovereign.yaml', type: '0', content: manifest },
+        { path: 'tool.sh', type: '0', mode: 0o4755, uid: 0, content: '#!/bin/sh\necho "tool ran as $(id -u)"\n' },
+      ]);
+      const { token, dataplane } = await platform.scopedToken(t.token, t.workspace.workspaceId, ['deployments:write']);
+      await platform.waitUntilHosted(t.token, t.workspace.workspaceId);
+      await expectStatus(200, 'POST', `${dataplane.url}/api/v1/workspaces/${t.workspace.workspaceId}/deployments`, {
+        token,
+        raw: new Uint8Array(bundle),
+        headers: { 'content-type': 'application/gzip' },
+      });
+      await platform.waitFor(async () => {
+        const listed = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
+          token: t.token,
+        });
+        jobs = Object.fromEntries(listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
+        return Object.keys(jobs).length === 7;
+      }, 'the jobs to reach the control plane');
+      ({ jobs: neighbour } = await platform.deploy(n.token, n.workspace.workspaceId, {
+        'sovereign.yaml': neighbourManifest,
+      }));
+    });
+    after(async () => {
+      await platform?.stop();
+    });
+
+    const trigger = async (tenant: typeof t, jobId: string) =>
+      (await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobId}/runs`, { token: tenant.token })).runId as string;
+    const ended = async (tenant: typeof t, runId: string) => {
+      let run: { status: string; reasonCode: string | null; exitCode: number | null } = {
+        status: '',
+        reasonCode: null,
+        exitCode: null,
+      };
+      await platform.waitFor(
+        async () => {
+          run = await expectStatus(200, 'GET', `${platform.cp}/runs/${runId}`, { token: tenant.token });
+          return ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'].includes(run.status);
+        },
+        `run ${runId} to end`,
+        120_000,
+      );
+      return run;
+    };
+    /** Every line of a run's log, page after page. */
+    const logs = async (tenant: typeof t, runId: string) => {
+      const { token, dataplane } = await platform.scopedToken(tenant.token, tenant.workspace.workspaceId, [
+        'runs:logs',
+      ]);
+      const lines: string[] = [];
+      for (let after = 0; ; ) {
+        const url = `${dataplane.url}/api/v1/runs/${runId}/logs?after=${after}&limit=10000`;
+        const page = await expectStatus(200, 'GET', url, { token });
+        lines.push(...page.data.map((l: { line: string }) => l.line));
+        if (page.data.length < 10_000) return lines;
+        after = page.nextAfter;
+      }
+    };
+
+    it('a memory hog, a fork bomb, a /tmp filler, a job printing without end and one filling its outputs each end with their reason, while a neighbour runs unharmed', async () => {
+      const steady = await trigger(n, neighbour.steady as string);
+      const runs = Object.fromEntries(
+        await Promise.all(
+          ['memory_hog', 'fork_bomb', 'tmp_filler', 'chatterbox', 'output_flood', 'output_burst'].map(
+            async (name) => [name, await trigger(t, jobs[name] as string)] as const,
+          ),
+        ),
+      );
+      const reasons: Record<string, string> = {};
+      for (const [name, runId] of Object.entries(runs)) {
+        const run = await ended(t, runId);
+        reasons[name] = `${run.status}/${run.reasonCode}`;
+      }
+      assert.deepEqual(reasons, {
+        memory_hog: 'failed/out_of_memory',
+        fork_bomb: 'failed/pids_limit',
+        tmp_filler: 'failed/tmp_limit',
+        chatterbox: 'failed/log_limit',
+        output_flood: 'failed/output_limit',
+        output_burst: 'failed/output_limit',
+      });
+      const neighbourRun = await ended(n, steady);
+      assert.deepEqual([neighbourRun.status, neighbourRun.reasonCode], ['succeeded', 'exit_zero']);
+      assert.deepEqual(await logs(n, steady), ['steady and well']);
+
+      // The run's own log says which limit stopped it.
+      const chatter = await logs(t, runs.chatterbox as string);
+      assert.equal(
+        chatter.at(-1),
+        'sovereign: the run printed more than its log limit (256 KiB) and was stopped',
+        'the log ends with why',
+      );
+      const stored = chatter.slice(0, -1).reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
+      assert.ok(stored <= 256 * 1024, `no more than the limit is kept (${stored} bytes)`);
+      assert.equal(
+        (await logs(t, runs.fork_bomb as string)).at(-1),
+        'sovereign: the run reached its process limit (48) and was stopped',
+      );
+      assert.equal(
+        (await logs(t, runs.output_burst as string)).at(-1),
+        "sovereign: the run's outputs went past its output limit (1 MiB): it failed, and what was past the limit was not kept",
+      );
+    });
+
+    it('a job runs as a user that is not root, and a setuid file of its bundle is unpacked without the bit', async () => {
+      const runId = await trigger(t, jobs.who as string);
+      const run = await ended(t, runId);
+      assert.equal(run.status, 'succeeded');
+      const [uid, mode, ran] = await logs(t, runId);
+      assert.notEqual(uid, '0', 'not root');
+      assert.equal(mode, '755', 'no setuid bit');
+      assert.equal(ran, `tool ran as ${uid}`, 'it ran as the job’s own user');
+    });
+
+    it('refuses at deploy a job that asks more than this data plane allows, or a limit it does not know', async () => {
+      const { token, dataplane } = await platform.scopedToken(t.token, t.workspace.workspaceId, ['deployments:write']);
+      const refused = await expectStatus(
+        400,
+        'POST',
+        `${dataplane.url}/api/v1/workspaces/${t.workspace.workspaceId}/deployments?dryRun=true`,
+        {
+          token,
+          raw: new Uint8Array(
+            rawTarGz([
+              {
+                path: 'sovereign.yaml',
+                type: '0',
+                content:
+                  'jobs:\n  - name: greedy\n    run: "true"\n    limits: { memory: 64t, cpus: 0.5, disk: 1g }\n    network: everywhere\n',
+              },
+            ]),
+          ),
+          headers: { 'content-type': 'application/gzip' },
+        },
+      );
+      assert.equal(refused.code, 'manifest_invalid');
+      const paths = refused.errors.map((e: { path: string }) => e.path).sort();
+      assert.deepEqual(paths, ['jobs[0].limits.disk', 'jobs[0].limits.memory', 'jobs[0].network']);
+      const memory = refused.errors.find((e: { path: string }) => e.path === 'jobs[0].limits.memory');
+      assert.match(memory.message, /over this data plane's maximum/);
+    });
+  });
+}

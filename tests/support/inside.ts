@@ -1,0 +1,61 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * A test's way into a running job, as the machine's root sees it: jobs run in jails that
+ * reach no directory of the test's, so a test finds a run's processes by the environment
+ * the data plane gave them (SOV_RUN_ID), and their files through /proc/<pid>/root. Needs
+ * root, as jails do.
+ */
+
+interface JobProcess {
+  pid: number;
+  env: Map<string, string>;
+}
+
+async function jobProcesses(): Promise<JobProcess[]> {
+  const out: JobProcess[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const raw = await readFile(`/proc/${name}/environ`, 'utf8').catch(() => '');
+    if (!raw.includes('SOV_RUN_ID=')) continue;
+    const env = new Map<string, string>();
+    for (const entry of raw.split('\0')) {
+      const at = entry.indexOf('=');
+      if (at > 0) env.set(entry.slice(0, at), entry.slice(at + 1));
+    }
+    out.push({ pid: Number(name), env });
+  }
+  return out;
+}
+
+/** Host pids of the processes of a run (of one attempt, when given), right now. */
+export async function runPids(runId: string, attempt?: number): Promise<number[]> {
+  return (await jobProcesses())
+    .filter((p) => p.env.get('SOV_RUN_ID') === runId)
+    .filter((p) => attempt === undefined || p.env.get('SOV_ATTEMPT') === String(attempt))
+    .map((p) => p.pid);
+}
+
+/**
+ * Writes a file into a running job's home directory (its $HOME, in its jail), as if the
+ * job's author dropped it there: the word a gated job waits for. Retries while the run's
+ * processes come and go (a shell loop's `sleep`s), for up to `timeoutMs`.
+ */
+export async function dropIntoRun(runId: string, name: string, content = '', timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    for (const process of await jobProcesses()) {
+      if (process.env.get('SOV_RUN_ID') !== runId) continue;
+      try {
+        await writeFile(join(`/proc/${process.pid}/root`, process.env.get('HOME') ?? '/', name), content);
+        return;
+      } catch (error) {
+        last = error; // that process ended meanwhile
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no process of run ${runId} to drop ${name} into (${String(last)})`);
+}
