@@ -12,7 +12,8 @@ import { GraphilePeer } from './peers/graphile.ts';
  * task-start, with a no-op task and with a task that starts the same kind of process.
  */
 export async function dispatchBench(ctx: BenchContext): Promise<void> {
-  const runs = ctx.smoke ? 5 : 1000;
+  // SOV_BENCH_DISPATCH_RUNS: fewer runs, for a quick look while working on the start path.
+  const runs = ctx.smoke ? 5 : Number(process.env.SOV_BENCH_DISPATCH_RUNS) || 1000;
   const warmup = ctx.smoke ? 1 : 20;
   const deployed = await deployProject(ctx.platform, 'us', 'dispatch', {
     'sovereign.yaml': 'jobs:\n  - name: stamp\n    run: date +%s%N > $SOV_OUTPUT_DIR/stamp\n',

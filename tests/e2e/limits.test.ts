@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { databaseTargets } from '@sovereign/protocol/testing';
 import { rawTarGz } from '../support/hostile-tar.ts';
+import { runPids } from '../support/inside.ts';
 import { expectStatus, Platform } from '../support/platform.ts';
 
 /**
@@ -30,6 +33,9 @@ const manifest = `jobs:
     limits: { outputs: 1m }
   - name: who
     run: id -u; stat -c '%a' tool.sh; ./tool.sh
+  - name: capped
+    run: echo started; sleep 60
+    limits: { memory: 200m, cpus: 0.25, pids: 77 }
 `;
 
 const neighbourManifest = `jobs:
@@ -66,7 +72,7 @@ for (const target of databaseTargets()) {
           token: t.token,
         });
         jobs = Object.fromEntries(listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
-        return Object.keys(jobs).length === 7;
+        return Object.keys(jobs).length === 8;
       }, 'the jobs to reach the control plane');
       ({ jobs: neighbour } = await platform.deploy(n.token, n.workspace.workspaceId, {
         'sovereign.yaml': neighbourManifest,
@@ -162,6 +168,37 @@ for (const target of databaseTargets()) {
       assert.notEqual(uid, '0', 'not root');
       assert.equal(mode, '755', 'no setuid bit');
       assert.equal(ran, `tool ran as ${uid}`, 'it ran as the job’s own user');
+    });
+
+    it('puts a job’s limits on its cgroup: memory without swap, a CPU quota, a process limit', async () => {
+      const runId = await trigger(t, jobs.capped as string);
+      let pid: number | undefined;
+      await platform.waitFor(async () => {
+        pid = (await runPids(runId))[0];
+        return pid !== undefined;
+      }, 'the job’s process');
+      // Read from this machine's side, the job's cgroups are full paths of each hierarchy.
+      const cgroups = new Map(
+        (await readFile(`/proc/${pid}/cgroup`, 'utf8'))
+          .trim()
+          .split('\n')
+          .map((line) => line.split(':'))
+          .flatMap(([, controllers, path]) => (controllers ?? '').split(',').map((c) => [c, path ?? ''] as const)),
+      );
+      const read = async (controller: string, name: string) =>
+        (await readFile(join('/sys/fs/cgroup', controller, cgroups.get(controller) ?? '', name), 'utf8')).trim();
+      if (cgroups.has('memory')) {
+        assert.equal(await read('memory', 'memory.limit_in_bytes'), String(200 * 1024 ** 2));
+        assert.equal(await read('pids', 'pids.max'), '77');
+        assert.equal(await read('cpu', 'cpu.cfs_quota_us'), '25000');
+        assert.equal(await read('cpu', 'cpu.cfs_period_us'), '100000');
+      } else {
+        assert.equal(await read('', 'memory.max'), String(200 * 1024 ** 2));
+        assert.equal(await read('', 'pids.max'), '77');
+        assert.equal(await read('', 'cpu.max'), '25000 100000');
+      }
+      await expectStatus(200, 'POST', `${platform.cp}/runs/${runId}/cancel`, { token: t.token });
+      assert.equal((await ended(t, runId)).status, 'cancelled');
     });
 
     it('refuses at deploy a job that asks more than this data plane allows, or a limit it does not know', async () => {

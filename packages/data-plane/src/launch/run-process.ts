@@ -10,6 +10,8 @@ export interface RunControl {
   limitsHit(): Promise<LimitHit[]>;
   /** Waits until an interactive job's app listens on `port`, the run ends (`exited`), or the timeout passes. */
   waitForApp(port: number, timeoutMs: number, exited: Promise<unknown>): Promise<AppReadiness>;
+  /** Called once the command was let go. */
+  afterGo?: () => void;
 }
 
 /** A run's process tree under its supervisor shell (supervisor.ts): started, watched, and stopped as one. */
@@ -38,6 +40,7 @@ export class RunProcess implements LaunchedRun {
 
   go(): void {
     this.#stdin.write('go\n');
+    this.#control.afterGo?.();
   }
 
   terminate(graceMs: number): void {

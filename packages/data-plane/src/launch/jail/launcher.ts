@@ -62,6 +62,8 @@ export interface JailLauncherOptions {
 const appPort = 8080;
 /** How often a running jail is looked at for a limit it would otherwise sit at forever. */
 const watchMs = 1_000;
+/** How long after a run's go the pool is filled again: past the start of its command. */
+const refillDelayMs = 25;
 /** /tmp counts as full below this much room: a filler stops a little short of the last byte. */
 const tmpFullBytes = 64 * 1024;
 
@@ -86,6 +88,7 @@ export class JailLauncher implements Launcher {
   readonly #ready: Jail[] = [];
   #making = 0;
   #failures = 0;
+  #refillTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: JailLauncherOptions) {
@@ -117,7 +120,9 @@ export class JailLauncher implements Launcher {
       void pooled.release();
       pooled = this.#ready.shift();
     }
-    this.#fill();
+    // Making a jail costs more CPU than a run's start: the pool is filled again once this
+    // run's command has started (see Jail.start), unless runs are waiting for jails now.
+    if (this.#ready.length === 0) this.#fill();
     if (pooled !== undefined) {
       pooled.setLimits(request.limits);
       return pooled;
@@ -126,6 +131,16 @@ export class JailLauncher implements Launcher {
       { kind: request.kind, network: request.network, tmpBytes: request.limits.tmpBytes },
       request.limits,
     );
+  }
+
+  /** Fills the pool a moment after a run took a jail from it and started its command. */
+  refillSoon(): void {
+    if (this.#refillTimer !== undefined || this.#closed) return;
+    this.#refillTimer = setTimeout(() => {
+      this.#refillTimer = undefined;
+      this.#fill();
+    }, refillDelayMs);
+    this.#refillTimer.unref();
   }
 
   /** Starts jails of the usual shape until the pool is full; a failure is retried later, gently. */
@@ -241,6 +256,7 @@ export class JailLauncher implements Launcher {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#refillTimer);
     const idle = this.#ready.splice(0);
     await Promise.all(idle.map((jail) => jail.release()));
     // Empty by now, but for runs still holding their directories (they release them on
@@ -354,6 +370,7 @@ class Jail implements RunSlot {
       signal: (signal) => this.#signal(signal),
       limitsHit: async () => this.#limitsHit(),
       waitForApp: (port, timeoutMs, exited) => this.#waitForApp(port, timeoutMs, exited),
+      afterGo: () => this.#launcher.refillSoon(),
     });
     this.#process = run;
     const told = new Set<string>();
@@ -421,6 +438,7 @@ class Jail implements RunSlot {
   async #free(): Promise<void> {
     const o = this.#launcher.options;
     clearInterval(this.#watch);
+    this.#launcher.refillSoon();
     const { spawned, cgroup, uid, host } = this.#p;
     if (this.#process === undefined) {
       // Never started: its supervisor ends when its lifeline closes, and takes its jail with it.
