@@ -13,7 +13,13 @@ import { assertProblem } from './support/routes.ts';
  * refills over its window.
  */
 const window = 60;
-const limits = { windowSeconds: window, loginPerClient: 5, loginPerAccount: 3, tokensPerClient: 4 };
+const limits = {
+  windowSeconds: window,
+  loginPerClient: 5,
+  loginPerAccount: 3,
+  tokensPerClient: 4,
+  triggersPerWorkspace: 0,
+};
 
 /** A 429 rate_limited problem whose Retry-After header matches its retryAfterSeconds. */
 function limited(answer: Answer, what: string): number {
@@ -115,6 +121,7 @@ describe('rate limit settings', () => {
       loginPerClient: 30,
       loginPerAccount: 10,
       tokensPerClient: 300,
+      triggersPerWorkspace: 600,
     });
     assert.deepEqual(
       configFromEnv({
@@ -123,7 +130,7 @@ describe('rate limit settings', () => {
         SOV_LOGIN_LIMIT_PER_ACCOUNT: '2',
         SOV_TOKEN_LIMIT_PER_CLIENT: '7',
       }).rateLimits,
-      { windowSeconds: 10, loginPerClient: 0, loginPerAccount: 2, tokensPerClient: 7 },
+      { windowSeconds: 10, loginPerClient: 0, loginPerAccount: 2, tokensPerClient: 7, triggersPerWorkspace: 600 },
     );
     assert.throws(() => configFromEnv({ SOV_LOGIN_LIMIT_PER_ACCOUNT: 'many' }), /SOV_LOGIN_LIMIT_PER_ACCOUNT/);
     assert.equal(defaultConfig().rateLimits.loginPerClient, 0, 'off for in-process suites');

@@ -310,15 +310,10 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
         // Listen before looking, so a run queued in between still wakes this claim.
         const woken = deps.dispatcher.wait(plane.dataplane_id, Math.max(0, deadline - Date.now()), closed.signal);
         const [claimed, cancelRunIds] = await Promise.all([
-          claimRuns(
-            db,
-            plane.dataplane_id,
-            instanceId,
-            capacity,
-            deps.config.runLeaseSeconds,
-            deps.now(),
+          claimRuns(db, plane.dataplane_id, instanceId, capacity, deps.config.runLeaseSeconds, deps.now(), {
             interactiveCapacity,
-          ),
+            workspaceRunLimit: deps.config.workspaceRunLimit,
+          }),
           lookForCancels ? cancelsFor(db, instanceId, heldRuns) : [],
         ]);
         const answer = { ...claimed, cancelRunIds };
