@@ -6,6 +6,8 @@ import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
 import type { PublicApi } from '../public-api.ts';
+import { revokeIssued } from '../signing/issued-tokens.ts';
+import { tellDataplanes } from '../signing/revocations.ts';
 import { requireInstanceAdmin } from './access.ts';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.ts';
 import { principalOf } from './principal.ts';
@@ -152,8 +154,46 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
     async (request, reply) => {
       const principal = principalOf(request);
       if (principal.credential.type === 'session') {
-        await db.query('UPDATE sessions SET revoked_at = now() WHERE session_id = $1', [principal.credential.id]);
+        const sessionId = principal.credential.id;
+        const tell = await db.transaction(async (tx) => {
+          await tx.query('UPDATE sessions SET revoked_at = now() WHERE session_id = $1', [sessionId]);
+          // The scoped tokens this session got end with it.
+          return revokeIssued(tx, { sessionIds: [sessionId] }, deps.now());
+        });
+        await tellDataplanes(deps, tell);
       }
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/auth/logout-all',
+    {
+      schema: {
+        tags: ['Auth'],
+        summary: 'Sign out everywhere: end every session of yours and every scoped token issued to you',
+        description:
+          'Your API keys stay (revoke them with DELETE /api-keys/{id}); the data planes refuse the ended tokens, and the app sessions opened with them, within a second.',
+        response: { 204: Type.Null() },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const tell = await db.transaction(async (tx) => {
+        await tx.query('UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [
+          principal.userId,
+        ]);
+        const dataplanes = await revokeIssued(tx, { userId: principal.userId }, deps.now());
+        await audit(tx, userActor(principal), {
+          organizationId: null,
+          action: 'user.logout_all',
+          targetType: 'user',
+          targetId: principal.userId,
+          requestId: request.id,
+        });
+        return dataplanes;
+      });
+      await tellDataplanes(deps, tell);
       return reply.status(204).send(null);
     },
   );
@@ -312,7 +352,7 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      await db.transaction(async (tx) => {
+      const tell = await db.transaction(async (tx) => {
         const [row] = await tx.query<{ api_key_id: string }>(
           `UPDATE api_keys SET revoked_at = now()
             WHERE api_key_id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING api_key_id`,
@@ -326,7 +366,10 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
           targetId: row.api_key_id,
           requestId: request.id,
         });
+        // And the scoped tokens it got.
+        return revokeIssued(tx, { apiKeyId: row.api_key_id }, deps.now());
       });
+      await tellDataplanes(deps, tell);
       return reply.status(204).send(null);
     },
   );

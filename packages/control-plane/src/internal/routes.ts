@@ -14,6 +14,8 @@ import {
   InitializeResponse,
   InternalPaths,
   interactiveSessionMaxSeconds,
+  RevocationsRequest,
+  RevocationsResponse,
   RunEventsRequest,
   RunEventsResponse,
   TokenType,
@@ -35,6 +37,7 @@ import {
   requeueUndelivered,
 } from '../runs/claims.ts';
 import { applyRunEvent, type Wakes } from '../runs/lifecycle.ts';
+import { revocationsSince } from '../signing/issued-tokens.ts';
 import { authenticateDataplane } from './dataplane-auth.ts';
 
 const hidden = { hide: true, tags: ['Internal'] };
@@ -356,6 +359,43 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
       });
       for (const dataplaneId of wakes) await deps.dispatcher.wake(dataplaneId);
       return answer;
+    },
+  );
+
+  app.post(
+    InternalPaths.revocations,
+    {
+      schema: {
+        ...hidden,
+        summary: "Held open until a token of the caller's data plane is revoked, then lists the revocations since",
+        body: RevocationsRequest,
+        response: { 200: RevocationsResponse },
+      },
+    },
+    async (request, reply) => {
+      const plane = await authenticateDataplane(request, deps);
+      const { after, waitMs } = request.body;
+      const gone = new AbortController();
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      });
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        // Listen before looking, so a revocation committed in between still ends the wait.
+        const looked = new AbortController();
+        const signal = AbortSignal.any([gone.signal, looked.signal]);
+        const revoked = deps.dispatcher.waitForRevocations(
+          plane.dataplane_id,
+          Math.max(0, deadline - Date.now()),
+          signal,
+        );
+        const answer = await revocationsSince(db, plane.dataplane_id, after, deps.now());
+        if (answer.revokedTokens.length > 0 || Date.now() >= deadline || gone.signal.aborted) {
+          looked.abort();
+          return answer;
+        }
+        await revoked;
+      }
     },
   );
 }
