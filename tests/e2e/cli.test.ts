@@ -318,6 +318,107 @@ describe('the sov CLI against sov dev, real processes [pglite]', () => {
     assert.deepEqual(parsed(await run(['state', 'get', 'sync_orders'])).state, state.state);
   });
 
+  it('takes a secret from a hidden prompt, stdin or a file, never from the command line', async () => {
+    const config = join(scratch, 'secrets');
+    const run = (args: string[], input?: string) => sovOk(config, args, input === undefined ? {} : { input });
+    await run(['login', '--api', dev.url, '--email', 'admin@localhost', '--password-stdin'], password);
+    await run(['workspace', 'create', 'secrets', '--region', 'eu']);
+    const values = { FROM_STDIN: 'sk-stdin-41d9e2', FROM_FILE: 'sk-file-83b0c7', FROM_TTY: 'sk-tty-5e62a1' };
+
+    // On the command line (the process list, the shell's history), a secret is refused, and says what to do.
+    for (const args of [
+      ['vars', 'set', 'ON_ARGV', 'sk-argv-0f3b', '--secret'],
+      ['vars', 'set', 'ON_ARGV=sk-argv-0f3b', '--secret'],
+    ]) {
+      const refused = await sov(config, args);
+      assert.equal(refused.code, 2, `sov ${args.join(' ')}: ${refused.stderr}`);
+      assert.match(
+        refused.stderr,
+        /^Error: A secret's value is not taken on the command line: it would show in the process list and your shell history\.$/m,
+      );
+      assert.match(
+        refused.stderr,
+        /^Hint: .*sov vars set ON_ARGV --secret\).*printf %s "\$VALUE" \| sov vars set ON_ARGV --secret.*--from-file PATH/m,
+      );
+    }
+    const both = await sov(config, ['vars', 'set', 'TWICE', 'x', '--from-file', '/dev/null']);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /Give the value of TWICE once/);
+    const missing = await sov(config, ['vars', 'set', 'NO_FILE', '--secret', '--from-file', join(scratch, 'nope')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^Error: Cannot read .*nope: there is no such file\.$/m);
+
+    // Piped in, and from a file (its final line break dropped, as `echo` adds one).
+    await run(['vars', 'set', 'FROM_STDIN', '--secret'], `${values.FROM_STDIN}\n`);
+    const file = join(scratch, 'token.txt');
+    await writeFile(file, `${values.FROM_FILE}\n`, { mode: 0o600 });
+    await run(['vars', 'set', 'FROM_FILE', '--secret', '--from-file', file]);
+    await run(['vars', 'set', 'PLAIN_FROM_FILE', '--from-file', file]);
+
+    // Typed at a hidden prompt on a terminal.
+    const child = spawn(
+      'script',
+      ['-qfec', `${quote(process.execPath)} ${quote(sovBin)} vars set FROM_TTY --secret`, '/dev/null'],
+      {
+        cwd: repoRoot,
+        env: cleanEnv({ SOV_CONFIG_DIR: config, TERM: 'xterm', NO_COLOR: '1' }),
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    let screen = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      screen += chunk.toString();
+    });
+    const deadline = Date.now() + 30_000;
+    while (!screen.includes('Value of FROM_TTY: ')) {
+      if (Date.now() > deadline || child.exitCode !== null) assert.fail(`never asked; the screen:\n${screen}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.stdin.write(`${values.FROM_TTY}\r`);
+    const [code] = await once(child, 'close');
+    assert.equal(code, 0, screen);
+    assert.match(screen, /Set FROM_TTY in workspace secrets \(secret: stored encrypted in region eu/);
+    assert.ok(!screen.includes(values.FROM_TTY), 'the secret is not echoed');
+
+    const listed = parsed(await run(['--json', 'vars', 'list']));
+    assert.deepEqual(
+      listed.data.map((v: { name: string; secret: boolean; value?: string }) => [v.name, v.secret, v.value ?? null]),
+      [
+        ['FROM_FILE', true, null],
+        ['FROM_STDIN', true, null],
+        ['FROM_TTY', true, null],
+        ['PLAIN_FROM_FILE', false, values.FROM_FILE],
+      ],
+      'nothing was set from the refused command lines',
+    );
+
+    // A job reads each secret as it was given: it writes them out (hex, past the log masking) as an output.
+    const project = join(scratch, 'show-secrets');
+    await cp(hello, project, { recursive: true });
+    await writeFile(join(project, 'sovereign.yaml'), 'jobs:\n  - name: show\n    run: node show.mjs\n');
+    await writeFile(
+      join(project, 'show.mjs'),
+      `import { writeFileSync } from 'node:fs';
+const hex = (name) => Buffer.from(process.env[name] ?? '').toString('hex');
+writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM_STDIN: hex('FROM_STDIN'), FROM_FILE: hex('FROM_FILE'), FROM_TTY: hex('FROM_TTY') }));
+`,
+    );
+    await run(['deploy', project]);
+    const events = (await run(['--json', 'job', 'trigger', 'show', '--follow'])).stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.equal(events.at(-1).status, 'succeeded');
+    const out = parsed(await run(['--json', 'outputs', 'get', events[0].runId, 'values.json']));
+    const seen = Object.fromEntries(
+      Object.entries(JSON.parse(out.content) as Record<string, string>).map(([k, v]) => [
+        k,
+        Buffer.from(v, 'hex').toString(),
+      ]),
+    );
+    assert.deepEqual(seen, values);
+  });
+
   it('explains failures: what went wrong, the server’s code, a hint, a distinct exit code, no stack trace', async () => {
     const config = join(scratch, 'errors');
     const notSignedIn = await sov(config, ['whoami']);

@@ -7,6 +7,7 @@ import {
   HeartbeatRequest,
   InitializeRequest,
   InternalPaths,
+  maxJsonDepth,
   RunEventsRequest,
   Scopes,
 } from '@sovereign/protocol';
@@ -27,7 +28,7 @@ import {
   traversals,
   wildcardTraversals,
 } from '../support/fuzz.ts';
-import { call, expectStatus, Platform } from '../support/platform.ts';
+import { call, dataScopes, expectStatus, Platform, userPassword } from '../support/platform.ts';
 import { packProject } from '../support/projects.ts';
 
 /**
@@ -94,6 +95,73 @@ async function traverse(base: string, operations: Operation[], ids: Record<strin
     }
   }
   return checked;
+}
+
+/** Every process of the platform is running, healthy and ready. */
+async function assertAllHealthy(platform: Platform) {
+  for (const service of [platform.controlPlane, ...[...platform.dataplanes.values()].map((p) => p.service)]) {
+    assert.equal(service.process.exitCode, null, `${service.url} exited: ${service.output().slice(-2000)}`);
+    assert.equal(service.process.signalCode, null);
+    assert.equal((await fetch(`${service.url}/healthz`)).status, 200);
+    assert.equal((await fetch(`${service.url}/readyz`)).status, 200, `${service.url} is ready`);
+  }
+}
+
+/** JSON nested `depth` levels deep: arrays `[[[…]]]`, or objects `{"a":{"a":…}}`. */
+const deepArrays = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+const deepObjects = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+/** JSON as wide as fits in `bytes`: an array of zeros, an object of numbered members. */
+const wideArray = (bytes: number) => `[${new Array(Math.floor(bytes / 2) - 1).fill('0').join(',')}]`;
+const wideObject = (bytes: number) =>
+  `{${Array.from({ length: Math.floor(bytes / 13) - 1 }, (_, i) => `"k${String(i).padStart(7, '0')}":0`).join(',')}}`;
+/** A string as long as fits in `bytes`. */
+const longString = (bytes: number) => JSON.stringify('x'.repeat(bytes - 2));
+
+/**
+ * Hostile JSON for a body whose value goes in `member` (or is the body when there is
+ * none), sized for a body limit of `limit` bytes: 2,000 and 100,000 levels deep (what
+ * crashed PGlite and overflowed the stack), hundreds of thousands of members wide, and a
+ * string near the limit. Deep is refused with 400 `json_too_deep`; wide and long get a
+ * clear answer (a 4xx problem, or a success when the route takes them).
+ */
+function hostileJson(limit: number, member?: string, others = '') {
+  const room = limit - 200;
+  const wrap = (value: string) => (member === undefined ? value : `{${others}"${member}":${value}}`);
+  return [
+    { shape: 'deep', what: '2,000 levels of arrays', text: wrap(deepArrays(2_000)) },
+    { shape: 'deep', what: '2,000 levels of objects', text: wrap(deepObjects(2_000)) },
+    { shape: 'deep', what: '100,000 levels of arrays', text: wrap(deepArrays(100_000)) },
+    { shape: 'wide', what: 'an array as wide as fits', text: wrap(wideArray(room)) },
+    { shape: 'wide', what: 'an object as wide as fits', text: wrap(wideObject(room)) },
+    { shape: 'long', what: 'a string as long as fits', text: wrap(longString(room)) },
+  ] as const;
+}
+
+/** Sends hostile JSON; a deep body must be refused as too deep, and nothing may get a 5xx or no answer. */
+async function sendHostile(
+  base: string,
+  path: string,
+  method: string,
+  token: string | undefined,
+  json: ReturnType<typeof hostileJson>,
+) {
+  const answers: Array<{ shape: string; status: number }> = [];
+  for (const { shape, what, text } of json) {
+    const req: RawRequest = { method, path, headers: { 'content-type': 'application/json' }, body: Buffer.from(text) };
+    if (token !== undefined) req.headers.authorization = `Bearer ${token}`;
+    const answer = await send(base, req);
+    assertHandled(answer, { ...req, body: Buffer.from(`${what}: ${text.slice(0, 100)}`) });
+    if (shape === 'deep') {
+      assertProblem(
+        { status: answer.status, body: JSON.parse(answer.text), headers: { 'content-type': answer.contentType } },
+        400,
+        'json_too_deep',
+        `${method} ${path} with ${what}`,
+      );
+    }
+    answers.push({ shape, status: answer.status });
+  }
+  return answers;
 }
 
 for (const target of databaseTargets()) {
@@ -218,6 +286,118 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, '{"n":1}');`,
       }
     });
 
+    it('answers deep, wide and long JSON on both planes with a clear 4xx (or a success), and every tenant goes on', async () => {
+      // A tenant of the same data plane, who sends nothing hostile: it must still be served afterwards.
+      const bystander = await platform.tenant('eu', 'bystander');
+      const bystanderWs = bystander.workspace.workspaceId as string;
+      await platform.waitUntilHosted(bystander.token, bystanderWs);
+      const bystanderToken = (await platform.scopedToken(bystander.token, bystanderWs, dataScopes)).token;
+      const bystanderState = `${platform.dp('eu-1').url}/api/v1/workspaces/${bystanderWs}/jobs/job/state`;
+      await expectStatus(200, 'PUT', bystanderState, { token: bystanderToken, body: { state: { before: true } } });
+
+      const cpLimit = 256 * 1024;
+      const dpLimit = 1024 * 1024;
+      // Unauthenticated, on both planes' public doors: signing in and a data plane's token exchange.
+      await sendHostile(
+        platform.controlPlaneUrl,
+        '/api/public/v1/auth/login',
+        'POST',
+        undefined,
+        hostileJson(cpLimit, 'password', '"email":"admin@localhost",'),
+      );
+      await sendHostile(platform.controlPlaneUrl, '/api/public/v1/auth/login', 'POST', undefined, hostileJson(cpLimit));
+      await sendHostile(
+        platform.controlPlaneUrl,
+        InternalPaths.token,
+        'POST',
+        undefined,
+        hostileJson(cpLimit, 'client_secret', '"client_id":"x",'),
+      );
+      // Authenticated: a data plane's protocol, and the public API.
+      await sendHostile(
+        platform.controlPlaneUrl,
+        InternalPaths.heartbeat,
+        'POST',
+        cp.dataplaneToken,
+        hostileJson(cpLimit),
+      );
+      await sendHostile(
+        platform.controlPlaneUrl,
+        InternalPaths.runEvents,
+        'POST',
+        cp.dataplaneToken,
+        hostileJson(cpLimit, 'events'),
+      );
+      await sendHostile(
+        platform.controlPlaneUrl,
+        '/api/public/v1/organizations',
+        'POST',
+        cp.token,
+        hostileJson(cpLimit, 'name'),
+      );
+      // Every data plane route that takes JSON, the job's state first: it is stored as jsonb as sent.
+      const dpBase = platform.dp('eu-1').url;
+      const ws = `/api/v1/workspaces/${dp.ids.workspaceId}`;
+      const state = await sendHostile(dpBase, `${ws}/jobs/job/state`, 'PUT', dp.token, hostileJson(dpLimit, 'state'));
+      // A state is any JSON: wide and long ones within the body limit are taken.
+      assert.deepEqual(
+        state.filter((a) => a.shape !== 'deep').map((a) => a.status),
+        [200, 200, 200],
+        'wide and long states within the limit are saved',
+      );
+      await sendHostile(dpBase, `${ws}/variables/NAME`, 'PUT', dp.token, hostileJson(dpLimit, 'value'));
+      const jsonRoutes = dpOperations.filter((op) => op.bodyTypes.includes('application/json'));
+      assert.ok(jsonRoutes.length >= 2, `${jsonRoutes.length} data plane routes take JSON`);
+      for (const op of jsonRoutes) {
+        await sendHostile(dpBase, pathWith(op, '', '', dp.ids), op.method, dp.token, hostileJson(dpLimit));
+      }
+
+      // Every process is still up, and the other tenant is served by its data plane and the control plane.
+      await assertAllHealthy(platform);
+      assert.deepEqual((await expectStatus(200, 'GET', bystanderState, { token: bystanderToken })).state, {
+        before: true,
+      });
+      await expectStatus(200, 'PUT', bystanderState, { token: bystanderToken, body: { state: { after: true } } });
+      assert.deepEqual((await expectStatus(200, 'GET', bystanderState, { token: bystanderToken })).state, {
+        after: true,
+      });
+      await expectStatus(200, 'GET', `${platform.cp}/workspaces/${bystanderWs}`, { token: bystander.token });
+      await expectStatus(200, 'POST', `${platform.cp}/auth/login`, {
+        body: { email: bystander.email, password: userPassword },
+      });
+    });
+
+    it('saves no state file nested too deep: the run succeeds, its log says why, the state before stays', async () => {
+      const t = await platform.tenant('eu', 'deep-state');
+      const ws = t.workspace.workspaceId as string;
+      const { jobs } = await platform.deploy(t.token, ws, {
+        'sovereign.yaml':
+          'jobs:\n  - name: deep\n    run: node deep.js 2000\n  - name: deeper\n    run: node deep.js 100000\n',
+        'deep.js': `const depth = Number(process.argv[2]);
+require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, '['.repeat(depth) + ']'.repeat(depth));`,
+      });
+      const token = (await platform.scopedToken(t.token, ws, dataScopes)).token;
+      const dpApi = `${platform.dp('eu-1').url}/api/v1`;
+      for (const job of ['deep', 'deeper']) {
+        const stateUrl = `${dpApi}/workspaces/${ws}/jobs/${job}/state`;
+        await expectStatus(200, 'PUT', stateUrl, { token, body: { state: { cursor: 7 } } });
+        const { runId } = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs[job]}/runs`, { token: t.token });
+        await platform.waitFor(async () => {
+          const status = (await call('GET', `${platform.cp}/runs/${runId}`, { token: t.token })).body.status;
+          assert.ok(status !== 'failed' && status !== 'timed_out', `${job}: the run ${status}`);
+          return status === 'succeeded';
+        }, `the ${job} run to succeed`);
+        const log = await expectStatus(200, 'GET', `${dpApi}/runs/${runId}/logs`, { token });
+        assert.deepEqual(
+          log.data.map((l: { line: string }) => l.line),
+          [`sovereign: the state file nests deeper than ${maxJsonDepth - 1} levels; state not saved`],
+          job,
+        );
+        assert.deepEqual((await expectStatus(200, 'GET', stateUrl, { token })).state, { cursor: 7 }, job);
+      }
+      await assertAllHealthy(platform);
+    });
+
     it('refuses a traversal in every path parameter of the data plane with a 4xx problem document', async () => {
       const checked = await traverse(platform.dp('eu-1').url, dpOperations, dp.ids, dp.token);
       assert.ok(checked > dpOperations.length * traversals.length, `${checked} traversals`);
@@ -235,12 +415,7 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, '{"n":1}');`,
     });
 
     it('leaves every process running and healthy', async () => {
-      for (const service of [platform.controlPlane, ...[...platform.dataplanes.values()].map((p) => p.service)]) {
-        assert.equal(service.process.exitCode, null, `${service.url} exited: ${service.output().slice(-2000)}`);
-        assert.equal(service.process.signalCode, null);
-        assert.equal((await fetch(`${service.url}/healthz`)).status, 200);
-        assert.equal((await fetch(`${service.url}/readyz`)).status, 200, `${service.url} is ready`);
-      }
+      await assertAllHealthy(platform);
     });
   });
 }

@@ -65,6 +65,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlan
   const home = env.SOV_HOME ?? '.sovereign';
   const publicUrl = (env.SOV_PUBLIC_URL ?? `http://${host}:${port}`).replace(/\/+$/, '');
   const adminPassword = env.SOV_ADMIN_PASSWORD;
+  // A budget per account from anywhere let anyone lock anyone out: its setting is gone,
+  // and an operator who set it must learn so rather than have it silently ignored.
+  if (env.SOV_LOGIN_LIMIT_PER_ACCOUNT !== undefined && env.SOV_LOGIN_LIMIT_PER_ACCOUNT !== '') {
+    throw new ConfigError(
+      'SOV_LOGIN_LIMIT_PER_ACCOUNT is no longer read: sign-in is limited per client address and account, set SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT instead',
+    );
+  }
   return {
     host,
     port,
@@ -91,7 +98,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlan
     rateLimits: {
       windowSeconds: intFrom(env, 'SOV_RATE_LIMIT_WINDOW_SECONDS', 60),
       loginPerClient: intFrom(env, 'SOV_LOGIN_LIMIT_PER_CLIENT', 30),
-      loginPerAccount: intFrom(env, 'SOV_LOGIN_LIMIT_PER_ACCOUNT', 10),
+      loginPerClientAndAccount: intFrom(env, 'SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT', 10),
       tokensPerClient: intFrom(env, 'SOV_TOKEN_LIMIT_PER_CLIENT', 300),
       triggersPerWorkspace: intFrom(env, 'SOV_TRIGGER_LIMIT_PER_WORKSPACE', 600),
     },
@@ -122,7 +129,7 @@ export function defaultConfig(overrides: Partial<ControlPlaneConfig> = {}): Cont
     rateLimits: {
       windowSeconds: 60,
       loginPerClient: 0,
-      loginPerAccount: 0,
+      loginPerClientAndAccount: 0,
       tokensPerClient: 0,
       triggersPerWorkspace: 0,
     },

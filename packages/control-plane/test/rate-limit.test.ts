@@ -8,15 +8,15 @@ import { assertProblem } from './support/routes.ts';
 
 /**
  * Sign-in and token endpoints spend from budgets per client address (and per account
- * for sign-in, per user for scoped tokens, per data plane for client credentials);
- * beyond a budget they answer 429 problem documents with Retry-After, and the budget
- * refills over its window.
+ * from that address for wrong passwords, per user for scoped tokens, per data plane for
+ * client credentials); beyond a budget they answer 429 problem documents with
+ * Retry-After, and the budget refills over its window.
  */
 const window = 60;
 const limits = {
   windowSeconds: window,
   loginPerClient: 5,
-  loginPerAccount: 3,
+  loginPerClientAndAccount: 3,
   tokensPerClient: 4,
   triggersPerWorkspace: 0,
 };
@@ -38,24 +38,34 @@ eachDatabase(
     const login = (email: string, password: string, remoteAddress: string) =>
       h().request('POST', '/auth/login', { body: { email, password }, remoteAddress });
 
-    it('limits sign-in attempts on one account from anywhere, the right password included', async () => {
+    it('limits wrong passwords for one account from one address, and never holds back another address', async () => {
       const user = await h().user('guessed');
       fresh();
-      for (let i = 0; i < limits.loginPerAccount; i++) {
-        assertProblem(await login(user.email, 'wrong-password', `10.1.0.${i}`), 401, 'invalid_credentials', `try ${i}`);
+      for (let i = 0; i < limits.loginPerClientAndAccount; i++) {
+        assertProblem(await login(user.email, 'wrong-password', '10.1.0.1'), 401, 'invalid_credentials', `try ${i}`);
       }
-      const refused = await login(user.email.toUpperCase(), userPassword, '10.1.0.99');
-      const wait = limited(refused, 'the account is out of attempts, whatever the case of its email');
-      // Another account from the same address is not held back by this one.
+      const refused = await login(user.email.toUpperCase(), userPassword, '10.1.0.1');
+      const wait = limited(refused, 'the guessing address is out for the account, the right password too');
+      // Another address signs in with the right password: nobody can lock the account out.
+      assert.equal((await login(user.email, userPassword, '10.1.0.2')).status, 200, 'another address');
+      limited(await login(user.email, userPassword, '10.1.0.1'), 'the guessing address is still out');
+      // The guessing address may still sign in to another account: its own budget is not spent.
       const other = await h().user('other');
-      fresh();
-      assert.equal((await login(other.email, userPassword, '10.1.0.0')).status, 200);
+      assert.equal((await login(other.email, userPassword, '10.1.0.1')).status, 200, 'another account');
 
-      for (let i = 0; i < limits.loginPerAccount; i++) await login(user.email, 'wrong-password', `10.1.1.${i}`);
-      limited(await login(user.email, userPassword, '10.1.1.99'), 'out again');
       h().advanceClock(wait * 1000);
-      const after = await login(user.email, userPassword, '10.1.1.99');
+      const after = await login(user.email, userPassword, '10.1.0.1');
       assert.equal(after.status, 200, `after Retry-After: ${after.text}`);
+    });
+
+    it('spends nothing on a right password: signing in often is not guessing', async () => {
+      const user = await h().user('often');
+      fresh();
+      for (let i = 0; i < limits.loginPerClient * 3; i++) {
+        assert.equal((await login(user.email, userPassword, '10.1.2.1')).status, 200, `sign-in ${i}`);
+      }
+      for (let i = 0; i < limits.loginPerClientAndAccount; i++) await login(user.email, 'wrong-password', '10.1.2.1');
+      limited(await login(user.email, userPassword, '10.1.2.1'), 'wrong ones still count');
     });
 
     it('limits sign-in attempts from one client address across accounts', async () => {
@@ -119,7 +129,7 @@ describe('rate limit settings', () => {
     assert.deepEqual(configFromEnv({}).rateLimits, {
       windowSeconds: 60,
       loginPerClient: 30,
-      loginPerAccount: 10,
+      loginPerClientAndAccount: 10,
       tokensPerClient: 300,
       triggersPerWorkspace: 600,
     });
@@ -127,12 +137,23 @@ describe('rate limit settings', () => {
       configFromEnv({
         SOV_RATE_LIMIT_WINDOW_SECONDS: '10',
         SOV_LOGIN_LIMIT_PER_CLIENT: '0',
-        SOV_LOGIN_LIMIT_PER_ACCOUNT: '2',
+        SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT: '2',
         SOV_TOKEN_LIMIT_PER_CLIENT: '7',
       }).rateLimits,
-      { windowSeconds: 10, loginPerClient: 0, loginPerAccount: 2, tokensPerClient: 7, triggersPerWorkspace: 600 },
+      {
+        windowSeconds: 10,
+        loginPerClient: 0,
+        loginPerClientAndAccount: 2,
+        tokensPerClient: 7,
+        triggersPerWorkspace: 600,
+      },
     );
-    assert.throws(() => configFromEnv({ SOV_LOGIN_LIMIT_PER_ACCOUNT: 'many' }), /SOV_LOGIN_LIMIT_PER_ACCOUNT/);
+    assert.throws(
+      () => configFromEnv({ SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT: 'many' }),
+      /SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT/,
+    );
+    // The budget per account from anywhere is gone: setting it is an error, not silently ignored.
+    assert.throws(() => configFromEnv({ SOV_LOGIN_LIMIT_PER_ACCOUNT: '10' }), /SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT/);
     assert.equal(defaultConfig().rateLimits.loginPerClient, 0, 'off for in-process suites');
   });
 

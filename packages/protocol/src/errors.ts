@@ -7,6 +7,8 @@ export const ErrorCode = {
   // Request shape
   validationFailed: 'validation_failed',
   invalidJson: 'invalid_json',
+  /** JSON nested deeper than the platform takes (`maxJsonDepth`), refused before it is parsed. */
+  jsonTooDeep: 'json_too_deep',
   bodyTooLarge: 'body_too_large',
   /** The request line and headers are larger than the server reads (431). */
   headersTooLarge: 'headers_too_large',

@@ -2,6 +2,7 @@ export * from './errors.ts';
 export * from './health.ts';
 export * from './interactive.ts';
 export * from './internal-api.ts';
+export * from './json-depth.ts';
 export * from './lifecycle.ts';
 export * from './run-states.ts';
 export * from './sandbox.ts';

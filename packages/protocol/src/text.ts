@@ -11,28 +11,36 @@ export function unstorable(text: string): string | undefined {
   return undefined;
 }
 
-/** The path of the first string (or member name) in `value` PostgreSQL could not store, and why. */
+/**
+ * The path of the first string (or member name) in `value` PostgreSQL could not store,
+ * and why. It walks with a stack of its own, not by recursion: a value nested however
+ * deep cannot overflow the call stack.
+ */
 export function unstorablePath(value: unknown, path: string): { path: string; message: string } | undefined {
-  if (typeof value === 'string') {
-    const message = unstorable(value);
-    return message === undefined ? undefined : { path, message };
-  }
-  if (Array.isArray(value)) {
-    for (const [i, item] of value.entries()) {
-      const found = unstorablePath(item, `${path}.${i}`);
-      if (found !== undefined) return found;
+  // Pushed in reverse, so they pop in document order: a member's name, then its value.
+  const pending: Array<{ value: unknown; path: string }> = [{ value, path }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const item = next.value;
+    if (typeof item === 'string') {
+      const message = unstorable(item);
+      if (message !== undefined) return { path: next.path, message };
+      continue;
     }
-    return undefined;
-  }
-  // Plain objects only (the router's params inherit from a null-prototype object): a
-  // Buffer or a stream (an uploaded bundle) is bytes, not text.
-  if (value === null || typeof value !== 'object') return undefined;
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== null && Object.getPrototypeOf(proto) !== null) return undefined;
-  for (const [key, item] of Object.entries(value)) {
-    const message = unstorable(key);
-    const found = message === undefined ? unstorablePath(item, `${path}.${key}`) : { path: `${path}.${key}`, message };
-    if (found !== undefined) return found;
+    if (Array.isArray(item)) {
+      for (let i = item.length - 1; i >= 0; i--) pending.push({ value: item[i], path: `${next.path}.${i}` });
+      continue;
+    }
+    // Plain objects only (the router's params inherit from a null-prototype object): a
+    // Buffer or a stream (an uploaded bundle) is bytes, not text.
+    if (item === null || typeof item !== 'object') continue;
+    const proto = Object.getPrototypeOf(item);
+    if (proto !== null && Object.getPrototypeOf(proto) !== null) continue;
+    const entries = Object.entries(item);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, member] = entries[i] as [string, unknown];
+      const at = `${next.path}.${key}`;
+      pending.push({ value: member, path: at }, { value: key, path: at });
+    }
   }
   return undefined;
 }

@@ -3,9 +3,12 @@ import { TooManyRequestsProblem } from '@sovereign/protocol/http';
 export interface RateLimitConfig {
   /** The period over which a budget refills whole. */
   windowSeconds: number;
-  /** Sign-in attempts per client address, and per account (email) from anywhere. */
+  /**
+   * Wrong passwords per client address, and per account (email) from one client address.
+   * Never per account from anywhere: anyone could then lock anyone out.
+   */
   loginPerClient: number;
-  loginPerAccount: number;
+  loginPerClientAndAccount: number;
   /**
    * Scoped tokens per client address and per user; client credential exchanges per
    * client address and per data plane.
@@ -57,6 +60,21 @@ export class RateLimiter {
     }
     if (waitMs > 0) throw new TooManyRequestsProblem(Math.max(1, Math.ceil(waitMs / 1000)));
     for (const { bucket } of live) bucket.tokens -= 1;
+  }
+
+  /**
+   * Gives back the attempt `take` spent from each budget: for an attempt that turned out
+   * not to count (a right password), so that only what is refused wears a budget down.
+   */
+  refund(budgets: Budget[]): void {
+    const now = this.#now();
+    for (const budget of budgets) {
+      if (budget.limit <= 0) continue;
+      const bucket = this.#buckets.get(budget.key);
+      if (bucket === undefined) continue;
+      bucket.tokens = Math.min(budget.limit, this.#refilled(bucket, budget.limit, now) + 1);
+      bucket.at = now;
+    }
   }
 
   #refilled(bucket: Bucket, limit: number, now: number): number {

@@ -99,7 +99,8 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
       schema: {
         tags: ['Auth'],
         summary: 'Sign in with email and password',
-        description: 'Rate-limited per client address and per account: 429 with Retry-After beyond the budget.',
+        description:
+          'Wrong passwords are rate-limited per client address, and per account from one client address: 429 with Retry-After beyond the budget. A right password spends nothing, and one client guessing never holds back another.',
         security: [],
         body: Closed({ email: Type.String({ maxLength: 254 }), password: Type.String({ maxLength: 256 }) }),
         response: { 200: Type.Object({ accessToken: Type.String(), expiresAt: Timestamp }) },
@@ -107,11 +108,19 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
     },
     async (request) => {
       const limits = deps.config.rateLimits;
-      // Before the password is hashed: guessing is bounded per address and per account.
-      deps.limiter.take([
+      // Guessing is bounded per client address (across accounts) and per account from
+      // that address, never per account from anywhere: then anyone could lock anyone
+      // out, the administrator included. The client is the address Fastify sees
+      // (request.ip, which follows trustProxy). Spent before the password is hashed, so
+      // concurrent guesses cannot overrun a budget; given back below when it was right.
+      const budgets = [
         { key: `login:client:${request.ip}`, limit: limits.loginPerClient },
-        { key: `login:account:${request.body.email.toLowerCase()}`, limit: limits.loginPerAccount },
-      ]);
+        {
+          key: `login:client-account:${JSON.stringify([request.ip, request.body.email.toLowerCase()])}`,
+          limit: limits.loginPerClientAndAccount,
+        },
+      ];
+      deps.limiter.take(budgets);
       const [user] = await db.query<UserRow>('SELECT * FROM users WHERE lower(email) = lower($1)', [
         request.body.email,
       ]);
@@ -122,6 +131,8 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
       if (user === undefined || !ok) {
         throw new UnauthorizedProblem(ErrorCode.invalidCredentials, 'The email or the password is wrong.');
       }
+      // Only wrong passwords wear a budget down: a client that signs in often is not guessing.
+      deps.limiter.refund(budgets);
       const token = newSecret(SecretPrefix.session);
       const expiresAt = new Date(deps.now().getTime() + deps.config.sessionTtlSeconds * 1000);
       const sessionId = randomUUID();

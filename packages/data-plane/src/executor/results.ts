@@ -3,7 +3,7 @@ import { constants, createReadStream, writeFileSync } from 'node:fs';
 import { chown, lstat, open, readdir, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { unstorablePath } from '@sovereign/protocol';
+import { jsonNestsDeeperThan, maxStateDepth, unstorablePath } from '@sovereign/protocol';
 import type { Queryable } from '@sovereign/protocol/sql';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 
@@ -92,6 +92,10 @@ export async function readStateFile(
     if (code === 'ENOENT') return { saved: false, why: 'the state file is gone' };
     if (code === 'ELOOP') return { saved: false, why: 'the state file is a link, not a file' };
     return { saved: false, why: 'the state file cannot be read' };
+  }
+  // Before parsing: a state nested thousands deep is slow to parse and PostgreSQL cannot store it.
+  if (jsonNestsDeeperThan(text, maxStateDepth)) {
+    return { saved: false, why: `the state file nests deeper than ${maxStateDepth} levels` };
   }
   let state: unknown;
   try {

@@ -9,6 +9,7 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import { ErrorCode } from '../errors.ts';
+import { jsonNestsDeeperThan, maxJsonDepth } from '../json-depth.ts';
 import { unstorablePath } from '../text.ts';
 import {
   clientErrorHandler,
@@ -93,12 +94,36 @@ export function createHttpServer(options: HttpServerOptions): App {
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   // JSON only (and what a route adds): a text/plain body is answered 415, not parsed as a string.
   app.removeContentTypeParser('text/plain');
+  refuseDeepJson(app);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
   installErrorHandling(app, options.notFound);
   installOps(app, options.service, options.ready, options.readyFacts);
   return app as unknown as App;
+}
+
+/**
+ * Fastify's JSON parser, behind a depth check on the raw text: a body nested deeper
+ * than `maxJsonDepth` is a 400 before anything parses or walks it (it overflowed the
+ * stack, and crashed PGlite as jsonb). The default parser still parses, so its
+ * protection against `__proto__` and `constructor` members stays.
+ */
+function refuseDeepJson(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body: string, done) => {
+    if (jsonNestsDeeperThan(body, maxJsonDepth)) {
+      done(
+        new BadRequestProblem(
+          ErrorCode.jsonTooDeep,
+          `The body nests arrays and objects deeper than ${maxJsonDepth} levels, more than this API takes.`,
+        ),
+        undefined,
+      );
+      return;
+    }
+    parse(request, body, done);
+  });
 }
 
 /**
