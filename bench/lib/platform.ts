@@ -27,7 +27,7 @@ export function startPlatform(target: DatabaseTarget, options: PlatformOptions =
       SOV_TOKEN_LIMIT_PER_CLIENT: '0',
       SOV_TRIGGER_LIMIT_PER_WORKSPACE: '0',
       SOV_LOGIN_LIMIT_PER_CLIENT: '0',
-      SOV_LOGIN_LIMIT_PER_ACCOUNT: '0',
+      SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT: '0',
       ...profile,
       ...options.controlPlaneEnv,
     },
