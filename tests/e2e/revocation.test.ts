@@ -181,8 +181,10 @@ for (const target of databaseTargets()) {
       );
       assert.ok(
         audit.data.some(
-          (e: { action: string; targetId: string }) =>
-            e.action === 'dataplane_token.issue' && e.targetId === issued.tokenId,
+          (e: { action: string; target: { type: string; id: string } }) =>
+            e.action === 'dataplane_token.issue' &&
+            e.target.type === 'dataplane_token' &&
+            e.target.id === issued.tokenId,
         ),
         'the issuing event names the token id',
       );
