@@ -39,8 +39,14 @@ for (const target of databaseTargets()) {
     /** Drops every heartbeat while `check` runs: what it sees, the data plane learned otherwise. */
     async function withoutHeartbeats(check: () => Promise<void>) {
       const tap = platform.tap as NonNullable<Platform['tap']>;
+      const from = tap.exchanges.length;
       tap.refused.add(InternalPaths.heartbeat);
       try {
+        // Heartbeats follow one another: once one was refused, none is still on its way.
+        await platform.waitFor(
+          async () => tap.exchanges.slice(from).some((e) => e.url === InternalPaths.heartbeat && e.status === 503),
+          'a heartbeat to be dropped',
+        );
         await check();
       } finally {
         tap.refused.delete(InternalPaths.heartbeat);
