@@ -46,8 +46,8 @@ const hidden = { hide: true, tags: ['Internal'] };
  * Holds an instance's report to its data plane's public URL, the URL clients are sent to
  * with their scoped tokens: it is never taken from a report. The first registration of a
  * data plane without one pins it; a report of any other URL is noted in the data plane's
- * health, audited (once per URL) and answered with the problem to throw once that is
- * committed. Answers the URL to record the instance with when it matches.
+ * health, audited (when the refused URL is not the last one noted) and answered with the
+ * problem to throw once that is committed. Answers the URL to record the instance with when it matches.
  */
 async function checkPublicUrl(
   tx: Queryable,
