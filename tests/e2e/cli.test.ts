@@ -510,11 +510,22 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
     assert.match(regions.stdout, /^NAME\s+OWNER\s+ENABLED\s+CREATED\s+ID$/m);
     assert.match(regions.stdout, /^lab\s+\S+.*\s+yes\s+/m);
 
-    const human = await sovOk(config, ['dataplane', 'create', 'lab-1', '--region', 'lab']);
+    const human = await sovOk(config, [
+      'dataplane',
+      'create',
+      'lab-1',
+      '--region',
+      'lab',
+      '--public-url',
+      'https://lab-1.example.test',
+    ]);
     assert.match(human.stdout, /Created data plane lab-1 in region lab\./);
     assert.match(human.stdout, /shown this once/);
     assert.match(human.stdout, /SOV_CLIENT_ID=[0-9a-f-]{36} /);
     assert.match(human.stdout, /SOV_CLIENT_SECRET=sov_dps\S+ /);
+    assert.match(human.stdout, /SOV_PUBLIC_URL=https:\/\/lab-1\.example\.test /, 'the URL it was created with');
+    const moved = parsed(await run(['dataplane', 'update', 'lab-1', '--public-url', 'https://lab-1b.example.test']));
+    assert.equal(moved.publicUrl, 'https://lab-1b.example.test');
     const listed = parsed(await run(['dataplane', 'list', '--region', 'lab']));
     assert.deepEqual(
       listed.data.map((p: { name: string; regionName: string; status: string }) => [p.name, p.regionName, p.status]),

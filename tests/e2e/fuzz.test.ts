@@ -403,6 +403,64 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, '['.repeat(depth) +
       assert.ok(checked > dpOperations.length * traversals.length, `${checked} traversals`);
     });
 
+    it('refuses a public URL that is not a plain http(s) URL, from an administrator or a data plane, with a 400', async () => {
+      // Where the control plane sends clients with their tokens: no other scheme, no user
+      // info, query or fragment, no whitespace or backslash, no longer than 2,048 characters.
+      // Before the fuzz, which may end the owner's session and delete its data plane.
+      const bad = [
+        'javascript:alert(1)',
+        'file:///etc/passwd',
+        'ftp://dp.example.test',
+        'data:text/html,<script>alert(1)</script>',
+        'http://user:secret@dp.example.test',
+        'http://dp.example.test@127.0.0.1:9099',
+        'https://dp.example.test/?next=http://127.0.0.1:9099',
+        'https://dp.example.test/#frag',
+        'https://dp.example.test\\@evil.test',
+        'http://dp example.test',
+        ' http://dp.example.test',
+        'HTTP://DP.EXAMPLE.TEST',
+        'http://',
+        '//dp.example.test',
+        'dp.example.test',
+        '',
+        `https://dp.example.test/${'a'.repeat(2048)}`,
+      ];
+      const facts = { protocolVersion: 1, instanceId: cp.ids.workspaceId, version: '0.1.0', capacity: 1 };
+      const calls: Array<[string, string, string, (url: string) => unknown]> = [
+        [
+          'POST',
+          `${platform.cp}/dataplanes`,
+          cp.token,
+          (publicUrl) => ({ name: 'bad-url', regionId: cp.ids.regionId, publicUrl }),
+        ],
+        ['PATCH', `${platform.cp}/dataplanes/${cp.ids.dataplaneId}`, cp.token, (publicUrl) => ({ publicUrl })],
+        [
+          'POST',
+          `${platform.controlPlaneUrl}${InternalPaths.initialize}`,
+          cp.dataplaneToken,
+          (publicUrl) => ({ ...facts, publicUrl }),
+        ],
+        [
+          'POST',
+          `${platform.controlPlaneUrl}${InternalPaths.heartbeat}`,
+          cp.dataplaneToken,
+          (publicUrl) => ({ ...facts, publicUrl, heldRuns: [] }),
+        ],
+      ];
+      for (const [method, url, token, body] of calls) {
+        for (const publicUrl of bad) {
+          const answer = await call(method, url, { token, body: body(publicUrl) });
+          assertProblem(
+            answer,
+            400,
+            'validation_failed',
+            `${method} ${url} with publicUrl ${JSON.stringify(publicUrl)}`,
+          );
+        }
+      }
+    });
+
     it(`fuzzes every control plane route, public and internal (${runs} cases each): no 5xx`, async () => {
       assert.ok(cpOperations.length >= 50, `${cpOperations.length} control plane routes`);
       for (const op of cpOperations) await fuzz(platform.controlPlaneUrl, op, cp.ids, tokenFor(op));

@@ -117,6 +117,8 @@ export class Platform {
   tap: Tap | undefined;
   readonly #options: PlatformOptions;
   #cpEnv: Record<string, string> = {};
+  /** Every data plane database made, dropped at stop (a data plane that never started too). */
+  readonly #preparedDatabases = new Set<TestDatabase>();
   /** Control plane processes that ran before the current one (restarts). */
   readonly #earlierControlPlanes: Service[] = [];
 
@@ -187,42 +189,59 @@ export class Platform {
         token: this.adminToken,
         body: { name, regionId },
       });
-      const dpPort = await freePort();
-      const dataDir = join(this.home, name);
-      // On PGlite a data plane keeps its database in its data directory, as in production.
-      const database: TestDatabase =
-        this.target.name === 'pglite'
-          ? { options: { dataDir: join(dataDir, 'db') }, env: {}, drop: async () => {} }
-          : await this.target.create(true);
-      const plane: Omit<DataPlaneProcess, 'service'> = {
-        name,
-        regionId,
-        dataplaneId: created.dataplaneId,
-        clientId: created.clientId,
-        clientSecret: created.clientSecret,
-        url: `http://127.0.0.1:${dpPort}`,
-        dataDir,
-        database,
-        env: {
-          SOV_PORT: String(dpPort),
-          SOV_CONTROL_PLANE_URL: this.controlPlaneUrl,
-          SOV_CLIENT_ID: created.clientId,
-          SOV_CLIENT_SECRET: created.clientSecret,
-          SOV_DATA_DIR: dataDir,
-          SOV_MASTER_KEY: randomBytes(32).toString('base64'),
-          SOV_SANDBOX_DIR: this.jails,
-          // SOV_TEST_SANDBOX=off runs every suite with unjailed data planes: the security
-          // suites must then fail, which is how they are seen to test the jail.
-          ...(process.env.SOV_TEST_SANDBOX ? { SOV_SANDBOX: process.env.SOV_TEST_SANDBOX } : {}),
-          SOV_LOG_LEVEL: 'info',
-          ...database.env,
-          ...this.#options.dataplaneEnv,
-          ...this.#options.perDataplaneEnv?.[name],
-        },
-      };
+      const plane = await this.prepareDataPlane(name, regionId, created);
       const service = await this.startDataPlane(plane);
       this.dataplanes.set(name, { ...plane, service });
     }
+  }
+
+  /**
+   * What a data plane process needs to start (port, data directory, database, and the
+   * environment of every data plane of this platform), for credentials of `POST
+   * /dataplanes`. `env` is added last.
+   */
+  async prepareDataPlane(
+    name: string,
+    regionId: string,
+    created: { dataplaneId: string; clientId: string; clientSecret: string },
+    env: Record<string, string> = {},
+  ): Promise<Omit<DataPlaneProcess, 'service'>> {
+    const dpPort = await freePort();
+    const dataDir = join(this.home, name);
+    // On PGlite a data plane keeps its database in its data directory, as in production.
+    const database: TestDatabase =
+      this.target.name === 'pglite'
+        ? { options: { dataDir: join(dataDir, 'db') }, env: {}, drop: async () => {} }
+        : await this.target.create(true);
+    const plane: Omit<DataPlaneProcess, 'service'> = {
+      name,
+      regionId,
+      dataplaneId: created.dataplaneId,
+      clientId: created.clientId,
+      clientSecret: created.clientSecret,
+      url: `http://127.0.0.1:${dpPort}`,
+      dataDir,
+      database,
+      env: {
+        SOV_PORT: String(dpPort),
+        SOV_CONTROL_PLANE_URL: this.controlPlaneUrl,
+        SOV_CLIENT_ID: created.clientId,
+        SOV_CLIENT_SECRET: created.clientSecret,
+        SOV_DATA_DIR: dataDir,
+        SOV_MASTER_KEY: randomBytes(32).toString('base64'),
+        SOV_SANDBOX_DIR: this.jails,
+        // SOV_TEST_SANDBOX=off runs every suite with unjailed data planes: the security
+        // suites must then fail, which is how they are seen to test the jail.
+        ...(process.env.SOV_TEST_SANDBOX ? { SOV_SANDBOX: process.env.SOV_TEST_SANDBOX } : {}),
+        SOV_LOG_LEVEL: 'info',
+        ...database.env,
+        ...this.#options.dataplaneEnv,
+        ...this.#options.perDataplaneEnv?.[name],
+        ...env,
+      },
+    };
+    this.#preparedDatabases.add(database);
+    return plane;
   }
 
   async startControlPlane(): Promise<void> {
@@ -357,7 +376,7 @@ export class Platform {
   async stop(): Promise<void> {
     for (const plane of this.dataplanes.values()) await plane.service.stop().catch(() => {});
     await this.controlPlane?.stop().catch(() => {});
-    for (const plane of this.dataplanes.values()) await plane.database.drop().catch(() => {});
+    for (const database of this.#preparedDatabases) await database.drop().catch(() => {});
     await this.controlPlaneDatabase?.drop().catch(() => {});
     await this.tap?.close();
     await rm(this.home, { recursive: true, force: true });

@@ -73,8 +73,18 @@ async function waitReady(url: string, child: ChildProcess, name: string): Promis
   throw new DevError(`${name} was not ready within a minute (see its log)`);
 }
 
-/** Registers the us and eu regions and their data planes once; later starts reuse them. */
-async function ensureDataplanes(api: string, token: string, statePath: string): Promise<DevState> {
+/**
+ * Registers the us and eu regions and their data planes once; later starts reuse them.
+ * Each data plane's public URL is set to where this start runs it (`urls`), as its
+ * administrator: the control plane refuses an instance reporting another, and the
+ * ports follow SOV_PORT from one start to the next.
+ */
+async function ensureDataplanes(
+  api: string,
+  token: string,
+  statePath: string,
+  urls: Record<'us-1' | 'eu-1', string>,
+): Promise<DevState> {
   let state: DevState = { dataplanes: {} };
   try {
     state = JSON.parse(await readFile(statePath, 'utf8')) as DevState;
@@ -94,8 +104,13 @@ async function ensureDataplanes(api: string, token: string, statePath: string): 
     ['eu', 'eu-1'],
   ] as const) {
     const known = state.dataplanes[name];
-    if (known !== undefined && (await json('GET', `${api}/dataplanes/${known.dataplaneId}`, token)).status === 200)
+    if (known !== undefined && (await json('GET', `${api}/dataplanes/${known.dataplaneId}`, token)).status === 200) {
+      const set = await json<{ code?: string }>('PATCH', `${api}/dataplanes/${known.dataplaneId}`, token, {
+        publicUrl: urls[name],
+      });
+      if (set.status !== 200) throw new DevError(`could not set the URL of ${name}: ${set.body.code ?? set.status}`);
       continue;
+    }
     let regionId = regions.body.data.find((r) => r.name === region)?.regionId;
     if (regionId === undefined) {
       regionId = (await json<{ regionId: string }>('POST', `${api}/regions`, token, { name: region, organizationId }))
@@ -105,7 +120,11 @@ async function ensureDataplanes(api: string, token: string, statePath: string): 
       'POST',
       `${api}/dataplanes`,
       token,
-      { name: known === undefined ? name : `${name}-${randomBytes(2).toString('hex')}`, regionId },
+      {
+        name: known === undefined ? name : `${name}-${randomBytes(2).toString('hex')}`,
+        regionId,
+        publicUrl: urls[name],
+      },
     );
     if (created.status !== 200)
       throw new DevError(`could not register ${name}: ${created.body.code ?? created.status}`);
@@ -201,8 +220,8 @@ export async function dev(): Promise<number> {
         `cannot sign in as admin@localhost: the password differs from the one stored under ${home} (set SOV_ADMIN_PASSWORD)`,
       );
     }
-    const state = await ensureDataplanes(api, login.body.accessToken, join(home, 'dev.json'));
-    const urls: Record<string, string> = {};
+    const urls = { 'us-1': `http://127.0.0.1:${base + 1}`, 'eu-1': `http://127.0.0.1:${base + 2}` };
+    const state = await ensureDataplanes(api, login.body.accessToken, join(home, 'dev.json'), urls);
     // Both data planes start at once: each waits on its own database, not on the other.
     const ready: Array<Promise<void>> = [];
     for (const [offset, name] of [
@@ -211,9 +230,9 @@ export async function dev(): Promise<number> {
     ] as const) {
       const plane = state.dataplanes[name];
       if (plane === undefined) throw new DevError(`no credentials for ${name}`);
-      urls[name] = `http://127.0.0.1:${base + offset}`;
       const child = start(name, 'data-plane', {
         SOV_PORT: String(base + offset),
+        SOV_PUBLIC_URL: urls[name],
         SOV_CONTROL_PLANE_URL: cpUrl,
         SOV_CLIENT_ID: plane.clientId,
         SOV_CLIENT_SECRET: plane.clientSecret,

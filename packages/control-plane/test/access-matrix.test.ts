@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { ErrorCode } from '@sovereign/protocol';
+import { ErrorCode, InternalPaths, protocolVersion } from '@sovereign/protocol';
 import { type Answer, api, eachDatabase, type Harness, userPassword } from './support/harness.ts';
 import { assertProblem, fillPath, type Operation, servedOperations } from './support/routes.ts';
 import { jobAndRun } from './support/world.ts';
@@ -228,13 +228,14 @@ function table(): Record<string, Row> {
     },
     'DELETE /regions/{regionId}': { stranger: ErrorCode.regionNotFound, ...from('admin', 200), rank: 4 },
     'POST /dataplanes': {
-      body: (w) => ({ name: `dp-${randomUUID()}`, regionId: w.ids.regionId }),
+      body: (w) => ({ name: `dp-${randomUUID()}`, regionId: w.ids.regionId, publicUrl: 'https://dp.example.test' }),
       stranger: ErrorCode.regionNotFound,
       ...from('admin', 200),
     },
     'GET /dataplanes/{dataplaneId}': { stranger: ErrorCode.dataplaneNotFound, ...from('viewer', 200) },
     'PATCH /dataplanes/{dataplaneId}': {
-      body: () => ({ enabled: true }),
+      // Setting the public URL, where clients are sent, takes an admin as renaming does.
+      body: () => ({ enabled: true, publicUrl: 'https://dp.example.test' }),
       stranger: ErrorCode.dataplaneNotFound,
       ...from('admin', 200),
     },
@@ -508,6 +509,72 @@ eachDatabase('access matrix: every public route, every kind of caller', (h) => {
       'region_not_found',
       "a workspace in another organization's region",
     );
+  });
+
+  it("shows instance ids, their URLs and load, and refused URLs, to the data plane's organization's administrators only", async () => {
+    const t = await h().tenant('instances');
+    const stranger = (await h().tenant('stranger-instances')).people.owner.token;
+    const shared = await h().dataplane(
+      h().adminToken,
+      await h().region(h().adminToken, h().plane.bootstrap.defaultOrganizationId),
+    );
+    const instanceIds: Record<string, string> = {};
+    for (const plane of [t.dataplane, shared]) {
+      const { access_token: token } = await h().expect(200, 'POST', InternalPaths.token, {
+        body: { client_id: plane.clientId, client_secret: plane.clientSecret },
+      });
+      const facts = { protocolVersion, version: '0.1.0', capacity: 2, heldRuns: [] };
+      const instanceId = randomUUID();
+      instanceIds[plane.dataplaneId] = instanceId;
+      await h().expect(200, 'POST', InternalPaths.heartbeat, {
+        token,
+        body: { ...facts, instanceId, publicUrl: 'http://127.0.0.1:7101' },
+      });
+      const refused = await h().request('POST', InternalPaths.heartbeat, {
+        token,
+        body: { ...facts, instanceId: randomUUID(), publicUrl: 'http://127.0.0.1:7102' },
+      });
+      assertProblem(refused, 409, ErrorCode.dataplanePublicUrlMismatch, 'another URL');
+    }
+    const sees = async (token: string, dataplaneId: string, admin: boolean, who: string) => {
+      const answer = await h().request('GET', `/dataplanes/${dataplaneId}/health`, { token });
+      assert.equal(answer.status, 200, `${who}: ${answer.text}`);
+      const [instance] = answer.body.instances;
+      assert.equal(answer.body.publicUrl, 'http://127.0.0.1:7101', `${who}: the URL clients are sent to`);
+      assert.equal(instance.capacity, 2, who);
+      if (admin) {
+        assert.equal(instance.instanceId, instanceIds[dataplaneId], who);
+        assert.equal(instance.publicUrl, 'http://127.0.0.1:7101', who);
+        assert.equal(instance.heldRuns, 0, who);
+        assert.equal(answer.body.publicUrlMismatch.reported, 'http://127.0.0.1:7102', who);
+      } else {
+        assert.ok(!answer.text.includes(instanceIds[dataplaneId] as string), `${who} sees an instance id`);
+        assert.ok(!answer.text.includes('http://127.0.0.1:7102'), `${who} sees the refused URL`);
+        assert.deepEqual(Object.keys(instance).sort(), [
+          'capacity',
+          'lastHeartbeatAt',
+          'sandbox',
+          'startedAt',
+          'status',
+          'version',
+        ]);
+        assert.equal(answer.body.publicUrlMismatch, undefined, who);
+      }
+    };
+    for (const role of ['viewer', 'member'] as const)
+      await sees(t.people[role].token, t.dataplane.dataplaneId, false, role);
+    for (const role of ['admin', 'owner'] as const)
+      await sees(t.people[role].token, t.dataplane.dataplaneId, true, role);
+    await sees(h().adminToken, t.dataplane.dataplaneId, true, 'an instance admin');
+    // A shared data plane: every organization reads its health, its own administrators alone its instances.
+    await sees(stranger, shared.dataplaneId, false, "another organization's owner, on a shared data plane");
+    await sees(
+      t.people.owner.token,
+      shared.dataplaneId,
+      false,
+      'an owner of another organization, on a shared data plane',
+    );
+    await sees(h().adminToken, shared.dataplaneId, true, 'an instance admin, on a shared data plane');
   });
 
   it('draws the lines between viewer, member, admin and owner', async () => {

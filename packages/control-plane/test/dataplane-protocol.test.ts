@@ -78,9 +78,18 @@ eachDatabase('data plane protocol: credentials, initialize, heartbeat, health', 
     assert.equal(now.version, '0.1.0');
     assert.equal(now.publicUrl, 'http://127.0.0.1:9999');
     assert.equal(now.instances.length, 1);
-    assert.equal(now.instances[0].instanceId, instanceId);
     assert.equal(now.instances[0].capacity, 4);
-    assert.equal(now.instances[0].heldRuns, 1);
+    // An instance's id, URL and load are for the organization's administrators.
+    assert.equal(now.instances[0].instanceId, undefined);
+    assert.equal(now.instances[0].heldRuns, undefined);
+    assert.equal(now.publicUrlMismatch, undefined);
+    const asAdmin = await h().expect(200, 'GET', `/dataplanes/${t.dataplane.dataplaneId}/health`, {
+      token: t.people.admin.token,
+    });
+    assert.equal(asAdmin.instances[0].instanceId, instanceId);
+    assert.equal(asAdmin.instances[0].publicUrl, 'http://127.0.0.1:9999');
+    assert.equal(asAdmin.instances[0].heldRuns, 1);
+    assert.equal(asAdmin.publicUrlMismatch, null);
 
     const issued = await h().scopedToken(t.people.owner.token, t.workspace.workspaceId, ['runs:logs']);
     const plane = await h().scopedToken(t.people.owner.token, t.workspace.workspaceId, ['runs:logs']);
@@ -95,7 +104,7 @@ eachDatabase('data plane protocol: credentials, initialize, heartbeat, health', 
       token: t.people.owner.token,
       body: { scopes: ['runs:logs'] },
     });
-    assert.equal(token2.dataplane.url, 'http://127.0.0.1:9999', 'clients learn the URL the instance reported');
+    assert.equal(token2.dataplane.url, 'http://127.0.0.1:9999', 'clients learn the URL the first instance pinned');
 
     h().advanceClock(61_000);
     assert.equal((await health()).status, 'degraded');

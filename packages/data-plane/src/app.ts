@@ -73,6 +73,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       ready: async () => {
         await db.query('SELECT 1');
         if (agent.stoppedReason !== undefined) return `credentials refused (${agent.stoppedReason})`;
+        if (agent.refusedReason !== undefined) return agent.refusedReason;
         return agent.identity === undefined ? 'not registered with the control plane yet' : true;
       },
       // What runs are started in: a jail, or none (and why), said whether ready or not.

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { interactiveSessionMaxSeconds, tokenClockSkewSeconds } from '@sovereign/protocol';
+import { interactiveSessionMaxSeconds, publicUrlPattern, tokenClockSkewSeconds } from '@sovereign/protocol';
 import type { DatabaseOptions } from '@sovereign/protocol/sql';
 import { defaultDashboardOrigins, normalizeOrigin } from './http/cors.ts';
 import { type LimitSettings, limitSettingsFromEnv } from './launch/limits.ts';
@@ -194,10 +194,17 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneCo
   if (!/^https?:$/.test(URL.parse(controlPlaneUrl)?.protocol ?? '')) {
     throw new ConfigError(`SOV_CONTROL_PLANE_URL must be an http(s) URL, got "${controlPlaneUrl}"`);
   }
+  const publicUrl = (env.SOV_PUBLIC_URL ?? `http://${host}:${port}`).replace(/\/+$/, '');
+  // The control plane would refuse it at every call: better said once, at start.
+  if (!new RegExp(publicUrlPattern).test(publicUrl) || URL.parse(publicUrl) === null) {
+    throw new ConfigError(
+      `SOV_PUBLIC_URL must be an http(s) URL without user info, query or fragment, got "${publicUrl}"`,
+    );
+  }
   return {
     host,
     port,
-    publicUrl: (env.SOV_PUBLIC_URL ?? `http://${host}:${port}`).replace(/\/+$/, ''),
+    publicUrl,
     controlPlaneUrl,
     dashboardOrigins: dashboardOrigins(env, controlPlaneUrl),
     clientId,

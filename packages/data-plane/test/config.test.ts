@@ -48,6 +48,27 @@ describe('data plane configuration: the dashboard origins allowed by CORS', () =
   });
 });
 
+describe('data plane configuration: its public URL', () => {
+  it('reports http://SOV_HOST:SOV_PORT by default, SOV_PUBLIC_URL without its trailing slash if set', () => {
+    assert.equal(configFromEnv(base).publicUrl, 'http://127.0.0.1:8081');
+    assert.equal(
+      configFromEnv({ ...base, SOV_PUBLIC_URL: 'https://eu-1.example.eu/' }).publicUrl,
+      'https://eu-1.example.eu',
+    );
+  });
+
+  it('refuses at start what the control plane would refuse at every call: not a plain http(s) URL', () => {
+    refuses('SOV_PUBLIC_URL', [
+      'eu-1.example.eu',
+      'ftp://eu-1.example.eu',
+      'https://user:secret@eu-1.example.eu',
+      'https://eu-1.example.eu/?x=1',
+      'https://eu-1.example.eu/#x',
+      'https://eu 1.example.eu',
+    ]);
+  });
+});
+
 describe('data plane configuration: when an instance counts as gone', () => {
   it('after 30 s unseen by default, SOV_INSTANCE_STALE_SECONDS if set, never under 15 s', () => {
     assert.equal(configFromEnv(base).instanceStaleSeconds, 30);

@@ -59,6 +59,14 @@ export const ErrorCode = {
   invalidClientCredentials: 'invalid_client_credentials',
   dataplaneCredentialsRevoked: 'dataplane_credentials_revoked',
   instanceNotInitialized: 'instance_not_initialized',
+  /**
+   * An instance reported a public URL other than its data plane's (set by an
+   * administrator, or pinned by the first registration): refused, audited, and shown in
+   * the data plane's health. The problem carries `publicUrl` and `reportedUrl`.
+   */
+  dataplanePublicUrlMismatch: 'dataplane_public_url_mismatch',
+  /** An instance id registered to another data plane: every internal call is bound to the caller's own. */
+  instanceIdTaken: 'instance_id_taken',
 
   // Scoped token checks on a data plane (one code per reason of refusal)
   tokenMissing: 'token_missing',

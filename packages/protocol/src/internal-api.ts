@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox';
+import { PublicUrl } from './public-url.ts';
 import { SandboxFacts } from './sandbox.ts';
 import { Closed, Uuid } from './schema.ts';
 
@@ -38,7 +39,12 @@ const InstanceFacts = {
   protocolVersion: Type.Integer({ minimum: 1 }),
   instanceId: Uuid,
   version: Type.String({ minLength: 1, maxLength: 64 }),
-  publicUrl: Type.String({ format: 'uri', maxLength: 2048 }),
+  /**
+   * Where clients reach this data plane. It must be the data plane's public URL (set by
+   * an administrator, or pinned by its first registration): an instance reporting
+   * another is refused (`dataplane_public_url_mismatch`).
+   */
+  publicUrl: PublicUrl,
   capacity: Type.Integer({ minimum: 0, maximum: 100_000 }),
   /** What the instance runs jobs in (R9); optional for data planes older than jails. */
   sandbox: Type.Optional(SandboxFacts),

@@ -34,6 +34,8 @@ export interface Dataplane {
   name: string;
   regionId: string;
   enabled: boolean;
+  /** Where clients are sent: set by an administrator, or by its first instance to register. */
+  publicUrl: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -203,11 +205,11 @@ export class ControlPlane {
     return this.call<DataplaneHealth>('GET', `/dataplanes/${dataplaneId}/health`);
   }
 
-  createDataplane(body: { name: string; regionId: string; enabled?: boolean }) {
+  createDataplane(body: { name: string; regionId: string; enabled?: boolean; publicUrl?: string }) {
     return this.call<DataplaneCredentials>('POST', '/dataplanes', { body });
   }
 
-  updateDataplane(dataplaneId: string, body: { name?: string; enabled?: boolean }) {
+  updateDataplane(dataplaneId: string, body: { name?: string; enabled?: boolean; publicUrl?: string }) {
     return this.call<Dataplane>('PATCH', `/dataplanes/${dataplaneId}`, { body });
   }
 

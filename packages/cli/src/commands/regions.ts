@@ -188,13 +188,19 @@ export function regionCommands(program: Command): void {
     .requiredOption('-r, --region <region>', 'the region it serves (name or id)')
     .option('--org <organization>', 'the organization the region is looked up in')
     .option('--disabled', 'create it disabled')
+    .option('--public-url <url>', 'where clients reach it (else its first instance to register sets it)')
     .action(
       act(async (ctx, command) => {
         const [name] = argsOf<[string]>(command);
-        const opts = command.opts<{ region: string; org?: string; disabled?: boolean }>();
+        const opts = command.opts<{ region: string; org?: string; disabled?: boolean; publicUrl?: string }>();
         const cp = await ctx.controlPlane();
         const found = await findRegion(cp, (await organizationFor(ctx, cp, opts.org)).organizationId, opts.region);
-        const created = await cp.createDataplane({ name, regionId: found.regionId, enabled: opts.disabled !== true });
+        const created = await cp.createDataplane({
+          name,
+          regionId: found.regionId,
+          enabled: opts.disabled !== true,
+          ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
+        });
         const apiUrl = await ctx.apiUrl();
         const { output } = ctx;
         output.result({ ...created, name }, () => {
@@ -204,7 +210,9 @@ export function regionCommands(program: Command): void {
           output.line(`    SOV_CONTROL_PLANE_URL=${apiUrl} \\`);
           output.line(`    SOV_CLIENT_ID=${created.clientId} \\`);
           output.line(`    SOV_CLIENT_SECRET=${created.clientSecret} \\`);
-          output.line(`    SOV_PUBLIC_URL=<the URL clients reach it at> SOV_MASTER_KEY_FILE=<a 32-byte key file> \\`);
+          output.line(
+            `    SOV_PUBLIC_URL=${opts.publicUrl ?? '<the URL clients reach it at>'} SOV_MASTER_KEY_FILE=<a 32-byte key file> \\`,
+          );
           output.line(`    sov data-plane`);
         });
       }),
@@ -212,28 +220,34 @@ export function regionCommands(program: Command): void {
 
   dataplane
     .command('update')
-    .description('rename, enable or disable a data plane')
+    .description('rename, enable or disable a data plane, or set its public URL')
     .argument('<dataplane>', 'name or id')
     .option('--name <name>', 'a new name')
     .option('--enable', 'enable it')
     .option('--disable', 'disable it: it takes no new runs')
+    .option(
+      '--public-url <url>',
+      'where clients reach it: instances reporting another are refused from their next call',
+    )
     .action(
       act(async (ctx, command) => {
         const [given] = argsOf<[string]>(command);
-        const opts = command.opts<{ name?: string; enable?: boolean; disable?: boolean }>();
+        const opts = command.opts<{ name?: string; enable?: boolean; disable?: boolean; publicUrl?: string }>();
         const enabled = enabledFrom(opts);
-        if (opts.name === undefined && enabled === undefined) {
-          throw new UsageError('Nothing to change.', 'Give --name <name>, --enable or --disable.');
+        if (opts.name === undefined && enabled === undefined && opts.publicUrl === undefined) {
+          throw new UsageError('Nothing to change.', 'Give --name <name>, --enable, --disable or --public-url <url>.');
         }
         const cp = await ctx.controlPlane();
         const found = await findDataplane(cp, given);
         const updated = await cp.updateDataplane(found.dataplaneId, {
           ...(opts.name === undefined ? {} : { name: opts.name }),
           ...(enabled === undefined ? {} : { enabled }),
+          ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
         });
         ctx.output.result(updated, () =>
           ctx.output.line(
-            `${ctx.output.out.green('✓')} Data plane ${ctx.output.out.bold(updated.name)} is ${updated.enabled ? 'enabled' : 'disabled'}.`,
+            `${ctx.output.out.green('✓')} Data plane ${ctx.output.out.bold(updated.name)} is ${updated.enabled ? 'enabled' : 'disabled'}` +
+              `${updated.publicUrl === null ? '' : `, at ${updated.publicUrl}`}.`,
           ),
         );
       }),

@@ -4,6 +4,9 @@ import {
   DataplaneHealthStatuses,
   dataplaneHealth,
   ErrorCode,
+  normalizePublicUrl,
+  publicUrlPattern,
+  roleAtLeast,
   SandboxFacts,
   Timestamp,
   Uuid,
@@ -12,19 +15,32 @@ import { ConflictProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
+import { roleIn } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { hashSecret, newSecret, SecretPrefix } from '../auth/secrets.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
 import type { PublicApi } from '../public-api.ts';
 import { regionFor } from '../regions/store.ts';
-import { type DataplaneRow, dataplaneFor, dataplaneNotFound, selectDataplane, toDataplane } from './store.ts';
+import {
+  type DataplaneRow,
+  dataplaneFor,
+  dataplaneNotFound,
+  selectDataplane,
+  setPublicUrl,
+  toDataplane,
+} from './store.ts';
 
-/** Airbyte's public API schemas for data planes (shared/reference/airbyte/CONTRACT.md). */
+/**
+ * Airbyte's public API schemas for data planes (shared/reference/airbyte/CONTRACT.md),
+ * extended with `publicUrl`: where clients are sent with their scoped tokens.
+ */
 export const DataplaneResponse = Type.Object({
   dataplaneId: Uuid,
   name: Type.String(),
   regionId: Uuid,
   enabled: Type.Boolean(),
+  /** Set by an administrator, or pinned by the first registration; null before either. */
+  publicUrl: Type.Union([Type.String(), Type.Null()]),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
@@ -37,14 +53,30 @@ const DataplaneCreateResponseBody = Type.Object({
   clientSecret: Type.String({ description: 'Shown in this answer only.' }),
 });
 const DataplaneName = Type.String({ minLength: 1, maxLength: 255, pattern: '\\S' });
+/** One URL for all its instances (behind a balancer when there are several). */
+const DataplanePublicUrl = Type.Optional(
+  Type.String({
+    format: 'uri',
+    pattern: publicUrlPattern,
+    maxLength: 2048,
+    description:
+      'Where clients reach the data plane. Without it, the first instance to register pins the URL it reports; ' +
+      'an instance reporting another is refused.',
+  }),
+);
 const DataplaneParams = Closed({ dataplaneId: Uuid });
 
+/**
+ * One instance as its heartbeats tell it. Its id, URL and load are for the administrators
+ * of the data plane's organization only: an instance id is what a data plane names
+ * itself by in the protocol, and a shared data plane's load is other tenants' business.
+ */
 const Instance = Type.Object({
-  instanceId: Uuid,
+  instanceId: Type.Optional(Uuid),
   version: Type.String(),
-  publicUrl: Type.String(),
+  publicUrl: Type.Optional(Type.String()),
   capacity: Type.Integer(),
-  heldRuns: Type.Integer(),
+  heldRuns: Type.Optional(Type.Integer()),
   startedAt: Timestamp,
   lastHeartbeatAt: Type.Union([Timestamp, Type.Null()]),
   status: Type.Enum(DataplaneHealthStatuses),
@@ -57,6 +89,12 @@ const DataplaneHealth = Type.Object({
   lastHeartbeatAt: Type.Union([Timestamp, Type.Null()]),
   version: Type.Union([Type.String(), Type.Null()]),
   publicUrl: Type.Union([Type.String(), Type.Null()]),
+  /**
+   * The last report of another public URL, refused (administrators only; null when none
+   * since an administrator last set the URL): a misconfigured instance, or someone else
+   * holding the data plane's credentials.
+   */
+  publicUrlMismatch: Type.Optional(Type.Union([Type.Object({ reported: Type.String(), at: Timestamp }), Type.Null()])),
   /** What the newest instance runs jobs in: a jail per run, or none (and why). Null before any said. */
   sandbox: Type.Union([SandboxFacts, Type.Null()]),
   instances: Type.Array(Instance),
@@ -129,13 +167,18 @@ export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
         tags,
         operationId: 'createDataplane',
         summary: 'Create a data plane; its client credentials are shown in this answer only',
-        body: Closed({ regionId: Uuid, name: DataplaneName, enabled: Type.Optional(Type.Boolean()) }),
+        body: Closed({
+          regionId: Uuid,
+          name: DataplaneName,
+          enabled: Type.Optional(Type.Boolean()),
+          publicUrl: DataplanePublicUrl,
+        }),
         response: { 200: DataplaneCreateResponseBody },
       },
     },
     async (request) => {
       const principal = principalOf(request);
-      const { regionId, name, enabled } = request.body;
+      const { regionId, name, enabled, publicUrl } = request.body;
       const clientSecret = newSecret(SecretPrefix.dataplaneSecret);
       const created = await db.transaction(async (tx) => {
         const region = await regionFor(tx, principal, regionId, 'admin');
@@ -143,9 +186,17 @@ export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
         const dataplaneId = randomUUID();
         const clientId = randomUUID();
         await tx.query(
-          `INSERT INTO dataplanes (dataplane_id, region_id, name, enabled, client_id, client_secret_hash)
-           VALUES ($1, $2, $3, $4, $5, $6)`,
-          [dataplaneId, regionId, name, enabled ?? true, clientId, hashSecret(clientSecret)],
+          `INSERT INTO dataplanes (dataplane_id, region_id, name, enabled, client_id, client_secret_hash, public_url)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [
+            dataplaneId,
+            regionId,
+            name,
+            enabled ?? true,
+            clientId,
+            hashSecret(clientSecret),
+            publicUrl === undefined ? null : normalizePublicUrl(publicUrl),
+          ],
         );
         await audit(tx, userActor(principal), {
           organizationId: region.organization_id,
@@ -180,9 +231,16 @@ export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
       schema: {
         tags,
         operationId: 'updateDataplane',
-        summary: 'Rename, enable or disable a data plane (merge patch)',
+        summary: 'Rename, enable or disable a data plane, or set its public URL (merge patch)',
+        description:
+          'A new publicUrl holds from the next heartbeat on: instances reporting another are refused. Setting it ' +
+          'also clears a past mismatch from the health.',
         params: DataplaneParams,
-        body: Closed({ name: Type.Optional(DataplaneName), enabled: Type.Optional(Type.Boolean()) }),
+        body: Closed({
+          name: Type.Optional(DataplaneName),
+          enabled: Type.Optional(Type.Boolean()),
+          publicUrl: DataplanePublicUrl,
+        }),
         response: { 200: DataplaneResponse },
       },
     },
@@ -197,6 +255,9 @@ export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
             WHERE dataplane_id = $1`,
           [dataplaneId, request.body.name ?? null, request.body.enabled ?? null],
         );
+        if (request.body.publicUrl !== undefined) {
+          await setPublicUrl(tx, dataplaneId, normalizePublicUrl(request.body.publicUrl));
+        }
         await audit(tx, userActor(principal), {
           organizationId: plane.organization_id,
           action: 'dataplane.update',
@@ -253,13 +314,18 @@ export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
         tags,
         summary: 'Health of a data plane and its instances, from their heartbeats',
         description:
-          'healthy: a heartbeat within 60 s; degraded: within 5 minutes; unhealthy: older; unknown: none yet.',
+          'healthy: a heartbeat within 60 s; degraded: within 5 minutes; unhealthy: older; unknown: none yet. ' +
+          "Instance ids, URLs and held runs, and publicUrlMismatch, are shown to the data plane's organization's " +
+          'administrators only.',
         params: DataplaneParams,
         response: { 200: DataplaneHealth },
       },
     },
     async (request) => {
-      const plane = await dataplaneFor(db, principalOf(request), request.params.dataplaneId, 'viewer');
+      const principal = principalOf(request);
+      const plane = await dataplaneFor(db, principal, request.params.dataplaneId, 'viewer');
+      const role = await roleIn(db, principal, plane.organization_id);
+      const admin = role !== null && roleAtLeast(role, 'admin');
       const instances = await db.query<InstanceRow>(
         `SELECT * FROM dataplane_instances WHERE dataplane_id = $1
           ORDER BY last_heartbeat_at DESC NULLS LAST, started_at DESC LIMIT 100`,
@@ -273,13 +339,19 @@ export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
         lastHeartbeatAt: isoOrNull(newest?.last_heartbeat_at ?? null),
         version: newest?.version ?? null,
         publicUrl: plane.public_url,
+        ...(admin
+          ? {
+              publicUrlMismatch:
+                plane.public_url_mismatch === null
+                  ? null
+                  : { reported: plane.public_url_mismatch, at: iso(plane.public_url_mismatch_at ?? plane.updated_at) },
+            }
+          : {}),
         sandbox: newest?.sandbox ?? null,
         instances: instances.map((i) => ({
-          instanceId: i.instance_id,
+          ...(admin ? { instanceId: i.instance_id, publicUrl: i.public_url, heldRuns: i.held_runs } : {}),
           version: i.version,
-          publicUrl: i.public_url,
           capacity: i.capacity,
-          heldRuns: i.held_runs,
           startedAt: iso(i.started_at),
           lastHeartbeatAt: isoOrNull(i.last_heartbeat_at),
           status: dataplaneHealth(i.last_heartbeat_at, now),

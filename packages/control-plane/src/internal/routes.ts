@@ -14,6 +14,7 @@ import {
   InitializeResponse,
   InternalPaths,
   interactiveSessionMaxSeconds,
+  normalizePublicUrl,
   RevocationsRequest,
   RevocationsResponse,
   RunEventsRequest,
@@ -22,10 +23,11 @@ import {
 } from '@sovereign/protocol';
 import { ConflictProblem, UnauthorizedProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
+import type { FastifyBaseLogger } from 'fastify';
 import { audit } from '../audit/record.ts';
 import { hashSecret, sameHash } from '../auth/secrets.ts';
 import type { Deps } from '../context.ts';
-import type { DataplaneRow } from '../dataplanes/store.ts';
+import { type DataplaneRow, notePublicUrlMismatch, pinnedPublicUrl } from '../dataplanes/store.ts';
 import { applyDeploymentReport } from '../jobs/apply-report.ts';
 import type { PublicApi } from '../public-api.ts';
 import {
@@ -39,39 +41,55 @@ import {
 import { applyRunEvent, type Wakes } from '../runs/lifecycle.ts';
 import { revocationsSince } from '../signing/issued-tokens.ts';
 import { authenticateDataplane } from './dataplane-auth.ts';
+import { PublicUrlMismatchProblem, recordInstance } from './store.ts';
 
 const hidden = { hide: true, tags: ['Internal'] };
 
-/** Records what an instance says of itself; the data plane's public URL follows its newest instance. */
-async function recordInstance(
+/**
+ * Holds an instance's report to its data plane's public URL, the URL clients are sent to
+ * with their scoped tokens: it is never taken from a report. The first registration of a
+ * data plane without one pins it; a report of any other URL is noted in the data plane's
+ * health, audited (when the refused URL is not the last one noted) and answered with the
+ * problem to throw once that is committed. Answers the URL to record the instance with when it matches.
+ */
+async function checkPublicUrl(
   tx: Queryable,
   plane: DataplaneRow,
-  facts: InitializeRequest & { heldRuns?: string[] },
-  heartbeatAt: Date | null,
-) {
-  await tx.query(
-    `INSERT INTO dataplane_instances (instance_id, dataplane_id, version, public_url, capacity, held_runs,
-                                      last_heartbeat_at, sandbox)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-     ON CONFLICT (instance_id) DO UPDATE SET version = EXCLUDED.version, public_url = EXCLUDED.public_url,
-       capacity = EXCLUDED.capacity, held_runs = EXCLUDED.held_runs, sandbox = EXCLUDED.sandbox,
-       last_heartbeat_at = coalesce(EXCLUDED.last_heartbeat_at, dataplane_instances.last_heartbeat_at)
-     WHERE dataplane_instances.dataplane_id = EXCLUDED.dataplane_id`,
-    [
-      facts.instanceId,
-      plane.dataplane_id,
-      facts.version,
-      facts.publicUrl,
-      facts.capacity,
-      facts.heldRuns?.length ?? 0,
-      heartbeatAt,
-      facts.sandbox === undefined ? null : JSON.stringify(facts.sandbox),
-    ],
+  facts: InitializeRequest,
+  at: Date,
+  requestId: string,
+): Promise<{ publicUrl: string } | { refused: PublicUrlMismatchProblem }> {
+  const reported = normalizePublicUrl(facts.publicUrl);
+  const pinned = await pinnedPublicUrl(tx, plane.dataplane_id, reported);
+  if (normalizePublicUrl(pinned) === reported) return { publicUrl: pinned };
+  if (await notePublicUrlMismatch(tx, plane.dataplane_id, reported, at)) {
+    await audit(
+      tx,
+      { type: 'dataplane', id: plane.dataplane_id },
+      {
+        organizationId: plane.organization_id,
+        action: 'dataplane_instance.public_url_refused',
+        targetType: 'dataplane_instance',
+        targetId: facts.instanceId,
+        requestId,
+      },
+    );
+  }
+  return { refused: new PublicUrlMismatchProblem(pinned, reported) };
+}
+
+/** Says in the control plane's log that an instance was refused for its public URL, and answers the problem. */
+function refusedInstance(
+  log: FastifyBaseLogger,
+  plane: DataplaneRow,
+  instanceId: string,
+  problem: PublicUrlMismatchProblem,
+): PublicUrlMismatchProblem {
+  log.warn(
+    { dataplaneId: plane.dataplane_id, instanceId, publicUrl: problem.publicUrl, reportedUrl: problem.reportedUrl },
+    'refused a data plane instance that reports another public URL than its data plane’s',
   );
-  await tx.query('UPDATE dataplanes SET public_url = $2 WHERE dataplane_id = $1 AND public_url IS DISTINCT FROM $2', [
-    plane.dataplane_id,
-    facts.publicUrl,
-  ]);
+  return problem;
 }
 
 /** The protocol's control plane side: every call is made by a data plane, outbound. */
@@ -150,8 +168,10 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
     },
     async (request) => {
       const plane = await authenticateDataplane(request, deps);
-      await db.transaction(async (tx) => {
-        await recordInstance(tx, plane, request.body, null);
+      const refused = await db.transaction(async (tx) => {
+        const url = await checkPublicUrl(tx, plane, request.body, deps.now(), request.id);
+        if ('refused' in url) return url.refused;
+        await recordInstance(tx, plane.dataplane_id, request.body, url.publicUrl, null);
         await audit(
           tx,
           { type: 'dataplane', id: plane.dataplane_id },
@@ -163,7 +183,9 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
             requestId: request.id,
           },
         );
+        return undefined;
       });
+      if (refused !== undefined) throw refusedInstance(request.log, plane, request.body.instanceId, refused);
       return {
         dataplaneId: plane.dataplane_id,
         dataplaneName: plane.name,
@@ -192,19 +214,23 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const plane = await authenticateDataplane(request, deps);
       const now = deps.now();
-      const { fenced, cancels, requeued } = await db.transaction(async (tx) => {
-        await recordInstance(tx, plane, request.body, now);
+      const answer = await db.transaction(async (tx) => {
+        const url = await checkPublicUrl(tx, plane, request.body, now, request.id);
+        if ('refused' in url) return url;
+        await recordInstance(tx, plane.dataplane_id, request.body, url.publicUrl, now);
         return {
           fenced: await renewLeases(
             tx,
+            plane.dataplane_id,
             request.body.instanceId,
             request.body.heldRuns,
             deps.config.runLeaseSeconds,
             now,
           ),
-          cancels: await cancelsFor(tx, request.body.instanceId),
+          cancels: await cancelsFor(tx, plane.dataplane_id, request.body.instanceId),
           requeued: await requeueUndelivered(
             tx,
+            plane.dataplane_id,
             request.body.instanceId,
             request.body.heldRuns,
             request.body.claimedThrough === undefined
@@ -213,6 +239,8 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
           ),
         };
       });
+      if ('refused' in answer) throw refusedInstance(request.log, plane, request.body.instanceId, answer.refused);
+      const { fenced, cancels, requeued } = answer;
       if (requeued.length > 0) await deps.dispatcher.wake(plane.dataplane_id);
       const workspaces = await db.query<{ workspace_id: string }>(
         'SELECT workspace_id FROM workspaces WHERE dataplane_id = $1 AND deleted_at IS NULL ORDER BY workspace_id',
@@ -298,7 +326,9 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
       const plane = await authenticateDataplane(request, deps);
       const { instanceId, capacity, interactiveCapacity, waitMs, heldRuns } = request.body;
       // Whatever an earlier claim handed this instance and it does not hold never reached it.
-      if (heldRuns !== undefined) await requeueUndelivered(db, instanceId, heldRuns, { all: true });
+      if (heldRuns !== undefined) {
+        await requeueUndelivered(db, plane.dataplane_id, instanceId, heldRuns, { all: true });
+      }
       // The response's close (not the request's, which fires once the body is read) tells
       // us that the instance went away: it must not be handed runs it can never start.
       const closed = new AbortController();
@@ -317,12 +347,13 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
             interactiveCapacity,
             workspaceRunLimit: deps.config.workspaceRunLimit,
           }),
-          lookForCancels ? cancelsFor(db, instanceId, heldRuns) : [],
+          lookForCancels ? cancelsFor(db, plane.dataplane_id, instanceId, heldRuns) : [],
         ]);
         const answer = { ...claimed, cancelRunIds };
         if (closed.signal.aborted) {
           await releaseClaims(
             db,
+            plane.dataplane_id,
             instanceId,
             answer.runs.map((r) => r.runId),
           );

@@ -22,7 +22,9 @@ export interface ClaimLimits {
  * instances (and control plane replicas) claim at once without waiting on each other or
  * handing out a run twice; two instances claiming in the same instant may each see the
  * same room, so a workspace's limit can be passed by one claim's worth then. A data plane
- * that is disabled, in a disabled region, or deleted gets none. One statement, so no
+ * that is disabled, in a disabled region, or deleted gets none; so does an instance id of
+ * another data plane, or an instance registered at another URL than its data plane's
+ * (its heartbeats are refused: it could not keep a lease). One statement, so no
  * transaction around it: a claim is on the start path of every run. The runs of one
  * claim share a number from a database sequence (`claimSeq`), which orders the claims an
  * instance took in against the lists of held runs its heartbeats send.
@@ -55,6 +57,8 @@ export async function claimRuns(
     `WITH seq AS (SELECT nextval('run_claim_seq') AS n), accepting AS (
        SELECT 1 FROM dataplanes d JOIN regions g USING (region_id)
         WHERE d.dataplane_id = $1 AND d.enabled AND g.enabled AND NOT d.tombstone
+          AND NOT EXISTS (SELECT 1 FROM dataplane_instances i WHERE i.instance_id = $2
+                           AND (i.dataplane_id <> $1 OR i.public_url IS DISTINCT FROM d.public_url))
      ), waiting AS (
        -- Each queued batch run's turn within its workspace: 1 for its oldest, 2 for the next.
        SELECT q.run_id, q.workspace_id,
@@ -115,13 +119,22 @@ export async function claimRuns(
 /**
  * Runs an instance holds whose cancel was asked for: among `heldRuns` when it listed
  * them (an instance that holds nothing, the usual case of a claim, costs no query).
+ *
+ * Every function here that takes an instance id takes the calling data plane too, and
+ * matches only its runs: an instance id is no credential (a data plane sends whatever it
+ * likes), so another data plane's instance id must reach nothing, and tell nothing.
  */
-export async function cancelsFor(tx: Queryable, instanceId: string, heldRuns?: string[]): Promise<string[]> {
+export async function cancelsFor(
+  tx: Queryable,
+  dataplaneId: string,
+  instanceId: string,
+  heldRuns?: string[],
+): Promise<string[]> {
   if (heldRuns?.length === 0) return [];
   const rows = await tx.query<{ run_id: string }>(
-    `SELECT run_id FROM runs WHERE lease_instance_id = $1 AND cancel_requested_at IS NOT NULL
+    `SELECT run_id FROM runs WHERE dataplane_id = $3 AND lease_instance_id = $1 AND cancel_requested_at IS NOT NULL
         AND status IN ('claimed', 'running') AND ($2::uuid[] IS NULL OR run_id = ANY($2::uuid[])) ORDER BY run_id`,
-    [instanceId, heldRuns ?? null],
+    [instanceId, heldRuns ?? null, dataplaneId],
   );
   return rows.map((r) => r.run_id);
 }
@@ -132,6 +145,7 @@ export async function cancelsFor(tx: Queryable, instanceId: string, heldRuns?: s
  */
 export async function renewLeases(
   tx: Queryable,
+  dataplaneId: string,
   instanceId: string,
   heldRuns: string[],
   leaseSeconds: number,
@@ -140,22 +154,28 @@ export async function renewLeases(
   if (heldRuns.length === 0) return [];
   const renewed = await tx.query<{ run_id: string }>(
     `UPDATE runs SET lease_expires_at = $3::timestamptz + ($4::int * interval '1 second')
-      WHERE run_id = ANY($2::uuid[]) AND lease_instance_id = $1 AND status IN ('claimed', 'running')
+      WHERE run_id = ANY($2::uuid[]) AND dataplane_id = $5 AND lease_instance_id = $1
+        AND status IN ('claimed', 'running')
       RETURNING run_id`,
-    [instanceId, heldRuns, now, leaseSeconds],
+    [instanceId, heldRuns, now, leaseSeconds, dataplaneId],
   );
   const kept = new Set(renewed.map((r) => r.run_id));
   return heldRuns.filter((id) => !kept.has(id)).sort();
 }
 
 /** Puts runs back in the queue that were claimed for an instance that went away before it got them. */
-export async function releaseClaims(tx: Queryable, instanceId: string, runIds: string[]): Promise<void> {
+export async function releaseClaims(
+  tx: Queryable,
+  dataplaneId: string,
+  instanceId: string,
+  runIds: string[],
+): Promise<void> {
   if (runIds.length === 0) return;
   await tx.query(
     `UPDATE runs SET status = 'queued', claimed_at = NULL, lease_instance_id = NULL, lease_expires_at = NULL,
             claim_seq = NULL
-      WHERE run_id = ANY($2::uuid[]) AND lease_instance_id = $1 AND status = 'claimed'`,
-    [instanceId, runIds],
+      WHERE run_id = ANY($2::uuid[]) AND dataplane_id = $3 AND lease_instance_id = $1 AND status = 'claimed'`,
+    [instanceId, runIds, dataplaneId],
   );
 }
 
@@ -177,6 +197,7 @@ export type SettledClaims = { all: true } | { through: number } | { before: Date
  */
 export async function requeueUndelivered(
   tx: Queryable,
+  dataplaneId: string,
   instanceId: string,
   heldRuns: string[],
   settled: SettledClaims,
@@ -184,10 +205,16 @@ export async function requeueUndelivered(
   const rows = await tx.query<{ run_id: string; dataplane_id: string }>(
     `UPDATE runs SET status = 'queued', claimed_at = NULL, lease_instance_id = NULL, lease_expires_at = NULL,
             claim_seq = NULL
-      WHERE lease_instance_id = $1 AND status = 'claimed' AND NOT (run_id = ANY($2::uuid[]))
+      WHERE dataplane_id = $5 AND lease_instance_id = $1 AND status = 'claimed' AND NOT (run_id = ANY($2::uuid[]))
         AND ($3::bigint IS NULL OR claim_seq <= $3::bigint) AND ($4::timestamptz IS NULL OR claimed_at <= $4)
       RETURNING run_id, dataplane_id`,
-    [instanceId, heldRuns, 'through' in settled ? settled.through : null, 'before' in settled ? settled.before : null],
+    [
+      instanceId,
+      heldRuns,
+      'through' in settled ? settled.through : null,
+      'before' in settled ? settled.before : null,
+      dataplaneId,
+    ],
   );
   return rows.map((r) => r.dataplane_id);
 }

@@ -38,12 +38,13 @@ export interface Dataplane {
   enabled: boolean;
 }
 
+/** Its id, URL and held runs are shown to the data plane's organization's administrators only. */
 export interface DataplaneInstance {
-  instanceId: string;
+  instanceId?: string;
   version: string;
-  publicUrl: string;
+  publicUrl?: string;
   capacity: number;
-  heldRuns: number;
+  heldRuns?: number;
   startedAt: string;
   lastHeartbeatAt: string | null;
   status: DataplaneHealthStatus;
@@ -55,6 +56,8 @@ export interface DataplaneHealth {
   lastHeartbeatAt: string | null;
   version: string | null;
   publicUrl: string | null;
+  /** The last refused report of another public URL (administrators only). */
+  publicUrlMismatch?: { reported: string; at: string } | null;
   instances: DataplaneInstance[];
 }
 

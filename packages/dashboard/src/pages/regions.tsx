@@ -92,7 +92,14 @@ function RegionCard({ region, shared, planes }: { region: Region; shared: boolea
                 </td>
                 <td data-label="Health">
                   {health !== undefined ? (
-                    <Status value={health.status} />
+                    <>
+                      <Status value={health.status} />
+                      {health.publicUrlMismatch != null && (
+                        <span className="pill" title={`refused at ${health.publicUrlMismatch.at}`}>
+                          refused an instance at {health.publicUrlMismatch.reported}
+                        </span>
+                      )}
+                    </>
                   ) : (
                     <span className="error">{error?.message}</span>
                   )}
@@ -108,10 +115,11 @@ function RegionCard({ region, shared, planes }: { region: Region; shared: boolea
                     <details>
                       <summary>{health.instances.length}</summary>
                       <ul className="list compact">
-                        {health.instances.map((i) => (
-                          <li key={i.instanceId}>
-                            <Status value={i.status} /> {i.publicUrl} · v{i.version} · {i.heldRuns}/{i.capacity} runs ·{' '}
-                            <Time iso={i.lastHeartbeatAt} relative />
+                        {health.instances.map((i, n) => (
+                          <li key={i.instanceId ?? `${i.startedAt}-${n}`}>
+                            <Status value={i.status} /> {i.publicUrl === undefined ? '' : `${i.publicUrl} · `}v
+                            {i.version} · {i.heldRuns === undefined ? '' : `${i.heldRuns}/`}
+                            {i.capacity} runs · <Time iso={i.lastHeartbeatAt} relative />
                           </li>
                         ))}
                       </ul>

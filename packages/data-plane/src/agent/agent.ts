@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  ErrorCode,
   type HeartbeatRequest,
   type HeartbeatResponse,
   type InitializeRequest,
@@ -12,7 +13,7 @@ import {
 } from '@sovereign/protocol';
 import type { Database } from '@sovereign/protocol/sql';
 import type { FastifyBaseLogger } from 'fastify';
-import { type ControlPlaneClient, CredentialsRevokedError } from './control-plane-client.ts';
+import { type ControlPlaneClient, CredentialsRevokedError, ProtocolRefusedError } from './control-plane-client.ts';
 import { type AgentSnapshot, loadSnapshot, saveSnapshot } from './state.ts';
 
 export interface AgentOptions {
@@ -35,6 +36,8 @@ export interface AgentOptions {
 }
 
 const maxBackoffMs = 30_000;
+/** How soon an instance refused for its public URL asks again. */
+const refusedRetryMs = 5_000;
 
 /**
  * The data plane's side of the protocol: it initializes with the control plane, then
@@ -50,6 +53,8 @@ export class Agent {
   #workspaces = new Set<string>();
   #revoked = new Map<string, number>();
   #stoppedReason: string | undefined;
+  /** The control plane refuses this instance's public URL: no work until it accepts it. */
+  #urlRefused: { publicUrl: string } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #failures = 0;
@@ -83,8 +88,18 @@ export class Agent {
     return this.#stoppedReason;
   }
 
+  /**
+   * Why the control plane refuses this instance for now (it reports another public URL
+   * than its data plane's), until a heartbeat is accepted again.
+   */
+  get refusedReason(): string | undefined {
+    return this.#urlRefused === undefined
+      ? undefined
+      : `the control plane refuses its public URL (${this.#options.publicUrl}): the data plane's is ${this.#urlRefused.publicUrl}`;
+  }
+
   get accepting(): boolean {
-    return this.#stoppedReason === undefined && (this.#snapshot?.accepting ?? false);
+    return this.#stoppedReason === undefined && this.#urlRefused === undefined && (this.#snapshot?.accepting ?? false);
   }
 
   get lastHeartbeatAt(): Date | undefined {
@@ -164,11 +179,20 @@ export class Agent {
       let next: number;
       try {
         next = await step();
-        if (this.#failures > 0)
+        if (this.#urlRefused !== undefined) {
+          this.#options.log.info(
+            { publicUrl: this.#options.publicUrl, instanceId: this.instanceId },
+            'the control plane accepts this instance’s public URL now: it takes work again',
+          );
+          this.#urlRefused = undefined;
+        } else if (this.#failures > 0) {
           this.#options.log.info({ afterFailures: this.#failures }, 'control plane reachable again');
+        }
         this.#failures = 0;
       } catch (error) {
-        if (error instanceof CredentialsRevokedError) {
+        if (error instanceof ProtocolRefusedError && error.code === ErrorCode.dataplanePublicUrlMismatch) {
+          this.#refusedForUrl(error);
+        } else if (error instanceof CredentialsRevokedError) {
           this.#stoppedReason = error.code;
           this.#options.log.error(
             { code: error.code, instanceId: this.instanceId },
@@ -177,13 +201,15 @@ export class Agent {
           return;
         }
         this.#failures += 1;
-        if (this.#failures === 1 || this.#failures % 20 === 0) {
+        if (this.#urlRefused === undefined && (this.#failures === 1 || this.#failures % 20 === 0)) {
           this.#options.log.warn(
             { err: errorSummary(error), failures: this.#failures },
             'control plane call failed; retrying by itself',
           );
         }
         next = Math.min(maxBackoffMs, 500 * 2 ** Math.min(this.#failures, 6));
+        // Refused for its URL, it asks again soon: an administrator's fix holds from the next call.
+        if (this.#urlRefused !== undefined) next = Math.min(next, refusedRetryMs);
         // Once registered, retry no slower than the heartbeat interval: leases depend on it.
         const interval = (this.#snapshot?.identity.heartbeatIntervalSeconds ?? 0) * 1000;
         if (this.#initialized && interval > 0) next = Math.min(next, interval);
@@ -196,6 +222,30 @@ export class Agent {
       this.#schedule(next, () => this.#heartbeat());
     }, delayMs);
     this.#timer.unref();
+  }
+
+  /**
+   * The control plane refused this instance: it reports another public URL than its data
+   * plane's, which is where clients are sent. Said loudly (at the first refusal, then
+   * every 20th), with both URLs and the two ways out; no work is taken meanwhile.
+   */
+  #refusedForUrl(error: ProtocolRefusedError): void {
+    const publicUrl = typeof error.problem.publicUrl === 'string' ? error.problem.publicUrl : 'unknown';
+    const first = this.#urlRefused === undefined;
+    this.#urlRefused = { publicUrl };
+    if (first || (this.#failures + 1) % 20 === 0) {
+      this.#options.log.error(
+        {
+          code: error.code,
+          instanceId: this.instanceId,
+          reportedUrl: this.#options.publicUrl,
+          dataplanePublicUrl: publicUrl,
+        },
+        `the control plane refused this instance: it reports public URL ${this.#options.publicUrl} (SOV_PUBLIC_URL), ` +
+          `but this data plane's public URL is ${publicUrl}. It takes no work until they agree: start it with ` +
+          `SOV_PUBLIC_URL=${publicUrl}, or have an administrator set the data plane's publicUrl`,
+      );
+    }
   }
 
   #facts(): InitializeRequest {

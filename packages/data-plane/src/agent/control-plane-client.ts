@@ -22,11 +22,14 @@ export class ControlPlaneUnavailableError extends Error {
 export class ProtocolRefusedError extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, path: string) {
+  /** The problem document's members, for the refusals that say more (a public URL mismatch). */
+  readonly problem: Record<string, unknown>;
+  constructor(status: number, code: string, path: string, problem: Record<string, unknown> = {}) {
     super(`control plane refused ${path}: ${status} ${code}`);
     this.name = 'ProtocolRefusedError';
     this.status = status;
     this.code = code;
+    this.problem = problem;
   }
 }
 
@@ -89,8 +92,11 @@ export class ControlPlaneClient {
 
   async #fail(response: Response, path: string): Promise<never> {
     let code = 'unknown';
+    let problem: Record<string, unknown> = {};
     try {
-      code = String(((await response.json()) as { code?: unknown }).code ?? 'unknown');
+      const parsed = (await response.json()) as unknown;
+      if (parsed !== null && typeof parsed === 'object') problem = parsed as Record<string, unknown>;
+      code = String(problem.code ?? 'unknown');
     } catch {
       // not a problem document
     }
@@ -98,7 +104,7 @@ export class ControlPlaneClient {
     if (response.status >= 500 || response.status === 429) {
       throw new ControlPlaneUnavailableError(`${response.status} ${code}`);
     }
-    throw new ProtocolRefusedError(response.status, code, path);
+    throw new ProtocolRefusedError(response.status, code, path, problem);
   }
 
   /** POSTs a protocol message; renews the access token once if it was refused as stale. */
