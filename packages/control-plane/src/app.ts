@@ -49,7 +49,7 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
   try {
     await migrateControlPlane(db);
     const keys = new SigningKeys(db, ring);
-    // A master key that opens none of the private keys stops the start here: no token is ever signed.
+    // A master key that does not open every private key stops the start here: no token is ever signed.
     const sealing = await keys.open();
     const dashboard = new DashboardFiles(config.dashboardDir);
     const app = createHttpServer({
@@ -81,6 +81,13 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
       },
       'private signing keys sealed under the master key',
     );
+    if (sealing.sealedPlaintext > 0) {
+      // Sealing the rows does not reach copies made before: backups, old pages and WAL of the database.
+      app.log.warn(
+        { sealedPlaintext: sealing.sealedPlaintext },
+        'private signing keys were stored in plaintext until this start and may remain in backups: rotate the signing keys, then retire the old ones once their tokens have expired',
+      );
+    }
     if (ring.previous.length > 0 && sealing.resealed === 0) {
       app.log.info('no private key is sealed under SOV_PREVIOUS_MASTER_KEY any more: it can be removed');
     }

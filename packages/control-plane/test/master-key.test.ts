@@ -133,6 +133,7 @@ for (const target of databaseTargets()) {
         assert.equal(decodeProtectedHeader(issued.access_token).kid, kid, 'signed by the key from before');
         await jwtVerify(issued.access_token, jwks);
         assert.match(service.output(), /"sealedPlaintext":1/);
+        assert.match(service.output(), /were stored in plaintext until this start and may remain in backups/);
       } finally {
         await service.stop();
       }
