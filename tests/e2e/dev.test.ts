@@ -39,6 +39,8 @@ describe('npm start (sov dev), real processes [pglite]', () => {
       assert.match(printed, /npx sov job trigger hello --follow/);
       const password = (await readFile(join(home, 'admin-password'), 'utf8')).trim();
       assert.equal((await stat(join(home, 'admin-password'))).mode & 0o777, 0o600);
+      // Zero set-up: the control plane's master key is made once, private, and every later start opens its keys with it.
+      assert.equal((await stat(join(home, 'control-plane', 'master.key'))).mode & 0o777, 0o600);
       assert.ok(printed.includes(password), 'the generated password is printed once');
 
       // Something to keep: a session, a workspace, a deployment, a run with logs and state.

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { adminPassword, controlPlaneMain, expectStatus } from '../support/platfo
  * this runs where PostgreSQL is configured; CI always configures it.)
  */
 const postgres = databaseTargets().find((t) => t.name === 'postgres');
+const masterKey = randomBytes(32).toString('base64');
 
 describe('scheduler with two control plane replicas on one PostgreSQL [postgres]', {
   skip: postgres === undefined && 'SOV_TEST_DATABASE_URL is not set',
@@ -41,6 +42,8 @@ describe('scheduler with two control plane replicas on one PostgreSQL [postgres]
             SOV_PORT: String(port),
             SOV_HOME: join(home, `cp-${i}`),
             SOV_PUBLIC_URL: 'http://127.0.0.1:1',
+            // One master key for both replicas: they sign with the same keys.
+            SOV_MASTER_KEY: masterKey,
             SOV_ADMIN_PASSWORD: adminPassword,
             SOV_PASSWORD_COST_LOG2: '12',
             SOV_SCHEDULER_TICK_MS: '200',

@@ -167,6 +167,8 @@ export class Platform {
       SOV_PORT: String(port),
       ...(this.tap === undefined ? {} : { SOV_PUBLIC_URL: this.tap.url }),
       SOV_HOME: join(this.home, 'cp'),
+      // Production mode: the control plane refuses to start without its master key.
+      SOV_MASTER_KEY: randomBytes(32).toString('base64'),
       SOV_ADMIN_PASSWORD: adminPassword,
       SOV_PASSWORD_COST_LOG2: '12',
       SOV_HEARTBEAT_INTERVAL_SECONDS: '1',
@@ -244,7 +246,14 @@ export class Platform {
     return plane;
   }
 
-  async startControlPlane(): Promise<void> {
+  /** The control plane's environment (a copy), its master key included. */
+  get controlPlaneEnv(): Record<string, string> {
+    return { ...this.#cpEnv };
+  }
+
+  /** Starts (or restarts) the control plane; `env` changes its environment for this start and later ones. */
+  async startControlPlane(env: Record<string, string> = {}): Promise<void> {
+    this.#cpEnv = { ...this.#cpEnv, ...env };
     if (this.controlPlane !== undefined) this.#earlierControlPlanes.push(this.controlPlane);
     this.controlPlane = await startService({
       args: [controlPlaneMain],

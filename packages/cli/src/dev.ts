@@ -208,7 +208,12 @@ export async function dev(): Promise<number> {
 
   try {
     const cpUrl = `http://127.0.0.1:${base}`;
-    const cp = start('control-plane', 'control-plane', { SOV_PORT: String(base), SOV_ADMIN_PASSWORD: password });
+    // Dev mode: the control plane makes its master key once, in $SOV_HOME/control-plane/master.key.
+    const cp = start('control-plane', 'control-plane', {
+      SOV_PORT: String(base),
+      SOV_ADMIN_PASSWORD: password,
+      SOV_DEV: 'true',
+    });
     await waitReady(cpUrl, cp, 'the control plane');
     const api = `${cpUrl}/api/public/v1`;
     const login = await json<{ accessToken: string }>('POST', `${api}/auth/login`, undefined, {

@@ -12,11 +12,17 @@ import { publicApi, publicApiPrefix } from './public-api.ts';
 import { Dispatcher } from './runs/dispatcher.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { SigningKeys } from './signing/keys.ts';
+import { loadMasterKeyring } from './signing/master-keys.ts';
 
 export const version = '0.1.0';
 const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
 /** Advisory lock key for migrations of the control plane's database. */
 const migrationLock = 0x50_56_01;
+
+/** Brings the control plane's database to the current schema (maintenance commands too). */
+export function migrateControlPlane(db: Database): Promise<string[]> {
+  return migrate(db, migrationsDir, migrationLock);
+}
 
 export interface ControlPlane {
   app: App;
@@ -35,13 +41,16 @@ export interface BuildOptions {
   db?: Database;
 }
 
-/** Opens the database, migrates it, and assembles the control plane's HTTP server. */
+/** Reads the master key, opens the database, migrates it, and assembles the control plane's HTTP server. */
 export async function buildControlPlane(config: ControlPlaneConfig, options: BuildOptions = {}): Promise<ControlPlane> {
+  // Refuse to start without a usable master key before touching anything else.
+  const ring = await loadMasterKeyring(config);
   const db = options.db ?? (await openDatabase(config.database));
   try {
-    await migrate(db, migrationsDir, migrationLock);
-    const keys = new SigningKeys(db);
-    await keys.ensureActive();
+    await migrateControlPlane(db);
+    const keys = new SigningKeys(db, ring);
+    // A master key that does not open every private key stops the start here: no token is ever signed.
+    const sealing = await keys.open();
     const dashboard = new DashboardFiles(config.dashboardDir);
     const app = createHttpServer({
       service: 'control-plane',
@@ -63,6 +72,25 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
     });
     // Every table keeps text in PostgreSQL, which cannot hold U+0000 or lone surrogates: refuse them at the door.
     refuseUnstorableText(app);
+    // Ids and counts only: a key never reaches a log.
+    app.log.info(
+      {
+        masterKeySource: ring.current.source,
+        previousMasterKeyIds: ring.previous.map((key) => key.keyId),
+        ...sealing,
+      },
+      'private signing keys sealed under the master key',
+    );
+    if (sealing.sealedPlaintext > 0) {
+      // Sealing the rows does not reach copies made before: backups, old pages and WAL of the database.
+      app.log.warn(
+        { sealedPlaintext: sealing.sealedPlaintext },
+        'private signing keys were stored in plaintext until this start and may remain in backups: rotate the signing keys, then retire the old ones once their tokens have expired',
+      );
+    }
+    if (ring.previous.length > 0 && sealing.resealed === 0) {
+      app.log.info('no private key is sealed under SOV_PREVIOUS_MASTER_KEY any more: it can be removed');
+    }
     const dispatcher = new Dispatcher(db);
     await dispatcher.start();
     const now = options.now ?? (() => new Date());

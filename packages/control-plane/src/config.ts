@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DatabaseOptions } from '@sovereign/protocol/sql';
@@ -38,6 +39,23 @@ export interface ControlPlaneConfig {
   workspaceRunLimit: number;
   /** Budgets of the endpoints that take a credential (sign-in, scoped tokens, data plane credentials), and of triggers. */
   rateLimits: RateLimitConfig;
+  /**
+   * The key that seals the private signing keys in the database (SOV_MASTER_KEY or
+   * SOV_MASTER_KEY_FILE) and, during its rotation, the one it replaces
+   * (SOV_PREVIOUS_MASTER_KEY or SOV_PREVIOUS_MASTER_KEY_FILE), still read, never written.
+   */
+  masterKey: MasterKeySettings;
+  /** Dev mode (SOV_DEV=true): a master key is generated at `masterKey.devKeyPath` when none is given. */
+  dev: boolean;
+}
+
+export interface MasterKeySettings {
+  key?: string | undefined;
+  file?: string | undefined;
+  previousKey?: string | undefined;
+  previousFile?: string | undefined;
+  /** Where dev mode keeps its generated key: next to the PGlite database, under SOV_HOME. */
+  devKeyPath?: string | undefined;
 }
 
 /** packages/dashboard/dist, where `npm install` builds the dashboard. */
@@ -102,10 +120,21 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlan
       tokensPerClient: intFrom(env, 'SOV_TOKEN_LIMIT_PER_CLIENT', 300),
       triggersPerWorkspace: intFrom(env, 'SOV_TRIGGER_LIMIT_PER_WORKSPACE', 600),
     },
+    masterKey: {
+      key: env.SOV_MASTER_KEY || undefined,
+      file: env.SOV_MASTER_KEY_FILE || undefined,
+      previousKey: env.SOV_PREVIOUS_MASTER_KEY || undefined,
+      previousFile: env.SOV_PREVIOUS_MASTER_KEY_FILE || undefined,
+      devKeyPath: join(home, 'control-plane', 'master.key'),
+    },
+    dev: env.SOV_DEV === 'true',
   };
 }
 
-/** Settings for tests and embedding: in-memory PGlite, no logs, signup open. */
+/**
+ * Settings for tests and embedding: in-memory PGlite, no logs, signup open, and a master
+ * key of its own, made for this configuration (as short-lived as its in-memory database).
+ */
 export function defaultConfig(overrides: Partial<ControlPlaneConfig> = {}): ControlPlaneConfig {
   return {
     host: '127.0.0.1',
@@ -133,6 +162,8 @@ export function defaultConfig(overrides: Partial<ControlPlaneConfig> = {}): Cont
       tokensPerClient: 0,
       triggersPerWorkspace: 0,
     },
+    masterKey: { key: randomBytes(32).toString('base64') },
+    dev: false,
     ...overrides,
   };
 }

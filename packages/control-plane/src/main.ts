@@ -1,18 +1,27 @@
 #!/usr/bin/env node
 import { stopWithParent } from '@sovereign/protocol';
-import { migrate, openDatabase } from '@sovereign/protocol/sql';
-import { buildControlPlane } from './app.ts';
-import { ConfigError, configFromEnv } from './config.ts';
+import { openDatabase } from '@sovereign/protocol/sql';
+import { buildControlPlane, migrateControlPlane } from './app.ts';
+import { ConfigError, type ControlPlaneConfig, configFromEnv } from './config.ts';
 import { SigningKeys } from './signing/keys.ts';
+import { masterKeyCommand } from './signing/master-key-command.ts';
+import { loadMasterKeyring } from './signing/master-keys.ts';
 
 /**
  * `sov-control-plane` serves the control plane, configured by SOV_* variables.
  * `sov-control-plane keys list|rotate|retire` manages signing keys directly in its
- * database (for when the API is not reachable, or in a maintenance job).
+ * database (for when the API is not reachable, or in a maintenance job), and
+ * `sov-control-plane master-key id|rotate` the master key that seals their private halves.
  */
 async function main(argv: string[]): Promise<number> {
   const config = configFromEnv();
-  if (argv[0] === 'keys') return keysCommand(argv[1], config.database);
+  if (argv[0] === 'keys') return keysCommand(argv[1], config);
+  if (argv[0] === 'master-key') {
+    return masterKeyCommand(argv[1], config, process.env, (line) => console.log(line)).catch((error: unknown) => {
+      console.error(`master-key: ${error instanceof Error ? error.message : String(error)}`);
+      return 1;
+    });
+  }
   const plane = await buildControlPlane(config);
   const address = await plane.app.listen({ host: config.host, port: config.port });
   plane.app.log.info({ address, publicUrl: config.publicUrl, driver: plane.deps.db.driver }, 'control plane listening');
@@ -30,15 +39,18 @@ async function main(argv: string[]): Promise<number> {
   return -1;
 }
 
-async function keysCommand(action: string | undefined, database: ReturnType<typeof configFromEnv>['database']) {
+async function keysCommand(action: string | undefined, config: ControlPlaneConfig) {
   if (action !== 'list' && action !== 'rotate' && action !== 'retire') {
     console.error('usage: sov-control-plane keys list|rotate|retire');
     return 2;
   }
-  const db = await openDatabase(database);
+  // The master key as the control plane reads it: a new key is sealed under it.
+  const ring = await loadMasterKeyring(config);
+  const db = await openDatabase(config.database);
   try {
-    await migrate(db, new URL('./migrations', import.meta.url).pathname, 0x50_56_01);
-    const keys = new SigningKeys(db);
+    await migrateControlPlane(db);
+    const keys = new SigningKeys(db, ring);
+    await keys.open();
     if (action === 'rotate') console.log(`active key: ${await keys.rotate()}`);
     if (action === 'retire') console.log(`retired: ${(await keys.retire()).join(', ') || 'none'}`);
     for (const key of await keys.list()) console.log(`${key.kid}\t${key.state}\t${key.createdAt}`);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { databaseTargets, freePort, startService, type TestDatabase } from '@sov
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const adminPassword = 'process-test-admin-password';
+const masterKey = randomBytes(32).toString('base64');
 
 for (const target of databaseTargets()) {
   describe(`control plane as a process [${target.name}]`, () => {
@@ -32,6 +34,7 @@ for (const target of databaseTargets()) {
         env: {
           SOV_PORT: String(port),
           SOV_HOME: home,
+          SOV_MASTER_KEY: masterKey,
           SOV_ADMIN_PASSWORD: adminPassword,
           SOV_PASSWORD_COST_LOG2: '12',
           SOV_LOG_LEVEL: 'info',
@@ -105,6 +108,7 @@ for (const target of databaseTargets()) {
             SOV_EXIT_WITH_PARENT: 'true',
             SOV_PORT: String(port),
             SOV_HOME: home,
+            SOV_MASTER_KEY: masterKey,
             SOV_ADMIN_PASSWORD: adminPassword,
             SOV_PASSWORD_COST_LOG2: '12',
             SOV_LOG_LEVEL: 'silent',

@@ -31,7 +31,10 @@ password saved in $SOV_HOME/admin-password. Ctrl-C stops everything.`,
   program
     .command('control-plane')
     .description('serve a control plane, configured by SOV_* environment variables (see the README)')
-    .argument('[args...]', 'keys list|rotate|retire: manage signing keys in its database')
+    .argument(
+      '[args...]',
+      'keys list|rotate|retire: manage signing keys in its database; master-key id|rotate: the key that seals them',
+    )
     .allowUnknownOption()
     .action(async (args: string[]) => serve(controlPlaneMain, args));
 

@@ -1,5 +1,6 @@
 import { signingAlgorithm } from '@sovereign/protocol';
-import type { Database } from '@sovereign/protocol/sql';
+import { open, seal } from '@sovereign/protocol/keys';
+import type { Database, Queryable } from '@sovereign/protocol/sql';
 import {
   type CryptoKey,
   calculateJwkThumbprint,
@@ -10,12 +11,15 @@ import {
   type JWTPayload,
   SignJWT,
 } from 'jose';
+import { SigningKeyUnreadableError, WrongMasterKeyError } from './errors.ts';
+import { keyIdsOf, keyOf, type MasterKeyring } from './master-keys.ts';
 
 interface KeyRow {
   kid: string;
   state: 'active' | 'retiring' | 'retired';
   public_jwk: JWK;
-  private_jwk: JWK | null;
+  sealed_private_key: Uint8Array | null;
+  master_key_id: string | null;
   created_at: Date;
   retiring_at: Date | null;
   retired_at: Date | null;
@@ -29,64 +33,175 @@ export interface SigningKeyInfo {
   retiredAt: string | null;
 }
 
+/** What opening the keys found and did, for the startup log (ids and counts, never keys). */
+export interface OpenReport {
+  masterKeyId: string;
+  /** Private keys the database held in plaintext (written before they were sealed), now sealed. */
+  sealedPlaintext: number;
+  /** Private keys sealed under a previous master key, now sealed under the current one. */
+  resealed: number;
+  /** Private keys held (active and retiring), all sealed under the current master key. */
+  privateKeys: number;
+}
+
 /** How long a replica trusts its cached view of the keys before reading them again. */
 const cacheMs = 10_000;
+/** Orders openings, rotations and retirements of signing keys across replicas. */
+const signingKeysLock = 0x50_56_4b;
+
+/** A sealed private key names its row: a blob moved to another kid fails to open. */
+const sealedKeyAad = (kid: string) => `sovereign signing key ${kid}`;
 
 /**
  * The Ed25519 keys that sign every token of this control plane, kept in its database
  * so all replicas sign and publish the same set. Rotation makes a new active key and
  * moves the old one to `retiring` (still published, so tokens it signed verify until
  * they expire); retirement removes retiring keys from the JWKS for good.
+ *
+ * Private keys are stored only sealed (AES-256-GCM) under the master key, each with the
+ * master key's id and its kid as additional data. Once opened, a replica holds the
+ * imported keys in memory: it keeps signing while another replica re-seals the rows
+ * under a new master key.
  */
 export class SigningKeys {
   readonly #db: Database;
+  readonly #ring: MasterKeyring;
   #cache: { at: number; rows: KeyRow[] } | undefined;
   readonly #imported = new Map<string, Promise<CryptoKey>>();
 
-  constructor(db: Database) {
+  constructor(db: Database, ring: MasterKeyring) {
     this.#db = db;
+    this.#ring = ring;
+  }
+
+  /**
+   * At start, in one transaction: seals plaintext private keys left by earlier versions,
+   * re-seals those under a previous master key, proves every other one opens under the
+   * current key (else WrongMasterKeyError: the control plane must not start), and makes
+   * the first active key if there is none. Every private key is then loaded in memory.
+   */
+  async open(): Promise<OpenReport> {
+    const current = this.#ring.current;
+    const opened = new Map<string, CryptoKey>();
+    const report = await this.#db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [signingKeysLock]);
+      const rows = await tx.query<{
+        kid: string;
+        private_jwk: JWK | null;
+        sealed_private_key: Uint8Array | null;
+        master_key_id: string | null;
+      }>(
+        `SELECT kid, private_jwk, sealed_private_key, master_key_id FROM signing_keys
+          WHERE private_jwk IS NOT NULL OR sealed_private_key IS NOT NULL ORDER BY created_at FOR UPDATE`,
+      );
+      let sealedPlaintext = 0;
+      let resealed = 0;
+      for (const row of rows) {
+        let jwk: JWK;
+        if (row.sealed_private_key === null || row.master_key_id === null) {
+          if (row.private_jwk === null) continue;
+          jwk = row.private_jwk;
+          sealedPlaintext++;
+        } else {
+          jwk = this.#unseal(row.kid, row.sealed_private_key, row.master_key_id);
+          if (row.master_key_id !== current.keyId) resealed++;
+        }
+        // Proves the key is one: a garbled row must stop the start, not fail a later request.
+        opened.set(row.kid, await importPrivate(row.kid, jwk, row.master_key_id ?? 'none (plaintext)'));
+        if (row.master_key_id === current.keyId) continue;
+        await tx.query(
+          `UPDATE signing_keys SET private_jwk = NULL, sealed_private_key = $2, master_key_id = $3 WHERE kid = $1`,
+          [row.kid, this.#seal(row.kid, jwk), current.keyId],
+        );
+      }
+      const [active] = await tx.query('SELECT 1 FROM signing_keys WHERE state = $1', ['active']);
+      if (active === undefined) {
+        const made = await this.#insertActive(tx);
+        opened.set(made.kid, await importPrivate(made.kid, made.privateJwk, current.keyId));
+      }
+      return { masterKeyId: current.keyId, sealedPlaintext, resealed, privateKeys: opened.size };
+    });
+    for (const [kid, key] of opened) this.#imported.set(kid, Promise.resolve(key));
+    this.#cache = undefined;
+    return report;
   }
 
   async #rows(fresh = false): Promise<KeyRow[]> {
     if (!fresh && this.#cache !== undefined && Date.now() - this.#cache.at < cacheMs) return this.#cache.rows;
     const rows = await this.#db.query<KeyRow>(
-      `SELECT kid, state, public_jwk, private_jwk, created_at, retiring_at, retired_at
+      `SELECT kid, state, public_jwk, sealed_private_key, master_key_id, created_at, retiring_at, retired_at
          FROM signing_keys ORDER BY created_at`,
     );
     this.#cache = { at: Date.now(), rows };
     return rows;
   }
 
-  /** Makes sure an active key exists (first start). */
-  async ensureActive(): Promise<void> {
-    const rows = await this.#rows(true);
-    if (!rows.some((r) => r.state === 'active')) await this.rotate();
-  }
-
   /** A new active key; the previous active one starts retiring. Returns the new kid. */
   async rotate(): Promise<string> {
+    const made = await this.#db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [signingKeysLock]);
+      await tx.query(`UPDATE signing_keys SET state = 'retiring', retiring_at = now() WHERE state = 'active'`);
+      return this.#insertActive(tx);
+    });
+    this.#imported.set(made.kid, importPrivate(made.kid, made.privateJwk, this.#ring.current.keyId));
+    this.#cache = undefined;
+    return made.kid;
+  }
+
+  /** Makes a key pair and stores it as the active key, its private half sealed. */
+  async #insertActive(tx: Queryable): Promise<{ kid: string; privateJwk: JWK }> {
     const { publicKey, privateKey } = await generateKeyPair(signingAlgorithm, { crv: 'Ed25519', extractable: true });
     const publicJwk = await exportJWK(publicKey);
     const privateJwk = await exportJWK(privateKey);
     const kid = await calculateJwkThumbprint(publicJwk);
-    await this.#db.transaction(async (tx) => {
-      await tx.query(`UPDATE signing_keys SET state = 'retiring', retiring_at = now() WHERE state = 'active'`);
-      await tx.query(`INSERT INTO signing_keys (kid, state, public_jwk, private_jwk) VALUES ($1, 'active', $2, $3)`, [
+    await tx.query(
+      `INSERT INTO signing_keys (kid, state, public_jwk, sealed_private_key, master_key_id) VALUES ($1, 'active', $2, $3, $4)`,
+      [
         kid,
         JSON.stringify({ ...publicJwk, kid, alg: signingAlgorithm, use: 'sig' }),
-        JSON.stringify(privateJwk),
-      ]);
-    });
-    this.#cache = undefined;
-    return kid;
+        this.#seal(kid, privateJwk),
+        this.#ring.current.keyId,
+      ],
+    );
+    return { kid, privateJwk };
+  }
+
+  #seal(kid: string, jwk: JWK): Buffer {
+    const plaintext = Buffer.from(JSON.stringify(jwk), 'utf8');
+    try {
+      return seal(this.#ring.current.key, plaintext, sealedKeyAad(kid));
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  #unseal(kid: string, sealed: Uint8Array, masterKeyId: string): JWK {
+    const master = keyOf(this.#ring, masterKeyId);
+    if (master === undefined) throw new WrongMasterKeyError(masterKeyId, keyIdsOf(this.#ring));
+    let plaintext: Buffer;
+    try {
+      plaintext = open(master.key, sealed, sealedKeyAad(kid));
+    } catch {
+      throw new SigningKeyUnreadableError(kid, masterKeyId);
+    }
+    try {
+      return JSON.parse(plaintext.toString('utf8')) as JWK;
+    } finally {
+      plaintext.fill(0);
+    }
   }
 
   /** Retires every retiring key: tokens they signed stop verifying. Returns their kids. */
   async retire(): Promise<string[]> {
-    const rows = await this.#db.query<{ kid: string }>(
-      `UPDATE signing_keys SET state = 'retired', retired_at = now(), private_jwk = NULL
-        WHERE state = 'retiring' RETURNING kid`,
-    );
+    const rows = await this.#db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [signingKeysLock]);
+      return tx.query<{ kid: string }>(
+        `UPDATE signing_keys
+            SET state = 'retired', retired_at = now(), private_jwk = NULL, sealed_private_key = NULL, master_key_id = NULL
+          WHERE state = 'retiring' RETURNING kid`,
+      );
+    });
+    for (const { kid } of rows) this.#imported.delete(kid);
     this.#cache = undefined;
     return rows.map((r) => r.kid);
   }
@@ -112,11 +227,16 @@ export class SigningKeys {
     let active = (await this.#rows()).find((r) => r.state === 'active');
     // Another replica may have rotated since the cache was filled.
     active ??= (await this.#rows(true)).find((r) => r.state === 'active');
-    if (active?.private_jwk == null) throw new Error('no active signing key; the control plane did not start cleanly');
+    if (active === undefined) throw new Error('no active signing key; the control plane did not start cleanly');
     let key = this.#imported.get(active.kid);
     if (key === undefined) {
-      key = importJWK(active.private_jwk, signingAlgorithm) as Promise<CryptoKey>;
-      this.#imported.set(active.kid, key);
+      // Made by another replica since this one opened the keys.
+      const { kid, sealed_private_key: sealed, master_key_id: masterKeyId } = active;
+      if (sealed === null || masterKeyId === null) throw new Error(`the active signing key ${kid} has no private key`);
+      key = importPrivate(kid, this.#unseal(kid, sealed, masterKeyId), masterKeyId);
+      // A failed import is not kept: the next request tries again.
+      key.catch(() => this.#imported.delete(kid));
+      this.#imported.set(kid, key);
     }
     return new SignJWT(claims).setProtectedHeader({ alg: signingAlgorithm, kid: active.kid, typ }).sign(await key);
   }
@@ -125,5 +245,14 @@ export class SigningKeys {
   async publicKey(kid: string): Promise<JWK | undefined> {
     const find = (rows: KeyRow[]) => rows.find((r) => r.kid === kid && r.state !== 'retired')?.public_jwk;
     return find(await this.#rows()) ?? find(await this.#rows(true));
+  }
+}
+
+/** A private JWK as a non-extractable key; one that is not a key is SigningKeyUnreadableError. */
+async function importPrivate(kid: string, jwk: JWK, masterKeyId: string): Promise<CryptoKey> {
+  try {
+    return (await importJWK(jwk, signingAlgorithm, { extractable: false })) as CryptoKey;
+  } catch {
+    throw new SigningKeyUnreadableError(kid, masterKeyId);
   }
 }
