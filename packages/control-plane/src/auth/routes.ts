@@ -495,7 +495,7 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
       }
       const key = newSecret(SecretPrefix.apiKey);
       const row = await db.transaction(async (tx) => {
-        const ceiling = await keyCeiling(tx, principal, workspaceId);
+        const { ceiling, organizationId } = await keyCeiling(tx, principal, workspaceId);
         const role = asked ?? lowerRole(apiKeyDefaultRole, ceiling);
         if (!roleAtLeast(ceiling, role)) {
           throw new ForbiddenProblem(
@@ -514,8 +514,9 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
           workspaceId,
           expiresAt,
         });
+        // A workspace key's making is on its organization's trail, for its admins to see.
         await audit(tx, userActor(principal), {
-          organizationId: null,
+          organizationId,
           action: 'api_key.create',
           targetType: 'api_key',
           targetId: created.api_key_id,
@@ -547,7 +548,7 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
             : await revokeApiKey(tx, request.params.apiKeyId, principal.userId, deps.now());
         if (row === undefined) throw new NotFoundProblem(ErrorCode.apiKeyNotFound, 'You have no such API key.');
         await audit(tx, userActor(principal), {
-          organizationId: null,
+          organizationId: row.organization_id,
           action: 'api_key.revoke',
           targetType: 'api_key',
           targetId: row.api_key_id,
@@ -565,8 +566,13 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
  * their role in its organization; else the highest they hold anywhere, and viewer when in
  * no organization yet (such a key can read what they will be given).
  */
-async function keyCeiling(tx: Queryable, principal: Principal, workspaceId: string | null): Promise<Role> {
-  if (workspaceId === null) return (await highestRole(tx, principal.userId)) ?? 'viewer';
+async function keyCeiling(
+  tx: Queryable,
+  principal: Principal,
+  workspaceId: string | null,
+): Promise<{ ceiling: Role; organizationId: string | null }> {
+  if (workspaceId === null)
+    return { ceiling: (await highestRole(tx, principal.userId)) ?? 'viewer', organizationId: null };
   const workspace = await workspaceFor(tx, principal, workspaceId, 'viewer');
   const [membership] = await membershipsOf(tx, principal.userId, workspace.organization_id);
   if (membership === undefined) {
@@ -580,7 +586,7 @@ async function keyCeiling(tx: Queryable, principal: Principal, workspaceId: stri
       },
     );
   }
-  return lowerRole(membership.role, 'member');
+  return { ceiling: lowerRole(membership.role, 'member'), organizationId: workspace.organization_id };
 }
 
 /**

@@ -104,16 +104,17 @@ export async function insertApiKey(
   return row;
 }
 
-/** Revokes one of the user's keys; undefined when they have no such live key. */
+/** Revokes one of the user's keys (with its workspace's organization); undefined when they have no such live key. */
 export async function revokeApiKey(
   tx: Queryable,
   apiKeyId: string,
   userId: string,
   now: Date,
-): Promise<{ api_key_id: string } | undefined> {
-  const [row] = await tx.query<{ api_key_id: string }>(
-    `UPDATE api_keys SET revoked_at = $3
-      WHERE api_key_id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING api_key_id`,
+): Promise<{ api_key_id: string; organization_id: string | null } | undefined> {
+  const [row] = await tx.query<{ api_key_id: string; organization_id: string | null }>(
+    `UPDATE api_keys k SET revoked_at = $3
+      WHERE api_key_id = $1 AND user_id = $2 AND revoked_at IS NULL
+      RETURNING api_key_id, (SELECT w.organization_id FROM workspaces w WHERE w.workspace_id = k.workspace_id) AS organization_id`,
     [apiKeyId, userId, now],
   );
   return row;
