@@ -73,7 +73,7 @@ const Me = Type.Object({
   userId: Uuid,
   email: Type.String(),
   name: Type.String(),
-  isInstanceAdmin: Type.Boolean(),
+  isInstanceAdmin: Type.Boolean({ description: "The user's standing; an API key never acts as one." }),
   organizations: Type.Array(
     Type.Object({
       organizationId: Uuid,

@@ -13,8 +13,8 @@ ALTER TABLE api_keys ADD COLUMN workspace_id uuid REFERENCES workspaces;
 ALTER TABLE api_keys ADD CONSTRAINT api_keys_workspace_role
   CHECK (workspace_id IS NULL OR role IN ('member', 'viewer'));
 
--- Keys that never expired, or expired later than a year from now, get 90 days from now
--- (time to make a new one) or a year, whichever they had less of. Then every key expires.
+-- From now on every key expires. One that never did gets 90 days from now (time to make
+-- a new one); one that would have lasted more than a year from now gets a year.
 UPDATE api_keys SET expires_at = now() + interval '90 days' WHERE expires_at IS NULL;
 UPDATE api_keys SET expires_at = now() + interval '365 days' WHERE expires_at > now() + interval '365 days';
 ALTER TABLE api_keys ALTER COLUMN expires_at SET NOT NULL;
