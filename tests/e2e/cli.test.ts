@@ -419,6 +419,58 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
     assert.deepEqual(seen, values);
   });
 
+  it('changes a password with the current one (sov password), and shows the API key whoami runs with', async () => {
+    const api = `${dev.url}/api/public/v1`;
+    const json = async (method: string, path: string, token: string | undefined, body: unknown) => {
+      const response = await fetch(`${api}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      });
+      assert.equal(response.status, 200, `${method} ${path}`);
+      return (await response.json()) as any;
+    };
+    const admin = (await json('POST', '/auth/login', undefined, { email: 'admin@localhost', password })).accessToken;
+    const email = 'changes-password@example.test';
+    await json('POST', '/users', admin, { email, password: 'first-password' });
+    const config = join(scratch, 'password');
+    await sovOk(config, ['login', '--api', dev.url, '--email', email, '--password-stdin'], { input: 'first-password' });
+
+    const wrong = await sov(config, ['password'], { input: 'not-the-password\nsecond-password\n' });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /^Error: The current password is wrong\. \[current_password_invalid\]$/m);
+    const missing = await sov(config, ['password'], { input: 'first-password\n' });
+    assert.equal(missing.code, 2, missing.stderr);
+
+    const changed = parsed(await sovOk(config, ['--json', 'password'], { input: 'first-password\nsecond-password\n' }));
+    assert.deepEqual(changed, { profile: 'default', passwordChanged: true, sessionsEnded: 0 });
+    assert.match((await sovOk(config, ['whoami'])).stdout, new RegExp(`^user\\s+${email}$`, 'm'), 'still signed in');
+    const old = await sov(
+      join(scratch, 'password-old'),
+      ['login', '--api', dev.url, '--email', email, '--password-stdin'],
+      {
+        input: 'first-password',
+      },
+    );
+    assert.equal(old.code, 1, 'the old password no longer signs in');
+    await sovOk(join(scratch, 'password-new'), ['login', '--api', dev.url, '--email', email, '--password-stdin'], {
+      input: 'second-password',
+    });
+
+    // With an API key in SOV_TOKEN, whoami says which, and sov password is refused.
+    const session = (await json('POST', '/auth/login', undefined, { email, password: 'second-password' })).accessToken;
+    const key = await json('POST', '/api-keys', session, { name: 'ci', role: 'viewer' });
+    const env = { SOV_TOKEN: key.key, SOV_API_URL: dev.url };
+    const whoami = await sovOk(join(scratch, 'password-key'), ['whoami'], { env });
+    assert.match(whoami.stdout, /^API key\s+viewer, expires \d{4}-\d{2}-\d{2}$/m);
+    const byKey = await sov(join(scratch, 'password-key'), ['password'], {
+      env,
+      input: 'second-password\nthird-password\n',
+    });
+    assert.equal(byKey.code, 1);
+    assert.match(byKey.stderr, /\[session_required\]/);
+  });
+
   it('explains failures: what went wrong, the server’s code, a hint, a distinct exit code, no stack trace', async () => {
     const config = join(scratch, 'errors');
     const notSignedIn = await sov(config, ['whoami']);

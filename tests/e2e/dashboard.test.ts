@@ -264,6 +264,8 @@ for (const target of databaseTargets()) {
       assert.match(key, /\S{20,}/);
       const me = await expectStatus(200, 'GET', `${platform.cp}/me`, { token: key });
       assert.equal(me.email, t.email, 'the key shown works as the user');
+      assert.equal(me.apiKey.role, 'member', 'as a member unless another role is chosen');
+      assert.ok(Date.parse(me.apiKey.expiresAt) > Date.now() + 89 * 86_400_000, 'for 90 days unless told');
       await screenshot(page, shots, '09-api-key-created', width);
       await page.reload();
       await page.getByRole('table').getByText('laptop', { exact: true }).waitFor();

@@ -148,6 +148,30 @@ for (const target of databaseTargets()) {
       await accepted(viaSession.token, "the owner's session token");
     });
 
+    it('disabling a user ends their tokens at once; changing a password ends those of the other sessions', async () => {
+      const disabled = await platform.member(owner.token, owner.organizationId, 'member');
+      const issued = await platform.scopedToken(disabled.token, ws, ['deployments:read']);
+      await withoutHeartbeats(async () => {
+        await expectStatus(200, 'POST', `${platform.cp}/users/${disabled.userId}/disable`, {
+          token: platform.adminToken,
+        });
+        await refusedAsRevoked(issued.token, "a disabled user's token");
+      });
+
+      const changing = await platform.member(owner.token, owner.organizationId, 'member');
+      const otherSession = await signIn(changing.email);
+      const fromOther = await platform.scopedToken(otherSession, ws, ['deployments:read']);
+      const fromThis = await platform.scopedToken(changing.token, ws, ['deployments:read']);
+      await withoutHeartbeats(async () => {
+        await expectStatus(200, 'POST', `${platform.cp}/me/password`, {
+          token: changing.token,
+          body: { currentPassword: 'e2e-user-password', newPassword: 'a-new-password-2' },
+        });
+        await refusedAsRevoked(fromOther.token, 'a token of a session the password change ended');
+      });
+      await accepted(fromThis.token, 'a token of the session that changed the password');
+    });
+
     it("administrators list a workspace's live tokens and revoke any; the audit names each issued token", async () => {
       const member = await platform.member(owner.token, owner.organizationId, 'member');
       const issued = await platform.scopedToken(member.token, ws, ['deployments:read']);

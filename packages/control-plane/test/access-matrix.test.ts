@@ -17,6 +17,9 @@ import { jobAndRun } from './support/world.ts';
 const refusalStatus = {
   [ErrorCode.unauthenticated]: 401,
   [ErrorCode.invalidToken]: 401,
+  [ErrorCode.apiKeyExpired]: 401,
+  [ErrorCode.userDisabled]: 401,
+  [ErrorCode.sessionRequired]: 403,
   [ErrorCode.insufficientRole]: 403,
   [ErrorCode.instanceAdminRequired]: 403,
   [ErrorCode.scopeNotAllowed]: 403,
@@ -89,6 +92,37 @@ function from(least: (typeof roles)[number], ok: 200 | 204, below: Refusal = Err
   };
 }
 
+/** The owner's API keys, one per role, and one bound to the workspace as a member. */
+const keyCallers = ['viewer', 'member', 'admin', 'owner', 'workspace'] as const;
+type KeyCaller = (typeof keyCallers)[number];
+const everyKey = (outcome: Outcome) => Object.fromEntries(keyCallers.map((k) => [k, outcome]));
+
+/**
+ * Where a key's outcome differs from that of a person signed in with its role (for a
+ * workspace key: from a stranger's). A key never makes keys or changes a password; it
+ * sees and revokes only itself; a scoped token it revokes is its user's own.
+ */
+const keyOverrides: Record<string, Partial<Record<KeyCaller, Outcome>>> = {
+  'POST /api-keys': everyKey(ErrorCode.sessionRequired),
+  'POST /me/password': everyKey(ErrorCode.sessionRequired),
+  'DELETE /api-keys/{apiKeyId}': everyKey(ErrorCode.apiKeyNotFound),
+  'POST /dataplane-tokens/{tokenId}/revoke': everyKey(200),
+  // Creating an organization makes its user an owner: only an owner key, across organizations.
+  'POST /organizations': { ...everyKey(ErrorCode.insufficientRole), owner: 'own' },
+  // A workspace key is a member in its workspace, and nothing anywhere else.
+  'GET /workspaces/{workspaceId}': { workspace: 200 },
+  'PATCH /workspaces/{workspaceId}': { workspace: ErrorCode.insufficientRole },
+  'DELETE /workspaces/{workspaceId}': { workspace: ErrorCode.insufficientRole },
+  'POST /workspaces/{workspaceId}/dataplane-token': { workspace: 200 },
+  'GET /workspaces/{workspaceId}/jobs': { workspace: 200 },
+  'GET /workspaces/{workspaceId}/deployments': { workspace: 200 },
+  'GET /jobs/{jobId}': { workspace: 200 },
+  'PATCH /jobs/{jobId}': { workspace: 200 },
+  'POST /jobs/{jobId}/runs': { workspace: 200 },
+  'GET /runs/{runId}': { workspace: 200 },
+  'POST /runs/{runId}/cancel': { workspace: 200 },
+};
+
 const ids = (list: Array<Record<string, unknown>>, key: string) => list.map((item) => item[key]).sort();
 
 function table(): Record<string, Row> {
@@ -119,6 +153,12 @@ function table(): Record<string, Row> {
         assert.equal(body.userId, w.other.people.owner.userId);
         assert.ok(ids(body.organizations, 'organizationId').includes(w.other.organizationId));
       },
+    },
+    'POST /me/password': {
+      // The same password again: later rows still sign in with it. Other sessions of the caller end.
+      body: () => ({ currentPassword: userPassword, newPassword: userPassword }),
+      stranger: 'own',
+      ...all(200),
     },
     'GET /api-keys': {
       stranger: 'own',
@@ -174,6 +214,18 @@ function table(): Record<string, Row> {
       stranger: ErrorCode.instanceAdminRequired,
       ...all(ErrorCode.instanceAdminRequired),
       instanceAdmin: 200,
+    },
+    'POST /users/{userId}/disable': {
+      stranger: ErrorCode.instanceAdminRequired,
+      ...all(ErrorCode.instanceAdminRequired),
+      instanceAdmin: 200,
+      rank: 5,
+    },
+    'POST /users/{userId}/enable': {
+      stranger: ErrorCode.instanceAdminRequired,
+      ...all(ErrorCode.instanceAdminRequired),
+      instanceAdmin: 200,
+      rank: 6,
     },
     'GET /signing-keys': {
       stranger: ErrorCode.instanceAdminRequired,
@@ -308,6 +360,16 @@ async function buildWorld(h: Harness) {
   await h.expect(204, 'POST', '/auth/logout', { token: endedSession });
   const revoked = await h.expect(200, 'POST', '/api-keys', { token: t.people.viewer.token, body: { name: 'gone' } });
   await h.expect(204, 'DELETE', `/api-keys/${revoked.apiKeyId}`, { token: t.people.viewer.token });
+  // An expired key (its expiry moved into the past: the suite's clock is the wall clock),
+  // and the key of a user an administrator disabled.
+  const expired = await h.expect(200, 'POST', '/api-keys', { token: t.people.viewer.token, body: { name: 'old' } });
+  await h.plane.deps.db.query(`UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE api_key_id = $1`, [
+    expired.apiKeyId,
+  ]);
+  const leaver = await h.user('disabled');
+  await h.addMember(t.people.owner.token, t.organizationId, leaver.email, 'owner');
+  const leaverKey = await h.expect(200, 'POST', '/api-keys', { token: leaver.token, body: { name: 'left behind' } });
+  await h.expect(200, 'POST', `/users/${leaver.userId}/disable`, { token: h.adminToken });
 
   const idsOf = {
     organizationId: t.organizationId,
@@ -337,10 +399,13 @@ async function buildWorld(h: Harness) {
       'a token of no known kind': { token: 'not-a-token' },
       'an ended session': { token: endedSession },
       'a revoked API key': { token: revoked.key as string },
+      'an expired API key': { token: expired.key as string, refusal: ErrorCode.apiKeyExpired },
+      "a disabled user's API key": { token: leaverKey.key as string, refusal: ErrorCode.userDisabled },
+      "a disabled user's session": { token: leaver.token },
       "a data plane's scoped token": { token: scoped.token },
       'an empty bearer': { headers: { authorization: 'Bearer ' } },
       'basic credentials': { headers: { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` } },
-    } as Record<string, { token?: string; headers?: Record<string, string> }>,
+    } as Record<string, { token?: string; headers?: Record<string, string>; refusal?: Refusal }>,
   };
 }
 type World = Awaited<ReturnType<typeof buildWorld>>;
@@ -405,6 +470,7 @@ eachDatabase('access matrix: every public route, every kind of caller', (h) => {
         'POST /auth/logout',
         'POST /auth/logout-all',
         'POST /auth/signup',
+        'POST /me/password',
         'POST /organizations',
       ],
       'the writes a viewer may do',
@@ -460,8 +526,9 @@ eachDatabase('access matrix: every public route, every kind of caller', (h) => {
       const row = rows[op.key] as Row;
       const success = row.public ? (row.viewer as Outcome) : undefined;
       check(await call(op, row, {}), success ?? ErrorCode.unauthenticated, `${op.key} without a token`, w, row);
-      for (const [label, auth] of Object.entries(w.badCredentials)) {
-        check(await call(op, row, auth), success ?? ErrorCode.invalidToken, `${op.key} with ${label}`, w, row);
+      for (const [label, { refusal, ...auth }] of Object.entries(w.badCredentials)) {
+        const outcome = success ?? refusal ?? ErrorCode.invalidToken;
+        check(await call(op, row, auth), outcome, `${op.key} with ${label}`, w, row);
       }
       check(
         await call(op, row, { token: await tokenFor(row, 'stranger') }),
@@ -502,6 +569,73 @@ eachDatabase('access matrix: every public route, every kind of caller', (h) => {
       }
     }
     assert.ok(cells > operations.length * 10, `${cells} cells checked`);
+  });
+
+  it("acts through an API key as the lower of the key's role and its user's, and in a workspace key's workspace only", async () => {
+    const w = await buildWorld(h());
+    const rows = table();
+    const operations = (await servedOperations(h())).sort(
+      (a, b) => (rows[a.key]?.rank ?? 0) - (rows[b.key]?.rank ?? 0),
+    );
+    // Keys of the organization's owner: whatever they may, each key is held to its own role.
+    const owner = w.t.people.owner.token;
+    const keyOf = async (body: Record<string, unknown>): Promise<string> =>
+      (await h().expect(200, 'POST', '/api-keys', { token: owner, body: { name: 'matrix', ...body } })).key;
+    const keys: Record<KeyCaller, string> = {
+      viewer: await keyOf({ role: 'viewer' }),
+      member: await keyOf({ role: 'member' }),
+      admin: await keyOf({ role: 'admin' }),
+      owner: await keyOf({ role: 'owner' }),
+      workspace: await keyOf({ role: 'member', workspaceId: w.ids.workspaceId }),
+    };
+    const outcome = (key: string, row: Row, caller: KeyCaller): Outcome =>
+      keyOverrides[key]?.[caller] ?? (caller === 'workspace' ? row.stranger : row[caller]);
+    const call = (op: Operation, row: Row, token: string) => {
+      const query = row.query === undefined ? '' : `?${row.query(w)}`;
+      const body = row.body?.(w);
+      return h().request(op.method, `${fillPath(op.template, w.ids)}${query}`, {
+        token,
+        ...(body === undefined ? {} : { body }),
+      });
+    };
+    const checkKey = (answer: Answer, expected: Outcome, what: string) => {
+      assert.notEqual(answer.status, 500, `${what}: ${answer.text}`);
+      if (expected === 'own') assert.ok(answer.status === 200 || answer.status === 204, `${what}: ${answer.text}`);
+      else if (typeof expected === 'number') assert.equal(answer.status, expected, `${what}: ${answer.text}`);
+      else assertProblem(answer, refusalStatus[expected], expected, what);
+    };
+    const succeeds = (o: Outcome) => typeof o === 'number' || o === 'own';
+
+    let cells = 0;
+    for (const op of operations) {
+      const row = rows[op.key] as Row;
+      for (const caller of keyCallers) {
+        const expected = outcome(op.key, row, caller);
+        if (succeeds(expected)) continue;
+        checkKey(await call(op, row, keys[caller]), expected, `${op.key} by a ${caller} key`);
+        cells += 1;
+      }
+    }
+    // What a workspace key lists: its workspace, its organization, no data plane.
+    const listed = await h().expect(200, 'GET', '/workspaces', { token: keys.workspace });
+    assert.deepEqual(ids(listed.data, 'workspaceId'), [w.ids.workspaceId]);
+    const orgs = await h().expect(200, 'GET', '/organizations', { token: keys.workspace });
+    assert.deepEqual(
+      orgs.data.map((o: { organizationId: string; role: string }) => [o.organizationId, o.role]),
+      [[w.ids.organizationId, 'member']],
+    );
+    assert.deepEqual((await h().expect(200, 'GET', '/dataplanes', { token: keys.workspace })).data, []);
+
+    // Then what keys may do, least first; the destructive routes last.
+    for (const op of operations) {
+      const row = rows[op.key] as Row;
+      const allowed = keyCallers.filter((caller) => succeeds(outcome(op.key, row, caller)));
+      for (const caller of op.method === 'GET' ? allowed : allowed.slice(0, 1)) {
+        checkKey(await call(op, row, keys[caller]), outcome(op.key, row, caller), `${op.key} by a ${caller} key`);
+        cells += 1;
+      }
+    }
+    assert.ok(cells > operations.length * 2, `${cells} cells checked`);
   });
 
   it("keeps another organization's ids out of filters, and shared regions read-only to it", async () => {

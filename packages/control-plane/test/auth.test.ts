@@ -90,6 +90,63 @@ eachDatabase('sign-in, sessions and API keys', (h) => {
     assert.equal(refused.body.code, 'invalid_token');
   });
 
+  it("refuses a key from its expiry on, by the control plane's clock", async () => {
+    const user = await h().user('key-expiry');
+    h().freezeClock();
+    let advanced = 0;
+    const advance = (ms: number) => {
+      h().advanceClock(ms);
+      advanced += ms;
+    };
+    try {
+      const created = await h().expect(200, 'POST', '/api-keys', { token: user.token, body: { name: 'ci' } });
+      const lifetime = Date.parse(created.expiresAt) - h().plane.deps.now().getTime();
+      assert.equal(lifetime, 90 * 86_400_000, '90 days by default');
+      advance(lifetime - 1);
+      await h().expect(200, 'GET', '/me', { token: created.key });
+      advance(1);
+      const refused = await h().request('GET', '/me', { token: created.key });
+      assert.equal(refused.status, 401);
+      assert.equal(refused.body.code, 'api_key_expired');
+      // Listed still, so its user sees it ended, and when (signed in again: 90 days outlast a session).
+      const token = await h().login(user.email, userPassword);
+      const listed = await h().expect(200, 'GET', '/api-keys', { token });
+      assert.equal(listed.data[0].expiresAt, created.expiresAt);
+    } finally {
+      h().unfreezeClock();
+      h().advanceClock(-advanced);
+    }
+  });
+
+  it('records who made and revoked keys, changed a password, disabled and enabled a user', async () => {
+    const user = await h().user('audited');
+    const key = await h().expect(200, 'POST', '/api-keys', { token: user.token, body: { name: 'ci' } });
+    await h().expect(204, 'DELETE', `/api-keys/${key.apiKeyId}`, { token: user.token });
+    await h().expect(200, 'POST', '/me/password', {
+      token: user.token,
+      body: { currentPassword: userPassword, newPassword: userPassword },
+    });
+    const admin = await h().expect(200, 'GET', '/me', { token: h().adminToken });
+    await h().expect(200, 'POST', `/users/${user.userId}/disable`, { token: h().adminToken });
+    await h().expect(200, 'POST', `/users/${user.userId}/enable`, { token: h().adminToken });
+    const events = await h().plane.deps.db.query<{ actor_id: string; action: string; target_id: string }>(
+      `SELECT actor_id, action, target_id FROM audit_events
+        WHERE action IN ('api_key.create', 'api_key.revoke', 'user.password_change', 'user.disable', 'user.enable')
+          AND (actor_id = $1 OR target_id = $1) ORDER BY audit_event_id`,
+      [user.userId],
+    );
+    assert.deepEqual(
+      events.map((e) => [e.action, e.actor_id, e.target_id]),
+      [
+        ['api_key.create', user.userId, key.apiKeyId],
+        ['api_key.revoke', user.userId, key.apiKeyId],
+        ['user.password_change', user.userId, user.userId],
+        ['user.disable', admin.userId, user.userId],
+        ['user.enable', admin.userId, user.userId],
+      ],
+    );
+  });
+
   it('lets only an instance administrator create users', async () => {
     const user = await h().user('plain');
     const answer = await h().request('POST', '/users', {

@@ -25,12 +25,22 @@ export const ErrorCode = {
   invalidCredentials: 'invalid_credentials',
   signupDisabled: 'signup_disabled',
   emailTaken: 'email_taken',
+  /** An API key past its `expiresAt` (401): make a new one. */
+  apiKeyExpired: 'api_key_expired',
+  /** The user was disabled by an instance administrator: no sign-in, no API key (401 on a key, 403 on login). */
+  userDisabled: 'user_disabled',
+  /** The current password given to change it is wrong (403). */
+  currentPasswordInvalid: 'current_password_invalid',
 
   // Authorization (control plane)
   insufficientRole: 'insufficient_role',
   instanceAdminRequired: 'instance_admin_required',
   scopeNotAllowed: 'scope_not_allowed',
   lastOwner: 'last_owner',
+  /** The route takes a signed-in session: an API key cannot make keys or change a password (403). */
+  sessionRequired: 'session_required',
+  /** An instance administrator cannot disable their own account (409). */
+  cannotDisableSelf: 'cannot_disable_self',
 
   // Entities
   organizationNotFound: 'organization_not_found',

@@ -1,3 +1,4 @@
+export * from './api-keys.ts';
 export * from './errors.ts';
 export * from './health.ts';
 export * from './interactive.ts';

@@ -10,6 +10,8 @@ export interface Me {
   name: string;
   isInstanceAdmin: boolean;
   organizations: Array<{ organizationId: string; name: string; role: string }>;
+  /** The API key the CLI signed its requests with (SOV_TOKEN), or null for a session. */
+  apiKey: { apiKeyId: string; role: string; workspaceId: string | null; expiresAt: string } | null;
 }
 
 export interface Organization {
@@ -166,6 +168,10 @@ export class ControlPlane {
 
   me() {
     return this.call<Me>('GET', '/me');
+  }
+
+  changePassword(currentPassword: string, newPassword: string) {
+    return this.call<{ sessionsEnded: number }>('POST', '/me/password', { body: { currentPassword, newPassword } });
   }
 
   organizations() {

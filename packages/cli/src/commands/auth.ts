@@ -10,7 +10,7 @@ function onLoopback(url: string): boolean {
   return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
 }
 
-/** `sov login`, `sov logout`, `sov whoami`. */
+/** `sov login`, `sov logout`, `sov whoami`, `sov password`. */
 export function authCommands(program: Command): void {
   program
     .command('login')
@@ -158,6 +158,12 @@ profile's, or http://127.0.0.1:8080; it is saved in the profile.
               ['profile', ctx.profileName],
               ['workspace', workspace?.name ?? output.out.dim('none (sov workspace use <name>)')],
               ['session', profile.expiresAt === undefined ? undefined : `ends ${relativeTime(profile.expiresAt)}`],
+              [
+                'API key',
+                me.apiKey === null
+                  ? undefined
+                  : `${me.apiKey.role}${me.apiKey.workspaceId === null ? '' : ` in workspace ${me.apiKey.workspaceId}`}, expires ${relativeTime(me.apiKey.expiresAt)}`,
+              ],
             ]);
             output.line();
             output.table(
@@ -170,6 +176,46 @@ profile's, or http://127.0.0.1:8080; it is saved in the profile.
               'No organizations yet: sov org create <name>',
             );
           },
+        );
+      }),
+    );
+
+  program
+    .command('password')
+    .description('change your password (signed in); your other sessions end')
+    .addHelpText(
+      'after',
+      `
+In a terminal it asks for the current password and the new one twice, without echo.
+Otherwise it reads two lines from stdin: the current password, then the new one.
+
+  printf '%s\\n%s\\n' "$OLD" "$NEW" | sov password`,
+    )
+    .action(
+      act(async (ctx) => {
+        const cp = await ctx.controlPlane();
+        let current: string | undefined;
+        let next: string | undefined;
+        if (interactive()) {
+          current = await askHidden('Current password');
+          next = await askHidden('New password');
+          if ((await askHidden('New password again')) !== next) {
+            throw new UsageError('The two new passwords differ; nothing was changed.');
+          }
+        } else {
+          [current, next] = (await readStdin()).split(/\r?\n/);
+        }
+        if (!current || !next) {
+          throw new UsageError(
+            'Give the current password and the new one.',
+            'Pipe them as two lines: printf \'%s\\n%s\\n\' "$OLD" "$NEW" | sov password',
+          );
+        }
+        const { sessionsEnded } = await cp.changePassword(current, next);
+        ctx.output.result({ profile: ctx.profileName, passwordChanged: true, sessionsEnded }, () =>
+          ctx.output.line(
+            `${ctx.output.out.green('✓')} Password changed; ${sessionsEnded} other session${sessionsEnded === 1 ? '' : 's'} ended (this one stays signed in).`,
+          ),
         );
       }),
     );

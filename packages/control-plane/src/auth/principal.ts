@@ -1,15 +1,30 @@
-import { ErrorCode } from '@sovereign/protocol';
+import { ErrorCode, type Role } from '@sovereign/protocol';
 import { UnauthorizedProblem } from '@sovereign/protocol/http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Deps } from '../context.ts';
 import { hashSecret, SecretPrefix } from './secrets.ts';
+import { findSession, refusedKeyReason, useApiKey } from './store.ts';
+
+/** What an API key narrows its user's power to. */
+export interface KeyLimits {
+  /** The most the key may do in any organization; its user's own role there caps it too. */
+  role: Role;
+  /** The one workspace the key acts in, or null for a key across the user's organizations. */
+  workspaceId: string | null;
+  /** The organization of that workspace. */
+  organizationId: string | null;
+  expiresAt: Date;
+}
 
 /** The person behind a request to the public API. */
 export interface Principal {
   userId: string;
   email: string;
+  /** Acts as an instance administrator: only a signed-in administrator, never through an API key. */
   isInstanceAdmin: boolean;
   credential: { type: 'session' | 'api_key'; id: string };
+  /** Set when the request came with an API key: what it may do, at most. */
+  apiKey?: KeyLimits;
 }
 
 declare module 'fastify' {
@@ -22,45 +37,58 @@ declare module 'fastify' {
   }
 }
 
-interface CredentialRow {
-  credential_id: string;
-  user_id: string;
-  email: string;
-  is_instance_admin: boolean;
-}
+const invalidToken = () =>
+  new UnauthorizedProblem(
+    ErrorCode.invalidToken,
+    'The token is unknown, expired or revoked; sign in again or use a valid API key.',
+  );
 
-async function lookup(deps: Deps, token: string): Promise<Principal | undefined> {
+/**
+ * The principal of a token, read afresh on every request: a key's expiry, its user
+ * being disabled and (in access.ts) its user's current roles all apply at once.
+ */
+async function lookup(deps: Deps, token: string): Promise<Principal> {
   const hash = hashSecret(token);
+  const now = deps.now();
   if (token.startsWith(`${SecretPrefix.session}_`)) {
-    const [row] = await deps.db.query<CredentialRow>(
-      `SELECT s.session_id AS credential_id, u.user_id, u.email, u.is_instance_admin
-         FROM sessions s JOIN users u USING (user_id)
-        WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2`,
-      [hash, deps.now()],
-    );
-    return row && toPrincipal(row, 'session');
+    const row = await findSession(deps.db, hash, now);
+    if (row === undefined) throw invalidToken();
+    return {
+      userId: row.user_id,
+      email: row.email,
+      isInstanceAdmin: row.is_instance_admin,
+      credential: { type: 'session', id: row.session_id },
+    };
   }
   if (token.startsWith(`${SecretPrefix.apiKey}_`)) {
-    const [row] = await deps.db.query<CredentialRow>(
-      `UPDATE api_keys k SET last_used_at = $2
-         FROM users u
-        WHERE k.user_id = u.user_id AND k.token_hash = $1 AND k.revoked_at IS NULL
-          AND (k.expires_at IS NULL OR k.expires_at > $2)
-        RETURNING k.api_key_id AS credential_id, u.user_id, u.email, u.is_instance_admin`,
-      [hash, deps.now()],
-    );
-    return row && toPrincipal(row, 'api_key');
+    const row = await useApiKey(deps.db, hash, now);
+    if (row === undefined) {
+      const reason = await refusedKeyReason(deps.db, hash, now);
+      if (reason === 'expired') {
+        throw new UnauthorizedProblem(ErrorCode.apiKeyExpired, 'The API key has expired; make a new one.');
+      }
+      if (reason === 'user_disabled') {
+        throw new UnauthorizedProblem(
+          ErrorCode.userDisabled,
+          "The API key's user is disabled; an instance administrator can enable them again.",
+        );
+      }
+      throw invalidToken();
+    }
+    return {
+      userId: row.user_id,
+      email: row.email,
+      isInstanceAdmin: false,
+      credential: { type: 'api_key', id: row.api_key_id },
+      apiKey: {
+        role: row.role,
+        workspaceId: row.workspace_id,
+        organizationId: row.organization_id,
+        expiresAt: row.expires_at,
+      },
+    };
   }
-  return undefined;
-}
-
-function toPrincipal(row: CredentialRow, type: 'session' | 'api_key'): Principal {
-  return {
-    userId: row.user_id,
-    email: row.email,
-    isInstanceAdmin: row.is_instance_admin,
-    credential: { type, id: row.credential_id },
-  };
+  throw invalidToken();
 }
 
 export function bearerToken(request: FastifyRequest): string | undefined {
@@ -82,14 +110,8 @@ export function installAuthentication(app: FastifyInstance, deps: Deps): void {
     if (token === undefined) {
       throw new UnauthorizedProblem(ErrorCode.unauthenticated, 'Sign in first: send Authorization: Bearer <token>.');
     }
-    const principal = token === '' ? undefined : await lookup(deps, token);
-    if (principal === undefined) {
-      throw new UnauthorizedProblem(
-        ErrorCode.invalidToken,
-        'The token is unknown, expired or revoked; sign in again or use a valid API key.',
-      );
-    }
-    request.principal = principal;
+    if (token === '') throw invalidToken();
+    request.principal = await lookup(deps, token);
   });
 }
 

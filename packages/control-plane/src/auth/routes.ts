@@ -1,6 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { Closed, Email, ErrorCode, Roles, Timestamp, Uuid } from '@sovereign/protocol';
-import { ConflictProblem, ForbiddenProblem, NotFoundProblem, UnauthorizedProblem } from '@sovereign/protocol/http';
+import {
+  apiKeyDefaultDays,
+  apiKeyDefaultRole,
+  apiKeyMaxDays,
+  Closed,
+  Email,
+  ErrorCode,
+  type Role,
+  Roles,
+  roleAtLeast,
+  Timestamp,
+  Uuid,
+  workspaceKeyRoles,
+} from '@sovereign/protocol';
+import {
+  BadRequestProblem,
+  ConflictProblem,
+  ForbiddenProblem,
+  NotFoundProblem,
+  UnauthorizedProblem,
+} from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
@@ -8,10 +27,24 @@ import { type Deps, iso, isoOrNull } from '../context.ts';
 import type { PublicApi } from '../public-api.ts';
 import { revokeIssued } from '../signing/issued-tokens.ts';
 import { tellDataplanes } from '../signing/revocations.ts';
-import { requireInstanceAdmin } from './access.ts';
+import { workspaceFor } from '../workspaces/store.ts';
+import { boundOrganization, effectiveRole, lowerRole, requireInstanceAdmin, requireSession } from './access.ts';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.ts';
-import { principalOf } from './principal.ts';
+import { type Principal, principalOf } from './principal.ts';
 import { hashSecret, newSecret, SecretPrefix } from './secrets.ts';
+import {
+  type ApiKeyRow,
+  disableUser,
+  enableUser,
+  findUser,
+  highestRole,
+  insertApiKey,
+  listApiKeys,
+  membershipsOf,
+  replacePassword,
+  revokeApiKey,
+  type UserRow,
+} from './store.ts';
 
 const Password = Type.String({ minLength: 8, maxLength: 256 });
 
@@ -27,33 +60,64 @@ const User = Type.Object({
   name: Type.String(),
   isInstanceAdmin: Type.Boolean(),
   createdAt: Timestamp,
+  disabledAt: Type.Union([Timestamp, Type.Null()], { description: 'Set while the user is disabled.' }),
 });
+
+const KeyFields = {
+  role: Type.Enum(Roles, {
+    description: "The most the key may do; it never acts above its user's current role either.",
+  }),
+  workspaceId: Type.Union([Uuid, Type.Null()], { description: 'The one workspace the key acts in, or null.' }),
+  expiresAt: Timestamp,
+};
 
 const Me = Type.Object({
   userId: Uuid,
   email: Type.String(),
   name: Type.String(),
-  isInstanceAdmin: Type.Boolean(),
-  organizations: Type.Array(Type.Object({ organizationId: Uuid, name: Type.String(), role: Type.Enum(Roles) })),
+  isInstanceAdmin: Type.Boolean({ description: "The user's standing; an API key never acts as one." }),
+  organizations: Type.Array(
+    Type.Object({
+      organizationId: Uuid,
+      name: Type.String(),
+      role: Type.Enum(Roles, { description: 'What this credential may do there (an API key caps it).' }),
+    }),
+  ),
+  apiKey: Type.Union([Type.Object({ apiKeyId: Uuid, ...KeyFields }), Type.Null()], {
+    description: 'The API key the request came with, or null for a signed-in session.',
+  }),
 });
 
 const ApiKey = Type.Object({
   apiKeyId: Uuid,
   name: Type.String(),
   prefix: Type.String(),
+  ...KeyFields,
   createdAt: Timestamp,
-  expiresAt: Type.Union([Timestamp, Type.Null()]),
   lastUsedAt: Type.Union([Timestamp, Type.Null()]),
 });
 
-interface UserRow {
-  user_id: string;
-  email: string;
-  name: string;
-  is_instance_admin: boolean;
-  created_at: Date;
-  password_hash: string;
-}
+const NewApiKey = Closed({
+  name: Type.String({ minLength: 1, maxLength: 100 }),
+  role: Type.Optional(
+    Type.Enum(Roles, {
+      description: `Default ${apiKeyDefaultRole}. At most your own role; ${workspaceKeyRoles.join(' or ')} for a workspace key.`,
+    }),
+  ),
+  workspaceId: Type.Optional(Uuid),
+  expiresInDays: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: apiKeyMaxDays, description: `Default ${apiKeyDefaultDays}.` }),
+  ),
+  expiresAt: Type.Optional(
+    Type.String({
+      format: 'date-time',
+      maxLength: 40,
+      description: `Instead of expiresInDays: a time in the next ${apiKeyMaxDays} days.`,
+    }),
+  ),
+});
+
+const UserParams = Closed({ userId: Uuid });
 
 function toUser(row: Omit<UserRow, 'password_hash'>) {
   return {
@@ -62,7 +126,26 @@ function toUser(row: Omit<UserRow, 'password_hash'>) {
     name: row.name,
     isInstanceAdmin: row.is_instance_admin,
     createdAt: iso(row.created_at),
+    disabledAt: isoOrNull(row.disabled_at),
   };
+}
+
+const invalid = (field: string, message: string) =>
+  new BadRequestProblem(ErrorCode.validationFailed, `The request is invalid: body.${field} ${message}.`, {
+    errors: [{ path: `body.${field}`, message }],
+  });
+
+/** When a new key expires: in `expiresInDays` or at `expiresAt` (one of them), by default in 90 days. */
+function keyExpiry(body: { expiresInDays?: number | undefined; expiresAt?: string | undefined }, now: Date): Date {
+  const max = now.getTime() + apiKeyMaxDays * 86_400_000;
+  if (body.expiresAt === undefined) {
+    return new Date(now.getTime() + (body.expiresInDays ?? apiKeyDefaultDays) * 86_400_000);
+  }
+  if (body.expiresInDays !== undefined) throw invalid('expiresAt', 'cannot be given with expiresInDays');
+  const at = Date.parse(body.expiresAt);
+  if (!Number.isFinite(at) || at <= now.getTime()) throw invalid('expiresAt', 'must be in the future');
+  if (at > max) throw invalid('expiresAt', `must be at most ${apiKeyMaxDays} days away`);
+  return new Date(at);
 }
 
 /** Creates a user; the email is unique whatever its case. */
@@ -133,6 +216,10 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
       }
       // Only wrong passwords wear a budget down: a client that signs in often is not guessing.
       deps.limiter.refund(budgets);
+      // Said only to whoever knows the password: nobody else learns the account exists.
+      if (user.disabled_at !== null) {
+        throw new ForbiddenProblem(ErrorCode.userDisabled, 'This account is disabled; ask an administrator.');
+      }
       const token = newSecret(SecretPrefix.session);
       const expiresAt = new Date(deps.now().getTime() + deps.config.sessionTtlSeconds * 1000);
       const sessionId = randomUUID();
@@ -275,22 +362,153 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
   app.get(
     '/me',
     {
-      schema: { tags: ['Users'], summary: 'Who the token belongs to, and their organizations', response: { 200: Me } },
+      schema: {
+        tags: ['Users'],
+        summary: 'Who the token belongs to, their organizations, and the API key used',
+        description:
+          'With an API key, each role is what the key may do there, and a workspace key lists only its own organization.',
+        response: { 200: Me },
+      },
     },
     async (request) => {
       const principal = principalOf(request);
-      const [user] = await db.query<UserRow>('SELECT * FROM users WHERE user_id = $1', [principal.userId]);
+      const user = await findUser(db, principal.userId);
       if (user === undefined) throw new NotFoundProblem(ErrorCode.userNotFound, 'Your user no longer exists.');
-      const orgs = await db.query<{ organization_id: string; name: string; role: (typeof Roles)[number] }>(
-        `SELECT o.organization_id, o.name, m.role FROM memberships m JOIN organizations o USING (organization_id)
-          WHERE m.user_id = $1 AND o.deleted_at IS NULL ORDER BY o.name, o.organization_id`,
-        [principal.userId],
-      );
-      const { createdAt: _, ...me } = toUser(user);
+      const orgs = await membershipsOf(db, principal.userId, boundOrganization(principal));
+      const { createdAt: _, disabledAt: __, ...me } = toUser(user);
+      const key = principal.apiKey;
       return {
         ...me,
-        organizations: orgs.map((o) => ({ organizationId: o.organization_id, name: o.name, role: o.role })),
+        organizations: orgs.map((o) => ({
+          organizationId: o.organization_id,
+          name: o.name,
+          role: effectiveRole(principal, o.role),
+        })),
+        apiKey:
+          key === undefined
+            ? null
+            : {
+                apiKeyId: principal.credential.id,
+                role: key.role,
+                workspaceId: key.workspaceId,
+                expiresAt: key.expiresAt.toISOString(),
+              },
       };
+    },
+  );
+
+  app.post(
+    '/me/password',
+    {
+      schema: {
+        tags: ['Users'],
+        summary: 'Change your password; your other sessions end',
+        description:
+          'Signed in only (an API key is refused with session_required), with the current password. Rate-limited per account like sign-in. API keys keep working: revoke them apart.',
+        body: Closed({ currentPassword: Type.String({ maxLength: 256 }), newPassword: Password }),
+        response: {
+          200: Type.Object({ sessionsEnded: Type.Integer({ description: 'Your other sessions, now ended.' }) }),
+        },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      requireSession(principal, 'change a password');
+      // Before the password is hashed: a stolen session cannot guess the password fast.
+      deps.limiter.take([
+        { key: `password:account:${principal.userId}`, limit: deps.config.rateLimits.loginPerClientAndAccount },
+      ]);
+      const user = await findUser(db, principal.userId);
+      if (user === undefined) throw new NotFoundProblem(ErrorCode.userNotFound, 'Your user no longer exists.');
+      if (!(await verifyPassword(request.body.currentPassword, user.password_hash))) {
+        throw new ForbiddenProblem(ErrorCode.currentPasswordInvalid, 'The current password is wrong.');
+      }
+      const hash = await hashPassword(request.body.newPassword, deps.config.passwordCostLog2);
+      const { sessionsEnded, tell } = await db.transaction(async (tx) => {
+        const ended = await replacePassword(tx, principal.userId, hash, principal.credential.id, deps.now());
+        await audit(tx, userActor(principal), {
+          organizationId: null,
+          action: 'user.password_change',
+          targetType: 'user',
+          targetId: principal.userId,
+          requestId: request.id,
+        });
+        // The scoped tokens of the sessions it ended end with them.
+        const dataplanes = ended.length === 0 ? [] : await revokeIssued(tx, { sessionIds: ended }, deps.now());
+        return { sessionsEnded: ended.length, tell: dataplanes };
+      });
+      await tellDataplanes(deps, tell);
+      return { sessionsEnded };
+    },
+  );
+
+  app.post(
+    '/users/:userId/disable',
+    {
+      schema: {
+        tags: ['Users'],
+        summary: 'Disable a user (instance administrators, signed in)',
+        description:
+          'The user cannot sign in, their sessions end, their API keys are refused (user_disabled) and scoped tokens issued to them are revoked, all at once. Their memberships stay. Not yourself.',
+        params: UserParams,
+        response: { 200: User },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      requireInstanceAdmin(principal);
+      const { userId } = request.params;
+      if (userId === principal.userId) {
+        throw new ConflictProblem(
+          ErrorCode.cannotDisableSelf,
+          'You cannot disable yourself; ask another administrator.',
+        );
+      }
+      const { row, tell } = await db.transaction(async (tx) => {
+        const user = await disableUser(tx, userId, deps.now());
+        if (user === undefined) throw new NotFoundProblem(ErrorCode.userNotFound, 'No such user.');
+        await audit(tx, userActor(principal), {
+          organizationId: null,
+          action: 'user.disable',
+          targetType: 'user',
+          targetId: userId,
+          requestId: request.id,
+        });
+        // Every scoped token issued to them, and the app sessions opened with those, end too.
+        return { row: user, tell: await revokeIssued(tx, { userId }, deps.now()) };
+      });
+      await tellDataplanes(deps, tell);
+      return toUser(row);
+    },
+  );
+
+  app.post(
+    '/users/:userId/enable',
+    {
+      schema: {
+        tags: ['Users'],
+        summary: 'Enable a disabled user again (instance administrators, signed in)',
+        description: 'The user may sign in again; their API keys that have not expired work again.',
+        params: UserParams,
+        response: { 200: User },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      requireInstanceAdmin(principal);
+      const row = await db.transaction(async (tx) => {
+        const user = await enableUser(tx, request.params.userId, deps.now());
+        if (user === undefined) throw new NotFoundProblem(ErrorCode.userNotFound, 'No such user.');
+        await audit(tx, userActor(principal), {
+          organizationId: null,
+          action: 'user.enable',
+          targetType: 'user',
+          targetId: request.params.userId,
+          requestId: request.id,
+        });
+        return user;
+      });
+      return toUser(row);
     },
   );
 
@@ -299,15 +517,13 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
     {
       schema: {
         tags: ['API keys'],
-        summary: 'List your API keys',
+        summary: 'List your API keys (with an API key: that key only)',
         response: { 200: Type.Object({ data: Type.Array(ApiKey) }) },
       },
     },
     async (request) => {
-      const rows = await db.query<ApiKeyRow>(
-        `SELECT * FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC`,
-        [principalOf(request).userId],
-      );
+      const principal = principalOf(request);
+      const rows = await listApiKeys(db, principal.userId, ownKeyOnly(principal));
       return { data: rows.map(toApiKey) };
     },
   );
@@ -318,28 +534,45 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
       schema: {
         tags: ['API keys'],
         summary: 'Create an API key; the key is shown in this answer only',
-        body: Closed({
-          name: Type.String({ minLength: 1, maxLength: 100 }),
-          expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
-        }),
+        description: `Signed in only: an API key cannot make keys (session_required). A key expires (default ${apiKeyDefaultDays} days, at most ${apiKeyMaxDays}) and has a role no higher than yours (default ${apiKeyDefaultRole}); with a workspaceId it acts in that workspace only, as a viewer or a member. On every request it acts as the lower of its role and your role then.`,
+        body: NewApiKey,
         response: { 200: Type.Object({ ...ApiKey.properties, key: Type.String() }) },
       },
     },
     async (request) => {
       const principal = principalOf(request);
+      requireSession(principal, 'make API keys');
+      const { body } = request;
+      const asked = body.role;
+      const expiresAt = keyExpiry(body, deps.now());
+      const workspaceId = body.workspaceId ?? null;
+      if (workspaceId !== null && asked !== undefined && !(workspaceKeyRoles as readonly string[]).includes(asked)) {
+        throw invalid('role', `must be ${workspaceKeyRoles.join(' or ')} for a workspace key`);
+      }
       const key = newSecret(SecretPrefix.apiKey);
-      const { expiresInDays } = request.body;
-      const expiresAt =
-        expiresInDays === undefined ? null : new Date(deps.now().getTime() + expiresInDays * 86_400_000);
       const row = await db.transaction(async (tx) => {
-        const [created] = await tx.query<ApiKeyRow>(
-          `INSERT INTO api_keys (api_key_id, user_id, name, token_hash, prefix, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
-          [randomUUID(), principal.userId, request.body.name, hashSecret(key), key.slice(0, 12), expiresAt],
-        );
-        if (created === undefined) throw new Error('insert returned nothing');
+        const { ceiling, organizationId } = await keyCeiling(tx, principal, workspaceId);
+        const role = asked ?? lowerRole(apiKeyDefaultRole, ceiling);
+        if (!roleAtLeast(ceiling, role)) {
+          throw new ForbiddenProblem(
+            ErrorCode.insufficientRole,
+            `A key's role is at most yours: you are ${ceiling}${workspaceId === null ? ' at most' : ' there'}.`,
+            { requiredRole: role, role: ceiling },
+          );
+        }
+        const created = await insertApiKey(tx, {
+          apiKeyId: randomUUID(),
+          userId: principal.userId,
+          name: body.name,
+          tokenHash: hashSecret(key),
+          prefix: key.slice(0, 12),
+          role,
+          workspaceId,
+          expiresAt,
+        });
+        // A workspace key's making is on its organization's trail, for its admins to see.
         await audit(tx, userActor(principal), {
-          organizationId: null,
+          organizationId,
           action: 'api_key.create',
           targetType: 'api_key',
           targetId: created.api_key_id,
@@ -356,22 +589,22 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
     {
       schema: {
         tags: ['API keys'],
-        summary: 'Revoke an API key',
+        summary: 'Revoke an API key (with an API key: that key only)',
         params: Closed({ apiKeyId: Uuid }),
         response: { 204: Type.Null() },
       },
     },
     async (request, reply) => {
       const principal = principalOf(request);
+      const only = ownKeyOnly(principal);
       const tell = await db.transaction(async (tx) => {
-        const [row] = await tx.query<{ api_key_id: string }>(
-          `UPDATE api_keys SET revoked_at = now()
-            WHERE api_key_id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING api_key_id`,
-          [request.params.apiKeyId, principal.userId],
-        );
+        const row =
+          only !== null && only !== request.params.apiKeyId
+            ? undefined
+            : await revokeApiKey(tx, request.params.apiKeyId, principal.userId, deps.now());
         if (row === undefined) throw new NotFoundProblem(ErrorCode.apiKeyNotFound, 'You have no such API key.');
         await audit(tx, userActor(principal), {
-          organizationId: null,
+          organizationId: row.organization_id,
           action: 'api_key.revoke',
           targetType: 'api_key',
           targetId: row.api_key_id,
@@ -386,13 +619,41 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
   );
 }
 
-interface ApiKeyRow {
-  api_key_id: string;
-  name: string;
-  prefix: string;
-  created_at: Date;
-  expires_at: Date | null;
-  last_used_at: Date | null;
+/**
+ * The highest role a new key may have: the caller's own now, as a member (a key never
+ * acts as an instance administrator, so that status does not count). For a workspace key,
+ * their role in its organization; else the highest they hold anywhere, and viewer when in
+ * no organization yet (such a key can read what they will be given).
+ */
+async function keyCeiling(
+  tx: Queryable,
+  principal: Principal,
+  workspaceId: string | null,
+): Promise<{ ceiling: Role; organizationId: string | null }> {
+  if (workspaceId === null)
+    return { ceiling: (await highestRole(tx, principal.userId)) ?? 'viewer', organizationId: null };
+  const workspace = await workspaceFor(tx, principal, workspaceId, 'viewer');
+  const [membership] = await membershipsOf(tx, principal.userId, workspace.organization_id);
+  if (membership === undefined) {
+    // An instance administrator sees every workspace, but a key acts only through a membership.
+    throw new ForbiddenProblem(
+      ErrorCode.insufficientRole,
+      'A workspace key needs you to be a member of its organization.',
+      {
+        requiredRole: 'viewer',
+        role: null,
+      },
+    );
+  }
+  return { ceiling: lowerRole(membership.role, 'member'), organizationId: workspace.organization_id };
+}
+
+/**
+ * A request made with an API key sees and revokes that key only: a leaked key can end
+ * itself, but cannot learn of or end its user's other keys.
+ */
+function ownKeyOnly(principal: Principal): string | null {
+  return principal.credential.type === 'api_key' ? principal.credential.id : null;
 }
 
 function toApiKey(row: ApiKeyRow) {
@@ -400,8 +661,10 @@ function toApiKey(row: ApiKeyRow) {
     apiKeyId: row.api_key_id,
     name: row.name,
     prefix: row.prefix,
+    role: row.role,
+    workspaceId: row.workspace_id,
+    expiresAt: iso(row.expires_at),
     createdAt: iso(row.created_at),
-    expiresAt: isoOrNull(row.expires_at),
     lastUsedAt: isoOrNull(row.last_used_at),
   };
 }

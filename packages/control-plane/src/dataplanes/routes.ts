@@ -15,7 +15,7 @@ import { ConflictProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
-import { roleIn } from '../auth/access.ts';
+import { boundWorkspace, roleIn } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { hashSecret, newSecret, SecretPrefix } from '../auth/secrets.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
@@ -150,10 +150,11 @@ export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
         );
       } else {
         rows = await db.query<DataplaneRow>(
-          `${selectDataplane} WHERE NOT d.tombstone AND ($2 OR r.organization_id IN
+          `${selectDataplane} WHERE NOT d.tombstone AND NOT $3 AND ($2 OR r.organization_id IN
              (SELECT organization_id FROM memberships WHERE user_id = $1))
            ORDER BY d.name, d.dataplane_id`,
-          [principal.userId, principal.isInstanceAdmin],
+          // A key bound to one workspace acts on nothing of its organization's: it lists none.
+          [principal.userId, principal.isInstanceAdmin, boundWorkspace(principal) !== null],
         );
       }
       return { data: rows.map(toDataplane) };

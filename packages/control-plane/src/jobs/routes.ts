@@ -147,7 +147,7 @@ export async function jobRoutes(app: PublicApi, deps: Deps) {
         request.params.jobId,
       ]);
       if (row === undefined) throw notFound;
-      await requireRole(db, principalOf(request), row.organization_id, 'viewer', notFound);
+      await requireRole(db, principalOf(request), row.organization_id, 'viewer', notFound, row.workspace_id);
       return toJob(row);
     },
   );

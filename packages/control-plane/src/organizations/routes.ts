@@ -4,7 +4,7 @@ import { ConflictProblem, ForbiddenProblem, NotFoundProblem } from '@sovereign/p
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
-import { requireRole } from '../auth/access.ts';
+import { boundOrganization, effectiveRole, requireKeyRole, requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
 import type { PublicApi } from '../public-api.ts';
@@ -108,6 +108,8 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
     },
     async (request) => {
       const principal = principalOf(request);
+      // It makes the key's user an owner: a key below owner, or for one workspace, may not.
+      requireKeyRole(principal, 'owner', 'create an organization');
       const row = await db.transaction(async (tx) => {
         const [org] = await tx.query<OrgRow>(
           'INSERT INTO organizations (organization_id, name) VALUES ($1, $2) RETURNING *',
@@ -143,12 +145,15 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
       },
     },
     async (request) => {
+      const principal = principalOf(request);
+      // A workspace key lists its workspace's organization only; any key shows the role it may act as.
       const rows = await db.query<OrgRow & { role: Role }>(
         `SELECT o.*, m.role FROM organizations o JOIN memberships m USING (organization_id)
-          WHERE m.user_id = $1 AND o.deleted_at IS NULL ORDER BY o.name, o.organization_id`,
-        [principalOf(request).userId],
+          WHERE m.user_id = $1 AND o.deleted_at IS NULL AND ($2::uuid IS NULL OR o.organization_id = $2)
+          ORDER BY o.name, o.organization_id`,
+        [principal.userId, boundOrganization(principal)],
       );
-      return { data: rows.map((r) => ({ ...toOrg(r), role: r.role })) };
+      return { data: rows.map((r) => ({ ...toOrg(r), role: effectiveRole(principal, r.role) })) };
     },
   );
 

@@ -3,7 +3,7 @@ import { ConflictProblem, NotFoundProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
-import { requireRole } from '../auth/access.ts';
+import { boundWorkspace, requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
 import { CursorParam, decodeCursor, isMicros, isUuid, NextCursor, page } from '../paging.ts';
@@ -73,7 +73,7 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
       [jobId],
     );
     if (job === undefined) throw jobNotFound();
-    await requireRole(db, principalOf(request), job.organization_id, minimum, jobNotFound());
+    await requireRole(db, principalOf(request), job.organization_id, minimum, jobNotFound(), job.workspace_id);
     return job;
   }
 
@@ -153,6 +153,7 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
         afterMicros ?? null,
         afterRunId ?? null,
         limit + 1,
+        boundWorkspace(principal),
       ]);
       const listed = page(rows, limit, (r) => [String(r.queued_us), r.run_id]);
       return { data: listed.rows.map(toRun), nextCursor: listed.nextCursor };
@@ -167,7 +168,7 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
         request.params.runId,
       ]);
       if (row === undefined) throw runNotFound();
-      await requireRole(db, principalOf(request), row.organization_id, 'viewer', runNotFound());
+      await requireRole(db, principalOf(request), row.organization_id, 'viewer', runNotFound(), row.workspace_id);
       return toRun(row);
     },
   );
@@ -191,7 +192,7 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
           [request.params.runId],
         );
         if (row === undefined) throw runNotFound();
-        await requireRole(tx, principal, row.organization_id, 'member', runNotFound());
+        await requireRole(tx, principal, row.organization_id, 'member', runNotFound(), row.workspace_id);
         if (row.status === 'queued') {
           await endRun(tx, row.run_id, 'cancelled', { reasonCode: 'cancelled', at: deps.now() }, wakes);
         } else if (row.status === 'claimed' || row.status === 'running') {

@@ -78,6 +78,7 @@ export const listRunsSql = `SELECT r.*, j.name AS job_name, j.kind AS job_kind, 
   WHERE w.deleted_at IS NULL
     AND ($1 OR w.organization_id IN (SELECT organization_id FROM memberships WHERE user_id = $2))
     AND ($3::uuid IS NULL OR w.workspace_id = $3)
+    AND ($9::uuid IS NULL OR w.workspace_id = $9)
   ORDER BY r.queued_at DESC, r.run_id DESC LIMIT $8`;
 
 export function toRun(row: RunRow) {

@@ -13,7 +13,7 @@ import {
 import { ConflictProblem, ForbiddenProblem, NotFoundProblem } from '@sovereign/protocol/http';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
-import { requireInstanceAdmin, roleIn } from '../auth/access.ts';
+import { boundWorkspace, requireInstanceAdmin, roleIn } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
 import { type DataplaneRow, selectDataplane } from '../dataplanes/store.ts';
@@ -102,7 +102,10 @@ export async function signingRoutes(app: PublicApi, deps: Deps) {
         );
       }
       const iat = Math.floor(deps.now().getTime() / 1000);
-      const exp = iat + (request.body.ttlSeconds ?? scopedTokenMaxTtlSeconds);
+      // A token made with an API key ends when the key does, if that comes first.
+      const keyEnds =
+        principal.apiKey === undefined ? Infinity : Math.floor(principal.apiKey.expiresAt.getTime() / 1000);
+      const exp = Math.min(iat + (request.body.ttlSeconds ?? scopedTokenMaxTtlSeconds), keyEnds);
       const jti = randomUUID();
       const claims: ScopedTokenClaims = {
         iss: deps.config.publicUrl,
@@ -194,14 +197,23 @@ export async function signingRoutes(app: PublicApi, deps: Deps) {
       const principal = principalOf(request);
       const notFound = new NotFoundProblem(ErrorCode.tokenNotFound, 'No such token.');
       const revoked = await db.transaction(async (tx) => {
-        const [row] = await tx.query<{ user_id: string; organization_id: string; revoked_at: Date | null }>(
-          `SELECT t.user_id, w.organization_id, t.revoked_at FROM issued_tokens t JOIN workspaces w USING (workspace_id)
+        const [row] = await tx.query<{
+          user_id: string;
+          workspace_id: string;
+          organization_id: string;
+          revoked_at: Date | null;
+        }>(
+          `SELECT t.user_id, t.workspace_id, w.organization_id, t.revoked_at
+             FROM issued_tokens t JOIN workspaces w USING (workspace_id)
             WHERE t.jti = $1`,
           [request.params.tokenId],
         );
         if (row === undefined) throw notFound;
+        // A key bound to one workspace reaches no token of another, not even its user's own.
+        const bound = boundWorkspace(principal);
+        if (bound !== null && bound !== row.workspace_id) throw notFound;
         if (row.user_id !== principal.userId) {
-          const role = await roleIn(tx, principal, row.organization_id);
+          const role = await roleIn(tx, principal, row.organization_id, row.workspace_id);
           if (role === null) throw notFound;
           if (role !== 'owner' && role !== 'admin') {
             throw new ForbiddenProblem(

@@ -4,7 +4,7 @@ import { ConflictProblem, ForbiddenProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
-import { requireRole, roleIn } from '../auth/access.ts';
+import { boundWorkspace, requireRole, roleIn } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
 import { CursorParam, decodeCursor, isText, isUuid, NextCursor, page } from '../paging.ts';
@@ -142,13 +142,17 @@ export async function workspaceRoutes(app: PublicApi, deps: Deps) {
       const principal = principalOf(request);
       const { organizationId, cursor } = request.query;
       const limit = request.query.limit ?? 100;
-      if (organizationId !== undefined) await requireRole(db, principal, organizationId, 'viewer');
+      const bound = boundWorkspace(principal);
+      if (organizationId !== undefined) {
+        await requireRole(db, principal, organizationId, 'viewer', undefined, bound ?? undefined);
+      }
       const [afterName, afterId] = cursor === undefined ? [] : decodeCursor(cursor, [isText, isUuid]);
       const rows = await db.query<WorkspaceRow>(
         `${selectWorkspace} WHERE w.deleted_at IS NULL
             AND ($2::uuid IS NULL OR w.organization_id = $2)
             AND ($3 OR w.organization_id IN (SELECT organization_id FROM memberships WHERE user_id = $1))
             AND ($4::text IS NULL OR (w.name, w.workspace_id) > ($4, $5::uuid))
+            AND ($7::uuid IS NULL OR w.workspace_id = $7)
           ORDER BY w.name, w.workspace_id LIMIT $6`,
         [
           principal.userId,
@@ -157,6 +161,7 @@ export async function workspaceRoutes(app: PublicApi, deps: Deps) {
           afterName ?? null,
           afterId ?? null,
           limit + 1,
+          bound,
         ],
       );
       const listed = page(rows, limit, (w) => [w.name, w.workspace_id]);

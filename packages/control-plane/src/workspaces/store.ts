@@ -49,7 +49,7 @@ export async function workspaceFor(
     workspaceId,
   ]);
   if (row === undefined) throw workspaceNotFound();
-  const role = await requireRole(tx, principal, row.organization_id, minimum, workspaceNotFound());
+  const role = await requireRole(tx, principal, row.organization_id, minimum, workspaceNotFound(), row.workspace_id);
   return { ...row, role };
 }
 

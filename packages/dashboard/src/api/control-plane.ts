@@ -1,5 +1,5 @@
 import type { RunStatus } from '@sovereign/protocol/run-states';
-import type { Scope } from '@sovereign/protocol/scopes';
+import type { Role, Scope } from '@sovereign/protocol/scopes';
 import { ApiError, requestJson } from './http.ts';
 import type {
   ApiKey,
@@ -125,7 +125,7 @@ export const controlPlane = {
   run: (runId: string, signal?: AbortSignal) => call<Run>(`/runs/${runId}`, signal === undefined ? {} : { signal }),
   cancel: (runId: string) => call<Run>(`/runs/${runId}/cancel`, { method: 'POST' }),
   apiKeys: (signal?: AbortSignal) => list<ApiKey>('/api-keys', signal),
-  createApiKey: (body: { name: string; expiresInDays?: number }) =>
+  createApiKey: (body: { name: string; role?: Role; expiresInDays?: number }) =>
     call<ApiKey & { key: string }>('/api-keys', { method: 'POST', body }),
   revokeApiKey: (apiKeyId: string) => call<undefined>(`/api-keys/${apiKeyId}`, { method: 'DELETE' }),
   dataplaneToken: (workspaceId: string, scopes: Scope[]) =>

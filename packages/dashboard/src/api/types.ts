@@ -125,8 +125,12 @@ export interface ApiKey {
   apiKeyId: string;
   name: string;
   prefix: string;
+  /** The most the key may do; it never acts above your own role either. */
+  role: Role;
+  /** The one workspace it acts in, or null. */
+  workspaceId: string | null;
   createdAt: string;
-  expiresAt: string | null;
+  expiresAt: string;
   lastUsedAt: string | null;
 }
 

@@ -1,3 +1,5 @@
+import { apiKeyDefaultDays, apiKeyDefaultRole, apiKeyMaxDays } from '@sovereign/protocol/api-keys';
+import { type Role, Roles } from '@sovereign/protocol/scopes';
 import { type FormEvent, useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
 import { ErrorNote, Loading, Section, Time } from '../components/ui.tsx';
@@ -8,11 +10,13 @@ export function ApiKeysPage() {
   const keys = useLoad((signal) => controlPlane.apiKeys(signal), []);
   const [name, setName] = useState('');
   const [days, setDays] = useState('');
+  const [role, setRole] = useState<Role>(apiKeyDefaultRole);
   const [created, setCreated] = useState<{ name: string; key: string } | undefined>(undefined);
   const [copied, setCopied] = useState(false);
   const create = useAction(async () => {
     const key = await controlPlane.createApiKey({
       name: name.trim(),
+      role,
       ...(days === '' ? {} : { expiresInDays: Number(days) }),
     });
     setCreated({ name: key.name, key: key.key });
@@ -40,7 +44,8 @@ export function ApiKeysPage() {
     <>
       <h1>API keys</h1>
       <p className="muted">
-        An API key acts as you, with your roles, for the <code>sov</code> CLI and scripts.
+        An API key acts as you for the <code>sov</code> CLI and scripts, never above the role you give it nor above your
+        own, and stops working when it expires (at most {apiKeyMaxDays} days).
       </p>
       {created !== undefined && (
         <section className="card callout" aria-labelledby="new-key-title">
@@ -66,11 +71,22 @@ export function ApiKeysPage() {
             <input required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} />
           </label>
           <label>
-            Expires in days (optional)
+            Role
+            <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
+              {Roles.map((r) => (
+                <option key={r} value={r}>
+                  {r}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Expires in days
             <input
               type="number"
               min={1}
-              max={3650}
+              max={apiKeyMaxDays}
+              placeholder={String(apiKeyDefaultDays)}
               inputMode="numeric"
               value={days}
               onChange={(e) => setDays(e.target.value)}
@@ -93,6 +109,7 @@ export function ApiKeysPage() {
               <tr>
                 <th scope="col">Name</th>
                 <th scope="col">Key starts with</th>
+                <th scope="col">Role</th>
                 <th scope="col">Created</th>
                 <th scope="col">Expires</th>
                 <th scope="col">Last used</th>
@@ -108,10 +125,13 @@ export function ApiKeysPage() {
                   <td data-label="Key starts with">
                     <code>{k.prefix}…</code>
                   </td>
+                  <td data-label="Role">{k.workspaceId === null ? k.role : `${k.role} in one workspace`}</td>
                   <td data-label="Created">
                     <Time iso={k.createdAt} relative />
                   </td>
-                  <td data-label="Expires">{k.expiresAt === null ? 'never' : <Time iso={k.expiresAt} />}</td>
+                  <td data-label="Expires">
+                    <Time iso={k.expiresAt} />
+                  </td>
                   <td data-label="Last used">
                     <Time iso={k.lastUsedAt} relative />
                   </td>
