@@ -44,30 +44,26 @@ export class PatternSet {
       return c;
     };
 
-    // The trie: each state's edges as a list of siblings (few Maps to collect), the root's in a row.
-    const firstChild: number[] = [-1];
-    const nextSibling: number[] = [-1];
-    const label: number[] = [0];
-    const ends: number[] = [0];
-    const rootChild: number[] = [];
-    const childOf = (state: number, c: number): number => {
-      if (state === 0) return rootChild[c] ?? -1;
-      for (let t = firstChild[state] as number; t >= 0; t = nextSibling[t] as number) if (label[t] === c) return t;
-      return -1;
-    };
+    // The trie: each state's edges as a list of siblings, the root's in a row by class.
+    const list = [...patterns].filter((pattern) => pattern.length > 0);
+    const most = list.reduce((sum, pattern) => sum + pattern.length, 1);
+    const firstChild = new Int32Array(most).fill(-1);
+    const nextSibling = new Int32Array(most).fill(-1);
+    const label = new Uint16Array(most);
+    const ends = new Int32Array(most);
+    const rootChild = new Int32Array(Math.min(65536, most)).fill(-1);
+    let count = 1;
     let longest = 0;
-    for (const pattern of patterns) {
-      if (pattern.length === 0) continue;
+    for (const pattern of list) {
       let state = 0;
       for (let i = 0; i < pattern.length; i++) {
         const c = classFor(pattern.charCodeAt(i));
-        let next = childOf(state, c);
+        let next = state === 0 ? (rootChild[c] as number) : (firstChild[state] as number);
+        if (state !== 0) while (next >= 0 && label[next] !== c) next = nextSibling[next] as number;
         if (next < 0) {
-          next = label.length;
-          label.push(c);
-          ends.push(0);
-          firstChild.push(-1);
-          nextSibling.push(firstChild[state] as number);
+          next = count++;
+          label[next] = c;
+          nextSibling[next] = firstChild[state] as number;
           firstChild[state] = next;
           if (state === 0) rootChild[c] = next;
         }
@@ -78,18 +74,16 @@ export class PatternSet {
     }
 
     // Breadth first: new numbers in that order, each state's edges, depths, fallbacks and matches.
-    const count = label.length;
-    const order = [0];
-    const number = new Int32Array(count);
+    const order = new Int32Array(count);
+    let queued = 1;
     const firstEdge = new Int32Array(count + 1);
     const edgeClass = new Uint16Array(count - 1);
     const edgeTarget = new Int32Array(count - 1);
     for (let s = 0; s < count; s++) {
-      firstEdge[s] = order.length - 1;
+      firstEdge[s] = queued - 1;
       for (let t = firstChild[order[s] as number] as number; t >= 0; t = nextSibling[t] as number) {
-        number[t] = order.length;
-        edgeClass[order.length - 1] = label[t] as number;
-        order.push(t);
+        edgeClass[queued - 1] = label[t] as number;
+        order[queued++] = t;
       }
     }
     firstEdge[count] = count - 1;
@@ -166,39 +160,29 @@ export class PatternSet {
     const classes = this.#classes;
     const lastDense = this.#lastDense;
     const dense = this.#dense;
-    const firstEdge = this.#firstEdge;
-    const edgeClass = this.#edgeClass;
-    const edgeTarget = this.#edgeTarget;
-    const fail = this.#fail;
     const match = this.#match;
     let s = state;
     for (let i = 0; i < text.length; i++) {
       const c = classOf[text.charCodeAt(i)] as number;
-      if (c === 0) {
-        s = 0;
-        continue;
-      }
-      for (;;) {
-        if (s <= lastDense) {
-          s = dense[s * classes + c] as number;
-          break;
-        }
-        let next = -1;
-        for (let e = firstEdge[s] as number, last = firstEdge[s + 1] as number; e < last; e++) {
-          if (edgeClass[e] === c) {
-            next = edgeTarget[e] as number;
-            break;
-          }
-        }
-        if (next >= 0) {
-          s = next;
-          break;
-        }
-        s = fail[s] as number;
-      }
+      if (s <= lastDense) s = dense[s * classes + c] as number;
+      else s = this.#deep(s, c);
       const length = match[s] as number;
       if (length > 0) found(i + 1, length);
     }
     return s;
+  }
+
+  /** The next state from a state with no full row: its own edge, else its fallback's (in the end one with a row). */
+  #deep(state: number, c: number): number {
+    const firstEdge = this.#firstEdge;
+    const edgeClass = this.#edgeClass;
+    let s = state;
+    while (s > this.#lastDense) {
+      for (let e = firstEdge[s] as number, last = firstEdge[s + 1] as number; e < last; e++) {
+        if (edgeClass[e] === c) return this.#edgeTarget[e] as number;
+      }
+      s = this.#fail[s] as number;
+    }
+    return this.#dense[s * this.#classes + c] as number;
   }
 }

@@ -126,6 +126,7 @@ function utf8Escape(ch: string): string {
 }
 
 function urlEncodings(value: string): string[] {
+  if (/^[A-Za-z0-9._~-]*$/.test(value)) return [value];
   const keeps = [
     unreserved, // RFC 3986, .NET Uri.EscapeDataString, PHP rawurlencode, Go url.PathEscape
     `${unreserved}!'()*`, // JavaScript encodeURIComponent
@@ -141,6 +142,7 @@ const unicodeEscape = (ch: string) => `\\u${ch.charCodeAt(0).toString(16).padSta
 
 /** As inside a JSON string, the way common encoders write it, and a JSON string inside another. */
 function jsonEncodings(value: string): string[] {
+  if (!/["\\/<>&]|[^ -~]/.test(value)) return [value];
   const json = (text: string) => JSON.stringify(text).slice(1, -1);
   const plain = json(value);
   const ascii = (text: string) => text.replace(/[\u0080-\uffff]/g, unicodeEscape); // Python's json.dumps
@@ -151,6 +153,7 @@ function jsonEncodings(value: string): string[] {
 
 /** As HTML text or attribute, with the entities common escapers choose. */
 function htmlEncodings(value: string): string[] {
+  if (!/[&<>"'`=/]/.test(value)) return [value];
   const base: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
   const variants: Array<Record<string, string>> = [
     base, // text only
