@@ -70,19 +70,21 @@ const forms = {
 `;
 
 /**
- * What must never be read back: each secret (and each line of the multi-line one) as is,
- * in either case, base64 and base64url (whole, and the part inside a longer encoding that
- * depends on its bytes alone), hex, URL-encoded and JSON- and HTML-escaped; and, for the
- * line cut at 256 KiB, each half of the secret on either side of the cut. Derived here
- * from the values, not taken from the masker, so a form the masker misses is caught.
+ * What must never be read back (compared ignoring the case of ASCII letters): each secret
+ * (and each line of the multi-line one) as is, base64 and base64url (whole, and the part
+ * inside a longer encoding that depends on its bytes alone), hex, URL-encoded and JSON-
+ * and HTML-escaped, the same for it in upper case; and, for the line cut at 256 KiB, each
+ * half of the secret on either side of the cut. Derived here from the values, not taken
+ * from the masker, so a form the masker misses is caught.
  */
 function forbidden(): string[] {
-  const values = [secret, ...pem.split('\n').filter((line) => line.length > 20), pem];
+  const values = [secret, secret.toUpperCase(), ...pem.split('\n').filter((line) => line.length > 20), pem];
   const out = [secret.slice(0, 10), secret.slice(10)];
   for (const value of values) {
     const bytes = Buffer.from(value);
     out.push(value, bytes.toString('hex'), encodeURIComponent(value), JSON.stringify(value).slice(1, -1));
     out.push(new URLSearchParams({ v: value }).toString().slice(2));
+    out.push(value.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;'));
     for (const skip of [0, 1, 2]) {
       const groups = bytes.subarray(skip, skip + Math.floor((bytes.length - skip) / 3) * 3);
       out.push(groups.toString('base64'), groups.toString('base64url'));
