@@ -71,6 +71,9 @@ describe('secret masking', () => {
       assert.ok(masked.includes(maskText), `${name}: ${masked}`);
       assert.ok(!masked.toLowerCase().includes('t0ken'), `${name}: ${masked}`);
     }
+    const padded = Buffer.from('sk-live-5f7d0c2e9b1a').toString('base64');
+    assert.ok(padded.endsWith('='));
+    assert.equal(new Masker(['sk-live-5f7d0c2e9b1a']).mask(`base64: ${padded}`), `base64: ${maskText}`, 'padding too');
     const text = 'INFO GET /api/v1 200 c2VjcmV0 73656372 s3cr3t-t0ke %20&amp;';
     assert.equal(plain.mask(text), text);
   });
@@ -95,7 +98,7 @@ describe('secret masking', () => {
     assert.equal(lines.mask('MIIBVwIBADANBgkqhkiG9w0BAQEFAASC'), maskText);
     assert.equal(lines.mask(Buffer.from('MIIBVwIBADANBgkqhkiG9w0BAQEFAASC').toString('hex')), maskText);
     assert.equal(lines.mask(JSON.stringify({ key: pem })), `{"key":"${maskText}"}`);
-    assert.match(lines.mask(Buffer.from(pem).toString('base64')), /^\*{8}=*$/);
+    assert.equal(lines.mask(Buffer.from(pem).toString('base64')), maskText);
   });
 
   it('leaves secrets shorter than the floor alone, and says which are', () => {

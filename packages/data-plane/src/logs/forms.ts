@@ -63,9 +63,11 @@ function encodings(value: string): string[] {
 const unpadded = (base64: string) => base64.replace(/=+$/, '');
 const toUrlAlphabet = (base64: string) => base64.replaceAll('+', '-').replaceAll('/', '_');
 
+/** Padded and not: the padding is masked with the rest when it is there. */
 function wholeBase64(bytes: Buffer): string[] {
-  const whole = unpadded(bytes.toString('base64'));
-  return [whole, toUrlAlphabet(whole)];
+  const padded = bytes.toString('base64');
+  const whole = unpadded(padded);
+  return [padded, toUrlAlphabet(padded), whole, toUrlAlphabet(whole)];
 }
 
 /** The lines of a base64 text wrapped at the usual widths (the last one as far as it is the secret's). */
@@ -83,7 +85,7 @@ function wrapped(bytes: Buffer): string[] {
 }
 
 /**
- * Base64 and base64url, whole (a padded form is this and its `=`), wrapped at the usual
+ * Base64 and base64url, whole (padded or not), wrapped at the usual
  * widths, and the text the secret takes inside a longer encoded string at each of the
  * three byte offsets it can start at: the characters that depend on its bytes alone.
  */
