@@ -313,6 +313,13 @@ for (const target of databaseTargets()) {
       assert.equal(posted.status, 400, 'a token in the URL is for opening a page, not for writes');
 
       assert.ok(!platform.dp('us-1').service.output().includes(token), 'the data plane never logs the token');
+      // Nor the app's own paths: an app may put anything in its links (a job's secret in a callback URL).
+      const appPath = `callback-${randomBytes(6).toString('hex')}`;
+      const appRequests = () => platform.dp('us-1').service.output().split(`/interactive/${echoRun.runId}/`).length;
+      const before = appRequests();
+      await call('GET', `${echoRun.url}${appPath}/x?y=1`, { headers: { cookie } });
+      await platform.waitFor(async () => appRequests() > before, 'the request in the data plane’s log (control)');
+      assert.ok(!platform.dp('us-1').service.output().includes(appPath), 'the data plane never logs the app’s paths');
     });
 
     it('runs one per job unless the manifest says otherwise: a second trigger names the running one', async () => {

@@ -67,7 +67,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
               level: config.logLevel,
               base: { service: 'data-plane' },
               redact: ['req.headers.authorization', 'req.headers.cookie'],
-              // No query string of an interactive app's URL in our logs: it may carry a token.
+              // Of an interactive app's URL, only its run in our logs: the rest may carry a token or the app's data.
               serializers: { req: requestLogSerializer },
             },
       ready: async () => {

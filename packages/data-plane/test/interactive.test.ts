@@ -117,7 +117,7 @@ describe('interactive proxy headers', () => {
     assert.deepEqual(headers, { 'set-cookie': [`b=2; Path=${prefix}/`], 'content-type': 'text/plain' });
   });
 
-  it('leaves query strings of interactive URLs out of the request log', () => {
+  it('logs an interactive URL only as far as its run: never the app’s path or query', () => {
     const entry = (url: string) =>
       requestLogSerializer({
         method: 'GET',
@@ -125,7 +125,11 @@ describe('interactive proxy headers', () => {
         headers: { host: 'dp' },
         socket: { remoteAddress: '127.0.0.1', remotePort: 1 },
       } as never);
-    assert.equal(entry(`${prefix}/?sov_token=eyJ.secret`).url, `${prefix}/?…`);
+    assert.equal(entry(`${prefix}/?sov_token=eyJ.secret`).url, `${prefix}/…`);
+    assert.equal(entry(`${prefix}/callback/sk-live-secret/x?y=1`).url, `${prefix}/…`);
+    assert.equal(entry(`${prefix}?sov_token=eyJ.secret`).url, `${prefix}/…`);
+    assert.equal(entry(`${prefix}/`).url, `${prefix}/`);
+    assert.equal(entry(prefix).url, prefix);
     assert.equal(entry('/api/v1/runs/x/logs?follow=true').url, '/api/v1/runs/x/logs?follow=true');
   });
 });

@@ -90,6 +90,58 @@ describe('log pump: a job’s output, line by line, into the store', () => {
     ]);
   });
 
+  it('masks a secret written in pieces, across the cut of an over-long line, and in every common form', async () => {
+    const secret = 'pump-s3cr3t value/+&"';
+    const { child, exited } = job(`
+      const s = ${JSON.stringify(secret)};
+      const pause = () => new Promise((r) => setTimeout(r, 50));
+      (async () => {
+        // Across two writes, without a newline between them.
+        process.stdout.write('split: ' + s.slice(0, 9));
+        await pause();
+        process.stdout.write(s.slice(9) + '\\n');
+        // Beginning 10 characters before the place where a line over 256 KiB is cut, the
+        // line still open when it goes past 256 KiB.
+        process.stdout.write('x'.repeat(256 * 1024 - 10) + s.slice(0, 5));
+        await pause();
+        process.stdout.write(s.slice(5) + 'y'.repeat(1000));
+        await pause();
+        process.stdout.write('\\n');
+        for (const form of [
+          s.toUpperCase(),
+          Buffer.from(s).toString('hex'),
+          Buffer.from('user:' + s).toString('base64'),
+          encodeURIComponent(s),
+          new URLSearchParams({ s }).toString(),
+          JSON.stringify({ s }),
+          s.replaceAll('&', '&amp;').replaceAll('"', '&quot;'),
+        ]) console.error('form: ' + form);
+      })();
+    `);
+    const stored: string[] = [];
+    await pumpLogs({
+      stdout: child.stdout,
+      stderr: child.stderr,
+      exited,
+      masker: new Masker([secret]),
+      stored: 0,
+      append: async (_firstSeq, batch) => {
+        stored.push(...batch.map((l) => l.text));
+      },
+    });
+    const leaked = stored.filter((line) => /s3cr3t|value|7333637233/i.test(line));
+    assert.deepEqual(
+      leaked.map((line) => `${line.slice(0, 40)}…${line.slice(-20)}`),
+      [],
+    );
+    assert.equal(stored[0], 'split: ********');
+    assert.equal(stored[1]?.length, 256 * 1024, 'the long line is cut at 256 KiB');
+    assert.equal(stored[1]?.slice(-12), 'xx********yy', 'masked before the cut');
+    assert.equal(stored[2], 'y'.repeat(998));
+    assert.equal(stored.filter((line) => line.startsWith('form: ')).length, 7);
+    for (const line of stored.filter((l) => l.startsWith('form: '))) assert.match(line, /\*{8}/);
+  });
+
   it('gives up on pipes a leftover process holds open once the job has exited', async () => {
     const { child, exited } = job(`
       require('node:child_process').spawn('sleep', ['30'], { stdio: ['ignore', 'inherit', 'inherit'] }).unref();

@@ -9,7 +9,7 @@ import type { LiveInteractive } from '../interactive/gateway.ts';
 import { IdleWatch } from '../interactive/idle.ts';
 import type { AppAddress, LaunchedRun, Launcher, RunSlot } from '../launch/launcher.ts';
 import { formatLimit, type LimitSettings, type RunLimits, resolveLimits } from '../launch/limits.ts';
-import { Masker } from '../logs/mask.ts';
+import { Masker, minMaskedLength, tooShortToMask } from '../logs/mask.ts';
 import { pumpLogs } from '../logs/pump.ts';
 import type { LogStore } from '../logs/store.ts';
 import type { OutboxDeliverer } from '../outbox/outbox.ts';
@@ -308,7 +308,7 @@ export class Executor {
       ]);
       if (!copied) return await fail('deployment_missing');
       if (vars === undefined) return await fail('secrets_unreadable');
-      const masker = new Masker(vars.secrets);
+      const masker = new Masker(vars.secrets.map((secret) => secret.value));
       const env: Record<string, string> = {
         // Only what a job needs: never the data plane's own environment (its credentials, its master key).
         LANG: 'C.UTF-8',
@@ -345,6 +345,7 @@ export class Executor {
       active.process = child;
       // Stopped while it was being started: it ends before its command runs.
       if (active.stopping !== undefined) child.terminate(this.#o.runs.killGraceMs);
+      await this.#noteUnmasked(active, vars.secrets);
       const logsDone = pumpLogs({
         stdout: child.stdout,
         stderr: child.stderr,
@@ -449,6 +450,18 @@ export class Executor {
     }, outputCheckMs);
     timer.unref();
     return timer;
+  }
+
+  /** Names, in the run's log, the secrets too short to be masked in it (never their values). */
+  async #noteUnmasked(active: ActiveRun, secrets: Array<{ name: string; value: string }>): Promise<void> {
+    const names = secrets
+      .filter((secret) => secret.value.length > 0 && tooShortToMask(secret.value))
+      .map((secret) => secret.name);
+    if (names.length === 0) return;
+    await this.#note(
+      active,
+      `sovereign: secrets shorter than ${minMaskedLength} characters are not masked in this log: ${names.sort().join(', ')}`,
+    );
   }
 
   /** A run stopped by one of its limits says which, and how much it was, in its own log. */

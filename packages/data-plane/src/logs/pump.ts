@@ -26,6 +26,7 @@ export interface PumpOptions {
   stderr: Readable | null;
   /** Resolves when the job's process has exited. */
   exited: Promise<unknown>;
+  /** Masks the output as it is read, before it is split into lines (and over-long ones are cut). */
   masker: Masker;
   /** Lines the run already has; numbering goes on after them. */
   stored: number;
@@ -38,7 +39,7 @@ export interface PumpOptions {
 }
 
 /**
- * Reads a job's stdout and stderr line by line, masks secrets, and stores the lines in
+ * Reads a job's stdout and stderr, masks secrets, splits lines, and stores them in
  * batches, holding the pipes back while the store is behind. Resolves, once both pipes
  * are drained (or the grace after the job's exit has run out), to the number of lines
  * the run has; rejects if a batch could not be stored.
@@ -60,7 +61,7 @@ export async function pumpLogs(options: PumpOptions): Promise<number> {
 
   const flush = (): Promise<void> => {
     if (pending.length === 0) return writing;
-    const batch = pending.map((line) => ({ ...line, text: options.masker.mask(line.text) }));
+    const batch = pending;
     pending = [];
     pendingBytes = 0;
     const first = seq + 1;
@@ -104,7 +105,7 @@ export async function pumpLogs(options: PumpOptions): Promise<number> {
   const pump = (stream: Readable | null, name: LogLine['stream']) =>
     new Promise<void>((resolve) => {
       if (stream === null) return resolve();
-      const lines = new LineAssembler(name);
+      const lines = new LineAssembler(name, options.masker);
       stream.on('data', (chunk: Buffer) => {
         for (const line of lines.push(chunk)) keep(line);
         if (pendingBytes >= flushAtBytes || pending.length >= flushAtLines) void flush();

@@ -216,21 +216,25 @@ export class Variables {
 
   /**
    * What a run needs, from one read: every variable by name for its environment, and the
-   * secret values among them for masking its logs.
+   * secrets among them (name and value) for masking its logs.
    */
-  async forRun(workspaceId: string): Promise<{ values: Record<string, string>; secrets: string[] }> {
+  async forRun(
+    workspaceId: string,
+  ): Promise<{ values: Record<string, string>; secrets: Array<{ name: string; value: string }> }> {
     const ws = canonicalWorkspace(workspaceId);
     const rows = await this.#db.query<SealedRow>(sealedRowsQuery(false), [ws]);
     const decrypted = this.#decrypt(ws, rows);
     return {
       values: Object.fromEntries(rows.map((row) => [row.name, decrypted.get(row.name) ?? ''])),
-      secrets: rows.filter((row) => row.secret).map((row) => decrypted.get(row.name) ?? ''),
+      secrets: rows
+        .filter((row) => row.secret)
+        .map((row) => ({ name: row.name, value: decrypted.get(row.name) ?? '' })),
     };
   }
 
   /** The secret values of a workspace, for masking its runs' logs. */
   async secretValues(workspaceId: string): Promise<string[]> {
-    return (await this.forRun(workspaceId)).secrets;
+    return (await this.forRun(workspaceId)).secrets.map((secret) => secret.value);
   }
 
   /**
