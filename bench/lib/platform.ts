@@ -20,12 +20,14 @@ export function startPlatform(target: DatabaseTarget, options: PlatformOptions =
     : {};
   return Platform.start(target, {
     ...options,
-    // Rate limits are a defence against abuse; the benches measure raw rates, token issuance among them.
+    // Rate limits are a defence against abuse; the benches measure raw rates, token issuance
+    // and triggers among them, from one workspace.
     controlPlaneEnv: {
       SOV_LOG_LEVEL: level,
       SOV_TOKEN_LIMIT_PER_CLIENT: '0',
+      SOV_TRIGGER_LIMIT_PER_WORKSPACE: '0',
       SOV_LOGIN_LIMIT_PER_CLIENT: '0',
-      SOV_LOGIN_LIMIT_PER_ACCOUNT: '0',
+      SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT: '0',
       ...profile,
       ...options.controlPlaneEnv,
     },

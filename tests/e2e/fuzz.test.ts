@@ -8,6 +8,7 @@ import {
   InitializeRequest,
   InternalPaths,
   maxJsonDepth,
+  RevocationsRequest,
   RunEventsRequest,
   Scopes,
 } from '@sovereign/protocol';
@@ -46,6 +47,10 @@ function internalOperations(): Operation[] {
   const claim = schemaOf(ClaimRequest);
   // A claim is held open up to waitMs: keep the fuzz's valid ones short.
   if (claim.properties !== undefined) claim.properties.waitMs = { type: 'integer', minimum: 0, maximum: 50 };
+  // So is a request for revocations.
+  const revocations = schemaOf(RevocationsRequest);
+  if (revocations.properties !== undefined)
+    revocations.properties.waitMs = { type: 'integer', minimum: 0, maximum: 50 };
   return (
     [
       [InternalPaths.token, schemaOf(DataplaneTokenRequest)],
@@ -54,6 +59,7 @@ function internalOperations(): Operation[] {
       [InternalPaths.deploymentReport, schemaOf(DeploymentReport)],
       [InternalPaths.claim, claim],
       [InternalPaths.runEvents, schemaOf(RunEventsRequest)],
+      [InternalPaths.revocations, revocations],
     ] as const
   ).map(([path, body]) => ({
     key: `POST ${path}`,

@@ -42,6 +42,8 @@ function decoded(chunks: Buffer[], encoding: string | string[] | undefined): str
  */
 export class Tap {
   readonly exchanges: Exchange[] = [];
+  /** Paths answered 503 here instead of reaching the service, as when a network drops them. */
+  readonly refused = new Set<string>();
   readonly #server: Server;
   readonly #target: URL;
 
@@ -64,6 +66,12 @@ export class Tap {
         responseBody: [],
       };
       tap.exchanges.push(exchange);
+      if (tap.refused.has((req.url ?? '/').split('?')[0] as string)) {
+        exchange.status = 503;
+        req.resume();
+        res.writeHead(503, { 'content-type': 'text/plain' }).end('refused by the tap');
+        return;
+      }
       const upstream = request(
         {
           host: tap.#target.hostname,

@@ -31,7 +31,13 @@ export interface ControlPlaneConfig {
   runLeaseSeconds: number;
   /** How often the scheduler looks for due jobs and expired leases. */
   schedulerTickMs: number;
-  /** Budgets of the endpoints that take a credential: sign-in, scoped tokens, data plane credentials. */
+  /**
+   * Batch runs a workspace may have claimed or running on its data plane at once, unless
+   * an admin of the data plane's organization set another limit for it: the room the
+   * workspace's neighbours on a shared data plane are sure to keep.
+   */
+  workspaceRunLimit: number;
+  /** Budgets of the endpoints that take a credential (sign-in, scoped tokens, data plane credentials), and of triggers. */
   rateLimits: RateLimitConfig;
   /**
    * The key that seals the private signing keys in the database (SOV_MASTER_KEY or
@@ -106,11 +112,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlan
     passwordCostLog2: intFrom(env, 'SOV_PASSWORD_COST_LOG2', defaultPasswordCostLog2),
     runLeaseSeconds: intFrom(env, 'SOV_RUN_LEASE_SECONDS', 30),
     schedulerTickMs: intFrom(env, 'SOV_SCHEDULER_TICK_MS', 1000),
+    workspaceRunLimit: intFrom(env, 'SOV_WORKSPACE_RUN_LIMIT', 10),
     rateLimits: {
       windowSeconds: intFrom(env, 'SOV_RATE_LIMIT_WINDOW_SECONDS', 60),
       loginPerClient: intFrom(env, 'SOV_LOGIN_LIMIT_PER_CLIENT', 30),
       loginPerClientAndAccount: intFrom(env, 'SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT', 10),
       tokensPerClient: intFrom(env, 'SOV_TOKEN_LIMIT_PER_CLIENT', 300),
+      triggersPerWorkspace: intFrom(env, 'SOV_TRIGGER_LIMIT_PER_WORKSPACE', 600),
     },
     masterKey: {
       key: env.SOV_MASTER_KEY || undefined,
@@ -145,8 +153,15 @@ export function defaultConfig(overrides: Partial<ControlPlaneConfig> = {}): Cont
     passwordCostLog2: 12,
     runLeaseSeconds: 30,
     schedulerTickMs: 1000,
+    workspaceRunLimit: 10,
     // Off: in-process suites sign in hundreds of users from one address. The limits have their own suite.
-    rateLimits: { windowSeconds: 60, loginPerClient: 0, loginPerClientAndAccount: 0, tokensPerClient: 0 },
+    rateLimits: {
+      windowSeconds: 60,
+      loginPerClient: 0,
+      loginPerClientAndAccount: 0,
+      tokensPerClient: 0,
+      triggersPerWorkspace: 0,
+    },
     masterKey: { key: randomBytes(32).toString('base64') },
     dev: false,
     ...overrides,

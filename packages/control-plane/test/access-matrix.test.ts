@@ -62,6 +62,12 @@ interface Row {
   own?: (answer: Answer, w: World) => void;
   /** Destructive routes go after the rest (higher runs later). */
   rank?: number;
+  /**
+   * Ends the caller's sessions: each cell signs its caller in afresh and calls with that
+   * session, so the sessions the other cells use live on (until signing out everywhere,
+   * which goes last).
+   */
+  signsOut?: true;
 }
 
 /** Every caller the same outcome. */
@@ -138,7 +144,8 @@ function table(): Record<string, Row> {
     'GET /.well-known/jwks.json': { public: true, stranger: 200, ...all(200) },
 
     // About the caller only.
-    'POST /auth/logout': { stranger: 'own', ...all(204), rank: 9 },
+    'POST /auth/logout': { stranger: 'own', ...all(204), rank: 9, signsOut: true },
+    'POST /auth/logout-all': { stranger: 'own', ...all(204), rank: 10, signsOut: true },
     'GET /me': {
       stranger: 'own',
       ...all(200),
@@ -313,6 +320,10 @@ function table(): Record<string, Row> {
       stranger: ErrorCode.workspaceNotFound,
       ...from('member', 200, ErrorCode.scopeNotAllowed),
     },
+    'GET /workspaces/{workspaceId}/dataplane-tokens': {
+      stranger: ErrorCode.workspaceNotFound,
+      ...from('admin', 200),
+    },
     'POST /dataplane-tokens/{tokenId}/revoke': {
       // The token is the owner's: owners and admins may revoke it, as may its own user.
       stranger: ErrorCode.tokenNotFound,
@@ -444,7 +455,11 @@ eachDatabase('access matrix: every public route, every kind of caller', (h) => {
     const viewerMay = (key: string) => typeof rows[key]?.viewer === 'number' || rows[key]?.viewer === 'own';
     assert.deepEqual(
       served.filter((key) => key.startsWith('GET ') && !viewerMay(key)).sort(),
-      ['GET /organizations/{organizationId}/audit-events', 'GET /signing-keys'],
+      [
+        'GET /organizations/{organizationId}/audit-events',
+        'GET /signing-keys',
+        'GET /workspaces/{workspaceId}/dataplane-tokens',
+      ],
       'the reads a viewer may not do',
     );
     assert.deepEqual(
@@ -453,6 +468,7 @@ eachDatabase('access matrix: every public route, every kind of caller', (h) => {
         'POST /api-keys',
         'POST /auth/login',
         'POST /auth/logout',
+        'POST /auth/logout-all',
         'POST /auth/signup',
         'POST /me/password',
         'POST /organizations',
@@ -482,6 +498,17 @@ eachDatabase('access matrix: every public route, every kind of caller', (h) => {
       instanceAdmin: h().adminToken,
       stranger: w.other.people.owner.token,
     };
+    const emails: Partial<Record<Caller | 'stranger', string>> = {
+      ...Object.fromEntries(roles.map((role) => [role, w.t.people[role].email])),
+      stranger: w.other.people.owner.email,
+    };
+    /** The caller's token for a row: a fresh session for a row that signs out. */
+    const tokenFor = async (row: Row, caller: Caller | 'stranger') => {
+      const email = emails[caller];
+      if (!row.signsOut) return tokens[caller];
+      if (email === undefined) throw new Error(`no fresh session for ${caller}`);
+      return h().login(email, userPassword);
+    };
     const call = (op: Operation, row: Row, auth: { token?: string | undefined; headers?: Record<string, string> }) => {
       const query = row.query === undefined ? '' : `?${row.query(w)}`;
       const body = row.body?.(w);
@@ -503,10 +530,22 @@ eachDatabase('access matrix: every public route, every kind of caller', (h) => {
         const outcome = success ?? refusal ?? ErrorCode.invalidToken;
         check(await call(op, row, auth), outcome, `${op.key} with ${label}`, w, row);
       }
-      check(await call(op, row, { token: tokens.stranger }), row.stranger, `${op.key} by another organization`, w, row);
+      check(
+        await call(op, row, { token: await tokenFor(row, 'stranger') }),
+        row.stranger,
+        `${op.key} by another organization`,
+        w,
+        row,
+      );
       for (const caller of callers) {
         if (!succeeds(row[caller])) {
-          check(await call(op, row, { token: tokens[caller] }), row[caller], `${op.key} by ${caller}`, w, row);
+          check(
+            await call(op, row, { token: await tokenFor(row, caller) }),
+            row[caller],
+            `${op.key} by ${caller}`,
+            w,
+            row,
+          );
           cells += 1;
         }
       }
@@ -519,7 +558,13 @@ eachDatabase('access matrix: every public route, every kind of caller', (h) => {
       const row = rows[op.key] as Row;
       const allowed = callers.filter((caller) => succeeds(row[caller]));
       for (const caller of op.method === 'GET' ? allowed : allowed.slice(0, 1)) {
-        check(await call(op, row, { token: tokens[caller] }), row[caller], `${op.key} by ${caller}`, w, row);
+        check(
+          await call(op, row, { token: await tokenFor(row, caller) }),
+          row[caller],
+          `${op.key} by ${caller}`,
+          w,
+          row,
+        );
         cells += 1;
       }
     }

@@ -13,7 +13,13 @@ import { assertProblem } from './support/routes.ts';
  * Retry-After, and the budget refills over its window.
  */
 const window = 60;
-const limits = { windowSeconds: window, loginPerClient: 5, loginPerClientAndAccount: 3, tokensPerClient: 4 };
+const limits = {
+  windowSeconds: window,
+  loginPerClient: 5,
+  loginPerClientAndAccount: 3,
+  tokensPerClient: 4,
+  triggersPerWorkspace: 0,
+};
 
 /** A 429 rate_limited problem whose Retry-After header matches its retryAfterSeconds. */
 function limited(answer: Answer, what: string): number {
@@ -125,6 +131,7 @@ describe('rate limit settings', () => {
       loginPerClient: 30,
       loginPerClientAndAccount: 10,
       tokensPerClient: 300,
+      triggersPerWorkspace: 600,
     });
     assert.deepEqual(
       configFromEnv({
@@ -133,7 +140,13 @@ describe('rate limit settings', () => {
         SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT: '2',
         SOV_TOKEN_LIMIT_PER_CLIENT: '7',
       }).rateLimits,
-      { windowSeconds: 10, loginPerClient: 0, loginPerClientAndAccount: 2, tokensPerClient: 7 },
+      {
+        windowSeconds: 10,
+        loginPerClient: 0,
+        loginPerClientAndAccount: 2,
+        tokensPerClient: 7,
+        triggersPerWorkspace: 600,
+      },
     );
     assert.throws(
       () => configFromEnv({ SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT: 'many' }),

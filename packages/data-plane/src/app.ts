@@ -5,6 +5,7 @@ import { type Database, openDatabase } from '@sovereign/protocol/sql';
 import { Gauge } from 'prom-client';
 import { Agent } from './agent/agent.ts';
 import { ControlPlaneClient } from './agent/control-plane-client.ts';
+import { RevocationFollower } from './agent/revocation-follower.ts';
 import { installScopedAuth } from './auth/scoped.ts';
 import { TokenVerifier } from './auth/verify-token.ts';
 import type { DataPlaneConfig } from './config.ts';
@@ -104,6 +105,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         executor?.fence(fencedRunIds);
       },
     });
+    const revocations = new RevocationFollower({ client, agent, log: app.log });
     const outbox = new OutboxDeliverer(
       db,
       client,
@@ -231,6 +233,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       deps,
       async start() {
         await agent.start();
+        revocations.start();
         outbox.start();
         executor?.start();
       },
@@ -240,6 +243,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         spawner.close();
         await janitor.close();
         agent.stop();
+        await revocations.stop();
         await outbox.stop();
         await app.close();
         if (options.db === undefined) await db.close();

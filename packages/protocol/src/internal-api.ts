@@ -17,6 +17,7 @@ export const InternalPaths = {
   deploymentReport: `${internalApiPrefix}/deployments/report`,
   claim: `${internalApiPrefix}/runs/claim`,
   runEvents: `${internalApiPrefix}/runs/events`,
+  revocations: `${internalApiPrefix}/tokens/revocations`,
 } as const;
 
 /** OAuth 2 client credentials, as Airbyte's `/dataplanes/token`. */
@@ -88,6 +89,28 @@ export const RevokedToken = Type.Object({
   /** The token's own expiry: after it, the data plane may forget the revocation. */
   expiresAt: Type.String({ format: 'date-time' }),
 });
+export type RevokedToken = Static<typeof RevokedToken>;
+
+/**
+ * Held open until a token of this data plane is revoked after `after` (or `waitMs`
+ * passed): a revocation reaches every data plane in well under a second, not at its
+ * next heartbeat. The heartbeat's full list stays the fallback.
+ */
+export const RevocationsRequest = Closed({
+  protocolVersion: Type.Integer({ minimum: 1 }),
+  /** The highest `through` this data plane has seen; 0 at first. */
+  after: Type.Integer({ minimum: 0 }),
+  waitMs: Type.Integer({ minimum: 0, maximum: 30_000 }),
+});
+export type RevocationsRequest = Static<typeof RevocationsRequest>;
+
+export const RevocationsResponse = Type.Object({
+  /** Tokens revoked after `after`, oldest revocation first (at most a page of them). */
+  revokedTokens: Type.Array(RevokedToken),
+  /** Where the next request starts: the number of the newest revocation listed. */
+  through: Type.Integer({ minimum: 0 }),
+});
+export type RevocationsResponse = Static<typeof RevocationsResponse>;
 
 export const HeartbeatResponse = Type.Object({
   dataplaneEnabled: Type.Boolean(),

@@ -14,6 +14,8 @@ export interface RateLimitConfig {
    * client address and per data plane.
    */
   tokensPerClient: number;
+  /** Runs triggered (by hand or by API) per workspace: a loop gone wrong cannot fill its data plane's queue. */
+  triggersPerWorkspace: number;
 }
 
 /** One budget an attempt spends from: a key and the attempts it allows per window (0: unlimited). */

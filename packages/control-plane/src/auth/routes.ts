@@ -25,6 +25,8 @@ import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
 import type { PublicApi } from '../public-api.ts';
+import { revokeIssued } from '../signing/issued-tokens.ts';
+import { tellDataplanes } from '../signing/revocations.ts';
 import { workspaceFor } from '../workspaces/store.ts';
 import { boundOrganization, effectiveRole, lowerRole, requireInstanceAdmin, requireSession } from './access.ts';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.ts';
@@ -250,8 +252,46 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
     async (request, reply) => {
       const principal = principalOf(request);
       if (principal.credential.type === 'session') {
-        await db.query('UPDATE sessions SET revoked_at = now() WHERE session_id = $1', [principal.credential.id]);
+        const sessionId = principal.credential.id;
+        const tell = await db.transaction(async (tx) => {
+          await tx.query('UPDATE sessions SET revoked_at = now() WHERE session_id = $1', [sessionId]);
+          // The scoped tokens this session got end with it.
+          return revokeIssued(tx, { sessionIds: [sessionId] }, deps.now());
+        });
+        await tellDataplanes(deps, tell);
       }
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/auth/logout-all',
+    {
+      schema: {
+        tags: ['Auth'],
+        summary: 'Sign out everywhere: end every session of yours and every scoped token issued to you',
+        description:
+          'Your API keys stay (revoke them with DELETE /api-keys/{id}); the data planes refuse the ended tokens, and the app sessions opened with them, within a second.',
+        response: { 204: Type.Null() },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const tell = await db.transaction(async (tx) => {
+        await tx.query('UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [
+          principal.userId,
+        ]);
+        const dataplanes = await revokeIssued(tx, { userId: principal.userId }, deps.now());
+        await audit(tx, userActor(principal), {
+          organizationId: null,
+          action: 'user.logout_all',
+          targetType: 'user',
+          targetId: principal.userId,
+          requestId: request.id,
+        });
+        return dataplanes;
+      });
+      await tellDataplanes(deps, tell);
       return reply.status(204).send(null);
     },
   );
@@ -384,7 +424,7 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
         throw new ForbiddenProblem(ErrorCode.currentPasswordInvalid, 'The current password is wrong.');
       }
       const hash = await hashPassword(request.body.newPassword, deps.config.passwordCostLog2);
-      const sessionsEnded = await db.transaction(async (tx) => {
+      const { sessionsEnded, tell } = await db.transaction(async (tx) => {
         const ended = await replacePassword(tx, principal.userId, hash, principal.credential.id, deps.now());
         await audit(tx, userActor(principal), {
           organizationId: null,
@@ -393,8 +433,11 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
           targetId: principal.userId,
           requestId: request.id,
         });
-        return ended;
+        // The scoped tokens of the sessions it ended end with them.
+        const dataplanes = ended.length === 0 ? [] : await revokeIssued(tx, { sessionIds: ended }, deps.now());
+        return { sessionsEnded: ended.length, tell: dataplanes };
       });
+      await tellDataplanes(deps, tell);
       return { sessionsEnded };
     },
   );
@@ -421,7 +464,7 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
           'You cannot disable yourself; ask another administrator.',
         );
       }
-      const row = await db.transaction(async (tx) => {
+      const { row, tell } = await db.transaction(async (tx) => {
         const user = await disableUser(tx, userId, deps.now());
         if (user === undefined) throw new NotFoundProblem(ErrorCode.userNotFound, 'No such user.');
         await audit(tx, userActor(principal), {
@@ -431,8 +474,10 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
           targetId: userId,
           requestId: request.id,
         });
-        return user;
+        // Every scoped token issued to them, and the app sessions opened with those, end too.
+        return { row: user, tell: await revokeIssued(tx, { userId }, deps.now()) };
       });
+      await tellDataplanes(deps, tell);
       return toUser(row);
     },
   );
@@ -552,7 +597,7 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
     async (request, reply) => {
       const principal = principalOf(request);
       const only = ownKeyOnly(principal);
-      await db.transaction(async (tx) => {
+      const tell = await db.transaction(async (tx) => {
         const row =
           only !== null && only !== request.params.apiKeyId
             ? undefined
@@ -565,7 +610,10 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
           targetId: row.api_key_id,
           requestId: request.id,
         });
+        // And the scoped tokens it got.
+        return revokeIssued(tx, { apiKeyId: row.api_key_id }, deps.now());
       });
+      await tellDataplanes(deps, tell);
       return reply.status(204).send(null);
     },
   );

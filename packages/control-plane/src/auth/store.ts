@@ -138,18 +138,18 @@ export async function replacePassword(
   passwordHash: string,
   keepSessionId: string,
   now: Date,
-): Promise<number> {
+): Promise<string[]> {
   await tx.query('UPDATE users SET password_hash = $2, updated_at = $3 WHERE user_id = $1', [
     userId,
     passwordHash,
     now,
   ]);
-  const ended = await tx.query(
+  const ended = await tx.query<{ session_id: string }>(
     `UPDATE sessions SET revoked_at = $3
       WHERE user_id = $1 AND session_id <> $2 AND revoked_at IS NULL AND expires_at > $3 RETURNING session_id`,
     [userId, keepSessionId, now],
   );
-  return ended.length;
+  return ended.map((r) => r.session_id);
 }
 
 export interface UserRow {
@@ -180,10 +180,6 @@ export async function disableUser(tx: Queryable, userId: string, now: Date): Pro
   );
   if (row === undefined) return undefined;
   await tx.query('UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL', [userId, now]);
-  await tx.query(
-    'UPDATE issued_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2',
-    [userId, now],
-  );
   return row;
 }
 

@@ -15,6 +15,8 @@ import {
   InternalPaths,
   interactiveSessionMaxSeconds,
   normalizePublicUrl,
+  RevocationsRequest,
+  RevocationsResponse,
   RunEventsRequest,
   RunEventsResponse,
   TokenType,
@@ -37,6 +39,7 @@ import {
   requeueUndelivered,
 } from '../runs/claims.ts';
 import { applyRunEvent, type Wakes } from '../runs/lifecycle.ts';
+import { revocationsSince } from '../signing/issued-tokens.ts';
 import { authenticateDataplane } from './dataplane-auth.ts';
 import { PublicUrlMismatchProblem, recordInstance } from './store.ts';
 
@@ -340,15 +343,10 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
         // Listen before looking, so a run queued in between still wakes this claim.
         const woken = deps.dispatcher.wait(plane.dataplane_id, Math.max(0, deadline - Date.now()), closed.signal);
         const [claimed, cancelRunIds] = await Promise.all([
-          claimRuns(
-            db,
-            plane.dataplane_id,
-            instanceId,
-            capacity,
-            deps.config.runLeaseSeconds,
-            deps.now(),
+          claimRuns(db, plane.dataplane_id, instanceId, capacity, deps.config.runLeaseSeconds, deps.now(), {
             interactiveCapacity,
-          ),
+            workspaceRunLimit: deps.config.workspaceRunLimit,
+          }),
           lookForCancels ? cancelsFor(db, plane.dataplane_id, instanceId, heldRuns) : [],
         ]);
         const answer = { ...claimed, cancelRunIds };
@@ -392,6 +390,43 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
       });
       for (const dataplaneId of wakes) await deps.dispatcher.wake(dataplaneId);
       return answer;
+    },
+  );
+
+  app.post(
+    InternalPaths.revocations,
+    {
+      schema: {
+        ...hidden,
+        summary: "Held open until a token of the caller's data plane is revoked, then lists the revocations since",
+        body: RevocationsRequest,
+        response: { 200: RevocationsResponse },
+      },
+    },
+    async (request, reply) => {
+      const plane = await authenticateDataplane(request, deps);
+      const { after, waitMs } = request.body;
+      const gone = new AbortController();
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      });
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        // Listen before looking, so a revocation committed in between still ends the wait.
+        const looked = new AbortController();
+        const signal = AbortSignal.any([gone.signal, looked.signal]);
+        const revoked = deps.dispatcher.waitForRevocations(
+          plane.dataplane_id,
+          Math.max(0, deadline - Date.now()),
+          signal,
+        );
+        const answer = await revocationsSince(db, plane.dataplane_id, after, deps.now());
+        if (answer.revokedTokens.length > 0 || Date.now() >= deadline || gone.signal.aborted) {
+          looked.abort();
+          return answer;
+        }
+        await revoked;
+      }
     },
   );
 }

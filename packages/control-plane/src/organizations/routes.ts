@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Closed, Email, ErrorCode, type Role, Roles, Timestamp, Uuid } from '@sovereign/protocol';
+import { Closed, Email, ErrorCode, type Role, Roles, roleAtLeast, Timestamp, Uuid } from '@sovereign/protocol';
 import { ConflictProblem, ForbiddenProblem, NotFoundProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
@@ -8,6 +8,8 @@ import { boundOrganization, effectiveRole, requireKeyRole, requireRole } from '.
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
 import type { PublicApi } from '../public-api.ts';
+import { revokeIssued } from '../signing/issued-tokens.ts';
+import { tellDataplanes } from '../signing/revocations.ts';
 
 const RoleSchema = Type.Enum(Roles);
 const OrgName = Type.String({ minLength: 1, maxLength: 100 });
@@ -287,6 +289,7 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       const { organizationId, userId } = request.params;
+      let tell: string[] = [];
       const row = await db.transaction(async (tx) => {
         const callerRole = await requireRole(tx, principal, organizationId, 'admin');
         const current = await member(tx, organizationId, userId);
@@ -295,6 +298,10 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
           'UPDATE memberships SET role = $3, updated_at = now() WHERE organization_id = $1 AND user_id = $2',
           [organizationId, userId, request.body.role],
         );
+        // A lower role ends the tokens issued with the scopes of the higher one; clients get new ones.
+        if (!roleAtLeast(request.body.role, current.role)) {
+          tell = await revokeIssued(tx, { userId, organizationId }, deps.now());
+        }
         await audit(tx, userActor(principal), {
           organizationId,
           action: 'member.update',
@@ -304,6 +311,7 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
         });
         return member(tx, organizationId, userId);
       });
+      await tellDataplanes(deps, tell);
       return toMember(row);
     },
   );
@@ -321,12 +329,15 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
     async (request, reply) => {
       const principal = principalOf(request);
       const { organizationId, userId } = request.params;
+      let tell: string[] = [];
       await db.transaction(async (tx) => {
         const leaving = userId === principal.userId;
         const callerRole = await requireRole(tx, principal, organizationId, leaving ? 'viewer' : 'admin');
         const current = await member(tx, organizationId, userId);
         await guardOwnerChange(tx, organizationId, leaving ? current.role : callerRole, current.role, null);
         await tx.query('DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2', [organizationId, userId]);
+        // Their scoped tokens (and the app sessions opened with them) end with the membership.
+        tell = await revokeIssued(tx, { userId, organizationId }, deps.now());
         await audit(tx, userActor(principal), {
           organizationId,
           action: 'member.remove',
@@ -335,6 +346,7 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
           requestId: request.id,
         });
       });
+      await tellDataplanes(deps, tell);
       return reply.status(204).send(null);
     },
   );

@@ -2,13 +2,27 @@ import type { ClaimResponse } from '@sovereign/protocol';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { iso } from '../context.ts';
 
+/** What bounds a claim besides the instance's room. */
+export interface ClaimLimits {
+  /**
+   * Interactive runs the instance has room for, counted apart: `capacity` is then for
+   * batch runs only, so long-lived apps never keep batch runs waiting.
+   */
+  interactiveCapacity?: number;
+  /** Batch runs a workspace may have claimed or running at once, unless it has its own limit. */
+  workspaceRunLimit: number;
+}
+
 /**
- * Hands up to `capacity` queued runs of a data plane to one of its instances, oldest
- * first, each under a lease. SKIP LOCKED lets instances (and control plane replicas)
- * claim at once without waiting on each other or handing out a run twice. With
- * `interactiveCapacity`, interactive runs are counted apart: `capacity` is then for
- * batch runs only, so long-lived apps never keep batch runs waiting. A data plane that
- * is disabled, in a disabled region, or deleted gets none; so does an instance id of
+ * Hands up to `capacity` queued runs of a data plane to one of its instances, each under
+ * a lease, fairly between workspaces: the workspace with the fewest batch runs going is
+ * served first, its oldest run first (round robin, counting what each already has), and
+ * never more of a workspace's batch runs active at once than its limit. Forty runs queued
+ * by one tenant so wait behind another's one run instead of ahead of it. SKIP LOCKED lets
+ * instances (and control plane replicas) claim at once without waiting on each other or
+ * handing out a run twice; two instances claiming in the same instant may each see the
+ * same room, so a workspace's limit can be passed by one claim's worth then. A data plane
+ * that is disabled, in a disabled region, or deleted gets none; so does an instance id of
  * another data plane, or an instance registered at another URL than its data plane's
  * (its heartbeats are refused: it could not keep a lease). One statement, so no
  * transaction around it: a claim is on the start path of every run. The runs of one
@@ -22,8 +36,9 @@ export async function claimRuns(
   capacity: number,
   leaseSeconds: number,
   now: Date,
-  interactiveCapacity?: number,
+  limits: ClaimLimits,
 ): Promise<Pick<ClaimResponse, 'runs' | 'claimSeq'>> {
+  const { interactiveCapacity } = limits;
   if (capacity <= 0 && (interactiveCapacity ?? 0) <= 0) return { runs: [] };
   const rows = await tx.query<{
     run_id: string;
@@ -44,11 +59,26 @@ export async function claimRuns(
         WHERE d.dataplane_id = $1 AND d.enabled AND g.enabled AND NOT d.tombstone
           AND NOT EXISTS (SELECT 1 FROM dataplane_instances i WHERE i.instance_id = $2
                            AND (i.dataplane_id <> $1 OR i.public_url IS DISTINCT FROM d.public_url))
-     ), picked AS (
-       SELECT q.run_id FROM runs q
+     ), waiting AS (
+       -- Each queued batch run's turn within its workspace: 1 for its oldest, 2 for the next.
+       SELECT q.run_id, q.workspace_id,
+              row_number() OVER (PARTITION BY q.workspace_id ORDER BY q.queued_at, q.run_id) AS turn
+         FROM runs q
         WHERE EXISTS (SELECT 1 FROM accepting) AND q.dataplane_id = $1 AND q.status = 'queued'
           AND ($6::int IS NULL OR EXISTS (SELECT 1 FROM jobs k WHERE k.job_id = q.job_id AND k.kind = 'batch'))
-        ORDER BY q.queued_at, q.run_id LIMIT $3 FOR UPDATE SKIP LOCKED
+     ), active AS (
+       -- Each waiting workspace's batch runs claimed or running, and its limit of them.
+       SELECT w.workspace_id, coalesce(w.max_concurrent_runs, $7::int) AS runs_limit, (
+                SELECT count(*) FROM runs a JOIN jobs k USING (job_id)
+                 WHERE a.workspace_id = w.workspace_id AND a.status IN ('claimed', 'running') AND k.kind = 'batch'
+              ) AS runs
+         FROM workspaces w WHERE w.workspace_id IN (SELECT workspace_id FROM waiting)
+     ), picked AS (
+       -- A run's place in the round: its workspace's active runs plus its turn, so the
+       -- workspace with the fewest runs going is served first, oldest run first.
+       SELECT q.run_id FROM runs q JOIN waiting USING (run_id) JOIN active ON active.workspace_id = q.workspace_id
+        WHERE active.runs + waiting.turn <= active.runs_limit
+        ORDER BY active.runs + waiting.turn, q.queued_at, q.run_id LIMIT $3 FOR UPDATE OF q SKIP LOCKED
      ), apps AS (
        SELECT q.run_id FROM runs q
         WHERE $6::int IS NOT NULL AND EXISTS (SELECT 1 FROM accepting) AND q.dataplane_id = $1
@@ -62,7 +92,15 @@ export async function claimRuns(
       WHERE j.job_id = r.job_id AND r.run_id IN (SELECT run_id FROM picked UNION ALL SELECT run_id FROM apps)
       RETURNING r.run_id, r.job_id, j.name, j.kind, r.workspace_id, r.deployment_id, r.attempt, r.timeout_seconds,
                 r.lease_expires_at, r.claim_seq::text AS claim_seq`,
-    [dataplaneId, instanceId, Math.max(0, capacity), now, leaseSeconds, interactiveCapacity ?? null],
+    [
+      dataplaneId,
+      instanceId,
+      Math.max(0, capacity),
+      now,
+      leaseSeconds,
+      interactiveCapacity ?? null,
+      limits.workspaceRunLimit,
+    ],
   );
   const runs = rows.map((r) => ({
     runId: r.run_id,

@@ -9,6 +9,8 @@ const channel = 'sov_runs';
  * holds. A claim answers both, but reads its instance's cancels only for the latter.
  */
 export type Wake = 'runs' | 'cancels';
+/** What a data plane can be told at once: work for its claims, or a revoked token. */
+export type News = Wake | 'revocations';
 /** How a wait ended: a wake, or its time ran out (or it was aborted). */
 export type Woken = Wake | 'timeout';
 
@@ -33,7 +35,8 @@ export class Dispatcher {
     this.#unlisten = await this.#db.listen(channel, (payload) => {
       const [from, dataplaneId, what] = payload.split(' ');
       if (from === this.#replicaId || dataplaneId === undefined) return;
-      this.#events.emit(dataplaneId, what === 'runs' ? 'runs' : 'cancels');
+      if (what === 'revocations') this.#events.emit(revocationsOf(dataplaneId));
+      else this.#events.emit(dataplaneId, what === 'runs' ? 'runs' : 'cancels');
     });
   }
 
@@ -42,12 +45,31 @@ export class Dispatcher {
     this.#events.removeAllListeners();
   }
 
-  /** Tells every replica that a data plane has work (call after the commit). */
-  async wake(dataplaneId: string, what: Wake = 'runs'): Promise<void> {
-    this.#events.emit(dataplaneId, what);
+  /** Tells every replica that a data plane has work, or a revoked token (call after the commit). */
+  async wake(dataplaneId: string, what: News = 'runs'): Promise<void> {
+    if (what === 'revocations') this.#events.emit(revocationsOf(dataplaneId));
+    else this.#events.emit(dataplaneId, what);
     // Other replicas hear it through NOTIFY. Hearing its own again would send every claim
     // held open here back to the database for nothing.
     await this.#db.notify(channel, `${this.#replicaId} ${dataplaneId} ${what}`).catch(() => {});
+  }
+
+  /** Resolves when a token of the data plane is revoked (true), after `ms`, or when `signal` aborts. */
+  waitForRevocations(dataplaneId: string, ms: number, signal?: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const key = revocationsOf(dataplaneId);
+      const done = (revoked: boolean) => {
+        clearTimeout(timer);
+        this.#events.off(key, onRevoked);
+        signal?.removeEventListener('abort', timedOut);
+        resolve(revoked);
+      };
+      const onRevoked = () => done(true);
+      const timedOut = () => done(false);
+      const timer = setTimeout(timedOut, ms);
+      this.#events.once(key, onRevoked);
+      signal?.addEventListener('abort', timedOut, { once: true });
+    });
   }
 
   /** Resolves when the data plane has work, after `ms`, or when `signal` aborts. */
@@ -65,4 +87,9 @@ export class Dispatcher {
       signal?.addEventListener('abort', timedOut, { once: true });
     });
   }
+}
+
+/** Revocations travel under their own event, so they never wake a claim. */
+function revocationsOf(dataplaneId: string): string {
+  return `revocations ${dataplaneId}`;
 }

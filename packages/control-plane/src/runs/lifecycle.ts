@@ -38,6 +38,13 @@ export async function afterRunEnded(tx: Queryable, run: RunRow, wakes: Wakes): P
     const queued = await enqueueRun(tx, dependent, { trigger: 'after', createdBy: run.created_by });
     if (queued !== undefined) wakes.add(queued.dataplaneId);
   }
+  // A run of its workspace may have waited for this one's room (the workspace's limit):
+  // a claim held open meanwhile is woken to take it.
+  const [waiting] = await tx.query(
+    `SELECT 1 FROM runs WHERE dataplane_id = $1 AND status = 'queued' AND workspace_id = $2 LIMIT 1`,
+    [run.dataplane_id, run.workspace_id],
+  );
+  if (waiting !== undefined) wakes.add(run.dataplane_id);
 }
 
 /** Moves a run to a final status and runs what follows; a run that already ended stays as it is. */

@@ -84,7 +84,7 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
         tags,
         summary: 'Trigger a run of a job now (members and up)',
         description:
-          'A job that already has as many active runs as its max_running allows (one, for interactive jobs, unless the manifest says otherwise) answers 409 run_limit_reached, naming those runs (and the URL of the first, for interactive jobs).',
+          'A job that already has as many active runs as its max_running allows (one, for interactive jobs, unless the manifest says otherwise) answers 409 run_limit_reached, naming those runs (and the URL of the first, for interactive jobs). Triggers are rate limited per workspace (SOV_TRIGGER_LIMIT_PER_WORKSPACE a minute): past it, 429 rate_limited with Retry-After.',
         params: Closed({ jobId: Uuid }),
         response: { 200: Run },
       },
@@ -95,6 +95,11 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
       if (job.archived_at !== null) {
         throw new ConflictProblem(ErrorCode.jobArchived, 'The job is archived: it is no longer in the deployment.');
       }
+      // Per workspace, whoever triggers: a script looping on this route cannot fill the
+      // queue its data plane's other tenants share.
+      deps.limiter.take([
+        { key: `trigger:workspace:${job.workspace_id}`, limit: deps.config.rateLimits.triggersPerWorkspace },
+      ]);
       const trigger = principal.credential.type === 'api_key' ? 'api' : 'manual';
       const run = await db.transaction(async (tx) => {
         const active = await runsAtLimit(tx, job);

@@ -19,6 +19,8 @@ import type { Deps } from '../context.ts';
 import { type DataplaneRow, selectDataplane } from '../dataplanes/store.ts';
 import type { PublicApi } from '../public-api.ts';
 import { workspaceFor } from '../workspaces/store.ts';
+import { liveTokens, recordIssued, revokeIssued } from './issued-tokens.ts';
+import { tellDataplanes } from './revocations.ts';
 
 const ScopeSchema = Type.Enum(Scopes);
 
@@ -32,6 +34,18 @@ const DataplaneTokenResponse = Type.Object({
     regionId: Uuid,
     url: Type.Union([Type.String(), Type.Null()], { description: 'Null until the data plane has started once.' }),
   }),
+});
+
+const LiveToken = Type.Object({
+  tokenId: Type.String(),
+  userId: Uuid,
+  email: Type.String(),
+  scopes: Type.Array(Type.String()),
+  issuedAt: Timestamp,
+  expiresAt: Timestamp,
+  revokedAt: Type.Union([Timestamp, Type.Null()]),
+  /** The credential it was issued under; null for tokens issued before this was recorded. */
+  issuedVia: Type.Union([Type.Literal('session'), Type.Literal('api_key'), Type.Null()]),
 });
 
 const SigningKey = Type.Object({
@@ -108,24 +122,22 @@ export async function signingRoutes(app: PublicApi, deps: Deps) {
       const token = await keys.sign({ ...claims }, TokenType.scoped);
       const expiresAt = new Date(exp * 1000);
       await db.transaction(async (tx) => {
-        await tx.query(
-          `INSERT INTO issued_tokens (jti, workspace_id, dataplane_id, user_id, scopes, issued_at, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [
-            jti,
-            workspace.workspace_id,
-            workspace.dataplane_id,
-            principal.userId,
-            claims.scope,
-            new Date(iat * 1000),
-            expiresAt,
-          ],
-        );
+        await recordIssued(tx, {
+          jti,
+          workspaceId: workspace.workspace_id,
+          dataplaneId: workspace.dataplane_id,
+          userId: principal.userId,
+          scopes: claims.scope,
+          issuedAt: new Date(iat * 1000),
+          expiresAt,
+          credential: principal.credential,
+        });
+        // Named by its id, so an administrator can find and revoke it (the workspace is its own).
         await audit(tx, userActor(principal), {
           organizationId: workspace.organization_id,
           action: 'dataplane_token.issue',
-          targetType: 'workspace',
-          targetId: workspace.workspace_id,
+          targetType: 'dataplane_token',
+          targetId: jti,
           requestId: request.id,
         });
       });
@@ -139,12 +151,43 @@ export async function signingRoutes(app: PublicApi, deps: Deps) {
     },
   );
 
+  app.get(
+    '/workspaces/:workspaceId/dataplane-tokens',
+    {
+      schema: {
+        tags: ['Tokens'],
+        summary: "A workspace's scoped tokens that can still be used (owners and admins)",
+        description:
+          'Unexpired tokens, and those with the interactive scope whose app sessions may still be open (a session outlives its token by up to 8 hours). Revoked ones are listed with revokedAt while they would have been live. Revoke any with POST /dataplane-tokens/{tokenId}/revoke: its data plane refuses it, and every app session opened with it, within a second.',
+        params: Closed({ workspaceId: Uuid }),
+        response: { 200: Type.Object({ data: Type.Array(LiveToken) }) },
+      },
+    },
+    async (request) => {
+      const workspace = await workspaceFor(db, principalOf(request), request.params.workspaceId, 'admin');
+      const rows = await liveTokens(db, workspace.workspace_id, deps.now());
+      return {
+        data: rows.map((r) => ({
+          tokenId: r.jti,
+          userId: r.user_id,
+          email: r.email,
+          scopes: r.scopes.split(' '),
+          issuedAt: r.issued_at.toISOString(),
+          expiresAt: r.expires_at.toISOString(),
+          revokedAt: r.revoked_at?.toISOString() ?? null,
+          issuedVia: r.via,
+        })),
+      };
+    },
+  );
+
   app.post(
     '/dataplane-tokens/:tokenId/revoke',
     {
       schema: {
         tags: ['Tokens'],
-        summary: 'Revoke a scoped token: data planes refuse it from their next heartbeat on',
+        summary:
+          'Revoke a scoped token: its data plane refuses it, and the app sessions opened with it, within a second',
         description: 'Allowed to the user the token was issued to and to owners and admins of its organization.',
         params: Closed({ tokenId: Type.String({ minLength: 1, maxLength: 64 }) }),
         response: { 200: Type.Object({ tokenId: Type.String(), revokedAt: Timestamp }) },
@@ -153,7 +196,7 @@ export async function signingRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       const notFound = new NotFoundProblem(ErrorCode.tokenNotFound, 'No such token.');
-      const revokedAt = await db.transaction(async (tx) => {
+      const revoked = await db.transaction(async (tx) => {
         const [row] = await tx.query<{
           user_id: string;
           workspace_id: string;
@@ -183,11 +226,9 @@ export async function signingRoutes(app: PublicApi, deps: Deps) {
             );
           }
         }
-        if (row.revoked_at !== null) return row.revoked_at;
-        const [updated] = await tx.query<{ revoked_at: Date }>(
-          'UPDATE issued_tokens SET revoked_at = $2 WHERE jti = $1 RETURNING revoked_at',
-          [request.params.tokenId, deps.now()],
-        );
+        if (row.revoked_at !== null) return { revokedAt: row.revoked_at, tell: [] };
+        const now = deps.now();
+        const tell = await revokeIssued(tx, { jti: request.params.tokenId }, now);
         await audit(tx, userActor(principal), {
           organizationId: row.organization_id,
           action: 'dataplane_token.revoke',
@@ -195,8 +236,10 @@ export async function signingRoutes(app: PublicApi, deps: Deps) {
           targetId: request.params.tokenId,
           requestId: request.id,
         });
-        return updated?.revoked_at ?? deps.now();
+        return { revokedAt: now, tell };
       });
+      await tellDataplanes(deps, revoked.tell);
+      const { revokedAt } = revoked;
       return { tokenId: request.params.tokenId, revokedAt: revokedAt.toISOString() };
     },
   );

@@ -1,16 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { Closed, ErrorCode, Timestamp, Uuid } from '@sovereign/protocol';
-import { ConflictProblem } from '@sovereign/protocol/http';
+import { Closed, ErrorCode, roleAtLeast, Timestamp, Uuid } from '@sovereign/protocol';
+import { ConflictProblem, ForbiddenProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
-import { boundWorkspace, requireRole } from '../auth/access.ts';
+import { boundWorkspace, requireRole, roleIn } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
 import { CursorParam, decodeCursor, isText, isUuid, NextCursor, page } from '../paging.ts';
 import type { PublicApi } from '../public-api.ts';
 import { regionFor } from '../regions/store.ts';
-import { selectWorkspace, toWorkspace, type WorkspaceRow, workspaceFor, workspaceNotFound } from './store.ts';
+import {
+  dataplaneOrganization,
+  selectWorkspace,
+  setRunLimit,
+  toWorkspace,
+  type WorkspaceRow,
+  workspaceFor,
+  workspaceNotFound,
+} from './store.ts';
 
 export const WorkspaceResponse = Type.Object({
   workspaceId: Uuid,
@@ -19,10 +27,15 @@ export const WorkspaceResponse = Type.Object({
   regionId: Uuid,
   dataplaneId: Uuid,
   dataResidency: Type.String({ description: "The region's name in lower case." }),
+  maxConcurrentRuns: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+    description:
+      "Batch runs of the workspace claimed or running at once on its data plane; null: the control plane's default (SOV_WORKSPACE_RUN_LIMIT).",
+  }),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
 const WorkspaceName = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
+const RunLimit = Type.Union([Type.Integer({ minimum: 1, maximum: 10_000 }), Type.Null()]);
 const WorkspaceParams = Closed({ workspaceId: Uuid });
 const tags = ['Workspaces'];
 
@@ -167,11 +180,15 @@ export async function workspaceRoutes(app: PublicApi, deps: Deps) {
     {
       schema: {
         tags,
-        summary: 'Rename a workspace; its region can never change',
+        summary: 'Rename a workspace, or set its run limit; its region can never change',
         description:
-          'A regionId other than the current one is refused with 409 workspace_region_immutable: to move, create a workspace in the target region and deploy there.',
+          "A regionId other than the current one is refused with 409 workspace_region_immutable: to move, create a workspace in the target region and deploy there. maxConcurrentRuns protects the other tenants of the workspace's data plane, so only an admin of the organization that data plane belongs to may set it (null: back to the default).",
         params: WorkspaceParams,
-        body: Closed({ name: Type.Optional(WorkspaceName), regionId: Type.Optional(Uuid) }),
+        body: Closed({
+          name: Type.Optional(WorkspaceName),
+          regionId: Type.Optional(Uuid),
+          maxConcurrentRuns: Type.Optional(RunLimit),
+        }),
         response: { 200: WorkspaceResponse },
       },
     },
@@ -193,6 +210,19 @@ export async function workspaceRoutes(app: PublicApi, deps: Deps) {
             workspaceId,
             request.body.name,
           ]);
+        }
+        const { maxConcurrentRuns } = request.body;
+        if (maxConcurrentRuns !== undefined && maxConcurrentRuns !== workspace.max_concurrent_runs) {
+          const owner = await dataplaneOrganization(tx, workspace.dataplane_id);
+          const role = owner === workspace.organization_id ? workspace.role : await roleIn(tx, principal, owner);
+          if (role === null || !roleAtLeast(role, 'admin')) {
+            throw new ForbiddenProblem(
+              ErrorCode.insufficientRole,
+              "A workspace's run limit is set by an admin of the organization its data plane belongs to.",
+              { requiredRole: 'admin' },
+            );
+          }
+          await setRunLimit(tx, workspaceId, maxConcurrentRuns);
         }
         await audit(tx, userActor(principal), {
           organizationId: workspace.organization_id,

@@ -14,10 +14,11 @@ export interface WorkspaceRow {
   created_at: Date;
   updated_at: Date;
   region_name: string;
+  max_concurrent_runs: number | null;
 }
 
 export const selectWorkspace = `SELECT w.workspace_id, w.organization_id, w.name, w.region_id, w.dataplane_id,
-    w.created_at, w.updated_at, r.name AS region_name
+    w.created_at, w.updated_at, r.name AS region_name, w.max_concurrent_runs
   FROM workspaces w JOIN regions r USING (region_id)`;
 
 /** Airbyte's WorkspaceResponse (`dataResidency` = the region's name, lower case) plus our ids. */
@@ -29,6 +30,7 @@ export function toWorkspace(row: WorkspaceRow) {
     regionId: row.region_id,
     dataplaneId: row.dataplane_id,
     dataResidency: row.region_name.toLowerCase(),
+    maxConcurrentRuns: row.max_concurrent_runs,
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
   };
@@ -49,4 +51,22 @@ export async function workspaceFor(
   if (row === undefined) throw workspaceNotFound();
   const role = await requireRole(tx, principal, row.organization_id, minimum, workspaceNotFound(), row.workspace_id);
   return { ...row, role };
+}
+
+/** The organization whose region holds a data plane: its admins set the limits of the workspaces it hosts. */
+export async function dataplaneOrganization(tx: Queryable, dataplaneId: string): Promise<string> {
+  const [row] = await tx.query<{ organization_id: string }>(
+    'SELECT r.organization_id FROM dataplanes d JOIN regions r USING (region_id) WHERE d.dataplane_id = $1',
+    [dataplaneId],
+  );
+  if (row === undefined) throw new Error(`data plane ${dataplaneId} has no region`);
+  return row.organization_id;
+}
+
+/** Sets a workspace's limit of active batch runs; null returns it to the control plane's default. */
+export async function setRunLimit(tx: Queryable, workspaceId: string, limit: number | null): Promise<void> {
+  await tx.query('UPDATE workspaces SET max_concurrent_runs = $2, updated_at = now() WHERE workspace_id = $1', [
+    workspaceId,
+    limit,
+  ]);
 }

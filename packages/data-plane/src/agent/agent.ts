@@ -6,7 +6,9 @@ import {
   type InitializeRequest,
   type InitializeResponse,
   InternalPaths,
+  interactiveSessionMaxSeconds,
   protocolVersion,
+  type RevokedToken,
   type SandboxFacts,
 } from '@sovereign/protocol';
 import type { Database } from '@sovereign/protocol/sql';
@@ -137,15 +139,38 @@ export class Agent {
     }
   }
 
+  /** Registered with the control plane in this process: its calls may begin. */
+  get initialized(): boolean {
+    return this.#initialized;
+  }
+
+  /**
+   * Revocations the control plane announced as they happened (between heartbeats): in
+   * force at once, and kept in the saved snapshot.
+   */
+  async learnRevoked(tokens: RevokedToken[]): Promise<void> {
+    const snapshot = this.#snapshot;
+    if (snapshot === undefined || tokens.length === 0) return;
+    await this.#save({ ...snapshot, revokedTokens: [...snapshot.revokedTokens, ...tokens] });
+  }
+
   #apply(snapshot: AgentSnapshot): void {
-    this.#snapshot = snapshot;
+    // A revocation is never undone, so what is known is kept, whoever said it last (a
+    // heartbeat's full list may have been read before a revocation announced since), and
+    // forgotten once no token or app session it names can be used any more.
+    const forgetBefore = Date.now() - interactiveSessionMaxSeconds * 1000;
+    const revoked = new Map<string, RevokedToken>();
+    for (const token of [...(this.#snapshot?.revokedTokens ?? []), ...snapshot.revokedTokens]) {
+      if (Date.parse(token.expiresAt) > forgetBefore) revoked.set(token.jti, token);
+    }
+    this.#snapshot = { ...snapshot, revokedTokens: [...revoked.values()] };
     this.#workspaces = new Set(snapshot.workspaceIds);
-    this.#revoked = new Map(snapshot.revokedTokens.map((r) => [r.jti, Date.parse(r.expiresAt)]));
+    this.#revoked = new Map([...revoked.values()].map((r) => [r.jti, Date.parse(r.expiresAt)]));
   }
 
   async #save(snapshot: AgentSnapshot): Promise<void> {
     this.#apply(snapshot);
-    await saveSnapshot(this.#options.db, snapshot);
+    await saveSnapshot(this.#options.db, this.#snapshot ?? snapshot);
   }
 
   #schedule(delayMs: number, step: () => Promise<number>): void {
