@@ -159,27 +159,29 @@ for (const target of databaseTargets()) {
         ['target', `/api/v1/interactive/${runs.vault.runId}/secret`],
         ['target', app(runs.vault.runId, '/secret')],
       ]).toString();
-      // The attacker's own launch: a ticket for the attacker, bound to the attacker's browser.
-      const own = await browse(app(runs.lure.runId, `/?${targets}`));
-      const state = new URL(own.location ?? '').searchParams.get('state') ?? '';
-      const ticket = await expectStatus(
-        200,
-        'POST',
-        `${platform.dp('eu-1').url}/api/v1/runs/${runs.lure.runId}/app/launch`,
-        {
-          token: theirs.token,
-          body: { state, path: `/?${targets}` },
-        },
-      );
-      const links: Array<[string, string]> = [
+      const links: Array<[string, () => Promise<string>]> = [
         // The attack as it was: a link carrying the attacker's token, to the attacker's app.
-        ["a link with the attacker's token", `${runs.lure.url}?sov_token=${theirs.token}&${targets}`],
-        ["the attacker's own launch ticket", ticket.url],
-        ["the attacker's app", app(runs.lure.runId, `/?${targets}`)],
+        ["a link with the attacker's token", async () => `${runs.lure.url}?sov_token=${theirs.token}&${targets}`],
+        [
+          "the attacker's own launch ticket",
+          async () => {
+            // A ticket for the attacker, bound to the attacker's own browser (its launch cookie).
+            const own = await browse(app(runs.lure.runId, `/?${targets}`));
+            const state = new URL(own.location ?? '').searchParams.get('state') ?? '';
+            const ticket = await expectStatus(
+              200,
+              'POST',
+              `${platform.dp('eu-1').url}/api/v1/runs/${runs.lure.runId}/app/launch`,
+              { token: theirs.token, body: { state, path: `/?${targets}` } },
+            );
+            return ticket.url as string;
+          },
+        ],
+        ["the attacker's app", async () => app(runs.lure.runId, `/?${targets}`)],
       ];
       for (const [what, link] of links) {
         const page = await context.newPage();
-        await page.goto(link);
+        await page.goto(await link());
         await settled(page);
         assert.ok(!(await page.content()).includes(canary), `${what}: the attacker's page read the victim's app`);
         assert.equal(
