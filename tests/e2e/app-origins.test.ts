@@ -258,18 +258,22 @@ for (const target of databaseTargets()) {
 
     it('opens an app on its own origin, and keeps each session cookie on that host only, bound to that app', async () => {
       assert.equal(vaultOpenedAt, app(runs.vault.runId), 'the dashboard opened it on its own origin, ticket gone');
-      const all = await context.cookies();
-      const sessions = all.filter((c) => c.name === 'sov_session');
-      const vaultHost = `${runs.vault.runId}.apps.localhost`;
-      const vaultSession = sessions.find((c) => c.domain === vaultHost);
-      assert.ok(vaultSession !== undefined, JSON.stringify(sessions));
+      const sessions = (await context.cookies()).filter((c) => c.name === 'sov_session');
+      const runOf = (value: string) =>
+        JSON.parse(Buffer.from(value.split('.')[0] ?? '', 'base64url').toString()).run as string;
+      const vaultSession = sessions.find((c) => runOf(c.value) === runs.vault.runId);
+      assert.ok(vaultSession !== undefined, 'the victim holds a session of the vault');
+      assert.equal(
+        vaultSession.domain,
+        `${runs.vault.runId}.apps.localhost`,
+        'host-only: on the vault’s own host, with no Domain a sibling host could match',
+      );
       assert.equal(vaultSession.path, '/');
       assert.equal(vaultSession.httpOnly, true);
       assert.equal(vaultSession.sameSite, 'Lax');
-      assert.ok(
-        sessions.every((c) => !c.domain.startsWith('.') && c.domain.endsWith('.apps.localhost')),
-        'host-only (no Domain), on app hosts only',
-      );
+      for (const session of sessions) {
+        assert.equal(session.domain, `${runOf(session.value)}.apps.localhost`, 'each on its own app’s host only');
+      }
       for (const elsewhere of [app(runs.curious.runId), app(runs.lure.runId), `http://apps.localhost:${dpPort}/`]) {
         const sent = await context.cookies(elsewhere);
         assert.ok(!sent.some((c) => c.value === vaultSession.value), `the vault's session is not sent to ${elsewhere}`);
@@ -278,7 +282,7 @@ for (const target of databaseTargets()) {
       const replayed = await call('GET', app(runs.curious.runId), {
         headers: { cookie: `sov_session=${vaultSession.value}` },
       });
-      assert.equal(replayed.status, 401);
+      assert.equal(replayed.status, 401, 'another app’s origin takes nothing from the vault’s session');
       assert.equal(replayed.body.code, 'interactive_session_invalid');
       // And the URL the control plane gives leads to the app's own origin.
       assert.equal(await appUrlOf(runs.vault.url), app(runs.vault.runId));
