@@ -1,7 +1,7 @@
 // A self-contained interactive app (no dependencies: a bundle is not npm-installed).
 // It listens on $PORT on loopback, answers HTTP, and echoes WebSocket messages at /ws.
-// The data plane serves it at $SOV_BASE_PATH and asks it for paths from `/`: its links
-// are relative, so they resolve under that prefix in the browser.
+// The data plane serves it from `/` of an origin of its own ($SOV_BASE_URL), so the
+// paths the browser asks for are the paths it gets.
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 
@@ -43,7 +43,7 @@ const server = createServer((req, res) => {
         basePath: process.env.SOV_BASE_PATH,
         authorization: req.headers.authorization ?? null,
         cookie: req.headers.cookie ?? null,
-        forwardedPrefix: req.headers['x-forwarded-prefix'] ?? null,
+        forwardedHost: req.headers['x-forwarded-host'] ?? null,
       }),
     );
   } else if (req.method === 'POST' && url.pathname === '/echo') {

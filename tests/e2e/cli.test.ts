@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '@sovereign/protocol/testing';
+import { browse } from '../support/apps.ts';
 import { ansiEscape, cleanEnv, DevPlatform, repoRoot, type SovResult, sov, sovBin, sovOk } from '../support/cli.ts';
 
 const secret = 'sk-cli-7c1e5a90d2';
@@ -639,26 +640,25 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
     assert.doesNotMatch(plain.screen, ansiEscape, 'NO_COLOR turns colour off even on a terminal');
   });
 
-  it('starts an interactive job and prints the link that opens it; a second trigger finds the running one', async () => {
+  it('starts an interactive job and prints its app’s own address, which lets no one in by itself; a second trigger finds the running one', async () => {
     const config = join(scratch, 'human'); // signed in, current workspace demo
     await sovOk(config, ['deploy', join(repoRoot, 'examples/interactive-echo')]);
     const started = await sovOk(config, ['job', 'trigger', 'echo']);
     assertPlain(started, 'job trigger of an interactive job');
     assert.match(started.stdout, /^echo is running: run [0-9a-f]{8}\.$/m);
-    const link = /^ {2}(http:\/\/\S+\?sov_token=\S+)$/m.exec(started.stdout)?.[1];
-    assert.ok(link !== undefined, started.stdout);
+    const link = /^ {2}(http:\/\/([0-9a-f-]{36})\.apps\.localhost:(\d+)\/)$/m.exec(started.stdout);
+    assert.ok(link !== null, started.stdout);
+    assert.doesNotMatch(started.stdout, /token=|ticket=/, 'no credential in what a user may paste anywhere');
 
-    // A browser opening the link gets a session cookie and the app, through the data plane.
-    const exchange = await fetch(link, { redirect: 'manual' });
-    assert.equal(exchange.status, 303);
-    const cookie = (exchange.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    const page = await fetch(new URL(exchange.headers.get('location') ?? '', link), { headers: { cookie } });
-    assert.equal(page.status, 200);
-    assert.match(await page.text(), /<h1>Echo<\/h1>/);
+    // A browser opening it is sent to the dashboard, to be let in as the user signed in there.
+    const opened = await browse(link[1] ?? '');
+    assert.equal(opened.status, 303);
+    assert.ok(opened.location?.startsWith(`http://127.0.0.1:${dev.port}/runs/${link[2]}/open?state=`), opened.location);
+    assert.ok(opened.setCookies.some((cookie) => cookie.startsWith('sov_launch=')));
 
     const again = parsed(await sovOk(config, ['--json', 'job', 'trigger', 'echo']));
     assert.equal(again.existing, true, 'the job allows one at a time: the running one is answered');
-    assert.match(again.openUrl, /\?sov_token=/);
+    assert.equal(again.appUrl, link[1]);
     assert.equal(again.status, 'running');
     await sovOk(config, ['run', 'cancel', again.runId]);
   });

@@ -331,7 +331,7 @@ for (const target of databaseTargets()) {
       await context.close();
     });
 
-    it('opens an interactive job’s app from its run page, signed in by a short-lived token', async () => {
+    it('opens an interactive job’s app from its run page, on the app’s own origin, let in as the signed-in user', async () => {
       const context = await newContext(chromium.browser, 'desktop');
       const page = await context.newPage();
       await signIn(page, platform.controlPlane.url, t.email);
@@ -341,7 +341,9 @@ for (const target of databaseTargets()) {
       await open.waitFor({ timeout: 60_000 });
       const [app] = await Promise.all([context.waitForEvent('page'), open.click()]);
       await app.getByRole('heading', { name: 'Explorer app' }).waitFor({ timeout: 30_000 });
-      assert.ok(!app.url().includes('sov_token'), 'the token left the address once the session cookie was set');
+      const opened = new URL(app.url());
+      assert.match(opened.hostname, /^[0-9a-f-]{36}\.apps\.localhost$/, 'an origin of its own');
+      assert.equal(`${opened.pathname}${opened.search}`, '/', 'the ticket left the address once the session was set');
       await app.close();
       await page.getByRole('button', { name: 'Cancel run' }).click();
       await page.getByRole('status', { name: 'Run status' }).getByText('cancelled', { exact: true }).waitFor({

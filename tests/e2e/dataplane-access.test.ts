@@ -8,6 +8,7 @@ import {
   type Operation,
   servedOperationsAt,
 } from '@sovereign/protocol/testing';
+import '../support/localhost.ts';
 import { type Answer, call, expectStatus, Platform } from '../support/platform.ts';
 import { packProject } from '../support/projects.ts';
 
@@ -28,6 +29,10 @@ interface Row {
   send?: (w: World) => { raw?: Uint8Array; body?: unknown; headers?: Record<string, string> };
   /** Makes the call possible again before each allowed caller (a delete needs something to delete). */
   prepare?: (w: World) => Promise<void>;
+  /** The run it addresses is the interactive one. */
+  app?: true;
+  /** Where it is called, when not under the data plane's API: an app's own origin. */
+  url?: (w: World, plane: 'eu-1' | 'us-1') => string;
 }
 
 const table: Record<string, Row> = {
@@ -52,6 +57,12 @@ const table: Record<string, Row> = {
   'GET /runs/{runId}/logs': { scope: 'runs:logs', ok: 200 },
   'GET /runs/{runId}/outputs': { scope: 'runs:outputs', ok: 200 },
   'GET /runs/{runId}/outputs/{*}': { scope: 'runs:outputs', ok: 200 },
+  'POST /runs/{runId}/app/launch': {
+    scope: 'interactive',
+    ok: 200,
+    app: true,
+    send: () => ({ body: { state: 'A'.repeat(43) } }),
+  },
   'GET /workspaces/{workspaceId}/jobs/{job}/state': { scope: 'state:read', ok: 200 },
   'PUT /workspaces/{workspaceId}/jobs/{job}/state': {
     scope: 'state:write',
@@ -61,12 +72,17 @@ const table: Record<string, Row> = {
 };
 
 /**
- * Routes the document leaves out, each with the reason, checked by the same matrix: the
- * interactive proxy forwards every method and path to an app's own API, which is the
- * app's to describe.
+ * Routes the document leaves out, each with the reason, checked by the same matrix: an
+ * interactive app, on its own origin, takes every method and path for its own API,
+ * which is the app's to describe.
  */
 const undocumented: Record<string, Row> = {
-  'GET /interactive/{appRunId}/{*}': { scope: 'interactive', ok: 200 },
+  'GET {app origin}/{*}': {
+    scope: 'interactive',
+    ok: 200,
+    app: true,
+    url: (w, plane) => `http://${w.ids.appRunId}.apps.localhost:${new URL(w.platform.dp(plane).url).port}/any/path`,
+  },
 };
 const undocumentedOperations: Operation[] = Object.keys(undocumented).map((key) => {
   const [method = 'GET', path = ''] = key.split(' ');
@@ -259,7 +275,8 @@ type World = Awaited<ReturnType<typeof buildWorld>>;
 
 function request(w: World, op: Operation, plane: 'eu-1' | 'us-1', token: string | undefined): Promise<Answer> {
   const row = (table[op.key] ?? undocumented[op.key]) as Row;
-  const url = `${w.platform.dp(plane).url}${fillPath(op.template, { ...w.ids, '*': w.output })}`;
+  const ids = row.app === true ? { ...w.ids, runId: w.ids.appRunId } : w.ids;
+  const url = row.url?.(w, plane) ?? `${w.platform.dp(plane).url}${fillPath(op.template, { ...ids, '*': w.output })}`;
   return call(op.method, url, { ...(token === undefined ? {} : { token }), ...row.send?.(w) });
 }
 

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { databaseTargets } from '@sovereign/protocol/testing';
 import pg from 'pg';
+import { appUrlOf } from '../support/apps.ts';
 import { dropIntoRun, runPids } from '../support/inside.ts';
 import { call, dataScopes, expectStatus, Platform } from '../support/platform.ts';
 
@@ -293,7 +294,9 @@ for (const target of databaseTargets()) {
       );
       assert.deepEqual(state.state, { cursor: canary });
       const app = await platform.scopedToken(b.token, b.workspace.workspaceId, ['interactive']);
-      const shop = await call('GET', `${dataplane.url}/api/v1/interactive/${runs.shop}/`, { token: app.token });
+      const shop = await call('GET', await appUrlOf(`${dataplane.url}/api/v1/interactive/${runs.shop}/`), {
+        token: app.token,
+      });
       assert.deepEqual([shop.status, shop.body], [200, `shop of ${canary}`]);
     });
 

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { databaseTargets } from '@sovereign/protocol/testing';
 import { maskText } from '../../packages/data-plane/src/logs/mask.ts';
+import { appUrlOf } from '../support/apps.ts';
 import { dumpDatabase, dumpFiles } from '../support/dump.ts';
 import { call, dataScopes, expectStatus, Platform } from '../support/platform.ts';
 import { packProject, readEvents } from '../support/projects.ts';
@@ -219,7 +220,9 @@ require('node:http')
       const { url } = await expectStatus(200, 'GET', `${cp}/runs/${run.runId}`, { token: w.userToken });
       assert.ok(url.startsWith(w.platform.dp('eu-1').url), 'the app is reached at its own data plane');
       const { token } = await w.platform.scopedToken(w.userToken, w.workspaceId, ['interactive']);
-      const answer = await call('GET', `${url}any/path`, { token });
+      const app = await appUrlOf(url);
+      assert.ok(new URL(app).port === new URL(url).port, 'the app’s own origin is its data plane');
+      const answer = await call('GET', `${app}any/path`, { token });
       assert.equal(answer.body, `app says ${canary.app}`);
       await expectStatus(200, 'POST', `${cp}/runs/${run.runId}/cancel`, { token: w.userToken });
       await w.platform.waitFor(async () => (await status()) === 'cancelled', 'the app to stop');

@@ -1,3 +1,4 @@
+import { launchPathParam, launchStateParam } from '@sovereign/protocol/interactive';
 import { type ReactNode, useEffect, useSyncExternalStore } from 'react';
 import { controlPlane, getSession, subscribeSession } from './api/control-plane.ts';
 import { forgetDataplaneTokens } from './api/data-plane.ts';
@@ -5,6 +6,7 @@ import { ErrorNote, Loading } from './components/ui.tsx';
 import { useLoad } from './hooks.ts';
 import { ApiKeysPage } from './pages/api-keys.tsx';
 import { HomePage } from './pages/home.tsx';
+import { OpenAppPage } from './pages/open-app.tsx';
 import { RegionsPage } from './pages/regions.tsx';
 import { RunPage } from './pages/run.tsx';
 import { SignInPage } from './pages/sign-in.tsx';
@@ -26,7 +28,7 @@ export function App() {
   }, [session, path, query]);
 
   if (session === null || path === '/signin') return <SignInPage />;
-  return <SignedIn path={path} />;
+  return <SignedIn path={path} query={query} />;
 }
 
 /** Only a path of this site, never another origin (`//evil.example`). */
@@ -34,7 +36,7 @@ function safeNext(next: string | null): string {
   return next?.startsWith('/') && !next.startsWith('//') ? next : '/';
 }
 
-function SignedIn({ path }: { path: string }) {
+function SignedIn({ path, query }: { path: string; query: URLSearchParams }) {
   const me = useLoad((signal) => controlPlane.me(signal), []);
   if (me.data === undefined) {
     return (
@@ -45,13 +47,13 @@ function SignedIn({ path }: { path: string }) {
   }
   return (
     <MeProvider me={me.data} reload={me.reload}>
-      <Shell email={me.data.email}>{route(path)}</Shell>
+      <Shell email={me.data.email}>{route(path, query)}</Shell>
     </MeProvider>
   );
 }
 
 /** The pages, by path pattern; the first that matches is shown. */
-const pages: Array<[string, (params: Record<string, string>) => ReactNode | undefined]> = [
+const pages: Array<[string, (params: Record<string, string>, query: URLSearchParams) => ReactNode | undefined]> = [
   ['/', () => <HomePage />],
   ['/api-keys', () => <ApiKeysPage />],
   ['/organizations/:organizationId/regions', (p) => <RegionsPage organizationId={p.organizationId ?? ''} />],
@@ -64,12 +66,18 @@ const pages: Array<[string, (params: Record<string, string>) => ReactNode | unde
       ) : undefined,
   ],
   ['/runs/:runId', (p) => <RunPage runId={p.runId ?? ''} />],
+  [
+    '/runs/:runId/open',
+    (p, q) => (
+      <OpenAppPage runId={p.runId ?? ''} state={q.get(launchStateParam) ?? ''} path={q.get(launchPathParam) ?? '/'} />
+    ),
+  ],
 ];
 
-function route(path: string): ReactNode {
+function route(path: string, query: URLSearchParams): ReactNode {
   for (const [pattern, page] of pages) {
     const params = match(pattern, path);
-    const shown = params === null ? undefined : page(params);
+    const shown = params === null ? undefined : page(params, query);
     if (shown !== undefined) return shown;
   }
   return (

@@ -18,9 +18,10 @@ import { cacheDirName, WorkingCopies } from './executor/working-copies.ts';
 import { Janitor } from './files/janitor.ts';
 import { installCors } from './http/cors.ts';
 import { InteractiveGateway } from './interactive/gateway.ts';
+import { AppLaunches } from './interactive/launch.ts';
 import { requestLogSerializer } from './interactive/log.ts';
-import { installInteractiveUpgrades, interactiveRoutes } from './interactive/routes.ts';
-import { SessionSigner } from './interactive/session.ts';
+import { appLaunchRoutes, installAppOrigins, interactiveRedirects } from './interactive/routes.ts';
+import { cookieNames, SessionSigner } from './interactive/session.ts';
 import { makeLauncher } from './launch/index.ts';
 import type { Launcher } from './launch/launcher.ts';
 import { Spawner } from './launch/spawner.ts';
@@ -167,7 +168,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         interactiveStartTimeoutMs: config.interactiveStartTimeoutSeconds * 1000,
       },
       instanceStaleSeconds: config.instanceStaleSeconds,
-      publicUrl: config.publicUrl,
+      appUrl: (runId) => config.apps.urlOf(runId, '/'),
       log: app.log,
     });
     const deps: Deps = {
@@ -183,18 +184,21 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       log: app.log,
     };
     const verifier = new TokenVerifier(agent, config.tokenSkewSeconds);
-    const interactive = {
-      gateway: new InteractiveGateway({
-        db,
-        agent,
-        verifier,
-        signer: new SessionSigner(masterKey.key),
-        live: (runId) => executor?.interactive(runId),
-      }),
-      publicUrl: config.publicUrl,
+    const gateway = new InteractiveGateway({
+      db,
+      agent,
+      verifier,
+      signer: new SessionSigner(masterKey.key),
+      cookies: cookieNames(config.apps.secure),
+      live: (runId) => executor?.interactive(runId),
+    });
+    const launches = new AppLaunches({
+      db,
+      gateway,
+      origins: config.apps,
+      dashboardUrl: config.dashboardUrl,
       sessionSeconds: config.interactiveSessionSeconds,
-      log: app.log,
-    };
+    });
 
     await app.register(swagger, {
       openapi: {
@@ -203,7 +207,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
           title: 'Sovereign data plane',
           version,
           description:
-            'Everything that carries customer data, in its region: deployments, variables and secrets, runs’ logs, outputs and state, and interactive jobs (proxied at /api/v1/interactive/{runId}/, every method and WebSocket). Every call needs a scoped token from the control plane, checked here without calling it.',
+            'Everything that carries customer data, in its region: deployments, variables and secrets, runs’ logs, outputs and state, and interactive jobs, each served (every method and WebSocket) on an origin of its own, not under this API. Every call needs a scoped token from the control plane, checked here without calling it.',
         },
         servers: [{ url: config.publicUrl }],
         components: { securitySchemes: { scopedToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
@@ -219,12 +223,16 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         await variableRoutes(scope as App, deps);
         await runRoutes(scope as App, deps);
         await stateRoutes(scope as App, deps);
+        await appLaunchRoutes(scope as App, { launches });
       },
       { prefix: apiPrefix },
     );
-    // Interactive jobs authenticate by session cookie as well as bearer token: their own scope.
-    await app.register(async (scope) => interactiveRoutes(scope as App, interactive), { prefix: apiPrefix });
-    const upgrades = installInteractiveUpgrades(app, interactive);
+    // The URL the control plane gives for a run, sent on to the app's origin: no token needed.
+    await app.register(async (scope) => interactiveRedirects(scope as App, { origins: config.apps }), {
+      prefix: apiPrefix,
+    });
+    // Requests to an app's origin go to its app, before any route of this server is chosen.
+    const upgrades = installAppOrigins(app, { gateway, launches, origins: config.apps, log: app.log });
     app.get(`${apiPrefix}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
     await app.ready();
 

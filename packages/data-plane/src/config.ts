@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { interactiveSessionMaxSeconds, publicUrlPattern, tokenClockSkewSeconds } from '@sovereign/protocol';
 import type { DatabaseOptions } from '@sovereign/protocol/sql';
 import { defaultDashboardOrigins, normalizeOrigin } from './http/cors.ts';
+import { AppOrigins, defaultAppsTemplate } from './interactive/origins.ts';
 import { type LimitSettings, limitSettingsFromEnv } from './launch/limits.ts';
 
 /**
@@ -30,6 +31,13 @@ export interface DataPlaneConfig {
   controlPlaneUrl: string;
   /** Browser origins allowed to call the API (CORS): the dashboard's. */
   dashboardOrigins: string[];
+  /**
+   * Where an interactive run's app is served: an origin of its own per run, from a
+   * template holding `{run}` (SOV_APPS_URL_TEMPLATE).
+   */
+  apps: AppOrigins;
+  /** The dashboard, where a browser without a session for an app signs in to open it. */
+  dashboardUrl: string;
   clientId: string;
   clientSecret: string;
   /** This data plane's own state: database (PGlite), artifacts, dev master key. */
@@ -170,6 +178,33 @@ function runLimits(env: NodeJS.ProcessEnv): LimitSettings {
   }
 }
 
+/** SOV_APPS_URL_TEMPLATE, else one derived from the public URL (`*.apps.localhost` on loopback). */
+function appOrigins(env: NodeJS.ProcessEnv, publicUrl: string): AppOrigins {
+  const given = env.SOV_APPS_URL_TEMPLATE?.trim() || undefined;
+  const template = given ?? defaultAppsTemplate(publicUrl);
+  if (template === undefined) {
+    throw new ConfigError(
+      `SOV_APPS_URL_TEMPLATE is required: the public URL ${publicUrl} is an IP address, and every interactive app needs a host name of its own (such as https://{run}.apps.eu-1.example.eu)`,
+    );
+  }
+  try {
+    return AppOrigins.parse(template);
+  } catch (error) {
+    throw new ConfigError(
+      `SOV_APPS_URL_TEMPLATE "${template}" is not usable: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
+
+function dashboardUrl(env: NodeJS.ProcessEnv, controlPlaneUrl: string): string {
+  const value = (env.SOV_DASHBOARD_URL?.trim() || controlPlaneUrl).replace(/\/+$/, '');
+  const url = URL.parse(value);
+  if (url === null || !/^https?:$/.test(url.protocol) || url.search !== '' || url.hash !== '') {
+    throw new ConfigError(`SOV_DASHBOARD_URL must be an http(s) URL with no query, got "${value}"`);
+  }
+  return value;
+}
+
 /** Reads the data plane's settings from SOV_* environment variables. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneConfig {
   const host = env.SOV_HOST ?? '127.0.0.1';
@@ -207,6 +242,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneCo
     publicUrl,
     controlPlaneUrl,
     dashboardOrigins: dashboardOrigins(env, controlPlaneUrl),
+    apps: appOrigins(env, publicUrl),
+    dashboardUrl: dashboardUrl(env, controlPlaneUrl),
     clientId,
     clientSecret: required(env, 'SOV_CLIENT_SECRET'),
     ...storage,

@@ -69,6 +69,40 @@ describe('data plane configuration: its public URL', () => {
   });
 });
 
+describe('data plane configuration: where interactive apps are served', () => {
+  const run = '3f2b8c1e-6a7d-4e2f-9b1a-0c5d7e9f1a2b';
+
+  it('serves each run on its own host under *.apps.localhost on loopback, and beside a named public URL', () => {
+    assert.equal(configFromEnv(base).apps.originOf(run), `http://${run}.apps.localhost:8081`);
+    const named = configFromEnv({ ...base, SOV_PUBLIC_URL: 'https://dp.eu-1.example.eu/' });
+    assert.equal(named.apps.originOf(run), `https://${run}.apps.dp.eu-1.example.eu`);
+    assert.equal(named.apps.secure, true);
+  });
+
+  it('takes SOV_APPS_URL_TEMPLATE, and requires it for a public URL on an IP address', () => {
+    const set = configFromEnv({
+      ...base,
+      SOV_PUBLIC_URL: 'http://10.0.0.5:8081',
+      SOV_APPS_URL_TEMPLATE: 'https://{run}.apps.eu-1.example.eu',
+    });
+    assert.equal(set.apps.originOf(run), `https://${run}.apps.eu-1.example.eu`);
+    refuses('SOV_APPS_URL_TEMPLATE', ['https://apps.example.eu', 'https://example.eu/{run}', 'ftp://{run}.example.eu']);
+    assert.throws(
+      () => configFromEnv({ ...base, SOV_PUBLIC_URL: 'http://10.0.0.5:8081' }),
+      (error: unknown) => error instanceof ConfigError && error.message.includes('SOV_APPS_URL_TEMPLATE is required'),
+    );
+  });
+
+  it('sends a browser without a session to the dashboard: the control plane’s URL, or SOV_DASHBOARD_URL', () => {
+    assert.equal(configFromEnv(base).dashboardUrl, 'https://sov.example.com');
+    assert.equal(
+      configFromEnv({ ...base, SOV_DASHBOARD_URL: 'https://console.example.com/' }).dashboardUrl,
+      'https://console.example.com',
+    );
+    refuses('SOV_DASHBOARD_URL', ['console.example.com', 'https://console.example.com/?x=1', 'javascript:alert(1)']);
+  });
+});
+
 describe('data plane configuration: when an instance counts as gone', () => {
   it('after 30 s unseen by default, SOV_INSTANCE_STALE_SECONDS if set, never under 15 s', () => {
     assert.equal(configFromEnv(base).instanceStaleSeconds, 30);

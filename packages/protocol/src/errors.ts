@@ -116,6 +116,10 @@ export const ErrorCode = {
   interactiveOnOtherInstance: 'interactive_on_other_instance',
   interactiveUnreachable: 'interactive_unreachable',
   interactiveSessionInvalid: 'interactive_session_invalid',
+  /** A launch ticket that is unknown, used, expired, for another app, or opened by another browser. */
+  interactiveTicketInvalid: 'interactive_ticket_invalid',
+  /** A request to an app's origin, with its session cookie, sent by a page of another origin. */
+  interactiveCrossOrigin: 'interactive_cross_origin',
 
   // Protocol reports (control plane)
   workspaceNotOnDataplane: 'workspace_not_on_dataplane',

@@ -224,15 +224,14 @@ async function openInteractive(ctx: Context, jobId: string, follow: boolean, tim
   const { output } = ctx;
   const app = await openApp(cp, jobId, output);
   const { run } = app;
-  const until = new Date(app.expiresAt).toLocaleTimeString();
-  const summary = { ...run, existing: app.existing, openUrl: app.openUrl, expiresAt: app.expiresAt };
+  const summary = { ...run, existing: app.existing, appUrl: app.appUrl };
   const lines = () => {
     output.line(
       `${output.out.bold(run.jobName)} is ${app.existing ? 'already running' : 'running'}: run ${shortId(run.runId)}.`,
     );
-    output.line(`Open it (this link signs you in until ${until}; do not share it):`);
-    output.line(`  ${output.out.cyan(app.openUrl)}`);
-    output.line(output.out.dim(`  Tools: ${app.url} with a bearer token that has the interactive scope.`));
+    output.line('Open it in a browser (you are let in as the user signed in to the dashboard):');
+    output.line(`  ${output.out.cyan(app.appUrl)}`);
+    output.line(output.out.dim('  Tools: the same address, with a bearer token that has the interactive scope.'));
     output.line(output.out.dim(`  Stop it: sov run cancel ${shortId(run.runId)}`));
   };
   if (!follow) {

@@ -1,6 +1,6 @@
 import { isTerminal, type RunStatus } from '@sovereign/protocol/run-states';
 import type { ControlPlane, Run } from '../api/control-plane.ts';
-import { ApiError, CliError } from '../errors.ts';
+import { ApiError, CliError, UnreachableError } from '../errors.ts';
 import type { Output } from '../output/output.ts';
 import { exitCodeFor } from './follow.ts';
 
@@ -8,20 +8,39 @@ export interface OpenedApp {
   run: Run;
   /** True when the job was already at its limit and this is its active run. */
   existing: boolean;
-  /** The app's address on its data plane, for tools that send a bearer token. */
-  url: string;
-  /** The same address carrying a short-lived token: a browser opens it and keeps a session cookie. */
-  openUrl: string;
-  expiresAt: string;
+  /**
+   * The app's own origin. A browser opening it is let in through the dashboard, as the
+   * user signed in there; tools send a bearer token with the interactive scope.
+   */
+  appUrl: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Where a run's app is served: the run's URL on its data plane answers with a redirect
+ * to the app's own origin. The CLI hands out no token for a browser: a link carrying
+ * one would let in whoever follows it as the CLI's user.
+ */
+async function appUrlOf(runUrl: string): Promise<string> {
+  let response: Response;
+  try {
+    response = await fetch(runUrl, { redirect: 'manual' });
+  } catch (error) {
+    throw new UnreachableError('the data plane', new URL(runUrl).origin, error);
+  }
+  await response.body?.cancel();
+  const location = response.headers.get('location');
+  if (response.status !== 308 || location === null) {
+    throw new CliError(`The data plane did not say where the app is served (it answered ${response.status}).`);
+  }
+  return new URL(location, runUrl).href;
+}
+
+/**
  * Starts an interactive job, or finds its active run when it allows no more (409
  * run_limit_reached names it), and waits until its app answers: the data plane reports
- * `running` only then. The link it answers signs a browser in once, with a token that
- * carries just the `interactive` scope.
+ * `running` only then. Answers the app's address.
  */
 export async function openApp(cp: ControlPlane, jobId: string, output: Output): Promise<OpenedApp> {
   let run: Run;
@@ -53,6 +72,5 @@ export async function openApp(cp: ControlPlane, jobId: string, output: Output): 
     run = await cp.run(run.runId);
   }
   if (run.url === null) throw new CliError(`Run ${run.runId} is not an interactive run.`);
-  const { token, expiresAt } = await cp.dataplaneToken(run.workspaceId, ['interactive']);
-  return { run, existing, url: run.url, openUrl: `${run.url}?sov_token=${encodeURIComponent(token)}`, expiresAt };
+  return { run, existing, appUrl: await appUrlOf(run.url) };
 }

@@ -1,3 +1,4 @@
+import type { InteractiveLaunch, InteractiveLaunchRequest } from '@sovereign/protocol/interactive';
 import type { Scope } from '@sovereign/protocol/scopes';
 import { controlPlane, type DataplaneToken } from './control-plane.ts';
 import { ApiError, errorFrom, isAbort, requestJson } from './http.ts';
@@ -101,6 +102,15 @@ export const dataPlane = {
     if (!response.ok) throw await errorFrom(response);
     return response.blob();
   },
+  /**
+   * A single-use ticket that opens a run's app as the signed-in user, for the browser
+   * whose launch `state` the app's origin gave (see pages/open-app.tsx).
+   */
+  launchApp: (workspaceId: string, runId: string, request: InteractiveLaunchRequest) =>
+    call<InteractiveLaunch>(workspaceId, ['interactive'], `/runs/${runId}/app/launch`, {
+      method: 'POST',
+      body: request,
+    }),
   /** The job's saved state, or null when it has none yet. */
   async state(workspaceId: string, job: string, signal?: AbortSignal): Promise<JobState | null> {
     try {

@@ -34,25 +34,15 @@ export function RunPage({ runId }: { runId: string }) {
     await controlPlane.cancel(runId);
     run.reload();
   });
-  const open = useAction(async () => {
-    const r = run.data;
-    if (r?.url == null) return;
-    // Opened now, in the click, so no popup blocker stops it; its address comes once the token does.
-    const tab = window.open('about:blank', '_blank');
-    try {
-      const { token } = await controlPlane.dataplaneToken(r.workspaceId, ['interactive']);
-      const target = `${r.url}?sov_token=${encodeURIComponent(token)}`;
-      if (tab === null) {
-        window.location.assign(target);
-        return;
-      }
-      tab.opener = null;
-      tab.location.replace(target);
-    } catch (error) {
-      tab?.close();
-      throw error;
-    }
-  });
+  /**
+   * The run's URL leads to the app's own origin, which sends this browser back here to
+   * be let in as the signed-in user (pages/open-app.tsx): no token leaves this page.
+   */
+  const open = () => {
+    const url = run.data?.url;
+    if (url == null) return;
+    window.open(url, '_blank', 'noopener');
+  };
 
   if (run.data === undefined) {
     return run.error === undefined ? <Loading what="the run" /> : <ErrorNote error={run.error} />;
@@ -77,7 +67,7 @@ export function RunPage({ runId }: { runId: string }) {
           {r.cancelRequested && !terminal && <span className="muted"> cancelling…</span>}
         </div>
         {r.url !== null && r.status === 'running' && may.openApps(role) && (
-          <button type="button" className="primary" onClick={() => void open.run()} disabled={open.pending}>
+          <button type="button" className="primary" onClick={open}>
             Open app
           </button>
         )}
@@ -90,7 +80,6 @@ export function RunPage({ runId }: { runId: string }) {
       {r.url !== null && !terminal && r.status !== 'running' && (
         <p className="muted">Its app is starting; Open app appears once it answers.</p>
       )}
-      <ErrorNote error={open.error} what="Not opened" />
       <ErrorNote error={cancel.error} what="Not cancelled" />
       <ErrorNote error={run.error} what="Status not refreshed" />
 

@@ -19,9 +19,9 @@ export interface ManifestJob extends JobMetadata {
   /** Interactive jobs: stopped after this long without a proxied request or WebSocket frame. */
   idleTimeoutSeconds?: number;
   /**
-   * Interactive jobs: the proxy removes `/api/v1/interactive/{runId}` from the path, so the
-   * app is served from `/` (true, the default), or passes the full path to an app that
-   * serves under `$SOV_BASE_PATH` itself (false: Jupyter's base_url, Streamlit's baseUrlPath).
+   * Interactive jobs: `strip_prefix`, still read so manifests that set it deploy, but of
+   * no effect since every app is served from `/` of an origin of its own
+   * (`$SOV_BASE_PATH` is `/`): there is no prefix to strip or keep.
    */
   stripPrefix?: boolean;
   /** What the job asked of `limits:`; the data plane's defaults fill in the rest (launch/limits.ts). */

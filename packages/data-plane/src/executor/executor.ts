@@ -1,4 +1,4 @@
-import { type ClaimedRun, interactivePath, type ReasonCode } from '@sovereign/protocol';
+import type { ClaimedRun, ReasonCode } from '@sovereign/protocol';
 import type { Database } from '@sovereign/protocol/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Agent } from '../agent/agent.ts';
@@ -50,8 +50,8 @@ export interface ExecutorOptions {
   };
   /** An instance not seen for this long is gone: its runs are abandoned, its files removed. */
   instanceStaleSeconds: number;
-  /** This data plane's public URL: interactive jobs are told where they are served. */
-  publicUrl: string;
+  /** Where a run's app is served (its own origin): interactive jobs are told. */
+  appUrl: (runId: string) => string;
   log: FastifyBaseLogger;
 }
 
@@ -65,7 +65,7 @@ interface ActiveRun {
   /** Its final status is recorded (the outbox delivers it). */
   ended?: boolean;
   /** An interactive job's port, where the proxy reaches it once it listens, and its idle watch. */
-  interactive?: { port: number; stripPrefix: boolean; address?: AppAddress; idle?: IdleWatch };
+  interactive?: { port: number; address?: AppAddress; idle?: IdleWatch };
 }
 
 /** How often a running run's output directory is measured against its limit. */
@@ -124,7 +124,6 @@ export class Executor {
       workspaceId: active.run.workspaceId,
       address: app.address,
       port: app.port,
-      stripPrefix: app.stripPrefix,
       activity: () => app.idle?.touch(),
     };
   }
@@ -320,7 +319,7 @@ export class Executor {
         SOV_ATTEMPT: String(run.attempt),
         SOV_OUTPUT_DIR: room.job.outputs,
         SOV_STATE_FILE: room.job.stateFile,
-        ...this.#interactiveEnv(active, job, room),
+        ...this.#interactiveEnv(active, room),
       };
       if (active.stopping !== undefined) {
         await beforeGo;
@@ -393,15 +392,14 @@ export class Executor {
   }
 
   /** An interactive job's port and where it is served, in its environment. */
-  #interactiveEnv(active: ActiveRun, job: ManifestJob, slot: RunSlot): Record<string, string> {
+  #interactiveEnv(active: ActiveRun, slot: RunSlot): Record<string, string> {
     if (active.run.kind !== 'interactive' || slot.port === undefined) return {};
-    active.interactive = { port: slot.port, stripPrefix: job.stripPrefix ?? true };
-    const path = interactivePath(active.run.runId);
+    active.interactive = { port: slot.port };
     return {
       PORT: String(slot.port),
-      // The path the browser sees; with strip_prefix (the default) the app is asked for paths from `/`.
-      SOV_BASE_PATH: path,
-      SOV_BASE_URL: `${this.#o.publicUrl}${path}`,
+      // Every app is served from `/` of an origin of its own: the browser's paths are the app's.
+      SOV_BASE_PATH: '/',
+      SOV_BASE_URL: this.#o.appUrl(active.run.runId),
     };
   }
 

@@ -1,5 +1,11 @@
 import { ErrorCode } from '@sovereign/protocol';
-import { ConflictProblem, HttpProblem, NotFoundProblem, UnauthorizedProblem } from '@sovereign/protocol/http';
+import {
+  ConflictProblem,
+  ForbiddenProblem,
+  HttpProblem,
+  NotFoundProblem,
+  UnauthorizedProblem,
+} from '@sovereign/protocol/http';
 
 export class RunNotHereProblem extends NotFoundProblem {
   constructor() {
@@ -49,7 +55,26 @@ export class SessionInvalidProblem extends UnauthorizedProblem {
   constructor() {
     super(
       ErrorCode.interactiveSessionInvalid,
-      'The session cookie is not valid for this run (or has expired): open the run’s URL again with a fresh token.',
+      'The session cookie is not valid for this app (or has expired): open the app again from the dashboard or with sov.',
+    );
+  }
+}
+
+export class TicketInvalidProblem extends UnauthorizedProblem {
+  constructor() {
+    super(
+      ErrorCode.interactiveTicketInvalid,
+      'This launch link is used, expired, for another app, or was opened in another browser than the one that asked for it: open the app again.',
+    );
+  }
+}
+
+/** A request another origin's page sent with the app's cookie: only a link (a top-level GET) may come from elsewhere. */
+export class CrossOriginProblem extends ForbiddenProblem {
+  constructor() {
+    super(
+      ErrorCode.interactiveCrossOrigin,
+      'This app answers its own pages only: a request from another origin with its session cookie is refused.',
     );
   }
 }

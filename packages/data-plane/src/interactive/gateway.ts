@@ -15,7 +15,7 @@ import {
   SessionInvalidProblem,
 } from './errors.ts';
 import type { ProxyTarget } from './proxy.ts';
-import { type InteractiveSession, readCookie, type SessionSigner, sessionCookieName } from './session.ts';
+import { type CookieNames, type InteractiveSession, readCookies, type SessionSigner } from './session.ts';
 
 /** A running interactive job as the executor of this instance holds it. */
 export interface LiveInteractive {
@@ -24,12 +24,14 @@ export interface LiveInteractive {
   address: AppAddress | undefined;
   /** The port the app listens on, as it sees it. */
   port: number;
-  stripPrefix: boolean;
   /** Traffic through the proxy: resets the idle clock. */
   activity: () => void;
 }
 
-/** `/api/v1/interactive/<runId><rest>?<query>`, split; undefined for any other path. */
+/**
+ * `/api/v1/interactive/<runId><rest>?<query>` on the data plane's own origin, split;
+ * undefined for any other path. A GET there is sent on to the app's origin.
+ */
 export interface InteractiveUrl {
   runId: string;
   /** The run's segment as sent, which may differ from `runId` in case only. */
@@ -58,6 +60,8 @@ export interface InteractiveCaller {
   userId: string;
   workspaceId: string;
   tokenId: string;
+  /** How the caller came: the app's session cookie (a browser), or a bearer token. */
+  by: 'cookie' | 'bearer';
   /** Our bearer token was in the Authorization header: it is not forwarded. */
   bearer: boolean;
 }
@@ -83,6 +87,7 @@ export interface GatewayOptions {
   agent: Agent;
   verifier: TokenVerifier;
   signer: SessionSigner;
+  cookies: CookieNames;
   live: (runId: string) => LiveInteractive | undefined;
 }
 
@@ -102,29 +107,49 @@ export class InteractiveGateway {
     return this.#o.signer;
   }
 
-  /** Checks a scoped token for the interactive scope (for the cookie exchange, or a bearer). */
+  get cookies(): CookieNames {
+    return this.#o.cookies;
+  }
+
+  /** Checks a scoped token for the interactive scope. */
   async verifyToken(token: string | undefined): Promise<InteractiveCaller> {
     const principal = await this.#o.verifier.verify(token, undefined, 'interactive');
-    return { userId: principal.userId, workspaceId: principal.workspaceId, tokenId: principal.tokenId, bearer: true };
+    return {
+      userId: principal.userId,
+      workspaceId: principal.workspaceId,
+      tokenId: principal.tokenId,
+      by: 'bearer',
+      bearer: true,
+    };
   }
 
   /**
-   * The caller of a request to `runId`. Our session cookie when it is valid for the run;
-   * else a bearer token; a cookie that is not valid is refused when there is no token.
+   * The caller of a request on `runId`'s origin. Our session cookie when one is valid
+   * for this run (a sibling host may have added others of the same name: they open
+   * nothing here); else a bearer token; a cookie that is not valid is refused when there
+   * is no token.
    */
   async caller(req: IncomingMessage, runId: string): Promise<InteractiveCaller> {
-    const cookie = readCookie(req.headers.cookie, sessionCookieName);
+    const cookies = readCookies(req.headers.cookie, this.#o.cookies.session);
     const token = bearerOf(req);
-    const session = cookie === undefined ? undefined : this.#o.signer.read(cookie);
-    if (session !== undefined && session.run === runId) {
-      this.#checkSession(session);
-      return { userId: session.sub, workspaceId: session.ws, tokenId: session.jti, bearer: isScopedToken(token) };
+    for (const cookie of cookies) {
+      const session = this.#o.signer.read(cookie);
+      if (session === undefined || session.run !== runId) continue;
+      this.checkSession(session);
+      return {
+        userId: session.sub,
+        workspaceId: session.ws,
+        tokenId: session.jti,
+        by: 'cookie',
+        bearer: isScopedToken(token),
+      };
     }
-    if (token === undefined && cookie !== undefined) throw new SessionInvalidProblem();
+    if (token === undefined && cookies.length > 0) throw new SessionInvalidProblem();
     return this.verifyToken(token);
   }
 
-  #checkSession(session: InteractiveSession): void {
+  /** A session (or a ticket about to become one) still stands: this data plane serves, its token is not revoked. */
+  checkSession(session: Pick<InteractiveSession, 'ws' | 'jti'>): void {
     const agent = this.#o.agent;
     if (agent.stoppedReason !== undefined || agent.identity === undefined) {
       throw new DataplaneNotReadyProblem('This data plane serves no requests right now.');
@@ -138,7 +163,7 @@ export class InteractiveGateway {
   }
 
   /** The run, when it is here and of the caller's workspace: another workspace's run does not exist here. */
-  async run(runId: string, caller: InteractiveCaller): Promise<LocalRun> {
+  async run(runId: string, caller: Pick<InteractiveCaller, 'workspaceId'>): Promise<LocalRun> {
     const run = await localRun(this.#o.db, runId);
     if (run === undefined || run.workspace_id !== caller.workspaceId) throw new RunNotHereProblem();
     if (run.kind !== 'interactive') throw new RunNotInteractiveProblem();
@@ -158,12 +183,6 @@ export class InteractiveGateway {
       throw new InteractiveNotRunningProblem(status);
     }
     if (live.address === undefined) throw new InteractiveNotRunningProblem('starting');
-    return {
-      address: live.address,
-      port: live.port,
-      prefix: `${interactivePathPrefix}/${runId}`,
-      stripPrefix: live.stripPrefix,
-      activity: live.activity,
-    };
+    return { address: live.address, port: live.port, activity: live.activity };
   }
 }

@@ -7,18 +7,14 @@ import {
 } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AppAddress } from '../launch/launcher.ts';
-import { sessionCookieName, withoutCookie } from './session.ts';
+import { isOurCookie, withoutOurCookies } from './session.ts';
 
-/** Where a running interactive job listens, and how the proxy maps its paths. */
+/** Where a running interactive job listens. It is served from `/` of its own origin: paths pass as they are. */
 export interface ProxyTarget {
   /** Where the proxy connects: the app's loopback port, or a socket bridged into its jail. */
   address: AppAddress;
   /** The port the app listens on, as it sees it: its redirects to itself name it. */
   port: number;
-  /** The run's public path prefix, without its trailing slash: `/api/v1/interactive/<runId>`. */
-  prefix: string;
-  /** The app is served from `/` (the prefix is removed) or under the prefix itself. */
-  stripPrefix: boolean;
   /** Called on every request and every chunk either way: the run is in use. */
   activity: () => void;
 }
@@ -47,16 +43,9 @@ function connectionListed(value: string | string[] | undefined): Set<string> {
   );
 }
 
-/** The path the app is asked for: the public path (and query) with the run's prefix removed, or whole. */
-export function upstreamPath(target: Pick<ProxyTarget, 'prefix' | 'stripPrefix'>, rest: string, query: string) {
-  const path = target.stripPrefix ? rest : `${target.prefix}${rest}`;
-  return query === '' ? path : `${path}?${query}`;
-}
-
 export interface ForwardOptions {
   /** Our own credential came in the Authorization header: it is not the app's to see. */
   dropAuthorization: boolean;
-  prefix: string;
   proto: 'http' | 'https';
   clientAddress: string | undefined;
   /** A WebSocket (or other) upgrade: Connection and Upgrade go through. */
@@ -65,9 +54,10 @@ export interface ForwardOptions {
 
 /**
  * The request headers the app gets: the client's, without hop-by-hop headers, our
- * session cookie, our bearer token, or X-Forwarded-* a client could forge; with
- * X-Forwarded-For/-Proto/-Host/-Prefix set by us. Host stays as the client sent it,
- * so apps that compare Origin with Host (Jupyter does) see a same-origin request.
+ * cookies, our bearer token, or X-Forwarded-* a client could forge; with
+ * X-Forwarded-For/-Proto/-Host set by us. Host stays as the client sent it (the app's
+ * own origin), so apps that compare Origin with Host (Jupyter does) see a same-origin
+ * request.
  */
 export function forwardHeaders(incoming: IncomingHttpHeaders, options: ForwardOptions): OutgoingHttpHeaders {
   const listed = connectionListed(incoming.connection);
@@ -76,7 +66,7 @@ export function forwardHeaders(incoming: IncomingHttpHeaders, options: ForwardOp
     if (value === undefined || hopByHop.has(name) || listed.has(name) || name.startsWith('x-forwarded-')) continue;
     if (name === 'authorization' && options.dropAuthorization) continue;
     if (name === 'cookie') {
-      const rest = withoutCookie(Array.isArray(value) ? value.join('; ') : value, sessionCookieName);
+      const rest = withoutOurCookies(Array.isArray(value) ? value.join('; ') : value);
       if (rest !== undefined) out.cookie = rest;
       continue;
     }
@@ -85,7 +75,6 @@ export function forwardHeaders(incoming: IncomingHttpHeaders, options: ForwardOp
   if (options.clientAddress !== undefined) out['x-forwarded-for'] = options.clientAddress;
   out['x-forwarded-proto'] = options.proto;
   if (incoming.host !== undefined) out['x-forwarded-host'] = incoming.host;
-  out['x-forwarded-prefix'] = options.prefix;
   if (options.upgrade) {
     out.connection = 'Upgrade';
     if (incoming.upgrade !== undefined) out.upgrade = incoming.upgrade;
@@ -94,50 +83,35 @@ export function forwardHeaders(incoming: IncomingHttpHeaders, options: ForwardOp
 }
 
 /**
- * A redirect of the app, as the browser must follow it: to the app's own address
- * (`http://127.0.0.1:<port>/x`) or to an absolute path of an app served from `/`,
- * it is moved under the run's prefix. Other sites are left alone.
+ * A redirect of the app, as the browser must follow it: one to the app's own address
+ * (`http://127.0.0.1:<port>/x`, which only the data plane reaches) becomes the path
+ * on the app's origin. Other sites and paths are left alone.
  */
-export function rewriteLocation(location: string, target: Pick<ProxyTarget, 'port' | 'prefix' | 'stripPrefix'>) {
-  let path = location;
+export function rewriteLocation(location: string, target: Pick<ProxyTarget, 'port'>) {
   for (const origin of [
     `http://127.0.0.1:${target.port}`,
     `http://localhost:${target.port}`,
     `http://[::1]:${target.port}`,
   ]) {
     if (location === origin || location.startsWith(`${origin}/`) || location.startsWith(`${origin}?`)) {
-      path = location.slice(origin.length) || '/';
-      if (path.startsWith('?')) path = `/${path}`;
-      break;
+      const path = location.slice(origin.length) || '/';
+      return path.startsWith('?') ? `/${path}` : path;
     }
   }
-  if (path === location && !target.stripPrefix) return location;
-  if (!path.startsWith('/') || path.startsWith('//')) return path;
-  return target.stripPrefix || !path.startsWith(`${target.prefix}/`) ? `${target.prefix}${path}` : path;
+  return location;
 }
 
 /**
- * A cookie the app sets, confined to the run's path: every app of every workspace is
- * served from this one origin, so an app may set cookies for itself only. Our session
- * cookie's name is refused, and Domain dropped (no cookies for sibling hosts).
+ * A cookie the app sets, kept to the app's own host: its Domain is dropped (a cookie
+ * for the parent domain would reach every other app), and our cookies' names are
+ * refused (undefined).
  */
-export function rewriteSetCookie(cookie: string, target: Pick<ProxyTarget, 'prefix' | 'stripPrefix'>) {
-  const name = cookie.slice(0, Math.max(0, cookie.indexOf('='))).trim();
-  if (name === sessionCookieName) return undefined;
+export function rewriteSetCookie(cookie: string) {
+  const name = cookie.slice(0, Math.max(0, cookie.indexOf('=')));
+  if (isOurCookie(name)) return undefined;
   const [pair, ...attributes] = cookie.split(';');
-  const kept: string[] = [];
-  let path: string | undefined;
-  for (const attribute of attributes) {
-    const [key = '', ...value] = attribute.split('=');
-    const lower = key.trim().toLowerCase();
-    if (lower === 'domain') continue;
-    if (lower === 'path') path = value.join('=').trim();
-    else kept.push(attribute.trim());
-  }
-  let scoped = path === undefined || !path.startsWith('/') ? '/' : path;
-  if (target.stripPrefix) scoped = `${target.prefix}${scoped}`;
-  if (scoped !== `${target.prefix}` && !scoped.startsWith(`${target.prefix}/`)) scoped = `${target.prefix}/`;
-  return [pair?.trim() ?? '', `Path=${scoped}`, ...kept].join('; ');
+  const kept = attributes.filter((attribute) => attribute.split('=')[0]?.trim().toLowerCase() !== 'domain');
+  return [pair?.trim() ?? '', ...kept.map((attribute) => attribute.trim())].join('; ');
 }
 
 /** The app's response headers as the client gets them. */
@@ -149,7 +123,7 @@ export function responseHeaders(incoming: IncomingHttpHeaders, target: ProxyTarg
     if (!upgrade && (hopByHop.has(name) || listed.has(name))) continue;
     if (name === 'location' && typeof value === 'string') out.location = rewriteLocation(value, target);
     else if (name === 'set-cookie') {
-      const cookies = (Array.isArray(value) ? value : [value]).flatMap((c) => rewriteSetCookie(c, target) ?? []);
+      const cookies = (Array.isArray(value) ? value : [value]).flatMap((c) => rewriteSetCookie(c) ?? []);
       if (cookies.length > 0) out['set-cookie'] = cookies;
     } else out[name] = value;
   }

@@ -1,15 +1,40 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** The cookie a browser holds for one interactive run, on that run's path only. */
-export const sessionCookieName = 'sov_interactive';
+/**
+ * The cookies the data plane sets on an app's origin. Over HTTPS they carry the
+ * `__Host-` prefix: the browser then keeps them host-only, Secure and on `/`, so no
+ * sibling host (another app) can set or replace them. Plain HTTP (development on
+ * `*.localhost`) has no such prefix.
+ */
+export interface CookieNames {
+  /** The app's session: which user, on which run, until when. */
+  session: string;
+  /** A browser's launch in progress: the secret whose hash the launch ticket is bound to. */
+  launch: string;
+}
+
+export function cookieNames(secure: boolean): CookieNames {
+  const prefix = secure ? '__Host-' : '';
+  return { session: `${prefix}sov_session`, launch: `${prefix}sov_launch` };
+}
+
+/** Whether a cookie name is one of ours, under either spelling: an app may not set it. */
+export function isOurCookie(name: string): boolean {
+  const bare = name
+    .trim()
+    .toLowerCase()
+    .replace(/^__(host|secure)-/, '');
+  return bare === 'sov_session' || bare === 'sov_launch';
+}
 
 /** What a session cookie stands for: one user, on one run of one workspace, until `exp`. */
 export interface InteractiveSession {
-  /** The run the cookie opens, and nothing else. */
+  /** The run the cookie opens, and nothing else: it is checked against the origin's run. */
   run: string;
   ws: string;
+  /** The user the launch ticket was issued to (the scoped token's subject). */
   sub: string;
-  /** The scoped token it was exchanged for: revoking that token ends the session. */
+  /** The scoped token the ticket was asked with: revoking it ends the session. */
   jti: string;
   /** Seconds since the epoch. */
   exp: number;
@@ -18,13 +43,15 @@ export interface InteractiveSession {
 /**
  * Signs and reads session cookies: the claims in base64url JSON and an HMAC-SHA256 of
  * them. The key is derived from the master key, so every instance of the data plane
- * reads the cookies of the others, and the control plane never holds it.
+ * reads the cookies of the others, and the control plane never holds it. Its label
+ * changed when apps moved to origins of their own: no cookie of the shared origin is
+ * taken for one of these.
  */
 export class SessionSigner {
   readonly #key: Buffer;
 
   constructor(masterKey: Buffer) {
-    this.#key = Buffer.from(hkdfSync('sha256', masterKey, '', 'sovereign interactive session cookie v1', 32));
+    this.#key = Buffer.from(hkdfSync('sha256', masterKey, '', 'sovereign interactive app-origin session v2', 32));
   }
 
   #mac(body: string): Buffer {
@@ -64,38 +91,53 @@ export class SessionSigner {
   }
 }
 
-/** The value of one cookie in a Cookie header (the first, if it is sent twice). */
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (header === undefined) return undefined;
-  for (const part of header.split(';')) {
-    const at = part.indexOf('=');
-    if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
-  }
-  return undefined;
+/** A fresh secret for a ticket or a launch cookie: 256 bits, base64url (43 characters). */
+export function newSecret(): string {
+  return randomBytes(32).toString('base64url');
 }
 
-/** A Cookie header without one cookie: ours is never passed to the app. Undefined when nothing is left. */
-export function withoutCookie(header: string | undefined, name: string): string | undefined {
+/** What is stored of a secret, and what a launch `state` is: its SHA-256, base64url. */
+export function digest(secret: string): string {
+  return createHash('sha256').update(secret).digest('base64url');
+}
+
+/** A secret as `newSecret` makes them: anything else is refused before it is hashed or looked up. */
+export const secretPattern = /^[A-Za-z0-9_-]{43}$/;
+
+/** Every value of one cookie in a Cookie header: a sibling host may have added one of the same name. */
+export function readCookies(header: string | undefined, name: string): string[] {
+  if (header === undefined) return [];
+  const values: string[] = [];
+  for (const part of header.split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0 && part.slice(0, at).trim() === name) values.push(part.slice(at + 1).trim());
+  }
+  return values;
+}
+
+/** A Cookie header without ours: they are never passed to the app. Undefined when nothing is left. */
+export function withoutOurCookies(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   const kept = header
     .split(';')
     .filter((part) => {
       const at = part.indexOf('=');
-      return (at > 0 ? part.slice(0, at) : part).trim() !== name && part.trim() !== '';
+      return !isOurCookie(at > 0 ? part.slice(0, at) : part) && part.trim() !== '';
     })
     .map((part) => part.trim());
   return kept.length === 0 ? undefined : kept.join('; ');
 }
 
 /**
- * The Set-Cookie header of a session: HttpOnly (page scripts never see it), SameSite=Lax
- * (sent when the user opens the URL from elsewhere, not with cross-site form posts or
- * subrequests), on the run's path only, Secure when the data plane is served over HTTPS.
+ * A Set-Cookie header for one of our cookies on an app's origin: host-only (no Domain,
+ * so no other host gets it), on `/`, HttpOnly (the app's scripts never see it),
+ * SameSite=Lax (not sent with other sites' subrequests or form posts), and Secure over
+ * HTTPS. `maxAgeSeconds` 0 removes it.
  */
-export function sessionSetCookie(value: string, path: string, maxAgeSeconds: number, secure: boolean): string {
+export function setCookie(name: string, value: string, maxAgeSeconds: number, secure: boolean): string {
   return [
-    `${sessionCookieName}=${value}`,
-    `Path=${path}`,
+    `${name}=${value}`,
+    'Path=/',
     `Max-Age=${Math.max(0, Math.floor(maxAgeSeconds))}`,
     'HttpOnly',
     'SameSite=Lax',
