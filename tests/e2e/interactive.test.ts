@@ -426,6 +426,24 @@ for (const target of databaseTargets()) {
       const get = await call('GET', `${dpUrl}/api/v1/runs/${echoRun.runId}/app/launch`, { token });
       assert.equal(get.status, 404, 'a ticket is asked for by POST only');
 
+      // A session ends with the token it was opened with: revoked, it is refused on the next request.
+      const ending = await platform.scopedToken(t.token, t.workspace.workspaceId, ['interactive']);
+      const endingLaunch = await startLaunch(echoRun.runId);
+      const endingTicket = await ticketFor(echoRun.runId, endingLaunch.state, ending.token);
+      const endingOpened = await browse(endingTicket.body.url, { cookie: `sov_launch=${endingLaunch.launch.value}` });
+      const endingCookie = `sov_session=${setCookieOf(endingOpened, 'sov_session')?.value}`;
+      assert.equal(
+        (await call('GET', app(echoRun.runId, '/hello'), { headers: { cookie: endingCookie } })).status,
+        200,
+      );
+      await expectStatus(200, 'POST', `${platform.cp}/dataplane-tokens/${ending.tokenId}/revoke`, { token: t.token });
+      await platform.waitFor(
+        async () =>
+          (await call('GET', app(echoRun.runId, '/hello'), { headers: { cookie: endingCookie } })).body.code ===
+          'token_revoked',
+        'the session opened with a revoked token to be refused',
+      );
+
       const output = platform.dp('us-1').service.output();
       assert.ok(!output.includes(token), 'the data plane never logs the token');
       assert.ok(!output.includes(issued.body.url.split('ticket=')[1]), 'nor a ticket');
