@@ -105,6 +105,7 @@ const everyKey = (outcome: Outcome) => Object.fromEntries(keyCallers.map((k) => 
 const keyOverrides: Record<string, Partial<Record<KeyCaller, Outcome>>> = {
   'POST /api-keys': everyKey(ErrorCode.sessionRequired),
   'POST /me/password': everyKey(ErrorCode.sessionRequired),
+  'POST /auth/logout-all': everyKey(ErrorCode.sessionRequired),
   'DELETE /api-keys/{apiKeyId}': everyKey(ErrorCode.apiKeyNotFound),
   'POST /dataplane-tokens/{tokenId}/revoke': everyKey(200),
   // Creating an organization makes its user an owner: only an owner key, across organizations.
@@ -114,6 +115,8 @@ const keyOverrides: Record<string, Partial<Record<KeyCaller, Outcome>>> = {
   'PATCH /workspaces/{workspaceId}': { workspace: ErrorCode.insufficientRole },
   'DELETE /workspaces/{workspaceId}': { workspace: ErrorCode.insufficientRole },
   'POST /workspaces/{workspaceId}/dataplane-token': { workspace: 200 },
+  // A workspace key is no admin of it: it lists no one's tokens.
+  'GET /workspaces/{workspaceId}/dataplane-tokens': { workspace: ErrorCode.insufficientRole },
   'GET /workspaces/{workspaceId}/jobs': { workspace: 200 },
   'GET /workspaces/{workspaceId}/deployments': { workspace: 200 },
   'GET /jobs/{jobId}': { workspace: 200 },

@@ -277,6 +277,8 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
     },
     async (request, reply) => {
       const principal = principalOf(request);
+      // A leaked key must not be able to sign its user out of everything.
+      requireSession(principal, 'sign out everywhere');
       const tell = await db.transaction(async (tx) => {
         await tx.query('UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [
           principal.userId,
