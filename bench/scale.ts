@@ -35,7 +35,11 @@ async function seed(db: Database, workspaceId: string, total: number, log: (m: s
 
 /** The plan PostgreSQL picks for the list query with these parameters, and the indexes it names. */
 async function explain(db: Database, params: unknown[]): Promise<{ plan: string; indexes: string[] }> {
-  const rows = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF) ${listRunsSql}`, params);
+  // The last parameter: the workspace an API key is bound to, none for a signed-in user.
+  const rows = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF) ${listRunsSql}`, [
+    ...params,
+    null,
+  ]);
   const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
   const indexes = [
     ...new Set(
