@@ -5,18 +5,18 @@ import { call, expectStatus, Platform } from '../support/platform.ts';
 
 /**
  * Noisy neighbours (issue 16, point 11): tenants of one data plane share its slots. A
- * tenant who queues forty runs must not keep another tenant's one short run waiting
+ * tenant who queues thirty runs must not keep another tenant's one short run waiting
  * behind them all; a workspace runs no more batch runs at once than its limit, which only
  * an admin of the data plane's organization sets; and triggers are rate limited per
  * workspace. The data plane has two slots, so any unfairness shows.
  */
 const project = {
   'sovereign.yaml': 'jobs:\n  - name: slow\n    run: sh slow.sh\n  - name: quick\n    run: sh quick.sh\n',
-  'slow.sh': 'sleep 1; echo slow done\n',
+  'slow.sh': 'sleep 0.5; echo slow done\n',
   'quick.sh': 'echo quick done\n',
 };
 
-// Above the forty runs the first test queues in one workspace.
+// Above the thirty runs the first test queues in one workspace.
 const triggerLimit = 45;
 
 interface RunBody {
@@ -58,12 +58,12 @@ for (const target of databaseTargets()) {
       return { t, jobs, trigger, runs };
     }
 
-    it("one tenant's forty queued runs do not keep another tenant's run waiting behind them", async () => {
+    it("one tenant's thirty queued runs do not keep another tenant's run waiting behind them", async () => {
       const noisy = await deployed('noisy');
       const quiet = await deployed('quiet');
-      for (let i = 0; i < 25; i++) await noisy.trigger('slow');
+      for (let i = 0; i < 20; i++) await noisy.trigger('slow');
       const mine = await quiet.trigger('quick');
-      for (let i = 0; i < 15; i++) await noisy.trigger('slow');
+      for (let i = 0; i < 10; i++) await noisy.trigger('slow');
       await platform.waitFor(
         async () => (await noisy.runs()).every((r) => r.status === 'succeeded'),
         "the noisy tenant's runs to end",
