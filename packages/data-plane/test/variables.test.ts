@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
+import { open, seal } from '@sovereign/protocol/keys';
 import { type Database, openDatabase } from '@sovereign/protocol/sql';
 import { type DatabaseTarget, databaseTargets, type TestDatabase } from '@sovereign/protocol/testing';
 import { migrateDataPlane } from '../src/storage/migrations.ts';
-import { open, seal } from '../src/variables/crypto.ts';
 import {
   loadMasterKey,
   type MasterKey,

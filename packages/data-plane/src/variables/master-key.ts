@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { constants as fs } from 'node:fs';
 import { link, mkdir, open, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { keyLength } from './crypto.ts';
+import { masterKeyLength as keyLength } from '@sovereign/protocol/keys';
 import { MasterKeyFileInsecureError, MasterKeyInvalidError, MasterKeyMissingError } from './errors.ts';
 
 export interface MasterKey {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { masterKeyLength as keyLength, open, seal } from '@sovereign/protocol/keys';
 import type { Database, Queryable } from '@sovereign/protocol/sql';
-import { keyLength, open, seal } from './crypto.ts';
 import {
   SecretUnreadableError,
   VariableInvalidProblem,
