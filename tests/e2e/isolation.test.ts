@@ -158,7 +158,15 @@ for (const target of databaseTargets()) {
         await expectStatus(200, 'POST', `${platform.cp}/jobs/${victim.jobs.shop}/runs`, { token: b.token })
       ).runId;
       await platform.waitFor(
-        async () => (await status(b.token, runs.shop as string)).status === 'running',
+        async () => {
+          const shop = await status(b.token, runs.shop as string);
+          // Said at once, with why: an app that ended will never be running.
+          assert.ok(
+            !['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'].includes(shop.status),
+            JSON.stringify(shop),
+          );
+          return shop.status === 'running';
+        },
         'the victim’s app',
         60_000,
       );

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { databaseTargets } from '@sovereign/protocol/testing';
@@ -36,12 +38,30 @@ const manifest = `jobs:
   - name: capped
     run: echo started; sleep 60
     limits: { memory: 200m, cpus: 0.25, pids: 77 }
+  - name: offline
+    run: echo "made it"
+    network: none
 `;
 
 const neighbourManifest = `jobs:
   - name: steady
     run: sleep 6; echo "steady and well"
 `;
+
+/** The bwrap this machine's PATH finds. */
+async function realBwrap(): Promise<string> {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const path = join(dir, 'bwrap');
+    if (
+      await access(path, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return path;
+  }
+  throw new Error('no bwrap on PATH');
+}
 
 for (const target of databaseTargets()) {
   describe(`a run's limits: each ends it with its own reason, and its neighbours are unharmed [${target.name}]`, () => {
@@ -51,8 +71,28 @@ for (const target of databaseTargets()) {
     let jobs: Record<string, string>;
     let neighbour: Record<string, string>;
 
+    /**
+     * Where the data planes find a bwrap that fails once for each file in its faults
+     * directory (a file is taken by the failure that removes it), then runs the real one:
+     * a fault of the moment, as bwrap's under load, made at will. It runs as a run's user.
+     */
+    let tools: string;
+    let faults: string;
+
     before(async () => {
-      platform = await Platform.start(target, { dataplaneEnv: { SOV_KILL_GRACE_SECONDS: '2', SOV_CAPACITY: '8' } });
+      tools = await mkdtemp(join(tmpdir(), 'sov-flaky-bwrap-'));
+      faults = join(tools, 'faults');
+      await mkdir(faults);
+      await chmod(tools, 0o755);
+      await chmod(faults, 0o777);
+      await writeFile(
+        join(tools, 'bwrap'),
+        `#!/bin/sh\nfor fault in ${faults}/*; do\n  if rm "$fault" 2>/dev/null; then echo "bwrap: loopback: Failed RTM_NEWADDR: made on purpose" >&2; exit 1; fi\ndone\nexec ${await realBwrap()} "$@"\n`,
+        { mode: 0o755 },
+      );
+      platform = await Platform.start(target, {
+        dataplaneEnv: { SOV_KILL_GRACE_SECONDS: '2', SOV_CAPACITY: '8', PATH: `${tools}:${process.env.PATH ?? ''}` },
+      });
       t = await platform.tenant('eu', 'limits');
       n = await platform.tenant('eu', 'neighbour');
       // By hand: a file setuid root, in an archive that says it belongs to root.
@@ -72,7 +112,7 @@ for (const target of databaseTargets()) {
           token: t.token,
         });
         jobs = Object.fromEntries(listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
-        return Object.keys(jobs).length === 8;
+        return Object.keys(jobs).length === 9;
       }, 'the jobs to reach the control plane');
       ({ jobs: neighbour } = await platform.deploy(n.token, n.workspace.workspaceId, {
         'sovereign.yaml': neighbourManifest,
@@ -80,6 +120,7 @@ for (const target of databaseTargets()) {
     });
     after(async () => {
       await platform?.stop();
+      if (tools !== undefined) await rm(tools, { recursive: true, force: true });
     });
 
     const trigger = async (tenant: typeof t, jobId: string) =>
@@ -129,14 +170,18 @@ for (const target of databaseTargets()) {
         const run = await ended(t, runId);
         reasons[name] = `${run.status}/${run.reasonCode}`;
       }
-      assert.deepEqual(reasons, {
-        memory_hog: 'failed/out_of_memory',
-        fork_bomb: 'failed/pids_limit',
-        tmp_filler: 'failed/tmp_limit',
-        chatterbox: 'failed/log_limit',
-        output_flood: 'failed/output_limit',
-        output_burst: 'failed/output_limit',
-      });
+      assert.deepEqual(
+        reasons,
+        {
+          memory_hog: 'failed/out_of_memory',
+          fork_bomb: 'failed/pids_limit',
+          tmp_filler: 'failed/tmp_limit',
+          chatterbox: 'failed/log_limit',
+          output_flood: 'failed/output_limit',
+          output_burst: 'failed/output_limit',
+        },
+        sandboxTrouble(),
+      );
       const neighbourRun = await ended(n, steady);
       assert.deepEqual([neighbourRun.status, neighbourRun.reasonCode], ['succeeded', 'exit_zero']);
       assert.deepEqual(await logs(n, steady), ['steady and well']);
@@ -158,6 +203,34 @@ for (const target of databaseTargets()) {
         (await logs(t, runs.output_burst as string)).at(-1),
         "sovereign: the run's outputs went past its output limit (1 MiB): it failed, and what was past the limit was not kept",
       );
+    });
+
+    /** What the data plane said of jails it could not make, for a failure's message. */
+    const sandboxTrouble = () =>
+      platform
+        .dp('eu-1')
+        .service.output()
+        .split('\n')
+        .filter((line) => /jail|sandbox/.test(line) && /"level":(40|50)/.test(line))
+        .join('\n');
+    const fault = async (count: number) => {
+      for (let i = 0; i < count; i += 1) await writeFile(join(faults, `fault-${i}`), '', { mode: 0o666 });
+    };
+
+    it('makes a run’s jail again when bwrap fails for a moment, and fails the run as sandbox_failed when it keeps failing', async () => {
+      // A job without a network takes a jail made for it (the pool holds the usual shape).
+      await fault(2);
+      const lucky = await trigger(t, jobs.offline as string);
+      const luckyRun = await ended(t, lucky);
+      assert.deepEqual([luckyRun.status, luckyRun.reasonCode], ['succeeded', 'exit_zero'], sandboxTrouble());
+      assert.deepEqual(await logs(t, lucky), ['made it']);
+      assert.deepEqual(await readdir(faults), [], 'both failures were met');
+
+      await fault(3);
+      const unlucky = await ended(t, await trigger(t, jobs.offline as string));
+      assert.deepEqual([unlucky.status, unlucky.reasonCode], ['failed', 'sandbox_failed']);
+      assert.deepEqual(await readdir(faults), [], 'three tries, then the run failed');
+      assert.match(sandboxTrouble(), /could not make the run’s jail: trying again/);
     });
 
     it('a job runs as a user that is not root, and a setuid file of its bundle is unpacked without the bit', async () => {

@@ -64,6 +64,14 @@ const appPort = 8080;
 const watchMs = 1_000;
 /** How long after a run's go the pool is filled again: past the start of its command. */
 const refillDelayMs = 25;
+/**
+ * How many times a run's own jail is tried before the run fails as sandbox_failed, and how
+ * long the first retry waits (then twice that): bwrap can fail for a moment under load (its
+ * netlink request for the loopback address answered with an error), and a fault of the
+ * moment must not fail a run, while one that lasts fails it within a second.
+ */
+const makeAttempts = 3;
+const retryDelayMs = 150;
 /** /tmp counts as full below this much room: a filler stops a little short of the last byte. */
 const tmpFullBytes = 64 * 1024;
 
@@ -127,10 +135,19 @@ export class JailLauncher implements Launcher {
       pooled.setLimits(request.limits);
       return pooled;
     }
-    return this.#make(
-      { kind: request.kind, network: request.network, tmpBytes: request.limits.tmpBytes },
-      request.limits,
-    );
+    const shape = { kind: request.kind, network: request.network, tmpBytes: request.limits.tmpBytes };
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.#make(shape, request.limits);
+      } catch (error) {
+        if (attempt >= makeAttempts || this.#closed) throw error;
+        this.#o.log.warn(
+          { runId: request.runId, attempt, err: String(error) },
+          'could not make the run’s jail: trying again',
+        );
+        await sleep(retryDelayMs * 2 ** (attempt - 1), undefined, { ref: false });
+      }
+    }
   }
 
   /** Fills the pool a moment after a run took a jail from it and started its command. */
