@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { type Role, type Scope, Scopes } from '@sovereign/protocol';
 import {
   type DatabaseTarget,
+  emptyPgliteDir,
   freePort,
   type Service,
   startService,
@@ -179,6 +180,7 @@ export class Platform {
     await this.startControlPlane();
     const me = await expectStatus(200, 'GET', `${this.cp}/me`, { token: this.adminToken });
     this.defaultOrganizationId = me.organizations[0].organizationId;
+    const planes: Array<Omit<DataPlaneProcess, 'service'>> = [];
     for (const [region, name] of [
       ['us', 'us-1'],
       ['eu', 'eu-1'],
@@ -191,10 +193,15 @@ export class Platform {
         token: this.adminToken,
         body: { name, regionId },
       });
-      const plane = await this.prepareDataPlane(name, regionId, created);
-      const service = await this.startDataPlane(plane);
-      this.dataplanes.set(name, { ...plane, service });
+      planes.push(await this.prepareDataPlane(name, regionId, created));
     }
+    // Both at once, as two regions' machines would: neither waits for the other.
+    const started = await Promise.allSettled(planes.map((plane) => this.startDataPlane(plane)));
+    for (const [index, result] of started.entries()) {
+      const plane = planes[index] as Omit<DataPlaneProcess, 'service'>;
+      if (result.status === 'fulfilled') this.dataplanes.set(plane.name, { ...plane, service: result.value });
+    }
+    for (const result of started) if (result.status === 'rejected') throw result.reason;
   }
 
   /**
@@ -211,10 +218,11 @@ export class Platform {
     const dpPort = await freePort();
     const dataDir = join(this.home, name);
     // On PGlite a data plane keeps its database in its data directory, as in production.
-    const database: TestDatabase =
-      this.target.name === 'pglite'
-        ? { options: { dataDir: join(dataDir, 'db') }, env: {}, drop: async () => {} }
-        : await this.target.create(true);
+    let database: TestDatabase;
+    if (this.target.name === 'pglite') {
+      database = { options: { dataDir: join(dataDir, 'db') }, env: {}, drop: async () => {} };
+      await emptyPgliteDir(join(dataDir, 'db'));
+    } else database = await this.target.create(true);
     const plane: Omit<DataPlaneProcess, 'service'> = {
       name,
       regionId,
@@ -383,7 +391,7 @@ export class Platform {
   }
 
   async stop(): Promise<void> {
-    for (const plane of this.dataplanes.values()) await plane.service.stop().catch(() => {});
+    await Promise.all([...this.dataplanes.values()].map((plane) => plane.service.stop().catch(() => {})));
     await this.controlPlane?.stop().catch(() => {});
     for (const database of this.#preparedDatabases) await database.drop().catch(() => {});
     await this.controlPlaneDatabase?.drop().catch(() => {});

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { DatabaseOptions } from '../sql/database.ts';
 
@@ -36,6 +38,7 @@ export const pgliteTarget: DatabaseTarget = {
     if (!persistent) return { options: {}, env: {}, drop: async () => {} };
     const dir = await mkdtemp(join(tmpdir(), 'sov-pglite-'));
     const dataDir = join(dir, 'db');
+    await emptyPgliteDir(dataDir);
     return {
       options: { dataDir },
       env: { SOV_DATABASE_DIR: dataDir },
@@ -43,6 +46,52 @@ export const pgliteTarget: DatabaseTarget = {
     };
   },
 };
+
+/**
+ * Puts an empty PGlite database in `dataDir`, as PGlite's initdb leaves one, copied from a
+ * template made once per machine and PGlite version: the way PostgreSQL's CREATE DATABASE
+ * copies template1. PGlite's initdb on disk costs seconds of CPU, and suites start dozens
+ * of processes on fresh databases; what a process does on its database (migrations
+ * included) is unchanged.
+ */
+export async function emptyPgliteDir(dataDir: string): Promise<void> {
+  // As openPglite makes it: the process finds its database's directory as it would have made it.
+  await mkdir(dirname(dataDir), { recursive: true, mode: 0o700 });
+  await cp(await pgliteTemplate(), dataDir, { recursive: true });
+}
+
+let template: Promise<string> | undefined;
+
+function pgliteTemplate(): Promise<string> {
+  template ??= (async () => {
+    const require = createRequire(import.meta.url);
+    // Its entry point is dist/index: the package's own description is two levels up.
+    const packageJson = join(dirname(require.resolve('@electric-sql/pglite')), '..', 'package.json');
+    const { version } = JSON.parse(await readFile(packageJson, 'utf8')) as { version: string };
+    const path = join(tmpdir(), `sov-pglite-template-${version}`);
+    if (
+      await stat(join(path, 'PG_VERSION')).then(
+        () => true,
+        () => false,
+      )
+    )
+      return path;
+    // Made beside it and renamed into place: test processes that start together each
+    // make one, the first rename wins and the others throw theirs away.
+    const making = await mkdtemp(join(dirname(path), 'sov-pglite-template-making-'));
+    try {
+      const db = await PGlite.create(join(making, 'db'));
+      await db.close();
+      await rename(join(making, 'db'), path).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+      });
+    } finally {
+      await rm(making, { recursive: true, force: true });
+    }
+    return path;
+  })();
+  return template;
+}
 
 /** Fresh databases on the PostgreSQL server at `adminUrl` (a role that may create databases). */
 export function postgresTarget(adminUrl: string): DatabaseTarget {

@@ -1,6 +1,7 @@
 export {
   type DatabaseTarget,
   databaseTargets,
+  emptyPgliteDir,
   pgliteTarget,
   postgresTarget,
   type TestDatabase,
