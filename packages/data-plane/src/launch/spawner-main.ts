@@ -230,8 +230,19 @@ process.on('message', (request: SpawnerRequest) => {
 });
 
 // The data plane is gone: nothing is left to start anything for. Bridges go with it;
-// jobs and jails end on their own, their lifeline (stdin) closed.
-process.on('disconnect', () => {
+// jobs and jails end on their own, their lifeline (stdin) closed. Left running, this
+// process would keep the data plane's stdout and stderr (it writes to them) open for
+// whoever reads them, a supervisor waiting for their end included.
+function dataPlaneGone(): void {
   for (const own of bridges.values()) for (const child of own) child.kill('SIGKILL');
   process.exit(0);
-});
+}
+process.on('disconnect', dataPlaneGone);
+// A data plane killed while this process was still loading its modules closed the channel
+// before that listener was there: no event comes then. Linux hands an orphan to another
+// parent, so a changed parent says it too, whenever it happens.
+if (!process.connected) dataPlaneGone();
+const dataPlanePid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== dataPlanePid) dataPlaneGone();
+}, 250).unref();

@@ -52,7 +52,16 @@ export async function startService(options: StartOptions): Promise<Service> {
     printed += chunk.toString();
   });
   const exited = new Promise<number | string>((resolve) => {
-    child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+    child.on('exit', (code, signal) => {
+      resolve(code ?? signal ?? 'unknown');
+      // A process it left behind (an orphan holding its stdout or stderr) must not keep this
+      // test process alive, waiting for output that never ends: what is left is read for a
+      // moment, then let go.
+      setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      }, 2_000).unref();
+    });
   });
   const service: Service = {
     process: child,
