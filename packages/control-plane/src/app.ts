@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import swagger from '@fastify/swagger';
-import { type App, createHttpServer, refuseUnstorableText } from '@sovereign/protocol/http';
-import { type Database, migrate, openDatabase } from '@sovereign/protocol/sql';
+import { type App, createHttpServer, refuseUnstorableText } from '@sovereign/server-kit/http';
+import { type Database, migrate, openDatabase } from '@sovereign/server-kit/sql';
 import { RateLimiter } from './auth/rate-limit.ts';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import type { ControlPlaneConfig } from './config.ts';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DatabaseOptions } from '@sovereign/protocol/sql';
+import type { DatabaseOptions } from '@sovereign/server-kit/sql';
 import { defaultPasswordCostLog2 } from './auth/passwords.ts';
 import type { RateLimitConfig } from './auth/rate-limit.ts';
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { stopWithParent } from '@sovereign/protocol';
-import { openDatabase } from '@sovereign/protocol/sql';
+import { stopWithParent } from '@sovereign/contract';
+import { openDatabase } from '@sovereign/server-kit/sql';
 import { buildControlPlane, migrateControlPlane } from './app.ts';
 import { ConfigError, type ControlPlaneConfig, configFromEnv } from './config.ts';
 import { SigningKeys } from './signing/keys.ts';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import swagger from '@fastify/swagger';
-import { type App, createHttpServer, refuseUnstorableText } from '@sovereign/protocol/http';
-import { type Database, openDatabase } from '@sovereign/protocol/sql';
+import { type App, createHttpServer, refuseUnstorableText } from '@sovereign/server-kit/http';
+import { type Database, openDatabase } from '@sovereign/server-kit/sql';
 import { Gauge } from 'prom-client';
 import { Agent } from './agent/agent.ts';
 import { ControlPlaneClient } from './agent/control-plane-client.ts';

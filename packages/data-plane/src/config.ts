@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { interactiveSessionMaxSeconds, publicUrlPattern, tokenClockSkewSeconds } from '@sovereign/protocol';
-import type { DatabaseOptions } from '@sovereign/protocol/sql';
+import { interactiveSessionMaxSeconds, publicUrlPattern, tokenClockSkewSeconds } from '@sovereign/contract';
+import type { DatabaseOptions } from '@sovereign/server-kit/sql';
 import { defaultDashboardOrigins, normalizeOrigin } from './http/cors.ts';
 import { AppOrigins, defaultAppsTemplate } from './interactive/origins.ts';
 import { type LimitSettings, limitSettingsFromEnv } from './launch/limits.ts';

@@ -1,4 +1,4 @@
-import type { Database } from '@sovereign/protocol/sql';
+import type { Database } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Agent } from './agent/agent.ts';
 import type { DataPlaneConfig } from './config.ts';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { stopWithParent } from '@sovereign/protocol';
+import { stopWithParent } from '@sovereign/contract';
 import { buildDataPlane } from './app.ts';
 import { ConfigError, configFromEnv, storageConfigFromEnv } from './config.ts';
 import { SandboxUnavailableError } from './launch/index.ts';

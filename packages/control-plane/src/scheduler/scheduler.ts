@@ -1,5 +1,5 @@
-import type { JobTrigger } from '@sovereign/protocol';
-import type { Database, Queryable } from '@sovereign/protocol/sql';
+import type { JobTrigger } from '@sovereign/contract';
+import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Dispatcher } from '../runs/dispatcher.ts';
 import { expireLeases, type Wakes } from '../runs/lifecycle.ts';

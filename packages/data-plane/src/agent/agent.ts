@@ -10,8 +10,8 @@ import {
   protocolVersion,
   type RevokedToken,
   type SandboxFacts,
-} from '@sovereign/protocol';
-import type { Database } from '@sovereign/protocol/sql';
+} from '@sovereign/contract';
+import type { Database } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import { type ControlPlaneClient, CredentialsRevokedError, ProtocolRefusedError } from './control-plane-client.ts';
 import { type AgentSnapshot, loadSnapshot, saveSnapshot } from './state.ts';

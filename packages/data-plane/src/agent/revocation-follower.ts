@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InternalPaths, protocolVersion, type RevocationsRequest, type RevocationsResponse } from '@sovereign/protocol';
+import { InternalPaths, protocolVersion, type RevocationsRequest, type RevocationsResponse } from '@sovereign/contract';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Agent } from './agent.ts';
 import { type ControlPlaneClient, CredentialsRevokedError, ProtocolRefusedError } from './control-plane-client.ts';

@@ -1,5 +1,5 @@
-import type { InitializeResponse } from '@sovereign/protocol';
-import type { Queryable } from '@sovereign/protocol/sql';
+import type { InitializeResponse } from '@sovereign/contract';
+import type { Queryable } from '@sovereign/server-kit/sql';
 
 /**
  * What the data plane knows from its control plane. Kept in memory for every request

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
-import { Closed, JobMetadata, Timestamp, Uuid } from '@sovereign/protocol';
-import type { App } from '@sovereign/protocol/http';
+import { Closed, JobMetadata, Timestamp, Uuid } from '@sovereign/contract';
+import type { App } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
 import type { Deps } from '../context.ts';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { type DeploymentReport, type JobMetadata, protocolVersion } from '@sovereign/protocol';
-import type { Database, Queryable } from '@sovereign/protocol/sql';
+import { type DeploymentReport, type JobMetadata, protocolVersion } from '@sovereign/contract';
+import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import type { RunLimits } from '../launch/limits.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 import { type BundleLimits, receiveBundle } from './bundle.ts';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ClaimedRun, type ClaimResponse, InternalPaths, protocolVersion } from '@sovereign/protocol';
+import { type ClaimedRun, type ClaimResponse, InternalPaths, protocolVersion } from '@sovereign/contract';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Agent } from '../agent/agent.ts';
 import { type ControlPlaneClient, CredentialsRevokedError } from '../agent/control-plane-client.ts';

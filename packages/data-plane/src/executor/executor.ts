@@ -1,5 +1,5 @@
-import type { ClaimedRun, ReasonCode } from '@sovereign/protocol';
-import type { Database } from '@sovereign/protocol/sql';
+import type { ClaimedRun, ReasonCode } from '@sovereign/contract';
+import type { Database } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Agent } from '../agent/agent.ts';
 import type { ControlPlaneClient } from '../agent/control-plane-client.ts';

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { appLaunchPath, appTicketParam, ErrorCode } from '@sovereign/protocol';
-import { BadRequestProblem, HttpProblem, problemContentType } from '@sovereign/protocol/http';
+import { appLaunchPath, appTicketParam, ErrorCode } from '@sovereign/contract';
+import { BadRequestProblem, HttpProblem, problemContentType } from '@sovereign/server-kit/http';
 import type { FastifyBaseLogger } from 'fastify';
 import { CrossOriginProblem, InteractiveUnreachableProblem } from './errors.ts';
 import { allowedWithCookie, isTopLevelNavigation, upgradeAllowedWithCookie } from './fetch-metadata.ts';

@@ -1,4 +1,4 @@
-import type { Queryable } from '@sovereign/protocol/sql';
+import type { Queryable } from '@sovereign/server-kit/sql';
 
 /** Whom and what a launch ticket opens. */
 export interface LaunchGrant {

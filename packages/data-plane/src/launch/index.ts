@@ -1,6 +1,6 @@
 import { chmodSync, copyFileSync, existsSync, linkSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { SandboxFacts } from '@sovereign/protocol';
+import type { SandboxFacts } from '@sovereign/contract';
 import type { FastifyBaseLogger } from 'fastify';
 import type { DataPlaneConfig } from '../config.ts';
 import type { Janitor } from '../files/janitor.ts';

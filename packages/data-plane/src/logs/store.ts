@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Database } from '@sovereign/protocol/sql';
+import type { Database } from '@sovereign/server-kit/sql';
 import type { LogLine } from './lines.ts';
 
 export interface StoredLine {

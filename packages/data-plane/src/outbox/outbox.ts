@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '@sovereign/protocol/sql';
+import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import {
   type ControlPlaneClient,

@@ -1,5 +1,5 @@
-import { Closed, ErrorCode, Timestamp, Uuid } from '@sovereign/protocol';
-import { type App, NotFoundProblem } from '@sovereign/protocol/http';
+import { Closed, ErrorCode, Timestamp, Uuid } from '@sovereign/contract';
+import { type App, NotFoundProblem } from '@sovereign/server-kit/http';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';

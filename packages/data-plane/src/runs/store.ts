@@ -5,8 +5,8 @@ import {
   type ReasonCode,
   type RunEvent,
   type RunEventsRequest,
-} from '@sovereign/protocol';
-import type { Database, Queryable } from '@sovereign/protocol/sql';
+} from '@sovereign/contract';
+import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import { enqueue, type OutboxKind } from '../outbox/outbox.ts';
 
 export const runEventKind: OutboxKind = { kind: 'run_event', path: InternalPaths.runEvents };

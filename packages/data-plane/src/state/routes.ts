@@ -1,5 +1,5 @@
-import { Closed, ErrorCode, jobNamePattern, Timestamp, Uuid } from '@sovereign/protocol';
-import { type App, NotFoundProblem } from '@sovereign/protocol/http';
+import { Closed, ErrorCode, jobNamePattern, Timestamp, Uuid } from '@sovereign/contract';
+import { type App, NotFoundProblem } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
 import type { Deps } from '../context.ts';

@@ -1,4 +1,4 @@
-import type { Queryable } from '@sovereign/protocol/sql';
+import type { Queryable } from '@sovereign/server-kit/sql';
 
 /** A job's incremental state (cursors, primary keys): kept here, never sent to the control plane (R6). */
 export async function readState(

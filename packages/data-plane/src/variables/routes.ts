@@ -1,5 +1,5 @@
-import { Closed, Timestamp } from '@sovereign/protocol';
-import type { App } from '@sovereign/protocol/http';
+import { Closed, Timestamp } from '@sovereign/contract';
+import type { App } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
 import type { Deps } from '../context.ts';

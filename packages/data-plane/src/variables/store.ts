@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { masterKeyLength as keyLength, open, seal } from '@sovereign/protocol/keys';
-import type { Database, Queryable } from '@sovereign/protocol/sql';
+import { masterKeyLength as keyLength, open, seal } from '@sovereign/server-kit/keys';
+import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import {
   SecretUnreadableError,
   VariableInvalidProblem,

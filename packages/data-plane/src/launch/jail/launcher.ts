@@ -3,7 +3,7 @@ import { chownSync, mkdirSync, readFileSync, rmdirSync, statfsSync, writeFileSyn
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SandboxFacts } from '@sovereign/protocol';
+import type { SandboxFacts } from '@sovereign/contract';
 import type { FastifyBaseLogger } from 'fastify';
 import { removeDeadInstanceDirs } from '../../files/instance-dirs.ts';
 import type { Janitor } from '../../files/janitor.ts';

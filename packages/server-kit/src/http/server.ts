@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { registerAjvFormats, type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import { ErrorCode, jsonNestsDeeperThan, maxJsonDepth, unstorablePath } from '@sovereign/contract';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -8,9 +9,6 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
-import { ErrorCode } from '../errors.ts';
-import { jsonNestsDeeperThan, maxJsonDepth } from '../json-depth.ts';
-import { unstorablePath } from '../text.ts';
 import {
   clientErrorHandler,
   frameworkErrorHandler,
