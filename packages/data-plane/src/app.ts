@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import { type App, createHttpServer, refuseUnstorableText } from '@sovereign/server-kit/http';
 import { type Database, openDatabase } from '@sovereign/server-kit/sql';
 import { Gauge } from 'prom-client';
+import manifest from '../package.json' with { type: 'json' };
 import { Agent } from './agent/agent.ts';
 import { ControlPlaneClient } from './agent/control-plane-client.ts';
 import { RevocationFollower } from './agent/revocation-follower.ts';
@@ -35,7 +36,8 @@ import { migrateDataPlane } from './storage/migrations.ts';
 import { loadMasterKey, Variables } from './variables/index.ts';
 import { variableRoutes } from './variables/routes.ts';
 
-export const version = '0.1.0';
+/** The package's version, as package.json says: written once. */
+export const version: string = manifest.version;
 export const apiPrefix = '/api/v1';
 
 export interface DataPlane {

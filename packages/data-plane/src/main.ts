@@ -46,7 +46,8 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ConfigError) console.error(`configuration: ${error.message}`);
+    // Every wrong variable at once, a line each.
+    if (error instanceof ConfigError) for (const problem of error.problems) console.error(`configuration: ${problem}`);
     else if (error instanceof SandboxUnavailableError) console.error(`data plane refuses to start: ${error.message}`);
     else console.error('data plane failed to start:', error instanceof Error ? error.message : error);
     process.exit(1);

@@ -63,7 +63,7 @@ export class Scheduler {
       this.#running = this.tick()
         .then(() => {})
         .catch((error: unknown) => {
-          this.#log.error({ err: error instanceof Error ? error.message : String(error) }, 'scheduler tick failed');
+          this.#log.error({ err: error }, 'scheduler tick failed');
         })
         .finally(() => {
           this.#running = undefined;

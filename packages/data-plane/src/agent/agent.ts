@@ -134,7 +134,7 @@ export class Agent {
       await this.#save({ ...this.#snapshot, jwks });
       return true;
     } catch (error) {
-      this.#options.log.warn({ err: errorSummary(error) }, 'could not refresh the control plane keys');
+      this.#options.log.warn({ err: error }, 'could not refresh the control plane keys');
       return false;
     }
   }
@@ -203,7 +203,7 @@ export class Agent {
         this.#failures += 1;
         if (this.#urlRefused === undefined && (this.#failures === 1 || this.#failures % 20 === 0)) {
           this.#options.log.warn(
-            { err: errorSummary(error), failures: this.#failures },
+            { err: error, failures: this.#failures },
             'control plane call failed; retrying by itself',
           );
         }
@@ -309,8 +309,4 @@ export class Agent {
     this.#options.onRunControl?.({ cancelRunIds: answer.cancelRunIds, fencedRunIds: answer.fencedRunIds });
     return answer.heartbeatIntervalSeconds * 1000;
   }
-}
-
-function errorSummary(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -89,7 +89,7 @@ export async function makeLauncher(ctx: LauncherContext): Promise<Launcher> {
         config.workDir,
         sandbox.dir,
         ...(config.masterKey.file === undefined ? [] : [config.masterKey.file]),
-        ...(process.env.SOV_HOME === undefined ? [] : [resolve(process.env.SOV_HOME)]),
+        ...(config.homeDir === undefined ? [] : [resolve(config.homeDir)]),
       ],
       node: nodeForJails(sandbox.dir),
     });

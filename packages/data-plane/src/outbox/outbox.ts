@@ -129,7 +129,7 @@ export class OutboxDeliverer {
       try {
         row = await this.#take();
       } catch (error) {
-        this.#log.error({ err: error instanceof Error ? error.message : String(error) }, 'outbox unavailable');
+        this.#log.error({ err: error }, 'outbox unavailable');
         return;
       }
       if (row === undefined) return;

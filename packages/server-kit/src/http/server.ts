@@ -15,6 +15,7 @@ import {
   installErrorHandling,
   type NotFoundFallback,
 } from './error-handler.ts';
+import { errorLogSerializer } from './log-errors.ts';
 import { installOps, type ReadinessCheck, type ReadinessFacts } from './ops.ts';
 import { BadRequestProblem } from './problem.ts';
 
@@ -81,13 +82,7 @@ export function createHttpServer(options: HttpServerOptions): App {
   const app = (
     options.loggerInstance !== undefined
       ? Fastify({ ...base, loggerInstance: options.loggerInstance })
-      : Fastify({
-          ...base,
-          logger:
-            options.logger === undefined || options.logger === true
-              ? { level: 'info', base: { service: options.service }, redact: redactedLogPaths }
-              : options.logger,
-        })
+      : Fastify({ ...base, logger: loggerOptions(options) })
   ).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   // JSON only (and what a route adds): a text/plain body is answered 415, not parsed as a string.
@@ -99,6 +94,16 @@ export function createHttpServer(options: HttpServerOptions): App {
   installErrorHandling(app, options.notFound);
   installOps(app, options.service, options.ready, options.readyFacts);
   return app as unknown as App;
+}
+
+/** The logger's settings: errors are always written by `errorLogSerializer`, whatever else a service sets. */
+function loggerOptions(options: HttpServerOptions): FastifyServerOptions['logger'] {
+  const logger =
+    options.logger === undefined || options.logger === true
+      ? { level: 'info', base: { service: options.service }, redact: redactedLogPaths }
+      : options.logger;
+  if (logger === false) return false;
+  return { ...logger, serializers: { ...logger.serializers, err: errorLogSerializer } };
 }
 
 /**

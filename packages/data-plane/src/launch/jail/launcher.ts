@@ -141,10 +141,7 @@ export class JailLauncher implements Launcher {
         return await this.#make(shape, request.limits);
       } catch (error) {
         if (attempt >= makeAttempts || this.#closed) throw error;
-        this.#o.log.warn(
-          { runId: request.runId, attempt, err: String(error) },
-          'could not make the run’s jail: trying again',
-        );
+        this.#o.log.warn({ runId: request.runId, attempt, err: error }, 'could not make the run’s jail: trying again');
         await sleep(retryDelayMs * 2 ** (attempt - 1), undefined, { ref: false });
       }
     }
@@ -173,7 +170,7 @@ export class JailLauncher implements Launcher {
           },
           async (error: unknown) => {
             this.#failures += 1;
-            if (this.#failures === 1) this.#o.log.warn({ err: String(error) }, 'could not make a jail in advance');
+            if (this.#failures === 1) this.#o.log.warn({ err: error }, 'could not make a jail in advance');
             await sleep(Math.min(30_000, 250 * 2 ** Math.min(this.#failures, 7)), undefined, { ref: false });
           },
         )
