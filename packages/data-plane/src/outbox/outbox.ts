@@ -6,6 +6,7 @@ import {
   CredentialsRevokedError,
   ProtocolRefusedError,
 } from '../agent/control-plane-client.ts';
+import type { Row } from '../storage/tables.ts';
 
 /** A message kind and the control plane path it is delivered to. */
 export interface OutboxKind {
@@ -33,12 +34,7 @@ export async function enqueue(
   );
 }
 
-interface OutboxRow {
-  outbox_id: number;
-  kind: string;
-  payload: unknown;
-  attempts: number;
-}
+type OutboxRow = Row<'outbox', 'outbox_id' | 'kind' | 'payload' | 'attempts'>;
 
 const maxDelayMs = 60_000;
 

@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
 import type { Deps } from '../context.ts';
+import type { Row } from '../storage/tables.ts';
 import { type LocalRun, localRun, terminalLocal } from './store.ts';
 
 const RunParams = Closed({ runId: Uuid });
@@ -135,7 +136,7 @@ export async function runRoutes(app: App, deps: Deps) {
     },
     async (request) => {
       const run = await runFor(request, request.params.runId);
-      const rows = await db.query<{ path: string; size_bytes: number; digest: string; created_at: Date }>(
+      const rows = await db.query<Row<'run_outputs', 'path' | 'size_bytes' | 'digest' | 'created_at'>>(
         'SELECT path, size_bytes, digest, created_at FROM run_outputs WHERE run_id = $1 ORDER BY path',
         [run.run_id],
       );
@@ -166,7 +167,7 @@ export async function runRoutes(app: App, deps: Deps) {
       if (path.length === 0 || path.length > 1024)
         throw new NotFoundProblem(ErrorCode.outputNotFound, 'The run has no such output.');
       const run = await runFor(request, request.params.runId);
-      const [row] = await db.query<{ artifact_key: string; size_bytes: number; digest: string }>(
+      const [row] = await db.query<Row<'run_outputs', 'artifact_key' | 'size_bytes' | 'digest'>>(
         'SELECT artifact_key, size_bytes, digest FROM run_outputs WHERE run_id = $1 AND path = $2',
         [run.run_id, path],
       );
