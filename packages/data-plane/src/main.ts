@@ -23,7 +23,7 @@ async function main(argv: string[]): Promise<number> {
   const plane = await buildDataPlane(config);
   const address = await plane.app.listen({ host: config.host, port: config.port });
   plane.app.log.info(
-    { address, publicUrl: config.publicUrl, controlPlane: config.controlPlaneUrl, driver: plane.deps.db.driver },
+    { address, publicUrl: config.publicUrl, controlPlane: config.controlPlaneUrl, driver: plane.db.driver },
     'data plane listening',
   );
   await plane.start();

@@ -1,4 +1,4 @@
-import type { ClaimedRun, ReasonCode } from '@sovereign/contract';
+import type { ClaimedRun, ReasonCode, RunEventsResponse } from '@sovereign/contract';
 import type { Database } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Agent } from '../agent/agent.ts';
@@ -13,7 +13,7 @@ import { Masker, minMaskedLength, tooShortToMask } from '../logs/mask.ts';
 import { pumpLogs } from '../logs/pump.ts';
 import type { LogStore } from '../logs/store.ts';
 import type { OutboxDeliverer } from '../outbox/outbox.ts';
-import { liveInstances, recordClaim, recordStatus, sweepOrphans, touchInstance } from '../runs/store.ts';
+import { liveInstances, recordClaim, recordStatus, runEventKind, sweepOrphans, touchInstance } from '../runs/store.ts';
 import { writeState } from '../state/store.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 import type { Variables } from '../variables/index.ts';
@@ -94,6 +94,15 @@ export class Executor {
 
   constructor(options: ExecutorOptions) {
     this.#o = options;
+    // The agent and the outbox know no executor: it listens to what the control plane told them.
+    options.agent.on('runControl', ({ cancelRunIds, fencedRunIds }) => {
+      this.cancel(cancelRunIds);
+      this.fence(fencedRunIds);
+    });
+    options.agent.holdingFrom(() => this.holding());
+    options.outbox.on('answered', ({ kind, answer }) => {
+      if (kind === runEventKind.kind) this.acknowledge(answer as RunEventsResponse);
+    });
     this.#claims = new ClaimLoop({
       client: options.client,
       agent: options.agent,
@@ -143,7 +152,7 @@ export class Executor {
   }
 
   /** The control plane's answer to delivered run events: final events acknowledged, or runs fenced. */
-  acknowledge(answer: { accepted: Array<{ runId: string; seq: number }>; fenced: string[] }): void {
+  acknowledge(answer: RunEventsResponse): void {
     for (const { runId, seq } of answer.accepted) {
       if (this.#unreported.get(runId) === seq) this.#unreported.delete(runId);
     }

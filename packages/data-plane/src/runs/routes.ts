@@ -1,9 +1,11 @@
 import { Closed, ErrorCode, Timestamp, Uuid } from '@sovereign/contract';
 import { type App, NotFoundProblem } from '@sovereign/server-kit/http';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
-import type { Deps } from '../context.ts';
+import type { LogStore } from '../logs/store.ts';
+import type { ArtifactStore } from '../storage/artifacts.ts';
 import type { Row } from '../storage/tables.ts';
 import { type LocalRun, localRun, terminalLocal } from './store.ts';
 
@@ -20,9 +22,16 @@ const followPollMs = 500;
 /** Lines read and sent at a time to a follower. */
 const followPageLines = 2000;
 
+/** What the run routes use: the runs' rows, their logs, and the store their outputs are in. */
+export interface RunRoutesOptions {
+  db: Queryable;
+  logs: LogStore;
+  artifacts: ArtifactStore;
+}
+
 /** Logs and outputs of runs, read by scoped token straight from this data plane (R2). */
-export async function runRoutes(app: App, deps: Deps) {
-  const { db, logs } = deps;
+export async function runRoutes(app: App, options: RunRoutesOptions) {
+  const { db, logs, artifacts } = options;
   const notFound = () => new NotFoundProblem(ErrorCode.runNotFound, 'No such run on this data plane.');
 
   /** The run, if it belongs to the token's workspace: another workspace's run does not exist here. */
@@ -178,7 +187,7 @@ export async function runRoutes(app: App, deps: Deps) {
         .header('content-length', String(row.size_bytes))
         .header('digest', `sha-256=${Buffer.from(row.digest.slice(7), 'hex').toString('base64')}`)
         .header('content-disposition', `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`);
-      return reply.send(await deps.artifacts.openRead(row.artifact_key));
+      return reply.send(await artifacts.openRead(row.artifact_key));
     },
   );
 }
