@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type DatabaseTarget, pgliteTarget, postgresTarget } from '@sovereign/protocol/testing';
+import { type DatabaseTarget, pgliteTarget, postgresTarget } from '@sovereign/server-kit/testing';
 import { deployBench } from './deploy.ts';
 import { dispatchBench } from './dispatch.ts';
 import { clockSkewMs } from './lib/clock.ts';

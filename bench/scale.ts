@@ -1,4 +1,4 @@
-import { type Database, openDatabase } from '@sovereign/protocol/sql';
+import { type Database, openDatabase } from '@sovereign/server-kit/sql';
 import { listRunsSql } from '../packages/control-plane/src/runs/store.ts';
 import { realtimeMs } from './lib/clock.ts';
 import type { BenchContext } from './lib/context.ts';

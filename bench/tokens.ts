@@ -1,4 +1,4 @@
-import type { InitializeResponse } from '@sovereign/protocol';
+import type { InitializeResponse } from '@sovereign/contract';
 import type { Agent } from '../packages/data-plane/src/agent/agent.ts';
 import { TokenVerifier } from '../packages/data-plane/src/auth/verify-token.ts';
 import { realtimeMs } from './lib/clock.ts';

@@ -1,4 +1,4 @@
-import type { DatabaseTarget } from '@sovereign/protocol/testing';
+import type { DatabaseTarget } from '@sovereign/server-kit/testing';
 import { call, dataScopes, expectStatus, Platform, type PlatformOptions } from '../../tests/support/platform.ts';
 import { packProject } from '../../tests/support/projects.ts';
 import { sleep } from './clock.ts';

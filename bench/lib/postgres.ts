@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '@sovereign/protocol/testing';
+import { freePort } from '@sovereign/server-kit/testing';
 import pg from 'pg';
 
 /** A PostgreSQL server the benches (and the peer) share, and how it came to be. */

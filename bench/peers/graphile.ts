@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { postgresTarget, type TestDatabase } from '@sovereign/protocol/testing';
+import { postgresTarget, type TestDatabase } from '@sovereign/server-kit/testing';
 import { Logger, makeWorkerUtils, runMigrations, type WorkerUtils } from 'graphile-worker';
 import pg from 'pg';
 import { realtimeMs } from '../lib/clock.ts';

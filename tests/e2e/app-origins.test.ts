@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { databaseTargets } from '@sovereign/protocol/testing';
+import { databaseTargets } from '@sovereign/server-kit/testing';
 import type { BrowserContext, Page } from 'playwright-core';
 import { appUrlOf, browse } from '../support/apps.ts';
 import { assertDashboardBuilt, type Headless, launchChromium, newContext } from '../support/browser.ts';

@@ -5,7 +5,7 @@ import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '@sovereign/protocol/testing';
+import { freePort } from '@sovereign/server-kit/testing';
 import { browse } from '../support/apps.ts';
 import { ansiEscape, cleanEnv, DevPlatform, repoRoot, type SovResult, sov, sovBin, sovOk } from '../support/cli.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { databaseTargets } from '@sovereign/protocol/testing';
+import { databaseTargets } from '@sovereign/server-kit/testing';
 import type { Page } from 'playwright-core';
 import {
   assertDashboardBuilt,

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ErrorCode, type Role, Roles, roleScopes, type Scope, Scopes } from '@sovereign/protocol';
+import { ErrorCode, type Role, Roles, roleScopes, type Scope, Scopes } from '@sovereign/contract';
 import {
   assertProblem,
   databaseTargets,
   fillPath,
   type Operation,
   servedOperationsAt,
-} from '@sovereign/protocol/testing';
+} from '@sovereign/server-kit/testing';
 import '../support/localhost.ts';
 import { type Answer, call, expectStatus, Platform } from '../support/platform.ts';
 import { packProject } from '../support/projects.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { ErrorCode, InternalPaths, protocolVersion } from '@sovereign/protocol';
-import { assertProblem, databaseTargets, startService } from '@sovereign/protocol/testing';
+import { ErrorCode, InternalPaths, protocolVersion } from '@sovereign/contract';
+import { assertProblem, databaseTargets, startService } from '@sovereign/server-kit/testing';
 import { type Answer, call, dataPlaneMain, expectStatus, Platform } from '../support/platform.ts';
 
 /**

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
-import { databaseTargets } from '@sovereign/protocol/testing';
+import { databaseTargets } from '@sovereign/server-kit/testing';
 import * as tar from 'tar';
 import { dumpDatabase } from '../support/dump.ts';
 import { rawTarGz, validManifest } from '../support/hostile-tar.ts';

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '@sovereign/protocol/testing';
+import { freePort } from '@sovereign/server-kit/testing';
 import { assertAllDown, DevPlatform, repoRoot, sovOk } from '../support/cli.ts';
 
 /** `npm start` runs `sov dev`: the whole platform on PGlite, kept across restarts. */

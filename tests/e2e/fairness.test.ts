@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { assertProblem, databaseTargets } from '@sovereign/protocol/testing';
+import { assertProblem, databaseTargets } from '@sovereign/server-kit/testing';
 import { call, expectStatus, Platform } from '../support/platform.ts';
 
 /**

@@ -11,14 +11,14 @@ import {
   RevocationsRequest,
   RunEventsRequest,
   Scopes,
-} from '@sovereign/protocol';
+} from '@sovereign/contract';
 import {
   assertProblem,
   databaseTargets,
   type JsonSchema,
   type Operation,
   servedOperationsAt,
-} from '@sovereign/protocol/testing';
+} from '@sovereign/server-kit/testing';
 import fc from 'fast-check';
 import {
   assertHandled,

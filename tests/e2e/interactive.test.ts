@@ -5,7 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { databaseTargets } from '@sovereign/protocol/testing';
+import { databaseTargets } from '@sovereign/server-kit/testing';
 import { browse, type Opened } from '../support/apps.ts';
 import { dumpDatabase } from '../support/dump.ts';
 import { dropIntoRun } from '../support/inside.ts';

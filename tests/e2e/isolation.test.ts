@@ -7,7 +7,7 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { databaseTargets } from '@sovereign/protocol/testing';
+import { databaseTargets } from '@sovereign/server-kit/testing';
 import pg from 'pg';
 import { appUrlOf } from '../support/apps.ts';
 import { dropIntoRun, runPids } from '../support/inside.ts';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { databaseTargets } from '@sovereign/protocol/testing';
+import { databaseTargets } from '@sovereign/server-kit/testing';
 import { sov } from '../support/cli.ts';
 import { call, dataScopes, expectStatus, Platform } from '../support/platform.ts';
 import { readEvents } from '../support/projects.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { databaseTargets } from '@sovereign/protocol/testing';
+import { databaseTargets } from '@sovereign/server-kit/testing';
 import { maskText } from '../../packages/data-plane/src/logs/mask.ts';
 import { appUrlOf } from '../support/apps.ts';
 import { dumpDatabase, dumpFiles } from '../support/dump.ts';

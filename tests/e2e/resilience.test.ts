@@ -4,7 +4,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { databaseTargets } from '@sovereign/protocol/testing';
+import { databaseTargets } from '@sovereign/server-kit/testing';
 import { dumpDatabase } from '../support/dump.ts';
 import { runPids } from '../support/inside.ts';
 import { expectStatus, Platform } from '../support/platform.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { InternalPaths } from '@sovereign/protocol';
-import { assertProblem, databaseTargets } from '@sovereign/protocol/testing';
+import { InternalPaths } from '@sovereign/contract';
+import { assertProblem, databaseTargets } from '@sovereign/server-kit/testing';
 import { call, expectStatus, Platform } from '../support/platform.ts';
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type ClaimResponse, type HeartbeatRequest, InternalPaths } from '@sovereign/protocol';
-import { databaseTargets } from '@sovereign/protocol/testing';
+import { type ClaimResponse, type HeartbeatRequest, InternalPaths } from '@sovereign/contract';
+import { databaseTargets } from '@sovereign/server-kit/testing';
 import { call, dataScopes, expectStatus, Platform } from '../support/platform.ts';
 import { readEvents } from '../support/projects.ts';
 

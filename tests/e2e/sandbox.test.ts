@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { databaseTargets, freePort } from '@sovereign/protocol/testing';
+import { databaseTargets, freePort } from '@sovereign/server-kit/testing';
 import { call, dataPlaneMain, expectStatus, Platform } from '../support/platform.ts';
 
 /**

@@ -4,8 +4,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { InternalPaths, protocolVersion } from '@sovereign/protocol';
-import { databaseTargets, freePort, type Service, startService, type TestDatabase } from '@sovereign/protocol/testing';
+import { InternalPaths, protocolVersion } from '@sovereign/contract';
+import {
+  databaseTargets,
+  freePort,
+  type Service,
+  startService,
+  type TestDatabase,
+} from '@sovereign/server-kit/testing';
 import { adminPassword, controlPlaneMain, expectStatus } from '../support/platform.ts';
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { assertProblem, databaseTargets } from '@sovereign/protocol/testing';
+import { assertProblem, databaseTargets } from '@sovereign/server-kit/testing';
 import { type Answer, adminPassword, expectStatus, Platform } from '../support/platform.ts';
 
 /**

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { masterKeyFrom } from '@sovereign/protocol/keys';
-import { openDatabase } from '@sovereign/protocol/sql';
-import { databaseTargets, freePort, type Service, startService } from '@sovereign/protocol/testing';
+import { masterKeyFrom } from '@sovereign/server-kit/keys';
+import { openDatabase } from '@sovereign/server-kit/sql';
+import { databaseTargets, freePort, type Service, startService } from '@sovereign/server-kit/testing';
 import { call, controlPlaneMain, expectStatus, Platform } from '../support/platform.ts';
 
 /**

@@ -1,8 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { openDatabase } from '@sovereign/protocol/sql';
-import type { TestDatabase } from '@sovereign/protocol/testing';
+import { openDatabase } from '@sovereign/server-kit/sql';
+import type { TestDatabase } from '@sovereign/server-kit/testing';
 
 /**
  * Everything a database holds, as text to search: every row of every table in every

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import type { JsonSchema, Operation } from '@sovereign/protocol/testing';
+import type { JsonSchema, Operation } from '@sovereign/server-kit/testing';
 import fc from 'fast-check';
 
 /**

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Role, type Scope, Scopes } from '@sovereign/protocol';
+import { type Role, type Scope, Scopes } from '@sovereign/contract';
 import {
   type DatabaseTarget,
   emptyPgliteDir,
@@ -11,7 +11,7 @@ import {
   type Service,
   startService,
   type TestDatabase,
-} from '@sovereign/protocol/testing';
+} from '@sovereign/server-kit/testing';
 import { hiddenName } from '../../packages/data-plane/src/launch/jail/launcher.ts';
 import { packProject } from './projects.ts';
 import { Tap } from './tap.ts';

@@ -1,4 +1,4 @@
-import type { Scope } from '@sovereign/protocol';
+import type { Scope } from '@sovereign/contract';
 import { ControlPlane, type Workspace } from './api/control-plane.ts';
 import { DataPlane } from './api/data-plane.ts';
 import { configDir, defaultApiUrl, defaultProfile, type Profile, ProfileStore } from './config/profiles.ts';

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import manifest from '../package.json' with { type: 'json' };
 import { authCommands } from './commands/auth.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { jobCommands } from './commands/jobs.ts';
@@ -11,7 +12,8 @@ import { stateCommands } from './commands/state.ts';
 import { variableCommands } from './commands/variables.ts';
 import { workspaceCommands } from './commands/workspaces.ts';
 
-export const version = '0.1.0';
+/** The package's version, as package.json says: written once. */
+export const version: string = manifest.version;
 
 /** The `sov` command line: global options, then a command per area. */
 export function buildProgram(): Command {

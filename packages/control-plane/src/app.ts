@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import swagger from '@fastify/swagger';
-import { type App, createHttpServer, refuseUnstorableText } from '@sovereign/protocol/http';
-import { type Database, migrate, openDatabase } from '@sovereign/protocol/sql';
+import { type App, createHttpServer, refuseUnstorableText } from '@sovereign/server-kit/http';
+import { type Database, migrate, openDatabase } from '@sovereign/server-kit/sql';
+import manifest from '../package.json' with { type: 'json' };
 import { RateLimiter } from './auth/rate-limit.ts';
 import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import type { ControlPlaneConfig } from './config.ts';
@@ -14,7 +15,8 @@ import { Scheduler } from './scheduler/scheduler.ts';
 import { SigningKeys } from './signing/keys.ts';
 import { loadMasterKeyring } from './signing/master-keys.ts';
 
-export const version = '0.1.0';
+/** The package's version, as package.json says: written once. */
+export const version: string = manifest.version;
 const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
 /** Advisory lock key for migrations of the control plane's database. */
 const migrationLock = 0x50_56_01;

@@ -1,7 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DatabaseOptions } from '@sovereign/protocol/sql';
+import {
+  type Environment,
+  Flag,
+  LogLevel,
+  logLevelOf,
+  Port,
+  Retired,
+  readEnvironment,
+  Secret,
+  Text,
+  WholeNumber,
+} from '@sovereign/server-kit/config';
+import type { DatabaseOptions } from '@sovereign/server-kit/sql';
+import { Type } from 'typebox';
 import { defaultPasswordCostLog2 } from './auth/passwords.ts';
 import type { RateLimitConfig } from './auth/rate-limit.ts';
 
@@ -61,109 +74,166 @@ export interface MasterKeySettings {
 /** packages/dashboard/dist, where `npm install` builds the dashboard. */
 export const defaultDashboardDir = fileURLToPath(new URL('../../dashboard/dist', import.meta.url));
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from '@sovereign/server-kit/config';
 
-function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
-  return value;
-}
-
-/** Reads the control plane's settings from SOV_* environment variables. */
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
-  const host = env.SOV_HOST ?? '127.0.0.1';
-  const port = intFrom(env, 'SOV_CONTROL_PLANE_PORT', intFrom(env, 'SOV_PORT', 8080));
-  const home = env.SOV_HOME ?? '.sovereign';
-  const publicUrl = (env.SOV_PUBLIC_URL ?? `http://${host}:${port}`).replace(/\/+$/, '');
-  const adminPassword = env.SOV_ADMIN_PASSWORD;
+/**
+ * Every SOV_* variable the control plane reads, with its default and limits: the one
+ * place they are written. `configFromEnv` reads them; `defaultConfig` starts from the same
+ * defaults.
+ */
+export const ControlPlaneEnv = Type.Object({
+  SOV_HOST: Text({ default: '127.0.0.1', description: 'Address to listen on.' }),
+  SOV_PORT: Port({ default: 8080, description: 'Port to listen on.' }),
+  SOV_CONTROL_PLANE_PORT: Type.Optional(Port({ description: 'Port to listen on, over SOV_PORT when both are set.' })),
+  SOV_PUBLIC_URL: Type.Optional(
+    Text({
+      description:
+        'Where clients and data planes reach this control plane, and the `iss` of its tokens; http://SOV_HOST:SOV_PORT by default.',
+    }),
+  ),
+  SOV_HOME: Text({ default: '.sovereign', description: 'State directory (the PGlite database, a dev master key).' }),
+  SOV_DATABASE_URL: Type.Optional(
+    Text({ description: 'postgres://... for PostgreSQL; PGlite under SOV_HOME if unset.' }),
+  ),
+  SOV_DATABASE_DIR: Type.Optional(
+    Text({ description: 'Where PGlite keeps its files; SOV_HOME/control-plane/db by default.' }),
+  ),
+  SOV_LOG_LEVEL: LogLevel({ description: 'pino level, or silent.' }),
+  SOV_SESSION_TTL_SECONDS: WholeNumber({ default: 12 * 3600, description: 'Lifetime of a sign-in session.' }),
+  SOV_DATAPLANE_TOKEN_TTL_SECONDS: WholeNumber({
+    default: 900,
+    description: 'Lifetime of the token a data plane gets for its client credentials.',
+  }),
+  SOV_ALLOW_SIGNUP: Flag({ description: 'true lets anyone create an account; instance admins can always add users.' }),
+  SOV_ADMIN_EMAIL: Text({ default: 'admin@localhost', description: 'Administrator created at first start.' }),
+  SOV_ADMIN_PASSWORD: Type.Optional(Secret({ description: 'Its password; no administrator is created without one.' })),
+  SOV_BODY_LIMIT_BYTES: WholeNumber({ default: 256 * 1024, description: 'Largest JSON body accepted, in bytes.' }),
+  SOV_HEARTBEAT_INTERVAL_SECONDS: WholeNumber({
+    default: 5,
+    description: 'How often data planes are asked to send a heartbeat.',
+  }),
+  SOV_DASHBOARD_DIR: Type.Optional(Text({ description: "The dashboard's build, served at /." })),
+  SOV_PASSWORD_COST_LOG2: WholeNumber({
+    default: defaultPasswordCostLog2,
+    minimum: 1,
+    // scrypt is given 256 MiB at most: N = 2^18 with r = 8 is all it fits.
+    maximum: 18,
+    description: "scrypt's cost (log2 N) for new password hashes.",
+  }),
+  SOV_RUN_LEASE_SECONDS: WholeNumber({
+    default: 30,
+    description: 'How long a claimed run is held without a heartbeat before it is lost.',
+  }),
+  SOV_SCHEDULER_TICK_MS: WholeNumber({
+    default: 1000,
+    description: 'How often the scheduler looks for due jobs and expired leases.',
+  }),
+  SOV_WORKSPACE_RUN_LIMIT: WholeNumber({
+    default: 10,
+    description: "A workspace's batch runs active at once on its data plane, unless an admin set another limit.",
+  }),
+  SOV_RATE_LIMIT_WINDOW_SECONDS: WholeNumber({
+    default: 60,
+    description: 'Period over which each rate budget refills.',
+  }),
+  SOV_LOGIN_LIMIT_PER_CLIENT: WholeNumber({
+    default: 30,
+    description: 'Wrong passwords per client address per window (0: off).',
+  }),
+  SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT: WholeNumber({
+    default: 10,
+    description: 'Wrong passwords per account from one address per window (0: off).',
+  }),
   // A budget per account from anywhere let anyone lock anyone out: its setting is gone,
   // and an operator who set it must learn so rather than have it silently ignored.
-  if (env.SOV_LOGIN_LIMIT_PER_ACCOUNT !== undefined && env.SOV_LOGIN_LIMIT_PER_ACCOUNT !== '') {
-    throw new ConfigError(
-      'SOV_LOGIN_LIMIT_PER_ACCOUNT is no longer read: sign-in is limited per client address and account, set SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT instead',
-    );
-  }
-  return {
-    host,
-    port,
-    publicUrl,
-    database: {
-      url: env.SOV_DATABASE_URL || undefined,
-      dataDir: env.SOV_DATABASE_DIR || join(home, 'control-plane', 'db'),
-    },
-    logLevel: env.SOV_LOG_LEVEL === 'silent' ? false : (env.SOV_LOG_LEVEL ?? 'info'),
-    sessionTtlSeconds: intFrom(env, 'SOV_SESSION_TTL_SECONDS', 12 * 3600),
-    dataplaneTokenTtlSeconds: intFrom(env, 'SOV_DATAPLANE_TOKEN_TTL_SECONDS', 900),
-    allowSignup: env.SOV_ALLOW_SIGNUP === 'true',
-    admin:
-      adminPassword !== undefined && adminPassword !== ''
-        ? { email: env.SOV_ADMIN_EMAIL ?? 'admin@localhost', password: adminPassword }
-        : undefined,
-    bodyLimit: intFrom(env, 'SOV_BODY_LIMIT_BYTES', 256 * 1024),
-    heartbeatIntervalSeconds: intFrom(env, 'SOV_HEARTBEAT_INTERVAL_SECONDS', 5),
-    dashboardDir: env.SOV_DASHBOARD_DIR || defaultDashboardDir,
-    passwordCostLog2: intFrom(env, 'SOV_PASSWORD_COST_LOG2', defaultPasswordCostLog2),
-    runLeaseSeconds: intFrom(env, 'SOV_RUN_LEASE_SECONDS', 30),
-    schedulerTickMs: intFrom(env, 'SOV_SCHEDULER_TICK_MS', 1000),
-    workspaceRunLimit: intFrom(env, 'SOV_WORKSPACE_RUN_LIMIT', 10),
-    rateLimits: {
-      windowSeconds: intFrom(env, 'SOV_RATE_LIMIT_WINDOW_SECONDS', 60),
-      loginPerClient: intFrom(env, 'SOV_LOGIN_LIMIT_PER_CLIENT', 30),
-      loginPerClientAndAccount: intFrom(env, 'SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT', 10),
-      tokensPerClient: intFrom(env, 'SOV_TOKEN_LIMIT_PER_CLIENT', 300),
-      triggersPerWorkspace: intFrom(env, 'SOV_TRIGGER_LIMIT_PER_WORKSPACE', 600),
-    },
-    masterKey: {
-      key: env.SOV_MASTER_KEY || undefined,
-      file: env.SOV_MASTER_KEY_FILE || undefined,
-      previousKey: env.SOV_PREVIOUS_MASTER_KEY || undefined,
-      previousFile: env.SOV_PREVIOUS_MASTER_KEY_FILE || undefined,
-      devKeyPath: join(home, 'control-plane', 'master.key'),
-    },
-    dev: env.SOV_DEV === 'true',
-  };
+  SOV_LOGIN_LIMIT_PER_ACCOUNT: Retired(
+    'sign-in is limited per client address and account, set SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT instead',
+  ),
+  SOV_TOKEN_LIMIT_PER_CLIENT: WholeNumber({
+    default: 300,
+    description: 'Tokens per address and per user or data plane per window (0: off).',
+  }),
+  SOV_TRIGGER_LIMIT_PER_WORKSPACE: WholeNumber({
+    default: 600,
+    description: 'Runs triggered per workspace per window (0: off).',
+  }),
+  SOV_MASTER_KEY: Type.Optional(
+    Secret({ description: '32 bytes (base64 or hex) that seal the private signing keys.' }),
+  ),
+  SOV_MASTER_KEY_FILE: Type.Optional(Text({ description: 'Or a file holding them, mode 0600, owned by its user.' })),
+  SOV_PREVIOUS_MASTER_KEY: Type.Optional(Secret({ description: 'In a master key rotation, the key being replaced.' })),
+  SOV_PREVIOUS_MASTER_KEY_FILE: Type.Optional(Text({ description: 'Or a file holding it.' })),
+  SOV_DEV: Flag({ description: 'true: a master key is made under SOV_HOME/control-plane when none is given.' }),
+});
+
+/** Reads the control plane's settings from SOV_* environment variables. */
+export function configFromEnv(env: Environment = process.env): ControlPlaneConfig {
+  return readEnvironment(ControlPlaneEnv, env, (v) => {
+    const port = v.SOV_CONTROL_PLANE_PORT ?? v.SOV_PORT;
+    return {
+      host: v.SOV_HOST,
+      port,
+      publicUrl: (v.SOV_PUBLIC_URL ?? `http://${v.SOV_HOST}:${port}`).replace(/\/+$/, ''),
+      database: {
+        url: v.SOV_DATABASE_URL,
+        dataDir: v.SOV_DATABASE_DIR ?? join(v.SOV_HOME, 'control-plane', 'db'),
+      },
+      logLevel: logLevelOf(v.SOV_LOG_LEVEL),
+      sessionTtlSeconds: v.SOV_SESSION_TTL_SECONDS,
+      dataplaneTokenTtlSeconds: v.SOV_DATAPLANE_TOKEN_TTL_SECONDS,
+      allowSignup: v.SOV_ALLOW_SIGNUP,
+      admin:
+        v.SOV_ADMIN_PASSWORD === undefined ? undefined : { email: v.SOV_ADMIN_EMAIL, password: v.SOV_ADMIN_PASSWORD },
+      bodyLimit: v.SOV_BODY_LIMIT_BYTES,
+      heartbeatIntervalSeconds: v.SOV_HEARTBEAT_INTERVAL_SECONDS,
+      dashboardDir: v.SOV_DASHBOARD_DIR ?? defaultDashboardDir,
+      passwordCostLog2: v.SOV_PASSWORD_COST_LOG2,
+      runLeaseSeconds: v.SOV_RUN_LEASE_SECONDS,
+      schedulerTickMs: v.SOV_SCHEDULER_TICK_MS,
+      workspaceRunLimit: v.SOV_WORKSPACE_RUN_LIMIT,
+      rateLimits: {
+        windowSeconds: v.SOV_RATE_LIMIT_WINDOW_SECONDS,
+        loginPerClient: v.SOV_LOGIN_LIMIT_PER_CLIENT,
+        loginPerClientAndAccount: v.SOV_LOGIN_LIMIT_PER_CLIENT_ACCOUNT,
+        tokensPerClient: v.SOV_TOKEN_LIMIT_PER_CLIENT,
+        triggersPerWorkspace: v.SOV_TRIGGER_LIMIT_PER_WORKSPACE,
+      },
+      masterKey: {
+        key: v.SOV_MASTER_KEY,
+        file: v.SOV_MASTER_KEY_FILE,
+        previousKey: v.SOV_PREVIOUS_MASTER_KEY,
+        previousFile: v.SOV_PREVIOUS_MASTER_KEY_FILE,
+        devKeyPath: join(v.SOV_HOME, 'control-plane', 'master.key'),
+      },
+      dev: v.SOV_DEV,
+    };
+  });
 }
 
 /**
- * Settings for tests and embedding: in-memory PGlite, no logs, signup open, and a master
- * key of its own, made for this configuration (as short-lived as its in-memory database).
+ * Settings for tests and embedding: the environment's defaults, with an in-memory PGlite
+ * database, no logs, signup open, and a master key of its own, made for this
+ * configuration (as short-lived as its in-memory database).
  */
 export function defaultConfig(overrides: Partial<ControlPlaneConfig> = {}): ControlPlaneConfig {
+  const defaults = configFromEnv({});
   return {
-    host: '127.0.0.1',
+    ...defaults,
     port: 0,
-    publicUrl: 'http://127.0.0.1:8080',
     database: {},
     logLevel: false,
-    sessionTtlSeconds: 12 * 3600,
-    dataplaneTokenTtlSeconds: 900,
     allowSignup: true,
-    admin: undefined,
-    bodyLimit: 256 * 1024,
-    heartbeatIntervalSeconds: 5,
-    dashboardDir: defaultDashboardDir,
     // Fast hashes for tests and embedding; production reads the strong default from the env.
     passwordCostLog2: 12,
-    runLeaseSeconds: 30,
-    schedulerTickMs: 1000,
-    workspaceRunLimit: 10,
     // Off: in-process suites sign in hundreds of users from one address. The limits have their own suite.
     rateLimits: {
-      windowSeconds: 60,
+      windowSeconds: defaults.rateLimits.windowSeconds,
       loginPerClient: 0,
       loginPerClientAndAccount: 0,
       tokensPerClient: 0,
       triggersPerWorkspace: 0,
     },
     masterKey: { key: randomBytes(32).toString('base64') },
-    dev: false,
     ...overrides,
   };
 }

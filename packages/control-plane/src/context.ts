@@ -1,4 +1,4 @@
-import type { Database } from '@sovereign/protocol/sql';
+import type { Database } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RateLimiter } from './auth/rate-limit.ts';
 import type { ControlPlaneConfig } from './config.ts';

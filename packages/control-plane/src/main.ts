@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { stopWithParent } from '@sovereign/protocol';
-import { openDatabase } from '@sovereign/protocol/sql';
+import { stopWithParent } from '@sovereign/contract';
+import { openDatabase } from '@sovereign/server-kit/sql';
 import { buildControlPlane, migrateControlPlane } from './app.ts';
 import { ConfigError, type ControlPlaneConfig, configFromEnv } from './config.ts';
 import { SigningKeys } from './signing/keys.ts';
@@ -65,7 +65,8 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ConfigError) console.error(`configuration: ${error.message}`);
+    // Every wrong variable at once, a line each.
+    if (error instanceof ConfigError) for (const problem of error.problems) console.error(`configuration: ${problem}`);
     else console.error('control plane failed to start:', error instanceof Error ? error.message : error);
     process.exit(1);
   },

@@ -1,5 +1,5 @@
-import { ErrorCode } from '@sovereign/protocol';
-import { BadRequestProblem } from '@sovereign/protocol/http';
+import { ErrorCode } from '@sovereign/contract';
+import { BadRequestProblem } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
 
 /**

@@ -1,4 +1,4 @@
-import type { App } from '@sovereign/protocol/http';
+import type { App } from '@sovereign/server-kit/http';
 import { auditRoutes } from './audit/routes.ts';
 import { installAuthentication } from './auth/principal.ts';
 import { authRoutes } from './auth/routes.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { ErrorCode, InternalPaths, protocolVersion } from '@sovereign/protocol';
+import { ErrorCode, InternalPaths, protocolVersion } from '@sovereign/contract';
 import { type Answer, api, eachDatabase, type Harness, userPassword } from './support/harness.ts';
 import { assertProblem, fillPath, type Operation, servedOperations } from './support/routes.ts';
 import { jobAndRun } from './support/world.ts';

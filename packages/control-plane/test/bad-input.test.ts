@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { Scopes } from '@sovereign/protocol';
+import { Scopes } from '@sovereign/contract';
 import { configFromEnv, defaultConfig } from '../src/config.ts';
 import { type Answer, eachDatabase, type Harness, type RequestOptions } from './support/harness.ts';
 import {

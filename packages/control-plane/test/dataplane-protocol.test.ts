@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { InternalPaths, protocolVersion } from '@sovereign/protocol';
+import { InternalPaths, protocolVersion } from '@sovereign/contract';
 import { eachDatabase, type Harness } from './support/harness.ts';
 
 function facts(instanceId: string, heldRuns: string[] = []) {

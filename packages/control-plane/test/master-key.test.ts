@@ -5,10 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { InternalPaths, signingAlgorithm } from '@sovereign/protocol';
-import { masterKeyFrom } from '@sovereign/protocol/keys';
-import { migrate, openDatabase } from '@sovereign/protocol/sql';
-import { databaseTargets, freePort, type Service, startService, type TestDatabase } from '@sovereign/protocol/testing';
+import { InternalPaths, signingAlgorithm } from '@sovereign/contract';
+import { masterKeyFrom } from '@sovereign/server-kit/keys';
+import { migrate, openDatabase } from '@sovereign/server-kit/sql';
+import {
+  databaseTargets,
+  freePort,
+  type Service,
+  startService,
+  type TestDatabase,
+} from '@sovereign/server-kit/testing';
 import {
   calculateJwkThumbprint,
   createLocalJWKSet,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { databaseTargets, freePort, startService, type TestDatabase } from '@sovereign/protocol/testing';
+import { databaseTargets, freePort, startService, type TestDatabase } from '@sovereign/server-kit/testing';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const adminPassword = 'process-test-admin-password';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InternalPaths } from '@sovereign/protocol';
+import { InternalPaths } from '@sovereign/contract';
 import { RateLimiter } from '../src/auth/rate-limit.ts';
 import { configFromEnv, defaultConfig } from '../src/config.ts';
 import { type Answer, eachDatabase, userPassword } from './support/harness.ts';

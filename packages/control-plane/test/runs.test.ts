@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { InternalPaths, type JobMetadata, protocolVersion, type RunEvent } from '@sovereign/protocol';
+import { InternalPaths, type JobMetadata, protocolVersion, type RunEvent } from '@sovereign/contract';
 import { eachDatabase, type Harness } from './support/harness.ts';
 
 function job(name: string, overrides: Partial<JobMetadata> = {}): JobMetadata {

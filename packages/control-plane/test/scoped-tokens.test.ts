@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { TokenType } from '@sovereign/protocol';
+import { TokenType } from '@sovereign/contract';
 import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import { api, eachDatabase } from './support/harness.ts';
 

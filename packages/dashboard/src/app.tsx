@@ -1,4 +1,4 @@
-import { launchPathParam, launchStateParam } from '@sovereign/protocol/interactive';
+import { launchPathParam, launchStateParam } from '@sovereign/contract/interactive';
 import { type ReactNode, useEffect, useSyncExternalStore } from 'react';
 import { controlPlane, getSession, subscribeSession } from './api/control-plane.ts';
 import { forgetDataplaneTokens } from './api/data-plane.ts';

@@ -1,4 +1,4 @@
-import { type Role, roleAtLeast, roleScopes } from '@sovereign/protocol/scopes';
+import { type Role, roleAtLeast, roleScopes } from '@sovereign/contract/scopes';
 import type { Me } from './api/types.ts';
 
 /**

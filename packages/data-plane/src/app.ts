@@ -1,15 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import swagger from '@fastify/swagger';
-import { type App, createHttpServer, refuseUnstorableText } from '@sovereign/protocol/http';
-import { type Database, openDatabase } from '@sovereign/protocol/sql';
+import { type App, createHttpServer, refuseUnstorableText } from '@sovereign/server-kit/http';
+import { type Database, openDatabase } from '@sovereign/server-kit/sql';
 import { Gauge } from 'prom-client';
+import manifest from '../package.json' with { type: 'json' };
 import { Agent } from './agent/agent.ts';
 import { ControlPlaneClient } from './agent/control-plane-client.ts';
 import { RevocationFollower } from './agent/revocation-follower.ts';
 import { installScopedAuth } from './auth/scoped.ts';
 import { TokenVerifier } from './auth/verify-token.ts';
 import type { DataPlaneConfig } from './config.ts';
-import type { Deps } from './context.ts';
 import { Deployments } from './deployments/index.ts';
 import { deploymentReportKind } from './deployments/report.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
@@ -23,7 +24,6 @@ import { requestLogSerializer } from './interactive/log.ts';
 import { appLaunchRoutes, installAppOrigins, interactiveRedirects } from './interactive/routes.ts';
 import { cookieNames, SessionSigner } from './interactive/session.ts';
 import { makeLauncher } from './launch/index.ts';
-import type { Launcher } from './launch/launcher.ts';
 import { Spawner } from './launch/spawner.ts';
 import { LogStore } from './logs/store.ts';
 import { OutboxDeliverer } from './outbox/outbox.ts';
@@ -35,12 +35,13 @@ import { migrateDataPlane } from './storage/migrations.ts';
 import { loadMasterKey, Variables } from './variables/index.ts';
 import { variableRoutes } from './variables/routes.ts';
 
-export const version = '0.1.0';
+/** The package's version, as package.json says: written once. */
+export const version: string = manifest.version;
 export const apiPrefix = '/api/v1';
 
 export interface DataPlane {
   app: App;
-  deps: Deps;
+  db: Database;
   /** Starts talking to the control plane (initialize, heartbeats, outbox). */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -78,7 +79,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         return agent.identity === undefined ? 'not registered with the control plane yet' : true;
       },
       // What runs are started in: a jail, or none (and why), said whether ready or not.
-      readyFacts: () => (launched === undefined ? {} : { sandbox: launched.facts }),
+      readyFacts: () => ({ sandbox: launcher.facts }),
     });
     // Variables and state are text and jsonb in PostgreSQL, which cannot hold U+0000 or lone surrogates.
     refuseUnstorableText(app);
@@ -87,39 +88,24 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       clientId: config.clientId,
       clientSecret: config.clientSecret,
     });
-    // The agent and the executor refer to each other: heartbeats carry the held runs, and
-    // their answers carry the runs to stop.
-    let executor: Executor | undefined;
-    let launched: Launcher | undefined;
+    // This instance's id names its runs' jails and its cache before the agent reports it.
+    const instanceId = randomUUID();
+    const janitor = new Janitor();
+    const spawner = new Spawner(app.log);
+    const launcher = await makeLauncher({ config, instanceId, spawner, janitor, log: app.log });
     const agent = new Agent({
       db,
       client,
       clientId: config.clientId,
+      instanceId,
       publicUrl: config.publicUrl,
       version,
       capacity: config.capacity,
-      sandbox: () => launched?.facts,
+      sandbox: launcher.facts,
       log: app.log,
-      holding: () => executor?.holding() ?? { heldRuns: [], claimedThrough: 0 },
-      onRunControl: ({ cancelRunIds, fencedRunIds }) => {
-        executor?.cancel(cancelRunIds);
-        executor?.fence(fencedRunIds);
-      },
     });
     const revocations = new RevocationFollower({ client, agent, log: app.log });
-    const outbox = new OutboxDeliverer(
-      db,
-      client,
-      [
-        deploymentReportKind,
-        {
-          ...runEventKind,
-          onAnswer: (answer) =>
-            executor?.acknowledge(answer as { accepted: Array<{ runId: string; seq: number }>; fenced: string[] }),
-        },
-      ],
-      app.log,
-    );
+    const outbox = new OutboxDeliverer(db, client, [deploymentReportKind, runEventKind], app.log);
     const store = new LocalArtifactStore(config.artifactsDir);
     const logs = new LogStore(db);
     const deployments = new Deployments({
@@ -132,24 +118,21 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       },
       maxRunLimits: config.runLimits.max,
     });
-    const janitor = new Janitor();
-    const spawner = new Spawner(app.log);
     const copies = new WorkingCopies({
       deployments,
-      root: join(config.workDir, cacheDirName, agent.instanceId),
+      root: join(config.workDir, cacheDirName, instanceId),
       budgetBytes: config.deploymentCacheBytes,
       log: app.log,
       chownTree: (path, uid, gid) => janitor.chown(path, uid, gid),
     });
-    const launcher = await makeLauncher({ config, instanceId: agent.instanceId, spawner, janitor, log: app.log });
-    launched = launcher;
     new Gauge({
       name: 'sovereign_runs_jailed',
       help: 'Whether this instance starts every run in a jail (1) or runs jobs unjailed (0), by sandbox mode.',
       labelNames: ['mode'],
       registers: [app.metrics],
     }).set({ mode: launcher.facts.mode }, launcher.facts.mode === 'off' ? 0 : 1);
-    executor = new Executor({
+    // It listens to the agent (runs to stop, leases to renew) and to the outbox (run events answered).
+    const executor = new Executor({
       db,
       agent,
       client,
@@ -171,18 +154,6 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       appUrl: (runId) => config.apps.urlOf(runId, '/'),
       log: app.log,
     });
-    const deps: Deps = {
-      db,
-      config,
-      agent,
-      outbox,
-      deployments,
-      variables,
-      artifacts: store,
-      logs,
-      executor,
-      log: app.log,
-    };
     const verifier = new TokenVerifier(agent, config.tokenSkewSeconds);
     const gateway = new InteractiveGateway({
       db,
@@ -190,7 +161,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       verifier,
       signer: new SessionSigner(masterKey.key),
       cookies: cookieNames(config.apps.secure),
-      live: (runId) => executor?.interactive(runId),
+      live: (runId) => executor.interactive(runId),
     });
     const launches = new AppLaunches({
       db,
@@ -219,10 +190,10 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
     await app.register(
       async (scope) => {
         installScopedAuth(scope, verifier);
-        await deploymentRoutes(scope as App, deps);
-        await variableRoutes(scope as App, deps);
-        await runRoutes(scope as App, deps);
-        await stateRoutes(scope as App, deps);
+        await deploymentRoutes(scope as App, { deployments, outbox, maxBundleBytes: config.maxBundleBytes });
+        await variableRoutes(scope as App, { variables });
+        await runRoutes(scope as App, { db, logs, artifacts: store });
+        await stateRoutes(scope as App, { db });
         await appLaunchRoutes(scope as App, { launches });
       },
       { prefix: apiPrefix },
@@ -238,16 +209,16 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
 
     return {
       app,
-      deps,
+      db,
       async start() {
         await agent.start();
         revocations.start();
         outbox.start();
-        executor?.start();
+        executor.start();
       },
       async close() {
         upgrades.close();
-        await executor?.stop();
+        await executor.stop();
         spawner.close();
         await janitor.close();
         agent.stop();

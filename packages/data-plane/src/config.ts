@@ -1,7 +1,20 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { interactiveSessionMaxSeconds, publicUrlPattern, tokenClockSkewSeconds } from '@sovereign/protocol';
-import type { DatabaseOptions } from '@sovereign/protocol/sql';
+import { interactiveSessionMaxSeconds, publicUrlPattern, tokenClockSkewSeconds } from '@sovereign/contract';
+import {
+  type Environment,
+  Flag,
+  LogLevel,
+  logLevelOf,
+  Port,
+  type Problems,
+  readEnvironment,
+  Secret,
+  Text,
+  WholeNumber,
+} from '@sovereign/server-kit/config';
+import type { DatabaseOptions } from '@sovereign/server-kit/sql';
+import { type Static, Type } from 'typebox';
 import { defaultDashboardOrigins, normalizeOrigin } from './http/cors.ts';
 import { AppOrigins, defaultAppsTemplate } from './interactive/origins.ts';
 import { type LimitSettings, limitSettingsFromEnv } from './launch/limits.ts';
@@ -73,196 +86,315 @@ export interface DataPlaneConfig {
   /** Clock skew tolerated on token times; at most the protocol's 30 s. */
   tokenSkewSeconds: number;
   logLevel: string | false;
-  version: string;
+  /** SOV_HOME when set: the jail hides it from runs, as it may hold other state. */
+  homeDir: string | undefined;
   sandbox: SandboxSettings;
   /** What each run may use, unless its job asks otherwise, and the most a job may ask. */
   runLimits: LimitSettings;
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
+export { ConfigError } from '@sovereign/server-kit/config';
+
+const clientIdDescription =
+  'The client id the control plane gave at POST /dataplanes; its instances share SOV_HOME/dataplanes/<client id>.';
+
+/** Where a data plane keeps its state and the key to its secrets: all a maintenance command reads. */
+const storageVariables = {
+  // Optional here: a maintenance command given SOV_DATA_DIR needs no client id.
+  SOV_CLIENT_ID: Type.Optional(Text({ description: clientIdDescription })),
+  SOV_HOME: Type.Optional(Text({ description: 'State directory; .sovereign by default.' })),
+  SOV_DATA_DIR: Type.Optional(
+    Text({ description: 'This data plane’s own state; SOV_HOME/dataplanes/<client id> by default.' }),
+  ),
+  SOV_DATABASE_URL: Type.Optional(
+    Text({
+      description: 'PostgreSQL shared by every instance of this data plane; PGlite under SOV_DATA_DIR if unset.',
+    }),
+  ),
+  SOV_MASTER_KEY: Type.Optional(Secret({ description: '32 bytes (base64 or hex) that wrap every secret’s data key.' })),
+  SOV_MASTER_KEY_FILE: Type.Optional(Text({ description: 'Or a file holding them, mode 0600, owned by its user.' })),
+  SOV_DEV: Flag({
+    description: 'true: a master key is made under SOV_DATA_DIR when none is given; jails are automatic.',
+  }),
+};
+
+export const DataPlaneStorageEnv = Type.Object(storageVariables);
+
+/** A run limit's variable: a size, CPUs or a count, as `limits.ts` reads it. */
+function runLimit(description: string) {
+  return Type.Optional(Text({ description, maxLength: 100 }));
 }
 
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const value = env[name];
-  if (value === undefined || value === '') throw new ConfigError(`${name} is required`);
-  return value;
-}
-
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
-  return value;
-}
+/**
+ * Every SOV_* variable the data plane reads, with its default and limits: the one place
+ * they are written. What depends on several of them (URLs, the jail) is judged in
+ * `configFromEnv`, and reported with the rest.
+ */
+export const DataPlaneEnv = Type.Object({
+  ...storageVariables,
+  SOV_CLIENT_ID: Text({ description: clientIdDescription }),
+  SOV_CLIENT_SECRET: Secret({ description: 'The client secret the control plane gave with the id.' }),
+  SOV_CONTROL_PLANE_URL: Text({ description: 'The control plane (outbound calls only).' }),
+  SOV_HOST: Text({ default: '127.0.0.1', description: 'Address to listen on.' }),
+  SOV_PORT: Port({ default: 8081, description: 'Port to listen on.' }),
+  SOV_DATA_PLANE_PORT: Type.Optional(Port({ description: 'Port to listen on, over SOV_PORT when both are set.' })),
+  SOV_PUBLIC_URL: Type.Optional(
+    Text({ description: 'Where clients reach this data plane; http://SOV_HOST:SOV_PORT by default.' }),
+  ),
+  SOV_DASHBOARD_ORIGINS: Type.Optional(
+    Text({
+      description: 'Browser origins allowed to call the API (CORS), comma-separated; the control plane’s by default.',
+    }),
+  ),
+  SOV_APPS_URL_TEMPLATE: Type.Optional(
+    Text({ description: 'Each interactive run’s own origin, {run} in its host; beside the public URL by default.' }),
+  ),
+  SOV_DASHBOARD_URL: Type.Optional(
+    Text({ description: 'Where a browser without a session for an app is sent; SOV_CONTROL_PLANE_URL by default.' }),
+  ),
+  SOV_ARTIFACTS_DIR: Type.Optional(Text({ description: 'Bundles and outputs; SOV_DATA_DIR/artifacts by default.' })),
+  SOV_WORK_DIR: Type.Optional(Text({ description: 'Runs’ working copies; SOV_DATA_DIR/work by default.' })),
+  SOV_DEPLOYMENT_CACHE_BYTES: WholeNumber({
+    default: 1024 ** 3,
+    description: 'Unpacked deployments kept under SOV_WORK_DIR, copied for each run (0: none kept).',
+  }),
+  SOV_KILL_GRACE_SECONDS: WholeNumber({
+    default: 10,
+    description: 'Between SIGTERM and SIGKILL when a run is stopped.',
+  }),
+  SOV_INSTANCE_STALE_SECONDS: WholeNumber({
+    default: 30,
+    // Three missed notes at least: a busy instance must never be taken for a dead one.
+    minimum: 15,
+    description: 'An instance unseen this long is gone: its runs end as abandoned, its files go.',
+  }),
+  SOV_MAX_BUNDLE_BYTES: WholeNumber({ default: 512 * 1024 ** 2, description: 'Largest deployment accepted.' }),
+  SOV_MAX_BUNDLE_ENTRIES: WholeNumber({ default: 100_000, description: 'Most files and directories in a deployment.' }),
+  SOV_MAX_UNPACKED_BYTES: WholeNumber({
+    default: 4 * 1024 ** 3,
+    description: 'Largest a deployment may be once unpacked.',
+  }),
+  SOV_CAPACITY: WholeNumber({
+    default: availableParallelism(),
+    description: 'Batch runs at once on this instance; the number of CPUs by default.',
+  }),
+  SOV_INTERACTIVE_CAPACITY: WholeNumber({
+    default: 16,
+    description: 'Interactive runs at once on this instance, counted apart from batch runs.',
+  }),
+  SOV_INTERACTIVE_START_TIMEOUT_SECONDS: WholeNumber({
+    default: 120,
+    minimum: 1,
+    description: 'How long an interactive job’s port may take to answer.',
+  }),
+  SOV_INTERACTIVE_SESSION_SECONDS: WholeNumber({
+    default: 3600,
+    minimum: 60,
+    maximum: interactiveSessionMaxSeconds,
+    description: 'Life of the browser session cookie for an interactive run.',
+  }),
+  SOV_TOKEN_CLOCK_SKEW_SECONDS: WholeNumber({
+    default: tokenClockSkewSeconds,
+    maximum: tokenClockSkewSeconds,
+    description: 'Clock skew tolerated on token times; at most the contract’s.',
+  }),
+  SOV_LOG_LEVEL: LogLevel({ description: 'pino level, or silent.' }),
+  SOV_SANDBOX: Type.Optional(
+    Type.Union([Type.Literal('on'), Type.Literal('auto'), Type.Literal('off')], {
+      description: 'on: every run jailed, refuse to start otherwise; off: no jail, on purpose; auto: development only.',
+      expected: 'on, off, or auto (development only)',
+    }),
+  ),
+  SOV_SANDBOX_UIDS: Text({
+    default: '1500000000-1500999999',
+    pattern: '^\\d{1,10}-\\d{1,10}$',
+    description: 'Host user ids given to runs, one per run.',
+    expected: 'a range of user ids from 1000, such as 1500000000-1500999999',
+  }),
+  SOV_SANDBOX_READ_ONLY_PATHS: Type.Optional(
+    Text({ description: 'Host directories a job sees read-only besides the system’s, colon-separated.' }),
+  ),
+  SOV_SANDBOX_POOL: WholeNumber({ default: 2, description: 'Jails kept started in advance.' }),
+  SOV_SANDBOX_DIR: Text({
+    default: '/var/lib/sovereign/runs',
+    pattern: '^/',
+    description: 'Where runs’ directories are made; every directory above it must be o+x.',
+    expected: 'an absolute path',
+  }),
+  SOV_RUN_MEMORY: runLimit('Memory a run gets unless its job asks (512m, 2g).'),
+  SOV_RUN_MEMORY_MAX: runLimit('The most memory a job may ask for.'),
+  SOV_RUN_CPUS: runLimit('CPUs a run gets unless its job asks (0.5, 2).'),
+  SOV_RUN_CPUS_MAX: runLimit('The most CPUs a job may ask for.'),
+  SOV_RUN_PIDS: runLimit('Processes and threads a run may have at once, unless its job asks.'),
+  SOV_RUN_PIDS_MAX: runLimit('The most processes a job may ask for.'),
+  SOV_RUN_TMP: runLimit('The size of a run’s /tmp, unless its job asks.'),
+  SOV_RUN_TMP_MAX: runLimit('The largest /tmp a job may ask for.'),
+  SOV_RUN_LOG_BYTES: runLimit('Log bytes a run may write before it is stopped, unless its job asks.'),
+  SOV_RUN_LOG_BYTES_MAX: runLimit('The most log bytes a job may ask for.'),
+  SOV_RUN_OUTPUT_BYTES: runLimit('Bytes of outputs a run may leave before it is stopped, unless its job asks.'),
+  SOV_RUN_OUTPUT_BYTES_MAX: runLimit('The most output bytes a job may ask for.'),
+});
 
 /** Where a data plane keeps its state, and the key to its secrets: all a maintenance command needs. */
 export type StorageConfig = Pick<DataPlaneConfig, 'dataDir' | 'database' | 'masterKey' | 'dev'>;
 
-export function storageConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StorageConfig {
+function storageFrom(v: Static<typeof DataPlaneStorageEnv>, problems: Problems): StorageConfig {
   // Instances started with one data plane's credentials share its directory: its storage.
-  const dataDir = env.SOV_DATA_DIR || join(env.SOV_HOME ?? '.sovereign', 'dataplanes', required(env, 'SOV_CLIENT_ID'));
+  let dataDir = v.SOV_DATA_DIR;
+  if (dataDir === undefined) {
+    if (v.SOV_CLIENT_ID === undefined || v.SOV_CLIENT_ID === '')
+      problems.add('SOV_CLIENT_ID', 'SOV_CLIENT_ID is required');
+    dataDir = join(v.SOV_HOME ?? '.sovereign', 'dataplanes', v.SOV_CLIENT_ID ?? '');
+  }
   return {
     dataDir,
-    database: { url: env.SOV_DATABASE_URL || undefined, dataDir: join(dataDir, 'db') },
-    masterKey: { key: env.SOV_MASTER_KEY || undefined, file: env.SOV_MASTER_KEY_FILE || undefined },
-    dev: env.SOV_DEV === 'true',
+    database: { url: v.SOV_DATABASE_URL, dataDir: join(dataDir, 'db') },
+    masterKey: { key: v.SOV_MASTER_KEY, file: v.SOV_MASTER_KEY_FILE },
+    dev: v.SOV_DEV,
   };
 }
 
-/** SOV_DASHBOARD_ORIGINS (comma-separated origins), else the control plane's origin. */
-function dashboardOrigins(env: NodeJS.ProcessEnv, controlPlaneUrl: string): string[] {
-  const raw = env.SOV_DASHBOARD_ORIGINS;
-  if (raw === undefined || raw.trim() === '') return defaultDashboardOrigins(controlPlaneUrl);
-  return raw
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '')
-    .map((item) => {
-      const origin = normalizeOrigin(item);
-      if (origin === undefined) {
-        throw new ConfigError(
-          `SOV_DASHBOARD_ORIGINS holds "${item}", which is not an origin (scheme://host[:port], no path)`,
-        );
-      }
-      return origin;
-    });
+export function storageConfigFromEnv(env: Environment = process.env): StorageConfig {
+  return readEnvironment(DataPlaneStorageEnv, env, storageFrom);
 }
 
-function sandboxSettings(env: NodeJS.ProcessEnv, dev: boolean): SandboxSettings {
-  const raw = env.SOV_SANDBOX ?? '';
-  const mode = raw === '' ? (dev ? 'auto' : 'on') : raw;
-  if (mode !== 'on' && mode !== 'auto' && mode !== 'off') {
-    throw new ConfigError(`SOV_SANDBOX must be on, off, or auto (development only), got "${raw}"`);
+type DataPlaneEnv = Static<typeof DataPlaneEnv>;
+
+/** SOV_DASHBOARD_ORIGINS (comma-separated origins), else the control plane's origin. */
+function dashboardOrigins(v: DataPlaneEnv, controlPlaneUrl: string, problems: Problems): string[] {
+  const raw = v.SOV_DASHBOARD_ORIGINS;
+  if (raw === undefined || raw.trim() === '') {
+    return problems.has('SOV_CONTROL_PLANE_URL') ? [] : defaultDashboardOrigins(controlPlaneUrl);
   }
-  if (mode === 'auto' && !dev) {
-    throw new ConfigError(
+  const origins: string[] = [];
+  for (const item of raw.split(',').map((each) => each.trim())) {
+    if (item === '') continue;
+    const origin = normalizeOrigin(item);
+    if (origin === undefined) {
+      problems.add(
+        'SOV_DASHBOARD_ORIGINS',
+        `SOV_DASHBOARD_ORIGINS holds "${item}", which is not an origin (scheme://host[:port], no path)`,
+      );
+    } else {
+      origins.push(origin);
+    }
+  }
+  return origins;
+}
+
+function sandboxSettings(v: DataPlaneEnv, problems: Problems): SandboxSettings {
+  const mode = v.SOV_SANDBOX ?? (v.SOV_DEV ? 'auto' : 'on');
+  if (mode === 'auto' && !v.SOV_DEV) {
+    problems.add(
+      'SOV_SANDBOX',
       'SOV_SANDBOX=auto is for development (SOV_DEV=true): in production a run is jailed, or not on purpose (off)',
     );
   }
-  const uidsText = env.SOV_SANDBOX_UIDS || '1500000000-1500999999';
-  const range = /^(\d{1,10})-(\d{1,10})$/.exec(uidsText);
-  const first = Number(range?.[1]);
-  const last = Number(range?.[2]);
-  if (range === null || first < 1000 || last < first || last >= 2 ** 32 - 1) {
-    throw new ConfigError(
-      `SOV_SANDBOX_UIDS must be a range of user ids from 1000, such as 1500000000-1500999999, got "${uidsText}"`,
+  const [first, last] = v.SOV_SANDBOX_UIDS.split('-').map(Number) as [number, number];
+  if (!problems.has('SOV_SANDBOX_UIDS') && (first < 1000 || last < first || last >= 2 ** 32 - 1)) {
+    problems.add(
+      'SOV_SANDBOX_UIDS',
+      `SOV_SANDBOX_UIDS must be a range of user ids from 1000, such as 1500000000-1500999999, got "${v.SOV_SANDBOX_UIDS}"`,
     );
   }
-  const readOnlyPaths = (env.SOV_SANDBOX_READ_ONLY_PATHS ?? '').split(':').filter((p) => p !== '');
+  const readOnlyPaths = (v.SOV_SANDBOX_READ_ONLY_PATHS ?? '').split(':').filter((p) => p !== '');
   for (const path of readOnlyPaths) {
     if (!path.startsWith('/') || path.split('/').includes('..')) {
-      throw new ConfigError(`SOV_SANDBOX_READ_ONLY_PATHS holds "${path}", which is not an absolute path`);
+      problems.add(
+        'SOV_SANDBOX_READ_ONLY_PATHS',
+        `SOV_SANDBOX_READ_ONLY_PATHS holds "${path}", which is not an absolute path`,
+      );
     }
   }
-  const dir = env.SOV_SANDBOX_DIR || '/var/lib/sovereign/runs';
-  if (!dir.startsWith('/')) throw new ConfigError(`SOV_SANDBOX_DIR must be an absolute path, got "${dir}"`);
   return {
     mode,
     uids: { first, count: last - first + 1 },
     readOnlyPaths,
-    pool: int(env, 'SOV_SANDBOX_POOL', 2),
-    dir,
+    pool: v.SOV_SANDBOX_POOL,
+    dir: v.SOV_SANDBOX_DIR,
   };
 }
 
-function runLimits(env: NodeJS.ProcessEnv): LimitSettings {
-  try {
-    return limitSettingsFromEnv(env);
-  } catch (error) {
-    throw new ConfigError(error instanceof Error ? error.message : String(error));
-  }
-}
-
 /** SOV_APPS_URL_TEMPLATE, else one derived from the public URL (`*.apps.localhost` on loopback). */
-function appOrigins(env: NodeJS.ProcessEnv, publicUrl: string): AppOrigins {
-  const given = env.SOV_APPS_URL_TEMPLATE?.trim() || undefined;
-  const template = given ?? defaultAppsTemplate(publicUrl);
+function appOrigins(v: DataPlaneEnv, publicUrl: string, problems: Problems): AppOrigins | undefined {
+  const template = v.SOV_APPS_URL_TEMPLATE?.trim() || defaultAppsTemplate(publicUrl);
   if (template === undefined) {
-    throw new ConfigError(
+    problems.add(
+      'SOV_APPS_URL_TEMPLATE',
       `SOV_APPS_URL_TEMPLATE is required: the public URL ${publicUrl} is an IP address, and every interactive app needs a host name of its own (such as https://{run}.apps.eu-1.example.eu)`,
     );
+    return undefined;
   }
   try {
     return AppOrigins.parse(template);
   } catch (error) {
-    throw new ConfigError(
+    problems.add(
+      'SOV_APPS_URL_TEMPLATE',
       `SOV_APPS_URL_TEMPLATE "${template}" is not usable: ${error instanceof Error ? error.message : String(error)}`,
     );
+    return undefined;
   }
 }
 
-function dashboardUrl(env: NodeJS.ProcessEnv, controlPlaneUrl: string): string {
-  const value = (env.SOV_DASHBOARD_URL?.trim() || controlPlaneUrl).replace(/\/+$/, '');
+function dashboardUrl(v: DataPlaneEnv, controlPlaneUrl: string, problems: Problems): string {
+  const given = v.SOV_DASHBOARD_URL?.trim() || undefined;
+  const value = (given ?? controlPlaneUrl).replace(/\/+$/, '');
+  // Unset, it is the control plane's URL: refused already if it is wrong.
+  if (given === undefined && problems.has('SOV_CONTROL_PLANE_URL')) return value;
   const url = URL.parse(value);
   if (url === null || !/^https?:$/.test(url.protocol) || url.search !== '' || url.hash !== '') {
-    throw new ConfigError(`SOV_DASHBOARD_URL must be an http(s) URL with no query, got "${value}"`);
+    problems.add('SOV_DASHBOARD_URL', `SOV_DASHBOARD_URL must be an http(s) URL with no query, got "${value}"`);
   }
   return value;
 }
 
 /** Reads the data plane's settings from SOV_* environment variables. */
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DataPlaneConfig {
-  const host = env.SOV_HOST ?? '127.0.0.1';
-  const port = int(env, 'SOV_DATA_PLANE_PORT', int(env, 'SOV_PORT', 8081));
-  const clientId = required(env, 'SOV_CLIENT_ID');
-  const storage = storageConfigFromEnv(env);
-  const { dataDir } = storage;
-  const skew = int(env, 'SOV_TOKEN_CLOCK_SKEW_SECONDS', tokenClockSkewSeconds);
-  if (skew > tokenClockSkewSeconds) {
-    throw new ConfigError(`SOV_TOKEN_CLOCK_SKEW_SECONDS is at most ${tokenClockSkewSeconds}`);
-  }
-  const sessionSeconds = int(env, 'SOV_INTERACTIVE_SESSION_SECONDS', 3600);
-  if (sessionSeconds < 60 || sessionSeconds > interactiveSessionMaxSeconds) {
-    throw new ConfigError(`SOV_INTERACTIVE_SESSION_SECONDS must be from 60 to ${interactiveSessionMaxSeconds}`);
-  }
-  const staleSeconds = int(env, 'SOV_INSTANCE_STALE_SECONDS', 30);
-  // Three missed notes at least: a busy instance must never be taken for a dead one.
-  if (staleSeconds < 15) throw new ConfigError('SOV_INSTANCE_STALE_SECONDS must be at least 15');
-  const startTimeout = int(env, 'SOV_INTERACTIVE_START_TIMEOUT_SECONDS', 120);
-  if (startTimeout < 1) throw new ConfigError('SOV_INTERACTIVE_START_TIMEOUT_SECONDS must be at least 1');
-  const controlPlaneUrl = required(env, 'SOV_CONTROL_PLANE_URL').replace(/\/+$/, '');
-  if (!/^https?:$/.test(URL.parse(controlPlaneUrl)?.protocol ?? '')) {
-    throw new ConfigError(`SOV_CONTROL_PLANE_URL must be an http(s) URL, got "${controlPlaneUrl}"`);
-  }
-  const publicUrl = (env.SOV_PUBLIC_URL ?? `http://${host}:${port}`).replace(/\/+$/, '');
-  // The control plane would refuse it at every call: better said once, at start.
-  if (!new RegExp(publicUrlPattern).test(publicUrl) || URL.parse(publicUrl) === null) {
-    throw new ConfigError(
-      `SOV_PUBLIC_URL must be an http(s) URL without user info, query or fragment, got "${publicUrl}"`,
-    );
-  }
-  return {
-    host,
-    port,
-    publicUrl,
-    controlPlaneUrl,
-    dashboardOrigins: dashboardOrigins(env, controlPlaneUrl),
-    apps: appOrigins(env, publicUrl),
-    dashboardUrl: dashboardUrl(env, controlPlaneUrl),
-    clientId,
-    clientSecret: required(env, 'SOV_CLIENT_SECRET'),
-    ...storage,
-    artifactsDir: env.SOV_ARTIFACTS_DIR || join(dataDir, 'artifacts'),
-    workDir: env.SOV_WORK_DIR || join(dataDir, 'work'),
-    deploymentCacheBytes: int(env, 'SOV_DEPLOYMENT_CACHE_BYTES', 1024 * 1024 * 1024),
-    killGraceSeconds: int(env, 'SOV_KILL_GRACE_SECONDS', 10),
-    instanceStaleSeconds: staleSeconds,
-    maxBundleBytes: int(env, 'SOV_MAX_BUNDLE_BYTES', 512 * 1024 * 1024),
-    maxBundleEntries: int(env, 'SOV_MAX_BUNDLE_ENTRIES', 100_000),
-    maxUnpackedBytes: int(env, 'SOV_MAX_UNPACKED_BYTES', 4 * 1024 * 1024 * 1024),
-    capacity: int(env, 'SOV_CAPACITY', availableParallelism()),
-    interactiveCapacity: int(env, 'SOV_INTERACTIVE_CAPACITY', 16),
-    interactiveStartTimeoutSeconds: startTimeout,
-    interactiveSessionSeconds: sessionSeconds,
-    tokenSkewSeconds: skew,
-    logLevel: env.SOV_LOG_LEVEL === 'silent' ? false : (env.SOV_LOG_LEVEL ?? 'info'),
-    version: '0.1.0',
-    sandbox: sandboxSettings(env, storage.dev),
-    runLimits: runLimits(env),
-  };
+export function configFromEnv(env: Environment = process.env): DataPlaneConfig {
+  return readEnvironment(DataPlaneEnv, env, (v, problems) => {
+    const port = v.SOV_DATA_PLANE_PORT ?? v.SOV_PORT;
+    const storage = storageFrom(v, problems);
+    const controlPlaneUrl = v.SOV_CONTROL_PLANE_URL.replace(/\/+$/, '');
+    if (!problems.has('SOV_CONTROL_PLANE_URL') && !/^https?:$/.test(URL.parse(controlPlaneUrl)?.protocol ?? '')) {
+      problems.add('SOV_CONTROL_PLANE_URL', `SOV_CONTROL_PLANE_URL must be an http(s) URL, got "${controlPlaneUrl}"`);
+    }
+    const publicUrl = (v.SOV_PUBLIC_URL ?? `http://${v.SOV_HOST}:${port}`).replace(/\/+$/, '');
+    // The control plane would refuse it at every call: better said once, at start.
+    if (!new RegExp(publicUrlPattern).test(publicUrl) || URL.parse(publicUrl) === null) {
+      problems.add(
+        'SOV_PUBLIC_URL',
+        `SOV_PUBLIC_URL must be an http(s) URL without user info, query or fragment, got "${publicUrl}"`,
+      );
+    }
+    const apps = appOrigins(v, publicUrl, problems);
+    const config: Omit<DataPlaneConfig, 'apps'> = {
+      host: v.SOV_HOST,
+      port,
+      publicUrl,
+      controlPlaneUrl,
+      dashboardOrigins: dashboardOrigins(v, controlPlaneUrl, problems),
+      dashboardUrl: dashboardUrl(v, controlPlaneUrl, problems),
+      clientId: v.SOV_CLIENT_ID,
+      clientSecret: v.SOV_CLIENT_SECRET,
+      ...storage,
+      artifactsDir: v.SOV_ARTIFACTS_DIR ?? join(storage.dataDir, 'artifacts'),
+      workDir: v.SOV_WORK_DIR ?? join(storage.dataDir, 'work'),
+      deploymentCacheBytes: v.SOV_DEPLOYMENT_CACHE_BYTES,
+      killGraceSeconds: v.SOV_KILL_GRACE_SECONDS,
+      instanceStaleSeconds: v.SOV_INSTANCE_STALE_SECONDS,
+      maxBundleBytes: v.SOV_MAX_BUNDLE_BYTES,
+      maxBundleEntries: v.SOV_MAX_BUNDLE_ENTRIES,
+      maxUnpackedBytes: v.SOV_MAX_UNPACKED_BYTES,
+      capacity: v.SOV_CAPACITY,
+      interactiveCapacity: v.SOV_INTERACTIVE_CAPACITY,
+      interactiveStartTimeoutSeconds: v.SOV_INTERACTIVE_START_TIMEOUT_SECONDS,
+      interactiveSessionSeconds: v.SOV_INTERACTIVE_SESSION_SECONDS,
+      tokenSkewSeconds: v.SOV_TOKEN_CLOCK_SKEW_SECONDS,
+      logLevel: logLevelOf(v.SOV_LOG_LEVEL),
+      homeDir: v.SOV_HOME,
+      sandbox: sandboxSettings(v, problems),
+      runLimits: limitSettingsFromEnv(v, problems),
+    };
+    // Undefined only when refused, and then readEnvironment throws with the reason.
+    return { ...config, apps: apps as AppOrigins };
+  });
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { stopWithParent } from '@sovereign/protocol';
+import { stopWithParent } from '@sovereign/contract';
 import { buildDataPlane } from './app.ts';
 import { ConfigError, configFromEnv, storageConfigFromEnv } from './config.ts';
 import { SandboxUnavailableError } from './launch/index.ts';
@@ -23,7 +23,7 @@ async function main(argv: string[]): Promise<number> {
   const plane = await buildDataPlane(config);
   const address = await plane.app.listen({ host: config.host, port: config.port });
   plane.app.log.info(
-    { address, publicUrl: config.publicUrl, controlPlane: config.controlPlaneUrl, driver: plane.deps.db.driver },
+    { address, publicUrl: config.publicUrl, controlPlane: config.controlPlaneUrl, driver: plane.db.driver },
     'data plane listening',
   );
   await plane.start();
@@ -46,7 +46,8 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ConfigError) console.error(`configuration: ${error.message}`);
+    // Every wrong variable at once, a line each.
+    if (error instanceof ConfigError) for (const problem of error.problems) console.error(`configuration: ${problem}`);
     else if (error instanceof SandboxUnavailableError) console.error(`data plane refuses to start: ${error.message}`);
     else console.error('data plane failed to start:', error instanceof Error ? error.message : error);
     process.exit(1);

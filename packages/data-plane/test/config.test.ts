@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, configFromEnv } from '../src/config.ts';
+import { ConfigError, configFromEnv, DataPlaneEnv } from '../src/config.ts';
+import { limitKeys } from '../src/launch/limits.ts';
 
 const base = {
   SOV_CONTROL_PLANE_URL: 'https://sov.example.com/',
@@ -191,5 +192,52 @@ describe('data plane configuration: what a run may use', () => {
       () => configFromEnv({ ...base, SOV_RUN_PIDS: '1000', SOV_RUN_PIDS_MAX: '100' }),
       (error: unknown) => error instanceof ConfigError && /SOV_RUN_PIDS is over SOV_RUN_PIDS_MAX/.test(String(error)),
     );
+  });
+});
+
+describe('data plane configuration: one schema, every mistake at once', () => {
+  it('names every wrong variable in one error, and never repeats the client secret', () => {
+    const secret = 'the-client-secret-itself';
+    let caught: unknown;
+    try {
+      configFromEnv({
+        SOV_CLIENT_SECRET: secret,
+        SOV_CONTROL_PLANE_URL: 'ftp://cp.example.com',
+        SOV_PORT: 'eighty',
+        SOV_SANDBOX: 'yes',
+        SOV_RUN_MEMORY: 'lots',
+        SOV_INSTANCE_STALE_SECONDS: '5',
+      });
+    } catch (error) {
+      caught = error;
+    }
+    assert.ok(caught instanceof ConfigError, String(caught));
+    assert.deepEqual(
+      caught.problems.map((problem) => problem.split(' ')[0]),
+      [
+        'SOV_CLIENT_ID',
+        'SOV_PORT',
+        'SOV_INSTANCE_STALE_SECONDS',
+        'SOV_SANDBOX',
+        'SOV_CONTROL_PLANE_URL',
+        'SOV_RUN_MEMORY',
+      ],
+    );
+    assert.ok(!caught.message.includes(secret));
+  });
+
+  it('lists every variable it reads, each with a description, the run limits among them', () => {
+    const variables = Object.entries(DataPlaneEnv.properties) as Array<[string, { description?: unknown }]>;
+    for (const [name, schema] of variables) {
+      assert.match(name, /^SOV_[A-Z0-9_]+$/);
+      assert.ok(typeof schema.description === 'string' && schema.description.length > 0, name);
+    }
+    for (const key of Object.values(limitKeys)) {
+      assert.ok(name(key.env), key.env);
+      assert.ok(name(`${key.env}_MAX`), `${key.env}_MAX`);
+    }
+    function name(variable: string): boolean {
+      return variables.some(([each]) => each === variable);
+    }
   });
 });

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import type { HttpProblem } from '@sovereign/protocol/http';
+import type { HttpProblem } from '@sovereign/server-kit/http';
 import * as tar from 'tar';
 import { type BundleLimits, receiveBundle } from '../src/deployments/index.ts';
 import { packProject, type RawEntry, rawTar, rawTarGz } from './support/tar-writer.ts';

@@ -4,8 +4,8 @@ import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Database, migrate, openDatabase } from '@sovereign/protocol/sql';
-import { databaseTargets, type TestDatabase } from '@sovereign/protocol/testing';
+import { type Database, migrate, openDatabase } from '@sovereign/server-kit/sql';
+import { databaseTargets, type TestDatabase } from '@sovereign/server-kit/testing';
 import type { LogLine } from '../src/logs/lines.ts';
 import { LogStore } from '../src/logs/store.ts';
 

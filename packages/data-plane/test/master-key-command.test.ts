@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { type DatabaseOptions, openDatabase } from '@sovereign/protocol/sql';
-import { databaseTargets, type TestDatabase } from '@sovereign/protocol/testing';
+import { type DatabaseOptions, openDatabase } from '@sovereign/server-kit/sql';
+import { databaseTargets, type TestDatabase } from '@sovereign/server-kit/testing';
 import { migrateDataPlane } from '../src/storage/migrations.ts';
 import { masterKeyFrom, Variables, WrongMasterKeyError } from '../src/variables/index.ts';
 

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
-import { open, seal } from '@sovereign/protocol/keys';
-import { type Database, openDatabase } from '@sovereign/protocol/sql';
-import { type DatabaseTarget, databaseTargets, type TestDatabase } from '@sovereign/protocol/testing';
+import { open, seal } from '@sovereign/server-kit/keys';
+import { type Database, openDatabase } from '@sovereign/server-kit/sql';
+import { type DatabaseTarget, databaseTargets, type TestDatabase } from '@sovereign/server-kit/testing';
 import { migrateDataPlane } from '../src/storage/migrations.ts';
 import {
   loadMasterKey,

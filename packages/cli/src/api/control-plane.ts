@@ -1,4 +1,4 @@
-import type { RunStatus, Scope } from '@sovereign/protocol';
+import type { RunStatus, Scope } from '@sovereign/contract';
 import { ApiError, NotSignedInError } from '../errors.ts';
 import type { Output } from '../output/output.ts';
 import { HttpClient, type Query, type RequestOptions } from './http.ts';

@@ -1,4 +1,4 @@
-import type { Scope } from '@sovereign/protocol';
+import type { Scope } from '@sovereign/contract';
 import { ApiError, CliError } from '../errors.ts';
 import type { Output } from '../output/output.ts';
 import type { ControlPlane } from './control-plane.ts';

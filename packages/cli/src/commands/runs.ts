@@ -1,4 +1,4 @@
-import { RunStatuses } from '@sovereign/protocol/run-states';
+import { RunStatuses } from '@sovereign/contract/run-states';
 import type { Command } from 'commander';
 import type { Run } from '../api/control-plane.ts';
 import type { DataPlane, LogLine } from '../api/data-plane.ts';

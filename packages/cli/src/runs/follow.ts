@@ -1,4 +1,4 @@
-import { isTerminal, type RunStatus } from '@sovereign/protocol/run-states';
+import { isTerminal, type RunStatus } from '@sovereign/contract/run-states';
 import type { ControlPlane } from '../api/control-plane.ts';
 import type { DataPlane, LogLine } from '../api/data-plane.ts';
 import { problemOf } from '../api/http.ts';

@@ -1,4 +1,4 @@
-import { isTerminal, type RunStatus } from '@sovereign/protocol/run-states';
+import { isTerminal, type RunStatus } from '@sovereign/contract/run-states';
 import type { ControlPlane, Run } from '../api/control-plane.ts';
 import { ApiError, CliError, UnreachableError } from '../errors.ts';
 import type { Output } from '../output/output.ts';

@@ -1,4 +1,4 @@
-import type { Queryable } from '@sovereign/protocol/sql';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import type { Principal } from '../auth/principal.ts';
 
 export interface AuditEntry {

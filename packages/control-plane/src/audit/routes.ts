@@ -1,4 +1,4 @@
-import { Closed, Timestamp, Uuid } from '@sovereign/protocol';
+import { Closed, Timestamp, Uuid } from '@sovereign/contract';
 import { Type } from 'typebox';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';

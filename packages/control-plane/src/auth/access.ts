@@ -1,6 +1,6 @@
-import { ErrorCode, type Role, roleAtLeast, roleRank } from '@sovereign/protocol';
-import { ForbiddenProblem, type HttpProblem, NotFoundProblem } from '@sovereign/protocol/http';
-import type { Queryable } from '@sovereign/protocol/sql';
+import { ErrorCode, type Role, roleAtLeast, roleRank } from '@sovereign/contract';
+import { ForbiddenProblem, type HttpProblem, NotFoundProblem } from '@sovereign/server-kit/http';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import type { Principal } from './principal.ts';
 
 export function lowerRole(a: Role, b: Role): Role {

@@ -1,5 +1,5 @@
-import { ErrorCode, type Role } from '@sovereign/protocol';
-import { UnauthorizedProblem } from '@sovereign/protocol/http';
+import { ErrorCode, type Role } from '@sovereign/contract';
+import { UnauthorizedProblem } from '@sovereign/server-kit/http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Deps } from '../context.ts';
 import { hashSecret, SecretPrefix } from './secrets.ts';

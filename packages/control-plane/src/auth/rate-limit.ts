@@ -1,4 +1,4 @@
-import { TooManyRequestsProblem } from '@sovereign/protocol/http';
+import { TooManyRequestsProblem } from '@sovereign/server-kit/http';
 
 export interface RateLimitConfig {
   /** The period over which a budget refills whole. */

@@ -12,15 +12,15 @@ import {
   Timestamp,
   Uuid,
   workspaceKeyRoles,
-} from '@sovereign/protocol';
+} from '@sovereign/contract';
 import {
   BadRequestProblem,
   ConflictProblem,
   ForbiddenProblem,
   NotFoundProblem,
   UnauthorizedProblem,
-} from '@sovereign/protocol/http';
-import type { Queryable } from '@sovereign/protocol/sql';
+} from '@sovereign/server-kit/http';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';

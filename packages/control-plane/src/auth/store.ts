@@ -1,5 +1,5 @@
-import type { Role } from '@sovereign/protocol';
-import type { Queryable } from '@sovereign/protocol/sql';
+import type { Role } from '@sovereign/contract';
+import type { Queryable } from '@sovereign/server-kit/sql';
 
 /** A live session and its user (who is not disabled). */
 export interface SessionRow {

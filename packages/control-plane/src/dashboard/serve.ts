@@ -1,7 +1,7 @@
 import { access, stat } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import fastifyStatic from '@fastify/static';
-import type { App } from '@sovereign/protocol/http';
+import type { App } from '@sovereign/server-kit/http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** First path segments that belong to the API and the services' endpoints, never to the dashboard. */

@@ -10,9 +10,9 @@ import {
   SandboxFacts,
   Timestamp,
   Uuid,
-} from '@sovereign/protocol';
-import { ConflictProblem } from '@sovereign/protocol/http';
-import type { Queryable } from '@sovereign/protocol/sql';
+} from '@sovereign/contract';
+import { ConflictProblem } from '@sovereign/server-kit/http';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
 import { boundWorkspace, roleIn } from '../auth/access.ts';

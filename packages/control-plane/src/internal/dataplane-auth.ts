@@ -4,8 +4,8 @@ import {
   ErrorCode,
   signingAlgorithm,
   TokenType,
-} from '@sovereign/protocol';
-import { UnauthorizedProblem } from '@sovereign/protocol/http';
+} from '@sovereign/contract';
+import { UnauthorizedProblem } from '@sovereign/server-kit/http';
 import type { FastifyRequest } from 'fastify';
 import { importJWK, jwtVerify } from 'jose';
 import { bearerToken } from '../auth/principal.ts';

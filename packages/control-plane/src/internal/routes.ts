@@ -20,9 +20,9 @@ import {
   RunEventsRequest,
   RunEventsResponse,
   TokenType,
-} from '@sovereign/protocol';
-import { ConflictProblem, UnauthorizedProblem } from '@sovereign/protocol/http';
-import type { Queryable } from '@sovereign/protocol/sql';
+} from '@sovereign/contract';
+import { ConflictProblem, UnauthorizedProblem } from '@sovereign/server-kit/http';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import { audit } from '../audit/record.ts';
 import { hashSecret, sameHash } from '../auth/secrets.ts';

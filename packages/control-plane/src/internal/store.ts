@@ -1,6 +1,6 @@
-import { ErrorCode, type InitializeRequest } from '@sovereign/protocol';
-import { ConflictProblem } from '@sovereign/protocol/http';
-import type { Queryable } from '@sovereign/protocol/sql';
+import { ErrorCode, type InitializeRequest } from '@sovereign/contract';
+import { ConflictProblem } from '@sovereign/server-kit/http';
+import type { Queryable } from '@sovereign/server-kit/sql';
 
 /** An instance reported a public URL other than its data plane's: refused (after the refusal is noted). */
 export class PublicUrlMismatchProblem extends ConflictProblem {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { DeploymentReport, DeploymentReportResponse, JobMetadata } from '@sovereign/protocol';
-import type { Queryable } from '@sovereign/protocol/sql';
+import type { DeploymentReport, DeploymentReportResponse, JobMetadata } from '@sovereign/contract';
+import type { Queryable } from '@sovereign/server-kit/sql';
 
 interface JobRow {
   job_id: string;

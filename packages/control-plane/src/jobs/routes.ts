@@ -1,5 +1,5 @@
-import { Closed, ErrorCode, JobTrigger, type RunStatus, RunStatuses, Timestamp, Uuid } from '@sovereign/protocol';
-import { NotFoundProblem } from '@sovereign/protocol/http';
+import { Closed, ErrorCode, JobTrigger, type RunStatus, RunStatuses, Timestamp, Uuid } from '@sovereign/contract';
+import { NotFoundProblem } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';

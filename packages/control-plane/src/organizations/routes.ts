@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Closed, Email, ErrorCode, type Role, Roles, roleAtLeast, Timestamp, Uuid } from '@sovereign/protocol';
-import { ConflictProblem, ForbiddenProblem, NotFoundProblem } from '@sovereign/protocol/http';
-import type { Queryable } from '@sovereign/protocol/sql';
+import { Closed, Email, ErrorCode, type Role, Roles, roleAtLeast, Timestamp, Uuid } from '@sovereign/contract';
+import { ConflictProblem, ForbiddenProblem, NotFoundProblem } from '@sovereign/server-kit/http';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
 import { boundOrganization, effectiveRole, requireKeyRole, requireRole } from '../auth/access.ts';

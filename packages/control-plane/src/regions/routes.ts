@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Closed, ErrorCode, Timestamp, Uuid } from '@sovereign/protocol';
-import { ConflictProblem } from '@sovereign/protocol/http';
-import type { Queryable } from '@sovereign/protocol/sql';
+import { Closed, ErrorCode, Timestamp, Uuid } from '@sovereign/contract';
+import { ConflictProblem } from '@sovereign/server-kit/http';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
 import { requireRole } from '../auth/access.ts';

@@ -1,6 +1,6 @@
-import { ErrorCode, type Role } from '@sovereign/protocol';
-import { NotFoundProblem } from '@sovereign/protocol/http';
-import type { Queryable } from '@sovereign/protocol/sql';
+import { ErrorCode, type Role } from '@sovereign/contract';
+import { NotFoundProblem } from '@sovereign/server-kit/http';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import { requireRole } from '../auth/access.ts';
 import type { Principal } from '../auth/principal.ts';
 import { iso } from '../context.ts';

@@ -1,5 +1,5 @@
-import type { ClaimResponse } from '@sovereign/protocol';
-import type { Queryable } from '@sovereign/protocol/sql';
+import type { ClaimResponse } from '@sovereign/contract';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import { iso } from '../context.ts';
 
 /** What bounds a claim besides the instance's room. */

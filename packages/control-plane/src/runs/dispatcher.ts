@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Database } from '@sovereign/protocol/sql';
+import type { Database } from '@sovereign/server-kit/sql';
 
 const channel = 'sov_runs';
 

@@ -1,5 +1,5 @@
-import { isTerminal, type RunEvent, type RunStatus } from '@sovereign/protocol';
-import type { Queryable } from '@sovereign/protocol/sql';
+import { isTerminal, type RunEvent, type RunStatus } from '@sovereign/contract';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import { enqueueRun, type JobForRun, type RunRow, selectJobForRun } from './store.ts';
 
 /** Data planes to wake after the transaction that queued their runs commits. */

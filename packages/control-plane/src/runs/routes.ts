@@ -1,6 +1,6 @@
-import { Closed, ErrorCode, RunStatuses, Timestamp, Uuid } from '@sovereign/protocol';
-import { ConflictProblem, NotFoundProblem } from '@sovereign/protocol/http';
-import type { Queryable } from '@sovereign/protocol/sql';
+import { Closed, ErrorCode, RunStatuses, Timestamp, Uuid } from '@sovereign/contract';
+import { ConflictProblem, NotFoundProblem } from '@sovereign/server-kit/http';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
 import { boundWorkspace, requireRole } from '../auth/access.ts';

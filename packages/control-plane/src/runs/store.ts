@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { interactiveUrl, type JobTrigger, type RunStatus } from '@sovereign/protocol';
-import type { Queryable } from '@sovereign/protocol/sql';
+import { interactiveUrl, type JobTrigger, type RunStatus } from '@sovereign/contract';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import { iso, isoOrNull } from '../context.ts';
 
 export const RunTriggers = ['manual', 'api', 'schedule', 'after', 'retry'] as const;

@@ -1,4 +1,4 @@
-import type { JobTrigger } from '@sovereign/protocol';
+import type { JobTrigger } from '@sovereign/contract';
 import { Cron } from 'croner';
 
 /**

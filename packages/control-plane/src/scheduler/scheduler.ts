@@ -1,5 +1,5 @@
-import type { JobTrigger } from '@sovereign/protocol';
-import type { Database, Queryable } from '@sovereign/protocol/sql';
+import type { JobTrigger } from '@sovereign/contract';
+import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Dispatcher } from '../runs/dispatcher.ts';
 import { expireLeases, type Wakes } from '../runs/lifecycle.ts';
@@ -63,7 +63,7 @@ export class Scheduler {
       this.#running = this.tick()
         .then(() => {})
         .catch((error: unknown) => {
-          this.#log.error({ err: error instanceof Error ? error.message : String(error) }, 'scheduler tick failed');
+          this.#log.error({ err: error }, 'scheduler tick failed');
         })
         .finally(() => {
           this.#running = undefined;

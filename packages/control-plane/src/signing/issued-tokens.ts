@@ -1,5 +1,5 @@
-import { interactiveSessionMaxSeconds } from '@sovereign/protocol';
-import type { Queryable } from '@sovereign/protocol/sql';
+import { interactiveSessionMaxSeconds } from '@sovereign/contract';
+import type { Queryable } from '@sovereign/server-kit/sql';
 
 /**
  * The scoped tokens the control plane issued: metadata only (never the token), so they

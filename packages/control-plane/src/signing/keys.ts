@@ -1,6 +1,6 @@
-import { signingAlgorithm } from '@sovereign/protocol';
-import { open, seal } from '@sovereign/protocol/keys';
-import type { Database, Queryable } from '@sovereign/protocol/sql';
+import { signingAlgorithm } from '@sovereign/contract';
+import { open, seal } from '@sovereign/server-kit/keys';
+import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import {
   type CryptoKey,
   calculateJwkThumbprint,

@@ -1,5 +1,5 @@
-import { readMasterKey } from '@sovereign/protocol/keys';
-import { openDatabase } from '@sovereign/protocol/sql';
+import { readMasterKey } from '@sovereign/server-kit/keys';
+import { openDatabase } from '@sovereign/server-kit/sql';
 import { migrateControlPlane } from '../app.ts';
 import type { ControlPlaneConfig } from '../config.ts';
 import { SigningKeys } from './keys.ts';

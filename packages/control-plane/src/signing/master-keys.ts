@@ -1,4 +1,4 @@
-import { type LoadedMasterKey, loadMasterKey, MasterKeyInvalidError, readMasterKey } from '@sovereign/protocol/keys';
+import { type LoadedMasterKey, loadMasterKey, MasterKeyInvalidError, readMasterKey } from '@sovereign/server-kit/keys';
 import type { ControlPlaneConfig } from '../config.ts';
 
 const service = 'control plane';

@@ -9,8 +9,8 @@ import {
   Timestamp,
   TokenType,
   Uuid,
-} from '@sovereign/protocol';
-import { ConflictProblem, ForbiddenProblem, NotFoundProblem } from '@sovereign/protocol/http';
+} from '@sovereign/contract';
+import { ConflictProblem, ForbiddenProblem, NotFoundProblem } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
 import { boundWorkspace, requireInstanceAdmin, roleIn } from '../auth/access.ts';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Closed, ErrorCode, roleAtLeast, Timestamp, Uuid } from '@sovereign/protocol';
-import { ConflictProblem, ForbiddenProblem } from '@sovereign/protocol/http';
-import type { Queryable } from '@sovereign/protocol/sql';
+import { Closed, ErrorCode, roleAtLeast, Timestamp, Uuid } from '@sovereign/contract';
+import { ConflictProblem, ForbiddenProblem } from '@sovereign/server-kit/http';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
 import { boundWorkspace, requireRole, roleIn } from '../auth/access.ts';

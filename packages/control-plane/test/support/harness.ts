@@ -1,7 +1,7 @@
 import { after, before, describe } from 'node:test';
-import type { Role, Scope } from '@sovereign/protocol';
-import { type Database, openDatabase } from '@sovereign/protocol/sql';
-import { type DatabaseTarget, databaseTargets, type TestDatabase } from '@sovereign/protocol/testing';
+import type { Role, Scope } from '@sovereign/contract';
+import { type Database, openDatabase } from '@sovereign/server-kit/sql';
+import { type DatabaseTarget, databaseTargets, type TestDatabase } from '@sovereign/server-kit/testing';
 import { buildControlPlane, type ControlPlane } from '../../src/app.ts';
 import { type ControlPlaneConfig, defaultConfig } from '../../src/config.ts';
 

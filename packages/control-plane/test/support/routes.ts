@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type Operation, operationsOf } from '@sovereign/protocol/testing';
+import { type Operation, operationsOf } from '@sovereign/server-kit/testing';
 import { api, type Harness } from './harness.ts';
 
 export {
@@ -10,7 +10,7 @@ export {
   type Operation,
   type Parameter,
   sample,
-} from '@sovereign/protocol/testing';
+} from '@sovereign/server-kit/testing';
 
 /** Every operation the control plane documents, read from the OpenAPI document it serves. */
 export async function servedOperations(h: Harness): Promise<Operation[]> {

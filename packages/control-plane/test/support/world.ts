@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { InternalPaths, protocolVersion } from '@sovereign/protocol';
+import { InternalPaths, protocolVersion } from '@sovereign/contract';
 import type { Harness } from './harness.ts';
 
 export type Tenant = Awaited<ReturnType<Harness['tenant']>>;

@@ -1,5 +1,5 @@
-import type { RunStatus } from '@sovereign/protocol/run-states';
-import type { Role, Scope } from '@sovereign/protocol/scopes';
+import type { RunStatus } from '@sovereign/contract/run-states';
+import type { Role, Scope } from '@sovereign/contract/scopes';
 import { ApiError, requestJson } from './http.ts';
 import type {
   ApiKey,

@@ -1,5 +1,5 @@
-import type { InteractiveLaunch, InteractiveLaunchRequest } from '@sovereign/protocol/interactive';
-import type { Scope } from '@sovereign/protocol/scopes';
+import type { InteractiveLaunch, InteractiveLaunchRequest } from '@sovereign/contract/interactive';
+import type { Scope } from '@sovereign/contract/scopes';
 import { controlPlane, type DataplaneToken } from './control-plane.ts';
 import { ApiError, errorFrom, isAbort, requestJson } from './http.ts';
 import { readServerEvents } from './sse.ts';

@@ -1,6 +1,6 @@
-import type { DataplaneHealthStatus } from '@sovereign/protocol/health';
-import type { RunStatus } from '@sovereign/protocol/run-states';
-import type { Role } from '@sovereign/protocol/scopes';
+import type { DataplaneHealthStatus } from '@sovereign/contract/health';
+import type { RunStatus } from '@sovereign/contract/run-states';
+import type { Role } from '@sovereign/contract/scopes';
 
 /** The shapes the control plane's public API answers (its OpenAPI document is the reference). */
 

@@ -1,5 +1,5 @@
-import type { DataplaneHealthStatus } from '@sovereign/protocol/health';
-import type { RunStatus } from '@sovereign/protocol/run-states';
+import type { DataplaneHealthStatus } from '@sovereign/contract/health';
+import type { RunStatus } from '@sovereign/contract/run-states';
 import type { ReactNode } from 'react';
 import { formatAgo, formatTime } from '../format.ts';
 

@@ -1,5 +1,5 @@
-import { apiKeyDefaultDays, apiKeyDefaultRole, apiKeyMaxDays } from '@sovereign/protocol/api-keys';
-import { type Role, Roles } from '@sovereign/protocol/scopes';
+import { apiKeyDefaultDays, apiKeyDefaultRole, apiKeyMaxDays } from '@sovereign/contract/api-keys';
+import { type Role, Roles } from '@sovereign/contract/scopes';
 import { type FormEvent, useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
 import { ErrorNote, Loading, Section, Time } from '../components/ui.tsx';

@@ -1,4 +1,4 @@
-import type { Role } from '@sovereign/protocol/scopes';
+import type { Role } from '@sovereign/contract/scopes';
 import { controlPlane } from '../api/control-plane.ts';
 import { ApiError } from '../api/http.ts';
 import type { Job, Workspace } from '../api/types.ts';

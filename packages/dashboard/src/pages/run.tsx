@@ -1,4 +1,4 @@
-import { isTerminal } from '@sovereign/protocol/run-states';
+import { isTerminal } from '@sovereign/contract/run-states';
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
 import { dataPlane, followLogs } from '../api/data-plane.ts';

@@ -1,4 +1,4 @@
-import { type RunStatus, RunStatuses } from '@sovereign/protocol/run-states';
+import { type RunStatus, RunStatuses } from '@sovereign/contract/run-states';
 import { useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
 import type { Run, Workspace } from '../api/types.ts';

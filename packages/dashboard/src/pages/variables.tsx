@@ -1,4 +1,4 @@
-import type { Role } from '@sovereign/protocol/scopes';
+import type { Role } from '@sovereign/contract/scopes';
 import { type FormEvent, useState } from 'react';
 import { dataPlane } from '../api/data-plane.ts';
 import type { Variable, Workspace } from '../api/types.ts';

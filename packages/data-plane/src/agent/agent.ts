@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   ErrorCode,
   type HeartbeatRequest,
@@ -10,9 +9,10 @@ import {
   protocolVersion,
   type RevokedToken,
   type SandboxFacts,
-} from '@sovereign/protocol';
-import type { Database } from '@sovereign/protocol/sql';
+} from '@sovereign/contract';
+import type { Database } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
+import { Events } from '../events.ts';
 import { type ControlPlaneClient, CredentialsRevokedError, ProtocolRefusedError } from './control-plane-client.ts';
 import { type AgentSnapshot, loadSnapshot, saveSnapshot } from './state.ts';
 
@@ -20,19 +20,23 @@ export interface AgentOptions {
   db: Database;
   client: ControlPlaneClient;
   clientId: string;
+  /** This instance's id, made at its start: its runs, jails and cache are named by it too. */
+  instanceId: string;
   publicUrl: string;
   version: string;
   capacity: number;
   /** What this instance runs jobs in: told to the control plane, for the data plane's health. */
-  sandbox?: () => SandboxFacts | undefined;
+  sandbox?: SandboxFacts;
   log: FastifyBaseLogger;
-  /**
-   * Runs this instance holds, to renew their leases, and the highest claim it had taken
-   * in as it listed them (filled in by the executor).
-   */
-  holding?: () => Pick<HeartbeatRequest, 'heldRuns' | 'claimedThrough'>;
-  /** Runs to stop, as a heartbeat answer lists them: cancelled, or whose lease was lost. */
-  onRunControl?: (control: { cancelRunIds: string[]; fencedRunIds: string[] }) => void;
+}
+
+/** Runs this instance holds, to renew their leases, and the highest claim it had taken in as it listed them. */
+export type Holding = Pick<HeartbeatRequest, 'heldRuns' | 'claimedThrough'>;
+
+/** What the agent tells whoever listens (the executor), as the control plane's answers say it. */
+export interface AgentEvents {
+  /** Runs to stop, as a heartbeat answer lists them: cancelled, or whose lease was lost (fenced). */
+  runControl: { cancelRunIds: string[]; fencedRunIds: string[] };
 }
 
 const maxBackoffMs = 30_000;
@@ -47,8 +51,11 @@ const refusedRetryMs = 5_000;
  * refused it stops taking work for good and says why.
  */
 export class Agent {
-  readonly instanceId = randomUUID();
+  readonly instanceId: string;
   readonly #options: AgentOptions;
+  readonly #events = new Events<AgentEvents>();
+  /** Where heartbeats learn what this instance holds: nothing until the executor says. */
+  #holding: () => Holding = () => ({ heldRuns: [], claimedThrough: 0 });
   #snapshot: AgentSnapshot | undefined;
   #workspaces = new Set<string>();
   #revoked = new Map<string, number>();
@@ -65,6 +72,16 @@ export class Agent {
 
   constructor(options: AgentOptions) {
     this.#options = options;
+    this.instanceId = options.instanceId;
+  }
+
+  on<Name extends keyof AgentEvents>(name: Name, listener: (event: AgentEvents[Name]) => void): void {
+    this.#events.on(name, listener);
+  }
+
+  /** Heartbeats list what `source` says this instance holds (the executor's runs), to renew their leases. */
+  holdingFrom(source: () => Holding): void {
+    this.#holding = source;
   }
 
   /** Loads what the last run learned, then starts talking to the control plane in the background. */
@@ -134,7 +151,7 @@ export class Agent {
       await this.#save({ ...this.#snapshot, jwks });
       return true;
     } catch (error) {
-      this.#options.log.warn({ err: errorSummary(error) }, 'could not refresh the control plane keys');
+      this.#options.log.warn({ err: error }, 'could not refresh the control plane keys');
       return false;
     }
   }
@@ -203,7 +220,7 @@ export class Agent {
         this.#failures += 1;
         if (this.#urlRefused === undefined && (this.#failures === 1 || this.#failures % 20 === 0)) {
           this.#options.log.warn(
-            { err: errorSummary(error), failures: this.#failures },
+            { err: error, failures: this.#failures },
             'control plane call failed; retrying by itself',
           );
         }
@@ -249,7 +266,7 @@ export class Agent {
   }
 
   #facts(): InitializeRequest {
-    const sandbox = this.#options.sandbox?.();
+    const sandbox = this.#options.sandbox;
     return {
       protocolVersion,
       instanceId: this.instanceId,
@@ -283,7 +300,7 @@ export class Agent {
   async #heartbeat(): Promise<number> {
     const request: HeartbeatRequest = {
       ...this.#facts(),
-      ...(this.#options.holding?.() ?? { heldRuns: [], claimedThrough: 0 }),
+      ...this.#holding(),
     };
     const answer = await this.#options.client.call<HeartbeatResponse>(InternalPaths.heartbeat, request);
     const snapshot = this.#snapshot;
@@ -306,11 +323,7 @@ export class Agent {
       accepting: answer.accepting,
     });
     this.#lastHeartbeatAt = new Date();
-    this.#options.onRunControl?.({ cancelRunIds: answer.cancelRunIds, fencedRunIds: answer.fencedRunIds });
+    this.#events.emit('runControl', { cancelRunIds: answer.cancelRunIds, fencedRunIds: answer.fencedRunIds });
     return answer.heartbeatIntervalSeconds * 1000;
   }
-}
-
-function errorSummary(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

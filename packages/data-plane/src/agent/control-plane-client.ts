@@ -1,4 +1,4 @@
-import { type DataplaneTokenResponse, ErrorCode, InternalPaths } from '@sovereign/protocol';
+import { type DataplaneTokenResponse, ErrorCode, InternalPaths } from '@sovereign/contract';
 
 /** The control plane refused our credentials: the data plane was deleted (or its secret is wrong). */
 export class CredentialsRevokedError extends Error {

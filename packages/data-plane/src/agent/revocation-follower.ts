@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InternalPaths, protocolVersion, type RevocationsRequest, type RevocationsResponse } from '@sovereign/protocol';
+import { InternalPaths, protocolVersion, type RevocationsRequest, type RevocationsResponse } from '@sovereign/contract';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Agent } from './agent.ts';
 import { type ControlPlaneClient, CredentialsRevokedError, ProtocolRefusedError } from './control-plane-client.ts';
@@ -64,10 +64,7 @@ export class RevocationFollower {
         // A control plane older than this route answers 404: the heartbeat's list serves.
         const older = error instanceof ProtocolRefusedError && error.status === 404;
         if (failures === 1 && !older) {
-          this.#log.warn(
-            { err: error instanceof Error ? error.message : String(error) },
-            'could not follow revocations',
-          );
+          this.#log.warn({ err: error }, 'could not follow revocations');
         }
         const backoff = older ? 60_000 : Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
         await sleep(backoff, undefined, { signal }).catch(() => {});

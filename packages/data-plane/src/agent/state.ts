@@ -1,5 +1,6 @@
-import type { InitializeResponse } from '@sovereign/protocol';
-import type { Queryable } from '@sovereign/protocol/sql';
+import type { InitializeResponse } from '@sovereign/contract';
+import type { Queryable } from '@sovereign/server-kit/sql';
+import type { Row, With } from '../storage/tables.ts';
 
 /**
  * What the data plane knows from its control plane. Kept in memory for every request
@@ -18,7 +19,10 @@ export interface AgentSnapshot {
 const key = 'agent';
 
 export async function loadSnapshot(db: Queryable, clientId: string): Promise<AgentSnapshot | undefined> {
-  const [row] = await db.query<{ value: AgentSnapshot }>('SELECT value FROM agent_state WHERE key = $1', [key]);
+  const [row] = await db.query<With<Row<'agent_state', 'value'>, { value: AgentSnapshot }>>(
+    'SELECT value FROM agent_state WHERE key = $1',
+    [key],
+  );
   return row?.value.clientId === clientId ? row.value : undefined;
 }
 

@@ -1,4 +1,4 @@
-import type { Scope } from '@sovereign/protocol';
+import type { Scope } from '@sovereign/contract';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ScopedPrincipal, TokenVerifier } from './verify-token.ts';
 

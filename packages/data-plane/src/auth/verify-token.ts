@@ -5,8 +5,8 @@ import {
   type ScopedTokenClaims,
   signingAlgorithm,
   TokenType,
-} from '@sovereign/protocol';
-import { ForbiddenProblem, HttpProblem, UnauthorizedProblem } from '@sovereign/protocol/http';
+} from '@sovereign/contract';
+import { ForbiddenProblem, HttpProblem, UnauthorizedProblem } from '@sovereign/server-kit/http';
 import { createLocalJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { Agent } from '../agent/agent.ts';
 

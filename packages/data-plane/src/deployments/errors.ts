@@ -1,5 +1,5 @@
-import { ErrorCode } from '@sovereign/protocol';
-import { BadRequestProblem, HttpProblem, NotFoundProblem } from '@sovereign/protocol/http';
+import { ErrorCode } from '@sovereign/contract';
+import { BadRequestProblem, HttpProblem, NotFoundProblem } from '@sovereign/server-kit/http';
 
 /** One thing wrong with an upload: where (an entry's path, or a manifest field) and what. */
 export interface Finding {

@@ -1,4 +1,4 @@
-import { type JobMetadata, type JobTrigger, jobNamePattern } from '@sovereign/protocol';
+import { type JobMetadata, type JobTrigger, jobNamePattern } from '@sovereign/contract';
 import { Cron } from 'croner';
 import { parseDocument } from 'yaml';
 import {

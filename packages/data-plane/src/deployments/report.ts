@@ -1,4 +1,4 @@
-import { InternalPaths } from '@sovereign/protocol';
+import { InternalPaths } from '@sovereign/contract';
 import type { OutboxKind } from '../outbox/outbox.ts';
 
 /** Deployment metadata for the control plane, delivered through the outbox. */

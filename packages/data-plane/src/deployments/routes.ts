@@ -1,12 +1,12 @@
 import { Readable } from 'node:stream';
-import { Closed, JobMetadata, Timestamp, Uuid } from '@sovereign/protocol';
-import type { App } from '@sovereign/protocol/http';
+import { Closed, JobMetadata, Timestamp, Uuid } from '@sovereign/contract';
+import type { App } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
-import type { Deps } from '../context.ts';
-import { enqueue } from '../outbox/outbox.ts';
+import { enqueue, type OutboxDeliverer } from '../outbox/outbox.ts';
 import { BundleInvalidProblem, BundleMediaTypeProblem, BundleTooLargeProblem } from './errors.ts';
 import { deploymentReportKind } from './report.ts';
+import type { Deployments } from './service.ts';
 
 const WorkspaceParams = Closed({ workspaceId: Uuid });
 const Changes = Type.Object({
@@ -28,9 +28,17 @@ const Deployment = Type.Object({
 const bundleTypes = ['application/gzip', 'application/x-gzip', 'application/octet-stream', 'application/x-tar+gzip'];
 const tags = ['Deployments'];
 
+/** What the deployment routes use. */
+export interface DeploymentRoutesOptions {
+  deployments: Deployments;
+  /** Woken once a deployment's report is enqueued, so the control plane learns of it at once. */
+  outbox: Pick<OutboxDeliverer, 'wake'>;
+  maxBundleBytes: number;
+}
+
 /** Deployments: bundles are streamed in, validated whole, stored here; only metadata goes to the control plane. */
-export async function deploymentRoutes(app: App, deps: Deps) {
-  const { deployments, config } = deps;
+export async function deploymentRoutes(app: App, options: DeploymentRoutesOptions) {
+  const { deployments, maxBundleBytes } = options;
 
   // The body stays a stream: a bundle is never held in memory whole.
   app.addContentTypeParser(bundleTypes, (_request, payload, done) => done(null, payload));
@@ -39,7 +47,7 @@ export async function deploymentRoutes(app: App, deps: Deps) {
     '/workspaces/:workspaceId/deployments',
     {
       config: { scope: 'deployments:write' },
-      bodyLimit: config.maxBundleBytes,
+      bodyLimit: maxBundleBytes,
       // After the token check (the scope's hook runs first), before any byte is parsed: a
       // JSON or form body would be buffered whole, up to the bundle limit.
       onRequest: async (request) => {
@@ -66,7 +74,7 @@ export async function deploymentRoutes(app: App, deps: Deps) {
     },
     async (request) => {
       const declared = Number(request.headers['content-length'] ?? 0);
-      if (declared > config.maxBundleBytes) throw new BundleTooLargeProblem(config.maxBundleBytes);
+      if (declared > maxBundleBytes) throw new BundleTooLargeProblem(maxBundleBytes);
       const scoped = scopedOf(request);
       if (!(request.body instanceof Readable)) {
         throw new BundleInvalidProblem('The request carries no bundle.', [{ path: '.', message: 'is empty' }]);
@@ -76,7 +84,7 @@ export async function deploymentRoutes(app: App, deps: Deps) {
         createdBy: scoped.userId,
         onStored: (tx, report) => enqueue(tx, deploymentReportKind, `deployment:${report.deploymentId}`, report),
       });
-      deps.outbox.wake();
+      options.outbox.wake();
       request.log.info(
         {
           workspaceId: scoped.workspaceId,

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { type DeploymentReport, type JobMetadata, protocolVersion } from '@sovereign/protocol';
-import type { Database, Queryable } from '@sovereign/protocol/sql';
+import { type DeploymentReport, type JobMetadata, protocolVersion } from '@sovereign/contract';
+import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import type { RunLimits } from '../launch/limits.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
+import type { Row, With } from '../storage/tables.ts';
 import { type BundleLimits, receiveBundle } from './bundle.ts';
 import { DeploymentNotFoundProblem, ManifestInvalidProblem } from './errors.ts';
 import { jobMetadata, type ManifestJob, parseManifest } from './manifest.ts';
@@ -61,16 +62,11 @@ export interface DeploymentsOptions {
   tmpDir?: string;
 }
 
-interface DeploymentRow {
-  deployment_id: string;
-  workspace_id: string;
-  digest: string;
-  size_bytes: number | string;
-  jobs: ManifestJob[];
-  created_by: string;
-  created_at: Date;
-  current: boolean;
-}
+/** A deployment's row as `infoColumns` select it, its jobs as the manifest gave them, and whether it is the newest. */
+type DeploymentRow = With<
+  Row<'deployments', 'deployment_id' | 'workspace_id' | 'digest' | 'size_bytes' | 'jobs' | 'created_by' | 'created_at'>,
+  { jobs: ManifestJob[] }
+> & { current: boolean };
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const infoColumns = 'deployment_id, workspace_id, digest, size_bytes, jobs, created_by, created_at';
@@ -107,7 +103,7 @@ function toInfo(row: DeploymentRow): DeploymentInfo {
     deploymentId: row.deployment_id,
     workspaceId: row.workspace_id,
     digest: row.digest,
-    sizeBytes: Number(row.size_bytes),
+    sizeBytes: row.size_bytes,
     jobs: row.jobs.map(jobMetadata),
     createdBy: row.created_by,
     createdAt: row.created_at.toISOString(),
@@ -170,7 +166,7 @@ export class Deployments {
           workspaceId.toLowerCase(),
         ]);
         const current = await this.#newest(tx, workspaceId);
-        const [row] = await tx.query<{ created_at: Date }>(
+        const [row] = await tx.query<Row<'deployments', 'created_at'>>(
           `INSERT INTO deployments (deployment_id, workspace_id, digest, size_bytes, artifact_key, manifest, jobs,
                                     created_by, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
@@ -252,13 +248,13 @@ export class Deployments {
 
   /** The manifest as uploaded, and its jobs with their commands (for this data plane's API and executor). */
   async manifest(workspaceId: string, deploymentId: string): Promise<{ text: string; jobs: ManifestJob[] }> {
-    const row = await this.#row<{ manifest: string }>(workspaceId, deploymentId, ', manifest');
+    const row = await this.#row<Row<'deployments', 'manifest'>>(workspaceId, deploymentId, ', manifest');
     return { text: row.manifest, jobs: row.jobs };
   }
 
   /** The bundle as uploaded (a gzipped tar), to make a working copy of. */
   async openBundle(workspaceId: string, deploymentId: string): Promise<Readable> {
-    const row = await this.#row<{ artifact_key: string }>(workspaceId, deploymentId, ', artifact_key');
+    const row = await this.#row<Row<'deployments', 'artifact_key'>>(workspaceId, deploymentId, ', artifact_key');
     return this.#store.openRead(row.artifact_key);
   }
 }

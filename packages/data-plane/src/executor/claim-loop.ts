@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ClaimedRun, type ClaimResponse, InternalPaths, protocolVersion } from '@sovereign/protocol';
+import { type ClaimedRun, type ClaimResponse, InternalPaths, protocolVersion } from '@sovereign/contract';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Agent } from '../agent/agent.ts';
 import { type ControlPlaneClient, CredentialsRevokedError } from '../agent/control-plane-client.ts';
@@ -127,7 +127,7 @@ export class ClaimLoop {
         if (refresh.signal.aborted) continue;
         if (error instanceof CredentialsRevokedError) return;
         failures += 1;
-        if (failures === 1) o.log.warn({ err: String(error) }, 'claim failed; retrying');
+        if (failures === 1) o.log.warn({ err: error }, 'claim failed; retrying');
         await new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** Math.min(failures, 6))));
       }
     }

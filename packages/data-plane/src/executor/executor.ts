@@ -1,5 +1,5 @@
-import type { ClaimedRun, ReasonCode } from '@sovereign/protocol';
-import type { Database } from '@sovereign/protocol/sql';
+import type { ClaimedRun, ReasonCode, RunEventsResponse } from '@sovereign/contract';
+import type { Database } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Agent } from '../agent/agent.ts';
 import type { ControlPlaneClient } from '../agent/control-plane-client.ts';
@@ -13,7 +13,7 @@ import { Masker, minMaskedLength, tooShortToMask } from '../logs/mask.ts';
 import { pumpLogs } from '../logs/pump.ts';
 import type { LogStore } from '../logs/store.ts';
 import type { OutboxDeliverer } from '../outbox/outbox.ts';
-import { liveInstances, recordClaim, recordStatus, sweepOrphans, touchInstance } from '../runs/store.ts';
+import { liveInstances, recordClaim, recordStatus, runEventKind, sweepOrphans, touchInstance } from '../runs/store.ts';
 import { writeState } from '../state/store.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 import type { Variables } from '../variables/index.ts';
@@ -94,6 +94,15 @@ export class Executor {
 
   constructor(options: ExecutorOptions) {
     this.#o = options;
+    // The agent and the outbox know no executor: it listens to what the control plane told them.
+    options.agent.on('runControl', ({ cancelRunIds, fencedRunIds }) => {
+      this.cancel(cancelRunIds);
+      this.fence(fencedRunIds);
+    });
+    options.agent.holdingFrom(() => this.holding());
+    options.outbox.on('answered', ({ kind, answer }) => {
+      if (kind === runEventKind.kind) this.acknowledge(answer as RunEventsResponse);
+    });
     this.#claims = new ClaimLoop({
       client: options.client,
       agent: options.agent,
@@ -143,7 +152,7 @@ export class Executor {
   }
 
   /** The control plane's answer to delivered run events: final events acknowledged, or runs fenced. */
-  acknowledge(answer: { accepted: Array<{ runId: string; seq: number }>; fenced: string[] }): void {
+  acknowledge(answer: RunEventsResponse): void {
     for (const { runId, seq } of answer.accepted) {
       if (this.#unreported.get(runId) === seq) this.#unreported.delete(runId);
     }
@@ -162,7 +171,7 @@ export class Executor {
         await this.#o.launcher.removeStale(live);
         await this.#o.copies.removeStale((instanceId) => live.has(instanceId));
       } catch (error) {
-        this.#o.log.warn({ err: String(error) }, 'orphan sweep failed');
+        this.#o.log.warn({ err: error }, 'orphan sweep failed');
       }
       if (!this.#closed) {
         this.#sweepTimer = setTimeout(sweep, 5_000);
@@ -215,7 +224,7 @@ export class Executor {
     const { promise: launched, resolve: started } = Promise.withResolvers<void>();
     void this.#execute(active, started)
       .catch(async (error: unknown) => {
-        this.#o.log.error({ runId: run.runId, err: String(error) }, 'run execution failed');
+        this.#o.log.error({ runId: run.runId, err: error }, 'run execution failed');
         // Never leave a run to lapse into lost (and be retried) for a fault of ours.
         if (!active.ended && active.stopping !== 'fenced') {
           await this.#report(run, 'failed', { reasonCode: 'internal_error' }).catch(() => {});
@@ -264,7 +273,7 @@ export class Executor {
       // for the go, so they are answered while the command's process starts.
       const variables = this.#o.variables.forRun(run.workspaceId).catch((error: unknown) => {
         // A wrong master key or a damaged secret: the job must not start without its secrets.
-        this.#o.log.error({ runId: run.runId, err: String(error) }, 'the workspace’s secrets cannot be read');
+        this.#o.log.error({ runId: run.runId, err: error }, 'the workspace’s secrets cannot be read');
         return undefined;
       });
       const beforeGo = recordClaim(db, run, this.#o.agent.instanceId);
@@ -288,7 +297,7 @@ export class Executor {
           network: job.network ?? 'outside',
         });
       } catch (error) {
-        this.#o.log.error({ runId: run.runId, err: String(error) }, 'could not make the run’s sandbox');
+        this.#o.log.error({ runId: run.runId, err: error }, 'could not make the run’s sandbox');
         return await fail('sandbox_failed');
       }
       const room = slot;
@@ -299,7 +308,7 @@ export class Executor {
         this.#o.copies.checkout(run.workspaceId, run.deploymentId, room.host.app, room.owner).then(
           () => true,
           (error: unknown) => {
-            this.#o.log.error({ runId: run.runId, err: String(error) }, 'could not make a working copy');
+            this.#o.log.error({ runId: run.runId, err: error }, 'could not make a working copy');
             return false;
           },
         ),
@@ -330,7 +339,7 @@ export class Executor {
       try {
         child = await room.start(job.run, env, { onLimit: (limit) => this.#stop(active, `${limit}_limit`) });
       } catch (error) {
-        this.#o.log.error({ runId: run.runId, err: String(error) }, 'could not start the job');
+        this.#o.log.error({ runId: run.runId, err: error }, 'could not start the job');
         return await fail('spawn_failed');
       }
       let saved: Awaited<typeof beforeGo>;
@@ -386,7 +395,7 @@ export class Executor {
       await this.#report(run, outcome.status, { exitCode: ending.exitCode, reasonCode: outcome.reasonCode });
     } finally {
       await slot?.release().catch((error: unknown) => {
-        this.#o.log.warn({ runId: run.runId, err: String(error) }, 'could not free the run’s sandbox');
+        this.#o.log.warn({ runId: run.runId, err: error }, 'could not free the run’s sandbox');
       });
     }
   }

@@ -1,4 +1,4 @@
-import type { ReasonCode } from '@sovereign/protocol';
+import type { ReasonCode } from '@sovereign/contract';
 import type { LimitHit } from '../launch/launcher.ts';
 
 /** Why the data plane stopped a run, when it did. */

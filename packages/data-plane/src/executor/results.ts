@@ -3,8 +3,8 @@ import { constants, createReadStream, writeFileSync } from 'node:fs';
 import { chown, lstat, open, readdir, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { jsonNestsDeeperThan, maxStateDepth, unstorablePath } from '@sovereign/protocol';
-import type { Queryable } from '@sovereign/protocol/sql';
+import { jsonNestsDeeperThan, maxStateDepth, unstorablePath } from '@sovereign/contract';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 
 /** A state file larger than this is not saved (said in the run's log): state is cursors, not data. */

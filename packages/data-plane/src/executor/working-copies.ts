@@ -129,7 +129,7 @@ export class WorkingCopies {
           await copyTree(path, dest, known.small, owner, this.#o.chownTree);
           return;
         } catch (error) {
-          this.#o.log.warn({ deploymentId, err: String(error) }, 'cached deployment unusable: unpacking its bundle');
+          this.#o.log.warn({ deploymentId, err: error }, 'cached deployment unusable: unpacking its bundle');
           await this.#forget(key, known);
           await rm(dest, { recursive: true, force: true });
         }

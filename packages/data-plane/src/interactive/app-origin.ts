@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { appLaunchPath, appTicketParam, ErrorCode } from '@sovereign/protocol';
-import { BadRequestProblem, HttpProblem, problemContentType } from '@sovereign/protocol/http';
+import { appLaunchPath, appTicketParam, ErrorCode } from '@sovereign/contract';
+import { BadRequestProblem, HttpProblem, problemContentType } from '@sovereign/server-kit/http';
 import type { FastifyBaseLogger } from 'fastify';
 import { CrossOriginProblem, InteractiveUnreachableProblem } from './errors.ts';
 import { allowedWithCookie, isTopLevelNavigation, upgradeAllowedWithCookie } from './fetch-metadata.ts';
@@ -73,7 +73,7 @@ function hasBearer(req: IncomingMessage): boolean {
 export function serveAppRequest(req: IncomingMessage, res: ServerResponse, runId: string, o: AppOriginOptions): void {
   void handle(req, res, runId, o).catch((error: unknown) => {
     const problem = asProblem(error);
-    if (problem.status >= 500) o.log.warn({ runId, err: String(error) }, 'app request failed');
+    if (problem.status >= 500) o.log.warn({ runId, err: error }, 'app request failed');
     else o.log.info({ runId, status: problem.status, code: problem.code }, 'app request refused');
     writeProblem(res, problem);
   });
@@ -167,7 +167,7 @@ export function serveAppUpgrade(
     });
   })().catch((error: unknown) => {
     const problem = asProblem(error);
-    if (problem.status >= 500) o.log.warn({ err: String(error), runId }, 'upgrade refused');
+    if (problem.status >= 500) o.log.warn({ err: error, runId }, 'upgrade refused');
     refuseUpgrade(socket, problem);
   });
 }

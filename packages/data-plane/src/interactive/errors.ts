@@ -1,11 +1,11 @@
-import { ErrorCode } from '@sovereign/protocol';
+import { ErrorCode } from '@sovereign/contract';
 import {
   ConflictProblem,
   ForbiddenProblem,
   HttpProblem,
   NotFoundProblem,
   UnauthorizedProblem,
-} from '@sovereign/protocol/http';
+} from '@sovereign/server-kit/http';
 
 export class RunNotHereProblem extends NotFoundProblem {
   constructor() {

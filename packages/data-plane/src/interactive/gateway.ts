@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { ErrorCode, interactivePathPrefix, TokenType } from '@sovereign/protocol';
-import { ForbiddenProblem, UnauthorizedProblem } from '@sovereign/protocol/http';
-import type { Database } from '@sovereign/protocol/sql';
+import { ErrorCode, interactivePathPrefix, TokenType } from '@sovereign/contract';
+import { ForbiddenProblem, UnauthorizedProblem } from '@sovereign/server-kit/http';
+import type { Database } from '@sovereign/server-kit/sql';
 import { decodeProtectedHeader } from 'jose';
 import type { Agent } from '../agent/agent.ts';
 import { DataplaneNotReadyProblem, type TokenVerifier } from '../auth/verify-token.ts';

@@ -7,8 +7,8 @@ import {
   interactiveTicketSeconds,
   launchPathParam,
   launchStateParam,
-} from '@sovereign/protocol';
-import type { Database } from '@sovereign/protocol/sql';
+} from '@sovereign/contract';
+import type { Database } from '@sovereign/server-kit/sql';
 import type { ScopedPrincipal } from '../auth/verify-token.ts';
 import { TicketInvalidProblem } from './errors.ts';
 import type { InteractiveGateway } from './gateway.ts';

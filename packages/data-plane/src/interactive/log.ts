@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { interactivePathPrefix } from '@sovereign/protocol';
+import { interactivePathPrefix } from '@sovereign/contract';
 import type { FastifyRequest } from 'fastify';
 
 /**

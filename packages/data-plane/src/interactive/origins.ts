@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { appUrlRunPlaceholder } from '@sovereign/protocol';
+import { appUrlRunPlaceholder } from '@sovereign/contract';
 
 /** A run id as it stands in a host name: a UUID, lower case. */
 const runPattern = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';

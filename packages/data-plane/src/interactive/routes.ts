@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Closed, ErrorCode, interactivePathPrefix, Timestamp, Uuid } from '@sovereign/protocol';
-import { type App, HttpProblem, NotFoundProblem } from '@sovereign/protocol/http';
+import { Closed, ErrorCode, interactivePathPrefix, Timestamp, Uuid } from '@sovereign/contract';
+import { type App, HttpProblem, NotFoundProblem } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
 import { type AppOriginOptions, refuseUpgrade, serveAppRequest, serveAppUpgrade } from './app-origin.ts';

@@ -1,4 +1,5 @@
-import type { Queryable } from '@sovereign/protocol/sql';
+import type { Queryable } from '@sovereign/server-kit/sql';
+import type { Row } from '../storage/tables.ts';
 
 /** Whom and what a launch ticket opens. */
 export interface LaunchGrant {
@@ -28,7 +29,7 @@ export async function storeTicket(
     `DELETE FROM interactive_launch_tickets WHERE expires_at < now() - $1::integer * interval '1 second'`,
     [keptSeconds],
   );
-  const [row] = await db.query<{ expires_at: Date }>(
+  const [row] = await db.query<Row<'interactive_launch_tickets', 'expires_at'>>(
     `INSERT INTO interactive_launch_tickets (ticket_hash, run_id, workspace_id, user_id, token_id, state, path, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8::integer * interval '1 second')
      RETURNING expires_at`,
@@ -50,13 +51,9 @@ export async function redeemTicket(
   runId: string,
   state: string,
 ): Promise<LaunchGrant | undefined> {
-  const [row] = await db.query<{
-    run_id: string;
-    workspace_id: string;
-    user_id: string;
-    token_id: string;
-    path: string;
-  }>(
+  const [row] = await db.query<
+    Row<'interactive_launch_tickets', 'run_id' | 'workspace_id' | 'user_id' | 'token_id' | 'path'>
+  >(
     `UPDATE interactive_launch_tickets SET redeemed_at = now()
       WHERE ticket_hash = $1 AND run_id = $2 AND state = $3 AND redeemed_at IS NULL AND expires_at > now()
       RETURNING run_id, workspace_id, user_id, token_id, path`,

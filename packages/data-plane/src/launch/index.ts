@@ -1,6 +1,6 @@
 import { chmodSync, copyFileSync, existsSync, linkSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { SandboxFacts } from '@sovereign/protocol';
+import type { SandboxFacts } from '@sovereign/contract';
 import type { FastifyBaseLogger } from 'fastify';
 import type { DataPlaneConfig } from '../config.ts';
 import type { Janitor } from '../files/janitor.ts';
@@ -89,7 +89,7 @@ export async function makeLauncher(ctx: LauncherContext): Promise<Launcher> {
         config.workDir,
         sandbox.dir,
         ...(config.masterKey.file === undefined ? [] : [config.masterKey.file]),
-        ...(process.env.SOV_HOME === undefined ? [] : [resolve(process.env.SOV_HOME)]),
+        ...(config.homeDir === undefined ? [] : [resolve(config.homeDir)]),
       ],
       node: nodeForJails(sandbox.dir),
     });

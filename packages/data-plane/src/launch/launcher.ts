@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { SandboxFacts } from '@sovereign/protocol';
+import type { SandboxFacts } from '@sovereign/contract';
 import type { RunLimits } from './limits.ts';
 
 /**

@@ -1,4 +1,5 @@
 import { availableParallelism, totalmem } from 'node:os';
+import type { Problems } from '@sovereign/server-kit/config';
 
 /** What one run may use: enforced by the jail (memory, cpus, pids, /tmp) and by the data plane (logs, outputs). */
 export interface RunLimits {
@@ -146,26 +147,38 @@ export function formatLimit(name: LimitName, value: number): string {
   return `${value} bytes`;
 }
 
-/** SOV_RUN_<LIMIT> and SOV_RUN_<LIMIT>_MAX over the built-in settings; throws a message naming the variable. */
-export function limitSettingsFromEnv(env: NodeJS.ProcessEnv): LimitSettings {
+/**
+ * SOV_RUN_<LIMIT> and SOV_RUN_<LIMIT>_MAX over the built-in settings. A value refused is
+ * said to `problems`, naming its variable, and the built-in one stands in.
+ */
+export function limitSettingsFromEnv(
+  variables: { readonly [name: string]: unknown },
+  problems: Problems,
+): LimitSettings {
   const settings = builtInLimits();
   for (const name of Object.keys(limitKeys) as LimitName[]) {
+    const given = { max: false, defaults: false };
     for (const [variable, into] of [
-      [`${limitKeys[name].env}_MAX`, settings.max],
-      [limitKeys[name].env, settings.defaults],
+      [`${limitKeys[name].env}_MAX`, 'max'],
+      [limitKeys[name].env, 'defaults'],
     ] as const) {
-      const raw = env[variable];
-      if (raw === undefined || raw === '') continue;
+      const raw = variables[variable];
+      if (typeof raw !== 'string' || raw === '') continue;
       const value = parseLimit(name, raw);
       const problem =
         value === undefined ? `"${raw}" is not ${describeKind(name)}` : limitProblem(name, value, undefined);
-      if (problem !== undefined || value === undefined) throw new Error(`${variable} ${problem}`);
-      into[name] = value;
+      if (problem !== undefined || value === undefined) {
+        problems.add(variable, `${variable} ${problem}`);
+        continue;
+      }
+      settings[into][name] = value;
+      given[into] = true;
     }
     if (settings.defaults[name] > settings.max[name]) {
       // An explicit default above the maximum is a contradiction; the built-in one gives way.
-      if (env[limitKeys[name].env]) {
-        throw new Error(
+      if (given.defaults) {
+        problems.add(
+          limitKeys[name].env,
           `${limitKeys[name].env} is over ${limitKeys[name].env}_MAX (${formatLimit(name, settings.max[name])})`,
         );
       }

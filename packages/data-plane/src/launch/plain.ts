@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { SandboxFacts } from '@sovereign/protocol';
+import type { SandboxFacts } from '@sovereign/contract';
 import { removeDeadInstanceDirs } from '../files/instance-dirs.ts';
 import type { Janitor } from '../files/janitor.ts';
 import { freeLoopbackPort, waitForPort } from '../interactive/port.ts';

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { Database } from '@sovereign/protocol/sql';
+import type { Database } from '@sovereign/server-kit/sql';
+import type { Row, With } from '../storage/tables.ts';
 import type { LogLine } from './lines.ts';
 
 export interface StoredLine {
@@ -87,13 +88,10 @@ export class LogStore {
   async read(runId: string, afterSeq: number, limit: number): Promise<StoredLine[]> {
     // The chunks that hold lines afterSeq + 1 .. afterSeq + limit: from the first that ends
     // after afterSeq to the first that reaches the last line wanted.
-    const rows = await this.#db.query<{
-      first_seq: number;
-      last_seq: number;
-      stream: 'stdout' | 'stderr';
-      at: Date;
-      body: string;
-    }>(
+    // The table's CHECK keeps a chunk's stream to these two.
+    const rows = await this.#db.query<
+      With<Row<'run_log_chunks', 'first_seq' | 'last_seq' | 'stream' | 'at' | 'body'>, { stream: 'stdout' | 'stderr' }>
+    >(
       `SELECT first_seq, last_seq, stream, at, body FROM run_log_chunks
         WHERE run_id = $1 AND last_seq > $2
           AND last_seq <= coalesce((SELECT min(last_seq) FROM run_log_chunks
@@ -103,8 +101,8 @@ export class LogStore {
     );
     const out: StoredLine[] = [];
     for (const row of rows) {
-      const first = Number(row.first_seq);
-      const count = Number(row.last_seq) - first + 1;
+      const first = row.first_seq;
+      const count = row.last_seq - first + 1;
       const texts = count === 1 ? [row.body] : row.body.split('\n');
       const at = row.at.toISOString();
       for (let i = Math.max(0, afterSeq + 1 - first); i < count && out.length < limit; i++) {

@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '@sovereign/protocol/sql';
+import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import {
   type ControlPlaneClient,
@@ -6,13 +6,23 @@ import {
   CredentialsRevokedError,
   ProtocolRefusedError,
 } from '../agent/control-plane-client.ts';
+import { Events } from '../events.ts';
+import type { Row } from '../storage/tables.ts';
 
 /** A message kind and the control plane path it is delivered to. */
 export interface OutboxKind {
   kind: string;
   path: string;
-  /** Sees the control plane's answer to a delivered message (fencing of run events). */
-  onAnswer?: (answer: unknown) => void;
+}
+
+/** What the outbox tells whoever listens (the executor). */
+export interface OutboxEvents {
+  /**
+   * The control plane answered a message of this kind (to run events: which it recorded,
+   * which runs are fenced). Heard before the message is marked delivered: a listener
+   * that throws has it delivered again.
+   */
+  answered: { kind: string; answer: unknown };
 }
 
 /**
@@ -33,12 +43,7 @@ export async function enqueue(
   );
 }
 
-interface OutboxRow {
-  outbox_id: number;
-  kind: string;
-  payload: unknown;
-  attempts: number;
-}
+type OutboxRow = Row<'outbox', 'outbox_id' | 'kind' | 'payload' | 'attempts'>;
 
 const maxDelayMs = 60_000;
 
@@ -53,6 +58,7 @@ export class OutboxDeliverer {
   readonly #client: ControlPlaneClient;
   readonly #kinds: Map<string, OutboxKind>;
   readonly #log: FastifyBaseLogger;
+  readonly #events = new Events<OutboxEvents>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
@@ -63,6 +69,10 @@ export class OutboxDeliverer {
     this.#client = client;
     this.#kinds = new Map(kinds.map((k) => [k.kind, k]));
     this.#log = log;
+  }
+
+  on<Name extends keyof OutboxEvents>(name: Name, listener: (event: OutboxEvents[Name]) => void): void {
+    this.#events.on(name, listener);
   }
 
   start(pollMs = 1_000): void {
@@ -129,7 +139,7 @@ export class OutboxDeliverer {
       try {
         row = await this.#take();
       } catch (error) {
-        this.#log.error({ err: error instanceof Error ? error.message : String(error) }, 'outbox unavailable');
+        this.#log.error({ err: error }, 'outbox unavailable');
         return;
       }
       if (row === undefined) return;
@@ -137,7 +147,7 @@ export class OutboxDeliverer {
       try {
         if (kind === undefined) throw new ProtocolRefusedError(0, 'unknown_outbox_kind', row.kind);
         const answer = await this.#client.call(kind.path, row.payload);
-        kind.onAnswer?.(answer);
+        this.#events.emit('answered', { kind: kind.kind, answer });
         await this.#db.query('UPDATE outbox SET delivered_at = now(), last_error = NULL WHERE outbox_id = $1', [
           row.outbox_id,
         ]);

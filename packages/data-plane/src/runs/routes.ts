@@ -1,9 +1,12 @@
-import { Closed, ErrorCode, Timestamp, Uuid } from '@sovereign/protocol';
-import { type App, NotFoundProblem } from '@sovereign/protocol/http';
+import { Closed, ErrorCode, Timestamp, Uuid } from '@sovereign/contract';
+import { type App, NotFoundProblem } from '@sovereign/server-kit/http';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
-import type { Deps } from '../context.ts';
+import type { LogStore } from '../logs/store.ts';
+import type { ArtifactStore } from '../storage/artifacts.ts';
+import type { Row } from '../storage/tables.ts';
 import { type LocalRun, localRun, terminalLocal } from './store.ts';
 
 const RunParams = Closed({ runId: Uuid });
@@ -19,9 +22,16 @@ const followPollMs = 500;
 /** Lines read and sent at a time to a follower. */
 const followPageLines = 2000;
 
+/** What the run routes use: the runs' rows, their logs, and the store their outputs are in. */
+export interface RunRoutesOptions {
+  db: Queryable;
+  logs: LogStore;
+  artifacts: ArtifactStore;
+}
+
 /** Logs and outputs of runs, read by scoped token straight from this data plane (R2). */
-export async function runRoutes(app: App, deps: Deps) {
-  const { db, logs } = deps;
+export async function runRoutes(app: App, options: RunRoutesOptions) {
+  const { db, logs, artifacts } = options;
   const notFound = () => new NotFoundProblem(ErrorCode.runNotFound, 'No such run on this data plane.');
 
   /** The run, if it belongs to the token's workspace: another workspace's run does not exist here. */
@@ -135,7 +145,7 @@ export async function runRoutes(app: App, deps: Deps) {
     },
     async (request) => {
       const run = await runFor(request, request.params.runId);
-      const rows = await db.query<{ path: string; size_bytes: number; digest: string; created_at: Date }>(
+      const rows = await db.query<Row<'run_outputs', 'path' | 'size_bytes' | 'digest' | 'created_at'>>(
         'SELECT path, size_bytes, digest, created_at FROM run_outputs WHERE run_id = $1 ORDER BY path',
         [run.run_id],
       );
@@ -166,7 +176,7 @@ export async function runRoutes(app: App, deps: Deps) {
       if (path.length === 0 || path.length > 1024)
         throw new NotFoundProblem(ErrorCode.outputNotFound, 'The run has no such output.');
       const run = await runFor(request, request.params.runId);
-      const [row] = await db.query<{ artifact_key: string; size_bytes: number; digest: string }>(
+      const [row] = await db.query<Row<'run_outputs', 'artifact_key' | 'size_bytes' | 'digest'>>(
         'SELECT artifact_key, size_bytes, digest FROM run_outputs WHERE run_id = $1 AND path = $2',
         [run.run_id, path],
       );
@@ -177,7 +187,7 @@ export async function runRoutes(app: App, deps: Deps) {
         .header('content-length', String(row.size_bytes))
         .header('digest', `sha-256=${Buffer.from(row.digest.slice(7), 'hex').toString('base64')}`)
         .header('content-disposition', `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`);
-      return reply.send(await deps.artifacts.openRead(row.artifact_key));
+      return reply.send(await artifacts.openRead(row.artifact_key));
     },
   );
 }

@@ -5,29 +5,17 @@ import {
   type ReasonCode,
   type RunEvent,
   type RunEventsRequest,
-} from '@sovereign/protocol';
-import type { Database, Queryable } from '@sovereign/protocol/sql';
+} from '@sovereign/contract';
+import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import { enqueue, type OutboxKind } from '../outbox/outbox.ts';
+import type { Row } from '../storage/tables.ts';
 
 export const runEventKind: OutboxKind = { kind: 'run_event', path: InternalPaths.runEvents };
 
 export type ReportedStatus = RunEvent['status'];
 
-export interface LocalRun {
-  run_id: string;
-  workspace_id: string;
-  job_name: string;
-  deployment_id: string;
-  attempt: number;
-  kind: string;
-  instance_id: string;
-  status: string;
-  exit_code: number | null;
-  reason_code: string | null;
-  started_at: Date | null;
-  finished_at: Date | null;
-  log_lines: number;
-}
+/** A run as this data plane keeps it: its row, every column. */
+export type LocalRun = Row<'runs'>;
 
 export const terminalLocal = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'abandoned']);
 
@@ -42,7 +30,8 @@ export async function recordClaim(
   instanceId: string,
 ): Promise<{ state: unknown } | undefined> {
   // A data-modifying WITH runs to completion whether or not the query reads it.
-  const [row] = await db.query<{ state: unknown }>(
+  // Its job's state, or null (LEFT JOIN) when the job saved none.
+  const [row] = await db.query<Row<'job_state', 'state'>>(
     `WITH claimed AS (
        INSERT INTO runs (run_id, workspace_id, job_name, deployment_id, attempt, kind, instance_id, status)
        VALUES ($1, $2, $3, $4, $5, $6, $7, 'claimed')
@@ -69,7 +58,7 @@ export async function recordStatus(
 ): Promise<number> {
   const at = new Date();
   return db.transaction(async (tx) => {
-    const [row] = await tx.query<{ last_seq: number }>(
+    const [row] = await tx.query<Row<'runs', 'last_seq'>>(
       `UPDATE runs SET status = $2, last_seq = last_seq + 1,
               exit_code = coalesce($3, exit_code), reason_code = coalesce($4, reason_code), pgid = coalesce($5, pgid),
               started_at = CASE WHEN $2 = 'running' THEN $6 ELSE started_at END,
@@ -108,7 +97,7 @@ export async function touchInstance(db: Queryable, instanceId: string): Promise<
 
 /** Instances of this data plane seen in the last `staleSeconds`. */
 export async function liveInstances(db: Queryable, staleSeconds: number): Promise<Set<string>> {
-  const rows = await db.query<{ instance_id: string }>(
+  const rows = await db.query<Row<'instances', 'instance_id'>>(
     `SELECT instance_id FROM instances WHERE last_seen > now() - ($1::int * interval '1 second')`,
     [staleSeconds],
   );
@@ -121,7 +110,7 @@ export async function liveInstances(db: Queryable, staleSeconds: number): Promis
  * when their lease lapses, and retries them if the job allows.
  */
 export async function sweepOrphans(db: Queryable, staleSeconds: number): Promise<string[]> {
-  const rows = await db.query<{ run_id: string }>(
+  const rows = await db.query<Row<'runs', 'run_id'>>(
     `UPDATE runs SET status = 'abandoned', finished_at = now()
       WHERE status IN ('claimed', 'running')
         AND instance_id NOT IN (SELECT instance_id FROM instances

@@ -1,8 +1,8 @@
-import { Closed, ErrorCode, jobNamePattern, Timestamp, Uuid } from '@sovereign/protocol';
-import { type App, NotFoundProblem } from '@sovereign/protocol/http';
+import { Closed, ErrorCode, jobNamePattern, Timestamp, Uuid } from '@sovereign/contract';
+import { type App, NotFoundProblem } from '@sovereign/server-kit/http';
+import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
-import type { Deps } from '../context.ts';
 import { readState, writeState } from './store.ts';
 
 const Params = Closed({ workspaceId: Uuid, job: Type.String({ pattern: jobNamePattern }) });
@@ -14,7 +14,8 @@ const State = Type.Object({
 });
 
 /** A job's state, read and written by scoped token here; the control plane never sees it (R6). */
-export async function stateRoutes(app: App, deps: Deps) {
+export async function stateRoutes(app: App, options: { db: Queryable }) {
+  const { db } = options;
   app.get(
     '/workspaces/:workspaceId/jobs/:job/state',
     {
@@ -22,7 +23,7 @@ export async function stateRoutes(app: App, deps: Deps) {
       schema: { tags: ['State'], summary: 'A job’s saved state', params: Params, response: { 200: State } },
     },
     async (request) => {
-      const saved = await readState(deps.db, scopedOf(request).workspaceId, request.params.job);
+      const saved = await readState(db, scopedOf(request).workspaceId, request.params.job);
       if (saved === undefined) throw new NotFoundProblem(ErrorCode.stateNotFound, 'The job has no saved state yet.');
       return { job: request.params.job, ...saved };
     },
@@ -42,8 +43,8 @@ export async function stateRoutes(app: App, deps: Deps) {
     },
     async (request) => {
       const workspaceId = scopedOf(request).workspaceId;
-      await writeState(deps.db, workspaceId, request.params.job, request.body.state ?? null, null);
-      const saved = await readState(deps.db, workspaceId, request.params.job);
+      await writeState(db, workspaceId, request.params.job, request.body.state ?? null, null);
+      const saved = await readState(db, workspaceId, request.params.job);
       if (saved === undefined) throw new Error('state vanished after it was written');
       return { job: request.params.job, ...saved };
     },

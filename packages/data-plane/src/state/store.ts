@@ -1,4 +1,5 @@
-import type { Queryable } from '@sovereign/protocol/sql';
+import type { Queryable } from '@sovereign/server-kit/sql';
+import type { Row } from '../storage/tables.ts';
 
 /** A job's incremental state (cursors, primary keys): kept here, never sent to the control plane (R6). */
 export async function readState(
@@ -6,7 +7,7 @@ export async function readState(
   workspaceId: string,
   jobName: string,
 ): Promise<{ state: unknown; updatedAt: string; updatedByRun: string | null } | undefined> {
-  const [row] = await db.query<{ state: unknown; updated_at: Date; updated_by_run: string | null }>(
+  const [row] = await db.query<Row<'job_state', 'state' | 'updated_at' | 'updated_by_run'>>(
     'SELECT state, updated_at, updated_by_run FROM job_state WHERE workspace_id = $1 AND job_name = $2',
     [workspaceId, jobName],
   );

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { type Database, migrate } from '@sovereign/protocol/sql';
+import { type Database, migrate } from '@sovereign/server-kit/sql';
 
 const migrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));
 /** The advisory lock that lets instances starting together migrate one at a time. */

@@ -1,5 +1,5 @@
-import { ErrorCode } from '@sovereign/protocol';
-import { BadRequestProblem, NotFoundProblem } from '@sovereign/protocol/http';
+import { ErrorCode } from '@sovereign/contract';
+import { BadRequestProblem, NotFoundProblem } from '@sovereign/server-kit/http';
 
 // Startup errors are plain Errors: they stop the process with their message and are
 // never an HTTP answer. None of them ever carries key material, only key ids.

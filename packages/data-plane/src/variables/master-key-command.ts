@@ -1,4 +1,4 @@
-import { openDatabase } from '@sovereign/protocol/sql';
+import { openDatabase } from '@sovereign/server-kit/sql';
 import type { StorageConfig } from '../config.ts';
 import { migrateDataPlane } from '../storage/migrations.ts';
 import { loadMasterKey } from './master-key.ts';

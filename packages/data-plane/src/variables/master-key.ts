@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { constants as fs } from 'node:fs';
 import { link, mkdir, open, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { masterKeyLength as keyLength } from '@sovereign/protocol/keys';
+import { masterKeyLength as keyLength } from '@sovereign/server-kit/keys';
 import { MasterKeyFileInsecureError, MasterKeyInvalidError, MasterKeyMissingError } from './errors.ts';
 
 export interface MasterKey {

@@ -1,8 +1,8 @@
-import { Closed, Timestamp } from '@sovereign/protocol';
-import type { App } from '@sovereign/protocol/http';
+import { Closed, Timestamp } from '@sovereign/contract';
+import type { App } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
-import type { Deps } from '../context.ts';
+import type { Variables } from './index.ts';
 
 const VariableName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' });
 const Params = Closed({ workspaceId: Type.String({ format: 'uuid' }), name: VariableName });
@@ -15,8 +15,8 @@ const Variable = Type.Object({
 const tags = ['Variables'];
 
 /** Workspace variables and secrets: secrets are written and listed by name, never read back (R7). */
-export async function variableRoutes(app: App, deps: Deps) {
-  const { variables } = deps;
+export async function variableRoutes(app: App, options: { variables: Variables }) {
+  const { variables } = options;
 
   app.get(
     '/workspaces/:workspaceId/variables',

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { masterKeyLength as keyLength, open, seal } from '@sovereign/protocol/keys';
-import type { Database, Queryable } from '@sovereign/protocol/sql';
+import { masterKeyLength as keyLength, open, seal } from '@sovereign/server-kit/keys';
+import type { Database, Queryable } from '@sovereign/server-kit/sql';
+import type { LeftJoined, Row } from '../storage/tables.ts';
 import {
   SecretUnreadableError,
   VariableInvalidProblem,
@@ -39,23 +40,11 @@ export interface VariableListing {
   updatedAt: string;
 }
 
-interface ListedRow {
-  name: string;
-  secret: boolean;
-  plain_value: string | null;
-  updated_at: Date;
-}
+type ListedRow = Row<'variables', 'name' | 'secret' | 'plain_value' | 'updated_at'>;
 
 /** A variable with the data key its secret value is sealed under (both null for plain ones). */
-interface SealedRow {
-  name: string;
-  secret: boolean;
-  plain_value: string | null;
-  sealed_value: Uint8Array | null;
-  key_version: number | null;
-  wrapped: Uint8Array | null;
-  master_key_id: string | null;
-}
+type SealedRow = Row<'variables', 'name' | 'secret' | 'plain_value' | 'sealed_value' | 'key_version'> &
+  LeftJoined<Row<'data_keys', 'wrapped' | 'master_key_id'>>;
 
 interface DataKey {
   key: Buffer;
@@ -118,12 +107,9 @@ export class Variables {
     let check = await readCheck(db);
     if (check === undefined) {
       // Data keys without a check record (a partial restore): prove the key against one of them.
-      const [dataKey] = await db.query<{
-        workspace_id: string;
-        version: number;
-        wrapped: Uint8Array;
-        master_key_id: string;
-      }>('SELECT workspace_id::text AS workspace_id, version, wrapped, master_key_id FROM data_keys LIMIT 1');
+      const [dataKey] = await db.query<Row<'data_keys', 'workspace_id' | 'version' | 'wrapped' | 'master_key_id'>>(
+        'SELECT workspace_id::text AS workspace_id, version, wrapped, master_key_id FROM data_keys LIMIT 1',
+      );
       if (dataKey !== undefined) {
         try {
           open(master.key, dataKey.wrapped, keyAad(dataKey.workspace_id, dataKey.version)).fill(0);
@@ -159,7 +145,7 @@ export class Variables {
     if (value.includes('\0')) throw new VariableInvalidProblem('A variable value cannot contain a NUL character.');
     return this.#db.transaction(async (tx) => {
       await lockWorkspace(tx, ws);
-      const [existing] = await tx.query<{ secret: boolean }>(
+      const [existing] = await tx.query<Row<'variables', 'secret'>>(
         'SELECT secret FROM variables WHERE workspace_id = $1 AND name = $2',
         [ws, name],
       );
@@ -282,12 +268,7 @@ export class Variables {
       );
       if (check === undefined) throw new Error('the master key check record is missing');
       verifyCheck(this.#master, check);
-      const keys = await tx.query<{
-        workspace_id: string;
-        version: number;
-        wrapped: Uint8Array;
-        master_key_id: string;
-      }>(
+      const keys = await tx.query<Row<'data_keys', 'workspace_id' | 'version' | 'wrapped' | 'master_key_id'>>(
         'SELECT workspace_id::text AS workspace_id, version, wrapped, master_key_id FROM data_keys ORDER BY workspace_id, version FOR UPDATE',
       );
       for (const row of keys) {
@@ -364,7 +345,7 @@ export class Variables {
 
   /** The workspace's active data key, made on its first secret. Needs the workspace lock. */
   async #activeDataKey(tx: Queryable, ws: string): Promise<DataKey> {
-    const [row] = await tx.query<{ version: number; wrapped: Uint8Array; master_key_id: string }>(
+    const [row] = await tx.query<Row<'data_keys', 'version' | 'wrapped' | 'master_key_id'>>(
       'SELECT version, wrapped, master_key_id FROM data_keys WHERE workspace_id = $1 AND active',
       [ws],
     );
@@ -375,7 +356,7 @@ export class Variables {
   /** A fresh data key, wrapped and stored as the workspace's next version. Needs the workspace lock. */
   async #newDataKey(tx: Queryable, ws: string): Promise<DataKey> {
     // Never wrap under a master key that a rotation has replaced; the share lock holds one off meanwhile.
-    const [check] = await tx.query<{ master_key_id: string }>(
+    const [check] = await tx.query<Row<'master_key_check', 'master_key_id'>>(
       'SELECT master_key_id FROM master_key_check WHERE id = 1 FOR SHARE',
     );
     if (check === undefined) throw new Error('the master key check record is missing');
@@ -395,10 +376,7 @@ export class Variables {
   }
 }
 
-interface CheckRow {
-  master_key_id: string;
-  sealed: Uint8Array;
-}
+type CheckRow = Row<'master_key_check', 'master_key_id' | 'sealed'>;
 
 async function readCheck(db: Queryable): Promise<CheckRow | undefined> {
   const [row] = await db.query<CheckRow>('SELECT master_key_id, sealed FROM master_key_check WHERE id = 1');

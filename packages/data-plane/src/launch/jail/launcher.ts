@@ -3,7 +3,7 @@ import { chownSync, mkdirSync, readFileSync, rmdirSync, statfsSync, writeFileSyn
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SandboxFacts } from '@sovereign/protocol';
+import type { SandboxFacts } from '@sovereign/contract';
 import type { FastifyBaseLogger } from 'fastify';
 import { removeDeadInstanceDirs } from '../../files/instance-dirs.ts';
 import type { Janitor } from '../../files/janitor.ts';
@@ -141,10 +141,7 @@ export class JailLauncher implements Launcher {
         return await this.#make(shape, request.limits);
       } catch (error) {
         if (attempt >= makeAttempts || this.#closed) throw error;
-        this.#o.log.warn(
-          { runId: request.runId, attempt, err: String(error) },
-          'could not make the run’s jail: trying again',
-        );
+        this.#o.log.warn({ runId: request.runId, attempt, err: error }, 'could not make the run’s jail: trying again');
         await sleep(retryDelayMs * 2 ** (attempt - 1), undefined, { ref: false });
       }
     }
@@ -173,7 +170,7 @@ export class JailLauncher implements Launcher {
           },
           async (error: unknown) => {
             this.#failures += 1;
-            if (this.#failures === 1) this.#o.log.warn({ err: String(error) }, 'could not make a jail in advance');
+            if (this.#failures === 1) this.#o.log.warn({ err: error }, 'could not make a jail in advance');
             await sleep(Math.min(30_000, 250 * 2 ** Math.min(this.#failures, 7)), undefined, { ref: false });
           },
         )

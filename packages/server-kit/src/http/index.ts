@@ -1,4 +1,5 @@
 export { installErrorHandling, type NotFoundFallback, problemContentType } from './error-handler.ts';
+export { errorLogSerializer, type LoggedError } from './log-errors.ts';
 export { installOps, type ReadinessCheck } from './ops.ts';
 export {
   BadRequestProblem,

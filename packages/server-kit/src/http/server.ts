@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { registerAjvFormats, type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import { ErrorCode, jsonNestsDeeperThan, maxJsonDepth, unstorablePath } from '@sovereign/contract';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -8,15 +9,13 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
-import { ErrorCode } from '../errors.ts';
-import { jsonNestsDeeperThan, maxJsonDepth } from '../json-depth.ts';
-import { unstorablePath } from '../text.ts';
 import {
   clientErrorHandler,
   frameworkErrorHandler,
   installErrorHandling,
   type NotFoundFallback,
 } from './error-handler.ts';
+import { errorLogSerializer } from './log-errors.ts';
 import { installOps, type ReadinessCheck, type ReadinessFacts } from './ops.ts';
 import { BadRequestProblem } from './problem.ts';
 
@@ -83,13 +82,7 @@ export function createHttpServer(options: HttpServerOptions): App {
   const app = (
     options.loggerInstance !== undefined
       ? Fastify({ ...base, loggerInstance: options.loggerInstance })
-      : Fastify({
-          ...base,
-          logger:
-            options.logger === undefined || options.logger === true
-              ? { level: 'info', base: { service: options.service }, redact: redactedLogPaths }
-              : options.logger,
-        })
+      : Fastify({ ...base, logger: loggerOptions(options) })
   ).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   // JSON only (and what a route adds): a text/plain body is answered 415, not parsed as a string.
@@ -101,6 +94,16 @@ export function createHttpServer(options: HttpServerOptions): App {
   installErrorHandling(app, options.notFound);
   installOps(app, options.service, options.ready, options.readyFacts);
   return app as unknown as App;
+}
+
+/** The logger's settings: errors are always written by `errorLogSerializer`, whatever else a service sets. */
+function loggerOptions(options: HttpServerOptions): FastifyServerOptions['logger'] {
+  const logger =
+    options.logger === undefined || options.logger === true
+      ? { level: 'info', base: { service: options.service }, redact: redactedLogPaths }
+      : options.logger;
+  if (logger === false) return false;
+  return { ...logger, serializers: { ...logger.serializers, err: errorLogSerializer } };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type ErrorCode, type ProblemDocument, problemType } from '../errors.ts';
+import { type ErrorCode, type ProblemDocument, problemType } from '@sovereign/contract';
 
 const titles: Record<number, string> = {
   400: 'Bad Request',

@@ -1,8 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { ErrorCode, emailPattern, type ProblemDocument, problemType } from '@sovereign/contract';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorCode, type ProblemDocument, problemType } from '../errors.ts';
-import { emailPattern } from '../schema.ts';
 import { HttpProblem } from './problem.ts';
 
 export const problemContentType = 'application/problem+json; charset=utf-8';
