@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { enableCompileCache } from 'node:module';
+import { enableOwnCompileCache } from '@sovereign/contract/compile-cache';
 
 // Every `sov` call (and each service `sov dev` starts) loads dozens of TypeScript files:
 // Node's compile cache keeps them stripped and compiled between runs, a few times faster.
-enableCompileCache();
+enableOwnCompileCache();
 await import('../main.ts');
