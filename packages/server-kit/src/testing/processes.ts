@@ -80,7 +80,7 @@ export async function startService(options: StartOptions): Promise<Service> {
     },
   };
   // SOV_TEST_START_TIMEOUT_MS: a machine busy with other suites starts services slower.
-  const deadline = Date.now() + (options.timeoutMs ?? (Number(process.env.SOV_TEST_START_TIMEOUT_MS) || 30_000));
+  const deadline = Date.now() + (options.timeoutMs ?? (Number(process.env.SOV_TEST_START_TIMEOUT_MS) || 60_000));
   let done = false;
   void exited.then(() => {
     done = true;
