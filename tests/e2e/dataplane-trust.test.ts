@@ -238,7 +238,11 @@ for (const target of databaseTargets()) {
         output.slice(-3000),
       );
       assert.match(output, /"level":50[^\n]*dataplane_public_url_mismatch/, 'logged as an error, with its code');
-      assert.match(output, /accepts this instance’s public URL now/);
+      // Said once its next call is taken, which may come a moment after it is ready.
+      await platform.waitFor(
+        async () => /accepts this instance’s public URL now/.test(service.output()),
+        'the data plane to say the control plane accepts it now',
+      );
     });
 
     it('2: a rogue data plane of another organization, naming a shared data plane’s instance, reaches none of its runs and learns nothing', async () => {

@@ -233,6 +233,17 @@ for (const target of databaseTargets()) {
       assert.match(sandboxTrouble(), /could not make the run’s jail: trying again/);
     });
 
+    it('starts a data plane whose trial jail fails for a moment', async () => {
+      const eu = platform.dp('eu-1');
+      await eu.service.stop();
+      await fault(2);
+      const service = await platform.startDataPlane(eu);
+      assert.deepEqual(await readdir(faults), [], 'both failures were met');
+      assert.match(service.output(), /could not make the run’s jail: trying again/);
+      const run = await ended(t, await trigger(t, jobs.offline as string));
+      assert.deepEqual([run.status, run.reasonCode], ['succeeded', 'exit_zero']);
+    });
+
     it('a job runs as a user that is not root, and a setuid file of its bundle is unpacked without the bit', async () => {
       const runId = await trigger(t, jobs.who as string);
       const run = await ended(t, runId);

@@ -113,7 +113,8 @@ export class JailLauncher implements Launcher {
   async prepare(): Promise<void> {
     mkdirSync(this.#root, { recursive: true, mode: 0o711 });
     mkdirSync(this.#o.socketsRoot, { recursive: true, mode: 0o711 });
-    const trial = await this.#make(this.#usual, this.#o.defaults);
+    // The trial jail is tried as a run's is: a fault of the moment does not keep a data plane from starting.
+    const trial = await this.#makeTrying(this.#usual, this.#o.defaults, {});
     this.#ready.push(trial);
     this.#fill();
   }
@@ -136,12 +137,17 @@ export class JailLauncher implements Launcher {
       return pooled;
     }
     const shape = { kind: request.kind, network: request.network, tmpBytes: request.limits.tmpBytes };
+    return this.#makeTrying(shape, request.limits, { runId: request.runId });
+  }
+
+  /** Makes a jail, trying again after a failure of the moment (see makeAttempts). */
+  async #makeTrying(shape: Shape, limits: RunLimits, ids: { runId?: string }): Promise<Jail> {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await this.#make(shape, request.limits);
+        return await this.#make(shape, limits);
       } catch (error) {
         if (attempt >= makeAttempts || this.#closed) throw error;
-        this.#o.log.warn({ runId: request.runId, attempt, err: error }, 'could not make the run’s jail: trying again');
+        this.#o.log.warn({ ...ids, attempt, err: error }, 'could not make the run’s jail: trying again');
         await sleep(retryDelayMs * 2 ** (attempt - 1), undefined, { ref: false });
       }
     }
