@@ -11,13 +11,10 @@ import { runRoutes } from './runs/routes.ts';
 import { signingRoutes } from './signing/routes.ts';
 import { workspaceRoutes } from './workspaces/routes.ts';
 
-/** A Fastify scope of the control plane, with TypeBox types. */
-export type PublicApi = App;
-
 export const publicApiPrefix = '/api/public/v1';
 
 /** The public API: one plugin per area, all behind authentication unless a route says `public`. */
-export async function publicApi(app: PublicApi, deps: Deps): Promise<void> {
+export async function publicApi(app: App, deps: Deps): Promise<void> {
   installAuthentication(app, deps);
   for (const area of [
     authRoutes,

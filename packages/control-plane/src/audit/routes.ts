@@ -1,9 +1,9 @@
 import { Closed, Timestamp, Uuid } from '@sovereign/protocol';
+import type { App } from '@sovereign/protocol/http';
 import { Type } from 'typebox';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
-import type { PublicApi } from '../public-api.ts';
 
 const AuditEvent = Type.Object({
   auditEventId: Type.String(),
@@ -26,7 +26,7 @@ interface AuditRow {
 }
 
 /** The organization's audit trail, newest first, paged by cursor (owners and admins). */
-export async function auditRoutes(app: PublicApi, deps: Deps) {
+export async function auditRoutes(app: App, deps: Deps) {
   app.get(
     '/organizations/:organizationId/audit-events',
     {

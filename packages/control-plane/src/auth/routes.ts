@@ -13,6 +13,7 @@ import {
   Uuid,
   workspaceKeyRoles,
 } from '@sovereign/protocol';
+import type { App } from '@sovereign/protocol/http';
 import {
   BadRequestProblem,
   ConflictProblem,
@@ -24,7 +25,6 @@ import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
-import type { PublicApi } from '../public-api.ts';
 import { revokeIssued } from '../signing/issued-tokens.ts';
 import { tellDataplanes } from '../signing/revocations.ts';
 import { workspaceFor } from '../workspaces/store.ts';
@@ -172,7 +172,7 @@ export async function createUser(
 }
 
 /** Sign-in, sign-up, the caller's own profile, and API keys. */
-export async function authRoutes(app: PublicApi, deps: Deps) {
+export async function authRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
   app.post(

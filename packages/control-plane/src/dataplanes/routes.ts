@@ -11,6 +11,7 @@ import {
   Timestamp,
   Uuid,
 } from '@sovereign/protocol';
+import type { App } from '@sovereign/protocol/http';
 import { ConflictProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
@@ -19,7 +20,6 @@ import { boundWorkspace, roleIn } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { hashSecret, newSecret, SecretPrefix } from '../auth/secrets.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
-import type { PublicApi } from '../public-api.ts';
 import { regionFor } from '../regions/store.ts';
 import {
   type DataplaneRow,
@@ -124,7 +124,7 @@ interface InstanceRow {
 }
 
 /** Data planes, in Airbyte's shapes; create answers the client credentials once. */
-export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
+export async function dataplaneRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
   app.get(

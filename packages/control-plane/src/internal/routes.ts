@@ -21,6 +21,7 @@ import {
   RunEventsResponse,
   TokenType,
 } from '@sovereign/protocol';
+import type { App } from '@sovereign/protocol/http';
 import { ConflictProblem, UnauthorizedProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import type { FastifyBaseLogger } from 'fastify';
@@ -29,7 +30,6 @@ import { hashSecret, sameHash } from '../auth/secrets.ts';
 import type { Deps } from '../context.ts';
 import { type DataplaneRow, notePublicUrlMismatch, pinnedPublicUrl } from '../dataplanes/store.ts';
 import { applyDeploymentReport } from '../jobs/apply-report.ts';
-import type { PublicApi } from '../public-api.ts';
 import {
   cancelsFor,
   claimRuns,
@@ -93,7 +93,7 @@ function refusedInstance(
 }
 
 /** The protocol's control plane side: every call is made by a data plane, outbound. */
-export async function internalRoutes(app: PublicApi, deps: Deps) {
+export async function internalRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
   // Airbyte's token endpoint takes form bodies too, as OAuth 2 clients send them.

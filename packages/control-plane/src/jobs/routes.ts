@@ -1,10 +1,10 @@
 import { Closed, ErrorCode, JobTrigger, type RunStatus, RunStatuses, Timestamp, Uuid } from '@sovereign/protocol';
+import type { App } from '@sovereign/protocol/http';
 import { NotFoundProblem } from '@sovereign/protocol/http';
 import { Type } from 'typebox';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
-import type { PublicApi } from '../public-api.ts';
 import { type RunTrigger, RunTriggers } from '../runs/store.ts';
 import { workspaceFor } from '../workspaces/store.ts';
 
@@ -112,7 +112,7 @@ const selectJob = `SELECT j.*, w.organization_id, lr.run_id AS last_run_id, lr.s
                       WHERE r.job_id = j.job_id ORDER BY r.queued_at DESC, r.run_id DESC LIMIT 1) lr ON true`;
 
 /** Jobs and deployments as metadata: what ran where and when, never what it contains. */
-export async function jobRoutes(app: PublicApi, deps: Deps) {
+export async function jobRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
   app.get(

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Closed, Email, ErrorCode, type Role, Roles, roleAtLeast, Timestamp, Uuid } from '@sovereign/protocol';
+import type { App } from '@sovereign/protocol/http';
 import { ConflictProblem, ForbiddenProblem, NotFoundProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
@@ -7,7 +8,6 @@ import { audit, userActor } from '../audit/record.ts';
 import { boundOrganization, effectiveRole, requireKeyRole, requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
-import type { PublicApi } from '../public-api.ts';
 import { revokeIssued } from '../signing/issued-tokens.ts';
 import { tellDataplanes } from '../signing/revocations.ts';
 
@@ -93,7 +93,7 @@ async function guardOwnerChange(tx: Queryable, organizationId: string, callerRol
 }
 
 /** Organizations, and who belongs to them with which role. */
-export async function organizationRoutes(app: PublicApi, deps: Deps) {
+export async function organizationRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
   app.post(

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Closed, ErrorCode, Timestamp, Uuid } from '@sovereign/protocol';
+import type { App } from '@sovereign/protocol/http';
 import { ConflictProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
@@ -7,7 +8,6 @@ import { audit, userActor } from '../audit/record.ts';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
-import type { PublicApi } from '../public-api.ts';
 import { type RegionRow, regionFor, regionNotFound, selectRegion, toRegion } from './store.ts';
 
 /** Airbyte's public API schemas for regions (shared/reference/airbyte/CONTRACT.md). */
@@ -43,7 +43,7 @@ async function assertNameFree(tx: Queryable, organizationId: string, name: strin
 }
 
 /** Regions, in Airbyte's shapes: 200 on every success, soft delete, `{data}` lists. */
-export async function regionRoutes(app: PublicApi, deps: Deps) {
+export async function regionRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
   app.get(

@@ -1,4 +1,5 @@
 import { Closed, ErrorCode, RunStatuses, Timestamp, Uuid } from '@sovereign/protocol';
+import type { App } from '@sovereign/protocol/http';
 import { ConflictProblem, NotFoundProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
@@ -7,7 +8,6 @@ import { boundWorkspace, requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
 import { CursorParam, decodeCursor, isMicros, isUuid, NextCursor, page } from '../paging.ts';
-import type { PublicApi } from '../public-api.ts';
 import { endRun, type Wakes } from './lifecycle.ts';
 import {
   enqueueRun,
@@ -62,7 +62,7 @@ async function runLimitProblem(tx: Queryable, job: JobForRun, active: string[]):
 }
 
 /** Runs: trigger, list with filters and a cursor, get, cancel; and pausing a job's schedule. */
-export async function runRoutes(app: PublicApi, deps: Deps) {
+export async function runRoutes(app: App, deps: Deps) {
   const { db } = deps;
   const runNotFound = () => new NotFoundProblem(ErrorCode.runNotFound, 'No such run.');
   const jobNotFound = () => new NotFoundProblem(ErrorCode.jobNotFound, 'No such job.');

@@ -10,6 +10,7 @@ import {
   TokenType,
   Uuid,
 } from '@sovereign/protocol';
+import type { App } from '@sovereign/protocol/http';
 import { ConflictProblem, ForbiddenProblem, NotFoundProblem } from '@sovereign/protocol/http';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
@@ -17,7 +18,6 @@ import { boundWorkspace, requireInstanceAdmin, roleIn } from '../auth/access.ts'
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
 import { type DataplaneRow, selectDataplane } from '../dataplanes/store.ts';
-import type { PublicApi } from '../public-api.ts';
 import { workspaceFor } from '../workspaces/store.ts';
 import { liveTokens, recordIssued, revokeIssued } from './issued-tokens.ts';
 import { tellDataplanes } from './revocations.ts';
@@ -57,7 +57,7 @@ const SigningKey = Type.Object({
 });
 
 /** Scoped tokens for data planes, their revocation, and the signing keys. */
-export async function signingRoutes(app: PublicApi, deps: Deps) {
+export async function signingRoutes(app: App, deps: Deps) {
   const { db, keys } = deps;
 
   app.post(

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Closed, ErrorCode, roleAtLeast, Timestamp, Uuid } from '@sovereign/protocol';
+import type { App } from '@sovereign/protocol/http';
 import { ConflictProblem, ForbiddenProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
@@ -8,7 +9,6 @@ import { boundWorkspace, requireRole, roleIn } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
 import { CursorParam, decodeCursor, isText, isUuid, NextCursor, page } from '../paging.ts';
-import type { PublicApi } from '../public-api.ts';
 import { regionFor } from '../regions/store.ts';
 import {
   dataplaneOrganization,
@@ -75,7 +75,7 @@ async function pickDataplane(tx: Queryable, regionId: string): Promise<string> {
 }
 
 /** Workspaces: each bound at creation to one region and one of its data planes, for good (R4). */
-export async function workspaceRoutes(app: PublicApi, deps: Deps) {
+export async function workspaceRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
   app.post(
