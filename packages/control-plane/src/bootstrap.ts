@@ -3,6 +3,7 @@ import { audit } from './audit/record.ts';
 import { verifyPassword } from './auth/passwords.ts';
 import { createUser } from './auth/routes.ts';
 import type { Deps } from './context.ts';
+import type { OrganizationsTable, UsersTable } from './tables.ts';
 
 export interface BootstrapResult {
   adminUserId: string | null;
@@ -18,11 +19,11 @@ export async function bootstrap(deps: Deps): Promise<BootstrapResult> {
   const { db, config } = deps;
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock(7001)');
-    let [org] = await tx.query<{ organization_id: string }>(
+    let [org] = await tx.query<Pick<OrganizationsTable, 'organization_id'>>(
       'SELECT organization_id FROM organizations WHERE is_default',
     );
     if (org === undefined) {
-      [org] = await tx.query<{ organization_id: string }>(
+      [org] = await tx.query<Pick<OrganizationsTable, 'organization_id'>>(
         `INSERT INTO organizations (organization_id, name, is_default) VALUES ($1, 'Sovereign', true)
          RETURNING organization_id`,
         [randomUUID()],
@@ -40,7 +41,7 @@ export async function bootstrap(deps: Deps): Promise<BootstrapResult> {
       );
     }
     if (config.admin === undefined) return { adminUserId: null, defaultOrganizationId: org.organization_id };
-    let [admin] = await tx.query<{ user_id: string; password_hash: string }>(
+    let [admin] = await tx.query<Pick<UsersTable, 'user_id' | 'password_hash'>>(
       'SELECT user_id, password_hash FROM users WHERE lower(email) = lower($1)',
       [config.admin.email],
     );

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
+import type { AuditEventsTable } from '../tables.ts';
 
 const AuditEvent = Type.Object({
   auditEventId: Type.String(),
@@ -13,17 +14,6 @@ const AuditEvent = Type.Object({
   requestId: Type.Union([Type.String(), Type.Null()]),
   createdAt: Timestamp,
 });
-
-interface AuditRow {
-  audit_event_id: number;
-  actor_type: string;
-  actor_id: string | null;
-  action: string;
-  target_type: string;
-  target_id: string;
-  request_id: string | null;
-  created_at: Date;
-}
 
 /** The organization's audit trail, newest first, paged by cursor (owners and admins). */
 export async function auditRoutes(app: App, deps: Deps) {
@@ -47,7 +37,7 @@ export async function auditRoutes(app: App, deps: Deps) {
       const { organizationId } = request.params;
       await requireRole(deps.db, principalOf(request), organizationId, 'admin');
       const limit = request.query.limit ?? 100;
-      const rows = await deps.db.query<AuditRow>(
+      const rows = await deps.db.query<AuditEventsTable>(
         `SELECT * FROM audit_events WHERE organization_id = $1 AND ($2::bigint IS NULL OR audit_event_id < $2)
           ORDER BY audit_event_id DESC LIMIT $3`,
         [organizationId, request.query.cursor ?? null, limit + 1],

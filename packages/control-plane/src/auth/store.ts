@@ -1,13 +1,17 @@
 import type { Role } from '@sovereign/protocol';
 import type { Queryable } from '@sovereign/protocol/sql';
+import type {
+  ApiKeysTable,
+  MembershipsTable,
+  OrganizationsTable,
+  SessionsTable,
+  UsersTable,
+  WorkspacesTable,
+} from '../tables.ts';
 
 /** A live session and its user (who is not disabled). */
-export interface SessionRow {
-  session_id: string;
-  user_id: string;
-  email: string;
-  is_instance_admin: boolean;
-}
+export type SessionRow = Pick<SessionsTable, 'session_id'> &
+  Pick<UsersTable, 'user_id' | 'email' | 'is_instance_admin'>;
 
 export async function findSession(db: Queryable, tokenHash: string, now: Date): Promise<SessionRow | undefined> {
   const [row] = await db.query<SessionRow>(
@@ -20,16 +24,11 @@ export async function findSession(db: Queryable, tokenHash: string, now: Date): 
 }
 
 /** A usable API key: unrevoked, unexpired, of a user who is not disabled. */
-export interface UsableKeyRow {
-  api_key_id: string;
-  user_id: string;
-  email: string;
-  role: Role;
-  workspace_id: string | null;
-  /** The organization of the key's workspace, when it has one. */
-  organization_id: string | null;
-  expires_at: Date;
-}
+export type UsableKeyRow = Pick<ApiKeysTable, 'api_key_id' | 'role' | 'workspace_id' | 'expires_at'> &
+  Pick<UsersTable, 'user_id' | 'email'> & {
+    /** The organization of the key's workspace, when it has one. */
+    organization_id: WorkspacesTable['organization_id'] | null;
+  };
 
 /** Finds a usable key by its hash and records that it was used, in one statement. */
 export async function useApiKey(db: Queryable, tokenHash: string, now: Date): Promise<UsableKeyRow | undefined> {
@@ -51,7 +50,7 @@ export async function refusedKeyReason(
   tokenHash: string,
   now: Date,
 ): Promise<'unknown' | 'expired' | 'user_disabled'> {
-  const [row] = await db.query<{ expires_at: Date; disabled: boolean }>(
+  const [row] = await db.query<Pick<ApiKeysTable, 'expires_at'> & { disabled: boolean }>(
     `SELECT k.expires_at, u.disabled_at IS NOT NULL AS disabled
        FROM api_keys k JOIN users u USING (user_id)
       WHERE k.token_hash = $1 AND k.revoked_at IS NULL`,
@@ -62,16 +61,7 @@ export async function refusedKeyReason(
   return row.expires_at <= now ? 'expired' : 'unknown';
 }
 
-export interface ApiKeyRow {
-  api_key_id: string;
-  name: string;
-  prefix: string;
-  role: Role;
-  workspace_id: string | null;
-  created_at: Date;
-  expires_at: Date;
-  last_used_at: Date | null;
-}
+export type ApiKeyRow = ApiKeysTable;
 
 /** The user's unrevoked keys (expired ones too, so they can be seen and cleaned up), newest first. */
 export async function listApiKeys(db: Queryable, userId: string, onlyKeyId: string | null): Promise<ApiKeyRow[]> {
@@ -104,14 +94,16 @@ export async function insertApiKey(
   return row;
 }
 
+type RevokedKeyRow = Pick<ApiKeysTable, 'api_key_id'> & { organization_id: WorkspacesTable['organization_id'] | null };
+
 /** Revokes one of the user's keys (with its workspace's organization); undefined when they have no such live key. */
 export async function revokeApiKey(
   tx: Queryable,
   apiKeyId: string,
   userId: string,
   now: Date,
-): Promise<{ api_key_id: string; organization_id: string | null } | undefined> {
-  const [row] = await tx.query<{ api_key_id: string; organization_id: string | null }>(
+): Promise<RevokedKeyRow | undefined> {
+  const [row] = await tx.query<RevokedKeyRow>(
     `UPDATE api_keys k SET revoked_at = $3
       WHERE api_key_id = $1 AND user_id = $2 AND revoked_at IS NULL
       RETURNING api_key_id, (SELECT w.organization_id FROM workspaces w WHERE w.workspace_id = k.workspace_id) AS organization_id`,
@@ -122,7 +114,7 @@ export async function revokeApiKey(
 
 /** The highest role the user holds in any live organization, or null in none. */
 export async function highestRole(db: Queryable, userId: string): Promise<Role | null> {
-  const [row] = await db.query<{ role: Role | null }>(
+  const [row] = await db.query<Pick<MembershipsTable, 'role'>>(
     `SELECT m.role FROM memberships m JOIN organizations o USING (organization_id)
       WHERE m.user_id = $1 AND o.deleted_at IS NULL
       ORDER BY array_position(ARRAY['viewer', 'member', 'admin', 'owner'], m.role) DESC LIMIT 1`,
@@ -152,15 +144,7 @@ export async function replacePassword(
   return ended.map((r) => r.session_id);
 }
 
-export interface UserRow {
-  user_id: string;
-  email: string;
-  name: string;
-  is_instance_admin: boolean;
-  created_at: Date;
-  disabled_at: Date | null;
-  password_hash: string;
-}
+export type UserRow = UsersTable;
 
 export async function findUser(db: Queryable, userId: string): Promise<UserRow | undefined> {
   const [row] = await db.query<UserRow>('SELECT * FROM users WHERE user_id = $1', [userId]);
@@ -196,7 +180,7 @@ export async function membershipsOf(
   db: Queryable,
   userId: string,
   onlyOrganizationId: string | null,
-): Promise<Array<{ organization_id: string; name: string; role: Role }>> {
+): Promise<Array<Pick<OrganizationsTable, 'organization_id' | 'name'> & Pick<MembershipsTable, 'role'>>> {
   return db.query(
     `SELECT o.organization_id, o.name, m.role FROM memberships m JOIN organizations o USING (organization_id)
       WHERE m.user_id = $1 AND o.deleted_at IS NULL AND ($2::uuid IS NULL OR o.organization_id = $2)

@@ -21,6 +21,7 @@ import { principalOf } from '../auth/principal.ts';
 import { hashSecret, newSecret, SecretPrefix } from '../auth/secrets.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
 import { regionFor } from '../regions/store.ts';
+import type { DataplaneInstancesTable } from '../tables.ts';
 import {
   type DataplaneRow,
   dataplaneFor,
@@ -110,17 +111,6 @@ async function assertNameFree(tx: Queryable, regionId: string, name: string, exc
   if (row !== undefined) {
     throw new ConflictProblem(ErrorCode.dataplaneNameTaken, 'The region already has a data plane with that name.');
   }
-}
-
-interface InstanceRow {
-  instance_id: string;
-  version: string;
-  public_url: string;
-  capacity: number;
-  held_runs: number;
-  started_at: Date;
-  last_heartbeat_at: Date | null;
-  sandbox: SandboxFacts | null;
 }
 
 /** Data planes, in Airbyte's shapes; create answers the client credentials once. */
@@ -327,7 +317,7 @@ export async function dataplaneRoutes(app: App, deps: Deps) {
       const plane = await dataplaneFor(db, principal, request.params.dataplaneId, 'viewer');
       const role = await roleIn(db, principal, plane.organization_id);
       const admin = role !== null && roleAtLeast(role, 'admin');
-      const instances = await db.query<InstanceRow>(
+      const instances = await db.query<DataplaneInstancesTable>(
         `SELECT * FROM dataplane_instances WHERE dataplane_id = $1
           ORDER BY last_heartbeat_at DESC NULLS LAST, started_at DESC LIMIT 100`,
         [plane.dataplane_id],

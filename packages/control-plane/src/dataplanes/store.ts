@@ -4,26 +4,15 @@ import type { Queryable } from '@sovereign/protocol/sql';
 import { requireRole } from '../auth/access.ts';
 import type { Principal } from '../auth/principal.ts';
 import { iso } from '../context.ts';
+import type { DataplanesTable, OrganizationsTable, RegionsTable } from '../tables.ts';
 
-export interface DataplaneRow {
-  dataplane_id: string;
-  region_id: string;
-  name: string;
-  enabled: boolean;
-  tombstone: boolean;
-  client_id: string;
-  /** Where clients are sent; null until an administrator sets it or the first instance registers. */
-  public_url: string | null;
-  /** What the last instance refused for reporting another URL said, and when (admins only). */
-  public_url_mismatch: string | null;
-  public_url_mismatch_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-  organization_id: string;
-  region_enabled: boolean;
-  region_name: string;
-  is_default_org: boolean;
-}
+/** A data plane with its region's organization and standing; never its secret's hash. */
+export type DataplaneRow = Omit<DataplanesTable, 'client_secret_hash'> &
+  Pick<RegionsTable, 'organization_id'> & {
+    region_enabled: RegionsTable['enabled'];
+    region_name: RegionsTable['name'];
+    is_default_org: OrganizationsTable['is_default'];
+  };
 
 /** Airbyte's DataplaneResponse, field for field, and the public URL clients are sent to. */
 export function toDataplane(row: DataplaneRow) {
@@ -73,12 +62,12 @@ export async function dataplaneFor(
  * written only while nothing is pinned, never by the heartbeats that follow.
  */
 export async function pinnedPublicUrl(tx: Queryable, dataplaneId: string, reported: string): Promise<string> {
-  const [current] = await tx.query<{ public_url: string | null }>(
+  const [current] = await tx.query<Pick<DataplanesTable, 'public_url'>>(
     'SELECT public_url FROM dataplanes WHERE dataplane_id = $1',
     [dataplaneId],
   );
   if (current !== undefined && current.public_url !== null) return current.public_url;
-  const [pinned] = await tx.query<{ public_url: string }>(
+  const [pinned] = await tx.query<{ public_url: NonNullable<DataplanesTable['public_url']> }>(
     'UPDATE dataplanes SET public_url = coalesce(public_url, $2) WHERE dataplane_id = $1 RETURNING public_url',
     [dataplaneId, reported],
   );
@@ -97,7 +86,7 @@ export async function notePublicUrlMismatch(
   reported: string,
   at: Date,
 ): Promise<boolean> {
-  const [before] = await tx.query<{ public_url_mismatch: string | null }>(
+  const [before] = await tx.query<Pick<DataplanesTable, 'public_url_mismatch'>>(
     'SELECT public_url_mismatch FROM dataplanes WHERE dataplane_id = $1 FOR UPDATE',
     [dataplaneId],
   );

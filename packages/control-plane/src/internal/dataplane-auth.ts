@@ -11,6 +11,7 @@ import { importJWK, jwtVerify } from 'jose';
 import { bearerToken } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
 import { type DataplaneRow, selectDataplane } from '../dataplanes/store.ts';
+import type { DataplanesTable } from '../tables.ts';
 
 /**
  * Checks the token a data plane got for its client credentials, then that the data
@@ -46,7 +47,7 @@ export async function authenticateDataplane(request: FastifyRequest, deps: Deps)
       'The data plane access token is invalid or expired; exchange the client credentials again.',
     );
   }
-  const [plane] = await deps.db.query<DataplaneRow & { client_secret_hash: string | null }>(
+  const [plane] = await deps.db.query<DataplaneRow & Pick<DataplanesTable, 'client_secret_hash'>>(
     `${selectDataplane.replace('SELECT ', 'SELECT d.client_secret_hash, ')} WHERE d.dataplane_id = $1`,
     [claims.sub],
   );

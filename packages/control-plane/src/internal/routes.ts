@@ -40,6 +40,7 @@ import {
 } from '../runs/claims.ts';
 import { applyRunEvent, type Wakes } from '../runs/lifecycle.ts';
 import { revocationsSince } from '../signing/issued-tokens.ts';
+import type { DataplanesTable, IssuedTokensTable, RegionsTable, WorkspacesTable } from '../tables.ts';
 import { authenticateDataplane } from './dataplane-auth.ts';
 import { PublicUrlMismatchProblem, recordInstance } from './store.ts';
 
@@ -118,13 +119,10 @@ export async function internalRoutes(app: App, deps: Deps) {
         { key: `client-credentials:client:${request.ip}`, limit },
         { key: `client-credentials:id:${clientId}`, limit },
       ]);
-      const [plane] = await db.query<{
-        dataplane_id: string;
-        client_secret_hash: string | null;
-        tombstone: boolean;
-        region_id: string;
-        organization_id: string;
-      }>(
+      const [plane] = await db.query<
+        Pick<DataplanesTable, 'dataplane_id' | 'client_secret_hash' | 'tombstone' | 'region_id'> &
+          Pick<RegionsTable, 'organization_id'>
+      >(
         `SELECT d.dataplane_id, d.client_secret_hash, d.tombstone, d.region_id, r.organization_id
            FROM dataplanes d JOIN regions r USING (region_id)
           WHERE d.client_id::text = $1`,
@@ -242,12 +240,12 @@ export async function internalRoutes(app: App, deps: Deps) {
       if ('refused' in answer) throw refusedInstance(request.log, plane, request.body.instanceId, answer.refused);
       const { fenced, cancels, requeued } = answer;
       if (requeued.length > 0) await deps.dispatcher.wake(plane.dataplane_id);
-      const workspaces = await db.query<{ workspace_id: string }>(
+      const workspaces = await db.query<Pick<WorkspacesTable, 'workspace_id'>>(
         'SELECT workspace_id FROM workspaces WHERE dataplane_id = $1 AND deleted_at IS NULL ORDER BY workspace_id',
         [plane.dataplane_id],
       );
       // Listed past their expiry for as long as a session opened with one may last.
-      const revoked = await db.query<{ jti: string; expires_at: Date }>(
+      const revoked = await db.query<Pick<IssuedTokensTable, 'jti' | 'expires_at'>>(
         `SELECT jti, expires_at FROM issued_tokens
           WHERE dataplane_id = $1 AND revoked_at IS NOT NULL
             AND expires_at > $2::timestamptz - ($3::int * interval '1 second') ORDER BY jti`,
@@ -284,7 +282,7 @@ export async function internalRoutes(app: App, deps: Deps) {
       const plane = await authenticateDataplane(request, deps);
       const report = request.body;
       const jobs = await db.transaction(async (tx) => {
-        const [workspace] = await tx.query<{ organization_id: string }>(
+        const [workspace] = await tx.query<Pick<WorkspacesTable, 'organization_id'>>(
           'SELECT organization_id FROM workspaces WHERE workspace_id = $1 AND dataplane_id = $2',
           [report.workspaceId, plane.dataplane_id],
         );

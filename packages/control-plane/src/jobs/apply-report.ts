@@ -1,25 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { DeploymentReport, DeploymentReportResponse, JobMetadata } from '@sovereign/protocol';
 import type { Queryable } from '@sovereign/protocol/sql';
-
-interface JobRow {
-  job_id: string;
-  name: string;
-  kind: string;
-  trigger: unknown;
-  timezone: string;
-  timeout_seconds: number;
-  retries: number;
-  max_running: number | null;
-  archived_at: Date | null;
-}
+import type { DeploymentsTable, JobsTable } from '../tables.ts';
 
 /** A data plane that predates `maxRunning` still gets one run at a time for its interactive jobs. */
 function maxRunningOf(job: JobMetadata): number | null {
   return job.maxRunning ?? (job.kind === 'interactive' ? 1 : null);
 }
 
-function sameDefinition(row: JobRow, job: JobMetadata): boolean {
+function sameDefinition(row: JobsTable, job: JobMetadata): boolean {
   return (
     row.archived_at === null &&
     row.kind === job.kind &&
@@ -43,7 +32,7 @@ export async function applyDeploymentReport(
 ): Promise<DeploymentReportResponse['jobs']> {
   // One report at a time per workspace, so two deployments cannot interleave their upserts.
   await tx.query('SELECT 1 FROM workspaces WHERE workspace_id = $1 FOR UPDATE', [report.workspaceId]);
-  const [existing] = await tx.query<{ changes: DeploymentReportResponse['jobs'] }>(
+  const [existing] = await tx.query<Pick<DeploymentsTable, 'changes'>>(
     'SELECT changes FROM deployments WHERE deployment_id = $1',
     [report.deploymentId],
   );
@@ -73,7 +62,7 @@ export async function applyDeploymentReport(
   // A late report of an older deployment is kept as history; the jobs follow the newest.
   if (newer !== undefined) return changes;
 
-  const rows = await tx.query<JobRow>('SELECT * FROM jobs WHERE workspace_id = $1', [report.workspaceId]);
+  const rows = await tx.query<JobsTable>('SELECT * FROM jobs WHERE workspace_id = $1', [report.workspaceId]);
   const byName = new Map(rows.map((r) => [r.name, r]));
   for (const job of report.jobs) {
     const row = byName.get(job.name);

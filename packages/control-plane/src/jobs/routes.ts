@@ -1,11 +1,11 @@
-import { Closed, ErrorCode, JobTrigger, type RunStatus, RunStatuses, Timestamp, Uuid } from '@sovereign/protocol';
+import { Closed, ErrorCode, JobTrigger, RunStatuses, Timestamp, Uuid } from '@sovereign/protocol';
 import type { App } from '@sovereign/protocol/http';
 import { NotFoundProblem } from '@sovereign/protocol/http';
 import { Type } from 'typebox';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
-import { type RunTrigger, RunTriggers } from '../runs/store.ts';
+import { type DeploymentsTable, type JobsTable, type RunsTable, RunTriggers, type WorkspacesTable } from '../tables.ts';
 import { workspaceFor } from '../workspaces/store.ts';
 
 const Job = Type.Object({
@@ -51,28 +51,15 @@ const Deployment = Type.Object({
   createdAt: Timestamp,
 });
 
-interface JobRow {
-  job_id: string;
-  workspace_id: string;
-  name: string;
-  kind: 'batch' | 'interactive';
-  trigger: JobTrigger;
-  timezone: string;
-  timeout_seconds: number;
-  retries: number;
-  max_running: number | null;
-  paused: boolean;
-  deployment_id: string;
-  created_at: Date;
-  updated_at: Date;
-  archived_at: Date | null;
-  organization_id: string;
-  last_run_id: string | null;
-  last_run_status: RunStatus | null;
-  last_run_trigger: RunTrigger | null;
-  last_run_queued_at: Date | null;
-  last_run_finished_at: Date | null;
-}
+/** A job, its workspace's organization, and its newest run's columns (all null when it never ran). */
+type JobRow = JobsTable &
+  Pick<WorkspacesTable, 'organization_id'> & {
+    last_run_id: RunsTable['run_id'] | null;
+    last_run_status: RunsTable['status'] | null;
+    last_run_trigger: RunsTable['trigger'] | null;
+    last_run_queued_at: RunsTable['queued_at'] | null;
+    last_run_finished_at: RunsTable['finished_at'];
+  };
 
 function toJob(row: JobRow) {
   return {
@@ -164,17 +151,10 @@ export async function jobRoutes(app: App, deps: Deps) {
     },
     async (request) => {
       const workspace = await workspaceFor(db, principalOf(request), request.params.workspaceId, 'viewer');
-      const rows = await db.query<{
-        deployment_id: string;
-        workspace_id: string;
-        digest: string;
-        size_bytes: number;
-        job_names: string[];
-        created_by: string | null;
-        created_at: Date;
-      }>('SELECT * FROM deployments WHERE workspace_id = $1 ORDER BY created_at DESC LIMIT 200', [
-        workspace.workspace_id,
-      ]);
+      const rows = await db.query<DeploymentsTable>(
+        'SELECT * FROM deployments WHERE workspace_id = $1 ORDER BY created_at DESC LIMIT 200',
+        [workspace.workspace_id],
+      );
       return {
         data: rows.map((r) => ({
           deploymentId: r.deployment_id,

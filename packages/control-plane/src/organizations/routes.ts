@@ -10,6 +10,7 @@ import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
 import { revokeIssued } from '../signing/issued-tokens.ts';
 import { tellDataplanes } from '../signing/revocations.ts';
+import type { MembershipsTable, OrganizationsTable, UsersTable } from '../tables.ts';
 
 const RoleSchema = Type.Enum(Roles);
 const OrgName = Type.String({ minLength: 1, maxLength: 100 });
@@ -33,13 +34,7 @@ const Member = Type.Object({
 const OrgParams = Closed({ organizationId: Uuid });
 const MemberParams = Closed({ organizationId: Uuid, userId: Uuid });
 
-interface OrgRow {
-  organization_id: string;
-  name: string;
-  is_default: boolean;
-  created_at: Date;
-  updated_at: Date;
-}
+type OrgRow = OrganizationsTable;
 
 function toOrg(row: OrgRow) {
   return {
@@ -51,13 +46,7 @@ function toOrg(row: OrgRow) {
   };
 }
 
-interface MemberRow {
-  user_id: string;
-  email: string;
-  name: string;
-  role: Role;
-  created_at: Date;
-}
+type MemberRow = Pick<UsersTable, 'user_id' | 'email' | 'name'> & Pick<MembershipsTable, 'role' | 'created_at'>;
 
 function toMember(row: MemberRow) {
   return { userId: row.user_id, email: row.email, name: row.name, role: row.role, createdAt: iso(row.created_at) };
@@ -147,7 +136,7 @@ export async function organizationRoutes(app: App, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       // A workspace key lists its workspace's organization only; any key shows the role it may act as.
-      const rows = await db.query<OrgRow & { role: Role }>(
+      const rows = await db.query<OrgRow & Pick<MembershipsTable, 'role'>>(
         `SELECT o.*, m.role FROM organizations o JOIN memberships m USING (organization_id)
           WHERE m.user_id = $1 AND o.deleted_at IS NULL AND ($2::uuid IS NULL OR o.organization_id = $2)
           ORDER BY o.name, o.organization_id`,

@@ -4,17 +4,9 @@ import type { Queryable } from '@sovereign/protocol/sql';
 import { requireRole } from '../auth/access.ts';
 import type { Principal } from '../auth/principal.ts';
 import { iso } from '../context.ts';
+import type { OrganizationsTable, RegionsTable } from '../tables.ts';
 
-export interface RegionRow {
-  region_id: string;
-  organization_id: string;
-  name: string;
-  enabled: boolean;
-  tombstone: boolean;
-  created_at: Date;
-  updated_at: Date;
-  is_default_org: boolean;
-}
+export type RegionRow = RegionsTable & { is_default_org: OrganizationsTable['is_default'] };
 
 /** Airbyte's RegionResponse, field for field. */
 export function toRegion(row: RegionRow) {

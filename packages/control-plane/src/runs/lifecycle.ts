@@ -1,6 +1,7 @@
 import { isTerminal, type RunEvent, type RunStatus } from '@sovereign/protocol';
 import type { Queryable } from '@sovereign/protocol/sql';
-import { enqueueRun, type JobForRun, type RunRow, selectJobForRun } from './store.ts';
+import type { RunsTable } from '../tables.ts';
+import { enqueueRun, type JobForRun, selectJobForRun } from './store.ts';
 
 /** Data planes to wake after the transaction that queued their runs commits. */
 export type Wakes = Set<string>;
@@ -10,7 +11,7 @@ export type Wakes = Set<string>;
  * the job has retries left (failures, timeouts and lost leases; never a cancel), or,
  * once the outcome is final, the jobs that run `after` this one.
  */
-export async function afterRunEnded(tx: Queryable, run: RunRow, wakes: Wakes): Promise<void> {
+export async function afterRunEnded(tx: Queryable, run: RunsTable, wakes: Wakes): Promise<void> {
   const [job] = await tx.query<JobForRun>(`${selectJobForRun} WHERE j.job_id = $1`, [run.job_id]);
   if (job === undefined) return;
   const retryable = run.status === 'failed' || run.status === 'timed_out' || run.status === 'lost';
@@ -55,7 +56,7 @@ export async function endRun(
   fields: { exitCode?: number | null; reasonCode: string; at?: Date },
   wakes: Wakes,
 ): Promise<boolean> {
-  const [ended] = await tx.query<RunRow>(
+  const [ended] = await tx.query<RunsTable>(
     `UPDATE runs SET status = $2, exit_code = $3, reason_code = $4, finished_at = $5,
             lease_instance_id = NULL, lease_expires_at = NULL
       WHERE run_id = $1 AND status NOT IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')
@@ -81,7 +82,7 @@ export async function applyRunEvent(
 ): Promise<'accepted' | 'fenced'> {
   const [seen] = await tx.query('SELECT 1 FROM run_events WHERE run_id = $1 AND seq = $2', [event.runId, event.seq]);
   if (seen !== undefined) return 'accepted';
-  const [run] = await tx.query<RunRow>('SELECT * FROM runs WHERE run_id = $1 AND dataplane_id = $2 FOR UPDATE', [
+  const [run] = await tx.query<RunsTable>('SELECT * FROM runs WHERE run_id = $1 AND dataplane_id = $2 FOR UPDATE', [
     event.runId,
     dataplaneId,
   ]);
@@ -129,7 +130,7 @@ export async function applyRunEvent(
 
 /** Runs whose lease ran out end as `lost` (and may be retried). Returns how many. */
 export async function expireLeases(tx: Queryable, now: Date, wakes: Wakes): Promise<number> {
-  const expired = await tx.query<{ run_id: string }>(
+  const expired = await tx.query<Pick<RunsTable, 'run_id'>>(
     `SELECT run_id FROM runs WHERE status IN ('claimed', 'running') AND lease_expires_at < $1
       ORDER BY lease_expires_at LIMIT 500 FOR UPDATE SKIP LOCKED`,
     [now],

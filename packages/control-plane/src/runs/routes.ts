@@ -8,13 +8,13 @@ import { boundWorkspace, requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
 import { CursorParam, decodeCursor, isMicros, isUuid, NextCursor, page } from '../paging.ts';
+import { RunTriggers } from '../tables.ts';
 import { endRun, type Wakes } from './lifecycle.ts';
 import {
   enqueueRun,
   type JobForRun,
   listRunsSql,
   type RunRow,
-  RunTriggers,
   runsAtLimit,
   runUrl,
   selectJobForRun,
@@ -144,7 +144,7 @@ export async function runRoutes(app: App, deps: Deps) {
       const limit = request.query.limit ?? 50;
       // queued_at in microseconds: runs queued together (a scheduler tick) share one time.
       const [afterMicros, afterRunId] = cursor === undefined ? [] : decodeCursor(cursor, [isMicros, isUuid]);
-      const rows = await db.query<RunRow & { queued_us: number | bigint | string }>(listRunsSql, [
+      const rows = await db.query<RunRow & { queued_us: number }>(listRunsSql, [
         principal.isInstanceAdmin,
         principal.userId,
         workspaceId ?? null,

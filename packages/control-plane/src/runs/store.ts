@@ -1,40 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { interactiveUrl, type JobTrigger, type RunStatus } from '@sovereign/protocol';
+import { interactiveUrl } from '@sovereign/protocol';
 import type { Queryable } from '@sovereign/protocol/sql';
 import { iso, isoOrNull } from '../context.ts';
+import type { DataplanesTable, JobsTable, RunsTable, RunTrigger, WorkspacesTable } from '../tables.ts';
 
-export const RunTriggers = ['manual', 'api', 'schedule', 'after', 'retry'] as const;
-export type RunTrigger = (typeof RunTriggers)[number];
-
-export interface RunRow {
-  run_id: string;
-  job_id: string;
-  workspace_id: string;
-  dataplane_id: string;
-  deployment_id: string;
-  attempt: number;
-  root_run_id: string;
-  trigger: RunTrigger;
-  status: RunStatus;
-  reason_code: string | null;
-  exit_code: number | null;
-  timeout_seconds: number;
-  scheduled_for: Date | null;
-  created_by: string | null;
-  queued_at: Date;
-  claimed_at: Date | null;
-  started_at: Date | null;
-  finished_at: Date | null;
-  lease_instance_id: string | null;
-  last_instance_id: string | null;
-  lease_expires_at: Date | null;
-  cancel_requested_at: Date | null;
-  job_name: string;
-  job_kind: 'batch' | 'interactive';
-  /** The public URL of the run's data plane, as its instances report it. */
-  dataplane_url: string | null;
-  organization_id: string;
-}
+/** A run with its job's name and kind, its data plane's URL and its workspace's organization (selectRun). */
+export type RunRow = RunsTable &
+  Pick<WorkspacesTable, 'organization_id'> & {
+    job_name: JobsTable['name'];
+    job_kind: JobsTable['kind'];
+    /** The public URL of the run's data plane, where an interactive run is opened. */
+    dataplane_url: DataplanesTable['public_url'];
+  };
 
 export const selectRun = `SELECT r.*, j.name AS job_name, j.kind AS job_kind, d.public_url AS dataplane_url, w.organization_id
   FROM runs r JOIN jobs j USING (job_id) JOIN workspaces w ON w.workspace_id = r.workspace_id
@@ -106,20 +83,22 @@ export function toRun(row: RunRow) {
   };
 }
 
-export interface JobForRun {
-  job_id: string;
-  workspace_id: string;
-  name: string;
-  kind: 'batch' | 'interactive';
-  trigger: JobTrigger;
-  timeout_seconds: number;
-  retries: number;
-  max_running: number | null;
-  paused: boolean;
-  deployment_id: string;
-  archived_at: Date | null;
-  dataplane_id: string;
-}
+/** What queueing a run of a job needs: the job's definition and its workspace's data plane (selectJobForRun). */
+export type JobForRun = Pick<
+  JobsTable,
+  | 'job_id'
+  | 'workspace_id'
+  | 'name'
+  | 'kind'
+  | 'trigger'
+  | 'timeout_seconds'
+  | 'retries'
+  | 'max_running'
+  | 'paused'
+  | 'deployment_id'
+  | 'archived_at'
+> &
+  Pick<WorkspacesTable, 'dataplane_id'>;
 
 export const selectJobForRun = `SELECT j.job_id, j.workspace_id, j.name, j.kind, j.trigger, j.timeout_seconds, j.retries,
     j.max_running, j.paused, j.deployment_id, j.archived_at, w.dataplane_id
@@ -138,7 +117,7 @@ const jobLockSpace = 0x5056_0011;
 export async function runsAtLimit(tx: Queryable, job: JobForRun): Promise<string[] | undefined> {
   if (job.max_running === null) return undefined;
   await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [jobLockSpace, job.job_id]);
-  const active = await tx.query<{ run_id: string }>(
+  const active = await tx.query<Pick<RunsTable, 'run_id'>>(
     `SELECT run_id FROM runs WHERE job_id = $1 AND status IN ('queued', 'claimed', 'running')
       ORDER BY queued_at, run_id`,
     [job.job_id],
@@ -165,7 +144,7 @@ export async function enqueueRun(
 ): Promise<{ runId: string; dataplaneId: string } | undefined> {
   if ((await runsAtLimit(tx, job)) !== undefined) return undefined;
   const runId = randomUUID();
-  const rows = await tx.query<{ run_id: string }>(
+  const rows = await tx.query<Pick<RunsTable, 'run_id'>>(
     `INSERT INTO runs (run_id, job_id, workspace_id, dataplane_id, deployment_id, attempt, root_run_id, trigger,
                        status, timeout_seconds, scheduled_for, created_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11)
@@ -203,7 +182,7 @@ export async function enqueueScheduledRuns(
     if (fire.job.max_running === null || (await runsAtLimit(tx, fire.job)) === undefined) fires.push(fire);
   }
   if (fires.length === 0) return [];
-  const rows = await tx.query<{ run_id: string; dataplane_id: string }>(
+  const rows = await tx.query<Pick<RunsTable, 'run_id' | 'dataplane_id'>>(
     `INSERT INTO runs (run_id, job_id, workspace_id, dataplane_id, deployment_id, attempt, root_run_id, trigger,
                        status, timeout_seconds, scheduled_for)
      SELECT f.run_id, f.job_id, f.workspace_id, f.dataplane_id, f.deployment_id, 1, f.run_id, 'schedule',

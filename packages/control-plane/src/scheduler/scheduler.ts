@@ -1,21 +1,13 @@
-import type { JobTrigger } from '@sovereign/protocol';
 import type { Database, Queryable } from '@sovereign/protocol/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Dispatcher } from '../runs/dispatcher.ts';
 import { expireLeases, type Wakes } from '../runs/lifecycle.ts';
 import { enqueueScheduledRuns, type JobForRun, selectJobForRun } from '../runs/store.ts';
+import type { JobSchedulesTable, JobsTable } from '../tables.ts';
 import { isScheduled, nextDue } from './due-times.ts';
 
 /** Advisory lock that makes one replica at a time run a scheduler tick. */
 const schedulerLock = 0x50_56_10;
-
-interface ScheduleRow {
-  job_id: string;
-  trigger: JobTrigger;
-  timezone: string;
-  next_due_at: Date | null;
-  updated_at: Date;
-}
 
 /**
  * Fires scheduled jobs and ends runs whose lease ran out (after a grace of one lease
@@ -102,13 +94,7 @@ export class Scheduler {
 
   /** Gives every live scheduled job a next due time, and starts afresh when its trigger changed. */
   async #syncSchedules(tx: Queryable, now: Date): Promise<void> {
-    const jobs = await tx.query<{
-      job_id: string;
-      trigger: JobTrigger;
-      timezone: string;
-      known: boolean;
-      same: boolean;
-    }>(
+    const jobs = await tx.query<Pick<JobsTable, 'job_id' | 'trigger' | 'timezone'> & { known: boolean; same: boolean }>(
       `SELECT j.job_id, j.trigger, j.timezone, s.job_id IS NOT NULL AS known,
               coalesce(s.trigger = j.trigger AND s.timezone = j.timezone, false) AS same
          FROM jobs j JOIN workspaces w USING (workspace_id)
@@ -131,7 +117,7 @@ export class Scheduler {
   }
 
   async #fireDue(tx: Queryable, now: Date, wakes: Wakes): Promise<number> {
-    const due = await tx.query<ScheduleRow>(
+    const due = await tx.query<JobSchedulesTable>(
       `SELECT s.* FROM job_schedules s JOIN jobs j USING (job_id)
         WHERE s.next_due_at <= $1 AND j.archived_at IS NULL
         ORDER BY s.next_due_at LIMIT 10000`,

@@ -1,5 +1,6 @@
 import { interactiveSessionMaxSeconds } from '@sovereign/protocol';
 import type { Queryable } from '@sovereign/protocol/sql';
+import type { IssuedTokensTable, UsersTable } from '../tables.ts';
 
 /**
  * The scoped tokens the control plane issued: metadata only (never the token), so they
@@ -53,7 +54,7 @@ export type RevocationTarget =
  * `interactiveSessionMaxSeconds`). Returns the data planes to tell, at once.
  */
 export async function revokeIssued(tx: Queryable, target: RevocationTarget, now: Date): Promise<string[]> {
-  const rows = await tx.query<{ dataplane_id: string }>(
+  const rows = await tx.query<Pick<IssuedTokensTable, 'dataplane_id'>>(
     `UPDATE issued_tokens t SET revoked_at = $1, revocation_seq = nextval('token_revocation_seq')
       WHERE t.revoked_at IS NULL AND t.expires_at > $1::timestamptz - ($2::int * interval '1 second')
         AND ($3::text IS NULL OR t.jti = $3)
@@ -87,7 +88,7 @@ export async function revocationsSince(
   now: Date,
   limit = 1000,
 ): Promise<{ revokedTokens: Array<{ jti: string; expiresAt: string }>; through: number }> {
-  const rows = await db.query<{ jti: string; expires_at: Date; revocation_seq: string }>(
+  const rows = await db.query<Pick<IssuedTokensTable, 'jti' | 'expires_at'> & { revocation_seq: string }>(
     `SELECT jti, expires_at, revocation_seq::text AS revocation_seq FROM issued_tokens
       WHERE dataplane_id = $1 AND revocation_seq > $2
         AND expires_at > $3::timestamptz - ($4::int * interval '1 second')
@@ -108,16 +109,11 @@ export async function revocationsSince(
   return { revokedTokens: [], through: Math.max(after, Number(newest?.seq ?? 0)) };
 }
 
-export interface LiveTokenRow {
-  jti: string;
-  user_id: string;
-  email: string;
-  scopes: string;
-  issued_at: Date;
-  expires_at: Date;
-  revoked_at: Date | null;
-  via: 'session' | 'api_key' | null;
-}
+export type LiveTokenRow = Pick<
+  IssuedTokensTable,
+  'jti' | 'user_id' | 'scopes' | 'issued_at' | 'expires_at' | 'revoked_at'
+> &
+  Pick<UsersTable, 'email'> & { via: 'session' | 'api_key' | null };
 
 /**
  * A workspace's tokens that can still be used: unexpired, or (with the `interactive`

@@ -11,19 +11,12 @@ import {
   type JWTPayload,
   SignJWT,
 } from 'jose';
+import type { SigningKeysTable } from '../tables.ts';
 import { SigningKeyUnreadableError, WrongMasterKeyError } from './errors.ts';
 import { keyIdsOf, keyOf, type MasterKeyring } from './master-keys.ts';
 
-interface KeyRow {
-  kid: string;
-  state: 'active' | 'retiring' | 'retired';
-  public_jwk: JWK;
-  sealed_private_key: Uint8Array | null;
-  master_key_id: string | null;
-  created_at: Date;
-  retiring_at: Date | null;
-  retired_at: Date | null;
-}
+/** A key as the replicas cache it: everything but the plaintext column, which only open() reads. */
+type KeyRow = Omit<SigningKeysTable, 'private_jwk'>;
 
 export interface SigningKeyInfo {
   kid: string;
@@ -85,12 +78,9 @@ export class SigningKeys {
     const opened = new Map<string, CryptoKey>();
     const report = await this.#db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [signingKeysLock]);
-      const rows = await tx.query<{
-        kid: string;
-        private_jwk: JWK | null;
-        sealed_private_key: Uint8Array | null;
-        master_key_id: string | null;
-      }>(
+      const rows = await tx.query<
+        Pick<SigningKeysTable, 'kid' | 'private_jwk' | 'sealed_private_key' | 'master_key_id'>
+      >(
         `SELECT kid, private_jwk, sealed_private_key, master_key_id FROM signing_keys
           WHERE private_jwk IS NOT NULL OR sealed_private_key IS NOT NULL ORDER BY created_at FOR UPDATE`,
       );
@@ -195,7 +185,7 @@ export class SigningKeys {
   async retire(): Promise<string[]> {
     const rows = await this.#db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [signingKeysLock]);
-      return tx.query<{ kid: string }>(
+      return tx.query<Pick<SigningKeysTable, 'kid'>>(
         `UPDATE signing_keys
             SET state = 'retired', retired_at = now(), private_jwk = NULL, sealed_private_key = NULL, master_key_id = NULL
           WHERE state = 'retiring' RETURNING kid`,

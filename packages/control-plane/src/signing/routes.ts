@@ -18,6 +18,7 @@ import { boundWorkspace, requireInstanceAdmin, roleIn } from '../auth/access.ts'
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
 import { type DataplaneRow, selectDataplane } from '../dataplanes/store.ts';
+import type { IssuedTokensTable, WorkspacesTable } from '../tables.ts';
 import { workspaceFor } from '../workspaces/store.ts';
 import { liveTokens, recordIssued, revokeIssued } from './issued-tokens.ts';
 import { tellDataplanes } from './revocations.ts';
@@ -197,12 +198,9 @@ export async function signingRoutes(app: App, deps: Deps) {
       const principal = principalOf(request);
       const notFound = new NotFoundProblem(ErrorCode.tokenNotFound, 'No such token.');
       const revoked = await db.transaction(async (tx) => {
-        const [row] = await tx.query<{
-          user_id: string;
-          workspace_id: string;
-          organization_id: string;
-          revoked_at: Date | null;
-        }>(
+        const [row] = await tx.query<
+          Pick<IssuedTokensTable, 'user_id' | 'workspace_id' | 'revoked_at'> & Pick<WorkspacesTable, 'organization_id'>
+        >(
           `SELECT t.user_id, t.workspace_id, w.organization_id, t.revoked_at
              FROM issued_tokens t JOIN workspaces w USING (workspace_id)
             WHERE t.jti = $1`,

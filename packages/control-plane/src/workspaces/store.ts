@@ -4,18 +4,19 @@ import type { Queryable } from '@sovereign/protocol/sql';
 import { requireRole } from '../auth/access.ts';
 import type { Principal } from '../auth/principal.ts';
 import { iso } from '../context.ts';
+import type { RegionsTable, WorkspacesTable } from '../tables.ts';
 
-export interface WorkspaceRow {
-  workspace_id: string;
-  organization_id: string;
-  name: string;
-  region_id: string;
-  dataplane_id: string;
-  created_at: Date;
-  updated_at: Date;
-  region_name: string;
-  max_concurrent_runs: number | null;
-}
+export type WorkspaceRow = Pick<
+  WorkspacesTable,
+  | 'workspace_id'
+  | 'organization_id'
+  | 'name'
+  | 'region_id'
+  | 'dataplane_id'
+  | 'created_at'
+  | 'updated_at'
+  | 'max_concurrent_runs'
+> & { region_name: RegionsTable['name'] };
 
 export const selectWorkspace = `SELECT w.workspace_id, w.organization_id, w.name, w.region_id, w.dataplane_id,
     w.created_at, w.updated_at, r.name AS region_name, w.max_concurrent_runs
@@ -55,7 +56,7 @@ export async function workspaceFor(
 
 /** The organization whose region holds a data plane: its admins set the limits of the workspaces it hosts. */
 export async function dataplaneOrganization(tx: Queryable, dataplaneId: string): Promise<string> {
-  const [row] = await tx.query<{ organization_id: string }>(
+  const [row] = await tx.query<Pick<RegionsTable, 'organization_id'>>(
     'SELECT r.organization_id FROM dataplanes d JOIN regions r USING (region_id) WHERE d.dataplane_id = $1',
     [dataplaneId],
   );
