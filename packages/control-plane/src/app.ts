@@ -7,7 +7,8 @@ import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import type { ControlPlaneConfig } from './config.ts';
 import type { Deps } from './context.ts';
 import { DashboardFiles } from './dashboard/serve.ts';
-import { internalRoutes } from './internal/routes.ts';
+import { dataplaneApiRoutes } from './dataplane-api/routes.ts';
+import { LeaseExpiry } from './leases/expiry.ts';
 import { publicApi, publicApiPrefix } from './public-api.ts';
 import { Dispatcher } from './runs/dispatcher.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
@@ -105,8 +106,11 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
       log: app.log,
       now,
       tickMs: config.schedulerTickMs,
-      leaseSeconds: config.runLeaseSeconds,
-      heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
+      leases: new LeaseExpiry({
+        now,
+        leaseSeconds: config.runLeaseSeconds,
+        heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
+      }),
     });
     const boot = await bootstrap(deps);
 
@@ -139,7 +143,7 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
       },
     );
     await app.register(async (scope) => publicApi(scope as App, deps), { prefix: publicApiPrefix });
-    await app.register(async (scope) => internalRoutes(scope as App, deps));
+    await app.register(async (scope) => dataplaneApiRoutes(scope as App, deps));
     app.get(`${publicApiPrefix}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
     await dashboard.register(app);
     await app.ready();

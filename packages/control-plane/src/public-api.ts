@@ -4,6 +4,7 @@ import { installAuthentication } from './auth/principal.ts';
 import { authRoutes } from './auth/routes.ts';
 import type { Deps } from './context.ts';
 import { dataplaneRoutes } from './dataplanes/routes.ts';
+import { deploymentRoutes } from './deployments/routes.ts';
 import { jobRoutes } from './jobs/routes.ts';
 import { organizationRoutes } from './organizations/routes.ts';
 import { regionRoutes } from './regions/routes.ts';
@@ -23,6 +24,7 @@ export async function publicApi(app: App, deps: Deps): Promise<void> {
     dataplaneRoutes,
     workspaceRoutes,
     jobRoutes,
+    deploymentRoutes,
     runRoutes,
     signingRoutes,
     auditRoutes,

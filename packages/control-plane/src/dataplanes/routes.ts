@@ -20,8 +20,8 @@ import { boundWorkspace, roleIn } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { hashSecret, newSecret, SecretPrefix } from '../auth/secrets.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
+import { listInstances } from '../instances/store.ts';
 import { regionFor } from '../regions/store.ts';
-import type { DataplaneInstancesTable } from '../tables.ts';
 import {
   type DataplaneRow,
   dataplaneFor,
@@ -317,11 +317,7 @@ export async function dataplaneRoutes(app: App, deps: Deps) {
       const plane = await dataplaneFor(db, principal, request.params.dataplaneId, 'viewer');
       const role = await roleIn(db, principal, plane.organization_id);
       const admin = role !== null && roleAtLeast(role, 'admin');
-      const instances = await db.query<DataplaneInstancesTable>(
-        `SELECT * FROM dataplane_instances WHERE dataplane_id = $1
-          ORDER BY last_heartbeat_at DESC NULLS LAST, started_at DESC LIMIT 100`,
-        [plane.dataplane_id],
-      );
+      const instances = await listInstances(db, plane.dataplane_id);
       const now = deps.now();
       const newest = instances[0];
       return {

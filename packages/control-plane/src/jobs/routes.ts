@@ -1,12 +1,13 @@
-import { Closed, ErrorCode, JobTrigger, RunStatuses, Timestamp, Uuid } from '@sovereign/protocol';
+import { Closed, JobTrigger, RunStatuses, Timestamp, Uuid } from '@sovereign/protocol';
 import type { App } from '@sovereign/protocol/http';
-import { NotFoundProblem } from '@sovereign/protocol/http';
 import { Type } from 'typebox';
-import { requireRole } from '../auth/access.ts';
+import { audit, userActor } from '../audit/record.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
-import { type DeploymentsTable, type JobsTable, type RunsTable, RunTriggers, type WorkspacesTable } from '../tables.ts';
+import { RunTriggers } from '../tables.ts';
 import { workspaceFor } from '../workspaces/store.ts';
+import { jobFor } from './access.ts';
+import { type JobRow, listJobs, setJobPaused } from './store.ts';
 
 const Job = Type.Object({
   jobId: Uuid,
@@ -41,26 +42,6 @@ const Job = Type.Object({
   ]),
 });
 
-const Deployment = Type.Object({
-  deploymentId: Uuid,
-  workspaceId: Uuid,
-  digest: Type.String(),
-  sizeBytes: Type.Integer(),
-  jobNames: Type.Array(Type.String()),
-  createdBy: Type.Union([Uuid, Type.Null()]),
-  createdAt: Timestamp,
-});
-
-/** A job, its workspace's organization, and its newest run's columns (all null when it never ran). */
-type JobRow = JobsTable &
-  Pick<WorkspacesTable, 'organization_id'> & {
-    last_run_id: RunsTable['run_id'] | null;
-    last_run_status: RunsTable['status'] | null;
-    last_run_trigger: RunsTable['trigger'] | null;
-    last_run_queued_at: RunsTable['queued_at'] | null;
-    last_run_finished_at: RunsTable['finished_at'];
-  };
-
 function toJob(row: JobRow) {
   return {
     jobId: row.job_id,
@@ -91,14 +72,7 @@ function toJob(row: JobRow) {
   };
 }
 
-/** A job with its newest run, so a list of jobs shows how each last went without a call per job. */
-const selectJob = `SELECT j.*, w.organization_id, lr.run_id AS last_run_id, lr.status AS last_run_status,
-    lr.trigger AS last_run_trigger, lr.queued_at AS last_run_queued_at, lr.finished_at AS last_run_finished_at
-  FROM jobs j JOIN workspaces w USING (workspace_id)
-  LEFT JOIN LATERAL (SELECT r.run_id, r.status, r.trigger, r.queued_at, r.finished_at FROM runs r
-                      WHERE r.job_id = j.job_id ORDER BY r.queued_at DESC, r.run_id DESC LIMIT 1) lr ON true`;
-
-/** Jobs and deployments as metadata: what ran where and when, never what it contains. */
+/** Jobs as metadata: what runs where and when, never what it contains; and pausing a job's schedule. */
 export async function jobRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
@@ -115,10 +89,7 @@ export async function jobRoutes(app: App, deps: Deps) {
     },
     async (request) => {
       const workspace = await workspaceFor(db, principalOf(request), request.params.workspaceId, 'viewer');
-      const rows = await db.query<JobRow>(
-        `${selectJob} WHERE j.workspace_id = $1 AND ($2 OR j.archived_at IS NULL) ORDER BY j.name`,
-        [workspace.workspace_id, request.query.includeArchived ?? false],
-      );
+      const rows = await listJobs(db, workspace.workspace_id, request.query.includeArchived ?? false);
       return { data: rows.map(toJob) };
     },
   );
@@ -128,44 +99,34 @@ export async function jobRoutes(app: App, deps: Deps) {
     {
       schema: { tags: ['Jobs'], summary: 'Get a job', params: Closed({ jobId: Uuid }), response: { 200: Job } },
     },
-    async (request) => {
-      const notFound = new NotFoundProblem(ErrorCode.jobNotFound, 'No such job.');
-      const [row] = await db.query<JobRow>(`${selectJob} WHERE j.job_id = $1 AND w.deleted_at IS NULL`, [
-        request.params.jobId,
-      ]);
-      if (row === undefined) throw notFound;
-      await requireRole(db, principalOf(request), row.organization_id, 'viewer', notFound, row.workspace_id);
-      return toJob(row);
-    },
+    async (request) => toJob(await jobFor(db, principalOf(request), request.params.jobId, 'viewer')),
   );
 
-  app.get(
-    '/workspaces/:workspaceId/deployments',
+  app.patch(
+    '/jobs/:jobId',
     {
       schema: {
-        tags: ['Deployments'],
-        summary: "The workspace's deployments, newest first (metadata; the bundles stay in the data plane)",
-        params: Closed({ workspaceId: Uuid }),
-        response: { 200: Type.Object({ data: Type.Array(Deployment) }) },
+        tags: ['Jobs'],
+        summary: "Pause or resume a job's schedule (members and up)",
+        params: Closed({ jobId: Uuid }),
+        body: Closed({ paused: Type.Boolean() }),
+        response: { 200: Type.Object({ jobId: Uuid, paused: Type.Boolean() }) },
       },
     },
     async (request) => {
-      const workspace = await workspaceFor(db, principalOf(request), request.params.workspaceId, 'viewer');
-      const rows = await db.query<DeploymentsTable>(
-        'SELECT * FROM deployments WHERE workspace_id = $1 ORDER BY created_at DESC LIMIT 200',
-        [workspace.workspace_id],
-      );
-      return {
-        data: rows.map((r) => ({
-          deploymentId: r.deployment_id,
-          workspaceId: r.workspace_id,
-          digest: r.digest,
-          sizeBytes: Number(r.size_bytes),
-          jobNames: r.job_names,
-          createdBy: r.created_by,
-          createdAt: iso(r.created_at),
-        })),
-      };
+      const principal = principalOf(request);
+      const job = await jobFor(db, principal, request.params.jobId, 'member');
+      await db.transaction(async (tx) => {
+        await setJobPaused(tx, job.job_id, request.body.paused);
+        await audit(tx, userActor(principal), {
+          organizationId: job.organization_id,
+          action: request.body.paused ? 'job.pause' : 'job.resume',
+          targetType: 'job',
+          targetId: job.job_id,
+          requestId: request.id,
+        });
+      });
+      return { jobId: job.job_id, paused: request.body.paused };
     },
   );
 }

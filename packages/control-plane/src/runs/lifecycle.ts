@@ -127,16 +127,3 @@ export async function applyRunEvent(
   );
   return 'accepted';
 }
-
-/** Runs whose lease ran out end as `lost` (and may be retried). Returns how many. */
-export async function expireLeases(tx: Queryable, now: Date, wakes: Wakes): Promise<number> {
-  const expired = await tx.query<Pick<RunsTable, 'run_id'>>(
-    `SELECT run_id FROM runs WHERE status IN ('claimed', 'running') AND lease_expires_at < $1
-      ORDER BY lease_expires_at LIMIT 500 FOR UPDATE SKIP LOCKED`,
-    [now],
-  );
-  for (const { run_id } of expired) {
-    await endRun(tx, run_id, 'lost', { reasonCode: 'lease_expired', at: now }, wakes);
-  }
-  return expired.length;
-}

@@ -7,6 +7,7 @@ import { audit, userActor } from '../audit/record.ts';
 import { boundWorkspace, requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
+import { jobFor } from '../jobs/access.ts';
 import { CursorParam, decodeCursor, isMicros, isUuid, NextCursor, page } from '../paging.ts';
 import { RunTriggers } from '../tables.ts';
 import { endRun, type Wakes } from './lifecycle.ts';
@@ -17,7 +18,6 @@ import {
   type RunRow,
   runsAtLimit,
   runUrl,
-  selectJobForRun,
   selectRun,
   toRun,
 } from './store.ts';
@@ -61,21 +61,10 @@ async function runLimitProblem(tx: Queryable, job: JobForRun, active: string[]):
   );
 }
 
-/** Runs: trigger, list with filters and a cursor, get, cancel; and pausing a job's schedule. */
+/** Runs: trigger, list with filters and a cursor, get, cancel. */
 export async function runRoutes(app: App, deps: Deps) {
   const { db } = deps;
   const runNotFound = () => new NotFoundProblem(ErrorCode.runNotFound, 'No such run.');
-  const jobNotFound = () => new NotFoundProblem(ErrorCode.jobNotFound, 'No such job.');
-
-  async function jobFor(jobId: string, request: Parameters<typeof principalOf>[0], minimum: 'viewer' | 'member') {
-    const [job] = await db.query<JobForRun & { organization_id: string }>(
-      `${selectJobForRun.replace('SELECT ', 'SELECT w.organization_id, ')} WHERE j.job_id = $1 AND w.deleted_at IS NULL`,
-      [jobId],
-    );
-    if (job === undefined) throw jobNotFound();
-    await requireRole(db, principalOf(request), job.organization_id, minimum, jobNotFound(), job.workspace_id);
-    return job;
-  }
 
   app.post(
     '/jobs/:jobId/runs',
@@ -91,7 +80,7 @@ export async function runRoutes(app: App, deps: Deps) {
     },
     async (request) => {
       const principal = principalOf(request);
-      const job = await jobFor(request.params.jobId, request, 'member');
+      const job = await jobFor(db, principal, request.params.jobId, 'member');
       if (job.archived_at !== null) {
         throw new ConflictProblem(ErrorCode.jobArchived, 'The job is archived: it is no longer in the deployment.');
       }
@@ -216,37 +205,6 @@ export async function runRoutes(app: App, deps: Deps) {
       // A cancel for a run its data plane holds, or runs queued after one that ended.
       for (const dataplaneId of wakes) await deps.dispatcher.wake(dataplaneId, 'cancels');
       return toRun(run);
-    },
-  );
-
-  app.patch(
-    '/jobs/:jobId',
-    {
-      schema: {
-        tags: ['Jobs'],
-        summary: "Pause or resume a job's schedule (members and up)",
-        params: Closed({ jobId: Uuid }),
-        body: Closed({ paused: Type.Boolean() }),
-        response: { 200: Type.Object({ jobId: Uuid, paused: Type.Boolean() }) },
-      },
-    },
-    async (request) => {
-      const principal = principalOf(request);
-      const job = await jobFor(request.params.jobId, request, 'member');
-      await db.transaction(async (tx) => {
-        await tx.query('UPDATE jobs SET paused = $2, updated_at = now() WHERE job_id = $1', [
-          job.job_id,
-          request.body.paused,
-        ]);
-        await audit(tx, userActor(principal), {
-          organizationId: job.organization_id,
-          action: request.body.paused ? 'job.pause' : 'job.resume',
-          targetType: 'job',
-          targetId: job.job_id,
-          requestId: request.id,
-        });
-      });
-      return { jobId: job.job_id, paused: request.body.paused };
     },
   );
 }

@@ -1,7 +1,8 @@
 import type { Database, Queryable } from '@sovereign/protocol/sql';
 import type { FastifyBaseLogger } from 'fastify';
+import type { LeaseExpiry } from '../leases/expiry.ts';
 import type { Dispatcher } from '../runs/dispatcher.ts';
-import { expireLeases, type Wakes } from '../runs/lifecycle.ts';
+import type { Wakes } from '../runs/lifecycle.ts';
 import { enqueueScheduledRuns, type JobForRun, selectJobForRun } from '../runs/store.ts';
 import type { JobSchedulesTable, JobsTable } from '../tables.ts';
 import { isScheduled, nextDue } from './due-times.ts';
@@ -10,10 +11,10 @@ import { isScheduled, nextDue } from './due-times.ts';
 const schedulerLock = 0x50_56_10;
 
 /**
- * Fires scheduled jobs and ends runs whose lease ran out (after a grace of one lease
- * period from start, so a restart of the control plane loses no run). Every replica ticks; an
- * advisory lock lets one of them work at a time, and a unique index on (job, due
- * time) makes each due time fire once whatever happens (restarts, two leaders).
+ * Fires scheduled jobs, and has the leases that ran out expired (leases/expiry.ts) under
+ * the same lock. Every replica ticks; an advisory lock lets one of them work at a time,
+ * and a unique index on (job, due time) makes each due time fire once whatever happens
+ * (restarts, two leaders).
  *
  * Catch-up policy: after downtime, a job fires once for its most recent missed due
  * time, and the older missed times are skipped (like Airflow's catchup=False): a
@@ -25,8 +26,7 @@ export class Scheduler {
   readonly #log: FastifyBaseLogger;
   readonly #now: () => Date;
   readonly #tickMs: number;
-  /** No lease expires before this: data planes get one lease period to reach a restarted control plane. */
-  readonly #expireFrom: number;
+  readonly #leases: LeaseExpiry;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
@@ -37,16 +37,14 @@ export class Scheduler {
     log: FastifyBaseLogger;
     now: () => Date;
     tickMs: number;
-    leaseSeconds: number;
-    heartbeatIntervalSeconds: number;
+    leases: LeaseExpiry;
   }) {
     this.#db = options.db;
     this.#dispatcher = options.dispatcher;
     this.#log = options.log;
     this.#now = options.now;
     this.#tickMs = options.tickMs;
-    // A lease period and two heartbeats: time for every data plane to notice us and renew.
-    this.#expireFrom = options.now().getTime() + (options.leaseSeconds + 2 * options.heartbeatIntervalSeconds) * 1000;
+    this.#leases = options.leases;
   }
 
   start(): void {
@@ -82,9 +80,7 @@ export class Scheduler {
       const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [schedulerLock]);
       if (lock?.ok !== true) return 0;
       const now = this.#now();
-      // Until every data plane had a chance to heartbeat to this (re)started control plane,
-      // an old lease says nothing about whether its run is alive.
-      if (now.getTime() >= this.#expireFrom) await expireLeases(tx, now, wakes);
+      await this.#leases.expire(tx, now, wakes);
       await this.#syncSchedules(tx, now);
       return this.#fireDue(tx, now, wakes);
     });

@@ -14,7 +14,6 @@ import {
   InitializeResponse,
   InternalPaths,
   interactiveSessionMaxSeconds,
-  normalizePublicUrl,
   RevocationsRequest,
   RevocationsResponse,
   RunEventsRequest,
@@ -23,13 +22,11 @@ import {
 } from '@sovereign/protocol';
 import type { App } from '@sovereign/protocol/http';
 import { ConflictProblem, UnauthorizedProblem } from '@sovereign/protocol/http';
-import type { Queryable } from '@sovereign/protocol/sql';
-import type { FastifyBaseLogger } from 'fastify';
 import { audit } from '../audit/record.ts';
 import { hashSecret, sameHash } from '../auth/secrets.ts';
 import type { Deps } from '../context.ts';
-import { type DataplaneRow, notePublicUrlMismatch, pinnedPublicUrl } from '../dataplanes/store.ts';
-import { applyDeploymentReport } from '../jobs/apply-report.ts';
+import { applyDeploymentReport } from '../deployments/apply-report.ts';
+import { recordInstance } from '../instances/store.ts';
 import {
   cancelsFor,
   claimRuns,
@@ -37,64 +34,20 @@ import {
   releaseClaims,
   renewLeases,
   requeueUndelivered,
-} from '../runs/claims.ts';
+} from '../leases/store.ts';
 import { applyRunEvent, type Wakes } from '../runs/lifecycle.ts';
 import { revocationsSince } from '../signing/issued-tokens.ts';
 import type { DataplanesTable, IssuedTokensTable, RegionsTable, WorkspacesTable } from '../tables.ts';
 import { authenticateDataplane } from './dataplane-auth.ts';
-import { PublicUrlMismatchProblem, recordInstance } from './store.ts';
+import { checkPublicUrl, refusedInstance } from './public-url.ts';
 
 const hidden = { hide: true, tags: ['Internal'] };
 
 /**
- * Holds an instance's report to its data plane's public URL, the URL clients are sent to
- * with their scoped tokens: it is never taken from a report. The first registration of a
- * data plane without one pins it; a report of any other URL is noted in the data plane's
- * health, audited (when the refused URL is not the last one noted) and answered with the
- * problem to throw once that is committed. Answers the URL to record the instance with when it matches.
+ * The API data planes call (the protocol's control plane side, under /api/internal/v1):
+ * every call is made by a data plane, outbound, with its credential token.
  */
-async function checkPublicUrl(
-  tx: Queryable,
-  plane: DataplaneRow,
-  facts: InitializeRequest,
-  at: Date,
-  requestId: string,
-): Promise<{ publicUrl: string } | { refused: PublicUrlMismatchProblem }> {
-  const reported = normalizePublicUrl(facts.publicUrl);
-  const pinned = await pinnedPublicUrl(tx, plane.dataplane_id, reported);
-  if (normalizePublicUrl(pinned) === reported) return { publicUrl: pinned };
-  if (await notePublicUrlMismatch(tx, plane.dataplane_id, reported, at)) {
-    await audit(
-      tx,
-      { type: 'dataplane', id: plane.dataplane_id },
-      {
-        organizationId: plane.organization_id,
-        action: 'dataplane_instance.public_url_refused',
-        targetType: 'dataplane_instance',
-        targetId: facts.instanceId,
-        requestId,
-      },
-    );
-  }
-  return { refused: new PublicUrlMismatchProblem(pinned, reported) };
-}
-
-/** Says in the control plane's log that an instance was refused for its public URL, and answers the problem. */
-function refusedInstance(
-  log: FastifyBaseLogger,
-  plane: DataplaneRow,
-  instanceId: string,
-  problem: PublicUrlMismatchProblem,
-): PublicUrlMismatchProblem {
-  log.warn(
-    { dataplaneId: plane.dataplane_id, instanceId, publicUrl: problem.publicUrl, reportedUrl: problem.reportedUrl },
-    'refused a data plane instance that reports another public URL than its data plane’s',
-  );
-  return problem;
-}
-
-/** The protocol's control plane side: every call is made by a data plane, outbound. */
-export async function internalRoutes(app: App, deps: Deps) {
+export async function dataplaneApiRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
   // Airbyte's token endpoint takes form bodies too, as OAuth 2 clients send them.

@@ -227,3 +227,16 @@ export async function requeueUndelivered(
 export function heartbeatSettleSeconds(leaseSeconds: number): number {
   return Math.max(1, Math.min(10, Math.floor(leaseSeconds / 3)));
 }
+
+/**
+ * Runs whose lease ran out before `now`, oldest lease first, a batch of 500 at most,
+ * locked for the transaction that ends them; one another replica is ending is skipped.
+ */
+export async function lockExpiredLeases(tx: Queryable, now: Date): Promise<string[]> {
+  const expired = await tx.query<Pick<RunsTable, 'run_id'>>(
+    `SELECT run_id FROM runs WHERE status IN ('claimed', 'running') AND lease_expires_at < $1
+      ORDER BY lease_expires_at LIMIT 500 FOR UPDATE SKIP LOCKED`,
+    [now],
+  );
+  return expired.map((r) => r.run_id);
+}
