@@ -9,7 +9,8 @@ import { jobRoutes } from './jobs/routes.ts';
 import { organizationRoutes } from './organizations/routes.ts';
 import { regionRoutes } from './regions/routes.ts';
 import { runRoutes } from './runs/routes.ts';
-import { signingRoutes } from './signing/routes.ts';
+import { signingKeyRoutes } from './signing/routes.ts';
+import { scopedTokenRoutes } from './tokens/routes.ts';
 import { workspaceRoutes } from './workspaces/routes.ts';
 
 export const publicApiPrefix = '/api/public/v1';
@@ -26,7 +27,8 @@ export async function publicApi(app: App, deps: Deps): Promise<void> {
     jobRoutes,
     deploymentRoutes,
     runRoutes,
-    signingRoutes,
+    scopedTokenRoutes,
+    signingKeyRoutes,
     auditRoutes,
   ]) {
     await area(app, deps);

@@ -25,8 +25,8 @@ import type { Queryable } from '@sovereign/protocol/sql';
 import { Type } from 'typebox';
 import { audit, userActor } from '../audit/record.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
-import { revokeIssued } from '../signing/issued-tokens.ts';
-import { tellDataplanes } from '../signing/revocations.ts';
+import { announceRevocations } from '../tokens/revocations.ts';
+import { revokeScopedTokens } from '../tokens/store.ts';
 import { workspaceFor } from '../workspaces/store.ts';
 import { boundOrganization, effectiveRole, lowerRole, requireInstanceAdmin, requireSession } from './access.ts';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.ts';
@@ -256,9 +256,9 @@ export async function authRoutes(app: App, deps: Deps) {
         const tell = await db.transaction(async (tx) => {
           await tx.query('UPDATE sessions SET revoked_at = now() WHERE session_id = $1', [sessionId]);
           // The scoped tokens this session got end with it.
-          return revokeIssued(tx, { sessionIds: [sessionId] }, deps.now());
+          return revokeScopedTokens(tx, { sessionIds: [sessionId] }, deps.now());
         });
-        await tellDataplanes(deps, tell);
+        await announceRevocations(deps, tell);
       }
       return reply.status(204).send(null);
     },
@@ -283,7 +283,7 @@ export async function authRoutes(app: App, deps: Deps) {
         await tx.query('UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [
           principal.userId,
         ]);
-        const dataplanes = await revokeIssued(tx, { userId: principal.userId }, deps.now());
+        const dataplanes = await revokeScopedTokens(tx, { userId: principal.userId }, deps.now());
         await audit(tx, userActor(principal), {
           organizationId: null,
           action: 'user.logout_all',
@@ -293,7 +293,7 @@ export async function authRoutes(app: App, deps: Deps) {
         });
         return dataplanes;
       });
-      await tellDataplanes(deps, tell);
+      await announceRevocations(deps, tell);
       return reply.status(204).send(null);
     },
   );
@@ -436,10 +436,10 @@ export async function authRoutes(app: App, deps: Deps) {
           requestId: request.id,
         });
         // The scoped tokens of the sessions it ended end with them.
-        const dataplanes = ended.length === 0 ? [] : await revokeIssued(tx, { sessionIds: ended }, deps.now());
+        const dataplanes = ended.length === 0 ? [] : await revokeScopedTokens(tx, { sessionIds: ended }, deps.now());
         return { sessionsEnded: ended.length, tell: dataplanes };
       });
-      await tellDataplanes(deps, tell);
+      await announceRevocations(deps, tell);
       return { sessionsEnded };
     },
   );
@@ -477,9 +477,9 @@ export async function authRoutes(app: App, deps: Deps) {
           requestId: request.id,
         });
         // Every scoped token issued to them, and the app sessions opened with those, end too.
-        return { row: user, tell: await revokeIssued(tx, { userId }, deps.now()) };
+        return { row: user, tell: await revokeScopedTokens(tx, { userId }, deps.now()) };
       });
-      await tellDataplanes(deps, tell);
+      await announceRevocations(deps, tell);
       return toUser(row);
     },
   );
@@ -613,9 +613,9 @@ export async function authRoutes(app: App, deps: Deps) {
           requestId: request.id,
         });
         // And the scoped tokens it got.
-        return revokeIssued(tx, { apiKeyId: row.api_key_id }, deps.now());
+        return revokeScopedTokens(tx, { apiKeyId: row.api_key_id }, deps.now());
       });
-      await tellDataplanes(deps, tell);
+      await announceRevocations(deps, tell);
       return reply.status(204).send(null);
     },
   );

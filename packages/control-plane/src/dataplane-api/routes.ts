@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import {
   ClaimRequest,
   ClaimResponse,
-  controlPlaneAudience,
   DataplaneTokenRequest,
   DataplaneTokenResponse,
   DeploymentReport,
@@ -18,12 +16,10 @@ import {
   RevocationsResponse,
   RunEventsRequest,
   RunEventsResponse,
-  TokenType,
 } from '@sovereign/protocol';
 import type { App } from '@sovereign/protocol/http';
-import { ConflictProblem, UnauthorizedProblem } from '@sovereign/protocol/http';
+import { ConflictProblem } from '@sovereign/protocol/http';
 import { audit } from '../audit/record.ts';
-import { hashSecret, sameHash } from '../auth/secrets.ts';
 import type { Deps } from '../context.ts';
 import { applyDeploymentReport } from '../deployments/apply-report.ts';
 import { recordInstance } from '../instances/store.ts';
@@ -36,9 +32,9 @@ import {
   requeueUndelivered,
 } from '../leases/store.ts';
 import { applyRunEvent, type Wakes } from '../runs/lifecycle.ts';
-import { revocationsSince } from '../signing/issued-tokens.ts';
-import type { DataplanesTable, IssuedTokensTable, RegionsTable, WorkspacesTable } from '../tables.ts';
-import { authenticateDataplane } from './dataplane-auth.ts';
+import type { IssuedTokensTable, WorkspacesTable } from '../tables.ts';
+import { revocationsSince } from '../tokens/store.ts';
+import { authenticateDataplane, exchangeClientCredentials } from './credential-token.ts';
 import { checkPublicUrl, refusedInstance } from './public-url.ts';
 
 const hidden = { hide: true, tags: ['Internal'] };
@@ -60,7 +56,7 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
     {
       schema: {
         ...hidden,
-        summary: 'Exchange data plane client credentials for a short-lived access token',
+        summary: 'Exchange data plane client credentials for a short-lived credential token',
         body: DataplaneTokenRequest,
         response: { 200: DataplaneTokenResponse },
       },
@@ -72,38 +68,8 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
         { key: `client-credentials:client:${request.ip}`, limit },
         { key: `client-credentials:id:${clientId}`, limit },
       ]);
-      const [plane] = await db.query<
-        Pick<DataplanesTable, 'dataplane_id' | 'client_secret_hash' | 'tombstone' | 'region_id'> &
-          Pick<RegionsTable, 'organization_id'>
-      >(
-        `SELECT d.dataplane_id, d.client_secret_hash, d.tombstone, d.region_id, r.organization_id
-           FROM dataplanes d JOIN regions r USING (region_id)
-          WHERE d.client_id::text = $1`,
-        [clientId],
-      );
-      const secretHash = hashSecret(clientSecret);
-      if (plane === undefined || plane.tombstone || plane.client_secret_hash === null) {
-        throw new UnauthorizedProblem(ErrorCode.invalidClientCredentials, 'Unknown or deleted data plane credentials.');
-      }
-      if (!sameHash(secretHash, plane.client_secret_hash)) {
-        throw new UnauthorizedProblem(ErrorCode.invalidClientCredentials, 'Unknown or deleted data plane credentials.');
-      }
-      const ttl = deps.config.dataplaneTokenTtlSeconds;
-      const iat = Math.floor(deps.now().getTime() / 1000);
-      const token = await deps.keys.sign(
-        {
-          iss: deps.config.publicUrl,
-          sub: plane.dataplane_id,
-          aud: controlPlaneAudience,
-          region: plane.region_id,
-          org: plane.organization_id,
-          iat,
-          exp: iat + ttl,
-          jti: randomUUID(),
-        },
-        TokenType.dataplane,
-      );
-      return { access_token: token, token_type: 'Bearer' as const, expires_in: ttl };
+      const { token, expiresIn } = await exchangeClientCredentials(deps, clientId, clientSecret);
+      return { access_token: token, token_type: 'Bearer' as const, expires_in: expiresIn };
     },
   );
 

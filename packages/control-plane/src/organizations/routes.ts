@@ -8,9 +8,9 @@ import { audit, userActor } from '../audit/record.ts';
 import { boundOrganization, effectiveRole, requireKeyRole, requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
-import { revokeIssued } from '../signing/issued-tokens.ts';
-import { tellDataplanes } from '../signing/revocations.ts';
 import type { MembershipsTable, OrganizationsTable, UsersTable } from '../tables.ts';
+import { announceRevocations } from '../tokens/revocations.ts';
+import { revokeScopedTokens } from '../tokens/store.ts';
 
 const RoleSchema = Type.Enum(Roles);
 const OrgName = Type.String({ minLength: 1, maxLength: 100 });
@@ -289,7 +289,7 @@ export async function organizationRoutes(app: App, deps: Deps) {
         );
         // A lower role ends the tokens issued with the scopes of the higher one; clients get new ones.
         if (!roleAtLeast(request.body.role, current.role)) {
-          tell = await revokeIssued(tx, { userId, organizationId }, deps.now());
+          tell = await revokeScopedTokens(tx, { userId, organizationId }, deps.now());
         }
         await audit(tx, userActor(principal), {
           organizationId,
@@ -300,7 +300,7 @@ export async function organizationRoutes(app: App, deps: Deps) {
         });
         return member(tx, organizationId, userId);
       });
-      await tellDataplanes(deps, tell);
+      await announceRevocations(deps, tell);
       return toMember(row);
     },
   );
@@ -326,7 +326,7 @@ export async function organizationRoutes(app: App, deps: Deps) {
         await guardOwnerChange(tx, organizationId, leaving ? current.role : callerRole, current.role, null);
         await tx.query('DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2', [organizationId, userId]);
         // Their scoped tokens (and the app sessions opened with them) end with the membership.
-        tell = await revokeIssued(tx, { userId, organizationId }, deps.now());
+        tell = await revokeScopedTokens(tx, { userId, organizationId }, deps.now());
         await audit(tx, userActor(principal), {
           organizationId,
           action: 'member.remove',
@@ -335,7 +335,7 @@ export async function organizationRoutes(app: App, deps: Deps) {
           requestId: request.id,
         });
       });
-      await tellDataplanes(deps, tell);
+      await announceRevocations(deps, tell);
       return reply.status(204).send(null);
     },
   );

@@ -9,7 +9,8 @@ import type { IssuedTokensTable, UsersTable } from '../tables.ts';
  * number it saw.
  */
 
-export interface IssuedToken {
+/** A scoped token as issued: its claims' metadata, and what it was issued under. */
+export interface IssuedScopedToken {
   jti: string;
   workspaceId: string;
   dataplaneId: string;
@@ -21,7 +22,7 @@ export interface IssuedToken {
   credential: { type: 'session' | 'api_key'; id: string };
 }
 
-export async function recordIssued(tx: Queryable, token: IssuedToken): Promise<void> {
+export async function insertScopedToken(tx: Queryable, token: IssuedScopedToken): Promise<void> {
   await tx.query(
     `INSERT INTO issued_tokens (jti, workspace_id, dataplane_id, user_id, scopes, issued_at, expires_at,
                                 session_id, api_key_id)
@@ -53,7 +54,7 @@ export type RevocationTarget =
  * those that may still back an interactive session (which outlives its token by up to
  * `interactiveSessionMaxSeconds`). Returns the data planes to tell, at once.
  */
-export async function revokeIssued(tx: Queryable, target: RevocationTarget, now: Date): Promise<string[]> {
+export async function revokeScopedTokens(tx: Queryable, target: RevocationTarget, now: Date): Promise<string[]> {
   const rows = await tx.query<Pick<IssuedTokensTable, 'dataplane_id'>>(
     `UPDATE issued_tokens t SET revoked_at = $1, revocation_seq = nextval('token_revocation_seq')
       WHERE t.revoked_at IS NULL AND t.expires_at > $1::timestamptz - ($2::int * interval '1 second')
@@ -109,7 +110,7 @@ export async function revocationsSince(
   return { revokedTokens: [], through: Math.max(after, Number(newest?.seq ?? 0)) };
 }
 
-export type LiveTokenRow = Pick<
+export type LiveScopedTokenRow = Pick<
   IssuedTokensTable,
   'jti' | 'user_id' | 'scopes' | 'issued_at' | 'expires_at' | 'revoked_at'
 > &
@@ -120,8 +121,12 @@ export type LiveTokenRow = Pick<
  * scope) still able to back an app's session. Revoked ones are listed too while they
  * would have been live, so an administrator sees what was ended.
  */
-export async function liveTokens(db: Queryable, workspaceId: string, now: Date): Promise<LiveTokenRow[]> {
-  return db.query<LiveTokenRow>(
+export async function listLiveScopedTokens(
+  db: Queryable,
+  workspaceId: string,
+  now: Date,
+): Promise<LiveScopedTokenRow[]> {
+  return db.query<LiveScopedTokenRow>(
     `SELECT t.jti, t.user_id, u.email, t.scopes, t.issued_at, t.expires_at, t.revoked_at,
             CASE WHEN t.session_id IS NOT NULL THEN 'session' WHEN t.api_key_id IS NOT NULL THEN 'api_key' END AS via
        FROM issued_tokens t JOIN users u USING (user_id)
