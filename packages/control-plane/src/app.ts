@@ -9,6 +9,7 @@ import type { Deps } from './context.ts';
 import { DashboardFiles } from './dashboard/serve.ts';
 import { dataplaneApiRoutes } from './dataplane-api/routes.ts';
 import { LeaseExpiry } from './leases/expiry.ts';
+import { LockKeys } from './locks.ts';
 import { publicApi, publicApiPrefix } from './public-api.ts';
 import { Dispatcher } from './runs/dispatcher.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
@@ -17,12 +18,10 @@ import { loadMasterKeyring } from './signing/master-keys.ts';
 
 export const version = '0.1.0';
 const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
-/** Advisory lock key for migrations of the control plane's database. */
-const migrationLock = 0x50_56_01;
 
 /** Brings the control plane's database to the current schema (maintenance commands too). */
 export function migrateControlPlane(db: Database): Promise<string[]> {
-  return migrate(db, migrationsDir, migrationLock);
+  return migrate(db, migrationsDir, LockKeys.migrations);
 }
 
 export interface ControlPlane {

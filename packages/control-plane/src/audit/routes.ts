@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
-import type { AuditEventsTable } from '../tables.ts';
+import { listAuditEvents } from './store.ts';
 
 const AuditEvent = Type.Object({
   auditEventId: Type.String(),
@@ -37,11 +37,7 @@ export async function auditRoutes(app: App, deps: Deps) {
       const { organizationId } = request.params;
       await requireRole(deps.db, principalOf(request), organizationId, 'admin');
       const limit = request.query.limit ?? 100;
-      const rows = await deps.db.query<AuditEventsTable>(
-        `SELECT * FROM audit_events WHERE organization_id = $1 AND ($2::bigint IS NULL OR audit_event_id < $2)
-          ORDER BY audit_event_id DESC LIMIT $3`,
-        [organizationId, request.query.cursor ?? null, limit + 1],
-      );
+      const rows = await listAuditEvents(deps.db, organizationId, request.query.cursor ?? null, limit + 1);
       const page = rows.slice(0, limit);
       return {
         data: page.map((r) => ({

@@ -1,17 +1,34 @@
 import type { Role } from '@sovereign/protocol';
 import type { Queryable } from '@sovereign/protocol/sql';
-import type {
-  ApiKeysTable,
-  MembershipsTable,
-  OrganizationsTable,
-  SessionsTable,
-  UsersTable,
-  WorkspacesTable,
-} from '../tables.ts';
+import type { ApiKeysTable, SessionsTable, UsersTable, WorkspacesTable } from '../tables.ts';
+
+// Users, their sign-in sessions and their API keys.
 
 /** A live session and its user (who is not disabled). */
 export type SessionRow = Pick<SessionsTable, 'session_id'> &
   Pick<UsersTable, 'user_id' | 'email' | 'is_instance_admin'>;
+
+export async function insertSession(
+  tx: Queryable,
+  session: { sessionId: string; userId: string; tokenHash: string; expiresAt: Date },
+): Promise<void> {
+  await tx.query('INSERT INTO sessions (session_id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)', [
+    session.sessionId,
+    session.userId,
+    session.tokenHash,
+    session.expiresAt,
+  ]);
+}
+
+/** Ends one session (signing out). */
+export async function endSession(tx: Queryable, sessionId: string): Promise<void> {
+  await tx.query('UPDATE sessions SET revoked_at = now() WHERE session_id = $1', [sessionId]);
+}
+
+/** Ends every live session of a user (signing out everywhere, or being disabled). */
+export async function endSessionsOf(tx: Queryable, userId: string, now: Date): Promise<void> {
+  await tx.query('UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL', [userId, now]);
+}
 
 export async function findSession(db: Queryable, tokenHash: string, now: Date): Promise<SessionRow | undefined> {
   const [row] = await db.query<SessionRow>(
@@ -112,17 +129,6 @@ export async function revokeApiKey(
   return row;
 }
 
-/** The highest role the user holds in any live organization, or null in none. */
-export async function highestRole(db: Queryable, userId: string): Promise<Role | null> {
-  const [row] = await db.query<Pick<MembershipsTable, 'role'>>(
-    `SELECT m.role FROM memberships m JOIN organizations o USING (organization_id)
-      WHERE m.user_id = $1 AND o.deleted_at IS NULL
-      ORDER BY array_position(ARRAY['viewer', 'member', 'admin', 'owner'], m.role) DESC LIMIT 1`,
-    [userId],
-  );
-  return row?.role ?? null;
-}
-
 /** Sets a new password hash and ends every other session of the user; answers how many ended. */
 export async function replacePassword(
   tx: Queryable,
@@ -151,11 +157,30 @@ export async function findUser(db: Queryable, userId: string): Promise<UserRow |
   return row;
 }
 
+/** The user with this email, whatever its case (emails are unique so). */
+export async function findUserByEmail(db: Queryable, email: string): Promise<UserRow | undefined> {
+  const [row] = await db.query<UserRow>('SELECT * FROM users WHERE lower(email) = lower($1)', [email]);
+  return row;
+}
+
+export async function insertUser(
+  tx: Queryable,
+  user: { userId: string; email: string; name: string; passwordHash: string; isInstanceAdmin: boolean },
+): Promise<UserRow> {
+  const [row] = await tx.query<UserRow>(
+    `INSERT INTO users (user_id, email, name, password_hash, is_instance_admin)
+     VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+    [user.userId, user.email, user.name, user.passwordHash, user.isInstanceAdmin],
+  );
+  if (row === undefined) throw new Error('insert returned nothing');
+  return row;
+}
+
 /**
  * Disables a user: from now on they cannot sign in, and their API keys are refused (not
  * revoked: enabling the user again brings back the keys that have not expired). Their
- * sessions end, and the scoped tokens issued to them are revoked, so data planes refuse
- * them from their next heartbeat. Keeps the first time it was disabled.
+ * sessions end with it (the scoped tokens issued to them are the caller's to revoke).
+ * Keeps the first time it was disabled.
  */
 export async function disableUser(tx: Queryable, userId: string, now: Date): Promise<UserRow | undefined> {
   const [row] = await tx.query<UserRow>(
@@ -163,7 +188,7 @@ export async function disableUser(tx: Queryable, userId: string, now: Date): Pro
     [userId, now],
   );
   if (row === undefined) return undefined;
-  await tx.query('UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL', [userId, now]);
+  await endSessionsOf(tx, userId, now);
   return row;
 }
 
@@ -173,18 +198,4 @@ export async function enableUser(tx: Queryable, userId: string, now: Date): Prom
     [userId, now],
   );
   return row;
-}
-
-/** The user's live organizations and roles there, by name; only `onlyOrganizationId` when given. */
-export async function membershipsOf(
-  db: Queryable,
-  userId: string,
-  onlyOrganizationId: string | null,
-): Promise<Array<Pick<OrganizationsTable, 'organization_id' | 'name'> & Pick<MembershipsTable, 'role'>>> {
-  return db.query(
-    `SELECT o.organization_id, o.name, m.role FROM memberships m JOIN organizations o USING (organization_id)
-      WHERE m.user_id = $1 AND o.deleted_at IS NULL AND ($2::uuid IS NULL OR o.organization_id = $2)
-      ORDER BY o.name, o.organization_id`,
-    [userId, onlyOrganizationId],
-  );
 }

@@ -12,8 +12,7 @@ import { importJWK, jwtVerify } from 'jose';
 import { bearerToken } from '../auth/principal.ts';
 import { hashSecret, sameHash } from '../auth/secrets.ts';
 import type { Deps } from '../context.ts';
-import { type DataplaneRow, selectDataplane } from '../dataplanes/store.ts';
-import type { DataplanesTable, RegionsTable } from '../tables.ts';
+import { type DataplaneRow, findCredentialedDataplane, findDataplaneByClientId } from '../dataplanes/store.ts';
 
 /**
  * A data plane's credential token: what it gets for its client credentials (the OAuth 2
@@ -35,15 +34,7 @@ export async function exchangeClientCredentials(
   clientId: string,
   clientSecret: string,
 ): Promise<{ token: string; expiresIn: number }> {
-  const [plane] = await deps.db.query<
-    Pick<DataplanesTable, 'dataplane_id' | 'client_secret_hash' | 'tombstone' | 'region_id'> &
-      Pick<RegionsTable, 'organization_id'>
-  >(
-    `SELECT d.dataplane_id, d.client_secret_hash, d.tombstone, d.region_id, r.organization_id
-       FROM dataplanes d JOIN regions r USING (region_id)
-      WHERE d.client_id::text = $1`,
-    [clientId],
-  );
+  const plane = await findDataplaneByClientId(deps.db, clientId);
   const secretHash = hashSecret(clientSecret);
   if (plane === undefined || plane.tombstone || plane.client_secret_hash === null) throw refusedCredentials();
   if (!sameHash(secretHash, plane.client_secret_hash)) throw refusedCredentials();
@@ -96,11 +87,8 @@ export async function authenticateDataplane(request: FastifyRequest, deps: Deps)
       'The data plane access token is invalid or expired; exchange the client credentials again.',
     );
   }
-  const [plane] = await deps.db.query<DataplaneRow & Pick<DataplanesTable, 'client_secret_hash'>>(
-    `${selectDataplane.replace('SELECT ', 'SELECT d.client_secret_hash, ')} WHERE d.dataplane_id = $1`,
-    [claims.sub],
-  );
-  if (plane === undefined || plane.tombstone || plane.client_secret_hash === null) {
+  const plane = await findCredentialedDataplane(deps.db, claims.sub);
+  if (plane === undefined) {
     throw new UnauthorizedProblem(
       ErrorCode.dataplaneCredentialsRevoked,
       'This data plane was deleted; its credentials no longer work.',

@@ -2,7 +2,8 @@ import { ErrorCode, type InitializeRequest, normalizePublicUrl } from '@sovereig
 import { ConflictProblem } from '@sovereign/protocol/http';
 import type { Queryable } from '@sovereign/protocol/sql';
 import type { FastifyBaseLogger } from 'fastify';
-import { audit } from '../audit/record.ts';
+import type { AuditEntry } from '../audit/record.ts';
+import { dataplaneNotFound } from '../dataplanes/access.ts';
 import { type DataplaneRow, notePublicUrlMismatch, pinnedPublicUrl } from '../dataplanes/store.ts';
 
 /** An instance reported a public URL other than its data plane's: refused (after the refusal is noted). */
@@ -26,33 +27,30 @@ export class PublicUrlMismatchProblem extends ConflictProblem {
  * Holds an instance's report to its data plane's public URL, the URL clients are sent to
  * with their scoped tokens: it is never taken from a report. The first registration of a
  * data plane without one pins it; a report of any other URL is noted in the data plane's
- * health, audited (when the refused URL is not the last one noted) and answered with the
- * problem to throw once that is committed. Answers the URL to record the instance with when it matches.
+ * health and answered with the problem to throw once that is committed, and with the
+ * event to audit when the refused URL is not the last one noted. Answers the URL to
+ * record the instance with when it matches.
  */
 export async function checkPublicUrl(
   tx: Queryable,
   plane: DataplaneRow,
   facts: InitializeRequest,
   at: Date,
-  requestId: string,
-): Promise<{ publicUrl: string } | { refused: PublicUrlMismatchProblem }> {
+): Promise<{ publicUrl: string } | { refused: PublicUrlMismatchProblem; audit: AuditEntry[] }> {
   const reported = normalizePublicUrl(facts.publicUrl);
   const pinned = await pinnedPublicUrl(tx, plane.dataplane_id, reported);
+  if (pinned === undefined) throw dataplaneNotFound();
   if (normalizePublicUrl(pinned) === reported) return { publicUrl: pinned };
-  if (await notePublicUrlMismatch(tx, plane.dataplane_id, reported, at)) {
-    await audit(
-      tx,
-      { type: 'dataplane', id: plane.dataplane_id },
-      {
-        organizationId: plane.organization_id,
-        action: 'dataplane_instance.public_url_refused',
-        targetType: 'dataplane_instance',
-        targetId: facts.instanceId,
-        requestId,
-      },
-    );
-  }
-  return { refused: new PublicUrlMismatchProblem(pinned, reported) };
+  const news = await notePublicUrlMismatch(tx, plane.dataplane_id, reported, at);
+  return {
+    refused: new PublicUrlMismatchProblem(pinned, reported),
+    audit: news ? [instanceEvent(plane, 'dataplane_instance.public_url_refused', facts.instanceId)] : [],
+  };
+}
+
+/** An event about one instance of a data plane, on the trail of its region's organization. */
+export function instanceEvent(plane: DataplaneRow, action: string, instanceId: string): AuditEntry {
+  return { organizationId: plane.organization_id, action, targetType: 'dataplane_instance', targetId: instanceId };
 }
 
 /** Says in the control plane's log that an instance was refused for its public URL, and answers the problem. */

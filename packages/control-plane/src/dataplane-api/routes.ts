@@ -11,7 +11,6 @@ import {
   InitializeRequest,
   InitializeResponse,
   InternalPaths,
-  interactiveSessionMaxSeconds,
   RevocationsRequest,
   RevocationsResponse,
   RunEventsRequest,
@@ -19,7 +18,7 @@ import {
 } from '@sovereign/protocol';
 import type { App } from '@sovereign/protocol/http';
 import { ConflictProblem } from '@sovereign/protocol/http';
-import { audit } from '../audit/record.ts';
+import { audited, dataplaneAuthor } from '../audit/record.ts';
 import type { Deps } from '../context.ts';
 import { applyDeploymentReport } from '../deployments/apply-report.ts';
 import { recordInstance } from '../instances/store.ts';
@@ -32,12 +31,19 @@ import {
   requeueUndelivered,
 } from '../leases/store.ts';
 import { applyRunEvent, type Wakes } from '../runs/lifecycle.ts';
-import type { IssuedTokensTable, WorkspacesTable } from '../tables.ts';
-import { revocationsSince } from '../tokens/store.ts';
+import { listRevokedScopedTokens, revocationsSince } from '../tokens/store.ts';
+import { findHostedWorkspaceOrganization, listHostedWorkspaceIds } from '../workspaces/store.ts';
 import { authenticateDataplane, exchangeClientCredentials } from './credential-token.ts';
-import { checkPublicUrl, refusedInstance } from './public-url.ts';
+import { checkPublicUrl, instanceEvent, type PublicUrlMismatchProblem, refusedInstance } from './public-url.ts';
 
 const hidden = { hide: true, tags: ['Internal'] };
+
+/** What a heartbeat tells an instance of the runs it holds: stop these, cancel those; and what went back to the queue. */
+interface HeldRuns {
+  fenced: string[];
+  cancels: string[];
+  requeued: string[];
+}
 
 /**
  * The API data planes call (the protocol's control plane side, under /api/internal/v1):
@@ -85,22 +91,14 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
     },
     async (request) => {
       const plane = await authenticateDataplane(request, deps);
-      const refused = await db.transaction(async (tx) => {
-        const url = await checkPublicUrl(tx, plane, request.body, deps.now(), request.id);
-        if ('refused' in url) return url.refused;
+      const refused = await audited(db, dataplaneAuthor(plane.dataplane_id, request.id), async (tx) => {
+        const url = await checkPublicUrl(tx, plane, request.body, deps.now());
+        if ('refused' in url) return { result: url.refused, audit: url.audit };
         await recordInstance(tx, plane.dataplane_id, request.body, url.publicUrl, null);
-        await audit(
-          tx,
-          { type: 'dataplane', id: plane.dataplane_id },
-          {
-            organizationId: plane.organization_id,
-            action: 'dataplane_instance.initialize',
-            targetType: 'dataplane_instance',
-            targetId: request.body.instanceId,
-            requestId: request.id,
-          },
-        );
-        return undefined;
+        return {
+          result: undefined,
+          audit: instanceEvent(plane, 'dataplane_instance.initialize', request.body.instanceId),
+        };
       });
       if (refused !== undefined) throw refusedInstance(request.log, plane, request.body.instanceId, refused);
       return {
@@ -131,45 +129,42 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
     async (request) => {
       const plane = await authenticateDataplane(request, deps);
       const now = deps.now();
-      const answer = await db.transaction(async (tx) => {
-        const url = await checkPublicUrl(tx, plane, request.body, now, request.id);
-        if ('refused' in url) return url;
-        await recordInstance(tx, plane.dataplane_id, request.body, url.publicUrl, now);
-        return {
-          fenced: await renewLeases(
-            tx,
-            plane.dataplane_id,
-            request.body.instanceId,
-            request.body.heldRuns,
-            deps.config.runLeaseSeconds,
-            now,
-          ),
-          cancels: await cancelsFor(tx, plane.dataplane_id, request.body.instanceId),
-          requeued: await requeueUndelivered(
-            tx,
-            plane.dataplane_id,
-            request.body.instanceId,
-            request.body.heldRuns,
-            request.body.claimedThrough === undefined
-              ? { before: new Date(now.getTime() - heartbeatSettleSeconds(deps.config.runLeaseSeconds) * 1000) }
-              : { through: request.body.claimedThrough },
-          ),
-        };
-      });
+      // A heartbeat is audited only when it reports a public URL that is news.
+      const answer = await audited<HeldRuns | { refused: PublicUrlMismatchProblem }>(
+        db,
+        dataplaneAuthor(plane.dataplane_id, request.id),
+        async (tx) => {
+          const url = await checkPublicUrl(tx, plane, request.body, now);
+          if ('refused' in url) return { result: { refused: url.refused }, audit: url.audit };
+          await recordInstance(tx, plane.dataplane_id, request.body, url.publicUrl, now);
+          const held = {
+            fenced: await renewLeases(
+              tx,
+              plane.dataplane_id,
+              request.body.instanceId,
+              request.body.heldRuns,
+              deps.config.runLeaseSeconds,
+              now,
+            ),
+            cancels: await cancelsFor(tx, plane.dataplane_id, request.body.instanceId),
+            requeued: await requeueUndelivered(
+              tx,
+              plane.dataplane_id,
+              request.body.instanceId,
+              request.body.heldRuns,
+              request.body.claimedThrough === undefined
+                ? { before: new Date(now.getTime() - heartbeatSettleSeconds(deps.config.runLeaseSeconds) * 1000) }
+                : { through: request.body.claimedThrough },
+            ),
+          };
+          return { result: held, audit: [] };
+        },
+      );
       if ('refused' in answer) throw refusedInstance(request.log, plane, request.body.instanceId, answer.refused);
       const { fenced, cancels, requeued } = answer;
       if (requeued.length > 0) await deps.dispatcher.wake(plane.dataplane_id);
-      const workspaces = await db.query<Pick<WorkspacesTable, 'workspace_id'>>(
-        'SELECT workspace_id FROM workspaces WHERE dataplane_id = $1 AND deleted_at IS NULL ORDER BY workspace_id',
-        [plane.dataplane_id],
-      );
-      // Listed past their expiry for as long as a session opened with one may last.
-      const revoked = await db.query<Pick<IssuedTokensTable, 'jti' | 'expires_at'>>(
-        `SELECT jti, expires_at FROM issued_tokens
-          WHERE dataplane_id = $1 AND revoked_at IS NOT NULL
-            AND expires_at > $2::timestamptz - ($3::int * interval '1 second') ORDER BY jti`,
-        [plane.dataplane_id, now, interactiveSessionMaxSeconds],
-      );
+      const workspaceIds = await listHostedWorkspaceIds(db, plane.dataplane_id);
+      const revoked = await listRevokedScopedTokens(db, plane.dataplane_id, now);
       const accepting = plane.enabled && plane.region_enabled;
       return {
         dataplaneEnabled: plane.enabled,
@@ -178,7 +173,7 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
         ...(accepting
           ? {}
           : { reason: plane.enabled ? ('region_disabled' as const) : ('dataplane_disabled' as const) }),
-        workspaceIds: workspaces.map((w) => w.workspace_id),
+        workspaceIds,
         revokedTokens: revoked.map((r) => ({ jti: r.jti, expiresAt: r.expires_at.toISOString() })),
         cancelRunIds: cancels,
         fencedRunIds: fenced,
@@ -200,30 +195,23 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
     async (request) => {
       const plane = await authenticateDataplane(request, deps);
       const report = request.body;
-      const jobs = await db.transaction(async (tx) => {
-        const [workspace] = await tx.query<Pick<WorkspacesTable, 'organization_id'>>(
-          'SELECT organization_id FROM workspaces WHERE workspace_id = $1 AND dataplane_id = $2',
-          [report.workspaceId, plane.dataplane_id],
-        );
-        if (workspace === undefined) {
+      const jobs = await audited(db, dataplaneAuthor(plane.dataplane_id, request.id), async (tx) => {
+        const organizationId = await findHostedWorkspaceOrganization(tx, report.workspaceId, plane.dataplane_id);
+        if (organizationId === undefined) {
           throw new ConflictProblem(
             ErrorCode.workspaceNotOnDataplane,
             'That workspace is not hosted by this data plane.',
           );
         }
-        const changes = await applyDeploymentReport(tx, plane.dataplane_id, report);
-        await audit(
-          tx,
-          { type: 'dataplane', id: plane.dataplane_id },
-          {
-            organizationId: workspace.organization_id,
+        return {
+          result: await applyDeploymentReport(tx, plane.dataplane_id, report),
+          audit: {
+            organizationId,
             action: 'deployment.report',
             targetType: 'deployment',
             targetId: report.deploymentId,
-            requestId: request.id,
           },
-        );
-        return changes;
+        };
       });
       return { deploymentId: report.deploymentId, jobs };
     },

@@ -1,11 +1,25 @@
-import { randomUUID } from 'node:crypto';
 import type { DeploymentReport, DeploymentReportResponse, JobMetadata } from '@sovereign/protocol';
 import type { Queryable } from '@sovereign/protocol/sql';
-import type { DeploymentsTable, JobsTable } from '../tables.ts';
+import { archiveJob, insertJob, type JobDefinition, listWorkspaceJobs, updateJobDefinition } from '../jobs/store.ts';
+import type { JobsTable } from '../tables.ts';
+import { lockWorkspace } from '../workspaces/store.ts';
+import { findDeploymentChanges, hasNewerDeployment, insertDeployment, setDeploymentChanges } from './store.ts';
 
 /** A data plane that predates `maxRunning` still gets one run at a time for its interactive jobs. */
 function maxRunningOf(job: JobMetadata): number | null {
   return job.maxRunning ?? (job.kind === 'interactive' ? 1 : null);
+}
+
+function definitionOf(job: JobMetadata, deploymentId: string): JobDefinition {
+  return {
+    kind: job.kind,
+    trigger: job.trigger,
+    timezone: job.timezone,
+    timeoutSeconds: job.timeoutSeconds,
+    retries: job.retries,
+    maxRunning: maxRunningOf(job),
+    deploymentId,
+  };
 }
 
 function sameDefinition(row: JobsTable, job: JobMetadata): boolean {
@@ -31,89 +45,35 @@ export async function applyDeploymentReport(
   report: DeploymentReport,
 ): Promise<DeploymentReportResponse['jobs']> {
   // One report at a time per workspace, so two deployments cannot interleave their upserts.
-  await tx.query('SELECT 1 FROM workspaces WHERE workspace_id = $1 FOR UPDATE', [report.workspaceId]);
-  const [existing] = await tx.query<Pick<DeploymentsTable, 'changes'>>(
-    'SELECT changes FROM deployments WHERE deployment_id = $1',
-    [report.deploymentId],
-  );
-  if (existing !== undefined) return existing.changes;
+  await lockWorkspace(tx, report.workspaceId);
+  const existing = await findDeploymentChanges(tx, report.deploymentId);
+  if (existing !== undefined) return existing;
 
-  const [newer] = await tx.query('SELECT 1 FROM deployments WHERE workspace_id = $1 AND created_at > $2 LIMIT 1', [
-    report.workspaceId,
-    report.createdAt,
-  ]);
+  const newer = await hasNewerDeployment(tx, report.workspaceId, report.createdAt);
   const changes: DeploymentReportResponse['jobs'] = { added: [], updated: [], unchanged: [], archived: [] };
-  await tx.query(
-    `INSERT INTO deployments (deployment_id, workspace_id, dataplane_id, digest, size_bytes, job_names, created_by,
-                                created_at, changes)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    [
-      report.deploymentId,
-      report.workspaceId,
-      dataplaneId,
-      report.digest,
-      report.sizeBytes,
-      report.jobs.map((j) => j.name),
-      report.createdBy,
-      report.createdAt,
-      JSON.stringify(changes),
-    ],
-  );
+  await insertDeployment(tx, dataplaneId, report, changes);
   // A late report of an older deployment is kept as history; the jobs follow the newest.
-  if (newer !== undefined) return changes;
+  if (newer) return changes;
 
-  const rows = await tx.query<JobsTable>('SELECT * FROM jobs WHERE workspace_id = $1', [report.workspaceId]);
+  const rows = await listWorkspaceJobs(tx, report.workspaceId);
   const byName = new Map(rows.map((r) => [r.name, r]));
   for (const job of report.jobs) {
     const row = byName.get(job.name);
     if (row === undefined) {
-      await tx.query(
-        `INSERT INTO jobs (job_id, workspace_id, name, kind, trigger, timezone, timeout_seconds, retries, deployment_id,
-                           max_running)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [
-          randomUUID(),
-          report.workspaceId,
-          job.name,
-          job.kind,
-          JSON.stringify(job.trigger),
-          job.timezone,
-          job.timeoutSeconds,
-          job.retries,
-          report.deploymentId,
-          maxRunningOf(job),
-        ],
-      );
+      await insertJob(tx, report.workspaceId, job.name, definitionOf(job, report.deploymentId));
       changes.added.push(job.name);
       continue;
     }
     (sameDefinition(row, job) ? changes.unchanged : changes.updated).push(job.name);
-    await tx.query(
-      `UPDATE jobs SET kind = $2, trigger = $3, timezone = $4, timeout_seconds = $5, retries = $6,
-              deployment_id = $7, max_running = $8, archived_at = NULL, updated_at = now()
-        WHERE job_id = $1`,
-      [
-        row.job_id,
-        job.kind,
-        JSON.stringify(job.trigger),
-        job.timezone,
-        job.timeoutSeconds,
-        job.retries,
-        report.deploymentId,
-        maxRunningOf(job),
-      ],
-    );
+    await updateJobDefinition(tx, row.job_id, definitionOf(job, report.deploymentId));
   }
   const named = new Set(report.jobs.map((j) => j.name));
   for (const row of rows) {
     if (row.archived_at === null && !named.has(row.name)) {
-      await tx.query('UPDATE jobs SET archived_at = now(), updated_at = now() WHERE job_id = $1', [row.job_id]);
+      await archiveJob(tx, row.job_id);
       changes.archived.push(row.name);
     }
   }
-  await tx.query('UPDATE deployments SET changes = $2 WHERE deployment_id = $1', [
-    report.deploymentId,
-    JSON.stringify(changes),
-  ]);
+  await setDeploymentChanges(tx, report.deploymentId, changes);
   return changes;
 }

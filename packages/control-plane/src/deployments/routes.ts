@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
 import type { DeploymentsTable } from '../tables.ts';
-import { workspaceFor } from '../workspaces/store.ts';
+import { workspaceFor } from '../workspaces/access.ts';
 import { listDeployments } from './store.ts';
 
 const Deployment = Type.Object({

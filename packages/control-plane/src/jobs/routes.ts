@@ -1,11 +1,11 @@
 import { Closed, JobTrigger, RunStatuses, Timestamp, Uuid } from '@sovereign/protocol';
 import type { App } from '@sovereign/protocol/http';
 import { Type } from 'typebox';
-import { audit, userActor } from '../audit/record.ts';
+import { audited, userAuthor } from '../audit/record.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
 import { RunTriggers } from '../tables.ts';
-import { workspaceFor } from '../workspaces/store.ts';
+import { workspaceFor } from '../workspaces/access.ts';
 import { jobFor } from './access.ts';
 import { type JobRow, listJobs, setJobPaused } from './store.ts';
 
@@ -116,15 +116,17 @@ export async function jobRoutes(app: App, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       const job = await jobFor(db, principal, request.params.jobId, 'member');
-      await db.transaction(async (tx) => {
+      await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         await setJobPaused(tx, job.job_id, request.body.paused);
-        await audit(tx, userActor(principal), {
-          organizationId: job.organization_id,
-          action: request.body.paused ? 'job.pause' : 'job.resume',
-          targetType: 'job',
-          targetId: job.job_id,
-          requestId: request.id,
-        });
+        return {
+          result: undefined,
+          audit: {
+            organizationId: job.organization_id,
+            action: request.body.paused ? 'job.pause' : 'job.resume',
+            targetType: 'job',
+            targetId: job.job_id,
+          },
+        };
       });
       return { jobId: job.job_id, paused: request.body.paused };
     },

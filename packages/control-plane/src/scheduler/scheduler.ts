@@ -1,14 +1,13 @@
 import type { Database, Queryable } from '@sovereign/protocol/sql';
 import type { FastifyBaseLogger } from 'fastify';
+import { findJobsToRun, type JobToRun } from '../jobs/store.ts';
 import type { LeaseExpiry } from '../leases/expiry.ts';
+import { LockKeys, tryLockForTransaction } from '../locks.ts';
 import type { Dispatcher } from '../runs/dispatcher.ts';
 import type { Wakes } from '../runs/lifecycle.ts';
-import { enqueueScheduledRuns, type JobForRun, selectJobForRun } from '../runs/store.ts';
-import type { JobSchedulesTable, JobsTable } from '../tables.ts';
+import { enqueueScheduledRuns } from '../runs/store.ts';
 import { isScheduled, nextDue } from './due-times.ts';
-
-/** Advisory lock that makes one replica at a time run a scheduler tick. */
-const schedulerLock = 0x50_56_10;
+import { listDueSchedules, listSchedulesToSync, setNextDueTimes, upsertSchedule } from './store.ts';
 
 /**
  * Fires scheduled jobs, and has the leases that ran out expired (leases/expiry.ts) under
@@ -77,8 +76,7 @@ export class Scheduler {
   async tick(): Promise<number> {
     const wakes: Wakes = new Set();
     const queued = await this.#db.transaction(async (tx) => {
-      const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [schedulerLock]);
-      if (lock?.ok !== true) return 0;
+      if (!(await tryLockForTransaction(tx, LockKeys.scheduler))) return 0;
       const now = this.#now();
       await this.#leases.expire(tx, now, wakes);
       await this.#syncSchedules(tx, now);
@@ -90,41 +88,23 @@ export class Scheduler {
 
   /** Gives every live scheduled job a next due time, and starts afresh when its trigger changed. */
   async #syncSchedules(tx: Queryable, now: Date): Promise<void> {
-    const jobs = await tx.query<Pick<JobsTable, 'job_id' | 'trigger' | 'timezone'> & { known: boolean; same: boolean }>(
-      `SELECT j.job_id, j.trigger, j.timezone, s.job_id IS NOT NULL AS known,
-              coalesce(s.trigger = j.trigger AND s.timezone = j.timezone, false) AS same
-         FROM jobs j JOIN workspaces w USING (workspace_id)
-         LEFT JOIN job_schedules s USING (job_id)
-        WHERE j.archived_at IS NULL AND w.deleted_at IS NULL
-          AND j.trigger->>'type' IN ('cron', 'every', 'once')
-          AND (s.job_id IS NULL OR NOT (s.trigger = j.trigger AND s.timezone = j.timezone))`,
-    );
-    for (const job of jobs) {
+    for (const job of await listSchedulesToSync(tx)) {
       if (!isScheduled(job.trigger)) continue;
       const next =
         job.trigger.type === 'once' ? new Date(job.trigger.at) : nextDue(job.trigger, job.timezone, now, now);
-      await tx.query(
-        `INSERT INTO job_schedules (job_id, trigger, timezone, next_due_at, updated_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (job_id) DO UPDATE SET trigger = EXCLUDED.trigger, timezone = EXCLUDED.timezone,
-           next_due_at = EXCLUDED.next_due_at, updated_at = EXCLUDED.updated_at`,
-        [job.job_id, JSON.stringify(job.trigger), job.timezone, next, now],
-      );
+      await upsertSchedule(tx, { ...job, next_due_at: next, updated_at: now });
     }
   }
 
   async #fireDue(tx: Queryable, now: Date, wakes: Wakes): Promise<number> {
-    const due = await tx.query<JobSchedulesTable>(
-      `SELECT s.* FROM job_schedules s JOIN jobs j USING (job_id)
-        WHERE s.next_due_at <= $1 AND j.archived_at IS NULL
-        ORDER BY s.next_due_at LIMIT 10000`,
-      [now],
-    );
+    const due = await listDueSchedules(tx, now);
     if (due.length === 0) return 0;
-    const jobs = await tx.query<JobForRun>(`${selectJobForRun} WHERE j.job_id = ANY($1::uuid[])`, [
+    const jobs = await findJobsToRun(
+      tx,
       due.map((d) => d.job_id),
-    ]);
+    );
     const byId = new Map(jobs.map((j) => [j.job_id, j]));
-    const fires: Array<{ job: JobForRun; scheduledFor: Date }> = [];
+    const fires: Array<{ job: JobToRun; scheduledFor: Date }> = [];
     const nextDues: Array<{ jobId: string; next: Date | null }> = [];
     for (const schedule of due) {
       const job = byId.get(schedule.job_id);
@@ -142,11 +122,7 @@ export class Scheduler {
     // One statement for the runs and one for the next due times, however many are due.
     const queued = await enqueueScheduledRuns(tx, fires);
     for (const run of queued) wakes.add(run.dataplaneId);
-    await tx.query(
-      `UPDATE job_schedules s SET next_due_at = f.next
-         FROM unnest($1::uuid[], $2::timestamptz[]) AS f(job_id, next) WHERE s.job_id = f.job_id`,
-      [nextDues.map((d) => d.jobId), nextDues.map((d) => d.next?.toISOString() ?? null)],
-    );
+    await setNextDueTimes(tx, nextDues);
     return queued.length;
   }
 }

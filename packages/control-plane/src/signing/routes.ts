@@ -1,7 +1,7 @@
 import { Timestamp } from '@sovereign/protocol';
 import type { App } from '@sovereign/protocol/http';
 import { Type } from 'typebox';
-import { audit, userActor } from '../audit/record.ts';
+import { type AuditEntry, recordAudit, userAuthor } from '../audit/record.ts';
 import { requireInstanceAdmin } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
@@ -14,9 +14,14 @@ const SigningKey = Type.Object({
   retiredAt: Type.Union([Timestamp, Type.Null()]),
 });
 
+/** An event of the instance's trail (signing keys belong to no organization). */
+function signingKeyEvent(action: string, kid: string): AuditEntry {
+  return { organizationId: null, action, targetType: 'signing_key', targetId: kid };
+}
+
 /** The keys that sign every token of this control plane: listed, rotated and retired by instance administrators. */
 export async function signingKeyRoutes(app: App, deps: Deps) {
-  const { db, keys } = deps;
+  const { keys } = deps;
 
   app.get(
     '/signing-keys',
@@ -45,14 +50,9 @@ export async function signingKeyRoutes(app: App, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       requireInstanceAdmin(principal);
-      const kid = await keys.rotate();
-      await audit(db, userActor(principal), {
-        organizationId: null,
-        action: 'signing_key.rotate',
-        targetType: 'signing_key',
-        targetId: kid,
-        requestId: request.id,
-      });
+      const author = userAuthor(principal.userId, request.id);
+      // The keys own their transaction (a lock across replicas): the event lands in it.
+      await keys.rotate((tx, kid) => recordAudit(tx, author, signingKeyEvent('signing_key.rotate', kid)));
       return { data: await keys.list() };
     },
   );
@@ -69,15 +69,14 @@ export async function signingKeyRoutes(app: App, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       requireInstanceAdmin(principal);
-      for (const kid of await keys.retire()) {
-        await audit(db, userActor(principal), {
-          organizationId: null,
-          action: 'signing_key.retire',
-          targetType: 'signing_key',
-          targetId: kid,
-          requestId: request.id,
-        });
-      }
+      const author = userAuthor(principal.userId, request.id);
+      await keys.retire((tx, kids) =>
+        recordAudit(
+          tx,
+          author,
+          kids.map((kid) => signingKeyEvent('signing_key.retire', kid)),
+        ),
+      );
       return { data: await keys.list() };
     },
   );

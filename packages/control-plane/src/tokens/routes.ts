@@ -1,26 +1,15 @@
-import { randomUUID } from 'node:crypto';
-import {
-  Closed,
-  ErrorCode,
-  roleScopes,
-  type ScopedTokenClaims,
-  Scopes,
-  scopedTokenMaxTtlSeconds,
-  Timestamp,
-  TokenType,
-  Uuid,
-} from '@sovereign/protocol';
+import { Closed, ErrorCode, roleScopes, Scopes, scopedTokenMaxTtlSeconds, Timestamp, Uuid } from '@sovereign/protocol';
 import type { App } from '@sovereign/protocol/http';
-import { ConflictProblem, ForbiddenProblem, NotFoundProblem } from '@sovereign/protocol/http';
+import { ConflictProblem, ForbiddenProblem } from '@sovereign/protocol/http';
 import { Type } from 'typebox';
-import { audit, userActor } from '../audit/record.ts';
-import { boundWorkspace, roleIn } from '../auth/access.ts';
+import { audited, userAuthor } from '../audit/record.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
-import { type DataplaneRow, selectDataplane } from '../dataplanes/store.ts';
-import type { IssuedTokensTable, WorkspacesTable } from '../tables.ts';
-import { workspaceFor } from '../workspaces/store.ts';
+import { findDataplane } from '../dataplanes/store.ts';
+import { workspaceFor } from '../workspaces/access.ts';
+import { scopedTokenToRevoke } from './access.ts';
 import { announceRevocations } from './revocations.ts';
+import { signScopedToken } from './scoped-token.ts';
 import { insertScopedToken, listLiveScopedTokens, revokeScopedTokens } from './store.ts';
 
 const ScopeSchema = Type.Enum(Scopes);
@@ -55,7 +44,7 @@ const LiveScopedToken = Type.Object({
  * credential token, which dataplane-api/credential-token.ts issues to data planes.
  */
 export async function scopedTokenRoutes(app: App, deps: Deps) {
-  const { db, keys } = deps;
+  const { db } = deps;
 
   app.post(
     '/workspaces/:workspaceId/dataplane-token',
@@ -89,58 +78,46 @@ export async function scopedTokenRoutes(app: App, deps: Deps) {
           { refusedScopes: refused, role: workspace.role },
         );
       }
-      const [plane] = await db.query<DataplaneRow>(`${selectDataplane} WHERE d.dataplane_id = $1`, [
-        workspace.dataplane_id,
-      ]);
+      const plane = await findDataplane(db, workspace.dataplane_id);
       if (plane === undefined || plane.tombstone) {
         throw new ConflictProblem(
           ErrorCode.noDataplaneAvailable,
           "The workspace's data plane was deleted; its data stays in the region, but nothing can reach it here.",
         );
       }
-      const iat = Math.floor(deps.now().getTime() / 1000);
-      // A token made with an API key ends when the key does, if that comes first.
-      const keyEnds =
-        principal.apiKey === undefined ? Infinity : Math.floor(principal.apiKey.expiresAt.getTime() / 1000);
-      const exp = Math.min(iat + (request.body.ttlSeconds ?? scopedTokenMaxTtlSeconds), keyEnds);
-      const jti = randomUUID();
-      const claims: ScopedTokenClaims = {
-        iss: deps.config.publicUrl,
-        sub: principal.userId,
-        aud: workspace.dataplane_id,
-        region: workspace.region_id,
-        org: workspace.organization_id,
-        ws: workspace.workspace_id,
-        scope: request.body.scopes.join(' '),
-        iat,
-        exp,
-        jti,
-      };
-      const token = await keys.sign({ ...claims }, TokenType.scoped);
-      const expiresAt = new Date(exp * 1000);
-      await db.transaction(async (tx) => {
+      const { token, claims } = await signScopedToken(
+        deps,
+        principal,
+        workspace,
+        request.body.scopes,
+        request.body.ttlSeconds,
+      );
+      const expiresAt = new Date(claims.exp * 1000);
+      await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         await insertScopedToken(tx, {
-          jti,
+          jti: claims.jti,
           workspaceId: workspace.workspace_id,
           dataplaneId: workspace.dataplane_id,
           userId: principal.userId,
           scopes: claims.scope,
-          issuedAt: new Date(iat * 1000),
+          issuedAt: new Date(claims.iat * 1000),
           expiresAt,
           credential: principal.credential,
         });
-        // Named by its id, so an administrator can find and revoke it (the workspace is its own).
-        await audit(tx, userActor(principal), {
-          organizationId: workspace.organization_id,
-          action: 'dataplane_token.issue',
-          targetType: 'dataplane_token',
-          targetId: jti,
-          requestId: request.id,
-        });
+        return {
+          result: undefined,
+          // Named by its id, so an administrator can find and revoke it (the workspace is its own).
+          audit: {
+            organizationId: workspace.organization_id,
+            action: 'dataplane_token.issue',
+            targetType: 'dataplane_token',
+            targetId: claims.jti,
+          },
+        };
       });
       return {
         token,
-        tokenId: jti,
+        tokenId: claims.jti,
         expiresAt: expiresAt.toISOString(),
         scopes: request.body.scopes,
         dataplane: { dataplaneId: plane.dataplane_id, regionId: plane.region_id, url: plane.public_url },
@@ -192,49 +169,24 @@ export async function scopedTokenRoutes(app: App, deps: Deps) {
     },
     async (request) => {
       const principal = principalOf(request);
-      const notFound = new NotFoundProblem(ErrorCode.tokenNotFound, 'No such token.');
-      const revoked = await db.transaction(async (tx) => {
-        const [row] = await tx.query<
-          Pick<IssuedTokensTable, 'user_id' | 'workspace_id' | 'revoked_at'> & Pick<WorkspacesTable, 'organization_id'>
-        >(
-          `SELECT t.user_id, t.workspace_id, w.organization_id, t.revoked_at
-             FROM issued_tokens t JOIN workspaces w USING (workspace_id)
-            WHERE t.jti = $1`,
-          [request.params.tokenId],
-        );
-        if (row === undefined) throw notFound;
-        // A key bound to one workspace reaches no token of another, not even its user's own.
-        const bound = boundWorkspace(principal);
-        if (bound !== null && bound !== row.workspace_id) throw notFound;
-        if (row.user_id !== principal.userId) {
-          const role = await roleIn(tx, principal, row.organization_id, row.workspace_id);
-          if (role === null) throw notFound;
-          if (role !== 'owner' && role !== 'admin') {
-            throw new ForbiddenProblem(
-              ErrorCode.insufficientRole,
-              "Only an owner or admin may revoke another user's token.",
-              {
-                requiredRole: 'admin',
-                role,
-              },
-            );
-          }
-        }
-        if (row.revoked_at !== null) return { revokedAt: row.revoked_at, tell: [] };
+      const { tokenId } = request.params;
+      const revoked = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
+        const row = await scopedTokenToRevoke(tx, principal, tokenId);
+        // Revoked before: answered as it was, and nothing new for the trail.
+        if (row.revoked_at !== null) return { result: { revokedAt: row.revoked_at, tell: [] }, audit: [] };
         const now = deps.now();
-        const tell = await revokeScopedTokens(tx, { jti: request.params.tokenId }, now);
-        await audit(tx, userActor(principal), {
-          organizationId: row.organization_id,
-          action: 'dataplane_token.revoke',
-          targetType: 'token',
-          targetId: request.params.tokenId,
-          requestId: request.id,
-        });
-        return { revokedAt: now, tell };
+        return {
+          result: { revokedAt: now, tell: await revokeScopedTokens(tx, { jti: tokenId }, now) },
+          audit: {
+            organizationId: row.organization_id,
+            action: 'dataplane_token.revoke',
+            targetType: 'token',
+            targetId: tokenId,
+          },
+        };
       });
       await announceRevocations(deps, revoked.tell);
-      const { revokedAt } = revoked;
-      return { tokenId: request.params.tokenId, revokedAt: revokedAt.toISOString() };
+      return { tokenId, revokedAt: revoked.revokedAt.toISOString() };
     },
   );
 }

@@ -1,6 +1,6 @@
 import { interactiveSessionMaxSeconds } from '@sovereign/protocol';
 import type { Queryable } from '@sovereign/protocol/sql';
-import type { IssuedTokensTable, UsersTable } from '../tables.ts';
+import type { IssuedTokensTable, UsersTable, WorkspacesTable } from '../tables.ts';
 
 /**
  * The scoped tokens the control plane issued: metadata only (never the token), so they
@@ -135,5 +135,36 @@ export async function listLiveScopedTokens(
              AND t.expires_at > $2::timestamptz - ($3::int * interval '1 second')))
       ORDER BY t.issued_at DESC, t.jti LIMIT 1000`,
     [workspaceId, now, interactiveSessionMaxSeconds],
+  );
+}
+
+/** A scoped token, with its workspace's organization: what a revocation's access check needs. */
+export type ScopedTokenRow = Pick<IssuedTokensTable, 'user_id' | 'workspace_id' | 'revoked_at'> &
+  Pick<WorkspacesTable, 'organization_id'>;
+
+export async function findScopedToken(db: Queryable, jti: string): Promise<ScopedTokenRow | undefined> {
+  const [row] = await db.query<ScopedTokenRow>(
+    `SELECT t.user_id, t.workspace_id, w.organization_id, t.revoked_at
+       FROM issued_tokens t JOIN workspaces w USING (workspace_id)
+      WHERE t.jti = $1`,
+    [jti],
+  );
+  return row;
+}
+
+/**
+ * Every revoked token of a data plane that still matters, by jti: listed past its expiry
+ * for as long as a session opened with one may last (a heartbeat carries them all).
+ */
+export async function listRevokedScopedTokens(
+  db: Queryable,
+  dataplaneId: string,
+  now: Date,
+): Promise<Array<Pick<IssuedTokensTable, 'jti' | 'expires_at'>>> {
+  return db.query<Pick<IssuedTokensTable, 'jti' | 'expires_at'>>(
+    `SELECT jti, expires_at FROM issued_tokens
+      WHERE dataplane_id = $1 AND revoked_at IS NOT NULL
+        AND expires_at > $2::timestamptz - ($3::int * interval '1 second') ORDER BY jti`,
+    [dataplaneId, now, interactiveSessionMaxSeconds],
   );
 }
