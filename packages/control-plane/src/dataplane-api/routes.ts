@@ -22,14 +22,8 @@ import { audited, dataplaneAuthor } from '../audit/record.ts';
 import type { Deps } from '../context.ts';
 import { applyDeploymentReport } from '../deployments/apply-report.ts';
 import { recordInstance } from '../instances/store.ts';
-import {
-  cancelsFor,
-  claimRuns,
-  heartbeatSettleSeconds,
-  releaseClaims,
-  renewLeases,
-  requeueUndelivered,
-} from '../leases/store.ts';
+import { type HeldRuns, settleHeldRuns } from '../leases/heartbeat.ts';
+import { cancelsFor, claimRuns, releaseClaims, requeueUndelivered } from '../leases/store.ts';
 import { applyRunEvent, type Wakes } from '../runs/lifecycle.ts';
 import { listRevokedScopedTokens, revocationsSince } from '../tokens/store.ts';
 import { findHostedWorkspaceOrganization, listHostedWorkspaceIds } from '../workspaces/store.ts';
@@ -37,13 +31,6 @@ import { authenticateDataplane, exchangeClientCredentials } from './credential-t
 import { checkPublicUrl, instanceEvent, type PublicUrlMismatchProblem, refusedInstance } from './public-url.ts';
 
 const hidden = { hide: true, tags: ['Internal'] };
-
-/** What a heartbeat tells an instance of the runs it holds: stop these, cancel those; and what went back to the queue. */
-interface HeldRuns {
-  fenced: string[];
-  cancels: string[];
-  requeued: string[];
-}
 
 /**
  * The API data planes call (the protocol's control plane side, under /api/internal/v1):
@@ -137,26 +124,7 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
           const url = await checkPublicUrl(tx, plane, request.body, now);
           if ('refused' in url) return { result: { refused: url.refused }, audit: url.audit };
           await recordInstance(tx, plane.dataplane_id, request.body, url.publicUrl, now);
-          const held = {
-            fenced: await renewLeases(
-              tx,
-              plane.dataplane_id,
-              request.body.instanceId,
-              request.body.heldRuns,
-              deps.config.runLeaseSeconds,
-              now,
-            ),
-            cancels: await cancelsFor(tx, plane.dataplane_id, request.body.instanceId),
-            requeued: await requeueUndelivered(
-              tx,
-              plane.dataplane_id,
-              request.body.instanceId,
-              request.body.heldRuns,
-              request.body.claimedThrough === undefined
-                ? { before: new Date(now.getTime() - heartbeatSettleSeconds(deps.config.runLeaseSeconds) * 1000) }
-                : { through: request.body.claimedThrough },
-            ),
-          };
+          const held = await settleHeldRuns(tx, plane.dataplane_id, request.body, deps.config.runLeaseSeconds, now);
           return { result: held, audit: [] };
         },
       );

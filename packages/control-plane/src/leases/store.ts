@@ -220,15 +220,6 @@ export async function requeueUndelivered(
 }
 
 /**
- * How old an unlisted claim must be before an older data plane's heartbeat requeues it:
- * a heartbeat sent just before a claim's answer arrived may be read after the claim.
- * Well under the lease, so an undelivered claim is requeued before it could lapse into lost.
- */
-export function heartbeatSettleSeconds(leaseSeconds: number): number {
-  return Math.max(1, Math.min(10, Math.floor(leaseSeconds / 3)));
-}
-
-/**
  * Runs whose lease ran out before `now`, oldest lease first, a batch of 500 at most,
  * locked for the transaction that ends them; one another replica is ending is skipped.
  */

@@ -167,6 +167,10 @@ export async function isRunEventRecorded(db: Queryable, runId: string, seq: numb
   return row !== undefined;
 }
 
+const insertRunEventSql = `INSERT INTO run_events (run_id, seq, status, exit_code, reason_code, instance_id, at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`;
+const insertLateRunEventSql = `${insertRunEventSql} ON CONFLICT DO NOTHING`;
+
 /**
  * Records an event from the instance: once (a second record of the same (runId, seq)
  * fails the transaction), or, for a late event about a run that ended, at most once.
@@ -187,10 +191,6 @@ export async function insertRunEvent(
     event.at,
   ]);
 }
-
-const insertRunEventSql = `INSERT INTO run_events (run_id, seq, status, exit_code, reason_code, instance_id, at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`;
-const insertLateRunEventSql = `${insertRunEventSql} ON CONFLICT DO NOTHING`;
 
 /**
  * The job's active runs (queued, claimed or running), oldest first, when it already has
