@@ -8,7 +8,9 @@ import { type BootstrapResult, bootstrap } from './bootstrap.ts';
 import type { ControlPlaneConfig } from './config.ts';
 import type { Deps } from './context.ts';
 import { DashboardFiles } from './dashboard/serve.ts';
-import { internalRoutes } from './internal/routes.ts';
+import { dataplaneApiRoutes } from './dataplane-api/routes.ts';
+import { LeaseExpiry } from './leases/expiry.ts';
+import { LockKeys } from './locks.ts';
 import { publicApi, publicApiPrefix } from './public-api.ts';
 import { Dispatcher } from './runs/dispatcher.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
@@ -18,12 +20,10 @@ import { loadMasterKeyring } from './signing/master-keys.ts';
 /** The package's version, as package.json says: written once. */
 export const version: string = manifest.version;
 const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
-/** Advisory lock key for migrations of the control plane's database. */
-const migrationLock = 0x50_56_01;
 
 /** Brings the control plane's database to the current schema (maintenance commands too). */
 export function migrateControlPlane(db: Database): Promise<string[]> {
-  return migrate(db, migrationsDir, migrationLock);
+  return migrate(db, migrationsDir, LockKeys.migrations);
 }
 
 export interface ControlPlane {
@@ -107,8 +107,11 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
       log: app.log,
       now,
       tickMs: config.schedulerTickMs,
-      leaseSeconds: config.runLeaseSeconds,
-      heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
+      leases: new LeaseExpiry({
+        now,
+        leaseSeconds: config.runLeaseSeconds,
+        heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
+      }),
     });
     const boot = await bootstrap(deps);
 
@@ -141,7 +144,7 @@ export async function buildControlPlane(config: ControlPlaneConfig, options: Bui
       },
     );
     await app.register(async (scope) => publicApi(scope as App, deps), { prefix: publicApiPrefix });
-    await app.register(async (scope) => internalRoutes(scope as App, deps));
+    await app.register(async (scope) => dataplaneApiRoutes(scope as App, deps));
     app.get(`${publicApiPrefix}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
     await dashboard.register(app);
     await app.ready();

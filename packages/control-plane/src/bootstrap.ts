@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { audit } from './audit/record.ts';
+import { type AuditEntry, audited, systemAuthor } from './audit/record.ts';
 import { verifyPassword } from './auth/passwords.ts';
-import { createUser } from './auth/routes.ts';
+import { findUserByEmail } from './auth/store.ts';
+import { createUser } from './auth/users.ts';
 import type { Deps } from './context.ts';
+import { LockKeys, lockForTransaction } from './locks.ts';
+import { findDefaultOrganization, insertMembership, insertOrganization } from './organizations/store.ts';
 
 export interface BootstrapResult {
   adminUserId: string | null;
@@ -16,54 +19,35 @@ export interface BootstrapResult {
  */
 export async function bootstrap(deps: Deps): Promise<BootstrapResult> {
   const { db, config } = deps;
-  return db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock(7001)');
-    let [org] = await tx.query<{ organization_id: string }>(
-      'SELECT organization_id FROM organizations WHERE is_default',
-    );
+  return audited<BootstrapResult>(db, systemAuthor, async (tx) => {
+    // Replicas starting together make one default organization and one administrator.
+    await lockForTransaction(tx, LockKeys.bootstrap);
+    const made: AuditEntry[] = [];
+    let org = await findDefaultOrganization(tx);
     if (org === undefined) {
-      [org] = await tx.query<{ organization_id: string }>(
-        `INSERT INTO organizations (organization_id, name, is_default) VALUES ($1, 'Sovereign', true)
-         RETURNING organization_id`,
-        [randomUUID()],
-      );
-      if (org === undefined) throw new Error('insert returned nothing');
-      await audit(
-        tx,
-        { type: 'system', id: null },
-        {
-          organizationId: org.organization_id,
-          action: 'organization.create',
-          targetType: 'organization',
-          targetId: org.organization_id,
-        },
-      );
+      org = await insertOrganization(tx, { name: 'Sovereign', isDefault: true });
+      made.push({
+        organizationId: org.organization_id,
+        action: 'organization.create',
+        targetType: 'organization',
+        targetId: org.organization_id,
+      });
     }
-    if (config.admin === undefined) return { adminUserId: null, defaultOrganizationId: org.organization_id };
-    let [admin] = await tx.query<{ user_id: string; password_hash: string }>(
-      'SELECT user_id, password_hash FROM users WHERE lower(email) = lower($1)',
-      [config.admin.email],
-    );
+    const defaultOrganizationId = org.organization_id;
+    if (config.admin === undefined) return { result: { adminUserId: null, defaultOrganizationId }, audit: made };
+    let admin = await findUserByEmail(tx, config.admin.email);
     if (admin === undefined) {
-      admin = await createUser(tx, deps, { ...config.admin, name: 'Administrator', isInstanceAdmin: true });
-      await audit(
-        tx,
-        { type: 'system', id: null },
-        {
-          organizationId: null,
-          action: 'user.create',
-          targetType: 'user',
-          targetId: admin.user_id,
-        },
-      );
+      admin = await createUser(tx, config.passwordCostLog2, randomUUID(), {
+        ...config.admin,
+        name: 'Administrator',
+        isInstanceAdmin: true,
+      });
+      made.push({ organizationId: null, action: 'user.create', targetType: 'user', targetId: admin.user_id });
     } else if (!(await verifyPassword(config.admin.password, admin.password_hash))) {
       // The password of an existing admin is theirs to change; say so rather than reset it.
       deps.log.warn('the administrator exists with another password; SOV_ADMIN_PASSWORD was not applied');
     }
-    await tx.query(
-      `INSERT INTO memberships (organization_id, user_id, role) VALUES ($1, $2, 'owner') ON CONFLICT DO NOTHING`,
-      [org.organization_id, admin.user_id],
-    );
-    return { adminUserId: admin.user_id, defaultOrganizationId: org.organization_id };
+    await insertMembership(tx, defaultOrganizationId, admin.user_id, 'owner');
+    return { result: { adminUserId: admin.user_id, defaultOrganizationId }, audit: made };
   });
 }

@@ -4,20 +4,19 @@ import { installAuthentication } from './auth/principal.ts';
 import { authRoutes } from './auth/routes.ts';
 import type { Deps } from './context.ts';
 import { dataplaneRoutes } from './dataplanes/routes.ts';
+import { deploymentRoutes } from './deployments/routes.ts';
 import { jobRoutes } from './jobs/routes.ts';
 import { organizationRoutes } from './organizations/routes.ts';
 import { regionRoutes } from './regions/routes.ts';
 import { runRoutes } from './runs/routes.ts';
-import { signingRoutes } from './signing/routes.ts';
+import { signingKeyRoutes } from './signing/routes.ts';
+import { scopedTokenRoutes } from './tokens/routes.ts';
 import { workspaceRoutes } from './workspaces/routes.ts';
-
-/** A Fastify scope of the control plane, with TypeBox types. */
-export type PublicApi = App;
 
 export const publicApiPrefix = '/api/public/v1';
 
 /** The public API: one plugin per area, all behind authentication unless a route says `public`. */
-export async function publicApi(app: PublicApi, deps: Deps): Promise<void> {
+export async function publicApi(app: App, deps: Deps): Promise<void> {
   installAuthentication(app, deps);
   for (const area of [
     authRoutes,
@@ -26,8 +25,10 @@ export async function publicApi(app: PublicApi, deps: Deps): Promise<void> {
     dataplaneRoutes,
     workspaceRoutes,
     jobRoutes,
+    deploymentRoutes,
     runRoutes,
-    signingRoutes,
+    scopedTokenRoutes,
+    signingKeyRoutes,
     auditRoutes,
   ]) {
     await area(app, deps);

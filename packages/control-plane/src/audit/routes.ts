@@ -1,9 +1,10 @@
 import { Closed, Timestamp, Uuid } from '@sovereign/contract';
+import type { App } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
-import type { PublicApi } from '../public-api.ts';
+import { listAuditEvents } from './store.ts';
 
 const AuditEvent = Type.Object({
   auditEventId: Type.String(),
@@ -14,19 +15,8 @@ const AuditEvent = Type.Object({
   createdAt: Timestamp,
 });
 
-interface AuditRow {
-  audit_event_id: number;
-  actor_type: string;
-  actor_id: string | null;
-  action: string;
-  target_type: string;
-  target_id: string;
-  request_id: string | null;
-  created_at: Date;
-}
-
 /** The organization's audit trail, newest first, paged by cursor (owners and admins). */
-export async function auditRoutes(app: PublicApi, deps: Deps) {
+export async function auditRoutes(app: App, deps: Deps) {
   app.get(
     '/organizations/:organizationId/audit-events',
     {
@@ -47,11 +37,7 @@ export async function auditRoutes(app: PublicApi, deps: Deps) {
       const { organizationId } = request.params;
       await requireRole(deps.db, principalOf(request), organizationId, 'admin');
       const limit = request.query.limit ?? 100;
-      const rows = await deps.db.query<AuditRow>(
-        `SELECT * FROM audit_events WHERE organization_id = $1 AND ($2::bigint IS NULL OR audit_event_id < $2)
-          ORDER BY audit_event_id DESC LIMIT $3`,
-        [organizationId, request.query.cursor ?? null, limit + 1],
-      );
+      const rows = await listAuditEvents(deps.db, organizationId, request.query.cursor ?? null, limit + 1);
       const page = rows.slice(0, limit);
       return {
         data: page.map((r) => ({

@@ -1,6 +1,7 @@
 import { ErrorCode, type Role, roleAtLeast, roleRank } from '@sovereign/contract';
 import { ForbiddenProblem, type HttpProblem, NotFoundProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
+import { findMemberRole, isLiveOrganization } from '../organizations/store.ts';
 import type { Principal } from './principal.ts';
 
 export function lowerRole(a: Role, b: Role): Role {
@@ -43,18 +44,9 @@ export async function roleIn(
 ): Promise<Role | null> {
   const bound = boundWorkspace(principal);
   if (bound !== null && (workspaceId !== bound || organizationId !== boundOrganization(principal))) return null;
-  const [row] = await db.query<{ role: Role }>(
-    `SELECT m.role FROM memberships m JOIN organizations o USING (organization_id)
-      WHERE m.organization_id = $1 AND m.user_id = $2 AND o.deleted_at IS NULL`,
-    [organizationId, principal.userId],
-  );
-  if (row !== undefined) return effectiveRole(principal, row.role);
-  if (principal.isInstanceAdmin) {
-    const [org] = await db.query('SELECT 1 FROM organizations WHERE organization_id = $1 AND deleted_at IS NULL', [
-      organizationId,
-    ]);
-    return org === undefined ? null : 'owner';
-  }
+  const role = await findMemberRole(db, organizationId, principal.userId);
+  if (role !== undefined) return effectiveRole(principal, role);
+  if (principal.isInstanceAdmin) return (await isLiveOrganization(db, organizationId)) ? 'owner' : null;
   return null;
 }
 

@@ -13,6 +13,7 @@ import {
   Uuid,
   workspaceKeyRoles,
 } from '@sovereign/contract';
+import type { App } from '@sovereign/server-kit/http';
 import {
   BadRequestProblem,
   ConflictProblem,
@@ -22,12 +23,12 @@ import {
 } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
-import { audit, userActor } from '../audit/record.ts';
+import { type AuditEntry, audited, userAuthor } from '../audit/record.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
-import type { PublicApi } from '../public-api.ts';
-import { revokeIssued } from '../signing/issued-tokens.ts';
-import { tellDataplanes } from '../signing/revocations.ts';
-import { workspaceFor } from '../workspaces/store.ts';
+import { findHighestRole, listMemberships } from '../organizations/store.ts';
+import { announceRevocations } from '../tokens/revocations.ts';
+import { revokeScopedTokens } from '../tokens/store.ts';
+import { workspaceFor } from '../workspaces/access.ts';
 import { boundOrganization, effectiveRole, lowerRole, requireInstanceAdmin, requireSession } from './access.ts';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.ts';
 import { type Principal, principalOf } from './principal.ts';
@@ -36,15 +37,18 @@ import {
   type ApiKeyRow,
   disableUser,
   enableUser,
+  endSession,
+  endSessionsOf,
   findUser,
-  highestRole,
+  findUserByEmail,
   insertApiKey,
+  insertSession,
   listApiKeys,
-  membershipsOf,
   replacePassword,
   revokeApiKey,
   type UserRow,
 } from './store.ts';
+import { createUser } from './users.ts';
 
 const Password = Type.String({ minLength: 8, maxLength: 256 });
 
@@ -135,6 +139,11 @@ const invalid = (field: string, message: string) =>
     errors: [{ path: `body.${field}`, message }],
   });
 
+/** An event of the instance's trail (about a user or their credentials), not of an organization's. */
+function userEvent(action: string, targetType: 'user' | 'session', targetId: string): AuditEntry {
+  return { organizationId: null, action, targetType, targetId };
+}
+
 /** When a new key expires: in `expiresInDays` or at `expiresAt` (one of them), by default in 90 days. */
 function keyExpiry(body: { expiresInDays?: number | undefined; expiresAt?: string | undefined }, now: Date): Date {
   const max = now.getTime() + apiKeyMaxDays * 86_400_000;
@@ -148,31 +157,8 @@ function keyExpiry(body: { expiresInDays?: number | undefined; expiresAt?: strin
   return new Date(at);
 }
 
-/** Creates a user; the email is unique whatever its case. */
-export async function createUser(
-  tx: Queryable,
-  deps: Deps,
-  input: { email: string; password: string; name?: string | undefined; isInstanceAdmin?: boolean },
-) {
-  const [taken] = await tx.query('SELECT 1 FROM users WHERE lower(email) = lower($1)', [input.email]);
-  if (taken !== undefined) throw new ConflictProblem(ErrorCode.emailTaken, 'A user with that email already exists.');
-  const [row] = await tx.query<UserRow>(
-    `INSERT INTO users (user_id, email, name, password_hash, is_instance_admin)
-     VALUES ($1, $2, $3, $4, $5) RETURNING *`,
-    [
-      randomUUID(),
-      input.email,
-      input.name ?? '',
-      await hashPassword(input.password, deps.config.passwordCostLog2),
-      input.isInstanceAdmin ?? false,
-    ],
-  );
-  if (row === undefined) throw new Error('insert returned nothing');
-  return row;
-}
-
 /** Sign-in, sign-up, the caller's own profile, and API keys. */
-export async function authRoutes(app: PublicApi, deps: Deps) {
+export async function authRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
   app.post(
@@ -204,9 +190,7 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
         },
       ];
       deps.limiter.take(budgets);
-      const [user] = await db.query<UserRow>('SELECT * FROM users WHERE lower(email) = lower($1)', [
-        request.body.email,
-      ]);
+      const user = await findUserByEmail(db, request.body.email);
       const ok = await verifyPassword(
         request.body.password,
         user?.password_hash ?? (await decoyHash(deps.config.passwordCostLog2)),
@@ -223,24 +207,9 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
       const token = newSecret(SecretPrefix.session);
       const expiresAt = new Date(deps.now().getTime() + deps.config.sessionTtlSeconds * 1000);
       const sessionId = randomUUID();
-      await db.transaction(async (tx) => {
-        await tx.query('INSERT INTO sessions (session_id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)', [
-          sessionId,
-          user.user_id,
-          hashSecret(token),
-          expiresAt,
-        ]);
-        await audit(
-          tx,
-          { type: 'user', id: user.user_id },
-          {
-            organizationId: null,
-            action: 'session.create',
-            targetType: 'session',
-            targetId: sessionId,
-            requestId: request.id,
-          },
-        );
+      await audited(db, userAuthor(user.user_id, request.id), async (tx) => {
+        await insertSession(tx, { sessionId, userId: user.user_id, tokenHash: hashSecret(token), expiresAt });
+        return { result: undefined, audit: userEvent('session.create', 'session', sessionId) };
       });
       return { accessToken: token, expiresAt: expiresAt.toISOString() };
     },
@@ -253,12 +222,13 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
       const principal = principalOf(request);
       if (principal.credential.type === 'session') {
         const sessionId = principal.credential.id;
+        // Not audited, as signing in is: a session's end is no change to anyone's access.
         const tell = await db.transaction(async (tx) => {
-          await tx.query('UPDATE sessions SET revoked_at = now() WHERE session_id = $1', [sessionId]);
+          await endSession(tx, sessionId);
           // The scoped tokens this session got end with it.
-          return revokeIssued(tx, { sessionIds: [sessionId] }, deps.now());
+          return revokeScopedTokens(tx, { sessionIds: [sessionId] }, deps.now());
         });
-        await tellDataplanes(deps, tell);
+        await announceRevocations(deps, tell);
       }
       return reply.status(204).send(null);
     },
@@ -279,21 +249,14 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
       const principal = principalOf(request);
       // A leaked key must not be able to sign its user out of everything.
       requireSession(principal, 'sign out everywhere');
-      const tell = await db.transaction(async (tx) => {
-        await tx.query('UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [
-          principal.userId,
-        ]);
-        const dataplanes = await revokeIssued(tx, { userId: principal.userId }, deps.now());
-        await audit(tx, userActor(principal), {
-          organizationId: null,
-          action: 'user.logout_all',
-          targetType: 'user',
-          targetId: principal.userId,
-          requestId: request.id,
-        });
-        return dataplanes;
+      const tell = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
+        await endSessionsOf(tx, principal.userId, deps.now());
+        return {
+          result: await revokeScopedTokens(tx, { userId: principal.userId }, deps.now()),
+          audit: userEvent('user.logout_all', 'user', principal.userId),
+        };
       });
-      await tellDataplanes(deps, tell);
+      await announceRevocations(deps, tell);
       return reply.status(204).send(null);
     },
   );
@@ -314,20 +277,11 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
       if (!deps.config.allowSignup) {
         throw new ForbiddenProblem(ErrorCode.signupDisabled, 'Sign-up is closed here; ask an administrator.');
       }
-      const row = await db.transaction(async (tx) => {
-        const user = await createUser(tx, deps, request.body);
-        await audit(
-          tx,
-          { type: 'user', id: user.user_id },
-          {
-            organizationId: null,
-            action: 'user.create',
-            targetType: 'user',
-            targetId: user.user_id,
-            requestId: request.id,
-          },
-        );
-        return user;
+      // Whoever signs up makes their own account.
+      const userId = randomUUID();
+      const row = await audited(db, userAuthor(userId, request.id), async (tx) => {
+        const user = await createUser(tx, deps.config.passwordCostLog2, userId, request.body);
+        return { result: user, audit: userEvent('user.create', 'user', userId) };
       });
       return toUser(row);
     },
@@ -346,16 +300,10 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       requireInstanceAdmin(principal);
-      const row = await db.transaction(async (tx) => {
-        const user = await createUser(tx, deps, request.body);
-        await audit(tx, userActor(principal), {
-          organizationId: null,
-          action: 'user.create',
-          targetType: 'user',
-          targetId: user.user_id,
-          requestId: request.id,
-        });
-        return user;
+      const userId = randomUUID();
+      const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
+        const user = await createUser(tx, deps.config.passwordCostLog2, userId, request.body);
+        return { result: user, audit: userEvent('user.create', 'user', userId) };
       });
       return toUser(row);
     },
@@ -376,7 +324,7 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
       const principal = principalOf(request);
       const user = await findUser(db, principal.userId);
       if (user === undefined) throw new NotFoundProblem(ErrorCode.userNotFound, 'Your user no longer exists.');
-      const orgs = await membershipsOf(db, principal.userId, boundOrganization(principal));
+      const orgs = await listMemberships(db, principal.userId, boundOrganization(principal));
       const { createdAt: _, disabledAt: __, ...me } = toUser(user);
       const key = principal.apiKey;
       return {
@@ -426,20 +374,16 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
         throw new ForbiddenProblem(ErrorCode.currentPasswordInvalid, 'The current password is wrong.');
       }
       const hash = await hashPassword(request.body.newPassword, deps.config.passwordCostLog2);
-      const { sessionsEnded, tell } = await db.transaction(async (tx) => {
+      const { sessionsEnded, tell } = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const ended = await replacePassword(tx, principal.userId, hash, principal.credential.id, deps.now());
-        await audit(tx, userActor(principal), {
-          organizationId: null,
-          action: 'user.password_change',
-          targetType: 'user',
-          targetId: principal.userId,
-          requestId: request.id,
-        });
         // The scoped tokens of the sessions it ended end with them.
-        const dataplanes = ended.length === 0 ? [] : await revokeIssued(tx, { sessionIds: ended }, deps.now());
-        return { sessionsEnded: ended.length, tell: dataplanes };
+        const dataplanes = ended.length === 0 ? [] : await revokeScopedTokens(tx, { sessionIds: ended }, deps.now());
+        return {
+          result: { sessionsEnded: ended.length, tell: dataplanes },
+          audit: userEvent('user.password_change', 'user', principal.userId),
+        };
       });
-      await tellDataplanes(deps, tell);
+      await announceRevocations(deps, tell);
       return { sessionsEnded };
     },
   );
@@ -466,20 +410,16 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
           'You cannot disable yourself; ask another administrator.',
         );
       }
-      const { row, tell } = await db.transaction(async (tx) => {
+      const { row, tell } = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const user = await disableUser(tx, userId, deps.now());
         if (user === undefined) throw new NotFoundProblem(ErrorCode.userNotFound, 'No such user.');
-        await audit(tx, userActor(principal), {
-          organizationId: null,
-          action: 'user.disable',
-          targetType: 'user',
-          targetId: userId,
-          requestId: request.id,
-        });
         // Every scoped token issued to them, and the app sessions opened with those, end too.
-        return { row: user, tell: await revokeIssued(tx, { userId }, deps.now()) };
+        return {
+          result: { row: user, tell: await revokeScopedTokens(tx, { userId }, deps.now()) },
+          audit: userEvent('user.disable', 'user', userId),
+        };
       });
-      await tellDataplanes(deps, tell);
+      await announceRevocations(deps, tell);
       return toUser(row);
     },
   );
@@ -498,17 +438,10 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       requireInstanceAdmin(principal);
-      const row = await db.transaction(async (tx) => {
+      const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const user = await enableUser(tx, request.params.userId, deps.now());
         if (user === undefined) throw new NotFoundProblem(ErrorCode.userNotFound, 'No such user.');
-        await audit(tx, userActor(principal), {
-          organizationId: null,
-          action: 'user.enable',
-          targetType: 'user',
-          targetId: request.params.userId,
-          requestId: request.id,
-        });
-        return user;
+        return { result: user, audit: userEvent('user.enable', 'user', request.params.userId) };
       });
       return toUser(row);
     },
@@ -552,7 +485,7 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
         throw invalid('role', `must be ${workspaceKeyRoles.join(' or ')} for a workspace key`);
       }
       const key = newSecret(SecretPrefix.apiKey);
-      const row = await db.transaction(async (tx) => {
+      const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const { ceiling, organizationId } = await keyCeiling(tx, principal, workspaceId);
         const role = asked ?? lowerRole(apiKeyDefaultRole, ceiling);
         if (!roleAtLeast(ceiling, role)) {
@@ -572,15 +505,11 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
           workspaceId,
           expiresAt,
         });
-        // A workspace key's making is on its organization's trail, for its admins to see.
-        await audit(tx, userActor(principal), {
-          organizationId,
-          action: 'api_key.create',
-          targetType: 'api_key',
-          targetId: created.api_key_id,
-          requestId: request.id,
-        });
-        return created;
+        return {
+          result: created,
+          // A workspace key's making is on its organization's trail, for its admins to see.
+          audit: { organizationId, action: 'api_key.create', targetType: 'api_key', targetId: created.api_key_id },
+        };
       });
       return { ...toApiKey(row), key };
     },
@@ -599,23 +528,24 @@ export async function authRoutes(app: PublicApi, deps: Deps) {
     async (request, reply) => {
       const principal = principalOf(request);
       const only = ownKeyOnly(principal);
-      const tell = await db.transaction(async (tx) => {
+      const tell = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const row =
           only !== null && only !== request.params.apiKeyId
             ? undefined
             : await revokeApiKey(tx, request.params.apiKeyId, principal.userId, deps.now());
         if (row === undefined) throw new NotFoundProblem(ErrorCode.apiKeyNotFound, 'You have no such API key.');
-        await audit(tx, userActor(principal), {
-          organizationId: row.organization_id,
-          action: 'api_key.revoke',
-          targetType: 'api_key',
-          targetId: row.api_key_id,
-          requestId: request.id,
-        });
-        // And the scoped tokens it got.
-        return revokeIssued(tx, { apiKeyId: row.api_key_id }, deps.now());
+        return {
+          // And the scoped tokens it got.
+          result: await revokeScopedTokens(tx, { apiKeyId: row.api_key_id }, deps.now()),
+          audit: {
+            organizationId: row.organization_id,
+            action: 'api_key.revoke',
+            targetType: 'api_key',
+            targetId: row.api_key_id,
+          },
+        };
       });
-      await tellDataplanes(deps, tell);
+      await announceRevocations(deps, tell);
       return reply.status(204).send(null);
     },
   );
@@ -633,9 +563,9 @@ async function keyCeiling(
   workspaceId: string | null,
 ): Promise<{ ceiling: Role; organizationId: string | null }> {
   if (workspaceId === null)
-    return { ceiling: (await highestRole(tx, principal.userId)) ?? 'viewer', organizationId: null };
+    return { ceiling: (await findHighestRole(tx, principal.userId)) ?? 'viewer', organizationId: null };
   const workspace = await workspaceFor(tx, principal, workspaceId, 'viewer');
-  const [membership] = await membershipsOf(tx, principal.userId, workspace.organization_id);
+  const [membership] = await listMemberships(tx, principal.userId, workspace.organization_id);
   if (membership === undefined) {
     // An instance administrator sees every workspace, but a key acts only through a membership.
     throw new ForbiddenProblem(

@@ -1,12 +1,33 @@
 import type { Role } from '@sovereign/contract';
 import type { Queryable } from '@sovereign/server-kit/sql';
+import type { ApiKeysTable, SessionsTable, UsersTable, WorkspacesTable } from '../tables.ts';
+
+// Users, their sign-in sessions and their API keys.
 
 /** A live session and its user (who is not disabled). */
-export interface SessionRow {
-  session_id: string;
-  user_id: string;
-  email: string;
-  is_instance_admin: boolean;
+export type SessionRow = Pick<SessionsTable, 'session_id'> &
+  Pick<UsersTable, 'user_id' | 'email' | 'is_instance_admin'>;
+
+export async function insertSession(
+  tx: Queryable,
+  session: { sessionId: string; userId: string; tokenHash: string; expiresAt: Date },
+): Promise<void> {
+  await tx.query('INSERT INTO sessions (session_id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)', [
+    session.sessionId,
+    session.userId,
+    session.tokenHash,
+    session.expiresAt,
+  ]);
+}
+
+/** Ends one session (signing out). */
+export async function endSession(tx: Queryable, sessionId: string): Promise<void> {
+  await tx.query('UPDATE sessions SET revoked_at = now() WHERE session_id = $1', [sessionId]);
+}
+
+/** Ends every live session of a user (signing out everywhere, or being disabled). */
+export async function endSessionsOf(tx: Queryable, userId: string, now: Date): Promise<void> {
+  await tx.query('UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL', [userId, now]);
 }
 
 export async function findSession(db: Queryable, tokenHash: string, now: Date): Promise<SessionRow | undefined> {
@@ -20,16 +41,11 @@ export async function findSession(db: Queryable, tokenHash: string, now: Date): 
 }
 
 /** A usable API key: unrevoked, unexpired, of a user who is not disabled. */
-export interface UsableKeyRow {
-  api_key_id: string;
-  user_id: string;
-  email: string;
-  role: Role;
-  workspace_id: string | null;
-  /** The organization of the key's workspace, when it has one. */
-  organization_id: string | null;
-  expires_at: Date;
-}
+export type UsableKeyRow = Pick<ApiKeysTable, 'api_key_id' | 'role' | 'workspace_id' | 'expires_at'> &
+  Pick<UsersTable, 'user_id' | 'email'> & {
+    /** The organization of the key's workspace, when it has one. */
+    organization_id: WorkspacesTable['organization_id'] | null;
+  };
 
 /** Finds a usable key by its hash and records that it was used, in one statement. */
 export async function useApiKey(db: Queryable, tokenHash: string, now: Date): Promise<UsableKeyRow | undefined> {
@@ -51,7 +67,7 @@ export async function refusedKeyReason(
   tokenHash: string,
   now: Date,
 ): Promise<'unknown' | 'expired' | 'user_disabled'> {
-  const [row] = await db.query<{ expires_at: Date; disabled: boolean }>(
+  const [row] = await db.query<Pick<ApiKeysTable, 'expires_at'> & { disabled: boolean }>(
     `SELECT k.expires_at, u.disabled_at IS NOT NULL AS disabled
        FROM api_keys k JOIN users u USING (user_id)
       WHERE k.token_hash = $1 AND k.revoked_at IS NULL`,
@@ -62,16 +78,7 @@ export async function refusedKeyReason(
   return row.expires_at <= now ? 'expired' : 'unknown';
 }
 
-export interface ApiKeyRow {
-  api_key_id: string;
-  name: string;
-  prefix: string;
-  role: Role;
-  workspace_id: string | null;
-  created_at: Date;
-  expires_at: Date;
-  last_used_at: Date | null;
-}
+export type ApiKeyRow = ApiKeysTable;
 
 /** The user's unrevoked keys (expired ones too, so they can be seen and cleaned up), newest first. */
 export async function listApiKeys(db: Queryable, userId: string, onlyKeyId: string | null): Promise<ApiKeyRow[]> {
@@ -104,31 +111,22 @@ export async function insertApiKey(
   return row;
 }
 
+type RevokedKeyRow = Pick<ApiKeysTable, 'api_key_id'> & { organization_id: WorkspacesTable['organization_id'] | null };
+
 /** Revokes one of the user's keys (with its workspace's organization); undefined when they have no such live key. */
 export async function revokeApiKey(
   tx: Queryable,
   apiKeyId: string,
   userId: string,
   now: Date,
-): Promise<{ api_key_id: string; organization_id: string | null } | undefined> {
-  const [row] = await tx.query<{ api_key_id: string; organization_id: string | null }>(
+): Promise<RevokedKeyRow | undefined> {
+  const [row] = await tx.query<RevokedKeyRow>(
     `UPDATE api_keys k SET revoked_at = $3
       WHERE api_key_id = $1 AND user_id = $2 AND revoked_at IS NULL
       RETURNING api_key_id, (SELECT w.organization_id FROM workspaces w WHERE w.workspace_id = k.workspace_id) AS organization_id`,
     [apiKeyId, userId, now],
   );
   return row;
-}
-
-/** The highest role the user holds in any live organization, or null in none. */
-export async function highestRole(db: Queryable, userId: string): Promise<Role | null> {
-  const [row] = await db.query<{ role: Role | null }>(
-    `SELECT m.role FROM memberships m JOIN organizations o USING (organization_id)
-      WHERE m.user_id = $1 AND o.deleted_at IS NULL
-      ORDER BY array_position(ARRAY['viewer', 'member', 'admin', 'owner'], m.role) DESC LIMIT 1`,
-    [userId],
-  );
-  return row?.role ?? null;
 }
 
 /** Sets a new password hash and ends every other session of the user; answers how many ended. */
@@ -152,26 +150,37 @@ export async function replacePassword(
   return ended.map((r) => r.session_id);
 }
 
-export interface UserRow {
-  user_id: string;
-  email: string;
-  name: string;
-  is_instance_admin: boolean;
-  created_at: Date;
-  disabled_at: Date | null;
-  password_hash: string;
-}
+export type UserRow = UsersTable;
 
 export async function findUser(db: Queryable, userId: string): Promise<UserRow | undefined> {
   const [row] = await db.query<UserRow>('SELECT * FROM users WHERE user_id = $1', [userId]);
   return row;
 }
 
+/** The user with this email, whatever its case (emails are unique so). */
+export async function findUserByEmail(db: Queryable, email: string): Promise<UserRow | undefined> {
+  const [row] = await db.query<UserRow>('SELECT * FROM users WHERE lower(email) = lower($1)', [email]);
+  return row;
+}
+
+export async function insertUser(
+  tx: Queryable,
+  user: { userId: string; email: string; name: string; passwordHash: string; isInstanceAdmin: boolean },
+): Promise<UserRow> {
+  const [row] = await tx.query<UserRow>(
+    `INSERT INTO users (user_id, email, name, password_hash, is_instance_admin)
+     VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+    [user.userId, user.email, user.name, user.passwordHash, user.isInstanceAdmin],
+  );
+  if (row === undefined) throw new Error('insert returned nothing');
+  return row;
+}
+
 /**
  * Disables a user: from now on they cannot sign in, and their API keys are refused (not
  * revoked: enabling the user again brings back the keys that have not expired). Their
- * sessions end, and the scoped tokens issued to them are revoked, so data planes refuse
- * them from their next heartbeat. Keeps the first time it was disabled.
+ * sessions end with it (the scoped tokens issued to them are the caller's to revoke).
+ * Keeps the first time it was disabled.
  */
 export async function disableUser(tx: Queryable, userId: string, now: Date): Promise<UserRow | undefined> {
   const [row] = await tx.query<UserRow>(
@@ -179,7 +188,7 @@ export async function disableUser(tx: Queryable, userId: string, now: Date): Pro
     [userId, now],
   );
   if (row === undefined) return undefined;
-  await tx.query('UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL', [userId, now]);
+  await endSessionsOf(tx, userId, now);
   return row;
 }
 
@@ -189,18 +198,4 @@ export async function enableUser(tx: Queryable, userId: string, now: Date): Prom
     [userId, now],
   );
   return row;
-}
-
-/** The user's live organizations and roles there, by name; only `onlyOrganizationId` when given. */
-export async function membershipsOf(
-  db: Queryable,
-  userId: string,
-  onlyOrganizationId: string | null,
-): Promise<Array<{ organization_id: string; name: string; role: Role }>> {
-  return db.query(
-    `SELECT o.organization_id, o.name, m.role FROM memberships m JOIN organizations o USING (organization_id)
-      WHERE m.user_id = $1 AND o.deleted_at IS NULL AND ($2::uuid IS NULL OR o.organization_id = $2)
-      ORDER BY o.name, o.organization_id`,
-    [userId, onlyOrganizationId],
-  );
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   Closed,
   DataplaneHealthStatuses,
@@ -11,23 +10,28 @@ import {
   Timestamp,
   Uuid,
 } from '@sovereign/contract';
+import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
-import { audit, userActor } from '../audit/record.ts';
+import { type AuditEntry, audited, userAuthor } from '../audit/record.ts';
 import { boundWorkspace, roleIn } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { hashSecret, newSecret, SecretPrefix } from '../auth/secrets.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
-import type { PublicApi } from '../public-api.ts';
-import { regionFor } from '../regions/store.ts';
+import { listInstances } from '../instances/store.ts';
+import { regionFor } from '../regions/access.ts';
+import { dataplaneFor, dataplaneNotFound } from './access.ts';
 import {
   type DataplaneRow,
-  dataplaneFor,
-  dataplaneNotFound,
-  selectDataplane,
+  deleteDataplanes,
+  findDataplane,
+  insertDataplane,
+  isDataplaneNameTaken,
+  listDataplanesInRegions,
+  listDataplanesOf,
   setPublicUrl,
-  toDataplane,
+  updateDataplane,
 } from './store.ts';
 
 /**
@@ -102,29 +106,31 @@ const DataplaneHealth = Type.Object({
 const tags = ['Dataplanes'];
 
 async function assertNameFree(tx: Queryable, regionId: string, name: string, except?: string) {
-  const [row] = await tx.query(
-    `SELECT 1 FROM dataplanes WHERE region_id = $1 AND lower(name) = lower($2) AND NOT tombstone
-        AND dataplane_id IS DISTINCT FROM $3`,
-    [regionId, name, except ?? null],
-  );
-  if (row !== undefined) {
+  if (await isDataplaneNameTaken(tx, regionId, name, except ?? null)) {
     throw new ConflictProblem(ErrorCode.dataplaneNameTaken, 'The region already has a data plane with that name.');
   }
 }
 
-interface InstanceRow {
-  instance_id: string;
-  version: string;
-  public_url: string;
-  capacity: number;
-  held_runs: number;
-  started_at: Date;
-  last_heartbeat_at: Date | null;
-  sandbox: SandboxFacts | null;
+/** Airbyte's DataplaneResponse, field for field, and the public URL clients are sent to. */
+function toDataplane(row: DataplaneRow) {
+  return {
+    dataplaneId: row.dataplane_id,
+    name: row.name,
+    regionId: row.region_id,
+    enabled: row.enabled,
+    publicUrl: row.public_url,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
+}
+
+/** An event of the trail of the organization the data plane's region belongs to. */
+function dataplaneEvent(organizationId: string, action: string, dataplaneId: string): AuditEntry {
+  return { organizationId, action, targetType: 'dataplane', targetId: dataplaneId };
 }
 
 /** Data planes, in Airbyte's shapes; create answers the client credentials once. */
-export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
+export async function dataplaneRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
   app.get(
@@ -144,18 +150,14 @@ export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
       let rows: DataplaneRow[];
       if (regionIds !== undefined && regionIds.length > 0) {
         for (const regionId of regionIds) await regionFor(db, principal, regionId, 'viewer');
-        rows = await db.query<DataplaneRow>(
-          `${selectDataplane} WHERE NOT d.tombstone AND d.region_id = ANY($1::uuid[]) ORDER BY d.name, d.dataplane_id`,
-          [regionIds],
-        );
+        rows = await listDataplanesInRegions(db, regionIds);
       } else {
-        rows = await db.query<DataplaneRow>(
-          `${selectDataplane} WHERE NOT d.tombstone AND NOT $3 AND ($2 OR r.organization_id IN
-             (SELECT organization_id FROM memberships WHERE user_id = $1))
-           ORDER BY d.name, d.dataplane_id`,
+        rows = await listDataplanesOf(db, {
+          userId: principal.userId,
+          isInstanceAdmin: principal.isInstanceAdmin,
           // A key bound to one workspace acts on nothing of its organization's: it lists none.
-          [principal.userId, principal.isInstanceAdmin, boundWorkspace(principal) !== null],
-        );
+          boundToWorkspace: boundWorkspace(principal) !== null,
+        });
       }
       return { data: rows.map(toDataplane) };
     },
@@ -181,32 +183,20 @@ export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
       const principal = principalOf(request);
       const { regionId, name, enabled, publicUrl } = request.body;
       const clientSecret = newSecret(SecretPrefix.dataplaneSecret);
-      const created = await db.transaction(async (tx) => {
+      const created = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const region = await regionFor(tx, principal, regionId, 'admin');
         await assertNameFree(tx, regionId, name);
-        const dataplaneId = randomUUID();
-        const clientId = randomUUID();
-        await tx.query(
-          `INSERT INTO dataplanes (dataplane_id, region_id, name, enabled, client_id, client_secret_hash, public_url)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [
-            dataplaneId,
-            regionId,
-            name,
-            enabled ?? true,
-            clientId,
-            hashSecret(clientSecret),
-            publicUrl === undefined ? null : normalizePublicUrl(publicUrl),
-          ],
-        );
-        await audit(tx, userActor(principal), {
-          organizationId: region.organization_id,
-          action: 'dataplane.create',
-          targetType: 'dataplane',
-          targetId: dataplaneId,
-          requestId: request.id,
+        const { dataplaneId, clientId } = await insertDataplane(tx, {
+          regionId,
+          name,
+          enabled: enabled ?? true,
+          clientSecretHash: hashSecret(clientSecret),
+          publicUrl: publicUrl === undefined ? null : normalizePublicUrl(publicUrl),
         });
-        return { dataplaneId, regionId, clientId };
+        return {
+          result: { dataplaneId, regionId, clientId },
+          audit: dataplaneEvent(region.organization_id, 'dataplane.create', dataplaneId),
+        };
       });
       return { ...created, clientSecret };
     },
@@ -248,25 +238,20 @@ export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       const { dataplaneId } = request.params;
-      const row = await db.transaction(async (tx) => {
+      const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const plane = await dataplaneFor(tx, principal, dataplaneId, 'admin');
         if (request.body.name !== undefined) await assertNameFree(tx, plane.region_id, request.body.name, dataplaneId);
-        await tx.query(
-          `UPDATE dataplanes SET name = coalesce($2, name), enabled = coalesce($3, enabled), updated_at = now()
-            WHERE dataplane_id = $1`,
-          [dataplaneId, request.body.name ?? null, request.body.enabled ?? null],
-        );
+        await updateDataplane(tx, dataplaneId, {
+          name: request.body.name ?? null,
+          enabled: request.body.enabled ?? null,
+        });
         if (request.body.publicUrl !== undefined) {
           await setPublicUrl(tx, dataplaneId, normalizePublicUrl(request.body.publicUrl));
         }
-        await audit(tx, userActor(principal), {
-          organizationId: plane.organization_id,
-          action: 'dataplane.update',
-          targetType: 'dataplane',
-          targetId: dataplaneId,
-          requestId: request.id,
-        });
-        return dataplaneFor(tx, principal, dataplaneId, 'admin');
+        return {
+          result: await dataplaneFor(tx, principal, dataplaneId, 'admin'),
+          audit: dataplaneEvent(plane.organization_id, 'dataplane.update', dataplaneId),
+        };
       });
       return toDataplane(row);
     },
@@ -286,23 +271,12 @@ export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       const { dataplaneId } = request.params;
-      const row = await db.transaction(async (tx) => {
+      const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const plane = await dataplaneFor(tx, principal, dataplaneId, 'admin');
-        await tx.query(
-          `UPDATE dataplanes SET tombstone = true, enabled = false, client_secret_hash = NULL, updated_at = now()
-            WHERE dataplane_id = $1`,
-          [dataplaneId],
-        );
-        await audit(tx, userActor(principal), {
-          organizationId: plane.organization_id,
-          action: 'dataplane.delete',
-          targetType: 'dataplane',
-          targetId: dataplaneId,
-          requestId: request.id,
-        });
-        const [deleted] = await tx.query<DataplaneRow>(`${selectDataplane} WHERE d.dataplane_id = $1`, [dataplaneId]);
+        await deleteDataplanes(tx, { dataplaneId });
+        const deleted = await findDataplane(tx, dataplaneId);
         if (deleted === undefined) throw dataplaneNotFound();
-        return deleted;
+        return { result: deleted, audit: dataplaneEvent(plane.organization_id, 'dataplane.delete', dataplaneId) };
       });
       return toDataplane(row);
     },
@@ -327,11 +301,7 @@ export async function dataplaneRoutes(app: PublicApi, deps: Deps) {
       const plane = await dataplaneFor(db, principal, request.params.dataplaneId, 'viewer');
       const role = await roleIn(db, principal, plane.organization_id);
       const admin = role !== null && roleAtLeast(role, 'admin');
-      const instances = await db.query<InstanceRow>(
-        `SELECT * FROM dataplane_instances WHERE dataplane_id = $1
-          ORDER BY last_heartbeat_at DESC NULLS LAST, started_at DESC LIMIT 100`,
-        [plane.dataplane_id],
-      );
+      const instances = await listInstances(db, plane.dataplane_id);
       const now = deps.now();
       const newest = instances[0];
       return {

@@ -1,12 +1,13 @@
-import { Closed, ErrorCode, JobTrigger, type RunStatus, RunStatuses, Timestamp, Uuid } from '@sovereign/contract';
-import { NotFoundProblem } from '@sovereign/server-kit/http';
+import { Closed, JobTrigger, RunStatuses, Timestamp, Uuid } from '@sovereign/contract';
+import type { App } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
-import { requireRole } from '../auth/access.ts';
+import { audited, userAuthor } from '../audit/record.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
-import type { PublicApi } from '../public-api.ts';
-import { type RunTrigger, RunTriggers } from '../runs/store.ts';
-import { workspaceFor } from '../workspaces/store.ts';
+import { RunTriggers } from '../tables.ts';
+import { workspaceFor } from '../workspaces/access.ts';
+import { jobFor } from './access.ts';
+import { type JobRow, listJobs, setJobPaused } from './store.ts';
 
 const Job = Type.Object({
   jobId: Uuid,
@@ -41,39 +42,6 @@ const Job = Type.Object({
   ]),
 });
 
-const Deployment = Type.Object({
-  deploymentId: Uuid,
-  workspaceId: Uuid,
-  digest: Type.String(),
-  sizeBytes: Type.Integer(),
-  jobNames: Type.Array(Type.String()),
-  createdBy: Type.Union([Uuid, Type.Null()]),
-  createdAt: Timestamp,
-});
-
-interface JobRow {
-  job_id: string;
-  workspace_id: string;
-  name: string;
-  kind: 'batch' | 'interactive';
-  trigger: JobTrigger;
-  timezone: string;
-  timeout_seconds: number;
-  retries: number;
-  max_running: number | null;
-  paused: boolean;
-  deployment_id: string;
-  created_at: Date;
-  updated_at: Date;
-  archived_at: Date | null;
-  organization_id: string;
-  last_run_id: string | null;
-  last_run_status: RunStatus | null;
-  last_run_trigger: RunTrigger | null;
-  last_run_queued_at: Date | null;
-  last_run_finished_at: Date | null;
-}
-
 function toJob(row: JobRow) {
   return {
     jobId: row.job_id,
@@ -104,15 +72,8 @@ function toJob(row: JobRow) {
   };
 }
 
-/** A job with its newest run, so a list of jobs shows how each last went without a call per job. */
-const selectJob = `SELECT j.*, w.organization_id, lr.run_id AS last_run_id, lr.status AS last_run_status,
-    lr.trigger AS last_run_trigger, lr.queued_at AS last_run_queued_at, lr.finished_at AS last_run_finished_at
-  FROM jobs j JOIN workspaces w USING (workspace_id)
-  LEFT JOIN LATERAL (SELECT r.run_id, r.status, r.trigger, r.queued_at, r.finished_at FROM runs r
-                      WHERE r.job_id = j.job_id ORDER BY r.queued_at DESC, r.run_id DESC LIMIT 1) lr ON true`;
-
-/** Jobs and deployments as metadata: what ran where and when, never what it contains. */
-export async function jobRoutes(app: PublicApi, deps: Deps) {
+/** Jobs as metadata: what runs where and when, never what it contains; and pausing a job's schedule. */
+export async function jobRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
   app.get(
@@ -128,10 +89,7 @@ export async function jobRoutes(app: PublicApi, deps: Deps) {
     },
     async (request) => {
       const workspace = await workspaceFor(db, principalOf(request), request.params.workspaceId, 'viewer');
-      const rows = await db.query<JobRow>(
-        `${selectJob} WHERE j.workspace_id = $1 AND ($2 OR j.archived_at IS NULL) ORDER BY j.name`,
-        [workspace.workspace_id, request.query.includeArchived ?? false],
-      );
+      const rows = await listJobs(db, workspace.workspace_id, request.query.includeArchived ?? false);
       return { data: rows.map(toJob) };
     },
   );
@@ -141,51 +99,36 @@ export async function jobRoutes(app: PublicApi, deps: Deps) {
     {
       schema: { tags: ['Jobs'], summary: 'Get a job', params: Closed({ jobId: Uuid }), response: { 200: Job } },
     },
-    async (request) => {
-      const notFound = new NotFoundProblem(ErrorCode.jobNotFound, 'No such job.');
-      const [row] = await db.query<JobRow>(`${selectJob} WHERE j.job_id = $1 AND w.deleted_at IS NULL`, [
-        request.params.jobId,
-      ]);
-      if (row === undefined) throw notFound;
-      await requireRole(db, principalOf(request), row.organization_id, 'viewer', notFound, row.workspace_id);
-      return toJob(row);
-    },
+    async (request) => toJob(await jobFor(db, principalOf(request), request.params.jobId, 'viewer')),
   );
 
-  app.get(
-    '/workspaces/:workspaceId/deployments',
+  app.patch(
+    '/jobs/:jobId',
     {
       schema: {
-        tags: ['Deployments'],
-        summary: "The workspace's deployments, newest first (metadata; the bundles stay in the data plane)",
-        params: Closed({ workspaceId: Uuid }),
-        response: { 200: Type.Object({ data: Type.Array(Deployment) }) },
+        tags: ['Jobs'],
+        summary: "Pause or resume a job's schedule (members and up)",
+        params: Closed({ jobId: Uuid }),
+        body: Closed({ paused: Type.Boolean() }),
+        response: { 200: Type.Object({ jobId: Uuid, paused: Type.Boolean() }) },
       },
     },
     async (request) => {
-      const workspace = await workspaceFor(db, principalOf(request), request.params.workspaceId, 'viewer');
-      const rows = await db.query<{
-        deployment_id: string;
-        workspace_id: string;
-        digest: string;
-        size_bytes: number;
-        job_names: string[];
-        created_by: string | null;
-        created_at: Date;
-      }>('SELECT * FROM deployments WHERE workspace_id = $1 ORDER BY created_at DESC LIMIT 200', [
-        workspace.workspace_id,
-      ]);
-      return {
-        data: rows.map((r) => ({
-          deploymentId: r.deployment_id,
-          workspaceId: r.workspace_id,
-          digest: r.digest,
-          sizeBytes: Number(r.size_bytes),
-          jobNames: r.job_names,
-          createdBy: r.created_by,
-          createdAt: iso(r.created_at),
-        })),
-      };
+      const principal = principalOf(request);
+      const job = await jobFor(db, principal, request.params.jobId, 'member');
+      await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
+        await setJobPaused(tx, job.job_id, request.body.paused);
+        return {
+          result: undefined,
+          audit: {
+            organizationId: job.organization_id,
+            action: request.body.paused ? 'job.pause' : 'job.resume',
+            targetType: 'job',
+            targetId: job.job_id,
+          },
+        };
+      });
+      return { jobId: job.job_id, paused: request.body.paused };
     },
   );
 }

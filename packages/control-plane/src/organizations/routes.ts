@@ -1,15 +1,29 @@
-import { randomUUID } from 'node:crypto';
 import { Closed, Email, ErrorCode, type Role, Roles, roleAtLeast, Timestamp, Uuid } from '@sovereign/contract';
+import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem, ForbiddenProblem, NotFoundProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
-import { audit, userActor } from '../audit/record.ts';
+import { type AuditEntry, audited, userAuthor } from '../audit/record.ts';
 import { boundOrganization, effectiveRole, requireKeyRole, requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
+import { findUserByEmail } from '../auth/store.ts';
 import { type Deps, iso } from '../context.ts';
-import type { PublicApi } from '../public-api.ts';
-import { revokeIssued } from '../signing/issued-tokens.ts';
-import { tellDataplanes } from '../signing/revocations.ts';
+import type { OrganizationsTable } from '../tables.ts';
+import { announceRevocations } from '../tokens/revocations.ts';
+import { revokeScopedTokens } from '../tokens/store.ts';
+import {
+  countOwners,
+  deleteMembership,
+  findMember,
+  findOrganization,
+  insertMembership,
+  insertOrganization,
+  listMembers,
+  listMemberships,
+  type MemberRow,
+  renameOrganization,
+  setMemberRole,
+} from './store.ts';
 
 const RoleSchema = Type.Enum(Roles);
 const OrgName = Type.String({ minLength: 1, maxLength: 100 });
@@ -33,15 +47,7 @@ const Member = Type.Object({
 const OrgParams = Closed({ organizationId: Uuid });
 const MemberParams = Closed({ organizationId: Uuid, userId: Uuid });
 
-interface OrgRow {
-  organization_id: string;
-  name: string;
-  is_default: boolean;
-  created_at: Date;
-  updated_at: Date;
-}
-
-function toOrg(row: OrgRow) {
+function toOrg(row: OrganizationsTable) {
   return {
     organizationId: row.organization_id,
     name: row.name,
@@ -51,26 +57,25 @@ function toOrg(row: OrgRow) {
   };
 }
 
-interface MemberRow {
-  user_id: string;
-  email: string;
-  name: string;
-  role: Role;
-  created_at: Date;
-}
-
 function toMember(row: MemberRow) {
   return { userId: row.user_id, email: row.email, name: row.name, role: row.role, createdAt: iso(row.created_at) };
 }
 
 async function member(tx: Queryable, organizationId: string, userId: string): Promise<MemberRow> {
-  const [row] = await tx.query<MemberRow>(
-    `SELECT u.user_id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u USING (user_id)
-      WHERE m.organization_id = $1 AND m.user_id = $2`,
-    [organizationId, userId],
-  );
+  const row = await findMember(tx, organizationId, userId);
   if (row === undefined) throw new NotFoundProblem(ErrorCode.memberNotFound, 'That user is not a member.');
   return row;
+}
+
+const organizationNotFound = () => new NotFoundProblem(ErrorCode.organizationNotFound, 'No such organization.');
+
+/** An event of the organization's trail, about the organization or one of its members. */
+function organizationEvent(
+  organizationId: string,
+  action: string,
+  target: { type: 'organization' | 'user'; id: string },
+): AuditEntry {
+  return { organizationId, action, targetType: target.type, targetId: target.id };
 }
 
 /** Only an owner may make or unmake owners; an organization always keeps one. */
@@ -82,18 +87,14 @@ async function guardOwnerChange(tx: Queryable, organizationId: string, callerRol
     });
   }
   if (from === 'owner' && to !== 'owner') {
-    const [row] = await tx.query<{ owners: number }>(
-      `SELECT count(*)::int AS owners FROM memberships WHERE organization_id = $1 AND role = 'owner'`,
-      [organizationId],
-    );
-    if ((row?.owners ?? 0) <= 1) {
+    if ((await countOwners(tx, organizationId)) <= 1) {
       throw new ConflictProblem(ErrorCode.lastOwner, 'An organization needs an owner; make someone else owner first.');
     }
   }
 }
 
 /** Organizations, and who belongs to them with which role. */
-export async function organizationRoutes(app: PublicApi, deps: Deps) {
+export async function organizationRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
   app.post(
@@ -110,24 +111,16 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
       const principal = principalOf(request);
       // It makes the key's user an owner: a key below owner, or for one workspace, may not.
       requireKeyRole(principal, 'owner', 'create an organization');
-      const row = await db.transaction(async (tx) => {
-        const [org] = await tx.query<OrgRow>(
-          'INSERT INTO organizations (organization_id, name) VALUES ($1, $2) RETURNING *',
-          [randomUUID(), request.body.name],
-        );
-        if (org === undefined) throw new Error('insert returned nothing');
-        await tx.query(`INSERT INTO memberships (organization_id, user_id, role) VALUES ($1, $2, 'owner')`, [
-          org.organization_id,
-          principal.userId,
-        ]);
-        await audit(tx, userActor(principal), {
-          organizationId: org.organization_id,
-          action: 'organization.create',
-          targetType: 'organization',
-          targetId: org.organization_id,
-          requestId: request.id,
-        });
-        return org;
+      const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
+        const org = await insertOrganization(tx, { name: request.body.name, isDefault: false });
+        await insertMembership(tx, org.organization_id, principal.userId, 'owner');
+        return {
+          result: org,
+          audit: organizationEvent(org.organization_id, 'organization.create', {
+            type: 'organization',
+            id: org.organization_id,
+          }),
+        };
       });
       return toOrg(row);
     },
@@ -147,12 +140,7 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       // A workspace key lists its workspace's organization only; any key shows the role it may act as.
-      const rows = await db.query<OrgRow & { role: Role }>(
-        `SELECT o.*, m.role FROM organizations o JOIN memberships m USING (organization_id)
-          WHERE m.user_id = $1 AND o.deleted_at IS NULL AND ($2::uuid IS NULL OR o.organization_id = $2)
-          ORDER BY o.name, o.organization_id`,
-        [principal.userId, boundOrganization(principal)],
-      );
+      const rows = await listMemberships(db, principal.userId, boundOrganization(principal));
       return { data: rows.map((r) => ({ ...toOrg(r), role: effectiveRole(principal, r.role) })) };
     },
   );
@@ -169,10 +157,8 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
     },
     async (request) => {
       await requireRole(db, principalOf(request), request.params.organizationId, 'viewer');
-      const [row] = await db.query<OrgRow>('SELECT * FROM organizations WHERE organization_id = $1', [
-        request.params.organizationId,
-      ]);
-      if (row === undefined) throw new NotFoundProblem(ErrorCode.organizationNotFound, 'No such organization.');
+      const row = await findOrganization(db, request.params.organizationId);
+      if (row === undefined) throw organizationNotFound();
       return toOrg(row);
     },
   );
@@ -191,22 +177,14 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       const { organizationId } = request.params;
-      const row = await db.transaction(async (tx) => {
+      const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         await requireRole(tx, principal, organizationId, 'admin');
-        const [org] = await tx.query<OrgRow>(
-          `UPDATE organizations SET name = coalesce($2, name), updated_at = now()
-            WHERE organization_id = $1 RETURNING *`,
-          [organizationId, request.body.name ?? null],
-        );
-        if (org === undefined) throw new NotFoundProblem(ErrorCode.organizationNotFound, 'No such organization.');
-        await audit(tx, userActor(principal), {
-          organizationId,
-          action: 'organization.update',
-          targetType: 'organization',
-          targetId: organizationId,
-          requestId: request.id,
-        });
-        return org;
+        const org = await renameOrganization(tx, organizationId, request.body.name ?? null);
+        if (org === undefined) throw organizationNotFound();
+        return {
+          result: org,
+          audit: organizationEvent(organizationId, 'organization.update', { type: 'organization', id: organizationId }),
+        };
       });
       return toOrg(row);
     },
@@ -224,12 +202,7 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
     },
     async (request) => {
       await requireRole(db, principalOf(request), request.params.organizationId, 'viewer');
-      const rows = await db.query<MemberRow>(
-        `SELECT u.user_id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u USING (user_id)
-          WHERE m.organization_id = $1 ORDER BY u.email`,
-        [request.params.organizationId],
-      );
-      return { data: rows.map(toMember) };
+      return { data: (await listMembers(db, request.params.organizationId)).map(toMember) };
     },
   );
 
@@ -247,29 +220,20 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       const { organizationId } = request.params;
-      const row = await db.transaction(async (tx) => {
+      const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const callerRole = await requireRole(tx, principal, organizationId, 'admin');
         if (request.body.role === 'owner') await guardOwnerChange(tx, organizationId, callerRole, 'viewer', 'owner');
-        const [user] = await tx.query<{ user_id: string }>('SELECT user_id FROM users WHERE lower(email) = lower($1)', [
-          request.body.email,
-        ]);
+        const user = await findUserByEmail(tx, request.body.email);
         if (user === undefined) {
           throw new NotFoundProblem(ErrorCode.userNotFound, 'No user has that email; they must sign up first.');
         }
-        const inserted = await tx.query(
-          `INSERT INTO memberships (organization_id, user_id, role) VALUES ($1, $2, $3)
-           ON CONFLICT DO NOTHING RETURNING user_id`,
-          [organizationId, user.user_id, request.body.role],
-        );
-        if (inserted.length === 0) throw new ConflictProblem(ErrorCode.memberExists, 'That user is already a member.');
-        await audit(tx, userActor(principal), {
-          organizationId,
-          action: 'member.add',
-          targetType: 'user',
-          targetId: user.user_id,
-          requestId: request.id,
-        });
-        return member(tx, organizationId, user.user_id);
+        if (!(await insertMembership(tx, organizationId, user.user_id, request.body.role))) {
+          throw new ConflictProblem(ErrorCode.memberExists, 'That user is already a member.');
+        }
+        return {
+          result: await member(tx, organizationId, user.user_id),
+          audit: organizationEvent(organizationId, 'member.add', { type: 'user', id: user.user_id }),
+        };
       });
       return toMember(row);
     },
@@ -289,29 +253,20 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       const { organizationId, userId } = request.params;
-      let tell: string[] = [];
-      const row = await db.transaction(async (tx) => {
+      const { row, tell } = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const callerRole = await requireRole(tx, principal, organizationId, 'admin');
         const current = await member(tx, organizationId, userId);
         await guardOwnerChange(tx, organizationId, callerRole, current.role, request.body.role);
-        await tx.query(
-          'UPDATE memberships SET role = $3, updated_at = now() WHERE organization_id = $1 AND user_id = $2',
-          [organizationId, userId, request.body.role],
-        );
+        await setMemberRole(tx, organizationId, userId, request.body.role);
         // A lower role ends the tokens issued with the scopes of the higher one; clients get new ones.
-        if (!roleAtLeast(request.body.role, current.role)) {
-          tell = await revokeIssued(tx, { userId, organizationId }, deps.now());
-        }
-        await audit(tx, userActor(principal), {
-          organizationId,
-          action: 'member.update',
-          targetType: 'user',
-          targetId: userId,
-          requestId: request.id,
-        });
-        return member(tx, organizationId, userId);
+        const lowered = !roleAtLeast(request.body.role, current.role);
+        const revoked = lowered ? await revokeScopedTokens(tx, { userId, organizationId }, deps.now()) : [];
+        return {
+          result: { row: await member(tx, organizationId, userId), tell: revoked },
+          audit: organizationEvent(organizationId, 'member.update', { type: 'user', id: userId }),
+        };
       });
-      await tellDataplanes(deps, tell);
+      await announceRevocations(deps, tell);
       return toMember(row);
     },
   );
@@ -329,24 +284,19 @@ export async function organizationRoutes(app: PublicApi, deps: Deps) {
     async (request, reply) => {
       const principal = principalOf(request);
       const { organizationId, userId } = request.params;
-      let tell: string[] = [];
-      await db.transaction(async (tx) => {
+      const tell = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const leaving = userId === principal.userId;
         const callerRole = await requireRole(tx, principal, organizationId, leaving ? 'viewer' : 'admin');
         const current = await member(tx, organizationId, userId);
         await guardOwnerChange(tx, organizationId, leaving ? current.role : callerRole, current.role, null);
-        await tx.query('DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2', [organizationId, userId]);
-        // Their scoped tokens (and the app sessions opened with them) end with the membership.
-        tell = await revokeIssued(tx, { userId, organizationId }, deps.now());
-        await audit(tx, userActor(principal), {
-          organizationId,
-          action: 'member.remove',
-          targetType: 'user',
-          targetId: userId,
-          requestId: request.id,
-        });
+        await deleteMembership(tx, organizationId, userId);
+        return {
+          // Their scoped tokens (and the app sessions opened with them) end with the membership.
+          result: await revokeScopedTokens(tx, { userId, organizationId }, deps.now()),
+          audit: organizationEvent(organizationId, 'member.remove', { type: 'user', id: userId }),
+        };
       });
-      await tellDataplanes(deps, tell);
+      await announceRevocations(deps, tell);
       return reply.status(204).send(null);
     },
   );

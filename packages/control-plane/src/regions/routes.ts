@@ -1,14 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { Closed, ErrorCode, Timestamp, Uuid } from '@sovereign/contract';
+import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
-import { audit, userActor } from '../audit/record.ts';
+import { type AuditEntry, audited, userAuthor } from '../audit/record.ts';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
-import type { Deps } from '../context.ts';
-import type { PublicApi } from '../public-api.ts';
-import { type RegionRow, regionFor, regionNotFound, selectRegion, toRegion } from './store.ts';
+import { type Deps, iso } from '../context.ts';
+import { deleteDataplanes } from '../dataplanes/store.ts';
+import { regionFor, regionNotFound } from './access.ts';
+import { deleteRegion, insertRegion, isRegionNameTaken, listRegions, type RegionRow, updateRegion } from './store.ts';
 
 /** Airbyte's public API schemas for regions (shared/reference/airbyte/CONTRACT.md). */
 export const RegionResponse = Type.Object({
@@ -34,16 +35,32 @@ const nameTaken = () =>
   new ConflictProblem(ErrorCode.regionNameTaken, 'The organization already has a region with that name.');
 
 async function assertNameFree(tx: Queryable, organizationId: string, name: string, except?: string) {
-  const [row] = await tx.query(
-    `SELECT 1 FROM regions WHERE organization_id = $1 AND lower(name) = lower($2) AND NOT tombstone
-        AND region_id IS DISTINCT FROM $3`,
-    [organizationId, name, except ?? null],
-  );
-  if (row !== undefined) throw nameTaken();
+  if (await isRegionNameTaken(tx, organizationId, name, except ?? null)) throw nameTaken();
+}
+
+/** Airbyte's RegionResponse, field for field. */
+function toRegion(row: RegionRow) {
+  return {
+    regionId: row.region_id,
+    name: row.name,
+    organizationId: row.organization_id,
+    enabled: row.enabled,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
+}
+
+/** An event of the region's organization's trail, about the region or one of its data planes. */
+function regionEvent(
+  organizationId: string,
+  action: string,
+  target: { type: 'region' | 'dataplane'; id: string },
+): AuditEntry {
+  return { organizationId, action, targetType: target.type, targetId: target.id };
 }
 
 /** Regions, in Airbyte's shapes: 200 on every success, soft delete, `{data}` lists. */
-export async function regionRoutes(app: PublicApi, deps: Deps) {
+export async function regionRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
   app.get(
@@ -60,12 +77,7 @@ export async function regionRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const { organizationId } = request.query;
       await requireRole(db, principalOf(request), organizationId, 'viewer');
-      const rows = await db.query<RegionRow>(
-        `${selectRegion} WHERE NOT r.tombstone AND (r.organization_id = $1 OR o.is_default)
-          ORDER BY o.is_default DESC, r.name, r.region_id`,
-        [organizationId],
-      );
-      return { data: rows.map(toRegion) };
+      return { data: (await listRegions(db, organizationId)).map(toRegion) };
     },
   );
 
@@ -83,24 +95,14 @@ export async function regionRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       const { name, organizationId, enabled } = request.body;
-      const row = await db.transaction(async (tx) => {
+      const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         await requireRole(tx, principal, organizationId, 'admin');
         await assertNameFree(tx, organizationId, name);
-        const regionId = randomUUID();
-        await tx.query('INSERT INTO regions (region_id, organization_id, name, enabled) VALUES ($1, $2, $3, $4)', [
-          regionId,
-          organizationId,
-          name,
-          enabled ?? true,
-        ]);
-        await audit(tx, userActor(principal), {
-          organizationId,
-          action: 'region.create',
-          targetType: 'region',
-          targetId: regionId,
-          requestId: request.id,
-        });
-        return regionFor(tx, principal, regionId, 'admin');
+        const regionId = await insertRegion(tx, { organizationId, name, enabled: enabled ?? true });
+        return {
+          result: await regionFor(tx, principal, regionId, 'admin'),
+          audit: regionEvent(organizationId, 'region.create', { type: 'region', id: regionId }),
+        };
       });
       return toRegion(row);
     },
@@ -135,23 +137,15 @@ export async function regionRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       const { regionId } = request.params;
-      const row = await db.transaction(async (tx) => {
+      const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const region = await regionFor(tx, principal, regionId, 'admin');
         if (request.body.name !== undefined)
           await assertNameFree(tx, region.organization_id, request.body.name, regionId);
-        await tx.query(
-          `UPDATE regions SET name = coalesce($2, name), enabled = coalesce($3, enabled), updated_at = now()
-            WHERE region_id = $1`,
-          [regionId, request.body.name ?? null, request.body.enabled ?? null],
-        );
-        await audit(tx, userActor(principal), {
-          organizationId: region.organization_id,
-          action: 'region.update',
-          targetType: 'region',
-          targetId: regionId,
-          requestId: request.id,
-        });
-        return regionFor(tx, principal, regionId, 'admin');
+        await updateRegion(tx, regionId, { name: request.body.name ?? null, enabled: request.body.enabled ?? null });
+        return {
+          result: await regionFor(tx, principal, regionId, 'admin'),
+          audit: regionEvent(region.organization_id, 'region.update', { type: 'region', id: regionId }),
+        };
       });
       return toRegion(row);
     },
@@ -171,37 +165,20 @@ export async function regionRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       const { regionId } = request.params;
-      const row = await db.transaction(async (tx) => {
+      const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const region = await regionFor(tx, principal, regionId, 'admin');
         // As Airbyte: the region's data planes go first, and their credentials with them.
-        const planes = await tx.query<{ dataplane_id: string }>(
-          `UPDATE dataplanes SET tombstone = true, enabled = false, client_secret_hash = NULL, updated_at = now()
-            WHERE region_id = $1 AND NOT tombstone RETURNING dataplane_id`,
-          [regionId],
-        );
-        for (const plane of planes) {
-          await audit(tx, userActor(principal), {
-            organizationId: region.organization_id,
-            action: 'dataplane.delete',
-            targetType: 'dataplane',
-            targetId: plane.dataplane_id,
-            requestId: request.id,
-          });
-        }
-        const [deleted] = await tx.query<RegionRow>(
-          `UPDATE regions SET tombstone = true, enabled = false, updated_at = now() WHERE region_id = $1
-           RETURNING *, false AS is_default_org`,
-          [regionId],
-        );
+        const planes = await deleteDataplanes(tx, { regionId });
+        const deleted = await deleteRegion(tx, regionId);
         if (deleted === undefined) throw regionNotFound();
-        await audit(tx, userActor(principal), {
-          organizationId: region.organization_id,
-          action: 'region.delete',
-          targetType: 'region',
-          targetId: regionId,
-          requestId: request.id,
-        });
-        return deleted;
+        const organizationId = region.organization_id;
+        return {
+          result: deleted,
+          audit: [
+            ...planes.map((id) => regionEvent(organizationId, 'dataplane.delete', { type: 'dataplane', id })),
+            regionEvent(organizationId, 'region.delete', { type: 'region', id: regionId }),
+          ],
+        };
       });
       return toRegion(row);
     },

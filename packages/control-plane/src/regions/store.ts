@@ -1,52 +1,76 @@
-import { ErrorCode, type Role } from '@sovereign/contract';
-import { NotFoundProblem } from '@sovereign/server-kit/http';
+import { randomUUID } from 'node:crypto';
 import type { Queryable } from '@sovereign/server-kit/sql';
-import { requireRole } from '../auth/access.ts';
-import type { Principal } from '../auth/principal.ts';
-import { iso } from '../context.ts';
+import type { OrganizationsTable, RegionsTable } from '../tables.ts';
 
-export interface RegionRow {
-  region_id: string;
-  organization_id: string;
-  name: string;
-  enabled: boolean;
-  tombstone: boolean;
-  created_at: Date;
-  updated_at: Date;
-  is_default_org: boolean;
-}
+export type RegionRow = RegionsTable & { is_default_org: OrganizationsTable['is_default'] };
 
-/** Airbyte's RegionResponse, field for field. */
-export function toRegion(row: RegionRow) {
-  return {
-    regionId: row.region_id,
-    name: row.name,
-    organizationId: row.organization_id,
-    enabled: row.enabled,
-    createdAt: iso(row.created_at),
-    updatedAt: iso(row.updated_at),
-  };
-}
-
-export const regionNotFound = () => new NotFoundProblem(ErrorCode.regionNotFound, 'No such region.');
-
-export const selectRegion = `SELECT r.*, o.is_default AS is_default_org
+const selectRegion = `SELECT r.*, o.is_default AS is_default_org
   FROM regions r JOIN organizations o USING (organization_id)`;
 
-/**
- * A live region the caller may act on with `minimum`. Regions of the instance's
- * default organization are readable by every signed-in user: every organization may
- * put workspaces in them.
- */
-export async function regionFor(
+/** A region that is not deleted. */
+export async function findLiveRegion(db: Queryable, regionId: string): Promise<RegionRow | undefined> {
+  const [row] = await db.query<RegionRow>(`${selectRegion} WHERE r.region_id = $1 AND NOT r.tombstone`, [regionId]);
+  return row;
+}
+
+/** The organization's live regions and the instance's shared ones (those first), by name. */
+export async function listRegions(db: Queryable, organizationId: string): Promise<RegionRow[]> {
+  return db.query<RegionRow>(
+    `${selectRegion} WHERE NOT r.tombstone AND (r.organization_id = $1 OR o.is_default)
+      ORDER BY o.is_default DESC, r.name, r.region_id`,
+    [organizationId],
+  );
+}
+
+/** Whether another live region of the organization has the name, whatever its case. */
+export async function isRegionNameTaken(
+  db: Queryable,
+  organizationId: string,
+  name: string,
+  exceptRegionId: string | null,
+): Promise<boolean> {
+  const [row] = await db.query(
+    `SELECT 1 FROM regions WHERE organization_id = $1 AND lower(name) = lower($2) AND NOT tombstone
+        AND region_id IS DISTINCT FROM $3`,
+    [organizationId, name, exceptRegionId],
+  );
+  return row !== undefined;
+}
+
+/** Makes a region; answers its id. */
+export async function insertRegion(
   tx: Queryable,
-  principal: Principal,
+  region: { organizationId: string; name: string; enabled: boolean },
+): Promise<string> {
+  const regionId = randomUUID();
+  await tx.query('INSERT INTO regions (region_id, organization_id, name, enabled) VALUES ($1, $2, $3, $4)', [
+    regionId,
+    region.organizationId,
+    region.name,
+    region.enabled,
+  ]);
+  return regionId;
+}
+
+/** Renames, enables or disables a region; a null keeps what it had. */
+export async function updateRegion(
+  tx: Queryable,
   regionId: string,
-  minimum: Role,
-): Promise<RegionRow> {
-  const [row] = await tx.query<RegionRow>(`${selectRegion} WHERE r.region_id = $1 AND NOT r.tombstone`, [regionId]);
-  if (row === undefined) throw regionNotFound();
-  if (minimum === 'viewer' && row.is_default_org) return row;
-  await requireRole(tx, principal, row.organization_id, minimum, regionNotFound());
+  change: { name: string | null; enabled: boolean | null },
+): Promise<void> {
+  await tx.query(
+    `UPDATE regions SET name = coalesce($2, name), enabled = coalesce($3, enabled), updated_at = now()
+      WHERE region_id = $1`,
+    [regionId, change.name, change.enabled],
+  );
+}
+
+/** Tombstones a region (its data planes are the caller's to delete first); answers it as deleted. */
+export async function deleteRegion(tx: Queryable, regionId: string): Promise<RegionRow | undefined> {
+  const [row] = await tx.query<RegionRow>(
+    `UPDATE regions SET tombstone = true, enabled = false, updated_at = now() WHERE region_id = $1
+     RETURNING *, false AS is_default_org`,
+    [regionId],
+  );
   return row;
 }

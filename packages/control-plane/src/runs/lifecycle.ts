@@ -1,6 +1,18 @@
 import { isTerminal, type RunEvent, type RunStatus } from '@sovereign/contract';
 import type { Queryable } from '@sovereign/server-kit/sql';
-import { enqueueRun, type JobForRun, type RunRow, selectJobForRun } from './store.ts';
+import { findDependentJobs, findJobsToRun } from '../jobs/store.ts';
+import type { RunsTable } from '../tables.ts';
+import {
+  enqueueRun,
+  finishRun,
+  hasQueuedRun,
+  insertRunEvent,
+  isRunEventRecorded,
+  lockRunOfDataplane,
+  markRunning,
+  markStarted,
+  raiseLastSeq,
+} from './store.ts';
 
 /** Data planes to wake after the transaction that queued their runs commits. */
 export type Wakes = Set<string>;
@@ -10,8 +22,8 @@ export type Wakes = Set<string>;
  * the job has retries left (failures, timeouts and lost leases; never a cancel), or,
  * once the outcome is final, the jobs that run `after` this one.
  */
-export async function afterRunEnded(tx: Queryable, run: RunRow, wakes: Wakes): Promise<void> {
-  const [job] = await tx.query<JobForRun>(`${selectJobForRun} WHERE j.job_id = $1`, [run.job_id]);
+export async function afterRunEnded(tx: Queryable, run: RunsTable, wakes: Wakes): Promise<void> {
+  const [job] = await findJobsToRun(tx, [run.job_id]);
   if (job === undefined) return;
   const retryable = run.status === 'failed' || run.status === 'timed_out' || run.status === 'lost';
   if (retryable && run.attempt <= job.retries && job.archived_at === null) {
@@ -26,25 +38,14 @@ export async function afterRunEnded(tx: Queryable, run: RunRow, wakes: Wakes): P
       return;
     }
   }
-  const outcome = run.status === 'succeeded' ? 'success' : run.status === 'cancelled' ? null : 'failure';
-  const dependents = await tx.query<JobForRun>(
-    `${selectJobForRun}
-      WHERE j.workspace_id = $1 AND j.archived_at IS NULL AND NOT j.paused
-        AND j.trigger->>'type' = 'after' AND j.trigger->>'job' = $2
-        AND (j.trigger->>'on' = 'completion' OR j.trigger->>'on' = $3)`,
-    [run.workspace_id, job.name, outcome ?? 'none'],
-  );
-  for (const dependent of dependents) {
+  const outcome = run.status === 'succeeded' ? 'success' : run.status === 'cancelled' ? 'none' : 'failure';
+  for (const dependent of await findDependentJobs(tx, run.workspace_id, job.name, outcome)) {
     const queued = await enqueueRun(tx, dependent, { trigger: 'after', createdBy: run.created_by });
     if (queued !== undefined) wakes.add(queued.dataplaneId);
   }
   // A run of its workspace may have waited for this one's room (the workspace's limit):
   // a claim held open meanwhile is woken to take it.
-  const [waiting] = await tx.query(
-    `SELECT 1 FROM runs WHERE dataplane_id = $1 AND status = 'queued' AND workspace_id = $2 LIMIT 1`,
-    [run.dataplane_id, run.workspace_id],
-  );
-  if (waiting !== undefined) wakes.add(run.dataplane_id);
+  if (await hasQueuedRun(tx, run.dataplane_id, run.workspace_id)) wakes.add(run.dataplane_id);
 }
 
 /** Moves a run to a final status and runs what follows; a run that already ended stays as it is. */
@@ -55,13 +56,11 @@ export async function endRun(
   fields: { exitCode?: number | null; reasonCode: string; at?: Date },
   wakes: Wakes,
 ): Promise<boolean> {
-  const [ended] = await tx.query<RunRow>(
-    `UPDATE runs SET status = $2, exit_code = $3, reason_code = $4, finished_at = $5,
-            lease_instance_id = NULL, lease_expires_at = NULL
-      WHERE run_id = $1 AND status NOT IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')
-      RETURNING *`,
-    [runId, status, fields.exitCode ?? null, fields.reasonCode, fields.at ?? new Date()],
-  );
+  const ended = await finishRun(tx, runId, status, {
+    exitCode: fields.exitCode ?? null,
+    reasonCode: fields.reasonCode,
+    at: fields.at ?? new Date(),
+  });
   if (ended === undefined) return false;
   await afterRunEnded(tx, ended, wakes);
   return true;
@@ -79,42 +78,22 @@ export async function applyRunEvent(
   event: RunEvent,
   wakes: Wakes,
 ): Promise<'accepted' | 'fenced'> {
-  const [seen] = await tx.query('SELECT 1 FROM run_events WHERE run_id = $1 AND seq = $2', [event.runId, event.seq]);
-  if (seen !== undefined) return 'accepted';
-  const [run] = await tx.query<RunRow>('SELECT * FROM runs WHERE run_id = $1 AND dataplane_id = $2 FOR UPDATE', [
-    event.runId,
-    dataplaneId,
-  ]);
+  if (await isRunEventRecorded(tx, event.runId, event.seq)) return 'accepted';
+  const run = await lockRunOfDataplane(tx, event.runId, dataplaneId);
   if (run === undefined) return 'fenced';
   if (isTerminal(run.status)) {
     // Late, from the instance that held the run to its end: history, not a change of outcome.
     // A lost run's holder is another matter: it must stop, as a retry may be running.
     if (run.status === 'lost' || run.last_instance_id !== instanceId) return 'fenced';
-    await tx.query(
-      `INSERT INTO run_events (run_id, seq, status, exit_code, reason_code, instance_id, at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-      [event.runId, event.seq, event.status, event.exitCode ?? null, event.reasonCode ?? null, instanceId, event.at],
-    );
-    if (event.status === 'running') {
-      await tx.query('UPDATE runs SET started_at = coalesce(started_at, $2) WHERE run_id = $1', [
-        event.runId,
-        event.at,
-      ]);
-    }
+    await insertRunEvent(tx, instanceId, event, { late: true });
+    if (event.status === 'running') await markStarted(tx, event.runId, event.at);
     return 'accepted';
   }
   if (run.lease_instance_id !== instanceId) return 'fenced';
-  await tx.query(
-    `INSERT INTO run_events (run_id, seq, status, exit_code, reason_code, instance_id, at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [event.runId, event.seq, event.status, event.exitCode ?? null, event.reasonCode ?? null, instanceId, event.at],
-  );
-  await tx.query('UPDATE runs SET last_seq = greatest(last_seq, $2) WHERE run_id = $1', [event.runId, event.seq]);
+  await insertRunEvent(tx, instanceId, event, { late: false });
+  await raiseLastSeq(tx, event.runId, event.seq);
   if (event.status === 'running') {
-    await tx.query(
-      `UPDATE runs SET status = 'running', started_at = coalesce(started_at, $2) WHERE run_id = $1 AND status = 'claimed'`,
-      [event.runId, event.at],
-    );
+    await markRunning(tx, event.runId, event.at);
     return 'accepted';
   }
   await endRun(
@@ -125,17 +104,4 @@ export async function applyRunEvent(
     wakes,
   );
   return 'accepted';
-}
-
-/** Runs whose lease ran out end as `lost` (and may be retried). Returns how many. */
-export async function expireLeases(tx: Queryable, now: Date, wakes: Wakes): Promise<number> {
-  const expired = await tx.query<{ run_id: string }>(
-    `SELECT run_id FROM runs WHERE status IN ('claimed', 'running') AND lease_expires_at < $1
-      ORDER BY lease_expires_at LIMIT 500 FOR UPDATE SKIP LOCKED`,
-    [now],
-  );
-  for (const { run_id } of expired) {
-    await endRun(tx, run_id, 'lost', { reasonCode: 'lease_expired', at: now }, wakes);
-  }
-  return expired.length;
 }

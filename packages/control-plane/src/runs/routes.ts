@@ -1,26 +1,19 @@
-import { Closed, ErrorCode, RunStatuses, Timestamp, Uuid } from '@sovereign/contract';
-import { ConflictProblem, NotFoundProblem } from '@sovereign/server-kit/http';
+import { Closed, ErrorCode, interactiveUrl, RunStatuses, Timestamp, Uuid } from '@sovereign/contract';
+import type { App } from '@sovereign/server-kit/http';
+import { ConflictProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
-import { audit, userActor } from '../audit/record.ts';
-import { boundWorkspace, requireRole } from '../auth/access.ts';
+import { type AuditEntry, audited, userAuthor } from '../audit/record.ts';
+import { boundWorkspace } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
-import type { Deps } from '../context.ts';
+import { type Deps, iso, isoOrNull } from '../context.ts';
+import { jobFor } from '../jobs/access.ts';
+import type { JobToRun } from '../jobs/store.ts';
 import { CursorParam, decodeCursor, isMicros, isUuid, NextCursor, page } from '../paging.ts';
-import type { PublicApi } from '../public-api.ts';
+import { RunTriggers } from '../tables.ts';
+import { runFor, runNotFound } from './access.ts';
 import { endRun, type Wakes } from './lifecycle.ts';
-import {
-  enqueueRun,
-  type JobForRun,
-  listRunsSql,
-  type RunRow,
-  RunTriggers,
-  runsAtLimit,
-  runUrl,
-  selectJobForRun,
-  selectRun,
-  toRun,
-} from './store.ts';
+import { enqueueRun, findRun, listRuns, type RunRow, requestCancel, runsAtLimit } from './store.ts';
 
 const Run = Type.Object({
   runId: Uuid,
@@ -49,9 +42,48 @@ const Run = Type.Object({
 });
 const tags = ['Runs'];
 
+/**
+ * Where an interactive run is opened: its data plane's URL for it. Metadata only: the
+ * app's pages and answers travel between the client and the data plane, never here.
+ */
+export function runUrl(row: Pick<RunRow, 'run_id' | 'job_kind' | 'dataplane_url'>): string | null {
+  return row.job_kind === 'interactive' && row.dataplane_url !== null
+    ? interactiveUrl(row.dataplane_url, row.run_id)
+    : null;
+}
+
+function toRun(row: RunRow) {
+  return {
+    runId: row.run_id,
+    jobId: row.job_id,
+    jobName: row.job_name,
+    workspaceId: row.workspace_id,
+    dataplaneId: row.dataplane_id,
+    deploymentId: row.deployment_id,
+    attempt: row.attempt,
+    rootRunId: row.root_run_id,
+    trigger: row.trigger,
+    status: row.status,
+    reasonCode: row.reason_code,
+    exitCode: row.exit_code,
+    scheduledFor: isoOrNull(row.scheduled_for),
+    createdBy: row.created_by,
+    queuedAt: iso(row.queued_at),
+    claimedAt: isoOrNull(row.claimed_at),
+    startedAt: isoOrNull(row.started_at),
+    finishedAt: isoOrNull(row.finished_at),
+    cancelRequested: row.cancel_requested_at !== null,
+    url: runUrl(row),
+  };
+}
+
+function runEvent(run: Pick<RunRow, 'organization_id'>, action: string, runId: string): AuditEntry {
+  return { organizationId: run.organization_id, action, targetType: 'run', targetId: runId };
+}
+
 /** The refusal of a trigger past the job's limit: it names the runs to use (or cancel) instead. */
-async function runLimitProblem(tx: Queryable, job: JobForRun, active: string[]): Promise<ConflictProblem> {
-  const [first] = await tx.query<RunRow>(`${selectRun} WHERE r.run_id = $1`, [active[0]]);
+async function runLimitProblem(tx: Queryable, job: JobToRun, active: string[]): Promise<ConflictProblem> {
+  const first = active[0] === undefined ? undefined : await findRun(tx, active[0]);
   const url = first === undefined ? null : runUrl(first);
   const limit = job.max_running ?? active.length;
   return new ConflictProblem(
@@ -61,21 +93,9 @@ async function runLimitProblem(tx: Queryable, job: JobForRun, active: string[]):
   );
 }
 
-/** Runs: trigger, list with filters and a cursor, get, cancel; and pausing a job's schedule. */
-export async function runRoutes(app: PublicApi, deps: Deps) {
+/** Runs: trigger, list with filters and a cursor, get, cancel. */
+export async function runRoutes(app: App, deps: Deps) {
   const { db } = deps;
-  const runNotFound = () => new NotFoundProblem(ErrorCode.runNotFound, 'No such run.');
-  const jobNotFound = () => new NotFoundProblem(ErrorCode.jobNotFound, 'No such job.');
-
-  async function jobFor(jobId: string, request: Parameters<typeof principalOf>[0], minimum: 'viewer' | 'member') {
-    const [job] = await db.query<JobForRun & { organization_id: string }>(
-      `${selectJobForRun.replace('SELECT ', 'SELECT w.organization_id, ')} WHERE j.job_id = $1 AND w.deleted_at IS NULL`,
-      [jobId],
-    );
-    if (job === undefined) throw jobNotFound();
-    await requireRole(db, principalOf(request), job.organization_id, minimum, jobNotFound(), job.workspace_id);
-    return job;
-  }
 
   app.post(
     '/jobs/:jobId/runs',
@@ -91,7 +111,7 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
     },
     async (request) => {
       const principal = principalOf(request);
-      const job = await jobFor(request.params.jobId, request, 'member');
+      const job = await jobFor(db, principal, request.params.jobId, 'member');
       if (job.archived_at !== null) {
         throw new ConflictProblem(ErrorCode.jobArchived, 'The job is archived: it is no longer in the deployment.');
       }
@@ -101,20 +121,12 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
         { key: `trigger:workspace:${job.workspace_id}`, limit: deps.config.rateLimits.triggersPerWorkspace },
       ]);
       const trigger = principal.credential.type === 'api_key' ? 'api' : 'manual';
-      const run = await db.transaction(async (tx) => {
+      const run = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const active = await runsAtLimit(tx, job);
         if (active !== undefined) throw await runLimitProblem(tx, job, active);
         const queued = await enqueueRun(tx, job, { trigger, createdBy: principal.userId });
         if (queued === undefined) throw new Error('a manual run cannot conflict');
-        await audit(tx, userActor(principal), {
-          organizationId: job.organization_id,
-          action: 'run.trigger',
-          targetType: 'run',
-          targetId: queued.runId,
-          requestId: request.id,
-        });
-        const [row] = await tx.query<RunRow>(`${selectRun} WHERE r.run_id = $1`, [queued.runId]);
-        return row;
+        return { result: await findRun(tx, queued.runId), audit: runEvent(job, 'run.trigger', queued.runId) };
       });
       if (run === undefined) throw runNotFound();
       await deps.dispatcher.wake(run.dataplane_id);
@@ -144,17 +156,19 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
       const limit = request.query.limit ?? 50;
       // queued_at in microseconds: runs queued together (a scheduler tick) share one time.
       const [afterMicros, afterRunId] = cursor === undefined ? [] : decodeCursor(cursor, [isMicros, isUuid]);
-      const rows = await db.query<RunRow & { queued_us: number | bigint | string }>(listRunsSql, [
-        principal.isInstanceAdmin,
-        principal.userId,
-        workspaceId ?? null,
-        jobId ?? null,
-        status ?? null,
-        afterMicros ?? null,
-        afterRunId ?? null,
-        limit + 1,
-        boundWorkspace(principal),
-      ]);
+      const rows = await listRuns(db, {
+        isInstanceAdmin: principal.isInstanceAdmin,
+        userId: principal.userId,
+        workspaceId: workspaceId ?? null,
+        jobId: jobId ?? null,
+        status: status ?? null,
+        after:
+          afterMicros === undefined || afterRunId === undefined
+            ? null
+            : { queuedMicros: afterMicros, runId: afterRunId },
+        limit: limit + 1,
+        boundWorkspaceId: boundWorkspace(principal),
+      });
       const listed = page(rows, limit, (r) => [String(r.queued_us), r.run_id]);
       return { data: listed.rows.map(toRun), nextCursor: listed.nextCursor };
     },
@@ -163,14 +177,7 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
   app.get(
     '/runs/:runId',
     { schema: { tags, summary: 'Get a run', params: Closed({ runId: Uuid }), response: { 200: Run } } },
-    async (request) => {
-      const [row] = await db.query<RunRow>(`${selectRun} WHERE r.run_id = $1 AND w.deleted_at IS NULL`, [
-        request.params.runId,
-      ]);
-      if (row === undefined) throw runNotFound();
-      await requireRole(db, principalOf(request), row.organization_id, 'viewer', runNotFound(), row.workspace_id);
-      return toRun(row);
-    },
+    async (request) => toRun(await runFor(db, principalOf(request), request.params.runId, 'viewer')),
   );
 
   app.post(
@@ -186,67 +193,20 @@ export async function runRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       const wakes: Wakes = new Set();
-      const run = await db.transaction(async (tx) => {
-        const [row] = await tx.query<RunRow>(
-          `${selectRun} WHERE r.run_id = $1 AND w.deleted_at IS NULL FOR UPDATE OF r`,
-          [request.params.runId],
-        );
-        if (row === undefined) throw runNotFound();
-        await requireRole(tx, principal, row.organization_id, 'member', runNotFound(), row.workspace_id);
+      const run = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
+        const row = await runFor(tx, principal, request.params.runId, 'member', { lock: true });
         if (row.status === 'queued') {
           await endRun(tx, row.run_id, 'cancelled', { reasonCode: 'cancelled', at: deps.now() }, wakes);
         } else if (row.status === 'claimed' || row.status === 'running') {
-          await tx.query('UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, $2) WHERE run_id = $1', [
-            row.run_id,
-            deps.now(),
-          ]);
+          await requestCancel(tx, row.run_id, deps.now());
           wakes.add(row.dataplane_id);
         }
-        await audit(tx, userActor(principal), {
-          organizationId: row.organization_id,
-          action: 'run.cancel',
-          targetType: 'run',
-          targetId: row.run_id,
-          requestId: request.id,
-        });
-        const [after] = await tx.query<RunRow>(`${selectRun} WHERE r.run_id = $1`, [row.run_id]);
-        return after;
+        return { result: await findRun(tx, row.run_id), audit: runEvent(row, 'run.cancel', row.run_id) };
       });
       if (run === undefined) throw runNotFound();
       // A cancel for a run its data plane holds, or runs queued after one that ended.
       for (const dataplaneId of wakes) await deps.dispatcher.wake(dataplaneId, 'cancels');
       return toRun(run);
-    },
-  );
-
-  app.patch(
-    '/jobs/:jobId',
-    {
-      schema: {
-        tags: ['Jobs'],
-        summary: "Pause or resume a job's schedule (members and up)",
-        params: Closed({ jobId: Uuid }),
-        body: Closed({ paused: Type.Boolean() }),
-        response: { 200: Type.Object({ jobId: Uuid, paused: Type.Boolean() }) },
-      },
-    },
-    async (request) => {
-      const principal = principalOf(request);
-      const job = await jobFor(request.params.jobId, request, 'member');
-      await db.transaction(async (tx) => {
-        await tx.query('UPDATE jobs SET paused = $2, updated_at = now() WHERE job_id = $1', [
-          job.job_id,
-          request.body.paused,
-        ]);
-        await audit(tx, userActor(principal), {
-          organizationId: job.organization_id,
-          action: request.body.paused ? 'job.pause' : 'job.resume',
-          targetType: 'job',
-          targetId: job.job_id,
-          requestId: request.id,
-        });
-      });
-      return { jobId: job.job_id, paused: request.body.paused };
     },
   );
 }

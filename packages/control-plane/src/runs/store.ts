@@ -1,53 +1,41 @@
 import { randomUUID } from 'node:crypto';
-import { interactiveUrl, type JobTrigger, type RunStatus } from '@sovereign/contract';
+import type { RunEvent, RunStatus } from '@sovereign/contract';
 import type { Queryable } from '@sovereign/server-kit/sql';
-import { iso, isoOrNull } from '../context.ts';
+import type { JobToRun } from '../jobs/store.ts';
+import { LockKeys, lockOneForTransaction } from '../locks.ts';
+import type { DataplanesTable, JobsTable, RunsTable, RunTrigger, WorkspacesTable } from '../tables.ts';
 
-export const RunTriggers = ['manual', 'api', 'schedule', 'after', 'retry'] as const;
-export type RunTrigger = (typeof RunTriggers)[number];
+/** A run with its job's name and kind, its data plane's URL and its workspace's organization. */
+export type RunRow = RunsTable &
+  Pick<WorkspacesTable, 'organization_id'> & {
+    job_name: JobsTable['name'];
+    job_kind: JobsTable['kind'];
+    /** The public URL of the run's data plane, where an interactive run is opened. */
+    dataplane_url: DataplanesTable['public_url'];
+  };
 
-export interface RunRow {
-  run_id: string;
-  job_id: string;
-  workspace_id: string;
-  dataplane_id: string;
-  deployment_id: string;
-  attempt: number;
-  root_run_id: string;
-  trigger: RunTrigger;
-  status: RunStatus;
-  reason_code: string | null;
-  exit_code: number | null;
-  timeout_seconds: number;
-  scheduled_for: Date | null;
-  created_by: string | null;
-  queued_at: Date;
-  claimed_at: Date | null;
-  started_at: Date | null;
-  finished_at: Date | null;
-  lease_instance_id: string | null;
-  last_instance_id: string | null;
-  lease_expires_at: Date | null;
-  cancel_requested_at: Date | null;
-  job_name: string;
-  job_kind: 'batch' | 'interactive';
-  /** The public URL of the run's data plane, as its instances report it. */
-  dataplane_url: string | null;
-  organization_id: string;
-}
-
-export const selectRun = `SELECT r.*, j.name AS job_name, j.kind AS job_kind, d.public_url AS dataplane_url, w.organization_id
+const selectRun = `SELECT r.*, j.name AS job_name, j.kind AS job_kind, d.public_url AS dataplane_url, w.organization_id
   FROM runs r JOIN jobs j USING (job_id) JOIN workspaces w ON w.workspace_id = r.workspace_id
   JOIN dataplanes d ON d.dataplane_id = r.dataplane_id`;
 
-/**
- * Where an interactive run is opened: its data plane's URL for it. Metadata only: the
- * app's pages and answers travel between the client and the data plane, never here.
- */
-export function runUrl(row: Pick<RunRow, 'run_id' | 'job_kind' | 'dataplane_url'>): string | null {
-  return row.job_kind === 'interactive' && row.dataplane_url !== null
-    ? interactiveUrl(row.dataplane_url, row.run_id)
-    : null;
+/** A run, whatever its workspace became (a run read back in the transaction that changed it). */
+export async function findRun(db: Queryable, runId: string): Promise<RunRow | undefined> {
+  const [row] = await db.query<RunRow>(`${selectRun} WHERE r.run_id = $1`, [runId]);
+  return row;
+}
+
+/** A run of a live workspace. */
+export async function findLiveRun(db: Queryable, runId: string): Promise<RunRow | undefined> {
+  const [row] = await db.query<RunRow>(`${selectRun} WHERE r.run_id = $1 AND w.deleted_at IS NULL`, [runId]);
+  return row;
+}
+
+/** A run of a live workspace, its row locked until the transaction ends (a cancel races its end). */
+export async function lockLiveRun(tx: Queryable, runId: string): Promise<RunRow | undefined> {
+  const [row] = await tx.query<RunRow>(`${selectRun} WHERE r.run_id = $1 AND w.deleted_at IS NULL FOR UPDATE OF r`, [
+    runId,
+  ]);
+  return row;
 }
 
 /**
@@ -81,52 +69,128 @@ export const listRunsSql = `SELECT r.*, j.name AS job_name, j.kind AS job_kind, 
     AND ($9::uuid IS NULL OR w.workspace_id = $9)
   ORDER BY r.queued_at DESC, r.run_id DESC LIMIT $8`;
 
-export function toRun(row: RunRow) {
-  return {
-    runId: row.run_id,
-    jobId: row.job_id,
-    jobName: row.job_name,
-    workspaceId: row.workspace_id,
-    dataplaneId: row.dataplane_id,
-    deploymentId: row.deployment_id,
-    attempt: row.attempt,
-    rootRunId: row.root_run_id,
-    trigger: row.trigger,
-    status: row.status,
-    reasonCode: row.reason_code,
-    exitCode: row.exit_code,
-    scheduledFor: isoOrNull(row.scheduled_for),
-    createdBy: row.created_by,
-    queuedAt: iso(row.queued_at),
-    claimedAt: isoOrNull(row.claimed_at),
-    startedAt: isoOrNull(row.started_at),
-    finishedAt: isoOrNull(row.finished_at),
-    cancelRequested: row.cancel_requested_at !== null,
-    url: runUrl(row),
-  };
+/** One page of the runs list (see listRunsSql), each run with its queued_at in microseconds for the cursor. */
+export async function listRuns(
+  db: Queryable,
+  query: {
+    isInstanceAdmin: boolean;
+    userId: string;
+    workspaceId: string | null;
+    jobId: string | null;
+    status: RunStatus | null;
+    after: { queuedMicros: string; runId: string } | null;
+    limit: number;
+    boundWorkspaceId: string | null;
+  },
+): Promise<Array<RunRow & { queued_us: number }>> {
+  return db.query<RunRow & { queued_us: number }>(listRunsSql, [
+    query.isInstanceAdmin,
+    query.userId,
+    query.workspaceId,
+    query.jobId,
+    query.status,
+    query.after?.queuedMicros ?? null,
+    query.after?.runId ?? null,
+    query.limit,
+    query.boundWorkspaceId,
+  ]);
 }
 
-export interface JobForRun {
-  job_id: string;
-  workspace_id: string;
-  name: string;
-  kind: 'batch' | 'interactive';
-  trigger: JobTrigger;
-  timeout_seconds: number;
-  retries: number;
-  max_running: number | null;
-  paused: boolean;
-  deployment_id: string;
-  archived_at: Date | null;
-  dataplane_id: string;
+/** Asks the data plane holding a run to stop it: the cancel travels with its next claim or heartbeat. */
+export async function requestCancel(tx: Queryable, runId: string, at: Date): Promise<void> {
+  await tx.query('UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, $2) WHERE run_id = $1', [
+    runId,
+    at,
+  ]);
 }
 
-export const selectJobForRun = `SELECT j.job_id, j.workspace_id, j.name, j.kind, j.trigger, j.timeout_seconds, j.retries,
-    j.max_running, j.paused, j.deployment_id, j.archived_at, w.dataplane_id
-  FROM jobs j JOIN workspaces w USING (workspace_id)`;
+/** Moves a run that has not ended to a final status, its lease released; undefined when it had ended. */
+export async function finishRun(
+  tx: Queryable,
+  runId: string,
+  status: RunStatus,
+  fields: { exitCode: number | null; reasonCode: string; at: Date },
+): Promise<RunsTable | undefined> {
+  const [ended] = await tx.query<RunsTable>(
+    `UPDATE runs SET status = $2, exit_code = $3, reason_code = $4, finished_at = $5,
+            lease_instance_id = NULL, lease_expires_at = NULL
+      WHERE run_id = $1 AND status NOT IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')
+      RETURNING *`,
+    [runId, status, fields.exitCode, fields.reasonCode, fields.at],
+  );
+  return ended;
+}
 
-/** Two-int advisory locks per job, apart from the one-bigint locks of migrations and the scheduler. */
-const jobLockSpace = 0x5056_0011;
+/** Whether a workspace has a run queued on a data plane. */
+export async function hasQueuedRun(db: Queryable, dataplaneId: string, workspaceId: string): Promise<boolean> {
+  const [row] = await db.query(
+    `SELECT 1 FROM runs WHERE dataplane_id = $1 AND status = 'queued' AND workspace_id = $2 LIMIT 1`,
+    [dataplaneId, workspaceId],
+  );
+  return row !== undefined;
+}
+
+/** A run of a data plane, locked until the transaction ends (an event about it is being applied). */
+export async function lockRunOfDataplane(
+  tx: Queryable,
+  runId: string,
+  dataplaneId: string,
+): Promise<RunsTable | undefined> {
+  const [run] = await tx.query<RunsTable>('SELECT * FROM runs WHERE run_id = $1 AND dataplane_id = $2 FOR UPDATE', [
+    runId,
+    dataplaneId,
+  ]);
+  return run;
+}
+
+/** Marks a claimed run running, from the time its instance started it. */
+export async function markRunning(tx: Queryable, runId: string, at: string): Promise<void> {
+  await tx.query(
+    `UPDATE runs SET status = 'running', started_at = coalesce(started_at, $2) WHERE run_id = $1 AND status = 'claimed'`,
+    [runId, at],
+  );
+}
+
+/** Notes when a run started without changing its status (a late event about a run that ended). */
+export async function markStarted(tx: Queryable, runId: string, at: string): Promise<void> {
+  await tx.query('UPDATE runs SET started_at = coalesce(started_at, $2) WHERE run_id = $1', [runId, at]);
+}
+
+/** Keeps the highest event number applied to a run. */
+export async function raiseLastSeq(tx: Queryable, runId: string, seq: number): Promise<void> {
+  await tx.query('UPDATE runs SET last_seq = greatest(last_seq, $2) WHERE run_id = $1', [runId, seq]);
+}
+
+/** Whether the event (runId, seq) was recorded already: events are applied once. */
+export async function isRunEventRecorded(db: Queryable, runId: string, seq: number): Promise<boolean> {
+  const [row] = await db.query('SELECT 1 FROM run_events WHERE run_id = $1 AND seq = $2', [runId, seq]);
+  return row !== undefined;
+}
+
+const insertRunEventSql = `INSERT INTO run_events (run_id, seq, status, exit_code, reason_code, instance_id, at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`;
+const insertLateRunEventSql = `${insertRunEventSql} ON CONFLICT DO NOTHING`;
+
+/**
+ * Records an event from the instance: once (a second record of the same (runId, seq)
+ * fails the transaction), or, for a late event about a run that ended, at most once.
+ */
+export async function insertRunEvent(
+  tx: Queryable,
+  instanceId: string,
+  event: RunEvent,
+  options: { late: boolean },
+): Promise<void> {
+  await tx.query(options.late ? insertLateRunEventSql : insertRunEventSql, [
+    event.runId,
+    event.seq,
+    event.status,
+    event.exitCode ?? null,
+    event.reasonCode ?? null,
+    instanceId,
+    event.at,
+  ]);
+}
 
 /**
  * The job's active runs (queued, claimed or running), oldest first, when it already has
@@ -135,10 +199,10 @@ const jobLockSpace = 0x5056_0011;
  * An advisory lock, not a row lock: a deployment report locks the workspace and then
  * its jobs, and a row lock taken here first would wait on it the other way round.
  */
-export async function runsAtLimit(tx: Queryable, job: JobForRun): Promise<string[] | undefined> {
+export async function runsAtLimit(tx: Queryable, job: JobToRun): Promise<string[] | undefined> {
   if (job.max_running === null) return undefined;
-  await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [jobLockSpace, job.job_id]);
-  const active = await tx.query<{ run_id: string }>(
+  await lockOneForTransaction(tx, LockKeys.jobRuns, job.job_id);
+  const active = await tx.query<Pick<RunsTable, 'run_id'>>(
     `SELECT run_id FROM runs WHERE job_id = $1 AND status IN ('queued', 'claimed', 'running')
       ORDER BY queued_at, run_id`,
     [job.job_id],
@@ -154,7 +218,7 @@ export async function runsAtLimit(tx: Queryable, job: JobForRun): Promise<string
  */
 export async function enqueueRun(
   tx: Queryable,
-  job: JobForRun,
+  job: JobToRun,
   options: {
     trigger: RunTrigger;
     createdBy?: string | null;
@@ -165,7 +229,7 @@ export async function enqueueRun(
 ): Promise<{ runId: string; dataplaneId: string } | undefined> {
   if ((await runsAtLimit(tx, job)) !== undefined) return undefined;
   const runId = randomUUID();
-  const rows = await tx.query<{ run_id: string }>(
+  const rows = await tx.query<Pick<RunsTable, 'run_id'>>(
     `INSERT INTO runs (run_id, job_id, workspace_id, dataplane_id, deployment_id, attempt, root_run_id, trigger,
                        status, timeout_seconds, scheduled_for, created_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11)
@@ -195,15 +259,15 @@ export async function enqueueRun(
  */
 export async function enqueueScheduledRuns(
   tx: Queryable,
-  due: ReadonlyArray<{ job: JobForRun; scheduledFor: Date }>,
+  due: ReadonlyArray<{ job: JobToRun; scheduledFor: Date }>,
 ): Promise<Array<{ runId: string; dataplaneId: string }>> {
   // A job with a limit (interactive ones) skips a due time that finds it at the limit.
-  const fires: Array<{ job: JobForRun; scheduledFor: Date }> = [];
+  const fires: Array<{ job: JobToRun; scheduledFor: Date }> = [];
   for (const fire of due) {
     if (fire.job.max_running === null || (await runsAtLimit(tx, fire.job)) === undefined) fires.push(fire);
   }
   if (fires.length === 0) return [];
-  const rows = await tx.query<{ run_id: string; dataplane_id: string }>(
+  const rows = await tx.query<Pick<RunsTable, 'run_id' | 'dataplane_id'>>(
     `INSERT INTO runs (run_id, job_id, workspace_id, dataplane_id, deployment_id, attempt, root_run_id, trigger,
                        status, timeout_seconds, scheduled_for)
      SELECT f.run_id, f.job_id, f.workspace_id, f.dataplane_id, f.deployment_id, 1, f.run_id, 'schedule',

@@ -1,27 +1,19 @@
-import type { JobTrigger } from '@sovereign/contract';
 import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
+import { findJobsToRun, type JobToRun } from '../jobs/store.ts';
+import type { LeaseExpiry } from '../leases/expiry.ts';
+import { LockKeys, tryLockForTransaction } from '../locks.ts';
 import type { Dispatcher } from '../runs/dispatcher.ts';
-import { expireLeases, type Wakes } from '../runs/lifecycle.ts';
-import { enqueueScheduledRuns, type JobForRun, selectJobForRun } from '../runs/store.ts';
+import type { Wakes } from '../runs/lifecycle.ts';
+import { enqueueScheduledRuns } from '../runs/store.ts';
 import { isScheduled, nextDue } from './due-times.ts';
-
-/** Advisory lock that makes one replica at a time run a scheduler tick. */
-const schedulerLock = 0x50_56_10;
-
-interface ScheduleRow {
-  job_id: string;
-  trigger: JobTrigger;
-  timezone: string;
-  next_due_at: Date | null;
-  updated_at: Date;
-}
+import { listDueSchedules, listSchedulesToSync, setNextDueTimes, upsertSchedule } from './store.ts';
 
 /**
- * Fires scheduled jobs and ends runs whose lease ran out (after a grace of one lease
- * period from start, so a restart of the control plane loses no run). Every replica ticks; an
- * advisory lock lets one of them work at a time, and a unique index on (job, due
- * time) makes each due time fire once whatever happens (restarts, two leaders).
+ * Fires scheduled jobs, and has the leases that ran out expired (leases/expiry.ts) under
+ * the same lock. Every replica ticks; an advisory lock lets one of them work at a time,
+ * and a unique index on (job, due time) makes each due time fire once whatever happens
+ * (restarts, two leaders).
  *
  * Catch-up policy: after downtime, a job fires once for its most recent missed due
  * time, and the older missed times are skipped (like Airflow's catchup=False): a
@@ -33,8 +25,7 @@ export class Scheduler {
   readonly #log: FastifyBaseLogger;
   readonly #now: () => Date;
   readonly #tickMs: number;
-  /** No lease expires before this: data planes get one lease period to reach a restarted control plane. */
-  readonly #expireFrom: number;
+  readonly #leases: LeaseExpiry;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
@@ -45,16 +36,14 @@ export class Scheduler {
     log: FastifyBaseLogger;
     now: () => Date;
     tickMs: number;
-    leaseSeconds: number;
-    heartbeatIntervalSeconds: number;
+    leases: LeaseExpiry;
   }) {
     this.#db = options.db;
     this.#dispatcher = options.dispatcher;
     this.#log = options.log;
     this.#now = options.now;
     this.#tickMs = options.tickMs;
-    // A lease period and two heartbeats: time for every data plane to notice us and renew.
-    this.#expireFrom = options.now().getTime() + (options.leaseSeconds + 2 * options.heartbeatIntervalSeconds) * 1000;
+    this.#leases = options.leases;
   }
 
   start(): void {
@@ -87,12 +76,9 @@ export class Scheduler {
   async tick(): Promise<number> {
     const wakes: Wakes = new Set();
     const queued = await this.#db.transaction(async (tx) => {
-      const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [schedulerLock]);
-      if (lock?.ok !== true) return 0;
+      if (!(await tryLockForTransaction(tx, LockKeys.scheduler))) return 0;
       const now = this.#now();
-      // Until every data plane had a chance to heartbeat to this (re)started control plane,
-      // an old lease says nothing about whether its run is alive.
-      if (now.getTime() >= this.#expireFrom) await expireLeases(tx, now, wakes);
+      await this.#leases.expire(tx, now, wakes);
       await this.#syncSchedules(tx, now);
       return this.#fireDue(tx, now, wakes);
     });
@@ -102,47 +88,23 @@ export class Scheduler {
 
   /** Gives every live scheduled job a next due time, and starts afresh when its trigger changed. */
   async #syncSchedules(tx: Queryable, now: Date): Promise<void> {
-    const jobs = await tx.query<{
-      job_id: string;
-      trigger: JobTrigger;
-      timezone: string;
-      known: boolean;
-      same: boolean;
-    }>(
-      `SELECT j.job_id, j.trigger, j.timezone, s.job_id IS NOT NULL AS known,
-              coalesce(s.trigger = j.trigger AND s.timezone = j.timezone, false) AS same
-         FROM jobs j JOIN workspaces w USING (workspace_id)
-         LEFT JOIN job_schedules s USING (job_id)
-        WHERE j.archived_at IS NULL AND w.deleted_at IS NULL
-          AND j.trigger->>'type' IN ('cron', 'every', 'once')
-          AND (s.job_id IS NULL OR NOT (s.trigger = j.trigger AND s.timezone = j.timezone))`,
-    );
-    for (const job of jobs) {
+    for (const job of await listSchedulesToSync(tx)) {
       if (!isScheduled(job.trigger)) continue;
       const next =
         job.trigger.type === 'once' ? new Date(job.trigger.at) : nextDue(job.trigger, job.timezone, now, now);
-      await tx.query(
-        `INSERT INTO job_schedules (job_id, trigger, timezone, next_due_at, updated_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (job_id) DO UPDATE SET trigger = EXCLUDED.trigger, timezone = EXCLUDED.timezone,
-           next_due_at = EXCLUDED.next_due_at, updated_at = EXCLUDED.updated_at`,
-        [job.job_id, JSON.stringify(job.trigger), job.timezone, next, now],
-      );
+      await upsertSchedule(tx, { ...job, next_due_at: next, updated_at: now });
     }
   }
 
   async #fireDue(tx: Queryable, now: Date, wakes: Wakes): Promise<number> {
-    const due = await tx.query<ScheduleRow>(
-      `SELECT s.* FROM job_schedules s JOIN jobs j USING (job_id)
-        WHERE s.next_due_at <= $1 AND j.archived_at IS NULL
-        ORDER BY s.next_due_at LIMIT 10000`,
-      [now],
-    );
+    const due = await listDueSchedules(tx, now);
     if (due.length === 0) return 0;
-    const jobs = await tx.query<JobForRun>(`${selectJobForRun} WHERE j.job_id = ANY($1::uuid[])`, [
+    const jobs = await findJobsToRun(
+      tx,
       due.map((d) => d.job_id),
-    ]);
+    );
     const byId = new Map(jobs.map((j) => [j.job_id, j]));
-    const fires: Array<{ job: JobForRun; scheduledFor: Date }> = [];
+    const fires: Array<{ job: JobToRun; scheduledFor: Date }> = [];
     const nextDues: Array<{ jobId: string; next: Date | null }> = [];
     for (const schedule of due) {
       const job = byId.get(schedule.job_id);
@@ -160,11 +122,7 @@ export class Scheduler {
     // One statement for the runs and one for the next due times, however many are due.
     const queued = await enqueueScheduledRuns(tx, fires);
     for (const run of queued) wakes.add(run.dataplaneId);
-    await tx.query(
-      `UPDATE job_schedules s SET next_due_at = f.next
-         FROM unnest($1::uuid[], $2::timestamptz[]) AS f(job_id, next) WHERE s.job_id = f.job_id`,
-      [nextDues.map((d) => d.jobId), nextDues.map((d) => d.next?.toISOString() ?? null)],
-    );
+    await setNextDueTimes(tx, nextDues);
     return queued.length;
   }
 }

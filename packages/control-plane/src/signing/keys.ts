@@ -11,23 +11,23 @@ import {
   type JWTPayload,
   SignJWT,
 } from 'jose';
+import { LockKeys, lockForTransaction } from '../locks.ts';
 import { SigningKeyUnreadableError, WrongMasterKeyError } from './errors.ts';
 import { keyIdsOf, keyOf, type MasterKeyring } from './master-keys.ts';
-
-interface KeyRow {
-  kid: string;
-  state: 'active' | 'retiring' | 'retired';
-  public_jwk: JWK;
-  sealed_private_key: Uint8Array | null;
-  master_key_id: string | null;
-  created_at: Date;
-  retiring_at: Date | null;
-  retired_at: Date | null;
-}
+import {
+  hasActiveKey,
+  insertActiveKey,
+  listSigningKeys,
+  lockPrivateKeys,
+  retireRetiringKeys,
+  type SigningKeyRow,
+  sealPrivateKey,
+  startRetiringActiveKey,
+} from './store.ts';
 
 export interface SigningKeyInfo {
   kid: string;
-  state: KeyRow['state'];
+  state: SigningKeyRow['state'];
   createdAt: string;
   retiringAt: string | null;
   retiredAt: string | null;
@@ -46,8 +46,6 @@ export interface OpenReport {
 
 /** How long a replica trusts its cached view of the keys before reading them again. */
 const cacheMs = 10_000;
-/** Orders openings, rotations and retirements of signing keys across replicas. */
-const signingKeysLock = 0x50_56_4b;
 
 /** A sealed private key names its row: a blob moved to another kid fails to open. */
 const sealedKeyAad = (kid: string) => `sovereign signing key ${kid}`;
@@ -66,7 +64,7 @@ const sealedKeyAad = (kid: string) => `sovereign signing key ${kid}`;
 export class SigningKeys {
   readonly #db: Database;
   readonly #ring: MasterKeyring;
-  #cache: { at: number; rows: KeyRow[] } | undefined;
+  #cache: { at: number; rows: SigningKeyRow[] } | undefined;
   readonly #imported = new Map<string, Promise<CryptoKey>>();
 
   constructor(db: Database, ring: MasterKeyring) {
@@ -84,16 +82,8 @@ export class SigningKeys {
     const current = this.#ring.current;
     const opened = new Map<string, CryptoKey>();
     const report = await this.#db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [signingKeysLock]);
-      const rows = await tx.query<{
-        kid: string;
-        private_jwk: JWK | null;
-        sealed_private_key: Uint8Array | null;
-        master_key_id: string | null;
-      }>(
-        `SELECT kid, private_jwk, sealed_private_key, master_key_id FROM signing_keys
-          WHERE private_jwk IS NOT NULL OR sealed_private_key IS NOT NULL ORDER BY created_at FOR UPDATE`,
-      );
+      await lockForTransaction(tx, LockKeys.signingKeys);
+      const rows = await lockPrivateKeys(tx);
       let sealedPlaintext = 0;
       let resealed = 0;
       for (const row of rows) {
@@ -109,13 +99,9 @@ export class SigningKeys {
         // Proves the key is one: a garbled row must stop the start, not fail a later request.
         opened.set(row.kid, await importPrivate(row.kid, jwk, row.master_key_id ?? 'none (plaintext)'));
         if (row.master_key_id === current.keyId) continue;
-        await tx.query(
-          `UPDATE signing_keys SET private_jwk = NULL, sealed_private_key = $2, master_key_id = $3 WHERE kid = $1`,
-          [row.kid, this.#seal(row.kid, jwk), current.keyId],
-        );
+        await sealPrivateKey(tx, row.kid, this.#seal(row.kid, jwk), current.keyId);
       }
-      const [active] = await tx.query('SELECT 1 FROM signing_keys WHERE state = $1', ['active']);
-      if (active === undefined) {
+      if (!(await hasActiveKey(tx))) {
         const made = await this.#insertActive(tx);
         opened.set(made.kid, await importPrivate(made.kid, made.privateJwk, current.keyId));
       }
@@ -126,22 +112,24 @@ export class SigningKeys {
     return report;
   }
 
-  async #rows(fresh = false): Promise<KeyRow[]> {
+  async #rows(fresh = false): Promise<SigningKeyRow[]> {
     if (!fresh && this.#cache !== undefined && Date.now() - this.#cache.at < cacheMs) return this.#cache.rows;
-    const rows = await this.#db.query<KeyRow>(
-      `SELECT kid, state, public_jwk, sealed_private_key, master_key_id, created_at, retiring_at, retired_at
-         FROM signing_keys ORDER BY created_at`,
-    );
+    const rows = await listSigningKeys(this.#db);
     this.#cache = { at: Date.now(), rows };
     return rows;
   }
 
-  /** A new active key; the previous active one starts retiring. Returns the new kid. */
-  async rotate(): Promise<string> {
+  /**
+   * A new active key; the previous active one starts retiring. Returns the new kid.
+   * `alongside` writes what must land with the rotation (its audit event) in its transaction.
+   */
+  async rotate(alongside?: (tx: Queryable, kid: string) => Promise<void>): Promise<string> {
     const made = await this.#db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [signingKeysLock]);
-      await tx.query(`UPDATE signing_keys SET state = 'retiring', retiring_at = now() WHERE state = 'active'`);
-      return this.#insertActive(tx);
+      await lockForTransaction(tx, LockKeys.signingKeys);
+      await startRetiringActiveKey(tx);
+      const active = await this.#insertActive(tx);
+      await alongside?.(tx, active.kid);
+      return active;
     });
     this.#imported.set(made.kid, importPrivate(made.kid, made.privateJwk, this.#ring.current.keyId));
     this.#cache = undefined;
@@ -154,15 +142,12 @@ export class SigningKeys {
     const publicJwk = await exportJWK(publicKey);
     const privateJwk = await exportJWK(privateKey);
     const kid = await calculateJwkThumbprint(publicJwk);
-    await tx.query(
-      `INSERT INTO signing_keys (kid, state, public_jwk, sealed_private_key, master_key_id) VALUES ($1, 'active', $2, $3, $4)`,
-      [
-        kid,
-        JSON.stringify({ ...publicJwk, kid, alg: signingAlgorithm, use: 'sig' }),
-        this.#seal(kid, privateJwk),
-        this.#ring.current.keyId,
-      ],
-    );
+    await insertActiveKey(tx, {
+      kid,
+      publicJwk: { ...publicJwk, kid, alg: signingAlgorithm, use: 'sig' },
+      sealed: this.#seal(kid, privateJwk),
+      masterKeyId: this.#ring.current.keyId,
+    });
     return { kid, privateJwk };
   }
 
@@ -191,19 +176,20 @@ export class SigningKeys {
     }
   }
 
-  /** Retires every retiring key: tokens they signed stop verifying. Returns their kids. */
-  async retire(): Promise<string[]> {
-    const rows = await this.#db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [signingKeysLock]);
-      return tx.query<{ kid: string }>(
-        `UPDATE signing_keys
-            SET state = 'retired', retired_at = now(), private_jwk = NULL, sealed_private_key = NULL, master_key_id = NULL
-          WHERE state = 'retiring' RETURNING kid`,
-      );
+  /**
+   * Retires every retiring key: tokens they signed stop verifying. Returns their kids.
+   * `alongside` writes what must land with the retirement (its audit events) in its transaction.
+   */
+  async retire(alongside?: (tx: Queryable, kids: string[]) => Promise<void>): Promise<string[]> {
+    const kids = await this.#db.transaction(async (tx) => {
+      await lockForTransaction(tx, LockKeys.signingKeys);
+      const retired = await retireRetiringKeys(tx);
+      await alongside?.(tx, retired);
+      return retired;
     });
-    for (const { kid } of rows) this.#imported.delete(kid);
+    for (const kid of kids) this.#imported.delete(kid);
     this.#cache = undefined;
-    return rows.map((r) => r.kid);
+    return kids;
   }
 
   async list(): Promise<SigningKeyInfo[]> {
@@ -243,7 +229,7 @@ export class SigningKeys {
 
   /** The public key for a kid, if it is still published. */
   async publicKey(kid: string): Promise<JWK | undefined> {
-    const find = (rows: KeyRow[]) => rows.find((r) => r.kid === kid && r.state !== 'retired')?.public_jwk;
+    const find = (rows: SigningKeyRow[]) => rows.find((r) => r.kid === kid && r.state !== 'retired')?.public_jwk;
     return find(await this.#rows()) ?? find(await this.#rows(true));
   }
 }

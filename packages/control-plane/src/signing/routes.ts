@@ -1,52 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import {
-  Closed,
-  ErrorCode,
-  roleScopes,
-  type ScopedTokenClaims,
-  Scopes,
-  scopedTokenMaxTtlSeconds,
-  Timestamp,
-  TokenType,
-  Uuid,
-} from '@sovereign/contract';
-import { ConflictProblem, ForbiddenProblem, NotFoundProblem } from '@sovereign/server-kit/http';
+import { Timestamp } from '@sovereign/contract';
+import type { App } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
-import { audit, userActor } from '../audit/record.ts';
-import { boundWorkspace, requireInstanceAdmin, roleIn } from '../auth/access.ts';
+import { type AuditEntry, recordAudit, userAuthor } from '../audit/record.ts';
+import { requireInstanceAdmin } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
-import { type DataplaneRow, selectDataplane } from '../dataplanes/store.ts';
-import type { PublicApi } from '../public-api.ts';
-import { workspaceFor } from '../workspaces/store.ts';
-import { liveTokens, recordIssued, revokeIssued } from './issued-tokens.ts';
-import { tellDataplanes } from './revocations.ts';
-
-const ScopeSchema = Type.Enum(Scopes);
-
-const DataplaneTokenResponse = Type.Object({
-  token: Type.String(),
-  tokenId: Type.String(),
-  expiresAt: Timestamp,
-  scopes: Type.Array(ScopeSchema),
-  dataplane: Type.Object({
-    dataplaneId: Uuid,
-    regionId: Uuid,
-    url: Type.Union([Type.String(), Type.Null()], { description: 'Null until the data plane has started once.' }),
-  }),
-});
-
-const LiveToken = Type.Object({
-  tokenId: Type.String(),
-  userId: Uuid,
-  email: Type.String(),
-  scopes: Type.Array(Type.String()),
-  issuedAt: Timestamp,
-  expiresAt: Timestamp,
-  revokedAt: Type.Union([Timestamp, Type.Null()]),
-  /** The credential it was issued under; null for tokens issued before this was recorded. */
-  issuedVia: Type.Union([Type.Literal('session'), Type.Literal('api_key'), Type.Null()]),
-});
 
 const SigningKey = Type.Object({
   kid: Type.String(),
@@ -56,193 +14,14 @@ const SigningKey = Type.Object({
   retiredAt: Type.Union([Timestamp, Type.Null()]),
 });
 
-/** Scoped tokens for data planes, their revocation, and the signing keys. */
-export async function signingRoutes(app: PublicApi, deps: Deps) {
-  const { db, keys } = deps;
+/** An event of the instance's trail (signing keys belong to no organization). */
+function signingKeyEvent(action: string, kid: string): AuditEntry {
+  return { organizationId: null, action, targetType: 'signing_key', targetId: kid };
+}
 
-  app.post(
-    '/workspaces/:workspaceId/dataplane-token',
-    {
-      schema: {
-        tags: ['Tokens'],
-        summary: "A short-lived token for the workspace's data plane, with the scopes asked for",
-        description: `Scopes must be allowed by your role. Lifetime ${scopedTokenMaxTtlSeconds} s at most. Rate-limited per client address and per user.`,
-        params: Closed({ workspaceId: Uuid }),
-        body: Closed({
-          scopes: Type.Array(ScopeSchema, { minItems: 1, maxItems: Scopes.length, uniqueItems: true }),
-          ttlSeconds: Type.Optional(Type.Integer({ minimum: 5, maximum: scopedTokenMaxTtlSeconds })),
-        }),
-        response: { 200: DataplaneTokenResponse },
-      },
-    },
-    async (request) => {
-      const principal = principalOf(request);
-      const limit = deps.config.rateLimits.tokensPerClient;
-      deps.limiter.take([
-        { key: `scoped-token:client:${request.ip}`, limit },
-        { key: `scoped-token:user:${principal.userId}`, limit },
-      ]);
-      const workspace = await workspaceFor(db, principal, request.params.workspaceId, 'viewer');
-      const allowed = roleScopes[workspace.role];
-      const refused = request.body.scopes.filter((s) => !allowed.includes(s));
-      if (refused.length > 0) {
-        throw new ForbiddenProblem(
-          ErrorCode.scopeNotAllowed,
-          `Your role (${workspace.role}) does not allow: ${refused.join(', ')}.`,
-          { refusedScopes: refused, role: workspace.role },
-        );
-      }
-      const [plane] = await db.query<DataplaneRow>(`${selectDataplane} WHERE d.dataplane_id = $1`, [
-        workspace.dataplane_id,
-      ]);
-      if (plane === undefined || plane.tombstone) {
-        throw new ConflictProblem(
-          ErrorCode.noDataplaneAvailable,
-          "The workspace's data plane was deleted; its data stays in the region, but nothing can reach it here.",
-        );
-      }
-      const iat = Math.floor(deps.now().getTime() / 1000);
-      // A token made with an API key ends when the key does, if that comes first.
-      const keyEnds =
-        principal.apiKey === undefined ? Infinity : Math.floor(principal.apiKey.expiresAt.getTime() / 1000);
-      const exp = Math.min(iat + (request.body.ttlSeconds ?? scopedTokenMaxTtlSeconds), keyEnds);
-      const jti = randomUUID();
-      const claims: ScopedTokenClaims = {
-        iss: deps.config.publicUrl,
-        sub: principal.userId,
-        aud: workspace.dataplane_id,
-        region: workspace.region_id,
-        org: workspace.organization_id,
-        ws: workspace.workspace_id,
-        scope: request.body.scopes.join(' '),
-        iat,
-        exp,
-        jti,
-      };
-      const token = await keys.sign({ ...claims }, TokenType.scoped);
-      const expiresAt = new Date(exp * 1000);
-      await db.transaction(async (tx) => {
-        await recordIssued(tx, {
-          jti,
-          workspaceId: workspace.workspace_id,
-          dataplaneId: workspace.dataplane_id,
-          userId: principal.userId,
-          scopes: claims.scope,
-          issuedAt: new Date(iat * 1000),
-          expiresAt,
-          credential: principal.credential,
-        });
-        // Named by its id, so an administrator can find and revoke it (the workspace is its own).
-        await audit(tx, userActor(principal), {
-          organizationId: workspace.organization_id,
-          action: 'dataplane_token.issue',
-          targetType: 'dataplane_token',
-          targetId: jti,
-          requestId: request.id,
-        });
-      });
-      return {
-        token,
-        tokenId: jti,
-        expiresAt: expiresAt.toISOString(),
-        scopes: request.body.scopes,
-        dataplane: { dataplaneId: plane.dataplane_id, regionId: plane.region_id, url: plane.public_url },
-      };
-    },
-  );
-
-  app.get(
-    '/workspaces/:workspaceId/dataplane-tokens',
-    {
-      schema: {
-        tags: ['Tokens'],
-        summary: "A workspace's scoped tokens that can still be used (owners and admins)",
-        description:
-          'Unexpired tokens, and those with the interactive scope whose app sessions may still be open (a session outlives its token by up to 8 hours). Revoked ones are listed with revokedAt while they would have been live. Revoke any with POST /dataplane-tokens/{tokenId}/revoke: its data plane refuses it, and every app session opened with it, within a second.',
-        params: Closed({ workspaceId: Uuid }),
-        response: { 200: Type.Object({ data: Type.Array(LiveToken) }) },
-      },
-    },
-    async (request) => {
-      const workspace = await workspaceFor(db, principalOf(request), request.params.workspaceId, 'admin');
-      const rows = await liveTokens(db, workspace.workspace_id, deps.now());
-      return {
-        data: rows.map((r) => ({
-          tokenId: r.jti,
-          userId: r.user_id,
-          email: r.email,
-          scopes: r.scopes.split(' '),
-          issuedAt: r.issued_at.toISOString(),
-          expiresAt: r.expires_at.toISOString(),
-          revokedAt: r.revoked_at?.toISOString() ?? null,
-          issuedVia: r.via,
-        })),
-      };
-    },
-  );
-
-  app.post(
-    '/dataplane-tokens/:tokenId/revoke',
-    {
-      schema: {
-        tags: ['Tokens'],
-        summary:
-          'Revoke a scoped token: its data plane refuses it, and the app sessions opened with it, within a second',
-        description: 'Allowed to the user the token was issued to and to owners and admins of its organization.',
-        params: Closed({ tokenId: Type.String({ minLength: 1, maxLength: 64 }) }),
-        response: { 200: Type.Object({ tokenId: Type.String(), revokedAt: Timestamp }) },
-      },
-    },
-    async (request) => {
-      const principal = principalOf(request);
-      const notFound = new NotFoundProblem(ErrorCode.tokenNotFound, 'No such token.');
-      const revoked = await db.transaction(async (tx) => {
-        const [row] = await tx.query<{
-          user_id: string;
-          workspace_id: string;
-          organization_id: string;
-          revoked_at: Date | null;
-        }>(
-          `SELECT t.user_id, t.workspace_id, w.organization_id, t.revoked_at
-             FROM issued_tokens t JOIN workspaces w USING (workspace_id)
-            WHERE t.jti = $1`,
-          [request.params.tokenId],
-        );
-        if (row === undefined) throw notFound;
-        // A key bound to one workspace reaches no token of another, not even its user's own.
-        const bound = boundWorkspace(principal);
-        if (bound !== null && bound !== row.workspace_id) throw notFound;
-        if (row.user_id !== principal.userId) {
-          const role = await roleIn(tx, principal, row.organization_id, row.workspace_id);
-          if (role === null) throw notFound;
-          if (role !== 'owner' && role !== 'admin') {
-            throw new ForbiddenProblem(
-              ErrorCode.insufficientRole,
-              "Only an owner or admin may revoke another user's token.",
-              {
-                requiredRole: 'admin',
-                role,
-              },
-            );
-          }
-        }
-        if (row.revoked_at !== null) return { revokedAt: row.revoked_at, tell: [] };
-        const now = deps.now();
-        const tell = await revokeIssued(tx, { jti: request.params.tokenId }, now);
-        await audit(tx, userActor(principal), {
-          organizationId: row.organization_id,
-          action: 'dataplane_token.revoke',
-          targetType: 'token',
-          targetId: request.params.tokenId,
-          requestId: request.id,
-        });
-        return { revokedAt: now, tell };
-      });
-      await tellDataplanes(deps, revoked.tell);
-      const { revokedAt } = revoked;
-      return { tokenId: request.params.tokenId, revokedAt: revokedAt.toISOString() };
-    },
-  );
+/** The keys that sign every token of this control plane: listed, rotated and retired by instance administrators. */
+export async function signingKeyRoutes(app: App, deps: Deps) {
+  const { keys } = deps;
 
   app.get(
     '/signing-keys',
@@ -271,14 +50,9 @@ export async function signingRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       requireInstanceAdmin(principal);
-      const kid = await keys.rotate();
-      await audit(db, userActor(principal), {
-        organizationId: null,
-        action: 'signing_key.rotate',
-        targetType: 'signing_key',
-        targetId: kid,
-        requestId: request.id,
-      });
+      const author = userAuthor(principal.userId, request.id);
+      // The keys own their transaction (a lock across replicas): the event lands in it.
+      await keys.rotate((tx, kid) => recordAudit(tx, author, signingKeyEvent('signing_key.rotate', kid)));
       return { data: await keys.list() };
     },
   );
@@ -295,15 +69,14 @@ export async function signingRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       requireInstanceAdmin(principal);
-      for (const kid of await keys.retire()) {
-        await audit(db, userActor(principal), {
-          organizationId: null,
-          action: 'signing_key.retire',
-          targetType: 'signing_key',
-          targetId: kid,
-          requestId: request.id,
-        });
-      }
+      const author = userAuthor(principal.userId, request.id);
+      await keys.retire((tx, kids) =>
+        recordAudit(
+          tx,
+          author,
+          kids.map((kid) => signingKeyEvent('signing_key.retire', kid)),
+        ),
+      );
       return { data: await keys.list() };
     },
   );

@@ -1,23 +1,24 @@
-import { randomUUID } from 'node:crypto';
 import { Closed, ErrorCode, roleAtLeast, Timestamp, Uuid } from '@sovereign/contract';
+import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem, ForbiddenProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
-import { audit, userActor } from '../audit/record.ts';
+import { type AuditEntry, audited, userAuthor } from '../audit/record.ts';
 import { boundWorkspace, requireRole, roleIn } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
-import type { Deps } from '../context.ts';
+import { type Deps, iso } from '../context.ts';
+import { findDataplaneOrganization, findDataplaneToHost } from '../dataplanes/store.ts';
 import { CursorParam, decodeCursor, isText, isUuid, NextCursor, page } from '../paging.ts';
-import type { PublicApi } from '../public-api.ts';
-import { regionFor } from '../regions/store.ts';
+import { regionFor } from '../regions/access.ts';
+import { workspaceFor, workspaceNotFound } from './access.ts';
 import {
-  dataplaneOrganization,
-  selectWorkspace,
+  deleteWorkspace,
+  insertWorkspace,
+  isWorkspaceNameTaken,
+  listWorkspaces,
+  renameWorkspace,
   setRunLimit,
-  toWorkspace,
   type WorkspaceRow,
-  workspaceFor,
-  workspaceNotFound,
 } from './store.ts';
 
 export const WorkspaceResponse = Type.Object({
@@ -40,42 +41,44 @@ const WorkspaceParams = Closed({ workspaceId: Uuid });
 const tags = ['Workspaces'];
 
 async function assertNameFree(tx: Queryable, organizationId: string, name: string, except?: string) {
-  const [row] = await tx.query(
-    `SELECT 1 FROM workspaces WHERE organization_id = $1 AND lower(name) = lower($2) AND deleted_at IS NULL
-        AND workspace_id IS DISTINCT FROM $3`,
-    [organizationId, name, except ?? null],
-  );
-  if (row !== undefined) {
+  if (await isWorkspaceNameTaken(tx, organizationId, name, except ?? null)) {
     throw new ConflictProblem(ErrorCode.workspaceNameTaken, 'The organization already has a workspace with that name.');
   }
 }
 
-/**
- * The enabled data plane of the region a new workspace is bound to for good: the one
- * that heartbeat most recently, then the one hosting the fewest workspaces.
- */
+/** The data plane of the region a new workspace is bound to for good (see findDataplaneToHost). */
 async function pickDataplane(tx: Queryable, regionId: string): Promise<string> {
-  const [row] = await tx.query<{ dataplane_id: string }>(
-    `SELECT d.dataplane_id FROM dataplanes d
-       LEFT JOIN LATERAL (SELECT max(last_heartbeat_at) AS seen FROM dataplane_instances i
-                           WHERE i.dataplane_id = d.dataplane_id) h ON true
-       LEFT JOIN LATERAL (SELECT count(*) AS hosted FROM workspaces w
-                           WHERE w.dataplane_id = d.dataplane_id AND w.deleted_at IS NULL) c ON true
-      WHERE d.region_id = $1 AND d.enabled AND NOT d.tombstone
-      ORDER BY h.seen DESC NULLS LAST, c.hosted, d.created_at LIMIT 1`,
-    [regionId],
-  );
-  if (row === undefined) {
+  const dataplaneId = await findDataplaneToHost(tx, regionId);
+  if (dataplaneId === undefined) {
     throw new ConflictProblem(
       ErrorCode.noDataplaneAvailable,
       'The region has no enabled data plane to host the workspace; create or enable one first.',
     );
   }
-  return row.dataplane_id;
+  return dataplaneId;
+}
+
+/** Airbyte's WorkspaceResponse (`dataResidency` = the region's name, lower case) plus our ids. */
+function toWorkspace(row: WorkspaceRow) {
+  return {
+    workspaceId: row.workspace_id,
+    name: row.name,
+    organizationId: row.organization_id,
+    regionId: row.region_id,
+    dataplaneId: row.dataplane_id,
+    dataResidency: row.region_name.toLowerCase(),
+    maxConcurrentRuns: row.max_concurrent_runs,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
+}
+
+function workspaceEvent(organizationId: string, action: string, workspaceId: string): AuditEntry {
+  return { organizationId, action, targetType: 'workspace', targetId: workspaceId };
 }
 
 /** Workspaces: each bound at creation to one region and one of its data planes, for good (R4). */
-export async function workspaceRoutes(app: PublicApi, deps: Deps) {
+export async function workspaceRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
   app.post(
@@ -91,7 +94,7 @@ export async function workspaceRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       const { name, organizationId, regionId } = request.body;
-      const row = await db.transaction(async (tx) => {
+      const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         await requireRole(tx, principal, organizationId, 'admin');
         const region = await regionFor(tx, principal, regionId, 'viewer');
         if (region.organization_id !== organizationId && !region.is_default_org) {
@@ -105,20 +108,11 @@ export async function workspaceRoutes(app: PublicApi, deps: Deps) {
         }
         await assertNameFree(tx, organizationId, name);
         const dataplaneId = await pickDataplane(tx, regionId);
-        const workspaceId = randomUUID();
-        await tx.query(
-          `INSERT INTO workspaces (workspace_id, organization_id, name, region_id, dataplane_id)
-           VALUES ($1, $2, $3, $4, $5)`,
-          [workspaceId, organizationId, name, regionId, dataplaneId],
-        );
-        await audit(tx, userActor(principal), {
-          organizationId,
-          action: 'workspace.create',
-          targetType: 'workspace',
-          targetId: workspaceId,
-          requestId: request.id,
-        });
-        return workspaceFor(tx, principal, workspaceId, 'viewer');
+        const workspaceId = await insertWorkspace(tx, { organizationId, name, regionId, dataplaneId });
+        return {
+          result: await workspaceFor(tx, principal, workspaceId, 'viewer'),
+          audit: workspaceEvent(organizationId, 'workspace.create', workspaceId),
+        };
       });
       return toWorkspace(row);
     },
@@ -147,23 +141,15 @@ export async function workspaceRoutes(app: PublicApi, deps: Deps) {
         await requireRole(db, principal, organizationId, 'viewer', undefined, bound ?? undefined);
       }
       const [afterName, afterId] = cursor === undefined ? [] : decodeCursor(cursor, [isText, isUuid]);
-      const rows = await db.query<WorkspaceRow>(
-        `${selectWorkspace} WHERE w.deleted_at IS NULL
-            AND ($2::uuid IS NULL OR w.organization_id = $2)
-            AND ($3 OR w.organization_id IN (SELECT organization_id FROM memberships WHERE user_id = $1))
-            AND ($4::text IS NULL OR (w.name, w.workspace_id) > ($4, $5::uuid))
-            AND ($7::uuid IS NULL OR w.workspace_id = $7)
-          ORDER BY w.name, w.workspace_id LIMIT $6`,
-        [
-          principal.userId,
-          organizationId ?? null,
-          principal.isInstanceAdmin && organizationId !== undefined,
-          afterName ?? null,
-          afterId ?? null,
-          limit + 1,
-          bound,
-        ],
-      );
+      const rows = await listWorkspaces(db, {
+        userId: principal.userId,
+        organizationId: organizationId ?? null,
+        // An instance administrator lists any organization's workspaces by naming it.
+        anyOrganization: principal.isInstanceAdmin && organizationId !== undefined,
+        boundWorkspaceId: bound,
+        after: afterName === undefined || afterId === undefined ? null : { name: afterName, workspaceId: afterId },
+        limit: limit + 1,
+      });
       const listed = page(rows, limit, (w) => [w.name, w.workspace_id]);
       return { data: listed.rows.map(toWorkspace), nextCursor: listed.nextCursor };
     },
@@ -195,7 +181,7 @@ export async function workspaceRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const principal = principalOf(request);
       const { workspaceId } = request.params;
-      const row = await db.transaction(async (tx) => {
+      const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const workspace = await workspaceFor(tx, principal, workspaceId, 'admin');
         if (request.body.regionId !== undefined && request.body.regionId !== workspace.region_id) {
           throw new ConflictProblem(
@@ -206,14 +192,11 @@ export async function workspaceRoutes(app: PublicApi, deps: Deps) {
         }
         if (request.body.name !== undefined) {
           await assertNameFree(tx, workspace.organization_id, request.body.name, workspaceId);
-          await tx.query('UPDATE workspaces SET name = $2, updated_at = now() WHERE workspace_id = $1', [
-            workspaceId,
-            request.body.name,
-          ]);
+          await renameWorkspace(tx, workspaceId, request.body.name);
         }
         const { maxConcurrentRuns } = request.body;
         if (maxConcurrentRuns !== undefined && maxConcurrentRuns !== workspace.max_concurrent_runs) {
-          const owner = await dataplaneOrganization(tx, workspace.dataplane_id);
+          const owner = await findDataplaneOrganization(tx, workspace.dataplane_id);
           const role = owner === workspace.organization_id ? workspace.role : await roleIn(tx, principal, owner);
           if (role === null || !roleAtLeast(role, 'admin')) {
             throw new ForbiddenProblem(
@@ -224,14 +207,10 @@ export async function workspaceRoutes(app: PublicApi, deps: Deps) {
           }
           await setRunLimit(tx, workspaceId, maxConcurrentRuns);
         }
-        await audit(tx, userActor(principal), {
-          organizationId: workspace.organization_id,
-          action: 'workspace.update',
-          targetType: 'workspace',
-          targetId: workspaceId,
-          requestId: request.id,
-        });
-        return workspaceFor(tx, principal, workspaceId, 'admin');
+        return {
+          result: await workspaceFor(tx, principal, workspaceId, 'admin'),
+          audit: workspaceEvent(workspace.organization_id, 'workspace.update', workspaceId),
+        };
       });
       return toWorkspace(row);
     },
@@ -250,20 +229,10 @@ export async function workspaceRoutes(app: PublicApi, deps: Deps) {
     async (request, reply) => {
       const principal = principalOf(request);
       const { workspaceId } = request.params;
-      await db.transaction(async (tx) => {
+      await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const workspace = await workspaceFor(tx, principal, workspaceId, 'admin');
-        const [row] = await tx.query(
-          'UPDATE workspaces SET deleted_at = now() WHERE workspace_id = $1 AND deleted_at IS NULL RETURNING 1',
-          [workspaceId],
-        );
-        if (row === undefined) throw workspaceNotFound();
-        await audit(tx, userActor(principal), {
-          organizationId: workspace.organization_id,
-          action: 'workspace.delete',
-          targetType: 'workspace',
-          targetId: workspaceId,
-          requestId: request.id,
-        });
+        if (!(await deleteWorkspace(tx, workspaceId))) throw workspaceNotFound();
+        return { result: undefined, audit: workspaceEvent(workspace.organization_id, 'workspace.delete', workspaceId) };
       });
       return reply.status(204).send(null);
     },

@@ -1,23 +1,7 @@
 import { ErrorCode, type InitializeRequest } from '@sovereign/contract';
 import { ConflictProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
-
-/** An instance reported a public URL other than its data plane's: refused (after the refusal is noted). */
-export class PublicUrlMismatchProblem extends ConflictProblem {
-  readonly publicUrl: string;
-  readonly reportedUrl: string;
-  constructor(publicUrl: string, reportedUrl: string) {
-    super(
-      ErrorCode.dataplanePublicUrlMismatch,
-      `This data plane's public URL is ${publicUrl}; this instance reports ${reportedUrl}. Start it with ` +
-        'SOV_PUBLIC_URL set to the data plane’s URL, or have an administrator of its organization change the ' +
-        "data plane's publicUrl.",
-      { publicUrl, reportedUrl },
-    );
-    this.publicUrl = publicUrl;
-    this.reportedUrl = reportedUrl;
-  }
-}
+import type { DataplaneInstancesTable } from '../tables.ts';
 
 /** The instance id is registered to another data plane: no data plane speaks for another's instances. */
 export class InstanceIdTakenProblem extends ConflictProblem {
@@ -62,4 +46,13 @@ export async function recordInstance(
     ],
   );
   if (recorded.length === 0) throw new InstanceIdTakenProblem();
+}
+
+/** A data plane's instances as their heartbeats tell them, the one heard from last first (100 at most). */
+export async function listInstances(db: Queryable, dataplaneId: string): Promise<DataplaneInstancesTable[]> {
+  return db.query<DataplaneInstancesTable>(
+    `SELECT * FROM dataplane_instances WHERE dataplane_id = $1
+      ORDER BY last_heartbeat_at DESC NULLS LAST, started_at DESC LIMIT 100`,
+    [dataplaneId],
+  );
 }

@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import {
   ClaimRequest,
   ClaimResponse,
-  controlPlaneAudience,
   DataplaneTokenRequest,
   DataplaneTokenResponse,
   DeploymentReport,
@@ -13,87 +11,32 @@ import {
   InitializeRequest,
   InitializeResponse,
   InternalPaths,
-  interactiveSessionMaxSeconds,
-  normalizePublicUrl,
   RevocationsRequest,
   RevocationsResponse,
   RunEventsRequest,
   RunEventsResponse,
-  TokenType,
 } from '@sovereign/contract';
-import { ConflictProblem, UnauthorizedProblem } from '@sovereign/server-kit/http';
-import type { Queryable } from '@sovereign/server-kit/sql';
-import type { FastifyBaseLogger } from 'fastify';
-import { audit } from '../audit/record.ts';
-import { hashSecret, sameHash } from '../auth/secrets.ts';
+import type { App } from '@sovereign/server-kit/http';
+import { ConflictProblem } from '@sovereign/server-kit/http';
+import { audited, dataplaneAuthor } from '../audit/record.ts';
 import type { Deps } from '../context.ts';
-import { type DataplaneRow, notePublicUrlMismatch, pinnedPublicUrl } from '../dataplanes/store.ts';
-import { applyDeploymentReport } from '../jobs/apply-report.ts';
-import type { PublicApi } from '../public-api.ts';
-import {
-  cancelsFor,
-  claimRuns,
-  heartbeatSettleSeconds,
-  releaseClaims,
-  renewLeases,
-  requeueUndelivered,
-} from '../runs/claims.ts';
+import { applyDeploymentReport } from '../deployments/apply-report.ts';
+import { recordInstance } from '../instances/store.ts';
+import { type HeldRuns, settleHeldRuns } from '../leases/heartbeat.ts';
+import { cancelsFor, claimRuns, releaseClaims, requeueUndelivered } from '../leases/store.ts';
 import { applyRunEvent, type Wakes } from '../runs/lifecycle.ts';
-import { revocationsSince } from '../signing/issued-tokens.ts';
-import { authenticateDataplane } from './dataplane-auth.ts';
-import { PublicUrlMismatchProblem, recordInstance } from './store.ts';
+import { listRevokedScopedTokens, revocationsSince } from '../tokens/store.ts';
+import { findHostedWorkspaceOrganization, listHostedWorkspaceIds } from '../workspaces/store.ts';
+import { authenticateDataplane, exchangeClientCredentials } from './credential-token.ts';
+import { checkPublicUrl, instanceEvent, type PublicUrlMismatchProblem, refusedInstance } from './public-url.ts';
 
 const hidden = { hide: true, tags: ['Internal'] };
 
 /**
- * Holds an instance's report to its data plane's public URL, the URL clients are sent to
- * with their scoped tokens: it is never taken from a report. The first registration of a
- * data plane without one pins it; a report of any other URL is noted in the data plane's
- * health, audited (when the refused URL is not the last one noted) and answered with the
- * problem to throw once that is committed. Answers the URL to record the instance with when it matches.
+ * The API data planes call (the protocol's control plane side, under /api/internal/v1):
+ * every call is made by a data plane, outbound, with its credential token.
  */
-async function checkPublicUrl(
-  tx: Queryable,
-  plane: DataplaneRow,
-  facts: InitializeRequest,
-  at: Date,
-  requestId: string,
-): Promise<{ publicUrl: string } | { refused: PublicUrlMismatchProblem }> {
-  const reported = normalizePublicUrl(facts.publicUrl);
-  const pinned = await pinnedPublicUrl(tx, plane.dataplane_id, reported);
-  if (normalizePublicUrl(pinned) === reported) return { publicUrl: pinned };
-  if (await notePublicUrlMismatch(tx, plane.dataplane_id, reported, at)) {
-    await audit(
-      tx,
-      { type: 'dataplane', id: plane.dataplane_id },
-      {
-        organizationId: plane.organization_id,
-        action: 'dataplane_instance.public_url_refused',
-        targetType: 'dataplane_instance',
-        targetId: facts.instanceId,
-        requestId,
-      },
-    );
-  }
-  return { refused: new PublicUrlMismatchProblem(pinned, reported) };
-}
-
-/** Says in the control plane's log that an instance was refused for its public URL, and answers the problem. */
-function refusedInstance(
-  log: FastifyBaseLogger,
-  plane: DataplaneRow,
-  instanceId: string,
-  problem: PublicUrlMismatchProblem,
-): PublicUrlMismatchProblem {
-  log.warn(
-    { dataplaneId: plane.dataplane_id, instanceId, publicUrl: problem.publicUrl, reportedUrl: problem.reportedUrl },
-    'refused a data plane instance that reports another public URL than its data plane’s',
-  );
-  return problem;
-}
-
-/** The protocol's control plane side: every call is made by a data plane, outbound. */
-export async function internalRoutes(app: PublicApi, deps: Deps) {
+export async function dataplaneApiRoutes(app: App, deps: Deps) {
   const { db } = deps;
 
   // Airbyte's token endpoint takes form bodies too, as OAuth 2 clients send them.
@@ -106,7 +49,7 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
     {
       schema: {
         ...hidden,
-        summary: 'Exchange data plane client credentials for a short-lived access token',
+        summary: 'Exchange data plane client credentials for a short-lived credential token',
         body: DataplaneTokenRequest,
         response: { 200: DataplaneTokenResponse },
       },
@@ -118,41 +61,8 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
         { key: `client-credentials:client:${request.ip}`, limit },
         { key: `client-credentials:id:${clientId}`, limit },
       ]);
-      const [plane] = await db.query<{
-        dataplane_id: string;
-        client_secret_hash: string | null;
-        tombstone: boolean;
-        region_id: string;
-        organization_id: string;
-      }>(
-        `SELECT d.dataplane_id, d.client_secret_hash, d.tombstone, d.region_id, r.organization_id
-           FROM dataplanes d JOIN regions r USING (region_id)
-          WHERE d.client_id::text = $1`,
-        [clientId],
-      );
-      const secretHash = hashSecret(clientSecret);
-      if (plane === undefined || plane.tombstone || plane.client_secret_hash === null) {
-        throw new UnauthorizedProblem(ErrorCode.invalidClientCredentials, 'Unknown or deleted data plane credentials.');
-      }
-      if (!sameHash(secretHash, plane.client_secret_hash)) {
-        throw new UnauthorizedProblem(ErrorCode.invalidClientCredentials, 'Unknown or deleted data plane credentials.');
-      }
-      const ttl = deps.config.dataplaneTokenTtlSeconds;
-      const iat = Math.floor(deps.now().getTime() / 1000);
-      const token = await deps.keys.sign(
-        {
-          iss: deps.config.publicUrl,
-          sub: plane.dataplane_id,
-          aud: controlPlaneAudience,
-          region: plane.region_id,
-          org: plane.organization_id,
-          iat,
-          exp: iat + ttl,
-          jti: randomUUID(),
-        },
-        TokenType.dataplane,
-      );
-      return { access_token: token, token_type: 'Bearer' as const, expires_in: ttl };
+      const { token, expiresIn } = await exchangeClientCredentials(deps, clientId, clientSecret);
+      return { access_token: token, token_type: 'Bearer' as const, expires_in: expiresIn };
     },
   );
 
@@ -168,22 +78,14 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
     },
     async (request) => {
       const plane = await authenticateDataplane(request, deps);
-      const refused = await db.transaction(async (tx) => {
-        const url = await checkPublicUrl(tx, plane, request.body, deps.now(), request.id);
-        if ('refused' in url) return url.refused;
+      const refused = await audited(db, dataplaneAuthor(plane.dataplane_id, request.id), async (tx) => {
+        const url = await checkPublicUrl(tx, plane, request.body, deps.now());
+        if ('refused' in url) return { result: url.refused, audit: url.audit };
         await recordInstance(tx, plane.dataplane_id, request.body, url.publicUrl, null);
-        await audit(
-          tx,
-          { type: 'dataplane', id: plane.dataplane_id },
-          {
-            organizationId: plane.organization_id,
-            action: 'dataplane_instance.initialize',
-            targetType: 'dataplane_instance',
-            targetId: request.body.instanceId,
-            requestId: request.id,
-          },
-        );
-        return undefined;
+        return {
+          result: undefined,
+          audit: instanceEvent(plane, 'dataplane_instance.initialize', request.body.instanceId),
+        };
       });
       if (refused !== undefined) throw refusedInstance(request.log, plane, request.body.instanceId, refused);
       return {
@@ -214,45 +116,23 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const plane = await authenticateDataplane(request, deps);
       const now = deps.now();
-      const answer = await db.transaction(async (tx) => {
-        const url = await checkPublicUrl(tx, plane, request.body, now, request.id);
-        if ('refused' in url) return url;
-        await recordInstance(tx, plane.dataplane_id, request.body, url.publicUrl, now);
-        return {
-          fenced: await renewLeases(
-            tx,
-            plane.dataplane_id,
-            request.body.instanceId,
-            request.body.heldRuns,
-            deps.config.runLeaseSeconds,
-            now,
-          ),
-          cancels: await cancelsFor(tx, plane.dataplane_id, request.body.instanceId),
-          requeued: await requeueUndelivered(
-            tx,
-            plane.dataplane_id,
-            request.body.instanceId,
-            request.body.heldRuns,
-            request.body.claimedThrough === undefined
-              ? { before: new Date(now.getTime() - heartbeatSettleSeconds(deps.config.runLeaseSeconds) * 1000) }
-              : { through: request.body.claimedThrough },
-          ),
-        };
-      });
+      // A heartbeat is audited only when it reports a public URL that is news.
+      const answer = await audited<HeldRuns | { refused: PublicUrlMismatchProblem }>(
+        db,
+        dataplaneAuthor(plane.dataplane_id, request.id),
+        async (tx) => {
+          const url = await checkPublicUrl(tx, plane, request.body, now);
+          if ('refused' in url) return { result: { refused: url.refused }, audit: url.audit };
+          await recordInstance(tx, plane.dataplane_id, request.body, url.publicUrl, now);
+          const held = await settleHeldRuns(tx, plane.dataplane_id, request.body, deps.config.runLeaseSeconds, now);
+          return { result: held, audit: [] };
+        },
+      );
       if ('refused' in answer) throw refusedInstance(request.log, plane, request.body.instanceId, answer.refused);
       const { fenced, cancels, requeued } = answer;
       if (requeued.length > 0) await deps.dispatcher.wake(plane.dataplane_id);
-      const workspaces = await db.query<{ workspace_id: string }>(
-        'SELECT workspace_id FROM workspaces WHERE dataplane_id = $1 AND deleted_at IS NULL ORDER BY workspace_id',
-        [plane.dataplane_id],
-      );
-      // Listed past their expiry for as long as a session opened with one may last.
-      const revoked = await db.query<{ jti: string; expires_at: Date }>(
-        `SELECT jti, expires_at FROM issued_tokens
-          WHERE dataplane_id = $1 AND revoked_at IS NOT NULL
-            AND expires_at > $2::timestamptz - ($3::int * interval '1 second') ORDER BY jti`,
-        [plane.dataplane_id, now, interactiveSessionMaxSeconds],
-      );
+      const workspaceIds = await listHostedWorkspaceIds(db, plane.dataplane_id);
+      const revoked = await listRevokedScopedTokens(db, plane.dataplane_id, now);
       const accepting = plane.enabled && plane.region_enabled;
       return {
         dataplaneEnabled: plane.enabled,
@@ -261,7 +141,7 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
         ...(accepting
           ? {}
           : { reason: plane.enabled ? ('region_disabled' as const) : ('dataplane_disabled' as const) }),
-        workspaceIds: workspaces.map((w) => w.workspace_id),
+        workspaceIds,
         revokedTokens: revoked.map((r) => ({ jti: r.jti, expiresAt: r.expires_at.toISOString() })),
         cancelRunIds: cancels,
         fencedRunIds: fenced,
@@ -283,30 +163,23 @@ export async function internalRoutes(app: PublicApi, deps: Deps) {
     async (request) => {
       const plane = await authenticateDataplane(request, deps);
       const report = request.body;
-      const jobs = await db.transaction(async (tx) => {
-        const [workspace] = await tx.query<{ organization_id: string }>(
-          'SELECT organization_id FROM workspaces WHERE workspace_id = $1 AND dataplane_id = $2',
-          [report.workspaceId, plane.dataplane_id],
-        );
-        if (workspace === undefined) {
+      const jobs = await audited(db, dataplaneAuthor(plane.dataplane_id, request.id), async (tx) => {
+        const organizationId = await findHostedWorkspaceOrganization(tx, report.workspaceId, plane.dataplane_id);
+        if (organizationId === undefined) {
           throw new ConflictProblem(
             ErrorCode.workspaceNotOnDataplane,
             'That workspace is not hosted by this data plane.',
           );
         }
-        const changes = await applyDeploymentReport(tx, plane.dataplane_id, report);
-        await audit(
-          tx,
-          { type: 'dataplane', id: plane.dataplane_id },
-          {
-            organizationId: workspace.organization_id,
+        return {
+          result: await applyDeploymentReport(tx, plane.dataplane_id, report),
+          audit: {
+            organizationId,
             action: 'deployment.report',
             targetType: 'deployment',
             targetId: report.deploymentId,
-            requestId: request.id,
           },
-        );
-        return changes;
+        };
       });
       return { deploymentId: report.deploymentId, jobs };
     },

@@ -1,5 +1,6 @@
 import { interactiveSessionMaxSeconds } from '@sovereign/contract';
 import type { Queryable } from '@sovereign/server-kit/sql';
+import type { IssuedTokensTable, UsersTable, WorkspacesTable } from '../tables.ts';
 
 /**
  * The scoped tokens the control plane issued: metadata only (never the token), so they
@@ -8,7 +9,8 @@ import type { Queryable } from '@sovereign/server-kit/sql';
  * number it saw.
  */
 
-export interface IssuedToken {
+/** A scoped token as issued: its claims' metadata, and what it was issued under. */
+export interface IssuedScopedToken {
   jti: string;
   workspaceId: string;
   dataplaneId: string;
@@ -20,7 +22,7 @@ export interface IssuedToken {
   credential: { type: 'session' | 'api_key'; id: string };
 }
 
-export async function recordIssued(tx: Queryable, token: IssuedToken): Promise<void> {
+export async function insertScopedToken(tx: Queryable, token: IssuedScopedToken): Promise<void> {
   await tx.query(
     `INSERT INTO issued_tokens (jti, workspace_id, dataplane_id, user_id, scopes, issued_at, expires_at,
                                 session_id, api_key_id)
@@ -52,8 +54,8 @@ export type RevocationTarget =
  * those that may still back an interactive session (which outlives its token by up to
  * `interactiveSessionMaxSeconds`). Returns the data planes to tell, at once.
  */
-export async function revokeIssued(tx: Queryable, target: RevocationTarget, now: Date): Promise<string[]> {
-  const rows = await tx.query<{ dataplane_id: string }>(
+export async function revokeScopedTokens(tx: Queryable, target: RevocationTarget, now: Date): Promise<string[]> {
+  const rows = await tx.query<Pick<IssuedTokensTable, 'dataplane_id'>>(
     `UPDATE issued_tokens t SET revoked_at = $1, revocation_seq = nextval('token_revocation_seq')
       WHERE t.revoked_at IS NULL AND t.expires_at > $1::timestamptz - ($2::int * interval '1 second')
         AND ($3::text IS NULL OR t.jti = $3)
@@ -87,7 +89,7 @@ export async function revocationsSince(
   now: Date,
   limit = 1000,
 ): Promise<{ revokedTokens: Array<{ jti: string; expiresAt: string }>; through: number }> {
-  const rows = await db.query<{ jti: string; expires_at: Date; revocation_seq: string }>(
+  const rows = await db.query<Pick<IssuedTokensTable, 'jti' | 'expires_at'> & { revocation_seq: string }>(
     `SELECT jti, expires_at, revocation_seq::text AS revocation_seq FROM issued_tokens
       WHERE dataplane_id = $1 AND revocation_seq > $2
         AND expires_at > $3::timestamptz - ($4::int * interval '1 second')
@@ -108,24 +110,23 @@ export async function revocationsSince(
   return { revokedTokens: [], through: Math.max(after, Number(newest?.seq ?? 0)) };
 }
 
-export interface LiveTokenRow {
-  jti: string;
-  user_id: string;
-  email: string;
-  scopes: string;
-  issued_at: Date;
-  expires_at: Date;
-  revoked_at: Date | null;
-  via: 'session' | 'api_key' | null;
-}
+export type LiveScopedTokenRow = Pick<
+  IssuedTokensTable,
+  'jti' | 'user_id' | 'scopes' | 'issued_at' | 'expires_at' | 'revoked_at'
+> &
+  Pick<UsersTable, 'email'> & { via: 'session' | 'api_key' | null };
 
 /**
  * A workspace's tokens that can still be used: unexpired, or (with the `interactive`
  * scope) still able to back an app's session. Revoked ones are listed too while they
  * would have been live, so an administrator sees what was ended.
  */
-export async function liveTokens(db: Queryable, workspaceId: string, now: Date): Promise<LiveTokenRow[]> {
-  return db.query<LiveTokenRow>(
+export async function listLiveScopedTokens(
+  db: Queryable,
+  workspaceId: string,
+  now: Date,
+): Promise<LiveScopedTokenRow[]> {
+  return db.query<LiveScopedTokenRow>(
     `SELECT t.jti, t.user_id, u.email, t.scopes, t.issued_at, t.expires_at, t.revoked_at,
             CASE WHEN t.session_id IS NOT NULL THEN 'session' WHEN t.api_key_id IS NOT NULL THEN 'api_key' END AS via
        FROM issued_tokens t JOIN users u USING (user_id)
@@ -134,5 +135,36 @@ export async function liveTokens(db: Queryable, workspaceId: string, now: Date):
              AND t.expires_at > $2::timestamptz - ($3::int * interval '1 second')))
       ORDER BY t.issued_at DESC, t.jti LIMIT 1000`,
     [workspaceId, now, interactiveSessionMaxSeconds],
+  );
+}
+
+/** A scoped token, with its workspace's organization: what a revocation's access check needs. */
+export type ScopedTokenRow = Pick<IssuedTokensTable, 'user_id' | 'workspace_id' | 'revoked_at'> &
+  Pick<WorkspacesTable, 'organization_id'>;
+
+export async function findScopedToken(db: Queryable, jti: string): Promise<ScopedTokenRow | undefined> {
+  const [row] = await db.query<ScopedTokenRow>(
+    `SELECT t.user_id, t.workspace_id, w.organization_id, t.revoked_at
+       FROM issued_tokens t JOIN workspaces w USING (workspace_id)
+      WHERE t.jti = $1`,
+    [jti],
+  );
+  return row;
+}
+
+/**
+ * Every revoked token of a data plane that still matters, by jti: listed past its expiry
+ * for as long as a session opened with one may last (a heartbeat carries them all).
+ */
+export async function listRevokedScopedTokens(
+  db: Queryable,
+  dataplaneId: string,
+  now: Date,
+): Promise<Array<Pick<IssuedTokensTable, 'jti' | 'expires_at'>>> {
+  return db.query<Pick<IssuedTokensTable, 'jti' | 'expires_at'>>(
+    `SELECT jti, expires_at FROM issued_tokens
+      WHERE dataplane_id = $1 AND revoked_at IS NOT NULL
+        AND expires_at > $2::timestamptz - ($3::int * interval '1 second') ORDER BY jti`,
+    [dataplaneId, now, interactiveSessionMaxSeconds],
   );
 }

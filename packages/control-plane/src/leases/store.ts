@@ -1,6 +1,17 @@
 import type { ClaimResponse } from '@sovereign/contract';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { iso } from '../context.ts';
+import type { JobsTable, RunsTable } from '../tables.ts';
+
+/** A run as a claim hands it out: under a lease, with its job's name and kind, and the claim's number as text. */
+type ClaimedRunRow = Pick<
+  RunsTable,
+  'run_id' | 'job_id' | 'workspace_id' | 'deployment_id' | 'attempt' | 'timeout_seconds'
+> &
+  Pick<JobsTable, 'name' | 'kind'> & {
+    lease_expires_at: NonNullable<RunsTable['lease_expires_at']>;
+    claim_seq: string;
+  };
 
 /** What bounds a claim besides the instance's room. */
 export interface ClaimLimits {
@@ -40,18 +51,7 @@ export async function claimRuns(
 ): Promise<Pick<ClaimResponse, 'runs' | 'claimSeq'>> {
   const { interactiveCapacity } = limits;
   if (capacity <= 0 && (interactiveCapacity ?? 0) <= 0) return { runs: [] };
-  const rows = await tx.query<{
-    run_id: string;
-    job_id: string;
-    name: string;
-    kind: 'batch' | 'interactive';
-    workspace_id: string;
-    deployment_id: string;
-    attempt: number;
-    timeout_seconds: number;
-    lease_expires_at: Date;
-    claim_seq: string;
-  }>(
+  const rows = await tx.query<ClaimedRunRow>(
     // `seq` calls a volatile function, so it is evaluated once (never inlined), and only
     // when a row is updated.
     `WITH seq AS (SELECT nextval('run_claim_seq') AS n), accepting AS (
@@ -131,7 +131,7 @@ export async function cancelsFor(
   heldRuns?: string[],
 ): Promise<string[]> {
   if (heldRuns?.length === 0) return [];
-  const rows = await tx.query<{ run_id: string }>(
+  const rows = await tx.query<Pick<RunsTable, 'run_id'>>(
     `SELECT run_id FROM runs WHERE dataplane_id = $3 AND lease_instance_id = $1 AND cancel_requested_at IS NOT NULL
         AND status IN ('claimed', 'running') AND ($2::uuid[] IS NULL OR run_id = ANY($2::uuid[])) ORDER BY run_id`,
     [instanceId, heldRuns ?? null, dataplaneId],
@@ -152,7 +152,7 @@ export async function renewLeases(
   now: Date,
 ): Promise<string[]> {
   if (heldRuns.length === 0) return [];
-  const renewed = await tx.query<{ run_id: string }>(
+  const renewed = await tx.query<Pick<RunsTable, 'run_id'>>(
     `UPDATE runs SET lease_expires_at = $3::timestamptz + ($4::int * interval '1 second')
       WHERE run_id = ANY($2::uuid[]) AND dataplane_id = $5 AND lease_instance_id = $1
         AND status IN ('claimed', 'running')
@@ -202,7 +202,7 @@ export async function requeueUndelivered(
   heldRuns: string[],
   settled: SettledClaims,
 ): Promise<string[]> {
-  const rows = await tx.query<{ run_id: string; dataplane_id: string }>(
+  const rows = await tx.query<Pick<RunsTable, 'run_id' | 'dataplane_id'>>(
     `UPDATE runs SET status = 'queued', claimed_at = NULL, lease_instance_id = NULL, lease_expires_at = NULL,
             claim_seq = NULL
       WHERE dataplane_id = $5 AND lease_instance_id = $1 AND status = 'claimed' AND NOT (run_id = ANY($2::uuid[]))
@@ -220,10 +220,14 @@ export async function requeueUndelivered(
 }
 
 /**
- * How old an unlisted claim must be before an older data plane's heartbeat requeues it:
- * a heartbeat sent just before a claim's answer arrived may be read after the claim.
- * Well under the lease, so an undelivered claim is requeued before it could lapse into lost.
+ * Runs whose lease ran out before `now`, oldest lease first, a batch of 500 at most,
+ * locked for the transaction that ends them; one another replica is ending is skipped.
  */
-export function heartbeatSettleSeconds(leaseSeconds: number): number {
-  return Math.max(1, Math.min(10, Math.floor(leaseSeconds / 3)));
+export async function lockExpiredLeases(tx: Queryable, now: Date): Promise<string[]> {
+  const expired = await tx.query<Pick<RunsTable, 'run_id'>>(
+    `SELECT run_id FROM runs WHERE status IN ('claimed', 'running') AND lease_expires_at < $1
+      ORDER BY lease_expires_at LIMIT 500 FOR UPDATE SKIP LOCKED`,
+    [now],
+  );
+  return expired.map((r) => r.run_id);
 }

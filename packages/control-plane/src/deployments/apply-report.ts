@@ -1,0 +1,79 @@
+import type { DeploymentReport, DeploymentReportResponse, JobMetadata } from '@sovereign/contract';
+import type { Queryable } from '@sovereign/server-kit/sql';
+import { archiveJob, insertJob, type JobDefinition, listWorkspaceJobs, updateJobDefinition } from '../jobs/store.ts';
+import type { JobsTable } from '../tables.ts';
+import { lockWorkspace } from '../workspaces/store.ts';
+import { findDeploymentChanges, hasNewerDeployment, insertDeployment, setDeploymentChanges } from './store.ts';
+
+/** A data plane that predates `maxRunning` still gets one run at a time for its interactive jobs. */
+function maxRunningOf(job: JobMetadata): number | null {
+  return job.maxRunning ?? (job.kind === 'interactive' ? 1 : null);
+}
+
+function definitionOf(job: JobMetadata, deploymentId: string): JobDefinition {
+  return {
+    kind: job.kind,
+    trigger: job.trigger,
+    timezone: job.timezone,
+    timeoutSeconds: job.timeoutSeconds,
+    retries: job.retries,
+    maxRunning: maxRunningOf(job),
+    deploymentId,
+  };
+}
+
+function sameDefinition(row: JobsTable, job: JobMetadata): boolean {
+  return (
+    row.archived_at === null &&
+    row.kind === job.kind &&
+    JSON.stringify(row.trigger) === JSON.stringify(job.trigger) &&
+    row.timezone === job.timezone &&
+    row.timeout_seconds === job.timeoutSeconds &&
+    row.retries === job.retries &&
+    row.max_running === maxRunningOf(job)
+  );
+}
+
+/**
+ * Applies a data plane's deployment report: upserts the jobs it names and archives
+ * the workspace's jobs it no longer names. Delivered twice, it answers the first
+ * outcome; delivered after a newer deployment, it is recorded but moves no job back.
+ */
+export async function applyDeploymentReport(
+  tx: Queryable,
+  dataplaneId: string,
+  report: DeploymentReport,
+): Promise<DeploymentReportResponse['jobs']> {
+  // One report at a time per workspace, so two deployments cannot interleave their upserts.
+  await lockWorkspace(tx, report.workspaceId);
+  const existing = await findDeploymentChanges(tx, report.deploymentId);
+  if (existing !== undefined) return existing;
+
+  const newer = await hasNewerDeployment(tx, report.workspaceId, report.createdAt);
+  const changes: DeploymentReportResponse['jobs'] = { added: [], updated: [], unchanged: [], archived: [] };
+  await insertDeployment(tx, dataplaneId, report, changes);
+  // A late report of an older deployment is kept as history; the jobs follow the newest.
+  if (newer) return changes;
+
+  const rows = await listWorkspaceJobs(tx, report.workspaceId);
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  for (const job of report.jobs) {
+    const row = byName.get(job.name);
+    if (row === undefined) {
+      await insertJob(tx, report.workspaceId, job.name, definitionOf(job, report.deploymentId));
+      changes.added.push(job.name);
+      continue;
+    }
+    (sameDefinition(row, job) ? changes.unchanged : changes.updated).push(job.name);
+    await updateJobDefinition(tx, row.job_id, definitionOf(job, report.deploymentId));
+  }
+  const named = new Set(report.jobs.map((j) => j.name));
+  for (const row of rows) {
+    if (row.archived_at === null && !named.has(row.name)) {
+      await archiveJob(tx, row.job_id);
+      changes.archived.push(row.name);
+    }
+  }
+  await setDeploymentChanges(tx, report.deploymentId, changes);
+  return changes;
+}
