@@ -15,3 +15,20 @@ export function stopWithParent(stop: (reason: string) => void, env: NodeJS.Proce
   }, 500);
   timer.unref();
 }
+
+/**
+ * Stops a service once, whichever comes first: SIGINT, SIGTERM, or (with
+ * SOV_EXIT_WITH_PARENT=true) the end of its supervisor. A second signal while it stops
+ * changes nothing: what is closing is left to finish.
+ */
+export function stopOnSignals(stop: (reason: string) => Promise<void>, env: NodeJS.ProcessEnv = process.env): void {
+  let stopping = false;
+  const once = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    void stop(reason);
+  };
+  process.on('SIGINT', () => once('SIGINT'));
+  process.on('SIGTERM', () => once('SIGTERM'));
+  stopWithParent(once, env);
+}

@@ -1,4 +1,4 @@
-import { stopWithParent } from '@sovereign/contract';
+import { stopOnSignals } from '@sovereign/contract';
 import { openDatabase } from '@sovereign/server-kit/sql';
 import { buildControlPlane, migrateControlPlane } from './app.ts';
 import { ConfigError, type ControlPlaneConfig, configFromEnv } from './config.ts';
@@ -24,17 +24,11 @@ async function main(argv: string[]): Promise<number> {
   const plane = await buildControlPlane(config);
   const address = await plane.app.listen({ host: config.host, port: config.port });
   plane.app.log.info({ address, publicUrl: config.publicUrl, driver: plane.deps.db.driver }, 'control plane listening');
-  let closing = false;
-  const stop = async (signal: string) => {
-    if (closing) return;
-    closing = true;
+  stopOnSignals(async (signal) => {
     plane.app.log.info({ signal }, 'control plane stopping');
     await plane.close();
     process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  stopWithParent((reason) => void stop(reason));
+  });
   return -1;
 }
 

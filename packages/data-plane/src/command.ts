@@ -1,4 +1,4 @@
-import { stopWithParent } from '@sovereign/contract';
+import { stopOnSignals } from '@sovereign/contract';
 import { buildDataPlane } from './app.ts';
 import { ConfigError, configFromEnv, storageConfigFromEnv } from './config.ts';
 import { SandboxUnavailableError } from './launch/index.ts';
@@ -26,17 +26,11 @@ async function main(argv: string[]): Promise<number> {
     'data plane listening',
   );
   await plane.start();
-  let closing = false;
-  const stop = async (signal: string) => {
-    if (closing) return;
-    closing = true;
+  stopOnSignals(async (signal) => {
     plane.app.log.info({ signal }, 'data plane stopping');
     await plane.close();
     process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  stopWithParent((reason) => void stop(reason));
+  });
   return -1;
 }
 
