@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  ClaimRequest,
-  DataplaneTokenRequest,
-  DeploymentReport,
-  HeartbeatRequest,
-  InitializeRequest,
-  InternalPaths,
-  maxJsonDepth,
-  RevocationsRequest,
-  RunEventsRequest,
-  Scopes,
-} from '@sovereign/contract';
+import { InternalPaths, InternalRoutes, maxJsonDepth, Scopes } from '@sovereign/contract';
 import {
   assertProblem,
   databaseTargets,
   type JsonSchema,
   type Operation,
   servedOperationsAt,
+  unboundedInputs,
 } from '@sovereign/server-kit/testing';
 import fc from 'fast-check';
 import {
@@ -41,36 +31,23 @@ import { packProject } from '../support/projects.ts';
  */
 const runs = Number(process.env.SOV_FUZZ_RUNS ?? 50);
 
-/** The protocol's routes, which the public document does not list, with their schemas from the protocol. */
+/** The protocol's routes, which the public document does not list, with their schemas from the contract. */
 function internalOperations(): Operation[] {
-  const schemaOf = (schema: unknown) => JSON.parse(JSON.stringify(schema)) as JsonSchema;
-  const claim = schemaOf(ClaimRequest);
-  // A claim is held open up to waitMs: keep the fuzz's valid ones short.
-  if (claim.properties !== undefined) claim.properties.waitMs = { type: 'integer', minimum: 0, maximum: 50 };
-  // So is a request for revocations.
-  const revocations = schemaOf(RevocationsRequest);
-  if (revocations.properties !== undefined)
-    revocations.properties.waitMs = { type: 'integer', minimum: 0, maximum: 50 };
-  return (
-    [
-      [InternalPaths.token, schemaOf(DataplaneTokenRequest)],
-      [InternalPaths.initialize, schemaOf(InitializeRequest)],
-      [InternalPaths.heartbeat, schemaOf(HeartbeatRequest)],
-      [InternalPaths.deploymentReport, schemaOf(DeploymentReport)],
-      [InternalPaths.claim, claim],
-      [InternalPaths.runEvents, schemaOf(RunEventsRequest)],
-      [InternalPaths.revocations, revocations],
-    ] as const
-  ).map(([path, body]) => ({
-    key: `POST ${path}`,
-    method: 'POST',
-    template: path,
-    pathParams: [],
-    queryParams: [],
-    body,
-    bodyTypes: ['application/json'],
-    documentedPublic: path === InternalPaths.token,
-  }));
+  return Object.values(InternalRoutes).map((route) => {
+    const body = JSON.parse(JSON.stringify(route.body)) as JsonSchema;
+    // A claim and a request for revocations are held open up to waitMs: keep the fuzz's valid ones short.
+    if (body.properties?.waitMs !== undefined) body.properties.waitMs = { type: 'integer', minimum: 0, maximum: 50 };
+    return {
+      key: `POST ${route.path}`,
+      method: 'POST',
+      template: route.path,
+      pathParams: [],
+      queryParams: [],
+      body,
+      bodyTypes: ['application/json'],
+      documentedPublic: route === InternalRoutes.token,
+    };
+  });
 }
 
 async function fuzz(base: string, op: Operation, ids: Record<string, string>, token: string | undefined) {
@@ -268,6 +245,11 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, '{"n":1}');`,
     });
 
     const tokenFor = (op: Operation) => (op.template.startsWith('/api/internal/') ? cp.dataplaneToken : cp.token);
+
+    it('bounds every number either plane takes, so none reaches a database too large to hold', () => {
+      assert.deepEqual(unboundedInputs(dpOperations), [], 'data plane');
+      assert.deepEqual(unboundedInputs(cpOperations), [], 'control plane, public and internal');
+    });
 
     it(`fuzzes every data plane route (${runs} cases each): no 5xx, every refusal a problem document`, async () => {
       assert.ok(dpOperations.length >= 11, `${dpOperations.length} data plane routes`);

@@ -1,7 +1,7 @@
 import { type Static, Type } from 'typebox';
 import { PublicUrl } from './public-url.ts';
 import { SandboxFacts } from './sandbox.ts';
-import { Closed, Uuid } from './schema.ts';
+import { Closed, Count, maxInt32, ProtocolVersion, Uuid } from './schema.ts';
 
 /**
  * The control plane <-> data plane protocol. Every call is made by the data plane
@@ -36,7 +36,7 @@ export const DataplaneTokenResponse = Type.Object({
 export type DataplaneTokenResponse = Static<typeof DataplaneTokenResponse>;
 
 const InstanceFacts = {
-  protocolVersion: Type.Integer({ minimum: 1 }),
+  protocolVersion: ProtocolVersion,
   instanceId: Uuid,
   version: Type.String({ minLength: 1, maxLength: 64 }),
   /**
@@ -80,7 +80,7 @@ export const HeartbeatRequest = Closed({
    * left alone. Optional for older data planes, whose unlisted claims are requeued once
    * a few seconds old instead.
    */
-  claimedThrough: Type.Optional(Type.Integer({ minimum: 0 })),
+  claimedThrough: Type.Optional(Count()),
 });
 export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
 
@@ -97,9 +97,9 @@ export type RevokedToken = Static<typeof RevokedToken>;
  * next heartbeat. The heartbeat's full list stays the fallback.
  */
 export const RevocationsRequest = Closed({
-  protocolVersion: Type.Integer({ minimum: 1 }),
+  protocolVersion: ProtocolVersion,
   /** The highest `through` this data plane has seen; 0 at first. */
-  after: Type.Integer({ minimum: 0 }),
+  after: Count(),
   waitMs: Type.Integer({ minimum: 0, maximum: 30_000 }),
 });
 export type RevocationsRequest = Static<typeof RevocationsRequest>;
@@ -108,7 +108,7 @@ export const RevocationsResponse = Type.Object({
   /** Tokens revoked after `after`, oldest revocation first (at most a page of them). */
   revokedTokens: Type.Array(RevokedToken),
   /** Where the next request starts: the number of the newest revocation listed. */
-  through: Type.Integer({ minimum: 0 }),
+  through: Count(),
 });
 export type RevocationsResponse = Static<typeof RevocationsResponse>;
 
@@ -138,13 +138,21 @@ export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
 export const jobNamePattern = '^[a-z0-9][a-z0-9_-]{0,62}$';
 
 /**
+ * The longest `timeout`. A job running for more than a week is a service; and the
+ * executor's timer (setTimeout) cannot count past 24.8 days at all.
+ */
+export const maxTimeoutSeconds = 7 * 86400;
+/** The longest interval of an `every` trigger: a year and a day. */
+export const maxEverySeconds = 366 * 86400;
+
+/**
  * How a job is started, as the control plane needs it to schedule: never the command.
  * `manual` jobs start only when someone (or the API) triggers them.
  */
 export const JobTrigger = Type.Union([
   Closed({ type: Type.Literal('manual') }),
   Closed({ type: Type.Literal('cron'), cron: Type.String({ minLength: 1, maxLength: 200 }) }),
-  Closed({ type: Type.Literal('every'), everySeconds: Type.Integer({ minimum: 1 }) }),
+  Closed({ type: Type.Literal('every'), everySeconds: Type.Integer({ minimum: 1, maximum: maxEverySeconds }) }),
   Closed({ type: Type.Literal('once'), at: Type.String({ format: 'date-time' }) }),
   Closed({
     type: Type.Literal('after'),
@@ -161,7 +169,7 @@ export const JobMetadata = Closed({
   trigger: JobTrigger,
   /** IANA time zone the trigger is read in. */
   timezone: Type.String({ minLength: 1, maxLength: 64 }),
-  timeoutSeconds: Type.Integer({ minimum: 1 }),
+  timeoutSeconds: Type.Integer({ minimum: 1, maximum: maxTimeoutSeconds }),
   retries: Type.Integer({ minimum: 0, maximum: 10 }),
   /**
    * At most this many runs of the job at once (queued, claimed or running); absent
@@ -176,12 +184,12 @@ export type JobMetadata = Static<typeof JobMetadata>;
  * kinds, triggers, limits, digest and size. Idempotent by deploymentId.
  */
 export const DeploymentReport = Closed({
-  protocolVersion: Type.Integer({ minimum: 1 }),
+  protocolVersion: ProtocolVersion,
   deploymentId: Uuid,
   workspaceId: Uuid,
   /** `sha256:<hex>` of the uploaded bundle as stored. */
   digest: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
-  sizeBytes: Type.Integer({ minimum: 0 }),
+  sizeBytes: Count(),
   /** The user whose scoped token made the upload (`sub`). */
   createdBy: Uuid,
   createdAt: Type.String({ format: 'date-time' }),
@@ -247,7 +255,7 @@ export const ClaimedRun = Type.Object({
 export type ClaimedRun = Static<typeof ClaimedRun>;
 
 export const ClaimRequest = Closed({
-  protocolVersion: Type.Integer({ minimum: 1 }),
+  protocolVersion: ProtocolVersion,
   instanceId: Uuid,
   /** Free slots: at most this many runs are handed out (batch runs only when interactiveCapacity is given). */
   capacity: Type.Integer({ minimum: 0, maximum: 1000 }),
@@ -274,7 +282,7 @@ export const ClaimResponse = Type.Object({
    * `runs` is not empty. The instance sends the highest it has taken in with its
    * heartbeats, as `claimedThrough`.
    */
-  claimSeq: Type.Optional(Type.Integer({ minimum: 1 })),
+  claimSeq: Type.Optional(Count({ minimum: 1 })),
   /** Runs this instance holds whose cancel was asked for: stop them. */
   cancelRunIds: Type.Array(Uuid),
 });
@@ -284,7 +292,7 @@ export type ClaimResponse = Static<typeof ClaimResponse>;
 export const RunEvent = Closed({
   runId: Uuid,
   /** 1, 2, 3... per run and attempt, in the order the data plane recorded them. */
-  seq: Type.Integer({ minimum: 1 }),
+  seq: Type.Integer({ minimum: 1, maximum: maxInt32 }),
   status: Type.Union([
     Type.Literal('running'),
     Type.Literal('succeeded'),
@@ -292,14 +300,14 @@ export const RunEvent = Closed({
     Type.Literal('timed_out'),
     Type.Literal('cancelled'),
   ]),
-  exitCode: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  exitCode: Type.Optional(Type.Union([Type.Integer({ minimum: -maxInt32 - 1, maximum: maxInt32 }), Type.Null()])),
   reasonCode: Type.Optional(Type.Enum(ReasonCodes)),
   at: Type.String({ format: 'date-time' }),
 });
 export type RunEvent = Static<typeof RunEvent>;
 
 export const RunEventsRequest = Closed({
-  protocolVersion: Type.Integer({ minimum: 1 }),
+  protocolVersion: ProtocolVersion,
   instanceId: Uuid,
   events: Type.Array(RunEvent, { minItems: 1, maxItems: 500 }),
 });
@@ -315,3 +323,23 @@ export const RunEventsResponse = Type.Object({
   fenced: Type.Array(Uuid),
 });
 export type RunEventsResponse = Static<typeof RunEventsResponse>;
+
+/**
+ * Every call of the protocol: where it goes, what the data plane sends and what it is
+ * answered. The control plane's routes take their schemas from here and the data
+ * plane's client checks each answer against them, so the two cannot drift apart.
+ */
+export const InternalRoutes = {
+  token: { path: InternalPaths.token, body: DataplaneTokenRequest, response: DataplaneTokenResponse },
+  initialize: { path: InternalPaths.initialize, body: InitializeRequest, response: InitializeResponse },
+  heartbeat: { path: InternalPaths.heartbeat, body: HeartbeatRequest, response: HeartbeatResponse },
+  deploymentReport: {
+    path: InternalPaths.deploymentReport,
+    body: DeploymentReport,
+    response: DeploymentReportResponse,
+  },
+  claim: { path: InternalPaths.claim, body: ClaimRequest, response: ClaimResponse },
+  runEvents: { path: InternalPaths.runEvents, body: RunEventsRequest, response: RunEventsResponse },
+  revocations: { path: InternalPaths.revocations, body: RevocationsRequest, response: RevocationsResponse },
+} as const;
+export type InternalRoute = (typeof InternalRoutes)[keyof typeof InternalRoutes];

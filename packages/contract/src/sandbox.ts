@@ -1,14 +1,14 @@
 import { type Static, Type } from 'typebox';
-import { Closed } from './schema.ts';
+import { Closed, Count, maxInt32 } from './schema.ts';
 
 /** The limits of one run, as a data plane applies them (bytes, CPUs, processes). */
 export const RunLimitsSchema = Closed({
-  memoryBytes: Type.Integer({ minimum: 0 }),
-  cpus: Type.Number({ minimum: 0 }),
-  pids: Type.Integer({ minimum: 0 }),
-  tmpBytes: Type.Integer({ minimum: 0 }),
-  logBytes: Type.Integer({ minimum: 0 }),
-  outputBytes: Type.Integer({ minimum: 0 }),
+  memoryBytes: Count(),
+  cpus: Type.Number({ minimum: 0, maximum: 100_000 }),
+  pids: Type.Integer({ minimum: 0, maximum: maxInt32 }),
+  tmpBytes: Count(),
+  logBytes: Count(),
+  outputBytes: Count(),
 });
 
 /**

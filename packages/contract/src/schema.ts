@@ -9,6 +9,21 @@ export function Closed<T extends TProperties>(properties: T, options: { descript
 }
 
 export const Uuid = Type.String({ format: 'uuid' });
+
+/**
+ * Bounds for the numbers a client sends. JSON reads `1e308` as an integer, and one that
+ * reaches SQL too large for its column fails the statement: every number in a request
+ * has a maximum (a test walks every route's schemas for one without).
+ */
+/** The largest value of a PostgreSQL `integer` column. */
+export const maxInt32 = 2 ** 31 - 1;
+/** Sequence numbers and byte counts: `bigint` columns, and exact as JSON numbers up to here. */
+export const maxCount = Number.MAX_SAFE_INTEGER;
+/** A sequence number or count from 0, as a `bigint` column holds it. */
+export const Count = (options: { minimum?: number; description?: string } = {}) =>
+  Type.Integer({ minimum: 0, maximum: maxCount, ...options });
+/** The protocol version a data plane speaks. */
+export const ProtocolVersion = Type.Integer({ minimum: 1, maximum: 1000 });
 /** ISO-8601 UTC time, as every time in the API. */
 export const Timestamp = Type.String({ format: 'date-time' });
 

@@ -12,6 +12,7 @@ import {
   type Parameter,
   sample,
   servedOperations,
+  unboundedInputs,
 } from './support/routes.ts';
 import { jobAndRun } from './support/world.ts';
 
@@ -125,6 +126,11 @@ eachDatabase('bad input: malformed, unknown, mistyped, oversize and mislabelled 
     assert.equal(configFromEnv({}).bodyLimit, 256 * 1024);
     assert.equal(configFromEnv({ SOV_BODY_LIMIT_BYTES: '1024' }).bodyLimit, 1024);
     assert.equal(h().plane.deps.config.bodyLimit, 256 * 1024);
+  });
+
+  it('bounds every number a route takes, so none reaches the database too large to hold', async () => {
+    const operations = await servedOperations(h());
+    assert.deepEqual(unboundedInputs(operations), []);
   });
 
   it('answers every bad body on every route that takes one with a 400, 413 or 415 problem document', async () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { InternalPaths, protocolVersion } from '@sovereign/contract';
+import { InternalPaths, InternalRoutes, protocolVersion } from '@sovereign/contract';
+import { type JsonSchema, unboundedNumbers } from '@sovereign/server-kit/testing';
 import { eachDatabase, type Harness } from './support/harness.ts';
 
 function facts(instanceId: string, heldRuns: string[] = []) {
@@ -171,5 +172,36 @@ eachDatabase('data plane protocol: credentials, initialize, heartbeat, health', 
     const none = await h().request('POST', InternalPaths.heartbeat, { body: facts(randomUUID()) });
     assert.equal(none.status, 401);
     assert.equal(none.body.code, 'unauthenticated');
+  });
+
+  it('refuses numbers too large for the database with a 400, on every protocol route', async () => {
+    for (const route of Object.values(InternalRoutes)) {
+      assert.deepEqual(unboundedNumbers(route.body as JsonSchema), [], `${route.path}: every number has a maximum`);
+    }
+    const t = await h().tenant('huge');
+    const { body } = await exchange(h(), t.dataplane.clientId, t.dataplane.clientSecret);
+    const token = body.access_token;
+    const huge = [
+      [InternalPaths.revocations, { protocolVersion, after: 1e308, waitMs: 0 }, 'body.after'],
+      [InternalPaths.heartbeat, { ...facts(randomUUID()), claimedThrough: 2 ** 63 }, 'body.claimedThrough'],
+      [
+        InternalPaths.runEvents,
+        {
+          protocolVersion,
+          instanceId: randomUUID(),
+          events: [{ runId: randomUUID(), seq: 2 ** 31, status: 'running', at: new Date().toISOString() }],
+        },
+        'body.events.0.seq',
+      ],
+    ] as const;
+    for (const [path, message, field] of huge) {
+      const answer = await h().request('POST', path, { token, body: message });
+      assert.equal(answer.status, 400, `${path}: ${answer.text}`);
+      assert.equal(answer.body.code, 'validation_failed', path);
+      assert.ok(
+        (answer.body.errors as Array<{ path: string }>).some((e) => e.path === field),
+        `${path} names ${field}: ${answer.text}`,
+      );
+    }
   });
 });

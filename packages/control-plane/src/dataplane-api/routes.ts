@@ -1,21 +1,4 @@
-import {
-  ClaimRequest,
-  ClaimResponse,
-  DataplaneTokenRequest,
-  DataplaneTokenResponse,
-  DeploymentReport,
-  DeploymentReportResponse,
-  ErrorCode,
-  HeartbeatRequest,
-  HeartbeatResponse,
-  InitializeRequest,
-  InitializeResponse,
-  InternalPaths,
-  RevocationsRequest,
-  RevocationsResponse,
-  RunEventsRequest,
-  RunEventsResponse,
-} from '@sovereign/contract';
+import { ErrorCode, InternalRoutes } from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem } from '@sovereign/server-kit/http';
 import { audited, dataplaneAuthor } from '../audit/record.ts';
@@ -45,13 +28,13 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
   });
 
   app.post(
-    InternalPaths.token,
+    InternalRoutes.token.path,
     {
       schema: {
         ...hidden,
         summary: 'Exchange data plane client credentials for a short-lived credential token',
-        body: DataplaneTokenRequest,
-        response: { 200: DataplaneTokenResponse },
+        body: InternalRoutes.token.body,
+        response: { 200: InternalRoutes.token.response },
       },
     },
     async (request) => {
@@ -67,13 +50,13 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
   );
 
   app.post(
-    InternalPaths.initialize,
+    InternalRoutes.initialize.path,
     {
       schema: {
         ...hidden,
         summary: 'A data plane instance starts: who am I, and what do I check tokens against?',
-        body: InitializeRequest,
-        response: { 200: InitializeResponse },
+        body: InternalRoutes.initialize.body,
+        response: { 200: InternalRoutes.initialize.response },
       },
     },
     async (request) => {
@@ -104,13 +87,13 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
   );
 
   app.post(
-    InternalPaths.heartbeat,
+    InternalRoutes.heartbeat.path,
     {
       schema: {
         ...hidden,
         summary: 'An instance is alive; the answer carries what it must know',
-        body: HeartbeatRequest,
-        response: { 200: HeartbeatResponse },
+        body: InternalRoutes.heartbeat.body,
+        response: { 200: InternalRoutes.heartbeat.response },
       },
     },
     async (request) => {
@@ -151,13 +134,13 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
   );
 
   app.post(
-    InternalPaths.deploymentReport,
+    InternalRoutes.deploymentReport.path,
     {
       schema: {
         ...hidden,
         summary: 'A data plane stored a deployment: its metadata, never its contents',
-        body: DeploymentReport,
-        response: { 200: DeploymentReportResponse },
+        body: InternalRoutes.deploymentReport.body,
+        response: { 200: InternalRoutes.deploymentReport.response },
       },
     },
     async (request) => {
@@ -186,13 +169,13 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
   );
 
   app.post(
-    InternalPaths.claim,
+    InternalRoutes.claim.path,
     {
       schema: {
         ...hidden,
         summary: 'Held open until there is a run for this instance (or a cancel), then hands it out under a lease',
-        body: ClaimRequest,
-        response: { 200: ClaimResponse },
+        body: InternalRoutes.claim.body,
+        response: { 200: InternalRoutes.claim.response },
       },
     },
     async (request, reply) => {
@@ -239,13 +222,13 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
   );
 
   app.post(
-    InternalPaths.runEvents,
+    InternalRoutes.runEvents.path,
     {
       schema: {
         ...hidden,
         summary: 'Status events of runs: idempotent by (runId, seq), refused from an instance without the lease',
-        body: RunEventsRequest,
-        response: { 200: RunEventsResponse },
+        body: InternalRoutes.runEvents.body,
+        response: { 200: InternalRoutes.runEvents.response },
       },
     },
     async (request) => {
@@ -267,13 +250,13 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
   );
 
   app.post(
-    InternalPaths.revocations,
+    InternalRoutes.revocations.path,
     {
       schema: {
         ...hidden,
         summary: "Held open until a token of the caller's data plane is revoked, then lists the revocations since",
-        body: RevocationsRequest,
-        response: { 200: RevocationsResponse },
+        body: InternalRoutes.revocations.body,
+        response: { 200: InternalRoutes.revocations.response },
       },
     },
     async (request, reply) => {

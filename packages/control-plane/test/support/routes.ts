@@ -10,6 +10,7 @@ export {
   type Operation,
   type Parameter,
   sample,
+  unboundedInputs,
 } from '@sovereign/server-kit/testing';
 
 /** Every operation the control plane documents, read from the OpenAPI document it serves. */

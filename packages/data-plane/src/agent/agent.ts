@@ -1,10 +1,9 @@
 import {
   ErrorCode,
   type HeartbeatRequest,
-  type HeartbeatResponse,
   type InitializeRequest,
   type InitializeResponse,
-  InternalPaths,
+  InternalRoutes,
   interactiveSessionMaxSeconds,
   protocolVersion,
   type RevokedToken,
@@ -278,7 +277,7 @@ export class Agent {
   }
 
   async #initialize(): Promise<number> {
-    const identity = await this.#options.client.call<InitializeResponse>(InternalPaths.initialize, this.#facts());
+    const identity = await this.#options.client.call(InternalRoutes.initialize, this.#facts());
     const jwks = await this.#options.client.jwks();
     this.#jwksFetchedAt = Date.now();
     await this.#save({
@@ -302,7 +301,7 @@ export class Agent {
       ...this.#facts(),
       ...this.#holding(),
     };
-    const answer = await this.#options.client.call<HeartbeatResponse>(InternalPaths.heartbeat, request);
+    const answer = await this.#options.client.call(InternalRoutes.heartbeat, request);
     const snapshot = this.#snapshot;
     if (snapshot === undefined) throw new Error('heartbeat before initialize');
     if (snapshot.accepting !== answer.accepting) {

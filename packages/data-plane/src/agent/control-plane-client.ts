@@ -1,4 +1,6 @@
-import { type DataplaneTokenResponse, ErrorCode, InternalPaths } from '@sovereign/contract';
+import { ErrorCode, type InternalRoute, InternalRoutes } from '@sovereign/contract';
+import type { Static, TSchema } from 'typebox';
+import { Compile, type Validator } from 'typebox/compile';
 
 /** The control plane refused our credentials: the data plane was deleted (or its secret is wrong). */
 export class CredentialsRevokedError extends Error {
@@ -15,6 +17,18 @@ export class ControlPlaneUnavailableError extends Error {
   constructor(cause: string) {
     super(`control plane unavailable: ${cause}`);
     this.name = 'ControlPlaneUnavailableError';
+  }
+}
+
+/**
+ * The control plane answered with a body its own schema refuses: a control plane of
+ * another version, or a proxy's page. Taken as the control plane being unavailable (an
+ * upgrade in progress ends), never as an answer acted on.
+ */
+export class UnexpectedAnswerError extends ControlPlaneUnavailableError {
+  constructor(path: string, problem: string) {
+    super(`${path} answered a body the protocol refuses (${problem})`);
+    this.name = 'UnexpectedAnswerError';
   }
 }
 
@@ -37,6 +51,32 @@ const revokedCodes: ReadonlySet<string> = new Set([
   ErrorCode.invalidClientCredentials,
   ErrorCode.dataplaneCredentialsRevoked,
 ]);
+
+const validators = new Map<TSchema, Validator>();
+
+/** The answer, when the route's response schema takes it. */
+function checked<R extends InternalRoute>(route: R, answer: unknown): Static<R['response']> {
+  let validator = validators.get(route.response);
+  if (validator === undefined) {
+    validator = Compile(route.response);
+    validators.set(route.response, validator);
+  }
+  if (validator.Check(answer)) return answer as Static<R['response']>;
+  const [first] = validator.Errors(answer);
+  throw new UnexpectedAnswerError(
+    route.path,
+    first === undefined ? 'no detail' : `${first.instancePath} ${first.message}`,
+  );
+}
+
+/** A body as JSON, or undefined when it is not JSON at all. */
+async function jsonOf(response: Response): Promise<unknown> {
+  try {
+    return await response.json();
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Every call this data plane makes to its control plane: outbound only, JSON, with a
@@ -78,13 +118,15 @@ export class ControlPlaneClient {
 
   async #accessToken(): Promise<string> {
     if (this.#token !== undefined && Date.now() < this.#token.renewAt) return this.#token.value;
-    const response = await this.#send(InternalPaths.token, {
+    const route = InternalRoutes.token;
+    const body: Static<typeof route.body> = {
       client_id: this.#clientId,
       client_secret: this.#clientSecret,
       grant_type: 'client_credentials',
-    });
-    if (!response.ok) await this.#fail(response, InternalPaths.token);
-    const answer = (await response.json()) as DataplaneTokenResponse;
+    };
+    const response = await this.#send(route.path, body);
+    if (!response.ok) await this.#fail(response, route.path);
+    const answer = checked(route, await jsonOf(response));
     // Renew at two thirds of the lifetime, so a slow call never carries an expired token.
     this.#token = { value: answer.access_token, renewAt: Date.now() + (answer.expires_in * 1000 * 2) / 3 };
     return answer.access_token;
@@ -107,15 +149,31 @@ export class ControlPlaneClient {
     throw new ProtocolRefusedError(response.status, code, path, problem);
   }
 
-  /** POSTs a protocol message; renews the access token once if it was refused as stale. */
-  async call<T>(path: string, body: unknown, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
-    let response = await this.#send(path, body, await this.#accessToken(), options);
+  /**
+   * Sends a protocol message and returns the answer, checked against the route's schema;
+   * renews the access token once if it was refused as stale.
+   */
+  call<R extends InternalRoute>(
+    route: R,
+    body: Static<R['body']>,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<Static<R['response']>> {
+    return this.deliver(route, body, options);
+  }
+
+  /** As `call`, for a body kept since it was made (an outbox message), typed when it was stored. */
+  async deliver<R extends InternalRoute>(
+    route: R,
+    body: unknown,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<Static<R['response']>> {
+    let response = await this.#send(route.path, body, await this.#accessToken(), options);
     if (response.status === 401) {
       this.#token = undefined;
-      response = await this.#send(path, body, await this.#accessToken(), options);
+      response = await this.#send(route.path, body, await this.#accessToken(), options);
     }
-    if (!response.ok) await this.#fail(response, path);
-    return (await response.json()) as T;
+    if (!response.ok) await this.#fail(response, route.path);
+    return checked(route, await jsonOf(response));
   }
 
   /** The control plane's published signing keys. */

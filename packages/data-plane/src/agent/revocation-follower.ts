@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InternalPaths, protocolVersion, type RevocationsRequest, type RevocationsResponse } from '@sovereign/contract';
+import { InternalRoutes, protocolVersion, type RevocationsRequest } from '@sovereign/contract';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Agent } from './agent.ts';
 import { type ControlPlaneClient, CredentialsRevokedError, ProtocolRefusedError } from './control-plane-client.ts';
@@ -48,7 +48,7 @@ export class RevocationFollower {
       }
       try {
         const request: RevocationsRequest = { protocolVersion, after: this.#after, waitMs };
-        const answer = await this.#client.call<RevocationsResponse>(InternalPaths.revocations, request, {
+        const answer = await this.#client.call(InternalRoutes.revocations, request, {
           timeoutMs: waitMs + 15_000,
           signal,
         });

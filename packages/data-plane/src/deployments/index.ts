@@ -10,7 +10,6 @@ export {
   type ManifestResult,
   maxJobs,
   maxManifestBytes,
-  maxTimeoutSeconds,
   minIntervalSeconds,
   parseDuration,
   parseManifest,

@@ -1,4 +1,10 @@
-import { type JobMetadata, type JobTrigger, jobNamePattern } from '@sovereign/contract';
+import {
+  type JobMetadata,
+  type JobTrigger,
+  jobNamePattern,
+  maxEverySeconds,
+  maxTimeoutSeconds,
+} from '@sovereign/contract';
 import { Cron } from 'croner';
 import { parseDocument } from 'yaml';
 import {
@@ -55,11 +61,6 @@ export const defaultIdleTimeoutSeconds = 15 * 60;
 /** How many runs of an interactive job may be active at once unless `max_running` says otherwise. */
 export const defaultInteractiveMaxRunning = 1;
 const maxMaxRunning = 1000;
-/**
- * The longest `timeout`. A job running for more than a week is a service; and the
- * executor's timer (setTimeout) cannot count past 24.8 days at all.
- */
-export const maxTimeoutSeconds = 7 * 86400;
 /**
  * The shortest interval between two scheduled runs, for `every` and for cron
  * patterns with a seconds field alike. Each run claims a lease, unpacks a fresh
@@ -249,7 +250,7 @@ export function parseManifest(text: string, options: { maxLimits?: RunLimits } =
       else trigger = { type: 'cron', cron: job.schedule as string };
     } else if (job.every !== undefined && job.every !== null) {
       const seconds = typeof job.every === 'string' ? parseDuration(job.every) : undefined;
-      if (seconds === undefined || seconds < minIntervalSeconds || seconds > 366 * 86400) {
+      if (seconds === undefined || seconds < minIntervalSeconds || seconds > maxEverySeconds) {
         fail(
           `${at}.every`,
           `${JSON.stringify(job.every)} must be a duration from ${minIntervalSeconds}s to 366d, such as 15m`,

@@ -1,5 +1,5 @@
-import { InternalPaths } from '@sovereign/contract';
+import { InternalRoutes } from '@sovereign/contract';
 import type { OutboxKind } from '../outbox/outbox.ts';
 
 /** Deployment metadata for the control plane, delivered through the outbox. */
-export const deploymentReportKind: OutboxKind = { kind: 'deployment_report', path: InternalPaths.deploymentReport };
+export const deploymentReportKind: OutboxKind = { kind: 'deployment_report', route: InternalRoutes.deploymentReport };

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ClaimedRun, type ClaimResponse, InternalPaths, protocolVersion } from '@sovereign/contract';
+import { type ClaimedRun, InternalRoutes, protocolVersion } from '@sovereign/contract';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Agent } from '../agent/agent.ts';
 import { type ControlPlaneClient, CredentialsRevokedError } from '../agent/control-plane-client.ts';
@@ -89,8 +89,8 @@ export class ClaimLoop {
         if ((kind === 'batch' && free === 0) || (kind === 'interactive' && freeApps === 0)) refresh.abort();
       };
       try {
-        const answer = await o.client.call<ClaimResponse>(
-          InternalPaths.claim,
+        const answer = await o.client.call(
+          InternalRoutes.claim,
           {
             protocolVersion,
             instanceId: o.agent.instanceId,

@@ -1,3 +1,4 @@
+import type { InternalRoute } from '@sovereign/contract';
 import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import {
@@ -9,10 +10,10 @@ import {
 import { Events } from '../events.ts';
 import type { Row } from '../storage/tables.ts';
 
-/** A message kind and the control plane path it is delivered to. */
+/** A message kind and the protocol route it is delivered to. */
 export interface OutboxKind {
   kind: string;
-  path: string;
+  route: InternalRoute;
 }
 
 /** What the outbox tells whoever listens (the executor). */
@@ -146,7 +147,7 @@ export class OutboxDeliverer {
       const kind = this.#kinds.get(row.kind);
       try {
         if (kind === undefined) throw new ProtocolRefusedError(0, 'unknown_outbox_kind', row.kind);
-        const answer = await this.#client.call(kind.path, row.payload);
+        const answer = await this.#client.deliver(kind.route, row.payload);
         this.#events.emit('answered', { kind: kind.kind, answer });
         await this.#db.query('UPDATE outbox SET delivered_at = now(), last_error = NULL WHERE outbox_id = $1', [
           row.outbox_id,

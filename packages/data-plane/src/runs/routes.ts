@@ -1,4 +1,4 @@
-import { Closed, ErrorCode, Timestamp, Uuid } from '@sovereign/contract';
+import { Closed, Count, ErrorCode, Timestamp, Uuid } from '@sovereign/contract';
 import { type App, NotFoundProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyRequest } from 'fastify';
@@ -51,7 +51,7 @@ export async function runRoutes(app: App, options: RunRoutesOptions) {
         params: RunParams,
         querystring: Closed({
           follow: Type.Optional(Type.Boolean()),
-          after: Type.Optional(Type.Integer({ minimum: 0, description: 'Lines after this sequence number.' })),
+          after: Type.Optional(Count({ description: 'Lines after this sequence number.' })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
         }),
         response: {

@@ -1,6 +1,6 @@
 import {
   type ClaimedRun,
-  InternalPaths,
+  InternalRoutes,
   protocolVersion,
   type ReasonCode,
   type RunEvent,
@@ -10,7 +10,7 @@ import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import { enqueue, type OutboxKind } from '../outbox/outbox.ts';
 import type { Row } from '../storage/tables.ts';
 
-export const runEventKind: OutboxKind = { kind: 'run_event', path: InternalPaths.runEvents };
+export const runEventKind: OutboxKind = { kind: 'run_event', route: InternalRoutes.runEvents };
 
 export type ReportedStatus = RunEvent['status'];
 

@@ -17,5 +17,7 @@ export {
   type ProblemAnswer,
   sample,
   servedOperationsAt,
+  unboundedInputs,
+  unboundedNumbers,
 } from './openapi.ts';
 export { freePort, type Service, type StartOptions, startService } from './processes.ts';

@@ -23,6 +23,8 @@ export interface JsonSchema {
   maxItems?: number;
   pattern?: string;
   anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  allOf?: JsonSchema[];
   const?: unknown;
 }
 
@@ -98,6 +100,41 @@ export async function servedOperationsAt(documentUrl: string, prefix: string): P
   const text = await response.text();
   assert.equal(response.status, 200, `${documentUrl}: ${text}`);
   return operationsOf(JSON.parse(text), prefix);
+}
+
+/**
+ * Where a schema takes a number with no upper bound, as paths (`$` is the schema itself).
+ * JSON parses `1e308` as an integer; a number without a maximum reaches SQL as a bigint
+ * it cannot hold, and answers 500. Every number a client sends has a maximum.
+ */
+export function unboundedNumbers(schema: JsonSchema | undefined, at = '$'): string[] {
+  if (schema === undefined) return [];
+  const found: string[] = [];
+  const types = schema.type === undefined ? [] : [schema.type].flat();
+  if (
+    (types.includes('integer') || types.includes('number')) &&
+    schema.maximum === undefined &&
+    schema.enum === undefined
+  )
+    found.push(at);
+  for (const [name, member] of Object.entries(schema.properties ?? {}))
+    found.push(...unboundedNumbers(member, `${at}.${name}`));
+  if (typeof schema.additionalProperties === 'object')
+    found.push(...unboundedNumbers(schema.additionalProperties, `${at}.*`));
+  if (schema.items !== undefined) found.push(...unboundedNumbers(schema.items, `${at}[]`));
+  for (const branch of [...(schema.anyOf ?? []), ...(schema.oneOf ?? []), ...(schema.allOf ?? [])])
+    found.push(...unboundedNumbers(branch, at));
+  return found;
+}
+
+/** Every number an operation takes (path, query or body) with no upper bound, as `key: path`. */
+export function unboundedInputs(operations: Operation[]): string[] {
+  return operations.flatMap((op) =>
+    [
+      ...[...op.pathParams, ...op.queryParams].flatMap((p) => unboundedNumbers(p.schema, `${p.in}.${p.name}`)),
+      ...unboundedNumbers(op.body, 'body'),
+    ].map((where) => `${op.key}: ${where}`),
+  );
 }
 
 /**
