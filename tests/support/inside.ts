@@ -45,9 +45,11 @@ export async function runPids(runId: string, attempt?: number): Promise<number[]
 export async function dropIntoRun(runId: string, name: string, content = '', timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
+  let seen = 'none';
   while (Date.now() < deadline) {
-    for (const process of await jobProcesses()) {
-      if (process.env.get('SOV_RUN_ID') !== runId) continue;
+    const processes = (await jobProcesses()).filter((p) => p.env.get('SOV_RUN_ID') === runId);
+    if (processes.length > 0) seen = (await Promise.all(processes.map(described))).join('; ');
+    for (const process of processes) {
       try {
         await writeFile(join(`/proc/${process.pid}/root`, process.env.get('HOME') ?? '/', name), content);
         return;
@@ -57,5 +59,12 @@ export async function dropIntoRun(runId: string, name: string, content = '', tim
     }
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`no process of run ${runId} to drop ${name} into (${String(last)})`);
+  // What was there, so a failure says whether the run never started or ended early.
+  throw new Error(`no process of run ${runId} to drop ${name} into (${String(last)}); last seen: ${seen}`);
+}
+
+/** A process as a failure describes it: its pid, command line and HOME. */
+async function described(process: JobProcess): Promise<string> {
+  const command = await readFile(`/proc/${process.pid}/cmdline`, 'utf8').catch(() => '(gone)');
+  return `${process.pid} ${command.replaceAll('\0', ' ').trim().slice(0, 120)} HOME=${process.env.get('HOME')}`;
 }

@@ -20,15 +20,28 @@ export function stopWithParent(stop: (reason: string) => void, env: NodeJS.Proce
  * Stops a service once, whichever comes first: SIGINT, SIGTERM, or (with
  * SOV_EXIT_WITH_PARENT=true) the end of its supervisor. A second signal while it stops
  * changes nothing: what is closing is left to finish.
+ *
+ * The stop is bounded: a service still stopping after `deadlineMs` says so on stderr and
+ * exits with status 1. A supervisor that died sends no SIGKILL after its SIGTERM, as
+ * systemd or Kubernetes would: without a bound, one close that never ends (a query, a
+ * connection) would leave the service running with nobody to stop it.
  */
-export function stopOnSignals(stop: (reason: string) => Promise<void>, env: NodeJS.ProcessEnv = process.env): void {
+export function stopOnSignals(
+  stop: (reason: string) => Promise<void>,
+  options: { deadlineMs: number; env?: NodeJS.ProcessEnv },
+): void {
   let stopping = false;
   const once = (reason: string) => {
     if (stopping) return;
     stopping = true;
+    // Unref'd: a stop that ends sooner is not held up by it.
+    setTimeout(() => {
+      process.stderr.write(`still stopping ${options.deadlineMs} ms after ${reason}; exiting now\n`);
+      process.exit(1);
+    }, options.deadlineMs).unref();
     void stop(reason);
   };
   process.on('SIGINT', () => once('SIGINT'));
   process.on('SIGTERM', () => once('SIGTERM'));
-  stopWithParent(once, env);
+  stopWithParent(once, options.env);
 }

@@ -7,6 +7,12 @@ import { masterKeyCommand } from './signing/master-key-command.ts';
 import { loadMasterKeyring } from './signing/master-keys.ts';
 
 /**
+ * The longest a stop may take: its requests are short (a claim held open ends when its
+ * connection is closed), so what is left after this is stuck.
+ */
+const stopDeadlineMs = 15_000;
+
+/**
  * `sov-control-plane` serves the control plane, configured by SOV_* variables.
  * `sov-control-plane keys list|rotate|retire` manages signing keys directly in its
  * database (for when the API is not reachable, or in a maintenance job), and
@@ -24,11 +30,14 @@ async function main(argv: string[]): Promise<number> {
   const plane = await buildControlPlane(config);
   const address = await plane.app.listen({ host: config.host, port: config.port });
   plane.app.log.info({ address, publicUrl: config.publicUrl, driver: plane.deps.db.driver }, 'control plane listening');
-  stopOnSignals(async (signal) => {
-    plane.app.log.info({ signal }, 'control plane stopping');
-    await plane.close();
-    process.exit(0);
-  });
+  stopOnSignals(
+    async (signal) => {
+      plane.app.log.info({ signal }, 'control plane stopping');
+      await plane.close();
+      process.exit(0);
+    },
+    { deadlineMs: stopDeadlineMs },
+  );
   return -1;
 }
 

@@ -4,6 +4,9 @@ import { ConfigError, configFromEnv, storageConfigFromEnv } from './config.ts';
 import { SandboxUnavailableError } from './launch/index.ts';
 import { masterKeyCommand } from './variables/master-key-command.ts';
 
+/** What a stop may take beyond its runs' grace: closing the server, the outbox, the database. */
+const stopMarginMs = 15_000;
+
 /**
  * `sov-data-plane` serves a data plane, configured by SOV_* variables: the control
  * plane URL, its client credentials, its public URL, its storage and master key.
@@ -26,11 +29,15 @@ async function main(argv: string[]): Promise<number> {
     'data plane listening',
   );
   await plane.start();
-  stopOnSignals(async (signal) => {
-    plane.app.log.info({ signal }, 'data plane stopping');
-    await plane.close();
-    process.exit(0);
-  });
+  stopOnSignals(
+    async (signal) => {
+      plane.app.log.info({ signal }, 'data plane stopping');
+      await plane.close();
+      process.exit(0);
+    },
+    // Its runs get their grace between SIGTERM and SIGKILL; the rest closes in seconds.
+    { deadlineMs: config.killGraceSeconds * 1000 + stopMarginMs },
+  );
   return -1;
 }
 

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const lifecycle = fileURLToPath(new URL('../src/lifecycle.ts', import.meta.url));
+
+/**
+ * A service's stop, in a real process: it runs `stop` once per signal burst, and a stop
+ * that never ends is cut off at its deadline, so no service outlives its supervisor for
+ * good (a supervisor that died sends no SIGKILL after its SIGTERM).
+ */
+async function service(stop: string): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  const script = `
+    import { stopOnSignals } from ${JSON.stringify(lifecycle)};
+    setInterval(() => {}, 1000); // a server, keeping the process alive
+    stopOnSignals(async (reason) => { console.log('stopping on ' + reason); ${stop} }, { deadlineMs: 300 });
+    console.log('ready');
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    if (stdout.includes('ready\n') && !stdout.includes('stopping')) {
+      child.kill('SIGTERM');
+      child.kill('SIGINT');
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  // Without its deadline a hung stop runs forever: the test ends it, and says so.
+  const guard = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(guard);
+  return { code, stderr, stdout };
+}
+
+describe('a service stops once, and never for longer than its deadline', () => {
+  it('exits as its stop says, having stopped once for two signals', async () => {
+    const { code, stdout } = await service('process.exit(0);');
+    assert.equal(code, 0);
+    assert.equal(stdout.match(/stopping on/g)?.length, 1, stdout);
+  });
+
+  it('exits with 1 and says why when its stop never ends', async () => {
+    const { code, stderr } = await service('await new Promise(() => {});');
+    assert.equal(code, 1, 'a stop that hangs is cut off');
+    assert.match(stderr, /still stopping 300 ms after SIG(TERM|INT); exiting now/);
+  });
+});
