@@ -1,0 +1,22 @@
+/**
+ * The public APIs' shapes: what the control plane's /api/public/v1 and a data plane's
+ * /api/v1 take and answer. The planes' routes validate with these schemas and the
+ * clients (the CLI, the dashboard) are typed by them, so a change that breaks a client
+ * fails its typecheck.
+ */
+export * from './dataplane-tokens.ts';
+export * from './dataplanes.ts';
+export * from './deployments.ts';
+export * from './jobs.ts';
+export * from './logs.ts';
+export * from './me.ts';
+export * from './organizations.ts';
+export * from './outputs.ts';
+export * from './paging.ts';
+export * from './regions.ts';
+export * from './routes.ts';
+export * from './runs.ts';
+export * from './signing-keys.ts';
+export * from './state.ts';
+export * from './variables.ts';
+export * from './workspaces.ts';
