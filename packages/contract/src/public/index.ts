@@ -4,6 +4,9 @@
  * clients (the CLI, the dashboard) are typed by them, so a change that breaks a client
  * fails its typecheck.
  */
+
+/** How a job is started and what a job is, as a deployment declares it (the protocol's own schemas). */
+export { JobMetadata, JobTrigger } from '../internal-api.ts';
 export * from './dataplane-tokens.ts';
 export * from './dataplanes.ts';
 export * from './deployments.ts';

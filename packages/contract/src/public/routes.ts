@@ -157,12 +157,11 @@ export const DataPlaneRoutes = {
   },
 } as const satisfies Record<string, PublicRoute>;
 
-type Routes = typeof ControlPlaneRoutes & typeof DataPlaneRoutes;
 /** What a route answers, as a type: `AnswerOf<typeof ControlPlaneRoutes.me>`. */
-export type AnswerOf<R extends Routes[keyof Routes]> = R['response'] extends typeof NoContent
+export type AnswerOf<R extends { response: TSchema }> = R['response'] extends typeof NoContent
   ? undefined
   : Static<R['response']>;
 /** What a route takes as its JSON body. */
-export type BodyOf<R extends Routes[keyof Routes]> = R extends { body: TSchema } ? Static<R['body']> : never;
+export type BodyOf<R> = R extends { body: TSchema } ? Static<R['body']> : never;
 /** What a route takes as its query. */
-export type QueryOf<R extends Routes[keyof Routes]> = R extends { query: TSchema } ? Static<R['query']> : never;
+export type QueryOf<R> = R extends { query: TSchema } ? Static<R['query']> : never;
