@@ -1,5 +1,5 @@
-import type { Scope } from '@sovereign/contract';
-import { ControlPlane, type Workspace } from './api/control-plane.ts';
+import type { Scope, Workspace } from '@sovereign/contract';
+import { ControlPlane } from './api/control-plane.ts';
 import { DataPlane } from './api/data-plane.ts';
 import { configDir, defaultApiUrl, defaultProfile, type Profile, ProfileStore } from './config/profiles.ts';
 import { ApiError, CliError, NoWorkspaceError } from './errors.ts';

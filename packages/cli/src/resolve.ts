@@ -1,4 +1,5 @@
-import type { ControlPlane, Dataplane, Job, Organization, Region, Run, Workspace } from './api/control-plane.ts';
+import type { Dataplane, Job, MyOrganization as Organization, Region, Run, Workspace } from '@sovereign/contract';
+import type { ControlPlane } from './api/control-plane.ts';
 import { NotFoundError, UsageError } from './errors.ts';
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

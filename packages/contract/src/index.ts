@@ -5,6 +5,7 @@ export * from './interactive.ts';
 export * from './internal-api.ts';
 export * from './json-depth.ts';
 export * from './lifecycle.ts';
+export * from './public/index.ts';
 export * from './public-url.ts';
 export * from './run-states.ts';
 export * from './sandbox.ts';

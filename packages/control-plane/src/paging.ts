@@ -1,19 +1,12 @@
 import { ErrorCode } from '@sovereign/contract';
 import { BadRequestProblem } from '@sovereign/server-kit/http';
-import { Type } from 'typebox';
 
 /**
  * Keyset paging for list routes: a cursor is the sort key of the last row of a page,
  * opaque to clients (base64url of JSON), so the next page starts right after it with an
  * index range scan however deep it is, and rows added meanwhile never shift a page.
+ * Its parameters' schemas (CursorParam, NextCursor) are the contract's.
  */
-export const CursorParam = Type.Optional(
-  Type.String({ maxLength: 400, description: 'The `nextCursor` of the previous page.' }),
-);
-export const NextCursor = Type.Union([Type.String(), Type.Null()], {
-  description: 'Pass as `cursor` for the next page; null on the last page.',
-});
-
 export function encodeCursor(key: string[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }

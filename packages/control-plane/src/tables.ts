@@ -1,4 +1,11 @@
-import type { DeploymentReportResponse, JobTrigger, Role, RunStatus, SandboxFacts } from '@sovereign/contract';
+import type {
+  DeploymentReportResponse,
+  JobTrigger,
+  Role,
+  RunStatus,
+  RunTrigger,
+  SandboxFacts,
+} from '@sovereign/contract';
 import type { JWK } from 'jose';
 
 /**
@@ -191,9 +198,6 @@ export interface JobsTable {
   /** Null: no limit (005). */
   max_running: number | null;
 }
-
-export const RunTriggers = ['manual', 'api', 'schedule', 'after', 'retry'] as const;
-export type RunTrigger = (typeof RunTriggers)[number];
 
 export interface RunsTable {
   run_id: string;

@@ -1,4 +1,4 @@
-import type { JobTrigger } from './api/types.ts';
+import type { JobTrigger } from '@sovereign/contract/public';
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 

@@ -1,5 +1,5 @@
+import type { Me } from '@sovereign/contract/public';
 import { type Role, roleAtLeast, roleScopes } from '@sovereign/contract/scopes';
-import type { Me } from './api/types.ts';
 
 /**
  * What the signed-in user's role allows, to hide what they may not do. The APIs refuse

@@ -1,5 +1,5 @@
+import type { Me } from '@sovereign/contract/public';
 import { createContext, type ReactNode, useContext } from 'react';
-import type { Me } from './api/types.ts';
 
 const MeContext = createContext<{ me: Me; reload(): void } | null>(null);
 

@@ -1,134 +1,23 @@
-import type { RunStatus, Scope } from '@sovereign/contract';
+import type {
+  Dataplane,
+  DataplaneCreateResponseBody,
+  DataplaneHealth,
+  DeploymentMetadata,
+  Job,
+  Me,
+  MyOrganization,
+  Organization,
+  Region,
+  Run,
+  RunStatus,
+  Scope,
+  ScopedTokenResponse,
+  Session,
+  Workspace,
+} from '@sovereign/contract';
 import { ApiError, NotSignedInError } from '../errors.ts';
 import type { Output } from '../output/output.ts';
 import { HttpClient, type Query, type RequestOptions } from './http.ts';
-
-/** The control plane's public API shapes the CLI reads (see /api/public/v1/openapi.json). */
-export interface Me {
-  userId: string;
-  email: string;
-  name: string;
-  isInstanceAdmin: boolean;
-  organizations: Array<{ organizationId: string; name: string; role: string }>;
-  /** The API key the CLI signed its requests with (SOV_TOKEN), or null for a session. */
-  apiKey: { apiKeyId: string; role: string; workspaceId: string | null; expiresAt: string } | null;
-}
-
-export interface Organization {
-  organizationId: string;
-  name: string;
-  isDefault: boolean;
-  role?: string;
-  createdAt: string;
-}
-
-export interface Region {
-  regionId: string;
-  name: string;
-  organizationId: string;
-  enabled: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface Dataplane {
-  dataplaneId: string;
-  name: string;
-  regionId: string;
-  enabled: boolean;
-  /** Where clients are sent: set by an administrator, or by its first instance to register. */
-  publicUrl: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface DataplaneCredentials {
-  dataplaneId: string;
-  regionId: string;
-  clientId: string;
-  clientSecret: string;
-}
-
-export interface DataplaneHealth {
-  dataplaneId: string;
-  status: string;
-  lastHeartbeatAt: string | null;
-  version: string | null;
-  publicUrl: string | null;
-}
-
-export interface Workspace {
-  workspaceId: string;
-  name: string;
-  organizationId: string;
-  regionId: string;
-  dataplaneId: string;
-  dataResidency: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface JobTrigger {
-  type: string;
-  [key: string]: unknown;
-}
-
-export interface Job {
-  jobId: string;
-  workspaceId: string;
-  name: string;
-  kind: 'batch' | 'interactive';
-  trigger: JobTrigger;
-  timezone: string;
-  timeoutSeconds: number;
-  retries: number;
-  paused: boolean;
-  archived: boolean;
-  deploymentId: string;
-  createdAt: string;
-  updatedAt: string;
-  /** Its newest run, or null when it never ran. */
-  lastRun: { runId: string; status: RunStatus; trigger: string; queuedAt: string; finishedAt: string | null } | null;
-}
-
-export interface Run {
-  runId: string;
-  jobId: string;
-  jobName: string;
-  workspaceId: string;
-  dataplaneId: string;
-  deploymentId: string;
-  attempt: number;
-  rootRunId: string;
-  trigger: string;
-  status: RunStatus;
-  reasonCode: string | null;
-  exitCode: number | null;
-  scheduledFor: string | null;
-  queuedAt: string;
-  claimedAt: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  cancelRequested: boolean;
-  /** Where an interactive run is reached on its data plane; null for batch runs. */
-  url: string | null;
-}
-
-export interface DeploymentMetadata {
-  deploymentId: string;
-  workspaceId: string;
-  digest: string;
-  sizeBytes: number;
-  jobNames: string[];
-  createdAt: string;
-}
-
-export interface DataplaneToken {
-  token: string;
-  expiresAt: string;
-  scopes: Scope[];
-  dataplane: { dataplaneId: string; regionId: string; url: string | null };
-}
 
 /**
  * The control plane's public API, signed in as one profile's user. A refused
@@ -157,7 +46,7 @@ export class ControlPlane {
   }
 
   login(email: string, password: string) {
-    return this.http.json<{ accessToken: string; expiresAt: string }>('POST', '/auth/login', {
+    return this.http.json<Session>('POST', '/auth/login', {
       body: { email, password },
     });
   }
@@ -175,7 +64,7 @@ export class ControlPlane {
   }
 
   organizations() {
-    return this.call<{ data: Organization[] }>('GET', '/organizations').then((r) => r.data);
+    return this.call<{ data: MyOrganization[] }>('GET', '/organizations').then((r) => r.data);
   }
 
   createOrganization(name: string) {
@@ -212,7 +101,7 @@ export class ControlPlane {
   }
 
   createDataplane(body: { name: string; regionId: string; enabled?: boolean; publicUrl?: string }) {
-    return this.call<DataplaneCredentials>('POST', '/dataplanes', { body });
+    return this.call<DataplaneCreateResponseBody>('POST', '/dataplanes', { body });
   }
 
   updateDataplane(dataplaneId: string, body: { name?: string; enabled?: boolean; publicUrl?: string }) {
@@ -236,7 +125,7 @@ export class ControlPlane {
   }
 
   dataplaneToken(workspaceId: string, scopes: Scope[]) {
-    return this.call<DataplaneToken>('POST', `/workspaces/${workspaceId}/dataplane-token`, { body: { scopes } });
+    return this.call<ScopedTokenResponse>('POST', `/workspaces/${workspaceId}/dataplane-token`, { body: { scopes } });
   }
 
   jobs(workspaceId: string, includeArchived = false) {
@@ -259,7 +148,7 @@ export class ControlPlane {
     return this.call<Run>('POST', `/jobs/${jobId}/runs`);
   }
 
-  runs(query: { workspaceId?: string; jobId?: string; status?: string; limit?: number; cursor?: string }) {
+  runs(query: { workspaceId?: string; jobId?: string; status?: RunStatus; limit?: number; cursor?: string }) {
     return this.call<{ data: Run[]; nextCursor: string | null }>('GET', '/runs', { query });
   }
 

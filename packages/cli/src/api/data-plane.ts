@@ -1,59 +1,8 @@
-import type { Scope } from '@sovereign/contract';
+import type { DeployResult, JobState, LogPage, OutputFile, Scope, Variable } from '@sovereign/contract';
 import { ApiError, CliError } from '../errors.ts';
 import type { Output } from '../output/output.ts';
 import type { ControlPlane } from './control-plane.ts';
 import { HttpClient, problemOf, type RequestOptions } from './http.ts';
-
-export interface Variable {
-  name: string;
-  secret: boolean;
-  value?: string;
-  updatedAt: string;
-}
-
-export interface JobChanges {
-  added: string[];
-  updated: string[];
-  unchanged: string[];
-  archived: string[];
-}
-
-export interface DeployResult {
-  deploymentId: string | null;
-  dryRun: boolean;
-  digest: string;
-  sizeBytes: number;
-  jobs: Array<{ name: string; kind: string; trigger: { type: string; [key: string]: unknown } }>;
-  changes: JobChanges;
-}
-
-export interface LogLine {
-  seq: number;
-  stream: 'stdout' | 'stderr';
-  at: string;
-  line: string;
-}
-
-export interface LogPage {
-  data: LogLine[];
-  nextAfter: number;
-  ended: boolean;
-  status: string;
-}
-
-export interface OutputFile {
-  path: string;
-  sizeBytes: number;
-  digest: string;
-  createdAt: string;
-}
-
-export interface JobState {
-  job: string;
-  state: unknown;
-  updatedAt: string;
-  updatedByRun: string | null;
-}
 
 /** Refusals that mean "not yet": a new workspace reaches its data plane with the next heartbeat. */
 const notYet = new Set(['workspace_not_hosted', 'dataplane_not_ready']);

@@ -1,5 +1,6 @@
+import type { Region } from '@sovereign/contract';
 import type { Command } from 'commander';
-import type { ControlPlane, Region } from '../api/control-plane.ts';
+import type { ControlPlane } from '../api/control-plane.ts';
 import type { Context } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { relativeTime } from '../output/format.ts';

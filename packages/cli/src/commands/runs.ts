@@ -1,7 +1,7 @@
+import type { LogLine, Run, RunStatus } from '@sovereign/contract';
 import { RunStatuses } from '@sovereign/contract/run-states';
 import type { Command } from 'commander';
-import type { Run } from '../api/control-plane.ts';
-import type { DataPlane, LogLine } from '../api/data-plane.ts';
+import type { DataPlane } from '../api/data-plane.ts';
 import type { Context } from '../context.ts';
 import { ApiError, UsageError } from '../errors.ts';
 import { durationBetween, relativeTime, runStatus, shortId } from '../output/format.ts';
@@ -82,7 +82,7 @@ export function runCommands(program: Command): void {
         const page = await cp.runs({
           workspaceId: workspace.workspaceId,
           ...(jobId === undefined ? {} : { jobId }),
-          ...(opts.status === undefined ? {} : { status: opts.status }),
+          ...(opts.status === undefined ? {} : { status: opts.status as RunStatus }),
           limit,
           ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }),
         });

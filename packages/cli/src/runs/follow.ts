@@ -1,6 +1,7 @@
+import type { LogLine } from '@sovereign/contract';
 import { isTerminal, type RunStatus } from '@sovereign/contract/run-states';
 import type { ControlPlane } from '../api/control-plane.ts';
-import type { DataPlane, LogLine } from '../api/data-plane.ts';
+import type { DataPlane } from '../api/data-plane.ts';
 import { problemOf } from '../api/http.ts';
 import { ExitCode, UnreachableError } from '../errors.ts';
 import type { Output } from '../output/output.ts';

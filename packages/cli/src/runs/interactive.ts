@@ -1,5 +1,6 @@
+import type { Run } from '@sovereign/contract';
 import { isTerminal, type RunStatus } from '@sovereign/contract/run-states';
-import type { ControlPlane, Run } from '../api/control-plane.ts';
+import type { ControlPlane } from '../api/control-plane.ts';
 import { ApiError, CliError, UnreachableError } from '../errors.ts';
 import type { Output } from '../output/output.ts';
 import { exitCodeFor } from './follow.ts';

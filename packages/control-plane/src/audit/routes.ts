@@ -1,19 +1,10 @@
-import { Closed, Timestamp, Uuid } from '@sovereign/contract';
+import { AuditEvent, Closed, Uuid } from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
 import { listAuditEvents } from './store.ts';
-
-const AuditEvent = Type.Object({
-  auditEventId: Type.String(),
-  actor: Type.Object({ type: Type.String(), id: Type.Union([Type.String(), Type.Null()]) }),
-  action: Type.String(),
-  target: Type.Object({ type: Type.String(), id: Type.String() }),
-  requestId: Type.Union([Type.String(), Type.Null()]),
-  createdAt: Timestamp,
-});
 
 /** The organization's audit trail, newest first, paged by cursor (owners and admins). */
 export async function auditRoutes(app: App, deps: Deps) {

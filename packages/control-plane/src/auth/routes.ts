@@ -1,15 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import {
+  ApiKeyList,
   apiKeyDefaultDays,
   apiKeyDefaultRole,
   apiKeyMaxDays,
+  ChangePasswordRequest,
+  ChangePasswordResponse,
   Closed,
-  Email,
+  CreatedApiKey,
   ErrorCode,
+  LoginRequest,
+  Me,
+  NewApiKey,
+  NewUser,
+  NewUserByAdmin,
   type Role,
-  Roles,
   roleAtLeast,
-  Timestamp,
+  Session,
+  User,
   Uuid,
   workspaceKeyRoles,
 } from '@sovereign/contract';
@@ -49,77 +57,6 @@ import {
   type UserRow,
 } from './store.ts';
 import { createUser } from './users.ts';
-
-const Password = Type.String({ minLength: 8, maxLength: 256 });
-
-const NewUser = Closed({
-  email: Email,
-  password: Password,
-  name: Type.Optional(Type.String({ maxLength: 200 })),
-});
-
-const User = Type.Object({
-  userId: Uuid,
-  email: Type.String(),
-  name: Type.String(),
-  isInstanceAdmin: Type.Boolean(),
-  createdAt: Timestamp,
-  disabledAt: Type.Union([Timestamp, Type.Null()], { description: 'Set while the user is disabled.' }),
-});
-
-const KeyFields = {
-  role: Type.Enum(Roles, {
-    description: "The most the key may do; it never acts above its user's current role either.",
-  }),
-  workspaceId: Type.Union([Uuid, Type.Null()], { description: 'The one workspace the key acts in, or null.' }),
-  expiresAt: Timestamp,
-};
-
-const Me = Type.Object({
-  userId: Uuid,
-  email: Type.String(),
-  name: Type.String(),
-  isInstanceAdmin: Type.Boolean({ description: "The user's standing; an API key never acts as one." }),
-  organizations: Type.Array(
-    Type.Object({
-      organizationId: Uuid,
-      name: Type.String(),
-      role: Type.Enum(Roles, { description: 'What this credential may do there (an API key caps it).' }),
-    }),
-  ),
-  apiKey: Type.Union([Type.Object({ apiKeyId: Uuid, ...KeyFields }), Type.Null()], {
-    description: 'The API key the request came with, or null for a signed-in session.',
-  }),
-});
-
-const ApiKey = Type.Object({
-  apiKeyId: Uuid,
-  name: Type.String(),
-  prefix: Type.String(),
-  ...KeyFields,
-  createdAt: Timestamp,
-  lastUsedAt: Type.Union([Timestamp, Type.Null()]),
-});
-
-const NewApiKey = Closed({
-  name: Type.String({ minLength: 1, maxLength: 100 }),
-  role: Type.Optional(
-    Type.Enum(Roles, {
-      description: `Default ${apiKeyDefaultRole}. At most your own role; ${workspaceKeyRoles.join(' or ')} for a workspace key.`,
-    }),
-  ),
-  workspaceId: Type.Optional(Uuid),
-  expiresInDays: Type.Optional(
-    Type.Integer({ minimum: 1, maximum: apiKeyMaxDays, description: `Default ${apiKeyDefaultDays}.` }),
-  ),
-  expiresAt: Type.Optional(
-    Type.String({
-      format: 'date-time',
-      maxLength: 40,
-      description: `Instead of expiresInDays: a time in the next ${apiKeyMaxDays} days.`,
-    }),
-  ),
-});
 
 const UserParams = Closed({ userId: Uuid });
 
@@ -171,8 +108,8 @@ export async function authRoutes(app: App, deps: Deps) {
         description:
           'Wrong passwords are rate-limited per client address, and per account from one client address: 429 with Retry-After beyond the budget. A right password spends nothing, and one client guessing never holds back another.',
         security: [],
-        body: Closed({ email: Type.String({ maxLength: 254 }), password: Type.String({ maxLength: 256 }) }),
-        response: { 200: Type.Object({ accessToken: Type.String(), expiresAt: Timestamp }) },
+        body: LoginRequest,
+        response: { 200: Session },
       },
     },
     async (request) => {
@@ -293,7 +230,7 @@ export async function authRoutes(app: App, deps: Deps) {
       schema: {
         tags: ['Users'],
         summary: 'Create a user (instance administrators)',
-        body: Closed({ ...NewUser.properties, isInstanceAdmin: Type.Optional(Type.Boolean()) }),
+        body: NewUserByAdmin,
         response: { 200: User },
       },
     },
@@ -355,10 +292,8 @@ export async function authRoutes(app: App, deps: Deps) {
         summary: 'Change your password; your other sessions end',
         description:
           'Signed in only (an API key is refused with session_required), with the current password. Rate-limited per account like sign-in. API keys keep working: revoke them apart.',
-        body: Closed({ currentPassword: Type.String({ maxLength: 256 }), newPassword: Password }),
-        response: {
-          200: Type.Object({ sessionsEnded: Type.Integer({ description: 'Your other sessions, now ended.' }) }),
-        },
+        body: ChangePasswordRequest,
+        response: { 200: ChangePasswordResponse },
       },
     },
     async (request) => {
@@ -453,7 +388,7 @@ export async function authRoutes(app: App, deps: Deps) {
       schema: {
         tags: ['API keys'],
         summary: 'List your API keys (with an API key: that key only)',
-        response: { 200: Type.Object({ data: Type.Array(ApiKey) }) },
+        response: { 200: ApiKeyList },
       },
     },
     async (request) => {
@@ -471,7 +406,7 @@ export async function authRoutes(app: App, deps: Deps) {
         summary: 'Create an API key; the key is shown in this answer only',
         description: `Signed in only: an API key cannot make keys (session_required). A key expires (default ${apiKeyDefaultDays} days, at most ${apiKeyMaxDays}) and has a role no higher than yours (default ${apiKeyDefaultRole}); with a workspaceId it acts in that workspace only, as a viewer or a member. On every request it acts as the lower of its role and your role then.`,
         body: NewApiKey,
-        response: { 200: Type.Object({ ...ApiKey.properties, key: Type.String() }) },
+        response: { 200: CreatedApiKey },
       },
     },
     async (request) => {

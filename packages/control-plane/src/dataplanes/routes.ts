@@ -1,19 +1,21 @@
 import {
   Closed,
-  DataplaneHealthStatuses,
+  DataplaneCreateRequest,
+  DataplaneCreateResponseBody,
+  DataplaneHealth,
+  DataplaneListQuery,
+  DataplanePatchRequest,
+  DataplaneResponse,
+  DataplanesResponse,
   dataplaneHealth,
   ErrorCode,
   normalizePublicUrl,
-  publicUrlPattern,
   roleAtLeast,
-  SandboxFacts,
-  Timestamp,
   Uuid,
 } from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
-import { Type } from 'typebox';
 import { type AuditEntry, audited, userAuthor } from '../audit/record.ts';
 import { boundWorkspace, roleIn } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
@@ -34,75 +36,8 @@ import {
   updateDataplane,
 } from './store.ts';
 
-/**
- * Airbyte's public API schemas for data planes (shared/reference/airbyte/CONTRACT.md),
- * extended with `publicUrl`: where clients are sent with their scoped tokens.
- */
-export const DataplaneResponse = Type.Object({
-  dataplaneId: Uuid,
-  name: Type.String(),
-  regionId: Uuid,
-  enabled: Type.Boolean(),
-  /** Set by an administrator, or pinned by the first registration; null before either. */
-  publicUrl: Type.Union([Type.String(), Type.Null()]),
-  createdAt: Timestamp,
-  updatedAt: Timestamp,
-});
-const DataplanesResponse = Type.Object({ data: Type.Array(DataplaneResponse) });
-/** Airbyte defines it only in its config API; the public spec $refs it. Here it is public. */
-const DataplaneCreateResponseBody = Type.Object({
-  dataplaneId: Uuid,
-  regionId: Uuid,
-  clientId: Type.String(),
-  clientSecret: Type.String({ description: 'Shown in this answer only.' }),
-});
-const DataplaneName = Type.String({ minLength: 1, maxLength: 255, pattern: '\\S' });
-/** One URL for all its instances (behind a balancer when there are several). */
-const DataplanePublicUrl = Type.Optional(
-  Type.String({
-    format: 'uri',
-    pattern: publicUrlPattern,
-    maxLength: 2048,
-    description:
-      'Where clients reach the data plane. Without it, the first instance to register pins the URL it reports; ' +
-      'an instance reporting another is refused.',
-  }),
-);
 const DataplaneParams = Closed({ dataplaneId: Uuid });
 
-/**
- * One instance as its heartbeats tell it. Its id, URL and load are for the administrators
- * of the data plane's organization only: an instance id is what a data plane names
- * itself by in the protocol, and a shared data plane's load is other tenants' business.
- */
-const Instance = Type.Object({
-  instanceId: Type.Optional(Uuid),
-  version: Type.String(),
-  publicUrl: Type.Optional(Type.String()),
-  capacity: Type.Integer(),
-  heldRuns: Type.Optional(Type.Integer()),
-  startedAt: Timestamp,
-  lastHeartbeatAt: Type.Union([Timestamp, Type.Null()]),
-  status: Type.Enum(DataplaneHealthStatuses),
-  /** What it runs jobs in, as it said in its last heartbeat: a jail per run, or none (and why). */
-  sandbox: Type.Union([SandboxFacts, Type.Null()]),
-});
-const DataplaneHealth = Type.Object({
-  dataplaneId: Uuid,
-  status: Type.Enum(DataplaneHealthStatuses),
-  lastHeartbeatAt: Type.Union([Timestamp, Type.Null()]),
-  version: Type.Union([Type.String(), Type.Null()]),
-  publicUrl: Type.Union([Type.String(), Type.Null()]),
-  /**
-   * The last report of another public URL, refused (administrators only; null when none
-   * since an administrator last set the URL): a misconfigured instance, or someone else
-   * holding the data plane's credentials.
-   */
-  publicUrlMismatch: Type.Optional(Type.Union([Type.Object({ reported: Type.String(), at: Timestamp }), Type.Null()])),
-  /** What the newest instance runs jobs in: a jail per run, or none (and why). Null before any said. */
-  sandbox: Type.Union([SandboxFacts, Type.Null()]),
-  instances: Type.Array(Instance),
-});
 const tags = ['Dataplanes'];
 
 async function assertNameFree(tx: Queryable, regionId: string, name: string, except?: string) {
@@ -140,7 +75,7 @@ export async function dataplaneRoutes(app: App, deps: Deps) {
         tags,
         operationId: 'listDataplanes',
         summary: 'List data planes, of the given regions or of every organization you belong to',
-        querystring: Closed({ regionIds: Type.Optional(Type.Array(Uuid, { maxItems: 100 })) }),
+        querystring: DataplaneListQuery,
         response: { 200: DataplanesResponse },
       },
     },
@@ -170,12 +105,7 @@ export async function dataplaneRoutes(app: App, deps: Deps) {
         tags,
         operationId: 'createDataplane',
         summary: 'Create a data plane; its client credentials are shown in this answer only',
-        body: Closed({
-          regionId: Uuid,
-          name: DataplaneName,
-          enabled: Type.Optional(Type.Boolean()),
-          publicUrl: DataplanePublicUrl,
-        }),
+        body: DataplaneCreateRequest,
         response: { 200: DataplaneCreateResponseBody },
       },
     },
@@ -227,11 +157,7 @@ export async function dataplaneRoutes(app: App, deps: Deps) {
           'A new publicUrl holds from the next heartbeat on: instances reporting another are refused. Setting it ' +
           'also clears a past mismatch from the health.',
         params: DataplaneParams,
-        body: Closed({
-          name: Type.Optional(DataplaneName),
-          enabled: Type.Optional(Type.Boolean()),
-          publicUrl: DataplanePublicUrl,
-        }),
+        body: DataplanePatchRequest,
         response: { 200: DataplaneResponse },
       },
     },

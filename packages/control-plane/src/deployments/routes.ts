@@ -1,21 +1,10 @@
-import { Closed, Timestamp, Uuid } from '@sovereign/contract';
+import { Closed, DeploymentMetadataList, Uuid } from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
-import { Type } from 'typebox';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
 import type { DeploymentsTable } from '../tables.ts';
 import { workspaceFor } from '../workspaces/access.ts';
 import { listDeployments } from './store.ts';
-
-const Deployment = Type.Object({
-  deploymentId: Uuid,
-  workspaceId: Uuid,
-  digest: Type.String(),
-  sizeBytes: Type.Integer(),
-  jobNames: Type.Array(Type.String()),
-  createdBy: Type.Union([Uuid, Type.Null()]),
-  createdAt: Timestamp,
-});
 
 function toDeployment(row: DeploymentsTable) {
   return {
@@ -40,7 +29,7 @@ export async function deploymentRoutes(app: App, deps: Deps) {
         tags: ['Deployments'],
         summary: "The workspace's deployments, newest first (metadata; the bundles stay in the data plane)",
         params: Closed({ workspaceId: Uuid }),
-        response: { 200: Type.Object({ data: Type.Array(Deployment) }) },
+        response: { 200: DeploymentMetadataList },
       },
     },
     async (request) => {

@@ -1,46 +1,11 @@
-import { Closed, JobTrigger, RunStatuses, Timestamp, Uuid } from '@sovereign/contract';
+import { Closed, Job, JobList, JobListQuery, JobPatchRequest, JobPatchResponse, Uuid } from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
-import { Type } from 'typebox';
 import { audited, userAuthor } from '../audit/record.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
-import { RunTriggers } from '../tables.ts';
 import { workspaceFor } from '../workspaces/access.ts';
 import { jobFor } from './access.ts';
 import { type JobRow, listJobs, setJobPaused } from './store.ts';
-
-const Job = Type.Object({
-  jobId: Uuid,
-  workspaceId: Uuid,
-  name: Type.String(),
-  kind: Type.Union([Type.Literal('batch'), Type.Literal('interactive')]),
-  trigger: JobTrigger,
-  timezone: Type.String(),
-  timeoutSeconds: Type.Integer(),
-  retries: Type.Integer(),
-  maxRunning: Type.Union([Type.Integer(), Type.Null()], {
-    description: 'At most this many runs at once (queued, claimed or running); null for no limit.',
-  }),
-  paused: Type.Boolean(),
-  archived: Type.Boolean(),
-  deploymentId: Uuid,
-  createdAt: Timestamp,
-  updatedAt: Timestamp,
-  archivedAt: Type.Union([Timestamp, Type.Null()]),
-  lastRun: Type.Union([
-    Type.Object(
-      {
-        runId: Uuid,
-        status: Type.Enum(RunStatuses),
-        trigger: Type.Enum(RunTriggers),
-        queuedAt: Timestamp,
-        finishedAt: Type.Union([Timestamp, Type.Null()]),
-      },
-      { description: 'The newest run of the job (any attempt), or null when it never ran.' },
-    ),
-    Type.Null(),
-  ]),
-});
 
 function toJob(row: JobRow) {
   return {
@@ -83,8 +48,8 @@ export async function jobRoutes(app: App, deps: Deps) {
         tags: ['Jobs'],
         summary: "The workspace's jobs, from its deployments",
         params: Closed({ workspaceId: Uuid }),
-        querystring: Closed({ includeArchived: Type.Optional(Type.Boolean()) }),
-        response: { 200: Type.Object({ data: Type.Array(Job) }) },
+        querystring: JobListQuery,
+        response: { 200: JobList },
       },
     },
     async (request) => {
@@ -109,8 +74,8 @@ export async function jobRoutes(app: App, deps: Deps) {
         tags: ['Jobs'],
         summary: "Pause or resume a job's schedule (members and up)",
         params: Closed({ jobId: Uuid }),
-        body: Closed({ paused: Type.Boolean() }),
-        response: { 200: Type.Object({ jobId: Uuid, paused: Type.Boolean() }) },
+        body: JobPatchRequest,
+        response: { 200: JobPatchResponse },
       },
     },
     async (request) => {

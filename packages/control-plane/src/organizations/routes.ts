@@ -1,4 +1,18 @@
-import { Closed, Email, ErrorCode, type Role, Roles, roleAtLeast, Timestamp, Uuid } from '@sovereign/contract';
+import {
+  Closed,
+  ErrorCode,
+  Member,
+  MemberAddRequest,
+  MemberList,
+  MemberPatchRequest,
+  Organization,
+  OrganizationCreateRequest,
+  OrganizationList,
+  OrganizationPatchRequest,
+  type Role,
+  roleAtLeast,
+  Uuid,
+} from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem, ForbiddenProblem, NotFoundProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
@@ -24,25 +38,6 @@ import {
   renameOrganization,
   setMemberRole,
 } from './store.ts';
-
-const RoleSchema = Type.Enum(Roles);
-const OrgName = Type.String({ minLength: 1, maxLength: 100 });
-
-const Organization = Type.Object({
-  organizationId: Uuid,
-  name: Type.String(),
-  isDefault: Type.Boolean(),
-  createdAt: Timestamp,
-  updatedAt: Timestamp,
-});
-
-const Member = Type.Object({
-  userId: Uuid,
-  email: Type.String(),
-  name: Type.String(),
-  role: RoleSchema,
-  createdAt: Timestamp,
-});
 
 const OrgParams = Closed({ organizationId: Uuid });
 const MemberParams = Closed({ organizationId: Uuid, userId: Uuid });
@@ -103,7 +98,7 @@ export async function organizationRoutes(app: App, deps: Deps) {
       schema: {
         tags: ['Organizations'],
         summary: 'Create an organization; you become its owner',
-        body: Closed({ name: OrgName }),
+        body: OrganizationCreateRequest,
         response: { 200: Organization },
       },
     },
@@ -132,9 +127,7 @@ export async function organizationRoutes(app: App, deps: Deps) {
       schema: {
         tags: ['Organizations'],
         summary: 'List the organizations you belong to',
-        response: {
-          200: Type.Object({ data: Type.Array(Type.Object({ ...Organization.properties, role: RoleSchema })) }),
-        },
+        response: { 200: OrganizationList },
       },
     },
     async (request) => {
@@ -170,7 +163,7 @@ export async function organizationRoutes(app: App, deps: Deps) {
         tags: ['Organizations'],
         summary: 'Rename an organization',
         params: OrgParams,
-        body: Closed({ name: Type.Optional(OrgName) }),
+        body: OrganizationPatchRequest,
         response: { 200: Organization },
       },
     },
@@ -197,7 +190,7 @@ export async function organizationRoutes(app: App, deps: Deps) {
         tags: ['Organizations'],
         summary: 'List members and their roles',
         params: OrgParams,
-        response: { 200: Type.Object({ data: Type.Array(Member) }) },
+        response: { 200: MemberList },
       },
     },
     async (request) => {
@@ -213,7 +206,7 @@ export async function organizationRoutes(app: App, deps: Deps) {
         tags: ['Organizations'],
         summary: 'Add an existing user to the organization',
         params: OrgParams,
-        body: Closed({ email: Email, role: RoleSchema }),
+        body: MemberAddRequest,
         response: { 200: Member },
       },
     },
@@ -246,7 +239,7 @@ export async function organizationRoutes(app: App, deps: Deps) {
         tags: ['Organizations'],
         summary: "Change a member's role",
         params: MemberParams,
-        body: Closed({ role: RoleSchema }),
+        body: MemberPatchRequest,
         response: { 200: Member },
       },
     },

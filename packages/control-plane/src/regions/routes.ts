@@ -1,8 +1,16 @@
-import { Closed, ErrorCode, Timestamp, Uuid } from '@sovereign/contract';
+import {
+  Closed,
+  ErrorCode,
+  RegionCreateRequest,
+  RegionListQuery,
+  RegionPatchRequest,
+  RegionResponse,
+  RegionsResponse,
+  Uuid,
+} from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
-import { Type } from 'typebox';
 import { type AuditEntry, audited, userAuthor } from '../audit/record.ts';
 import { requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
@@ -11,23 +19,6 @@ import { deleteDataplanes } from '../dataplanes/store.ts';
 import { regionFor, regionNotFound } from './access.ts';
 import { deleteRegion, insertRegion, isRegionNameTaken, listRegions, type RegionRow, updateRegion } from './store.ts';
 
-/** Airbyte's public API schemas for regions (shared/reference/airbyte/CONTRACT.md). */
-export const RegionResponse = Type.Object({
-  regionId: Uuid,
-  name: Type.String(),
-  organizationId: Uuid,
-  enabled: Type.Boolean(),
-  createdAt: Timestamp,
-  updatedAt: Timestamp,
-});
-const RegionsResponse = Type.Object({ data: Type.Array(RegionResponse) });
-const RegionName = Type.String({ minLength: 1, maxLength: 255, pattern: '\\S' });
-const RegionCreateRequest = Closed({
-  name: RegionName,
-  organizationId: Uuid,
-  enabled: Type.Optional(Type.Boolean()),
-});
-const RegionPatchRequest = Closed({ name: Type.Optional(RegionName), enabled: Type.Optional(Type.Boolean()) });
 const RegionParams = Closed({ regionId: Uuid });
 const tags = ['Regions'];
 
@@ -70,7 +61,7 @@ export async function regionRoutes(app: App, deps: Deps) {
         tags,
         operationId: 'listRegions',
         summary: "List the organization's regions and the instance's shared ones",
-        querystring: Closed({ organizationId: Uuid }),
+        querystring: RegionListQuery,
         response: { 200: RegionsResponse },
       },
     },

@@ -1,45 +1,18 @@
-import { Closed, ErrorCode, interactiveUrl, RunStatuses, Timestamp, Uuid } from '@sovereign/contract';
+import { Closed, ErrorCode, interactiveUrl, Run, RunList, RunListQuery, Uuid } from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
-import { Type } from 'typebox';
 import { type AuditEntry, audited, userAuthor } from '../audit/record.ts';
 import { boundWorkspace } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
 import { jobFor } from '../jobs/access.ts';
 import type { JobToRun } from '../jobs/store.ts';
-import { CursorParam, decodeCursor, isMicros, isUuid, NextCursor, page } from '../paging.ts';
-import { RunTriggers } from '../tables.ts';
+import { decodeCursor, isMicros, isUuid, page } from '../paging.ts';
 import { runFor, runNotFound } from './access.ts';
 import { endRun, type Wakes } from './lifecycle.ts';
 import { enqueueRun, findRun, listRuns, type RunRow, requestCancel, runsAtLimit } from './store.ts';
 
-const Run = Type.Object({
-  runId: Uuid,
-  jobId: Uuid,
-  jobName: Type.String(),
-  workspaceId: Uuid,
-  dataplaneId: Uuid,
-  deploymentId: Uuid,
-  attempt: Type.Integer(),
-  rootRunId: Uuid,
-  trigger: Type.Enum(RunTriggers),
-  status: Type.Enum(RunStatuses),
-  reasonCode: Type.Union([Type.String(), Type.Null()]),
-  exitCode: Type.Union([Type.Integer(), Type.Null()]),
-  scheduledFor: Type.Union([Timestamp, Type.Null()]),
-  createdBy: Type.Union([Uuid, Type.Null()]),
-  queuedAt: Timestamp,
-  claimedAt: Type.Union([Timestamp, Type.Null()]),
-  startedAt: Type.Union([Timestamp, Type.Null()]),
-  finishedAt: Type.Union([Timestamp, Type.Null()]),
-  cancelRequested: Type.Boolean(),
-  url: Type.Union([Type.String(), Type.Null()], {
-    description:
-      "Interactive runs: where to open the app, on the workspace's data plane (with a scoped token carrying the interactive scope). Null for batch runs.",
-  }),
-});
 const tags = ['Runs'];
 
 /**
@@ -140,14 +113,8 @@ export async function runRoutes(app: App, deps: Deps) {
       schema: {
         tags,
         summary: 'List runs, newest first, of the workspaces you belong to',
-        querystring: Closed({
-          workspaceId: Type.Optional(Uuid),
-          jobId: Type.Optional(Uuid),
-          status: Type.Optional(Type.Enum(RunStatuses)),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-          cursor: CursorParam,
-        }),
-        response: { 200: Type.Object({ data: Type.Array(Run), nextCursor: NextCursor }) },
+        querystring: RunListQuery,
+        response: { 200: RunList },
       },
     },
     async (request) => {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { RunEvent, RunStatus } from '@sovereign/contract';
+import type { RunEvent, RunStatus, RunTrigger } from '@sovereign/contract';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import type { JobToRun } from '../jobs/store.ts';
 import { LockKeys, lockOneForTransaction } from '../locks.ts';
-import type { DataplanesTable, JobsTable, RunsTable, RunTrigger, WorkspacesTable } from '../tables.ts';
+import type { DataplanesTable, JobsTable, RunsTable, WorkspacesTable } from '../tables.ts';
 
 /** A run with its job's name and kind, its data plane's URL and its workspace's organization. */
 export type RunRow = RunsTable &

@@ -1,18 +1,9 @@
-import { Timestamp } from '@sovereign/contract';
+import { SigningKeyList } from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
-import { Type } from 'typebox';
 import { type AuditEntry, recordAudit, userAuthor } from '../audit/record.ts';
 import { requireInstanceAdmin } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
-
-const SigningKey = Type.Object({
-  kid: Type.String(),
-  state: Type.Union([Type.Literal('active'), Type.Literal('retiring'), Type.Literal('retired')]),
-  createdAt: Timestamp,
-  retiringAt: Type.Union([Timestamp, Type.Null()]),
-  retiredAt: Type.Union([Timestamp, Type.Null()]),
-});
 
 /** An event of the instance's trail (signing keys belong to no organization). */
 function signingKeyEvent(action: string, kid: string): AuditEntry {
@@ -29,7 +20,7 @@ export async function signingKeyRoutes(app: App, deps: Deps) {
       schema: {
         tags: ['Signing keys'],
         summary: 'List signing keys (instance administrators)',
-        response: { 200: Type.Object({ data: Type.Array(SigningKey) }) },
+        response: { 200: SigningKeyList },
       },
     },
     async (request) => {
@@ -44,7 +35,7 @@ export async function signingKeyRoutes(app: App, deps: Deps) {
       schema: {
         tags: ['Signing keys'],
         summary: 'Make a new active signing key; the previous one keeps verifying until retired',
-        response: { 200: Type.Object({ data: Type.Array(SigningKey) }) },
+        response: { 200: SigningKeyList },
       },
     },
     async (request) => {
@@ -63,7 +54,7 @@ export async function signingKeyRoutes(app: App, deps: Deps) {
       schema: {
         tags: ['Signing keys'],
         summary: 'Retire every retiring key: tokens they signed stop verifying',
-        response: { 200: Type.Object({ data: Type.Array(SigningKey) }) },
+        response: { 200: SigningKeyList },
       },
     },
     async (request) => {

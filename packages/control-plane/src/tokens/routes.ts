@@ -1,4 +1,14 @@
-import { Closed, ErrorCode, roleScopes, Scopes, scopedTokenMaxTtlSeconds, Timestamp, Uuid } from '@sovereign/contract';
+import {
+  Closed,
+  ErrorCode,
+  LiveScopedTokenList,
+  RevokedScopedToken,
+  roleScopes,
+  ScopedTokenRequest,
+  ScopedTokenResponse,
+  scopedTokenMaxTtlSeconds,
+  Uuid,
+} from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem, ForbiddenProblem } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
@@ -11,32 +21,6 @@ import { scopedTokenToRevoke } from './access.ts';
 import { announceRevocations } from './revocations.ts';
 import { signScopedToken } from './scoped-token.ts';
 import { insertScopedToken, listLiveScopedTokens, revokeScopedTokens } from './store.ts';
-
-const ScopeSchema = Type.Enum(Scopes);
-
-const ScopedTokenResponse = Type.Object({
-  token: Type.String(),
-  tokenId: Type.String(),
-  expiresAt: Timestamp,
-  scopes: Type.Array(ScopeSchema),
-  dataplane: Type.Object({
-    dataplaneId: Uuid,
-    regionId: Uuid,
-    url: Type.Union([Type.String(), Type.Null()], { description: 'Null until the data plane has started once.' }),
-  }),
-});
-
-const LiveScopedToken = Type.Object({
-  tokenId: Type.String(),
-  userId: Uuid,
-  email: Type.String(),
-  scopes: Type.Array(Type.String()),
-  issuedAt: Timestamp,
-  expiresAt: Timestamp,
-  revokedAt: Type.Union([Timestamp, Type.Null()]),
-  /** The credential it was issued under; null for tokens issued before this was recorded. */
-  issuedVia: Type.Union([Type.Literal('session'), Type.Literal('api_key'), Type.Null()]),
-});
 
 /**
  * Scoped tokens: what a user gets to call their workspace's data plane with (served at
@@ -54,10 +38,7 @@ export async function scopedTokenRoutes(app: App, deps: Deps) {
         summary: "A short-lived token for the workspace's data plane, with the scopes asked for",
         description: `Scopes must be allowed by your role. Lifetime ${scopedTokenMaxTtlSeconds} s at most. Rate-limited per client address and per user.`,
         params: Closed({ workspaceId: Uuid }),
-        body: Closed({
-          scopes: Type.Array(ScopeSchema, { minItems: 1, maxItems: Scopes.length, uniqueItems: true }),
-          ttlSeconds: Type.Optional(Type.Integer({ minimum: 5, maximum: scopedTokenMaxTtlSeconds })),
-        }),
+        body: ScopedTokenRequest,
         response: { 200: ScopedTokenResponse },
       },
     },
@@ -134,7 +115,7 @@ export async function scopedTokenRoutes(app: App, deps: Deps) {
         description:
           'Unexpired tokens, and those with the interactive scope whose app sessions may still be open (a session outlives its token by up to 8 hours). Revoked ones are listed with revokedAt while they would have been live. Revoke any with POST /dataplane-tokens/{tokenId}/revoke: its data plane refuses it, and every app session opened with it, within a second.',
         params: Closed({ workspaceId: Uuid }),
-        response: { 200: Type.Object({ data: Type.Array(LiveScopedToken) }) },
+        response: { 200: LiveScopedTokenList },
       },
     },
     async (request) => {
@@ -164,7 +145,7 @@ export async function scopedTokenRoutes(app: App, deps: Deps) {
           'Revoke a scoped token: its data plane refuses it, and the app sessions opened with it, within a second',
         description: 'Allowed to the user the token was issued to and to owners and admins of its organization.',
         params: Closed({ tokenId: Type.String({ minLength: 1, maxLength: 64 }) }),
-        response: { 200: Type.Object({ tokenId: Type.String(), revokedAt: Timestamp }) },
+        response: { 200: RevokedScopedToken },
       },
     },
     async (request) => {

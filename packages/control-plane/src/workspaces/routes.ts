@@ -1,4 +1,14 @@
-import { Closed, ErrorCode, roleAtLeast, Timestamp, Uuid } from '@sovereign/contract';
+import {
+  Closed,
+  ErrorCode,
+  roleAtLeast,
+  Uuid,
+  WorkspaceCreateRequest,
+  WorkspaceList,
+  WorkspaceListQuery,
+  WorkspacePatchRequest,
+  WorkspaceResponse,
+} from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem, ForbiddenProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
@@ -8,7 +18,7 @@ import { boundWorkspace, requireRole, roleIn } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
 import { findDataplaneOrganization, findDataplaneToHost } from '../dataplanes/store.ts';
-import { CursorParam, decodeCursor, isText, isUuid, NextCursor, page } from '../paging.ts';
+import { decodeCursor, isText, isUuid, page } from '../paging.ts';
 import { regionFor } from '../regions/access.ts';
 import { workspaceFor, workspaceNotFound } from './access.ts';
 import {
@@ -21,22 +31,6 @@ import {
   type WorkspaceRow,
 } from './store.ts';
 
-export const WorkspaceResponse = Type.Object({
-  workspaceId: Uuid,
-  name: Type.String(),
-  organizationId: Uuid,
-  regionId: Uuid,
-  dataplaneId: Uuid,
-  dataResidency: Type.String({ description: "The region's name in lower case." }),
-  maxConcurrentRuns: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
-    description:
-      "Batch runs of the workspace claimed or running at once on its data plane; null: the control plane's default (SOV_WORKSPACE_RUN_LIMIT).",
-  }),
-  createdAt: Timestamp,
-  updatedAt: Timestamp,
-});
-const WorkspaceName = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
-const RunLimit = Type.Union([Type.Integer({ minimum: 1, maximum: 10_000 }), Type.Null()]);
 const WorkspaceParams = Closed({ workspaceId: Uuid });
 const tags = ['Workspaces'];
 
@@ -87,7 +81,7 @@ export async function workspaceRoutes(app: App, deps: Deps) {
       schema: {
         tags,
         summary: 'Create a workspace in a region (organization owner or admin)',
-        body: Closed({ name: WorkspaceName, organizationId: Uuid, regionId: Uuid }),
+        body: WorkspaceCreateRequest,
         response: { 200: WorkspaceResponse },
       },
     },
@@ -124,12 +118,8 @@ export async function workspaceRoutes(app: App, deps: Deps) {
       schema: {
         tags,
         summary: 'List the workspaces of your organizations, by name',
-        querystring: Closed({
-          organizationId: Type.Optional(Uuid),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
-          cursor: CursorParam,
-        }),
-        response: { 200: Type.Object({ data: Type.Array(WorkspaceResponse), nextCursor: NextCursor }) },
+        querystring: WorkspaceListQuery,
+        response: { 200: WorkspaceList },
       },
     },
     async (request) => {
@@ -170,11 +160,7 @@ export async function workspaceRoutes(app: App, deps: Deps) {
         description:
           "A regionId other than the current one is refused with 409 workspace_region_immutable: to move, create a workspace in the target region and deploy there. maxConcurrentRuns protects the other tenants of the workspace's data plane, so only an admin of the organization that data plane belongs to may set it (null: back to the default).",
         params: WorkspaceParams,
-        body: Closed({
-          name: Type.Optional(WorkspaceName),
-          regionId: Type.Optional(Uuid),
-          maxConcurrentRuns: Type.Optional(RunLimit),
-        }),
+        body: WorkspacePatchRequest,
         response: { 200: WorkspaceResponse },
       },
     },

@@ -1,18 +1,20 @@
-import type { RunStatus } from '@sovereign/contract/run-states';
-import type { Role, Scope } from '@sovereign/contract/scopes';
-import { ApiError, requestJson } from './http.ts';
 import type {
   ApiKey,
   Dataplane,
   DataplaneHealth,
   Job,
   Me,
+  MyOrganization,
   Organization,
   Region,
   Run,
+  ScopedTokenResponse,
   Session,
   Workspace,
-} from './types.ts';
+} from '@sovereign/contract/public';
+import type { RunStatus } from '@sovereign/contract/run-states';
+import type { Role, Scope } from '@sovereign/contract/scopes';
+import { ApiError, requestJson } from './http.ts';
 
 /**
  * The control plane's public API, on the origin that served this page. It carries names,
@@ -74,12 +76,7 @@ export interface RunFilter {
   cursor?: string | undefined;
 }
 
-export interface DataplaneToken {
-  token: string;
-  expiresAt: string;
-  scopes: Scope[];
-  dataplane: { dataplaneId: string; regionId: string; url: string | null };
-}
+export type DataplaneToken = ScopedTokenResponse;
 
 export const controlPlane = {
   async login(email: string, password: string): Promise<Session> {
@@ -95,7 +92,7 @@ export const controlPlane = {
     }
   },
   me: (signal?: AbortSignal) => call<Me>('/me', signal === undefined ? {} : { signal }),
-  organizations: (signal?: AbortSignal) => list<Organization>('/organizations', signal),
+  organizations: (signal?: AbortSignal) => list<MyOrganization>('/organizations', signal),
   createOrganization: (name: string) => call<Organization>('/organizations', { method: 'POST', body: { name } }),
   workspaces: (signal?: AbortSignal) => list<Workspace>('/workspaces', signal),
   workspace: (workspaceId: string, signal?: AbortSignal) =>

@@ -1,9 +1,9 @@
 import type { InteractiveLaunch, InteractiveLaunchRequest } from '@sovereign/contract/interactive';
+import type { JobState, LogLine, OutputFile as Output, Variable } from '@sovereign/contract/public';
 import type { Scope } from '@sovereign/contract/scopes';
 import { controlPlane, type DataplaneToken } from './control-plane.ts';
 import { ApiError, errorFrom, isAbort, requestJson } from './http.ts';
 import { readServerEvents } from './sse.ts';
-import type { JobState, LogLine, Output, Variable } from './types.ts';
 
 /**
  * The workspace's data plane, called straight from the browser with a short-lived token

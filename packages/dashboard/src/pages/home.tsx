@@ -1,6 +1,6 @@
+import type { MyOrganization, Workspace } from '@sovereign/contract/public';
 import { type FormEvent, useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
-import type { Organization, Workspace } from '../api/types.ts';
 import { ErrorNote, Loading, Section } from '../components/ui.tsx';
 import { useAction, useLoad } from '../hooks.ts';
 import { may, roleIn } from '../permissions.ts';
@@ -64,7 +64,7 @@ function OrganizationCard({
   workspaces,
   onCreated,
 }: {
-  organization: Organization;
+  organization: MyOrganization;
   workspaces: Workspace[];
   onCreated(): void;
 }) {

@@ -1,7 +1,7 @@
+import type { Job, Workspace } from '@sovereign/contract/public';
 import type { Role } from '@sovereign/contract/scopes';
 import { controlPlane } from '../api/control-plane.ts';
 import { ApiError } from '../api/http.ts';
-import type { Job, Workspace } from '../api/types.ts';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
 import { describeTrigger } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';

@@ -1,5 +1,5 @@
+import type { Dataplane, DataplaneHealth, Region } from '@sovereign/contract/public';
 import { controlPlane } from '../api/control-plane.ts';
-import type { Dataplane, DataplaneHealth, Region } from '../api/types.ts';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
 import { useLoad } from '../hooks.ts';
 import { Link } from '../router.tsx';

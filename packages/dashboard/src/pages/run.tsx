@@ -1,8 +1,8 @@
+import type { LogLine, Run } from '@sovereign/contract/public';
 import { isTerminal } from '@sovereign/contract/run-states';
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
 import { dataPlane, followLogs } from '../api/data-plane.ts';
-import type { LogLine, Run } from '../api/types.ts';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
 import { describeReason, formatBytes } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';

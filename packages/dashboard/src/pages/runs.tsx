@@ -1,7 +1,7 @@
+import type { Run, Workspace } from '@sovereign/contract/public';
 import { type RunStatus, RunStatuses } from '@sovereign/contract/run-states';
 import { useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
-import type { Run, Workspace } from '../api/types.ts';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
 import { formatDuration } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';

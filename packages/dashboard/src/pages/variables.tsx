@@ -1,7 +1,7 @@
+import type { Variable, Workspace } from '@sovereign/contract/public';
 import type { Role } from '@sovereign/contract/scopes';
 import { type FormEvent, useState } from 'react';
 import { dataPlane } from '../api/data-plane.ts';
-import type { Variable, Workspace } from '../api/types.ts';
 import { ErrorNote, Loading, Section, Time } from '../components/ui.tsx';
 import { useAction, useLoad } from '../hooks.ts';
 import { may } from '../permissions.ts';

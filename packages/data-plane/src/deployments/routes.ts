@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
-import { Closed, JobMetadata, Timestamp, Uuid } from '@sovereign/contract';
+import { Closed, DeploymentList, DeploymentManifest, DeployQuery, DeployResult, Uuid } from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
-import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
 import { enqueue, type OutboxDeliverer } from '../outbox/outbox.ts';
 import { BundleInvalidProblem, BundleMediaTypeProblem, BundleTooLargeProblem } from './errors.ts';
@@ -9,22 +8,6 @@ import { deploymentReportKind } from './report.ts';
 import type { Deployments } from './service.ts';
 
 const WorkspaceParams = Closed({ workspaceId: Uuid });
-const Changes = Type.Object({
-  added: Type.Array(Type.String()),
-  updated: Type.Array(Type.String()),
-  unchanged: Type.Array(Type.String()),
-  archived: Type.Array(Type.String()),
-});
-const Deployment = Type.Object({
-  deploymentId: Uuid,
-  workspaceId: Uuid,
-  digest: Type.String(),
-  sizeBytes: Type.Integer(),
-  jobs: Type.Array(JobMetadata),
-  createdBy: Uuid,
-  createdAt: Timestamp,
-  current: Type.Boolean(),
-});
 const bundleTypes = ['application/gzip', 'application/x-gzip', 'application/octet-stream', 'application/x-tar+gzip'];
 const tags = ['Deployments'];
 
@@ -59,17 +42,8 @@ export async function deploymentRoutes(app: App, options: DeploymentRoutesOption
         summary: 'Upload a project (a gzipped tar with sovereign.yaml at its root) as a new deployment',
         description: 'With dryRun=true the bundle is validated and the job changes reported; nothing is stored.',
         params: WorkspaceParams,
-        querystring: Closed({ dryRun: Type.Optional(Type.Boolean()) }),
-        response: {
-          200: Type.Object({
-            deploymentId: Type.Union([Uuid, Type.Null()]),
-            dryRun: Type.Boolean(),
-            digest: Type.String(),
-            sizeBytes: Type.Integer(),
-            jobs: Type.Array(JobMetadata),
-            changes: Changes,
-          }),
-        },
+        querystring: DeployQuery,
+        response: { 200: DeployResult },
       },
     },
     async (request) => {
@@ -106,7 +80,7 @@ export async function deploymentRoutes(app: App, options: DeploymentRoutesOption
         tags,
         summary: "The workspace's deployments, newest (current) first",
         params: WorkspaceParams,
-        response: { 200: Type.Object({ data: Type.Array(Deployment) }) },
+        response: { 200: DeploymentList },
       },
     },
     async (request) => ({ data: await deployments.list(scopedOf(request).workspaceId) }),
@@ -120,7 +94,7 @@ export async function deploymentRoutes(app: App, options: DeploymentRoutesOption
         tags,
         summary: 'The sovereign.yaml of a deployment, as uploaded',
         params: Closed({ workspaceId: Uuid, deploymentId: Uuid }),
-        response: { 200: Type.Object({ deploymentId: Uuid, manifest: Type.String() }) },
+        response: { 200: DeploymentManifest },
       },
     },
     async (request) => {

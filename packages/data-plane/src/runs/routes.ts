@@ -1,4 +1,4 @@
-import { Closed, Count, ErrorCode, Timestamp, Uuid } from '@sovereign/contract';
+import { Closed, ErrorCode, LogPage, LogQuery, OutputFileList, Uuid } from '@sovereign/contract';
 import { type App, NotFoundProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyRequest } from 'fastify';
@@ -10,13 +10,6 @@ import type { Row } from '../storage/tables.ts';
 import { type LocalRun, localRun, terminalLocal } from './store.ts';
 
 const RunParams = Closed({ runId: Uuid });
-const LogLine = Type.Object({
-  seq: Type.Integer(),
-  stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
-  at: Timestamp,
-  line: Type.String(),
-});
-
 /** How long a follower waits for a new line before reading again (another instance may be writing). */
 const followPollMs = 500;
 /** Lines read and sent at a time to a follower. */
@@ -49,19 +42,8 @@ export async function runRoutes(app: App, options: RunRoutesOptions) {
         tags: ['Runs'],
         summary: 'A run’s log lines; with follow=true, server-sent events until the run ends',
         params: RunParams,
-        querystring: Closed({
-          follow: Type.Optional(Type.Boolean()),
-          after: Type.Optional(Count({ description: 'Lines after this sequence number.' })),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
-        }),
-        response: {
-          200: Type.Object({
-            data: Type.Array(LogLine),
-            nextAfter: Type.Integer(),
-            ended: Type.Boolean(),
-            status: Type.String(),
-          }),
-        },
+        querystring: LogQuery,
+        response: { 200: LogPage },
       },
     },
     async (request, reply) => {
@@ -129,18 +111,7 @@ export async function runRoutes(app: App, options: RunRoutesOptions) {
         tags: ['Runs'],
         summary: 'The files a run left in its output directory',
         params: RunParams,
-        response: {
-          200: Type.Object({
-            data: Type.Array(
-              Type.Object({
-                path: Type.String(),
-                sizeBytes: Type.Integer(),
-                digest: Type.String(),
-                createdAt: Timestamp,
-              }),
-            ),
-          }),
-        },
+        response: { 200: OutputFileList },
       },
     },
     async (request) => {

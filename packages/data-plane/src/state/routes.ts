@@ -1,4 +1,4 @@
-import { Closed, ErrorCode, jobNamePattern, Timestamp, Uuid } from '@sovereign/contract';
+import { Closed, ErrorCode, JobState, JobStateRequest, jobNamePattern, Uuid } from '@sovereign/contract';
 import { type App, NotFoundProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
@@ -6,13 +6,6 @@ import { scopedOf } from '../auth/scoped.ts';
 import { readState, writeState } from './store.ts';
 
 const Params = Closed({ workspaceId: Uuid, job: Type.String({ pattern: jobNamePattern }) });
-const State = Type.Object({
-  job: Type.String(),
-  state: Type.Unknown(),
-  updatedAt: Timestamp,
-  updatedByRun: Type.Union([Uuid, Type.Null()]),
-});
-
 /** A job's state, read and written by scoped token here; the control plane never sees it (R6). */
 export async function stateRoutes(app: App, options: { db: Queryable }) {
   const { db } = options;
@@ -20,7 +13,7 @@ export async function stateRoutes(app: App, options: { db: Queryable }) {
     '/workspaces/:workspaceId/jobs/:job/state',
     {
       config: { scope: 'state:read' },
-      schema: { tags: ['State'], summary: 'A job’s saved state', params: Params, response: { 200: State } },
+      schema: { tags: ['State'], summary: 'A job’s saved state', params: Params, response: { 200: JobState } },
     },
     async (request) => {
       const saved = await readState(db, scopedOf(request).workspaceId, request.params.job);
@@ -37,8 +30,8 @@ export async function stateRoutes(app: App, options: { db: Queryable }) {
         tags: ['State'],
         summary: 'Replace a job’s state (the next run starts from it)',
         params: Params,
-        body: Closed({ state: Type.Unknown() }),
-        response: { 200: State },
+        body: JobStateRequest,
+        response: { 200: JobState },
       },
     },
     async (request) => {

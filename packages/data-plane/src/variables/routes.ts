@@ -1,17 +1,10 @@
-import { Closed, Timestamp } from '@sovereign/contract';
+import { Closed, Variable, VariableList, VariableName, VariableSetRequest } from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
 import type { Variables } from './index.ts';
 
-const VariableName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' });
 const Params = Closed({ workspaceId: Type.String({ format: 'uuid' }), name: VariableName });
-const Variable = Type.Object({
-  name: Type.String(),
-  secret: Type.Boolean(),
-  value: Type.Optional(Type.String({ description: 'Plain variables only: a secret is never returned.' })),
-  updatedAt: Timestamp,
-});
 const tags = ['Variables'];
 
 /** Workspace variables and secrets: secrets are written and listed by name, never read back (R7). */
@@ -26,7 +19,7 @@ export async function variableRoutes(app: App, options: { variables: Variables }
         tags,
         summary: 'List variables: names, and the values of plain ones',
         params: Closed({ workspaceId: Type.String({ format: 'uuid' }) }),
-        response: { 200: Type.Object({ data: Type.Array(Variable) }) },
+        response: { 200: VariableList },
       },
     },
     async (request) => ({ data: await variables.list(scopedOf(request).workspaceId) }),
@@ -40,12 +33,7 @@ export async function variableRoutes(app: App, options: { variables: Variables }
         tags,
         summary: 'Set a variable; with secret: true it is encrypted and never shown again',
         params: Params,
-        body: Closed({
-          value: Type.String({ maxLength: 64 * 1024 }),
-          secret: Type.Optional(
-            Type.Boolean({ description: 'Omitted: an existing variable keeps its kind; a new one is plain.' }),
-          ),
-        }),
+        body: VariableSetRequest,
         response: { 200: Variable },
       },
     },

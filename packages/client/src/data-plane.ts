@@ -1,0 +1,240 @@
+import type { InteractiveLaunch, InteractiveLaunchRequest } from '@sovereign/contract/interactive';
+import type { AnswerOf, DataPlaneRoutes, ScopedTokenResponse } from '@sovereign/contract/public';
+import type { Scope } from '@sovereign/contract/scopes';
+import { ApiError, problemOf } from './errors.ts';
+import { fillPath, HttpService, type Query, type RequestOptions, type Trace } from './http.ts';
+
+type Routes = typeof DataPlaneRoutes;
+
+/** Where a token comes from: the control plane's `POST /workspaces/{id}/dataplane-token`. */
+export interface TokenIssuer {
+  dataplaneToken(workspaceId: string, scopes: Scope[]): Promise<ScopedTokenResponse>;
+}
+
+/** A data plane that has never started has no address to call. */
+export class DataplaneOfflineError extends ApiError {
+  constructor() {
+    super(503, {
+      code: 'dataplane_unknown',
+      detail: "The workspace's data plane has not come online yet: it has no address to call.",
+    });
+  }
+}
+
+/**
+ * Scoped tokens, one per workspace and set of scopes, kept until shortly before they
+ * expire: a page or a command that calls its data plane many times asks the control
+ * plane once. A failed issue is not kept.
+ */
+export class ScopedTokens {
+  readonly #issuer: TokenIssuer;
+  readonly #renewBeforeMs: number;
+  readonly #tokens = new Map<string, Promise<ScopedTokenResponse>>();
+  readonly #trace: Trace | undefined;
+
+  constructor(issuer: TokenIssuer, options: { renewBeforeMs?: number; trace?: Trace } = {}) {
+    this.#issuer = issuer;
+    this.#renewBeforeMs = options.renewBeforeMs ?? 30_000;
+    this.#trace = options.trace;
+  }
+
+  async get(workspaceId: string, scopes: readonly Scope[]): Promise<ScopedTokenResponse> {
+    const key = `${workspaceId} ${[...scopes].sort().join(' ')}`;
+    let pending = this.#tokens.get(key);
+    if (pending !== undefined) {
+      const issued = await pending.catch(() => undefined);
+      if (issued === undefined || Date.parse(issued.expiresAt) - Date.now() < this.#renewBeforeMs) pending = undefined;
+    }
+    if (pending === undefined) {
+      pending = this.#issuer.dataplaneToken(workspaceId, [...scopes]).then((issued) => {
+        this.#trace?.(`scoped token for ${scopes.join(' ')}, expires ${issued.expiresAt}`);
+        return issued;
+      });
+      this.#tokens.set(key, pending);
+      pending.catch(() => this.#tokens.delete(key));
+    }
+    return pending;
+  }
+
+  /** Forgets every token (on sign-out, or after a data plane refused one). */
+  forget(): void {
+    this.#tokens.clear();
+  }
+}
+
+export interface DataPlaneOptions {
+  trace?: Trace;
+  /**
+   * How long to keep retrying while the data plane answers "not yet" (a workspace
+   * created seconds ago reaches it with its next heartbeat); 0: not at all.
+   */
+  notYetWaitMs?: number;
+  /** Called once when such a wait begins (the CLI prints a note). */
+  onWaiting?(): void;
+}
+
+/** Refusals that mean "not yet": a new workspace reaches its data plane with the next heartbeat. */
+const notYet = new Set(['workspace_not_hosted', 'dataplane_not_ready']);
+
+/**
+ * A workspace's data plane, called directly with a scoped token carrying the scopes
+ * given (R2): logs, outputs, state and variables never pass through the control plane.
+ * A refused token (expired, revoked) is renewed once.
+ */
+export class DataPlaneClient {
+  readonly workspaceId: string;
+  readonly scopes: readonly Scope[];
+  readonly #tokens: ScopedTokens;
+  readonly #options: DataPlaneOptions;
+
+  constructor(tokens: ScopedTokens, workspaceId: string, scopes: readonly Scope[], options: DataPlaneOptions = {}) {
+    this.#tokens = tokens;
+    this.workspaceId = workspaceId;
+    this.scopes = scopes;
+    this.#options = options;
+  }
+
+  /** Forgets the kept tokens, so the next call asks for a fresh one. */
+  forgetTokens(): void {
+    this.#tokens.forget();
+  }
+
+  /** The data plane's API and the token to call it with. */
+  async connection(): Promise<{ http: HttpService; token: string; url: string }> {
+    const issued = await this.#tokens.get(this.workspaceId, this.scopes);
+    const url = issued.dataplane.url;
+    if (url === null || url === '') throw new DataplaneOfflineError();
+    return {
+      http: new HttpService(`${url.replace(/\/+$/, '')}/api/v1`, `the data plane (${url})`, this.#options.trace),
+      token: issued.token,
+      url,
+    };
+  }
+
+  /** Calls `attempt` with a connection: once more with a new token after a 401, and again while "not yet". */
+  async #with<T>(attempt: (http: HttpService, token: string) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + (this.#options.notYetWaitMs ?? 0);
+    let renewed = false;
+    let waiting = false;
+    for (;;) {
+      const { http, token } = await this.connection();
+      try {
+        return await attempt(http, token);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        if (error.status === 401 && !renewed) {
+          renewed = true;
+          this.#tokens.forget();
+          continue;
+        }
+        if (!notYet.has(error.code) || Date.now() > deadline) throw error;
+        if (!waiting) this.#options.onWaiting?.();
+        waiting = true;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  async #json<T>(method: string, path: string, params: Record<string, string>, options: RequestOptions = {}) {
+    return this.#with((http, token) =>
+      http.json<T>(method, fillPath(path, { workspaceId: this.workspaceId, ...params }), { ...options, token }),
+    );
+  }
+
+  /** Resolves once the data plane accepts the token for this workspace (waiting while "not yet"). */
+  async ready(): Promise<void> {
+    await this.#with(async (http, token) => {
+      const response = await http.send('GET', `/workspaces/${this.workspaceId}/deployments`, { token });
+      if (response.ok) {
+        await response.body?.cancel();
+        return;
+      }
+      // Only "not yet" is waited for; any other refusal shows on the real call.
+      const problem = await problemOf(response);
+      if (notYet.has(problem.code)) throw problem;
+    });
+  }
+
+  /** Uploads a bundle (sent once: a stream cannot be replayed; call ready() first). */
+  async deploy(body: ReadableStream<Uint8Array> | Uint8Array, sizeBytes: number, dryRun: boolean) {
+    const { http, token } = await this.connection();
+    const path: Routes['deploy']['path'] = '/workspaces/{workspaceId}/deployments';
+    return http.json<AnswerOf<Routes['deploy']>>('POST', fillPath(path, { workspaceId: this.workspaceId }), {
+      token,
+      raw: body as RequestInit['body'],
+      headers: { 'content-type': 'application/gzip', 'content-length': String(sizeBytes) },
+      query: { dryRun: dryRun || undefined },
+    });
+  }
+
+  async deployments() {
+    const path: Routes['deployments']['path'] = '/workspaces/{workspaceId}/deployments';
+    return (await this.#json<AnswerOf<Routes['deployments']>>('GET', path, {})).data;
+  }
+
+  async variables(signal?: AbortSignal) {
+    const path: Routes['variables']['path'] = '/workspaces/{workspaceId}/variables';
+    return (await this.#json<AnswerOf<Routes['variables']>>('GET', path, {}, { signal })).data;
+  }
+
+  setVariable(name: string, value: string, secret?: boolean) {
+    const path: Routes['setVariable']['path'] = '/workspaces/{workspaceId}/variables/{name}';
+    return this.#json<AnswerOf<Routes['setVariable']>>('PUT', path, { name }, { body: { value, secret } });
+  }
+
+  deleteVariable(name: string) {
+    const path: Routes['deleteVariable']['path'] = '/workspaces/{workspaceId}/variables/{name}';
+    return this.#json<undefined>('DELETE', path, { name });
+  }
+
+  logs(runId: string, after = 0, limit = 1000, signal?: AbortSignal) {
+    const path: Routes['logs']['path'] = '/runs/{runId}/logs';
+    const query: Query = { after, limit };
+    return this.#json<AnswerOf<Routes['logs']>>('GET', path, { runId }, { query, signal });
+  }
+
+  async outputs(runId: string, signal?: AbortSignal) {
+    const path: Routes['outputs']['path'] = '/runs/{runId}/outputs';
+    return (await this.#json<AnswerOf<Routes['outputs']>>('GET', path, { runId }, { signal })).data;
+  }
+
+  /** One output file's bytes, as a response to stream or save. */
+  output(runId: string, path: string): Promise<Response> {
+    const encoded = path.split('/').map(encodeURIComponent).join('/');
+    return this.#with((http, token) =>
+      http.ok('GET', `/runs/${runId}/outputs/${encoded}`, { token, headers: { accept: 'application/octet-stream' } }),
+    );
+  }
+
+  /** The job's saved state, or null when it has none yet. */
+  async state(job: string, signal?: AbortSignal) {
+    const path: Routes['state']['path'] = '/workspaces/{workspaceId}/jobs/{job}/state';
+    try {
+      return await this.#json<AnswerOf<Routes['state']>>('GET', path, { job }, { signal });
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'state_not_found') return null;
+      throw error;
+    }
+  }
+
+  setState(job: string, state: unknown) {
+    const path: Routes['setState']['path'] = '/workspaces/{workspaceId}/jobs/{job}/state';
+    return this.#json<AnswerOf<Routes['setState']>>('PUT', path, { job }, { body: { state } });
+  }
+
+  /** A single-use ticket that opens a run's app as the token's user (see the dashboard's open-app page). */
+  launchApp(runId: string, request: InteractiveLaunchRequest) {
+    return this.#json<InteractiveLaunch>('POST', '/runs/{runId}/app/launch', { runId }, { body: request });
+  }
+
+  /** The raw response of a followed log (server-sent events); see followLogs. */
+  async openLogStream(runId: string, after: number, signal?: AbortSignal): Promise<Response> {
+    const { http, token } = await this.connection();
+    return http.send('GET', `/runs/${runId}/logs`, {
+      token,
+      query: { follow: true, after },
+      headers: { accept: 'text/event-stream' },
+      signal,
+    });
+  }
+}

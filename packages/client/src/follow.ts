@@ -1,0 +1,129 @@
+import type { LogEnd, LogLine } from '@sovereign/contract/public';
+import type { DataPlaneClient } from './data-plane.ts';
+import { isAbort, problemOf, UnreachableError } from './errors.ts';
+
+/** Splits a server-sent event stream into events as they arrive (EventSource cannot send a token). */
+export async function* serverSentEvents(
+  body: ReadableStream<Uint8Array>,
+): AsyncGenerator<{ event: string; data: string }> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true }).replaceAll('\r\n', '\n');
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let event = 'message';
+        const data: string[] = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event:')) event = line.slice(6).trim();
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        }
+        if (data.length > 0) yield { event, data: data.join('\n') };
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+export interface FollowOptions {
+  /** Lines after this sequence number (0: from the start). */
+  after?: number;
+  /** Stops following: followLogs then resolves to 'stopped'. */
+  signal?: AbortSignal;
+  onLine(line: LogLine): void;
+  /** The stream is open: lines arrive as the run prints them. */
+  onOpen?(): void;
+  /**
+   * The run is not on its data plane (not claimed yet, or it never will be): how it
+   * ended, to stop with that; 'absent' to give up; undefined to keep waiting.
+   */
+  notThere?(): Promise<LogEnd | 'absent' | undefined>;
+  /** How long the data plane may stay unreachable before the error is thrown. */
+  unreachableGiveUpMs?: number;
+}
+
+const pause = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+
+const notYet = new Set(['run_not_found', 'workspace_not_hosted', 'dataplane_not_ready']);
+
+/**
+ * Follows a run's log on its data plane (server-sent events) until the run ends, and
+ * answers how it ended. A dropped stream is resumed after the last line seen; an
+ * expired token is renewed; while the run is not there yet, notThere decides.
+ */
+export async function followLogs(
+  dp: DataPlaneClient,
+  runId: string,
+  options: FollowOptions,
+): Promise<LogEnd | 'absent' | 'stopped'> {
+  let after = options.after ?? 0;
+  let unreachableSince: number | undefined;
+  let renewed = false;
+  const { signal } = options;
+  while (signal?.aborted !== true) {
+    let response: Response;
+    try {
+      response = await dp.openLogStream(runId, after, signal);
+      unreachableSince = undefined;
+    } catch (error) {
+      if (isAbort(error) || signal?.aborted) return 'stopped';
+      if (!(error instanceof UnreachableError)) throw error;
+      unreachableSince ??= Date.now();
+      if (Date.now() - unreachableSince > (options.unreachableGiveUpMs ?? 30_000)) throw error;
+      await pause(1000, signal);
+      continue;
+    }
+    if (response.status === 401 && !renewed) {
+      // A run followed for longer than a scoped token lives: get another and go on.
+      await response.body?.cancel();
+      renewed = true;
+      dp.forgetTokens();
+      continue;
+    }
+    if (!response.ok) {
+      const problem = await problemOf(response);
+      if (!notYet.has(problem.code) || options.notThere === undefined) throw problem;
+      const verdict = await options.notThere();
+      if (verdict !== undefined) return verdict;
+      await pause(500, signal);
+      continue;
+    }
+    renewed = false;
+    if (response.body === null) continue;
+    options.onOpen?.();
+    try {
+      for await (const event of serverSentEvents(response.body)) {
+        if (event.event === 'line') {
+          const line = JSON.parse(event.data) as LogLine;
+          if (line.seq <= after) continue;
+          after = line.seq;
+          options.onLine(line);
+        } else if (event.event === 'end') {
+          return JSON.parse(event.data) as LogEnd;
+        }
+      }
+    } catch (error) {
+      if (isAbort(error) || signal?.aborted) return 'stopped';
+      // The stream broke before the run ended: pick up after the last line seen.
+    }
+    await pause(500, signal);
+  }
+  return 'stopped';
+}

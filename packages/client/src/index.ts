@@ -1,0 +1,11 @@
+export { ControlPlaneClient, type ControlPlaneOptions, publicApiPath } from './control-plane.ts';
+export {
+  DataPlaneClient,
+  type DataPlaneOptions,
+  DataplaneOfflineError,
+  ScopedTokens,
+  type TokenIssuer,
+} from './data-plane.ts';
+export { ApiError, isAbort, type Problem, problemOf, UnreachableError } from './errors.ts';
+export { type FollowOptions, followLogs, serverSentEvents } from './follow.ts';
+export { fillPath, HttpService, type Query, type RequestOptions, type Trace } from './http.ts';

@@ -1,0 +1,47 @@
+import { type Static, Type } from 'typebox';
+import { RunStatuses } from '../run-states.ts';
+import { Closed, Timestamp, Uuid } from '../schema.ts';
+import { CursorParam, NextCursor } from './paging.ts';
+
+/** What started a run. */
+export const RunTriggers = ['manual', 'api', 'schedule', 'after', 'retry'] as const;
+export type RunTrigger = (typeof RunTriggers)[number];
+
+export const Run = Type.Object({
+  runId: Uuid,
+  jobId: Uuid,
+  jobName: Type.String(),
+  workspaceId: Uuid,
+  dataplaneId: Uuid,
+  deploymentId: Uuid,
+  attempt: Type.Integer(),
+  rootRunId: Uuid,
+  trigger: Type.Enum(RunTriggers),
+  status: Type.Enum(RunStatuses),
+  reasonCode: Type.Union([Type.String(), Type.Null()]),
+  exitCode: Type.Union([Type.Integer(), Type.Null()]),
+  scheduledFor: Type.Union([Timestamp, Type.Null()]),
+  createdBy: Type.Union([Uuid, Type.Null()]),
+  queuedAt: Timestamp,
+  claimedAt: Type.Union([Timestamp, Type.Null()]),
+  startedAt: Type.Union([Timestamp, Type.Null()]),
+  finishedAt: Type.Union([Timestamp, Type.Null()]),
+  cancelRequested: Type.Boolean(),
+  url: Type.Union([Type.String(), Type.Null()], {
+    description:
+      "Interactive runs: where to open the app, on the workspace's data plane (with a scoped token carrying the interactive scope). Null for batch runs.",
+  }),
+});
+export type Run = Static<typeof Run>;
+
+export const RunListQuery = Closed({
+  workspaceId: Type.Optional(Uuid),
+  jobId: Type.Optional(Uuid),
+  status: Type.Optional(Type.Enum(RunStatuses)),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  cursor: CursorParam,
+});
+export type RunListQuery = Static<typeof RunListQuery>;
+
+export const RunList = Type.Object({ data: Type.Array(Run), nextCursor: NextCursor });
+export type RunList = Static<typeof RunList>;
