@@ -62,6 +62,8 @@ interface Row {
   own?: (answer: Answer, w: World) => void;
   /** Destructive routes go after the rest (higher runs later). */
   rank?: number;
+  /** Path ids of its own, where the world's would be gone by the time it runs. */
+  ids?: (w: World) => Record<string, string>;
   /**
    * Ends the caller's sessions: each cell signs its caller in afresh and calls with that
    * session, so the sessions the other cells use live on (until signing out everywhere,
@@ -303,6 +305,26 @@ function table(): Record<string, Row> {
     },
     'DELETE /dataplanes/{dataplaneId}': { stranger: ErrorCode.dataplaneNotFound, ...from('admin', 200), rank: 3 },
     'GET /dataplanes/{dataplaneId}/health': { stranger: ErrorCode.dataplaneNotFound, ...from('viewer', 200) },
+    // The same, under their region (Airbyte's guide): a stranger does not see the region.
+    'GET /regions/{regionId}/dataplanes': { stranger: ErrorCode.regionNotFound, ...from('viewer', 200) },
+    'POST /regions/{regionId}/dataplanes': {
+      body: () => ({ name: `dp-${randomUUID()}`, enabled: true }),
+      stranger: ErrorCode.regionNotFound,
+      ...from('admin', 200),
+    },
+    'GET /regions/{regionId}/dataplanes/{dataplaneId}': { stranger: ErrorCode.regionNotFound, ...from('viewer', 200) },
+    'PATCH /regions/{regionId}/dataplanes/{dataplaneId}': {
+      body: () => ({ enabled: true }),
+      stranger: ErrorCode.regionNotFound,
+      ...from('admin', 200),
+    },
+    // Deletes the world's spare data plane: the flat DELETE takes the world's own.
+    'DELETE /regions/{regionId}/dataplanes/{dataplaneId}': {
+      ids: (w) => ({ dataplaneId: w.spareDataplaneId }),
+      stranger: ErrorCode.regionNotFound,
+      ...from('admin', 200),
+      rank: 3,
+    },
 
     // Workspaces and their scoped tokens.
     'POST /workspaces': {
@@ -374,6 +396,9 @@ async function buildWorld(h: Harness) {
   const leaverKey = await h.expect(200, 'POST', '/api-keys', { token: leaver.token, body: { name: 'left behind' } });
   await h.expect(200, 'POST', `/users/${leaver.userId}/disable`, { token: h.adminToken });
 
+  // A second data plane of the region, for the route that deletes one under its region.
+  const spare = await h.dataplane(t.people.owner.token, t.regionId);
+
   const idsOf = {
     organizationId: t.organizationId,
     regionId: t.regionId,
@@ -390,6 +415,7 @@ async function buildWorld(h: Harness) {
     other,
     outsider,
     ids: idsOf,
+    spareDataplaneId: spare.dataplaneId,
     /** What a stranger must never see: every id and email of the organization. */
     secrets: [
       ...Object.values(idsOf),
@@ -515,7 +541,7 @@ eachDatabase('access matrix: every public route, every kind of caller', (h) => {
     const call = (op: Operation, row: Row, auth: { token?: string | undefined; headers?: Record<string, string> }) => {
       const query = row.query === undefined ? '' : `?${row.query(w)}`;
       const body = row.body?.(w);
-      return h().request(op.method, `${fillPath(op.template, w.ids)}${query}`, {
+      return h().request(op.method, `${fillPath(op.template, { ...w.ids, ...row.ids?.(w) })}${query}`, {
         ...auth,
         ...(body === undefined ? {} : { body }),
       });
@@ -596,7 +622,7 @@ eachDatabase('access matrix: every public route, every kind of caller', (h) => {
     const call = (op: Operation, row: Row, token: string) => {
       const query = row.query === undefined ? '' : `?${row.query(w)}`;
       const body = row.body?.(w);
-      return h().request(op.method, `${fillPath(op.template, w.ids)}${query}`, {
+      return h().request(op.method, `${fillPath(op.template, { ...w.ids, ...row.ids?.(w) })}${query}`, {
         token,
         ...(body === undefined ? {} : { body }),
       });

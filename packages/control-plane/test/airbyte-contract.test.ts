@@ -512,4 +512,105 @@ eachDatabase("Airbyte's schemas for regions, data planes and workspaces", (h) =>
     await call(h(), 'deleteWorkspace', { token, params: { workspaceId } });
     await assertNotFound(h(), `/workspaces/${workspaceId}`, token, 'workspace_not_found');
   });
+
+  it("follows Airbyte's multi-region guide request by request, its data planes under their region", async () => {
+    const owner = await h().user('airbyte-guide');
+    const organizationId = await h().organization(owner.token);
+    const token = owner.token;
+    /** A request of the guide, as written; the answer checked against Airbyte's schema. */
+    const guide = async (method: string, url: string, status: number, schema?: string, body?: unknown) => {
+      const answer = await h().request(method, url, { token, body });
+      assert.equal(answer.status, status, `${method} ${url}: ${answer.text}`);
+      if (schema !== undefined) assertValid(schema, answer.body, `${method} ${url}`);
+      return answer.body;
+    };
+
+    // 1. Create a region.
+    const region = await guide('POST', '/regions', 200, 'RegionResponse', {
+      name: h().unique('aws-us-east-1'),
+      organizationId,
+      enabled: true,
+    });
+    const regionId: string = region.regionId;
+
+    // 2. Create a data plane, under its region: its credentials, once.
+    const created = await guide('POST', `/regions/${regionId}/dataplanes`, 200, 'DataplaneCreateResponseBody', {
+      name: 'aws-us-west-3-dp-8',
+      enabled: true,
+    });
+    const dataplaneId: string = created.dataplaneId;
+    assert.equal(typeof created.clientId, 'string');
+    assert.ok(created.clientSecret.length >= 16, 'clientSecret is a real secret');
+    assert.equal(created.regionId, regionId);
+
+    // 3. Associate a workspace with the region: its data plane has not registered yet.
+    const workspace = await guide('POST', '/workspaces', 200, 'WorkspaceResponse', {
+      name: h().unique('Acme Company'),
+      organizationId,
+      regionId,
+    });
+    assert.equal(workspace.dataplaneId, dataplaneId, 'bound to the data plane that is yet to come up');
+
+    // Manage: which region a workspace uses; regions; the region's data planes.
+    const got = await guide('GET', `/workspaces/${workspace.workspaceId}`, 200, 'WorkspaceResponse');
+    assert.equal(got.dataResidency, region.name.toLowerCase());
+    const regions = await guide('GET', `/regions?organizationId=${organizationId}`, 200, 'RegionsResponse');
+    assert.ok(ids(regions, 'regionId').includes(regionId));
+    assert.deepEqual(await guide('GET', `/regions/${regionId}`, 200, 'RegionResponse'), region);
+    const renamed = await guide('PATCH', `/regions/${regionId}`, 200, 'RegionResponse', {
+      name: `${region.name}-b`,
+      enabled: true,
+    });
+    assert.equal(renamed.name, `${region.name}-b`);
+
+    const second = await guide('POST', `/regions/${regionId}/dataplanes`, 200, 'DataplaneCreateResponseBody', {
+      name: 'aws-us-west-3-dp-9',
+      enabled: true,
+    });
+    const listed = await guide('GET', `/regions/${regionId}/dataplanes`, 200, 'DataplanesResponse');
+    assert.deepEqual(ids(listed, 'dataplaneId').sort(), [dataplaneId, second.dataplaneId].sort());
+    const plane = await guide('GET', `/regions/${regionId}/dataplanes/${dataplaneId}`, 200, 'DataplaneResponse');
+    assert.equal(plane.name, 'aws-us-west-3-dp-8');
+    assert.deepEqual(
+      plane,
+      await guide('GET', `/dataplanes/${dataplaneId}`, 200, 'DataplaneResponse'),
+      'one data plane, either path',
+    );
+    const patched = await guide('PATCH', `/regions/${regionId}/dataplanes/${dataplaneId}`, 200, 'DataplaneResponse', {
+      enabled: false,
+    });
+    assert.equal(patched.enabled, false);
+    assert.equal(patched.name, 'aws-us-west-3-dp-8', 'a merge patch');
+
+    // A data plane asked for under a region it is not in is not found there.
+    const elsewhere = await h().region(token, organizationId);
+    for (const method of ['GET', 'PATCH', 'DELETE']) {
+      const answer = await h().request(method, `/regions/${elsewhere}/dataplanes/${dataplaneId}`, {
+        token,
+        ...(method === 'PATCH' ? { body: { enabled: true } } : {}),
+      });
+      assert.equal(answer.status, 404, `${method} under another region: ${answer.text}`);
+      assert.equal(answer.body.code, 'dataplane_not_found');
+    }
+    const stranger = await h().user('airbyte-guide-stranger');
+    const hidden = await h().request('GET', `/regions/${regionId}/dataplanes`, { token: stranger.token });
+    assert.equal(hidden.status, 404, "another organization's region is not found");
+    assert.equal(hidden.body.code, 'region_not_found');
+    const noRegion = await h().request('POST', `/regions/${regionId}/dataplanes`, {
+      token,
+      body: { name: 'x', enabled: true, regionId },
+    });
+    assert.equal(noRegion.status, 400, "the region is the path's, not the body's");
+
+    const deleted = await guide(
+      'DELETE',
+      `/regions/${regionId}/dataplanes/${second.dataplaneId}`,
+      200,
+      'DataplaneResponse',
+    );
+    assert.equal(deleted.dataplaneId, second.dataplaneId);
+    await assertNotFound(h(), `/regions/${regionId}/dataplanes/${second.dataplaneId}`, token, 'dataplane_not_found');
+    await guide('DELETE', `/regions/${regionId}`, 200, 'RegionResponse');
+    await assertNotFound(h(), `/regions/${regionId}`, token, 'region_not_found');
+  });
 });

@@ -58,6 +58,17 @@ export const DataplaneCreateRequest = Closed({
 });
 export type DataplaneCreateRequest = Static<typeof DataplaneCreateRequest>;
 
+/**
+ * A data plane created under its region, as Airbyte's multi-region guide does it
+ * (`POST /regions/{regionId}/dataplanes`): the region is the path's.
+ */
+export const RegionDataplaneCreateRequest = Closed({
+  name: DataplaneName,
+  enabled: Type.Optional(Type.Boolean()),
+  publicUrl: DataplanePublicUrl,
+});
+export type RegionDataplaneCreateRequest = Static<typeof RegionDataplaneCreateRequest>;
+
 export const DataplanePatchRequest = Closed({
   name: Type.Optional(DataplaneName),
   enabled: Type.Optional(Type.Boolean()),

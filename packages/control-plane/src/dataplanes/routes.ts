@@ -10,6 +10,8 @@ import {
   dataplaneHealth,
   ErrorCode,
   normalizePublicUrl,
+  RegionDataplaneCreateRequest,
+  type Role,
   roleAtLeast,
   Uuid,
 } from '@sovereign/contract';
@@ -18,7 +20,7 @@ import { ConflictProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { type AuditEntry, audited, userAuthor } from '../audit/record.ts';
 import { boundWorkspace, roleIn } from '../auth/access.ts';
-import { principalOf } from '../auth/principal.ts';
+import { type Principal, principalOf } from '../auth/principal.ts';
 import { hashSecret, newSecret, SecretPrefix } from '../auth/secrets.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
 import { listInstances } from '../instances/store.ts';
@@ -37,6 +39,8 @@ import {
 } from './store.ts';
 
 const DataplaneParams = Closed({ dataplaneId: Uuid });
+const RegionParams = Closed({ regionId: Uuid });
+const RegionDataplaneParams = Closed({ regionId: Uuid, dataplaneId: Uuid });
 
 const tags = ['Dataplanes'];
 
@@ -59,6 +63,12 @@ function toDataplane(row: DataplaneRow) {
   };
 }
 
+/** Where a route names a data plane: by its id, and under Airbyte's nested paths its region's. */
+interface PlaneAt {
+  dataplaneId: string;
+  regionId?: string;
+}
+
 /** An event of the trail of the organization the data plane's region belongs to. */
 function dataplaneEvent(organizationId: string, action: string, dataplaneId: string): AuditEntry {
   return { organizationId, action, targetType: 'dataplane', targetId: dataplaneId };
@@ -67,6 +77,66 @@ function dataplaneEvent(organizationId: string, action: string, dataplaneId: str
 /** Data planes, in Airbyte's shapes; create answers the client credentials once. */
 export async function dataplaneRoutes(app: App, deps: Deps) {
   const { db } = deps;
+
+  /**
+   * The data plane a route names, with `minimum` in its organization. Under a region's
+   * path (Airbyte's guide) the region must be one the caller sees, and the data plane
+   * one of its own: another region's is not found there.
+   */
+  async function planeAt(tx: Queryable, principal: Principal, at: PlaneAt, minimum: Role): Promise<DataplaneRow> {
+    if (at.regionId !== undefined) await regionFor(tx, principal, at.regionId, 'viewer');
+    const plane = await dataplaneFor(tx, principal, at.dataplaneId, minimum);
+    if (at.regionId !== undefined && plane.region_id !== at.regionId) throw dataplaneNotFound();
+    return plane;
+  }
+
+  async function create(principal: Principal, requestId: string, body: DataplaneCreateRequest) {
+    const { regionId, name, enabled, publicUrl } = body;
+    const clientSecret = newSecret(SecretPrefix.dataplaneSecret);
+    const created = await audited(db, userAuthor(principal.userId, requestId), async (tx) => {
+      const region = await regionFor(tx, principal, regionId, 'admin');
+      await assertNameFree(tx, regionId, name);
+      const { dataplaneId, clientId } = await insertDataplane(tx, {
+        regionId,
+        name,
+        enabled: enabled ?? true,
+        clientSecretHash: hashSecret(clientSecret),
+        publicUrl: publicUrl === undefined ? null : normalizePublicUrl(publicUrl),
+      });
+      return {
+        result: { dataplaneId, regionId, clientId },
+        audit: dataplaneEvent(region.organization_id, 'dataplane.create', dataplaneId),
+      };
+    });
+    return { ...created, clientSecret };
+  }
+
+  async function update(principal: Principal, requestId: string, at: PlaneAt, body: DataplanePatchRequest) {
+    const { dataplaneId } = at;
+    const row = await audited(db, userAuthor(principal.userId, requestId), async (tx) => {
+      const plane = await planeAt(tx, principal, at, 'admin');
+      if (body.name !== undefined) await assertNameFree(tx, plane.region_id, body.name, dataplaneId);
+      await updateDataplane(tx, dataplaneId, { name: body.name ?? null, enabled: body.enabled ?? null });
+      if (body.publicUrl !== undefined) await setPublicUrl(tx, dataplaneId, normalizePublicUrl(body.publicUrl));
+      return {
+        result: await dataplaneFor(tx, principal, dataplaneId, 'admin'),
+        audit: dataplaneEvent(plane.organization_id, 'dataplane.update', dataplaneId),
+      };
+    });
+    return toDataplane(row);
+  }
+
+  async function remove(principal: Principal, requestId: string, at: PlaneAt) {
+    const { dataplaneId } = at;
+    const row = await audited(db, userAuthor(principal.userId, requestId), async (tx) => {
+      const plane = await planeAt(tx, principal, at, 'admin');
+      await deleteDataplanes(tx, { dataplaneId });
+      const deleted = await findDataplane(tx, dataplaneId);
+      if (deleted === undefined) throw dataplaneNotFound();
+      return { result: deleted, audit: dataplaneEvent(plane.organization_id, 'dataplane.delete', dataplaneId) };
+    });
+    return toDataplane(row);
+  }
 
   app.get(
     '/dataplanes',
@@ -109,27 +179,7 @@ export async function dataplaneRoutes(app: App, deps: Deps) {
         response: { 200: DataplaneCreateResponseBody },
       },
     },
-    async (request) => {
-      const principal = principalOf(request);
-      const { regionId, name, enabled, publicUrl } = request.body;
-      const clientSecret = newSecret(SecretPrefix.dataplaneSecret);
-      const created = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
-        const region = await regionFor(tx, principal, regionId, 'admin');
-        await assertNameFree(tx, regionId, name);
-        const { dataplaneId, clientId } = await insertDataplane(tx, {
-          regionId,
-          name,
-          enabled: enabled ?? true,
-          clientSecretHash: hashSecret(clientSecret),
-          publicUrl: publicUrl === undefined ? null : normalizePublicUrl(publicUrl),
-        });
-        return {
-          result: { dataplaneId, regionId, clientId },
-          audit: dataplaneEvent(region.organization_id, 'dataplane.create', dataplaneId),
-        };
-      });
-      return { ...created, clientSecret };
-    },
+    async (request) => create(principalOf(request), request.id, request.body),
   );
 
   app.get(
@@ -143,7 +193,7 @@ export async function dataplaneRoutes(app: App, deps: Deps) {
         response: { 200: DataplaneResponse },
       },
     },
-    async (request) => toDataplane(await dataplaneFor(db, principalOf(request), request.params.dataplaneId, 'viewer')),
+    async (request) => toDataplane(await planeAt(db, principalOf(request), request.params, 'viewer')),
   );
 
   app.patch(
@@ -161,26 +211,7 @@ export async function dataplaneRoutes(app: App, deps: Deps) {
         response: { 200: DataplaneResponse },
       },
     },
-    async (request) => {
-      const principal = principalOf(request);
-      const { dataplaneId } = request.params;
-      const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
-        const plane = await dataplaneFor(tx, principal, dataplaneId, 'admin');
-        if (request.body.name !== undefined) await assertNameFree(tx, plane.region_id, request.body.name, dataplaneId);
-        await updateDataplane(tx, dataplaneId, {
-          name: request.body.name ?? null,
-          enabled: request.body.enabled ?? null,
-        });
-        if (request.body.publicUrl !== undefined) {
-          await setPublicUrl(tx, dataplaneId, normalizePublicUrl(request.body.publicUrl));
-        }
-        return {
-          result: await dataplaneFor(tx, principal, dataplaneId, 'admin'),
-          audit: dataplaneEvent(plane.organization_id, 'dataplane.update', dataplaneId),
-        };
-      });
-      return toDataplane(row);
-    },
+    async (request) => update(principalOf(request), request.id, request.params, request.body),
   );
 
   app.delete(
@@ -194,18 +225,7 @@ export async function dataplaneRoutes(app: App, deps: Deps) {
         response: { 200: DataplaneResponse },
       },
     },
-    async (request) => {
-      const principal = principalOf(request);
-      const { dataplaneId } = request.params;
-      const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
-        const plane = await dataplaneFor(tx, principal, dataplaneId, 'admin');
-        await deleteDataplanes(tx, { dataplaneId });
-        const deleted = await findDataplane(tx, dataplaneId);
-        if (deleted === undefined) throw dataplaneNotFound();
-        return { result: deleted, audit: dataplaneEvent(plane.organization_id, 'dataplane.delete', dataplaneId) };
-      });
-      return toDataplane(row);
-    },
+    async (request) => remove(principalOf(request), request.id, request.params),
   );
 
   app.get(
@@ -256,5 +276,84 @@ export async function dataplaneRoutes(app: App, deps: Deps) {
         })),
       };
     },
+  );
+
+  // The same data planes under their region, as Airbyte's multi-region guide addresses
+  // them: same bodies (the region is the path's), answers and errors.
+  const regionTags = ['Dataplanes'];
+  app.get(
+    '/regions/:regionId/dataplanes',
+    {
+      schema: {
+        tags: regionTags,
+        operationId: 'listRegionDataplanes',
+        summary: "List a region's data planes",
+        params: RegionParams,
+        response: { 200: DataplanesResponse },
+      },
+    },
+    async (request) => {
+      const { regionId } = request.params;
+      await regionFor(db, principalOf(request), regionId, 'viewer');
+      return { data: (await listDataplanesInRegions(db, [regionId])).map(toDataplane) };
+    },
+  );
+
+  app.post(
+    '/regions/:regionId/dataplanes',
+    {
+      schema: {
+        tags: regionTags,
+        operationId: 'createRegionDataplane',
+        summary: 'Create a data plane in the region; its client credentials are shown in this answer only',
+        params: RegionParams,
+        body: RegionDataplaneCreateRequest,
+        response: { 200: DataplaneCreateResponseBody },
+      },
+    },
+    async (request) => create(principalOf(request), request.id, { ...request.body, regionId: request.params.regionId }),
+  );
+
+  app.get(
+    '/regions/:regionId/dataplanes/:dataplaneId',
+    {
+      schema: {
+        tags: regionTags,
+        operationId: 'getRegionDataplane',
+        summary: 'Get a data plane of the region',
+        params: RegionDataplaneParams,
+        response: { 200: DataplaneResponse },
+      },
+    },
+    async (request) => toDataplane(await planeAt(db, principalOf(request), request.params, 'viewer')),
+  );
+
+  app.patch(
+    '/regions/:regionId/dataplanes/:dataplaneId',
+    {
+      schema: {
+        tags: regionTags,
+        operationId: 'updateRegionDataplane',
+        summary: 'Rename, enable or disable a data plane of the region, or set its public URL (merge patch)',
+        params: RegionDataplaneParams,
+        body: DataplanePatchRequest,
+        response: { 200: DataplaneResponse },
+      },
+    },
+    async (request) => update(principalOf(request), request.id, request.params, request.body),
+  );
+
+  app.delete(
+    '/regions/:regionId/dataplanes/:dataplaneId',
+    {
+      schema: {
+        tags: regionTags,
+        operationId: 'deleteRegionDataplane',
+        summary: 'Delete a data plane of the region (soft delete); its credentials stop working at once',
+        params: RegionDataplaneParams,
+        response: { 200: DataplaneResponse },
+      },
+    },
+    async (request) => remove(principalOf(request), request.id, request.params),
   );
 }
