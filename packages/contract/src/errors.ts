@@ -51,6 +51,7 @@ export const ErrorCode = {
   regionNameTaken: 'region_name_taken',
   regionDisabled: 'region_disabled',
   regionNotUsable: 'region_not_usable',
+  organizationRegionMismatch: 'organization_region_mismatch',
   dataplaneNotFound: 'dataplane_not_found',
   dataplaneNameTaken: 'dataplane_name_taken',
   noDataplaneAvailable: 'no_dataplane_available',

@@ -57,6 +57,8 @@ export interface OrganizationsTable {
   organization_id: string;
   name: string;
   is_default: boolean;
+  /** Its data region, for good; null: each workspace picks its own. */
+  region_id: string | null;
   created_at: Date;
   updated_at: Date;
   deleted_at: Date | null;

@@ -106,4 +106,84 @@ eachDatabase('organizations, members and audit', (h) => {
     );
     assert.ok(Number(next.data[0].auditEventId) < Number(page.data[1].auditEventId));
   });
+
+  it('keeps an organization created with a data region in it for good: a workspace elsewhere is refused', async () => {
+    const adminOrg = h().plane.bootstrap.defaultOrganizationId;
+    const eu = await h().region(h().adminToken, adminOrg, h().unique('EU'));
+    const us = await h().region(h().adminToken, adminOrg, h().unique('us'));
+    await h().dataplane(h().adminToken, eu);
+    await h().dataplane(h().adminToken, us);
+    const owner = await h().user('resident');
+
+    const created = await h().expect(200, 'POST', '/organizations', {
+      token: owner.token,
+      body: { name: h().unique('acme'), regionId: eu },
+    });
+    assert.equal(created.regionId, eu);
+    const euName = (await h().expect(200, 'GET', `/regions/${eu}`, { token: owner.token })).name as string;
+    assert.equal(created.dataResidency, euName.toLowerCase());
+    const listed = await h().expect(200, 'GET', '/organizations', { token: owner.token });
+    assert.deepEqual(
+      listed.data.map((o: { regionId: string | null; dataResidency: string | null }) => [o.regionId, o.dataResidency]),
+      [[eu, euName.toLowerCase()]],
+      'the list shows each organization’s region',
+    );
+    const org = created.organizationId as string;
+
+    const inEu = await h().workspace(owner.token, org, eu);
+    assert.equal(inEu.dataResidency, euName.toLowerCase());
+    const inUs = await h().request('POST', '/workspaces', {
+      token: owner.token,
+      body: { name: h().unique('ws'), organizationId: org, regionId: us },
+    });
+    assert.equal(inUs.status, 409, inUs.text);
+    assert.equal(inUs.body.code, 'organization_region_mismatch');
+    assert.equal(inUs.body.organizationRegionId, eu);
+    assert.match(inUs.body.detail, /keeps its data in region/);
+
+    // For good: a patch has no region to change, and a rename keeps it.
+    const renamed = await h().expect(200, 'PATCH', `/organizations/${org}`, {
+      token: owner.token,
+      body: { name: h().unique('acme-b') },
+    });
+    assert.equal(renamed.regionId, eu);
+    const moved = await h().request('PATCH', `/organizations/${org}`, { token: owner.token, body: { regionId: us } });
+    assert.equal(moved.status, 400, 'the region is not a field a patch takes');
+
+    // Without a region, as before: each workspace picks.
+    const free = await h().expect(200, 'POST', '/organizations', {
+      token: owner.token,
+      body: { name: h().unique('free') },
+    });
+    assert.equal(free.regionId, null);
+    assert.equal(free.dataResidency, null);
+    await h().workspace(owner.token, free.organizationId, eu);
+    await h().workspace(owner.token, free.organizationId, us);
+  });
+
+  it('takes as an organization’s region only a shared, enabled region the caller sees', async () => {
+    const t = await h().tenant('own-region');
+    const own = await h().request('POST', '/organizations', {
+      token: t.people.owner.token,
+      body: { name: h().unique('x'), regionId: t.regionId },
+    });
+    assert.equal(own.status, 409, own.text);
+    assert.equal(own.body.code, 'region_not_usable');
+    const stranger = await h().user('stranger-region');
+    const hidden = await h().request('POST', '/organizations', {
+      token: stranger.token,
+      body: { name: h().unique('y'), regionId: t.regionId },
+    });
+    assert.equal(hidden.status, 404, hidden.text);
+    assert.equal(hidden.body.code, 'region_not_found');
+    const adminOrg = h().plane.bootstrap.defaultOrganizationId;
+    const off = await h().region(h().adminToken, adminOrg, h().unique('off'));
+    await h().expect(200, 'PATCH', `/regions/${off}`, { token: h().adminToken, body: { enabled: false } });
+    const disabled = await h().request('POST', '/organizations', {
+      token: stranger.token,
+      body: { name: h().unique('z'), regionId: off },
+    });
+    assert.equal(disabled.status, 409, disabled.text);
+    assert.equal(disabled.body.code, 'region_disabled');
+  });
 });

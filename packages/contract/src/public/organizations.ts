@@ -9,6 +9,13 @@ export const Organization = Type.Object({
   organizationId: Uuid,
   name: Type.String(),
   isDefault: Type.Boolean(),
+  /**
+   * Its data region, chosen at creation for good (as dltHub's organizations): every
+   * workspace of it is there. Null: each workspace picks its own region.
+   */
+  regionId: Type.Union([Uuid, Type.Null()]),
+  /** The region's name, lower case as a workspace's `dataResidency`; null with no region. */
+  dataResidency: Type.Union([Type.String(), Type.Null()]),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
@@ -21,7 +28,11 @@ export type MyOrganization = Static<typeof MyOrganization>;
 export const OrganizationList = Type.Object({ data: Type.Array(MyOrganization) });
 export type OrganizationList = Static<typeof OrganizationList>;
 
-export const OrganizationCreateRequest = Closed({ name: OrgName });
+export const OrganizationCreateRequest = Closed({
+  name: OrgName,
+  /** A shared region (of the instance's default organization) to keep all its data in, for good. */
+  regionId: Type.Optional(Uuid),
+});
 export type OrganizationCreateRequest = Static<typeof OrganizationCreateRequest>;
 
 export const OrganizationPatchRequest = Closed({ name: Type.Optional(OrgName) });

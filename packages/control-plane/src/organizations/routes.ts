@@ -19,10 +19,10 @@ import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
 import { type AuditEntry, audited, userAuthor } from '../audit/record.ts';
 import { boundOrganization, effectiveRole, requireKeyRole, requireRole } from '../auth/access.ts';
-import { principalOf } from '../auth/principal.ts';
+import { type Principal, principalOf } from '../auth/principal.ts';
 import { findUserByEmail } from '../auth/store.ts';
 import { type Deps, iso } from '../context.ts';
-import type { OrganizationsTable } from '../tables.ts';
+import { regionFor } from '../regions/access.ts';
 import { announceRevocations } from '../tokens/revocations.ts';
 import { revokeScopedTokens } from '../tokens/store.ts';
 import {
@@ -35,6 +35,7 @@ import {
   listMembers,
   listMemberships,
   type MemberRow,
+  type OrganizationRow,
   renameOrganization,
   setMemberRole,
 } from './store.ts';
@@ -42,14 +43,33 @@ import {
 const OrgParams = Closed({ organizationId: Uuid });
 const MemberParams = Closed({ organizationId: Uuid, userId: Uuid });
 
-function toOrg(row: OrganizationsTable) {
+function toOrg(row: OrganizationRow) {
   return {
     organizationId: row.organization_id,
     name: row.name,
     isDefault: row.is_default,
+    regionId: row.region_id,
+    dataResidency: row.region_name?.toLowerCase() ?? null,
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
   };
+}
+
+/**
+ * An organization's region is a shared one (of the instance's default organization): a
+ * new organization has none of its own, and its region is for good.
+ */
+async function assertSharedRegion(tx: Queryable, principal: Principal, regionId: string): Promise<void> {
+  const region = await regionFor(tx, principal, regionId, 'viewer');
+  if (!region.is_default_org) {
+    throw new ConflictProblem(
+      ErrorCode.regionNotUsable,
+      "An organization's region must be a shared one; this one belongs to an organization.",
+    );
+  }
+  if (!region.enabled) {
+    throw new ConflictProblem(ErrorCode.regionDisabled, 'The region is disabled; enable it or choose another.');
+  }
 }
 
 function toMember(row: MemberRow) {
@@ -106,8 +126,10 @@ export async function organizationRoutes(app: App, deps: Deps) {
       const principal = principalOf(request);
       // It makes the key's user an owner: a key below owner, or for one workspace, may not.
       requireKeyRole(principal, 'owner', 'create an organization');
+      const { name, regionId } = request.body;
       const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
-        const org = await insertOrganization(tx, { name: request.body.name, isDefault: false });
+        if (regionId !== undefined) await assertSharedRegion(tx, principal, regionId);
+        const org = await insertOrganization(tx, { name, isDefault: false, regionId: regionId ?? null });
         await insertMembership(tx, org.organization_id, principal.userId, 'owner');
         return {
           result: org,

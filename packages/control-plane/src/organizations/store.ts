@@ -6,17 +6,27 @@ import type { MembershipsTable, OrganizationsTable, UsersTable } from '../tables
 /** A member as the API shows them: the user and their role. */
 export type MemberRow = Pick<UsersTable, 'user_id' | 'email' | 'name'> & Pick<MembershipsTable, 'role' | 'created_at'>;
 
+/** An organization with the name of its data region (null when it has none). */
+export type OrganizationRow = OrganizationsTable & { region_name: string | null };
+
 /** An organization and the caller's membership role there. */
-export type MembershipRow = OrganizationsTable & Pick<MembershipsTable, 'role'>;
+export type MembershipRow = OrganizationRow & Pick<MembershipsTable, 'role'>;
+
+/** Organizations as the API shows them: with their region's name. */
+const withRegion = 'organizations o LEFT JOIN regions r ON r.region_id = o.region_id';
 
 export async function insertOrganization(
   tx: Queryable,
-  organization: { name: string; isDefault: boolean },
-): Promise<OrganizationsTable> {
-  const [row] = await tx.query<OrganizationsTable>(
-    'INSERT INTO organizations (organization_id, name, is_default) VALUES ($1, $2, $3) RETURNING *',
-    [randomUUID(), organization.name, organization.isDefault],
-  );
+  organization: { name: string; isDefault: boolean; regionId?: string | null },
+): Promise<OrganizationRow> {
+  const organizationId = randomUUID();
+  await tx.query('INSERT INTO organizations (organization_id, name, is_default, region_id) VALUES ($1, $2, $3, $4)', [
+    organizationId,
+    organization.name,
+    organization.isDefault,
+    organization.regionId ?? null,
+  ]);
+  const row = await findOrganization(tx, organizationId);
   if (row === undefined) throw new Error('insert returned nothing');
   return row;
 }
@@ -27,10 +37,11 @@ export async function findDefaultOrganization(db: Queryable): Promise<Organizati
   return row;
 }
 
-export async function findOrganization(db: Queryable, organizationId: string): Promise<OrganizationsTable | undefined> {
-  const [row] = await db.query<OrganizationsTable>('SELECT * FROM organizations WHERE organization_id = $1', [
-    organizationId,
-  ]);
+export async function findOrganization(db: Queryable, organizationId: string): Promise<OrganizationRow | undefined> {
+  const [row] = await db.query<OrganizationRow>(
+    `SELECT o.*, r.name AS region_name FROM ${withRegion} WHERE o.organization_id = $1`,
+    [organizationId],
+  );
   return row;
 }
 
@@ -47,13 +58,13 @@ export async function renameOrganization(
   tx: Queryable,
   organizationId: string,
   name: string | null,
-): Promise<OrganizationsTable | undefined> {
-  const [row] = await tx.query<OrganizationsTable>(
+): Promise<OrganizationRow | undefined> {
+  const [row] = await tx.query<Pick<OrganizationsTable, 'organization_id'>>(
     `UPDATE organizations SET name = coalesce($2, name), updated_at = now()
-      WHERE organization_id = $1 RETURNING *`,
+      WHERE organization_id = $1 RETURNING organization_id`,
     [organizationId, name],
   );
-  return row;
+  return row === undefined ? undefined : findOrganization(tx, organizationId);
 }
 
 /** The user's live organizations and their role in each, by name; only `onlyOrganizationId` when given. */
@@ -63,7 +74,7 @@ export async function listMemberships(
   onlyOrganizationId: string | null,
 ): Promise<MembershipRow[]> {
   return db.query<MembershipRow>(
-    `SELECT o.*, m.role FROM organizations o JOIN memberships m USING (organization_id)
+    `SELECT o.*, r.name AS region_name, m.role FROM ${withRegion} JOIN memberships m ON m.organization_id = o.organization_id
       WHERE m.user_id = $1 AND o.deleted_at IS NULL AND ($2::uuid IS NULL OR o.organization_id = $2)
       ORDER BY o.name, o.organization_id`,
     [userId, onlyOrganizationId],

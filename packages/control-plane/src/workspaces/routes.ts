@@ -18,8 +18,10 @@ import { boundWorkspace, requireRole, roleIn } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
 import { findDataplaneOrganization, findDataplaneToHost } from '../dataplanes/store.ts';
+import { findOrganization } from '../organizations/store.ts';
 import { decodeCursor, isText, isUuid, page } from '../paging.ts';
 import { regionFor } from '../regions/access.ts';
+import type { RegionRow } from '../regions/store.ts';
 import { workspaceFor, workspaceNotFound } from './access.ts';
 import {
   deleteWorkspace,
@@ -38,6 +40,21 @@ async function assertNameFree(tx: Queryable, organizationId: string, name: strin
   if (await isWorkspaceNameTaken(tx, organizationId, name, except ?? null)) {
     throw new ConflictProblem(ErrorCode.workspaceNameTaken, 'The organization already has a workspace with that name.');
   }
+}
+
+/**
+ * An organization created with a data region keeps every workspace there, for good: a
+ * workspace elsewhere takes another organization (as in dltHub).
+ */
+async function assertOrganizationRegion(tx: Queryable, organizationId: string, region: RegionRow): Promise<void> {
+  const organization = await findOrganization(tx, organizationId);
+  if (organization?.region_id == null || organization.region_id === region.region_id) return;
+  throw new ConflictProblem(
+    ErrorCode.organizationRegionMismatch,
+    `The organization keeps its data in region ${organization.region_name ?? organization.region_id}, for good; ` +
+      'a workspace in another region needs an organization of that region.',
+    { organizationRegionId: organization.region_id },
+  );
 }
 
 /** The data plane of the region a new workspace is bound to for good (see findDataplaneToHost). */
@@ -100,6 +117,7 @@ export async function workspaceRoutes(app: App, deps: Deps) {
         if (!region.enabled) {
           throw new ConflictProblem(ErrorCode.regionDisabled, 'The region is disabled; enable it or choose another.');
         }
+        await assertOrganizationRegion(tx, organizationId, region);
         await assertNameFree(tx, organizationId, name);
         const dataplaneId = await pickDataplane(tx, regionId);
         const workspaceId = await insertWorkspace(tx, { organizationId, name, regionId, dataplaneId });
