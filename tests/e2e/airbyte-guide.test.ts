@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { databaseTargets } from '@sovereign/server-kit/testing';
+import { call, expectStatus, Platform } from '../support/platform.ts';
+
+/**
+ * Airbyte's "Implement multiple regions", in its order, against real processes: create a
+ * region, create a data plane under it, associate a workspace; the data plane is
+ * deployed and self-registers later. The workspace is created before its data plane ever
+ * came up, and its first run runs once it has. The requests' answers are checked
+ * against Airbyte's schemas in packages/control-plane/test/airbyte-contract.test.ts.
+ */
+const project = {
+  'sovereign.yaml': `jobs:
+  - name: hello
+    run: echo "hello from a late data plane"
+`,
+};
+
+for (const target of databaseTargets()) {
+  describe(`Airbyte's multi-region guide, in its order, real processes [${target.name}]`, () => {
+    let platform: Platform;
+    before(async () => {
+      platform = await Platform.start(target);
+    });
+    after(async () => {
+      await platform?.stop();
+    });
+
+    it('creates a workspace before its region’s data plane registers; its first run runs once the data plane is up', async () => {
+      const token = platform.adminToken;
+      const organizationId = platform.defaultOrganizationId;
+      // 1. Create a region.
+      const region = await expectStatus(200, 'POST', `${platform.cp}/regions`, {
+        token,
+        body: { name: 'aws-us-east-1', organizationId, enabled: true },
+      });
+      // 2. Create a data plane under it; note its credentials.
+      const created = await expectStatus(200, 'POST', `${platform.cp}/regions/${region.regionId}/dataplanes`, {
+        token,
+        body: { name: 'aws-us-west-3-dp-8', enabled: true },
+      });
+      // 3. Associate a workspace with the region: no instance of its data plane has run yet.
+      const health = await expectStatus(200, 'GET', `${platform.cp}/dataplanes/${created.dataplaneId}/health`, {
+        token,
+      });
+      assert.equal(health.status, 'unknown', 'the data plane has never registered');
+      const workspace = await expectStatus(200, 'POST', `${platform.cp}/workspaces`, {
+        token,
+        body: { name: 'Acme Company', organizationId, regionId: region.regionId },
+      });
+      assert.equal(workspace.dataplaneId, created.dataplaneId);
+      assert.equal(workspace.dataResidency, 'aws-us-east-1');
+      const early = await call('POST', `${platform.cp}/workspaces/${workspace.workspaceId}/dataplane-token`, {
+        token,
+        body: { scopes: ['deployments:write'] },
+      });
+      assert.equal(early.status, 200, `a scoped token before the data plane is up: ${JSON.stringify(early.body)}`);
+      assert.equal(early.body.dataplane.url, null, 'no address to send a client to yet');
+
+      // The data plane is deployed with its credentials, and registers itself.
+      const plane = await platform.prepareDataPlane('late-1', region.regionId, created);
+      platform.dataplanes.set(plane.name, { ...plane, service: await platform.startDataPlane(plane) });
+      const up = await expectStatus(200, 'GET', `${platform.cp}/dataplanes/${created.dataplaneId}/health`, { token });
+      assert.equal(up.status, 'healthy');
+      assert.equal(up.publicUrl, plane.url, 'its first registration pinned its URL');
+
+      const { jobs } = await platform.deploy(token, workspace.workspaceId, project);
+      const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs.hello}/runs`, { token });
+      await platform.waitFor(
+        async () => (await call('GET', `${platform.cp}/runs/${run.runId}`, { token })).body.status === 'succeeded',
+        'the first run to succeed',
+        60_000,
+      );
+    });
+  });
+}
