@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type Environment,
@@ -170,13 +170,16 @@ export const ControlPlaneEnv = Type.Object({
 export function configFromEnv(env: Environment = process.env): ControlPlaneConfig {
   return readEnvironment(ControlPlaneEnv, env, (v) => {
     const port = v.SOV_CONTROL_PLANE_PORT ?? v.SOV_PORT;
+    // Every directory absolute from the start, whatever the working directory does later.
+    const home = resolve(v.SOV_HOME);
+    const file = (path: string | undefined) => path && resolve(path);
     return {
       host: v.SOV_HOST,
       port,
       publicUrl: (v.SOV_PUBLIC_URL ?? `http://${v.SOV_HOST}:${port}`).replace(/\/+$/, ''),
       database: {
         url: v.SOV_DATABASE_URL,
-        dataDir: v.SOV_DATABASE_DIR ?? join(v.SOV_HOME, 'control-plane', 'db'),
+        dataDir: resolve(v.SOV_DATABASE_DIR ?? join(home, 'control-plane', 'db')),
       },
       logLevel: logLevelOf(v.SOV_LOG_LEVEL),
       sessionTtlSeconds: v.SOV_SESSION_TTL_SECONDS,
@@ -186,7 +189,7 @@ export function configFromEnv(env: Environment = process.env): ControlPlaneConfi
         v.SOV_ADMIN_PASSWORD === undefined ? undefined : { email: v.SOV_ADMIN_EMAIL, password: v.SOV_ADMIN_PASSWORD },
       bodyLimit: v.SOV_BODY_LIMIT_BYTES,
       heartbeatIntervalSeconds: v.SOV_HEARTBEAT_INTERVAL_SECONDS,
-      dashboardDir: v.SOV_DASHBOARD_DIR ?? defaultDashboardDir,
+      dashboardDir: resolve(v.SOV_DASHBOARD_DIR ?? defaultDashboardDir),
       passwordCostLog2: v.SOV_PASSWORD_COST_LOG2,
       runLeaseSeconds: v.SOV_RUN_LEASE_SECONDS,
       schedulerTickMs: v.SOV_SCHEDULER_TICK_MS,
@@ -200,10 +203,10 @@ export function configFromEnv(env: Environment = process.env): ControlPlaneConfi
       },
       masterKey: {
         key: v.SOV_MASTER_KEY,
-        file: v.SOV_MASTER_KEY_FILE,
+        file: file(v.SOV_MASTER_KEY_FILE),
+        previousFile: file(v.SOV_PREVIOUS_MASTER_KEY_FILE),
         previousKey: v.SOV_PREVIOUS_MASTER_KEY,
-        previousFile: v.SOV_PREVIOUS_MASTER_KEY_FILE,
-        devKeyPath: join(v.SOV_HOME, 'control-plane', 'master.key'),
+        devKeyPath: join(home, 'control-plane', 'master.key'),
       },
       dev: v.SOV_DEV,
     };

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { interactiveSessionMaxSeconds, publicUrlPattern, tokenClockSkewSeconds } from '@sovereign/contract';
 import {
   type Environment,
@@ -246,10 +246,13 @@ function storageFrom(v: Static<typeof DataPlaneStorageEnv>, problems: Problems):
       problems.add('SOV_CLIENT_ID', 'SOV_CLIENT_ID is required');
     dataDir = join(v.SOV_HOME ?? '.sovereign', 'dataplanes', v.SOV_CLIENT_ID ?? '');
   }
+  // Absolute from the start: a run works in a directory of its own, where a relative
+  // path (of its state file, its outputs) would point somewhere else.
+  dataDir = resolve(dataDir);
   return {
     dataDir,
     database: { url: v.SOV_DATABASE_URL, dataDir: join(dataDir, 'db') },
-    masterKey: { key: v.SOV_MASTER_KEY, file: v.SOV_MASTER_KEY_FILE },
+    masterKey: { key: v.SOV_MASTER_KEY, file: v.SOV_MASTER_KEY_FILE && resolve(v.SOV_MASTER_KEY_FILE) },
     dev: v.SOV_DEV,
   };
 }
@@ -376,8 +379,8 @@ export function configFromEnv(env: Environment = process.env): DataPlaneConfig {
       clientId: v.SOV_CLIENT_ID,
       clientSecret: v.SOV_CLIENT_SECRET,
       ...storage,
-      artifactsDir: v.SOV_ARTIFACTS_DIR ?? join(storage.dataDir, 'artifacts'),
-      workDir: v.SOV_WORK_DIR ?? join(storage.dataDir, 'work'),
+      artifactsDir: resolve(v.SOV_ARTIFACTS_DIR ?? join(storage.dataDir, 'artifacts')),
+      workDir: resolve(v.SOV_WORK_DIR ?? join(storage.dataDir, 'work')),
       deploymentCacheBytes: v.SOV_DEPLOYMENT_CACHE_BYTES,
       killGraceSeconds: v.SOV_KILL_GRACE_SECONDS,
       instanceStaleSeconds: v.SOV_INSTANCE_STALE_SECONDS,
@@ -390,7 +393,7 @@ export function configFromEnv(env: Environment = process.env): DataPlaneConfig {
       interactiveSessionSeconds: v.SOV_INTERACTIVE_SESSION_SECONDS,
       tokenSkewSeconds: v.SOV_TOKEN_CLOCK_SKEW_SECONDS,
       logLevel: logLevelOf(v.SOV_LOG_LEVEL),
-      homeDir: v.SOV_HOME,
+      homeDir: v.SOV_HOME && resolve(v.SOV_HOME),
       sandbox: sandboxSettings(v, problems),
       runLimits: limitSettingsFromEnv(v, problems),
     };
