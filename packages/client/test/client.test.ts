@@ -89,6 +89,21 @@ for (const target of databaseTargets()) {
       });
     });
 
+    it('reads a job’s state: null (or state_not_found for the CLI) before one is saved, then what was set', async () => {
+      const tokens = new ScopedTokens(client(tenant.token));
+      const reader = new DataPlaneClient(tokens, tenant.workspace.workspaceId, ['state:read']);
+      const writer = new DataPlaneClient(tokens, tenant.workspace.workspaceId, ['state:write']);
+      assert.equal(await reader.state('hello'), null);
+      await assert.rejects(reader.requireState('hello'), (error: unknown) => {
+        assert.ok(error instanceof ApiError, String(error));
+        assert.equal(error.code, 'state_not_found');
+        return true;
+      });
+      await writer.setState('hello', { cursor: 7 });
+      assert.deepEqual((await reader.requireState('hello')).state, { cursor: 7 });
+      assert.deepEqual((await reader.state('hello'))?.state, { cursor: 7 });
+    });
+
     it('follows a run’s log to its end, every line once, and again from the start after it ended', async () => {
       const cp = client(tenant.token);
       const run = await cp.trigger(jobs.hello as string);
