@@ -1,8 +1,7 @@
+import { ApiError, ControlPlaneClient, DataPlaneClient, ScopedTokens } from '@sovereign/client';
 import type { Scope, Workspace } from '@sovereign/contract';
-import { ControlPlane } from './api/control-plane.ts';
-import { DataPlane } from './api/data-plane.ts';
 import { configDir, defaultApiUrl, defaultProfile, type Profile, ProfileStore } from './config/profiles.ts';
-import { ApiError, CliError, NoWorkspaceError } from './errors.ts';
+import { CliError, NotSignedInError, NoWorkspaceError } from './errors.ts';
 import { Output } from './output/output.ts';
 import { findWorkspace } from './resolve.ts';
 
@@ -27,7 +26,8 @@ export class Context {
   readonly options: GlobalOptions;
   readonly env: NodeJS.ProcessEnv;
   #profile: Profile | undefined;
-  #cp: ControlPlane | undefined;
+  #cp: ControlPlaneClient | undefined;
+  #tokens: ScopedTokens | undefined;
 
   constructor(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env) {
     this.options = options;
@@ -65,12 +65,27 @@ export class Context {
   }
 
   /** The control plane, with SOV_TOKEN (an API key, for scripts) or the profile's session. */
-  async controlPlane(): Promise<ControlPlane> {
+  async controlPlane(): Promise<ControlPlaneClient> {
     if (this.#cp === undefined) {
       const token = this.env.SOV_TOKEN || (await this.profile()).accessToken;
-      this.#cp = new ControlPlane(await this.apiUrl(), token, this.profileName, this.output);
+      this.#cp = this.controlPlaneAt(await this.apiUrl(), token);
     }
     return this.#cp;
+  }
+
+  /**
+   * A control plane client with this credential (undefined: signed out, as `sov login`
+   * starts). A refused credential becomes NotSignedInError, which says to sign in again;
+   * --debug traces each request (never the token).
+   */
+  controlPlaneAt(apiUrl: string, token: string | undefined): ControlPlaneClient {
+    const profile = this.profileName;
+    return new ControlPlaneClient({
+      url: apiUrl,
+      credential: () => token,
+      onUnauthorized: (error) => new NotSignedInError(profile, error !== undefined, error?.code),
+      trace: (message) => this.output.trace(message),
+    });
   }
 
   /** The workspace a command works on: --workspace, SOV_WORKSPACE, or the profile's current one. */
@@ -93,10 +108,22 @@ export class Context {
     }
   }
 
-  /** The workspace's data plane, with a token for just these scopes. */
-  async dataPlane(scopes: Scope[], workspaceId?: string): Promise<DataPlane> {
+  /**
+   * The workspace's data plane, with a token for just these scopes, fetched now: a
+   * refusal then comes before the command changes anything. While the data plane has
+   * not picked up a new workspace (its next heartbeat), calls wait for it with a note.
+   */
+  async dataPlane(scopes: Scope[], workspaceId?: string): Promise<DataPlaneClient> {
     const cp = await this.controlPlane();
     const id = workspaceId ?? (await this.workspace()).workspaceId;
-    return DataPlane.connect(cp, id, scopes, this.output);
+    const trace = (message: string) => this.output.trace(message);
+    this.#tokens ??= new ScopedTokens(cp, { trace });
+    const dp = new DataPlaneClient(this.#tokens, id, scopes, {
+      trace,
+      notYetWaitMs: 30_000,
+      onWaiting: () => this.output.note(this.output.err.dim('Waiting for the data plane to pick up the workspace…')),
+    });
+    await dp.connection();
+    return dp;
   }
 }

@@ -1,3 +1,5 @@
+import { ApiError, DataplaneOfflineError, UnreachableError } from '@sovereign/client';
+
 /**
  * Every failure the CLI reports is one of these: a message that says what went wrong,
  * a hint that says what to do, the server's stable `code` when there is one, and the
@@ -82,20 +84,6 @@ export class NoWorkspaceError extends CliError {
 /** A name given on the command line matches nothing (or more than one thing). */
 export class NotFoundError extends CliError {}
 
-/** A server did not answer at all. */
-export class UnreachableError extends CliError {
-  constructor(what: string, url: string, cause: unknown) {
-    super(`Cannot reach ${what} at ${url}.`, {
-      hint:
-        what === 'the control plane'
-          ? 'Is it running? Start a local platform with: npm start (sov dev), or point at another with --api <url>.'
-          : 'The data plane may be down or unreachable from this machine; try again, or ask its operator.',
-      exitCode: ExitCode.unreachable,
-      cause,
-    });
-  }
-}
-
 /** What to do about a server's refusal, by its stable code. */
 const hints: Record<string, string> = {
   invalid_credentials: 'Check the email and password; in `npm start` the password is in .sovereign/admin-password.',
@@ -140,23 +128,40 @@ export function hintFor(code: string | undefined): string | undefined {
   return code === undefined ? undefined : hints[code];
 }
 
-/** A server refused the request with a problem document. */
-export class ApiError extends CliError {
-  /** The whole problem document: some refusals name what to use instead (a run limit names the runs). */
-  readonly problem: Record<string, unknown>;
-
-  constructor(
-    status: number,
-    problem: { detail?: string; title?: string; code?: string; errors?: Array<{ path: string; message: string }> },
-  ) {
-    super(problem.detail ?? problem.title ?? `The server answered ${status}.`, {
-      status,
-      code: problem.code,
-      hint: hintFor(problem.code),
-      details: (problem.errors ?? []).map((e) =>
-        e.path === '' || e.path === '.' ? e.message : `${e.path}: ${e.message}`,
-      ),
+/**
+ * How the CLI shows a failure of the client (@sovereign/client): a refusal gets the hint
+ * for its code and the problem's listed errors, an unreachable server says how to start
+ * or reach it (exit 4). Anything else is shown as it is.
+ */
+export function presented(error: unknown): unknown {
+  if (error instanceof DataplaneOfflineError) {
+    return new CliError("The workspace's data plane has not come online yet: it has no address.", {
+      hint: 'Start the data plane (npm start does), or ask its operator; then try again.',
+      cause: error,
     });
-    this.problem = problem as Record<string, unknown>;
   }
+  if (error instanceof ApiError) {
+    const code = typeof error.problem.code === 'string' ? error.problem.code : undefined;
+    const errors = Array.isArray(error.problem.errors)
+      ? (error.problem.errors as Array<{ path: string; message: string }>)
+      : [];
+    return new CliError(error.message, {
+      status: error.status,
+      code,
+      hint: hintFor(code),
+      details: errors.map((e) => (e.path === '' || e.path === '.' ? e.message : `${e.path}: ${e.message}`)),
+      cause: error,
+    });
+  }
+  if (error instanceof UnreachableError) {
+    return new CliError(error.message, {
+      hint:
+        error.what === 'the control plane'
+          ? 'Is it running? Start a local platform with: npm start (sov dev), or point at another with --api <url>.'
+          : 'The data plane may be down or unreachable from this machine; try again, or ask its operator.',
+      exitCode: ExitCode.unreachable,
+      cause: error.cause,
+    });
+  }
+  return error;
 }

@@ -1,5 +1,5 @@
+import type { ControlPlaneClient as ControlPlane } from '@sovereign/client';
 import type { Dataplane, Job, MyOrganization as Organization, Region, Run, Workspace } from '@sovereign/contract';
-import type { ControlPlane } from './api/control-plane.ts';
 import { NotFoundError, UsageError } from './errors.ts';
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -104,7 +104,7 @@ export async function findDataplane(cp: ControlPlane, given: string, regionIds?:
 }
 
 export async function findJob(cp: ControlPlane, workspace: Workspace, given: string): Promise<Job> {
-  const jobs = await cp.jobs(workspace.workspaceId, true);
+  const jobs = await cp.jobs(workspace.workspaceId, { includeArchived: true });
   const active = jobs.filter((j) => !j.archived);
   const job =
     jobs.find((j) => j.jobId === given.toLowerCase()) ??

@@ -206,11 +206,16 @@ export class DataPlaneClient {
     );
   }
 
-  /** The job's saved state, or null when it has none yet. */
-  async state(job: string, signal?: AbortSignal) {
+  /** The job's saved state; an ApiError `state_not_found` when it has none yet (the CLI says so). */
+  requireState(job: string, signal?: AbortSignal) {
     const path: Routes['state']['path'] = '/workspaces/{workspaceId}/jobs/{job}/state';
+    return this.#json<AnswerOf<Routes['state']>>('GET', path, { job }, { signal });
+  }
+
+  /** The job's saved state, or null when it has none yet (the dashboard shows "none"). */
+  async state(job: string, signal?: AbortSignal) {
     try {
-      return await this.#json<AnswerOf<Routes['state']>>('GET', path, { job }, { signal });
+      return await this.requireState(job, signal);
     } catch (error) {
       if (error instanceof ApiError && error.code === 'state_not_found') return null;
       throw error;

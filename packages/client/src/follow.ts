@@ -86,7 +86,7 @@ export async function followLogs(
       if (isAbort(error) || signal?.aborted) return 'stopped';
       if (!(error instanceof UnreachableError)) throw error;
       unreachableSince ??= Date.now();
-      if (Date.now() - unreachableSince > (options.unreachableGiveUpMs ?? 30_000)) throw error;
+      if (Date.now() - unreachableSince >= (options.unreachableGiveUpMs ?? 30_000)) throw error;
       await pause(1000, signal);
       continue;
     }

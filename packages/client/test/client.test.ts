@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { DataPlaneRoutes, NoContent, type PublicRoute } from '@sovereign/contract';
 import { databaseTargets } from '@sovereign/server-kit/testing';
 import { dataScopes, Platform } from '../../../tests/support/platform.ts';
 import { ApiError, ControlPlaneClient, DataPlaneClient, followLogs, ScopedTokens } from '../src/index.ts';
@@ -13,6 +14,24 @@ const project = {
   'sovereign.yaml': 'jobs:\n  - name: hello\n    run: node hello.js\n    timeout: 1m\n',
   'hello.js': "for (let i = 1; i <= 3; i++) console.log('line ' + i);\n",
 };
+
+type Documented = {
+  parameters?: Array<{ in: string; name: string; required?: boolean }>;
+  requestBody?: { content: Record<string, { schema: unknown }> };
+  responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+};
+
+/**
+ * A schema as the served document writes it: JSON (no symbols), with `const: x` as
+ * `enum: [x]` (as the document generator writes it).
+ */
+function plain(schema: unknown): unknown {
+  return JSON.parse(JSON.stringify(schema), (_key, value: unknown) => {
+    if (typeof value !== 'object' || value === null || !('const' in value)) return value;
+    const { const: only, ...rest } = value as { const: unknown };
+    return { ...rest, enum: [only] };
+  });
+}
 
 for (const target of databaseTargets()) {
   describe(`@sovereign/client against real planes [${target.name}]`, () => {
@@ -87,6 +106,52 @@ for (const target of databaseTargets()) {
         assert.equal(typeof error.problem.detail, 'string');
         return true;
       });
+    });
+
+    it('reads a job’s state: null (or state_not_found for the CLI) before one is saved, then what was set', async () => {
+      const tokens = new ScopedTokens(client(tenant.token));
+      const reader = new DataPlaneClient(tokens, tenant.workspace.workspaceId, ['state:read']);
+      const writer = new DataPlaneClient(tokens, tenant.workspace.workspaceId, ['state:write']);
+      assert.equal(await reader.state('hello'), null);
+      await assert.rejects(reader.requireState('hello'), (error: unknown) => {
+        assert.ok(error instanceof ApiError, String(error));
+        assert.equal(error.code, 'state_not_found');
+        return true;
+      });
+      await writer.setState('hello', { cursor: 7 });
+      assert.deepEqual((await reader.requireState('hello')).state, { cursor: 7 });
+      assert.deepEqual((await reader.state('hello'))?.state, { cursor: 7 });
+    });
+
+    it('calls data plane routes that are served, with the schemas they are served with (DataPlaneRoutes against openapi.json)', async () => {
+      const plane = [...platform.dataplanes.values()][0];
+      assert.ok(plane !== undefined, 'a data plane runs');
+      const answer = await fetch(`${plane.url}/api/v1/openapi.json`);
+      assert.equal(answer.status, 200);
+      const paths = ((await answer.json()) as { paths: Record<string, Record<string, Documented>> }).paths;
+      const entries = Object.entries(DataPlaneRoutes as Record<string, PublicRoute>);
+      assert.ok(entries.length >= 10, `${entries.length} routes in the table`);
+      for (const [name, route] of entries) {
+        const operation = paths[`/api/v1${route.path}`]?.[route.method.toLowerCase()];
+        assert.ok(operation !== undefined, `${name}: ${route.method} ${route.path} is served`);
+        if (route.response === NoContent) {
+          assert.ok(operation.responses['204'] !== undefined, `${name}: answers 204`);
+        } else {
+          assert.deepEqual(
+            operation.responses['200']?.content?.['application/json']?.schema,
+            plain(route.response),
+            `${name}: its answer`,
+          );
+        }
+        assert.deepEqual(
+          operation.requestBody?.content['application/json']?.schema,
+          route.body === undefined ? undefined : plain(route.body),
+          `${name}: its body`,
+        );
+        const query = (operation.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+        const properties = (route.query as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
+        assert.deepEqual(query.sort(), Object.keys(properties).sort(), `${name}: its query`);
+      }
     });
 
     it('follows a run’s log to its end, every line once, and again from the start after it ended', async () => {

@@ -87,7 +87,7 @@ async function importedPackages(workspace: string): Promise<Map<string, string>>
 }
 
 describe('what the clients pull in', () => {
-  for (const workspace of ['packages/cli', 'packages/dashboard', 'packages/contract']) {
+  for (const workspace of ['packages/cli', 'packages/dashboard', 'packages/client', 'packages/contract']) {
     it(`${workspace} pulls in no database driver, server or metrics package`, () => {
       const names = closure(workspace);
       assert.ok(names.size > 0, `${workspace} has dependencies in package-lock.json`);
@@ -98,7 +98,7 @@ describe('what the clients pull in', () => {
     });
   }
 
-  for (const workspace of ['packages/cli', 'packages/dashboard', 'packages/contract']) {
+  for (const workspace of ['packages/cli', 'packages/dashboard', 'packages/client', 'packages/contract']) {
     it(`${workspace} imports only what its package.json declares, so hoisting cannot hide a server package`, async () => {
       const manifest = JSON.parse(await readFile(join(root, workspace, 'package.json'), 'utf8')) as LockEntry & {
         name: string;
@@ -110,6 +110,13 @@ describe('what the clients pull in', () => {
       ]);
       const undeclared = [...(await importedPackages(workspace))].filter(([name]) => !declared.has(name));
       assert.deepEqual(undeclared, []);
+    });
+  }
+
+  for (const workspace of ['packages/cli', 'packages/dashboard']) {
+    it(`${workspace} calls the public APIs through the one client, @sovereign/client`, async () => {
+      assert.ok(closure(workspace).has('@sovereign/client'), `${workspace} depends on @sovereign/client`);
+      assert.ok((await importedPackages(workspace)).has('@sovereign/client'), `${workspace} imports it`);
     });
   }
 });

@@ -1,6 +1,6 @@
 import { launchPathParam, launchStateParam } from '@sovereign/contract/interactive';
 import { type ReactNode, useEffect, useSyncExternalStore } from 'react';
-import { controlPlane, getSession, subscribeSession } from './api/control-plane.ts';
+import { controlPlane, getSession, signOut, subscribeSession } from './api/control-plane.ts';
 import { forgetDataplaneTokens } from './api/data-plane.ts';
 import { ErrorNote, Loading } from './components/ui.tsx';
 import { useLoad } from './hooks.ts';
@@ -106,7 +106,7 @@ function Shell({ email, children }: { email: string | undefined; children: React
         </nav>
         <div className="account">
           {email !== undefined && <span className="muted email">{email}</span>}
-          <button type="button" className="link" onClick={() => void controlPlane.logout()}>
+          <button type="button" className="link" onClick={() => void signOut()}>
             Sign out
           </button>
         </div>

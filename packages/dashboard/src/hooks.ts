@@ -1,5 +1,5 @@
+import { isAbort } from '@sovereign/client';
 import { type DependencyList, useCallback, useEffect, useRef, useState } from 'react';
-import { isAbort } from './api/http.ts';
 
 export interface Loaded<T> {
   data: T | undefined;

@@ -1,6 +1,6 @@
+import { UnreachableError } from '@sovereign/client';
 import type { Command } from 'commander';
-import { ControlPlane } from '../api/control-plane.ts';
-import { UnreachableError, UsageError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { relativeTime } from '../output/format.ts';
 import { ask, askHidden, interactive, readStdin, withoutFinalNewline } from '../prompt.ts';
 import { act } from './command.ts';
@@ -59,9 +59,9 @@ profile's, or http://127.0.0.1:8080; it is saved in the profile.
           throw new UsageError('No password given.', 'Pipe it with --password-stdin, or run sov login in a terminal.');
         }
 
-        const anonymous = new ControlPlane(apiUrl, undefined, ctx.profileName, ctx.output);
+        const anonymous = ctx.controlPlaneAt(apiUrl, undefined);
         const session = await anonymous.login(email, password);
-        const cp = new ControlPlane(apiUrl, session.accessToken, ctx.profileName, ctx.output);
+        const cp = ctx.controlPlaneAt(apiUrl, session.accessToken);
         const me = await cp.me();
         const sameServer = previous.apiUrl === apiUrl && previous.email?.toLowerCase() === me.email.toLowerCase();
         let workspace: { workspaceId: string; name: string } | undefined;

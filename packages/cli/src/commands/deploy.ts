@@ -3,9 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
+import type { ControlPlaneClient as ControlPlane } from '@sovereign/client';
 import type { DeployResult } from '@sovereign/contract';
 import type { Command } from 'commander';
-import type { ControlPlane } from '../api/control-plane.ts';
 
 import { assertProject, listProjectFiles, packFiles } from '../deploy/pack.ts';
 import { ProgressBar } from '../deploy/progress.ts';

@@ -16,7 +16,9 @@ export function jobCommands(program: Command): void {
       act(async (ctx, command) => {
         const cp = await ctx.controlPlane();
         const workspace = await ctx.workspace();
-        const jobs = await cp.jobs(workspace.workspaceId, command.opts<{ archived?: boolean }>().archived === true);
+        const jobs = await cp.jobs(workspace.workspaceId, {
+          includeArchived: command.opts<{ archived?: boolean }>().archived === true,
+        });
         const { output } = ctx;
         output.result({ data: jobs }, () =>
           output.table(

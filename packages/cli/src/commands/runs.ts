@@ -1,9 +1,9 @@
+import { ApiError, type DataPlaneClient as DataPlane } from '@sovereign/client';
 import type { LogLine, Run, RunStatus } from '@sovereign/contract';
 import { RunStatuses } from '@sovereign/contract/run-states';
 import type { Command } from 'commander';
-import type { DataPlane } from '../api/data-plane.ts';
 import type { Context } from '../context.ts';
-import { ApiError, UsageError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { durationBetween, relativeTime, runStatus, shortId } from '../output/format.ts';
 import type { Output } from '../output/output.ts';
 import { findJob, findRun } from '../resolve.ts';

@@ -18,7 +18,7 @@ export function stateCommands(program: Command): void {
       act(async (ctx, command) => {
         const [job] = argsOf<[string]>(command);
         const dp = await ctx.dataPlane(['state:read']);
-        const saved = await dp.state(job);
+        const saved = await dp.requireState(job);
         const { output } = ctx;
         output.result(saved, () => {
           output.line(JSON.stringify(saved.state, null, 2));

@@ -104,7 +104,7 @@ export function variableCommands(program: Command): void {
         const [name] = argsOf<[string]>(command);
         const workspace = await ctx.workspace();
         const dp = await ctx.dataPlane(['variables:write'], workspace.workspaceId);
-        await dp.removeVariable(name);
+        await dp.deleteVariable(name);
         ctx.output.result({ name, removed: true }, () =>
           ctx.output.line(`Removed ${ctx.output.out.bold(name)} from workspace ${workspace.name}.`),
         );

@@ -1,6 +1,6 @@
+import type { ControlPlaneClient as ControlPlane } from '@sovereign/client';
 import type { Workspace } from '@sovereign/contract';
 import type { Command } from 'commander';
-import type { ControlPlane } from '../api/control-plane.ts';
 import type { Context } from '../context.ts';
 import { relativeTime } from '../output/format.ts';
 import { chooseOrganization, findOrganization, findRegion, findWorkspace } from '../resolve.ts';

@@ -1,4 +1,4 @@
-import { CliError, ExitCode } from '../errors.ts';
+import { CliError, ExitCode, presented } from '../errors.ts';
 import type { Output } from './output.ts';
 
 /**
@@ -6,7 +6,8 @@ import type { Output } from './output.ts';
  * with --json, as `{"error": {...}}` on stderr. A stack trace only with --debug.
  * Answers the exit code.
  */
-export function reportError(error: unknown, output: Output): number {
+export function reportError(thrown: unknown, output: Output): number {
+  const error = presented(thrown);
   const known = error instanceof CliError;
   const message = known ? error.message : `Unexpected error: ${error instanceof Error ? error.message : String(error)}`;
   const hint = known ? error.hint : 'Run again with --debug to see where it happened, and report it.';

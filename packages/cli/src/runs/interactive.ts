@@ -1,7 +1,7 @@
+import { ApiError, type ControlPlaneClient as ControlPlane, UnreachableError } from '@sovereign/client';
 import type { Run } from '@sovereign/contract';
 import { isTerminal, type RunStatus } from '@sovereign/contract/run-states';
-import type { ControlPlane } from '../api/control-plane.ts';
-import { ApiError, CliError, UnreachableError } from '../errors.ts';
+import { CliError } from '../errors.ts';
 import type { Output } from '../output/output.ts';
 import { exitCodeFor } from './follow.ts';
 

@@ -13,7 +13,7 @@ export function HomePage() {
   const loaded = useLoad(async (signal) => {
     const [organizations, workspaces] = await Promise.all([
       controlPlane.organizations(signal),
-      controlPlane.workspaces(signal),
+      controlPlane.workspaces(undefined, signal),
     ]);
     return { organizations, workspaces };
   }, []);

@@ -1,7 +1,7 @@
+import { ApiError } from '@sovereign/client';
 import type { Job, Workspace } from '@sovereign/contract/public';
 import type { Role } from '@sovereign/contract/scopes';
 import { controlPlane } from '../api/control-plane.ts';
-import { ApiError } from '../api/http.ts';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
 import { describeTrigger } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';
@@ -12,7 +12,7 @@ const live = new Set(['queued', 'claimed', 'running']);
 
 export function JobsTab({ workspace, role }: { workspace: Workspace; role: Role | null }) {
   const jobs = useLoad(
-    (signal) => controlPlane.jobs(workspace.workspaceId, signal),
+    (signal) => controlPlane.jobs(workspace.workspaceId, { signal }),
     [workspace.workspaceId],
     (data) => (data.some((j) => j.lastRun !== null && live.has(j.lastRun.status)) ? 2000 : 10_000),
   );

@@ -23,7 +23,7 @@ export function OpenAppPage({ runId, state, path }: { runId: string; state: stri
         const run = await controlPlane.run(runId, controller.signal);
         setJob(run.jobName);
         if (run.url === null) throw new Error('This run is not of an interactive job: it has no app to open.');
-        const launch = await dataPlane.launchApp(run.workspaceId, runId, { state, path });
+        const launch = await dataPlane(run.workspaceId, ['interactive']).launchApp(runId, { state, path });
         if (!controller.signal.aborted) window.location.replace(launch.url);
       } catch (caught) {
         if (!controller.signal.aborted) setError(caught as Error);

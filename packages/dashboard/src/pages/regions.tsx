@@ -18,14 +18,18 @@ export function RegionsPage({ organizationId }: { organizationId: string }) {
   const loaded = useLoad(
     async (signal) => {
       const regions = await controlPlane.regions(organizationId, signal);
-      const planes = await controlPlane.dataplanes(
-        regions.map((r) => r.regionId),
-        signal,
-      );
+      // No regions: no data planes (an empty filter would ask for every organization's).
+      const planes =
+        regions.length === 0
+          ? []
+          : await controlPlane.dataplanes(
+              regions.map((r) => r.regionId),
+              signal,
+            );
       const withHealth = await Promise.all(
         planes.map(async (plane): Promise<PlaneWithHealth> => {
           try {
-            return { plane, health: await controlPlane.health(plane.dataplaneId, signal), error: undefined };
+            return { plane, health: await controlPlane.dataplaneHealth(plane.dataplaneId, signal), error: undefined };
           } catch (error) {
             return { plane, health: undefined, error: error as Error };
           }

@@ -1,8 +1,9 @@
+import { followLogs } from '@sovereign/client';
 import type { LogLine, Run } from '@sovereign/contract/public';
 import { isTerminal } from '@sovereign/contract/run-states';
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
-import { dataPlane, followLogs } from '../api/data-plane.ts';
+import { dataPlane } from '../api/data-plane.ts';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
 import { describeReason, formatBytes } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';
@@ -147,18 +148,19 @@ function Logs({ run }: { run: Run }) {
     setLines([]);
     setState('waiting');
     setError(undefined);
-    followLogs({
-      workspaceId: run.workspaceId,
-      runId: run.runId,
-      after: 0,
+    followLogs(dataPlane(run.workspaceId, ['runs:logs']), run.runId, {
       signal: controller.signal,
       onOpen: () => setState('following'),
-      onLines: (more) => setLines((shown) => [...shown, ...more]),
+      // React batches the renders of lines that arrive together.
+      onLine: (line) => setLines((shown) => [...shown, line]),
       // A run that ended may still be on its way to the data plane's store: a few more tries.
-      keepWaiting: () => !isTerminal(status.current) || tries++ < 5,
+      notThere: async () => (!isTerminal(status.current) || tries++ < 5 ? undefined : 'absent'),
+      // A data plane that cannot be reached is said at once, not retried for a while.
+      unreachableGiveUpMs: 0,
     }).then(
       (result) => {
-        if (result !== 'stopped') setState(result);
+        if (result === 'absent') setState('absent');
+        else if (result !== 'stopped') setState('ended');
       },
       (failure: unknown) => {
         setError(failure as Error);
@@ -218,11 +220,12 @@ function Logs({ run }: { run: Run }) {
 
 function Outputs({ run, terminal }: { run: Run; terminal: boolean }) {
   const outputs = useLoad(
-    (signal) => (terminal ? dataPlane.outputs(run.workspaceId, run.runId, signal) : Promise.resolve(undefined)),
+    (signal) =>
+      terminal ? dataPlane(run.workspaceId, ['runs:outputs']).outputs(run.runId, signal) : Promise.resolve(undefined),
     [run.workspaceId, run.runId, terminal],
   );
   const download = useAction(async (path: string) => {
-    const blob = await dataPlane.output(run.workspaceId, run.runId, path);
+    const blob = await (await dataPlane(run.workspaceId, ['runs:outputs']).output(run.runId, path)).blob();
     const url = URL.createObjectURL(blob);
     const a = document.createElement('a');
     a.href = url;
@@ -254,7 +257,7 @@ function Outputs({ run, terminal }: { run: Run; terminal: boolean }) {
 
 function JobStateView({ run, terminal }: { run: Run; terminal: boolean }) {
   const state = useLoad(
-    (signal) => dataPlane.state(run.workspaceId, run.jobName, signal),
+    (signal) => dataPlane(run.workspaceId, ['state:read']).state(run.jobName, signal),
     [run.workspaceId, run.jobName, terminal],
   );
   return (

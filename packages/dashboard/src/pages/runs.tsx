@@ -21,7 +21,7 @@ export function RunsTab({ workspace }: { workspace: Workspace }) {
   const [jobId, setJobId] = useState('');
   const [status, setStatus] = useState<RunStatus | ''>('');
   const [older, setOlder] = useState<{ runs: Run[]; cursor: string | null } | undefined>(undefined);
-  const jobs = useLoad((signal) => controlPlane.jobs(workspace.workspaceId, signal), [workspace.workspaceId]);
+  const jobs = useLoad((signal) => controlPlane.jobs(workspace.workspaceId, { signal }), [workspace.workspaceId]);
   const filter = {
     workspaceId: workspace.workspaceId,
     jobId: jobId || undefined,

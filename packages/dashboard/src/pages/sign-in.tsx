@@ -1,12 +1,12 @@
 import { type FormEvent, useState } from 'react';
-import { controlPlane } from '../api/control-plane.ts';
+import { signIn as signInAs } from '../api/control-plane.ts';
 import { ErrorNote } from '../components/ui.tsx';
 import { useAction } from '../hooks.ts';
 
 export function SignInPage() {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const signIn = useAction(() => controlPlane.login(email, password));
+  const signIn = useAction(() => signInAs(email, password));
   const submit = (event: FormEvent) => {
     event.preventDefault();
     void signIn.run();

@@ -13,11 +13,14 @@ const namePattern = '[A-Za-z_][A-Za-z0-9_]{0,127}';
  * and listed by name; no API gives its value back (R7), so neither does this page.
  */
 export function VariablesTab({ workspace, role }: { workspace: Workspace; role: Role | null }) {
-  const variables = useLoad((signal) => dataPlane.variables(workspace.workspaceId, signal), [workspace.workspaceId]);
+  const variables = useLoad(
+    (signal) => dataPlane(workspace.workspaceId, ['variables:read']).variables(signal),
+    [workspace.workspaceId],
+  );
   const writable = may.writeVariables(role);
   const remove = useAction(async (variable: Variable) => {
     if (!window.confirm(`Delete ${variable.secret ? 'secret' : 'variable'} ${variable.name}?`)) return;
-    await dataPlane.deleteVariable(workspace.workspaceId, variable.name);
+    await dataPlane(workspace.workspaceId, ['variables:write']).deleteVariable(variable.name);
     variables.reload();
   });
 
@@ -91,7 +94,7 @@ function VariableForm({ workspaceId, onSaved }: { workspaceId: string; onSaved()
   const [secret, setSecret] = useState(false);
   const [saved, setSaved] = useState<string | undefined>(undefined);
   const save = useAction(async () => {
-    const written = await dataPlane.setVariable(workspaceId, name, value, secret);
+    const written = await dataPlane(workspaceId, ['variables:write']).setVariable(name, value, secret);
     // The value leaves the page once written: a secret is never kept in it.
     setValue('');
     setName('');
