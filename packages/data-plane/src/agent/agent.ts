@@ -160,7 +160,7 @@ export class Agent {
    * does not know it (a workspace created since the last heartbeat, whose token the
    * control plane signed for this data plane): by an early heartbeat, shared by every
    * request waiting for one, sent at most once per `earlyHeartbeatIntervalMs`, and waited
-   * for no longer than `waitMs`. A workspace its answer does not list (deleted, moved) is
+   * for no longer than `waitMs`. A workspace its answer does not list (deleted) is
    * not hosted here; nor is any while the control plane cannot be reached.
    */
   async learnHosts(workspaceId: string, waitMs = earlyHeartbeatWaitMs): Promise<boolean> {
