@@ -41,6 +41,29 @@ export interface AgentEvents {
 const maxBackoffMs = 30_000;
 /** How soon an instance refused for its public URL asks again. */
 const refusedRetryMs = 5_000;
+/**
+ * At most one early heartbeat (asked for by a token naming a workspace this instance
+ * does not know) per this many ms: a flood of such tokens cannot hammer the control plane.
+ */
+const earlyHeartbeatIntervalMs = 1_000;
+/** How long a request waits for an early heartbeat's answer before it is refused: never a long hang. */
+const earlyHeartbeatWaitMs = 3_000;
+
+const noop = () => {};
+
+/** Waits for `promise` (its failure is someone else's to report) until `deadline` at most. */
+async function within(promise: Promise<unknown>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+    timer.unref();
+  });
+  try {
+    await Promise.race([promise.then(noop, noop), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * The data plane's side of the protocol: it initializes with the control plane, then
@@ -66,6 +89,12 @@ export class Agent {
   #failures = 0;
   #lastHeartbeatAt: Date | undefined;
   #jwksFetchedAt = 0;
+  /** The heartbeat in flight: heartbeats are sent one at a time, so answers apply in order. */
+  #beat: Promise<number> | undefined;
+  /** An early heartbeat asked for and not sent yet: every request that needs one shares it. */
+  #early: Promise<void> | undefined;
+  /** When the last early heartbeat was sent, for their rate limit. */
+  #earlySentAt = 0;
   /** Initialized with the control plane in this process (not only restored from the database). */
   #initialized = false;
 
@@ -124,6 +153,57 @@ export class Agent {
 
   hosts(workspaceId: string): boolean {
     return this.#workspaces.has(workspaceId);
+  }
+
+  /**
+   * Whether this instance hosts the workspace, asking the control plane at once when it
+   * does not know it (a workspace created since the last heartbeat, whose token the
+   * control plane signed for this data plane): by an early heartbeat, shared by every
+   * request waiting for one, sent at most once per `earlyHeartbeatIntervalMs`, and waited
+   * for no longer than `waitMs`. A workspace its answer does not list (deleted) is
+   * not hosted here; nor is any while the control plane cannot be reached.
+   */
+  async learnHosts(workspaceId: string, waitMs = earlyHeartbeatWaitMs): Promise<boolean> {
+    if (this.hosts(workspaceId)) return true;
+    if (!this.#initialized || this.#closed || this.#stoppedReason !== undefined) return false;
+    const deadline = Date.now() + waitMs;
+    // A heartbeat in flight (most often the early one a burst of first requests asked
+    // for) may bring it already.
+    if (this.#beat !== undefined) {
+      await within(this.#beat, deadline);
+      if (this.hosts(workspaceId)) return true;
+    }
+    // Else one sent after now: the control plane reads its workspaces after it signed this token.
+    this.#early ??= this.#earlyHeartbeat(workspaceId);
+    await within(this.#early, deadline);
+    return this.hosts(workspaceId);
+  }
+
+  async #earlyHeartbeat(workspaceId: string): Promise<void> {
+    try {
+      // Waited for even when it is 0: sending clears `#early`, which must be this promise by then.
+      const wait = Math.max(0, this.#earlySentAt + earlyHeartbeatIntervalMs - Date.now());
+      await new Promise((resolve) => setTimeout(resolve, wait).unref());
+      if (this.#closed) {
+        this.#early = undefined;
+        return;
+      }
+      await this.#heartbeat({
+        timeoutMs: earlyHeartbeatWaitMs,
+        onSend: () => {
+          // Sent: whoever needs one from now on asks for the next.
+          this.#early = undefined;
+          this.#earlySentAt = Date.now();
+          this.#options.log.info(
+            { workspaceId, instanceId: this.instanceId },
+            'early heartbeat: a valid token names a workspace this instance does not know',
+          );
+        },
+      });
+    } catch (error) {
+      // The scheduled heartbeats report (and act on) the control plane's failures.
+      this.#options.log.warn({ err: error, workspaceId }, 'early heartbeat failed: the workspace is refused for now');
+    }
   }
 
   /**
@@ -296,12 +376,33 @@ export class Agent {
     return this.#heartbeat();
   }
 
-  async #heartbeat(): Promise<number> {
+  /**
+   * One heartbeat, once any in flight has been answered: two at once could apply their
+   * answers out of order (an older list of workspaces last), and would renew the same
+   * leases twice. `onSend` is told when it is sent.
+   */
+  async #heartbeat(options: { timeoutMs?: number; onSend?: () => void } = {}): Promise<number> {
+    while (this.#beat !== undefined) await this.#beat.then(noop, noop);
+    options.onSend?.();
+    const beat = this.#sendHeartbeat(options.timeoutMs);
+    this.#beat = beat;
+    try {
+      return await beat;
+    } finally {
+      if (this.#beat === beat) this.#beat = undefined;
+    }
+  }
+
+  async #sendHeartbeat(timeoutMs: number | undefined): Promise<number> {
     const request: HeartbeatRequest = {
       ...this.#facts(),
       ...this.#holding(),
     };
-    const answer = await this.#options.client.call(InternalRoutes.heartbeat, request);
+    const answer = await this.#options.client.call(
+      InternalRoutes.heartbeat,
+      request,
+      timeoutMs === undefined ? {} : { timeoutMs },
+    );
     const snapshot = this.#snapshot;
     if (snapshot === undefined) throw new Error('heartbeat before initialize');
     if (snapshot.accepting !== answer.accepting) {

@@ -32,8 +32,8 @@ const refuse = (code: ErrorCode, detail: string) => new UnauthorizedProblem(code
  * Checks scoped tokens locally, with no call to the control plane per request: the
  * signature against the cached JWKS (fetched again, rate-limited, for an unknown
  * `kid`), then issuer, audience (this data plane), times with bounded skew, revocation
- * (from heartbeat answers), the workspace (hosted here, and the one addressed) and the
- * scope. Each reason for refusal has its own code.
+ * (from heartbeat answers), the workspace (hosted here, asking the control plane at once
+ * for one it does not know yet, and the one addressed) and the scope. Each reason for refusal has its own code.
  */
 export class TokenVerifier {
   readonly #agent: Agent;
@@ -74,7 +74,8 @@ export class TokenVerifier {
     if (workspaceId !== undefined && claims.ws !== workspaceId) {
       throw new ForbiddenProblem(ErrorCode.tokenWorkspaceMismatch, 'This token is for another workspace.');
     }
-    if (!this.#agent.hosts(claims.ws)) {
+    // A workspace created since the last heartbeat is asked about at once (rate limited).
+    if (!(await this.#agent.learnHosts(claims.ws))) {
       throw new ForbiddenProblem(ErrorCode.workspaceNotHosted, 'That workspace is not hosted by this data plane.');
     }
     const scopes = new Set(parseScope(claims.scope));

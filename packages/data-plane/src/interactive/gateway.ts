@@ -135,7 +135,7 @@ export class InteractiveGateway {
     for (const cookie of cookies) {
       const session = this.#o.signer.read(cookie);
       if (session === undefined || session.run !== runId) continue;
-      this.checkSession(session);
+      await this.checkSession(session);
       return {
         userId: session.sub,
         workspaceId: session.ws,
@@ -149,7 +149,7 @@ export class InteractiveGateway {
   }
 
   /** A session (or a ticket about to become one) still stands: this data plane serves, its token is not revoked. */
-  checkSession(session: Pick<InteractiveSession, 'ws' | 'jti'>): void {
+  async checkSession(session: Pick<InteractiveSession, 'ws' | 'jti'>): Promise<void> {
     const agent = this.#o.agent;
     if (agent.stoppedReason !== undefined || agent.identity === undefined) {
       throw new DataplaneNotReadyProblem('This data plane serves no requests right now.');
@@ -157,7 +157,8 @@ export class InteractiveGateway {
     if (agent.isRevoked(session.jti)) {
       throw new UnauthorizedProblem(ErrorCode.tokenRevoked, 'The token this session was opened with was revoked.');
     }
-    if (!agent.hosts(session.ws)) {
+    // Another instance of this data plane may have opened it for a workspace this one has yet to hear of.
+    if (!(await agent.learnHosts(session.ws))) {
       throw new ForbiddenProblem(ErrorCode.workspaceNotHosted, 'That workspace is not hosted by this data plane.');
     }
   }

@@ -117,7 +117,7 @@ export class AppLaunches {
     const grant = await redeemTicket(this.#o.db, digest(ticket), runId, digest(secret));
     if (grant === undefined) throw new TicketInvalidProblem();
     const { gateway, origins } = this.#o;
-    gateway.checkSession({ ws: grant.workspaceId, jti: grant.tokenId });
+    await gateway.checkSession({ ws: grant.workspaceId, jti: grant.tokenId });
     await gateway.run(runId, { workspaceId: grant.workspaceId });
     const session = gateway.signer.sign({
       run: runId,
