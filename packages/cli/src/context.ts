@@ -110,8 +110,8 @@ export class Context {
 
   /**
    * The workspace's data plane, with a token for just these scopes, fetched now: a
-   * refusal then comes before the command changes anything. While the data plane has
-   * not picked up a new workspace (its next heartbeat), calls wait for it with a note.
+   * refusal then comes before the command changes anything. While the data plane is
+   * starting (not yet registered), calls wait for it with a note.
    */
   async dataPlane(scopes: Scope[], workspaceId?: string): Promise<DataPlaneClient> {
     const cp = await this.controlPlane();
@@ -121,7 +121,7 @@ export class Context {
     const dp = new DataPlaneClient(this.#tokens, id, scopes, {
       trace,
       notYetWaitMs: 30_000,
-      onWaiting: () => this.output.note(this.output.err.dim('Waiting for the data plane to pick up the workspace…')),
+      onWaiting: () => this.output.note(this.output.err.dim('Waiting for the data plane to get ready…')),
     });
     await dp.connection();
     return dp;

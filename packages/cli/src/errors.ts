@@ -115,7 +115,7 @@ const hints: Record<string, string> = {
   state_not_found:
     'The job saves state when a run succeeds; run it first, or set one with: sov state set <job> <json>.',
   token_expired: 'Run the command again; a fresh token is fetched each time.',
-  workspace_not_hosted: 'The data plane has not heard of the workspace yet; try again in a few seconds.',
+  workspace_not_hosted: 'The data plane does not host that workspace: it was deleted, or belongs elsewhere.',
   dataplane_not_ready: 'The data plane is starting or was disabled; try again shortly, or ask its operator.',
   signup_disabled: 'Ask an administrator to create an account for you.',
   rate_limited: 'Wait a moment and try again.',

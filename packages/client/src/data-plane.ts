@@ -65,16 +65,19 @@ export class ScopedTokens {
 export interface DataPlaneOptions {
   trace?: Trace;
   /**
-   * How long to keep retrying while the data plane answers "not yet" (a workspace
-   * created seconds ago reaches it with its next heartbeat); 0: not at all.
+   * How long to keep retrying while the data plane answers "not yet" (it is starting
+   * and has not registered with its control plane); 0: not at all.
    */
   notYetWaitMs?: number;
   /** Called once when such a wait begins (the CLI prints a note). */
   onWaiting?(): void;
 }
 
-/** Refusals that mean "not yet": a new workspace reaches its data plane with the next heartbeat. */
-const notYet = new Set(['workspace_not_hosted', 'dataplane_not_ready']);
+/**
+ * Refusals that mean "not yet": the data plane is starting. A workspace it does not
+ * host is a refusal: it asks its control plane about a new one at the first call.
+ */
+const notYet = new Set(['dataplane_not_ready']);
 
 /**
  * A workspace's data plane, called directly with a scoped token carrying the scopes

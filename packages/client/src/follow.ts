@@ -61,7 +61,7 @@ const pause = (ms: number, signal?: AbortSignal) =>
     );
   });
 
-const notYet = new Set(['run_not_found', 'workspace_not_hosted', 'dataplane_not_ready']);
+const notYet = new Set(['run_not_found', 'dataplane_not_ready']);
 
 /**
  * Follows a run's log on its data plane (server-sent events) until the run ends, and
