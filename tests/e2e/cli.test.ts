@@ -29,6 +29,44 @@ function quote(text: string): string {
 }
 
 /**
+ * `sov` on a pseudo-terminal (util-linux `script`), as a person types into it: waitFor
+ * a prompt, type an answer, then the exit code and everything on the screen.
+ */
+function onTerminal(args: string[], env: Record<string, string>) {
+  const child = spawn('script', ['-qfec', [process.execPath, sovBin, ...args].map(quote).join(' '), '/dev/null'], {
+    cwd: repoRoot,
+    env: cleanEnv({ TERM: 'xterm', ...env }),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let screen = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    screen += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    screen += chunk.toString();
+  });
+  const closed = once(child, 'close');
+  return {
+    screen: () => screen,
+    async waitFor(text: string): Promise<void> {
+      const deadline = Date.now() + 30_000;
+      while (!screen.includes(text)) {
+        if (Date.now() > deadline || child.exitCode !== null)
+          assert.fail(`never saw "${text}"; the screen:\n${screen}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    type(text: string): void {
+      child.stdin.write(text);
+    },
+    async exitCode(): Promise<number | null> {
+      const [code] = (await closed) as [number | null];
+      return code;
+    },
+  };
+}
+
+/**
  * The real `sov` as a subprocess against a real `sov dev` (what `npm start` runs), each
  * user with a temporary configuration directory: what a person sees in their first ten
  * minutes, and the same through --json.
@@ -53,32 +91,13 @@ describe('the sov CLI against sov dev, real processes [pglite]', () => {
 
   it('signs in interactively on a terminal: asks the email, hides the password, saves the session 0600', async () => {
     const config = join(scratch, 'tty');
-    // util-linux `script` gives the CLI a pseudo-terminal; we type into it.
-    const child = spawn('script', ['-qfec', `${quote(process.execPath)} ${quote(sovBin)} login`, '/dev/null'], {
-      cwd: repoRoot,
-      env: cleanEnv({ SOV_CONFIG_DIR: config, SOV_API_URL: dev.url, TERM: 'xterm' }),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let screen = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      screen += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      screen += chunk.toString();
-    });
-    const waitFor = async (text: string) => {
-      const deadline = Date.now() + 30_000;
-      while (!screen.includes(text)) {
-        if (Date.now() > deadline || child.exitCode !== null)
-          assert.fail(`never saw "${text}"; the screen:\n${screen}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
-    await waitFor('Email (admin@localhost): ');
-    child.stdin.write('\r'); // the default
-    await waitFor('Password: ');
-    child.stdin.write(`${password}\r`);
-    const [code] = await once(child, 'close');
+    const terminal = onTerminal(['login'], { SOV_CONFIG_DIR: config, SOV_API_URL: dev.url });
+    await terminal.waitFor('Email (admin@localhost): ');
+    terminal.type('\r'); // the default
+    await terminal.waitFor('Password: ');
+    terminal.type(`${password}\r`);
+    const code = await terminal.exitCode();
+    const screen = terminal.screen();
     assert.equal(code, 0, screen);
     assert.match(screen, /Signed in to http:\/\/127\.0\.0\.1:\d+ as .*admin@localhost/);
     assert.ok(!screen.includes(password), 'the password is never echoed');
@@ -663,6 +682,60 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
     await sovOk(config, ['run', 'cancel', again.runId]);
   });
 
+  it('keeps an organization in the data region chosen at its creation: sov org create --region, and sov login for a user with none', async () => {
+    const api = `${dev.url}/api/public/v1`;
+    const post = async (path: string, token: string | undefined, body: unknown) => {
+      const response = await fetch(`${api}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      });
+      assert.equal(response.status, 200, `POST ${path}`);
+      return (await response.json()) as any;
+    };
+    const admin = (await post('/auth/login', undefined, { email: 'admin@localhost', password })).accessToken;
+    const newcomer = 'newcomer@example.test';
+    const scripted = 'scripted@example.test';
+    for (const email of [newcomer, scripted]) await post('/users', admin, { email, password: 'newcomer-password' });
+
+    // On a terminal: offered an organization, and asked its region among those there are.
+    const config = join(scratch, 'newcomer');
+    const terminal = onTerminal(['login', '--email', newcomer], { SOV_CONFIG_DIR: config, SOV_API_URL: dev.url });
+    await terminal.waitFor('Password: ');
+    terminal.type('newcomer-password\r');
+    await terminal.waitFor('Create an organization named (empty: not now): ');
+    terminal.type('acme-eu\r');
+    await terminal.waitFor('Its data region (eu, us)');
+    terminal.type('eu\r');
+    assert.equal(await terminal.exitCode(), 0, terminal.screen());
+    assert.match(terminal.screen(), /You belong to no organization yet/);
+    assert.match(terminal.screen(), /Created organization .*acme-eu/);
+    assert.match(terminal.screen(), /Every workspace of it keeps its data in eu, for good/);
+    assert.match((await sovOk(config, ['org', 'list'])).stdout, /^acme-eu\s+owner\s+eu\s+/m);
+    const made = await sovOk(config, ['workspace', 'create', 'pipelines']);
+    assert.match(made.stdout, /Created workspace pipelines in region eu/, 'the organization’s region by default');
+    const elsewhere = await sov(config, ['workspace', 'create', 'abroad', '--region', 'us']);
+    assert.notEqual(elsewhere.code, 0);
+    assert.match(elsewhere.stderr, /keeps its data in region eu, for good/);
+    assert.match(elsewhere.stderr, /\[organization_region_mismatch\]/);
+
+    // Without a terminal, flags do the same.
+    const flags = join(scratch, 'scripted');
+    const login = await sovOk(
+      flags,
+      ['login', '--api', dev.url, '--email', scripted, '--password-stdin', '--create-org', 'acme-us', '--region', 'us'],
+      { input: 'newcomer-password' },
+    );
+    assert.match(login.stdout, /Created organization acme-us/);
+    const listed = parsed(await sovOk(flags, ['--json', 'org', 'list'])).data;
+    assert.deepEqual(
+      listed.map((o: { name: string; dataResidency: string | null }) => [o.name, o.dataResidency]),
+      [['acme-us', 'us']],
+    );
+    const created = parsed(await sovOk(flags, ['--json', 'org', 'create', 'anywhere'])).dataResidency;
+    assert.equal(created, null, 'an organization without a region lets each workspace pick');
+  });
+
   it('manages organizations and workspaces, cancels a run, removes a variable (runs last: it adds an organization)', async () => {
     const config = join(scratch, 'human'); // signed in, current workspace demo
     const run = (args: string[]) => sovOk(config, args);
@@ -670,7 +743,7 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
       (await run(['org', 'create', 'acme'])).stdout,
       /Created organization acme \([0-9a-f-]{36}\); you are its owner\./,
     );
-    assert.match((await run(['org', 'list'])).stdout, /^acme\s+owner\s+(just now|\d+s ago)\s+[0-9a-f-]{36}$/m);
+    assert.match((await run(['org', 'list'])).stdout, /^acme\s+owner\s+any\s+(just now|\d+s ago)\s+[0-9a-f-]{36}$/m);
     const ops = await run(['workspace', 'create', 'ops', '--region', 'eu', '--org', 'acme']);
     assert.match(ops.stdout, /Created workspace ops in region eu \(data plane eu-1, organization acme\)/);
     assert.match(

@@ -92,6 +92,17 @@ export async function findRegion(cp: ControlPlane, organizationId: string, given
   );
 }
 
+/** A region the user may use anywhere (a shared one, or one of their organizations'), by name or id. */
+export async function findUsableRegion(cp: ControlPlane, given: string): Promise<Region> {
+  return pick(
+    await cp.regions(),
+    given,
+    { id: (r) => r.regionId, name: (r) => r.name, describe: (r) => r.regionId },
+    'region',
+    'List the regions you can use with: sov region list.',
+  );
+}
+
 export async function findDataplane(cp: ControlPlane, given: string, regionIds?: string[]): Promise<Dataplane> {
   if (isUuid(given)) return cp.dataplane(given.toLowerCase());
   return pick(

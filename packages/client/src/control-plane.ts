@@ -108,11 +108,15 @@ export class ControlPlaneClient {
     return (await this.call('organizations', 'GET', '/organizations', { signal })).data;
   }
 
-  createOrganization(name: string) {
-    return this.call('createOrganization', 'POST', '/organizations', { body: { name } });
+  /** An organization; with a region, every workspace of it keeps its data there, for good. */
+  createOrganization(name: string, regionId?: string) {
+    return this.call('createOrganization', 'POST', '/organizations', {
+      body: { name, ...(regionId === undefined ? {} : { regionId }) },
+    });
   }
 
-  async regions(organizationId: string, signal?: AbortSignal) {
+  /** The organization's regions and the shared ones; without one, every region the caller may use. */
+  async regions(organizationId?: string, signal?: AbortSignal) {
     return (await this.call('regions', 'GET', '/regions', { query: { organizationId }, signal })).data;
   }
 

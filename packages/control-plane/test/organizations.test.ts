@@ -186,4 +186,18 @@ eachDatabase('organizations, members and audit', (h) => {
     assert.equal(disabled.status, 409, disabled.text);
     assert.equal(disabled.body.code, 'region_disabled');
   });
+
+  it('lists, without organizationId, the regions a user may use: shared ones and their organizations’, no one else’s', async () => {
+    const adminOrg = h().plane.bootstrap.defaultOrganizationId;
+    const shared = await h().region(h().adminToken, adminOrg, h().unique('shared'));
+    const t = await h().tenant('usable');
+    const newcomer = await h().user('no-org');
+    const ids = async (token: string) =>
+      (await h().expect(200, 'GET', '/regions', { token })).data.map((r: { regionId: string }) => r.regionId);
+    const seen = await ids(newcomer.token);
+    assert.ok(seen.includes(shared), 'a shared region, to create an organization in');
+    assert.ok(!seen.includes(t.regionId), 'not another organization’s');
+    const member = await ids(t.people.viewer.token);
+    assert.ok(member.includes(shared) && member.includes(t.regionId), 'shared ones and their organization’s');
+  });
 });

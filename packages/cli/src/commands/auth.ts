@@ -1,13 +1,39 @@
 import { UnreachableError } from '@sovereign/client';
+import type { Organization } from '@sovereign/contract';
 import type { Command } from 'commander';
+import type { Context } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { relativeTime } from '../output/format.ts';
 import { ask, askHidden, interactive, readStdin, withoutFinalNewline } from '../prompt.ts';
 import { act } from './command.ts';
+import { describeOrganization, makeOrganization } from './organizations.ts';
 
 function onLoopback(url: string): boolean {
   const host = new URL(url).hostname;
   return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
+}
+
+/**
+ * For a user who belongs to no organization: one made now, as dltHub's login does, with
+ * its data region for good. From --create-org and --region, or asked on a terminal;
+ * undefined when none is made.
+ */
+async function offerOrganization(
+  ctx: Context,
+  opts: { createOrg?: string; region?: string },
+): Promise<Organization | undefined> {
+  if (opts.createOrg !== undefined) return makeOrganization(ctx, opts.createOrg, opts.region);
+  if (!interactive() || ctx.output.json) return undefined;
+  ctx.output.note(
+    'You belong to no organization yet. Its workspaces keep their data in one region, chosen now for good.',
+  );
+  const name = await ask('Create an organization named (empty: not now)');
+  if (name === '') return undefined;
+  const regions = (await (await ctx.controlPlane()).regions()).filter((r) => r.enabled).map((r) => r.name);
+  if (regions.length === 0)
+    ctx.output.note('There are no regions yet: an administrator creates them (sov region create).');
+  const region = regions.length === 0 ? '' : await ask(`Its data region (${regions.join(', ')})`, regions[0]);
+  return makeOrganization(ctx, name, region === '' ? undefined : region);
 }
 
 /** `sov login`, `sov logout`, `sov whoami`, `sov password`. */
@@ -17,6 +43,8 @@ export function authCommands(program: Command): void {
     .description('sign in to a control plane and remember the session in this profile')
     .option('--email <email>', 'the account (else SOV_EMAIL, else asked)')
     .option('--password-stdin', 'read the password from stdin (else SOV_PASSWORD, else asked)')
+    .option('--create-org <name>', 'when you belong to no organization yet, create one (asked on a terminal)')
+    .option('--region <region>', 'the data region of the organization --create-org makes, for good, e.g. eu')
     .addHelpText(
       'after',
       `
@@ -25,12 +53,23 @@ takes --email and --password-stdin, SOV_EMAIL and SOV_PASSWORD, or reads the ema
 the password as two lines from stdin. The control plane is --api, SOV_API_URL, the
 profile's, or http://127.0.0.1:8080; it is saved in the profile.
 
+A user who belongs to no organization is offered to create one on a terminal, and asked
+its data region (for good: every workspace of it keeps its data there); without a
+terminal, --create-org <name> and --region <region> do the same.
+
   sov login
-  printf '%s' "$PASSWORD" | sov login --email me@example.com --password-stdin`,
+  printf '%s' "$PASSWORD" | sov login --email me@example.com --password-stdin
+  sov login --email me@example.com --password-stdin --create-org acme --region eu`,
     )
     .action(
       act(async (ctx, command) => {
-        const opts = command.opts<{ email?: string; passwordStdin?: boolean }>();
+        const opts = command.opts<{ email?: string; passwordStdin?: boolean; createOrg?: string; region?: string }>();
+        if (opts.region !== undefined && opts.createOrg === undefined) {
+          throw new UsageError(
+            '--region is the region of the organization --create-org makes.',
+            'Add --create-org <name>.',
+          );
+        }
         const apiUrl = await ctx.apiUrl();
         const previous = await ctx.profile();
         let email = opts.email || ctx.env.SOV_EMAIL || undefined;
@@ -80,6 +119,7 @@ profile's, or http://127.0.0.1:8080; it is saved in the profile.
           workspaceId: workspace?.workspaceId,
           workspaceName: workspace?.name,
         });
+        const organization = me.organizations.length > 0 ? undefined : await offerOrganization(ctx, opts);
         const { output } = ctx;
         output.result(
           {
@@ -89,16 +129,20 @@ profile's, or http://127.0.0.1:8080; it is saved in the profile.
             email: me.email,
             expiresAt: session.expiresAt,
             workspace: workspace === undefined ? null : { workspaceId: workspace.workspaceId, name: workspace.name },
+            ...(organization === undefined ? {} : { organization }),
           },
           () => {
             output.line(
               `${output.out.green('✓')} Signed in to ${apiUrl} as ${output.out.bold(me.email)} (profile ${ctx.profileName}; session ends ${relativeTime(session.expiresAt)}).`,
             );
+            if (organization !== undefined) describeOrganization(output, organization);
             if (workspace !== undefined) output.line(`  Current workspace: ${output.out.bold(workspace.name)}`);
-            else
+            else if (organization?.dataResidency) output.line(output.out.dim('  Next: sov workspace create <name>'));
+            else if (organization !== undefined || me.organizations.length > 0)
               output.line(
                 output.out.dim('  Next: sov workspace create <name> --region eu   (or: sov workspace use <name>)'),
               );
+            else output.line(output.out.dim('  Next: sov org create <name> --region <region>'));
           },
         );
       }),

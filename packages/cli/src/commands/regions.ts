@@ -18,11 +18,7 @@ async function organizationFor(ctx: Context, cp: ControlPlane, org: string | und
 
 /** Every region the user can see, by id: of each of their organizations, and the shared ones. */
 async function regionNames(cp: ControlPlane): Promise<Map<string, Region>> {
-  const regions = new Map<string, Region>();
-  for (const organization of await cp.organizations()) {
-    for (const region of await cp.regions(organization.organizationId)) regions.set(region.regionId, region);
-  }
-  return regions;
+  return new Map((await cp.regions()).map((region) => [region.regionId, region]));
 }
 
 /** `sov region create|list|update|delete` and `sov dataplane create|list|update|delete`. */

@@ -2,6 +2,7 @@ import type { ControlPlaneClient as ControlPlane } from '@sovereign/client';
 import type { Workspace } from '@sovereign/contract';
 import type { Command } from 'commander';
 import type { Context } from '../context.ts';
+import { UsageError } from '../errors.ts';
 import { relativeTime } from '../output/format.ts';
 import { chooseOrganization, findOrganization, findRegion, findWorkspace } from '../resolve.ts';
 import { act, argsOf } from './command.ts';
@@ -30,21 +31,28 @@ export function workspaceCommands(program: Command): void {
     .command('create')
     .description('create a workspace in a region and make it the current one')
     .argument('<name>', 'its name, unique in the organization')
-    .requiredOption('-r, --region <region>', 'the region (name or id) that will hold its data, e.g. eu')
+    .option(
+      '-r, --region <region>',
+      "the region (name or id) that will hold its data, e.g. eu (by default the organization's, when it has one)",
+    )
     .option('--org <organization>', 'the organization (name or id); needed when you belong to several')
     .option('--no-use', 'do not make it the current workspace')
     .action(
       act(async (ctx, command) => {
         const [name] = argsOf<[string]>(command);
-        const opts = command.opts<{ region: string; org?: string; use: boolean }>();
+        const opts = command.opts<{ region?: string; org?: string; use: boolean }>();
         const cp = await ctx.controlPlane();
         const organization = await chooseOrganization(cp, opts.org, async () => (await ctx.workspace()).organizationId);
-        const region = await findRegion(cp, organization.organizationId, opts.region);
-        const created = await cp.createWorkspace({
-          name,
-          organizationId: organization.organizationId,
-          regionId: region.regionId,
-        });
+        let regionId = organization.regionId;
+        if (opts.region !== undefined)
+          regionId = (await findRegion(cp, organization.organizationId, opts.region)).regionId;
+        if (regionId === null) {
+          throw new UsageError(
+            `Organization ${organization.name} has no region of its own: say where the workspace keeps its data.`,
+            'Pass --region <region>; sov region list shows them.',
+          );
+        }
+        const created = await cp.createWorkspace({ name, organizationId: organization.organizationId, regionId });
         if (opts.use) await use(ctx, created);
         const plane = await dataplaneName(cp, created.dataplaneId);
         const { output } = ctx;

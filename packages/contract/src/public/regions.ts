@@ -28,5 +28,12 @@ export type RegionCreateRequest = Static<typeof RegionCreateRequest>;
 export const RegionPatchRequest = Closed({ name: Type.Optional(RegionName), enabled: Type.Optional(Type.Boolean()) });
 export type RegionPatchRequest = Static<typeof RegionPatchRequest>;
 
-export const RegionListQuery = Closed({ organizationId: Uuid });
+export const RegionListQuery = Closed({
+  /**
+   * Required by Airbyte's API; optional here: without it, the regions the caller may
+   * use anywhere (the shared ones, and those of their organizations), so a user who
+   * belongs to no organization yet can choose one for the organization they create.
+   */
+  organizationId: Type.Optional(Uuid),
+});
 export type RegionListQuery = Static<typeof RegionListQuery>;

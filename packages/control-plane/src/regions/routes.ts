@@ -12,12 +12,20 @@ import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { type AuditEntry, audited, userAuthor } from '../audit/record.ts';
-import { requireRole } from '../auth/access.ts';
+import { boundOrganization, requireRole } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
 import { deleteDataplanes } from '../dataplanes/store.ts';
 import { regionFor, regionNotFound } from './access.ts';
-import { deleteRegion, insertRegion, isRegionNameTaken, listRegions, type RegionRow, updateRegion } from './store.ts';
+import {
+  deleteRegion,
+  insertRegion,
+  isRegionNameTaken,
+  listRegions,
+  listUsableRegions,
+  type RegionRow,
+  updateRegion,
+} from './store.ts';
 
 const RegionParams = Closed({ regionId: Uuid });
 const tags = ['Regions'];
@@ -60,14 +68,22 @@ export async function regionRoutes(app: App, deps: Deps) {
       schema: {
         tags,
         operationId: 'listRegions',
-        summary: "List the organization's regions and the instance's shared ones",
+        summary:
+          "List the organization's regions and the instance's shared ones (without organizationId: every region you may use)",
         querystring: RegionListQuery,
         response: { 200: RegionsResponse },
       },
     },
     async (request) => {
       const { organizationId } = request.query;
-      await requireRole(db, principalOf(request), organizationId, 'viewer');
+      const principal = principalOf(request);
+      if (organizationId === undefined) {
+        // A key bound to one workspace acts in its workspace's organization only.
+        const bound = boundOrganization(principal);
+        const rows = bound === null ? await listUsableRegions(db, principal) : await listRegions(db, bound);
+        return { data: rows.map(toRegion) };
+      }
+      await requireRole(db, principal, organizationId, 'viewer');
       return { data: (await listRegions(db, organizationId)).map(toRegion) };
     },
   );

@@ -22,6 +22,20 @@ export async function listRegions(db: Queryable, organizationId: string): Promis
   );
 }
 
+/** The live regions a user may use: the shared ones and their organizations' (all, for an instance admin). */
+export async function listUsableRegions(
+  db: Queryable,
+  viewer: { userId: string; isInstanceAdmin: boolean },
+): Promise<RegionRow[]> {
+  return db.query<RegionRow>(
+    `${selectRegion} WHERE NOT r.tombstone AND o.deleted_at IS NULL
+        AND (o.is_default OR $2 OR EXISTS (SELECT 1 FROM memberships m
+                                   WHERE m.organization_id = r.organization_id AND m.user_id = $1))
+      ORDER BY o.is_default DESC, r.name, r.region_id`,
+    [viewer.userId, viewer.isInstanceAdmin],
+  );
+}
+
 /** Whether another live region of the organization has the name, whatever its case. */
 export async function isRegionNameTaken(
   db: Queryable,
