@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { databaseTargets } from '@sovereign/server-kit/testing';
-import { call, expectStatus, Platform } from '../support/platform.ts';
+import { cleanEnv, repoRoot, sovBin, sovOk } from '../support/cli.ts';
+import { adminPassword, call, expectStatus, Platform } from '../support/platform.ts';
 
 /**
  * Airbyte's "Implement multiple regions", in its order, against real processes: create a
@@ -20,11 +26,14 @@ const project = {
 for (const target of databaseTargets()) {
   describe(`Airbyte's multi-region guide, in its order, real processes [${target.name}]`, () => {
     let platform: Platform;
+    let config: string;
     before(async () => {
       platform = await Platform.start(target);
+      config = await mkdtemp(join(tmpdir(), 'sov-guide-config-'));
     });
     after(async () => {
       await platform?.stop();
+      await rm(config, { recursive: true, force: true });
     });
 
     it('creates a workspace before its region’s data plane registers; its first run runs once the data plane is up', async () => {
@@ -72,6 +81,46 @@ for (const target of databaseTargets()) {
         'the first run to succeed',
         60_000,
       );
+    });
+
+    it('keeps a run queued while its data plane is down, and the CLI following it says so, then shows it run', async () => {
+      const plane = platform.dp('late-1');
+      await sovOk(
+        config,
+        ['login', '--api', platform.controlPlaneUrl, '--email', 'admin@localhost', '--password-stdin'],
+        {
+          input: adminPassword,
+        },
+      );
+      await sovOk(config, ['workspace', 'use', 'Acme Company']);
+      await plane.service.stop();
+      const follow = spawn(process.execPath, [sovBin, 'job', 'trigger', 'hello', '--follow'], {
+        cwd: repoRoot,
+        env: cleanEnv({ SOV_CONFIG_DIR: config }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let printed = '';
+      for (const stream of [follow.stdout, follow.stderr]) {
+        stream.on('data', (chunk: Buffer) => {
+          printed += chunk.toString();
+        });
+      }
+      const closed = once(follow, 'close');
+      await platform.waitFor(
+        async () => printed.includes('cannot be reached') || follow.exitCode !== null,
+        'the CLI to say the data plane is down',
+        60_000,
+      );
+      assert.match(
+        printed,
+        /The run is queued: its data plane \(http:\/\/127\.0\.0\.1:\d+\) cannot be reached/,
+        printed,
+      );
+      assert.match(printed, /it goes on when the data plane is back/);
+      platform.dataplanes.set(plane.name, { ...plane, service: await platform.startDataPlane(plane) });
+      const [code] = (await closed) as [number | null];
+      assert.equal(code, 0, printed);
+      assert.match(printed, /hello from a late data plane/);
     });
   });
 }

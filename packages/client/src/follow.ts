@@ -46,6 +46,12 @@ export interface FollowOptions {
   notThere?(): Promise<LogEnd | 'absent' | undefined>;
   /** How long the data plane may stay unreachable before the error is thrown. */
   unreachableGiveUpMs?: number;
+  /**
+   * While the data plane cannot be reached: how the run ended, to stop with that, or
+   * undefined to keep waiting for the data plane (a queued run waits for it). When
+   * given, it replaces unreachableGiveUpMs.
+   */
+  whileUnreachable?(): Promise<LogEnd | undefined>;
 }
 
 const pause = (ms: number, signal?: AbortSignal) =>
@@ -85,8 +91,13 @@ export async function followLogs(
     } catch (error) {
       if (isAbort(error) || signal?.aborted) return 'stopped';
       if (!(error instanceof UnreachableError)) throw error;
-      unreachableSince ??= Date.now();
-      if (Date.now() - unreachableSince >= (options.unreachableGiveUpMs ?? 30_000)) throw error;
+      if (options.whileUnreachable !== undefined) {
+        const verdict = await options.whileUnreachable();
+        if (verdict !== undefined) return verdict;
+      } else {
+        unreachableSince ??= Date.now();
+        if (Date.now() - unreachableSince >= (options.unreachableGiveUpMs ?? 30_000)) throw error;
+      }
       await pause(1000, signal);
       continue;
     }

@@ -1,7 +1,8 @@
 import { type ControlPlaneClient, type DataPlaneClient, followLogs } from '@sovereign/client';
-import type { LogLine } from '@sovereign/contract';
+import type { LogLine, Run } from '@sovereign/contract';
 import { isTerminal, type RunStatus } from '@sovereign/contract/run-states';
 import { CliError, ExitCode } from '../errors.ts';
+import { relativeTime } from '../output/format.ts';
 import type { Output } from '../output/output.ts';
 
 export interface RunEnd {
@@ -26,11 +27,28 @@ export function exitCodeFor(status: string): number {
 }
 
 /**
+ * Why a run is still waiting, in words: its status, and whether its data plane is up.
+ * A queued run of a data plane that never came online, or went quiet, starts once it
+ * is back: say so, rather than leave the user guessing.
+ */
+async function whyWaiting(cp: ControlPlaneClient, run: Run, unreachable: boolean): Promise<string> {
+  const health = await cp.dataplaneHealth(run.dataplaneId).catch(() => undefined);
+  const plane = health === undefined ? 'its data plane' : `its data plane (${health.publicUrl ?? run.dataplaneId})`;
+  if (health?.status === 'unknown')
+    return `The run is ${run.status}: ${plane} has not come online yet; it starts when it does.`;
+  if (unreachable || health?.status === 'unhealthy' || health?.status === 'degraded') {
+    const since = health?.lastHeartbeatAt ? `, last heard from ${relativeTime(health.lastHeartbeatAt)}` : '';
+    return `The run is ${run.status}: ${plane} cannot be reached${since}; it goes on when the data plane is back.`;
+  }
+  return `Waiting for the run to start (it is ${run.status})…`;
+}
+
+/**
  * Follows a run's logs on its data plane until the run ends, and answers how it ended
  * (the client's followLogs: a dropped stream resumes after the last line, an expired
- * token is renewed). A run its data plane has not claimed yet is not there: the CLI
- * waits for it, watching the control plane in case the run ends before it starts
- * (cancelled while queued), and says so after a few seconds.
+ * token is renewed). A run its data plane has not claimed yet is not there, and a data
+ * plane that is down cannot be asked: the CLI waits, watching the control plane in case
+ * the run ends meanwhile (cancelled while queued), and says why after a few seconds.
  */
 export async function followRun(
   cp: ControlPlaneClient,
@@ -39,19 +57,22 @@ export async function followRun(
   output: Output,
   onLine: (line: LogLine) => void,
 ): Promise<RunEnd> {
-  let waitingNoted = false;
+  let noted = '';
   const started = Date.now();
+  const waiting = async (unreachable: boolean) => {
+    const run = await cp.run(runId);
+    if (isTerminal(run.status as RunStatus)) return { status: run.status, exitCode: run.exitCode };
+    if (unreachable || Date.now() - started > 3000) {
+      const why = await whyWaiting(cp, run, unreachable);
+      if (why !== noted) output.note(output.err.dim(why));
+      noted = why;
+    }
+    return undefined;
+  };
   const end = await followLogs(dp, runId, {
     onLine,
-    async notThere() {
-      const run = await cp.run(runId);
-      if (isTerminal(run.status as RunStatus)) return { status: run.status, exitCode: run.exitCode };
-      if (!waitingNoted && Date.now() - started > 3000) {
-        output.note(output.err.dim(`Waiting for the run to start (it is ${run.status})…`));
-        waitingNoted = true;
-      }
-      return undefined;
-    },
+    notThere: () => waiting(false),
+    whileUnreachable: () => waiting(true),
   });
   // Neither happens here: nothing stops the follow, and notThere never gives up.
   if (end === 'absent' || end === 'stopped') throw new CliError(`Stopped following run ${runId}.`);
