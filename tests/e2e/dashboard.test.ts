@@ -395,6 +395,10 @@ for (const target of databaseTargets()) {
       await page.getByRole('table').getByText('eu-1', { exact: true }).waitFor();
       await fits('regions');
       await screenshot(page, shots, '08-regions', 'phone');
+      await page.goto(`${platform.controlPlane.url}/organizations/${t.organizationId}`);
+      await page.getByRole('table').getByText('dash-ws', { exact: true }).waitFor();
+      await fits('organization settings');
+      await screenshot(page, shots, '11-organization-settings', 'phone');
       await context.close();
     });
 
