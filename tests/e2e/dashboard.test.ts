@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { InternalPaths, protocolVersion } from '@sovereign/contract';
 import { databaseTargets } from '@sovereign/server-kit/testing';
 import type { Page } from 'playwright-core';
 import {
@@ -84,6 +85,13 @@ function carried(exchange: Exchange): string {
     JSON.stringify(exchange.responseHeaders ?? {}),
     exchange.responseBody ?? '',
   ].join('\n');
+}
+
+/** The texts of a table row's cells, for the row whose text matches `name`. */
+async function rowCells(page: Page, name: string): Promise<string[]> {
+  const row = page.getByRole('row').filter({ has: page.getByRole('link', { name, exact: true }) });
+  await row.waitFor();
+  return (await row.getByRole('cell').allTextContents()).map((text) => text.trim());
 }
 
 async function signIn(page: Page, url: string, email: string) {
@@ -387,6 +395,10 @@ for (const target of databaseTargets()) {
       await page.getByRole('table').getByText('eu-1', { exact: true }).waitFor();
       await fits('regions');
       await screenshot(page, shots, '08-regions', 'phone');
+      await page.goto(`${platform.controlPlane.url}/organizations/${t.organizationId}`);
+      await page.getByRole('table').getByText('dash-ws', { exact: true }).waitFor();
+      await fits('organization settings');
+      await screenshot(page, shots, '11-organization-settings', 'phone');
       await context.close();
     });
 
@@ -416,6 +428,147 @@ for (const target of databaseTargets()) {
         body: { scopes: ['variables:write'] },
       });
       assert.equal(token.body.code, 'scope_not_allowed');
+    });
+    it('creates an organization that keeps its data in a region, opens its new workspace with no error, and lists each workspace with its region in its settings', async () => {
+      // A second workspace of the tenant's organization, in the other region.
+      await platform.workspace(t.token, t.organizationId, 'us', 'dash-us');
+      const context = await newContext(chromium.browser, 'desktop');
+      const page = await context.newPage();
+      await signIn(page, platform.controlPlane.url, t.email);
+
+      // A new organization chooses its data region among the shared ones, or none, for good.
+      const newOrganization = page.getByRole('region', { name: 'New organization' });
+      const dataRegion = newOrganization.getByLabel('Data region (cannot be changed later)');
+      await dataRegion.locator('option', { hasText: 'eu' }).waitFor({ state: 'attached' });
+      assert.deepEqual(await dataRegion.locator('option').allTextContents(), [
+        'None: each workspace picks its region',
+        'eu',
+        'us',
+      ]);
+      await newOrganization.getByLabel('Organization name').fill('eu only org');
+      await dataRegion.selectOption({ label: 'eu' });
+      await newOrganization.getByRole('button', { name: 'Create organization' }).click();
+      const card = page.getByRole('region', { name: 'eu only org' });
+      await card.getByText('data region eu').waitFor();
+      const listed = await expectStatus(200, 'GET', `${platform.cp}/organizations`, { token: t.token });
+      const euOnly = listed.data.find((o: { name: string }) => o.name === 'eu only org');
+      assert.equal(euOnly.dataResidency, 'eu', 'created with the region chosen');
+      assert.equal(euOnly.regionId, platform.dp('eu-1').regionId);
+
+      // Its workspaces are offered that region only; the new one opens with no error.
+      await card.getByText('New workspace').click();
+      const region = card.getByLabel('Region (permanent)');
+      await region.locator('option', { hasText: 'eu' }).waitFor({ state: 'attached' });
+      assert.deepEqual(await region.locator('option').allTextContents(), ['eu'], 'only the organization’s region');
+      await card.getByLabel('Workspace name').fill('eu-first');
+      await card.getByRole('button', { name: 'Create workspace' }).click();
+      await page.getByRole('heading', { name: 'eu-first', level: 1 }).waitFor();
+      await page.getByText('No jobs yet.').waitFor();
+      assert.equal(await page.getByRole('alert').count(), 0, 'no error on the workspace a moment old');
+      // Its variables are read from its data plane at once.
+      await page.getByRole('link', { name: 'Variables' }).click();
+      await page.getByText('No variables yet.').waitFor();
+      assert.equal(await page.getByRole('alert').count(), 0, 'no error from its data plane either');
+
+      // The organizations' settings: each workspace with its region and data plane.
+      await page.getByRole('link', { name: 'Organizations' }).first().click();
+      await page.getByRole('link', { name: 'Settings of dash org' }).click();
+      await page.getByRole('heading', { name: 'Organization settings', level: 1 }).waitFor();
+      const general = page.getByRole('region', { name: 'General' });
+      await general.getByText('dash org', { exact: true }).waitFor();
+      await general.getByText(/^None: each workspace picks its region · chosen at creation/).waitFor();
+      const dashWs = await rowCells(page, 'dash-ws');
+      assert.deepEqual(dashWs.slice(0, 2), ['dash-ws', 'eu'], `dash-ws's row: ${dashWs.join(' | ')}`);
+      assert.match(dashWs[2] ?? '', /^eu-1\b/);
+      const dashUs = await rowCells(page, 'dash-us');
+      assert.deepEqual(dashUs.slice(0, 2), ['dash-us', 'us'], `dash-us's row: ${dashUs.join(' | ')}`);
+      assert.match(dashUs[2] ?? '', /^us-1\b/);
+      await screenshot(page, shots, '11-organization-settings', 'desktop');
+
+      await page.getByRole('link', { name: 'Organizations' }).first().click();
+      await page.getByRole('link', { name: 'Settings of eu only org' }).click();
+      await general.getByText('eu only org', { exact: true }).waitFor();
+      await general.getByText(/^eu · chosen at creation/).waitFor();
+      const euFirst = await rowCells(page, 'eu-first');
+      assert.deepEqual(euFirst.slice(0, 2), ['eu-first', 'eu'], `eu-first's row: ${euFirst.join(' | ')}`);
+      await context.close();
+    });
+
+    it('says a queued run waits for its data plane to come online, and stops saying so once it has', async () => {
+      // Airbyte's guide: a region and a data plane made, the data plane not deployed yet.
+      const region = await expectStatus(200, 'POST', `${platform.cp}/regions`, {
+        token: platform.adminToken,
+        body: { name: 'late', organizationId: platform.defaultOrganizationId },
+      });
+      const created = await expectStatus(200, 'POST', `${platform.cp}/dataplanes`, {
+        token: platform.adminToken,
+        body: { name: 'late-1', regionId: region.regionId },
+      });
+      const workspace = await expectStatus(200, 'POST', `${platform.cp}/workspaces`, {
+        token: t.token,
+        body: { name: 'late-ws', organizationId: t.organizationId, regionId: region.regionId },
+      });
+      // A job needs a deployment, which only a data plane reports: this test speaks for the
+      // data plane with its own credentials, without it ever registering (its health stays unknown).
+      const { access_token: dpToken } = await expectStatus(
+        200,
+        'POST',
+        `${platform.controlPlane.url}${InternalPaths.token}`,
+        {
+          body: { client_id: created.clientId, client_secret: created.clientSecret },
+        },
+      );
+      await expectStatus(200, 'POST', `${platform.controlPlane.url}${InternalPaths.deploymentReport}`, {
+        token: dpToken,
+        body: {
+          protocolVersion,
+          deploymentId: randomUUID(),
+          workspaceId: workspace.workspaceId,
+          digest: `sha256:${'1'.repeat(64)}`,
+          sizeBytes: 1,
+          createdBy: t.userId,
+          createdAt: new Date().toISOString(),
+          jobs: [
+            {
+              name: 'hello',
+              kind: 'batch',
+              trigger: { type: 'manual' },
+              timezone: 'UTC',
+              timeoutSeconds: 60,
+              retries: 0,
+            },
+          ],
+        },
+      });
+      const jobs = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${workspace.workspaceId}/jobs`, {
+        token: t.token,
+      });
+      const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs.data[0].jobId}/runs`, { token: t.token });
+      const health = await expectStatus(200, 'GET', `${platform.cp}/dataplanes/${created.dataplaneId}/health`, {
+        token: t.token,
+      });
+      assert.equal(health.status, 'unknown');
+
+      const words = 'Queued: the data plane late-1 has not come online yet; the run starts when it does.';
+      const context = await newContext(chromium.browser, 'desktop');
+      const page = await context.newPage();
+      await signIn(page, platform.controlPlane.url, t.email);
+      await page.getByRole('link', { name: 'late-ws' }).click();
+      await page.getByRole('link', { name: 'Runs' }).click();
+      await page.getByRole('link', { name: `Run ${run.runId.slice(0, 8)} of hello` }).waitFor();
+      await page.getByText(words).waitFor();
+      await page.getByRole('link', { name: `Run ${run.runId.slice(0, 8)} of hello` }).click();
+      const status = page.getByRole('status', { name: 'Run status' });
+      await status.getByText('queued', { exact: true }).waitFor();
+      await page.getByText(words).waitFor();
+      await screenshot(page, shots, '12-run-waiting-for-its-data-plane', 'desktop');
+
+      // The data plane is deployed and registers: it claims the run, and the note is gone.
+      const plane = await platform.prepareDataPlane('late-1', region.regionId, created);
+      platform.dataplanes.set(plane.name, { ...plane, service: await platform.startDataPlane(plane) });
+      await status.getByText('queued', { exact: true }).waitFor({ state: 'detached', timeout: 60_000 });
+      assert.equal(await page.getByText(words).count(), 0, 'no longer said once the run left the queue');
+      await context.close();
     });
   });
 }

@@ -7,6 +7,7 @@ import { useLoad } from './hooks.ts';
 import { ApiKeysPage } from './pages/api-keys.tsx';
 import { HomePage } from './pages/home.tsx';
 import { OpenAppPage } from './pages/open-app.tsx';
+import { OrganizationPage } from './pages/organization.tsx';
 import { RegionsPage } from './pages/regions.tsx';
 import { RunPage } from './pages/run.tsx';
 import { SignInPage } from './pages/sign-in.tsx';
@@ -56,6 +57,7 @@ function SignedIn({ path, query }: { path: string; query: URLSearchParams }) {
 const pages: Array<[string, (params: Record<string, string>, query: URLSearchParams) => ReactNode | undefined]> = [
   ['/', () => <HomePage />],
   ['/api-keys', () => <ApiKeysPage />],
+  ['/organizations/:organizationId', (p) => <OrganizationPage organizationId={p.organizationId ?? ''} />],
   ['/organizations/:organizationId/regions', (p) => <RegionsPage organizationId={p.organizationId ?? ''} />],
   ['/workspaces/:workspaceId', (p) => <WorkspacePage workspaceId={p.workspaceId ?? ''} tab="jobs" />],
   [

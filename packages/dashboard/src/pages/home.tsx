@@ -6,6 +6,25 @@ import { useAction, useLoad } from '../hooks.ts';
 import { may, roleIn } from '../permissions.ts';
 import { Link, navigate } from '../router.tsx';
 import { useMe } from '../session.tsx';
+import { noOrganizationRegion } from './organization.tsx';
+
+/**
+ * The instance's shared regions (the default organization's), the ones a new organization
+ * may keep its data in. They are listed with any organization's regions (GET /regions
+ * answers its own and the shared ones); the default organization's own are all shared.
+ * Someone in no organization yet sees none to choose from.
+ */
+function useSharedRegions(organizations: MyOrganization[] | undefined) {
+  const via = organizations?.find((o) => o.isDefault) ?? organizations?.[0];
+  return useLoad(
+    async (signal) => {
+      if (via === undefined) return [];
+      const regions = await controlPlane.regions(via.organizationId, signal);
+      return regions.filter((r) => r.enabled && (via.isDefault || r.organizationId !== via.organizationId));
+    },
+    [via?.organizationId],
+  );
+}
 
 /** Organizations you belong to, with their workspaces. */
 export function HomePage() {
@@ -17,10 +36,16 @@ export function HomePage() {
     ]);
     return { organizations, workspaces };
   }, []);
+  const shared = useSharedRegions(loaded.data?.organizations);
   const [name, setName] = useState('');
+  const [regionId, setRegionId] = useState('');
   const create = useAction(async () => {
-    await controlPlane.createOrganization(name.trim());
+    // The client's createOrganization takes a name only; the route's body has the region too.
+    await controlPlane.call('createOrganization', 'POST', '/organizations', {
+      body: regionId === '' ? { name: name.trim() } : { name: name.trim(), regionId },
+    });
     setName('');
+    setRegionId('');
     reloadMe();
     loaded.reload();
   });
@@ -49,11 +74,26 @@ export function HomePage() {
             Organization name
             <input required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} />
           </label>
+          <label>
+            Data region (cannot be changed later)
+            <select value={regionId} onChange={(e) => setRegionId(e.target.value)} aria-describedby="org-region-hint">
+              <option value="">{noOrganizationRegion}</option>
+              {shared.data?.map((r) => (
+                <option key={r.regionId} value={r.regionId}>
+                  {r.name}
+                </option>
+              ))}
+            </select>
+          </label>
           <button type="submit" disabled={create.pending}>
             Create organization
           </button>
         </form>
-        <ErrorNote error={create.error} />
+        <p id="org-region-hint" className="muted small">
+          With a data region, every workspace of the organization keeps its data there, for good: it cannot be changed
+          later.
+        </p>
+        <ErrorNote error={create.error ?? shared.error} />
       </Section>
     </>
   );
@@ -76,6 +116,12 @@ function OrganizationCard({
       actions={
         <span className="card-actions">
           <span className="pill">{role}</span>
+          {organization.dataResidency !== null && (
+            <span className="pill">data region {organization.dataResidency}</span>
+          )}
+          <Link to={`/organizations/${organization.organizationId}`} aria-label={`Settings of ${organization.name}`}>
+            Settings
+          </Link>
           <Link to={`/organizations/${organization.organizationId}/regions`}>Regions and data planes</Link>
         </span>
       }
@@ -92,19 +138,26 @@ function OrganizationCard({
           ))}
         </ul>
       )}
-      {may.createWorkspaces(role) && (
-        <NewWorkspace organizationId={organization.organizationId} onCreated={onCreated} />
-      )}
+      {may.createWorkspaces(role) && <NewWorkspace organization={organization} onCreated={onCreated} />}
     </Section>
   );
 }
 
-function NewWorkspace({ organizationId, onCreated }: { organizationId: string; onCreated(): void }) {
-  const regions = useLoad((signal) => controlPlane.regions(organizationId, signal), [organizationId]);
+function NewWorkspace({ organization, onCreated }: { organization: MyOrganization; onCreated(): void }) {
+  const { organizationId } = organization;
+  // An organization with a data region has every workspace there: only that one is offered.
+  const fixed = organization.regionId;
+  const regions = useLoad(
+    async (signal) =>
+      (await controlPlane.regions(organizationId, signal)).filter(
+        (r) => r.enabled && (fixed === null || r.regionId === fixed),
+      ),
+    [organizationId, fixed],
+  );
   const [name, setName] = useState('');
-  const [regionId, setRegionId] = useState('');
+  const [regionId, setRegionId] = useState(fixed ?? '');
   const create = useAction(async () => {
-    const chosen = regionId || regions.data?.find((r) => r.enabled)?.regionId || '';
+    const chosen = regionId || regions.data?.[0]?.regionId || '';
     const workspace = await controlPlane.createWorkspace({ name: name.trim(), organizationId, regionId: chosen });
     onCreated();
     navigate(`/workspaces/${workspace.workspaceId}`);
@@ -124,20 +177,23 @@ function NewWorkspace({ organizationId, onCreated }: { organizationId: string; o
         <label>
           Region (permanent)
           <select required value={regionId} onChange={(e) => setRegionId(e.target.value)}>
-            <option value="">Choose a region</option>
-            {regions.data
-              ?.filter((r) => r.enabled)
-              .map((r) => (
-                <option key={r.regionId} value={r.regionId}>
-                  {r.name}
-                </option>
-              ))}
+            {fixed === null && <option value="">Choose a region</option>}
+            {regions.data?.map((r) => (
+              <option key={r.regionId} value={r.regionId}>
+                {r.name}
+              </option>
+            ))}
           </select>
         </label>
         <button type="submit" disabled={create.pending}>
           Create workspace
         </button>
       </form>
+      {fixed !== null && (
+        <p className="muted small">
+          The organization keeps its data in {organization.dataResidency}: its workspaces are all there.
+        </p>
+      )}
       <ErrorNote error={create.error ?? regions.error} />
     </details>
   );

@@ -5,6 +5,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
 import { dataPlane } from '../api/data-plane.ts';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
+import { useDataplaneWait, WaitingNote } from '../components/waiting.tsx';
 import { describeReason, formatBytes } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';
 import { may, roleIn } from '../permissions.ts';
@@ -31,6 +32,7 @@ export function RunPage({ runId }: { runId: string }) {
     async (signal) => (workspaceId === undefined ? undefined : controlPlane.workspace(workspaceId, signal)),
     [workspaceId],
   );
+  const waiting = useDataplaneWait(workspace.data, run.data?.status === 'queued');
   const cancel = useAction(async () => {
     await controlPlane.cancel(runId);
     run.reload();
@@ -78,6 +80,7 @@ export function RunPage({ runId }: { runId: string }) {
           </button>
         )}
       </div>
+      <WaitingNote words={waiting} />
       {r.url !== null && !terminal && r.status !== 'running' && (
         <p className="muted">Its app is starting; Open app appears once it answers.</p>
       )}

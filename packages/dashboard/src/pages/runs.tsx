@@ -3,6 +3,7 @@ import { type RunStatus, RunStatuses } from '@sovereign/contract/run-states';
 import { useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
+import { useDataplaneWait, WaitingNote } from '../components/waiting.tsx';
 import { formatDuration } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';
 import { Link } from '../router.tsx';
@@ -41,6 +42,10 @@ export function RunsTab({ workspace }: { workspace: Workspace }) {
   });
   const shown = [...(runs.data?.data ?? []), ...(older?.runs ?? [])].filter(
     (run, i, all) => all.findIndex((r) => r.runId === run.runId) === i,
+  );
+  const waiting = useDataplaneWait(
+    workspace,
+    shown.some((r) => r.status === 'queued'),
   );
   const nextCursor = older === undefined ? runs.data?.nextCursor : older.cursor;
 
@@ -84,6 +89,7 @@ export function RunsTab({ workspace }: { workspace: Workspace }) {
       </form>
       <ErrorNote error={runs.error} />
       {runs.data === undefined && runs.error === undefined && <Loading what="runs" />}
+      <WaitingNote words={waiting} />
       {runs.data !== undefined && shown.length === 0 && <p className="muted">No runs match.</p>}
       {shown.length > 0 && (
         <table className="responsive">
