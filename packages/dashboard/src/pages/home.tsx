@@ -9,20 +9,19 @@ import { useMe } from '../session.tsx';
 import { noOrganizationRegion } from './organization.tsx';
 
 /**
- * The instance's shared regions (the default organization's), the ones a new organization
- * may keep its data in. They are listed with any organization's regions (GET /regions
- * answers its own and the shared ones); the default organization's own are all shared.
- * Someone in no organization yet sees none to choose from.
+ * The instance's shared regions, the ones a new organization may keep its data in: of
+ * every region the user may use (GET /regions without an organization), those not of an
+ * organization of their own. Someone in no organization yet sees them too.
  */
 function useSharedRegions(organizations: MyOrganization[] | undefined) {
-  const via = organizations?.find((o) => o.isDefault) ?? organizations?.[0];
+  const own = organizations?.filter((o) => !o.isDefault).map((o) => o.organizationId) ?? [];
   return useLoad(
     async (signal) => {
-      if (via === undefined) return [];
-      const regions = await controlPlane.regions(via.organizationId, signal);
-      return regions.filter((r) => r.enabled && (via.isDefault || r.organizationId !== via.organizationId));
+      if (organizations === undefined) return [];
+      const regions = await controlPlane.regions(undefined, signal);
+      return regions.filter((r) => r.enabled && !own.includes(r.organizationId));
     },
-    [via?.organizationId],
+    [organizations === undefined, own.join(',')],
   );
 }
 
@@ -40,10 +39,7 @@ export function HomePage() {
   const [name, setName] = useState('');
   const [regionId, setRegionId] = useState('');
   const create = useAction(async () => {
-    // The client's createOrganization takes a name only; the route's body has the region too.
-    await controlPlane.call('createOrganization', 'POST', '/organizations', {
-      body: regionId === '' ? { name: name.trim() } : { name: name.trim(), regionId },
-    });
+    await controlPlane.createOrganization(name.trim(), regionId === '' ? undefined : regionId);
     setName('');
     setRegionId('');
     reloadMe();
