@@ -736,6 +736,40 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
     assert.equal(created, null, 'an organization without a region lets each workspace pick');
   });
 
+  it('stops quietly when its reader goes away (sov logs <run> | head -2), as git and gh do', async () => {
+    const config = join(scratch, 'human'); // signed in
+    await sovOk(config, ['workspace', 'create', 'pipes', '--region', 'eu', '--no-use']);
+    const project = join(scratch, 'chatty');
+    await cp(hello, project, { recursive: true });
+    await writeFile(
+      join(project, 'sovereign.yaml'),
+      'jobs:\n  - name: chatty\n    run: for i in $(seq 1 3000); do echo "line $i of a long log, long enough to fill a pipe"; done\n',
+    );
+    await sovOk(config, ['-w', 'pipes', 'deploy', project]);
+    await sovOk(config, ['-w', 'pipes', 'job', 'trigger', 'chatty', '--follow']); // exit 0: it succeeded
+    const [run] = parsed(await sovOk(config, ['-w', 'pipes', '--json', 'run', 'list'])).data;
+    const piped = spawn(
+      'bash',
+      [
+        '-c',
+        `set -o pipefail; ${[process.execPath, sovBin, '-w', 'pipes', 'logs', run.runId].map(quote).join(' ')} | head -2`,
+      ],
+      { cwd: repoRoot, env: cleanEnv({ SOV_CONFIG_DIR: config }), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    piped.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    piped.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const [code] = (await once(piped, 'close')) as [number | null];
+    assert.equal(stdout.trim().split('\n').length, 2, stdout);
+    assert.equal(stderr, '', 'no EPIPE, no stack trace');
+    assert.equal(code, 0, 'the pipeline succeeds');
+  });
+
   it('manages organizations and workspaces, cancels a run, removes a variable (runs last: it adds an organization)', async () => {
     const config = join(scratch, 'human'); // signed in, current workspace demo
     const run = (args: string[]) => sovOk(config, args);

@@ -5,6 +5,15 @@ import { Output } from './output/output.ts';
 import { reportError } from './output/report.ts';
 import { buildProgram } from './program.ts';
 
+// `sov logs <run> | head -2`: the reader went away before the output ended. Nothing
+// failed that the user cares about: stop quietly, as git and gh do, not with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(ExitCode.ok);
+    throw error;
+  });
+}
+
 const program = buildProgram();
 // Commander reports its own usage errors; exit with 2 for them, 0 for --help and --version.
 program.exitOverride();
