@@ -398,6 +398,74 @@ eachDatabase('runs: triggers, claims, events, leases, retries', (h) => {
     const one = await h().expect(200, 'GET', `/jobs/${d.jobIds.tried}`, { token: d.t.people.viewer.token });
     assert.equal(one.lastRun.runId, second.runId, 'GET /jobs/{jobId} carries it too');
   });
+
+  it('shows when each scheduled job runs next, in its time zone, across a daylight saving change', async () => {
+    const nightly = { trigger: { type: 'cron', cron: '0 2 * * *' }, timezone: 'Europe/Berlin' } as const;
+    const d = await deployed(h(), [
+      job('nightly', nightly),
+      job('paused_nightly', nightly),
+      job('hourly', { trigger: { type: 'every', everySeconds: 3600 } }),
+      job('launch', { trigger: { type: 'once', at: '2026-03-29T00:30:00.000Z' } }),
+      job('by_hand'),
+      job('follower', { trigger: { type: 'after', job: 'nightly', on: 'success' } }),
+    ]);
+    const viewer = d.t.people.viewer.token;
+    const nextRuns = async (query = '') => {
+      const listed = await h().expect(200, 'GET', `/workspaces/${d.t.workspace.workspaceId}/jobs${query}`, {
+        token: viewer,
+      });
+      return Object.fromEntries(
+        listed.data.map((j: { name: string; nextRunAt: string | null }) => [j.name, j.nextRunAt]),
+      );
+    };
+    const pause = (name: string, paused: boolean) =>
+      h().expect(200, 'PATCH', `/jobs/${d.jobIds[name]}`, { token: d.t.people.member.token, body: { paused } });
+    try {
+      // Friday 27 March 2026, Berlin on CET (UTC+1); the clocks go forward at 02:00 on Sunday the 29th.
+      h().setClock(new Date('2026-03-27T12:00:00.000Z'));
+      await h().plane.scheduler.tick(); // first sight: an `every` schedule counts from here
+      await pause('paused_nightly', true);
+      assert.deepEqual(await nextRuns(), {
+        nightly: '2026-03-28T01:00:00.000Z', // 02:00 CET
+        paused_nightly: null,
+        hourly: '2026-03-27T13:00:00.000Z',
+        launch: '2026-03-29T00:30:00.000Z',
+        by_hand: null,
+        follower: null,
+      });
+      // Saturday: that night has no 02:00 in Berlin; the run is at the first instant after the gap, 03:00 CEST.
+      h().setClock(new Date('2026-03-28T12:00:00.000Z'));
+      const saturday = await nextRuns();
+      assert.equal(saturday.nightly, '2026-03-29T01:00:00.000Z');
+      assert.equal(saturday.hourly, '2026-03-28T13:00:00.000Z', 'every hour from the first sight, DST or not');
+      // Sunday afternoon, on CEST (UTC+2): 02:00 is now midnight UTC, and the `once` has passed.
+      h().setClock(new Date('2026-03-29T12:00:00.000Z'));
+      const sunday = await nextRuns();
+      assert.equal(sunday.nightly, '2026-03-30T00:00:00.000Z');
+      assert.equal(sunday.launch, null, 'a once that has passed runs no more');
+      await pause('paused_nightly', false);
+      const resumed = await h().expect(200, 'GET', `/jobs/${d.jobIds.paused_nightly}`, { token: viewer });
+      assert.equal(resumed.nextRunAt, '2026-03-30T00:00:00.000Z', 'resumed, and GET /jobs/{jobId} says it too');
+
+      // A deployment without the nightly job archives it: an archived job runs no more.
+      await h().expect(200, 'POST', InternalPaths.deploymentReport, {
+        token: d.dpToken,
+        body: {
+          protocolVersion,
+          deploymentId: randomUUID(),
+          workspaceId: d.t.workspace.workspaceId,
+          digest: `sha256:${'1'.repeat(64)}`,
+          sizeBytes: 10,
+          createdBy: d.t.people.owner.userId,
+          createdAt: new Date().toISOString(),
+          jobs: [job('by_hand')],
+        },
+      });
+      assert.equal((await nextRuns('?includeArchived=true')).nightly, null);
+    } finally {
+      h().resetClock();
+    }
+  });
 });
 
 eachDatabase('interactive runs: one per job unless the manifest says otherwise, and where to open them', (h) => {

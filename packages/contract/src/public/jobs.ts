@@ -22,6 +22,10 @@ export const Job = Type.Object({
   createdAt: Timestamp,
   updatedAt: Timestamp,
   archivedAt: Type.Union([Timestamp, Type.Null()]),
+  nextRunAt: Type.Union([Timestamp, Type.Null()], {
+    description:
+      'When the scheduler next queues a run (cron, every, once), in the job’s time zone; null for manual and `after` triggers, paused or archived jobs, and a `once` that has passed.',
+  }),
   lastRun: Type.Union([
     Type.Object(
       {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '@sovereign/server-kit/sql';
-import type { JobsTable, RunsTable, WorkspacesTable } from '../tables.ts';
+import type { JobSchedulesTable, JobsTable, RunsTable, WorkspacesTable } from '../tables.ts';
 
 /**
  * A job with its workspace's organization and data plane (what access checks and
@@ -13,13 +13,16 @@ export type JobRow = JobsTable &
     last_run_trigger: RunsTable['trigger'] | null;
     last_run_queued_at: RunsTable['queued_at'] | null;
     last_run_finished_at: RunsTable['finished_at'];
+    /** When the scheduler first saw the job's current trigger: where an `every` schedule counts from. */
+    schedule_anchor: JobSchedulesTable['updated_at'] | null;
   };
 
 /** A job with its newest run, so a list of jobs shows how each last went without a call per job. */
 const selectJob = `SELECT j.*, w.organization_id, w.dataplane_id, lr.run_id AS last_run_id,
     lr.status AS last_run_status, lr.trigger AS last_run_trigger, lr.queued_at AS last_run_queued_at,
-    lr.finished_at AS last_run_finished_at
+    lr.finished_at AS last_run_finished_at, s.updated_at AS schedule_anchor
   FROM jobs j JOIN workspaces w USING (workspace_id)
+  LEFT JOIN job_schedules s ON s.job_id = j.job_id AND s.trigger = j.trigger AND s.timezone = j.timezone
   LEFT JOIN LATERAL (SELECT r.run_id, r.status, r.trigger, r.queued_at, r.finished_at FROM runs r
                       WHERE r.job_id = j.job_id ORDER BY r.queued_at DESC, r.run_id DESC LIMIT 1) lr ON true`;
 
