@@ -1,6 +1,6 @@
 import { isTerminal, type RunEvent, type RunStatus } from '@sovereign/contract';
 import type { Queryable } from '@sovereign/server-kit/sql';
-import { findDependentJobs, findJobsToRun } from '../jobs/store.ts';
+import { findDependentJobs, findJobsToRun, type JobToRun } from '../jobs/store.ts';
 import type { RunsTable } from '../tables.ts';
 import {
   enqueueRun,
@@ -18,14 +18,25 @@ import {
 export type Wakes = Set<string>;
 
 /**
+ * A batch run its data plane stopped on purpose (a restart): cancelled, as it is not the
+ * job's failure, but retried like one when attempts are left, since nobody asked for it
+ * to stop. An app stopped so has simply ended.
+ */
+function stoppedByShutdown(run: RunsTable, job: JobToRun): boolean {
+  return run.status === 'cancelled' && run.reason_code === 'dataplane_shutdown' && job.kind === 'batch';
+}
+
+/**
  * Everything that follows a run's end, in the same transaction: another attempt when
- * the job has retries left (failures, timeouts and lost leases; never a cancel), or,
- * once the outcome is final, the jobs that run `after` this one.
+ * the job has retries left (failures, timeouts, lost leases and batch runs stopped by a
+ * data plane's shutdown; never a cancel asked for), or, once the outcome is final, the
+ * jobs that run `after` this one.
  */
 export async function afterRunEnded(tx: Queryable, run: RunsTable, wakes: Wakes): Promise<void> {
   const [job] = await findJobsToRun(tx, [run.job_id]);
   if (job === undefined) return;
-  const retryable = run.status === 'failed' || run.status === 'timed_out' || run.status === 'lost';
+  const retryable =
+    run.status === 'failed' || run.status === 'timed_out' || run.status === 'lost' || stoppedByShutdown(run, job);
   if (retryable && run.attempt <= job.retries && job.archived_at === null) {
     const retry = await enqueueRun(tx, job, {
       trigger: 'retry',
