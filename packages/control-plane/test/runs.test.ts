@@ -260,13 +260,74 @@ eachDatabase('runs: triggers, claims, events, leases, retries', (h) => {
           [1, 'lost', 'manual', queued.runId],
         ],
       );
-      // The second attempt fails too: no retries are left.
+      // The second attempt (after its delay: 10 s by default, give or take 1 s) fails too: no retries are left.
+      h().advanceClock(12_000);
       const [second] = (await d.claim()).runs;
       await d.events([{ runId: second.runId, seq: 1, status: 'failed', exitCode: 3, reasonCode: 'exit_nonzero' }]);
       const all = await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.flaky}`, { token: d.t.people.viewer.token });
       assert.equal(all.data.length, 2);
     } finally {
-      h().advanceClock(-41_000);
+      h().advanceClock(-53_000);
+    }
+  });
+
+  it('waits before each retry, longer each time, and hands it out no earlier (a compressed clock)', async () => {
+    const d = await deployed(h(), [job('flaky', { retries: 3, retryDelaySeconds: 30, retryBackoff: 2 })]);
+    const attempts = async () =>
+      (await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.flaky}`, { token: d.t.people.viewer.token })).data.sort(
+        (a: { attempt: number }, b: { attempt: number }) => a.attempt - b.attempt,
+      );
+    const fail = (runId: string) =>
+      d.events([{ runId, seq: 1, status: 'failed', exitCode: 1, reasonCode: 'exit_nonzero' }]);
+    h().freezeClock();
+    const start = h().now();
+    try {
+      await h().plane.scheduler.tick(); // the scheduler's first look at this clock
+      const first = await d.trigger('flaky');
+      assert.equal((await d.claim()).runs[0]?.runId, first.runId);
+      let failedAt = h().now();
+      await fail(first.runId);
+      // 30 s, then twice as long each time, each give or take a tenth.
+      for (const [attempt, seconds] of [
+        [2, 30],
+        [3, 60],
+        [4, 120],
+      ] as const) {
+        const retry = (await attempts())[attempt - 1];
+        assert.deepEqual([retry.attempt, retry.status, retry.trigger], [attempt, 'queued', 'retry']);
+        const wait = (Date.parse(retry.scheduledFor) - failedAt.getTime()) / 1000;
+        assert.ok(wait >= seconds * 0.9 && wait <= seconds * 1.1, `attempt ${attempt} waits ${wait} s, not ${seconds}`);
+
+        h().advanceClock(Date.parse(retry.scheduledFor) - h().now().getTime() - 1000);
+        assert.deepEqual((await d.claim()).runs, [], `attempt ${attempt} is not handed out a second early`);
+        // A claim held open is woken by the scheduler's tick once the attempt is due.
+        const held = d.claim(10_000);
+        h().advanceClock(1000);
+        await h().plane.scheduler.tick();
+        const claimed = (await held).runs;
+        assert.deepEqual(
+          claimed.map((r: { runId: string; attempt: number }) => [r.runId, r.attempt]),
+          [[retry.runId, attempt]],
+        );
+        failedAt = h().now();
+        await fail(retry.runId);
+      }
+      const all = await attempts();
+      assert.deepEqual(
+        all.map((r: { attempt: number; status: string }) => [r.attempt, r.status]),
+        [
+          [1, 'failed'],
+          [2, 'failed'],
+          [3, 'failed'],
+          [4, 'failed'],
+        ],
+        'three retries, then no more',
+      );
+      const job = await h().expect(200, 'GET', `/jobs/${d.jobIds.flaky}`, { token: d.t.people.viewer.token });
+      assert.deepEqual([job.retryDelaySeconds, job.retryBackoff], [30, 2]);
+    } finally {
+      h().advanceClock(start.getTime() - h().now().getTime());
+      h().unfreezeClock();
     }
   });
 

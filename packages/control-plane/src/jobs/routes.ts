@@ -19,6 +19,8 @@ function toJob(row: JobRow, now: Date) {
     timezone: row.timezone,
     timeoutSeconds: row.timeout_seconds,
     retries: row.retries,
+    retryDelaySeconds: row.retry_delay_seconds,
+    retryBackoff: row.retry_backoff,
     maxRunning: row.max_running,
     paused: row.paused,
     archived,

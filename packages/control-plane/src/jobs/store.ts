@@ -55,6 +55,8 @@ export type JobToRun = Pick<
   | 'trigger'
   | 'timeout_seconds'
   | 'retries'
+  | 'retry_delay_seconds'
+  | 'retry_backoff'
   | 'max_running'
   | 'paused'
   | 'deployment_id'
@@ -63,6 +65,7 @@ export type JobToRun = Pick<
   Pick<WorkspacesTable, 'dataplane_id'>;
 
 const selectJobToRun = `SELECT j.job_id, j.workspace_id, j.name, j.kind, j.trigger, j.timeout_seconds, j.retries,
+    j.retry_delay_seconds, j.retry_backoff,
     j.max_running, j.paused, j.deployment_id, j.archived_at, w.dataplane_id
   FROM jobs j JOIN workspaces w USING (workspace_id)`;
 
@@ -102,6 +105,8 @@ export interface JobDefinition {
   timezone: string;
   timeoutSeconds: number;
   retries: number;
+  retryDelaySeconds: number;
+  retryBackoff: number;
   maxRunning: number | null;
   deploymentId: string;
 }
@@ -109,8 +114,8 @@ export interface JobDefinition {
 export async function insertJob(tx: Queryable, workspaceId: string, name: string, job: JobDefinition): Promise<void> {
   await tx.query(
     `INSERT INTO jobs (job_id, workspace_id, name, kind, trigger, timezone, timeout_seconds, retries, deployment_id,
-                       max_running)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+                       max_running, retry_delay_seconds, retry_backoff)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
     [
       randomUUID(),
       workspaceId,
@@ -122,6 +127,8 @@ export async function insertJob(tx: Queryable, workspaceId: string, name: string
       job.retries,
       job.deploymentId,
       job.maxRunning,
+      job.retryDelaySeconds,
+      job.retryBackoff,
     ],
   );
 }
@@ -130,7 +137,8 @@ export async function insertJob(tx: Queryable, workspaceId: string, name: string
 export async function updateJobDefinition(tx: Queryable, jobId: string, job: JobDefinition): Promise<void> {
   await tx.query(
     `UPDATE jobs SET kind = $2, trigger = $3, timezone = $4, timeout_seconds = $5, retries = $6,
-            deployment_id = $7, max_running = $8, archived_at = NULL, updated_at = now()
+            deployment_id = $7, max_running = $8, retry_delay_seconds = $9, retry_backoff = $10,
+            archived_at = NULL, updated_at = now()
       WHERE job_id = $1`,
     [
       jobId,
@@ -141,6 +149,8 @@ export async function updateJobDefinition(tx: Queryable, jobId: string, job: Job
       job.retries,
       job.deploymentId,
       job.maxRunning,
+      job.retryDelaySeconds,
+      job.retryBackoff,
     ],
   );
 }

@@ -2,6 +2,7 @@ import { isTerminal, type RunEvent, type RunStatus } from '@sovereign/contract';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { findDependentJobs, findJobsToRun, type JobToRun } from '../jobs/store.ts';
 import type { RunsTable } from '../tables.ts';
+import { retryDelayMs } from './retry-delay.ts';
 import {
   enqueueRun,
   finishRun,
@@ -32,20 +33,25 @@ function stoppedByShutdown(run: RunsTable, job: JobToRun): boolean {
  * data plane's shutdown; never a cancel asked for), or, once the outcome is final, the
  * jobs that run `after` this one.
  */
-export async function afterRunEnded(tx: Queryable, run: RunsTable, wakes: Wakes): Promise<void> {
+export async function afterRunEnded(tx: Queryable, run: RunsTable, wakes: Wakes, now: Date): Promise<void> {
   const [job] = await findJobsToRun(tx, [run.job_id]);
   if (job === undefined) return;
   const retryable =
     run.status === 'failed' || run.status === 'timed_out' || run.status === 'lost' || stoppedByShutdown(run, job);
   if (retryable && run.attempt <= job.retries && job.archived_at === null) {
+    // A failure waits its delay (what failed may need the time to recover), shown as
+    // the retry's `scheduledFor` and not claimed before; the scheduler wakes its data
+    // plane then. A run a restart interrupted failed at nothing: it goes again at once.
+    const delayMs = stoppedByShutdown(run, job) ? 0 : retryDelayMs(job, run.attempt);
     const retry = await enqueueRun(tx, job, {
       trigger: 'retry',
       attempt: run.attempt + 1,
       rootRunId: run.root_run_id,
       createdBy: run.created_by,
+      scheduledFor: delayMs > 0 ? new Date(now.getTime() + delayMs) : null,
     });
     if (retry !== undefined) {
-      wakes.add(retry.dataplaneId);
+      if (delayMs === 0) wakes.add(retry.dataplaneId);
       return;
     }
   }
@@ -66,6 +72,7 @@ export async function endRun(
   status: RunStatus,
   fields: { exitCode?: number | null; reasonCode: string; at?: Date },
   wakes: Wakes,
+  now: Date,
 ): Promise<boolean> {
   const ended = await finishRun(tx, runId, status, {
     exitCode: fields.exitCode ?? null,
@@ -73,7 +80,7 @@ export async function endRun(
     at: fields.at ?? new Date(),
   });
   if (ended === undefined) return false;
-  await afterRunEnded(tx, ended, wakes);
+  await afterRunEnded(tx, ended, wakes, now);
   return true;
 }
 
@@ -88,6 +95,7 @@ export async function applyRunEvent(
   instanceId: string,
   event: RunEvent,
   wakes: Wakes,
+  now: Date,
 ): Promise<'accepted' | 'fenced'> {
   if (await isRunEventRecorded(tx, event.runId, event.seq)) return 'accepted';
   const run = await lockRunOfDataplane(tx, event.runId, dataplaneId);
@@ -113,6 +121,7 @@ export async function applyRunEvent(
     event.status,
     { exitCode: event.exitCode ?? null, reasonCode: event.reasonCode ?? 'internal_error', at: new Date(event.at) },
     wakes,
+    now,
   );
   return 'accepted';
 }

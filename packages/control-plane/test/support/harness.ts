@@ -74,6 +74,11 @@ export class Harness {
     delete this.#clock.frozenAt;
   }
 
+  /** The control plane's clock now. */
+  now(): Date {
+    return new Date((this.#clock.frozenAt ?? Date.now()) + this.#clock.offsetMs);
+  }
+
   /** Stops the control plane's clock at `at` (a date of the test's choosing); resetClock() gives it back. */
   setClock(at: Date): void {
     this.#clock.frozenAt = Date.now();
