@@ -279,6 +279,10 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, '{"n":1}');`,
       const bystander = await platform.tenant('eu', 'bystander');
       const bystanderWs = bystander.workspace.workspaceId as string;
       await platform.waitUntilHosted(bystander.token, bystanderWs);
+      // State is kept for deployed jobs only.
+      await platform.deploy(bystander.token, bystanderWs, {
+        'sovereign.yaml': 'jobs:\n  - name: job\n    run: sh -c true\n',
+      });
       const bystanderToken = (await platform.scopedToken(bystander.token, bystanderWs, dataScopes)).token;
       const bystanderState = `${platform.dp('eu-1').url}/api/v1/workspaces/${bystanderWs}/jobs/job/state`;
       await expectStatus(200, 'PUT', bystanderState, { token: bystanderToken, body: { state: { before: true } } });

@@ -21,6 +21,19 @@ const project = {
     run: sh quick.sh
   - name: pause_then_exit
     run: sleep 2; echo "after the pause"; exit 7
+  - name: interrupted
+    run: sh interrupted.sh
+    retries: 1
+  - name: app
+    kind: interactive
+    run: node app.mjs
+`,
+  // The first attempt is still running when the data plane is stopped; the next one finishes.
+  'interrupted.sh': `if [ "$SOV_ATTEMPT" = 1 ]; then sleep 60; fi
+echo "done $SOV_ATTEMPT"
+`,
+  'app.mjs': `import { createServer } from 'node:http';
+createServer((_req, res) => res.end('up')).listen(Number(process.env.PORT), '127.0.0.1');
 `,
   // Each attempt says in its log that it started; only a finished one says "done".
   'slow.sh': `echo "${logMarker} slow attempt $SOV_ATTEMPT"
@@ -160,6 +173,43 @@ for (const target of databaseTargets()) {
       await platform.waitFor(async () => (await runStatus(next.runId)) === 'succeeded', 'the next run to succeed');
       const [again] = await childrenOf(eu.service.process.pid as number, 'spawner-main.ts');
       assert.ok(again !== undefined && again !== spawner, 'a new spawner took over');
+    });
+
+    it('a planned stop of the data plane (SIGTERM) blames no job: an app ends cancelled, a batch run is retried', async () => {
+      const eu = platform.dp('eu-1');
+      const app = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs.app}/runs`, { token: t.token });
+      const batch = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs.interrupted}/runs`, {
+        token: t.token,
+      });
+      for (const run of [app, batch]) {
+        await platform.waitFor(async () => (await runStatus(run.runId)) === 'running', 'the runs to start');
+      }
+      await eu.service.stop('SIGTERM');
+      await platform.startDataPlane(eu);
+      const ended = async (runId: string) => {
+        await platform.waitFor(
+          async () => !['queued', 'claimed', 'running'].includes(await runStatus(runId)),
+          'the run to end',
+          30_000,
+        );
+        const run = await expectStatus(200, 'GET', `${platform.cp}/runs/${runId}`, { token: t.token });
+        return [run.status, run.reasonCode];
+      };
+      assert.deepEqual(await ended(app.runId), ['cancelled', 'dataplane_shutdown'], 'the app ended, not failed');
+      assert.deepEqual(await ended(batch.runId), ['cancelled', 'dataplane_shutdown'], 'nor is the batch run blamed');
+      const attempts = async () =>
+        (await expectStatus(200, 'GET', `${platform.cp}/runs?jobId=${jobs.interrupted}`, { token: t.token })).data;
+      await platform.waitFor(
+        async () =>
+          (await attempts()).some(
+            (r: { attempt: number; status: string }) => r.attempt === 2 && r.status === 'succeeded',
+          ),
+        'the batch run’s next attempt to succeed on the restarted data plane',
+        60_000,
+      );
+      assert.equal((await attempts()).length, 2, 'one more attempt, not more');
+      const apps = (await expectStatus(200, 'GET', `${platform.cp}/runs?jobId=${jobs.app}`, { token: t.token })).data;
+      assert.equal(apps.length, 1, 'an app stopped by a restart is not started again');
     });
 
     it('a control plane restart during 50 runs loses no status event', async () => {

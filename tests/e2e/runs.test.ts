@@ -202,5 +202,43 @@ for (const target of databaseTargets()) {
       assert.equal(state.status, 404);
       assert.equal(state.body.code, 'state_not_found');
     });
+
+    it('keeps state for deployed jobs only: an unknown job is job_not_found, an archived one is read-only', async () => {
+      const states = `${dp}/workspaces/${t.workspace.workspaceId}/jobs`;
+      // A typo used to save state for a job that does not exist, and reading it said "no saved state yet".
+      const written = await call('PUT', `${states}/nosuch/state`, { token, body: { state: { cursor: 1 } } });
+      assert.equal(written.status, 404);
+      assert.equal(written.body.code, 'job_not_found');
+      assert.match(written.headers.get('content-type') ?? '', /application\/problem\+json/);
+      const read = await call('GET', `${states}/nosuch/state`, { token });
+      assert.equal(read.status, 404);
+      assert.equal(read.body.code, 'job_not_found');
+
+      // In a workspace of its own: a second deploy archives a job of the first.
+      const other = await platform.tenant('eu', 'archived-state');
+      const ws = other.workspace.workspaceId;
+      const scoped = (await platform.scopedToken(other.token, ws, dataScopes)).token;
+      const job = (name: string) => `  - name: ${name}\n    run: sh ok.sh\n`;
+      await platform.deploy(other.token, ws, {
+        'sovereign.yaml': `jobs:\n${job('kept')}${job('dropped')}`,
+        'ok.sh': 'true\n',
+      });
+      await expectStatus(200, 'PUT', `${dp}/workspaces/${ws}/jobs/dropped/state`, {
+        token: scoped,
+        body: { state: { cursor: 'row-9' } },
+      });
+      await platform.deploy(other.token, ws, { 'sovereign.yaml': `jobs:\n${job('kept')}`, 'ok.sh': 'true\n' });
+      const archived = await expectStatus(200, 'GET', `${dp}/workspaces/${ws}/jobs/dropped/state`, { token: scoped });
+      assert.deepEqual(archived.state, { cursor: 'row-9' }, 'an archived job keeps its state, readable');
+      const rewrite = await call('PUT', `${dp}/workspaces/${ws}/jobs/dropped/state`, {
+        token: scoped,
+        body: { state: { cursor: 'row-10' } },
+      });
+      assert.equal(rewrite.status, 409);
+      assert.equal(rewrite.body.code, 'job_archived');
+      const none = await call('GET', `${dp}/workspaces/${ws}/jobs/kept/state`, { token: scoped });
+      assert.equal(none.status, 404);
+      assert.equal(none.body.code, 'state_not_found', 'a deployed job without state yet');
+    });
   });
 }

@@ -144,6 +144,11 @@ export const jobNamePattern = '^[a-z0-9][a-z0-9_-]{0,62}$';
 export const maxTimeoutSeconds = 7 * 86400;
 /** The longest interval of an `every` trigger: a year and a day. */
 export const maxEverySeconds = 366 * 86400;
+/** A retry waits at most this long, however many attempts came before (an hour). */
+export const maxRetryDelaySeconds = 3600;
+/** Retry delays when the manifest says nothing: 10 s, then twice as long each time. */
+export const defaultRetryDelaySeconds = 10;
+export const defaultRetryBackoff = 2;
 
 /**
  * How a job is started, as the control plane needs it to schedule: never the command.
@@ -171,6 +176,13 @@ export const JobMetadata = Closed({
   timezone: Type.String({ minLength: 1, maxLength: 64 }),
   timeoutSeconds: Type.Integer({ minimum: 1, maximum: maxTimeoutSeconds }),
   retries: Type.Integer({ minimum: 0, maximum: 10 }),
+  /**
+   * Seconds before the first retry (`retry_delay`); each later one waits `retryBackoff`
+   * times longer, at most an hour, give or take a tenth at random. Absent: 10.
+   */
+  retryDelaySeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: maxRetryDelaySeconds })),
+  /** How much longer each retry waits than the one before (`retry_backoff`); absent: 2. */
+  retryBackoff: Type.Optional(Type.Number({ minimum: 1, maximum: 10 })),
   /**
    * At most this many runs of the job at once (queued, claimed or running); absent
    * means no limit. Interactive jobs default to 1: a second trigger answers the first.

@@ -199,6 +199,9 @@ export interface JobsTable {
   updated_at: Date;
   /** Null: no limit (005). */
   max_running: number | null;
+  /** Before the first retry; each later one waits retry_backoff times longer (015). */
+  retry_delay_seconds: number;
+  retry_backoff: number;
 }
 
 export interface RunsTable {

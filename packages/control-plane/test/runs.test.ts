@@ -260,13 +260,74 @@ eachDatabase('runs: triggers, claims, events, leases, retries', (h) => {
           [1, 'lost', 'manual', queued.runId],
         ],
       );
-      // The second attempt fails too: no retries are left.
+      // The second attempt (after its delay: 10 s by default, give or take 1 s) fails too: no retries are left.
+      h().advanceClock(12_000);
       const [second] = (await d.claim()).runs;
       await d.events([{ runId: second.runId, seq: 1, status: 'failed', exitCode: 3, reasonCode: 'exit_nonzero' }]);
       const all = await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.flaky}`, { token: d.t.people.viewer.token });
       assert.equal(all.data.length, 2);
     } finally {
-      h().advanceClock(-41_000);
+      h().advanceClock(-53_000);
+    }
+  });
+
+  it('waits before each retry, longer each time, and hands it out no earlier (a compressed clock)', async () => {
+    const d = await deployed(h(), [job('flaky', { retries: 3, retryDelaySeconds: 30, retryBackoff: 2 })]);
+    const attempts = async () =>
+      (await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.flaky}`, { token: d.t.people.viewer.token })).data.sort(
+        (a: { attempt: number }, b: { attempt: number }) => a.attempt - b.attempt,
+      );
+    const fail = (runId: string) =>
+      d.events([{ runId, seq: 1, status: 'failed', exitCode: 1, reasonCode: 'exit_nonzero' }]);
+    h().freezeClock();
+    const start = h().now();
+    try {
+      await h().plane.scheduler.tick(); // the scheduler's first look at this clock
+      const first = await d.trigger('flaky');
+      assert.equal((await d.claim()).runs[0]?.runId, first.runId);
+      let failedAt = h().now();
+      await fail(first.runId);
+      // 30 s, then twice as long each time, each give or take a tenth.
+      for (const [attempt, seconds] of [
+        [2, 30],
+        [3, 60],
+        [4, 120],
+      ] as const) {
+        const retry = (await attempts())[attempt - 1];
+        assert.deepEqual([retry.attempt, retry.status, retry.trigger], [attempt, 'queued', 'retry']);
+        const wait = (Date.parse(retry.scheduledFor) - failedAt.getTime()) / 1000;
+        assert.ok(wait >= seconds * 0.9 && wait <= seconds * 1.1, `attempt ${attempt} waits ${wait} s, not ${seconds}`);
+
+        h().advanceClock(Date.parse(retry.scheduledFor) - h().now().getTime() - 1000);
+        assert.deepEqual((await d.claim()).runs, [], `attempt ${attempt} is not handed out a second early`);
+        // A claim held open is woken by the scheduler's tick once the attempt is due.
+        const held = d.claim(10_000);
+        h().advanceClock(1000);
+        await h().plane.scheduler.tick();
+        const claimed = (await held).runs;
+        assert.deepEqual(
+          claimed.map((r: { runId: string; attempt: number }) => [r.runId, r.attempt]),
+          [[retry.runId, attempt]],
+        );
+        failedAt = h().now();
+        await fail(retry.runId);
+      }
+      const all = await attempts();
+      assert.deepEqual(
+        all.map((r: { attempt: number; status: string }) => [r.attempt, r.status]),
+        [
+          [1, 'failed'],
+          [2, 'failed'],
+          [3, 'failed'],
+          [4, 'failed'],
+        ],
+        'three retries, then no more',
+      );
+      const job = await h().expect(200, 'GET', `/jobs/${d.jobIds.flaky}`, { token: d.t.people.viewer.token });
+      assert.deepEqual([job.retryDelaySeconds, job.retryBackoff], [30, 2]);
+    } finally {
+      h().advanceClock(start.getTime() - h().now().getTime());
+      h().unfreezeClock();
     }
   });
 
@@ -397,6 +458,74 @@ eachDatabase('runs: triggers, claims, events, leases, retries', (h) => {
     assert.equal(latest.never, null);
     const one = await h().expect(200, 'GET', `/jobs/${d.jobIds.tried}`, { token: d.t.people.viewer.token });
     assert.equal(one.lastRun.runId, second.runId, 'GET /jobs/{jobId} carries it too');
+  });
+
+  it('shows when each scheduled job runs next, in its time zone, across a daylight saving change', async () => {
+    const nightly = { trigger: { type: 'cron', cron: '0 2 * * *' }, timezone: 'Europe/Berlin' } as const;
+    const d = await deployed(h(), [
+      job('nightly', nightly),
+      job('paused_nightly', nightly),
+      job('hourly', { trigger: { type: 'every', everySeconds: 3600 } }),
+      job('launch', { trigger: { type: 'once', at: '2026-03-29T00:30:00.000Z' } }),
+      job('by_hand'),
+      job('follower', { trigger: { type: 'after', job: 'nightly', on: 'success' } }),
+    ]);
+    const viewer = d.t.people.viewer.token;
+    const nextRuns = async (query = '') => {
+      const listed = await h().expect(200, 'GET', `/workspaces/${d.t.workspace.workspaceId}/jobs${query}`, {
+        token: viewer,
+      });
+      return Object.fromEntries(
+        listed.data.map((j: { name: string; nextRunAt: string | null }) => [j.name, j.nextRunAt]),
+      );
+    };
+    const pause = (name: string, paused: boolean) =>
+      h().expect(200, 'PATCH', `/jobs/${d.jobIds[name]}`, { token: d.t.people.member.token, body: { paused } });
+    try {
+      // Friday 27 March 2026, Berlin on CET (UTC+1); the clocks go forward at 02:00 on Sunday the 29th.
+      h().setClock(new Date('2026-03-27T12:00:00.000Z'));
+      await h().plane.scheduler.tick(); // first sight: an `every` schedule counts from here
+      await pause('paused_nightly', true);
+      assert.deepEqual(await nextRuns(), {
+        nightly: '2026-03-28T01:00:00.000Z', // 02:00 CET
+        paused_nightly: null,
+        hourly: '2026-03-27T13:00:00.000Z',
+        launch: '2026-03-29T00:30:00.000Z',
+        by_hand: null,
+        follower: null,
+      });
+      // Saturday: that night has no 02:00 in Berlin; the run is at the first instant after the gap, 03:00 CEST.
+      h().setClock(new Date('2026-03-28T12:00:00.000Z'));
+      const saturday = await nextRuns();
+      assert.equal(saturday.nightly, '2026-03-29T01:00:00.000Z');
+      assert.equal(saturday.hourly, '2026-03-28T13:00:00.000Z', 'every hour from the first sight, DST or not');
+      // Sunday afternoon, on CEST (UTC+2): 02:00 is now midnight UTC, and the `once` has passed.
+      h().setClock(new Date('2026-03-29T12:00:00.000Z'));
+      const sunday = await nextRuns();
+      assert.equal(sunday.nightly, '2026-03-30T00:00:00.000Z');
+      assert.equal(sunday.launch, null, 'a once that has passed runs no more');
+      await pause('paused_nightly', false);
+      const resumed = await h().expect(200, 'GET', `/jobs/${d.jobIds.paused_nightly}`, { token: viewer });
+      assert.equal(resumed.nextRunAt, '2026-03-30T00:00:00.000Z', 'resumed, and GET /jobs/{jobId} says it too');
+
+      // A deployment without the nightly job archives it: an archived job runs no more.
+      await h().expect(200, 'POST', InternalPaths.deploymentReport, {
+        token: d.dpToken,
+        body: {
+          protocolVersion,
+          deploymentId: randomUUID(),
+          workspaceId: d.t.workspace.workspaceId,
+          digest: `sha256:${'1'.repeat(64)}`,
+          sizeBytes: 10,
+          createdBy: d.t.people.owner.userId,
+          createdAt: new Date().toISOString(),
+          jobs: [job('by_hand')],
+        },
+      });
+      assert.equal((await nextRuns('?includeArchived=true')).nightly, null);
+    } finally {
+      h().resetClock();
+    }
   });
 });
 

@@ -68,6 +68,34 @@ describe('sovereign.yaml', () => {
     assert.deepEqual(metadata, jobs.map(jobMetadata));
   });
 
+  it('reads retry_delay and retry_backoff, tells the control plane, and leaves the defaults to it', () => {
+    const { metadata } = accepted(`jobs:
+  - name: patient
+    run: a
+    retries: 3
+    retry_delay: 30s
+    retry_backoff: 1.5
+  - name: plain
+    run: b
+    retries: 1
+`);
+    assert.deepEqual(
+      metadata.map((j) => [j.name, j.retryDelaySeconds, j.retryBackoff]),
+      [
+        ['patient', 30, 1.5],
+        ['plain', undefined, undefined],
+      ],
+    );
+    const lines = refused(`jobs:
+  - name: hasty
+    run: a
+    retry_delay: 2h
+    retry_backoff: 0.5
+`);
+    hasLine(lines, /^jobs\[0\]\.retry_delay: "2h" must be a duration from 0s to 1h/);
+    hasLine(lines, /^jobs\[0\]\.retry_backoff: 0\.5 must be a number from 1/);
+  });
+
   it('gives the control plane metadata without the command', () => {
     const { metadata } = accepted(
       'jobs:\n  - name: secret_cmd\n    run: curl https://internal.example/COMMAND-CANARY\n',

@@ -34,7 +34,7 @@ describe('a run’s outcome, from how its process ended', () => {
   it('gives the reason the data plane stopped it, whatever the exit code', () => {
     assert.equal(outcome({ stopping: 'timed_out', exitCode: 143 }), 'timed_out/timeout');
     assert.equal(outcome({ stopping: 'cancelled', exitCode: 0 }), 'cancelled/cancelled');
-    assert.equal(outcome({ stopping: 'shutdown', exitCode: 143 }), 'failed/dataplane_shutdown');
+    assert.equal(outcome({ stopping: 'shutdown', exitCode: 143 }), 'cancelled/dataplane_shutdown');
     assert.equal(outcome({ stopping: 'log_limit', exitCode: 143 }), 'failed/log_limit');
     assert.equal(outcome({ stopping: 'output_limit', exitCode: 0 }), 'failed/output_limit');
     assert.equal(outcome({ stopping: 'pids_limit', exitCode: 137, limitsHit: ['pids'] }), 'failed/pids_limit');

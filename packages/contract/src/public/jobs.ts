@@ -13,6 +13,8 @@ export const Job = Type.Object({
   timezone: Type.String(),
   timeoutSeconds: Type.Integer(),
   retries: Type.Integer(),
+  retryDelaySeconds: Type.Integer({ description: 'Seconds before the first retry; later ones wait longer.' }),
+  retryBackoff: Type.Number({ description: 'Each retry waits this many times longer than the one before.' }),
   maxRunning: Type.Union([Type.Integer(), Type.Null()], {
     description: 'At most this many runs at once (queued, claimed or running); null for no limit.',
   }),
@@ -22,6 +24,10 @@ export const Job = Type.Object({
   createdAt: Timestamp,
   updatedAt: Timestamp,
   archivedAt: Type.Union([Timestamp, Type.Null()]),
+  nextRunAt: Type.Union([Timestamp, Type.Null()], {
+    description:
+      'When the scheduler next queues a run (cron, every, once), in the job’s time zone; null for manual and `after` triggers, paused or archived jobs, and a `once` that has passed.',
+  }),
   lastRun: Type.Union([
     Type.Object(
       {

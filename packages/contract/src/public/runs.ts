@@ -20,7 +20,10 @@ export const Run = Type.Object({
   status: Type.Enum(RunStatuses),
   reasonCode: Type.Union([Type.String(), Type.Null()]),
   exitCode: Type.Union([Type.Integer(), Type.Null()]),
-  scheduledFor: Type.Union([Timestamp, Type.Null()]),
+  scheduledFor: Type.Union([Timestamp, Type.Null()], {
+    description:
+      'A scheduled run’s due time; a retry’s earliest start (it waits its delay, queued): "attempt 2 in 30 s".',
+  }),
   createdBy: Type.Union([Uuid, Type.Null()]),
   queuedAt: Timestamp,
   claimedAt: Type.Union([Timestamp, Type.Null()]),

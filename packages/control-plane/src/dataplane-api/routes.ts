@@ -238,7 +238,14 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
         const accepted: Array<{ runId: string; seq: number }> = [];
         const fenced = new Set<string>();
         for (const event of request.body.events) {
-          const outcome = await applyRunEvent(tx, plane.dataplane_id, request.body.instanceId, event, wakes);
+          const outcome = await applyRunEvent(
+            tx,
+            plane.dataplane_id,
+            request.body.instanceId,
+            event,
+            wakes,
+            deps.now(),
+          );
           if (outcome === 'accepted') accepted.push({ runId: event.runId, seq: event.seq });
           else fenced.add(event.runId);
         }

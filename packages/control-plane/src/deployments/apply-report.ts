@@ -1,4 +1,10 @@
-import type { DeploymentReport, DeploymentReportResponse, JobMetadata } from '@sovereign/contract';
+import {
+  type DeploymentReport,
+  type DeploymentReportResponse,
+  defaultRetryBackoff,
+  defaultRetryDelaySeconds,
+  type JobMetadata,
+} from '@sovereign/contract';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { archiveJob, insertJob, type JobDefinition, listWorkspaceJobs, updateJobDefinition } from '../jobs/store.ts';
 import type { JobsTable } from '../tables.ts';
@@ -17,6 +23,8 @@ function definitionOf(job: JobMetadata, deploymentId: string): JobDefinition {
     timezone: job.timezone,
     timeoutSeconds: job.timeoutSeconds,
     retries: job.retries,
+    retryDelaySeconds: job.retryDelaySeconds ?? defaultRetryDelaySeconds,
+    retryBackoff: job.retryBackoff ?? defaultRetryBackoff,
     maxRunning: maxRunningOf(job),
     deploymentId,
   };
@@ -30,6 +38,8 @@ function sameDefinition(row: JobsTable, job: JobMetadata): boolean {
     row.timezone === job.timezone &&
     row.timeout_seconds === job.timeoutSeconds &&
     row.retries === job.retries &&
+    row.retry_delay_seconds === (job.retryDelaySeconds ?? defaultRetryDelaySeconds) &&
+    row.retry_backoff === (job.retryBackoff ?? defaultRetryBackoff) &&
     row.max_running === maxRunningOf(job)
   );
 }

@@ -3,11 +3,13 @@ import type { App } from '@sovereign/server-kit/http';
 import { audited, userAuthor } from '../audit/record.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
+import { nextRunAt } from '../scheduler/due-times.ts';
 import { workspaceFor } from '../workspaces/access.ts';
 import { jobFor } from './access.ts';
 import { type JobRow, listJobs, setJobPaused } from './store.ts';
 
-function toJob(row: JobRow) {
+function toJob(row: JobRow, now: Date) {
+  const archived = row.archived_at !== null;
   return {
     jobId: row.job_id,
     workspaceId: row.workspace_id,
@@ -17,13 +19,16 @@ function toJob(row: JobRow) {
     timezone: row.timezone,
     timeoutSeconds: row.timeout_seconds,
     retries: row.retries,
+    retryDelaySeconds: row.retry_delay_seconds,
+    retryBackoff: row.retry_backoff,
     maxRunning: row.max_running,
     paused: row.paused,
-    archived: row.archived_at !== null,
+    archived,
     deploymentId: row.deployment_id,
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
     archivedAt: isoOrNull(row.archived_at),
+    nextRunAt: isoOrNull(nextRunAt({ ...row, archived }, now, row.schedule_anchor)),
     lastRun:
       row.last_run_id === null || row.last_run_status === null || row.last_run_queued_at === null
         ? null
@@ -55,7 +60,7 @@ export async function jobRoutes(app: App, deps: Deps) {
     async (request) => {
       const workspace = await workspaceFor(db, principalOf(request), request.params.workspaceId, 'viewer');
       const rows = await listJobs(db, workspace.workspace_id, request.query.includeArchived ?? false);
-      return { data: rows.map(toJob) };
+      return { data: rows.map((row) => toJob(row, deps.now())) };
     },
   );
 
@@ -64,7 +69,7 @@ export async function jobRoutes(app: App, deps: Deps) {
     {
       schema: { tags: ['Jobs'], summary: 'Get a job', params: Closed({ jobId: Uuid }), response: { 200: Job } },
     },
-    async (request) => toJob(await jobFor(db, principalOf(request), request.params.jobId, 'viewer')),
+    async (request) => toJob(await jobFor(db, principalOf(request), request.params.jobId, 'viewer'), deps.now()),
   );
 
   app.patch(

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '@sovereign/server-kit/sql';
-import type { JobsTable, RunsTable, WorkspacesTable } from '../tables.ts';
+import type { JobSchedulesTable, JobsTable, RunsTable, WorkspacesTable } from '../tables.ts';
 
 /**
  * A job with its workspace's organization and data plane (what access checks and
@@ -13,13 +13,16 @@ export type JobRow = JobsTable &
     last_run_trigger: RunsTable['trigger'] | null;
     last_run_queued_at: RunsTable['queued_at'] | null;
     last_run_finished_at: RunsTable['finished_at'];
+    /** When the scheduler first saw the job's current trigger: where an `every` schedule counts from. */
+    schedule_anchor: JobSchedulesTable['updated_at'] | null;
   };
 
 /** A job with its newest run, so a list of jobs shows how each last went without a call per job. */
 const selectJob = `SELECT j.*, w.organization_id, w.dataplane_id, lr.run_id AS last_run_id,
     lr.status AS last_run_status, lr.trigger AS last_run_trigger, lr.queued_at AS last_run_queued_at,
-    lr.finished_at AS last_run_finished_at
+    lr.finished_at AS last_run_finished_at, s.updated_at AS schedule_anchor
   FROM jobs j JOIN workspaces w USING (workspace_id)
+  LEFT JOIN job_schedules s ON s.job_id = j.job_id AND s.trigger = j.trigger AND s.timezone = j.timezone
   LEFT JOIN LATERAL (SELECT r.run_id, r.status, r.trigger, r.queued_at, r.finished_at FROM runs r
                       WHERE r.job_id = j.job_id ORDER BY r.queued_at DESC, r.run_id DESC LIMIT 1) lr ON true`;
 
@@ -52,6 +55,8 @@ export type JobToRun = Pick<
   | 'trigger'
   | 'timeout_seconds'
   | 'retries'
+  | 'retry_delay_seconds'
+  | 'retry_backoff'
   | 'max_running'
   | 'paused'
   | 'deployment_id'
@@ -60,6 +65,7 @@ export type JobToRun = Pick<
   Pick<WorkspacesTable, 'dataplane_id'>;
 
 const selectJobToRun = `SELECT j.job_id, j.workspace_id, j.name, j.kind, j.trigger, j.timeout_seconds, j.retries,
+    j.retry_delay_seconds, j.retry_backoff,
     j.max_running, j.paused, j.deployment_id, j.archived_at, w.dataplane_id
   FROM jobs j JOIN workspaces w USING (workspace_id)`;
 
@@ -99,6 +105,8 @@ export interface JobDefinition {
   timezone: string;
   timeoutSeconds: number;
   retries: number;
+  retryDelaySeconds: number;
+  retryBackoff: number;
   maxRunning: number | null;
   deploymentId: string;
 }
@@ -106,8 +114,8 @@ export interface JobDefinition {
 export async function insertJob(tx: Queryable, workspaceId: string, name: string, job: JobDefinition): Promise<void> {
   await tx.query(
     `INSERT INTO jobs (job_id, workspace_id, name, kind, trigger, timezone, timeout_seconds, retries, deployment_id,
-                       max_running)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+                       max_running, retry_delay_seconds, retry_backoff)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
     [
       randomUUID(),
       workspaceId,
@@ -119,6 +127,8 @@ export async function insertJob(tx: Queryable, workspaceId: string, name: string
       job.retries,
       job.deploymentId,
       job.maxRunning,
+      job.retryDelaySeconds,
+      job.retryBackoff,
     ],
   );
 }
@@ -127,7 +137,8 @@ export async function insertJob(tx: Queryable, workspaceId: string, name: string
 export async function updateJobDefinition(tx: Queryable, jobId: string, job: JobDefinition): Promise<void> {
   await tx.query(
     `UPDATE jobs SET kind = $2, trigger = $3, timezone = $4, timeout_seconds = $5, retries = $6,
-            deployment_id = $7, max_running = $8, archived_at = NULL, updated_at = now()
+            deployment_id = $7, max_running = $8, retry_delay_seconds = $9, retry_backoff = $10,
+            archived_at = NULL, updated_at = now()
       WHERE job_id = $1`,
     [
       jobId,
@@ -138,6 +149,8 @@ export async function updateJobDefinition(tx: Queryable, jobId: string, job: Job
       job.retries,
       job.deploymentId,
       job.maxRunning,
+      job.retryDelaySeconds,
+      job.retryBackoff,
     ],
   );
 }

@@ -22,7 +22,7 @@ export class LeaseExpiry {
     if (now.getTime() < this.#from) return 0;
     const expired = await lockExpiredLeases(tx, now);
     for (const runId of expired) {
-      await endRun(tx, runId, 'lost', { reasonCode: 'lease_expired', at: now }, wakes);
+      await endRun(tx, runId, 'lost', { reasonCode: 'lease_expired', at: now }, wakes, now);
     }
     return expired.length;
   }

@@ -25,7 +25,7 @@ export interface ClaimLimits {
 }
 
 /**
- * Hands up to `capacity` queued runs of a data plane to one of its instances, each under
+ * Hands up to `capacity` queued runs (a retry not before its `scheduled_for`) of a data plane to one of its instances, each under
  * a lease, fairly between workspaces: the workspace with the fewest batch runs going is
  * served first, its oldest run first (round robin, counting what each already has), and
  * never more of a workspace's batch runs active at once than its limit. Forty runs queued
@@ -65,6 +65,7 @@ export async function claimRuns(
               row_number() OVER (PARTITION BY q.workspace_id ORDER BY q.queued_at, q.run_id) AS turn
          FROM runs q
         WHERE EXISTS (SELECT 1 FROM accepting) AND q.dataplane_id = $1 AND q.status = 'queued'
+          AND (q.scheduled_for IS NULL OR q.scheduled_for <= $4)
           AND ($6::int IS NULL OR EXISTS (SELECT 1 FROM jobs k WHERE k.job_id = q.job_id AND k.kind = 'batch'))
      ), active AS (
        -- Each waiting workspace's batch runs claimed or running, and its limit of them.
@@ -82,7 +83,7 @@ export async function claimRuns(
      ), apps AS (
        SELECT q.run_id FROM runs q
         WHERE $6::int IS NOT NULL AND EXISTS (SELECT 1 FROM accepting) AND q.dataplane_id = $1
-          AND q.status = 'queued'
+          AND q.status = 'queued' AND (q.scheduled_for IS NULL OR q.scheduled_for <= $4)
           AND EXISTS (SELECT 1 FROM jobs k WHERE k.job_id = q.job_id AND k.kind = 'interactive')
         ORDER BY q.queued_at, q.run_id LIMIT coalesce($6::int, 0) FOR UPDATE SKIP LOCKED
      )

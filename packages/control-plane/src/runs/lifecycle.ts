@@ -1,7 +1,8 @@
 import { isTerminal, type RunEvent, type RunStatus } from '@sovereign/contract';
 import type { Queryable } from '@sovereign/server-kit/sql';
-import { findDependentJobs, findJobsToRun } from '../jobs/store.ts';
+import { findDependentJobs, findJobsToRun, type JobToRun } from '../jobs/store.ts';
 import type { RunsTable } from '../tables.ts';
+import { retryDelayMs } from './retry-delay.ts';
 import {
   enqueueRun,
   finishRun,
@@ -18,23 +19,39 @@ import {
 export type Wakes = Set<string>;
 
 /**
- * Everything that follows a run's end, in the same transaction: another attempt when
- * the job has retries left (failures, timeouts and lost leases; never a cancel), or,
- * once the outcome is final, the jobs that run `after` this one.
+ * A batch run its data plane stopped on purpose (a restart): cancelled, as it is not the
+ * job's failure, but retried like one when attempts are left, since nobody asked for it
+ * to stop. An app stopped so has simply ended.
  */
-export async function afterRunEnded(tx: Queryable, run: RunsTable, wakes: Wakes): Promise<void> {
+function stoppedByShutdown(run: RunsTable, job: JobToRun): boolean {
+  return run.status === 'cancelled' && run.reason_code === 'dataplane_shutdown' && job.kind === 'batch';
+}
+
+/**
+ * Everything that follows a run's end, in the same transaction: another attempt when
+ * the job has retries left (failures, timeouts, lost leases and batch runs stopped by a
+ * data plane's shutdown; never a cancel asked for), or, once the outcome is final, the
+ * jobs that run `after` this one.
+ */
+export async function afterRunEnded(tx: Queryable, run: RunsTable, wakes: Wakes, now: Date): Promise<void> {
   const [job] = await findJobsToRun(tx, [run.job_id]);
   if (job === undefined) return;
-  const retryable = run.status === 'failed' || run.status === 'timed_out' || run.status === 'lost';
+  const retryable =
+    run.status === 'failed' || run.status === 'timed_out' || run.status === 'lost' || stoppedByShutdown(run, job);
   if (retryable && run.attempt <= job.retries && job.archived_at === null) {
+    // A failure waits its delay (what failed may need the time to recover), shown as
+    // the retry's `scheduledFor` and not claimed before; the scheduler wakes its data
+    // plane then. A run a restart interrupted failed at nothing: it goes again at once.
+    const delayMs = stoppedByShutdown(run, job) ? 0 : retryDelayMs(job, run.attempt);
     const retry = await enqueueRun(tx, job, {
       trigger: 'retry',
       attempt: run.attempt + 1,
       rootRunId: run.root_run_id,
       createdBy: run.created_by,
+      scheduledFor: delayMs > 0 ? new Date(now.getTime() + delayMs) : null,
     });
     if (retry !== undefined) {
-      wakes.add(retry.dataplaneId);
+      if (delayMs === 0) wakes.add(retry.dataplaneId);
       return;
     }
   }
@@ -55,6 +72,7 @@ export async function endRun(
   status: RunStatus,
   fields: { exitCode?: number | null; reasonCode: string; at?: Date },
   wakes: Wakes,
+  now: Date,
 ): Promise<boolean> {
   const ended = await finishRun(tx, runId, status, {
     exitCode: fields.exitCode ?? null,
@@ -62,7 +80,7 @@ export async function endRun(
     at: fields.at ?? new Date(),
   });
   if (ended === undefined) return false;
-  await afterRunEnded(tx, ended, wakes);
+  await afterRunEnded(tx, ended, wakes, now);
   return true;
 }
 
@@ -77,6 +95,7 @@ export async function applyRunEvent(
   instanceId: string,
   event: RunEvent,
   wakes: Wakes,
+  now: Date,
 ): Promise<'accepted' | 'fenced'> {
   if (await isRunEventRecorded(tx, event.runId, event.seq)) return 'accepted';
   const run = await lockRunOfDataplane(tx, event.runId, dataplaneId);
@@ -102,6 +121,7 @@ export async function applyRunEvent(
     event.status,
     { exitCode: event.exitCode ?? null, reasonCode: event.reasonCode ?? 'internal_error', at: new Date(event.at) },
     wakes,
+    now,
   );
   return 'accepted';
 }

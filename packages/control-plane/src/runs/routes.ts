@@ -163,7 +163,7 @@ export async function runRoutes(app: App, deps: Deps) {
       const run = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const row = await runFor(tx, principal, request.params.runId, 'member', { lock: true });
         if (row.status === 'queued') {
-          await endRun(tx, row.run_id, 'cancelled', { reasonCode: 'cancelled', at: deps.now() }, wakes);
+          await endRun(tx, row.run_id, 'cancelled', { reasonCode: 'cancelled', at: deps.now() }, wakes, deps.now());
         } else if (row.status === 'claimed' || row.status === 'running') {
           await requestCancel(tx, row.run_id, deps.now());
           wakes.add(row.dataplane_id);

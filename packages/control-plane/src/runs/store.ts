@@ -287,3 +287,13 @@ export async function enqueueScheduledRuns(
   );
   return rows.map((r) => ({ runId: r.run_id, dataplaneId: r.dataplane_id }));
 }
+
+/** The data planes with a delayed retry that came due in (since, now]: their claims held open are woken. */
+export async function dataplanesWithRetriesDue(db: Queryable, since: Date, now: Date): Promise<string[]> {
+  const rows = await db.query<Pick<RunsTable, 'dataplane_id'>>(
+    `SELECT DISTINCT dataplane_id FROM runs
+      WHERE status = 'queued' AND attempt > 1 AND scheduled_for > $1 AND scheduled_for <= $2`,
+    [since, now],
+  );
+  return rows.map((r) => r.dataplane_id);
+}

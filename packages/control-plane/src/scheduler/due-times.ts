@@ -30,3 +30,19 @@ export function nextDue(trigger: JobTrigger, timezone: string, after: Date, anch
 export function isScheduled(trigger: JobTrigger): boolean {
   return trigger.type === 'cron' || trigger.type === 'every' || trigger.type === 'once';
 }
+
+/**
+ * When the scheduler will next queue a run of the job, as shown to users: the first due
+ * time after `now` in the job's time zone (a wall-clock time a daylight saving change
+ * skips runs at the first instant after the gap; one it repeats runs once, at the first),
+ * and null when nothing will fire it: a manual or `after` trigger, a paused or archived
+ * job, or a `once` that has passed. `anchor` is where an `every` schedule counts from.
+ */
+export function nextRunAt(
+  job: { trigger: JobTrigger; timezone: string; paused: boolean; archived: boolean },
+  now: Date,
+  anchor: Date | null,
+): Date | null {
+  if (job.paused || job.archived || !isScheduled(job.trigger)) return null;
+  return nextDue(job.trigger, job.timezone, now, anchor ?? now);
+}

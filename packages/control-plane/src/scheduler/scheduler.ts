@@ -5,7 +5,7 @@ import type { LeaseExpiry } from '../leases/expiry.ts';
 import { LockKeys, tryLockForTransaction } from '../locks.ts';
 import type { Dispatcher } from '../runs/dispatcher.ts';
 import type { Wakes } from '../runs/lifecycle.ts';
-import { enqueueScheduledRuns } from '../runs/store.ts';
+import { dataplanesWithRetriesDue, enqueueScheduledRuns } from '../runs/store.ts';
 import { isScheduled, nextDue } from './due-times.ts';
 import { listDueSchedules, listSchedulesToSync, setNextDueTimes, upsertSchedule } from './store.ts';
 
@@ -27,6 +27,8 @@ export class Scheduler {
   readonly #tickMs: number;
   readonly #leases: LeaseExpiry;
   #timer: NodeJS.Timeout | undefined;
+  /** The clock at the last tick that did the work: retries due since then wake their data planes. */
+  #lastTick: Date | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
 
@@ -80,6 +82,11 @@ export class Scheduler {
       const now = this.#now();
       await this.#leases.expire(tx, now, wakes);
       await this.#syncSchedules(tx, now);
+      // A clock that went back (or a first tick) looks one tick back.
+      const last = this.#lastTick;
+      const since = last !== undefined && last <= now ? last : new Date(now.getTime() - this.#tickMs);
+      this.#lastTick = now;
+      for (const dataplaneId of await dataplanesWithRetriesDue(tx, since, now)) wakes.add(dataplaneId);
       return this.#fireDue(tx, now, wakes);
     });
     for (const dataplaneId of wakes) await this.#dispatcher.wake(dataplaneId);

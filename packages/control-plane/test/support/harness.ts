@@ -74,6 +74,22 @@ export class Harness {
     delete this.#clock.frozenAt;
   }
 
+  /** The control plane's clock now. */
+  now(): Date {
+    return new Date((this.#clock.frozenAt ?? Date.now()) + this.#clock.offsetMs);
+  }
+
+  /** Stops the control plane's clock at `at` (a date of the test's choosing); resetClock() gives it back. */
+  setClock(at: Date): void {
+    this.#clock.frozenAt = Date.now();
+    this.#clock.offsetMs = at.getTime() - this.#clock.frozenAt;
+  }
+
+  resetClock(): void {
+    delete this.#clock.frozenAt;
+    this.#clock.offsetMs = 0;
+  }
+
   /** Moves the control plane's clock forward (health, expiry). */
   advanceClock(ms: number): void {
     this.#clock.offsetMs += ms;

@@ -3,6 +3,7 @@ import {
   type JobTrigger,
   jobNamePattern,
   maxEverySeconds,
+  maxRetryDelaySeconds,
   maxTimeoutSeconds,
 } from '@sovereign/contract';
 import { Cron } from 'croner';
@@ -82,6 +83,8 @@ const jobKeys = new Set([
   'timezone',
   'timeout',
   'retries',
+  'retry_delay',
+  'retry_backoff',
   'max_running',
   'limits',
   'network',
@@ -302,6 +305,29 @@ export function parseManifest(text: string, options: { maxLimits?: RunLimits } =
       fail(`${at}.retries`, `${JSON.stringify(retries)} must be a whole number from 0 to 10`);
     }
 
+    // Left out of the job when the manifest does not say: the control plane's defaults
+    // apply (10s, 2), and a redeploy of an unchanged manifest changes no job.
+    let retryDelaySeconds: number | undefined;
+    if (job.retry_delay !== undefined && job.retry_delay !== null) {
+      const seconds = typeof job.retry_delay === 'string' ? parseDuration(job.retry_delay) : undefined;
+      if (seconds === undefined || seconds > maxRetryDelaySeconds) {
+        fail(
+          `${at}.retry_delay`,
+          `${JSON.stringify(job.retry_delay)} must be a duration from 0s to 1h, such as 30s or 5m`,
+        );
+      } else retryDelaySeconds = seconds;
+    }
+    let retryBackoff: number | undefined;
+    if (job.retry_backoff !== undefined && job.retry_backoff !== null) {
+      const value = job.retry_backoff;
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 1 || value > 10) {
+        fail(
+          `${at}.retry_backoff`,
+          `${JSON.stringify(value)} must be a number from 1 (the same delay each time) to 10`,
+        );
+      } else retryBackoff = value;
+    }
+
     let maxRunning = kind === 'interactive' ? defaultInteractiveMaxRunning : undefined;
     if (job.max_running !== undefined && job.max_running !== null) {
       const value = job.max_running;
@@ -367,6 +393,8 @@ export function parseManifest(text: string, options: { maxLimits?: RunLimits } =
       timezone: String(timezone),
       timeoutSeconds,
       retries: Number(retries),
+      ...(retryDelaySeconds === undefined ? {} : { retryDelaySeconds }),
+      ...(retryBackoff === undefined ? {} : { retryBackoff }),
       ...(maxRunning === undefined ? {} : { maxRunning }),
       ...(interactive ? { idleTimeoutSeconds, stripPrefix: stripPrefix === true } : {}),
       ...(limits === undefined || Object.keys(limits).length === 0 ? {} : { limits }),
@@ -427,6 +455,8 @@ export function jobMetadata(job: ManifestJob): JobMetadata {
     timezone: job.timezone,
     timeoutSeconds: job.timeoutSeconds,
     retries: job.retries,
+    ...(job.retryDelaySeconds === undefined ? {} : { retryDelaySeconds: job.retryDelaySeconds }),
+    ...(job.retryBackoff === undefined ? {} : { retryBackoff: job.retryBackoff }),
     ...(job.maxRunning === undefined ? {} : { maxRunning: job.maxRunning }),
   };
 }

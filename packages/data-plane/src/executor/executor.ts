@@ -182,7 +182,7 @@ export class Executor {
     this.#claims.start();
   }
 
-  /** Stops claiming; running jobs are stopped and reported as failed (dataplane_shutdown). */
+  /** Stops claiming; running jobs are stopped and reported as cancelled (dataplane_shutdown), not failed. */
   async stop(): Promise<void> {
     this.#closed = true;
     if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);

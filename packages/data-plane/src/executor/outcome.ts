@@ -79,8 +79,11 @@ export function runOutcome(ending: RunEnding): Outcome {
         return end('timed_out', 'timeout');
       case 'cancelled':
         return end('cancelled', 'cancelled');
+      // A planned stop of the data plane (SIGTERM, close) is not the job's failure: the
+      // run is cancelled with this reason, and the control plane retries a batch run
+      // that has attempts left; an app simply ended.
       case 'shutdown':
-        return end('failed', 'dataplane_shutdown');
+        return end('cancelled', 'dataplane_shutdown');
     }
   }
   if (exitCode === 0 && ending.ready) return end('succeeded', 'exit_zero');

@@ -1,12 +1,17 @@
-import { Closed, ErrorCode, JobState, JobStateRequest, jobNamePattern, Uuid } from '@sovereign/contract';
-import { type App, NotFoundProblem } from '@sovereign/server-kit/http';
+import { Closed, JobState, JobStateRequest, jobNamePattern, Uuid } from '@sovereign/contract';
+import type { App } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
-import { readState, writeState } from './store.ts';
+import { StateJobArchivedProblem, StateJobNotFoundProblem, StateNotFoundProblem } from './errors.ts';
+import { jobStanding, readState, writeState } from './store.ts';
 
 const Params = Closed({ workspaceId: Uuid, job: Type.String({ pattern: jobNamePattern }) });
-/** A job's state, read and written by scoped token here; the control plane never sees it (R6). */
+/**
+ * A job's state, read and written by scoped token here; the control plane never sees it (R6).
+ * Only jobs of the workspace's deployments have state: an unknown name is `job_not_found`
+ * (not an empty state to fill); an archived job's state is kept and readable, not writable.
+ */
 export async function stateRoutes(app: App, options: { db: Queryable }) {
   const { db } = options;
   app.get(
@@ -16,8 +21,10 @@ export async function stateRoutes(app: App, options: { db: Queryable }) {
       schema: { tags: ['State'], summary: 'A job’s saved state', params: Params, response: { 200: JobState } },
     },
     async (request) => {
-      const saved = await readState(db, scopedOf(request).workspaceId, request.params.job);
-      if (saved === undefined) throw new NotFoundProblem(ErrorCode.stateNotFound, 'The job has no saved state yet.');
+      const workspaceId = scopedOf(request).workspaceId;
+      if ((await jobStanding(db, workspaceId, request.params.job)) === 'unknown') throw new StateJobNotFoundProblem();
+      const saved = await readState(db, workspaceId, request.params.job);
+      if (saved === undefined) throw new StateNotFoundProblem();
       return { job: request.params.job, ...saved };
     },
   );
@@ -36,6 +43,9 @@ export async function stateRoutes(app: App, options: { db: Queryable }) {
     },
     async (request) => {
       const workspaceId = scopedOf(request).workspaceId;
+      const standing = await jobStanding(db, workspaceId, request.params.job);
+      if (standing === 'unknown') throw new StateJobNotFoundProblem();
+      if (standing === 'archived') throw new StateJobArchivedProblem();
       await writeState(db, workspaceId, request.params.job, request.body.state ?? null, null);
       const saved = await readState(db, workspaceId, request.params.job);
       if (saved === undefined) throw new Error('state vanished after it was written');

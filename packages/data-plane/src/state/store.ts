@@ -28,3 +28,22 @@ export async function writeState(
     [workspaceId, jobName, JSON.stringify(state), runId],
   );
 }
+
+/**
+ * Where a job name stands in a workspace: in its current (newest) deployment, only in
+ * older ones (archived: the deploy that dropped it kept its state), or in none.
+ */
+export type JobStanding = 'current' | 'archived' | 'unknown';
+
+export async function jobStanding(db: Queryable, workspaceId: string, jobName: string): Promise<JobStanding> {
+  // `jobs` is the manifest's array of jobs: containment finds a name without unpacking it.
+  const named = JSON.stringify([{ name: jobName }]);
+  const [row] = await db.query<{ current: boolean | null; ever: boolean }>(
+    `SELECT (SELECT jobs FROM deployments WHERE workspace_id = $1
+              ORDER BY created_at DESC, deployment_id DESC LIMIT 1) @> $2::jsonb AS current,
+            EXISTS (SELECT 1 FROM deployments WHERE workspace_id = $1 AND jobs @> $2::jsonb) AS ever`,
+    [workspaceId, named],
+  );
+  if (row?.current === true) return 'current';
+  return row?.ever === true ? 'archived' : 'unknown';
+}
