@@ -1,6 +1,5 @@
 import type { InitializeResponse } from '@sovereign/contract';
-import type { Agent } from '../packages/data-plane/src/agent/agent.ts';
-import { TokenVerifier } from '../packages/data-plane/src/auth/verify-token.ts';
+import { type TokenAgent, TokenVerifier } from '../packages/data-plane/src/auth/verify-token.ts';
 import { realtimeMs } from './lib/clock.ts';
 import type { BenchContext } from './lib/context.ts';
 import { deployProject, expectStatus } from './lib/platform.ts';
@@ -57,14 +56,15 @@ export async function tokensBench(ctx: BenchContext): Promise<void> {
   // The data plane's own verifier, fed what its agent would hold after registering.
   const jwks = await expectStatus(200, 'GET', `${ctx.platform.controlPlane.url}/.well-known/jwks.json`);
   const plane = ctx.platform.dp('us-1');
-  const agent = {
+  // Typed as the verifier's view of the agent: a member it starts to need fails tsc here.
+  const agent: TokenAgent = {
     stoppedReason: undefined,
     identity: { issuer: ctx.platform.controlPlane.url, dataplaneId: plane.dataplaneId } as InitializeResponse,
     jwks: () => jwks,
     isRevoked: () => false,
-    hosts: (ws: string) => ws === deployed.workspaceId,
+    learnHosts: async (ws: string) => ws === deployed.workspaceId,
     refreshJwks: async () => false,
-  } as unknown as Agent;
+  };
   const verifier = new TokenVerifier(agent, 30);
   const verifyOnce = async () => void (await verifier.verify(token, deployed.workspaceId, 'state:read'));
   await rate(Math.min(1, seconds), verifyOnce);

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { databaseTargets } from '@sovereign/server-kit/testing';
+import { flowTarget } from '@sovereign/server-kit/testing';
 import { cleanEnv, repoRoot, sovBin, sovOk } from '../support/cli.ts';
 import { adminPassword, call, expectStatus, Platform } from '../support/platform.ts';
 
@@ -23,7 +23,7 @@ const project = {
 `,
 };
 
-for (const target of databaseTargets()) {
+for (const target of [flowTarget()]) {
   describe(`Airbyte's multi-region guide, in its order, real processes [${target.name}]`, () => {
     let platform: Platform;
     let config: string;

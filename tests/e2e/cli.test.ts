@@ -167,8 +167,8 @@ describe('the sov CLI against sov dev, real processes [pglite]', () => {
     assert.match(dry.stdout, /^\s+\+ extra\s+added\s+every 1h$/m);
     assert.match(dry.stdout, /^\s+= hello\s+unchanged\s+manual$/m);
     const jobs = await run(['job', 'list']);
-    assert.match(jobs.stdout, /^NAME\s+KIND\s+TRIGGER\s+TIMEOUT\s+RETRIES\s+LAST RUN$/m);
-    assert.match(jobs.stdout, /^hello\s+batch\s+manual\s+5m\s+0\s+never$/m);
+    assert.match(jobs.stdout, /^NAME\s+KIND\s+TRIGGER\s+NEXT RUN\s+TIMEOUT\s+RETRIES\s+LAST RUN$/m);
+    assert.match(jobs.stdout, /^hello\s+batch\s+manual\s+-\s+5m\s+0\s+never$/m);
     assert.doesNotMatch(jobs.stdout, /extra/, 'the dry run deployed nothing');
 
     const triggered = await run(['job', 'trigger', 'hello', '--follow']);
@@ -768,6 +768,33 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
     assert.equal(stdout.trim().split('\n').length, 2, stdout);
     assert.equal(stderr, '', 'no EPIPE, no stack trace');
     assert.equal(code, 0, 'the pipeline succeeds');
+  });
+
+  it('follows a failed run through its retries to the attempt that ends it, and says when each starts', async () => {
+    const config = join(scratch, 'human'); // signed in; workspace pipes made by the test before
+    const project = join(scratch, 'flaky');
+    await cp(hello, project, { recursive: true });
+    await writeFile(
+      join(project, 'sovereign.yaml'),
+      'jobs:\n  - name: flaky\n    run: echo "attempt $SOV_ATTEMPT"; test "$SOV_ATTEMPT" -ge 2\n    retries: 2\n    retry_delay: 1s\n',
+    );
+    await sovOk(config, ['-w', 'pipes', 'deploy', project]);
+    const followed = await sov(config, ['-w', 'pipes', 'job', 'trigger', 'flaky', '--follow']);
+    assert.equal(followed.code, 0, `the second attempt succeeded\n${followed.stderr}`);
+    assert.match(followed.stdout, /attempt 1[\s\S]*attempt 2/);
+    assert.match(followed.stderr, /✗ Run [0-9a-f]{8} of flaky failed \(exit 1\)/);
+    assert.match(followed.stderr, /Attempt 2 of 3 (in \d+s|now): run [0-9a-f]{8}\. Following it…/);
+    assert.match(followed.stderr, /✓ Run [0-9a-f]{8} of flaky succeeded/);
+    const listed = await sovOk(config, ['-w', 'pipes', 'run', 'list']);
+    assert.match(listed.stdout, /flaky\s+succeeded\s+retry, attempt 2/, 'runs lists say attempt 2');
+    assert.doesNotMatch(listed.stdout, /#2/);
+    const info = await sovOk(config, ['-w', 'pipes', 'job', 'info', 'flaky']);
+    assert.match(info.stdout, /^retries\s+2, 1s apart at first, ×2 each time$/m);
+    assert.match(info.stdout, /^next run\s+-$/m, 'a manual job has no next run');
+    const [last] = parsed(await sovOk(config, ['-w', 'pipes', '--json', 'run', 'list'])).data;
+    const traversal = await sov(config, ['-w', 'pipes', 'outputs', 'get', last.runId, '../../etc/passwd']);
+    assert.equal(traversal.code, 2, traversal.stderr);
+    assert.match(traversal.stderr, /"\.\.\/\.\.\/etc\/passwd" is not an output's path/);
   });
 
   it('manages organizations and workspaces, cancels a run, removes a variable (runs last: it adds an organization)', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '@sovereign/server-kit/testing';
-import { assertAllDown, DevPlatform, repoRoot, sovOk } from '../support/cli.ts';
+import { assertAllDown, DevPlatform, repoRoot, sov, sovOk } from '../support/cli.ts';
 
 /** `npm start` runs `sov dev`: the whole platform on PGlite, kept across restarts. */
 describe('npm start (sov dev), real processes [pglite]', () => {
@@ -29,6 +29,21 @@ describe('npm start (sov dev), real processes [pglite]', () => {
     const first = await DevPlatform.start(home, port);
     try {
       for (const p of ports()) assert.equal((await fetch(`http://127.0.0.1:${p}/readyz`)).status, 200);
+      // A second npm start on the same ports says what holds them, and leaves this one running.
+      const other = await mkdtemp(join(tmpdir(), 'sov-dev-second-'));
+      const second = await sov(config, ['dev'], { env: { SOV_HOME: other, SOV_PORT: String(port) } });
+      await rm(other, { recursive: true, force: true });
+      assert.equal(second.code, 1, second.stderr);
+      assert.match(
+        second.stderr,
+        new RegExp(
+          `port ${port} is taken by what looks like another Sovereign service \\(sov dev or npm start already running\\?\\)`,
+        ),
+      );
+      assert.match(second.stderr, /start on other ports: SOV_PORT=\d+ npm start/);
+      assert.doesNotMatch(second.stdout + second.stderr, /Sovereign is running/);
+      for (const p of ports())
+        assert.equal((await fetch(`http://127.0.0.1:${p}/readyz`)).status, 200, 'the first goes on');
       firstPlanes = await readFile(join(home, 'dev.json'), 'utf8');
       const printed = first.printed();
       assert.match(printed, /data plane us-1 .*region us/);

@@ -4,13 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  databaseTargets,
-  freePort,
-  type Service,
-  startService,
-  type TestDatabase,
-} from '@sovereign/server-kit/testing';
+import { flowTarget, freePort, type Service, startService, type TestDatabase } from '@sovereign/server-kit/testing';
 import { repoRoot, sovBin, sovOk } from '../support/cli.ts';
 
 /**
@@ -21,7 +15,7 @@ import { repoRoot, sovBin, sovOk } from '../support/cli.ts';
  * reads a variable and its state and leaves an output. Every directory a service is
  * given or defaults to is made absolute at start: a run works elsewhere.
  */
-for (const target of databaseTargets()) {
+for (const target of [flowTarget()]) {
   describe(`the README's production set-up, followed literally, real processes [${target.name}]`, () => {
     let cwd: string;
     let config: string;

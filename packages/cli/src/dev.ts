@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { delimiter, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,6 +28,30 @@ interface DevState {
 }
 
 class DevError extends Error {}
+
+/**
+ * Why a port cannot be used, or undefined when it is free: checked before anything
+ * starts, so a second `npm start` says what holds the port instead of starting half a
+ * platform and reading the other one's /readyz as its own.
+ */
+async function portTaken(port: number): Promise<string | undefined> {
+  const free = await new Promise<boolean>((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => done(true)));
+  });
+  if (free) return undefined;
+  const answer = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2000) })
+    .then(async (response) => ({ status: response.status, text: await response.text() }))
+    .catch(() => undefined);
+  const what =
+    answer === undefined
+      ? 'something that does not answer HTTP'
+      : answer.status === 200 && answer.text.includes('"ok"')
+        ? 'what looks like another Sovereign service (sov dev or npm start already running?)'
+        : `an HTTP server (GET /healthz answered ${answer.status})`;
+  return `port ${port} is taken by ${what}`;
+}
 
 async function adminPassword(home: string): Promise<{ password: string; generated: boolean }> {
   const given = process.env.SOV_ADMIN_PASSWORD;
@@ -137,6 +162,12 @@ async function ensureDataplanes(
 export async function dev(): Promise<number> {
   const home = resolve(process.env.SOV_HOME ?? '.sovereign');
   const base = Number(process.env.SOV_PORT ?? 8080);
+  const taken = (await Promise.all([base, base + 1, base + 2].map(portTaken))).filter((why) => why !== undefined);
+  if (taken.length > 0) {
+    console.error(`sov dev: ${taken.join('; ')}.`);
+    console.error(`Stop what runs there, or start on other ports: SOV_PORT=${base + 10} npm start`);
+    return 1;
+  }
   await mkdir(join(home, 'logs'), { recursive: true, mode: 0o700 });
   const { password, generated } = await adminPassword(home);
   const children: Array<{ name: string; child: ChildProcess }> = [];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DataPlaneRoutes, NoContent, type PublicRoute } from '@sovereign/contract';
-import { databaseTargets } from '@sovereign/server-kit/testing';
+import { flowTarget } from '@sovereign/server-kit/testing';
 import { dataScopes, Platform } from '../../../tests/support/platform.ts';
 import { ApiError, ControlPlaneClient, DataPlaneClient, followLogs, ScopedTokens } from '../src/index.ts';
 
@@ -33,7 +33,7 @@ function plain(schema: unknown): unknown {
   });
 }
 
-for (const target of databaseTargets()) {
+for (const target of [flowTarget()]) {
   describe(`@sovereign/client against real planes [${target.name}]`, () => {
     let platform: Platform;
     let tenant: Awaited<ReturnType<Platform['tenant']>>;

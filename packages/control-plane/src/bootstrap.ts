@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type AuditEntry, audited, systemAuthor } from './audit/record.ts';
 import { verifyPassword } from './auth/passwords.ts';
-import { findUserByEmail } from './auth/store.ts';
+import { findUserByEmail, hasActiveInstanceAdmin } from './auth/store.ts';
 import { createUser } from './auth/users.ts';
 import type { Deps } from './context.ts';
 import { LockKeys, lockForTransaction } from './locks.ts';
@@ -34,7 +34,16 @@ export async function bootstrap(deps: Deps): Promise<BootstrapResult> {
       });
     }
     const defaultOrganizationId = org.organization_id;
-    if (config.admin === undefined) return { result: { adminUserId: null, defaultOrganizationId }, audit: made };
+    if (config.admin === undefined) {
+      // Nobody could sign in to a fresh instance: say how to fix it, rather than start silently.
+      if (!config.allowSignup && !(await hasActiveInstanceAdmin(tx))) {
+        deps.log.warn(
+          'no administrator exists and sign-up is closed: nobody can sign in. Start once with SOV_ADMIN_PASSWORD ' +
+            '(and SOV_ADMIN_EMAIL, admin@localhost by default) to create one',
+        );
+      }
+      return { result: { adminUserId: null, defaultOrganizationId }, audit: made };
+    }
     let admin = await findUserByEmail(tx, config.admin.email);
     if (admin === undefined) {
       admin = await createUser(tx, config.passwordCostLog2, randomUUID(), {

@@ -92,6 +92,45 @@ for (const target of databaseTargets()) {
       }
     });
 
+    it('warns at start when nobody could sign in: no administrator and sign-up closed', async () => {
+      const fresh = await target.create(true);
+      const freshHome = await mkdtemp(join(tmpdir(), 'sov-cp-noadmin-'));
+      const startFresh = async (env: Record<string, string>) => {
+        const port = await freePort();
+        return startService({
+          args: [main],
+          url: `http://127.0.0.1:${port}`,
+          env: {
+            SOV_PORT: String(port),
+            SOV_HOME: freshHome,
+            SOV_MASTER_KEY: masterKey,
+            SOV_PASSWORD_COST_LOG2: '12',
+            SOV_LOG_LEVEL: 'info',
+            ...fresh.env,
+            ...env,
+          },
+        });
+      };
+      const warning =
+        /no administrator exists and sign-up is closed: nobody can sign in\. Start once with SOV_ADMIN_PASSWORD/;
+      try {
+        const bare = await startFresh({});
+        await bare.stop();
+        assert.match(bare.output(), warning);
+        const open = await startFresh({ SOV_ALLOW_SIGNUP: 'true' });
+        await open.stop();
+        assert.doesNotMatch(open.output(), warning, 'anyone can sign up: someone can sign in');
+        const withAdmin = await startFresh({ SOV_ADMIN_PASSWORD: adminPassword });
+        await withAdmin.stop();
+        const after = await startFresh({});
+        await after.stop();
+        assert.doesNotMatch(after.output(), warning, 'the administrator made before can sign in');
+      } finally {
+        await fresh.drop();
+        await rm(freshHome, { recursive: true, force: true });
+      }
+    });
+
     it('stops by itself when the supervisor that started it is killed outright', async () => {
       const port = await freePort();
       // A supervisor (as `sov dev` is) that starts the control plane, says its pid, and is then SIGKILLed.

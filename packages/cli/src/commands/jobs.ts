@@ -33,6 +33,7 @@ export function jobCommands(program: Command): void {
                 header: 'trigger',
                 value: (j) => trigger(j.trigger) + (j.paused ? output.out.yellow(' (paused)') : ''),
               },
+              { header: 'next run', value: (j) => relativeTime(j.nextRunAt) },
               { header: 'timeout', value: (j) => compactSeconds(j.timeoutSeconds) },
               { header: 'retries', value: (j) => String(j.retries), align: 'right' },
               {
@@ -68,8 +69,17 @@ export function jobCommands(program: Command): void {
             ['kind', found.kind],
             ['trigger', `${trigger(found.trigger)}${found.trigger.type === 'cron' ? ` (${found.timezone})` : ''}`],
             ['paused', found.paused ? output.out.yellow('yes') : 'no'],
+            [
+              'next run',
+              found.nextRunAt === null ? '-' : `${relativeTime(found.nextRunAt)} ${output.out.dim(found.nextRunAt)}`,
+            ],
             ['timeout', compactSeconds(found.timeoutSeconds)],
-            ['retries', String(found.retries)],
+            [
+              'retries',
+              found.retries === 0
+                ? '0'
+                : `${found.retries}, ${compactSeconds(found.retryDelaySeconds)} apart at first, ×${found.retryBackoff} each time`,
+            ],
             ['archived', found.archived ? 'yes' : undefined],
             ['deployment', found.deploymentId],
             ['updated', relativeTime(found.updatedAt)],

@@ -5,6 +5,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Command } from 'commander';
+import { UsageError } from '../errors.ts';
 import { bytes, relativeTime } from '../output/format.ts';
 import { findRun } from '../resolve.ts';
 import { act, argsOf } from './command.ts';
@@ -58,6 +59,13 @@ export function outputCommands(program: Command): void {
     .action(
       act(async (ctx, command) => {
         const [given, path] = argsOf<[string, string]>(command);
+        // A URL would fold `..` away and ask for another route: refuse it here, in words.
+        if (path.startsWith('/') || path.split('/').some((part) => part === '..' || part === '.' || part === '')) {
+          throw new UsageError(
+            `"${path}" is not an output's path: paths are relative to the run's outputs, without . or .. parts.`,
+            `List them with: sov outputs list ${given}`,
+          );
+        }
         const target = command.opts<{ output?: string }>().output;
         const found = await findRun(await ctx.controlPlane(), given, () => ctx.workspace());
         const dp = await ctx.dataPlane(['runs:outputs'], found.workspaceId);

@@ -4,7 +4,7 @@ import { RunStatuses } from '@sovereign/contract/run-states';
 import type { Command } from 'commander';
 import type { Context } from '../context.ts';
 import { UsageError } from '../errors.ts';
-import { durationBetween, relativeTime, runStatus, shortId } from '../output/format.ts';
+import { durationBetween, relativeTime, runStatus, shortId, statusWord } from '../output/format.ts';
 import type { Output } from '../output/output.ts';
 import { findJob, findRun } from '../resolve.ts';
 import { exitCodeFor, followRun } from '../runs/follow.ts';
@@ -26,34 +26,70 @@ export function runColumns(output: Output) {
     { header: 'run', value: (r: Run) => shortId(r.runId) },
     { header: 'job', value: (r: Run) => r.jobName },
     { header: 'status', value: (r: Run) => runStatus(r.status, output.out) },
-    { header: 'trigger', value: (r: Run) => (r.attempt > 1 ? `${r.trigger} #${r.attempt}` : r.trigger) },
+    { header: 'trigger', value: (r: Run) => (r.attempt > 1 ? `${r.trigger}, attempt ${r.attempt}` : r.trigger) },
     { header: 'queued', value: (r: Run) => relativeTime(r.queuedAt) },
     { header: 'duration', value: (r: Run) => durationBetween(r.startedAt, r.finishedAt) },
     { header: 'exit', value: (r: Run) => (r.exitCode === null ? '-' : String(r.exitCode)), align: 'right' as const },
   ];
 }
 
+/** A run ended in a way its job may retry. */
+const retried = new Set(['failed', 'timed_out', 'lost']);
+
 /**
- * Follows a run to its end, printing its lines; prints how it ended and sets the exit
+ * The next attempt of a run that ended: the control plane makes it when it hears of the
+ * end, which reaches it through the data plane's outbox a moment after the log ends.
+ * Undefined when the job retries no more.
+ */
+async function nextAttempt(ctx: Context, run: Run): Promise<{ next: Run; of: number } | undefined> {
+  const cp = await ctx.controlPlane();
+  const job = (await cp.jobs(run.workspaceId, { includeArchived: true })).find((j) => j.jobId === run.jobId);
+  if (job === undefined || run.attempt > job.retries) return undefined;
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const { data } = await cp.runs({ workspaceId: run.workspaceId, jobId: run.jobId, limit: 20 });
+    const next = data.find((r) => r.rootRunId === run.rootRunId && r.attempt === run.attempt + 1);
+    if (next !== undefined) return { next, of: job.retries + 1 };
+    // Ended without a retry (cancelled meanwhile), or not heard of yet: ask again shortly.
+    const self = data.find((r) => r.runId === run.runId);
+    if (self !== undefined && !retried.has(self.status)) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  return undefined;
+}
+
+/**
+ * Follows a run to its end, printing its lines, and then its retries to the last
+ * attempt ("attempt 2 of 3 in 30s" in between); prints how it ended and sets the exit
  * code from its status (0 only when it succeeded).
  */
-export async function followToEnd(ctx: Context, dp: DataPlane, run: Run, timestamps = false): Promise<void> {
+export async function followToEnd(ctx: Context, dp: DataPlane, first: Run, timestamps = false): Promise<void> {
   const { output } = ctx;
-  const started = Date.now();
-  const end = await followRun(await ctx.controlPlane(), dp, run.runId, output, (line) =>
-    printLogLine(output, line, timestamps),
-  );
-  output.event({ type: 'end', runId: run.runId, job: run.jobName, status: end.status, exitCode: end.exitCode });
-  const code = exitCodeFor(end.status);
-  const { err } = output;
-  const exit = end.exitCode === null ? '' : ` (exit ${end.exitCode})`;
-  const took = `in ${durationBetween(new Date(started).toISOString(), null)}`;
-  output.note(
-    code === 0
-      ? `${err.green('✓')} Run ${shortId(run.runId)} of ${run.jobName} ${err.green(end.status)}${exit} ${err.dim(took)}`
-      : `${err.red('✗')} Run ${shortId(run.runId)} of ${run.jobName} ${err.red(end.status)}${exit} ${err.dim(took)}`,
-  );
-  process.exitCode = code;
+  const cp = await ctx.controlPlane();
+  let run = first;
+  for (;;) {
+    const started = Date.now();
+    const end = await followRun(cp, dp, run.runId, output, (line) => printLogLine(output, line, timestamps));
+    output.event({ type: 'end', runId: run.runId, job: run.jobName, status: end.status, exitCode: end.exitCode });
+    const code = exitCodeFor(end.status);
+    const { err } = output;
+    const exit = end.exitCode === null ? '' : ` (exit ${end.exitCode})`;
+    const took = `in ${durationBetween(new Date(started).toISOString(), null)}`;
+    const word = statusWord(end.status);
+    output.note(
+      code === 0
+        ? `${err.green('✓')} Run ${shortId(run.runId)} of ${run.jobName} ${err.green(word)}${exit} ${err.dim(took)}`
+        : `${err.red('✗')} Run ${shortId(run.runId)} of ${run.jobName} ${err.red(word)}${exit} ${err.dim(took)}`,
+    );
+    process.exitCode = code;
+    const retry = retried.has(end.status) ? await nextAttempt(ctx, run) : undefined;
+    if (retry === undefined) return;
+    const { next, of } = retry;
+    const when = next.scheduledFor === null ? 'now' : relativeTime(next.scheduledFor).replace(/^just now$/, 'now');
+    output.event({ type: 'retry', ...next });
+    output.note(`Attempt ${next.attempt} of ${of} ${when}: run ${shortId(next.runId)}. Following it…`);
+    run = next;
+  }
 }
 
 /** `sov run list|info|cancel` and `sov logs <runId> [-f]`. */

@@ -143,11 +143,17 @@ export function shortId(id: string): string {
 }
 
 /** How a run's status looks: green when it worked, red when it did not, yellow while it runs. */
+/** A status as people read it: `timed out`, not `timed_out` (--json keeps the code). */
+export function statusWord(status: string): string {
+  return status.replaceAll('_', ' ');
+}
+
 export function runStatus(status: string, colors: Palette): string {
-  if (status === 'succeeded') return colors.green(status);
-  if (status === 'failed' || status === 'timed_out' || status === 'lost') return colors.red(status);
-  if (status === 'cancelled') return colors.dim(status);
-  return colors.yellow(status);
+  const word = statusWord(status);
+  if (status === 'succeeded') return colors.green(word);
+  if (status === 'failed' || status === 'timed_out' || status === 'lost') return colors.red(word);
+  if (status === 'cancelled') return colors.dim(word);
+  return colors.yellow(word);
 }
 
 /** A job's trigger in a word or three. */

@@ -158,6 +158,12 @@ export async function findUser(db: Queryable, userId: string): Promise<UserRow |
 }
 
 /** The user with this email, whatever its case (emails are unique so). */
+/** Whether any instance administrator can sign in (not disabled). */
+export async function hasActiveInstanceAdmin(db: Queryable): Promise<boolean> {
+  const [row] = await db.query('SELECT 1 FROM users WHERE is_instance_admin AND disabled_at IS NULL LIMIT 1');
+  return row !== undefined;
+}
+
 export async function findUserByEmail(db: Queryable, email: string): Promise<UserRow | undefined> {
   const [row] = await db.query<UserRow>('SELECT * FROM users WHERE lower(email) = lower($1)', [email]);
   return row;

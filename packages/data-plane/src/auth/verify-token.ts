@@ -35,12 +35,18 @@ const refuse = (code: ErrorCode, detail: string) => new UnauthorizedProblem(code
  * (from heartbeat answers), the workspace (hosted here, asking the control plane at once
  * for one it does not know yet, and the one addressed) and the scope. Each reason for refusal has its own code.
  */
+/** What the verifier asks of the agent: what it learnt from its control plane. */
+export type TokenAgent = Pick<
+  Agent,
+  'identity' | 'isRevoked' | 'jwks' | 'learnHosts' | 'refreshJwks' | 'stoppedReason'
+>;
+
 export class TokenVerifier {
-  readonly #agent: Agent;
+  readonly #agent: TokenAgent;
   readonly #skewSeconds: number;
   #keys: { source: unknown; get: JWTVerifyGetKey } | undefined;
 
-  constructor(agent: Agent, skewSeconds: number) {
+  constructor(agent: TokenAgent, skewSeconds: number) {
     this.#agent = agent;
     this.#skewSeconds = skewSeconds;
   }

@@ -32,6 +32,15 @@ export function databaseTargets(): DatabaseTarget[] {
   return targets;
 }
 
+/**
+ * One target for a suite of whole flows whose storage the per-database suites already
+ * cover (a client, a guide followed end to end): PostgreSQL when there is one, as in
+ * production and CI, else PGlite. Each run of such a suite costs a whole platform.
+ */
+export function flowTarget(): DatabaseTarget {
+  return databaseTargets().at(-1) ?? pgliteTarget;
+}
+
 export const pgliteTarget: DatabaseTarget = {
   name: 'pglite',
   async create(persistent = false): Promise<TestDatabase> {

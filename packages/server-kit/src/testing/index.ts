@@ -2,6 +2,7 @@ export {
   type DatabaseTarget,
   databaseTargets,
   emptyPgliteDir,
+  flowTarget,
   pgliteTarget,
   postgresTarget,
   type TestDatabase,
