@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DataPlaneRoutes, NoContent, type PublicRoute } from '@sovereign/contract';
-import { flowTarget } from '@sovereign/server-kit/testing';
+import { DataPlaneRoutes } from '@sovereign/contract';
+import { assertRouteTableServed, flowTarget } from '@sovereign/server-kit/testing';
 import { dataScopes, Platform } from '../../../tests/support/platform.ts';
 import { ApiError, ControlPlaneClient, DataPlaneClient, followLogs, ScopedTokens } from '../src/index.ts';
 
@@ -14,24 +14,6 @@ const project = {
   'sovereign.yaml': 'jobs:\n  - name: hello\n    run: node hello.js\n    timeout: 1m\n',
   'hello.js': "for (let i = 1; i <= 3; i++) console.log('line ' + i);\n",
 };
-
-type Documented = {
-  parameters?: Array<{ in: string; name: string; required?: boolean }>;
-  requestBody?: { content: Record<string, { schema: unknown }> };
-  responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
-};
-
-/**
- * A schema as the served document writes it: JSON (no symbols), with `const: x` as
- * `enum: [x]` (as the document generator writes it).
- */
-function plain(schema: unknown): unknown {
-  return JSON.parse(JSON.stringify(schema), (_key, value: unknown) => {
-    if (typeof value !== 'object' || value === null || !('const' in value)) return value;
-    const { const: only, ...rest } = value as { const: unknown };
-    return { ...rest, enum: [only] };
-  });
-}
 
 for (const target of [flowTarget()]) {
   describe(`@sovereign/client against real planes [${target.name}]`, () => {
@@ -128,30 +110,8 @@ for (const target of [flowTarget()]) {
       assert.ok(plane !== undefined, 'a data plane runs');
       const answer = await fetch(`${plane.url}/api/v1/openapi.json`);
       assert.equal(answer.status, 200);
-      const paths = ((await answer.json()) as { paths: Record<string, Record<string, Documented>> }).paths;
-      const entries = Object.entries(DataPlaneRoutes as Record<string, PublicRoute>);
-      assert.ok(entries.length >= 10, `${entries.length} routes in the table`);
-      for (const [name, route] of entries) {
-        const operation = paths[`/api/v1${route.path}`]?.[route.method.toLowerCase()];
-        assert.ok(operation !== undefined, `${name}: ${route.method} ${route.path} is served`);
-        if (route.response === NoContent) {
-          assert.ok(operation.responses['204'] !== undefined, `${name}: answers 204`);
-        } else {
-          assert.deepEqual(
-            operation.responses['200']?.content?.['application/json']?.schema,
-            plain(route.response),
-            `${name}: its answer`,
-          );
-        }
-        assert.deepEqual(
-          operation.requestBody?.content['application/json']?.schema,
-          route.body === undefined ? undefined : plain(route.body),
-          `${name}: its body`,
-        );
-        const query = (operation.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
-        const properties = (route.query as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
-        assert.deepEqual(query.sort(), Object.keys(properties).sort(), `${name}: its query`);
-      }
+      const checked = assertRouteTableServed(await answer.json(), '/api/v1', DataPlaneRoutes);
+      assert.ok(checked >= 10, `${checked} routes in the table`);
     });
 
     it('follows a run’s log to its end, every line once, and again from the start after it ended', async () => {

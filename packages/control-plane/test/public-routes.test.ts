@@ -1,60 +1,18 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { ControlPlaneRoutes, NoContent, type PublicRoute } from '@sovereign/contract';
+import { ControlPlaneRoutes } from '@sovereign/contract';
+import { assertRouteTableServed } from '@sovereign/server-kit/testing';
 import { api, eachDatabase } from './support/harness.ts';
 
 /**
  * The contract's table of the control plane's public routes (what @sovereign/client
- * calls) against the OpenAPI document the control plane serves: every entry is a served
- * route, with the same body, query and answer schemas. A route whose schema or path
- * changed without its entry fails here, not in a client.
+ * calls) against the OpenAPI document the control plane serves (assertRouteTableServed).
  */
-
-type Documented = {
-  parameters?: Array<{ in: string; name: string; required?: boolean }>;
-  requestBody?: { content: Record<string, { schema: unknown }> };
-  responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
-};
-
-/**
- * A schema as the document writes it: JSON (no symbols), with `const: x` as `enum: [x]`
- * (OpenAPI 3.0's spelling, which the document generator uses).
- */
-function plain(schema: unknown): unknown {
-  return JSON.parse(JSON.stringify(schema), (_key, value: unknown) => {
-    if (typeof value !== 'object' || value === null || !('const' in value)) return value;
-    const { const: only, ...rest } = value as { const: unknown };
-    return { ...rest, enum: [only] };
-  });
-}
-
 eachDatabase('the contract’s table of public routes', (harness) => {
   it('names served routes with the schemas they are served with', async () => {
     const answer = await harness().request('GET', `${api}/openapi.json`);
     assert.equal(answer.status, 200, answer.text);
-    const paths = answer.body.paths as Record<string, Record<string, Documented>>;
-    const entries = Object.entries(ControlPlaneRoutes as Record<string, PublicRoute>);
-    assert.ok(entries.length >= 30, `${entries.length} routes in the table`);
-    for (const [name, route] of entries) {
-      const operation = paths[`${api}${route.path}`]?.[route.method.toLowerCase()];
-      assert.ok(operation !== undefined, `${name}: ${route.method} ${route.path} is served`);
-      if (route.response === NoContent) {
-        assert.ok(operation.responses['204'] !== undefined, `${name}: answers 204`);
-      } else {
-        assert.deepEqual(
-          operation.responses['200']?.content?.['application/json']?.schema,
-          plain(route.response),
-          `${name}: its answer`,
-        );
-      }
-      assert.deepEqual(
-        operation.requestBody?.content['application/json']?.schema,
-        route.body === undefined ? undefined : plain(route.body),
-        `${name}: its body`,
-      );
-      const query = (operation.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
-      const properties = (route.query as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
-      assert.deepEqual(query.sort(), Object.keys(properties).sort(), `${name}: its query`);
-    }
+    const checked = assertRouteTableServed(answer.body, api, ControlPlaneRoutes);
+    assert.ok(checked >= 30, `${checked} routes in the table`);
   });
 });

@@ -22,3 +22,4 @@ export {
   unboundedNumbers,
 } from './openapi.ts';
 export { freePort, type Service, type StartOptions, startService } from './processes.ts';
+export { assertRouteTableServed } from './route-table.ts';
