@@ -26,19 +26,24 @@ for (const target of databaseTargets()) {
       await rm(home, { recursive: true, force: true });
     });
 
-    async function start() {
+    /** The control plane on this suite's home and database, or others; `env` changes its environment. */
+    async function start(
+      at: { home: string; database: TestDatabase } = { home, database },
+      env: Record<string, string | undefined> = {},
+    ) {
       const port = await freePort();
       return startService({
         args: [main],
         url: `http://127.0.0.1:${port}`,
         env: {
           SOV_PORT: String(port),
-          SOV_HOME: home,
+          SOV_HOME: at.home,
           SOV_MASTER_KEY: masterKey,
           SOV_ADMIN_PASSWORD: adminPassword,
           SOV_PASSWORD_COST_LOG2: '12',
           SOV_LOG_LEVEL: 'info',
-          ...database.env,
+          ...at.database.env,
+          ...env,
         },
       });
     }
@@ -95,22 +100,8 @@ for (const target of databaseTargets()) {
     it('warns at start when nobody could sign in: no administrator and sign-up closed', async () => {
       const fresh = await target.create(true);
       const freshHome = await mkdtemp(join(tmpdir(), 'sov-cp-noadmin-'));
-      const startFresh = async (env: Record<string, string>) => {
-        const port = await freePort();
-        return startService({
-          args: [main],
-          url: `http://127.0.0.1:${port}`,
-          env: {
-            SOV_PORT: String(port),
-            SOV_HOME: freshHome,
-            SOV_MASTER_KEY: masterKey,
-            SOV_PASSWORD_COST_LOG2: '12',
-            SOV_LOG_LEVEL: 'info',
-            ...fresh.env,
-            ...env,
-          },
-        });
-      };
+      const startFresh = (env: Record<string, string | undefined>) =>
+        start({ home: freshHome, database: fresh }, { SOV_ADMIN_PASSWORD: undefined, ...env });
       const warning =
         /no administrator exists and sign-up is closed: nobody can sign in\. Start once with SOV_ADMIN_PASSWORD/;
       try {
