@@ -70,8 +70,11 @@ for (const target of [flowTarget()]) {
       // The data plane is deployed with its credentials, and registers itself.
       const plane = await platform.prepareDataPlane('late-1', region.regionId, created);
       platform.dataplanes.set(plane.name, { ...plane, service: await platform.startDataPlane(plane) });
-      const up = await expectStatus(200, 'GET', `${platform.cp}/dataplanes/${created.dataplaneId}/health`, { token });
-      assert.equal(up.status, 'healthy');
+      // Ready once registered; its health counts from the heartbeat that follows.
+      const healthNow = () =>
+        expectStatus(200, 'GET', `${platform.cp}/dataplanes/${created.dataplaneId}/health`, { token });
+      await platform.waitFor(async () => (await healthNow()).status === 'healthy', 'the data plane to be healthy');
+      const up = await healthNow();
       assert.equal(up.publicUrl, plane.url, 'its first registration pinned its URL');
 
       const { jobs } = await platform.deploy(token, workspace.workspaceId, project);
