@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+
 /** Projects packed as a client packs them: one packer, the data plane suites' own. */
 export { packProject } from '../../packages/data-plane/test/support/tar-writer.ts';
 
@@ -15,4 +17,16 @@ export async function readEvents(response: Response): Promise<Array<{ event: str
     if (data !== '') events.push({ event, data: JSON.parse(data) });
   }
   return events;
+}
+
+/**
+ * The `end` event of a followed log, its duration checked and then left out: a run's
+ * duration is its data plane's measure (a whole number of milliseconds), not known ahead.
+ */
+export function endOf(events: Array<{ event: string; data: any }>): { event: string; data: any } | undefined {
+  const end = events.at(-1);
+  if (end?.event !== 'end') return end;
+  const { durationMs, ...rest } = end.data;
+  assert.ok(Number.isInteger(durationMs) && durationMs >= 0, `the end states a duration: ${JSON.stringify(end.data)}`);
+  return { event: end.event, data: rest };
 }

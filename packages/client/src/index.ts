@@ -6,6 +6,7 @@ export {
   ScopedTokens,
   type TokenIssuer,
 } from './data-plane.ts';
+export { formatDuration, runDurationText } from './durations.ts';
 export { ApiError, isAbort, type Problem, problemOf, UnreachableError } from './errors.ts';
 export { type FollowOptions, followLogs, serverSentEvents } from './follow.ts';
 export { fillPath, HttpService, type Query, type RequestOptions, type Trace } from './http.ts';

@@ -22,3 +22,12 @@ export const terminalRunStatuses: ReadonlySet<RunStatus> = new Set([
 export function isTerminal(status: RunStatus): boolean {
   return terminalRunStatuses.has(status);
 }
+
+/**
+ * A run's duration, as both planes state it: from its process's start to its end, in
+ * milliseconds. Null until it ended, and for a run whose process never started.
+ */
+export function runDurationMs(startedAt: Date | null, finishedAt: Date | null): number | null {
+  if (startedAt === null || finishedAt === null) return null;
+  return Math.max(0, finishedAt.getTime() - startedAt.getTime());
+}

@@ -1,10 +1,10 @@
-import { ApiError, type DataPlaneClient as DataPlane } from '@sovereign/client';
+import { ApiError, type DataPlaneClient as DataPlane, formatDuration, runDurationText } from '@sovereign/client';
 import type { LogLine, Run, RunStatus } from '@sovereign/contract';
 import { RunStatuses } from '@sovereign/contract/run-states';
 import type { Command } from 'commander';
 import type { Context } from '../context.ts';
 import { UsageError } from '../errors.ts';
-import { durationBetween, relativeTime, runStatus, shortId, statusWord } from '../output/format.ts';
+import { relativeTime, runStatus, shortId, statusWord } from '../output/format.ts';
 import type { Output } from '../output/output.ts';
 import { findJob, findRun } from '../resolve.ts';
 import { exitCodeFor, followRun } from '../runs/follow.ts';
@@ -28,7 +28,7 @@ export function runColumns(output: Output) {
     { header: 'status', value: (r: Run) => runStatus(r.status, output.out) },
     { header: 'trigger', value: (r: Run) => (r.attempt > 1 ? `${r.trigger}, attempt ${r.attempt}` : r.trigger) },
     { header: 'queued', value: (r: Run) => relativeTime(r.queuedAt) },
-    { header: 'duration', value: (r: Run) => durationBetween(r.startedAt, r.finishedAt) },
+    { header: 'duration', value: (r: Run) => runDurationText(r) ?? '-' },
     { header: 'exit', value: (r: Run) => (r.exitCode === null ? '-' : String(r.exitCode)), align: 'right' as const },
   ];
 }
@@ -68,18 +68,25 @@ export async function followToEnd(ctx: Context, dp: DataPlane, first: Run, times
   const cp = await ctx.controlPlane();
   let run = first;
   for (;;) {
-    const started = Date.now();
     const end = await followRun(cp, dp, run.runId, output, (line) => printLogLine(output, line, timestamps));
-    output.event({ type: 'end', runId: run.runId, job: run.jobName, status: end.status, exitCode: end.exitCode });
+    output.event({
+      type: 'end',
+      runId: run.runId,
+      job: run.jobName,
+      status: end.status,
+      exitCode: end.exitCode,
+      durationMs: end.durationMs,
+    });
     const code = exitCodeFor(end.status);
     const { err } = output;
     const exit = end.exitCode === null ? '' : ` (exit ${end.exitCode})`;
-    const took = `in ${durationBetween(new Date(started).toISOString(), null)}`;
+    // The run's own duration (its process's start to end), as `run info` and the dashboard say.
+    const took = end.durationMs === null ? '' : ` in ${formatDuration(end.durationMs)}`;
     const word = statusWord(end.status);
     output.note(
       code === 0
-        ? `${err.green('✓')} Run ${shortId(run.runId)} of ${run.jobName} ${err.green(word)}${exit} ${err.dim(took)}`
-        : `${err.red('✗')} Run ${shortId(run.runId)} of ${run.jobName} ${err.red(word)}${exit} ${err.dim(took)}`,
+        ? `${err.green('✓')} Run ${shortId(run.runId)} of ${run.jobName} ${err.green(word)}${exit}${err.dim(took)}`
+        : `${err.red('✗')} Run ${shortId(run.runId)} of ${run.jobName} ${err.red(word)}${exit}${err.dim(took)}`,
     );
     process.exitCode = code;
     const retry = retried.has(end.status) ? await nextAttempt(ctx, run) : undefined;
@@ -161,7 +168,7 @@ export function runCommands(program: Command): void {
               'finished',
               found.finishedAt === null ? undefined : `${relativeTime(found.finishedAt)} ${out.dim(found.finishedAt)}`,
             ],
-            ['duration', found.startedAt === null ? undefined : durationBetween(found.startedAt, found.finishedAt)],
+            ['duration', runDurationText(found)],
             ['deployment', found.deploymentId],
             ['logs', out.dim(`sov logs ${shortId(found.runId)}`)],
           ]),

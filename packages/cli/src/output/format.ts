@@ -101,28 +101,6 @@ export function relativeTime(iso: string | null | undefined, now: Date = new Dat
   return 'just now';
 }
 
-/** 850ms, 4.2s, 3m 12s, 2h 5m. */
-export function duration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return '-';
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const totalSeconds = Math.round(ms / 1000);
-  const h = Math.floor(totalSeconds / 3600);
-  const m = Math.floor((totalSeconds % 3600) / 60);
-  const s = totalSeconds % 60;
-  return h > 0 ? `${h}h ${m}m` : `${m}m ${s}s`;
-}
-
-export function durationBetween(
-  start: string | null | undefined,
-  end: string | null | undefined,
-  now = new Date(),
-): string {
-  if (start === null || start === undefined) return '-';
-  const to = end === null || end === undefined ? now.getTime() : new Date(end).getTime();
-  return duration(to - new Date(start).getTime());
-}
-
 /** 512 B, 1.2 kB, 3.4 MB (powers of 1000, as tools that show sizes to people do). */
 export function bytes(n: number): string {
   if (n < 1000) return `${n} B`;

@@ -1,14 +1,12 @@
 import { type ControlPlaneClient, type DataPlaneClient, followLogs } from '@sovereign/client';
-import type { LogLine, Run } from '@sovereign/contract';
+import type { LogEnd, LogLine, Run } from '@sovereign/contract';
 import { isTerminal, type RunStatus } from '@sovereign/contract/run-states';
 import { CliError, ExitCode } from '../errors.ts';
 import { relativeTime } from '../output/format.ts';
 import type { Output } from '../output/output.ts';
 
-export interface RunEnd {
-  status: string;
-  exitCode: number | null;
-}
+/** How a followed run ended: from its data plane, or from the control plane when it ended before it got there. */
+export type RunEnd = LogEnd;
 
 /** The exit code `sov` ends with after following a run to its end. */
 export function exitCodeFor(status: string): number {
@@ -61,7 +59,8 @@ export async function followRun(
   const started = Date.now();
   const waiting = async (unreachable: boolean) => {
     const run = await cp.run(runId);
-    if (isTerminal(run.status as RunStatus)) return { status: run.status, exitCode: run.exitCode };
+    if (isTerminal(run.status as RunStatus))
+      return { status: run.status, exitCode: run.exitCode, durationMs: run.durationMs };
     if (unreachable || Date.now() - started > 3000) {
       const why = await whyWaiting(cp, run, unreachable);
       if (why !== noted) output.note(output.err.dim(why));

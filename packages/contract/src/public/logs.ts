@@ -30,4 +30,6 @@ export type LogPage = Static<typeof LogPage>;
 export interface LogEnd {
   status: string;
   exitCode: number | null;
+  /** The run's duration (process start to end), the one the control plane states too. */
+  durationMs: number | null;
 }

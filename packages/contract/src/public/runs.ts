@@ -27,8 +27,16 @@ export const Run = Type.Object({
   createdBy: Type.Union([Uuid, Type.Null()]),
   queuedAt: Timestamp,
   claimedAt: Type.Union([Timestamp, Type.Null()]),
-  startedAt: Type.Union([Timestamp, Type.Null()]),
-  finishedAt: Type.Union([Timestamp, Type.Null()]),
+  startedAt: Type.Union([Timestamp, Type.Null()], {
+    description: 'When the job’s process started, as its data plane saw it; null until then.',
+  }),
+  finishedAt: Type.Union([Timestamp, Type.Null()], {
+    description: 'When the run ended: its process’s end, or when it was cancelled or found lost; null until then.',
+  }),
+  durationMs: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+    description:
+      'The run’s duration, the one every client shows: from its process’s start to its end (finishedAt − startedAt). Null until it ended, and for a run that never started.',
+  }),
   cancelRequested: Type.Boolean(),
   url: Type.Union([Type.String(), Type.Null()], {
     description:

@@ -1,4 +1,13 @@
-import { Closed, ErrorCode, interactiveUrl, Run, RunList, RunListQuery, Uuid } from '@sovereign/contract';
+import {
+  Closed,
+  ErrorCode,
+  interactiveUrl,
+  Run,
+  RunList,
+  RunListQuery,
+  runDurationMs,
+  Uuid,
+} from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
@@ -45,6 +54,7 @@ function toRun(row: RunRow) {
     claimedAt: isoOrNull(row.claimed_at),
     startedAt: isoOrNull(row.started_at),
     finishedAt: isoOrNull(row.finished_at),
+    durationMs: runDurationMs(row.started_at, row.finished_at),
     cancelRequested: row.cancel_requested_at !== null,
     url: runUrl(row),
   };

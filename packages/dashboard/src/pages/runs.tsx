@@ -1,20 +1,19 @@
+import { runDurationText } from '@sovereign/client';
 import type { Run, Workspace } from '@sovereign/contract/public';
 import { type RunStatus, RunStatuses } from '@sovereign/contract/run-states';
 import { useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
 import { useDataplaneWait, WaitingNote } from '../components/waiting.tsx';
-import { formatDuration } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';
 import { Link } from '../router.tsx';
 
 const live = new Set<RunStatus>(['queued', 'claimed', 'running']);
 const pageSize = 25;
 
+/** The run's duration as the CLI says it too: its process's start to end, the time since its start while it runs. */
 export function duration(run: Run): string {
-  if (run.startedAt === null) return '—';
-  const end = run.finishedAt === null ? Date.now() : Date.parse(run.finishedAt);
-  return formatDuration(end - Date.parse(run.startedAt));
+  return runDurationText(run) ?? '—';
 }
 
 /** The workspace's runs, newest first, filtered by job and status; live ones refresh by themselves. */

@@ -243,7 +243,7 @@ export class Executor {
   async #report(
     run: ClaimedRun,
     status: 'running' | 'succeeded' | 'failed' | 'timed_out' | 'cancelled',
-    fields: { exitCode?: number | null; reasonCode?: ReasonCode; pgid?: number } = {},
+    fields: { exitCode?: number | null; reasonCode?: ReasonCode; pgid?: number; at?: Date } = {},
   ): Promise<void> {
     const seq = await recordStatus(this.#o.db, run.runId, this.#o.agent.instanceId, status, fields);
     if (status !== 'running') {
@@ -368,13 +368,15 @@ export class Executor {
       });
       // Its output is read from here on: the command may start.
       child.go();
+      const wentAt = new Date();
       started();
       const timeout = setTimeout(() => this.#stop(active, 'timed_out'), run.timeoutSeconds * 1000);
       const outputWatch = this.#watchOutputs(active, room.host.outputs, limits.outputBytes);
       // An interactive job is running once its port answers; a batch job, once started.
       const ready = active.interactive === undefined || (await this.#awaitApp(active, child, job));
-      if (ready) await this.#report(run, 'running', { pgid: child.pid });
+      if (ready) await this.#report(run, 'running', { pgid: child.pid, at: wentAt });
       const ending = await child.exited;
+      const endedAt = new Date();
       clearTimeout(timeout);
       clearInterval(outputWatch);
       active.interactive?.idle?.stop();
@@ -392,7 +394,11 @@ export class Executor {
       });
       if (!outcome.report) return;
       if (outcome.saveState) await this.#saveState(active, room.host.stateFile);
-      await this.#report(run, outcome.status, { exitCode: ending.exitCode, reasonCode: outcome.reasonCode });
+      await this.#report(run, outcome.status, {
+        exitCode: ending.exitCode,
+        reasonCode: outcome.reasonCode,
+        at: endedAt,
+      });
     } finally {
       await slot?.release().catch((error: unknown) => {
         this.#o.log.warn({ runId: run.runId, err: error }, 'could not free the run’s sandbox');

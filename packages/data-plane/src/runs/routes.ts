@@ -1,4 +1,13 @@
-import { Closed, ErrorCode, LogPage, LogQuery, OutputFileList, Uuid } from '@sovereign/contract';
+import {
+  Closed,
+  ErrorCode,
+  type LogEnd,
+  LogPage,
+  LogQuery,
+  OutputFileList,
+  runDurationMs,
+  Uuid,
+} from '@sovereign/contract';
 import { type App, NotFoundProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyRequest } from 'fastify';
@@ -94,7 +103,12 @@ export async function runRoutes(app: App, options: RunRoutesOptions) {
         if (now !== undefined && terminalLocal.has(now.status)) {
           // Every line is stored before a run ends here: send what is left, then the end.
           while (!closed.signal.aborted && (await send()) > 0) {}
-          out.write(`event: end\ndata: ${JSON.stringify({ status: now.status, exitCode: now.exit_code })}\n\n`);
+          const end: LogEnd = {
+            status: now.status,
+            exitCode: now.exit_code,
+            durationMs: runDurationMs(now.started_at, now.finished_at),
+          };
+          out.write(`event: end\ndata: ${JSON.stringify(end)}\n\n`);
           break;
         }
         await woken;

@@ -54,9 +54,12 @@ export async function recordStatus(
   runId: string,
   instanceId: string,
   status: ReportedStatus,
-  fields: { exitCode?: number | null; reasonCode?: ReasonCode; pgid?: number },
+  fields: { exitCode?: number | null; reasonCode?: ReasonCode; pgid?: number; at?: Date },
 ): Promise<number> {
-  const at = new Date();
+  // A run's times are its process's: running from when it started, ended when it ended
+  // (not when its outputs were collected or its app first answered). Its duration, the
+  // one every client shows, is the difference.
+  const at = fields.at ?? new Date();
   return db.transaction(async (tx) => {
     const [row] = await tx.query<Row<'runs', 'last_seq'>>(
       `UPDATE runs SET status = $2, last_seq = last_seq + 1,
