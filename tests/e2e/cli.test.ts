@@ -178,13 +178,17 @@ describe('the sov CLI against sov dev, real processes [pglite]', () => {
       'Wrote report.json; the state now counts 1 run(s).',
     ]);
     assert.match(triggered.stderr, /^Triggered hello: run [0-9a-f]{8}\. Following its logs…$/m);
-    assert.match(triggered.stderr, /^✓ Run [0-9a-f]{8} of hello succeeded \(exit 0\) in /m);
+    // One duration (the process's start to end), milliseconds under a second, the same everywhere.
+    const ended = /^✓ Run [0-9a-f]{8} of hello succeeded \(exit 0\) in (\d+ ms|\d+\.\d s)$/m.exec(triggered.stderr);
+    assert.ok(ended, triggered.stderr);
+    const took = ended[1] ?? '';
 
     const runs = await run(['run', 'list']);
     assert.match(runs.stdout, /^RUN\s+JOB\s+STATUS\s+TRIGGER\s+QUEUED\s+DURATION\s+EXIT$/m);
-    const row = /^([0-9a-f]{8})\s+hello\s+succeeded\s+manual\s+(just now|\d+s ago)\s+\S+\s+0$/m.exec(runs.stdout);
+    const row = /^([0-9a-f]{8})\s+hello\s+succeeded\s+manual\s+(just now|\d+s ago)\s+(.+?)\s+0$/m.exec(runs.stdout);
     assert.ok(row, runs.stdout);
     const shortRunId = row[1] ?? '';
+    assert.equal(row[3], took, 'run list says the duration the follow said');
 
     const logs = await run(['logs', shortRunId]);
     assert.equal(logs.stdout, triggered.stdout, 'the stored logs are what was streamed');
@@ -205,6 +209,7 @@ describe('the sov CLI against sov dev, real processes [pglite]', () => {
     const info = await run(['run', 'info', shortRunId]);
     assert.match(info.stdout, /^status\s+succeeded$/m);
     assert.match(info.stdout, /^exit code\s+0$/m);
+    assert.match(info.stdout, new RegExp(`^duration\\s+${took.replace('.', '\\.')}$`, 'm'), 'and so does run info');
   });
 
   it('does the same with --json, every answer parsed', async () => {
@@ -267,7 +272,9 @@ describe('the sov CLI against sov dev, real processes [pglite]', () => {
         'Wrote report.json; the state now counts 1 run(s).',
       ],
     );
-    assert.deepEqual(events.at(-1), { type: 'end', runId, job: 'hello', status: 'succeeded', exitCode: 0 });
+    const { durationMs, ...end } = events.at(-1);
+    assert.deepEqual(end, { type: 'end', runId, job: 'hello', status: 'succeeded', exitCode: 0 });
+    assert.equal(parsed(await run(['run', 'info', runId])).durationMs, durationMs, 'one duration, followed or asked');
 
     const logs = parsed(await run(['logs', runId]));
     assert.equal(logs.runId, runId);
@@ -659,9 +666,40 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
     assert.doesNotMatch(plain.screen, ansiEscape, 'NO_COLOR turns colour off even on a terminal');
   });
 
+  it('names the jobs a deploy would archive before uploading: asks on a terminal, and a script says --yes', async () => {
+    const config = join(scratch, 'human'); // signed in, current workspace demo, which runs hello
+    const echo = join(repoRoot, 'examples/interactive-echo');
+    const declined = onTerminal(['deploy', echo], { SOV_CONFIG_DIR: config, NO_COLOR: '1' });
+    await declined.waitFor('Archive them and deploy? [y/N]: ');
+    declined.type('n\r');
+    assert.equal(await declined.exitCode(), 1, declined.screen());
+    assert.match(
+      declined.screen(),
+      /This deployment archives 1 job of workspace demo, which its sovereign\.yaml no longer lists:/,
+    );
+    assert.match(declined.screen(), /^\s+- hello\r?$/m);
+    assert.match(declined.screen(), /Nothing was deployed\./);
+    assert.doesNotMatch(declined.screen(), /Uploading/, 'asked before anything was uploaded');
+
+    const scripted = await sov(config, ['deploy', echo]);
+    assert.equal(scripted.code, 2, scripted.stderr);
+    assert.match(scripted.stderr, /This deployment archives 1 job of workspace demo/);
+    assert.match(scripted.stderr, /hello/);
+    assert.match(scripted.stderr, /--yes/);
+    const jobs = parsed(await sovOk(config, ['--json', 'job', 'list']));
+    assert.deepEqual(
+      jobs.data.map((j: { name: string }) => j.name),
+      ['hello'],
+      'neither the refusal nor the answer deployed anything',
+    );
+  });
+
   it('starts an interactive job and prints its app’s own address, which lets no one in by itself; a second trigger finds the running one', async () => {
     const config = join(scratch, 'human'); // signed in, current workspace demo
-    await sovOk(config, ['deploy', join(repoRoot, 'examples/interactive-echo')]);
+    const deployed = parsed(
+      await sovOk(config, ['--json', 'deploy', join(repoRoot, 'examples/interactive-echo'), '--yes']),
+    );
+    assert.deepEqual(deployed.changes.archived, ['hello'], '--yes archives without asking');
     const started = await sovOk(config, ['job', 'trigger', 'echo']);
     assertPlain(started, 'job trigger of an interactive job');
     assert.match(started.stdout, /^echo is running: run [0-9a-f]{8}\.$/m);
@@ -778,7 +816,8 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
       join(project, 'sovereign.yaml'),
       'jobs:\n  - name: flaky\n    run: echo "attempt $SOV_ATTEMPT"; test "$SOV_ATTEMPT" -ge 2\n    retries: 2\n    retry_delay: 1s\n',
     );
-    await sovOk(config, ['-w', 'pipes', 'deploy', project]);
+    // In place of the pipe test's job, archived without a question.
+    await sovOk(config, ['-w', 'pipes', 'deploy', project, '--yes']);
     const followed = await sov(config, ['-w', 'pipes', 'job', 'trigger', 'flaky', '--follow']);
     assert.equal(followed.code, 0, `the second attempt succeeded\n${followed.stderr}`);
     assert.match(followed.stdout, /attempt 1[\s\S]*attempt 2/);

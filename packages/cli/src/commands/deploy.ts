@@ -7,9 +7,13 @@ import type { ControlPlaneClient as ControlPlane } from '@sovereign/client';
 import type { DeployResult } from '@sovereign/contract';
 import type { Command } from 'commander';
 
+import { jobsLeaving, manifestJobNames } from '../deploy/leaving.ts';
 import { assertProject, listProjectFiles, packFiles } from '../deploy/pack.ts';
 import { ProgressBar } from '../deploy/progress.ts';
+import { CliError, ExitCode } from '../errors.ts';
 import { bytes, type Palette, shortId, trigger } from '../output/format.ts';
+import type { Output } from '../output/output.ts';
+import { ask, interactive } from '../prompt.ts';
 import { act, argsOf } from './command.ts';
 
 /** How long `sov deploy` waits for the control plane to list the new jobs. */
@@ -48,13 +52,36 @@ function changeLines(result: DeployResult, colors: Palette): string[] {
   });
 }
 
-/** `sov deploy [dir] [--dry-run]`. */
+/**
+ * Before a deployment archives jobs in use, says which, and asks on a terminal; a script
+ * says so with --yes. Archived jobs stop being scheduled: that is not done without a word.
+ */
+async function confirmArchiving(output: Output, leaving: string[], workspace: string, yes: boolean): Promise<void> {
+  if (leaving.length === 0 || yes) return;
+  const which = `${leaving.length} job${leaving.length === 1 ? '' : 's'} of workspace ${workspace}`;
+  if (!interactive()) {
+    throw new CliError(`This deployment archives ${which}, which its sovereign.yaml no longer lists.`, {
+      code: 'confirmation_required',
+      details: leaving,
+      hint: 'Archived jobs are no longer scheduled. Pass --yes to deploy anyway, or run it on a terminal to be asked.',
+      exitCode: ExitCode.usage,
+    });
+  }
+  const { err } = output;
+  output.note(`This deployment archives ${which}, which its sovereign.yaml no longer lists:`);
+  for (const name of leaving) output.note(`  ${err.red('-')} ${name}`);
+  const answer = await ask('Archive them and deploy? [y/N]');
+  if (!/^y(es)?$/i.test(answer.trim())) throw new CliError('Nothing was deployed.', { exitCode: ExitCode.failed });
+}
+
+/** `sov deploy [dir] [--dry-run] [--yes]`. */
 export function deployCommand(program: Command): void {
   program
     .command('deploy')
     .description("pack a project and upload it to the workspace's data plane")
     .argument('[dir]', 'the project directory, with sovereign.yaml at its root', '.')
     .option('--dry-run', 'validate and show what would change; nothing is stored')
+    .option('-y, --yes', 'archive the jobs the manifest no longer lists without asking (for scripts)')
     .addHelpText(
       'after',
       `
@@ -66,13 +93,18 @@ schedules, sizes and digests.`,
     .action(
       act(async (ctx, command) => {
         const [dir] = argsOf<[string]>(command);
-        const dryRun = command.opts<{ dryRun?: boolean }>().dryRun === true;
+        const options = command.opts<{ dryRun?: boolean; yes?: boolean }>();
+        const dryRun = options.dryRun === true;
         const root = resolve(dir);
         const shownDir = relative(process.cwd(), root) || '.';
         await assertProject(root);
         const files = await listProjectFiles(root);
         const workspace = await ctx.workspace();
         const cp = await ctx.controlPlane();
+        if (!dryRun) {
+          const leaving = await jobsLeaving(cp, workspace.workspaceId, await manifestJobNames(root));
+          await confirmArchiving(ctx.output, leaving, workspace.name, options.yes === true);
+        }
         const dp = await ctx.dataPlane(['deployments:write', 'deployments:read'], workspace.workspaceId);
         await dp.ready();
 
