@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { InternalPaths, protocolVersion } from '@sovereign/contract';
-import { databaseTargets } from '@sovereign/server-kit/testing';
+import { flowTarget } from '@sovereign/server-kit/testing';
 import type { Page } from 'playwright-core';
 import {
   assertDashboardBuilt,
@@ -102,473 +102,473 @@ async function signIn(page: Page, url: string, email: string) {
   await page.getByRole('heading', { name: 'Organizations', level: 1 }).waitFor();
 }
 
-for (const target of databaseTargets()) {
-  describe(`dashboard in a browser, logs straight from the data plane [${target.name}]`, () => {
-    let platform: Platform;
-    let chromium: Headless;
-    let t: Awaited<ReturnType<Platform['tenant']>>;
-    let viewer: { email: string; token: string };
-    let dp: string;
-    let ws: string;
-    const shots = target.name;
+const target = flowTarget();
 
-    before(async () => {
-      assertDashboardBuilt();
-      platform = await Platform.start(target);
-      t = await platform.tenant('eu', 'dash');
-      ws = t.workspace.workspaceId;
-      viewer = await platform.member(t.token, t.organizationId, 'viewer');
-      const issued = await platform.scopedToken(t.token, ws, ['deployments:write', 'variables:read']);
-      dp = `${issued.dataplane.url}/api/v1`;
-      await platform.waitFor(
-        async () => (await call('GET', `${dp}/workspaces/${ws}/variables`, { token: issued.token })).status === 200,
-        'eu-1 to host the workspace',
-      );
-      await expectStatus(200, 'POST', `${dp}/workspaces/${ws}/deployments`, {
-        token: issued.token,
-        raw: new Uint8Array(await packProject(project())),
-        headers: { 'content-type': 'application/gzip' },
-      });
-      await platform.waitFor(async () => {
-        const jobs = await call('GET', `${platform.cp}/workspaces/${ws}/jobs`, { token: t.token });
-        return jobs.status === 200 && jobs.body.data.length === 4;
-      }, 'the jobs to reach the control plane');
-      chromium = await launchChromium();
+describe(`dashboard in a browser, logs straight from the data plane [${target.name}]`, () => {
+  let platform: Platform;
+  let chromium: Headless;
+  let t: Awaited<ReturnType<Platform['tenant']>>;
+  let viewer: { email: string; token: string };
+  let dp: string;
+  let ws: string;
+  const shots = target.name;
+
+  before(async () => {
+    assertDashboardBuilt();
+    platform = await Platform.start(target);
+    t = await platform.tenant('eu', 'dash');
+    ws = t.workspace.workspaceId;
+    viewer = await platform.member(t.token, t.organizationId, 'viewer');
+    const issued = await platform.scopedToken(t.token, ws, ['deployments:write', 'variables:read']);
+    dp = `${issued.dataplane.url}/api/v1`;
+    await platform.waitFor(
+      async () => (await call('GET', `${dp}/workspaces/${ws}/variables`, { token: issued.token })).status === 200,
+      'eu-1 to host the workspace',
+    );
+    await expectStatus(200, 'POST', `${dp}/workspaces/${ws}/deployments`, {
+      token: issued.token,
+      raw: new Uint8Array(await packProject(project())),
+      headers: { 'content-type': 'application/gzip' },
     });
-    after(async () => {
-      await chromium?.close();
-      await platform?.stop();
-    });
-
-    it("answers CORS for the dashboard's origin only: preflights, refusals and reads", async () => {
-      const origin = platform.controlPlane.url;
-      const preflight = await fetch(`${dp}/runs/00000000-0000-4000-8000-000000000000/logs?follow=true`, {
-        method: 'OPTIONS',
-        headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
-      });
-      assert.equal(preflight.status, 204);
-      assert.equal(preflight.headers.get('access-control-allow-origin'), origin);
-      assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /authorization/);
-      assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /PUT/);
-      assert.equal(preflight.headers.get('access-control-allow-credentials'), null, 'no cookies, ever');
-
-      const stranger = await fetch(`${dp}/workspaces/${ws}/variables`, {
-        method: 'OPTIONS',
-        headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'GET' },
-      });
-      assert.equal(stranger.headers.get('access-control-allow-origin'), null);
-      assert.equal(stranger.headers.get('access-control-allow-methods'), null);
-      assert.match(stranger.headers.get('vary') ?? '', /origin/i);
-
-      // A refusal is readable by the page, so it can say why.
-      const refused = await fetch(`${dp}/workspaces/${ws}/variables`, { headers: { origin } });
-      assert.equal(refused.status, 401);
-      assert.equal(refused.headers.get('access-control-allow-origin'), origin);
-      assert.equal(((await refused.json()) as { code: string }).code, 'token_missing');
-
-      const { token } = await platform.scopedToken(t.token, ws, ['variables:read']);
-      const read = await fetch(`${dp}/workspaces/${ws}/variables`, {
-        headers: { origin, authorization: `Bearer ${token}` },
-      });
-      assert.equal(read.status, 200);
-      assert.equal(read.headers.get('access-control-allow-origin'), origin);
-      assert.match(read.headers.get('access-control-expose-headers') ?? '', /x-request-id/);
-    });
-
-    it('signs in, opens a workspace, triggers a run, follows its log live and sees it succeed; the control plane never carries log text', async () => {
-      const context = await newContext(chromium.browser, 'desktop');
-      const page = await context.newPage();
-      const network = await recordNetwork(page);
-      const width: keyof typeof viewports = 'desktop';
-
-      await page.goto(platform.controlPlane.url);
-      await page.getByRole('heading', { name: 'Sign in to Sovereign' }).waitFor();
-      await screenshot(page, shots, '01-sign-in', width);
-      await signIn(page, platform.controlPlane.url, t.email);
-      await page.getByRole('link', { name: 'dash-ws' }).waitFor();
-      await screenshot(page, shots, '02-organizations', width);
-
-      await page.getByRole('link', { name: 'dash-ws' }).click();
-      const trigger = page.getByRole('button', { name: 'Trigger a run of live' });
-      await trigger.waitFor();
-      assert.equal(await page.getByRole('button', { name: 'Pause the schedule of nightly' }).count(), 1);
-      assert.equal(await page.getByRole('button', { name: /schedule of live/ }).count(), 0, 'manual jobs have none');
-      await screenshot(page, shots, '03-jobs', width);
-
-      await trigger.click();
-      const log = page.getByRole('log', { name: 'Run log' });
-      const status = page.getByRole('status', { name: 'Run status' });
-      // The first lines arrive while the job waits at its gate: the page follows a running run.
-      await log.getByText(lineText(3)).waitFor({ timeout: 60_000 });
-      // Its status comes from the control plane, which hears of the start a moment later.
-      await status.getByText('running', { exact: true }).waitFor({ timeout: 30_000 });
-      assert.equal(await log.getByText(lineText(4)).count(), 0, 'line 4 is printed only after the gate opens');
-      await page.getByText('Following live…').waitFor();
-      await screenshot(page, shots, '04-run-following', width);
-
-      // The job waits for a file in its own home, in its jail: the test drops it there.
-      const gatedRun = /\/runs\/([0-9a-f-]{36})/.exec(page.url())?.[1];
-      assert.ok(gatedRun !== undefined, `the run's page names its run: ${page.url()}`);
-      await dropIntoRun(gatedRun, 'gate-open');
-      await log.getByText(lineText(6)).waitFor({ timeout: 60_000 });
-      await status.getByText('succeeded', { exact: true }).waitFor({ timeout: 60_000 });
-      await page.getByText('End of log: 6 lines.').waitFor();
-      const shown = (await log.locator('.text').allTextContents()).filter((line) => line.includes(marker));
-      assert.deepEqual(shown, [1, 2, 3, 4, 5, 6].map(lineText), 'every line once, in order');
-      await page.getByText('exited with 0 (exit_zero)').waitFor();
-      await page.getByRole('button', { name: 'Download summary.json' }).waitFor();
-      await page.getByText('"cursor": "row-6"').waitFor();
-      assert.equal(await page.getByRole('button', { name: 'Cancel run' }).count(), 0, 'an ended run has no cancel');
-      const runUrl = page.url();
-      await screenshot(page, shots, '05-run-succeeded', width);
-
-      // The runs list, filtered by status, shows it with its live status.
-      await page.getByRole('link', { name: 'dash-ws' }).click();
-      await page.getByRole('link', { name: 'Runs' }).click();
-      await page.getByLabel('Status').selectOption('succeeded');
-      await page.getByLabel('Job').selectOption({ label: 'live' });
-      const runId = runUrl.split('/').at(-1) ?? '';
-      await page.getByRole('link', { name: `Run ${runId.slice(0, 8)} of live` }).waitFor();
-      await page.getByLabel('Status').selectOption('failed');
-      await page.getByText('No runs match.').waitFor();
-      await page.getByLabel('Status').selectOption('succeeded');
-      await page.getByRole('link', { name: `Run ${runId.slice(0, 8)} of live` }).waitFor();
-      await screenshot(page, shots, '06-runs', width);
-
-      // Pause and resume the scheduled job.
-      await page.getByRole('link', { name: 'Jobs' }).click();
-      await page.getByRole('button', { name: 'Pause the schedule of nightly' }).click();
-      await page.getByRole('button', { name: 'Resume the schedule of nightly' }).waitFor();
-      const paused = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${ws}/jobs`, { token: t.token });
-      assert.equal(paused.data.find((j: { name: string }) => j.name === 'nightly').paused, true);
-      await page.getByRole('button', { name: 'Resume the schedule of nightly' }).click();
-      await page.getByRole('button', { name: 'Pause the schedule of nightly' }).waitFor();
-
-      // A secret is written from the page to the data plane, and never shown again.
-      await page.getByRole('link', { name: 'Variables' }).click();
-      await page.getByLabel('Name', { exact: true }).fill('API_TOKEN');
-      await page.getByLabel('Secret (encrypted, never shown again)').check();
-      await page.getByLabel('Value').fill(secretValue);
-      await page.getByRole('button', { name: 'Save variable' }).click();
-      await page.getByText('Secret API_TOKEN saved.').waitFor();
-      await page.getByRole('table').getByText('API_TOKEN', { exact: true }).waitFor();
-      assert.equal(await page.getByText('secret, write-only').count(), 1);
-      assert.ok(!(await page.content()).includes(secretValue), 'the page no longer holds the secret');
-      await screenshot(page, shots, '07-variables', width);
-
-      // Regions and data planes, with health from heartbeats.
-      await page.getByRole('link', { name: 'Organizations' }).first().click();
-      await page.getByRole('link', { name: 'Regions and data planes' }).first().click();
-      await page.getByRole('heading', { name: 'Region eu' }).waitFor();
-      await page.getByRole('table').getByText('eu-1', { exact: true }).waitFor();
-      await page.getByText('healthy', { exact: true }).first().waitFor();
-      await screenshot(page, shots, '08-regions', width);
-
-      // An API key is shown once.
-      await page.getByRole('link', { name: 'API keys' }).click();
-      await page.getByLabel('Key name').fill('laptop');
-      await page.getByRole('button', { name: 'Create API key' }).click();
-      const key = (await page.getByLabel('New API key', { exact: true }).textContent()) ?? '';
-      assert.match(key, /\S{20,}/);
-      const me = await expectStatus(200, 'GET', `${platform.cp}/me`, { token: key });
-      assert.equal(me.email, t.email, 'the key shown works as the user');
-      assert.equal(me.apiKey.role, 'member', 'as a member unless another role is chosen');
-      assert.ok(Date.parse(me.apiKey.expiresAt) > Date.now() + 89 * 86_400_000, 'for 90 days unless told');
-      await screenshot(page, shots, '09-api-key-created', width);
-      await page.reload();
-      await page.getByRole('table').getByText('laptop', { exact: true }).waitFor();
-      assert.ok(!(await page.content()).includes(key), 'after a reload the key is gone for good');
-
-      await page.close();
-      await network.settled();
-      await context.close();
-
-      const cp = new URL(platform.controlPlane.url).origin;
-      const dpOrigin = new URL(dp).origin;
-      const toCp = network.exchanges.filter((e) => new URL(e.url).origin === cp);
-      const toDp = network.exchanges.filter((e) => new URL(e.url).origin === dpOrigin);
-      // The recording saw what the page did: its API calls and their answers, with bodies.
-      assert.ok(toCp.some((e) => e.url.includes(`/runs/${runId}`) && (e.responseBody ?? '').includes('succeeded')));
-      assert.ok(
-        toDp.some((e) => e.url.includes(`/runs/${runId}/logs?follow=true`)),
-        'logs were followed there',
-      );
-      assert.ok(
-        toDp.some((e) => (e.responseBody ?? '').includes(marker)),
-        `the log text came from the data plane: ${toDp.map((e) => `${e.url} ${e.bodyError ?? ''}`).join(', ')}`,
-      );
-      assert.ok(
-        toDp.some((e) => e.requestBody.includes(secretValue)),
-        'the secret went to the data plane',
-      );
-      for (const exchange of toCp) {
-        assert.equal(exchange.bodyError, undefined, `${exchange.url}: its body was recorded`);
-        const text = carried(exchange);
-        assert.ok(!text.includes(marker), `${exchange.method} ${exchange.url} carried log text`);
-        assert.ok(!text.includes(secretValue), `${exchange.method} ${exchange.url} carried the secret`);
-      }
-      // The stream the page read carries the CORS headers itself (it is written by hand, not by Fastify).
-      const { token: logsToken } = await platform.scopedToken(t.token, ws, ['runs:logs']);
-      const stream = await fetch(`${dp}/runs/${runId}/logs?follow=true`, {
-        headers: { origin: cp, authorization: `Bearer ${logsToken}` },
-      });
-      assert.match(stream.headers.get('content-type') ?? '', /text\/event-stream/);
-      assert.equal(stream.headers.get('access-control-allow-origin'), cp);
-      assert.ok((await stream.text()).includes(lineText(6)));
-      const elsewhere = network.exchanges.filter((e) => ![cp, dpOrigin].includes(new URL(e.url).origin));
-      assert.deepEqual(
-        elsewhere.map((e) => e.url),
-        [],
-        'the page talks to its control plane and its data plane only',
-      );
-    });
-
-    it('cancels a running run from its page', async () => {
-      const context = await newContext(chromium.browser, 'desktop');
-      const page = await context.newPage();
-      await signIn(page, platform.controlPlane.url, t.email);
-      await page.getByRole('link', { name: 'dash-ws' }).click();
-      await page.getByRole('button', { name: 'Trigger a run of slow' }).click();
-      const status = page.getByRole('status', { name: 'Run status' });
-      await page.getByRole('log', { name: 'Run log' }).getByText('slow started').waitFor({ timeout: 60_000 });
-      await status.getByText('running', { exact: true }).waitFor({ timeout: 30_000 });
-      await page.getByRole('button', { name: 'Cancel run' }).click();
-      await status.getByText('cancelled', { exact: true }).waitFor({ timeout: 60_000 });
-      await page.getByText('cancelled (cancelled)').waitFor();
-      assert.equal(await page.getByRole('button', { name: 'Cancel run' }).count(), 0);
-      await context.close();
-    });
-
-    it('opens an interactive job’s app from its run page, on the app’s own origin, let in as the signed-in user', async () => {
-      const context = await newContext(chromium.browser, 'desktop');
-      const page = await context.newPage();
-      await signIn(page, platform.controlPlane.url, t.email);
-      await page.getByRole('link', { name: 'dash-ws' }).click();
-      await page.getByRole('button', { name: 'Trigger a run of explorer' }).click();
-      const open = page.getByRole('button', { name: 'Open app' });
-      await open.waitFor({ timeout: 60_000 });
-      const [app] = await Promise.all([context.waitForEvent('page'), open.click()]);
-      await app.getByRole('heading', { name: 'Explorer app' }).waitFor({ timeout: 30_000 });
-      const opened = new URL(app.url());
-      assert.match(opened.hostname, /^[0-9a-f-]{36}\.apps\.localhost$/, 'an origin of its own');
-      assert.equal(`${opened.pathname}${opened.search}`, '/', 'the ticket left the address once the session was set');
-      await app.close();
-      await page.getByRole('button', { name: 'Cancel run' }).click();
-      await page.getByRole('status', { name: 'Run status' }).getByText('cancelled', { exact: true }).waitFor({
-        timeout: 60_000,
-      });
-      await context.close();
-    });
-
-    it('lays the main pages out at a phone’s width', async () => {
-      const context = await newContext(chromium.browser, 'phone');
-      const page = await context.newPage();
-      await signIn(page, platform.controlPlane.url, t.email);
-      const fits = async (what: string) => {
-        // A string, evaluated in the page: this file is type-checked without the DOM's types.
-        const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'));
-        assert.ok(overflow <= 0, `${what} is ${overflow}px wider than the phone`);
-      };
-      await fits('organizations');
-      await screenshot(page, shots, '02-organizations', 'phone');
-      await page.getByRole('link', { name: 'dash-ws' }).click();
-      await page.getByRole('button', { name: 'Trigger a run of live' }).waitFor();
-      await fits('jobs');
-      await screenshot(page, shots, '03-jobs', 'phone');
-      await page.getByRole('link', { name: /Last run of live: succeeded/ }).click();
-      await page.getByRole('log', { name: 'Run log' }).getByText(lineText(6)).waitFor();
-      await fits('run');
-      await screenshot(page, shots, '05-run-succeeded', 'phone');
-      await page.getByRole('link', { name: 'dash-ws' }).click();
-      await page.getByRole('link', { name: 'Runs' }).click();
-      await page
-        .getByRole('link', { name: /^Run [0-9a-f]{8} of live$/ })
-        .first()
-        .waitFor();
-      await fits('runs');
-      await screenshot(page, shots, '06-runs', 'phone');
-      await page.getByRole('link', { name: 'Variables' }).click();
-      await page.getByRole('table').getByText('API_TOKEN', { exact: true }).waitFor();
-      await fits('variables');
-      await screenshot(page, shots, '07-variables', 'phone');
-      await page.goto(`${platform.controlPlane.url}/organizations/${t.organizationId}/regions`);
-      await page.getByRole('table').getByText('eu-1', { exact: true }).waitFor();
-      await fits('regions');
-      await screenshot(page, shots, '08-regions', 'phone');
-      await page.goto(`${platform.controlPlane.url}/organizations/${t.organizationId}`);
-      await page.getByRole('table').getByText('dash-ws', { exact: true }).waitFor();
-      await fits('organization settings');
-      await screenshot(page, shots, '11-organization-settings', 'phone');
-      await context.close();
-    });
-
-    it('shows a viewer no action their role may not take, and the API refuses it anyway', async () => {
-      const context = await newContext(chromium.browser, 'desktop');
-      const page = await context.newPage();
-      await signIn(page, platform.controlPlane.url, viewer.email);
-      await page.getByRole('link', { name: 'dash-ws' }).click();
-      await page.getByRole('link', { name: /Last run of live/ }).waitFor();
-      assert.equal(await page.getByRole('button', { name: /Trigger a run/ }).count(), 0);
-      assert.equal(await page.getByRole('button', { name: /schedule of/ }).count(), 0);
-      await page.getByRole('link', { name: 'Variables' }).click();
-      await page.getByRole('table').getByText('API_TOKEN', { exact: true }).waitFor();
-      assert.equal(await page.getByRole('button', { name: 'Save variable' }).count(), 0);
-      assert.equal(await page.getByRole('button', { name: 'Delete API_TOKEN' }).count(), 0);
-      await page.getByText('Your role (viewer) may read variables, not change them.').waitFor();
-      await screenshot(page, shots, '10-variables-as-viewer', 'desktop');
-      await context.close();
-
-      const jobs = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${ws}/jobs`, { token: viewer.token });
-      const live = jobs.data.find((j: { name: string }) => j.name === 'live');
-      const refused = await call('POST', `${platform.cp}/jobs/${live.jobId}/runs`, { token: viewer.token });
-      assert.equal(refused.status, 403);
-      assert.equal(refused.body.code, 'insufficient_role');
-      const token = await call('POST', `${platform.cp}/workspaces/${ws}/dataplane-token`, {
-        token: viewer.token,
-        body: { scopes: ['variables:write'] },
-      });
-      assert.equal(token.body.code, 'scope_not_allowed');
-    });
-    it('creates an organization that keeps its data in a region, opens its new workspace with no error, and lists each workspace with its region in its settings', async () => {
-      // A second workspace of the tenant's organization, in the other region.
-      await platform.workspace(t.token, t.organizationId, 'us', 'dash-us');
-      const context = await newContext(chromium.browser, 'desktop');
-      const page = await context.newPage();
-      await signIn(page, platform.controlPlane.url, t.email);
-
-      // A new organization chooses its data region among the shared ones, or none, for good.
-      const newOrganization = page.getByRole('region', { name: 'New organization' });
-      const dataRegion = newOrganization.getByLabel('Data region (cannot be changed later)');
-      await dataRegion.locator('option', { hasText: 'eu' }).waitFor({ state: 'attached' });
-      assert.deepEqual(await dataRegion.locator('option').allTextContents(), [
-        'None: each workspace picks its region',
-        'eu',
-        'us',
-      ]);
-      await newOrganization.getByLabel('Organization name').fill('eu only org');
-      await dataRegion.selectOption({ label: 'eu' });
-      await newOrganization.getByRole('button', { name: 'Create organization' }).click();
-      const card = page.getByRole('region', { name: 'eu only org' });
-      await card.getByText('data region eu').waitFor();
-      const listed = await expectStatus(200, 'GET', `${platform.cp}/organizations`, { token: t.token });
-      const euOnly = listed.data.find((o: { name: string }) => o.name === 'eu only org');
-      assert.equal(euOnly.dataResidency, 'eu', 'created with the region chosen');
-      assert.equal(euOnly.regionId, platform.dp('eu-1').regionId);
-
-      // Its workspaces are offered that region only; the new one opens with no error.
-      await card.getByText('New workspace').click();
-      const region = card.getByLabel('Region (permanent)');
-      await region.locator('option', { hasText: 'eu' }).waitFor({ state: 'attached' });
-      assert.deepEqual(await region.locator('option').allTextContents(), ['eu'], 'only the organization’s region');
-      await card.getByLabel('Workspace name').fill('eu-first');
-      await card.getByRole('button', { name: 'Create workspace' }).click();
-      await page.getByRole('heading', { name: 'eu-first', level: 1 }).waitFor();
-      await page.getByText('No jobs yet.').waitFor();
-      assert.equal(await page.getByRole('alert').count(), 0, 'no error on the workspace a moment old');
-      // Its variables are read from its data plane at once.
-      await page.getByRole('link', { name: 'Variables' }).click();
-      await page.getByText('No variables yet.').waitFor();
-      assert.equal(await page.getByRole('alert').count(), 0, 'no error from its data plane either');
-
-      // The organizations' settings: each workspace with its region and data plane.
-      await page.getByRole('link', { name: 'Organizations' }).first().click();
-      await page.getByRole('link', { name: 'Settings of dash org' }).click();
-      await page.getByRole('heading', { name: 'Organization settings', level: 1 }).waitFor();
-      const general = page.getByRole('region', { name: 'General' });
-      await general.getByText('dash org', { exact: true }).waitFor();
-      await general.getByText(/^None: each workspace picks its region · chosen at creation/).waitFor();
-      const dashWs = await rowCells(page, 'dash-ws');
-      assert.deepEqual(dashWs.slice(0, 2), ['dash-ws', 'eu'], `dash-ws's row: ${dashWs.join(' | ')}`);
-      assert.match(dashWs[2] ?? '', /^eu-1\b/);
-      const dashUs = await rowCells(page, 'dash-us');
-      assert.deepEqual(dashUs.slice(0, 2), ['dash-us', 'us'], `dash-us's row: ${dashUs.join(' | ')}`);
-      assert.match(dashUs[2] ?? '', /^us-1\b/);
-      await screenshot(page, shots, '11-organization-settings', 'desktop');
-
-      await page.getByRole('link', { name: 'Organizations' }).first().click();
-      await page.getByRole('link', { name: 'Settings of eu only org' }).click();
-      await general.getByText('eu only org', { exact: true }).waitFor();
-      await general.getByText(/^eu · chosen at creation/).waitFor();
-      const euFirst = await rowCells(page, 'eu-first');
-      assert.deepEqual(euFirst.slice(0, 2), ['eu-first', 'eu'], `eu-first's row: ${euFirst.join(' | ')}`);
-      await context.close();
-    });
-
-    it('says a queued run waits for its data plane to come online, and stops saying so once it has', async () => {
-      // Airbyte's guide: a region and a data plane made, the data plane not deployed yet.
-      const region = await expectStatus(200, 'POST', `${platform.cp}/regions`, {
-        token: platform.adminToken,
-        body: { name: 'late', organizationId: platform.defaultOrganizationId },
-      });
-      const created = await expectStatus(200, 'POST', `${platform.cp}/dataplanes`, {
-        token: platform.adminToken,
-        body: { name: 'late-1', regionId: region.regionId },
-      });
-      const workspace = await expectStatus(200, 'POST', `${platform.cp}/workspaces`, {
-        token: t.token,
-        body: { name: 'late-ws', organizationId: t.organizationId, regionId: region.regionId },
-      });
-      // A job needs a deployment, which only a data plane reports: this test speaks for the
-      // data plane with its own credentials, without it ever registering (its health stays unknown).
-      const { access_token: dpToken } = await expectStatus(
-        200,
-        'POST',
-        `${platform.controlPlane.url}${InternalPaths.token}`,
-        {
-          body: { client_id: created.clientId, client_secret: created.clientSecret },
-        },
-      );
-      await expectStatus(200, 'POST', `${platform.controlPlane.url}${InternalPaths.deploymentReport}`, {
-        token: dpToken,
-        body: {
-          protocolVersion,
-          deploymentId: randomUUID(),
-          workspaceId: workspace.workspaceId,
-          digest: `sha256:${'1'.repeat(64)}`,
-          sizeBytes: 1,
-          createdBy: t.userId,
-          createdAt: new Date().toISOString(),
-          jobs: [
-            {
-              name: 'hello',
-              kind: 'batch',
-              trigger: { type: 'manual' },
-              timezone: 'UTC',
-              timeoutSeconds: 60,
-              retries: 0,
-            },
-          ],
-        },
-      });
-      const jobs = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${workspace.workspaceId}/jobs`, {
-        token: t.token,
-      });
-      const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs.data[0].jobId}/runs`, { token: t.token });
-      const health = await expectStatus(200, 'GET', `${platform.cp}/dataplanes/${created.dataplaneId}/health`, {
-        token: t.token,
-      });
-      assert.equal(health.status, 'unknown');
-
-      const words = 'Queued: the data plane late-1 has not come online yet; the run starts when it does.';
-      const context = await newContext(chromium.browser, 'desktop');
-      const page = await context.newPage();
-      await signIn(page, platform.controlPlane.url, t.email);
-      await page.getByRole('link', { name: 'late-ws' }).click();
-      await page.getByRole('link', { name: 'Runs' }).click();
-      await page.getByRole('link', { name: `Run ${run.runId.slice(0, 8)} of hello` }).waitFor();
-      await page.getByText(words).waitFor();
-      await page.getByRole('link', { name: `Run ${run.runId.slice(0, 8)} of hello` }).click();
-      const status = page.getByRole('status', { name: 'Run status' });
-      await status.getByText('queued', { exact: true }).waitFor();
-      await page.getByText(words).waitFor();
-      await screenshot(page, shots, '12-run-waiting-for-its-data-plane', 'desktop');
-
-      // The data plane is deployed and registers: it claims the run, and the note is gone.
-      const plane = await platform.prepareDataPlane('late-1', region.regionId, created);
-      platform.dataplanes.set(plane.name, { ...plane, service: await platform.startDataPlane(plane) });
-      await status.getByText('queued', { exact: true }).waitFor({ state: 'detached', timeout: 60_000 });
-      assert.equal(await page.getByText(words).count(), 0, 'no longer said once the run left the queue');
-      await context.close();
-    });
+    await platform.waitFor(async () => {
+      const jobs = await call('GET', `${platform.cp}/workspaces/${ws}/jobs`, { token: t.token });
+      return jobs.status === 200 && jobs.body.data.length === 4;
+    }, 'the jobs to reach the control plane');
+    chromium = await launchChromium();
   });
-}
+  after(async () => {
+    await chromium?.close();
+    await platform?.stop();
+  });
+
+  it("answers CORS for the dashboard's origin only: preflights, refusals and reads", async () => {
+    const origin = platform.controlPlane.url;
+    const preflight = await fetch(`${dp}/runs/00000000-0000-4000-8000-000000000000/logs?follow=true`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), origin);
+    assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /authorization/);
+    assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /PUT/);
+    assert.equal(preflight.headers.get('access-control-allow-credentials'), null, 'no cookies, ever');
+
+    const stranger = await fetch(`${dp}/workspaces/${ws}/variables`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'GET' },
+    });
+    assert.equal(stranger.headers.get('access-control-allow-origin'), null);
+    assert.equal(stranger.headers.get('access-control-allow-methods'), null);
+    assert.match(stranger.headers.get('vary') ?? '', /origin/i);
+
+    // A refusal is readable by the page, so it can say why.
+    const refused = await fetch(`${dp}/workspaces/${ws}/variables`, { headers: { origin } });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.headers.get('access-control-allow-origin'), origin);
+    assert.equal(((await refused.json()) as { code: string }).code, 'token_missing');
+
+    const { token } = await platform.scopedToken(t.token, ws, ['variables:read']);
+    const read = await fetch(`${dp}/workspaces/${ws}/variables`, {
+      headers: { origin, authorization: `Bearer ${token}` },
+    });
+    assert.equal(read.status, 200);
+    assert.equal(read.headers.get('access-control-allow-origin'), origin);
+    assert.match(read.headers.get('access-control-expose-headers') ?? '', /x-request-id/);
+  });
+
+  it('signs in, opens a workspace, triggers a run, follows its log live and sees it succeed; the control plane never carries log text', async () => {
+    const context = await newContext(chromium.browser, 'desktop');
+    const page = await context.newPage();
+    const network = await recordNetwork(page);
+    const width: keyof typeof viewports = 'desktop';
+
+    await page.goto(platform.controlPlane.url);
+    await page.getByRole('heading', { name: 'Sign in to Sovereign' }).waitFor();
+    await screenshot(page, shots, '01-sign-in', width);
+    await signIn(page, platform.controlPlane.url, t.email);
+    await page.getByRole('link', { name: 'dash-ws' }).waitFor();
+    await screenshot(page, shots, '02-organizations', width);
+
+    await page.getByRole('link', { name: 'dash-ws' }).click();
+    const trigger = page.getByRole('button', { name: 'Trigger a run of live' });
+    await trigger.waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Pause the schedule of nightly' }).count(), 1);
+    assert.equal(await page.getByRole('button', { name: /schedule of live/ }).count(), 0, 'manual jobs have none');
+    await screenshot(page, shots, '03-jobs', width);
+
+    await trigger.click();
+    const log = page.getByRole('log', { name: 'Run log' });
+    const status = page.getByRole('status', { name: 'Run status' });
+    // The first lines arrive while the job waits at its gate: the page follows a running run.
+    await log.getByText(lineText(3)).waitFor({ timeout: 60_000 });
+    // Its status comes from the control plane, which hears of the start a moment later.
+    await status.getByText('running', { exact: true }).waitFor({ timeout: 30_000 });
+    assert.equal(await log.getByText(lineText(4)).count(), 0, 'line 4 is printed only after the gate opens');
+    await page.getByText('Following live…').waitFor();
+    await screenshot(page, shots, '04-run-following', width);
+
+    // The job waits for a file in its own home, in its jail: the test drops it there.
+    const gatedRun = /\/runs\/([0-9a-f-]{36})/.exec(page.url())?.[1];
+    assert.ok(gatedRun !== undefined, `the run's page names its run: ${page.url()}`);
+    await dropIntoRun(gatedRun, 'gate-open');
+    await log.getByText(lineText(6)).waitFor({ timeout: 60_000 });
+    await status.getByText('succeeded', { exact: true }).waitFor({ timeout: 60_000 });
+    await page.getByText('End of log: 6 lines.').waitFor();
+    const shown = (await log.locator('.text').allTextContents()).filter((line) => line.includes(marker));
+    assert.deepEqual(shown, [1, 2, 3, 4, 5, 6].map(lineText), 'every line once, in order');
+    await page.getByText('exited with 0 (exit_zero)').waitFor();
+    await page.getByRole('button', { name: 'Download summary.json' }).waitFor();
+    await page.getByText('"cursor": "row-6"').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Cancel run' }).count(), 0, 'an ended run has no cancel');
+    const runUrl = page.url();
+    await screenshot(page, shots, '05-run-succeeded', width);
+
+    // The runs list, filtered by status, shows it with its live status.
+    await page.getByRole('link', { name: 'dash-ws' }).click();
+    await page.getByRole('link', { name: 'Runs' }).click();
+    await page.getByLabel('Status').selectOption('succeeded');
+    await page.getByLabel('Job').selectOption({ label: 'live' });
+    const runId = runUrl.split('/').at(-1) ?? '';
+    await page.getByRole('link', { name: `Run ${runId.slice(0, 8)} of live` }).waitFor();
+    await page.getByLabel('Status').selectOption('failed');
+    await page.getByText('No runs match.').waitFor();
+    await page.getByLabel('Status').selectOption('succeeded');
+    await page.getByRole('link', { name: `Run ${runId.slice(0, 8)} of live` }).waitFor();
+    await screenshot(page, shots, '06-runs', width);
+
+    // Pause and resume the scheduled job.
+    await page.getByRole('link', { name: 'Jobs' }).click();
+    await page.getByRole('button', { name: 'Pause the schedule of nightly' }).click();
+    await page.getByRole('button', { name: 'Resume the schedule of nightly' }).waitFor();
+    const paused = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${ws}/jobs`, { token: t.token });
+    assert.equal(paused.data.find((j: { name: string }) => j.name === 'nightly').paused, true);
+    await page.getByRole('button', { name: 'Resume the schedule of nightly' }).click();
+    await page.getByRole('button', { name: 'Pause the schedule of nightly' }).waitFor();
+
+    // A secret is written from the page to the data plane, and never shown again.
+    await page.getByRole('link', { name: 'Variables' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('API_TOKEN');
+    await page.getByLabel('Secret (encrypted, never shown again)').check();
+    await page.getByLabel('Value').fill(secretValue);
+    await page.getByRole('button', { name: 'Save variable' }).click();
+    await page.getByText('Secret API_TOKEN saved.').waitFor();
+    await page.getByRole('table').getByText('API_TOKEN', { exact: true }).waitFor();
+    assert.equal(await page.getByText('secret, write-only').count(), 1);
+    assert.ok(!(await page.content()).includes(secretValue), 'the page no longer holds the secret');
+    await screenshot(page, shots, '07-variables', width);
+
+    // Regions and data planes, with health from heartbeats.
+    await page.getByRole('link', { name: 'Organizations' }).first().click();
+    await page.getByRole('link', { name: 'Regions and data planes' }).first().click();
+    await page.getByRole('heading', { name: 'Region eu' }).waitFor();
+    await page.getByRole('table').getByText('eu-1', { exact: true }).waitFor();
+    await page.getByText('healthy', { exact: true }).first().waitFor();
+    await screenshot(page, shots, '08-regions', width);
+
+    // An API key is shown once.
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByLabel('Key name').fill('laptop');
+    await page.getByRole('button', { name: 'Create API key' }).click();
+    const key = (await page.getByLabel('New API key', { exact: true }).textContent()) ?? '';
+    assert.match(key, /\S{20,}/);
+    const me = await expectStatus(200, 'GET', `${platform.cp}/me`, { token: key });
+    assert.equal(me.email, t.email, 'the key shown works as the user');
+    assert.equal(me.apiKey.role, 'member', 'as a member unless another role is chosen');
+    assert.ok(Date.parse(me.apiKey.expiresAt) > Date.now() + 89 * 86_400_000, 'for 90 days unless told');
+    await screenshot(page, shots, '09-api-key-created', width);
+    await page.reload();
+    await page.getByRole('table').getByText('laptop', { exact: true }).waitFor();
+    assert.ok(!(await page.content()).includes(key), 'after a reload the key is gone for good');
+
+    await page.close();
+    await network.settled();
+    await context.close();
+
+    const cp = new URL(platform.controlPlane.url).origin;
+    const dpOrigin = new URL(dp).origin;
+    const toCp = network.exchanges.filter((e) => new URL(e.url).origin === cp);
+    const toDp = network.exchanges.filter((e) => new URL(e.url).origin === dpOrigin);
+    // The recording saw what the page did: its API calls and their answers, with bodies.
+    assert.ok(toCp.some((e) => e.url.includes(`/runs/${runId}`) && (e.responseBody ?? '').includes('succeeded')));
+    assert.ok(
+      toDp.some((e) => e.url.includes(`/runs/${runId}/logs?follow=true`)),
+      'logs were followed there',
+    );
+    assert.ok(
+      toDp.some((e) => (e.responseBody ?? '').includes(marker)),
+      `the log text came from the data plane: ${toDp.map((e) => `${e.url} ${e.bodyError ?? ''}`).join(', ')}`,
+    );
+    assert.ok(
+      toDp.some((e) => e.requestBody.includes(secretValue)),
+      'the secret went to the data plane',
+    );
+    for (const exchange of toCp) {
+      assert.equal(exchange.bodyError, undefined, `${exchange.url}: its body was recorded`);
+      const text = carried(exchange);
+      assert.ok(!text.includes(marker), `${exchange.method} ${exchange.url} carried log text`);
+      assert.ok(!text.includes(secretValue), `${exchange.method} ${exchange.url} carried the secret`);
+    }
+    // The stream the page read carries the CORS headers itself (it is written by hand, not by Fastify).
+    const { token: logsToken } = await platform.scopedToken(t.token, ws, ['runs:logs']);
+    const stream = await fetch(`${dp}/runs/${runId}/logs?follow=true`, {
+      headers: { origin: cp, authorization: `Bearer ${logsToken}` },
+    });
+    assert.match(stream.headers.get('content-type') ?? '', /text\/event-stream/);
+    assert.equal(stream.headers.get('access-control-allow-origin'), cp);
+    assert.ok((await stream.text()).includes(lineText(6)));
+    const elsewhere = network.exchanges.filter((e) => ![cp, dpOrigin].includes(new URL(e.url).origin));
+    assert.deepEqual(
+      elsewhere.map((e) => e.url),
+      [],
+      'the page talks to its control plane and its data plane only',
+    );
+  });
+
+  it('cancels a running run from its page', async () => {
+    const context = await newContext(chromium.browser, 'desktop');
+    const page = await context.newPage();
+    await signIn(page, platform.controlPlane.url, t.email);
+    await page.getByRole('link', { name: 'dash-ws' }).click();
+    await page.getByRole('button', { name: 'Trigger a run of slow' }).click();
+    const status = page.getByRole('status', { name: 'Run status' });
+    await page.getByRole('log', { name: 'Run log' }).getByText('slow started').waitFor({ timeout: 60_000 });
+    await status.getByText('running', { exact: true }).waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await status.getByText('cancelled', { exact: true }).waitFor({ timeout: 60_000 });
+    await page.getByText('cancelled (cancelled)').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Cancel run' }).count(), 0);
+    await context.close();
+  });
+
+  it('opens an interactive job’s app from its run page, on the app’s own origin, let in as the signed-in user', async () => {
+    const context = await newContext(chromium.browser, 'desktop');
+    const page = await context.newPage();
+    await signIn(page, platform.controlPlane.url, t.email);
+    await page.getByRole('link', { name: 'dash-ws' }).click();
+    await page.getByRole('button', { name: 'Trigger a run of explorer' }).click();
+    const open = page.getByRole('button', { name: 'Open app' });
+    await open.waitFor({ timeout: 60_000 });
+    const [app] = await Promise.all([context.waitForEvent('page'), open.click()]);
+    await app.getByRole('heading', { name: 'Explorer app' }).waitFor({ timeout: 30_000 });
+    const opened = new URL(app.url());
+    assert.match(opened.hostname, /^[0-9a-f-]{36}\.apps\.localhost$/, 'an origin of its own');
+    assert.equal(`${opened.pathname}${opened.search}`, '/', 'the ticket left the address once the session was set');
+    await app.close();
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await page.getByRole('status', { name: 'Run status' }).getByText('cancelled', { exact: true }).waitFor({
+      timeout: 60_000,
+    });
+    await context.close();
+  });
+
+  it('lays the main pages out at a phone’s width', async () => {
+    const context = await newContext(chromium.browser, 'phone');
+    const page = await context.newPage();
+    await signIn(page, platform.controlPlane.url, t.email);
+    const fits = async (what: string) => {
+      // A string, evaluated in the page: this file is type-checked without the DOM's types.
+      const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'));
+      assert.ok(overflow <= 0, `${what} is ${overflow}px wider than the phone`);
+    };
+    await fits('organizations');
+    await screenshot(page, shots, '02-organizations', 'phone');
+    await page.getByRole('link', { name: 'dash-ws' }).click();
+    await page.getByRole('button', { name: 'Trigger a run of live' }).waitFor();
+    await fits('jobs');
+    await screenshot(page, shots, '03-jobs', 'phone');
+    await page.getByRole('link', { name: /Last run of live: succeeded/ }).click();
+    await page.getByRole('log', { name: 'Run log' }).getByText(lineText(6)).waitFor();
+    await fits('run');
+    await screenshot(page, shots, '05-run-succeeded', 'phone');
+    await page.getByRole('link', { name: 'dash-ws' }).click();
+    await page.getByRole('link', { name: 'Runs' }).click();
+    await page
+      .getByRole('link', { name: /^Run [0-9a-f]{8} of live$/ })
+      .first()
+      .waitFor();
+    await fits('runs');
+    await screenshot(page, shots, '06-runs', 'phone');
+    await page.getByRole('link', { name: 'Variables' }).click();
+    await page.getByRole('table').getByText('API_TOKEN', { exact: true }).waitFor();
+    await fits('variables');
+    await screenshot(page, shots, '07-variables', 'phone');
+    await page.goto(`${platform.controlPlane.url}/organizations/${t.organizationId}/regions`);
+    await page.getByRole('table').getByText('eu-1', { exact: true }).waitFor();
+    await fits('regions');
+    await screenshot(page, shots, '08-regions', 'phone');
+    await page.goto(`${platform.controlPlane.url}/organizations/${t.organizationId}`);
+    await page.getByRole('table').getByText('dash-ws', { exact: true }).waitFor();
+    await fits('organization settings');
+    await screenshot(page, shots, '11-organization-settings', 'phone');
+    await context.close();
+  });
+
+  it('shows a viewer no action their role may not take, and the API refuses it anyway', async () => {
+    const context = await newContext(chromium.browser, 'desktop');
+    const page = await context.newPage();
+    await signIn(page, platform.controlPlane.url, viewer.email);
+    await page.getByRole('link', { name: 'dash-ws' }).click();
+    await page.getByRole('link', { name: /Last run of live/ }).waitFor();
+    assert.equal(await page.getByRole('button', { name: /Trigger a run/ }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: /schedule of/ }).count(), 0);
+    await page.getByRole('link', { name: 'Variables' }).click();
+    await page.getByRole('table').getByText('API_TOKEN', { exact: true }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Save variable' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Delete API_TOKEN' }).count(), 0);
+    await page.getByText('Your role (viewer) may read variables, not change them.').waitFor();
+    await screenshot(page, shots, '10-variables-as-viewer', 'desktop');
+    await context.close();
+
+    const jobs = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${ws}/jobs`, { token: viewer.token });
+    const live = jobs.data.find((j: { name: string }) => j.name === 'live');
+    const refused = await call('POST', `${platform.cp}/jobs/${live.jobId}/runs`, { token: viewer.token });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.code, 'insufficient_role');
+    const token = await call('POST', `${platform.cp}/workspaces/${ws}/dataplane-token`, {
+      token: viewer.token,
+      body: { scopes: ['variables:write'] },
+    });
+    assert.equal(token.body.code, 'scope_not_allowed');
+  });
+  it('creates an organization that keeps its data in a region, opens its new workspace with no error, and lists each workspace with its region in its settings', async () => {
+    // A second workspace of the tenant's organization, in the other region.
+    await platform.workspace(t.token, t.organizationId, 'us', 'dash-us');
+    const context = await newContext(chromium.browser, 'desktop');
+    const page = await context.newPage();
+    await signIn(page, platform.controlPlane.url, t.email);
+
+    // A new organization chooses its data region among the shared ones, or none, for good.
+    const newOrganization = page.getByRole('region', { name: 'New organization' });
+    const dataRegion = newOrganization.getByLabel('Data region (cannot be changed later)');
+    await dataRegion.locator('option', { hasText: 'eu' }).waitFor({ state: 'attached' });
+    assert.deepEqual(await dataRegion.locator('option').allTextContents(), [
+      'None: each workspace picks its region',
+      'eu',
+      'us',
+    ]);
+    await newOrganization.getByLabel('Organization name').fill('eu only org');
+    await dataRegion.selectOption({ label: 'eu' });
+    await newOrganization.getByRole('button', { name: 'Create organization' }).click();
+    const card = page.getByRole('region', { name: 'eu only org' });
+    await card.getByText('data region eu').waitFor();
+    const listed = await expectStatus(200, 'GET', `${platform.cp}/organizations`, { token: t.token });
+    const euOnly = listed.data.find((o: { name: string }) => o.name === 'eu only org');
+    assert.equal(euOnly.dataResidency, 'eu', 'created with the region chosen');
+    assert.equal(euOnly.regionId, platform.dp('eu-1').regionId);
+
+    // Its workspaces are offered that region only; the new one opens with no error.
+    await card.getByText('New workspace').click();
+    const region = card.getByLabel('Region (permanent)');
+    await region.locator('option', { hasText: 'eu' }).waitFor({ state: 'attached' });
+    assert.deepEqual(await region.locator('option').allTextContents(), ['eu'], 'only the organization’s region');
+    await card.getByLabel('Workspace name').fill('eu-first');
+    await card.getByRole('button', { name: 'Create workspace' }).click();
+    await page.getByRole('heading', { name: 'eu-first', level: 1 }).waitFor();
+    await page.getByText('No jobs yet.').waitFor();
+    assert.equal(await page.getByRole('alert').count(), 0, 'no error on the workspace a moment old');
+    // Its variables are read from its data plane at once.
+    await page.getByRole('link', { name: 'Variables' }).click();
+    await page.getByText('No variables yet.').waitFor();
+    assert.equal(await page.getByRole('alert').count(), 0, 'no error from its data plane either');
+
+    // The organizations' settings: each workspace with its region and data plane.
+    await page.getByRole('link', { name: 'Organizations' }).first().click();
+    await page.getByRole('link', { name: 'Settings of dash org' }).click();
+    await page.getByRole('heading', { name: 'Organization settings', level: 1 }).waitFor();
+    const general = page.getByRole('region', { name: 'General' });
+    await general.getByText('dash org', { exact: true }).waitFor();
+    await general.getByText(/^None: each workspace picks its region · chosen at creation/).waitFor();
+    const dashWs = await rowCells(page, 'dash-ws');
+    assert.deepEqual(dashWs.slice(0, 2), ['dash-ws', 'eu'], `dash-ws's row: ${dashWs.join(' | ')}`);
+    assert.match(dashWs[2] ?? '', /^eu-1\b/);
+    const dashUs = await rowCells(page, 'dash-us');
+    assert.deepEqual(dashUs.slice(0, 2), ['dash-us', 'us'], `dash-us's row: ${dashUs.join(' | ')}`);
+    assert.match(dashUs[2] ?? '', /^us-1\b/);
+    await screenshot(page, shots, '11-organization-settings', 'desktop');
+
+    await page.getByRole('link', { name: 'Organizations' }).first().click();
+    await page.getByRole('link', { name: 'Settings of eu only org' }).click();
+    await general.getByText('eu only org', { exact: true }).waitFor();
+    await general.getByText(/^eu · chosen at creation/).waitFor();
+    const euFirst = await rowCells(page, 'eu-first');
+    assert.deepEqual(euFirst.slice(0, 2), ['eu-first', 'eu'], `eu-first's row: ${euFirst.join(' | ')}`);
+    await context.close();
+  });
+
+  it('says a queued run waits for its data plane to come online, and stops saying so once it has', async () => {
+    // Airbyte's guide: a region and a data plane made, the data plane not deployed yet.
+    const region = await expectStatus(200, 'POST', `${platform.cp}/regions`, {
+      token: platform.adminToken,
+      body: { name: 'late', organizationId: platform.defaultOrganizationId },
+    });
+    const created = await expectStatus(200, 'POST', `${platform.cp}/dataplanes`, {
+      token: platform.adminToken,
+      body: { name: 'late-1', regionId: region.regionId },
+    });
+    const workspace = await expectStatus(200, 'POST', `${platform.cp}/workspaces`, {
+      token: t.token,
+      body: { name: 'late-ws', organizationId: t.organizationId, regionId: region.regionId },
+    });
+    // A job needs a deployment, which only a data plane reports: this test speaks for the
+    // data plane with its own credentials, without it ever registering (its health stays unknown).
+    const { access_token: dpToken } = await expectStatus(
+      200,
+      'POST',
+      `${platform.controlPlane.url}${InternalPaths.token}`,
+      {
+        body: { client_id: created.clientId, client_secret: created.clientSecret },
+      },
+    );
+    await expectStatus(200, 'POST', `${platform.controlPlane.url}${InternalPaths.deploymentReport}`, {
+      token: dpToken,
+      body: {
+        protocolVersion,
+        deploymentId: randomUUID(),
+        workspaceId: workspace.workspaceId,
+        digest: `sha256:${'1'.repeat(64)}`,
+        sizeBytes: 1,
+        createdBy: t.userId,
+        createdAt: new Date().toISOString(),
+        jobs: [
+          {
+            name: 'hello',
+            kind: 'batch',
+            trigger: { type: 'manual' },
+            timezone: 'UTC',
+            timeoutSeconds: 60,
+            retries: 0,
+          },
+        ],
+      },
+    });
+    const jobs = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${workspace.workspaceId}/jobs`, {
+      token: t.token,
+    });
+    const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs.data[0].jobId}/runs`, { token: t.token });
+    const health = await expectStatus(200, 'GET', `${platform.cp}/dataplanes/${created.dataplaneId}/health`, {
+      token: t.token,
+    });
+    assert.equal(health.status, 'unknown');
+
+    const words = 'Queued: the data plane late-1 has not come online yet; the run starts when it does.';
+    const context = await newContext(chromium.browser, 'desktop');
+    const page = await context.newPage();
+    await signIn(page, platform.controlPlane.url, t.email);
+    await page.getByRole('link', { name: 'late-ws' }).click();
+    await page.getByRole('link', { name: 'Runs' }).click();
+    await page.getByRole('link', { name: `Run ${run.runId.slice(0, 8)} of hello` }).waitFor();
+    await page.getByText(words).waitFor();
+    await page.getByRole('link', { name: `Run ${run.runId.slice(0, 8)} of hello` }).click();
+    const status = page.getByRole('status', { name: 'Run status' });
+    await status.getByText('queued', { exact: true }).waitFor();
+    await page.getByText(words).waitFor();
+    await screenshot(page, shots, '12-run-waiting-for-its-data-plane', 'desktop');
+
+    // The data plane is deployed and registers: it claims the run, and the note is gone.
+    const plane = await platform.prepareDataPlane('late-1', region.regionId, created);
+    platform.dataplanes.set(plane.name, { ...plane, service: await platform.startDataPlane(plane) });
+    await status.getByText('queued', { exact: true }).waitFor({ state: 'detached', timeout: 60_000 });
+    assert.equal(await page.getByText(words).count(), 0, 'no longer said once the run left the queue');
+    await context.close();
+  });
+});

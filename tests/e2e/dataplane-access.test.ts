@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, type Role, Roles, roleScopes, type Scope, Scopes } from '@sovereign/contract';
-import {
-  assertProblem,
-  databaseTargets,
-  fillPath,
-  type Operation,
-  servedOperationsAt,
-} from '@sovereign/server-kit/testing';
+import { assertProblem, fillPath, flowTarget, type Operation, servedOperationsAt } from '@sovereign/server-kit/testing';
 import '../support/localhost.ts';
 import { type Answer, call, expectStatus, Platform } from '../support/platform.ts';
 import { packProject } from '../support/projects.ts';
@@ -280,71 +274,71 @@ function request(w: World, op: Operation, plane: 'eu-1' | 'us-1', token: string 
   return call(op.method, url, { ...(token === undefined ? {} : { token }), ...row.send?.(w) });
 }
 
-for (const target of databaseTargets()) {
-  describe(`data plane access matrix: every route, every role, two organizations, two regions [${target.name}]`, () => {
-    let platform: Platform;
-    let w: World;
-    let operations: Operation[];
+const target = flowTarget();
 
-    before(async () => {
-      platform = await Platform.start(target);
-      w = await buildWorld(platform);
-      operations = await servedOperationsAt(`${platform.dp('eu-1').url}/api/v1/openapi.json`, '/api/v1');
-    });
-    after(async () => {
-      await platform?.stop();
-    });
+describe(`data plane access matrix: every route, every role, two organizations, two regions [${target.name}]`, () => {
+  let platform: Platform;
+  let w: World;
+  let operations: Operation[];
 
-    it('covers exactly the routes the data plane documents, none of them public', () => {
-      const served = operations.map((op) => op.key).sort();
-      assert.deepEqual(served, Object.keys(table).sort(), 'a row for every documented route, and no stale row');
-      assert.deepEqual(
-        operations.filter((op) => op.documentedPublic).map((op) => op.key),
-        [],
-        'every route needs a scoped token',
-      );
-      // What the table gives a viewer, in one line: every read, no write.
-      const viewerMay = Object.keys(table).filter((key) => roleScopes.viewer.includes((table[key] as Row).scope));
-      assert.deepEqual(viewerMay.sort(), served.filter((key) => key.startsWith('GET ')).sort());
-      for (const role of ['member', 'admin', 'owner'] as const) assert.deepEqual(roleScopes[role], Scopes);
-    });
-
-    it('refuses every caller that may not, with the right status and code, and changes nothing', async () => {
-      const before = await w.snapshot();
-      let cells = 0;
-      for (const op of [...operations, ...undocumentedOperations]) {
-        const row = (table[op.key] ?? undocumented[op.key]) as Row;
-        const kind = op.template.includes('{workspaceId}') ? 'workspace' : 'run';
-        for (const role of Roles) {
-          if (roleScopes[role].includes(row.scope)) continue;
-          const answer = await request(w, op, 'eu-1', w.roleTokens[role]);
-          assertProblem(answer, 403, ErrorCode.tokenScopeMissing, `${op.key} by a ${role}`);
-          assert.equal(answer.body.requiredScope, row.scope);
-          cells += 1;
-        }
-        for (const intruder of w.intruders) {
-          const { status, code } = intruder.refusal[kind];
-          const answer = await request(w, op, intruder.plane, intruder.token(row.scope));
-          assertProblem(answer, status, code, `${op.key} by ${intruder.label}`);
-          cells += 1;
-        }
-      }
-      assert.equal(await w.snapshot(), before, 'a refused call changed nothing');
-      assert.ok(
-        cells >= (operations.length + undocumentedOperations.length) * w.intruders.length,
-        `${cells} refusals checked`,
-      );
-    });
-
-    it('lets every role do exactly what its scopes allow, on its own workspace', async () => {
-      for (const op of [...operations, ...undocumentedOperations]) {
-        const row = (table[op.key] ?? undocumented[op.key]) as Row;
-        for (const role of Roles.filter((r) => roleScopes[r].includes(row.scope))) {
-          await row.prepare?.(w);
-          const answer = await request(w, op, 'eu-1', w.roleTokens[role]);
-          assert.equal(answer.status, row.ok, `${op.key} by a ${role}: ${JSON.stringify(answer.body)}`);
-        }
-      }
-    });
+  before(async () => {
+    platform = await Platform.start(target);
+    w = await buildWorld(platform);
+    operations = await servedOperationsAt(`${platform.dp('eu-1').url}/api/v1/openapi.json`, '/api/v1');
   });
-}
+  after(async () => {
+    await platform?.stop();
+  });
+
+  it('covers exactly the routes the data plane documents, none of them public', () => {
+    const served = operations.map((op) => op.key).sort();
+    assert.deepEqual(served, Object.keys(table).sort(), 'a row for every documented route, and no stale row');
+    assert.deepEqual(
+      operations.filter((op) => op.documentedPublic).map((op) => op.key),
+      [],
+      'every route needs a scoped token',
+    );
+    // What the table gives a viewer, in one line: every read, no write.
+    const viewerMay = Object.keys(table).filter((key) => roleScopes.viewer.includes((table[key] as Row).scope));
+    assert.deepEqual(viewerMay.sort(), served.filter((key) => key.startsWith('GET ')).sort());
+    for (const role of ['member', 'admin', 'owner'] as const) assert.deepEqual(roleScopes[role], Scopes);
+  });
+
+  it('refuses every caller that may not, with the right status and code, and changes nothing', async () => {
+    const before = await w.snapshot();
+    let cells = 0;
+    for (const op of [...operations, ...undocumentedOperations]) {
+      const row = (table[op.key] ?? undocumented[op.key]) as Row;
+      const kind = op.template.includes('{workspaceId}') ? 'workspace' : 'run';
+      for (const role of Roles) {
+        if (roleScopes[role].includes(row.scope)) continue;
+        const answer = await request(w, op, 'eu-1', w.roleTokens[role]);
+        assertProblem(answer, 403, ErrorCode.tokenScopeMissing, `${op.key} by a ${role}`);
+        assert.equal(answer.body.requiredScope, row.scope);
+        cells += 1;
+      }
+      for (const intruder of w.intruders) {
+        const { status, code } = intruder.refusal[kind];
+        const answer = await request(w, op, intruder.plane, intruder.token(row.scope));
+        assertProblem(answer, status, code, `${op.key} by ${intruder.label}`);
+        cells += 1;
+      }
+    }
+    assert.equal(await w.snapshot(), before, 'a refused call changed nothing');
+    assert.ok(
+      cells >= (operations.length + undocumentedOperations.length) * w.intruders.length,
+      `${cells} refusals checked`,
+    );
+  });
+
+  it('lets every role do exactly what its scopes allow, on its own workspace', async () => {
+    for (const op of [...operations, ...undocumentedOperations]) {
+      const row = (table[op.key] ?? undocumented[op.key]) as Row;
+      for (const role of Roles.filter((r) => roleScopes[r].includes(row.scope))) {
+        await row.prepare?.(w);
+        const answer = await request(w, op, 'eu-1', w.roleTokens[role]);
+        assert.equal(answer.status, row.ok, `${op.key} by a ${role}: ${JSON.stringify(answer.body)}`);
+      }
+    }
+  });
+});

@@ -4,7 +4,7 @@ import { access, chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { databaseTargets } from '@sovereign/server-kit/testing';
+import { flowTarget } from '@sovereign/server-kit/testing';
 import { rawTarGz } from '../support/hostile-tar.ts';
 import { runPids } from '../support/inside.ts';
 import { expectStatus, Platform } from '../support/platform.ts';
@@ -63,254 +63,252 @@ async function realBwrap(): Promise<string> {
   throw new Error('no bwrap on PATH');
 }
 
-for (const target of databaseTargets()) {
-  describe(`a run's limits: each ends it with its own reason, and its neighbours are unharmed [${target.name}]`, () => {
-    let platform: Platform;
-    let t: Awaited<ReturnType<Platform['tenant']>>;
-    let n: Awaited<ReturnType<Platform['tenant']>>;
-    let jobs: Record<string, string>;
-    let neighbour: Record<string, string>;
+const target = flowTarget();
 
-    /**
-     * Where the data planes find a bwrap that fails once for each file in its faults
-     * directory (a file is taken by the failure that removes it), then runs the real one:
-     * a fault of the moment, as bwrap's under load, made at will. It runs as a run's user.
-     */
-    let tools: string;
-    let faults: string;
+describe(`a run's limits: each ends it with its own reason, and its neighbours are unharmed [${target.name}]`, () => {
+  let platform: Platform;
+  let t: Awaited<ReturnType<Platform['tenant']>>;
+  let n: Awaited<ReturnType<Platform['tenant']>>;
+  let jobs: Record<string, string>;
+  let neighbour: Record<string, string>;
 
-    before(async () => {
-      tools = await mkdtemp(join(tmpdir(), 'sov-flaky-bwrap-'));
-      faults = join(tools, 'faults');
-      await mkdir(faults);
-      await chmod(tools, 0o755);
-      await chmod(faults, 0o777);
-      await writeFile(
-        join(tools, 'bwrap'),
-        `#!/bin/sh\nfor fault in ${faults}/*; do\n  if rm "$fault" 2>/dev/null; then echo "bwrap: loopback: Failed RTM_NEWADDR: made on purpose" >&2; exit 1; fi\ndone\nexec ${await realBwrap()} "$@"\n`,
-        { mode: 0o755 },
-      );
-      platform = await Platform.start(target, {
-        dataplaneEnv: { SOV_KILL_GRACE_SECONDS: '2', SOV_CAPACITY: '8', PATH: `${tools}:${process.env.PATH ?? ''}` },
+  /**
+   * Where the data planes find a bwrap that fails once for each file in its faults
+   * directory (a file is taken by the failure that removes it), then runs the real one:
+   * a fault of the moment, as bwrap's under load, made at will. It runs as a run's user.
+   */
+  let tools: string;
+  let faults: string;
+
+  before(async () => {
+    tools = await mkdtemp(join(tmpdir(), 'sov-flaky-bwrap-'));
+    faults = join(tools, 'faults');
+    await mkdir(faults);
+    await chmod(tools, 0o755);
+    await chmod(faults, 0o777);
+    await writeFile(
+      join(tools, 'bwrap'),
+      `#!/bin/sh\nfor fault in ${faults}/*; do\n  if rm "$fault" 2>/dev/null; then echo "bwrap: loopback: Failed RTM_NEWADDR: made on purpose" >&2; exit 1; fi\ndone\nexec ${await realBwrap()} "$@"\n`,
+      { mode: 0o755 },
+    );
+    platform = await Platform.start(target, {
+      dataplaneEnv: { SOV_KILL_GRACE_SECONDS: '2', SOV_CAPACITY: '8', PATH: `${tools}:${process.env.PATH ?? ''}` },
+    });
+    t = await platform.tenant('eu', 'limits');
+    n = await platform.tenant('eu', 'neighbour');
+    // By hand: a file setuid root, in an archive that says it belongs to root.
+    const bundle = rawTarGz([
+      { path: 'sovereign.yaml', type: '0', content: manifest },
+      { path: 'tool.sh', type: '0', mode: 0o4755, uid: 0, content: '#!/bin/sh\necho "tool ran as $(id -u)"\n' },
+    ]);
+    const { token, dataplane } = await platform.scopedToken(t.token, t.workspace.workspaceId, ['deployments:write']);
+    await platform.waitUntilHosted(t.token, t.workspace.workspaceId);
+    await expectStatus(200, 'POST', `${dataplane.url}/api/v1/workspaces/${t.workspace.workspaceId}/deployments`, {
+      token,
+      raw: new Uint8Array(bundle),
+      headers: { 'content-type': 'application/gzip' },
+    });
+    await platform.waitFor(async () => {
+      const listed = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
+        token: t.token,
       });
-      t = await platform.tenant('eu', 'limits');
-      n = await platform.tenant('eu', 'neighbour');
-      // By hand: a file setuid root, in an archive that says it belongs to root.
-      const bundle = rawTarGz([
-        { path: 'sovereign.yaml', type: '0', content: manifest },
-        { path: 'tool.sh', type: '0', mode: 0o4755, uid: 0, content: '#!/bin/sh\necho "tool ran as $(id -u)"\n' },
-      ]);
-      const { token, dataplane } = await platform.scopedToken(t.token, t.workspace.workspaceId, ['deployments:write']);
-      await platform.waitUntilHosted(t.token, t.workspace.workspaceId);
-      await expectStatus(200, 'POST', `${dataplane.url}/api/v1/workspaces/${t.workspace.workspaceId}/deployments`, {
-        token,
-        raw: new Uint8Array(bundle),
-        headers: { 'content-type': 'application/gzip' },
-      });
-      await platform.waitFor(async () => {
-        const listed = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
-          token: t.token,
-        });
-        jobs = Object.fromEntries(listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
-        return Object.keys(jobs).length === 9;
-      }, 'the jobs to reach the control plane');
-      ({ jobs: neighbour } = await platform.deploy(n.token, n.workspace.workspaceId, {
-        'sovereign.yaml': neighbourManifest,
-      }));
-    });
-    after(async () => {
-      await platform?.stop();
-      if (tools !== undefined) await rm(tools, { recursive: true, force: true });
-    });
-
-    const trigger = async (tenant: typeof t, jobId: string) =>
-      (await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobId}/runs`, { token: tenant.token })).runId as string;
-    const ended = async (tenant: typeof t, runId: string) => {
-      let run: { status: string; reasonCode: string | null; exitCode: number | null } = {
-        status: '',
-        reasonCode: null,
-        exitCode: null,
-      };
-      await platform.waitFor(
-        async () => {
-          run = await expectStatus(200, 'GET', `${platform.cp}/runs/${runId}`, { token: tenant.token });
-          return ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'].includes(run.status);
-        },
-        `run ${runId} to end`,
-        120_000,
-      );
-      return run;
-    };
-    /** Every line of a run's log, page after page. */
-    const logs = async (tenant: typeof t, runId: string) => {
-      const { token, dataplane } = await platform.scopedToken(tenant.token, tenant.workspace.workspaceId, [
-        'runs:logs',
-      ]);
-      const lines: string[] = [];
-      for (let after = 0; ; ) {
-        const url = `${dataplane.url}/api/v1/runs/${runId}/logs?after=${after}&limit=10000`;
-        const page = await expectStatus(200, 'GET', url, { token });
-        lines.push(...page.data.map((l: { line: string }) => l.line));
-        if (page.data.length < 10_000) return lines;
-        after = page.nextAfter;
-      }
-    };
-
-    it('a memory hog, a fork bomb, a /tmp filler, a job printing without end and one filling its outputs each end with their reason, while a neighbour runs unharmed', async () => {
-      const steady = await trigger(n, neighbour.steady as string);
-      const runs = Object.fromEntries(
-        await Promise.all(
-          ['memory_hog', 'fork_bomb', 'tmp_filler', 'chatterbox', 'output_flood', 'output_burst'].map(
-            async (name) => [name, await trigger(t, jobs[name] as string)] as const,
-          ),
-        ),
-      );
-      const reasons: Record<string, string> = {};
-      for (const [name, runId] of Object.entries(runs)) {
-        const run = await ended(t, runId);
-        reasons[name] = `${run.status}/${run.reasonCode}`;
-      }
-      assert.deepEqual(
-        reasons,
-        {
-          memory_hog: 'failed/out_of_memory',
-          fork_bomb: 'failed/pids_limit',
-          tmp_filler: 'failed/tmp_limit',
-          chatterbox: 'failed/log_limit',
-          output_flood: 'failed/output_limit',
-          output_burst: 'failed/output_limit',
-        },
-        sandboxTrouble(),
-      );
-      const neighbourRun = await ended(n, steady);
-      assert.deepEqual([neighbourRun.status, neighbourRun.reasonCode], ['succeeded', 'exit_zero']);
-      assert.deepEqual(await logs(n, steady), ['steady and well']);
-
-      // The run's own log says which limit stopped it.
-      const chatter = await logs(t, runs.chatterbox as string);
-      assert.equal(
-        chatter.at(-1),
-        'sovereign: the run printed more than its log limit (256 KiB) and was stopped',
-        'the log ends with why',
-      );
-      const stored = chatter.slice(0, -1).reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
-      assert.ok(stored <= 256 * 1024, `no more than the limit is kept (${stored} bytes)`);
-      assert.equal(
-        (await logs(t, runs.fork_bomb as string)).at(-1),
-        'sovereign: the run reached its process limit (48) and was stopped',
-      );
-      assert.equal(
-        (await logs(t, runs.output_burst as string)).at(-1),
-        "sovereign: the run's outputs went past its output limit (1 MiB): it failed, and what was past the limit was not kept",
-      );
-    });
-
-    /** What the data plane said of jails it could not make, for a failure's message. */
-    const sandboxTrouble = () =>
-      platform
-        .dp('eu-1')
-        .service.output()
-        .split('\n')
-        .filter((line) => /jail|sandbox/.test(line) && /"level":(40|50)/.test(line))
-        .join('\n');
-    const fault = async (count: number) => {
-      for (let i = 0; i < count; i += 1) await writeFile(join(faults, `fault-${i}`), '', { mode: 0o666 });
-    };
-
-    it('makes a run’s jail again when bwrap fails for a moment, and fails the run as sandbox_failed when it keeps failing', async () => {
-      // A job without a network takes a jail made for it (the pool holds the usual shape).
-      await fault(2);
-      const lucky = await trigger(t, jobs.offline as string);
-      const luckyRun = await ended(t, lucky);
-      assert.deepEqual([luckyRun.status, luckyRun.reasonCode], ['succeeded', 'exit_zero'], sandboxTrouble());
-      assert.deepEqual(await logs(t, lucky), ['made it']);
-      assert.deepEqual(await readdir(faults), [], 'both failures were met');
-
-      await fault(3);
-      const unlucky = await ended(t, await trigger(t, jobs.offline as string));
-      assert.deepEqual([unlucky.status, unlucky.reasonCode], ['failed', 'sandbox_failed']);
-      assert.deepEqual(await readdir(faults), [], 'three tries, then the run failed');
-      assert.match(sandboxTrouble(), /could not make the run’s jail: trying again/);
-    });
-
-    it('starts a data plane whose trial jail fails for a moment', async () => {
-      const eu = platform.dp('eu-1');
-      await eu.service.stop();
-      await fault(2);
-      const service = await platform.startDataPlane(eu);
-      assert.deepEqual(await readdir(faults), [], 'both failures were met');
-      assert.match(service.output(), /could not make the run’s jail: trying again/);
-      const run = await ended(t, await trigger(t, jobs.offline as string));
-      assert.deepEqual([run.status, run.reasonCode], ['succeeded', 'exit_zero']);
-    });
-
-    it('a job runs as a user that is not root, and a setuid file of its bundle is unpacked without the bit', async () => {
-      const runId = await trigger(t, jobs.who as string);
-      const run = await ended(t, runId);
-      assert.equal(run.status, 'succeeded');
-      const [uid, mode, ran] = await logs(t, runId);
-      assert.notEqual(uid, '0', 'not root');
-      assert.equal(mode, '755', 'no setuid bit');
-      assert.equal(ran, `tool ran as ${uid}`, 'it ran as the job’s own user');
-    });
-
-    it('puts a job’s limits on its cgroup: memory without swap, a CPU quota, a process limit', async () => {
-      const runId = await trigger(t, jobs.capped as string);
-      let pid: number | undefined;
-      await platform.waitFor(async () => {
-        pid = (await runPids(runId))[0];
-        return pid !== undefined;
-      }, 'the job’s process');
-      // Read from this machine's side, the job's cgroups are full paths of each hierarchy.
-      const cgroups = new Map(
-        (await readFile(`/proc/${pid}/cgroup`, 'utf8'))
-          .trim()
-          .split('\n')
-          .map((line) => line.split(':'))
-          .flatMap(([, controllers, path]) => (controllers ?? '').split(',').map((c) => [c, path ?? ''] as const)),
-      );
-      const read = async (controller: string, name: string) =>
-        (await readFile(join('/sys/fs/cgroup', controller, cgroups.get(controller) ?? '', name), 'utf8')).trim();
-      if (cgroups.has('memory')) {
-        assert.equal(await read('memory', 'memory.limit_in_bytes'), String(200 * 1024 ** 2));
-        assert.equal(await read('pids', 'pids.max'), '77');
-        assert.equal(await read('cpu', 'cpu.cfs_quota_us'), '25000');
-        assert.equal(await read('cpu', 'cpu.cfs_period_us'), '100000');
-      } else {
-        assert.equal(await read('', 'memory.max'), String(200 * 1024 ** 2));
-        assert.equal(await read('', 'pids.max'), '77');
-        assert.equal(await read('', 'cpu.max'), '25000 100000');
-      }
-      await expectStatus(200, 'POST', `${platform.cp}/runs/${runId}/cancel`, { token: t.token });
-      assert.equal((await ended(t, runId)).status, 'cancelled');
-    });
-
-    it('refuses at deploy a job that asks more than this data plane allows, or a limit it does not know', async () => {
-      const { token, dataplane } = await platform.scopedToken(t.token, t.workspace.workspaceId, ['deployments:write']);
-      const refused = await expectStatus(
-        400,
-        'POST',
-        `${dataplane.url}/api/v1/workspaces/${t.workspace.workspaceId}/deployments?dryRun=true`,
-        {
-          token,
-          raw: new Uint8Array(
-            rawTarGz([
-              {
-                path: 'sovereign.yaml',
-                type: '0',
-                content:
-                  'jobs:\n  - name: greedy\n    run: "true"\n    limits: { memory: 64t, cpus: 0.5, disk: 1g }\n    network: everywhere\n',
-              },
-            ]),
-          ),
-          headers: { 'content-type': 'application/gzip' },
-        },
-      );
-      assert.equal(refused.code, 'manifest_invalid');
-      const paths = refused.errors.map((e: { path: string }) => e.path).sort();
-      assert.deepEqual(paths, ['jobs[0].limits.disk', 'jobs[0].limits.memory', 'jobs[0].network']);
-      const memory = refused.errors.find((e: { path: string }) => e.path === 'jobs[0].limits.memory');
-      assert.match(memory.message, /over this data plane's maximum/);
-    });
+      jobs = Object.fromEntries(listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
+      return Object.keys(jobs).length === 9;
+    }, 'the jobs to reach the control plane');
+    ({ jobs: neighbour } = await platform.deploy(n.token, n.workspace.workspaceId, {
+      'sovereign.yaml': neighbourManifest,
+    }));
   });
-}
+  after(async () => {
+    await platform?.stop();
+    if (tools !== undefined) await rm(tools, { recursive: true, force: true });
+  });
+
+  const trigger = async (tenant: typeof t, jobId: string) =>
+    (await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobId}/runs`, { token: tenant.token })).runId as string;
+  const ended = async (tenant: typeof t, runId: string) => {
+    let run: { status: string; reasonCode: string | null; exitCode: number | null } = {
+      status: '',
+      reasonCode: null,
+      exitCode: null,
+    };
+    await platform.waitFor(
+      async () => {
+        run = await expectStatus(200, 'GET', `${platform.cp}/runs/${runId}`, { token: tenant.token });
+        return ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'].includes(run.status);
+      },
+      `run ${runId} to end`,
+      120_000,
+    );
+    return run;
+  };
+  /** Every line of a run's log, page after page. */
+  const logs = async (tenant: typeof t, runId: string) => {
+    const { token, dataplane } = await platform.scopedToken(tenant.token, tenant.workspace.workspaceId, ['runs:logs']);
+    const lines: string[] = [];
+    for (let after = 0; ; ) {
+      const url = `${dataplane.url}/api/v1/runs/${runId}/logs?after=${after}&limit=10000`;
+      const page = await expectStatus(200, 'GET', url, { token });
+      lines.push(...page.data.map((l: { line: string }) => l.line));
+      if (page.data.length < 10_000) return lines;
+      after = page.nextAfter;
+    }
+  };
+
+  it('a memory hog, a fork bomb, a /tmp filler, a job printing without end and one filling its outputs each end with their reason, while a neighbour runs unharmed', async () => {
+    const steady = await trigger(n, neighbour.steady as string);
+    const runs = Object.fromEntries(
+      await Promise.all(
+        ['memory_hog', 'fork_bomb', 'tmp_filler', 'chatterbox', 'output_flood', 'output_burst'].map(
+          async (name) => [name, await trigger(t, jobs[name] as string)] as const,
+        ),
+      ),
+    );
+    const reasons: Record<string, string> = {};
+    for (const [name, runId] of Object.entries(runs)) {
+      const run = await ended(t, runId);
+      reasons[name] = `${run.status}/${run.reasonCode}`;
+    }
+    assert.deepEqual(
+      reasons,
+      {
+        memory_hog: 'failed/out_of_memory',
+        fork_bomb: 'failed/pids_limit',
+        tmp_filler: 'failed/tmp_limit',
+        chatterbox: 'failed/log_limit',
+        output_flood: 'failed/output_limit',
+        output_burst: 'failed/output_limit',
+      },
+      sandboxTrouble(),
+    );
+    const neighbourRun = await ended(n, steady);
+    assert.deepEqual([neighbourRun.status, neighbourRun.reasonCode], ['succeeded', 'exit_zero']);
+    assert.deepEqual(await logs(n, steady), ['steady and well']);
+
+    // The run's own log says which limit stopped it.
+    const chatter = await logs(t, runs.chatterbox as string);
+    assert.equal(
+      chatter.at(-1),
+      'sovereign: the run printed more than its log limit (256 KiB) and was stopped',
+      'the log ends with why',
+    );
+    const stored = chatter.slice(0, -1).reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
+    assert.ok(stored <= 256 * 1024, `no more than the limit is kept (${stored} bytes)`);
+    assert.equal(
+      (await logs(t, runs.fork_bomb as string)).at(-1),
+      'sovereign: the run reached its process limit (48) and was stopped',
+    );
+    assert.equal(
+      (await logs(t, runs.output_burst as string)).at(-1),
+      "sovereign: the run's outputs went past its output limit (1 MiB): it failed, and what was past the limit was not kept",
+    );
+  });
+
+  /** What the data plane said of jails it could not make, for a failure's message. */
+  const sandboxTrouble = () =>
+    platform
+      .dp('eu-1')
+      .service.output()
+      .split('\n')
+      .filter((line) => /jail|sandbox/.test(line) && /"level":(40|50)/.test(line))
+      .join('\n');
+  const fault = async (count: number) => {
+    for (let i = 0; i < count; i += 1) await writeFile(join(faults, `fault-${i}`), '', { mode: 0o666 });
+  };
+
+  it('makes a run’s jail again when bwrap fails for a moment, and fails the run as sandbox_failed when it keeps failing', async () => {
+    // A job without a network takes a jail made for it (the pool holds the usual shape).
+    await fault(2);
+    const lucky = await trigger(t, jobs.offline as string);
+    const luckyRun = await ended(t, lucky);
+    assert.deepEqual([luckyRun.status, luckyRun.reasonCode], ['succeeded', 'exit_zero'], sandboxTrouble());
+    assert.deepEqual(await logs(t, lucky), ['made it']);
+    assert.deepEqual(await readdir(faults), [], 'both failures were met');
+
+    await fault(3);
+    const unlucky = await ended(t, await trigger(t, jobs.offline as string));
+    assert.deepEqual([unlucky.status, unlucky.reasonCode], ['failed', 'sandbox_failed']);
+    assert.deepEqual(await readdir(faults), [], 'three tries, then the run failed');
+    assert.match(sandboxTrouble(), /could not make the run’s jail: trying again/);
+  });
+
+  it('starts a data plane whose trial jail fails for a moment', async () => {
+    const eu = platform.dp('eu-1');
+    await eu.service.stop();
+    await fault(2);
+    const service = await platform.startDataPlane(eu);
+    assert.deepEqual(await readdir(faults), [], 'both failures were met');
+    assert.match(service.output(), /could not make the run’s jail: trying again/);
+    const run = await ended(t, await trigger(t, jobs.offline as string));
+    assert.deepEqual([run.status, run.reasonCode], ['succeeded', 'exit_zero']);
+  });
+
+  it('a job runs as a user that is not root, and a setuid file of its bundle is unpacked without the bit', async () => {
+    const runId = await trigger(t, jobs.who as string);
+    const run = await ended(t, runId);
+    assert.equal(run.status, 'succeeded');
+    const [uid, mode, ran] = await logs(t, runId);
+    assert.notEqual(uid, '0', 'not root');
+    assert.equal(mode, '755', 'no setuid bit');
+    assert.equal(ran, `tool ran as ${uid}`, 'it ran as the job’s own user');
+  });
+
+  it('puts a job’s limits on its cgroup: memory without swap, a CPU quota, a process limit', async () => {
+    const runId = await trigger(t, jobs.capped as string);
+    let pid: number | undefined;
+    await platform.waitFor(async () => {
+      pid = (await runPids(runId))[0];
+      return pid !== undefined;
+    }, 'the job’s process');
+    // Read from this machine's side, the job's cgroups are full paths of each hierarchy.
+    const cgroups = new Map(
+      (await readFile(`/proc/${pid}/cgroup`, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => line.split(':'))
+        .flatMap(([, controllers, path]) => (controllers ?? '').split(',').map((c) => [c, path ?? ''] as const)),
+    );
+    const read = async (controller: string, name: string) =>
+      (await readFile(join('/sys/fs/cgroup', controller, cgroups.get(controller) ?? '', name), 'utf8')).trim();
+    if (cgroups.has('memory')) {
+      assert.equal(await read('memory', 'memory.limit_in_bytes'), String(200 * 1024 ** 2));
+      assert.equal(await read('pids', 'pids.max'), '77');
+      assert.equal(await read('cpu', 'cpu.cfs_quota_us'), '25000');
+      assert.equal(await read('cpu', 'cpu.cfs_period_us'), '100000');
+    } else {
+      assert.equal(await read('', 'memory.max'), String(200 * 1024 ** 2));
+      assert.equal(await read('', 'pids.max'), '77');
+      assert.equal(await read('', 'cpu.max'), '25000 100000');
+    }
+    await expectStatus(200, 'POST', `${platform.cp}/runs/${runId}/cancel`, { token: t.token });
+    assert.equal((await ended(t, runId)).status, 'cancelled');
+  });
+
+  it('refuses at deploy a job that asks more than this data plane allows, or a limit it does not know', async () => {
+    const { token, dataplane } = await platform.scopedToken(t.token, t.workspace.workspaceId, ['deployments:write']);
+    const refused = await expectStatus(
+      400,
+      'POST',
+      `${dataplane.url}/api/v1/workspaces/${t.workspace.workspaceId}/deployments?dryRun=true`,
+      {
+        token,
+        raw: new Uint8Array(
+          rawTarGz([
+            {
+              path: 'sovereign.yaml',
+              type: '0',
+              content:
+                'jobs:\n  - name: greedy\n    run: "true"\n    limits: { memory: 64t, cpus: 0.5, disk: 1g }\n    network: everywhere\n',
+            },
+          ]),
+        ),
+        headers: { 'content-type': 'application/gzip' },
+      },
+    );
+    assert.equal(refused.code, 'manifest_invalid');
+    const paths = refused.errors.map((e: { path: string }) => e.path).sort();
+    assert.deepEqual(paths, ['jobs[0].limits.disk', 'jobs[0].limits.memory', 'jobs[0].network']);
+    const memory = refused.errors.find((e: { path: string }) => e.path === 'jobs[0].limits.memory');
+    assert.match(memory.message, /over this data plane's maximum/);
+  });
+});

@@ -3,10 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { databaseTargets } from '@sovereign/server-kit/testing';
+import { flowTarget } from '@sovereign/server-kit/testing';
 import { sov } from '../support/cli.ts';
 import { call, dataScopes, expectStatus, Platform } from '../support/platform.ts';
-import { readEvents } from '../support/projects.ts';
+import { endOf, readEvents } from '../support/projects.ts';
 
 /**
  * Secret masking on the real platform: a job prints its secrets in every form a program
@@ -103,92 +103,92 @@ function leaks(lines: string[]): string[] {
   return found;
 }
 
-for (const target of databaseTargets()) {
-  describe(`secret masking in a run's logs, real processes [${target.name}]`, () => {
-    let platform: Platform;
-    let t: Awaited<ReturnType<Platform['tenant']>>;
-    let token: string;
-    let dp: string;
-    let runId: string;
-    let streamed: string[];
-    let config: string;
+const target = flowTarget();
 
-    before(async () => {
-      platform = await Platform.start(target);
-      t = await platform.tenant('eu', 'masking');
-      const issued = await platform.scopedToken(t.token, t.workspace.workspaceId, dataScopes);
-      token = issued.token;
-      dp = `${issued.dataplane.url}/api/v1`;
-      await platform.waitUntilHosted(t.token, t.workspace.workspaceId);
-      for (const [name, value] of Object.entries({ API_SECRET: secret, PEM_SECRET: pem, PIN: pin })) {
-        await expectStatus(200, 'PUT', `${dp}/workspaces/${t.workspace.workspaceId}/variables/${name}`, {
-          token,
-          body: { value, secret: true },
-        });
-      }
-      const { jobs } = await platform.deploy(t.token, t.workspace.workspaceId, {
-        'sovereign.yaml': 'jobs:\n  - name: leak\n    run: node leak.js\n',
-        'leak.js': leakJs,
+describe(`secret masking in a run's logs, real processes [${target.name}]`, () => {
+  let platform: Platform;
+  let t: Awaited<ReturnType<Platform['tenant']>>;
+  let token: string;
+  let dp: string;
+  let runId: string;
+  let streamed: string[];
+  let config: string;
+
+  before(async () => {
+    platform = await Platform.start(target);
+    t = await platform.tenant('eu', 'masking');
+    const issued = await platform.scopedToken(t.token, t.workspace.workspaceId, dataScopes);
+    token = issued.token;
+    dp = `${issued.dataplane.url}/api/v1`;
+    await platform.waitUntilHosted(t.token, t.workspace.workspaceId);
+    for (const [name, value] of Object.entries({ API_SECRET: secret, PEM_SECRET: pem, PIN: pin })) {
+      await expectStatus(200, 'PUT', `${dp}/workspaces/${t.workspace.workspaceId}/variables/${name}`, {
+        token,
+        body: { value, secret: true },
       });
-      const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs.leak}/runs`, { token: t.token });
-      runId = run.runId;
-      await platform.waitFor(
-        async () => (await call('GET', `${dp}/runs/${runId}/logs`, { token })).status === 200,
-        'the run to reach its data plane',
-      );
-      const events = await readEvents(
-        await fetch(`${dp}/runs/${runId}/logs?follow=true`, { headers: { authorization: `Bearer ${token}` } }),
-      );
-      assert.deepEqual(events.at(-1), { event: 'end', data: { status: 'succeeded', exitCode: 0 } });
-      streamed = events.filter((e) => e.event === 'line').map((e) => e.data.line);
-      config = await mkdtemp(join(tmpdir(), 'sov-masking-'));
+    }
+    const { jobs } = await platform.deploy(t.token, t.workspace.workspaceId, {
+      'sovereign.yaml': 'jobs:\n  - name: leak\n    run: node leak.js\n',
+      'leak.js': leakJs,
     });
-    after(async () => {
-      await platform?.stop();
-      if (config !== undefined) await rm(config, { recursive: true, force: true });
-    });
-
-    it('streams none of its secrets, in any form the job printed them', () => {
-      const printed = streamed.filter((line) => line.startsWith('form:'));
-      const names = new Set(printed.map((line) => line.split(':')[1]));
-      assert.equal(names.size, 21, [...names].join(' '));
-      for (const line of printed) assert.ok(line.includes('********'), `not masked: ${line}`);
-      assert.deepEqual(leaks(streamed), []);
-    });
-
-    it('masks a secret across the cut of a line over 256 KiB, and cuts after masking', () => {
-      const at = streamed.findIndex((line) => line.startsWith('long:'));
-      const [first, second] = [streamed[at] ?? '', streamed[at + 1] ?? ''];
-      assert.equal(first.length, cutAt, 'the first piece is 256 KiB');
-      assert.equal(first.slice(-20), `${'x'.repeat(10)}******** e`, 'masked where it began, before the cut');
-      assert.equal(first + second, `long:${'x'.repeat(cutAt - 15)}******** end of the long line`);
-    });
-
-    it('stores none of them: the logs a user reads back through the API and `sov logs`', async () => {
-      const stored = await expectStatus(200, 'GET', `${dp}/runs/${runId}/logs?limit=10000`, { token });
-      const lines: string[] = stored.data.map((l: { line: string }) => l.line);
-      assert.deepEqual(lines, streamed, 'what is stored is what was streamed');
-      assert.deepEqual(leaks(lines), []);
-
-      const env = { SOV_TOKEN: t.token, SOV_API_URL: new URL(platform.cp).origin };
-      const read = await sov(config, ['logs', runId, '--json'], { env });
-      assert.equal(read.code, 0, read.stderr);
-      const cli: string[] = JSON.parse(read.stdout).lines.map((l: { line: string }) => l.line);
-      assert.deepEqual(cli, streamed);
-      const followed = await sov(config, ['logs', runId, '--follow'], { env });
-      assert.equal(followed.code, 0, followed.stderr);
-      assert.deepEqual(leaks(followed.stdout.split('\n')), []);
-      assert.ok(followed.stdout.includes('form:plain:********'), followed.stdout.slice(0, 200));
-    });
-
-    it('says in the log which secrets are too short to be masked, by name', () => {
-      assert.ok(streamed.includes('pin:42'), 'a two-character secret is left as it is');
-      assert.equal(
-        streamed[0],
-        'sovereign: secrets shorter than 4 characters are not masked in this log: PIN',
-        'said before the job prints anything',
-      );
-      assert.ok(!streamed.some((line) => line.includes('sovereign') && line.includes(pin)), 'never its value');
-    });
+    const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs.leak}/runs`, { token: t.token });
+    runId = run.runId;
+    await platform.waitFor(
+      async () => (await call('GET', `${dp}/runs/${runId}/logs`, { token })).status === 200,
+      'the run to reach its data plane',
+    );
+    const events = await readEvents(
+      await fetch(`${dp}/runs/${runId}/logs?follow=true`, { headers: { authorization: `Bearer ${token}` } }),
+    );
+    assert.deepEqual(endOf(events), { event: 'end', data: { status: 'succeeded', exitCode: 0 } });
+    streamed = events.filter((e) => e.event === 'line').map((e) => e.data.line);
+    config = await mkdtemp(join(tmpdir(), 'sov-masking-'));
   });
-}
+  after(async () => {
+    await platform?.stop();
+    if (config !== undefined) await rm(config, { recursive: true, force: true });
+  });
+
+  it('streams none of its secrets, in any form the job printed them', () => {
+    const printed = streamed.filter((line) => line.startsWith('form:'));
+    const names = new Set(printed.map((line) => line.split(':')[1]));
+    assert.equal(names.size, 21, [...names].join(' '));
+    for (const line of printed) assert.ok(line.includes('********'), `not masked: ${line}`);
+    assert.deepEqual(leaks(streamed), []);
+  });
+
+  it('masks a secret across the cut of a line over 256 KiB, and cuts after masking', () => {
+    const at = streamed.findIndex((line) => line.startsWith('long:'));
+    const [first, second] = [streamed[at] ?? '', streamed[at + 1] ?? ''];
+    assert.equal(first.length, cutAt, 'the first piece is 256 KiB');
+    assert.equal(first.slice(-20), `${'x'.repeat(10)}******** e`, 'masked where it began, before the cut');
+    assert.equal(first + second, `long:${'x'.repeat(cutAt - 15)}******** end of the long line`);
+  });
+
+  it('stores none of them: the logs a user reads back through the API and `sov logs`', async () => {
+    const stored = await expectStatus(200, 'GET', `${dp}/runs/${runId}/logs?limit=10000`, { token });
+    const lines: string[] = stored.data.map((l: { line: string }) => l.line);
+    assert.deepEqual(lines, streamed, 'what is stored is what was streamed');
+    assert.deepEqual(leaks(lines), []);
+
+    const env = { SOV_TOKEN: t.token, SOV_API_URL: new URL(platform.cp).origin };
+    const read = await sov(config, ['logs', runId, '--json'], { env });
+    assert.equal(read.code, 0, read.stderr);
+    const cli: string[] = JSON.parse(read.stdout).lines.map((l: { line: string }) => l.line);
+    assert.deepEqual(cli, streamed);
+    const followed = await sov(config, ['logs', runId, '--follow'], { env });
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.deepEqual(leaks(followed.stdout.split('\n')), []);
+    assert.ok(followed.stdout.includes('form:plain:********'), followed.stdout.slice(0, 200));
+  });
+
+  it('says in the log which secrets are too short to be masked, by name', () => {
+    assert.ok(streamed.includes('pin:42'), 'a two-character secret is left as it is');
+    assert.equal(
+      streamed[0],
+      'sovereign: secrets shorter than 4 characters are not masked in this log: PIN',
+      'said before the job prints anything',
+    );
+    assert.ok(!streamed.some((line) => line.includes('sovereign') && line.includes(pin)), 'never its value');
+  });
+});

@@ -6,7 +6,7 @@ import { maskText } from '../../packages/data-plane/src/logs/mask.ts';
 import { appUrlOf } from '../support/apps.ts';
 import { dumpDatabase, dumpFiles } from '../support/dump.ts';
 import { call, dataScopes, expectStatus, Platform } from '../support/platform.ts';
-import { packProject, readEvents } from '../support/projects.ts';
+import { endOf, packProject, readEvents } from '../support/projects.ts';
 
 /**
  * The residency proof. The whole platform runs as real processes, with a recording
@@ -370,7 +370,7 @@ for (const target of databaseTargets()) {
           headers: { authorization: `Bearer ${w.token}` },
         }),
       );
-      assert.deepEqual(streamed.at(-1), { event: 'end', data: { status: 'succeeded', exitCode: 0 } });
+      assert.deepEqual(endOf(streamed), { event: 'end', data: { status: 'succeeded', exitCode: 0 } });
       assert.deepEqual(leaks(JSON.stringify(streamed), secretClasses()), [], 'no secret in the streamed logs');
       await until(w.runs.manual, 'succeeded', 'the manual run to succeed');
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type ClaimResponse, type HeartbeatRequest, InternalPaths } from '@sovereign/contract';
-import { databaseTargets } from '@sovereign/server-kit/testing';
+import { flowTarget } from '@sovereign/server-kit/testing';
 import { call, dataScopes, expectStatus, Platform } from '../support/platform.ts';
-import { readEvents } from '../support/projects.ts';
+import { endOf, readEvents } from '../support/projects.ts';
 
 const secretValue = 'sk-live-5f7d0c2e9b1a';
 
@@ -44,201 +44,200 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, JSON.stringify({ k:
 `,
 };
 
-for (const target of databaseTargets()) {
-  describe(`deploy, run, follow logs, outputs and state, real processes [${target.name}]`, () => {
-    let platform: Platform;
-    let t: Awaited<ReturnType<Platform['tenant']>>;
-    let token: string;
-    let dp: string;
-    let jobs: Record<string, string>;
+const target = flowTarget();
 
-    before(async () => {
-      // Through the tap: a test reads what the data plane told the control plane.
-      platform = await Platform.start(target, { tap: true });
-      t = await platform.tenant('eu', 'runs');
-      const issued = await platform.scopedToken(t.token, t.workspace.workspaceId, dataScopes);
-      token = issued.token;
-      dp = `${issued.dataplane.url}/api/v1`;
-      await platform.waitUntilHosted(t.token, t.workspace.workspaceId);
-      await expectStatus(200, 'PUT', `${dp}/workspaces/${t.workspace.workspaceId}/variables/GREETING`, {
-        token,
-        body: { value: 'bonjour' },
-      });
-      await expectStatus(200, 'PUT', `${dp}/workspaces/${t.workspace.workspaceId}/variables/API_KEY`, {
-        token,
-        body: { value: secretValue, secret: true },
-      });
-      ({ jobs } = await platform.deploy(t.token, t.workspace.workspaceId, project));
+describe(`deploy, run, follow logs, outputs and state, real processes [${target.name}]`, () => {
+  let platform: Platform;
+  let t: Awaited<ReturnType<Platform['tenant']>>;
+  let token: string;
+  let dp: string;
+  let jobs: Record<string, string>;
+
+  before(async () => {
+    // Through the tap: a test reads what the data plane told the control plane.
+    platform = await Platform.start(target, { tap: true });
+    t = await platform.tenant('eu', 'runs');
+    const issued = await platform.scopedToken(t.token, t.workspace.workspaceId, dataScopes);
+    token = issued.token;
+    dp = `${issued.dataplane.url}/api/v1`;
+    await platform.waitUntilHosted(t.token, t.workspace.workspaceId);
+    await expectStatus(200, 'PUT', `${dp}/workspaces/${t.workspace.workspaceId}/variables/GREETING`, {
+      token,
+      body: { value: 'bonjour' },
     });
-    after(async () => {
-      await platform?.stop();
+    await expectStatus(200, 'PUT', `${dp}/workspaces/${t.workspace.workspaceId}/variables/API_KEY`, {
+      token,
+      body: { value: secretValue, secret: true },
     });
-
-    async function runToEnd(job: string) {
-      const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs[job]}/runs`, { token: t.token });
-      const response = await fetch(`${dp}/runs/${run.runId}/logs?follow=true`, {
-        headers: { authorization: `Bearer ${token}` },
-      });
-      // The run may not have reached the data plane yet: retry until it has.
-      if (response.status === 404) {
-        await response.body?.cancel();
-        await platform.waitFor(
-          async () => (await call('GET', `${dp}/runs/${run.runId}/logs`, { token })).status === 200,
-          'the run to start',
-        );
-        return {
-          run,
-          events: await readEvents(
-            await fetch(`${dp}/runs/${run.runId}/logs?follow=true`, { headers: { authorization: `Bearer ${token}` } }),
-          ),
-        };
-      }
-      assert.equal(response.status, 200);
-      assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/);
-      return { run, events: await readEvents(response) };
-    }
-
-    it('runs a deployed job, streams its logs to the end with its secret masked, and stores its output and state', async () => {
-      const { run, events } = await runToEnd('hello');
-      const lines = events.filter((e) => e.event === 'line').map((e) => e.data.line);
-      assert.ok(lines.includes('hello from hello, run 1, greeting bonjour'), lines.join('\n'));
-      assert.ok(lines.includes('a line on stderr'));
-      assert.ok(lines.includes('the secret is ********'), 'a secret split across writes is masked');
-      assert.ok(lines.includes('base64: ********'), 'its base64 form too');
-      assert.ok(!JSON.stringify(events).includes(secretValue));
-      assert.deepEqual(events.at(-1), { event: 'end', data: { status: 'succeeded', exitCode: 0 } });
-
-      await platform.waitFor(
-        async () =>
-          (await call('GET', `${platform.cp}/runs/${run.runId}`, { token: t.token })).body.status === 'succeeded',
-        'the status to reach the control plane',
-      );
-      const stored = await expectStatus(200, 'GET', `${dp}/runs/${run.runId}/logs`, { token });
-      assert.ok(!JSON.stringify(stored).includes(secretValue), 'stored logs are masked too');
-
-      const outputs = await expectStatus(200, 'GET', `${dp}/runs/${run.runId}/outputs`, { token });
-      assert.deepEqual(
-        outputs.data.map((o: { path: string }) => o.path),
-        ['reports/summary.json'],
-      );
-      const file = await call('GET', `${dp}/runs/${run.runId}/outputs/reports/summary.json`, { token });
-      assert.equal(file.status, 200);
-      assert.deepEqual(JSON.parse(String(file.body)), { count: 1 });
-
-      const state = await expectStatus(200, 'GET', `${dp}/workspaces/${t.workspace.workspaceId}/jobs/hello/state`, {
-        token,
-      });
-      assert.deepEqual(state.state, { count: 1, cursor: 'row-1' });
-    });
-
-    it('gives every run a fresh working copy of its deployment, whatever the last run changed in its own', async () => {
-      for (let i = 0; i < 3; i++) {
-        const { events } = await runToEnd('scribble');
-        const lines = events.filter((e) => e.event === 'line').map((e) => e.data.line);
-        assert.deepEqual(lines, ['found: as deployed']);
-        assert.deepEqual(events.at(-1), { event: 'end', data: { status: 'succeeded', exitCode: 0 } });
-      }
-      // The file the scribbler removed from its copy is still there for the next job.
-      const { events } = await runToEnd('fails');
-      assert.deepEqual(events.at(-1), { event: 'end', data: { status: 'failed', exitCode: 3 } });
-    });
-
-    it('carries state from one run to the next', async () => {
-      const { events } = await runToEnd('hello');
-      const lines = events.filter((e) => e.event === 'line').map((e) => e.data.line);
-      assert.ok(lines.includes('hello from hello, run 2, greeting bonjour'), lines.join('\n'));
-      const state = await expectStatus(200, 'GET', `${dp}/workspaces/${t.workspace.workspaceId}/jobs/hello/state`, {
-        token,
-      });
-      assert.deepEqual(state.state, { count: 2, cursor: 'row-2' });
-    });
-
-    it('reports a failure with its exit code and a reason code, and keeps its text in the region', async () => {
-      const { run, events } = await runToEnd('fails');
-      assert.deepEqual(events.at(-1), { event: 'end', data: { status: 'failed', exitCode: 3 } });
-      await platform.waitFor(
-        async () =>
-          (await call('GET', `${platform.cp}/runs/${run.runId}`, { token: t.token })).body.status === 'failed',
-        'the failure to reach the control plane',
-      );
-      const seen = await expectStatus(200, 'GET', `${platform.cp}/runs/${run.runId}`, { token: t.token });
-      assert.equal(seen.exitCode, 3);
-      assert.equal(seen.reasonCode, 'exit_nonzero');
-      assert.ok(!JSON.stringify(seen).includes('about to fail'));
-    });
-
-    it('tells the control plane in each heartbeat the last claim it took in, so one on its way is never requeued', async () => {
-      const { run } = await runToEnd('hello');
-      const tap = platform.tap;
-      assert.ok(tap !== undefined);
-      const claims = () => tap.json(InternalPaths.claim).map((e) => e.response as ClaimResponse);
-      const seq = claims().find((c) => c.runs.some((r) => r.runId === run.runId))?.claimSeq;
-      assert.ok(seq !== undefined && seq >= 1, 'the claim answer that handed the run out numbers it');
-      const heartbeats = () => tap.json(InternalPaths.heartbeat).map((e) => e.request as HeartbeatRequest);
-      await platform.waitFor(
-        async () => heartbeats().some((b) => (b.claimedThrough ?? 0) >= seq),
-        'a heartbeat saying the data plane took that claim in',
-      );
-      // Every data plane instance heartbeats (the sequence is shared): each one's own never goes back.
-      const handedOut = Math.max(...claims().map((c) => c.claimSeq ?? 0));
-      const last = new Map<string, number>();
-      for (const beat of heartbeats()) {
-        assert.ok(beat.claimedThrough !== undefined, 'every heartbeat says it');
-        assert.ok(beat.claimedThrough >= (last.get(beat.instanceId) ?? 0), 'never going back');
-        assert.ok(beat.claimedThrough <= handedOut, 'nor past what was handed out');
-        last.set(beat.instanceId, beat.claimedThrough);
-      }
-    });
-
-    it('keeps a run whose output or state holds NUL: the bytes are replaced, the state is refused in its log', async () => {
-      const { events } = await runToEnd('binary');
-      const lines = events.filter((e) => e.event === 'line').map((e) => e.data.line);
-      assert.deepEqual(lines, [
-        'bef\uFFFDaft',
-        'sovereign: state.k must not contain the NUL character (U+0000), so it cannot be stored; state not saved',
-      ]);
-      assert.deepEqual(events.at(-1), { event: 'end', data: { status: 'succeeded', exitCode: 0 } });
-      const state = await call('GET', `${dp}/workspaces/${t.workspace.workspaceId}/jobs/binary/state`, { token });
-      assert.equal(state.status, 404);
-      assert.equal(state.body.code, 'state_not_found');
-    });
-
-    it('keeps state for deployed jobs only: an unknown job is job_not_found, an archived one is read-only', async () => {
-      const states = `${dp}/workspaces/${t.workspace.workspaceId}/jobs`;
-      // A typo used to save state for a job that does not exist, and reading it said "no saved state yet".
-      const written = await call('PUT', `${states}/nosuch/state`, { token, body: { state: { cursor: 1 } } });
-      assert.equal(written.status, 404);
-      assert.equal(written.body.code, 'job_not_found');
-      assert.match(written.headers.get('content-type') ?? '', /application\/problem\+json/);
-      const read = await call('GET', `${states}/nosuch/state`, { token });
-      assert.equal(read.status, 404);
-      assert.equal(read.body.code, 'job_not_found');
-
-      // In a workspace of its own: a second deploy archives a job of the first.
-      const other = await platform.tenant('eu', 'archived-state');
-      const ws = other.workspace.workspaceId;
-      const scoped = (await platform.scopedToken(other.token, ws, dataScopes)).token;
-      const job = (name: string) => `  - name: ${name}\n    run: sh ok.sh\n`;
-      await platform.deploy(other.token, ws, {
-        'sovereign.yaml': `jobs:\n${job('kept')}${job('dropped')}`,
-        'ok.sh': 'true\n',
-      });
-      await expectStatus(200, 'PUT', `${dp}/workspaces/${ws}/jobs/dropped/state`, {
-        token: scoped,
-        body: { state: { cursor: 'row-9' } },
-      });
-      await platform.deploy(other.token, ws, { 'sovereign.yaml': `jobs:\n${job('kept')}`, 'ok.sh': 'true\n' });
-      const archived = await expectStatus(200, 'GET', `${dp}/workspaces/${ws}/jobs/dropped/state`, { token: scoped });
-      assert.deepEqual(archived.state, { cursor: 'row-9' }, 'an archived job keeps its state, readable');
-      const rewrite = await call('PUT', `${dp}/workspaces/${ws}/jobs/dropped/state`, {
-        token: scoped,
-        body: { state: { cursor: 'row-10' } },
-      });
-      assert.equal(rewrite.status, 409);
-      assert.equal(rewrite.body.code, 'job_archived');
-      const none = await call('GET', `${dp}/workspaces/${ws}/jobs/kept/state`, { token: scoped });
-      assert.equal(none.status, 404);
-      assert.equal(none.body.code, 'state_not_found', 'a deployed job without state yet');
-    });
+    ({ jobs } = await platform.deploy(t.token, t.workspace.workspaceId, project));
   });
-}
+  after(async () => {
+    await platform?.stop();
+  });
+
+  async function runToEnd(job: string) {
+    const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs[job]}/runs`, { token: t.token });
+    const response = await fetch(`${dp}/runs/${run.runId}/logs?follow=true`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    // The run may not have reached the data plane yet: retry until it has.
+    if (response.status === 404) {
+      await response.body?.cancel();
+      await platform.waitFor(
+        async () => (await call('GET', `${dp}/runs/${run.runId}/logs`, { token })).status === 200,
+        'the run to start',
+      );
+      return {
+        run,
+        events: await readEvents(
+          await fetch(`${dp}/runs/${run.runId}/logs?follow=true`, { headers: { authorization: `Bearer ${token}` } }),
+        ),
+      };
+    }
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/);
+    return { run, events: await readEvents(response) };
+  }
+
+  it('runs a deployed job, streams its logs to the end with its secret masked, and stores its output and state', async () => {
+    const { run, events } = await runToEnd('hello');
+    const lines = events.filter((e) => e.event === 'line').map((e) => e.data.line);
+    assert.ok(lines.includes('hello from hello, run 1, greeting bonjour'), lines.join('\n'));
+    assert.ok(lines.includes('a line on stderr'));
+    assert.ok(lines.includes('the secret is ********'), 'a secret split across writes is masked');
+    assert.ok(lines.includes('base64: ********'), 'its base64 form too');
+    assert.ok(!JSON.stringify(events).includes(secretValue));
+    assert.deepEqual(endOf(events), { event: 'end', data: { status: 'succeeded', exitCode: 0 } });
+
+    await platform.waitFor(
+      async () =>
+        (await call('GET', `${platform.cp}/runs/${run.runId}`, { token: t.token })).body.status === 'succeeded',
+      'the status to reach the control plane',
+    );
+    const stored = await expectStatus(200, 'GET', `${dp}/runs/${run.runId}/logs`, { token });
+    assert.ok(!JSON.stringify(stored).includes(secretValue), 'stored logs are masked too');
+
+    const outputs = await expectStatus(200, 'GET', `${dp}/runs/${run.runId}/outputs`, { token });
+    assert.deepEqual(
+      outputs.data.map((o: { path: string }) => o.path),
+      ['reports/summary.json'],
+    );
+    const file = await call('GET', `${dp}/runs/${run.runId}/outputs/reports/summary.json`, { token });
+    assert.equal(file.status, 200);
+    assert.deepEqual(JSON.parse(String(file.body)), { count: 1 });
+
+    const state = await expectStatus(200, 'GET', `${dp}/workspaces/${t.workspace.workspaceId}/jobs/hello/state`, {
+      token,
+    });
+    assert.deepEqual(state.state, { count: 1, cursor: 'row-1' });
+  });
+
+  it('gives every run a fresh working copy of its deployment, whatever the last run changed in its own', async () => {
+    for (let i = 0; i < 3; i++) {
+      const { events } = await runToEnd('scribble');
+      const lines = events.filter((e) => e.event === 'line').map((e) => e.data.line);
+      assert.deepEqual(lines, ['found: as deployed']);
+      assert.deepEqual(endOf(events), { event: 'end', data: { status: 'succeeded', exitCode: 0 } });
+    }
+    // The file the scribbler removed from its copy is still there for the next job.
+    const { events } = await runToEnd('fails');
+    assert.deepEqual(endOf(events), { event: 'end', data: { status: 'failed', exitCode: 3 } });
+  });
+
+  it('carries state from one run to the next', async () => {
+    const { events } = await runToEnd('hello');
+    const lines = events.filter((e) => e.event === 'line').map((e) => e.data.line);
+    assert.ok(lines.includes('hello from hello, run 2, greeting bonjour'), lines.join('\n'));
+    const state = await expectStatus(200, 'GET', `${dp}/workspaces/${t.workspace.workspaceId}/jobs/hello/state`, {
+      token,
+    });
+    assert.deepEqual(state.state, { count: 2, cursor: 'row-2' });
+  });
+
+  it('reports a failure with its exit code and a reason code, and keeps its text in the region', async () => {
+    const { run, events } = await runToEnd('fails');
+    assert.deepEqual(endOf(events), { event: 'end', data: { status: 'failed', exitCode: 3 } });
+    await platform.waitFor(
+      async () => (await call('GET', `${platform.cp}/runs/${run.runId}`, { token: t.token })).body.status === 'failed',
+      'the failure to reach the control plane',
+    );
+    const seen = await expectStatus(200, 'GET', `${platform.cp}/runs/${run.runId}`, { token: t.token });
+    assert.equal(seen.exitCode, 3);
+    assert.equal(seen.reasonCode, 'exit_nonzero');
+    assert.ok(!JSON.stringify(seen).includes('about to fail'));
+  });
+
+  it('tells the control plane in each heartbeat the last claim it took in, so one on its way is never requeued', async () => {
+    const { run } = await runToEnd('hello');
+    const tap = platform.tap;
+    assert.ok(tap !== undefined);
+    const claims = () => tap.json(InternalPaths.claim).map((e) => e.response as ClaimResponse);
+    const seq = claims().find((c) => c.runs.some((r) => r.runId === run.runId))?.claimSeq;
+    assert.ok(seq !== undefined && seq >= 1, 'the claim answer that handed the run out numbers it');
+    const heartbeats = () => tap.json(InternalPaths.heartbeat).map((e) => e.request as HeartbeatRequest);
+    await platform.waitFor(
+      async () => heartbeats().some((b) => (b.claimedThrough ?? 0) >= seq),
+      'a heartbeat saying the data plane took that claim in',
+    );
+    // Every data plane instance heartbeats (the sequence is shared): each one's own never goes back.
+    const handedOut = Math.max(...claims().map((c) => c.claimSeq ?? 0));
+    const last = new Map<string, number>();
+    for (const beat of heartbeats()) {
+      assert.ok(beat.claimedThrough !== undefined, 'every heartbeat says it');
+      assert.ok(beat.claimedThrough >= (last.get(beat.instanceId) ?? 0), 'never going back');
+      assert.ok(beat.claimedThrough <= handedOut, 'nor past what was handed out');
+      last.set(beat.instanceId, beat.claimedThrough);
+    }
+  });
+
+  it('keeps a run whose output or state holds NUL: the bytes are replaced, the state is refused in its log', async () => {
+    const { events } = await runToEnd('binary');
+    const lines = events.filter((e) => e.event === 'line').map((e) => e.data.line);
+    assert.deepEqual(lines, [
+      'bef\uFFFDaft',
+      'sovereign: state.k must not contain the NUL character (U+0000), so it cannot be stored; state not saved',
+    ]);
+    assert.deepEqual(endOf(events), { event: 'end', data: { status: 'succeeded', exitCode: 0 } });
+    const state = await call('GET', `${dp}/workspaces/${t.workspace.workspaceId}/jobs/binary/state`, { token });
+    assert.equal(state.status, 404);
+    assert.equal(state.body.code, 'state_not_found');
+  });
+
+  it('keeps state for deployed jobs only: an unknown job is job_not_found, an archived one is read-only', async () => {
+    const states = `${dp}/workspaces/${t.workspace.workspaceId}/jobs`;
+    // A typo used to save state for a job that does not exist, and reading it said "no saved state yet".
+    const written = await call('PUT', `${states}/nosuch/state`, { token, body: { state: { cursor: 1 } } });
+    assert.equal(written.status, 404);
+    assert.equal(written.body.code, 'job_not_found');
+    assert.match(written.headers.get('content-type') ?? '', /application\/problem\+json/);
+    const read = await call('GET', `${states}/nosuch/state`, { token });
+    assert.equal(read.status, 404);
+    assert.equal(read.body.code, 'job_not_found');
+
+    // In a workspace of its own: a second deploy archives a job of the first.
+    const other = await platform.tenant('eu', 'archived-state');
+    const ws = other.workspace.workspaceId;
+    const scoped = (await platform.scopedToken(other.token, ws, dataScopes)).token;
+    const job = (name: string) => `  - name: ${name}\n    run: sh ok.sh\n`;
+    await platform.deploy(other.token, ws, {
+      'sovereign.yaml': `jobs:\n${job('kept')}${job('dropped')}`,
+      'ok.sh': 'true\n',
+    });
+    await expectStatus(200, 'PUT', `${dp}/workspaces/${ws}/jobs/dropped/state`, {
+      token: scoped,
+      body: { state: { cursor: 'row-9' } },
+    });
+    await platform.deploy(other.token, ws, { 'sovereign.yaml': `jobs:\n${job('kept')}`, 'ok.sh': 'true\n' });
+    const archived = await expectStatus(200, 'GET', `${dp}/workspaces/${ws}/jobs/dropped/state`, { token: scoped });
+    assert.deepEqual(archived.state, { cursor: 'row-9' }, 'an archived job keeps its state, readable');
+    const rewrite = await call('PUT', `${dp}/workspaces/${ws}/jobs/dropped/state`, {
+      token: scoped,
+      body: { state: { cursor: 'row-10' } },
+    });
+    assert.equal(rewrite.status, 409);
+    assert.equal(rewrite.body.code, 'job_archived');
+    const none = await call('GET', `${dp}/workspaces/${ws}/jobs/kept/state`, { token: scoped });
+    assert.equal(none.status, 404);
+    assert.equal(none.body.code, 'state_not_found', 'a deployed job without state yet');
+  });
+});

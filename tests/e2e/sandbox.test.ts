@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { databaseTargets, freePort } from '@sovereign/server-kit/testing';
+import { flowTarget, freePort } from '@sovereign/server-kit/testing';
 import { call, dataPlaneMain, expectStatus, Platform } from '../support/platform.ts';
 
 /**
@@ -82,45 +82,45 @@ describe('a data plane that cannot build jails refuses to start, and says what i
   });
 });
 
-for (const target of databaseTargets()) {
-  describe(`what runs are started in, said everywhere [${target.name}]`, () => {
-    let platform: Platform;
-    before(async () => {
-      platform = await Platform.start(target, { perDataplaneEnv: { 'us-1': { SOV_SANDBOX: 'off' } } });
-    });
-    after(async () => {
-      await platform?.stop();
-    });
+const target = flowTarget();
 
-    it('unjailed on purpose: in its log at start, /readyz, /metrics and the data plane’s health', async () => {
-      const us = platform.dp('us-1');
-      assert.match(us.service.output(), /runs are NOT jailed \(SOV_SANDBOX=off\)/);
-      const ready = await expectStatus(200, 'GET', `${us.url}/readyz`);
-      assert.equal(ready.sandbox.mode, 'off');
-      assert.equal(ready.sandbox.reason, 'SOV_SANDBOX=off');
-      const metrics = await call('GET', `${us.url}/metrics`);
-      assert.match(metrics.body, /sovereign_runs_jailed\{[^}]*mode="off"[^}]*\} 0/);
-      const health = await expectStatus(200, 'GET', `${platform.cp}/dataplanes/${us.dataplaneId}/health`, {
+describe(`what runs are started in, said everywhere [${target.name}]`, () => {
+  let platform: Platform;
+  before(async () => {
+    platform = await Platform.start(target, { perDataplaneEnv: { 'us-1': { SOV_SANDBOX: 'off' } } });
+  });
+  after(async () => {
+    await platform?.stop();
+  });
+
+  it('unjailed on purpose: in its log at start, /readyz, /metrics and the data plane’s health', async () => {
+    const us = platform.dp('us-1');
+    assert.match(us.service.output(), /runs are NOT jailed \(SOV_SANDBOX=off\)/);
+    const ready = await expectStatus(200, 'GET', `${us.url}/readyz`);
+    assert.equal(ready.sandbox.mode, 'off');
+    assert.equal(ready.sandbox.reason, 'SOV_SANDBOX=off');
+    const metrics = await call('GET', `${us.url}/metrics`);
+    assert.match(metrics.body, /sovereign_runs_jailed\{[^}]*mode="off"[^}]*\} 0/);
+    const health = await expectStatus(200, 'GET', `${platform.cp}/dataplanes/${us.dataplaneId}/health`, {
+      token: platform.adminToken,
+    });
+    assert.equal(health.sandbox.mode, 'off');
+    assert.equal(health.instances[0].sandbox.reason, 'SOV_SANDBOX=off');
+  });
+
+  it('jailed: the sandbox and its limits, in /readyz, /metrics and the data plane’s health', async () => {
+    const eu = platform.dp('eu-1');
+    assert.match(eu.service.output(), /every run is jailed/);
+    const ready = await expectStatus(200, 'GET', `${eu.url}/readyz`);
+    assert.equal(ready.sandbox.mode, 'bubblewrap');
+    assert.ok(ready.sandbox.limits.defaults.memoryBytes > 0);
+    const metrics = await call('GET', `${eu.url}/metrics`);
+    assert.match(metrics.body, /sovereign_runs_jailed\{[^}]*mode="bubblewrap"[^}]*\} 1/);
+    await platform.waitFor(async () => {
+      const health = await expectStatus(200, 'GET', `${platform.cp}/dataplanes/${eu.dataplaneId}/health`, {
         token: platform.adminToken,
       });
-      assert.equal(health.sandbox.mode, 'off');
-      assert.equal(health.instances[0].sandbox.reason, 'SOV_SANDBOX=off');
-    });
-
-    it('jailed: the sandbox and its limits, in /readyz, /metrics and the data plane’s health', async () => {
-      const eu = platform.dp('eu-1');
-      assert.match(eu.service.output(), /every run is jailed/);
-      const ready = await expectStatus(200, 'GET', `${eu.url}/readyz`);
-      assert.equal(ready.sandbox.mode, 'bubblewrap');
-      assert.ok(ready.sandbox.limits.defaults.memoryBytes > 0);
-      const metrics = await call('GET', `${eu.url}/metrics`);
-      assert.match(metrics.body, /sovereign_runs_jailed\{[^}]*mode="bubblewrap"[^}]*\} 1/);
-      await platform.waitFor(async () => {
-        const health = await expectStatus(200, 'GET', `${platform.cp}/dataplanes/${eu.dataplaneId}/health`, {
-          token: platform.adminToken,
-        });
-        return health.sandbox?.mode === 'bubblewrap' && health.sandbox.cgroups !== undefined;
-      }, 'the health to name the jail');
-    });
+      return health.sandbox?.mode === 'bubblewrap' && health.sandbox.cgroups !== undefined;
+    }, 'the health to name the jail');
   });
-}
+});

@@ -40,9 +40,16 @@ export async function runPids(runId: string, attempt?: number): Promise<number[]
 /**
  * Writes a file into a running job's home directory (its $HOME, in its jail), as if the
  * job's author dropped it there: the word a gated job waits for. Retries while the run's
- * processes come and go (a shell loop's `sleep`s), for up to `timeoutMs`.
+ * processes come and go (a shell loop's `sleep`s), for up to `timeoutMs`. `explain` adds
+ * what the suite knows of the run (its status, its data plane's words) to a failure.
  */
-export async function dropIntoRun(runId: string, name: string, content = '', timeoutMs = 30_000): Promise<void> {
+export async function dropIntoRun(
+  runId: string,
+  name: string,
+  content = '',
+  timeoutMs = 30_000,
+  explain: () => Promise<string> = async () => '',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   let seen = 'none';
@@ -60,7 +67,9 @@ export async function dropIntoRun(runId: string, name: string, content = '', tim
     await new Promise((r) => setTimeout(r, 20));
   }
   // What was there, so a failure says whether the run never started or ended early.
-  throw new Error(`no process of run ${runId} to drop ${name} into (${String(last)}); last seen: ${seen}`);
+  throw new Error(
+    `no process of run ${runId} to drop ${name} into (${String(last)}); last seen: ${seen}${await explain().catch(String)}`,
+  );
 }
 
 /** A process as a failure describes it: its pid, command line and HOME. */
