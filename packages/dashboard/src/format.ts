@@ -1,4 +1,4 @@
-import type { JobTrigger } from '@sovereign/contract/public';
+import type { JobTrigger, Run } from '@sovereign/contract/public';
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 
@@ -6,20 +6,45 @@ export function formatTime(iso: string | null): string {
   return iso === null ? '—' : dateTime.format(new Date(iso));
 }
 
-/** "3 s", "2 min 5 s", "1 h 4 min". */
+/** "3 s", "2 min 5 s", "1 h 4 min", "3 d 2 h". */
 export function formatDuration(ms: number): string {
   const seconds = Math.max(0, Math.round(ms / 1000));
   if (seconds < 60) return `${seconds} s`;
   const minutes = Math.floor(seconds / 60);
   if (minutes < 60) return seconds % 60 === 0 ? `${minutes} min` : `${minutes} min ${seconds % 60} s`;
   const hours = Math.floor(minutes / 60);
-  return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
+  if (hours < 24) return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
+  const days = Math.floor(hours / 24);
+  return hours % 24 === 0 ? `${days} d` : `${days} d ${hours % 24} h`;
+}
+
+/**
+ * How long a run ran (so far, while it runs), in milliseconds; null when it never started.
+ * The one place a run's duration is computed: the chart, the tables and the run page all
+ * ask here, so a duration the API gives itself replaces this body alone.
+ */
+export function runDurationMs(run: Pick<Run, 'startedAt' | 'finishedAt'>, now = Date.now()): number | null {
+  if (run.startedAt === null) return null;
+  const end = run.finishedAt === null ? now : Date.parse(run.finishedAt);
+  return Math.max(0, end - Date.parse(run.startedAt));
+}
+
+/** A run's duration in words; "—" when it never started. */
+export function formatRunDuration(run: Pick<Run, 'startedAt' | 'finishedAt'>): string {
+  const ms = runDurationMs(run);
+  return ms === null ? '—' : formatDuration(ms);
 }
 
 export function formatAgo(iso: string | null, now = Date.now()): string {
   if (iso === null) return 'never';
   const ms = now - Date.parse(iso);
   return ms < 1000 ? 'just now' : `${formatDuration(ms)} ago`;
+}
+
+/** A time to come: "in 5 min"; one already past (due, not queued yet) is "due now". */
+export function formatIn(iso: string, now = Date.now()): string {
+  const ms = Date.parse(iso) - now;
+  return ms < 1000 ? 'due now' : `in ${formatDuration(ms)}`;
 }
 
 export function formatBytes(bytes: number): string {

@@ -6,12 +6,11 @@ import { controlPlane } from '../api/control-plane.ts';
 import { dataPlane } from '../api/data-plane.ts';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
 import { useDataplaneWait, WaitingNote } from '../components/waiting.tsx';
-import { describeReason, formatBytes } from '../format.ts';
+import { describeReason, formatBytes, formatRunDuration } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';
 import { may, roleIn } from '../permissions.ts';
 import { Link } from '../router.tsx';
 import { useMe } from '../session.tsx';
-import { duration } from './runs.tsx';
 
 /** A run never claimed by a data plane has nothing there: no logs, outputs or state of its own. */
 const reachedDataplane = (run: Run) => run.claimedAt !== null || run.startedAt !== null;
@@ -99,7 +98,7 @@ export function RunPage({ runId }: { runId: string }) {
             <dt>Attempt</dt>
             <dd>{r.attempt}</dd>
             <dt>Duration</dt>
-            <dd>{duration(r)}</dd>
+            <dd>{formatRunDuration(r)}</dd>
             <dt>Run id</dt>
             <dd>
               <code>{r.runId}</code>

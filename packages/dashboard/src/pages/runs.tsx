@@ -4,18 +4,12 @@ import { useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
 import { useDataplaneWait, WaitingNote } from '../components/waiting.tsx';
-import { formatDuration } from '../format.ts';
+import { formatRunDuration } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';
 import { Link } from '../router.tsx';
 
 const live = new Set<RunStatus>(['queued', 'claimed', 'running']);
 const pageSize = 25;
-
-export function duration(run: Run): string {
-  if (run.startedAt === null) return '—';
-  const end = run.finishedAt === null ? Date.now() : Date.parse(run.finishedAt);
-  return formatDuration(end - Date.parse(run.startedAt));
-}
 
 /** The workspace's runs, newest first, filtered by job and status; live ones refresh by themselves. */
 export function RunsTab({ workspace }: { workspace: Workspace }) {
@@ -121,7 +115,7 @@ export function RunsTab({ workspace }: { workspace: Workspace }) {
                 <td data-label="Queued">
                   <Time iso={run.queuedAt} relative />
                 </td>
-                <td data-label="Duration">{duration(run)}</td>
+                <td data-label="Duration">{formatRunDuration(run)}</td>
               </tr>
             ))}
           </tbody>
