@@ -4,6 +4,7 @@ import { isTerminal } from '@sovereign/contract/run-states';
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
 import { dataPlane } from '../api/data-plane.ts';
+import { ConfirmDialog } from '../components/confirm.tsx';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
 import { useDataplaneWait, WaitingNote } from '../components/waiting.tsx';
 import { describeReason, formatBytes, formatRunDuration } from '../format.ts';
@@ -32,6 +33,7 @@ export function RunPage({ runId }: { runId: string }) {
     [workspaceId],
   );
   const waiting = useDataplaneWait(workspace.data, run.data?.status === 'queued');
+  const [asking, setAsking] = useState(false);
   const cancel = useAction(async () => {
     await controlPlane.cancel(runId);
     run.reload();
@@ -74,11 +76,27 @@ export function RunPage({ runId }: { runId: string }) {
           </button>
         )}
         {may.operateRuns(role) && !terminal && (
-          <button type="button" onClick={() => void cancel.run()} disabled={cancel.pending || r.cancelRequested}>
+          <button type="button" onClick={() => setAsking(true)} disabled={cancel.pending || r.cancelRequested}>
             Cancel run
           </button>
         )}
       </div>
+      {may.operateRuns(role) && (
+        <ConfirmDialog
+          open={asking && !terminal}
+          title="Cancel this run?"
+          confirm="Yes, cancel the run"
+          dismiss="Keep it running"
+          onConfirm={() => void cancel.run()}
+          onClose={() => setAsking(false)}
+        >
+          <p>
+            Run <code>{r.runId.slice(0, 8)}</code> of {r.jobName}{' '}
+            {r.status === 'queued' ? 'ends at once' : 'is stopped on its data plane within seconds'}. A cancelled run is
+            not retried.
+          </p>
+        </ConfirmDialog>
+      )}
       <WaitingNote words={waiting} />
       {r.url !== null && !terminal && r.status !== 'running' && (
         <p className="muted">Its app is starting; Open app appears once it answers.</p>
