@@ -6,6 +6,7 @@ import { ErrorNote, Loading } from './components/ui.tsx';
 import { useLoad } from './hooks.ts';
 import { ApiKeysPage } from './pages/api-keys.tsx';
 import { HomePage } from './pages/home.tsx';
+import { JobPage } from './pages/job.tsx';
 import { OpenAppPage } from './pages/open-app.tsx';
 import { OrganizationPage } from './pages/organization.tsx';
 import { RegionsPage } from './pages/regions.tsx';
@@ -68,6 +69,7 @@ const pages: Array<[string, (params: Record<string, string>, query: URLSearchPar
         <WorkspacePage workspaceId={p.workspaceId ?? ''} tab={p.tab} />
       ) : undefined,
   ],
+  ['/workspaces/:workspaceId/jobs/:jobId', (p) => <JobPage workspaceId={p.workspaceId ?? ''} jobId={p.jobId ?? ''} />],
   [
     '/runs/:runId',
     (p) => (isRunId(p.runId ?? '') ? <RunPage runId={p.runId ?? ''} /> : <RunByPrefix given={p.runId ?? ''} />),
