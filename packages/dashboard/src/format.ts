@@ -6,8 +6,10 @@ export function formatTime(iso: string | null): string {
   return iso === null ? '—' : dateTime.format(new Date(iso));
 }
 
-/** "3 s", "2 min 5 s", "1 h 4 min", "3 d 2 h". */
+/** "0.4 s", "3 s", "2 min 5 s", "1 h 4 min", "3 d 2 h". */
 export function formatDuration(ms: number): string {
+  // A run of a moment is not "0 s": tenths, under a second.
+  if (ms > 0 && ms < 950) return `${Math.max(1, Math.round(ms / 100)) / 10} s`;
   const seconds = Math.max(0, Math.round(ms / 1000));
   if (seconds < 60) return `${seconds} s`;
   const minutes = Math.floor(seconds / 60);

@@ -56,10 +56,14 @@ export function RunChart({ runs, jobName }: { runs: readonly Run[]; jobName: str
         })}
       </ol>
       <figcaption className="muted small">
-        <span className="chart-axis">
-          {first !== undefined && <Time iso={first.queuedAt} relative />}
-          {last !== undefined && last !== first && <Time iso={last.queuedAt} relative />}
-        </span>
+        {first !== undefined && last !== undefined && last !== first && (
+          <>
+            Oldest left (queued <Time iso={first.queuedAt} relative />
+            ), newest right (
+            <Time iso={last.queuedAt} relative />
+            ).{' '}
+          </>
+        )}
         {durations.some((ms) => ms !== null) &&
           `Height: how long each run took; the longest took ${formatDuration(longest)}. `}
         {[...counts].map(([status, count]) => (
