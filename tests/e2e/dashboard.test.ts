@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { formatDuration } from '@sovereign/client';
 import { InternalPaths, protocolVersion } from '@sovereign/contract';
 import { flowTarget } from '@sovereign/server-kit/testing';
 import type { Page } from 'playwright-core';
@@ -50,6 +51,15 @@ function project() {
   - name: explorer
     kind: interactive
     run: node app.js
+  - name: check
+    run: node check.js
+    schedule: "0 0 1 1 *"
+    timezone: Europe/Berlin
+    retries: 1
+    retry_delay: 0s
+`,
+    'check.js': `if (process.env.SOV_ATTEMPT === '1') { console.error('check failed on purpose'); process.exit(1); }
+console.log('check passed on attempt ' + process.env.SOV_ATTEMPT);
 `,
     'app.js': `require('node:http')
   .createServer((req, res) => res.end('<!doctype html><title>explorer</title><h1>Explorer app</h1>'))
@@ -132,7 +142,7 @@ describe(`dashboard in a browser, logs straight from the data plane [${target.na
     });
     await platform.waitFor(async () => {
       const jobs = await call('GET', `${platform.cp}/workspaces/${ws}/jobs`, { token: t.token });
-      return jobs.status === 200 && jobs.body.data.length === 4;
+      return jobs.status === 200 && jobs.body.data.length === 5;
     }, 'the jobs to reach the control plane');
     chromium = await launchChromium();
   });
@@ -217,6 +227,13 @@ describe(`dashboard in a browser, logs straight from the data plane [${target.na
     const shown = (await log.locator('.text').allTextContents()).filter((line) => line.includes(marker));
     assert.deepEqual(shown, [1, 2, 3, 4, 5, 6].map(lineText), 'every line once, in order');
     await page.getByText('exited with 0 (exit_zero)').waitFor();
+    // One duration, the data plane's measure of the process, written as the CLI writes it.
+    await platform.waitFor(
+      async () => (await call('GET', `${platform.cp}/runs/${gatedRun}`, { token: t.token })).body.durationMs !== null,
+      'the control plane to state the duration',
+    );
+    const { durationMs } = await expectStatus(200, 'GET', `${platform.cp}/runs/${gatedRun}`, { token: t.token });
+    await page.locator('dt:text-is("Duration") + dd').getByText(formatDuration(durationMs), { exact: true }).waitFor();
     await page.getByRole('button', { name: 'Download summary.json' }).waitFor();
     await page.getByText('"cursor": "row-6"').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Cancel run' }).count(), 0, 'an ended run has no cancel');
@@ -333,10 +350,106 @@ describe(`dashboard in a browser, logs straight from the data plane [${target.na
     const status = page.getByRole('status', { name: 'Run status' });
     await page.getByRole('log', { name: 'Run log' }).getByText('slow started').waitFor({ timeout: 60_000 });
     await status.getByText('running', { exact: true }).waitFor({ timeout: 30_000 });
+    const runId = /\/runs\/([0-9a-f-]{36})/.exec(page.url())?.[1];
+    // Cancel asks first; keeping it running changes nothing.
     await page.getByRole('button', { name: 'Cancel run' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Cancel this run?' });
+    await dialog.waitFor();
+    await screenshot(page, shots, '14-cancel-confirm', 'desktop');
+    await dialog.getByRole('button', { name: 'Keep it running' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const kept = await expectStatus(200, 'GET', `${platform.cp}/runs/${runId}`, { token: t.token });
+    assert.deepEqual([kept.status, kept.cancelRequested], ['running', false], 'not cancelled without confirming');
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await dialog.getByRole('button', { name: 'Yes, cancel the run' }).click();
     await status.getByText('cancelled', { exact: true }).waitFor({ timeout: 60_000 });
     await page.getByText('cancelled (cancelled)').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Cancel run' }).count(), 0);
+    await context.close();
+  });
+
+  it('shows a job’s page: its next run, its buttons, its runs as bars by status that link to them, a new bar on a trigger; a run opens by its short id', async () => {
+    const jobs = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${ws}/jobs`, { token: t.token });
+    const check = jobs.data.find((j: { name: string }) => j.name === 'check');
+    assert.ok(check.nextRunAt !== null, 'a scheduled job has a next run');
+    type Listed = { runId: string; status: string; attempt: number };
+    const ended = async (wanted: number): Promise<Listed[]> => {
+      let runs: Listed[] = [];
+      await platform.waitFor(
+        async () => {
+          const listed = await call('GET', `${platform.cp}/runs?jobId=${check.jobId}`, { token: t.token });
+          runs = listed.body.data;
+          return runs.length === wanted && runs.every((r) => ['succeeded', 'failed'].includes(r.status));
+        },
+        `${wanted} runs of check to end`,
+        60_000,
+      );
+      return runs;
+    };
+    // Its first attempt fails on purpose and its retry succeeds: a failed bar, then a succeeded one.
+    await expectStatus(200, 'POST', `${platform.cp}/jobs/${check.jobId}/runs`, { token: t.token });
+    const before = await ended(2);
+    assert.deepEqual(
+      before.map((r) => [r.attempt, r.status]),
+      [
+        [2, 'succeeded'],
+        [1, 'failed'],
+      ],
+    );
+
+    const context = await newContext(chromium.browser, 'desktop');
+    const page = await context.newPage();
+    await signIn(page, platform.controlPlane.url, t.email);
+    await page.getByRole('link', { name: 'dash-ws' }).click();
+    await page.getByRole('link', { name: 'check', exact: true }).click();
+    await page.getByRole('heading', { name: /^check/, level: 1 }).waitFor();
+    assert.equal(new URL(page.url()).pathname, `/workspaces/${ws}/jobs/${check.jobId}`);
+    await page.getByText('Cron 0 0 1 1 * (Europe/Berlin)').waitFor();
+    const next = page.getByTestId('next-run');
+    assert.equal(await next.locator('time').getAttribute('datetime'), check.nextRunAt);
+    assert.match((await next.textContent()) ?? '', /\(in \d/, 'the next run, and how far away it is');
+    await page.getByRole('button', { name: 'Trigger run' }).waitFor();
+
+    // One bar per run, oldest on the left, coloured by status, each a link to its run.
+    const bars = page.getByRole('list', { name: 'Last 2 runs of check, oldest first' }).getByRole('link');
+    assert.equal(await bars.count(), 2);
+    for (const [i, run] of [...before].reverse().entries()) {
+      const bar = bars.nth(i);
+      assert.match(
+        (await bar.getAttribute('aria-label')) ?? '',
+        new RegExp(`^Run ${run.runId.slice(0, 8)}: ${run.status}, `),
+      );
+      assert.match((await bar.getAttribute('class')) ?? '', new RegExp(`\\bstatus-${run.status}\\b`));
+      assert.equal(await bar.getAttribute('href'), `/runs/${run.runId}`);
+    }
+
+    // Triggered from the page: its bars appear there, the failed attempt's and its retry's.
+    await page.getByRole('button', { name: 'Trigger run' }).click();
+    await page.getByRole('list', { name: /^Last [34] runs of check/ }).waitFor({ timeout: 30_000 });
+    const after = await ended(4);
+    const chart = page.getByRole('list', { name: 'Last 4 runs of check, oldest first' });
+    await chart.getByRole('link', { name: new RegExp(`^Run ${after[0]?.runId.slice(0, 8)}: succeeded`) }).waitFor({
+      timeout: 30_000,
+    });
+    assert.equal(await chart.locator('a.status-failed').count(), 2);
+    assert.equal(await chart.locator('a.status-succeeded').count(), 2);
+    await screenshot(page, shots, '13-job', 'desktop');
+
+    // Its schedule paused from here: no next run until it is resumed.
+    await page.getByRole('button', { name: 'Pause schedule' }).click();
+    await next.getByText('paused').waitFor();
+    await page.getByRole('button', { name: 'Resume schedule' }).click();
+    await next.locator('time').waitFor();
+
+    // A bar opens its run; the run opens by the 8 characters sov prints, and its address becomes the full id.
+    const oldest = before[1]?.runId ?? '';
+    await chart.getByRole('link').first().click();
+    await page.getByRole('heading', { name: `Run of check ${oldest.slice(0, 8)}` }).waitFor();
+    await page.goto(`${platform.controlPlane.url}/runs/${after[0]?.runId.slice(0, 8)}`);
+    await page.waitForURL(`**/runs/${after[0]?.runId}`);
+    await page.getByText('check passed on attempt 2').waitFor();
+    await page.goto(`${platform.controlPlane.url}/runs/ffffffff`);
+    await page.getByText('No recent run of your workspaces has an id starting with ffffffff.').waitFor();
     await context.close();
   });
 
@@ -355,6 +468,10 @@ describe(`dashboard in a browser, logs straight from the data plane [${target.na
     assert.equal(`${opened.pathname}${opened.search}`, '/', 'the ticket left the address once the session was set');
     await app.close();
     await page.getByRole('button', { name: 'Cancel run' }).click();
+    await page
+      .getByRole('dialog', { name: 'Cancel this run?' })
+      .getByRole('button', { name: 'Yes, cancel the run' })
+      .click();
     await page.getByRole('status', { name: 'Run status' }).getByText('cancelled', { exact: true }).waitFor({
       timeout: 60_000,
     });
@@ -400,6 +517,11 @@ describe(`dashboard in a browser, logs straight from the data plane [${target.na
     await page.getByRole('table').getByText('dash-ws', { exact: true }).waitFor();
     await fits('organization settings');
     await screenshot(page, shots, '11-organization-settings', 'phone');
+    await page.goto(`${platform.controlPlane.url}/workspaces/${ws}`);
+    await page.getByRole('link', { name: 'check', exact: true }).click();
+    await page.getByRole('list', { name: /^Last \d+ runs of check/ }).waitFor();
+    await fits('job');
+    await screenshot(page, shots, '13-job', 'phone');
     await context.close();
   });
 
@@ -411,6 +533,19 @@ describe(`dashboard in a browser, logs straight from the data plane [${target.na
     await page.getByRole('link', { name: /Last run of live/ }).waitFor();
     assert.equal(await page.getByRole('button', { name: /Trigger a run/ }).count(), 0);
     assert.equal(await page.getByRole('button', { name: /schedule of/ }).count(), 0);
+    await page.getByRole('link', { name: 'check', exact: true }).click();
+    await page.getByRole('list', { name: /^Last \d+ runs of check/ }).waitFor();
+    // What a role may do is known once its workspace is: the crumbs name it then.
+    await page.locator('.crumbs').getByRole('link', { name: 'dash-ws' }).waitFor();
+    assert.equal(
+      await page
+        .getByRole('button')
+        .filter({ hasText: /Trigger|schedule/ })
+        .count(),
+      0,
+      'a viewer is shown no Trigger, Pause or Resume',
+    );
+    await page.goBack();
     await page.getByRole('link', { name: 'Variables' }).click();
     await page.getByRole('table').getByText('API_TOKEN', { exact: true }).waitFor();
     assert.equal(await page.getByRole('button', { name: 'Save variable' }).count(), 0);

@@ -189,9 +189,17 @@ export class ControlPlaneClient {
     ).data;
   }
 
-  async deployments(workspaceId: string) {
-    return (await this.call('deployments', 'GET', '/workspaces/{workspaceId}/deployments', { params: { workspaceId } }))
-      .data;
+  async deployments(workspaceId: string, signal?: AbortSignal) {
+    return (
+      await this.call('deployments', 'GET', '/workspaces/{workspaceId}/deployments', {
+        params: { workspaceId },
+        signal,
+      })
+    ).data;
+  }
+
+  job(jobId: string, signal?: AbortSignal) {
+    return this.call('job', 'GET', '/jobs/{jobId}', { params: { jobId }, signal });
   }
 
   setPaused(jobId: string, paused: boolean) {

@@ -6,10 +6,12 @@ import { ErrorNote, Loading } from './components/ui.tsx';
 import { useLoad } from './hooks.ts';
 import { ApiKeysPage } from './pages/api-keys.tsx';
 import { HomePage } from './pages/home.tsx';
+import { JobPage } from './pages/job.tsx';
 import { OpenAppPage } from './pages/open-app.tsx';
 import { OrganizationPage } from './pages/organization.tsx';
 import { RegionsPage } from './pages/regions.tsx';
 import { RunPage } from './pages/run.tsx';
+import { isRunId, RunByPrefix } from './pages/run-prefix.tsx';
 import { SignInPage } from './pages/sign-in.tsx';
 import { WorkspacePage } from './pages/workspace.tsx';
 import { Link, match, navigate, useLocation } from './router.tsx';
@@ -67,7 +69,11 @@ const pages: Array<[string, (params: Record<string, string>, query: URLSearchPar
         <WorkspacePage workspaceId={p.workspaceId ?? ''} tab={p.tab} />
       ) : undefined,
   ],
-  ['/runs/:runId', (p) => <RunPage runId={p.runId ?? ''} />],
+  ['/workspaces/:workspaceId/jobs/:jobId', (p) => <JobPage workspaceId={p.workspaceId ?? ''} jobId={p.jobId ?? ''} />],
+  [
+    '/runs/:runId',
+    (p) => (isRunId(p.runId ?? '') ? <RunPage runId={p.runId ?? ''} /> : <RunByPrefix given={p.runId ?? ''} />),
+  ],
   [
     '/runs/:runId/open',
     (p, q) => (

@@ -1,4 +1,5 @@
-import type { JobTrigger } from '@sovereign/contract/public';
+import { runDurationText } from '@sovereign/client';
+import type { JobTrigger, Run } from '@sovereign/contract/public';
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 
@@ -6,20 +7,47 @@ export function formatTime(iso: string | null): string {
   return iso === null ? '—' : dateTime.format(new Date(iso));
 }
 
-/** "3 s", "2 min 5 s", "1 h 4 min". */
-export function formatDuration(ms: number): string {
+/** Spans of time (an interval, an age): "3 s", "2 min 5 s", "1 h 4 min", "3 d 2 h". A run's duration is formatRunDuration's. */
+export function formatSpan(ms: number): string {
   const seconds = Math.max(0, Math.round(ms / 1000));
   if (seconds < 60) return `${seconds} s`;
   const minutes = Math.floor(seconds / 60);
   if (minutes < 60) return seconds % 60 === 0 ? `${minutes} min` : `${minutes} min ${seconds % 60} s`;
   const hours = Math.floor(minutes / 60);
-  return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
+  if (hours < 24) return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
+  const days = Math.floor(hours / 24);
+  return hours % 24 === 0 ? `${days} d` : `${days} d ${hours % 24} h`;
+}
+
+/**
+ * How long a run ran (so far, while it runs), in milliseconds; null when it never started.
+ * The data plane's measure once it ended (its process's start to end), as the CLI says
+ * it; the chart, the tables and the run page all ask here.
+ */
+export function runDurationMs(
+  run: Pick<Run, 'startedAt' | 'finishedAt' | 'durationMs'>,
+  now = Date.now(),
+): number | null {
+  if (run.durationMs !== null) return run.durationMs;
+  if (run.startedAt === null || run.finishedAt !== null) return null;
+  return Math.max(0, now - Date.parse(run.startedAt));
+}
+
+/** A run's duration in words, as every client writes it; "—" when it never started. */
+export function formatRunDuration(run: Pick<Run, 'startedAt' | 'finishedAt' | 'durationMs'>): string {
+  return runDurationText(run) ?? '—';
 }
 
 export function formatAgo(iso: string | null, now = Date.now()): string {
   if (iso === null) return 'never';
   const ms = now - Date.parse(iso);
-  return ms < 1000 ? 'just now' : `${formatDuration(ms)} ago`;
+  return ms < 1000 ? 'just now' : `${formatSpan(ms)} ago`;
+}
+
+/** A time to come: "in 5 min"; one already past (due, not queued yet) is "due now". */
+export function formatIn(iso: string, now = Date.now()): string {
+  const ms = Date.parse(iso) - now;
+  return ms < 1000 ? 'due now' : `in ${formatSpan(ms)}`;
 }
 
 export function formatBytes(bytes: number): string {
@@ -35,7 +63,7 @@ export function describeTrigger(trigger: JobTrigger, timezone: string): string {
     case 'cron':
       return `Cron ${trigger.cron} (${timezone})`;
     case 'every':
-      return `Every ${formatDuration(trigger.everySeconds * 1000)}`;
+      return `Every ${formatSpan(trigger.everySeconds * 1000)}`;
     case 'once':
       return `Once at ${formatTime(trigger.at)}`;
     case 'after':

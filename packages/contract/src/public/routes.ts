@@ -16,7 +16,7 @@ import {
   DeployQuery,
   DeployResult,
 } from './deployments.ts';
-import { JobList, JobListQuery, JobPatchRequest, JobPatchResponse } from './jobs.ts';
+import { Job, JobList, JobListQuery, JobPatchRequest, JobPatchResponse } from './jobs.ts';
 import { LogPage, LogQuery } from './logs.ts';
 import {
   ApiKeyList,
@@ -111,6 +111,7 @@ export const ControlPlaneRoutes = {
   },
   jobs: { method: 'GET', path: '/workspaces/{workspaceId}/jobs', query: JobListQuery, response: JobList },
   deployments: { method: 'GET', path: '/workspaces/{workspaceId}/deployments', response: DeploymentMetadataList },
+  job: { method: 'GET', path: '/jobs/{jobId}', response: Job },
   setPaused: { method: 'PATCH', path: '/jobs/{jobId}', body: JobPatchRequest, response: JobPatchResponse },
   trigger: { method: 'POST', path: '/jobs/{jobId}/runs', response: Run },
   runs: { method: 'GET', path: '/runs', query: RunListQuery, response: RunList },

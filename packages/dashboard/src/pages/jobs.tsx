@@ -63,7 +63,9 @@ export function JobsTab({ workspace, role }: { workspace: Workspace; role: Role 
             {jobs.data.map((job) => (
               <tr key={job.jobId}>
                 <td data-label="Job">
-                  <strong>{job.name}</strong>
+                  <Link to={`/workspaces/${workspace.workspaceId}/jobs/${job.jobId}`}>
+                    <strong>{job.name}</strong>
+                  </Link>
                   {job.kind === 'interactive' && <span className="pill">interactive</span>}
                 </td>
                 <td data-label="Trigger">

@@ -4,14 +4,14 @@ import { isTerminal } from '@sovereign/contract/run-states';
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
 import { dataPlane } from '../api/data-plane.ts';
+import { ConfirmDialog } from '../components/confirm.tsx';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
 import { useDataplaneWait, WaitingNote } from '../components/waiting.tsx';
-import { describeReason, formatBytes } from '../format.ts';
+import { describeReason, formatBytes, formatRunDuration } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';
 import { may, roleIn } from '../permissions.ts';
 import { Link } from '../router.tsx';
 import { useMe } from '../session.tsx';
-import { duration } from './runs.tsx';
 
 /** A run never claimed by a data plane has nothing there: no logs, outputs or state of its own. */
 const reachedDataplane = (run: Run) => run.claimedAt !== null || run.startedAt !== null;
@@ -33,6 +33,7 @@ export function RunPage({ runId }: { runId: string }) {
     [workspaceId],
   );
   const waiting = useDataplaneWait(workspace.data, run.data?.status === 'queued');
+  const [asking, setAsking] = useState(false);
   const cancel = useAction(async () => {
     await controlPlane.cancel(runId);
     run.reload();
@@ -75,11 +76,27 @@ export function RunPage({ runId }: { runId: string }) {
           </button>
         )}
         {may.operateRuns(role) && !terminal && (
-          <button type="button" onClick={() => void cancel.run()} disabled={cancel.pending || r.cancelRequested}>
+          <button type="button" onClick={() => setAsking(true)} disabled={cancel.pending || r.cancelRequested}>
             Cancel run
           </button>
         )}
       </div>
+      {may.operateRuns(role) && (
+        <ConfirmDialog
+          open={asking && !terminal}
+          title="Cancel this run?"
+          confirm="Yes, cancel the run"
+          dismiss="Keep it running"
+          onConfirm={() => void cancel.run()}
+          onClose={() => setAsking(false)}
+        >
+          <p>
+            Run <code>{r.runId.slice(0, 8)}</code> of {r.jobName}{' '}
+            {r.status === 'queued' ? 'ends at once' : 'is stopped on its data plane within seconds'}. A cancelled run is
+            not retried.
+          </p>
+        </ConfirmDialog>
+      )}
       <WaitingNote words={waiting} />
       {r.url !== null && !terminal && r.status !== 'running' && (
         <p className="muted">Its app is starting; Open app appears once it answers.</p>
@@ -99,7 +116,7 @@ export function RunPage({ runId }: { runId: string }) {
             <dt>Attempt</dt>
             <dd>{r.attempt}</dd>
             <dt>Duration</dt>
-            <dd>{duration(r)}</dd>
+            <dd>{formatRunDuration(r)}</dd>
             <dt>Run id</dt>
             <dd>
               <code>{r.runId}</code>

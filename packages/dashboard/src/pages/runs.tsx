@@ -1,20 +1,15 @@
-import { runDurationText } from '@sovereign/client';
 import type { Run, Workspace } from '@sovereign/contract/public';
 import { type RunStatus, RunStatuses } from '@sovereign/contract/run-states';
 import { useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
 import { useDataplaneWait, WaitingNote } from '../components/waiting.tsx';
+import { formatRunDuration } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';
 import { Link } from '../router.tsx';
 
 const live = new Set<RunStatus>(['queued', 'claimed', 'running']);
 const pageSize = 25;
-
-/** The run's duration as the CLI says it too: its process's start to end, the time since its start while it runs. */
-export function duration(run: Run): string {
-  return runDurationText(run) ?? '—';
-}
 
 /** The workspace's runs, newest first, filtered by job and status; live ones refresh by themselves. */
 export function RunsTab({ workspace }: { workspace: Workspace }) {
@@ -120,7 +115,7 @@ export function RunsTab({ workspace }: { workspace: Workspace }) {
                 <td data-label="Queued">
                   <Time iso={run.queuedAt} relative />
                 </td>
-                <td data-label="Duration">{duration(run)}</td>
+                <td data-label="Duration">{formatRunDuration(run)}</td>
               </tr>
             ))}
           </tbody>
