@@ -204,6 +204,16 @@ describe(`dashboard in a browser, logs straight from the data plane [${target.na
     await trigger.waitFor();
     assert.equal(await page.getByRole('button', { name: 'Pause the schedule of nightly' }).count(), 1);
     assert.equal(await page.getByRole('button', { name: /schedule of live/ }).count(), 0, 'manual jobs have none');
+    // Each scheduled job says when it runs next: the control plane's nextRunAt.
+    const listed = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${ws}/jobs`, { token: t.token });
+    const nightly = listed.data.find((j: { name: string }) => j.name === 'nightly');
+    assert.ok(nightly?.nextRunAt, 'a cron job has a next run');
+    const row = page.getByRole('row').filter({ hasText: 'nightly' });
+    assert.equal(await row.locator('td[data-label="Next run"] time').getAttribute('datetime'), nightly.nextRunAt);
+    await row
+      .locator('td[data-label="Next run"]')
+      .getByText(/\(in .+\)/)
+      .waitFor();
     await screenshot(page, shots, '03-jobs', width);
 
     await trigger.click();

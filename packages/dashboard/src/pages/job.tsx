@@ -132,7 +132,8 @@ export function JobPage({ workspaceId, jobId }: { workspaceId: string; jobId: st
   );
 }
 
-function NextRun({ job }: { job: Job }) {
+/** When the job runs next, or why it does not: on its page and in the jobs list. */
+export function NextRun({ job }: { job: Job }) {
   if (job.archived) return <span className="muted">— (archived)</span>;
   if (job.paused) return <span>paused</span>;
   if (job.nextRunAt === null) {

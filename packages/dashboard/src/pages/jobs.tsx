@@ -7,6 +7,7 @@ import { describeTrigger } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';
 import { may } from '../permissions.ts';
 import { Link, navigate } from '../router.tsx';
+import { NextRun } from './job.tsx';
 
 const live = new Set(['queued', 'claimed', 'running']);
 
@@ -51,6 +52,7 @@ export function JobsTab({ workspace, role }: { workspace: Workspace; role: Role 
             <tr>
               <th scope="col">Job</th>
               <th scope="col">Trigger</th>
+              <th scope="col">Next run</th>
               <th scope="col">Last run</th>
               {operate && (
                 <th scope="col">
@@ -71,6 +73,9 @@ export function JobsTab({ workspace, role }: { workspace: Workspace; role: Role 
                 <td data-label="Trigger">
                   {describeTrigger(job.trigger, job.timezone)}
                   {job.paused && <span className="pill warn">paused</span>}
+                </td>
+                <td data-label="Next run">
+                  <NextRun job={job} />
                 </td>
                 <td data-label="Last run">
                   {job.lastRun === null ? (
