@@ -34,8 +34,10 @@ export function databaseTargets(): DatabaseTarget[] {
 
 /**
  * One target for a suite of whole flows whose storage the per-database suites already
- * cover (a client, a guide followed end to end): PostgreSQL when there is one, as in
- * production and CI, else PGlite. Each run of such a suite costs a whole platform.
+ * cover (a client, a guide followed end to end, most of tests/e2e): PostgreSQL when there
+ * is one, as in production and CI, else PGlite. Each run of such a suite costs a whole
+ * platform; a suite whose subject is the database's files or failure modes (isolation,
+ * residency, resilience) takes databaseTargets() instead.
  */
 export function flowTarget(): DatabaseTarget {
   return databaseTargets().at(-1) ?? pgliteTarget;
