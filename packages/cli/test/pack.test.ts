@@ -27,20 +27,34 @@ describe('packing a project for sov deploy', () => {
     for (const root of made) await rm(root, { recursive: true, force: true });
   });
 
-  it('packs everything but .git when there are no ignore files', async () => {
+  it('packs everything but .git and environments the data plane builds when there are no ignore files', async () => {
     const root = await make({
       'sovereign.yaml': 'jobs: []\n',
       'src/job.mjs': 'console.log(1)\n',
       '.git/HEAD': 'ref: refs/heads/main\n',
       '.env.example': 'A=1\n',
       'node_modules/dep/index.js': '',
+      'pipeline/.venv/bin/python': '',
+      'pipeline/__pycache__/sync.cpython-311.pyc': '',
+      'pipeline/old.pyc': '',
+      'pipeline/sync.py': '',
     });
     assert.deepEqual(await listProjectFiles(root), [
       '.env.example',
-      'node_modules/dep/index.js',
+      'pipeline/sync.py',
       'sovereign.yaml',
       'src/job.mjs',
     ]);
+  });
+
+  it('packs a vendored node_modules that a .sovignore takes back', async () => {
+    const root = await make({
+      'sovereign.yaml': '',
+      '.sovignore': '!node_modules/\n',
+      'node_modules/dep/index.js': '',
+      '.venv/bin/python': '',
+    });
+    assert.deepEqual(await listProjectFiles(root), ['.sovignore', 'node_modules/dep/index.js', 'sovereign.yaml']);
   });
 
   it('honours .gitignore at the root and in subdirectories, with git’s syntax', async () => {

@@ -5,6 +5,12 @@ import { CliError } from '../errors.ts';
 
 /** Never packed, whatever the ignore files say. */
 const alwaysLeftOut = new Set(['.git']);
+/**
+ * Left out unless an ignore file takes them back (`!node_modules/` in a .sovignore):
+ * environments and caches the data plane builds itself, in the region, from the
+ * project's lock files; packed, they would be another machine's, and often large.
+ */
+const leftOutByDefault = ignore().add(['.venv/', 'node_modules/', '__pycache__/', '*.pyc']);
 /** Read in each directory, in this order: a `.sovignore` can re-include what `.gitignore` leaves out. */
 const ignoreFiles = ['.gitignore', '.sovignore'];
 
@@ -15,7 +21,9 @@ interface RuleSet {
 }
 
 function ignored(path: string, isDirectory: boolean, sets: readonly RuleSet[]): boolean {
-  let result = false;
+  // By the entry's own name: what lies under a directory taken back is packed.
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  let result = leftOutByDefault.ignores(isDirectory ? `${name}/` : name);
   // Deeper files come later and win, as in git.
   for (const set of sets) {
     const relative = set.base === '' ? path : path.slice(set.base.length + 1);
@@ -28,8 +36,9 @@ function ignored(path: string, isDirectory: boolean, sets: readonly RuleSet[]): 
 
 /**
  * The files of a project to deploy, as sorted POSIX paths relative to its root:
- * everything but `.git` and what the `.gitignore` and `.sovignore` files (at the root
- * or in any directory, git's syntax) leave out. A directory left out is not entered,
+ * everything but `.git`, environments and caches (`.venv/`, `node_modules/`,
+ * `__pycache__/`) and what the `.gitignore` and `.sovignore` files (at the root or in
+ * any directory, git's syntax) leave out. A directory left out is not entered,
  * so nothing under it can be re-included, as in git. Symbolic links are kept as links
  * (the data plane refuses those that point outside the bundle).
  */
