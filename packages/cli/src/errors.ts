@@ -86,6 +86,8 @@ export class NotFoundError extends CliError {}
 
 /** What to do about a server's refusal, by its stable code. */
 const hints: Record<string, string> = {
+  environment_build_failed:
+    'Fix the lock file (the build log above ends with the error); the current deployment goes on running.',
   invalid_credentials: 'Check the email and password; in `npm start` the password is in .sovereign/admin-password.',
   insufficient_role: 'Ask an owner or admin of the organization for a higher role.',
   scope_not_allowed: 'Your role does not allow this; ask an owner or admin of the organization for a higher role.',
@@ -145,11 +147,16 @@ export function presented(error: unknown): unknown {
     const errors = Array.isArray(error.problem.errors)
       ? (error.problem.errors as Array<{ path: string; message: string }>)
       : [];
+    // A build that failed: the end of its log, where its error is (it stays in the region: only this client sees it).
+    const buildLog = Array.isArray(error.problem.buildLog) ? (error.problem.buildLog as unknown[]).map(String) : [];
     return new CliError(error.message, {
       status: error.status,
       code,
       hint: hintFor(code),
-      details: errors.map((e) => (e.path === '' || e.path === '.' ? e.message : `${e.path}: ${e.message}`)),
+      details: [
+        ...errors.map((e) => (e.path === '' || e.path === '.' ? e.message : `${e.path}: ${e.message}`)),
+        ...buildLog.slice(-40),
+      ],
       cause: error,
     });
   }

@@ -102,6 +102,7 @@ export const ErrorCode = {
   manifestMissing: 'manifest_missing',
   manifestInvalid: 'manifest_invalid',
   deploymentNotFound: 'deployment_not_found',
+  environmentBuildFailed: 'environment_build_failed',
 
   // Variables and secrets (data plane)
   variableNotFound: 'variable_not_found',

@@ -14,6 +14,7 @@ import type { DataPlaneConfig } from './config.ts';
 import { Deployments } from './deployments/index.ts';
 import { deploymentReportKind } from './deployments/report.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
+import { Environments } from './environments/builder.ts';
 import { Executor } from './executor/executor.ts';
 import { cacheDirName, WorkingCopies } from './executor/working-copies.ts';
 import { Janitor } from './files/janitor.ts';
@@ -24,6 +25,7 @@ import { requestLogSerializer } from './interactive/log.ts';
 import { appLaunchRoutes, installAppOrigins, interactiveRedirects } from './interactive/routes.ts';
 import { cookieNames, SessionSigner } from './interactive/session.ts';
 import { makeLauncher } from './launch/index.ts';
+import { hiddenName } from './launch/jail/launcher.ts';
 import { Spawner } from './launch/spawner.ts';
 import { LogStore } from './logs/store.ts';
 import { OutboxDeliverer } from './outbox/outbox.ts';
@@ -108,9 +110,25 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
     const outbox = new OutboxDeliverer(db, client, [deploymentReportKind, runEventKind], app.log);
     const store = new LocalArtifactStore(config.artifactsDir);
     const logs = new LogStore(db);
+    // Shared by this data plane's instances and workspaces: an environment is named by what defines it.
+    const environments = new Environments({
+      root:
+        launcher.facts.mode === 'off'
+          ? join(config.dataDir, 'environments')
+          : join(config.sandbox.dir, 'env', hiddenName(config.clientId)),
+      launcher,
+      sources: config.packages,
+      // A build may use what the most demanding job may ask for: compilers want memory.
+      limits: config.runLimits.max,
+      timeoutMs: config.packages.buildTimeoutSeconds * 1000,
+      killGraceMs: config.killGraceSeconds * 1000,
+      log: app.log,
+    });
     const deployments = new Deployments({
       db,
       store,
+      environments,
+      sources: config.packages,
       limits: {
         maxBundleBytes: config.maxBundleBytes,
         maxEntries: config.maxBundleEntries,
@@ -142,6 +160,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       logs,
       outbox,
       launcher,
+      environments,
       janitor,
       runs: {
         capacity: config.capacity,

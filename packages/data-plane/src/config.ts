@@ -63,6 +63,8 @@ export interface DataPlaneConfig {
   deploymentCacheBytes: number;
   /** Between SIGTERM and SIGKILL when a run is stopped. */
   killGraceSeconds: number;
+  /** Where environments are built from (the region's mirror, a directory of wheels), and how long a build may take. */
+  packages: { pipIndexUrl?: string; pipFindLinks: string[]; npmRegistry?: string; buildTimeoutSeconds: number };
   /**
    * How long an instance of this data plane may go unseen (each one notes itself every
    * 5 s) before the others take it for dead: its runs end here as abandoned, and its
@@ -161,6 +163,24 @@ export const DataPlaneEnv = Type.Object({
   SOV_KILL_GRACE_SECONDS: WholeNumber({
     default: 10,
     description: 'Between SIGTERM and SIGKILL when a run is stopped.',
+  }),
+  SOV_PIP_INDEX_URL: Type.Optional(
+    Text({
+      description: 'The package index Python environments are built from: the region’s mirror (pip’s --index-url).',
+    }),
+  ),
+  SOV_PIP_FIND_LINKS: Type.Optional(
+    Text({
+      description: 'Directories of wheels Python environments are built from, colon-separated (pip’s --find-links).',
+    }),
+  ),
+  SOV_NPM_REGISTRY: Type.Optional(
+    Text({ description: 'The npm registry Node environments are built from: the region’s mirror.' }),
+  ),
+  SOV_BUILD_TIMEOUT_SECONDS: WholeNumber({
+    default: 900,
+    minimum: 1,
+    description: 'How long an environment’s build may take before the deployment is refused.',
   }),
   SOV_INSTANCE_STALE_SECONDS: WholeNumber({
     default: 30,
@@ -383,6 +403,15 @@ export function configFromEnv(env: Environment = process.env): DataPlaneConfig {
       workDir: resolve(v.SOV_WORK_DIR ?? join(storage.dataDir, 'work')),
       deploymentCacheBytes: v.SOV_DEPLOYMENT_CACHE_BYTES,
       killGraceSeconds: v.SOV_KILL_GRACE_SECONDS,
+      packages: {
+        ...(v.SOV_PIP_INDEX_URL === undefined ? {} : { pipIndexUrl: v.SOV_PIP_INDEX_URL }),
+        pipFindLinks: (v.SOV_PIP_FIND_LINKS ?? '')
+          .split(':')
+          .filter((p) => p !== '')
+          .map((p) => resolve(p)),
+        ...(v.SOV_NPM_REGISTRY === undefined ? {} : { npmRegistry: v.SOV_NPM_REGISTRY }),
+        buildTimeoutSeconds: v.SOV_BUILD_TIMEOUT_SECONDS,
+      },
       instanceStaleSeconds: v.SOV_INSTANCE_STALE_SECONDS,
       maxBundleBytes: v.SOV_MAX_BUNDLE_BYTES,
       maxBundleEntries: v.SOV_MAX_BUNDLE_ENTRIES,

@@ -143,6 +143,12 @@ schedules, sizes and digests.`,
             );
           }
           for (const line of changeLines(result, out)) output.line(line);
+          for (const environment of result.environments) {
+            const built = dryRun ? 'would be built in the region' : 'built in the region';
+            output.line(
+              out.dim(`  ${environment.kind} environment: ${environment.built ? built : 'up to date (built before)'}`),
+            );
+          }
           if (result.jobs.length === 0) output.line(out.dim('  (the manifest lists no jobs)'));
           if (!reported) {
             output.line(out.yellow('  The control plane has not listed the new jobs yet; they appear within moments.'));

@@ -53,6 +53,17 @@ export const DeployResult = Type.Object({
   sizeBytes: Type.Integer(),
   jobs: Type.Array(JobMetadata),
   changes: JobChanges,
+  environments: Type.Array(
+    Type.Object({
+      kind: Type.Union([Type.Literal('python'), Type.Literal('node')]),
+      /** Built for this deployment (a dry run: would be); false when one built before serves it. */
+      built: Type.Boolean(),
+    }),
+    {
+      description:
+        'The environments the bundle declares (requirements.txt; package.json with package-lock.json), built in the region from the data plane’s package sources.',
+    },
+  ),
 });
 export type DeployResult = Static<typeof DeployResult>;
 

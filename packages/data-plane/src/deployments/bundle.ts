@@ -6,6 +6,7 @@ import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar';
+import { definingFiles } from '../environments/definition.ts';
 import { MemoryReleaser } from '../memory/release.ts';
 import {
   BundleInvalidProblem,
@@ -39,7 +40,13 @@ export interface ReceivedBundle {
   unpackedBytes: number;
   /** `sovereign.yaml` from the bundle's root, as UTF-8 text. */
   manifestText: string;
+  /** The files at the bundle's root that define its environment (requirements.txt, package.json...), when regular files. */
+  environmentFiles: Map<string, Buffer>;
 }
+
+/** A file that defines an environment is read whole; a lock file larger than this is refused. */
+const maxDefiningFileBytes = 16 * 1024 * 1024;
+const definingNames: ReadonlySet<string> = new Set(definingFiles);
 
 const allowedTypes = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
 const fileTypes = new Set(['File', 'OldFile', 'ContiguousFile']);
@@ -144,6 +151,7 @@ interface Scan {
   entries: number;
   unpackedBytes: number;
   manifestText: string;
+  environmentFiles: Map<string, Buffer>;
 }
 
 /**
@@ -160,6 +168,7 @@ async function scanBundle(path: string, compressedBytes: number, limits: BundleL
   let entries = 0;
   let unpackedBytes = 0;
   let manifest: { text?: string; problem?: string; tooLarge?: boolean } = {};
+  const environmentFiles = new Map<string, Buffer>();
   let stop: Error | undefined;
   let parseError: Error | undefined;
   let eof = false;
@@ -215,6 +224,20 @@ async function scanBundle(path: string, compressedBytes: number, limits: BundleL
     if (entry.type === 'SymbolicLink') symlinks.set(path, entry.linkpath ?? '');
     if (entry.type === 'Link') hardlinks.push({ path, raw, target: entry.linkpath ?? '' });
     if (path === 'sovereign.yaml') readManifest(entry);
+    else if (definingNames.has(path)) readDefiningFile(entry, path);
+  }
+
+  function readDefiningFile(entry: tar.ReadEntry, path: string): void {
+    // The last entry of that name is the one unpacked; a link or a directory defines nothing.
+    environmentFiles.delete(path);
+    if (!fileTypes.has(entry.type)) return;
+    if (entry.size > maxDefiningFileBytes) {
+      findings.add(findings.unsafe, path, `is larger than ${maxDefiningFileBytes} bytes`);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    entry.on('data', (chunk: Buffer) => chunks.push(chunk));
+    entry.on('end', () => environmentFiles.set(path, Buffer.concat(chunks)));
   }
 
   function readManifest(entry: tar.ReadEntry): void {
@@ -303,7 +326,7 @@ async function scanBundle(path: string, compressedBytes: number, limits: BundleL
   }
   if (manifest.problem !== undefined) throw new ManifestMissingProblem(manifest.problem);
   if (manifest.text === undefined) throw new ManifestMissingProblem();
-  return { entries, unpackedBytes, manifestText: manifest.text };
+  return { entries, unpackedBytes, manifestText: manifest.text, environmentFiles };
 }
 
 function trailingData(): BundleInvalidProblem {

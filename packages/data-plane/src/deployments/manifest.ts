@@ -35,6 +35,8 @@ export interface ManifestJob extends JobMetadata {
   limits?: RequestedLimits;
   /** `none`: the job has no network at all; absent: it reaches the world, never this machine (R9). */
   network?: 'outside' | 'none';
+  /** The environments its deployment declares, built in the region: its runs find them mounted read-only. */
+  environments?: Array<{ kind: 'python' | 'node'; digest: string }>;
 }
 
 export type ManifestResult =

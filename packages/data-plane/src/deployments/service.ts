@@ -3,6 +3,8 @@ import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { type DeploymentReport, type JobMetadata, protocolVersion } from '@sovereign/contract';
 import type { Database, Queryable } from '@sovereign/server-kit/sql';
+import type { Environments } from '../environments/builder.ts';
+import { environmentsOf, type PackageSources } from '../environments/definition.ts';
 import type { RunLimits } from '../launch/limits.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 import type { Row, With } from '../storage/tables.ts';
@@ -26,6 +28,7 @@ export interface UploadResult {
   jobs: JobMetadata[];
   /** Against the deployment that was current when this one was checked (or stored). */
   changes: JobChanges;
+  environments: Array<{ kind: 'python' | 'node'; built: boolean }>;
 }
 
 export interface UploadOptions {
@@ -38,6 +41,8 @@ export interface UploadOptions {
    * and the report exists exactly when the deployment does.
    */
   onStored?: (tx: Queryable, report: DeploymentReport) => Promise<void>;
+  /** Hears an environment's build output, line by line, while it is built. */
+  onBuildLine?: (line: string) => void;
 }
 
 export interface DeploymentInfo {
@@ -60,6 +65,9 @@ export interface DeploymentsOptions {
   maxRunLimits?: RunLimits;
   /** Where uploads are received; the store's staging directory (same filesystem) by default. */
   tmpDir?: string;
+  /** Builds the environments bundles declare; without it, their lock files are files like any other. */
+  environments?: Environments;
+  sources?: PackageSources;
 }
 
 /** A deployment's row as `infoColumns` select it, its jobs as the manifest gave them, and whether it is the newest. */
@@ -123,8 +131,12 @@ export class Deployments {
   readonly #limits: BundleLimits;
   readonly #maxRunLimits: RunLimits | undefined;
   readonly #tmpDir: string;
+  readonly #environments: Environments | undefined;
+  readonly #sources: PackageSources;
 
   constructor(options: DeploymentsOptions) {
+    this.#environments = options.environments;
+    this.#sources = options.sources ?? {};
     this.#db = options.db;
     this.#store = options.store;
     this.#limits = options.limits;
@@ -149,10 +161,26 @@ export class Deployments {
       if (!manifest.ok) throw new ManifestInvalidProblem(manifest.errors);
       const result = { dryRun: options.dryRun, digest: bundle.digest, sizeBytes: bundle.sizeBytes };
       const jobs = manifest.metadata;
+      const specs = this.#environments === undefined ? [] : environmentsOf(bundle.environmentFiles, this.#sources);
+      const refs = specs.map(({ kind, digest }) => ({ kind, digest }));
+      const storedJobs =
+        refs.length === 0 ? manifest.jobs : manifest.jobs.map((job) => ({ ...job, environments: refs }));
       if (options.dryRun) {
         const current = await this.#newest(this.#db, workspaceId);
-        return { deploymentId: null, ...result, jobs, changes: compareJobs(current?.jobs ?? [], manifest.jobs) };
+        const missing = new Set((await this.#environments?.missing(specs))?.map((spec) => spec.digest));
+        const environments = specs.map((spec) => ({ kind: spec.kind, built: missing.has(spec.digest) }));
+        return {
+          deploymentId: null,
+          ...result,
+          jobs,
+          changes: compareJobs(current?.jobs ?? [], manifest.jobs),
+          environments,
+        };
       }
+      // Built before anything is stored: a build that fails refuses the deployment, and the
+      // current one stays as it was.
+      const built = new Set(await this.#environments?.ensure(specs, options.onBuildLine));
+      const environments = specs.map((spec) => ({ kind: spec.kind, built: built.has(spec.digest) }));
 
       const deploymentId = randomUUID();
       const key = Deployments.artifactKey(workspaceId, deploymentId);
@@ -179,7 +207,7 @@ export class Deployments {
             bundle.sizeBytes,
             key,
             bundle.manifestText,
-            JSON.stringify(manifest.jobs),
+            JSON.stringify(storedJobs),
             options.createdBy,
             current?.created_at ?? null,
           ],
@@ -197,7 +225,7 @@ export class Deployments {
         return compareJobs(current?.jobs ?? [], manifest.jobs);
       });
       stored = undefined;
-      return { deploymentId, ...result, jobs, changes };
+      return { deploymentId, ...result, jobs, changes, environments };
     } finally {
       await rm(bundle.tempPath, { force: true });
       if (stored !== undefined) await this.#store.delete(stored);

@@ -1,9 +1,12 @@
+import { symlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ClaimedRun, ReasonCode, RunEventsResponse } from '@sovereign/contract';
 import type { Database } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Agent } from '../agent/agent.ts';
 import type { ControlPlaneClient } from '../agent/control-plane-client.ts';
 import { defaultIdleTimeoutSeconds, type ManifestJob } from '../deployments/index.ts';
+import type { Environments } from '../environments/builder.ts';
 import type { Janitor } from '../files/janitor.ts';
 import type { LiveInteractive } from '../interactive/gateway.ts';
 import { IdleWatch } from '../interactive/idle.ts';
@@ -34,6 +37,8 @@ export interface ExecutorOptions {
   outbox: OutboxDeliverer;
   /** Where each run's processes start: a jail, or (SOV_SANDBOX=off) none. */
   launcher: Launcher;
+  /** The environments deployments declared, built in the region: a run gets its job's, read-only. */
+  environments?: Environments;
   /** Walks run directories off the main thread. */
   janitor: Janitor;
   runs: {
@@ -289,12 +294,14 @@ export class Executor {
       );
       if (job === undefined) return await fail('job_missing');
       const limits = resolveLimits(job.limits, this.#o.runs.limits);
+      const environment = this.#o.environments?.use(job.environments ?? []);
       try {
         slot = await this.#o.launcher.acquire({
           runId: run.runId,
           kind: run.kind,
           limits,
           network: job.network ?? 'outside',
+          ...(environment === undefined ? {} : { mounts: environment.mounts, pathPrefix: environment.pathPrefix }),
         });
       } catch (error) {
         this.#o.log.error({ runId: run.runId, err: error }, 'could not make the run’s sandbox');
@@ -315,12 +322,22 @@ export class Executor {
         variables,
       ]);
       if (!copied) return await fail('deployment_missing');
+      // A Node environment is found where Node looks, beside the code; a node_modules the
+      // bundle brings (taken back in by a .sovignore) is the project's choice and stays.
+      if (environment?.nodeModules !== undefined) {
+        await symlink(environment.nodeModules, join(room.host.app, 'node_modules')).catch(
+          (error: NodeJS.ErrnoException) => {
+            if (error.code !== 'EEXIST') throw error;
+          },
+        );
+      }
       if (vars === undefined) return await fail('secrets_unreadable');
       const masker = new Masker(vars.secrets.map((secret) => secret.value));
       const env: Record<string, string> = {
         // Only what a job needs: never the data plane's own environment (its credentials, its master key).
         LANG: 'C.UTF-8',
         ...vars.values,
+        ...environment?.env,
         HOME: room.job.home,
         SOV_RUN_ID: run.runId,
         SOV_JOB: run.jobName,

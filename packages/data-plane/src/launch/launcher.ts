@@ -17,6 +17,11 @@ export interface Launcher {
   readonly facts: SandboxFacts;
   /** A place to run one run in. Throws SandboxFailedError when none can be made. */
   acquire(request: LaunchRequest): Promise<RunSlot>;
+  /**
+   * Where a run sees a directory of this machine mounted for it at `jailPath`: there in a
+   * jail, at the directory itself unjailed. An environment is built where its runs find it.
+   */
+  mountPoint(hostPath: string, jailPath: string): string;
   /** Frees what instances no longer alive (not in `live`) left behind: their runs' directories, cgroups, sockets. */
   removeStale(live: ReadonlySet<string>): Promise<void>;
   /** Stops making slots and frees those made in advance; slots in use are their runs' to release. */
@@ -32,6 +37,21 @@ export interface LaunchRequest {
   limits: RunLimits;
   /** `outside`: the job reaches the world (never this machine's loopback); `none`: no network at all. */
   network: 'outside' | 'none';
+  /**
+   * Directories of this machine the run sees besides its own: a built environment
+   * (read-only for a run, writable for its build), a directory of packages for a build.
+   * A jail takes each at `at`; unjailed, a run finds each where it is (`at` is then its
+   * host path: see Launcher.mountPoint).
+   */
+  mounts?: Mount[];
+  /** Directories (as the run sees them) put before the system's on its PATH: an environment's `bin`. */
+  pathPrefix?: string[];
+}
+
+export interface Mount {
+  host: string;
+  at: string;
+  writable?: boolean;
 }
 
 /** The places a run has: its home, working copy, output directory and state file. */

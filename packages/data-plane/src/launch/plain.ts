@@ -35,6 +35,11 @@ export class PlainLauncher implements Launcher {
     this.facts = options.facts;
   }
 
+  /** Unjailed, a run sees this machine's directories where they are. */
+  mountPoint(hostPath: string): string {
+    return hostPath;
+  }
+
   async acquire(request: LaunchRequest): Promise<RunSlot> {
     const paths = runPaths(join(this.#o.root, request.runId));
     // Synchronous: an asynchronous call costs a thread pool round trip on the start path of every run.
@@ -48,7 +53,7 @@ export class PlainLauncher implements Launcher {
       owner: undefined,
       async start(command, env): Promise<LaunchedRun> {
         // The data plane's PATH: under `npm start`, with the repository's Node first.
-        const path = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+        const path = [...(request.pathPrefix ?? []), process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'].join(':');
         const spawned = await spawner.spawn(command, { cwd: paths.app, env: { PATH: path, ...env } });
         return new RunProcess(spawned, {
           signal: (signal) => signalGroup(spawned.pid, signal),

@@ -13,6 +13,7 @@ import type {
   Launcher,
   LaunchRequest,
   LimitHit,
+  Mount,
   RunPaths,
   RunSlot,
   StartOptions,
@@ -78,6 +79,8 @@ const tmpFullBytes = 64 * 1024;
 interface Shape {
   kind: LaunchRequest['kind'];
   network: LaunchRequest['network'];
+  mounts?: readonly Mount[];
+  pathPrefix?: readonly string[];
   tmpBytes: number;
 }
 
@@ -119,10 +122,20 @@ export class JailLauncher implements Launcher {
     this.#fill();
   }
 
+  mountPoint(_hostPath: string, jailPath: string): string {
+    return jailPath;
+  }
+
   async acquire(request: LaunchRequest): Promise<RunSlot> {
     const usual = this.#usual;
+    // A run with mounts of its own (an environment) gets a jail made for it: a jail's
+    // mounts are made when it starts, and one made in advance has none.
+    const mounts = request.mounts ?? [];
     const fits =
-      request.kind === usual.kind && request.network === usual.network && request.limits.tmpBytes === usual.tmpBytes;
+      mounts.length === 0 &&
+      request.kind === usual.kind &&
+      request.network === usual.network &&
+      request.limits.tmpBytes === usual.tmpBytes;
     let pooled = fits ? this.#ready.shift() : undefined;
     // One that ended while it waited (killed from outside, say) is let go, never handed out.
     while (pooled !== undefined && !pooled.alive()) {
@@ -136,7 +149,13 @@ export class JailLauncher implements Launcher {
       pooled.setLimits(request.limits);
       return pooled;
     }
-    const shape = { kind: request.kind, network: request.network, tmpBytes: request.limits.tmpBytes };
+    const shape = {
+      kind: request.kind,
+      network: request.network,
+      tmpBytes: request.limits.tmpBytes,
+      mounts,
+      pathPrefix: request.pathPrefix ?? [],
+    };
     return this.#makeTrying(shape, request.limits, { runId: request.runId });
   }
 
@@ -221,6 +240,7 @@ export class JailLauncher implements Launcher {
           layout: o.layout,
           home,
           tmpBytes: shape.tmpBytes,
+          mounts: shape.mounts ?? [],
           fds: {
             info: 3,
             block: 4,
@@ -239,7 +259,15 @@ export class JailLauncher implements Launcher {
         cgroupProcs: cgroup.procsFiles,
         network: network ? { slirp4netns: o.tools.slirp4netns } : undefined,
       });
-      return new Jail(this, { name, uid, host, kind: shape.kind, cgroup, spawned });
+      return new Jail(this, {
+        name,
+        uid,
+        host,
+        kind: shape.kind,
+        cgroup,
+        spawned,
+        path: [...(shape.pathPrefix ?? []), jailPath].join(':'),
+      });
     } catch (error) {
       this.#uidsInUse.delete(uid);
       await cgroup?.remove().catch(() => {});
@@ -298,6 +326,8 @@ interface JailParts {
   kind: LaunchRequest['kind'];
   cgroup: RunCgroup;
   spawned: SpawnedJail;
+  /** The run's PATH: an environment's `bin` first, when it has one. */
+  path: string;
 }
 
 /**
@@ -385,7 +415,7 @@ class Jail implements RunSlot {
     // Written into the jail's own tmpfs through its first process: nothing of it touches a disk.
     const file = `/proc/${spawned.innerPid}/root${jailEnvFile}`;
     // It exists (bwrap made it, the jail user's): opened as it is, never created here.
-    writeFileSync(file, envFile({ ...env, PATH: jailPath, SOV_COMMAND: command }), { flag: 'r+' });
+    writeFileSync(file, envFile({ ...env, PATH: this.#p.path, SOV_COMMAND: command }), { flag: 'r+' });
     const run = new RunProcess(spawned, {
       signal: (signal) => this.#signal(signal),
       limitsHit: async () => this.#limitsHit(),

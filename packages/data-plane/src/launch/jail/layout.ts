@@ -111,6 +111,8 @@ export interface JailFds {
 
 export interface JailSpec {
   layout: JailLayout;
+  /** This run's own mounts: a built environment (read-only, or writable for its build), packages for a build. */
+  mounts?: ReadonlyArray<{ host: string; at: string; writable?: boolean | undefined }>;
   /** The run's directory on this machine, bound read-write at /job. */
   home: string;
   tmpBytes: number;
@@ -178,6 +180,7 @@ export function bwrapArgs(spec: JailSpec): string[] {
     '--bind',
     spec.home,
     jobHome,
+    ...(spec.mounts ?? []).flatMap((m) => [m.writable === true ? '--bind' : '--ro-bind', m.host, m.at]),
     '--chdir',
     jobHome,
     '--info-fd',

@@ -1,0 +1,230 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chown, mkdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { ErrorCode } from '@sovereign/contract';
+import { HttpProblem } from '@sovereign/server-kit/http';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Launcher, Mount } from '../launch/launcher.ts';
+import type { RunLimits } from '../launch/limits.ts';
+import type { EnvironmentKind, EnvironmentSpec, PackageSources } from './definition.ts';
+
+/** Where a jailed run finds its environments: in the jail's own tmpfs, the same path for a build and its runs. */
+const jailMounts: Record<EnvironmentKind, string> = {
+  python: '/run/sovereign/environments/python',
+  node: '/run/sovereign/environments/node',
+};
+/** Debian's bundle of the system's certificate authorities, seen the same in a jail (it binds /etc). */
+const systemCaBundle = '/etc/ssl/certs/ca-certificates.crt';
+/** Written last into a built environment: one without it is a build that did not finish. */
+const completeMarker = '.sovereign-environment.json';
+/** The lines of a failed build's log a refusal carries (its end, where the error is). */
+const refusalLines = 200;
+
+export interface EnvironmentsOptions {
+  /** Built environments, one directory per digest. */
+  root: string;
+  launcher: Launcher;
+  sources: PackageSources;
+  /** What a build may use: a build is tenant code (install scripts) and runs in a jail as a run does. */
+  limits: RunLimits;
+  timeoutMs: number;
+  killGraceMs: number;
+  log: FastifyBaseLogger;
+}
+
+/** A build that failed: the deployment is refused with the end of its log, and nothing is kept. */
+export class EnvironmentBuildFailedProblem extends HttpProblem {
+  constructor(kind: EnvironmentKind, why: string, log: string[]) {
+    super(422, ErrorCode.environmentBuildFailed, `The ${kind} environment could not be built: ${why}.`, {
+      environment: kind,
+      buildLog: log.slice(-refusalLines),
+    });
+  }
+}
+
+/** How a run is given an environment: what its jail mounts, and what goes first on its PATH. */
+export interface EnvironmentUse {
+  mounts: Mount[];
+  pathPrefix: string[];
+  env: Record<string, string>;
+  /** A Node environment: where the working copy's node_modules link points. */
+  nodeModules?: string;
+}
+
+/**
+ * Environments built from a deployment's lock files, in the region, in a jail (their
+ * install scripts are tenant code), kept by digest and shared by every deployment and
+ * workspace that declares the same one, read-only in each run's jail.
+ */
+export class Environments {
+  readonly #o: EnvironmentsOptions;
+  readonly #building = new Map<string, Promise<void>>();
+
+  constructor(options: EnvironmentsOptions) {
+    this.#o = options;
+  }
+
+  #dir(digest: string): string {
+    return join(this.#o.root, digest.replace(/^sha256:/, ''));
+  }
+
+  async #built(digest: string): Promise<boolean> {
+    return (await stat(join(this.#dir(digest), completeMarker)).catch(() => undefined)) !== undefined;
+  }
+
+  /** Whether each environment is built already (what --dry-run says). */
+  async missing(specs: readonly EnvironmentSpec[]): Promise<EnvironmentSpec[]> {
+    const missing: EnvironmentSpec[] = [];
+    for (const spec of specs) if (!(await this.#built(spec.digest))) missing.push(spec);
+    return missing;
+  }
+
+  /**
+   * Builds what is not built yet (one build per digest at a time in this instance); a
+   * build that fails throws EnvironmentBuildFailedProblem. `onLine` hears the build's
+   * output as it comes. Answers the digests built now.
+   */
+  async ensure(specs: readonly EnvironmentSpec[], onLine?: (line: string) => void): Promise<string[]> {
+    const built: string[] = [];
+    for (const spec of specs) {
+      if (await this.#built(spec.digest)) {
+        // Its last use, for the cache's sweep.
+        const now = new Date();
+        await utimes(join(this.#dir(spec.digest), completeMarker), now, now).catch(() => {});
+        continue;
+      }
+      let building = this.#building.get(spec.digest);
+      if (building === undefined) {
+        building = this.#build(spec, onLine).finally(() => this.#building.delete(spec.digest));
+        this.#building.set(spec.digest, building);
+        built.push(spec.digest);
+      }
+      await building;
+    }
+    return built;
+  }
+
+  /** What a run of a job with these environments is given. */
+  use(environments: ReadonlyArray<{ kind: EnvironmentKind; digest: string }>): EnvironmentUse {
+    const use: EnvironmentUse = { mounts: [], pathPrefix: [], env: {} };
+    for (const { kind, digest } of environments) {
+      const host = this.#dir(digest);
+      const at = this.#o.launcher.mountPoint(host, jailMounts[kind]);
+      use.mounts.push({ host, at });
+      if (kind === 'python') {
+        use.pathPrefix.push(`${at}/bin`);
+        use.env.VIRTUAL_ENV = at;
+      } else {
+        use.nodeModules = `${at}/node_modules`;
+      }
+    }
+    return use;
+  }
+
+  async #build(spec: EnvironmentSpec, onLine?: (line: string) => void): Promise<void> {
+    const o = this.#o;
+    const final = this.#dir(spec.digest);
+    const jailed = o.launcher.mountPoint(final, jailMounts[spec.kind]) !== final;
+    // Jailed, an environment is built aside and moved into place whole: its runs see it at
+    // the same path in their jails. Unjailed, it is built where its runs find it.
+    const dir = jailed ? join(o.root, `.building-${randomBytes(6).toString('hex')}`) : final;
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    const at = o.launcher.mountPoint(dir, jailMounts[spec.kind]);
+    const findLinks = o.sources.pipFindLinks ?? [];
+    const slot = await o.launcher.acquire({
+      runId: `build-${spec.digest.slice(7, 19)}`,
+      kind: 'batch',
+      limits: o.limits,
+      network: 'outside',
+      mounts: [{ host: dir, at, writable: true }, ...findLinks.map((path) => ({ host: path, at: path }))],
+    });
+    const log: string[] = [];
+    const started = Date.now();
+    try {
+      if (slot.owner !== undefined) await chown(dir, slot.owner.uid, slot.owner.gid);
+      await mkdir(slot.host.app, { recursive: true });
+      for (const [name, content] of Object.entries(spec.files)) {
+        const path = join(spec.kind === 'node' ? dir : slot.host.app, name);
+        await writeFile(path, content);
+        if (slot.owner !== undefined) await chown(path, slot.owner.uid, slot.owner.gid);
+      }
+      if (slot.owner !== undefined) await chown(slot.host.app, slot.owner.uid, slot.owner.gid);
+      const child = await slot.start(buildCommand(spec.kind, at, o.sources), {
+        HOME: slot.job.home,
+        LANG: 'C.UTF-8',
+        PIP_DISABLE_PIP_VERSION_CHECK: '1',
+        PIP_NO_INPUT: '1',
+        npm_config_update_notifier: 'false',
+        // The system's certificate authorities (the jail's /etc is this machine's): a
+        // region's mirror, or a proxy in its way, is often signed by a CA of its own.
+        ...(existsSync(systemCaBundle) ? { npm_config_cafile: systemCaBundle, PIP_CERT: systemCaBundle } : {}),
+      });
+      const collect = (stream: Readable) =>
+        new Promise<void>((resolve) => {
+          const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+          lines.on('line', (line) => {
+            log.push(line);
+            if (log.length > refusalLines * 5) log.splice(0, log.length - refusalLines);
+            onLine?.(line);
+          });
+          lines.on('close', resolve);
+        });
+      const output = Promise.all([collect(child.stdout), collect(child.stderr)]);
+      child.go();
+      const timer = setTimeout(() => child.terminate(o.killGraceMs), o.timeoutMs);
+      const ending = await child.exited;
+      clearTimeout(timer);
+      await output;
+      if (ending.exitCode !== 0) {
+        const why =
+          Date.now() - started >= o.timeoutMs
+            ? `it took longer than ${Math.round(o.timeoutMs / 1000)} s`
+            : `it ended with exit code ${ending.exitCode ?? 'none (killed)'}`;
+        o.log.info({ digest: spec.digest, kind: spec.kind, exitCode: ending.exitCode }, 'environment build failed');
+        throw new EnvironmentBuildFailedProblem(spec.kind, why, log);
+      }
+      await writeFile(
+        join(dir, completeMarker),
+        `${JSON.stringify({ kind: spec.kind, digest: spec.digest, builtAt: new Date().toISOString() })}\n`,
+      );
+      if (jailed) {
+        await rename(dir, final).catch(async (error: NodeJS.ErrnoException) => {
+          // Another instance built the same one meanwhile: theirs is as good.
+          if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+          await rm(dir, { recursive: true, force: true });
+        });
+      }
+      o.log.info({ digest: spec.digest, kind: spec.kind, ms: Date.now() - started }, 'environment built');
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+      throw error;
+    } finally {
+      await slot.release().catch(() => {});
+    }
+  }
+}
+
+function shellWord(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The build's command: a venv and pip for Python, `npm ci` for Node, from the data plane's package sources only. */
+function buildCommand(kind: EnvironmentKind, at: string, sources: PackageSources): string {
+  if (kind === 'python') {
+    const from: string[] = [];
+    if (sources.pipIndexUrl !== undefined) from.push('--index-url', shellWord(sources.pipIndexUrl));
+    else if ((sources.pipFindLinks ?? []).length > 0) from.push('--no-index');
+    for (const path of sources.pipFindLinks ?? []) from.push('--find-links', shellWord(path));
+    return [
+      'set -e',
+      `python3 -m venv ${shellWord(at)}`,
+      `${shellWord(`${at}/bin/pip`)} install --no-cache-dir ${from.join(' ')} -r requirements.txt`,
+    ].join('\n');
+  }
+  const registry = sources.npmRegistry === undefined ? '' : ` --registry ${shellWord(sources.npmRegistry)}`;
+  return ['set -e', `cd ${shellWord(at)}`, `npm ci --no-audit --no-fund${registry}`].join('\n');
+}

@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * What a project's environment is made of, read from the files people already use: a
+ * `requirements.txt` for Python (pins, `--hash`es and all, as pip reads it), a
+ * `package.json` with its `package-lock.json` for Node. The digest names the built
+ * environment: the same files and the same package sources give the same environment,
+ * shared by every deployment and workspace that declares it.
+ */
+export type EnvironmentKind = 'python' | 'node';
+
+export interface EnvironmentSpec {
+  kind: EnvironmentKind;
+  /** `sha256:<hex>` of the kind, the defining files and where packages come from. */
+  digest: string;
+  /** The defining files by name, as the build is given them. */
+  files: Record<string, Buffer>;
+}
+
+/** Where packages come from: the region's mirror or a directory of wheels, never the control plane. */
+export interface PackageSources {
+  pipIndexUrl?: string | undefined;
+  pipFindLinks?: string[] | undefined;
+  npmRegistry?: string | undefined;
+}
+
+/** The files of a bundle's root an environment is defined by. */
+export const definingFiles = ['requirements.txt', 'package.json', 'package-lock.json'] as const;
+
+function digestOf(kind: EnvironmentKind, files: Record<string, Buffer>, sources: unknown): string {
+  const hash = createHash('sha256').update(`${kind}\n`).update(JSON.stringify(sources)).update('\n');
+  for (const name of Object.keys(files).sort()) {
+    const content = files[name] as Buffer;
+    hash.update(`${name}\n${content.length}\n`).update(content);
+  }
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/** The environments a bundle declares at its root (none, Python, Node, or both). */
+export function environmentsOf(files: ReadonlyMap<string, Buffer>, sources: PackageSources): EnvironmentSpec[] {
+  const specs: EnvironmentSpec[] = [];
+  const requirements = files.get('requirements.txt');
+  if (requirements !== undefined) {
+    const defining = { 'requirements.txt': requirements };
+    const from = { index: sources.pipIndexUrl ?? null, findLinks: sources.pipFindLinks ?? [] };
+    specs.push({ kind: 'python', digest: digestOf('python', defining, from), files: defining });
+  }
+  const pkg = files.get('package.json');
+  const lock = files.get('package-lock.json');
+  if (pkg !== undefined && lock !== undefined) {
+    const defining = { 'package.json': pkg, 'package-lock.json': lock };
+    specs.push({
+      kind: 'node',
+      digest: digestOf('node', defining, { registry: sources.npmRegistry ?? null }),
+      files: defining,
+    });
+  }
+  return specs;
+}

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { flowTarget } from '@sovereign/server-kit/testing';
+import { call, expectStatus, Platform } from '../support/platform.ts';
+import { packProject } from '../support/projects.ts';
+import { buildWheel } from '../support/wheels.ts';
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+const target = flowTarget();
+
+/** An example's files, as `sov deploy` packs them. */
+async function example(name: string, files: string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const file of files) out[file] = await readFile(join(repoRoot, 'examples', name, file), 'utf8');
+  return out;
+}
+
+/**
+ * Environments built in the region from a project's own lock files, in a jail, once per
+ * set of pins: a Python pipeline from requirements.txt (a local wheelhouse stands in for
+ * the region's mirror) and a Node job from package-lock.json.
+ */
+describe(`environments built in the region from lock files, real processes [${target.name}]`, () => {
+  let platform: Platform;
+  let t: Awaited<ReturnType<Platform['tenant']>>;
+  let wheelhouse: string;
+  let deployUrl: string;
+  let token: string;
+
+  const deploy = async (files: Record<string, string>, dryRun = false) =>
+    call('POST', `${deployUrl}${dryRun ? '?dryRun=true' : ''}`, {
+      token,
+      raw: new Uint8Array(await packProject(files)),
+      headers: { 'content-type': 'application/gzip' },
+    });
+  const runToEnd = async (jobId: string) => {
+    const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobId}/runs`, { token: t.token });
+    let status = '';
+    await platform.waitFor(
+      async () => {
+        status = (await call('GET', `${platform.cp}/runs/${run.runId}`, { token: t.token })).body.status;
+        return ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'].includes(status);
+      },
+      `run ${run.runId} to end`,
+      120_000,
+    );
+    const issued = await platform.scopedToken(t.token, t.workspace.workspaceId, ['runs:logs']);
+    const logs = await expectStatus(200, 'GET', `${issued.dataplane.url}/api/v1/runs/${run.runId}/logs`, {
+      token: issued.token,
+    });
+    return { status, lines: logs.data.map((line: { line: string }) => line.line) as string[] };
+  };
+
+  before(async () => {
+    wheelhouse = await mkdtemp(join(tmpdir(), 'sov-wheels-'));
+    buildWheel(wheelhouse, 'sovereign-demo-transform', '1.0.0', {
+      'sovereign_demo_transform/__init__.py':
+        'def normalise(row):\n    return {key.lower(): value.strip() for key, value in row.items()}\n',
+    });
+    platform = await Platform.start(target, { dataplaneEnv: { SOV_PIP_FIND_LINKS: wheelhouse } });
+    t = await platform.tenant('eu', 'envs');
+    await platform.waitUntilHosted(t.token, t.workspace.workspaceId);
+    const issued = await platform.scopedToken(t.token, t.workspace.workspaceId, [
+      'deployments:write',
+      'deployments:read',
+    ]);
+    token = issued.token;
+    deployUrl = `${issued.dataplane.url}/api/v1/workspaces/${t.workspace.workspaceId}/deployments`;
+  });
+  after(async () => {
+    await platform?.stop();
+    await rm(wheelhouse, { recursive: true, force: true });
+  });
+
+  it('builds a Python job’s environment from requirements.txt, runs it, and builds nothing for the same pins again', async () => {
+    const files = await example('python-pipeline', ['sovereign.yaml', 'requirements.txt', 'pipeline.py']);
+    const dry = await expectStatus(200, 'POST', `${deployUrl}?dryRun=true`, {
+      token,
+      raw: new Uint8Array(await packProject(files)),
+      headers: { 'content-type': 'application/gzip' },
+    });
+    assert.deepEqual(dry.environments, [{ kind: 'python', built: true }], 'the dry run says one must be built');
+
+    const first = await deploy(files);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.deepEqual(first.body.environments, [{ kind: 'python', built: true }]);
+    const { jobs } = await platform.deploy(t.token, t.workspace.workspaceId, files);
+    const run = await runToEnd(jobs.pipeline as string);
+    assert.equal(run.status, 'succeeded', run.lines.join('\n'));
+    assert.ok(run.lines.includes('transformed 2 rows: [{"name": "Ada"}, {"name": "Grace"}]'), run.lines.join('\n'));
+    assert.match(
+      run.lines.join('\n'),
+      /in \/run\/sovereign\/environments\/python/,
+      'its Python is the built environment’s',
+    );
+
+    const again = await deploy({ ...files, 'pipeline.py': `${files['pipeline.py']}\n# changed code, same pins\n` });
+    assert.equal(again.status, 200);
+    assert.deepEqual(again.body.environments, [{ kind: 'python', built: false }], 'the same pins build nothing');
+  });
+
+  it('refuses a deployment whose environment cannot be built, with the build’s log, and keeps the current one', async () => {
+    const before = await expectStatus(200, 'GET', deployUrl, { token });
+    const files = await example('python-pipeline', ['sovereign.yaml', 'pipeline.py']);
+    const refused = await deploy({ ...files, 'requirements.txt': 'no-such-package-anywhere==9.9\n' });
+    assert.equal(refused.status, 422, JSON.stringify(refused.body));
+    assert.equal(refused.body.code, 'environment_build_failed');
+    assert.equal(refused.body.environment, 'python');
+    assert.match(refused.body.buildLog.join('\n'), /no-such-package-anywhere/);
+    const now = await expectStatus(200, 'GET', deployUrl, { token });
+    assert.equal(now.data[0].deploymentId, before.data[0].deploymentId, 'the current deployment stays');
+  });
+
+  it('builds in a jail: an install script reads none of the data plane’s files, other environments or runs, and cannot reach this machine', async () => {
+    const eu = platform.dp('eu-1');
+    const places = [
+      eu.dataDir,
+      join(eu.dataDir, 'db'),
+      platform.sandboxDir(eu),
+      join(platform.jails, 'env'),
+      // Where a run of the Python job finds its environment: mounted for that job's runs only.
+      '/run/sovereign/environments/python',
+    ];
+    const probe = [
+      ...places.map(
+        (place) =>
+          `if ls ${JSON.stringify(place)} >/dev/null 2>&1; then echo "READ ${place}"; else echo "denied ${place}"; fi`,
+      ),
+      `node -e "fetch('${platform.controlPlaneUrl}/readyz').then(() => console.log('REACHED the control plane'), () => console.log('unreachable: the control plane'))"`,
+      'exit 1',
+    ].join('; ');
+    const pkg = { name: 'hostile', private: true, scripts: { preinstall: probe } };
+    const lock = { name: 'hostile', lockfileVersion: 3, requires: true, packages: { '': { name: 'hostile' } } };
+    const refused = await deploy({
+      'sovereign.yaml': 'jobs:\n  - name: noop\n    run: "true"\n',
+      'package.json': JSON.stringify(pkg),
+      'package-lock.json': JSON.stringify(lock),
+    });
+    assert.equal(refused.status, 422, JSON.stringify(refused.body));
+    const log = (refused.body.buildLog as string[]).join('\n');
+    // Lines of the script's own output (npm echoes the script first, with every word of it).
+    const said = new Set(log.split('\n'));
+    for (const place of places) assert.ok(said.has(`denied ${place}`), `${place} is out of the build's reach:\n${log}`);
+    assert.doesNotMatch(log, /^(READ |REACHED)/m);
+    assert.ok(said.has('unreachable: the control plane'), log);
+  });
+
+  it('builds a Node job’s environment from package-lock.json with npm ci, and the job imports its dependency', async () => {
+    const files = await example('node-dependency', [
+      'sovereign.yaml',
+      'package.json',
+      'package-lock.json',
+      'check.mjs',
+    ]);
+    const deployed = await deploy(files);
+    assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
+    assert.deepEqual(deployed.body.environments, [{ kind: 'node', built: true }]);
+    const { jobs } = await platform.deploy(t.token, t.workspace.workspaceId, files);
+    const run = await runToEnd(jobs.check as string);
+    assert.equal(run.status, 'succeeded', run.lines.join('\n'));
+    assert.deepEqual(run.lines, ['"42" is a number', '"forty-two" is not a number', '7 is a number']);
+  });
+});
