@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { flowTarget } from '@sovereign/server-kit/testing';
+import { sov, sovOk } from '../support/cli.ts';
 import { call, expectStatus, Platform } from '../support/platform.ts';
 import { packProject } from '../support/projects.ts';
 import { buildWheel } from '../support/wheels.ts';
@@ -146,6 +147,39 @@ describe(`environments built in the region from lock files, real processes [${ta
     for (const place of places) assert.ok(said.has(`denied ${place}`), `${place} is out of the build's reach:\n${log}`);
     assert.doesNotMatch(log, /^(READ |REACHED)/m);
     assert.ok(said.has('unreachable: the control plane'), log);
+  });
+
+  it('sov deploy shows the build’s output as the data plane streams it, and a refusal with the end of its log', async () => {
+    const project = await mkdtemp(join(tmpdir(), 'sov-env-project-'));
+    const config = await mkdtemp(join(tmpdir(), 'sov-env-cli-'));
+    try {
+      const files = await example('python-pipeline', ['sovereign.yaml', 'requirements.txt', 'pipeline.py']);
+      // Another set of pins (a comment is enough): a build of its own.
+      files['requirements.txt'] = `# pinned for the CLI test\n${files['requirements.txt']}`;
+      for (const [name, text] of Object.entries(files)) await writeFile(join(project, name), text);
+      const env = { SOV_API_URL: platform.controlPlaneUrl, SOV_TOKEN: t.token, NO_COLOR: '1' };
+      const args = ['-w', t.workspace.workspaceId, 'deploy', project, '--yes'];
+      const deployed = await sovOk(config, args, { env });
+      assert.match(deployed.stderr, /^Building the environment in the region:$/m);
+      assert.match(deployed.stderr, /^ {2}│ Successfully installed sovereign-demo-transform-1\.0\.0$/m);
+      assert.match(deployed.stdout, /python environment: built in the region/);
+      const cached = await sovOk(config, args, { env });
+      assert.doesNotMatch(cached.stderr, /Building the environment/);
+      assert.match(cached.stdout, /python environment: up to date \(built before\)/);
+
+      await writeFile(join(project, 'requirements.txt'), 'no-such-package-anywhere==9.9\n');
+      const refused = await sov(config, args, { env });
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(
+        refused.stderr,
+        /The python environment could not be built: it ended with exit code 1\. \[environment_build_failed\]/,
+      );
+      assert.match(refused.stderr, /no-such-package-anywhere/);
+      assert.match(refused.stderr, /the current deployment goes on running/);
+    } finally {
+      await rm(project, { recursive: true, force: true });
+      await rm(config, { recursive: true, force: true });
+    }
   });
 
   it('builds a Node job’s environment from package-lock.json with npm ci, and the job imports its dependency', async () => {

@@ -1,7 +1,8 @@
 import type { InteractiveLaunch, InteractiveLaunchRequest } from '@sovereign/contract/interactive';
 import type { AnswerOf, DataPlaneRoutes, ScopedTokenResponse } from '@sovereign/contract/public';
 import type { Scope } from '@sovereign/contract/scopes';
-import { ApiError, problemOf } from './errors.ts';
+import { ApiError, problemOf, UnreachableError } from './errors.ts';
+import { serverSentEvents } from './follow.ts';
 import { fillPath, HttpService, type Query, type RequestOptions, type Trace } from './http.ts';
 
 type Routes = typeof DataPlaneRoutes;
@@ -159,15 +160,44 @@ export class DataPlaneClient {
   }
 
   /** Uploads a bundle (sent once: a stream cannot be replayed; call ready() first). */
-  async deploy(body: ReadableStream<Uint8Array> | Uint8Array, sizeBytes: number, dryRun: boolean) {
-    const { http, token } = await this.connection();
+  /**
+   * Uploads a bundle. With `onBuildLine`, the output of an environment's build (in the
+   * region) is heard line by line as it goes: the data plane streams it, and its answer
+   * (or refusal) comes last.
+   */
+  async deploy(
+    body: ReadableStream<Uint8Array> | Uint8Array,
+    sizeBytes: number,
+    dryRun: boolean,
+    onBuildLine?: (line: string) => void,
+  ): Promise<AnswerOf<Routes['deploy']>> {
+    const { http, token, url } = await this.connection();
     const path: Routes['deploy']['path'] = '/workspaces/{workspaceId}/deployments';
-    return http.json<AnswerOf<Routes['deploy']>>('POST', fillPath(path, { workspaceId: this.workspaceId }), {
+    const response = await http.ok('POST', fillPath(path, { workspaceId: this.workspaceId }), {
       token,
       raw: body as RequestInit['body'],
-      headers: { 'content-type': 'application/gzip', 'content-length': String(sizeBytes) },
+      headers: {
+        'content-type': 'application/gzip',
+        'content-length': String(sizeBytes),
+        ...(onBuildLine === undefined ? {} : { accept: 'text/event-stream, application/json' }),
+      },
       query: { dryRun: dryRun || undefined },
     });
+    if (!(response.headers.get('content-type') ?? '').startsWith('text/event-stream') || response.body === null) {
+      return (await response.json()) as AnswerOf<Routes['deploy']>;
+    }
+    for await (const event of serverSentEvents(response.body)) {
+      const data = JSON.parse(event.data) as Record<string, unknown>;
+      if (event.event === 'build') onBuildLine?.(String(data.line));
+      else if (event.event === 'result') return data as AnswerOf<Routes['deploy']>;
+      else if (event.event === 'problem') throw new ApiError(Number(data.status) || 500, data);
+    }
+    // Cut off mid-build: whether the deployment was stored is not known here (`sov deploy` lists them).
+    throw new UnreachableError(
+      'the data plane',
+      new URL(url).origin,
+      new Error('its answer ended before the deployment’s'),
+    );
   }
 
   async deployments() {

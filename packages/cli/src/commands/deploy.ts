@@ -116,8 +116,18 @@ schedules, sizes and digests.`,
           sizeBytes = await packFiles(root, files, bundle);
           const progress = new ProgressBar(dryRun ? 'Checking ' : 'Uploading', sizeBytes);
           const body = Readable.toWeb(createReadStream(bundle).pipe(progress)) as ReadableStream<Uint8Array>;
+          let building = false;
+          // The build's own output, as the data plane streams it from the region (stderr: not the result).
+          const onBuildLine = (line: string) => {
+            if (!building) {
+              progress.finish();
+              ctx.output.note(ctx.output.err.dim('Building the environment in the region:'));
+              building = true;
+            }
+            ctx.output.note(ctx.output.err.dim(`  │ ${line}`));
+          };
           try {
-            result = await dp.deploy(body, sizeBytes, dryRun);
+            result = await dp.deploy(body, sizeBytes, dryRun, ctx.output.json ? undefined : onBuildLine);
           } finally {
             progress.finish();
           }

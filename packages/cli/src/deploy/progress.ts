@@ -22,6 +22,7 @@ export class ProgressBar extends Transform {
   readonly #enabled: boolean;
   #done = 0;
   #drawnAt = 0;
+  #finished = false;
 
   constructor(label: string, total: number, stream: NodeJS.WriteStream = process.stderr) {
     super();
@@ -46,7 +47,10 @@ export class ProgressBar extends Transform {
   }
 
   /** Ends the bar's line (after the upload, whether it worked or not). */
+  /** Ends the bar's line; once (a build's output may end it before the upload's answer). */
   finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
     if (this.#enabled && this.#drawnAt > 0) {
       this.#draw();
       this.#stream.write('\n');

@@ -1,13 +1,58 @@
 import { Readable } from 'node:stream';
-import { Closed, DeploymentList, DeploymentManifest, DeployQuery, DeployResult, Uuid } from '@sovereign/contract';
-import type { App } from '@sovereign/server-kit/http';
+import {
+  Closed,
+  DeploymentList,
+  DeploymentManifest,
+  DeployQuery,
+  DeployResult,
+  ErrorCode,
+  Uuid,
+} from '@sovereign/contract';
+import { type App, HttpProblem } from '@sovereign/server-kit/http';
+import type { FastifyReply } from 'fastify';
 import { scopedOf } from '../auth/scoped.ts';
+import { corsHeaders } from '../http/cors.ts';
 import { enqueue, type OutboxDeliverer } from '../outbox/outbox.ts';
 import { BundleInvalidProblem, BundleMediaTypeProblem, BundleTooLargeProblem } from './errors.ts';
 import { deploymentReportKind } from './report.ts';
 import type { Deployments } from './service.ts';
 
 const WorkspaceParams = Closed({ workspaceId: Uuid });
+
+/**
+ * An environment's build, streamed to the client that uploaded it (it stays in the
+ * region: the data plane answers the client directly). The stream starts with the first
+ * line of output; the deployment's answer, or its refusal, is its last event.
+ */
+class BuildEvents {
+  readonly #reply: FastifyReply;
+  started = false;
+
+  constructor(reply: FastifyReply) {
+    this.#reply = reply;
+  }
+
+  line(line: string): void {
+    this.#start();
+    this.#reply.raw.write(`event: build\ndata: ${JSON.stringify({ line })}\n\n`);
+  }
+
+  end(event: 'result' | 'problem', data: unknown): void {
+    this.#reply.raw.end(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  #start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.#reply.hijack();
+    this.#reply.raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+      ...corsHeaders(this.#reply.getHeaders()),
+    });
+  }
+}
 const bundleTypes = ['application/gzip', 'application/x-gzip', 'application/octet-stream', 'application/x-tar+gzip'];
 const tags = ['Deployments'];
 
@@ -40,24 +85,41 @@ export async function deploymentRoutes(app: App, options: DeploymentRoutesOption
       schema: {
         tags,
         summary: 'Upload a project (a gzipped tar with sovereign.yaml at its root) as a new deployment',
-        description: 'With dryRun=true the bundle is validated and the job changes reported; nothing is stored.',
+        description:
+          "With dryRun=true the bundle is validated and the job changes reported; nothing is stored. With `Accept: text/event-stream`, an environment the bundle declares is built with its output streamed as `build` events ({line}), and the answer is the last event: `result` (this route's 200 body) or `problem` (a problem document; the deployment was refused). Without a build the answer is plain JSON.",
         params: WorkspaceParams,
         querystring: DeployQuery,
         response: { 200: DeployResult },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const declared = Number(request.headers['content-length'] ?? 0);
       if (declared > maxBundleBytes) throw new BundleTooLargeProblem(maxBundleBytes);
       const scoped = scopedOf(request);
       if (!(request.body instanceof Readable)) {
         throw new BundleInvalidProblem('The request carries no bundle.', [{ path: '.', message: 'is empty' }]);
       }
-      const result = await deployments.upload(scoped.workspaceId, request.body, {
-        dryRun: request.query.dryRun === true,
-        createdBy: scoped.userId,
-        onStored: (tx, report) => enqueue(tx, deploymentReportKind, `deployment:${report.deploymentId}`, report),
-      });
+      // A client that takes server-sent events hears an environment's build as it goes;
+      // the answer is then the stream's last event. Without a build, it is a plain answer.
+      const events = (request.headers.accept ?? '').includes('text/event-stream') ? new BuildEvents(reply) : undefined;
+      let result: Awaited<ReturnType<Deployments['upload']>>;
+      try {
+        result = await deployments.upload(scoped.workspaceId, request.body, {
+          dryRun: request.query.dryRun === true,
+          createdBy: scoped.userId,
+          onStored: (tx, report) => enqueue(tx, deploymentReportKind, `deployment:${report.deploymentId}`, report),
+          ...(events === undefined ? {} : { onBuildLine: (line: string) => events.line(line) }),
+        });
+      } catch (error) {
+        if (events?.started !== true) throw error;
+        if (!(error instanceof HttpProblem)) request.log.error({ err: error }, 'deployment failed while streaming');
+        const problem =
+          error instanceof HttpProblem
+            ? error
+            : new HttpProblem(500, ErrorCode.internal, `Something went wrong; quote request id ${request.id}.`);
+        events.end('problem', problem.toDocument());
+        return reply;
+      }
       options.outbox.wake();
       request.log.info(
         {
@@ -68,6 +130,10 @@ export async function deploymentRoutes(app: App, options: DeploymentRoutesOption
         },
         result.dryRun ? 'deployment checked' : 'deployment stored',
       );
+      if (events?.started === true) {
+        events.end('result', result);
+        return reply;
+      }
       return result;
     },
   );

@@ -73,3 +73,12 @@ export function installCors(app: FastifyInstance, options: { prefix: string; ori
     return reply.status(204).send();
   });
 }
+
+/** CORS headers already set on the reply (by the CORS hook), carried into a hijacked stream. */
+export function corsHeaders(headers: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith('access-control-') && value !== undefined) out[name] = String(value);
+  }
+  return out;
+}

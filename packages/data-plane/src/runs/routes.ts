@@ -13,6 +13,7 @@ import type { Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
+import { corsHeaders } from '../http/cors.ts';
 import type { LogStore } from '../logs/store.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 import type { Row } from '../storage/tables.ts';
@@ -175,13 +176,4 @@ export async function runRoutes(app: App, options: RunRoutesOptions) {
       return reply.send(await artifacts.openRead(row.artifact_key));
     },
   );
-}
-
-/** CORS headers already set on the reply (by the CORS hook), carried into a hijacked stream. */
-function corsHeaders(headers: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith('access-control-') && value !== undefined) out[name] = String(value);
-  }
-  return out;
 }
