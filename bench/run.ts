@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { type DatabaseTarget, pgliteTarget, postgresTarget } from '@sovereign/server-kit/testing';
 import { deployBench } from './deploy.ts';
 import { dispatchBench } from './dispatch.ts';
+import { benchPackages, environmentsBench, makeBenchWheelhouse } from './environments.ts';
 import { clockSkewMs } from './lib/clock.ts';
 import type { BenchContext } from './lib/context.ts';
 import { startPlatform } from './lib/platform.ts';
@@ -34,6 +35,7 @@ const benches: Record<string, (ctx: BenchContext) => Promise<void>> = {
   throughput: throughputBench,
   logs: logsBench,
   deploy: deployBench,
+  environments: environmentsBench,
   scheduler: schedulerBench,
   scale: scaleBench,
 };
@@ -88,7 +90,12 @@ try {
   for (const { name, target } of targets) {
     log(`starting the platform on ${name}`);
     const scratch = await mkdtemp(join(tmpdir(), `sov-bench-${name}-`));
-    const platform = await startPlatform(target);
+    // The environments bench builds from a wheelhouse: the data plane's package source.
+    const wheelhouse = only.includes('environments') ? await makeBenchWheelhouse(benchPackages(smoke)) : undefined;
+    const platform = await startPlatform(
+      target,
+      wheelhouse === undefined ? {} : { dataplaneEnv: { SOV_PIP_FIND_LINKS: wheelhouse } },
+    );
     current = platform;
     try {
       const ctx: BenchContext = { target: name, platform, smoke, scratch, postgres, peers, figures, details, log };
@@ -113,6 +120,7 @@ try {
     } finally {
       await platform.stop();
       await rm(scratch, { recursive: true, force: true });
+      if (wheelhouse !== undefined) await rm(wheelhouse, { recursive: true, force: true });
     }
   }
 } finally {

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const benches = ['tokens', 'dispatch', 'throughput', 'logs', 'deploy', 'scheduler', 'scale'];
+const benches = ['tokens', 'dispatch', 'throughput', 'logs', 'deploy', 'environments', 'scheduler', 'scale'];
 const withPeer = Boolean(process.env.SOV_BENCH_DATABASE_URL || process.env.SOV_TEST_DATABASE_URL);
 
 // The benchmarks never run in npm test; their smoke mode does (tiny sizes, PGlite), so
