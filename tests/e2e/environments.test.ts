@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -61,7 +61,10 @@ describe(`environments built in the region from lock files, real processes [${ta
       'sovereign_demo_transform/__init__.py':
         'def normalise(row):\n    return {key.lower(): value.strip() for key, value in row.items()}\n',
     });
-    platform = await Platform.start(target, { dataplaneEnv: { SOV_PIP_FIND_LINKS: wheelhouse } });
+    // A cache of one byte keeps only the environment built last: every other build sweeps the rest.
+    platform = await Platform.start(target, {
+      dataplaneEnv: { SOV_PIP_FIND_LINKS: wheelhouse, SOV_ENVIRONMENT_CACHE_BYTES: '1' },
+    });
     t = await platform.tenant('eu', 'envs');
     await platform.waitUntilHosted(t.token, t.workspace.workspaceId);
     const issued = await platform.scopedToken(t.token, t.workspace.workspaceId, [
@@ -196,5 +199,32 @@ describe(`environments built in the region from lock files, real processes [${ta
     const run = await runToEnd(jobs.check as string);
     assert.equal(run.status, 'succeeded', run.lines.join('\n'));
     assert.deepEqual(run.lines, ['"42" is a number', '"forty-two" is not a number', '7 is a number']);
+  });
+
+  it('keeps the cache within its budget, and builds a swept environment again for the run that needs it', async () => {
+    const eu = platform.dp('eu-1');
+    const envRoot = join(platform.jails, 'env');
+    const built = async () =>
+      (await readdir(envRoot, { recursive: true })).filter((p) => p.endsWith('.sovereign-environment.json')).length;
+    // The Node build (the test before) was the last: it is all a one-byte cache keeps.
+    assert.equal(await built(), 1, 'one environment is left');
+    const files = await example('python-pipeline', ['sovereign.yaml', 'requirements.txt', 'pipeline.py']);
+    files['requirements.txt'] = `# pins of the sweep test\n${files['requirements.txt']}`;
+    const { jobs } = await platform.deploy(t.token, t.workspace.workspaceId, files);
+    // Another workspace's build on the same data plane sweeps it: no run holds it.
+    const other = await platform.workspace(t.token, t.organizationId, 'eu', 'envs-other');
+    const node = await example('node-dependency', ['sovereign.yaml', 'package.json', 'package-lock.json', 'check.mjs']);
+    node['package.json'] = (node['package.json'] ?? '').replace(
+      '"private": true',
+      '"private": true, "description": "other"',
+    );
+    await platform.deploy(t.token, other.workspaceId, node);
+    assert.equal(await built(), 1, 'the budget holds: only the last build is kept');
+
+    const run = await runToEnd(jobs.pipeline as string);
+    assert.equal(run.status, 'succeeded', run.lines.join('\n'));
+    assert.ok(run.lines.includes('transformed 2 rows: [{"name": "Ada"}, {"name": "Grace"}]'));
+    assert.match(eu.service.output(), /building an environment again for a run/);
+    assert.equal(await built(), 1, 'still one: the Python one, built again for the run, in place of the Node one');
   });
 });

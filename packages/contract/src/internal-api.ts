@@ -249,6 +249,8 @@ export const ReasonCodes = [
   'log_limit',
   'output_limit',
   'sandbox_failed',
+  // Its job's environment was gone from the cache and could not be built again.
+  'environment_failed',
 ] as const;
 export type ReasonCode = (typeof ReasonCodes)[number];
 

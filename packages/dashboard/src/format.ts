@@ -93,6 +93,7 @@ const reasons: Record<string, string> = {
   log_limit: 'printed more than its log limit',
   output_limit: 'left more outputs than its limit',
   sandbox_failed: 'its sandbox could not be made',
+  environment_failed: 'its environment could not be built',
   secrets_unreadable: 'its secrets could not be read',
 };
 

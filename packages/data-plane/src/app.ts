@@ -15,6 +15,7 @@ import { Deployments } from './deployments/index.ts';
 import { deploymentReportKind } from './deployments/report.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
 import { Environments } from './environments/builder.ts';
+import { definingFilesOf } from './environments/bundle-files.ts';
 import { Executor } from './executor/executor.ts';
 import { cacheDirName, WorkingCopies } from './executor/working-copies.ts';
 import { Janitor } from './files/janitor.ts';
@@ -122,6 +123,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       limits: config.runLimits.max,
       timeoutMs: config.packages.buildTimeoutSeconds * 1000,
       killGraceMs: config.killGraceSeconds * 1000,
+      budgetBytes: config.packages.cacheBytes,
       log: app.log,
     });
     const deployments = new Deployments({
@@ -161,6 +163,8 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       outbox,
       launcher,
       environments,
+      environmentFiles: async (workspaceId, deploymentId) =>
+        definingFilesOf(await deployments.openBundle(workspaceId, deploymentId)),
       janitor,
       runs: {
         capacity: config.capacity,

@@ -64,7 +64,13 @@ export interface DataPlaneConfig {
   /** Between SIGTERM and SIGKILL when a run is stopped. */
   killGraceSeconds: number;
   /** Where environments are built from (the region's mirror, a directory of wheels), and how long a build may take. */
-  packages: { pipIndexUrl?: string; pipFindLinks: string[]; npmRegistry?: string; buildTimeoutSeconds: number };
+  packages: {
+    pipIndexUrl?: string;
+    pipFindLinks: string[];
+    npmRegistry?: string;
+    buildTimeoutSeconds: number;
+    cacheBytes: number;
+  };
   /**
    * How long an instance of this data plane may go unseen (each one notes itself every
    * 5 s) before the others take it for dead: its runs end here as abandoned, and its
@@ -181,6 +187,11 @@ export const DataPlaneEnv = Type.Object({
     default: 900,
     minimum: 1,
     description: 'How long an environment’s build may take before the deployment is refused.',
+  }),
+  SOV_ENVIRONMENT_CACHE_BYTES: WholeNumber({
+    default: 10 * 1024 ** 3,
+    description:
+      'Disk the built environments may take; past it the least recently used are removed (built again when needed).',
   }),
   SOV_INSTANCE_STALE_SECONDS: WholeNumber({
     default: 30,
@@ -411,6 +422,7 @@ export function configFromEnv(env: Environment = process.env): DataPlaneConfig {
           .map((p) => resolve(p)),
         ...(v.SOV_NPM_REGISTRY === undefined ? {} : { npmRegistry: v.SOV_NPM_REGISTRY }),
         buildTimeoutSeconds: v.SOV_BUILD_TIMEOUT_SECONDS,
+        cacheBytes: v.SOV_ENVIRONMENT_CACHE_BYTES,
       },
       instanceStaleSeconds: v.SOV_INSTANCE_STALE_SECONDS,
       maxBundleBytes: v.SOV_MAX_BUNDLE_BYTES,

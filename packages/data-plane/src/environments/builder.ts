@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -9,7 +9,7 @@ import { HttpProblem } from '@sovereign/server-kit/http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Launcher, Mount } from '../launch/launcher.ts';
 import type { RunLimits } from '../launch/limits.ts';
-import type { EnvironmentKind, EnvironmentSpec, PackageSources } from './definition.ts';
+import { type EnvironmentKind, type EnvironmentSpec, environmentsOf, type PackageSources } from './definition.ts';
 
 /** Where a jailed run finds its environments: in the jail's own tmpfs, the same path for a build and its runs. */
 const jailMounts: Record<EnvironmentKind, string> = {
@@ -32,7 +32,18 @@ export interface EnvironmentsOptions {
   limits: RunLimits;
   timeoutMs: number;
   killGraceMs: number;
+  /** The most the built environments may take on disk; past it, the least recently used that no run uses go. */
+  budgetBytes: number;
   log: FastifyBaseLogger;
+}
+
+/** A job's environments as its deployment recorded them. */
+export type EnvironmentRef = { kind: EnvironmentKind; digest: string };
+
+/** What a run holds while it runs: its environments are not swept from under it. */
+export interface HeldEnvironments {
+  use: EnvironmentUse;
+  release(): void;
 }
 
 /** A build that failed: the deployment is refused with the end of its log, and nothing is kept. */
@@ -62,6 +73,8 @@ export interface EnvironmentUse {
 export class Environments {
   readonly #o: EnvironmentsOptions;
   readonly #building = new Map<string, Promise<void>>();
+  /** Digests in use by runs of this instance, with how many. */
+  readonly #inUse = new Map<string, number>();
 
   constructor(options: EnvironmentsOptions) {
     this.#o = options;
@@ -107,8 +120,78 @@ export class Environments {
     return built;
   }
 
+  /**
+   * A run's environments, held until release(): each is built already, or built again
+   * here from its deployment's files (`files`, read from the bundle only then) when the
+   * cache let it go.
+   */
+  async hold(refs: readonly EnvironmentRef[], files: () => Promise<Map<string, Buffer>>): Promise<HeldEnvironments> {
+    const digests: EnvironmentRef[] = [];
+    let specs: EnvironmentSpec[] | undefined;
+    for (const ref of refs) {
+      if (await this.#built(ref.digest)) {
+        const now = new Date();
+        await utimes(join(this.#dir(ref.digest), completeMarker), now, now).catch(() => {});
+        digests.push(ref);
+        continue;
+      }
+      specs ??= environmentsOf(await files(), this.#o.sources);
+      // Built from the same files with the data plane's package sources of today.
+      const spec = specs.find((candidate) => candidate.kind === ref.kind);
+      if (spec === undefined)
+        throw new Error(`the deployment no longer holds the files of its ${ref.kind} environment`);
+      this.#o.log.info({ digest: spec.digest, kind: spec.kind }, 'building an environment again for a run');
+      await this.ensure([spec]);
+      digests.push({ kind: spec.kind, digest: spec.digest });
+    }
+    for (const { digest } of digests) this.#inUse.set(digest, (this.#inUse.get(digest) ?? 0) + 1);
+    let released = false;
+    return {
+      use: this.use(digests),
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const { digest } of digests) {
+          const left = (this.#inUse.get(digest) ?? 1) - 1;
+          if (left > 0) this.#inUse.set(digest, left);
+          else this.#inUse.delete(digest);
+        }
+      },
+    };
+  }
+
+  /**
+   * Keeps the built environments within their budget: the least recently used go first
+   * (a deploy or a run that finds one built marks it used), never one a run of this
+   * instance holds or one just built. A run of another instance that needs one removed
+   * builds it again.
+   */
+  async sweep(keep: ReadonlySet<string> = new Set()): Promise<void> {
+    const entries: Array<{ digest: string; dir: string; bytes: number; usedAt: number }> = [];
+    for (const name of await readdir(this.#o.root).catch(() => [] as string[])) {
+      if (name.startsWith('.')) continue;
+      const dir = join(this.#o.root, name);
+      const marker = join(dir, completeMarker);
+      const info = await stat(marker).catch(() => undefined);
+      if (info === undefined) continue;
+      const facts = JSON.parse(await readFile(marker, 'utf8').catch(() => '{}')) as { bytes?: number };
+      entries.push({ digest: `sha256:${name}`, dir, bytes: facts.bytes ?? 0, usedAt: info.mtimeMs });
+    }
+    let total = entries.reduce((sum, entry) => sum + entry.bytes, 0);
+    entries.sort((a, b) => a.usedAt - b.usedAt);
+    for (const entry of entries) {
+      if (total <= this.#o.budgetBytes) break;
+      if (keep.has(entry.digest) || this.#inUse.has(entry.digest) || this.#building.has(entry.digest)) continue;
+      // Its marker first: from then on it counts as not built, and a run builds it again.
+      await rm(join(entry.dir, completeMarker), { force: true });
+      await rm(entry.dir, { recursive: true, force: true });
+      total -= entry.bytes;
+      this.#o.log.info({ digest: entry.digest, bytes: entry.bytes }, 'environment removed from the cache');
+    }
+  }
+
   /** What a run of a job with these environments is given. */
-  use(environments: ReadonlyArray<{ kind: EnvironmentKind; digest: string }>): EnvironmentUse {
+  use(environments: readonly EnvironmentRef[]): EnvironmentUse {
     const use: EnvironmentUse = { mounts: [], pathPrefix: [], env: {} };
     for (const { kind, digest } of environments) {
       const host = this.#dir(digest);
@@ -187,9 +270,10 @@ export class Environments {
         o.log.info({ digest: spec.digest, kind: spec.kind, exitCode: ending.exitCode }, 'environment build failed');
         throw new EnvironmentBuildFailedProblem(spec.kind, why, log);
       }
+      const bytes = await sizeOf(dir);
       await writeFile(
         join(dir, completeMarker),
-        `${JSON.stringify({ kind: spec.kind, digest: spec.digest, builtAt: new Date().toISOString() })}\n`,
+        `${JSON.stringify({ kind: spec.kind, digest: spec.digest, builtAt: new Date().toISOString(), bytes })}\n`,
       );
       if (jailed) {
         await rename(dir, final).catch(async (error: NodeJS.ErrnoException) => {
@@ -198,7 +282,10 @@ export class Environments {
           await rm(dir, { recursive: true, force: true });
         });
       }
-      o.log.info({ digest: spec.digest, kind: spec.kind, ms: Date.now() - started }, 'environment built');
+      o.log.info({ digest: spec.digest, kind: spec.kind, bytes, ms: Date.now() - started }, 'environment built');
+      await this.sweep(new Set([spec.digest])).catch((error: unknown) => {
+        o.log.warn({ err: error }, 'could not sweep the environments');
+      });
     } catch (error) {
       await rm(dir, { recursive: true, force: true }).catch(() => {});
       throw error;
@@ -206,6 +293,16 @@ export class Environments {
       await slot.release().catch(() => {});
     }
   }
+}
+
+/** The bytes a directory's files take (links not followed). */
+async function sizeOf(dir: string): Promise<number> {
+  let bytes = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    bytes += (await lstat(join(entry.parentPath, entry.name)).catch(() => undefined))?.size ?? 0;
+  }
+  return bytes;
 }
 
 function shellWord(value: string): string {

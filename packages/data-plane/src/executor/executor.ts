@@ -6,7 +6,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Agent } from '../agent/agent.ts';
 import type { ControlPlaneClient } from '../agent/control-plane-client.ts';
 import { defaultIdleTimeoutSeconds, type ManifestJob } from '../deployments/index.ts';
-import type { Environments } from '../environments/builder.ts';
+import type { Environments, HeldEnvironments } from '../environments/builder.ts';
 import type { Janitor } from '../files/janitor.ts';
 import type { LiveInteractive } from '../interactive/gateway.ts';
 import { IdleWatch } from '../interactive/idle.ts';
@@ -39,6 +39,8 @@ export interface ExecutorOptions {
   launcher: Launcher;
   /** The environments deployments declared, built in the region: a run gets its job's, read-only. */
   environments?: Environments;
+  /** The files that define a deployment's environments, from its bundle: to build one again that the cache let go. */
+  environmentFiles?: (workspaceId: string, deploymentId: string) => Promise<Map<string, Buffer>>;
   /** Walks run directories off the main thread. */
   janitor: Janitor;
   runs: {
@@ -269,6 +271,7 @@ export class Executor {
     const { run } = active;
     const { db } = this.#o;
     let slot: RunSlot | undefined;
+    let held: HeldEnvironments | undefined;
     try {
       // Everything the start needs is asked for at once, the database first, so that a
       // PostgreSQL server works on the queries while this thread prepares the run. Where
@@ -294,7 +297,17 @@ export class Executor {
       );
       if (job === undefined) return await fail('job_missing');
       const limits = resolveLimits(job.limits, this.#o.runs.limits);
-      const environment = this.#o.environments?.use(job.environments ?? []);
+      const files = this.#o.environmentFiles;
+      try {
+        held =
+          job.environments === undefined || files === undefined
+            ? undefined
+            : await this.#o.environments?.hold(job.environments, () => files(run.workspaceId, run.deploymentId));
+      } catch (error) {
+        this.#o.log.error({ runId: run.runId, err: error }, 'could not build the run’s environment');
+        return await fail('environment_failed');
+      }
+      const environment = held?.use;
       try {
         slot = await this.#o.launcher.acquire({
           runId: run.runId,
@@ -420,6 +433,7 @@ export class Executor {
       await slot?.release().catch((error: unknown) => {
         this.#o.log.warn({ runId: run.runId, err: error }, 'could not free the run’s sandbox');
       });
+      held?.release();
     }
   }
 
