@@ -57,6 +57,7 @@ describe(`environments built in the region from lock files, real processes [${ta
 
   before(async () => {
     wheelhouse = await mkdtemp(join(tmpdir(), 'sov-wheels-'));
+    buildWheel(wheelhouse, 'sovereign-demo-extra', '2.0.0', { 'sovereign_demo_extra.py': 'NAME = "extra"\n' });
     buildWheel(wheelhouse, 'sovereign-demo-transform', '1.0.0', {
       'sovereign_demo_transform/__init__.py':
         'def normalise(row):\n    return {key.lower(): value.strip() for key, value in row.items()}\n',
@@ -199,6 +200,37 @@ describe(`environments built in the region from lock files, real processes [${ta
     const run = await runToEnd(jobs.check as string);
     assert.equal(run.status, 'succeeded', run.lines.join('\n'));
     assert.deepEqual(run.lines, ['"42" is a number', '"forty-two" is not a number', '7 is a number']);
+  });
+
+  it('gives a job the environment of its own directory (environment:), apart from the project’s', async () => {
+    const probe = (name: string) =>
+      `python3 -c "import importlib.util as u; print('${name}:', *(m for m in ('sovereign_demo_transform', 'sovereign_demo_extra') if u.find_spec(m)))"`;
+    const files = {
+      'sovereign.yaml': `jobs:\n  - name: main\n    run: ${JSON.stringify(probe('main'))}\n  - name: reporting\n    environment: envs/reporting\n    run: ${JSON.stringify(probe('reporting'))}\n`,
+      'requirements.txt': 'sovereign-demo-transform==1.0.0\n',
+      'envs/reporting/requirements.txt': 'sovereign-demo-extra==2.0.0\n',
+    };
+    const deployed = await deploy(files);
+    assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
+    assert.equal(deployed.body.environments.length, 2, 'two environments, one per directory');
+    const { jobs } = await platform.deploy(t.token, t.workspace.workspaceId, files);
+    const main = await runToEnd(jobs.main as string);
+    assert.deepEqual(main.lines, ['main: sovereign_demo_transform']);
+    const reporting = await runToEnd(jobs.reporting as string);
+    assert.deepEqual(reporting.lines, ['reporting: sovereign_demo_extra'], 'its own packages, not the project’s');
+
+    const refused = await deploy({
+      ...files,
+      'sovereign.yaml': files['sovereign.yaml'].replace('envs/reporting', 'envs/nowhere'),
+    });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.equal(refused.body.code, 'manifest_invalid');
+    assert.deepEqual(refused.body.errors, [
+      {
+        path: 'jobs[1].environment',
+        message: 'envs/nowhere holds no requirements.txt, nor a package.json with its package-lock.json',
+      },
+    ]);
   });
 
   it('keeps the cache within its budget, and builds a swept environment again for the run that needs it', async () => {

@@ -6,7 +6,7 @@ import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar';
-import { definingFiles } from '../environments/definition.ts';
+import { isDefiningFile } from '../environments/definition.ts';
 import { MemoryReleaser } from '../memory/release.ts';
 import {
   BundleInvalidProblem,
@@ -40,13 +40,14 @@ export interface ReceivedBundle {
   unpackedBytes: number;
   /** `sovereign.yaml` from the bundle's root, as UTF-8 text. */
   manifestText: string;
-  /** The files at the bundle's root that define its environment (requirements.txt, package.json...), when regular files. */
+  /** The files that may define an environment (requirements.txt, package.json...), by path, when regular files. */
   environmentFiles: Map<string, Buffer>;
 }
 
 /** A file that defines an environment is read whole; a lock file larger than this is refused. */
 const maxDefiningFileBytes = 16 * 1024 * 1024;
-const definingNames: ReadonlySet<string> = new Set(definingFiles);
+/** Files that may define an environment, read at most: a bundle of a thousand lock files is not a project. */
+const maxDefiningFiles = 100;
 
 const allowedTypes = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
 const fileTypes = new Set(['File', 'OldFile', 'ContiguousFile']);
@@ -224,13 +225,21 @@ async function scanBundle(path: string, compressedBytes: number, limits: BundleL
     if (entry.type === 'SymbolicLink') symlinks.set(path, entry.linkpath ?? '');
     if (entry.type === 'Link') hardlinks.push({ path, raw, target: entry.linkpath ?? '' });
     if (path === 'sovereign.yaml') readManifest(entry);
-    else if (definingNames.has(path)) readDefiningFile(entry, path);
+    else if (isDefiningFile(path)) readDefiningFile(entry, path);
   }
 
   function readDefiningFile(entry: tar.ReadEntry, path: string): void {
     // The last entry of that name is the one unpacked; a link or a directory defines nothing.
     environmentFiles.delete(path);
     if (!fileTypes.has(entry.type)) return;
+    if (environmentFiles.size >= maxDefiningFiles) {
+      findings.add(
+        findings.unsafe,
+        path,
+        `is one more than the ${maxDefiningFiles} requirements and package files a bundle may hold`,
+      );
+      return;
+    }
     if (entry.size > maxDefiningFileBytes) {
       findings.add(findings.unsafe, path, `is larger than ${maxDefiningFileBytes} bytes`);
       return;

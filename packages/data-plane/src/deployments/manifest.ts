@@ -35,8 +35,10 @@ export interface ManifestJob extends JobMetadata {
   limits?: RequestedLimits;
   /** `none`: the job has no network at all; absent: it reaches the world, never this machine (R9). */
   network?: 'outside' | 'none';
+  /** `environment:` the directory of the bundle its environment is defined in (the project's root when absent). */
+  environmentDir?: string;
   /** The environments its deployment declares, built in the region: its runs find them mounted read-only. */
-  environments?: Array<{ kind: 'python' | 'node'; digest: string }>;
+  environments?: Array<{ kind: 'python' | 'node'; digest: string; dir?: string }>;
 }
 
 export type ManifestResult =
@@ -90,6 +92,7 @@ const jobKeys = new Set([
   'max_running',
   'limits',
   'network',
+  'environment',
   ...interactiveKeys,
 ]);
 const limitNames = new Map(Object.entries(limitKeys).map(([name, keys]) => [keys.yaml, name as LimitName]));
@@ -386,6 +389,19 @@ export function parseManifest(text: string, options: { maxLimits?: RunLimits } =
     if (network !== 'outside' && network !== 'none') {
       fail(`${at}.network`, `${JSON.stringify(network)} must be outside (the default) or none`);
     }
+    // A directory of the bundle holding the job's own requirements.txt or package.json and
+    // lock, in place of the project's (as dltHub's dependency groups).
+    let environmentDir: string | undefined;
+    if (job.environment !== undefined && job.environment !== null) {
+      const dir = typeof job.environment === 'string' ? job.environment.replace(/^\.\//, '').replace(/\/+$/, '') : '';
+      if (
+        dir === '' ||
+        dir.startsWith('/') ||
+        dir.split('/').some((part) => part === '..' || part === '.' || part === '')
+      ) {
+        fail(`${at}.environment`, 'must be a directory of the project, such as envs/reporting');
+      } else environmentDir = dir;
+    }
 
     jobs.push({
       name: String(name),
@@ -401,6 +417,7 @@ export function parseManifest(text: string, options: { maxLimits?: RunLimits } =
       ...(interactive ? { idleTimeoutSeconds, stripPrefix: stripPrefix === true } : {}),
       ...(limits === undefined || Object.keys(limits).length === 0 ? {} : { limits }),
       ...(network === 'none' ? { network: 'none' as const } : {}),
+      ...(environmentDir === undefined ? {} : { environmentDir }),
     });
   }
 

@@ -4,12 +4,12 @@ import type { Readable } from 'node:stream';
 import { type DeploymentReport, type JobMetadata, protocolVersion } from '@sovereign/contract';
 import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import type { Environments } from '../environments/builder.ts';
-import { environmentsOf, type PackageSources } from '../environments/definition.ts';
+import { type EnvironmentSpec, environmentsOf, type PackageSources } from '../environments/definition.ts';
 import type { RunLimits } from '../launch/limits.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 import type { Row, With } from '../storage/tables.ts';
 import { type BundleLimits, receiveBundle } from './bundle.ts';
-import { DeploymentNotFoundProblem, ManifestInvalidProblem } from './errors.ts';
+import { DeploymentNotFoundProblem, type Finding, ManifestInvalidProblem } from './errors.ts';
 import { jobMetadata, type ManifestJob, parseManifest } from './manifest.ts';
 
 export interface JobChanges {
@@ -161,10 +161,7 @@ export class Deployments {
       if (!manifest.ok) throw new ManifestInvalidProblem(manifest.errors);
       const result = { dryRun: options.dryRun, digest: bundle.digest, sizeBytes: bundle.sizeBytes };
       const jobs = manifest.metadata;
-      const specs = this.#environments === undefined ? [] : environmentsOf(bundle.environmentFiles, this.#sources);
-      const refs = specs.map(({ kind, digest }) => ({ kind, digest }));
-      const storedJobs =
-        refs.length === 0 ? manifest.jobs : manifest.jobs.map((job) => ({ ...job, environments: refs }));
+      const { specs, storedJobs } = this.#environmentsOf(manifest.jobs, bundle.environmentFiles);
       if (options.dryRun) {
         const current = await this.#newest(this.#db, workspaceId);
         const missing = new Set((await this.#environments?.missing(specs))?.map((spec) => spec.digest));
@@ -230,6 +227,37 @@ export class Deployments {
       await rm(bundle.tempPath, { force: true });
       if (stored !== undefined) await this.#store.delete(stored);
     }
+  }
+
+  /**
+   * The environments the jobs need (the root's, or each job's own directory's), each once,
+   * and the jobs with theirs. A job naming a directory that defines none is refused.
+   */
+  #environmentsOf(jobs: ManifestJob[], files: ReadonlyMap<string, Buffer>) {
+    if (this.#environments === undefined) return { specs: [], storedJobs: jobs };
+    const specs = new Map<string, EnvironmentSpec>();
+    const byDir = new Map<string, EnvironmentSpec[]>();
+    const problems: Finding[] = [];
+    const storedJobs = jobs.map((job, i) => {
+      const dir = job.environmentDir ?? '';
+      let found = byDir.get(dir);
+      if (found === undefined) {
+        found = environmentsOf(files, this.#sources, dir);
+        byDir.set(dir, found);
+      }
+      if (dir !== '' && found.length === 0) {
+        problems.push({
+          path: `jobs[${i}].environment`,
+          message: `${dir} holds no requirements.txt, nor a package.json with its package-lock.json`,
+        });
+      }
+      for (const spec of found) specs.set(spec.digest, spec);
+      if (found.length === 0) return job;
+      const environments = found.map(({ kind, digest }) => ({ kind, digest, ...(dir === '' ? {} : { dir }) }));
+      return { ...job, environments };
+    });
+    if (problems.length > 0) throw new ManifestInvalidProblem(problems);
+    return { specs: [...specs.values()], storedJobs };
   }
 
   async #newest(db: Queryable, workspaceId: string): Promise<DeploymentRow | undefined> {

@@ -37,8 +37,8 @@ export interface EnvironmentsOptions {
   log: FastifyBaseLogger;
 }
 
-/** A job's environments as its deployment recorded them. */
-export type EnvironmentRef = { kind: EnvironmentKind; digest: string };
+/** A job's environments as its deployment recorded them (`dir`: defined in that directory of its bundle). */
+export type EnvironmentRef = { kind: EnvironmentKind; digest: string; dir?: string };
 
 /** What a run holds while it runs: its environments are not swept from under it. */
 export interface HeldEnvironments {
@@ -127,7 +127,7 @@ export class Environments {
    */
   async hold(refs: readonly EnvironmentRef[], files: () => Promise<Map<string, Buffer>>): Promise<HeldEnvironments> {
     const digests: EnvironmentRef[] = [];
-    let specs: EnvironmentSpec[] | undefined;
+    let bundleFiles: Map<string, Buffer> | undefined;
     for (const ref of refs) {
       if (await this.#built(ref.digest)) {
         const now = new Date();
@@ -135,9 +135,11 @@ export class Environments {
         digests.push(ref);
         continue;
       }
-      specs ??= environmentsOf(await files(), this.#o.sources);
+      bundleFiles ??= await files();
       // Built from the same files with the data plane's package sources of today.
-      const spec = specs.find((candidate) => candidate.kind === ref.kind);
+      const spec = environmentsOf(bundleFiles, this.#o.sources, ref.dir).find(
+        (candidate) => candidate.kind === ref.kind,
+      );
       if (spec === undefined)
         throw new Error(`the deployment no longer holds the files of its ${ref.kind} environment`);
       this.#o.log.info({ digest: spec.digest, kind: spec.kind }, 'building an environment again for a run');

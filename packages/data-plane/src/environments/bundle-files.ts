@@ -2,9 +2,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar';
-import { definingFiles } from './definition.ts';
-
-const wanted: ReadonlySet<string> = new Set(definingFiles);
+import { isDefiningFile } from './definition.ts';
 
 /**
  * The files that define a stored deployment's environments, read back from its bundle
@@ -16,7 +14,7 @@ export async function definingFilesOf(bundle: Readable): Promise<Map<string, Buf
   const parser = new tar.Parser({
     onReadEntry: (entry: tar.ReadEntry) => {
       const path = entry.path.replace(/^\.\//, '');
-      if (!wanted.has(path) || entry.type !== 'File') {
+      if (!isDefiningFile(path) || entry.type !== 'File') {
         entry.resume();
         return;
       }

@@ -36,8 +36,26 @@ function digestOf(kind: EnvironmentKind, files: Record<string, Buffer>, sources:
   return `sha256:${hash.digest('hex')}`;
 }
 
-/** The environments a bundle declares at its root (none, Python, Node, or both). */
-export function environmentsOf(files: ReadonlyMap<string, Buffer>, sources: PackageSources): EnvironmentSpec[] {
+/** Whether a bundle path names a file that may define an environment (at any depth: a job's own directory). */
+export function isDefiningFile(path: string): boolean {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  return (definingFiles as readonly string[]).includes(name);
+}
+
+/**
+ * The environments a directory of the bundle declares (none, Python, Node, or both): the
+ * root's by default, a job's own with `environment: <dir>`.
+ */
+export function environmentsOf(
+  bundleFiles: ReadonlyMap<string, Buffer>,
+  sources: PackageSources,
+  dir = '',
+): EnvironmentSpec[] {
+  const files = new Map<string, Buffer>();
+  for (const name of definingFiles) {
+    const content = bundleFiles.get(dir === '' ? name : `${dir}/${name}`);
+    if (content !== undefined) files.set(name, content);
+  }
   const specs: EnvironmentSpec[] = [];
   const requirements = files.get('requirements.txt');
   if (requirements !== undefined) {
