@@ -149,7 +149,10 @@ eachDatabase('backfills and intervals', (h) => {
       // In order: each claim's intervals come after those of the claims before it.
       const starts = handed.map((r) => r.intervalStart).sort();
       assert.ok((starts[0] as string) >= lastEnd, `round ${round}: ${starts} after ${lastEnd}`);
-      lastEnd = handed.map((r) => r.intervalEnd).sort().at(-1) as string;
+      lastEnd = handed
+        .map((r) => r.intervalEnd)
+        .sort()
+        .at(-1) as string;
       const going = active(await d.runsOf('sync'));
       most = Math.max(most, going.length);
       assert.ok(going.length <= 2, `round ${round}: ${going.length} runs active at once`);
