@@ -156,11 +156,15 @@ eachDatabase('backfills and intervals', (h) => {
       const going = active(await d.runsOf('sync'));
       most = Math.max(most, going.length);
       assert.ok(going.length <= 2, `round ${round}: ${going.length} runs active at once`);
-      await d.events(
-        handed.flatMap((r) => [
-          { runId: r.runId, seq: 1, status: 'running' as const },
-          { runId: r.runId, seq: 2, status: 'succeeded' as const, exitCode: 0, reasonCode: 'exit_zero' as const },
-        ]),
+      // Each run's end in a request of its own, at once: two ends race for the next
+      // interval (as on two control plane replicas), and each interval still runs once.
+      await Promise.all(
+        handed.map((r) =>
+          d.events([
+            { runId: r.runId, seq: 1, status: 'running' },
+            { runId: r.runId, seq: 2, status: 'succeeded', exitCode: 0, reasonCode: 'exit_zero' },
+          ]),
+        ),
       );
     }
     assert.equal(most, 2);
@@ -230,6 +234,24 @@ eachDatabase('backfills and intervals', (h) => {
         ['2026-10-25T23:00:00.000Z', '2026-10-26T23:00:00.000Z'],
       ],
     );
+  });
+
+  it('queues a run the job’s own max_running held back at the next scheduler tick', async () => {
+    const d = await deployed(h(), [job('single', { trigger: { type: 'cron', cron: '0 0 * * *' }, maxRunning: 1 })]);
+    const manual = await h().expect(200, 'POST', `/jobs/${d.jobIds.single}/runs`, { token: d.t.people.member.token });
+    const created = await d.backfill('single', { from: '2026-11-01T00:00:00Z', to: '2026-11-03T00:00:00Z' });
+    assert.deepEqual([created.body.toRun, created.body.active, created.body.waiting], [2, 0, 2], created.text);
+    const [claimed] = (await d.claim()).runs as Array<{ runId: string }>;
+    assert.equal(claimed?.runId, manual.runId);
+    await d.events([{ runId: manual.runId, seq: 1, status: 'succeeded', exitCode: 0, reasonCode: 'exit_zero' }]);
+    assert.equal(
+      (await d.getBackfill(created.body.backfillId)).active,
+      0,
+      'the manual run’s end is not the backfill’s',
+    );
+    await h().plane.scheduler.tick();
+    const ticked = await d.getBackfill(created.body.backfillId);
+    assert.deepEqual([ticked.active, ticked.waiting, ticked.status], [1, 1, 'running']);
   });
 
   it('refuses a range that is empty or too large, and a job without intervals, with 422 and a stable code', async () => {

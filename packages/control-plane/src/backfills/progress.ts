@@ -12,7 +12,8 @@ import { countActiveRuns, finishBackfill, lockBackfill, nextIntervals, setInterv
  * callers (two control plane replicas) take turns, so neither sees room the other took.
  *
  * Lock order, everywhere: a run's row, then its backfill's row, then the job's advisory
- * lock of runsAtLimit; a run's end locks the backfill before it queues a retry.
+ * lock of runsAtLimit; a run's end locks the backfill before it queues a retry, and a
+ * cancel of the backfill locks its queued runs after it with SKIP LOCKED (never waiting).
  */
 export async function advanceBackfill(tx: Queryable, backfillId: string, wakes: Wakes, now: Date): Promise<void> {
   const backfill = await lockBackfill(tx, backfillId);

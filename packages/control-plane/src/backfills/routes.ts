@@ -204,12 +204,13 @@ export async function backfillRoutes(app: App, deps: Deps) {
       const wakes: Wakes = new Set();
       const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const found = await backfillFor(tx, principal, request.params.backfillId, 'member');
-        // The lock order of backfills/progress.ts: its runs, then the backfill.
-        const queued = await lockQueuedRuns(tx, found.backfill_id);
+        // The backfill first: whoever queues its runs holds it, so none is queued after this.
         const backfill = await lockBackfill(tx, found.backfill_id);
         if (backfill?.status === 'running') {
           await finishBackfill(tx, found.backfill_id, 'cancelled', deps.now());
-          for (const runId of queued) {
+          // Runs another transaction holds are skipped, never waited for (a run's end locks
+          // its run, then this backfill): one being claimed runs, one being cancelled ends.
+          for (const runId of await lockQueuedRuns(tx, found.backfill_id)) {
             await endRun(tx, runId, 'cancelled', { reasonCode: 'cancelled', at: deps.now() }, wakes, deps.now());
           }
         }

@@ -49,9 +49,15 @@ export async function listJobBackfills(db: Queryable, jobId: string, limit: numb
   );
 }
 
-/** A backfill, its row locked until the transaction ends: whoever queues its runs holds it. */
+/**
+ * A backfill, its row locked until the transaction ends: whoever queues its runs holds it.
+ * FOR NO KEY UPDATE, not FOR UPDATE: a transaction that updates a run twice (running,
+ * then ended, in one batch of events) holds a key-share lock on the run's backfill from
+ * the foreign key's check, and two such transactions each waiting to turn theirs into
+ * FOR UPDATE deadlocked (seen on PostgreSQL with two run ends at once).
+ */
 export async function lockBackfill(tx: Queryable, backfillId: string): Promise<BackfillsTable | undefined> {
-  const [row] = await tx.query<BackfillsTable>('SELECT * FROM backfills WHERE backfill_id = $1 FOR UPDATE', [
+  const [row] = await tx.query<BackfillsTable>('SELECT * FROM backfills WHERE backfill_id = $1 FOR NO KEY UPDATE', [
     backfillId,
   ]);
   return row;
@@ -172,10 +178,13 @@ export async function listRunningBackfills(db: Queryable): Promise<string[]> {
   return rows.map((r) => r.backfill_id);
 }
 
-/** A backfill's queued runs, locked until the transaction ends (a cancel ends them). */
+/**
+ * A backfill's queued runs, locked until the transaction ends (a cancel ends them); those
+ * another transaction holds (a claim, a cancel of the run) are skipped, not waited for.
+ */
 export async function lockQueuedRuns(tx: Queryable, backfillId: string): Promise<string[]> {
   const rows = await tx.query<Pick<RunsTable, 'run_id'>>(
-    `SELECT run_id FROM runs WHERE backfill_id = $1 AND status = 'queued' ORDER BY run_id FOR UPDATE`,
+    `SELECT run_id FROM runs WHERE backfill_id = $1 AND status = 'queued' ORDER BY run_id FOR UPDATE SKIP LOCKED`,
     [backfillId],
   );
   return rows.map((r) => r.run_id);
