@@ -883,7 +883,7 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
       '2026-11-04',
     ]);
     assert.equal(bad.code, 2, bad.stderr);
-    assert.match(bad.stderr, /--from "yesterday" is not a date/);
+    assert.match(bad.stderr, /The range’s start "yesterday" is not a date/);
   });
 
   it('manages organizations and workspaces, cancels a run, removes a variable (runs last: it adds an organization)', async () => {

@@ -12,7 +12,7 @@ import { act, argsOf } from './command.ts';
  * A --from or --to: a date (its midnight, UTC) or a date and time (UTC unless it names
  * an offset), as the API takes it.
  */
-export function parseInstant(flag: string, given: string): string {
+export function parseInstant(end: 'start' | 'end', given: string): string {
   const text = /^\d{4}-\d{2}-\d{2}$/.test(given)
     ? `${given}T00:00:00Z`
     : /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(given)
@@ -21,8 +21,8 @@ export function parseInstant(flag: string, given: string): string {
   const at = Date.parse(text);
   if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || Number.isNaN(at)) {
     throw new UsageError(
-      `${flag} "${given}" is not a date or a date and time.`,
-      'Write 2026-11-01, 2026-11-01T06:00 (UTC) or 2026-11-01T06:00+01:00.',
+      `The range’s ${end} "${given}" is not a date or a date and time.`,
+      'Give --from and --to as 2026-11-01 (midnight UTC), 2026-11-01T06:00 (UTC) or 2026-11-01T06:00+01:00.',
     );
   }
   return new Date(at).toISOString();
@@ -133,8 +133,8 @@ consecutive fire times in the job's time zone, an every schedule's steps), withi
         if (!Number.isInteger(maxRunning) || maxRunning < 1 || maxRunning > 10) {
           throw new UsageError('--max-running is a number from 1 to 10.');
         }
-        const from = parseInstant('--from', opts.from);
-        const to = parseInstant('--to', opts.to);
+        const from = parseInstant('start', opts.from);
+        const to = parseInstant('end', opts.to);
         const cp = await ctx.controlPlane();
         const found = await findJob(cp, await ctx.workspace(), given);
         const b = await cp.createBackfill(found.jobId, {
