@@ -117,7 +117,9 @@ export function backfillCommands(program: Command, job: Command): void {
       `
 The intervals are the schedule's own, as its scheduled runs cover them (a cron's
 consecutive fire times in the job's time zone, an every schedule's steps), within
-[--from, --to]. Each run sees its interval as SOV_INTERVAL_START and SOV_INTERVAL_END.`,
+[--from, --to]. Each run sees its interval as SOV_INTERVAL_START and SOV_INTERVAL_END.
+With --follow, the exit code says how it ended: 0 every run succeeded, 10 a run did
+not, 12 the backfill was cancelled.`,
     )
     .action(
       act(async (ctx, command) => {
