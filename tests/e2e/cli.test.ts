@@ -836,6 +836,56 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
     assert.match(traversal.stderr, /"\.\.\/\.\.\/etc\/passwd" is not an output's path/);
   });
 
+  it('backfills a daily job: one run per day, two at a time, each seeing its interval; again, nothing to run', async () => {
+    const config = join(scratch, 'human'); // signed in; workspace pipes made by the test before
+    const project = join(scratch, 'daily');
+    await cp(hello, project, { recursive: true });
+    await writeFile(
+      join(project, 'sovereign.yaml'),
+      'jobs:\n  - name: sync\n    run: echo "from $SOV_INTERVAL_START to $SOV_INTERVAL_END"\n    schedule: "0 0 * * *"\n',
+    );
+    await sovOk(config, ['-w', 'pipes', 'deploy', project, '--yes']);
+    const args = ['-w', 'pipes', 'job', 'backfill', 'sync', '--from', '2026-11-01', '--to', '2026-11-04'];
+    const followed = await sov(config, [...args, '--follow']);
+    assert.equal(followed.code, 0, `every run succeeded\n${followed.stderr}`);
+    assertPlain(followed, 'backfill --follow');
+    assert.match(
+      followed.stderr,
+      /^Backfill [0-9a-f]{8} of sync: 3 intervals, 3 to run \(0 already succeeded\), 2 at a time$/m,
+    );
+    assert.match(followed.stderr, /^Backfill [0-9a-f]{8} of sync done: 3 succeeded, 0 failed\.$/m);
+    const listed = await sovOk(config, ['-w', 'pipes', 'run', 'list', '--job', 'sync']);
+    for (const day of ['2026-11-01 → 2026-11-02', '2026-11-02 → 2026-11-03', '2026-11-03 → 2026-11-04']) {
+      assert.match(listed.stdout, new RegExp(`sync\\s+succeeded\\s+backfill .*${day}`), listed.stdout);
+    }
+    const runs = parsed(await sovOk(config, ['-w', 'pipes', '--json', 'run', 'list', '--job', 'sync'])).data;
+    const info = await sovOk(config, ['-w', 'pipes', 'run', 'info', runs[0].runId]);
+    assert.match(info.stdout, /^interval\s+2026-11-0\d → 2026-11-0\d$/m);
+    const logs = await sovOk(config, ['-w', 'pipes', 'logs', runs[0].runId]);
+    assert.equal(logs.stdout.trim(), `from ${runs[0].intervalStart} to ${runs[0].intervalEnd}`);
+
+    // The same range again: every day already succeeded.
+    const again = parsed(await sovOk(config, ['-w', 'pipes', '--json', ...args]));
+    assert.deepEqual([again.intervals, again.toRun, again.skipped, again.status], [3, 0, 3, 'done']);
+    const list = await sovOk(config, ['-w', 'pipes', 'backfill', 'list', 'sync']);
+    assert.match(list.stdout, new RegExp(`${again.backfillId.slice(0, 8)}\\s+sync\\s+2026-11-01 → 2026-11-04\\s+done`));
+    const shown = await sovOk(config, ['-w', 'pipes', 'backfill', 'info', again.backfillId.slice(0, 8)]);
+    assert.match(shown.stdout, /^intervals\s+3, 0 to run \(3 skipped\)$/m);
+    const bad = await sov(config, [
+      '-w',
+      'pipes',
+      'job',
+      'backfill',
+      'sync',
+      '--from',
+      'yesterday',
+      '--to',
+      '2026-11-04',
+    ]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /The range’s start "yesterday" is not a date/);
+  });
+
   it('manages organizations and workspaces, cancels a run, removes a variable (runs last: it adds an organization)', async () => {
     const config = join(scratch, 'human'); // signed in, current workspace demo
     const run = (args: string[]) => sovOk(config, args);

@@ -463,6 +463,47 @@ describe(`dashboard in a browser, logs straight from the data plane [${target.na
     await context.close();
   });
 
+  it('lists a job’s backfills on its page with their progress, and a run’s page shows its interval', async () => {
+    const jobs = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${ws}/jobs`, { token: t.token });
+    const check = jobs.data.find((j: { name: string }) => j.name === 'check');
+    // New Year in Berlin, twice: each run fails its first attempt on purpose, and its retry succeeds.
+    const backfill = await expectStatus(200, 'POST', `${platform.cp}/jobs/${check.jobId}/backfills`, {
+      token: t.token,
+      body: { from: '2023-12-31T23:00:00Z', to: '2025-12-31T23:00:00Z' },
+    });
+    assert.equal(backfill.toRun, 2);
+    await platform.waitFor(
+      async () =>
+        (await call('GET', `${platform.cp}/backfills/${backfill.backfillId}`, { token: t.token })).body.status ===
+        'done',
+      'the backfill to end',
+      60_000,
+    );
+    const context = await newContext(chromium.browser, 'desktop');
+    const page = await context.newPage();
+    await signIn(page, platform.controlPlane.url, t.email);
+    await page.goto(`${platform.controlPlane.url}/workspaces/${ws}/jobs/${check.jobId}`);
+    const row = page
+      .getByTestId('backfills')
+      .getByRole('row')
+      .filter({ hasText: backfill.backfillId.slice(0, 8) });
+    await row.waitFor();
+    const text = (await row.textContent()) ?? '';
+    assert.match(text, /2023-12-31 23:00 UTC → 2025-12-31 23:00 UTC/);
+    assert.match(text, /done/);
+    assert.match(text, /2\/2/, 'both intervals done');
+    const runs = await expectStatus(200, 'GET', `${platform.cp}/runs?jobId=${check.jobId}&limit=200`, {
+      token: t.token,
+    });
+    const run = runs.data.find(
+      (r: { backfillId: string | null; intervalStart: string }) =>
+        r.backfillId === backfill.backfillId && r.intervalStart === '2023-12-31T23:00:00.000Z',
+    );
+    await page.goto(`${platform.controlPlane.url}/runs/${run.runId}`);
+    assert.equal(await page.getByTestId('run-interval').textContent(), '2023-12-31 23:00 UTC → 2024-12-31 23:00 UTC');
+    await context.close();
+  });
+
   it('opens an interactive job’s app from its run page, on the app’s own origin, let in as the signed-in user', async () => {
     const context = await newContext(chromium.browser, 'desktop');
     const page = await context.newPage();

@@ -170,7 +170,8 @@ for (const target of databaseTargets()) {
         token: issued.token,
         raw: new Uint8Array(
           await packProject({
-            'sovereign.yaml': 'jobs:\n  - name: job\n    run: node job.js\n',
+            // Yearly, so it has intervals to backfill and never fires during the suite.
+            'sovereign.yaml': 'jobs:\n  - name: job\n    run: node job.js\n    schedule: "0 0 1 1 *"\n',
             'job.js': `require('node:fs').writeFileSync(process.env.SOV_OUTPUT_DIR + '/out.txt', 'out');
 require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, '{"n":1}');`,
           }),
@@ -226,6 +227,10 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, '{"n":1}');`,
       const exchanged = await expectStatus(200, 'POST', `${platform.controlPlaneUrl}${InternalPaths.token}`, {
         body: { client_id: plane.clientId, client_secret: plane.clientSecret },
       });
+      const backfill = await expectStatus(200, 'POST', `${platform.cp}/jobs/${c.jobId}/backfills`, {
+        token: c.t.token,
+        body: { from: '2024-01-01T00:00:00Z', to: '2025-01-01T00:00:00Z' },
+      });
       cp.token = c.t.token;
       cp.dataplaneToken = exchanged.access_token;
       cp.ids = {
@@ -238,6 +243,7 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, '{"n":1}');`,
         tokenId: c.scoped.tokenId,
         jobId: c.jobId,
         runId: c.runId,
+        backfillId: backfill.backfillId,
       };
     });
     after(async () => {

@@ -19,7 +19,12 @@ const project = {
     run: node binary.js
   - name: scribble
     run: sh scribble.sh
+  - name: yearly
+    run: sh interval.sh
+    schedule: "0 0 1 1 *"
 `,
+  'interval.sh':
+    'if test -n "$SOV_INTERVAL_START"; then echo "interval $SOV_INTERVAL_START $SOV_INTERVAL_END"; else echo "interval none"; fi\n',
   'hello.js': `
 const fs = require('node:fs');
 const state = JSON.parse(fs.readFileSync(process.env.SOV_STATE_FILE, 'utf8'));
@@ -201,6 +206,35 @@ describe(`deploy, run, follow logs, outputs and state, real processes [${target.
     const state = await call('GET', `${dp}/workspaces/${t.workspace.workspaceId}/jobs/binary/state`, { token });
     assert.equal(state.status, 404);
     assert.equal(state.body.code, 'state_not_found');
+  });
+
+  it('gives a backfilled run its interval as SOV_INTERVAL_START and SOV_INTERVAL_END, and a manual run none', async () => {
+    const backfill = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs.yearly}/backfills`, {
+      token: t.token,
+      body: { from: '2024-01-01T00:00:00Z', to: '2026-01-01T00:00:00Z' },
+    });
+    assert.deepEqual([backfill.intervals, backfill.toRun], [2, 2]);
+    await platform.waitFor(
+      async () =>
+        (await call('GET', `${platform.cp}/backfills/${backfill.backfillId}`, { token: t.token })).body.status ===
+        'done',
+      'the backfill to end',
+      30_000,
+    );
+    const runs = await expectStatus(200, 'GET', `${platform.cp}/runs?jobId=${jobs.yearly}`, { token: t.token });
+    const seen: string[] = [];
+    for (const run of runs.data) {
+      assert.equal(run.status, 'succeeded');
+      const logs = await expectStatus(200, 'GET', `${dp}/runs/${run.runId}/logs`, { token });
+      seen.push(...logs.data.map((l: { line: string }) => l.line));
+    }
+    assert.deepEqual(seen.sort(), [
+      'interval 2024-01-01T00:00:00.000Z 2025-01-01T00:00:00.000Z',
+      'interval 2025-01-01T00:00:00.000Z 2026-01-01T00:00:00.000Z',
+    ]);
+    const manual = await runToEnd('yearly');
+    const lines = manual.events.filter((e) => e.event === 'line').map((e) => e.data.line);
+    assert.deepEqual(lines, ['interval none'], 'a manual run covers no interval');
   });
 
   it('keeps state for deployed jobs only: an unknown job is job_not_found, an archived one is read-only', async () => {

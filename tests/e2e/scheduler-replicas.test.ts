@@ -33,6 +33,8 @@ describe('scheduler with two control plane replicas on one PostgreSQL [postgres]
   let dpToken: string;
   let workspaceId: string;
   let userId: string;
+  let organizationId: string;
+  let regionId: string;
 
   before(async () => {
     if (postgres === undefined) return;
@@ -72,11 +74,11 @@ describe('scheduler with two control plane replicas on one PostgreSQL [postgres]
       body: { email: 'admin@localhost', password: adminPassword },
     }));
     const me = await expectStatus(200, 'GET', `${b}/me`, { token: admin });
-    const organizationId = me.organizations[0].organizationId;
-    const { regionId } = await expectStatus(200, 'POST', `${a}/regions`, {
+    organizationId = me.organizations[0].organizationId;
+    ({ regionId } = await expectStatus(200, 'POST', `${a}/regions`, {
       token: admin,
       body: { name: 'eu', organizationId },
-    });
+    }));
     const plane = await expectStatus(200, 'POST', `${b}/dataplanes`, {
       token: admin,
       body: { name: 'eu-1', regionId },
@@ -177,5 +179,90 @@ describe('scheduler with two control plane replicas on one PostgreSQL [postgres]
       answer.runs.some((r: { runId: string }) => r.runId === run.runId),
       JSON.stringify(answer),
     );
+  });
+
+  it('runs a backfill through run ends on both replicas at once: each interval once, never more than two at a time', async () => {
+    const [a, b] = replicas.map((r) => r.url) as [string, string];
+    // A workspace of its own: the runs held above count against the first one's limit.
+    const ws = await expectStatus(200, 'POST', `${a}/api/public/v1/workspaces`, {
+      token: admin,
+      body: { name: 'backfill', organizationId, regionId },
+    });
+    await expectStatus(200, 'POST', `${b}${InternalPaths.deploymentReport}`, {
+      token: dpToken,
+      body: {
+        protocolVersion,
+        deploymentId: randomUUID(),
+        workspaceId: ws.workspaceId,
+        digest: `sha256:${'3'.repeat(64)}`,
+        sizeBytes: 1,
+        createdBy: userId,
+        createdAt: new Date().toISOString(),
+        jobs: [
+          {
+            name: 'daily',
+            kind: 'batch',
+            trigger: { type: 'cron', cron: '0 0 * * *' },
+            timezone: 'UTC',
+            timeoutSeconds: 60,
+            retries: 0,
+          },
+        ],
+      },
+    });
+    const jobs = await expectStatus(200, 'GET', `${a}/api/public/v1/workspaces/${ws.workspaceId}/jobs`, {
+      token: admin,
+    });
+    const jobId = jobs.data[0].jobId;
+    const backfill = await expectStatus(200, 'POST', `${b}/api/public/v1/jobs/${jobId}/backfills`, {
+      token: admin,
+      body: { from: '2026-11-01T00:00:00Z', to: '2026-11-11T00:00:00Z' },
+    });
+    assert.equal(backfill.toRun, 10);
+    const runsNow = async () =>
+      (await expectStatus(200, 'GET', `${a}/api/public/v1/runs?jobId=${jobId}&limit=200`, { token: admin }))
+        .data as Array<{ status: string; intervalStart: string }>;
+    const instances = [randomUUID(), randomUUID()];
+    for (let round = 0; round < 30; round++) {
+      // Each replica hands out and ends runs for an instance of its own, both at once.
+      const handed = await Promise.all(
+        [a, b].map(async (url, i) => {
+          const { runs } = await expectStatus(200, 'POST', `${url}${InternalPaths.claim}`, {
+            token: dpToken,
+            body: { protocolVersion, instanceId: instances[i], capacity: 1, waitMs: 0, heldRuns: [] },
+          });
+          return { url, instanceId: instances[i], runs: runs as Array<{ runId: string }> };
+        }),
+      );
+      if (handed.every((h) => h.runs.length === 0)) {
+        if ((await runsNow()).filter((r) => r.status === 'succeeded').length === 10) break;
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      const going = (await runsNow()).filter((r) => ['queued', 'claimed', 'running'].includes(r.status));
+      assert.ok(going.length <= 2, `${going.length} of its runs at once`);
+      await Promise.all(
+        handed.flatMap((h) =>
+          h.runs.map((run) =>
+            expectStatus(200, 'POST', `${h.url}${InternalPaths.runEvents}`, {
+              token: dpToken,
+              body: {
+                protocolVersion,
+                instanceId: h.instanceId,
+                events: [{ runId: run.runId, seq: 1, status: 'succeeded', exitCode: 0, at: new Date().toISOString() }],
+              },
+            }),
+          ),
+        ),
+      );
+    }
+    const runs = await runsNow();
+    assert.equal(runs.length, 10, 'one run per interval');
+    assert.equal(new Set(runs.map((r) => r.intervalStart)).size, 10, 'no interval twice');
+    assert.ok(runs.every((r) => r.status === 'succeeded'));
+    const done = await expectStatus(200, 'GET', `${a}/api/public/v1/backfills/${backfill.backfillId}`, {
+      token: admin,
+    });
+    assert.deepEqual([done.status, done.succeeded], ['done', 10]);
   });
 });

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseInstant } from '../src/commands/backfills.ts';
 import { progressLine } from '../src/deploy/progress.ts';
 import {
   bytes,
   colorEnabled,
   compactSeconds,
+  intervalText,
   keyValues,
   palette,
   relativeTime,
@@ -116,5 +118,21 @@ describe('human output', () => {
     output.note('a note');
     output.result({ ok: true }, () => output.line('human'));
     assert.deepEqual(written, ['{\n  "ok": true\n}\n']);
+  });
+
+  it('reads a backfill’s --from and --to as dates (midnight UTC) or times, and writes intervals as short as they read', () => {
+    assert.equal(parseInstant('start', '2026-11-01'), '2026-11-01T00:00:00.000Z');
+    assert.equal(parseInstant('start', '2026-11-01T06:30'), '2026-11-01T06:30:00.000Z');
+    assert.equal(parseInstant('start', '2026-11-01 06:30:15'), '2026-11-01T06:30:15.000Z');
+    assert.equal(parseInstant('end', '2026-11-01T06:30+01:00'), '2026-11-01T05:30:00.000Z');
+    for (const bad of ['yesterday', '2026-13-01', '1762000000', '']) {
+      assert.throws(() => parseInstant('end', bad), /The range’s end ".*" is not a date/);
+    }
+    assert.equal(intervalText('2026-11-01T00:00:00.000Z', '2026-11-02T00:00:00.000Z'), '2026-11-01 → 2026-11-02');
+    assert.equal(
+      intervalText('2026-03-28T01:00:00.000Z', '2026-03-29T01:00:00.000Z'),
+      '2026-03-28 01:00Z → 2026-03-29 01:00Z',
+    );
+    assert.equal(intervalText(null, null), undefined);
   });
 });

@@ -1,5 +1,6 @@
 import type {
   AnswerOf,
+  BackfillRequest,
   BodyOf,
   ControlPlaneRoutes,
   DataplaneCreateRequest,
@@ -220,6 +221,22 @@ export class ControlPlaneClient {
 
   cancel(runId: string) {
     return this.call('cancel', 'POST', '/runs/{runId}/cancel', { params: { runId } });
+  }
+
+  createBackfill(jobId: string, body: BackfillRequest) {
+    return this.call('createBackfill', 'POST', '/jobs/{jobId}/backfills', { params: { jobId }, body });
+  }
+
+  async backfills(jobId: string, signal?: AbortSignal) {
+    return (await this.call('backfills', 'GET', '/jobs/{jobId}/backfills', { params: { jobId }, signal })).data;
+  }
+
+  backfill(backfillId: string, signal?: AbortSignal) {
+    return this.call('backfill', 'GET', '/backfills/{backfillId}', { params: { backfillId }, signal });
+  }
+
+  cancelBackfill(backfillId: string) {
+    return this.call('cancelBackfill', 'POST', '/backfills/{backfillId}/cancel', { params: { backfillId } });
   }
 
   async apiKeys(signal?: AbortSignal) {

@@ -65,6 +65,13 @@ export const ErrorCode = {
   runNotFound: 'run_not_found',
   /** A job already has as many active runs as its manifest allows (`max_running`). */
   runLimitReached: 'run_limit_reached',
+  backfillNotFound: 'backfill_not_found',
+  /** A backfill's `from` is not before its `to` (422). */
+  backfillRangeInvalid: 'backfill_range_invalid',
+  /** A backfill's range holds more intervals of the schedule than one backfill may (422). */
+  backfillTooLarge: 'backfill_too_large',
+  /** A backfill of a job whose trigger has no intervals: manual, `after`, `once` (422). */
+  jobNotScheduled: 'job_not_scheduled',
 
   // Data plane credentials and protocol
   invalidClientCredentials: 'invalid_client_credentials',

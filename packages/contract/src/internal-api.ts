@@ -265,6 +265,9 @@ export const ClaimedRun = Type.Object({
   attempt: Type.Integer({ minimum: 1 }),
   timeoutSeconds: Type.Integer({ minimum: 1 }),
   leaseExpiresAt: Type.String({ format: 'date-time' }),
+  /** The interval a scheduled or backfilled run covers (SOV_INTERVAL_START/END); absent for others. */
+  intervalStart: Type.Optional(Type.String({ format: 'date-time' })),
+  intervalEnd: Type.Optional(Type.String({ format: 'date-time' })),
 });
 export type ClaimedRun = Static<typeof ClaimedRun>;
 

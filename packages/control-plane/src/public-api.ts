@@ -2,6 +2,7 @@ import type { App } from '@sovereign/server-kit/http';
 import { auditRoutes } from './audit/routes.ts';
 import { installAuthentication } from './auth/principal.ts';
 import { authRoutes } from './auth/routes.ts';
+import { backfillRoutes } from './backfills/routes.ts';
 import type { Deps } from './context.ts';
 import { dataplaneRoutes } from './dataplanes/routes.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
@@ -27,6 +28,7 @@ export async function publicApi(app: App, deps: Deps): Promise<void> {
     jobRoutes,
     deploymentRoutes,
     runRoutes,
+    backfillRoutes,
     scopedTokenRoutes,
     signingKeyRoutes,
     auditRoutes,

@@ -231,6 +231,36 @@ export interface RunsTable {
   last_instance_id: string | null;
   /** The claim that handed it out (006). */
   claim_seq: number | null;
+  /** The interval a scheduled or backfilled run covers, from its schedule's previous due time to its own (017). */
+  interval_start: Date | null;
+  interval_end: Date | null;
+  /** The backfill that queued it (017). */
+  backfill_id: string | null;
+}
+
+export interface BackfillsTable {
+  backfill_id: string;
+  job_id: string;
+  workspace_id: string;
+  organization_id: string;
+  range_from: Date;
+  range_to: Date;
+  max_running: number;
+  force: boolean;
+  intervals: number;
+  skipped: number;
+  status: 'running' | 'done' | 'cancelled';
+  created_by: string | null;
+  created_at: Date;
+  finished_at: Date | null;
+}
+
+export interface BackfillIntervalsTable {
+  backfill_id: string;
+  position: number;
+  interval_start: Date;
+  interval_end: Date;
+  run_id: string | null;
 }
 
 export interface RunEventsTable {

@@ -31,6 +31,7 @@ const refusalStatus = {
   [ErrorCode.tokenNotFound]: 404,
   [ErrorCode.jobNotFound]: 404,
   [ErrorCode.runNotFound]: 404,
+  [ErrorCode.backfillNotFound]: 404,
 } as const;
 type Refusal = keyof typeof refusalStatus;
 
@@ -126,6 +127,10 @@ const keyOverrides: Record<string, Partial<Record<KeyCaller, Outcome>>> = {
   'POST /jobs/{jobId}/runs': { workspace: 200 },
   'GET /runs/{runId}': { workspace: 200 },
   'POST /runs/{runId}/cancel': { workspace: 200 },
+  'POST /jobs/{jobId}/backfills': { workspace: 200 },
+  'GET /jobs/{jobId}/backfills': { workspace: 200 },
+  'GET /backfills/{backfillId}': { workspace: 200 },
+  'POST /backfills/{backfillId}/cancel': { workspace: 200 },
 };
 
 const ids = (list: Array<Record<string, unknown>>, key: string) => list.map((item) => item[key]).sort();
@@ -363,6 +368,20 @@ function table(): Record<string, Row> {
     'POST /jobs/{jobId}/runs': { stranger: ErrorCode.jobNotFound, ...from('member', 200) },
     'GET /runs/{runId}': { stranger: ErrorCode.runNotFound, ...from('viewer', 200) },
     'POST /runs/{runId}/cancel': { stranger: ErrorCode.runNotFound, ...from('member', 200) },
+    // Backfills: started and cancelled like triggers, of the world's daily job.
+    'POST /jobs/{jobId}/backfills': {
+      body: () => ({ from: '2026-11-01T00:00:00Z', to: '2026-11-03T00:00:00Z', force: true }),
+      ids: (w) => ({ jobId: w.scheduledJobId }),
+      stranger: ErrorCode.jobNotFound,
+      ...from('member', 200),
+    },
+    'GET /jobs/{jobId}/backfills': {
+      ids: (w) => ({ jobId: w.scheduledJobId }),
+      stranger: ErrorCode.jobNotFound,
+      ...from('viewer', 200),
+    },
+    'GET /backfills/{backfillId}': { stranger: ErrorCode.backfillNotFound, ...from('viewer', 200) },
+    'POST /backfills/{backfillId}/cancel': { stranger: ErrorCode.backfillNotFound, ...from('member', 200) },
   };
 }
 
@@ -378,7 +397,7 @@ async function buildWorld(h: Harness) {
   await h.addMember(t.people.owner.token, t.organizationId, target.email, 'viewer');
   const key = await h.expect(200, 'POST', '/api-keys', { token: t.people.owner.token, body: { name: 'owner key' } });
   const scoped = await h.scopedToken(t.people.owner.token, t.workspace.workspaceId, ['runs:logs']);
-  const { jobId, runId } = await jobAndRun(h, t);
+  const { jobId, runId, scheduledJobId, backfillId } = await jobAndRun(h, t);
 
   // Credentials that were real once: an ended session and a revoked API key.
   const endedSession = await h.login(t.people.viewer.email, userPassword);
@@ -409,10 +428,12 @@ async function buildWorld(h: Harness) {
     tokenId: scoped.tokenId,
     jobId,
     runId,
+    backfillId,
   };
   return {
     t,
     other,
+    scheduledJobId,
     outsider,
     ids: idsOf,
     spareDataplaneId: spare.dataplaneId,

@@ -61,7 +61,7 @@ async function buildWorld(h: Harness) {
   const t = await h.tenant('input');
   const key = await h.expect(200, 'POST', '/api-keys', { token: t.people.owner.token, body: { name: 'k' } });
   const scoped = await h.scopedToken(t.people.owner.token, t.workspace.workspaceId, ['runs:logs']);
-  const { jobId, runId } = await jobAndRun(h, t);
+  const { jobId, runId, backfillId } = await jobAndRun(h, t);
   const ids: Record<string, string> = {
     organizationId: t.organizationId,
     regionId: t.regionId,
@@ -72,6 +72,7 @@ async function buildWorld(h: Harness) {
     tokenId: scoped.tokenId,
     jobId,
     runId,
+    backfillId,
   };
   /** A credential allowed to call the operation: none for public routes, else the owner (or the instance admin). */
   const tokenFor = (op: Operation) =>

@@ -102,3 +102,17 @@ export function describeReason(code: string | null): string {
   const words = reasons[code];
   return words === undefined ? code : `${words} (${code})`;
 }
+
+/**
+ * The interval a run covers: dates when both ends fall at midnight UTC
+ * ("2026-11-01 → 2026-11-02"), else times to the minute, in UTC, as the job sees them.
+ */
+export function formatInterval(start: string | null, end: string | null): string {
+  if (start === null || end === null) return '—';
+  const midnight = (iso: string) => iso.endsWith('T00:00:00.000Z');
+  const s = new Date(start).toISOString();
+  const e = new Date(end).toISOString();
+  const show = (iso: string) =>
+    midnight(s) && midnight(e) ? iso.slice(0, 10) : `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+  return `${show(s)} → ${show(e)}`;
+}

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { compactSeconds, relativeTime, runStatus, trigger } from '../output/format.ts';
 import { findJob } from '../resolve.ts';
+import { backfillCommands } from './backfills.ts';
 import { act, argsOf } from './command.ts';
 import { runColumns, triggerJob } from './runs.ts';
 
-/** `sov job list|info|trigger`. */
+/** `sov job list|info|pause|resume|trigger|backfill`, and `sov backfill`. */
 export function jobCommands(program: Command): void {
   const job = program.command('job').description("jobs: what the workspace's deployments define");
 
@@ -85,7 +86,7 @@ export function jobCommands(program: Command): void {
             ['updated', relativeTime(found.updatedAt)],
           ]);
           output.line();
-          output.table(runs.data, runColumns(output), `No runs yet: sov job trigger ${found.name}`);
+          output.table(runs.data, runColumns(output, runs.data), `No runs yet: sov job trigger ${found.name}`);
         });
       }),
     );
@@ -137,4 +138,6 @@ line: the run, each log line, then the end.`,
         await triggerJob(ctx, given, opts.follow === true, opts.timestamps === true);
       }),
     );
+
+  backfillCommands(program, job);
 }

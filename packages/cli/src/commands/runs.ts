@@ -4,7 +4,7 @@ import { RunStatuses } from '@sovereign/contract/run-states';
 import type { Command } from 'commander';
 import type { Context } from '../context.ts';
 import { UsageError } from '../errors.ts';
-import { relativeTime, runStatus, shortId, statusWord } from '../output/format.ts';
+import { intervalText, relativeTime, runStatus, shortId, statusWord } from '../output/format.ts';
 import type { Output } from '../output/output.ts';
 import { findJob, findRun } from '../resolve.ts';
 import { exitCodeFor, followRun } from '../runs/follow.ts';
@@ -21,7 +21,11 @@ export function printLogLine(output: Output, line: LogLine, timestamps = false):
   output.line(timestamps ? `${output.out.dim(line.at)} ${text}` : text);
 }
 
-export function runColumns(output: Output) {
+/** The runs table's columns; an interval column when a run of the page covers one. */
+export function runColumns(output: Output, runs: readonly Run[] = []) {
+  const interval = runs.some((r) => r.intervalEnd !== null)
+    ? [{ header: 'interval', value: (r: Run) => intervalText(r.intervalStart, r.intervalEnd) ?? '-' }]
+    : [];
   return [
     { header: 'run', value: (r: Run) => shortId(r.runId) },
     { header: 'job', value: (r: Run) => r.jobName },
@@ -30,6 +34,7 @@ export function runColumns(output: Output) {
     { header: 'queued', value: (r: Run) => relativeTime(r.queuedAt) },
     { header: 'duration', value: (r: Run) => runDurationText(r) ?? '-' },
     { header: 'exit', value: (r: Run) => (r.exitCode === null ? '-' : String(r.exitCode)), align: 'right' as const },
+    ...interval,
   ];
 }
 
@@ -131,7 +136,7 @@ export function runCommands(program: Command): void {
         });
         const { output } = ctx;
         output.result(page, () => {
-          output.table(page.data, runColumns(output), 'No runs yet: sov job trigger <job>');
+          output.table(page.data, runColumns(output, page.data), 'No runs yet: sov job trigger <job>');
           if (page.nextCursor !== null) output.line(output.out.dim(`  More: sov run list --cursor ${page.nextCursor}`));
         });
       }),
@@ -159,6 +164,8 @@ export function runCommands(program: Command): void {
             ['exit code', found.exitCode === null ? undefined : String(found.exitCode)],
             ['reason', found.reasonCode ?? undefined],
             ['trigger', `${found.trigger}${found.attempt > 1 ? `, attempt ${found.attempt}` : ''}`],
+            ['interval', intervalText(found.intervalStart, found.intervalEnd)],
+            ['backfill', found.backfillId === null ? undefined : shortId(found.backfillId)],
             ['queued', `${relativeTime(found.queuedAt)} ${out.dim(found.queuedAt)}`],
             [
               'started',

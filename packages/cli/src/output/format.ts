@@ -168,3 +168,17 @@ export function compactSeconds(total: number): string {
   }
   return text;
 }
+
+/**
+ * The interval a run covers, as short as it reads clearly: dates when both ends are at
+ * midnight UTC ("2026-11-01 → 2026-11-02"), else times to the minute, in UTC.
+ */
+export function intervalText(start: string | null, end: string | null): string | undefined {
+  if (start === null || end === null) return undefined;
+  const midnight = (iso: string) => new Date(iso).toISOString().endsWith('T00:00:00.000Z');
+  const show = (iso: string) =>
+    midnight(start) && midnight(end)
+      ? new Date(iso).toISOString().slice(0, 10)
+      : `${new Date(iso).toISOString().slice(0, 16).replace('T', ' ')}Z`;
+  return `${show(start)} → ${show(end)}`;
+}

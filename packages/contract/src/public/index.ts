@@ -7,6 +7,7 @@
 
 /** How a job is started and what a job is, as a deployment declares it (the protocol's own schemas). */
 export { JobMetadata, JobTrigger } from '../internal-api.ts';
+export * from './backfills.ts';
 export * from './dataplane-tokens.ts';
 export * from './dataplanes.ts';
 export * from './deployments.ts';

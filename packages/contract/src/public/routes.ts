@@ -1,4 +1,5 @@
 import { type Static, type TSchema, Type } from 'typebox';
+import { Backfill, BackfillList, BackfillRequest } from './backfills.ts';
 import { ScopedTokenRequest, ScopedTokenResponse } from './dataplane-tokens.ts';
 import {
   DataplaneCreateRequest,
@@ -117,6 +118,10 @@ export const ControlPlaneRoutes = {
   runs: { method: 'GET', path: '/runs', query: RunListQuery, response: RunList },
   run: { method: 'GET', path: '/runs/{runId}', response: Run },
   cancel: { method: 'POST', path: '/runs/{runId}/cancel', response: Run },
+  createBackfill: { method: 'POST', path: '/jobs/{jobId}/backfills', body: BackfillRequest, response: Backfill },
+  backfills: { method: 'GET', path: '/jobs/{jobId}/backfills', response: BackfillList },
+  backfill: { method: 'GET', path: '/backfills/{backfillId}', response: Backfill },
+  cancelBackfill: { method: 'POST', path: '/backfills/{backfillId}/cancel', response: Backfill },
   apiKeys: { method: 'GET', path: '/api-keys', response: ApiKeyList },
   createApiKey: { method: 'POST', path: '/api-keys', body: NewApiKey, response: CreatedApiKey },
   revokeApiKey: { method: 'DELETE', path: '/api-keys/{apiKeyId}', response: NoContent },

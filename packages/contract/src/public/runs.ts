@@ -4,7 +4,7 @@ import { Closed, Timestamp, Uuid } from '../schema.ts';
 import { CursorParam, NextCursor } from './paging.ts';
 
 /** What started a run. */
-export const RunTriggers = ['manual', 'api', 'schedule', 'after', 'retry'] as const;
+export const RunTriggers = ['manual', 'api', 'schedule', 'after', 'retry', 'backfill'] as const;
 export type RunTrigger = (typeof RunTriggers)[number];
 
 export const Run = Type.Object({
@@ -25,6 +25,14 @@ export const Run = Type.Object({
       'A scheduled run’s due time; a retry’s earliest start (it waits its delay, queued): "attempt 2 in 30 s".',
   }),
   createdBy: Type.Union([Uuid, Type.Null()]),
+  intervalStart: Type.Union([Timestamp, Type.Null()], {
+    description:
+      'The start of the interval the run covers: its schedule’s previous due time (a scheduled or backfilled run, and their retries; the job sees it as SOV_INTERVAL_START). Null for other runs.',
+  }),
+  intervalEnd: Type.Union([Timestamp, Type.Null()], {
+    description: 'The end of the interval the run covers: its own due time (SOV_INTERVAL_END). Null for other runs.',
+  }),
+  backfillId: Type.Union([Uuid, Type.Null()], { description: 'The backfill that queued the run, if one did.' }),
   queuedAt: Timestamp,
   claimedAt: Type.Union([Timestamp, Type.Null()]),
   startedAt: Type.Union([Timestamp, Type.Null()], {

@@ -1,5 +1,7 @@
 import { isTerminal, type RunEvent, type RunStatus } from '@sovereign/contract';
 import type { Queryable } from '@sovereign/server-kit/sql';
+import { advanceBackfill } from '../backfills/progress.ts';
+import { lockBackfill } from '../backfills/store.ts';
 import { findDependentJobs, findJobsToRun, type JobToRun } from '../jobs/store.ts';
 import type { RunsTable } from '../tables.ts';
 import { retryDelayMs } from './retry-delay.ts';
@@ -34,6 +36,14 @@ function stoppedByShutdown(run: RunsTable, job: JobToRun): boolean {
  * jobs that run `after` this one.
  */
 export async function afterRunEnded(tx: Queryable, run: RunsTable, wakes: Wakes, now: Date): Promise<void> {
+  // A backfill's run: its backfill is locked first (the lock order of backfills/progress.ts),
+  // and queues its next run once this one's retry, if any, is queued.
+  if (run.backfill_id !== null) await lockBackfill(tx, run.backfill_id);
+  await followRun(tx, run, wakes, now);
+  if (run.backfill_id !== null) await advanceBackfill(tx, run.backfill_id, wakes, now);
+}
+
+async function followRun(tx: Queryable, run: RunsTable, wakes: Wakes, now: Date): Promise<void> {
   const [job] = await findJobsToRun(tx, [run.job_id]);
   if (job === undefined) return;
   const retryable =
@@ -49,6 +59,12 @@ export async function afterRunEnded(tx: Queryable, run: RunsTable, wakes: Wakes,
       rootRunId: run.root_run_id,
       createdBy: run.created_by,
       scheduledFor: delayMs > 0 ? new Date(now.getTime() + delayMs) : null,
+      // A retry covers the same interval, for the same backfill.
+      interval:
+        run.interval_start === null || run.interval_end === null
+          ? null
+          : { start: run.interval_start, end: run.interval_end },
+      backfillId: run.backfill_id,
     });
     if (retry !== undefined) {
       if (delayMs === 0) wakes.add(retry.dataplaneId);

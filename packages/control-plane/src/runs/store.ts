@@ -225,14 +225,17 @@ export async function enqueueRun(
     scheduledFor?: Date | null;
     attempt?: number;
     rootRunId?: string;
+    /** The interval it covers (a backfill's run, or a retry of a run that had one). */
+    interval?: { start: Date; end: Date } | null;
+    backfillId?: string | null;
   },
 ): Promise<{ runId: string; dataplaneId: string } | undefined> {
   if ((await runsAtLimit(tx, job)) !== undefined) return undefined;
   const runId = randomUUID();
   const rows = await tx.query<Pick<RunsTable, 'run_id'>>(
     `INSERT INTO runs (run_id, job_id, workspace_id, dataplane_id, deployment_id, attempt, root_run_id, trigger,
-                       status, timeout_seconds, scheduled_for, created_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11)
+                       status, timeout_seconds, scheduled_for, created_by, interval_start, interval_end, backfill_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11, $12, $13, $14)
      ON CONFLICT DO NOTHING RETURNING run_id`,
     [
       runId,
@@ -246,9 +249,19 @@ export async function enqueueRun(
       job.timeout_seconds,
       options.scheduledFor ?? null,
       options.createdBy ?? null,
+      options.interval?.start ?? null,
+      options.interval?.end ?? null,
+      options.backfillId ?? null,
     ],
   );
   return rows.length === 0 ? undefined : { runId, dataplaneId: job.dataplane_id };
+}
+
+/** A due time the scheduler fires: the job, the due time, and the interval it closes (none for a `once`). */
+export interface ScheduledFire {
+  job: JobToRun;
+  scheduledFor: Date;
+  interval: { start: Date; end: Date } | null;
 }
 
 /**
@@ -259,21 +272,23 @@ export async function enqueueRun(
  */
 export async function enqueueScheduledRuns(
   tx: Queryable,
-  due: ReadonlyArray<{ job: JobToRun; scheduledFor: Date }>,
+  due: ReadonlyArray<ScheduledFire>,
 ): Promise<Array<{ runId: string; dataplaneId: string }>> {
   // A job with a limit (interactive ones) skips a due time that finds it at the limit.
-  const fires: Array<{ job: JobToRun; scheduledFor: Date }> = [];
+  const fires: ScheduledFire[] = [];
   for (const fire of due) {
     if (fire.job.max_running === null || (await runsAtLimit(tx, fire.job)) === undefined) fires.push(fire);
   }
   if (fires.length === 0) return [];
   const rows = await tx.query<Pick<RunsTable, 'run_id' | 'dataplane_id'>>(
     `INSERT INTO runs (run_id, job_id, workspace_id, dataplane_id, deployment_id, attempt, root_run_id, trigger,
-                       status, timeout_seconds, scheduled_for)
+                       status, timeout_seconds, scheduled_for, interval_start, interval_end)
      SELECT f.run_id, f.job_id, f.workspace_id, f.dataplane_id, f.deployment_id, 1, f.run_id, 'schedule',
-            'queued', f.timeout_seconds, f.scheduled_for
-       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::int[], $7::timestamptz[])
-            AS f(run_id, job_id, workspace_id, dataplane_id, deployment_id, timeout_seconds, scheduled_for)
+            'queued', f.timeout_seconds, f.scheduled_for, f.interval_start, f.interval_end
+       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::int[], $7::timestamptz[],
+                   $8::timestamptz[], $9::timestamptz[])
+            AS f(run_id, job_id, workspace_id, dataplane_id, deployment_id, timeout_seconds, scheduled_for,
+                 interval_start, interval_end)
      ON CONFLICT DO NOTHING RETURNING run_id, dataplane_id`,
     [
       fires.map(() => randomUUID()),
@@ -283,6 +298,8 @@ export async function enqueueScheduledRuns(
       fires.map((f) => f.job.deployment_id),
       fires.map((f) => f.job.timeout_seconds),
       fires.map((f) => f.scheduledFor.toISOString()),
+      fires.map((f) => f.interval?.start.toISOString() ?? null),
+      fires.map((f) => f.interval?.end.toISOString() ?? null),
     ],
   );
   return rows.map((r) => ({ runId: r.run_id, dataplaneId: r.dataplane_id }));

@@ -46,3 +46,65 @@ export function nextRunAt(
   if (job.paused || job.archived || !isScheduled(job.trigger)) return null;
   return nextDue(job.trigger, job.timezone, now, anchor ?? now);
 }
+
+/** The interval a run covers: from its schedule's previous due time to its own. */
+export interface Interval {
+  start: Date;
+  end: Date;
+}
+
+/**
+ * The interval a scheduled run at `due` covers, as dltHub's scheduler gives its jobs:
+ * from the schedule's previous due time to this one. A cron's previous fire time is
+ * read in the job's time zone (a day across a daylight saving change is 23 or 25 hours);
+ * an `every` schedule's is one step back. A `once` run has no previous due time, so no
+ * interval (null), and neither have manual and `after` triggers.
+ */
+export function intervalEndingAt(trigger: JobTrigger, timezone: string, due: Date): Interval | null {
+  switch (trigger.type) {
+    case 'cron': {
+      const [previous] = new Cron(trigger.cron, { timezone, paused: true }).previousRuns(1, due);
+      return previous === undefined ? null : { start: previous, end: due };
+    }
+    case 'every':
+      return { start: new Date(due.getTime() - trigger.everySeconds * 1000), end: due };
+    default:
+      return null;
+  }
+}
+
+/**
+ * The intervals of a schedule that lie within [from, to] (start ≥ from, end ≤ to), in
+ * order, at most `limit + 1` of them (so a caller sees a range that holds too many).
+ * An `every` schedule's due times are counted from `anchor` (where the scheduler counts
+ * them from), so a backfill's intervals are the scheduled runs' own. Null for a trigger
+ * without intervals (manual, `after`, `once`).
+ */
+export function intervalsWithin(
+  trigger: JobTrigger,
+  timezone: string,
+  range: { from: Date; to: Date },
+  anchor: Date,
+  limit: number,
+): Interval[] | null {
+  if (trigger.type !== 'cron' && trigger.type !== 'every') return null;
+  const dues: Date[] = [];
+  if (trigger.type === 'cron') {
+    const cron = new Cron(trigger.cron, { timezone, paused: true });
+    // nextRun is strictly after its argument: one millisecond back includes `from` itself.
+    let due = cron.nextRun(new Date(range.from.getTime() - 1));
+    while (due !== null && due.getTime() <= range.to.getTime() && dues.length <= limit + 1) {
+      dues.push(due);
+      due = cron.nextRun(due);
+    }
+  } else {
+    const step = trigger.everySeconds * 1000;
+    const k = Math.ceil((range.from.getTime() - anchor.getTime()) / step);
+    for (let t = anchor.getTime() + k * step; t <= range.to.getTime() && dues.length <= limit + 1; t += step) {
+      dues.push(new Date(t));
+    }
+  }
+  const intervals: Interval[] = [];
+  for (let i = 1; i < dues.length; i++) intervals.push({ start: dues[i - 1] as Date, end: dues[i] as Date });
+  return intervals;
+}

@@ -1,12 +1,14 @@
 import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
-import { findJobsToRun, type JobToRun } from '../jobs/store.ts';
+import { advanceBackfill } from '../backfills/progress.ts';
+import { listRunningBackfills } from '../backfills/store.ts';
+import { findJobsToRun } from '../jobs/store.ts';
 import type { LeaseExpiry } from '../leases/expiry.ts';
 import { LockKeys, tryLockForTransaction } from '../locks.ts';
 import type { Dispatcher } from '../runs/dispatcher.ts';
 import type { Wakes } from '../runs/lifecycle.ts';
-import { dataplanesWithRetriesDue, enqueueScheduledRuns } from '../runs/store.ts';
-import { isScheduled, nextDue } from './due-times.ts';
+import { dataplanesWithRetriesDue, enqueueScheduledRuns, type ScheduledFire } from '../runs/store.ts';
+import { intervalEndingAt, isScheduled, nextDue } from './due-times.ts';
 import { listDueSchedules, listSchedulesToSync, setNextDueTimes, upsertSchedule } from './store.ts';
 
 /**
@@ -87,7 +89,11 @@ export class Scheduler {
       const since = last !== undefined && last <= now ? last : new Date(now.getTime() - this.#tickMs);
       this.#lastTick = now;
       for (const dataplaneId of await dataplanesWithRetriesDue(tx, since, now)) wakes.add(dataplaneId);
-      return this.#fireDue(tx, now, wakes);
+      const fired = await this.#fireDue(tx, now, wakes);
+      // A backfill's runs are queued as its runs end; a run its job's own max_running held
+      // back then is queued here.
+      for (const backfillId of await listRunningBackfills(tx)) await advanceBackfill(tx, backfillId, wakes, now);
+      return fired;
     });
     for (const dataplaneId of wakes) await this.#dispatcher.wake(dataplaneId);
     return queued;
@@ -111,7 +117,7 @@ export class Scheduler {
       due.map((d) => d.job_id),
     );
     const byId = new Map(jobs.map((j) => [j.job_id, j]));
-    const fires: Array<{ job: JobToRun; scheduledFor: Date }> = [];
+    const fires: ScheduledFire[] = [];
     const nextDues: Array<{ jobId: string; next: Date | null }> = [];
     for (const schedule of due) {
       const job = byId.get(schedule.job_id);
@@ -123,7 +129,10 @@ export class Scheduler {
         fireAt = next;
         next = nextDue(schedule.trigger, schedule.timezone, fireAt, schedule.updated_at);
       }
-      if (!job.paused) fires.push({ job, scheduledFor: fireAt });
+      // The run covers its schedule's interval ending at its due time (skipped ones too:
+      // catch-up does not widen it).
+      const interval = intervalEndingAt(schedule.trigger, schedule.timezone, fireAt);
+      if (!job.paused) fires.push({ job, scheduledFor: fireAt, interval });
       nextDues.push({ jobId: schedule.job_id, next });
     }
     // One statement for the runs and one for the next due times, however many are due.

@@ -1,9 +1,9 @@
 import { ApiError } from '@sovereign/client';
-import type { DeploymentMetadata, Job, Run } from '@sovereign/contract/public';
+import type { Backfill, DeploymentMetadata, Job, Run } from '@sovereign/contract/public';
 import type { RunStatus } from '@sovereign/contract/run-states';
 import { controlPlane } from '../api/control-plane.ts';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
-import { describeTrigger, formatIn, formatRunDuration, formatSpan, formatTime } from '../format.ts';
+import { describeTrigger, formatIn, formatInterval, formatRunDuration, formatSpan, formatTime } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';
 import { may, roleIn } from '../permissions.ts';
 import { Link, navigate } from '../router.tsx';
@@ -25,14 +25,16 @@ export function JobPage({ workspaceId, jobId }: { workspaceId: string; jobId: st
   const workspace = useLoad((signal) => controlPlane.workspace(workspaceId, signal), [workspaceId]);
   const history = useLoad(
     async (signal) => {
-      const [job, runs] = await Promise.all([
+      const [job, runs, backfills] = await Promise.all([
         controlPlane.job(jobId, signal),
         controlPlane.runs({ workspaceId, jobId, limit: charted }, signal),
+        controlPlane.backfills(jobId, signal),
       ]);
-      return { job, runs: runs.data };
+      return { job, runs: runs.data, backfills };
     },
     [workspaceId, jobId],
-    (data) => (data.runs.some((r) => live.has(r.status)) ? 2000 : 10_000),
+    (data) =>
+      data.runs.some((r) => live.has(r.status)) || data.backfills.some((b) => b.status === 'running') ? 2000 : 10_000,
   );
   const deployments = useLoad((signal) => controlPlane.deployments(workspaceId, signal), [workspaceId]);
   const trigger = useAction(async (job: Job) => {
@@ -56,7 +58,7 @@ export function JobPage({ workspaceId, jobId }: { workspaceId: string; jobId: st
   if (history.data === undefined) {
     return history.error === undefined ? <Loading what="the job" /> : <ErrorNote error={history.error} />;
   }
-  const { job, runs } = history.data;
+  const { job, runs, backfills } = history.data;
   const ws = workspace.data;
   const role = ws === undefined ? null : roleIn(me, ws.organizationId);
   const operate = may.operateRuns(role) && !job.archived;
@@ -128,7 +130,57 @@ export function JobPage({ workspaceId, jobId }: { workspaceId: string; jobId: st
           </>
         )}
       </Section>
+
+      {backfills.length > 0 && (
+        <Section title="Backfills">
+          <BackfillTable backfills={backfills} jobName={job.name} />
+        </Section>
+      )}
     </>
+  );
+}
+
+/** A job's backfills (sov job backfill): each range, how far it got, and how it stands. */
+function BackfillTable({ backfills, jobName }: { backfills: Backfill[]; jobName: string }) {
+  return (
+    <table className="responsive" data-testid="backfills">
+      <caption className="sr-only">Backfills of {jobName}, newest first</caption>
+      <thead>
+        <tr>
+          <th scope="col">Backfill</th>
+          <th scope="col">Range</th>
+          <th scope="col">Status</th>
+          <th scope="col">Progress</th>
+          <th scope="col">Started</th>
+        </tr>
+      </thead>
+      <tbody>
+        {backfills.map((b) => (
+          <tr key={b.backfillId}>
+            <td data-label="Backfill">
+              <code>{b.backfillId.slice(0, 8)}</code>
+            </td>
+            <td data-label="Range">{formatInterval(b.from, b.to)}</td>
+            <td data-label="Status">
+              {b.status}
+              {b.failed > 0 && <span className="muted"> ({b.failed} failed)</span>}
+            </td>
+            <td data-label="Progress">
+              <progress
+                max={Math.max(b.toRun, 1)}
+                value={b.succeeded + b.failed}
+                aria-label={`Backfill ${b.backfillId.slice(0, 8)} progress`}
+              />{' '}
+              {b.succeeded + b.failed}/{b.toRun}
+              {b.skipped > 0 && <span className="muted"> ({b.skipped} skipped)</span>}
+            </td>
+            <td data-label="Started">
+              <Time iso={b.createdAt} relative />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 

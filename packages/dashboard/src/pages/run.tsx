@@ -7,7 +7,7 @@ import { dataPlane } from '../api/data-plane.ts';
 import { ConfirmDialog } from '../components/confirm.tsx';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
 import { useDataplaneWait, WaitingNote } from '../components/waiting.tsx';
-import { describeReason, formatBytes, formatRunDuration } from '../format.ts';
+import { describeReason, formatBytes, formatInterval, formatRunDuration } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';
 import { may, roleIn } from '../permissions.ts';
 import { Link } from '../router.tsx';
@@ -113,6 +113,12 @@ export function RunPage({ runId }: { runId: string }) {
             <dd>{describeReason(r.reasonCode)}</dd>
             <dt>Trigger</dt>
             <dd>{r.trigger}</dd>
+            {r.intervalEnd !== null && (
+              <>
+                <dt>Interval</dt>
+                <dd data-testid="run-interval">{formatInterval(r.intervalStart, r.intervalEnd)}</dd>
+              </>
+            )}
             <dt>Attempt</dt>
             <dd>{r.attempt}</dd>
             <dt>Duration</dt>

@@ -79,6 +79,18 @@ interface ActiveRun {
 const outputCheckMs = 5_000;
 
 /**
+ * The interval a scheduled or backfilled run covers, as the control plane handed it out
+ * (ISO 8601, UTC): from its schedule's previous due time to its own. Others get none.
+ */
+function intervalEnv(run: ClaimedRun): Record<string, string> {
+  if (run.intervalStart === undefined || run.intervalEnd === undefined) return {};
+  return {
+    SOV_INTERVAL_START: new Date(run.intervalStart).toISOString(),
+    SOV_INTERVAL_END: new Date(run.intervalEnd).toISOString(),
+  };
+}
+
+/**
  * Runs jobs. For each run the claim loop brings, it gets a slot from the launcher (a
  * jail), fills it with a fresh working copy of the deployment and the job's saved state,
  * starts the job's command with the workspace's variables and the SOV_* variables, stores
@@ -358,6 +370,7 @@ export class Executor {
         SOV_ATTEMPT: String(run.attempt),
         SOV_OUTPUT_DIR: room.job.outputs,
         SOV_STATE_FILE: room.job.stateFile,
+        ...intervalEnv(run),
         ...this.#interactiveEnv(active, room),
       };
       if (active.stopping !== undefined) {

@@ -185,6 +185,7 @@ export function sample(schema: JsonSchema, name = '', known: Record<string, stri
     case 'string': {
       if (known[name] !== undefined) return known[name];
       if (schema.format === 'uuid') return '00000000-0000-4000-8000-000000000000';
+      if (schema.format === 'date-time') return '2026-11-01T00:00:00.000Z';
       const size = Math.max(schema.minLength ?? 1, 1);
       const fits = ['a'.repeat(size), '1'.repeat(size), 'someone@example.test'].find(
         (candidate) => schema.pattern === undefined || new RegExp(schema.pattern).test(candidate),
