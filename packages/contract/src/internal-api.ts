@@ -249,6 +249,10 @@ export const ReasonCodes = [
   'log_limit',
   'output_limit',
   'sandbox_failed',
+  // The run's parameters (issue 20) are not on this data plane for its workspace and job;
+  // or they no longer match its job's declaration (a required one missing, a wrong type).
+  'parameters_missing',
+  'parameters_invalid',
 ] as const;
 export type ReasonCode = (typeof ReasonCodes)[number];
 
@@ -263,6 +267,8 @@ export const ClaimedRun = Type.Object({
   attempt: Type.Integer({ minimum: 1 }),
   timeoutSeconds: Type.Integer({ minimum: 1 }),
   leaseExpiresAt: Type.String({ format: 'date-time' }),
+  /** The run's parameters, stored on this data plane (issue 20): an id, never the values. */
+  parametersId: Type.Optional(Uuid),
 });
 export type ClaimedRun = Static<typeof ClaimedRun>;
 

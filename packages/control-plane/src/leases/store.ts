@@ -6,7 +6,7 @@ import type { JobsTable, RunsTable } from '../tables.ts';
 /** A run as a claim hands it out: under a lease, with its job's name and kind, and the claim's number as text. */
 type ClaimedRunRow = Pick<
   RunsTable,
-  'run_id' | 'job_id' | 'workspace_id' | 'deployment_id' | 'attempt' | 'timeout_seconds'
+  'run_id' | 'job_id' | 'workspace_id' | 'deployment_id' | 'attempt' | 'timeout_seconds' | 'parameters_id'
 > &
   Pick<JobsTable, 'name' | 'kind'> & {
     lease_expires_at: NonNullable<RunsTable['lease_expires_at']>;
@@ -92,7 +92,7 @@ export async function claimRuns(
        FROM jobs j
       WHERE j.job_id = r.job_id AND r.run_id IN (SELECT run_id FROM picked UNION ALL SELECT run_id FROM apps)
       RETURNING r.run_id, r.job_id, j.name, j.kind, r.workspace_id, r.deployment_id, r.attempt, r.timeout_seconds,
-                r.lease_expires_at, r.claim_seq::text AS claim_seq`,
+                r.lease_expires_at, r.claim_seq::text AS claim_seq, r.parameters_id`,
     [
       dataplaneId,
       instanceId,
@@ -113,6 +113,7 @@ export async function claimRuns(
     attempt: r.attempt,
     timeoutSeconds: r.timeout_seconds,
     leaseExpiresAt: iso(r.lease_expires_at),
+    ...(r.parameters_id === null ? {} : { parametersId: r.parameters_id }),
   }));
   return rows[0] === undefined ? { runs } : { runs, claimSeq: Number(rows[0].claim_seq) };
 }

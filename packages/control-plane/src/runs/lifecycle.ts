@@ -48,6 +48,8 @@ export async function afterRunEnded(tx: Queryable, run: RunsTable, wakes: Wakes,
       attempt: run.attempt + 1,
       rootRunId: run.root_run_id,
       createdBy: run.created_by,
+      // Another attempt of the same run: the same parameters.
+      parametersId: run.parameters_id,
       scheduledFor: delayMs > 0 ? new Date(now.getTime() + delayMs) : null,
     });
     if (retry !== undefined) {

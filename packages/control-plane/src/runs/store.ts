@@ -225,14 +225,16 @@ export async function enqueueRun(
     scheduledFor?: Date | null;
     attempt?: number;
     rootRunId?: string;
+    /** Parameters stored on the data plane (issue 20): their id only. */
+    parametersId?: string | null;
   },
 ): Promise<{ runId: string; dataplaneId: string } | undefined> {
   if ((await runsAtLimit(tx, job)) !== undefined) return undefined;
   const runId = randomUUID();
   const rows = await tx.query<Pick<RunsTable, 'run_id'>>(
     `INSERT INTO runs (run_id, job_id, workspace_id, dataplane_id, deployment_id, attempt, root_run_id, trigger,
-                       status, timeout_seconds, scheduled_for, created_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11)
+                       status, timeout_seconds, scheduled_for, created_by, parameters_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11, $12)
      ON CONFLICT DO NOTHING RETURNING run_id`,
     [
       runId,
@@ -246,6 +248,7 @@ export async function enqueueRun(
       job.timeout_seconds,
       options.scheduledFor ?? null,
       options.createdBy ?? null,
+      options.parametersId ?? null,
     ],
   );
   return rows.length === 0 ? undefined : { runId, dataplaneId: job.dataplane_id };

@@ -18,6 +18,7 @@ import {
   type RequestedLimits,
   type RunLimits,
 } from '../launch/limits.ts';
+import { type ParameterDeclaration, parseDeclarations } from '../parameters/declarations.ts';
 import type { Finding } from './errors.ts';
 
 /** A job as the data plane runs it: its command (`run`) never leaves the region (R1). */
@@ -35,6 +36,8 @@ export interface ManifestJob extends JobMetadata {
   limits?: RequestedLimits;
   /** `none`: the job has no network at all; absent: it reaches the world, never this machine (R9). */
   network?: 'outside' | 'none';
+  /** `params:`, the parameters a run may be given (issue 20): kept here, never reported (R1). */
+  params?: ParameterDeclaration[];
 }
 
 export type ManifestResult =
@@ -88,6 +91,7 @@ const jobKeys = new Set([
   'max_running',
   'limits',
   'network',
+  'params',
   ...interactiveKeys,
 ]);
 const limitNames = new Map(Object.entries(limitKeys).map(([name, keys]) => [keys.yaml, name as LimitName]));
@@ -385,6 +389,8 @@ export function parseManifest(text: string, options: { maxLimits?: RunLimits } =
       fail(`${at}.network`, `${JSON.stringify(network)} must be outside (the default) or none`);
     }
 
+    const params = parseDeclarations(job.params, `${at}.params`, fail, { triggered: trigger.type !== 'manual' });
+
     jobs.push({
       name: String(name),
       run: String(run),
@@ -399,6 +405,7 @@ export function parseManifest(text: string, options: { maxLimits?: RunLimits } =
       ...(interactive ? { idleTimeoutSeconds, stripPrefix: stripPrefix === true } : {}),
       ...(limits === undefined || Object.keys(limits).length === 0 ? {} : { limits }),
       ...(network === 'none' ? { network: 'none' as const } : {}),
+      ...(params === undefined || params.length === 0 ? {} : { params }),
     });
   }
 
