@@ -65,6 +65,8 @@ const canary = {
   output: mark('OUTPUT'),
   state: mark('STATE'),
   app: mark('APP'),
+  param: mark('PARAM'),
+  paramDefault: mark('PARAMDEFAULT'),
 };
 const pem = `-----BEGIN SOV TEST KEY-----\n${canary.secretLine}\n-----END SOV TEST KEY-----`;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -226,6 +228,39 @@ require('node:http')
       assert.equal(answer.body, `app says ${canary.app}`);
       await expectStatus(200, 'POST', `${cp}/runs/${run.runId}/cancel`, { token: w.userToken });
       await w.platform.waitFor(async () => (await status()) === 'cancelled', 'the app to stop');
+    },
+  },
+  {
+    // Given at the trigger (issue 20): stored on the data plane, the run triggered with their id only.
+    name: 'run parameters (a value given, and a declared default)',
+    values: [canary.param, canary.paramDefault],
+    files: {
+      'params.js': `const fs = require('node:fs');
+console.log('parameter: ' + process.env.SOV_PARAM_NOTE + ' ' + process.env.SOV_PARAM_ORIGIN);
+console.log('parameters file: ' + fs.readFileSync(process.env.SOV_PARAMS_FILE, 'utf8'));
+`,
+    },
+    jobs: [
+      `  - name: with_params\n    run: node params.js\n    params:\n      - { name: note, required: true }\n      - { name: origin, default: ${canary.paramDefault} }\n`,
+    ],
+    async seenInRegion(w) {
+      const stored = await expectStatus(200, 'POST', `${w.ws}/parameters`, {
+        token: w.token,
+        body: { job: 'with_params', values: { note: canary.param } },
+      });
+      const cp = w.platform.cp;
+      const run = await expectStatus(200, 'POST', `${cp}/jobs/${w.jobs.with_params}/runs`, {
+        token: w.userToken,
+        body: { parametersId: stored.parametersId },
+      });
+      await w.platform.waitFor(
+        async () =>
+          (await expectStatus(200, 'GET', `${cp}/runs/${run.runId}`, { token: w.userToken })).status === 'succeeded',
+        'the run with parameters to succeed',
+      );
+      assert.ok((await logText(w, run.runId)).includes(`parameter: ${canary.param} ${canary.paramDefault}`));
+      const shown = await expectStatus(200, 'GET', `${w.ws}/parameters/${run.parametersId}`, { token: w.token });
+      assert.deepEqual(shown.values, { note: canary.param, origin: canary.paramDefault });
     },
   },
   {

@@ -158,6 +158,7 @@ export function runCommands(program: Command): void {
           parameters === undefined
             ? undefined
             : Object.entries(parameters)
+                .sort(([a], [b]) => (a < b ? -1 : 1))
                 .map(([name, value]) => `${name}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
                 .join(' ') || out.dim('none');
         output.result(parameters === undefined ? found : { ...found, parameters }, () =>
