@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { ControlPlaneClient, DataPlaneClient, ScopedTokens } from '@sovereign/client';
 import { databaseTargets } from '@sovereign/server-kit/testing';
 import { maskText } from '../../packages/data-plane/src/logs/mask.ts';
 import { appUrlOf } from '../support/apps.ts';
@@ -244,22 +245,18 @@ console.log('parameters file: ' + fs.readFileSync(process.env.SOV_PARAMS_FILE, '
       `  - name: with_params\n    run: node params.js\n    params:\n      - { name: note, required: true }\n      - { name: origin, default: ${canary.paramDefault} }\n`,
     ],
     async seenInRegion(w) {
-      const stored = await expectStatus(200, 'POST', `${w.ws}/parameters`, {
-        token: w.token,
-        body: { job: 'with_params', values: { note: canary.param } },
-      });
-      const cp = w.platform.cp;
-      const run = await expectStatus(200, 'POST', `${cp}/jobs/${w.jobs.with_params}/runs`, {
-        token: w.userToken,
-        body: { parametersId: stored.parametersId },
-      });
+      // Through the clients' own code, as the CLI and the dashboard give parameters: the
+      // values to the data plane, the id to the control plane.
+      const cp = new ControlPlaneClient({ url: w.platform.controlPlaneUrl, credential: () => w.userToken });
+      const dp = new DataPlaneClient(new ScopedTokens(cp), w.workspaceId, ['runs:trigger', 'runs:parameters']);
+      const stored = await dp.storeParameters('with_params', { note: canary.param });
+      const run = await cp.trigger(w.jobs.with_params as string, { parametersId: stored.parametersId });
       await w.platform.waitFor(
-        async () =>
-          (await expectStatus(200, 'GET', `${cp}/runs/${run.runId}`, { token: w.userToken })).status === 'succeeded',
+        async () => (await cp.run(run.runId)).status === 'succeeded',
         'the run with parameters to succeed',
       );
       assert.ok((await logText(w, run.runId)).includes(`parameter: ${canary.param} ${canary.paramDefault}`));
-      const shown = await expectStatus(200, 'GET', `${w.ws}/parameters/${run.parametersId}`, { token: w.token });
+      const shown = await dp.parameters(run.parametersId as string);
       assert.deepEqual(shown.values, { note: canary.param, origin: canary.paramDefault });
     },
   },
