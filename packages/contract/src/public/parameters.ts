@@ -29,9 +29,14 @@ export const ParameterValue = Type.Union([
 ]);
 export type ParameterValue = Static<typeof ParameterValue>;
 
-export const ParameterValues = Type.Record(Type.String({ pattern: parameterNamePattern }), ParameterValue, {
-  maxProperties: maxParameters,
-});
+/**
+ * Names to values. The names are checked against the job's declaration (an undeclared one
+ * is `unknown`), not by a pattern here: OpenAPI 3.0 has no patternProperties, and the
+ * served document must say what is validated.
+ */
+export const ParameterValues = Type.Unsafe<Record<string, ParameterValue>>(
+  Type.Object({}, { additionalProperties: ParameterValue, maxProperties: maxParameters }),
+);
 export type ParameterValues = Static<typeof ParameterValues>;
 
 export const StoreParametersRequest = Closed({
@@ -44,7 +49,7 @@ export type StoreParametersRequest = Static<typeof StoreParametersRequest>;
 export const StoredParameters = Type.Object({
   parametersId: Uuid,
   job: Type.String(),
-  values: ParameterValues,
+  values: Type.Unsafe<Record<string, ParameterValue>>(Type.Object({}, { additionalProperties: ParameterValue })),
   createdAt: Timestamp,
 });
 export type StoredParameters = Static<typeof StoredParameters>;

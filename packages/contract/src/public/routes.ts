@@ -38,7 +38,7 @@ import {
   RegionResponse,
   RegionsResponse,
 } from './regions.ts';
-import { Run, RunList, RunListQuery, TriggerRunBody } from './runs.ts';
+import { Run, RunList, RunListQuery, TriggerRunRequest } from './runs.ts';
 import { JobState, JobStateRequest } from './state.ts';
 import { Variable, VariableList, VariableSetRequest } from './variables.ts';
 import { WorkspaceCreateRequest, WorkspaceList, WorkspaceListQuery, WorkspaceResponse } from './workspaces.ts';
@@ -114,7 +114,7 @@ export const ControlPlaneRoutes = {
   deployments: { method: 'GET', path: '/workspaces/{workspaceId}/deployments', response: DeploymentMetadataList },
   job: { method: 'GET', path: '/jobs/{jobId}', response: Job },
   setPaused: { method: 'PATCH', path: '/jobs/{jobId}', body: JobPatchRequest, response: JobPatchResponse },
-  trigger: { method: 'POST', path: '/jobs/{jobId}/runs', body: TriggerRunBody, response: Run },
+  trigger: { method: 'POST', path: '/jobs/{jobId}/runs', body: TriggerRunRequest, response: Run },
   runs: { method: 'GET', path: '/runs', query: RunListQuery, response: RunList },
   run: { method: 'GET', path: '/runs/{runId}', response: Run },
   cancel: { method: 'POST', path: '/runs/{runId}/cancel', response: Run },

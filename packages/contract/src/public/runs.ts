@@ -49,11 +49,12 @@ export const Run = Type.Object({
 });
 export type Run = Static<typeof Run>;
 
-/** A trigger's body: the id of parameters stored on the workspace's data plane, and nothing else (never values). */
+/**
+ * A trigger's body: the id of parameters stored on the workspace's data plane, and nothing
+ * else (never values). Optional: a request without a body is a run without parameters.
+ */
 export const TriggerRunRequest = Closed({ parametersId: Type.Optional(Uuid) });
 export type TriggerRunRequest = Static<typeof TriggerRunRequest>;
-/** The trigger's body is optional: none (null) is a run without parameters. */
-export const TriggerRunBody = Type.Union([TriggerRunRequest, Type.Null()]);
 
 export const RunListQuery = Closed({
   workspaceId: Type.Optional(Uuid),

@@ -6,7 +6,7 @@ import {
   RunList,
   RunListQuery,
   runDurationMs,
-  TriggerRunBody,
+  TriggerRunRequest,
   Uuid,
 } from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
@@ -91,14 +91,18 @@ export async function runRoutes(app: App, deps: Deps) {
         description:
           'A job that already has as many active runs as its max_running allows (one, for interactive jobs, unless the manifest says otherwise) answers 409 run_limit_reached, naming those runs (and the URL of the first, for interactive jobs). Triggers are rate limited per workspace (SOV_TRIGGER_LIMIT_PER_WORKSPACE a minute): past it, 429 rate_limited with Retry-After.',
         params: Closed({ jobId: Uuid }),
-        body: TriggerRunBody,
+        body: TriggerRunRequest,
         response: { 200: Run },
+      },
+      // No body at all (no content type) is a run without parameters; a JSON body must be the object.
+      preValidation: async (request) => {
+        if (request.body === undefined) request.body = {};
       },
     },
     async (request) => {
       const principal = principalOf(request);
       // An id of parameters stored on the data plane, never their values (R1): the body is closed.
-      const parametersId = request.body?.parametersId ?? null;
+      const parametersId = request.body.parametersId ?? null;
       const job = await jobFor(db, principal, request.params.jobId, 'member');
       if (job.archived_at !== null) {
         throw new ConflictProblem(ErrorCode.jobArchived, 'The job is archived: it is no longer in the deployment.');
