@@ -886,6 +886,49 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
     assert.match(bad.stderr, /The range’s start "yesterday" is not a date/);
   });
 
+  it('triggers a run with parameters (--param, --params-file) kept on the data plane; the job reads them, run info shows them', async () => {
+    const config = join(scratch, 'human'); // signed in; workspace pipes made by a test before
+    const project = join(scratch, 'params');
+    await cp(hello, project, { recursive: true });
+    await writeFile(
+      join(project, 'sovereign.yaml'),
+      'jobs:\n  - name: report\n    run: echo "since=$SOV_PARAM_SINCE limit=$SOV_PARAM_LIMIT"; cat "$SOV_PARAMS_FILE"\n    params:\n      - { name: since, type: date, required: true }\n      - { name: limit, type: integer, default: 10 }\n',
+    );
+    await sovOk(config, ['-w', 'pipes', 'deploy', project, '--yes']);
+    const followed = await sov(config, [
+      '-w',
+      'pipes',
+      'job',
+      'trigger',
+      'report',
+      '-p',
+      'since=2026-01-01',
+      '--follow',
+    ]);
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.match(followed.stdout, /^since=2026-01-01 limit=10$/m);
+
+    const wrong = await sov(config, ['-w', 'pipes', 'job', 'trigger', 'report', '--param', 'since=yesterday']);
+    assert.equal(wrong.code, 1, wrong.stderr);
+    assert.match(wrong.stderr, /parameters_invalid/);
+    assert.match(wrong.stderr, /since must be a date such as 2026-01-31/);
+    const malformed = await sov(config, ['-w', 'pipes', 'job', 'trigger', 'report', '--param', 'since']);
+    assert.equal(malformed.code, 2, malformed.stderr);
+    assert.match(malformed.stderr, /give it as name=value/);
+
+    const file = join(scratch, 'params.json');
+    await writeFile(file, JSON.stringify({ since: '2026-02-01', limit: 5 }));
+    const run = parsed(
+      await sovOk(config, ['-w', 'pipes', '--json', 'job', 'trigger', 'report', '--params-file', file]),
+    );
+    assert.match(run.parametersId, /^[0-9a-f-]{36}$/, 'the control plane’s run carries an id');
+    assert.ok(!JSON.stringify(run).includes('2026-02-01'), 'and not the values');
+    const info = await sovOk(config, ['-w', 'pipes', 'run', 'info', run.runId]);
+    assert.match(info.stdout, /^parameters\s+limit=5 since=2026-02-01$/m);
+    const json = parsed(await sovOk(config, ['-w', 'pipes', '--json', 'run', 'info', run.runId]));
+    assert.deepEqual(json.parameters, { since: '2026-02-01', limit: 5 });
+  });
+
   it('manages organizations and workspaces, cancels a run, removes a variable (runs last: it adds an organization)', async () => {
     const config = join(scratch, 'human'); // signed in, current workspace demo
     const run = (args: string[]) => sovOk(config, args);

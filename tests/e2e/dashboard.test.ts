@@ -57,6 +57,10 @@ function project() {
     timezone: Europe/Berlin
     retries: 1
     retry_delay: 0s
+  - name: greet
+    run: echo "hello $SOV_PARAM_WHO"
+    params:
+      - { name: who, required: true }
 `,
     'check.js': `if (process.env.SOV_ATTEMPT === '1') { console.error('check failed on purpose'); process.exit(1); }
 console.log('check passed on attempt ' + process.env.SOV_ATTEMPT);
@@ -142,7 +146,7 @@ describe(`dashboard in a browser, logs straight from the data plane [${target.na
     });
     await platform.waitFor(async () => {
       const jobs = await call('GET', `${platform.cp}/workspaces/${ws}/jobs`, { token: t.token });
-      return jobs.status === 200 && jobs.body.data.length === 5;
+      return jobs.status === 200 && jobs.body.data.length === 6;
     }, 'the jobs to reach the control plane');
     chromium = await launchChromium();
   });
@@ -501,6 +505,40 @@ describe(`dashboard in a browser, logs straight from the data plane [${target.na
     );
     await page.goto(`${platform.controlPlane.url}/runs/${run.runId}`);
     assert.equal(await page.getByTestId('run-interval').textContent(), '2023-12-31 23:00 UTC → 2024-12-31 23:00 UTC');
+    await context.close();
+  });
+
+  it('triggers a run with parameters from a job’s page, and shows them on the run’s page, read from the data plane', async () => {
+    const jobs = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${ws}/jobs`, { token: t.token });
+    const greet = jobs.data.find((j: { name: string }) => j.name === 'greet');
+    const context = await newContext(chromium.browser, 'desktop');
+    const page = await context.newPage();
+    await signIn(page, platform.controlPlane.url, t.email);
+    await page.goto(`${platform.controlPlane.url}/workspaces/${ws}/jobs/${greet.jobId}`);
+    await page.getByText('Trigger with parameters').first().click();
+    const submit = page.getByRole('button', { name: 'Trigger with parameters' });
+    // Nothing given: the data plane names the required parameter, and no run is queued.
+    await submit.click();
+    await page.getByText(/who is required/).waitFor();
+    const none = await expectStatus(200, 'GET', `${platform.cp}/runs?jobId=${greet.jobId}`, { token: t.token });
+    assert.equal(none.data.length, 0);
+
+    const value = `from-the-dashboard-${randomBytes(4).toString('hex')}`;
+    await page.getByLabel(/Parameters, one/).fill(`who=${value}`);
+    await submit.click();
+    let runId = '';
+    await platform.waitFor(async () => {
+      const listed = await call('GET', `${platform.cp}/runs?jobId=${greet.jobId}`, { token: t.token });
+      runId = listed.body.data[0]?.status === 'succeeded' ? listed.body.data[0].runId : '';
+      return runId !== '';
+    }, 'the run with parameters to succeed');
+    const run = await expectStatus(200, 'GET', `${platform.cp}/runs/${runId}`, { token: t.token });
+    assert.ok(run.parametersId !== null && !JSON.stringify(run).includes(value), 'the control plane has the id only');
+    await page.goto(`${platform.controlPlane.url}/runs/${runId}`);
+    const shown = page.getByTestId('parameters');
+    await shown.getByText(value).waitFor();
+    assert.equal(await shown.locator('dt').textContent(), 'who');
+    await page.getByText(`hello ${value}`).waitFor();
     await context.close();
   });
 

@@ -58,6 +58,12 @@ const table: Record<string, Row> = {
     send: () => ({ body: { state: 'A'.repeat(43) } }),
   },
   'GET /workspaces/{workspaceId}/jobs/{job}/state': { scope: 'state:read', ok: 200 },
+  'POST /workspaces/{workspaceId}/parameters': {
+    scope: 'runs:trigger',
+    ok: 200,
+    send: () => ({ body: { job: 'report', values: {} } }),
+  },
+  'GET /workspaces/{workspaceId}/parameters/{parametersId}': { scope: 'runs:parameters', ok: 200 },
   'PUT /workspaces/{workspaceId}/jobs/{job}/state': {
     scope: 'state:write',
     ok: 200,
@@ -159,6 +165,10 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, JSON.stringify({ cu
     return runId as string;
   };
   const runId = await runUntil('report', 'succeeded');
+  const parameters = await expectStatus(200, 'POST', `${eu}/workspaces/${ws}/parameters`, {
+    token: owner,
+    body: { job: 'report', values: {} },
+  });
   const appRunId = await runUntil('app', 'running');
   const setVariable = async () => {
     await expectStatus(200, 'PUT', `${eu}/workspaces/${ws}/variables/TARGET`, {
@@ -251,6 +261,7 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, JSON.stringify({ cu
       appRunId,
       name: 'TARGET',
       job: 'report',
+      parametersId: parameters.parametersId as string,
     },
     output: 'report.txt',
     setVariable,

@@ -189,7 +189,19 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, '{"n":1}');`,
         async () => (await call('GET', `${platform.cp}/runs/${runId}`, { token: t.token })).body.status === 'succeeded',
         'the run to succeed',
       );
-      return { t, ws, scoped: issued, deploymentId: deployed.deploymentId as string, jobId: jobId as string, runId };
+      const { parametersId } = await expectStatus(200, 'POST', `${api}/parameters`, {
+        token: issued.token,
+        body: { job: 'job', values: {} },
+      });
+      return {
+        t,
+        ws,
+        scoped: issued,
+        deploymentId: deployed.deploymentId as string,
+        jobId: jobId as string,
+        runId,
+        parametersId: parametersId as string,
+      };
     }
 
     before(async () => {
@@ -207,6 +219,7 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, '{"n":1}');`,
         workspaceId: d.ws,
         deploymentId: d.deploymentId,
         runId: d.runId,
+        parametersId: d.parametersId,
         name: 'NAME',
         job: 'job',
         '*': 'out.txt',

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { ControlPlaneClient, DataPlaneClient, ScopedTokens } from '@sovereign/client';
 import { databaseTargets } from '@sovereign/server-kit/testing';
 import { maskText } from '../../packages/data-plane/src/logs/mask.ts';
 import { appUrlOf } from '../support/apps.ts';
@@ -65,6 +66,8 @@ const canary = {
   output: mark('OUTPUT'),
   state: mark('STATE'),
   app: mark('APP'),
+  param: mark('PARAM'),
+  paramDefault: mark('PARAMDEFAULT'),
 };
 const pem = `-----BEGIN SOV TEST KEY-----\n${canary.secretLine}\n-----END SOV TEST KEY-----`;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -226,6 +229,35 @@ require('node:http')
       assert.equal(answer.body, `app says ${canary.app}`);
       await expectStatus(200, 'POST', `${cp}/runs/${run.runId}/cancel`, { token: w.userToken });
       await w.platform.waitFor(async () => (await status()) === 'cancelled', 'the app to stop');
+    },
+  },
+  {
+    // Given at the trigger (issue 20): stored on the data plane, the run triggered with their id only.
+    name: 'run parameters (a value given, and a declared default)',
+    values: [canary.param, canary.paramDefault],
+    files: {
+      'params.js': `const fs = require('node:fs');
+console.log('parameter: ' + process.env.SOV_PARAM_NOTE + ' ' + process.env.SOV_PARAM_ORIGIN);
+console.log('parameters file: ' + fs.readFileSync(process.env.SOV_PARAMS_FILE, 'utf8'));
+`,
+    },
+    jobs: [
+      `  - name: with_params\n    run: node params.js\n    params:\n      - { name: note, required: true }\n      - { name: origin, default: ${canary.paramDefault} }\n`,
+    ],
+    async seenInRegion(w) {
+      // Through the clients' own code, as the CLI and the dashboard give parameters: the
+      // values to the data plane, the id to the control plane.
+      const cp = new ControlPlaneClient({ url: w.platform.controlPlaneUrl, credential: () => w.userToken });
+      const dp = new DataPlaneClient(new ScopedTokens(cp), w.workspaceId, ['runs:trigger', 'runs:parameters']);
+      const stored = await dp.storeParameters('with_params', { note: canary.param });
+      const run = await cp.trigger(w.jobs.with_params as string, { parametersId: stored.parametersId });
+      await w.platform.waitFor(
+        async () => (await cp.run(run.runId)).status === 'succeeded',
+        'the run with parameters to succeed',
+      );
+      assert.ok((await logText(w, run.runId)).includes(`parameter: ${canary.param} ${canary.paramDefault}`));
+      const shown = await dp.parameters(run.parametersId as string);
+      assert.deepEqual(shown.values, { note: canary.param, origin: canary.paramDefault });
     },
   },
   {

@@ -207,8 +207,12 @@ export class ControlPlaneClient {
     return this.call('setPaused', 'PATCH', '/jobs/{jobId}', { params: { jobId }, body: { paused } });
   }
 
-  trigger(jobId: string) {
-    return this.call('trigger', 'POST', '/jobs/{jobId}/runs', { params: { jobId } });
+  /** A run of the job now; with `parametersId`, the id of its parameters stored on the data plane (never values). */
+  trigger(jobId: string, options: { parametersId?: string } = {}) {
+    return this.call('trigger', 'POST', '/jobs/{jobId}/runs', {
+      params: { jobId },
+      ...(options.parametersId === undefined ? {} : { body: { parametersId: options.parametersId } }),
+    });
   }
 
   runs(filter: Partial<RunListQuery>, signal?: AbortSignal) {

@@ -1,5 +1,10 @@
 import type { InteractiveLaunch, InteractiveLaunchRequest } from '@sovereign/contract/interactive';
-import type { AnswerOf, DataPlaneRoutes, ScopedTokenResponse } from '@sovereign/contract/public';
+import type {
+  AnswerOf,
+  DataPlaneRoutes,
+  ScopedTokenResponse,
+  StoreParametersRequest,
+} from '@sovereign/contract/public';
 import type { Scope } from '@sovereign/contract/scopes';
 import { ApiError, problemOf, UnreachableError } from './errors.ts';
 import { serverSentEvents } from './follow.ts';
@@ -258,6 +263,22 @@ export class DataPlaneClient {
   setState(job: string, state: unknown) {
     const path: Routes['setState']['path'] = '/workspaces/{workspaceId}/jobs/{job}/state';
     return this.#json<AnswerOf<Routes['setState']>>('PUT', path, { job }, { body: { state } });
+  }
+
+  /**
+   * Stores a run's parameters here, checked against the job's declaration (an ApiError
+   * `parameters_invalid` listing each problem): trigger the run with the answer's
+   * `parametersId`, so the control plane never sees the values (issue 20).
+   */
+  storeParameters(job: string, values: StoreParametersRequest['values']) {
+    const path: Routes['storeParameters']['path'] = '/workspaces/{workspaceId}/parameters';
+    return this.#json<AnswerOf<Routes['storeParameters']>>('POST', path, {}, { body: { job, values } });
+  }
+
+  /** A run's parameters, by the `parametersId` the run carries. */
+  parameters(parametersId: string, signal?: AbortSignal) {
+    const path: Routes['parameters']['path'] = '/workspaces/{workspaceId}/parameters/{parametersId}';
+    return this.#json<AnswerOf<Routes['parameters']>>('GET', path, { parametersId }, { signal });
   }
 
   /** A single-use ticket that opens a run's app as the token's user (see the dashboard's open-app page). */

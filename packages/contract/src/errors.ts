@@ -118,6 +118,9 @@ export const ErrorCode = {
   // Runs on the data plane
   outputNotFound: 'output_not_found',
   stateNotFound: 'state_not_found',
+  /** A run's parameters that do not match the job's declaration (422, `problems` lists each). */
+  parametersInvalid: 'parameters_invalid',
+  parametersNotFound: 'parameters_not_found',
 
   // Interactive jobs behind the data plane's proxy
   runNotInteractive: 'run_not_interactive',

@@ -251,6 +251,10 @@ export const ReasonCodes = [
   'sandbox_failed',
   // Its job's environment was gone from the cache and could not be built again.
   'environment_failed',
+  // The run's parameters (issue 20) are not on this data plane for its workspace and job;
+  // or they no longer match its job's declaration (a required one missing, a wrong type).
+  'parameters_missing',
+  'parameters_invalid',
 ] as const;
 export type ReasonCode = (typeof ReasonCodes)[number];
 
@@ -268,6 +272,8 @@ export const ClaimedRun = Type.Object({
   /** The interval a scheduled or backfilled run covers (SOV_INTERVAL_START/END); absent for others. */
   intervalStart: Type.Optional(Type.String({ format: 'date-time' })),
   intervalEnd: Type.Optional(Type.String({ format: 'date-time' })),
+  /** The run's parameters, stored on this data plane (issue 20): an id, never the values. */
+  parametersId: Type.Optional(Uuid),
 });
 export type ClaimedRun = Static<typeof ClaimedRun>;
 

@@ -12,6 +12,9 @@ export const Scopes = [
   'state:read',
   'state:write',
   'interactive',
+  // Store a run's parameters before triggering it (issue 20), and read a run's parameters.
+  'runs:trigger',
+  'runs:parameters',
 ] as const;
 
 export type Scope = (typeof Scopes)[number];
@@ -26,7 +29,14 @@ export function roleAtLeast(role: Role, minimum: Role): boolean {
   return roleRank[role] >= roleRank[minimum];
 }
 
-const readScopes: Scope[] = ['deployments:read', 'variables:read', 'runs:logs', 'runs:outputs', 'state:read'];
+const readScopes: Scope[] = [
+  'deployments:read',
+  'variables:read',
+  'runs:logs',
+  'runs:outputs',
+  'runs:parameters',
+  'state:read',
+];
 
 /** The scopes each role may put in a data-plane token. */
 export const roleScopes: Record<Role, readonly Scope[]> = {

@@ -225,6 +225,8 @@ export interface RunsTable {
   finished_at: Date | null;
   lease_instance_id: string | null;
   lease_expires_at: Date | null;
+  /** The id of its parameters on its data plane (016); null when it was given none. */
+  parameters_id: string | null;
   cancel_requested_at: Date | null;
   last_seq: number;
   /** The instance that held the run last, kept after it ends (004). */

@@ -30,6 +30,7 @@ import { hiddenName } from './launch/jail/launcher.ts';
 import { Spawner } from './launch/spawner.ts';
 import { LogStore } from './logs/store.ts';
 import { OutboxDeliverer } from './outbox/outbox.ts';
+import { parameterRoutes } from './parameters/routes.ts';
 import { runRoutes } from './runs/routes.ts';
 import { runEventKind } from './runs/store.ts';
 import { stateRoutes } from './state/routes.ts';
@@ -217,6 +218,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         await variableRoutes(scope as App, { variables });
         await runRoutes(scope as App, { db, logs, artifacts: store });
         await stateRoutes(scope as App, { db });
+        await parameterRoutes(scope as App, { db });
         await appLaunchRoutes(scope as App, { launches });
       },
       { prefix: apiPrefix },

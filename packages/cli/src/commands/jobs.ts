@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { compactSeconds, relativeTime, runStatus, trigger } from '../output/format.ts';
 import { findJob } from '../resolve.ts';
+import { collectParam, readRunParameters } from '../run-parameters.ts';
 import { backfillCommands } from './backfills.ts';
 import { act, argsOf } from './command.ts';
 import { runColumns, triggerJob } from './runs.ts';
@@ -124,9 +125,19 @@ export function jobCommands(program: Command): void {
     .argument('<job>', 'name or id')
     .option('-f, --follow', 'stream its logs until it ends; exit with its status (0 only if it succeeded)')
     .option('-t, --timestamps', 'with --follow, show when each line was written')
+    .option(
+      '-p, --param <name=value>',
+      'a parameter of the run (repeat for each); kept on the data plane',
+      collectParam,
+    )
+    .option('--params-file <file>', 'parameters from a JSON object of names to values (--param wins)')
     .addHelpText(
       'after',
       `
+Parameters are checked against the job's params: in sovereign.yaml and stored on the
+workspace's data plane; the control plane gets only their id. The job reads them as
+SOV_PARAM_<NAME> and as JSON in the file at SOV_PARAMS_FILE.
+
 With --follow, the exit code says how the run ended: 0 succeeded, 10 failed,
 11 timed out, 12 cancelled, 13 lost. With --json, --follow prints one JSON object per
 line: the run, each log line, then the end.`,
@@ -134,8 +145,9 @@ line: the run, each log line, then the end.`,
     .action(
       act(async (ctx, command) => {
         const [given] = argsOf<[string]>(command);
-        const opts = command.opts<{ follow?: boolean; timestamps?: boolean }>();
-        await triggerJob(ctx, given, opts.follow === true, opts.timestamps === true);
+        const opts = command.opts<{ follow?: boolean; timestamps?: boolean; param?: string[]; paramsFile?: string }>();
+        const params = await readRunParameters(opts.param, opts.paramsFile);
+        await triggerJob(ctx, given, opts.follow === true, opts.timestamps === true, params);
       }),
     );
 

@@ -7,6 +7,7 @@ import { UsageError } from '../errors.ts';
 import { intervalText, relativeTime, runStatus, shortId, statusWord } from '../output/format.ts';
 import type { Output } from '../output/output.ts';
 import { findJob, findRun } from '../resolve.ts';
+import type { GivenValue } from '../run-parameters.ts';
 import { exitCodeFor, followRun } from '../runs/follow.ts';
 import { openApp } from '../runs/interactive.ts';
 import { act, argsOf } from './command.ts';
@@ -152,7 +153,20 @@ export function runCommands(program: Command): void {
         const found = await findRun(await ctx.controlPlane(), given, () => ctx.workspace());
         const { output } = ctx;
         const { out } = output;
-        output.result(found, () =>
+        // Its parameters are on its workspace's data plane: the control plane has their id only.
+        const parameters =
+          found.parametersId === null
+            ? undefined
+            : (await (await ctx.dataPlane(['runs:parameters'], found.workspaceId)).parameters(found.parametersId))
+                .values;
+        const shown =
+          parameters === undefined
+            ? undefined
+            : Object.entries(parameters)
+                .sort(([a], [b]) => (a < b ? -1 : 1))
+                .map(([name, value]) => `${name}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+                .join(' ') || out.dim('none');
+        output.result(parameters === undefined ? found : { ...found, parameters }, () =>
           output.keyValues([
             ['run', found.runId],
             ['job', found.jobName],
@@ -163,6 +177,7 @@ export function runCommands(program: Command): void {
             ],
             ['exit code', found.exitCode === null ? undefined : String(found.exitCode)],
             ['reason', found.reasonCode ?? undefined],
+            ['parameters', shown],
             ['trigger', `${found.trigger}${found.attempt > 1 ? `, attempt ${found.attempt}` : ''}`],
             ['interval', intervalText(found.intervalStart, found.intervalEnd)],
             ['backfill', found.backfillId === null ? undefined : shortId(found.backfillId)],
@@ -247,14 +262,29 @@ export function runCommands(program: Command): void {
 }
 
 /** `sov job trigger` shares this: trigger a job, then follow it if asked. */
-export async function triggerJob(ctx: Context, given: string, follow: boolean, timestamps: boolean): Promise<void> {
+export async function triggerJob(
+  ctx: Context,
+  given: string,
+  follow: boolean,
+  timestamps: boolean,
+  params?: Record<string, GivenValue>,
+): Promise<void> {
   const cp = await ctx.controlPlane();
   const workspace = await ctx.workspace();
   const job = await findJob(cp, workspace, given);
-  if (job.kind === 'interactive') return openInteractive(ctx, job.jobId, follow, timestamps);
+  if (job.kind === 'interactive') {
+    if (params !== undefined) throw new UsageError('An interactive job is opened, not given parameters.');
+    return openInteractive(ctx, job.jobId, follow, timestamps);
+  }
   // Get the token first: a refusal then leaves no run behind.
   const dp = follow ? await ctx.dataPlane(['runs:logs'], workspace.workspaceId) : undefined;
-  const run = await cp.trigger(job.jobId);
+  // The values go to the workspace's data plane, which checks them; the control plane gets their id only.
+  const parametersId =
+    params === undefined
+      ? undefined
+      : (await (await ctx.dataPlane(['runs:trigger'], workspace.workspaceId)).storeParameters(job.name, params))
+          .parametersId;
+  const run = await cp.trigger(job.jobId, parametersId === undefined ? {} : { parametersId });
   const { output } = ctx;
   if (dp === undefined) {
     output.result(run, () => {

@@ -17,6 +17,7 @@ export * from './me.ts';
 export * from './organizations.ts';
 export * from './outputs.ts';
 export * from './paging.ts';
+export * from './parameters.ts';
 export * from './regions.ts';
 export * from './routes.ts';
 export * from './runs.ts';

@@ -31,6 +31,7 @@ import {
 } from './me.ts';
 import { Organization, OrganizationCreateRequest, OrganizationList } from './organizations.ts';
 import { OutputFileList } from './outputs.ts';
+import { StoredParameters, StoreParametersRequest } from './parameters.ts';
 import {
   RegionCreateRequest,
   RegionListQuery,
@@ -38,7 +39,7 @@ import {
   RegionResponse,
   RegionsResponse,
 } from './regions.ts';
-import { Run, RunList, RunListQuery } from './runs.ts';
+import { Run, RunList, RunListQuery, TriggerRunRequest } from './runs.ts';
 import { JobState, JobStateRequest } from './state.ts';
 import { Variable, VariableList, VariableSetRequest } from './variables.ts';
 import { WorkspaceCreateRequest, WorkspaceList, WorkspaceListQuery, WorkspaceResponse } from './workspaces.ts';
@@ -114,7 +115,7 @@ export const ControlPlaneRoutes = {
   deployments: { method: 'GET', path: '/workspaces/{workspaceId}/deployments', response: DeploymentMetadataList },
   job: { method: 'GET', path: '/jobs/{jobId}', response: Job },
   setPaused: { method: 'PATCH', path: '/jobs/{jobId}', body: JobPatchRequest, response: JobPatchResponse },
-  trigger: { method: 'POST', path: '/jobs/{jobId}/runs', response: Run },
+  trigger: { method: 'POST', path: '/jobs/{jobId}/runs', body: TriggerRunRequest, response: Run },
   runs: { method: 'GET', path: '/runs', query: RunListQuery, response: RunList },
   run: { method: 'GET', path: '/runs/{runId}', response: Run },
   cancel: { method: 'POST', path: '/runs/{runId}/cancel', response: Run },
@@ -160,6 +161,17 @@ export const DataPlaneRoutes = {
     path: '/workspaces/{workspaceId}/jobs/{job}/state',
     body: JobStateRequest,
     response: JobState,
+  },
+  storeParameters: {
+    method: 'POST',
+    path: '/workspaces/{workspaceId}/parameters',
+    body: StoreParametersRequest,
+    response: StoredParameters,
+  },
+  parameters: {
+    method: 'GET',
+    path: '/workspaces/{workspaceId}/parameters/{parametersId}',
+    response: StoredParameters,
   },
 } as const satisfies Record<string, PublicRoute>;
 

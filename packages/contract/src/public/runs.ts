@@ -46,12 +46,23 @@ export const Run = Type.Object({
       'The run’s duration, the one every client shows: from its process’s start to its end (finishedAt − startedAt). Null until it ended, and for a run that never started.',
   }),
   cancelRequested: Type.Boolean(),
+  parametersId: Type.Union([Uuid, Type.Null()], {
+    description:
+      "The id of the run's parameters, stored on its workspace's data plane (read them there); null when it was given none. The values never reach the control plane.",
+  }),
   url: Type.Union([Type.String(), Type.Null()], {
     description:
       "Interactive runs: where to open the app, on the workspace's data plane (with a scoped token carrying the interactive scope). Null for batch runs.",
   }),
 });
 export type Run = Static<typeof Run>;
+
+/**
+ * A trigger's body: the id of parameters stored on the workspace's data plane, and nothing
+ * else (never values). Optional: a request without a body is a run without parameters.
+ */
+export const TriggerRunRequest = Closed({ parametersId: Type.Optional(Uuid) });
+export type TriggerRunRequest = Static<typeof TriggerRunRequest>;
 
 export const RunListQuery = Closed({
   workspaceId: Type.Optional(Uuid),

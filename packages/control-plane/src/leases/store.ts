@@ -14,6 +14,7 @@ type ClaimedRunRow = Pick<
   | 'timeout_seconds'
   | 'interval_start'
   | 'interval_end'
+  | 'parameters_id'
 > &
   Pick<JobsTable, 'name' | 'kind'> & {
     lease_expires_at: NonNullable<RunsTable['lease_expires_at']>;
@@ -99,7 +100,7 @@ export async function claimRuns(
        FROM jobs j
       WHERE j.job_id = r.job_id AND r.run_id IN (SELECT run_id FROM picked UNION ALL SELECT run_id FROM apps)
       RETURNING r.run_id, r.job_id, j.name, j.kind, r.workspace_id, r.deployment_id, r.attempt, r.timeout_seconds,
-                r.lease_expires_at, r.claim_seq::text AS claim_seq, r.interval_start, r.interval_end`,
+                r.lease_expires_at, r.claim_seq::text AS claim_seq, r.interval_start, r.interval_end, r.parameters_id`,
     [
       dataplaneId,
       instanceId,
@@ -123,6 +124,7 @@ export async function claimRuns(
     ...(r.interval_start === null || r.interval_end === null
       ? {}
       : { intervalStart: iso(r.interval_start), intervalEnd: iso(r.interval_end) }),
+    ...(r.parameters_id === null ? {} : { parametersId: r.parameters_id }),
   }));
   return rows[0] === undefined ? { runs } : { runs, claimSeq: Number(rows[0].claim_seq) };
 }

@@ -58,6 +58,8 @@ async function followRun(tx: Queryable, run: RunsTable, wakes: Wakes, now: Date)
       attempt: run.attempt + 1,
       rootRunId: run.root_run_id,
       createdBy: run.created_by,
+      // Another attempt of the same run: the same parameters.
+      parametersId: run.parameters_id,
       scheduledFor: delayMs > 0 ? new Date(now.getTime() + delayMs) : null,
       // A retry covers the same interval, for the same backfill.
       interval:

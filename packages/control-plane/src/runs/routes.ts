@@ -6,6 +6,7 @@ import {
   RunList,
   RunListQuery,
   runDurationMs,
+  TriggerRunRequest,
   Uuid,
 } from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
@@ -59,6 +60,7 @@ function toRun(row: RunRow) {
     finishedAt: isoOrNull(row.finished_at),
     durationMs: runDurationMs(row.started_at, row.finished_at),
     cancelRequested: row.cancel_requested_at !== null,
+    parametersId: row.parameters_id,
     url: runUrl(row),
   };
 }
@@ -92,11 +94,18 @@ export async function runRoutes(app: App, deps: Deps) {
         description:
           'A job that already has as many active runs as its max_running allows (one, for interactive jobs, unless the manifest says otherwise) answers 409 run_limit_reached, naming those runs (and the URL of the first, for interactive jobs). Triggers are rate limited per workspace (SOV_TRIGGER_LIMIT_PER_WORKSPACE a minute): past it, 429 rate_limited with Retry-After.',
         params: Closed({ jobId: Uuid }),
+        body: TriggerRunRequest,
         response: { 200: Run },
+      },
+      // No body at all (no content type) is a run without parameters; a JSON body must be the object.
+      preValidation: async (request) => {
+        if (request.body === undefined) request.body = {};
       },
     },
     async (request) => {
       const principal = principalOf(request);
+      // An id of parameters stored on the data plane, never their values (R1): the body is closed.
+      const parametersId = request.body.parametersId ?? null;
       const job = await jobFor(db, principal, request.params.jobId, 'member');
       if (job.archived_at !== null) {
         throw new ConflictProblem(ErrorCode.jobArchived, 'The job is archived: it is no longer in the deployment.');
@@ -110,7 +119,7 @@ export async function runRoutes(app: App, deps: Deps) {
       const run = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const active = await runsAtLimit(tx, job);
         if (active !== undefined) throw await runLimitProblem(tx, job, active);
-        const queued = await enqueueRun(tx, job, { trigger, createdBy: principal.userId });
+        const queued = await enqueueRun(tx, job, { trigger, createdBy: principal.userId, parametersId });
         if (queued === undefined) throw new Error('a manual run cannot conflict');
         return { result: await findRun(tx, queued.runId), audit: runEvent(job, 'run.trigger', queued.runId) };
       });

@@ -228,14 +228,17 @@ export async function enqueueRun(
     /** The interval it covers (a backfill's run, or a retry of a run that had one). */
     interval?: { start: Date; end: Date } | null;
     backfillId?: string | null;
+    /** Parameters stored on the data plane (issue 20): their id only. */
+    parametersId?: string | null;
   },
 ): Promise<{ runId: string; dataplaneId: string } | undefined> {
   if ((await runsAtLimit(tx, job)) !== undefined) return undefined;
   const runId = randomUUID();
   const rows = await tx.query<Pick<RunsTable, 'run_id'>>(
     `INSERT INTO runs (run_id, job_id, workspace_id, dataplane_id, deployment_id, attempt, root_run_id, trigger,
-                       status, timeout_seconds, scheduled_for, created_by, interval_start, interval_end, backfill_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11, $12, $13, $14)
+                       status, timeout_seconds, scheduled_for, created_by, interval_start, interval_end, backfill_id,
+                       parameters_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11, $12, $13, $14, $15)
      ON CONFLICT DO NOTHING RETURNING run_id`,
     [
       runId,
@@ -252,6 +255,7 @@ export async function enqueueRun(
       options.interval?.start ?? null,
       options.interval?.end ?? null,
       options.backfillId ?? null,
+      options.parametersId ?? null,
     ],
   );
   return rows.length === 0 ? undefined : { runId, dataplaneId: job.dataplane_id };

@@ -1,7 +1,9 @@
 import { ApiError } from '@sovereign/client';
 import type { Backfill, DeploymentMetadata, Job, Run } from '@sovereign/contract/public';
 import type { RunStatus } from '@sovereign/contract/run-states';
+import { useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
+import { dataPlane } from '../api/data-plane.ts';
 import { ErrorNote, Loading, Section, Status, Time } from '../components/ui.tsx';
 import { describeTrigger, formatIn, formatInterval, formatRunDuration, formatSpan, formatTime } from '../format.ts';
 import { useAction, useLoad } from '../hooks.ts';
@@ -37,9 +39,17 @@ export function JobPage({ workspaceId, jobId }: { workspaceId: string; jobId: st
       data.runs.some((r) => live.has(r.status)) || data.backfills.some((b) => b.status === 'running') ? 2000 : 10_000,
   );
   const deployments = useLoad((signal) => controlPlane.deployments(workspaceId, signal), [workspaceId]);
-  const trigger = useAction(async (job: Job) => {
+  const [paramText, setParamText] = useState('');
+  const trigger = useAction(async (job: Job, withParams?: string) => {
     try {
-      const run = await controlPlane.trigger(job.jobId);
+      // Parameters are customer data: stored on the workspace's data plane, which checks
+      // them against the job's declaration; the control plane gets their id only (issue 20).
+      const values = withParams === undefined ? undefined : parameterLines(withParams);
+      const parametersId =
+        values === undefined
+          ? undefined
+          : (await dataPlane(workspaceId, ['runs:trigger']).storeParameters(job.name, values)).parametersId;
+      const run = await controlPlane.trigger(job.jobId, parametersId === undefined ? {} : { parametersId });
       // An app is opened from its run's page; a batch run is watched here, as a new bar.
       if (job.kind === 'interactive') navigate(`/runs/${run.runId}`);
       else history.reload();
@@ -86,6 +96,25 @@ export function JobPage({ workspaceId, jobId }: { workspaceId: string; jobId: st
             </button>
           )}
         </div>
+      )}
+      {operate && job.kind === 'batch' && (
+        <details className="params">
+          <summary>Trigger with parameters</summary>
+          <form
+            onSubmit={(event) => {
+              event.preventDefault();
+              void trigger.run(job, paramText);
+            }}
+          >
+            <label>
+              Parameters, one <code>name=value</code> a line (the job's <code>params:</code>)
+              <textarea rows={3} value={paramText} onChange={(e) => setParamText(e.target.value)} />
+            </label>
+            <button type="submit" disabled={trigger.pending}>
+              Trigger with parameters
+            </button>
+          </form>
+        </details>
       )}
       <ErrorNote error={trigger.error} what="The run was not triggered" />
       <ErrorNote error={pause.error} what="The schedule was not changed" />
@@ -182,6 +211,18 @@ function BackfillTable({ backfills, jobName }: { backfills: Backfill[]; jobName:
       </tbody>
     </table>
   );
+}
+
+/** `name=value` lines as a run's parameters (text: the data plane reads each as its declared type). */
+function parameterLines(text: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const at = line.indexOf('=');
+    if (at <= 0) throw new Error(`"${line.trim()}" is not name=value.`);
+    values[line.slice(0, at).trim()] = line.slice(at + 1);
+  }
+  return values;
 }
 
 /** When the job runs next, or why it does not: on its page and in the jobs list. */

@@ -1,7 +1,7 @@
 import { followLogs } from '@sovereign/client';
 import type { LogLine, Run } from '@sovereign/contract/public';
 import { isTerminal } from '@sovereign/contract/run-states';
-import { useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { Fragment, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
 import { dataPlane } from '../api/data-plane.ts';
 import { ConfirmDialog } from '../components/confirm.tsx';
@@ -139,6 +139,7 @@ export function RunPage({ runId }: { runId: string }) {
         </Section>
       </div>
 
+      {r.parametersId !== null && <ParametersView run={r} parametersId={r.parametersId} />}
       <Logs run={r} />
       {reachedDataplane(r) && <Outputs run={r} terminal={terminal} />}
       {reachedDataplane(r) && <JobStateView run={r} terminal={terminal} />}
@@ -276,6 +277,33 @@ function Outputs({ run, terminal }: { run: Run; terminal: boolean }) {
             </li>
           ))}
         </ul>
+      )}
+    </Section>
+  );
+}
+
+/** The run's parameters, read from its data plane: the control plane has their id only (issue 20). */
+function ParametersView({ run, parametersId }: { run: Run; parametersId: string }) {
+  const params = useLoad(
+    (signal) => dataPlane(run.workspaceId, ['runs:parameters']).parameters(parametersId, signal),
+    [run.workspaceId, parametersId],
+  );
+  return (
+    <Section title="Parameters">
+      <ErrorNote error={params.error} />
+      {params.data !== undefined && (
+        <dl className="facts" data-testid="parameters">
+          {Object.entries(params.data.values)
+            .sort(([a], [b]) => (a < b ? -1 : 1))
+            .map(([name, value]) => (
+              <Fragment key={name}>
+                <dt>{name}</dt>
+                <dd>
+                  <code>{typeof value === 'string' ? value : JSON.stringify(value)}</code>
+                </dd>
+              </Fragment>
+            ))}
+        </dl>
       )}
     </Section>
   );

@@ -18,6 +18,7 @@ import {
   type RequestedLimits,
   type RunLimits,
 } from '../launch/limits.ts';
+import { type ParameterDeclaration, parseDeclarations } from '../parameters/declarations.ts';
 import type { Finding } from './errors.ts';
 
 /** A job as the data plane runs it: its command (`run`) never leaves the region (R1). */
@@ -39,6 +40,8 @@ export interface ManifestJob extends JobMetadata {
   environmentDir?: string;
   /** The environments its deployment declares, built in the region: its runs find them mounted read-only. */
   environments?: Array<{ kind: 'python' | 'node'; digest: string; dir?: string }>;
+  /** `params:`, the parameters a run may be given (issue 20): kept here, never reported (R1). */
+  params?: ParameterDeclaration[];
 }
 
 export type ManifestResult =
@@ -93,6 +96,7 @@ const jobKeys = new Set([
   'limits',
   'network',
   'environment',
+  'params',
   ...interactiveKeys,
 ]);
 const limitNames = new Map(Object.entries(limitKeys).map(([name, keys]) => [keys.yaml, name as LimitName]));
@@ -403,6 +407,8 @@ export function parseManifest(text: string, options: { maxLimits?: RunLimits } =
       } else environmentDir = dir;
     }
 
+    const params = parseDeclarations(job.params, `${at}.params`, fail, { triggered: trigger.type !== 'manual' });
+
     jobs.push({
       name: String(name),
       run: String(run),
@@ -418,6 +424,7 @@ export function parseManifest(text: string, options: { maxLimits?: RunLimits } =
       ...(limits === undefined || Object.keys(limits).length === 0 ? {} : { limits }),
       ...(network === 'none' ? { network: 'none' as const } : {}),
       ...(environmentDir === undefined ? {} : { environmentDir }),
+      ...(params === undefined || params.length === 0 ? {} : { params }),
     });
   }
 

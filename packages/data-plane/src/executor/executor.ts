@@ -16,6 +16,8 @@ import { Masker, minMaskedLength, tooShortToMask } from '../logs/mask.ts';
 import { pumpLogs } from '../logs/pump.ts';
 import type { LogStore } from '../logs/store.ts';
 import type { OutboxDeliverer } from '../outbox/outbox.ts';
+import { parameterEnv } from '../parameters/declarations.ts';
+import { parametersForRun } from '../parameters/for-run.ts';
 import { liveInstances, recordClaim, recordStatus, runEventKind, sweepOrphans, touchInstance } from '../runs/store.ts';
 import { writeState } from '../state/store.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
@@ -308,6 +310,13 @@ export class Executor {
         () => undefined,
       );
       if (job === undefined) return await fail('job_missing');
+      // Customer data (issue 20): in the job's environment and home, never in our logs.
+      const params = await parametersForRun(db, run, job);
+      if (!params.ok) {
+        await beforeGo;
+        await this.#note(active, `sovereign: the run did not start: ${params.why}`);
+        return await fail(params.reasonCode);
+      }
       const limits = resolveLimits(job.limits, this.#o.runs.limits);
       const files = this.#o.environmentFiles;
       try {
@@ -371,6 +380,9 @@ export class Executor {
         SOV_OUTPUT_DIR: room.job.outputs,
         SOV_STATE_FILE: room.job.stateFile,
         ...intervalEnv(run),
+        ...(params.values === undefined
+          ? {}
+          : { ...parameterEnv(params.values), SOV_PARAMS_FILE: room.job.paramsFile }),
         ...this.#interactiveEnv(active, room),
       };
       if (active.stopping !== undefined) {
@@ -378,6 +390,7 @@ export class Executor {
         await this.#report(run, 'cancelled', { reasonCode: 'cancelled' });
         return;
       }
+      if (params.values !== undefined) await writeStateFile(room.host.paramsFile, params.values, room.owner);
       let child: LaunchedRun;
       try {
         child = await room.start(job.run, env, { onLimit: (limit) => this.#stop(active, `${limit}_limit`) });

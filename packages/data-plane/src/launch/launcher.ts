@@ -60,6 +60,8 @@ export interface RunPaths {
   app: string;
   outputs: string;
   stateFile: string;
+  /** The run's parameters as JSON (issue 20), when its job takes any. */
+  paramsFile: string;
 }
 
 /** Where the proxy reaches an interactive job's app. */

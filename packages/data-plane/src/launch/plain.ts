@@ -18,7 +18,13 @@ export interface PlainLauncherOptions {
 
 /** The places of a run under `home`, the same for the data plane and the job. */
 export function runPaths(home: string): RunPaths {
-  return { home, app: join(home, 'app'), outputs: join(home, 'outputs'), stateFile: join(home, 'state.json') };
+  return {
+    home,
+    app: join(home, 'app'),
+    outputs: join(home, 'outputs'),
+    stateFile: join(home, 'state.json'),
+    paramsFile: join(home, 'params.json'),
+  };
 }
 
 /**

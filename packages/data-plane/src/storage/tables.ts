@@ -105,6 +105,14 @@ export const tables = {
     expires_at: 'timestamptz',
     redeemed_at: 'timestamptz null',
   },
+  run_parameters: {
+    parameters_id: 'uuid',
+    workspace_id: 'uuid',
+    job_name: 'text',
+    parameter_values: 'jsonb',
+    created_by: 'text',
+    created_at: 'timestamptz',
+  },
 } as const satisfies Record<string, Record<string, ColumnType>>;
 
 /** What each SQL type comes back as from both drivers (server-kit/sql reads int8 as a number). */

@@ -13,6 +13,7 @@ export const jobPaths = {
   app: `${jobHome}/app`,
   outputs: `${jobHome}/outputs`,
   stateFile: `${jobHome}/state.json`,
+  paramsFile: `${jobHome}/params.json`,
 };
 /** The jail's own small files (a tmpfs): the environment the run is started with, and the data plane's Node. */
 export const jailRunDir = '/run/sovereign';
