@@ -27,7 +27,7 @@ async function project(): Promise<Record<string, string>> {
     'sovereign.yaml': `${manifest.trimEnd()}
   - name: gated
     kind: interactive
-    run: while [ ! -f "$HOME/go" ]; do sleep 0.1; done; exec node server.mjs
+    run: sh gate.sh
   - name: sleepy
     kind: interactive
     run: node server.mjs
@@ -46,6 +46,9 @@ async function project(): Promise<Record<string, string>> {
     run: echo done
 `,
     'server.mjs': await readFile(join(example, 'server.mjs'), 'utf8'),
+    // A process of its own (not the jail's shell, which a test cannot tell from another
+    // run's), carrying the run's environment, for the test to find the run by.
+    'gate.sh': 'while [ ! -f "$HOME/go" ]; do sleep 0.1; done; exec node server.mjs\n',
   };
 }
 

@@ -40,7 +40,11 @@ export async function runPids(runId: string, attempt?: number): Promise<number[]
 /**
  * Writes a file into a running job's home directory (its $HOME, in its jail), as if the
  * job's author dropped it there: the word a gated job waits for. Retries while the run's
- * processes come and go (a shell loop's `sleep`s), for up to `timeoutMs`. `explain` adds
+ * processes come and go, for up to `timeoutMs`. Only a process started (exec'd) once the
+ * run's environment was set carries SOV_RUN_ID in /proc/<pid>/environ: a command the
+ * jail's shell runs itself (a bare `while` loop) is a fork of that shell and carries none,
+ * and its `sleep`s live a tenth of a second each. A gated job runs a program of its own
+ * (`sh gate.sh`, `node wait.js`). `explain` adds
  * what the suite knows of the run (its status, its data plane's words) to a failure.
  */
 export async function dropIntoRun(

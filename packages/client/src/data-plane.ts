@@ -7,8 +7,8 @@ import type {
 } from '@sovereign/contract/public';
 import type { Scope } from '@sovereign/contract/scopes';
 import { ApiError, problemOf, UnreachableError } from './errors.ts';
-import { serverSentEvents } from './follow.ts';
 import { fillPath, HttpService, type Query, type RequestOptions, type Trace } from './http.ts';
+import { serverSentEvents } from './sse.ts';
 
 type Routes = typeof DataPlaneRoutes;
 

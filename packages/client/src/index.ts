@@ -8,5 +8,6 @@ export {
 } from './data-plane.ts';
 export { formatDuration, runDurationText } from './durations.ts';
 export { ApiError, isAbort, type Problem, problemOf, UnreachableError } from './errors.ts';
-export { type FollowOptions, followLogs, serverSentEvents } from './follow.ts';
+export { type FollowOptions, followLogs } from './follow.ts';
 export { fillPath, HttpService, type Query, type RequestOptions, type Trace } from './http.ts';
+export { serverSentEvents } from './sse.ts';

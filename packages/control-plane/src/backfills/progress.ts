@@ -1,7 +1,7 @@
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { findJobsToRun } from '../jobs/store.ts';
-import type { Wakes } from '../runs/lifecycle.ts';
 import { enqueueRun } from '../runs/store.ts';
+import type { Wakes } from '../runs/wakes.ts';
 import { countActiveRuns, finishBackfill, lockBackfill, nextIntervals, setIntervalRun } from './store.ts';
 
 /**

@@ -16,9 +16,9 @@ import {
   markStarted,
   raiseLastSeq,
 } from './store.ts';
+import type { Wakes } from './wakes.ts';
 
-/** Data planes to wake after the transaction that queued their runs commits. */
-export type Wakes = Set<string>;
+export type { Wakes } from './wakes.ts';
 
 /**
  * A batch run its data plane stopped on purpose (a restart): cancelled, as it is not the
