@@ -58,6 +58,10 @@ describe(`environments built in the region from lock files, real processes [${ta
   before(async () => {
     wheelhouse = await mkdtemp(join(tmpdir(), 'sov-wheels-'));
     buildWheel(wheelhouse, 'sovereign-demo-extra', '2.0.0', { 'sovereign_demo_extra.py': 'NAME = "extra"\n' });
+    // A newer version than the locks pin: a lock must win over "the newest there is".
+    buildWheel(wheelhouse, 'sovereign-demo-transform', '2.0.0', {
+      'sovereign_demo_transform/__init__.py': 'def normalise(row):\n    return row\n',
+    });
     buildWheel(wheelhouse, 'sovereign-demo-transform', '1.0.0', {
       'sovereign_demo_transform/__init__.py':
         'def normalise(row):\n    return {key.lower(): value.strip() for key, value in row.items()}\n',
@@ -231,6 +235,53 @@ describe(`environments built in the region from lock files, real processes [${ta
         message: 'envs/nowhere holds no requirements.txt, nor a package.json with its package-lock.json',
       },
     ]);
+  });
+
+  it('builds from a pyproject.toml with its uv.lock, taking the locked versions; refuses one without a lock, or another Python', async () => {
+    const pyproject =
+      '[project]\nname = "pipeline"\nversion = "0.1.0"\nrequires-python = ">=3.11"\ndependencies = ["sovereign-demo-transform"]\n';
+    const uvLock = [
+      'version = 1',
+      'requires-python = ">=3.11"',
+      '',
+      '[[package]]',
+      'name = "pipeline"',
+      'version = "0.1.0"',
+      'source = { virtual = "." }',
+      'dependencies = [{ name = "sovereign-demo-transform" }]',
+      '',
+      '[[package]]',
+      'name = "sovereign-demo-transform"',
+      'version = "1.0.0"',
+      'source = { registry = "https://pypi.org/simple" }',
+      '',
+    ].join('\n');
+    const manifest = `jobs:\n  - name: locked\n    run: ${JSON.stringify("python3 -c \"import importlib.metadata as m; print('transform', m.version('sovereign-demo-transform'))\"")}\n`;
+    const files = {
+      'sovereign.yaml': manifest,
+      'pyproject.toml': pyproject,
+      'uv.lock': uvLock,
+      '.python-version': '3.11\n',
+    };
+    const deployed = await deploy(files);
+    assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
+    assert.deepEqual(deployed.body.environments, [{ kind: 'python', built: true }]);
+    const { jobs } = await platform.deploy(t.token, t.workspace.workspaceId, files);
+    const run = await runToEnd(jobs.locked as string);
+    assert.deepEqual(run.lines, ['transform 1.0.0'], 'the locked version, though 2.0.0 is in the wheelhouse');
+
+    const unlocked = await deploy({ 'sovereign.yaml': manifest, 'pyproject.toml': pyproject });
+    assert.equal(unlocked.status, 422, JSON.stringify(unlocked.body));
+    assert.match(
+      unlocked.body.buildLog.join('\n'),
+      /pyproject\.toml comes without a lock: add its uv\.lock or pylock\.toml/,
+    );
+    const other = await deploy({ ...files, '.python-version': '2.7\n' });
+    assert.equal(other.status, 422, JSON.stringify(other.body));
+    assert.match(
+      other.body.buildLog.join('\n'),
+      /The project asks for Python 2\.7 \(\.python-version\); this data plane builds with Python 3\.\d+\./,
+    );
   });
 
   it('keeps the cache within its budget, and builds a swept environment again for the run that needs it', async () => {

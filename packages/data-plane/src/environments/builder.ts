@@ -307,6 +307,43 @@ async function sizeOf(dir: string): Promise<number> {
   return bytes;
 }
 
+/**
+ * Run in the build's jail before pip: a `.python-version` must name the data plane's
+ * Python (major.minor); a `requirements.txt` is installed as it is; a `pyproject.toml` has
+ * its `[project] dependencies` installed with its lock's versions as constraints (`uv.lock`:
+ * the registry packages; `pylock.toml`: its packages), so pip resolves for this machine
+ * (markers and all) and takes exactly the locked versions. The project itself is not
+ * installed: it is the bundle, run from its working copy.
+ */
+const preparePython = String.raw`
+import os, sys, tomllib
+have = f"{sys.version_info.major}.{sys.version_info.minor}"
+if os.path.exists(".python-version"):
+    wanted = open(".python-version").read().strip()
+    if wanted and ".".join(wanted.split(".")[:2]) != have:
+        sys.exit(f"The project asks for Python {wanted} (.python-version); this data plane builds with Python {have}.")
+if os.path.exists("requirements.txt"):
+    args = "-r requirements.txt"
+else:
+    project = tomllib.load(open("pyproject.toml", "rb")).get("project", {})
+    pins = []
+    if os.path.exists("uv.lock"):
+        for package in tomllib.load(open("uv.lock", "rb")).get("package", []):
+            if "registry" in package.get("source", {}):
+                pins.append(f"{package['name']}=={package['version']}")
+    elif os.path.exists("pylock.toml"):
+        for package in tomllib.load(open("pylock.toml", "rb")).get("packages", []):
+            if "version" in package:
+                pins.append(f"{package['name']}=={package['version']}")
+    else:
+        sys.exit("pyproject.toml comes without a lock: add its uv.lock or pylock.toml (or a requirements.txt with pins).")
+    dependencies = project.get("dependencies", [])
+    open(".sovereign-requirements.txt", "w").write("".join(f"{d}\n" for d in dependencies))
+    open(".sovereign-constraints.txt", "w").write("".join(f"{p}\n" for p in pins))
+    args = "-r .sovereign-requirements.txt -c .sovereign-constraints.txt" if dependencies else ""
+open(".sovereign-pip-args", "w").write(args)
+`;
+
 function shellWord(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
@@ -320,8 +357,11 @@ function buildCommand(kind: EnvironmentKind, at: string, sources: PackageSources
     for (const path of sources.pipFindLinks ?? []) from.push('--find-links', shellWord(path));
     return [
       'set -e',
+      // Checks the Python asked for, and turns a pyproject.toml and its lock into what pip reads.
+      `python3 - <<'SOVEREIGN_PREPARE'\n${preparePython}\nSOVEREIGN_PREPARE`,
       `python3 -m venv ${shellWord(at)}`,
-      `${shellWord(`${at}/bin/pip`)} install --no-cache-dir ${from.join(' ')} -r requirements.txt`,
+      // Nothing to install (a pyproject.toml without dependencies): the venv alone.
+      `if [ -s .sovereign-pip-args ]; then ${shellWord(`${at}/bin/pip`)} install --no-cache-dir ${from.join(' ')} $(cat .sovereign-pip-args); fi`,
     ].join('\n');
   }
   const registry = sources.npmRegistry === undefined ? '' : ` --registry ${shellWord(sources.npmRegistry)}`;

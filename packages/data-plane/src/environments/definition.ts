@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 
 /**
  * What a project's environment is made of, read from the files people already use: a
- * `requirements.txt` for Python (pins, `--hash`es and all, as pip reads it), a
+ * `requirements.txt` for Python (pins, `--hash`es and all, as pip reads it), or a
+ * `pyproject.toml` with its lock (`uv.lock`, `pylock.toml`), and a `.python-version`; a
  * `package.json` with its `package-lock.json` for Node. The digest names the built
  * environment: the same files and the same package sources give the same environment,
  * shared by every deployment and workspace that declares it.
@@ -25,7 +26,17 @@ export interface PackageSources {
 }
 
 /** The files of a bundle's root an environment is defined by. */
-export const definingFiles = ['requirements.txt', 'package.json', 'package-lock.json'] as const;
+export const definingFiles = [
+  'requirements.txt',
+  'pyproject.toml',
+  'uv.lock',
+  'pylock.toml',
+  '.python-version',
+  'package.json',
+  'package-lock.json',
+] as const;
+/** What makes a directory a Python environment: pins as pip reads them, or a pyproject.toml (with its lock). */
+const pythonFiles = ['requirements.txt', 'pyproject.toml', 'uv.lock', 'pylock.toml', '.python-version'] as const;
 
 function digestOf(kind: EnvironmentKind, files: Record<string, Buffer>, sources: unknown): string {
   const hash = createHash('sha256').update(`${kind}\n`).update(JSON.stringify(sources)).update('\n');
@@ -57,9 +68,12 @@ export function environmentsOf(
     if (content !== undefined) files.set(name, content);
   }
   const specs: EnvironmentSpec[] = [];
-  const requirements = files.get('requirements.txt');
-  if (requirements !== undefined) {
-    const defining = { 'requirements.txt': requirements };
+  if (files.has('requirements.txt') || files.has('pyproject.toml')) {
+    const defining: Record<string, Buffer> = {};
+    for (const name of pythonFiles) {
+      const content = files.get(name);
+      if (content !== undefined) defining[name] = content;
+    }
     const from = { index: sources.pipIndexUrl ?? null, findLinks: sources.pipFindLinks ?? [] };
     specs.push({ kind: 'python', digest: digestOf('python', defining, from), files: defining });
   }
