@@ -1,17 +1,26 @@
 import type { Run } from '@sovereign/contract/public';
 
 /**
- * A run's duration as every client shows it: the one its data plane measured (process
- * start to end, `durationMs`) once it ended; while it runs, from its start to `now`;
- * undefined before its process started, and for a run that ended without one.
+ * A run's duration in milliseconds as every client shows it: the one its data plane
+ * measured (process start to end, `durationMs`) once it ended; while it runs, from its
+ * start to `now`; undefined before its process started, and for a run that ended without one.
  */
+export function runDurationMs(
+  run: Pick<Run, 'startedAt' | 'finishedAt' | 'durationMs'>,
+  now = Date.now(),
+): number | undefined {
+  if (run.durationMs !== null) return run.durationMs;
+  if (run.startedAt === null || run.finishedAt !== null) return undefined;
+  return Math.max(0, now - Date.parse(run.startedAt));
+}
+
+/** The same, written: "224 ms", "4.2 s"; undefined when there is none. */
 export function runDurationText(
   run: Pick<Run, 'startedAt' | 'finishedAt' | 'durationMs'>,
   now = Date.now(),
 ): string | undefined {
-  if (run.durationMs !== null) return formatDuration(run.durationMs);
-  if (run.startedAt === null || run.finishedAt !== null) return undefined;
-  return formatDuration(Math.max(0, now - Date.parse(run.startedAt)));
+  const ms = runDurationMs(run, now);
+  return ms === undefined ? undefined : formatDuration(ms);
 }
 
 /** A duration as every client writes it: 850 ms, 4.2 s, 3 min 12 s, 2 h 5 min. */

@@ -6,7 +6,7 @@ export {
   ScopedTokens,
   type TokenIssuer,
 } from './data-plane.ts';
-export { formatDuration, runDurationText } from './durations.ts';
+export { formatDuration, runDurationMs, runDurationText } from './durations.ts';
 export { ApiError, isAbort, type Problem, problemOf, UnreachableError } from './errors.ts';
 export { type FollowOptions, followLogs } from './follow.ts';
 export { fillPath, HttpService, type Query, type RequestOptions, type Trace } from './http.ts';

@@ -1,21 +1,9 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
-import { InternalPaths, type JobMetadata, protocolVersion, type RunEvent } from '@sovereign/contract';
+import type { JobMetadata } from '@sovereign/contract';
 import { eachDatabase, type Harness } from './support/harness.ts';
+import { deployed as deployedTenant, job } from './support/protocol.ts';
 import { assertProblem } from './support/routes.ts';
-
-function job(name: string, overrides: Partial<JobMetadata> = {}): JobMetadata {
-  return {
-    name,
-    kind: 'batch',
-    trigger: { type: 'manual' },
-    timezone: 'UTC',
-    timeoutSeconds: 60,
-    retries: 0,
-    ...overrides,
-  };
-}
 
 type ListedRun = {
   runId: string;
@@ -27,42 +15,10 @@ type ListedRun = {
   backfillId: string | null;
 };
 
-/** A tenant whose data plane speaks the protocol from this test, as a data plane process would. */
+/** The protocol's tenant (support/protocol.ts), with the calls about a job's backfills and runs by interval. */
 async function deployed(h: Harness, jobs: JobMetadata[]) {
-  const t = await h.tenant('backfills');
-  const { access_token: dpToken } = await h.expect(200, 'POST', InternalPaths.token, {
-    body: { client_id: t.dataplane.clientId, client_secret: t.dataplane.clientSecret },
-  });
-  await h.expect(200, 'POST', InternalPaths.deploymentReport, {
-    token: dpToken,
-    body: {
-      protocolVersion,
-      deploymentId: randomUUID(),
-      workspaceId: t.workspace.workspaceId,
-      digest: `sha256:${'0'.repeat(64)}`,
-      sizeBytes: 10,
-      createdBy: t.people.owner.userId,
-      createdAt: new Date().toISOString(),
-      jobs,
-    },
-  });
-  const listed = await h.expect(200, 'GET', `/workspaces/${t.workspace.workspaceId}/jobs`, {
-    token: t.people.viewer.token,
-  });
-  const jobIds: Record<string, string> = Object.fromEntries(
-    listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]),
-  );
-  const instanceId = randomUUID();
-  const claim = (capacity = 10) =>
-    h.expect(200, 'POST', InternalPaths.claim, {
-      token: dpToken,
-      body: { protocolVersion, instanceId, capacity, waitMs: 0 },
-    });
-  const events = (list: Array<Omit<RunEvent, 'at'>>) =>
-    h.expect(200, 'POST', InternalPaths.runEvents, {
-      token: dpToken,
-      body: { protocolVersion, instanceId, events: list.map((e) => ({ ...e, at: new Date().toISOString() })) },
-    });
+  const d = await deployedTenant(h, jobs, 'backfills');
+  const { t, jobIds } = d;
   /** A job's runs by the interval they cover (runs queued together share their queued time). */
   const runsOf = async (name: string): Promise<ListedRun[]> =>
     (await h.expect(200, 'GET', `/runs?jobId=${jobIds[name]}&limit=200`, { token: t.people.viewer.token })).data.sort(
@@ -72,7 +28,7 @@ async function deployed(h: Harness, jobs: JobMetadata[]) {
     h.request('POST', `/jobs/${jobIds[name]}/backfills`, { token: t.people.member.token, body });
   const getBackfill = (backfillId: string) =>
     h.expect(200, 'GET', `/backfills/${backfillId}`, { token: t.people.viewer.token });
-  return { t, jobIds, claim, events, runsOf, backfill, getBackfill };
+  return { ...d, runsOf, backfill, getBackfill };
 }
 
 const active = (runs: ListedRun[]) => runs.filter((r) => ['queued', 'claimed', 'running'].includes(r.status));
@@ -195,7 +151,7 @@ eachDatabase('backfills and intervals', (h) => {
       maxRunning: 3,
     });
     assert.deepEqual([forced.body.toRun, forced.body.skipped, forced.body.active], [30, 0, 3]);
-    const [first] = (await d.claim(1)).runs as Array<{ runId: string }>;
+    const [first] = (await d.claim(0, 1)).runs as Array<{ runId: string }>;
     const cancelled = await h().expect(200, 'POST', `/backfills/${forced.body.backfillId}/cancel`, {
       token: d.t.people.member.token,
     });

@@ -1,4 +1,4 @@
-import { runDurationText } from '@sovereign/client';
+import { runDurationMs as clientRunDurationMs, runDurationText } from '@sovereign/client';
 import type { JobTrigger, Run } from '@sovereign/contract/public';
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
@@ -19,18 +19,12 @@ export function formatSpan(ms: number): string {
   return hours % 24 === 0 ? `${days} d` : `${days} d ${hours % 24} h`;
 }
 
-/**
- * How long a run ran (so far, while it runs), in milliseconds; null when it never started.
- * The data plane's measure once it ended (its process's start to end), as the CLI says
- * it; the chart, the tables and the run page all ask here.
- */
+/** How long a run ran (so far, while it runs), in milliseconds; null when it never started: the client's measure. */
 export function runDurationMs(
   run: Pick<Run, 'startedAt' | 'finishedAt' | 'durationMs'>,
   now = Date.now(),
 ): number | null {
-  if (run.durationMs !== null) return run.durationMs;
-  if (run.startedAt === null || run.finishedAt !== null) return null;
-  return Math.max(0, now - Date.parse(run.startedAt));
+  return clientRunDurationMs(run, now) ?? null;
 }
 
 /** A run's duration in words, as every client writes it; "—" when it never started. */

@@ -88,6 +88,12 @@ export class Environments {
     return (await stat(join(this.#dir(digest), completeMarker)).catch(() => undefined)) !== undefined;
   }
 
+  /** Marks a built environment used now: the cache's sweep lets the least recently used go first. */
+  async #touch(digest: string): Promise<void> {
+    const now = new Date();
+    await utimes(join(this.#dir(digest), completeMarker), now, now).catch(() => {});
+  }
+
   /** Whether each environment is built already (what --dry-run says). */
   async missing(specs: readonly EnvironmentSpec[]): Promise<EnvironmentSpec[]> {
     const missing: EnvironmentSpec[] = [];
@@ -104,9 +110,7 @@ export class Environments {
     const built: string[] = [];
     for (const spec of specs) {
       if (await this.#built(spec.digest)) {
-        // Its last use, for the cache's sweep.
-        const now = new Date();
-        await utimes(join(this.#dir(spec.digest), completeMarker), now, now).catch(() => {});
+        await this.#touch(spec.digest);
         continue;
       }
       let building = this.#building.get(spec.digest);
@@ -130,8 +134,7 @@ export class Environments {
     let bundleFiles: Map<string, Buffer> | undefined;
     for (const ref of refs) {
       if (await this.#built(ref.digest)) {
-        const now = new Date();
-        await utimes(join(this.#dir(ref.digest), completeMarker), now, now).catch(() => {});
+        await this.#touch(ref.digest);
         digests.push(ref);
         continue;
       }
