@@ -5,7 +5,7 @@ import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '@sovereign/server-kit/testing';
+import { freePort, freePorts } from '@sovereign/server-kit/testing';
 import { browse } from '../support/apps.ts';
 import { ansiEscape, cleanEnv, DevPlatform, repoRoot, type SovResult, sov, sovBin, sovOk } from '../support/cli.ts';
 
@@ -80,7 +80,7 @@ describe('the sov CLI against sov dev, real processes [pglite]', () => {
   before(async () => {
     home = await mkdtemp(join(tmpdir(), 'sov-cli-home-'));
     scratch = await mkdtemp(join(tmpdir(), 'sov-cli-'));
-    dev = await DevPlatform.start(home, await freePort());
+    dev = await DevPlatform.start(home, await freePorts(3));
     password = (await readFile(join(home, 'admin-password'), 'utf8')).trim();
   });
   after(async () => {

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '@sovereign/server-kit/testing';
+import { freePorts } from '@sovereign/server-kit/testing';
 import { assertAllDown, DevPlatform, repoRoot, sov, sovOk } from '../support/cli.ts';
 
 /** `npm start` runs `sov dev`: the whole platform on PGlite, kept across restarts. */
@@ -14,7 +14,7 @@ describe('npm start (sov dev), real processes [pglite]', () => {
   before(async () => {
     home = await mkdtemp(join(tmpdir(), 'sov-dev-'));
     config = await mkdtemp(join(tmpdir(), 'sov-dev-config-'));
-    port = await freePort();
+    port = await freePorts(3);
   });
   after(async () => {
     await rm(home, { recursive: true, force: true });

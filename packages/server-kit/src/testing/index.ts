@@ -21,5 +21,5 @@ export {
   unboundedInputs,
   unboundedNumbers,
 } from './openapi.ts';
-export { freePort, type Service, type StartOptions, startService } from './processes.ts';
+export { freePort, freePorts, type Service, type StartOptions, startService } from './processes.ts';
 export { assertRouteTableServed } from './route-table.ts';

@@ -2,6 +2,35 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 
+/**
+ * The first of `count` consecutive ports that were free a moment ago on loopback. The block is
+ * chosen below the kernel's ephemeral range (32768 and up on Linux): a port there is never taken
+ * by another test's outgoing connection or by a `listen(0)`, which is what took `sov dev`'s
+ * second port in CI when its block was picked next to an ephemeral port.
+ */
+export async function freePorts(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const first = 20_000 + Math.floor(Math.random() * (32_000 - 20_000 - count));
+    if (await allFree(first, count)) return first;
+  }
+  throw new Error(`no ${count} consecutive free ports below 32000`);
+}
+
+async function allFree(first: number, count: number): Promise<boolean> {
+  for (let port = first; port < first + count; port++) {
+    const server = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (free) {
+      server.close();
+      await once(server, 'close');
+    } else return false;
+  }
+  return true;
+}
+
 /** A port that was free a moment ago on loopback. */
 export async function freePort(): Promise<number> {
   const server = createServer();
