@@ -34,8 +34,8 @@ import { parameterRoutes } from './parameters/routes.ts';
 import { runRoutes } from './runs/routes.ts';
 import { runEventKind } from './runs/store.ts';
 import { stateRoutes } from './state/routes.ts';
-import { LocalArtifactStore } from './storage/artifacts.ts';
 import { migrateDataPlane } from './storage/migrations.ts';
+import { openArtifactStore } from './storage/open.ts';
 import { loadMasterKey, Variables } from './variables/index.ts';
 import { variableRoutes } from './variables/routes.ts';
 
@@ -110,7 +110,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
     });
     const revocations = new RevocationFollower({ client, agent, log: app.log });
     const outbox = new OutboxDeliverer(db, client, [deploymentReportKind, runEventKind], app.log);
-    const store = new LocalArtifactStore(config.artifactsDir);
+    const store = await openArtifactStore(config);
     const logs = new LogStore(db);
     // Shared by this data plane's instances and workspaces: an environment is named by what defines it.
     const environments = new Environments({
@@ -250,6 +250,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         await revocations.stop();
         await outbox.stop();
         await app.close();
+        store.close?.();
         if (options.db === undefined) await db.close();
       },
     };

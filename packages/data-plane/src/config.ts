@@ -18,6 +18,8 @@ import { type Static, Type } from 'typebox';
 import { defaultDashboardOrigins, normalizeOrigin } from './http/cors.ts';
 import { AppOrigins, defaultAppsTemplate } from './interactive/origins.ts';
 import { type LimitSettings, limitSettingsFromEnv } from './launch/limits.ts';
+import type { S3Settings } from './storage/s3.ts';
+import { objectStorageFrom, objectStorageVariables } from './storage/settings.ts';
 
 /**
  * How runs are jailed (R9). `on`: every run in a bubblewrap jail, and the data plane
@@ -56,7 +58,13 @@ export interface DataPlaneConfig {
   /** This data plane's own state: database (PGlite), artifacts, dev master key. */
   dataDir: string;
   database: DatabaseOptions;
+  /** Bundles and outputs on the local filesystem; with object storage, files being received before they go up. */
   artifactsDir: string;
+  /**
+   * The region's bucket (SOV_STORAGE_URL): bundles, outputs, environments and archived logs go
+   * there, and nothing an instance keeps on its disk is needed by another. Unset: the local filesystem.
+   */
+  objectStorage: S3Settings | undefined;
   /** Working copies of bundles for runs, one directory per run, removed after it. */
   workDir: string;
   /** Unpacked deployments kept under workDir for fast working copies, in bytes (0: none kept). */
@@ -161,6 +169,7 @@ export const DataPlaneEnv = Type.Object({
     Text({ description: 'Where a browser without a session for an app is sent; SOV_CONTROL_PLANE_URL by default.' }),
   ),
   SOV_ARTIFACTS_DIR: Type.Optional(Text({ description: 'Bundles and outputs; SOV_DATA_DIR/artifacts by default.' })),
+  ...objectStorageVariables,
   SOV_WORK_DIR: Type.Optional(Text({ description: 'Runs’ working copies; SOV_DATA_DIR/work by default.' })),
   SOV_DEPLOYMENT_CACHE_BYTES: WholeNumber({
     default: 1024 ** 3,
@@ -411,6 +420,7 @@ export function configFromEnv(env: Environment = process.env): DataPlaneConfig {
       clientSecret: v.SOV_CLIENT_SECRET,
       ...storage,
       artifactsDir: resolve(v.SOV_ARTIFACTS_DIR ?? join(storage.dataDir, 'artifacts')),
+      objectStorage: objectStorageFrom(v, env, problems),
       workDir: resolve(v.SOV_WORK_DIR ?? join(storage.dataDir, 'work')),
       deploymentCacheBytes: v.SOV_DEPLOYMENT_CACHE_BYTES,
       killGraceSeconds: v.SOV_KILL_GRACE_SECONDS,

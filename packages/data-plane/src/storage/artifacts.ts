@@ -45,8 +45,12 @@ const keyPattern = new RegExp(`^${segment}(/${segment})*$`);
 const prefixPattern = new RegExp(`^(${segment}(/${segment})*/?)?$`);
 const maxKeyLength = 1024;
 
-function checkKey(key: string): void {
+export function checkKey(key: string): void {
   if (key.length > maxKeyLength || !keyPattern.test(key)) throw new InvalidArtifactKeyError(key);
+}
+
+export function checkPrefix(prefix: string): void {
+  if (prefix.length > maxKeyLength || !prefixPattern.test(prefix)) throw new InvalidArtifactKeyError(prefix);
 }
 
 /** Makes a rename durable: the directory entry itself must reach the disk. */
@@ -129,7 +133,7 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    if (prefix.length > maxKeyLength || !prefixPattern.test(prefix)) throw new InvalidArtifactKeyError(prefix);
+    checkPrefix(prefix);
     // Walk only the directory the prefix names (or its parent, for a partial name).
     const base = prefix.endsWith('/') || prefix === '' ? prefix : dirname(prefix) === '.' ? '' : `${dirname(prefix)}/`;
     const entries = await readdir(join(this.root, base), { recursive: true, withFileTypes: true }).catch(
