@@ -287,6 +287,26 @@ describe(`dashboard in a browser, logs straight from the data plane [${target.na
     assert.equal(await page.getByText('secret, write-only').count(), 1);
     assert.ok(!(await page.content()).includes(secretValue), 'the page no longer holds the secret');
     await screenshot(page, shots, '07-variables', width);
+    // A delete is asked about in the page's own dialog: keeping it changes nothing.
+    await page.getByLabel('Name', { exact: true }).fill('OLD_SETTING');
+    await page.getByLabel('Secret (encrypted, never shown again)').uncheck();
+    await page.getByLabel('Value').fill('retired');
+    await page.getByRole('button', { name: 'Save variable' }).click();
+    await page.getByRole('table').getByText('OLD_SETTING', { exact: true }).waitFor();
+    const deleting = page.getByRole('dialog', { name: 'Delete this variable?' });
+    await page.getByRole('button', { name: 'Delete OLD_SETTING' }).click();
+    await deleting.getByRole('button', { name: 'Keep it' }).click();
+    await deleting.waitFor({ state: 'hidden' });
+    const kept = await expectStatus(200, 'GET', `${dp}/workspaces/${ws}/variables`, {
+      token: (await platform.scopedToken(t.token, ws, ['variables:read'])).token,
+    });
+    assert.ok(
+      kept.data.some((v: { name: string }) => v.name === 'OLD_SETTING'),
+      'kept when the dialog says keep',
+    );
+    await page.getByRole('button', { name: 'Delete OLD_SETTING' }).click();
+    await deleting.getByRole('button', { name: 'Yes, delete it' }).click();
+    await page.getByRole('table').getByText('OLD_SETTING', { exact: true }).waitFor({ state: 'detached' });
 
     // Regions and data planes, with health from heartbeats.
     await page.getByRole('link', { name: 'Organizations' }).first().click();
@@ -310,6 +330,16 @@ describe(`dashboard in a browser, logs straight from the data plane [${target.na
     await page.reload();
     await page.getByRole('table').getByText('laptop', { exact: true }).waitFor();
     assert.ok(!(await page.content()).includes(key), 'after a reload the key is gone for good');
+    // Revoked only once the dialog is answered yes: then the key no longer works.
+    const revoking = page.getByRole('dialog', { name: 'Revoke this API key?' });
+    await page.getByRole('button', { name: 'Revoke laptop' }).click();
+    await revoking.getByRole('button', { name: 'Keep it' }).click();
+    await revoking.waitFor({ state: 'hidden' });
+    await expectStatus(200, 'GET', `${platform.cp}/me`, { token: key });
+    await page.getByRole('button', { name: 'Revoke laptop' }).click();
+    await revoking.getByRole('button', { name: 'Yes, revoke it' }).click();
+    await page.getByRole('table').getByText('laptop', { exact: true }).waitFor({ state: 'detached' });
+    await expectStatus(401, 'GET', `${platform.cp}/me`, { token: key });
 
     await page.close();
     await network.settled();

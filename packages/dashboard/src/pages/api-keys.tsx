@@ -2,6 +2,7 @@ import { apiKeyDefaultDays, apiKeyDefaultRole, apiKeyMaxDays } from '@sovereign/
 import { type Role, Roles } from '@sovereign/contract/scopes';
 import { type FormEvent, useState } from 'react';
 import { controlPlane } from '../api/control-plane.ts';
+import { ConfirmDialog } from '../components/confirm.tsx';
 import { ErrorNote, Loading, Section, Time } from '../components/ui.tsx';
 import { useAction, useLoad } from '../hooks.ts';
 
@@ -25,8 +26,9 @@ export function ApiKeysPage() {
     setDays('');
     keys.reload();
   });
-  const revoke = useAction(async (apiKeyId: string, keyName: string) => {
-    if (!window.confirm(`Revoke the API key ${keyName}? Whatever uses it stops working.`)) return;
+  // The key whose revoke is being asked about, if any.
+  const [asking, setAsking] = useState<{ apiKeyId: string; name: string } | undefined>(undefined);
+  const revoke = useAction(async (apiKeyId: string) => {
     await controlPlane.revokeApiKey(apiKeyId);
     keys.reload();
   });
@@ -139,7 +141,7 @@ export function ApiKeysPage() {
                     <button
                       type="button"
                       aria-label={`Revoke ${k.name}`}
-                      onClick={() => void revoke.run(k.apiKeyId, k.name)}
+                      onClick={() => setAsking({ apiKeyId: k.apiKeyId, name: k.name })}
                     >
                       Revoke
                     </button>
@@ -150,6 +152,21 @@ export function ApiKeysPage() {
           </table>
         )}
       </Section>
+      <ConfirmDialog
+        open={asking !== undefined}
+        title="Revoke this API key?"
+        confirm="Yes, revoke it"
+        dismiss="Keep it"
+        onConfirm={() => {
+          if (asking !== undefined) void revoke.run(asking.apiKeyId);
+        }}
+        onClose={() => setAsking(undefined)}
+      >
+        <p>
+          Whatever uses <strong>{asking?.name}</strong> stops working at once, and the tokens it got end on every data
+          plane. A revoked key cannot be brought back.
+        </p>
+      </ConfirmDialog>
     </>
   );
 }

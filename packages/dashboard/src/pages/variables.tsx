@@ -2,6 +2,7 @@ import type { Variable, Workspace } from '@sovereign/contract/public';
 import type { Role } from '@sovereign/contract/scopes';
 import { type FormEvent, useState } from 'react';
 import { dataPlane } from '../api/data-plane.ts';
+import { ConfirmDialog } from '../components/confirm.tsx';
 import { ErrorNote, Loading, Section, Time } from '../components/ui.tsx';
 import { useAction, useLoad } from '../hooks.ts';
 import { may } from '../permissions.ts';
@@ -18,8 +19,9 @@ export function VariablesTab({ workspace, role }: { workspace: Workspace; role: 
     [workspace.workspaceId],
   );
   const writable = may.writeVariables(role);
+  // The variable whose delete is being asked about, if any.
+  const [asking, setAsking] = useState<Variable | undefined>(undefined);
   const remove = useAction(async (variable: Variable) => {
-    if (!window.confirm(`Delete ${variable.secret ? 'secret' : 'variable'} ${variable.name}?`)) return;
     await dataPlane(workspace.workspaceId, ['variables:write']).deleteVariable(variable.name);
     variables.reload();
   });
@@ -68,7 +70,7 @@ export function VariablesTab({ workspace, role }: { workspace: Workspace; role: 
                   </td>
                   {writable && (
                     <td data-label="Actions" className="actions">
-                      <button type="button" aria-label={`Delete ${v.name}`} onClick={() => void remove.run(v)}>
+                      <button type="button" aria-label={`Delete ${v.name}`} onClick={() => setAsking(v)}>
                         Delete
                       </button>
                     </td>
@@ -83,6 +85,25 @@ export function VariablesTab({ workspace, role }: { workspace: Workspace; role: 
         <VariableForm workspaceId={workspace.workspaceId} onSaved={variables.reload} />
       ) : (
         <p className="muted">Your role ({role ?? 'none'}) may read variables, not change them.</p>
+      )}
+      {writable && (
+        <ConfirmDialog
+          open={asking !== undefined}
+          title={`Delete this ${asking?.secret === true ? 'secret' : 'variable'}?`}
+          confirm="Yes, delete it"
+          dismiss="Keep it"
+          onConfirm={() => {
+            if (asking !== undefined) void remove.run(asking);
+          }}
+          onClose={() => setAsking(undefined)}
+        >
+          <p>
+            Runs that start from now on do not get <code>{asking?.name}</code>.{' '}
+            {asking?.secret === true
+              ? 'Its value cannot be read back: to have it again, set it again.'
+              : 'Its value is gone with it.'}
+          </p>
+        </ConfirmDialog>
       )}
     </>
   );
