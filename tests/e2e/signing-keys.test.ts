@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { masterKeyFrom } from '@sovereign/server-kit/keys';
 import { openDatabase } from '@sovereign/server-kit/sql';
-import { databaseTargets, freePort, type Service, startService } from '@sovereign/server-kit/testing';
+import { databaseTargets, freePort, itOnce, type Service, startService } from '@sovereign/server-kit/testing';
 import { call, controlPlaneMain, expectStatus, Platform } from '../support/platform.ts';
 
 /**
@@ -129,7 +129,7 @@ for (const target of databaseTargets()) {
       assert.ok(!platform.controlPlaneOutput().includes(firstKey), 'the master key is never logged');
     });
 
-    it('refuses to start with another master key, naming the one it needs, and signs nothing', async () => {
+    itOnce(target)('refuses to start with another master key, naming the one it needs, and signs nothing', async () => {
       const other = newKey();
       const refused = await refusedStart({ SOV_MASTER_KEY: other });
       assert.match(refused, /exited before it was ready \(1\)/);
@@ -144,7 +144,7 @@ for (const target of databaseTargets()) {
       assert.equal(await dataPlaneAnswers(await issue()), 200);
     });
 
-    it('refuses to start without a master key outside dev mode, and says how to give it one', async () => {
+    itOnce(target)('refuses to start without a master key outside dev mode, and says how to give it one', async () => {
       const refused = await refusedStart({ SOV_MASTER_KEY: '', SOV_MASTER_KEY_FILE: '', SOV_DEV: '' });
       assert.match(
         refused,
@@ -153,40 +153,43 @@ for (const target of databaseTargets()) {
       assert.doesNotMatch(refused, /listening/, 'it never listened');
     });
 
-    it('rotates the master key: tokens issued before still verify, new ones are signed, and the old key alone no longer opens the keys', async () => {
-      const before = await issue();
-      const second = newKey();
-      // Every replica restarts with the new key, the old one still readable: the first re-seals.
-      await platform.controlPlane.stop();
-      await platform.startControlPlane({ SOV_MASTER_KEY: second, SOV_PREVIOUS_MASTER_KEY: firstKey });
-      assert.match(platform.controlPlane.output(), new RegExp(`"masterKeyId":"${keyIdOf(second)}"`));
-      assert.match(platform.controlPlane.output(), /"resealed":2/, 'both private keys were sealed again');
-      assert.equal(await dataPlaneAnswers(before), 200, 'a token issued before the rotation');
-      assert.equal(await dataPlaneAnswers(await issue()), 200, 'a token signed after it');
+    itOnce(target)(
+      'rotates the master key: tokens issued before still verify, new ones are signed, and the old key alone no longer opens the keys',
+      async () => {
+        const before = await issue();
+        const second = newKey();
+        // Every replica restarts with the new key, the old one still readable: the first re-seals.
+        await platform.controlPlane.stop();
+        await platform.startControlPlane({ SOV_MASTER_KEY: second, SOV_PREVIOUS_MASTER_KEY: firstKey });
+        assert.match(platform.controlPlane.output(), new RegExp(`"masterKeyId":"${keyIdOf(second)}"`));
+        assert.match(platform.controlPlane.output(), /"resealed":2/, 'both private keys were sealed again');
+        assert.equal(await dataPlaneAnswers(before), 200, 'a token issued before the rotation');
+        assert.equal(await dataPlaneAnswers(await issue()), 200, 'a token signed after it');
 
-      // Then without the previous key: every private key opens under the new one.
-      await platform.controlPlane.stop();
-      await platform.startControlPlane({ SOV_PREVIOUS_MASTER_KEY: '' });
-      assert.match(platform.controlPlane.output(), /"resealed":0/);
-      assert.equal(await dataPlaneAnswers(before), 200);
-      // Signing keys still rotate, sealed under the new master key; data planes learn the new kid.
-      await expectStatus(200, 'POST', `${platform.cp}/signing-keys/rotate`, { token: platform.adminToken });
-      const rotated = await issue();
-      await platform.waitFor(
-        async () => (await dataPlaneAnswers(rotated)) === 200,
-        'the data plane to accept the new kid',
-      );
-      assert.equal(await dataPlaneAnswers(before), 200, 'the retiring key still verifies');
+        // Then without the previous key: every private key opens under the new one.
+        await platform.controlPlane.stop();
+        await platform.startControlPlane({ SOV_PREVIOUS_MASTER_KEY: '' });
+        assert.match(platform.controlPlane.output(), /"resealed":0/);
+        assert.equal(await dataPlaneAnswers(before), 200);
+        // Signing keys still rotate, sealed under the new master key; data planes learn the new kid.
+        await expectStatus(200, 'POST', `${platform.cp}/signing-keys/rotate`, { token: platform.adminToken });
+        const rotated = await issue();
+        await platform.waitFor(
+          async () => (await dataPlaneAnswers(rotated)) === 200,
+          'the data plane to accept the new kid',
+        );
+        assert.equal(await dataPlaneAnswers(before), 200, 'the retiring key still verifies');
 
-      const refused = await refusedStart({ SOV_MASTER_KEY: firstKey });
-      assert.match(refused, new RegExp(`key id ${keyIdOf(second)} expected, ${keyIdOf(firstKey)} given`));
-      const rows = await readSigningKeys();
-      assert.deepEqual(
-        rows.filter((row) => row.state !== 'retired').map((row) => row.master_key_id),
-        [keyIdOf(second), keyIdOf(second), keyIdOf(second)],
-      );
-      assert.ok(!platform.controlPlaneOutput().includes(second), 'the master key is never logged');
-    });
+        const refused = await refusedStart({ SOV_MASTER_KEY: firstKey });
+        assert.match(refused, new RegExp(`key id ${keyIdOf(second)} expected, ${keyIdOf(firstKey)} given`));
+        const rows = await readSigningKeys();
+        assert.deepEqual(
+          rows.filter((row) => row.state !== 'retired').map((row) => row.master_key_id),
+          [keyIdOf(second), keyIdOf(second), keyIdOf(second)],
+        );
+        assert.ok(!platform.controlPlaneOutput().includes(second), 'the master key is never logged');
+      },
+    );
   });
 }
 

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { type LoadedMasterKey, masterKeyFrom } from '@sovereign/server-kit/keys';
 import { type DatabaseOptions, openDatabase } from '@sovereign/server-kit/sql';
-import { databaseTargets, type TestDatabase } from '@sovereign/server-kit/testing';
+import { databaseTargets, itOnce, type TestDatabase } from '@sovereign/server-kit/testing';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { migrateControlPlane } from '../src/app.ts';
 import { WrongMasterKeyError } from '../src/signing/errors.ts';
@@ -66,35 +66,38 @@ for (const target of databaseTargets()) {
       await rm(home, { recursive: true, force: true });
     });
 
-    it('names the current key by its fingerprint, never by its bytes', async () => {
+    itOnce(target)('names the current key by its fingerprint, never by its bytes', async () => {
       const { code, output } = await command(['id'], { ...env, SOV_MASTER_KEY: oldKey.toString('base64') });
       assert.equal(code, 0, output);
       assert.match(output, new RegExp(`^${masterKeyFrom(oldKey).keyId}\\t\\(from SOV_MASTER_KEY\\)`));
       assert.ok(!output.includes(oldKey.toString('base64')));
     });
 
-    it('refuses to run without a master key outside dev mode, and to rotate without a new key', async () => {
-      const none = await command(['id'], env);
-      assert.equal(none.code, 1);
-      assert.match(
-        none.output,
-        /^master-key: the control plane refuses to start without a master key: set SOV_MASTER_KEY/m,
-      );
-      const { code, output } = await command(['rotate'], { ...env, SOV_MASTER_KEY: oldKey.toString('base64') });
-      assert.notEqual(code, 0);
-      assert.match(output, /no new key: set SOV_NEW_MASTER_KEY/);
-      const wrong = await command(['rotate'], {
-        ...env,
-        SOV_MASTER_KEY: oldKey.toString('base64'),
-        SOV_NEW_MASTER_KEY: 'not-a-key',
-      });
-      assert.equal(wrong.code, 1);
-      assert.match(
-        wrong.output,
-        /^master-key: the new master key is unusable: it decodes to 6 bytes, a master key is 32/m,
-      );
-      assert.ok(!wrong.output.includes(oldKey.toString('base64')), 'the key is never printed');
-    });
+    itOnce(target)(
+      'refuses to run without a master key outside dev mode, and to rotate without a new key',
+      async () => {
+        const none = await command(['id'], env);
+        assert.equal(none.code, 1);
+        assert.match(
+          none.output,
+          /^master-key: the control plane refuses to start without a master key: set SOV_MASTER_KEY/m,
+        );
+        const { code, output } = await command(['rotate'], { ...env, SOV_MASTER_KEY: oldKey.toString('base64') });
+        assert.notEqual(code, 0);
+        assert.match(output, /no new key: set SOV_NEW_MASTER_KEY/);
+        const wrong = await command(['rotate'], {
+          ...env,
+          SOV_MASTER_KEY: oldKey.toString('base64'),
+          SOV_NEW_MASTER_KEY: 'not-a-key',
+        });
+        assert.equal(wrong.code, 1);
+        assert.match(
+          wrong.output,
+          /^master-key: the new master key is unusable: it decodes to 6 bytes, a master key is 32/m,
+        );
+        assert.ok(!wrong.output.includes(oldKey.toString('base64')), 'the key is never printed');
+      },
+    );
 
     it('seals every private key again under the new key: the old key is refused, tokens still verify and are signed', async () => {
       const newKey = randomBytes(32);
@@ -126,7 +129,7 @@ for (const target of databaseTargets()) {
       }
     });
 
-    it('prints its usage for an unknown action', async () => {
+    itOnce(target)('prints its usage for an unknown action', async () => {
       const { code, output } = await command(['shred'], env);
       assert.equal(code, 2);
       assert.match(output, /usage: sov-control-plane master-key id\|rotate/);

@@ -11,6 +11,7 @@ import { migrate, openDatabase } from '@sovereign/server-kit/sql';
 import {
   databaseTargets,
   freePort,
+  itOnce,
   type Service,
   startService,
   type TestDatabase,
@@ -205,7 +206,7 @@ for (const target of databaseTargets()) {
       }
     });
 
-    it('refuses a key file that others can read, and says how to fix it', async () => {
+    itOnce(target)('refuses a key file that others can read, and says how to fix it', async () => {
       const file = join(home, 'master.key');
       await writeFile(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o644 });
       await chmod(file, 0o644);
@@ -218,14 +219,17 @@ for (const target of databaseTargets()) {
       );
     });
 
-    it('refuses a previous key that is the current one, and a malformed key, without echoing either', async () => {
-      const key = randomBytes(32).toString('base64');
-      const same = await refused({ SOV_MASTER_KEY: key, SOV_PREVIOUS_MASTER_KEY: key });
-      assert.match(same, /the previous master key is unusable: it is the current key/);
-      const short = await refused({ SOV_MASTER_KEY: 'c2hvcnQ=' });
-      assert.match(short, /the master key is unusable: it decodes to 5 bytes, a master key is 32/);
-      assert.ok(!same.includes(key) && !short.includes('c2hvcnQ='));
-    });
+    itOnce(target)(
+      'refuses a previous key that is the current one, and a malformed key, without echoing either',
+      async () => {
+        const key = randomBytes(32).toString('base64');
+        const same = await refused({ SOV_MASTER_KEY: key, SOV_PREVIOUS_MASTER_KEY: key });
+        assert.match(same, /the previous master key is unusable: it is the current key/);
+        const short = await refused({ SOV_MASTER_KEY: 'c2hvcnQ=' });
+        assert.match(short, /the master key is unusable: it decodes to 5 bytes, a master key is 32/);
+        assert.ok(!same.includes(key) && !short.includes('c2hvcnQ='));
+      },
+    );
   });
 }
 

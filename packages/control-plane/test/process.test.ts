@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { databaseTargets, freePort, startService, type TestDatabase } from '@sovereign/server-kit/testing';
+import { databaseTargets, freePort, itOnce, startService, type TestDatabase } from '@sovereign/server-kit/testing';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const adminPassword = 'process-test-admin-password';
@@ -97,7 +97,7 @@ for (const target of databaseTargets()) {
       }
     });
 
-    it('warns at start when nobody could sign in: no administrator and sign-up closed', async () => {
+    itOnce(target)('warns at start when nobody could sign in: no administrator and sign-up closed', async () => {
       const fresh = await target.create(true);
       const freshHome = await mkdtemp(join(tmpdir(), 'sov-cp-noadmin-'));
       const startFresh = (env: Record<string, string | undefined>) =>
@@ -122,7 +122,7 @@ for (const target of databaseTargets()) {
       }
     });
 
-    it('stops by itself when the supervisor that started it is killed outright', async () => {
+    itOnce(target)('stops by itself when the supervisor that started it is killed outright', async () => {
       const port = await freePort();
       // A supervisor (as `sov dev` is) that starts the control plane, says its pid, and is then SIGKILLed.
       const supervisor = spawn(

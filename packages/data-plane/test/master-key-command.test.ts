@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { type DatabaseOptions, openDatabase } from '@sovereign/server-kit/sql';
-import { databaseTargets, type TestDatabase } from '@sovereign/server-kit/testing';
+import { databaseTargets, itOnce, type TestDatabase } from '@sovereign/server-kit/testing';
 import { migrateDataPlane } from '../src/storage/migrations.ts';
 import { masterKeyFrom, Variables, WrongMasterKeyError } from '../src/variables/index.ts';
 
@@ -61,14 +61,14 @@ for (const target of databaseTargets()) {
       await rm(dataDir, { recursive: true, force: true });
     });
 
-    it('names the current key by its fingerprint, never by its bytes', async () => {
+    itOnce(target)('names the current key by its fingerprint, never by its bytes', async () => {
       const { code, output } = await command(['id'], { ...env, SOV_MASTER_KEY: oldKey.toString('base64') });
       assert.equal(code, 0, output);
       assert.match(output, new RegExp(`^${masterKeyFrom(oldKey).keyId}\\t\\(from SOV_MASTER_KEY\\)`));
       assert.ok(!output.includes(oldKey.toString('base64')));
     });
 
-    it('refuses to rotate without a new key, and says where to put it', async () => {
+    itOnce(target)('refuses to rotate without a new key, and says where to put it', async () => {
       const { code, output } = await command(['rotate'], { ...env, SOV_MASTER_KEY: oldKey.toString('base64') });
       assert.notEqual(code, 0);
       assert.match(output, /no new key: set SOV_NEW_MASTER_KEY/);
@@ -106,7 +106,7 @@ for (const target of databaseTargets()) {
       }
     });
 
-    it('prints its usage for an unknown action', async () => {
+    itOnce(target)('prints its usage for an unknown action', async () => {
       const { code, output } = await command(['shred'], env);
       assert.equal(code, 2);
       assert.match(output, /usage: sov-data-plane master-key id\|rotate/);

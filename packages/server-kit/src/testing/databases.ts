@@ -3,6 +3,7 @@ import { cp, mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { it } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { DatabaseOptions } from '../sql/database.ts';
@@ -42,6 +43,17 @@ export function databaseTargets(): DatabaseTarget[] {
 export function flowTarget(): DatabaseTarget {
   return databaseTargets().at(-1) ?? pgliteTarget;
 }
+
+/**
+ * In a suite run on every database, `it` for a test whose subject is not the database (a
+ * refused flag, a file's mode, a usage line): it runs once, on flowTarget(), and on the
+ * other targets it is not declared at all. The suite's storage tests keep `it`.
+ */
+export function itOnce(target: DatabaseTarget): typeof it {
+  return target.name === flowTarget().name ? it : notDeclared;
+}
+
+const notDeclared = (() => {}) as unknown as typeof it;
 
 export const pgliteTarget: DatabaseTarget = {
   name: 'pglite',

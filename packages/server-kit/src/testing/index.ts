@@ -3,6 +3,7 @@ export {
   databaseTargets,
   emptyPgliteDir,
   flowTarget,
+  itOnce,
   pgliteTarget,
   postgresTarget,
   type TestDatabase,
