@@ -27,18 +27,6 @@ import {
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-/**
- * Object storage variables another change adds to the data plane's config.ts (issue 21):
- * accepted here before they are in DataPlaneEnv. Delete this list once they are.
- */
-const dataPlaneVariablesBeingAdded = [
-  'SOV_STORAGE_URL',
-  'SOV_S3_ENDPOINT',
-  'SOV_S3_REGION',
-  'SOV_S3_FORCE_PATH_STYLE',
-  'SOV_S3_SSE',
-];
-
 /** Variables outside SOV_*, each with the module that reads it (checked to name it). */
 const otherReaders: Record<string, string> = {
   XDG_CACHE_HOME: join(root, 'packages/contract/src/compile-cache.ts'),
@@ -72,9 +60,9 @@ interface Variable {
   secret?: { name: string; key: string; optional: boolean };
 }
 
-const planes: Record<Plane, { schema: { properties: Record<string, Loose> }; adding: string[] }> = {
-  'control-plane': { schema: ControlPlaneEnv as never, adding: [] },
-  'data-plane': { schema: DataPlaneEnv as never, adding: dataPlaneVariablesBeingAdded },
+const planes: Record<Plane, { schema: { properties: Record<string, Loose> } }> = {
+  'control-plane': { schema: ControlPlaneEnv as never },
+  'data-plane': { schema: DataPlaneEnv as never },
 };
 
 let workdir: string;
@@ -405,8 +393,7 @@ describe('the Kubernetes manifests (deploy/kubernetes), rendered and validated o
         const plane = planes[planeOf(deployment)];
         for (const container of deployment.spec.template.spec.containers) {
           for (const variable of environmentOf(objects, container).keys()) {
-            const known =
-              variable in plane.schema.properties || plane.adding.includes(variable) || variable in otherReaders;
+            const known = variable in plane.schema.properties || variable in otherReaders;
             if (!known) problems.push(`${name}: ${container.name} is given ${variable}, which nothing reads`);
             if (plane.schema.properties[variable]?.retired !== undefined) {
               problems.push(`${name}: ${container.name} is given ${variable}, which is retired`);
