@@ -286,6 +286,27 @@ for (const target of databaseTargets()) {
       for (const line of lines) assert.ok(!line.includes(canary), 'the victim’s secret never shows');
     });
 
+    it('the data plane’s helpers (its spawner, the jails’ network, the apps’ bridges) hold none of its credentials', async () => {
+      const eu = platform.dp('eu-1');
+      const credentials = {
+        SOV_CLIENT_SECRET: eu.clientSecret,
+        SOV_MASTER_KEY: eu.env.SOV_MASTER_KEY as string,
+      };
+      const tree = await descendantsOf(eu.service.process.pid as number);
+      const commands = tree.map((p) => p.args).join('\n');
+      // Not vacuous: a job and an app run, so the spawner, slirp4netns and an app's bridge are among them.
+      for (const helper of ['spawner-main', 'slirp4netns', 'socat']) {
+        assert.ok(commands.includes(helper), `${helper} runs under the data plane:\n${commands}`);
+      }
+      for (const { pid, args } of tree) {
+        const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+        for (const [name, value] of Object.entries(credentials)) {
+          assert.ok(!environ.includes(value), `${args} (pid ${pid}) holds the data plane's ${name}`);
+          assert.ok(!environ.split('\0').some((e) => e.startsWith(`${name}=`)), `${args} (pid ${pid}) has ${name}`);
+        }
+      }
+    });
+
     it('the victim’s run ends untouched: its secret, working copy, /tmp, outputs, state and app as it left them', async () => {
       await dropIntoRun(runs.victim as string, 'finish');
       const end = await ended(b.token, runs.victim as string);
@@ -338,4 +359,27 @@ ${network === 'none' ? '    network: none\n' : ''}`;
       assert.equal(outsideSeen, 1, 'only the job with a network reached the outside');
     });
   });
+}
+
+/** Every process under `root` (not itself), with its command line, read from ps. */
+async function descendantsOf(root: number): Promise<Array<{ pid: number; args: string }>> {
+  const { stdout } = await promisify(execFile)('ps', ['-e', '-o', 'pid=,ppid=,args=']);
+  const rows = stdout
+    .split('\n')
+    .map((line) => line.trim().match(/^(\d+)\s+(\d+)\s+(.*)$/))
+    .filter((m) => m !== null)
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3] as string }));
+  const found: Array<{ pid: number; args: string }> = [];
+  const parents = new Set([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const row of rows) {
+      if (parents.has(row.ppid) && !parents.has(row.pid)) {
+        parents.add(row.pid);
+        found.push({ pid: row.pid, args: row.args });
+        grew = true;
+      }
+    }
+  }
+  return found;
 }

@@ -89,6 +89,24 @@ export class SpawnFailedError extends Error {
   }
 }
 
+/** What the spawner and the helpers it starts (slirp4netns, nsenter, socat) may inherit. */
+const inherited = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'NODE_COMPILE_CACHE'];
+
+/**
+ * The spawner's environment: the few variables a program needs, never the data plane's own
+ * (its client secret, master key, database URL, bucket credentials). Jobs get an environment
+ * built for them; the helpers around a jail (its network, an app's bridge, which runs as the
+ * run's own user) would otherwise carry every credential of this data plane.
+ */
+export function helperEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const name of inherited) {
+    const value = env[name];
+    if (value !== undefined) kept[name] = value;
+  }
+  return kept;
+}
+
 /** How long a start may take before it counts as failed. */
 const spawnTimeoutMs = 30_000;
 
@@ -112,7 +130,11 @@ export class Spawner {
 
   #ensure(): ChildProcess {
     if (this.#helper !== undefined) return this.#helper;
-    const helper = fork(spawnerMain, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    const helper = fork(spawnerMain, [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+      env: helperEnvironment(process.env),
+    });
     helper.on('message', (reply: SpawnerReply, handle?: Socket) => this.#reply(reply, handle));
     helper.on('exit', (code, signal) => {
       if (this.#helper === helper) this.#helper = undefined;
