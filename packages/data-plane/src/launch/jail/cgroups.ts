@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LimitHit } from '../launcher.ts';
 import type { RunLimits } from '../limits.ts';
@@ -187,6 +187,45 @@ export class RunCgroup {
         if (attempt === 100) throw new Error(`the cgroup ${dir} still has processes`);
         await sleep(20);
       }
+    }
+  }
+}
+
+const runControllers = ['memory', 'pids', 'cpu'];
+
+/**
+ * cgroup v2 hands a controller to children only from a cgroup that holds no process
+ * itself ("no internal processes"), and the data plane's own cgroup holds the data plane
+ * (and whatever started it in its container or service). Those processes move to a leaf
+ * beside the runs' cgroups, `<own>/service`, and the own cgroup then delegates memory,
+ * pids and cpu to its children: what systemd advises for a delegated subtree. Without it
+ * the first run's limits cannot be written, and no jail starts on a cgroup v2 host.
+ * Done once at start; a process forked meanwhile lands in the own cgroup again (EBUSY),
+ * so it is tried a few times.
+ */
+export function delegateFromOwnCgroup(layout: CgroupLayout): void {
+  if (layout.version !== 'v2') return;
+  const own = dirname(layout.root);
+  const control = join(own, 'cgroup.subtree_control');
+  const enabled = () => readFileSync(control, 'utf8').split(/\s+/);
+  if (runControllers.every((c) => enabled().includes(c))) return;
+  const leaf = join(own, 'service');
+  mkdirSync(leaf, { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    for (const pid of readFileSync(join(own, 'cgroup.procs'), 'utf8').split('\n')) {
+      if (pid.trim() === '') continue;
+      try {
+        write(join(leaf, 'cgroup.procs'), pid.trim());
+      } catch (error) {
+        // Gone since it was listed: nothing to move.
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      }
+    }
+    try {
+      write(control, runControllers.map((c) => `+${c}`).join(' '));
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EBUSY' || attempt === 10) throw error;
     }
   }
 }

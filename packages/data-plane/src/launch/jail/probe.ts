@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { type CgroupLayout, findCgroups } from './cgroups.ts';
+import { type CgroupLayout, delegateFromOwnCgroup, findCgroups } from './cgroups.ts';
 import { ancestors } from './layout.ts';
 
 /** The programs a jail is built with, where this machine has them. */
@@ -104,6 +104,13 @@ export function probeJail(options: { runsDir: string; cgroupName: string }): Jai
       } catch (error) {
         missing.push(`write access to cgroups at ${dir} (${(error as NodeJS.ErrnoException).code})`);
       }
+    }
+    try {
+      delegateFromOwnCgroup(cgroups);
+    } catch (error) {
+      missing.push(
+        `cgroup v2 controllers delegated by the data plane's own cgroup to its runs' (moving its processes to a leaf and writing cgroup.subtree_control failed: ${(error as NodeJS.ErrnoException).code})`,
+      );
     }
   }
   if (uid === 0) {
