@@ -14,6 +14,7 @@ import type { DataPlaneConfig } from './config.ts';
 import { Deployments } from './deployments/index.ts';
 import { deploymentReportKind } from './deployments/report.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
+import { EnvironmentArchive } from './environments/archive.ts';
 import { Environments } from './environments/builder.ts';
 import { definingFilesOf } from './environments/bundle-files.ts';
 import { Executor } from './executor/executor.ts';
@@ -125,6 +126,9 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       timeoutMs: config.packages.buildTimeoutSeconds * 1000,
       killGraceMs: config.killGraceSeconds * 1000,
       budgetBytes: config.packages.cacheBytes,
+      // With object storage the cache is filled from the bucket: no instance's disk is needed by another.
+      // The filesystem store's instances share the cache's directory already: packing each build would gain nothing.
+      archive: config.objectStorage === undefined ? undefined : new EnvironmentArchive(store),
       log: app.log,
     });
     const deployments = new Deployments({
