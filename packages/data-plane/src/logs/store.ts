@@ -232,8 +232,12 @@ export class LogStore {
     }));
   }
 
-  /** A run's chunks after `afterSeq` up to `throughSeq`, in order, a page of rows at a time. */
+  /**
+   * A run's chunks after `afterSeq` up to `throughSeq`, in order, a page of rows at a time:
+   * a chunk holds up to a batch of the pump's (about 1 MiB), so a page is tens of MiB at most.
+   */
   async *chunksToArchive(runId: string, afterSeq: number, throughSeq: number): AsyncGenerator<ChunkRecord> {
+    const pageRows = 32;
     let after = afterSeq;
     for (;;) {
       const rows = await this.#db.query<
@@ -243,8 +247,8 @@ export class LogStore {
         >
       >(
         `SELECT first_seq, last_seq, stream, at, body FROM run_log_chunks
-          WHERE run_id = $1 AND last_seq > $2 AND last_seq <= $3 ORDER BY last_seq LIMIT 500`,
-        [runId, after, throughSeq],
+          WHERE run_id = $1 AND last_seq > $2 AND last_seq <= $3 ORDER BY last_seq LIMIT $4`,
+        [runId, after, throughSeq, pageRows],
       );
       for (const row of rows) {
         yield {
@@ -256,7 +260,7 @@ export class LogStore {
         };
         after = row.last_seq;
       }
-      if (rows.length < 500) return;
+      if (rows.length < pageRows) return;
     }
   }
 
