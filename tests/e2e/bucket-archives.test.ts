@@ -174,7 +174,8 @@ describe(`environments and logs kept in the region's bucket, real processes [${t
       'the run’s lines to be archived',
       60_000,
     );
-    assert.ok(keys.length > 10, `objects of about 1 KiB of text: ${keys.length}`);
+    // About 1 KiB of text each, or one chunk (what one read of the job's pipe gave) when it is more.
+    assert.ok(keys.length > 1, `several objects: ${keys.length}`);
     for (const key of keys) {
       assert.match(
         key,
