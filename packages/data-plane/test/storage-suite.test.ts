@@ -319,11 +319,13 @@ describe('an environment built by one instance is used by another, sharing only 
         held.release();
         assert.ok(onB.log.messages.includes('building an environment again for a run'), onB.log.messages.join('\n'));
         assert.ok(await store.exists(EnvironmentArchive.keyOf('python', spec.digest)));
-        // The copy a cache lets go of is back from the store the next time.
-        await onB.environments.sweep(new Set());
+        // Another instance's deploy of the same finds it built, and fetches nothing; its run restores it.
         const onA = environmentsOn(a, store);
         assert.deepEqual(await onA.environments.ensure([spec]), []);
-        assert.ok(onA.log.messages.includes('environment restored from the store'));
+        assert.deepEqual(onA.log.messages, []);
+        const again = await onA.environments.hold([{ kind: 'python', digest: spec.digest }], async () => files);
+        again.release();
+        assert.deepEqual(onA.log.messages, ['environment restored from the store']);
       });
     });
   }

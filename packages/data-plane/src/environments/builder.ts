@@ -106,18 +106,16 @@ export class Environments {
   async missing(specs: readonly EnvironmentSpec[]): Promise<EnvironmentSpec[]> {
     const missing: EnvironmentSpec[] = [];
     for (const spec of specs) {
-      if (await this.#built(spec.digest)) continue;
-      const stored = await this.#o.archive?.has(spec.kind, spec.digest).catch(() => false);
-      if (stored !== true) missing.push(spec);
+      if (!(await this.#built(spec.digest)) && !(await this.#stored(spec))) missing.push(spec);
     }
     return missing;
   }
 
   /**
-   * Builds what is not built yet (one build per digest at a time in this instance), or
-   * restores it from the store when it was built before; a build that fails throws
-   * EnvironmentBuildFailedProblem. `onLine` hears the build's output as it comes.
-   * Answers the digests built now.
+   * Builds what is neither built here nor in the store yet (one build per digest at a
+   * time in this instance); a build that fails throws EnvironmentBuildFailedProblem.
+   * `onLine` hears the build's output as it comes. Answers the digests built now. One in
+   * the store is not fetched: a run restores it on the instance it runs on.
    */
   async ensure(specs: readonly EnvironmentSpec[], onLine?: (line: string) => void): Promise<string[]> {
     const built: string[] = [];
@@ -126,19 +124,34 @@ export class Environments {
         await this.#touch(spec.digest);
         continue;
       }
-      if (await this.#restore(spec.kind, spec.digest)) continue;
-      let building = this.#building.get(spec.digest);
-      if (building === undefined) {
-        // Put in the store before the deploy is answered: a run on another instance finds it there.
-        building = this.#build(spec, onLine)
-          .then(() => this.#archive(spec))
-          .finally(() => this.#building.delete(spec.digest));
-        this.#building.set(spec.digest, building);
-        built.push(spec.digest);
-      }
-      await building;
+      if (await this.#stored(spec)) continue;
+      if (await this.#buildOnce(spec, onLine)) built.push(spec.digest);
     }
     return built;
+  }
+
+  /** Whether the store holds it (a store that cannot answer holds nothing: it is built). */
+  async #stored(spec: EnvironmentSpec): Promise<boolean> {
+    return (await this.#o.archive?.has(spec.kind, spec.digest).catch(() => false)) === true;
+  }
+
+  /**
+   * Builds an environment and puts it in the store (before a deploy is answered: a run
+   * on another instance finds it there), or waits for this instance's build of it under
+   * way. True when this call built it.
+   */
+  async #buildOnce(spec: EnvironmentSpec, onLine?: (line: string) => void): Promise<boolean> {
+    const underWay = this.#building.get(spec.digest);
+    if (underWay !== undefined) {
+      await underWay;
+      return false;
+    }
+    const building = this.#build(spec, onLine)
+      .then(() => this.#archive(spec))
+      .finally(() => this.#building.delete(spec.digest));
+    this.#building.set(spec.digest, building);
+    await building;
+    return true;
   }
 
   /**
@@ -166,8 +179,11 @@ export class Environments {
       );
       if (spec === undefined)
         throw new Error(`the deployment no longer holds the files of its ${ref.kind} environment`);
-      this.#o.log.info({ digest: spec.digest, kind: spec.kind }, 'building an environment again for a run');
-      await this.ensure([spec]);
+      // Today's sources may name another environment, which the store or this cache may hold.
+      if (!(await this.#built(spec.digest)) && !(await this.#restore(spec.kind, spec.digest))) {
+        this.#o.log.info({ digest: spec.digest, kind: spec.kind }, 'building an environment again for a run');
+        await this.#buildOnce(spec);
+      }
       digests.push({ kind: spec.kind, digest: spec.digest });
     }
     for (const { digest } of digests) this.#inUse.set(digest, (this.#inUse.get(digest) ?? 0) + 1);

@@ -233,11 +233,13 @@ export class LogStore {
   }
 
   /**
-   * A run's chunks after `afterSeq` up to `throughSeq`, in order, a page of rows at a time:
-   * a chunk holds up to a batch of the pump's (about 1 MiB), so a page is tens of MiB at most.
+   * A run's chunks after `afterSeq` up to `throughSeq`, in order, a page of rows at a
+   * time: about 4 MiB of text a page, as many rows as the last page's made that. A chunk
+   * is a line, or up to a batch of the pump's (about 1 MiB).
    */
   async *chunksToArchive(runId: string, afterSeq: number, throughSeq: number): AsyncGenerator<ChunkRecord> {
-    const pageRows = 32;
+    const pageBytes = 4 * 1024 * 1024;
+    let pageRows = 16;
     let after = afterSeq;
     for (;;) {
       const rows = await this.#db.query<
@@ -250,7 +252,9 @@ export class LogStore {
           WHERE run_id = $1 AND last_seq > $2 AND last_seq <= $3 ORDER BY last_seq LIMIT $4`,
         [runId, after, throughSeq, pageRows],
       );
+      let bytes = 0;
       for (const row of rows) {
+        bytes += row.body.length;
         yield {
           firstSeq: row.first_seq,
           lastSeq: row.last_seq,
@@ -261,6 +265,7 @@ export class LogStore {
         after = row.last_seq;
       }
       if (rows.length < pageRows) return;
+      pageRows = Math.max(4, Math.min(4096, Math.floor(pageBytes / Math.max(1, bytes / rows.length))));
     }
   }
 
