@@ -14,6 +14,7 @@ import type { DataPlaneConfig } from './config.ts';
 import { Deployments } from './deployments/index.ts';
 import { deploymentReportKind } from './deployments/report.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
+import { EnvironmentArchive } from './environments/archive.ts';
 import { Environments } from './environments/builder.ts';
 import { definingFilesOf } from './environments/bundle-files.ts';
 import { Executor } from './executor/executor.ts';
@@ -28,6 +29,7 @@ import { cookieNames, SessionSigner } from './interactive/session.ts';
 import { makeLauncher } from './launch/index.ts';
 import { hiddenName } from './launch/jail/launcher.ts';
 import { Spawner } from './launch/spawner.ts';
+import { LogArchiver } from './logs/archive.ts';
 import { LogStore } from './logs/store.ts';
 import { OutboxDeliverer } from './outbox/outbox.ts';
 import { parameterRoutes } from './parameters/routes.ts';
@@ -111,7 +113,15 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
     const revocations = new RevocationFollower({ client, agent, log: app.log });
     const outbox = new OutboxDeliverer(db, client, [deploymentReportKind, runEventKind], app.log);
     const store = await openArtifactStore(config);
-    const logs = new LogStore(db);
+    const logs = new LogStore(db, store);
+    // On every instance: claims keep two from archiving the same run's lines.
+    const archiver = new LogArchiver({
+      logs,
+      artifacts: store,
+      afterSeconds: config.logArchive.afterSeconds,
+      bytes: config.logArchive.bytes,
+      log: app.log,
+    });
     // Shared by this data plane's instances and workspaces: an environment is named by what defines it.
     const environments = new Environments({
       root:
@@ -125,6 +135,9 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
       timeoutMs: config.packages.buildTimeoutSeconds * 1000,
       killGraceMs: config.killGraceSeconds * 1000,
       budgetBytes: config.packages.cacheBytes,
+      // With object storage the cache is filled from the bucket: no instance's disk is needed by another.
+      // The filesystem store's instances share the cache's directory already: packing each build would gain nothing.
+      archive: config.objectStorage === undefined ? undefined : new EnvironmentArchive(store),
       log: app.log,
     });
     const deployments = new Deployments({
@@ -240,10 +253,12 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         revocations.start();
         outbox.start();
         executor.start();
+        archiver.start();
       },
       async close() {
         upgrades.close();
         await executor.stop();
+        await archiver.stop();
         spawner.close();
         await janitor.close();
         agent.stop();

@@ -65,6 +65,12 @@ export interface DataPlaneConfig {
    * there, and nothing an instance keeps on its disk is needed by another. Unset: the local filesystem.
    */
   objectStorage: S3Settings | undefined;
+  /**
+   * When runs' log lines leave the database for the artifact store: this long after a run
+   * ended, or once a run's lines still in the database pass `bytes` (each archived object
+   * holds about that much text).
+   */
+  logArchive: { afterSeconds: number; bytes: number };
   /** Working copies of bundles for runs, one directory per run, removed after it. */
   workDir: string;
   /** Unpacked deployments kept under workDir for fast working copies, in bytes (0: none kept). */
@@ -170,6 +176,17 @@ export const DataPlaneEnv = Type.Object({
   ),
   SOV_ARTIFACTS_DIR: Type.Optional(Text({ description: 'Bundles and outputs; SOV_DATA_DIR/artifacts by default.' })),
   ...objectStorageVariables,
+  SOV_LOG_ARCHIVE_AFTER_SECONDS: WholeNumber({
+    default: 60,
+    description:
+      'A run’s log lines move from the database to the artifact store (the bucket, or SOV_ARTIFACTS_DIR) this long after it ended.',
+  }),
+  SOV_LOG_ARCHIVE_BYTES: WholeNumber({
+    default: 8 * 1024 ** 2,
+    minimum: 1024,
+    description:
+      'A running run’s log text in the database past this is archived without waiting for its end; each archived object holds about this much.',
+  }),
   SOV_WORK_DIR: Type.Optional(Text({ description: 'Runs’ working copies; SOV_DATA_DIR/work by default.' })),
   SOV_DEPLOYMENT_CACHE_BYTES: WholeNumber({
     default: 1024 ** 3,
@@ -421,6 +438,7 @@ export function configFromEnv(env: Environment = process.env): DataPlaneConfig {
       ...storage,
       artifactsDir: resolve(v.SOV_ARTIFACTS_DIR ?? join(storage.dataDir, 'artifacts')),
       objectStorage: objectStorageFrom(v, env, problems),
+      logArchive: { afterSeconds: v.SOV_LOG_ARCHIVE_AFTER_SECONDS, bytes: v.SOV_LOG_ARCHIVE_BYTES },
       workDir: resolve(v.SOV_WORK_DIR ?? join(storage.dataDir, 'work')),
       deploymentCacheBytes: v.SOV_DEPLOYMENT_CACHE_BYTES,
       killGraceSeconds: v.SOV_KILL_GRACE_SECONDS,

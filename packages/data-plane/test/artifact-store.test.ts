@@ -1,63 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { after, before, describe, it } from 'node:test';
-import { startObjectStorage, type TestObjectStorage } from '@sovereign/server-kit/testing/s3';
-import { type ArtifactStore, InvalidArtifactKeyError, LocalArtifactStore } from '../src/storage/artifacts.ts';
-import { S3ArtifactStore } from '../src/storage/s3.ts';
-
-interface Backend {
-  name: string;
-  open(): Promise<{ store: ArtifactStore; close(): Promise<void> }>;
-}
-
-let server: TestObjectStorage | undefined;
-
-const backends: Backend[] = [
-  {
-    name: 'local filesystem',
-    async open() {
-      const root = await mkdtemp(join(tmpdir(), 'sov-store-'));
-      return { store: new LocalArtifactStore(root), close: () => rm(root, { recursive: true, force: true }) };
-    },
-  },
-  {
-    name: 'S3 (s3rver on loopback)',
-    async open() {
-      server ??= await startObjectStorage();
-      const staging = await mkdtemp(join(tmpdir(), 'sov-store-staging-'));
-      const store = new S3ArtifactStore(
-        {
-          bucket: server.bucket,
-          // A prefix of its own per suite: the same bucket, nothing seen of the others.
-          prefix: `dp-${randomBytes(4).toString('hex')}/`,
-          endpoint: server.endpoint,
-          region: 'eu-central-1',
-          forcePathStyle: true,
-          serverSideEncryption: { algorithm: 'AES256' },
-          partBytes: 5 * 1024 * 1024,
-        },
-        staging,
-      );
-      process.env.AWS_ACCESS_KEY_ID ??= 'S3RVER';
-      process.env.AWS_SECRET_ACCESS_KEY ??= 'S3RVER';
-      await store.probe();
-      return {
-        store,
-        async close() {
-          store.close();
-          await rm(staging, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-];
+import { type ArtifactStore, InvalidArtifactKeyError } from '../src/storage/artifacts.ts';
+import { closeStoreBackends, storeBackends } from './support/artifact-stores.ts';
 
 after(async () => {
-  await server?.close();
+  await closeStoreBackends();
 });
 
 async function file(store: ArtifactStore, content: Buffer | string): Promise<string> {
@@ -67,7 +18,7 @@ async function file(store: ArtifactStore, content: Buffer | string): Promise<str
   return path;
 }
 
-for (const backend of backends) {
+for (const backend of storeBackends) {
   describe(`artifact store: ${backend.name}`, () => {
     let store: ArtifactStore;
     let close: () => Promise<void>;

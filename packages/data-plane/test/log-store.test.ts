@@ -8,6 +8,7 @@ import { type Database, migrate, openDatabase } from '@sovereign/server-kit/sql'
 import { databaseTargets, type TestDatabase } from '@sovereign/server-kit/testing';
 import type { LogLine } from '../src/logs/lines.ts';
 import { LogStore } from '../src/logs/store.ts';
+import { LocalArtifactStore } from '../src/storage/artifacts.ts';
 
 const migrationsDir = new URL('../src/migrations', import.meta.url).pathname;
 const migrationLock = 0x50_56_02;
@@ -34,16 +35,20 @@ for (const target of databaseTargets()) {
     let test: TestDatabase;
     let db: Database;
     let logs: LogStore;
+    // Where archived lines would go: these tests keep every line in the database (storage-suite.test.ts archives).
+    let artifacts: LocalArtifactStore;
 
     before(async () => {
       test = await target.create();
       db = await openDatabase(test.options);
       await migrate(db, migrationsDir, migrationLock);
-      logs = new LogStore(db);
+      artifacts = new LocalArtifactStore(await mkdtemp(join(tmpdir(), 'sov-log-store-')));
+      logs = new LogStore(db, artifacts);
     });
     after(async () => {
       await db?.close();
       await test?.drop();
+      if (artifacts !== undefined) await rm(artifacts.root, { recursive: true, force: true });
     });
 
     it('gives every line back with its sequence number, stream, time and text, in order', async () => {
@@ -165,7 +170,12 @@ for (const target of databaseTargets()) {
         }
         await migrate(db, migrationsDir, migrationLock);
         assert.deepEqual(
-          (await new LogStore(db).read(runId, 1, 10)).map((l) => [l.seq, l.stream, l.at, l.line]),
+          (await new LogStore(db, new LocalArtifactStore(before)).read(runId, 1, 10)).map((l) => [
+            l.seq,
+            l.stream,
+            l.at,
+            l.line,
+          ]),
           [
             [2, 'stderr', '2026-01-01T00:00:02.000Z', ''],
             [3, 'stdout', '2026-01-01T00:00:03.000Z', 'third'],

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chown, lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -9,6 +9,7 @@ import { HttpProblem } from '@sovereign/server-kit/http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Launcher, Mount } from '../launch/launcher.ts';
 import type { RunLimits } from '../launch/limits.ts';
+import { completeMarker, type EnvironmentArchive, type EnvironmentFacts, factsOf } from './archive.ts';
 import { type EnvironmentKind, type EnvironmentSpec, environmentsOf, type PackageSources } from './definition.ts';
 
 /** Where a jailed run finds its environments: in the jail's own tmpfs, the same path for a build and its runs. */
@@ -18,8 +19,6 @@ const jailMounts: Record<EnvironmentKind, string> = {
 };
 /** Debian's bundle of the system's certificate authorities, seen the same in a jail (it binds /etc). */
 const systemCaBundle = '/etc/ssl/certs/ca-certificates.crt';
-/** Written last into a built environment: one without it is a build that did not finish. */
-const completeMarker = '.sovereign-environment.json';
 /** The lines of a failed build's log a refusal carries (its end, where the error is). */
 const refusalLines = 200;
 
@@ -34,6 +33,12 @@ export interface EnvironmentsOptions {
   killGraceMs: number;
   /** The most the built environments may take on disk; past it, the least recently used that no run uses go. */
   budgetBytes: number;
+  /**
+   * The store's copies of built environments (object storage): each build is put there,
+   * and one this cache lacks is restored from there before it is built again. Unset (the
+   * local filesystem store, whose instances share this cache's directory), none.
+   */
+  archive?: EnvironmentArchive | undefined;
   log: FastifyBaseLogger;
 }
 
@@ -68,11 +73,14 @@ export interface EnvironmentUse {
 /**
  * Environments built from a deployment's lock files, in the region, in a jail (their
  * install scripts are tenant code), kept by digest and shared by every deployment and
- * workspace that declares the same one, read-only in each run's jail.
+ * workspace that declares the same one, read-only in each run's jail. With object
+ * storage, this directory is a cache of the store: a build is put there, and an
+ * environment the cache lacks is restored from there before it is built again.
  */
 export class Environments {
   readonly #o: EnvironmentsOptions;
   readonly #building = new Map<string, Promise<void>>();
+  readonly #restoring = new Map<string, Promise<boolean>>();
   /** Digests in use by runs of this instance, with how many. */
   readonly #inUse = new Map<string, number>();
 
@@ -94,17 +102,20 @@ export class Environments {
     await utimes(join(this.#dir(digest), completeMarker), now, now).catch(() => {});
   }
 
-  /** Whether each environment is built already (what --dry-run says). */
+  /** Whether each environment is built already, here or in the store (what --dry-run says). */
   async missing(specs: readonly EnvironmentSpec[]): Promise<EnvironmentSpec[]> {
     const missing: EnvironmentSpec[] = [];
-    for (const spec of specs) if (!(await this.#built(spec.digest))) missing.push(spec);
+    for (const spec of specs) {
+      if (!(await this.#built(spec.digest)) && !(await this.#stored(spec))) missing.push(spec);
+    }
     return missing;
   }
 
   /**
-   * Builds what is not built yet (one build per digest at a time in this instance); a
-   * build that fails throws EnvironmentBuildFailedProblem. `onLine` hears the build's
-   * output as it comes. Answers the digests built now.
+   * Builds what is neither built here nor in the store yet (one build per digest at a
+   * time in this instance); a build that fails throws EnvironmentBuildFailedProblem.
+   * `onLine` hears the build's output as it comes. Answers the digests built now. One in
+   * the store is not fetched: a run restores it on the instance it runs on.
    */
   async ensure(specs: readonly EnvironmentSpec[], onLine?: (line: string) => void): Promise<string[]> {
     const built: string[] = [];
@@ -113,21 +124,40 @@ export class Environments {
         await this.#touch(spec.digest);
         continue;
       }
-      let building = this.#building.get(spec.digest);
-      if (building === undefined) {
-        building = this.#build(spec, onLine).finally(() => this.#building.delete(spec.digest));
-        this.#building.set(spec.digest, building);
-        built.push(spec.digest);
-      }
-      await building;
+      if (await this.#stored(spec)) continue;
+      if (await this.#buildOnce(spec, onLine)) built.push(spec.digest);
     }
     return built;
   }
 
+  /** Whether the store holds it (a store that cannot answer holds nothing: it is built). */
+  async #stored(spec: EnvironmentSpec): Promise<boolean> {
+    return (await this.#o.archive?.has(spec.kind, spec.digest).catch(() => false)) === true;
+  }
+
   /**
-   * A run's environments, held until release(): each is built already, or built again
-   * here from its deployment's files (`files`, read from the bundle only then) when the
-   * cache let it go.
+   * Builds an environment and puts it in the store (before a deploy is answered: a run
+   * on another instance finds it there), or waits for this instance's build of it under
+   * way. True when this call built it.
+   */
+  async #buildOnce(spec: EnvironmentSpec, onLine?: (line: string) => void): Promise<boolean> {
+    const underWay = this.#building.get(spec.digest);
+    if (underWay !== undefined) {
+      await underWay;
+      return false;
+    }
+    const building = this.#build(spec, onLine)
+      .then(() => this.#archive(spec))
+      .finally(() => this.#building.delete(spec.digest));
+    this.#building.set(spec.digest, building);
+    await building;
+    return true;
+  }
+
+  /**
+   * A run's environments, held until release(): each is built already, restored from the
+   * store, or built again here from its deployment's files (`files`, read from the bundle
+   * only then) when neither has it.
    */
   async hold(refs: readonly EnvironmentRef[], files: () => Promise<Map<string, Buffer>>): Promise<HeldEnvironments> {
     const digests: EnvironmentRef[] = [];
@@ -138,6 +168,10 @@ export class Environments {
         digests.push(ref);
         continue;
       }
+      if (await this.#restore(ref.kind, ref.digest)) {
+        digests.push(ref);
+        continue;
+      }
       bundleFiles ??= await files();
       // Built from the same files with the data plane's package sources of today.
       const spec = environmentsOf(bundleFiles, this.#o.sources, ref.dir).find(
@@ -145,8 +179,11 @@ export class Environments {
       );
       if (spec === undefined)
         throw new Error(`the deployment no longer holds the files of its ${ref.kind} environment`);
-      this.#o.log.info({ digest: spec.digest, kind: spec.kind }, 'building an environment again for a run');
-      await this.ensure([spec]);
+      // Today's sources may name another environment, which the store or this cache may hold.
+      if (!(await this.#built(spec.digest)) && !(await this.#restore(spec.kind, spec.digest))) {
+        this.#o.log.info({ digest: spec.digest, kind: spec.kind }, 'building an environment again for a run');
+        await this.#buildOnce(spec);
+      }
       digests.push({ kind: spec.kind, digest: spec.digest });
     }
     for (const { digest } of digests) this.#inUse.set(digest, (this.#inUse.get(digest) ?? 0) + 1);
@@ -176,22 +213,84 @@ export class Environments {
     for (const name of await readdir(this.#o.root).catch(() => [] as string[])) {
       if (name.startsWith('.')) continue;
       const dir = join(this.#o.root, name);
-      const marker = join(dir, completeMarker);
-      const info = await stat(marker).catch(() => undefined);
+      const info = await stat(join(dir, completeMarker)).catch(() => undefined);
       if (info === undefined) continue;
-      const facts = JSON.parse(await readFile(marker, 'utf8').catch(() => '{}')) as { bytes?: number };
-      entries.push({ digest: `sha256:${name}`, dir, bytes: facts.bytes ?? 0, usedAt: info.mtimeMs });
+      const facts = await factsOf(dir);
+      entries.push({ digest: `sha256:${name}`, dir, bytes: facts?.bytes ?? 0, usedAt: info.mtimeMs });
     }
     let total = entries.reduce((sum, entry) => sum + entry.bytes, 0);
     entries.sort((a, b) => a.usedAt - b.usedAt);
     for (const entry of entries) {
       if (total <= this.#o.budgetBytes) break;
-      if (keep.has(entry.digest) || this.#inUse.has(entry.digest) || this.#building.has(entry.digest)) continue;
+      if (
+        keep.has(entry.digest) ||
+        this.#inUse.has(entry.digest) ||
+        this.#building.has(entry.digest) ||
+        this.#restoring.has(entry.digest)
+      )
+        continue;
       // Its marker first: from then on it counts as not built, and a run builds it again.
       await rm(join(entry.dir, completeMarker), { force: true });
       await rm(entry.dir, { recursive: true, force: true });
       total -= entry.bytes;
       this.#o.log.info({ digest: entry.digest, bytes: entry.bytes }, 'environment removed from the cache');
+    }
+  }
+
+  /**
+   * Fills the cache with an environment from the store (one restore per digest at a time
+   * in this instance). False when the store has none, or none usable here: it is built
+   * then, as it would be without a store.
+   */
+  #restore(kind: EnvironmentKind, digest: string): Promise<boolean> {
+    const archive = this.#o.archive;
+    if (archive === undefined) return Promise.resolve(false);
+    let restoring = this.#restoring.get(digest);
+    if (restoring === undefined) {
+      const log = this.#o.log;
+      restoring = (async () => {
+        const started = Date.now();
+        const final = this.#dir(digest);
+        try {
+          const outcome = await archive.restore(
+            kind,
+            digest,
+            final,
+            this.#o.launcher.mountPoint(final, jailMounts[kind]),
+          );
+          if (outcome === 'elsewhere') {
+            log.warn({ digest, kind }, 'the stored environment was built to be seen at another path: building it here');
+          }
+          if (outcome !== 'restored') return false;
+          log.info({ digest, kind, ms: Date.now() - started }, 'environment restored from the store');
+          await this.#touch(digest);
+          return await this.#built(digest);
+        } catch (error) {
+          log.warn({ err: error, digest, kind }, 'could not restore an environment from the store: building it here');
+          return false;
+        }
+      })().finally(() => this.#restoring.delete(digest));
+      this.#restoring.set(digest, restoring);
+    }
+    return restoring;
+  }
+
+  /** Puts a build in the store; one that cannot be put is built again where it is needed: slower, never wrong. */
+  async #archive(spec: EnvironmentSpec): Promise<void> {
+    const archive = this.#o.archive;
+    if (archive === undefined) return;
+    const started = Date.now();
+    try {
+      const bytes = await archive.put(spec.kind, spec.digest, this.#dir(spec.digest));
+      this.#o.log.info(
+        { digest: spec.digest, kind: spec.kind, bytes, ms: Date.now() - started },
+        'environment put in the store',
+      );
+    } catch (error) {
+      this.#o.log.warn(
+        { err: error, digest: spec.digest, kind: spec.kind },
+        'could not put an environment in the store',
+      );
     }
   }
 
@@ -276,10 +375,15 @@ export class Environments {
         throw new EnvironmentBuildFailedProblem(spec.kind, why, log);
       }
       const bytes = await sizeOf(dir);
-      await writeFile(
-        join(dir, completeMarker),
-        `${JSON.stringify({ kind: spec.kind, digest: spec.digest, builtAt: new Date().toISOString(), bytes })}\n`,
-      );
+      const facts: EnvironmentFacts = {
+        kind: spec.kind,
+        digest: spec.digest,
+        builtAt: new Date().toISOString(),
+        bytes,
+        // Where its runs see it: a copy from the store is used only where they see it there too.
+        at: o.launcher.mountPoint(final, jailMounts[spec.kind]),
+      };
+      await writeFile(join(dir, completeMarker), `${JSON.stringify(facts)}\n`);
       if (jailed) {
         await rename(dir, final).catch(async (error: NodeJS.ErrnoException) => {
           // Another instance built the same one meanwhile: theirs is as good.

@@ -77,29 +77,35 @@ export async function runRoutes(app: App, options: RunRoutesOptions) {
         ...corsHeaders(reply.getHeaders()),
       });
       out.write(': following\n\n');
-      /** Sends the lines after `after`, a page at a time as one write each; resolves to how many. */
+      /**
+       * Sends every line after `after` there is, a page at a time as one write each (an
+       * archived range is read once, as it is sent); resolves to how many.
+       */
       const send = async (): Promise<number> => {
-        const lines = await logs.read(run.run_id, after, followPageLines);
-        if (lines.length === 0) return 0;
-        let events = '';
-        for (const line of lines) events += `id: ${line.seq}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`;
-        after = (lines.at(-1) as (typeof lines)[number]).seq;
-        // A slow follower holds us here rather than its lines piling up in our memory.
-        if (!out.write(events)) {
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              out.off('drain', done).off('close', done);
-              resolve();
-            };
-            out.on('drain', done).on('close', done);
-          });
+        let sent = 0;
+        for await (const lines of logs.pages(run.run_id, after, followPageLines)) {
+          if (closed.signal.aborted) break;
+          let events = '';
+          for (const line of lines) events += `id: ${line.seq}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`;
+          after = (lines.at(-1) as (typeof lines)[number]).seq;
+          sent += lines.length;
+          // A slow follower holds us here rather than its lines piling up in our memory.
+          if (!out.write(events)) {
+            await new Promise<void>((resolve) => {
+              const done = () => {
+                out.off('drain', done).off('close', done);
+                resolve();
+              };
+              out.on('drain', done).on('close', done);
+            });
+          }
         }
-        return lines.length;
+        return sent;
       };
       while (!closed.signal.aborted) {
         // Listen before reading, so a line stored in between still wakes us.
         const woken = logs.wait(run.run_id, followPollMs, closed.signal);
-        if ((await send()) === followPageLines) continue;
+        await send();
         const now = await localRun(db, run.run_id);
         if (now !== undefined && terminalLocal.has(now.status)) {
           // Every line is stored before a run ends here: send what is left, then the end.

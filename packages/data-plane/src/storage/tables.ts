@@ -67,6 +67,10 @@ export const tables = {
     finished_at: 'timestamptz null',
     last_seq: 'integer',
     log_lines: 'bigint',
+    log_archived_seq: 'bigint',
+    log_live_bytes: 'bigint',
+    log_archiver: 'uuid null',
+    log_archive_until: 'timestamptz null',
   },
   run_outputs: {
     run_id: 'uuid',
@@ -92,6 +96,15 @@ export const tables = {
     stream: 'text',
     at: 'timestamptz',
     body: 'text',
+  },
+  run_log_archives: {
+    run_id: 'uuid',
+    first_seq: 'bigint',
+    last_seq: 'bigint',
+    artifact_key: 'text',
+    size_bytes: 'bigint',
+    text_bytes: 'bigint',
+    created_at: 'timestamptz',
   },
   interactive_launch_tickets: {
     ticket_hash: 'text',
