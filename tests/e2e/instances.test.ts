@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { databaseTargets } from '@sovereign/server-kit/testing';
 import { startObjectStorage, type TestObjectStorage } from '@sovereign/server-kit/testing/s3';
 import { appUrlOf } from '../support/apps.ts';
 import { runPids } from '../support/inside.ts';
+import { type OtherHost, otherHostUnavailable, startOtherHost } from '../support/netns.ts';
 import {
   call,
   type DataPlaneProcess,
@@ -16,9 +20,11 @@ import {
 
 /**
  * Two instances of one data plane as two hosts: each with its own port and its own
- * directories (data, work, jails, SOV_HOME under roots of their own), sharing only the
- * region's PostgreSQL and its bucket (a real S3 protocol server on loopback), and one public
- * URL (a load balancer's). A deployment uploaded through one runs on the other; a run's logs
+ * directories (data, work, jails, SOV_HOME under roots of their own), the second in a
+ * network namespace of its own where the machine allows (root), reaching the control
+ * plane, PostgreSQL and the bucket only through forwarders; sharing only the region's
+ * PostgreSQL and its bucket (a real S3 protocol server on loopback), and one public URL
+ * (a load balancer's). A deployment uploaded through one runs on the other; a run's logs
  * and outputs are read through either; an instance killed outright mid-run loses nothing:
  * its attempt ends lost with its logs so far, the retry runs on the survivor, and the
  * survivor needs nothing from the dead one's disk, which is deleted.
@@ -62,7 +68,10 @@ function alive(pid: number): boolean {
 // Two processes share one database only on PostgreSQL: PGlite is one process's.
 const target = databaseTargets().find((t) => t.name === 'postgres');
 
-const suite = `two instances of one data plane as two hosts, sharing only PostgreSQL and the bucket, real processes [${target?.name ?? 'postgres'}]`;
+// Another network for the second instance where the machine allows it; else another port and directories only.
+const noNetns = await otherHostUnavailable();
+const apart = noNetns === undefined ? 'the second in a network namespace' : `one network (${noNetns})`;
+const suite = `two instances of one data plane as two hosts (${apart}), sharing only PostgreSQL and the bucket, real processes [${target?.name ?? 'postgres'}]`;
 
 describe(suite, { skip: target === undefined ? 'needs PostgreSQL (SOV_TEST_DATABASE_URL)' : false }, () => {
   let storage: TestObjectStorage;
@@ -75,6 +84,7 @@ describe(suite, { skip: target === undefined ? 'needs PostgreSQL (SOV_TEST_DATAB
   let b: InstanceProcess;
   let token: string;
   const runs = { produce: '', app: '', slow: '' };
+  let host: OtherHost | undefined;
 
   before(async () => {
     storage = await startObjectStorage();
@@ -97,6 +107,7 @@ describe(suite, { skip: target === undefined ? 'needs PostgreSQL (SOV_TEST_DATAB
   after(async () => {
     await platform?.stop();
     await storage?.close();
+    await host?.close();
   });
 
   const runStatus = async (runId: string) =>
@@ -144,9 +155,22 @@ describe(suite, { skip: target === undefined ? 'needs PostgreSQL (SOV_TEST_DATAB
   it('a deployment uploaded through one instance runs on the other; its logs and outputs are read through either', async () => {
     ({ jobs } = await platform.deploy(t.token, t.workspace.workspaceId, project));
     // Started after the upload: it never saw it, and its disk has nothing of it.
-    b = await platform.startInstance('eu-1', { SOV_CAPACITY: '2', SOV_INTERACTIVE_CAPACITY: '2' });
+    host = noNetns === undefined ? await startOtherHost() : undefined;
+    b = await platform.startInstance('eu-1', { SOV_CAPACITY: '2', SOV_INTERACTIVE_CAPACITY: '2' }, host);
     assert.notEqual(b.url, a.url);
     assert.ok(!b.dataDir.startsWith(a.dataDir) && !a.dataDir.startsWith(b.dataDir), 'no directory in common');
+    if (host !== undefined) {
+      // Its loopback is its own: the control plane is reached only through the forwarder.
+      const probe = `require('node:net').connect(${new URL(platform.controlPlaneUrl).port}, '127.0.0.1')
+        .on('connect', () => process.exit(0)).on('error', (e) => { console.log(e.code); process.exitCode = 1; });`;
+      const [command = '', ...args] = [...host.exec, process.execPath, '-e', probe];
+      // Not the test runner's environment: a node started with it reports to the runner, not to stdout.
+      const tried = await promisify(execFile)(command, args, { env: {} }).then(
+        () => 'connected',
+        (error: { stdout: string; stderr: string }) => error.stdout.trim() || error.stderr.trim(),
+      );
+      assert.equal(tried, 'ECONNREFUSED', 'the other host does not reach this one’s loopback');
+    }
 
     runs.produce = await trigger('produce');
     await until(runs.produce, 'succeeded', 'the run to succeed on the second instance');
@@ -166,11 +190,19 @@ describe(suite, { skip: target === undefined ? 'needs PostgreSQL (SOV_TEST_DATAB
     const { url } = await expectStatus(200, 'GET', `${platform.cp}/runs/${runs.app}`, { token: t.token });
     // The app's origin as a browser sends it: its Host names the run, whichever instance the request reaches.
     const app = new URL(await appUrlOf(url));
-    const through = (instance: { url: string }) => {
-      const there = new URL(app);
-      there.port = new URL(instance.url).port;
-      return call('GET', `${there.href}page`, { token });
-    };
+    // A request for the app's origin as a balancer would pass it on: to one instance, the Host kept.
+    const through = (instance: { url: string }) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const headers = { host: app.host, authorization: `Bearer ${token}` };
+        const req = httpRequest(`${instance.url}/page`, { headers }, async (res) => {
+          let text = '';
+          for await (const chunk of res) text += chunk;
+          const json = (res.headers['content-type'] ?? '').includes('json');
+          resolve({ status: res.statusCode ?? 0, body: json ? JSON.parse(text) : text });
+        });
+        req.on('error', reject);
+        req.end();
+      });
     const onB = await through(b);
     assert.equal(onB.body, 'app here');
     const onA = await through(a);

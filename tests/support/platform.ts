@@ -13,6 +13,7 @@ import {
   type TestDatabase,
 } from '@sovereign/server-kit/testing';
 import { hiddenName } from '../../packages/data-plane/src/launch/jail/launcher.ts';
+import type { OtherHost } from './netns.ts';
 import { packProject } from './projects.ts';
 import { Tap } from './tap.ts';
 
@@ -293,25 +294,34 @@ export class Platform {
   /**
    * Another instance of data plane `name`, as on another host: the same credentials, master
    * key and database, the same public URL (a load balancer's), and its own port and
-   * directories (data, work, jails, SOV_HOME) under roots of its own, so it shares no file
-   * with the first. `env` is added last. Stopped, and its directories removed, at stop.
+   * directories (data, work, jails, SOV_HOME) under roots of their own, so it shares no file
+   * with the first. On `host` (a network namespace) it listens on that host's address and
+   * reaches the control plane, PostgreSQL and the bucket only through what the host forwards.
+   * `env` is added last. Stopped, and its directories removed, at stop.
    */
-  async startInstance(name: string, env: Record<string, string> = {}): Promise<InstanceProcess> {
+  async startInstance(name: string, env: Record<string, string> = {}, host?: OtherHost): Promise<InstanceProcess> {
     const first = this.dp(name);
     const root = await mkdtemp(join(tmpdir(), `sov-host-${name}-`));
     // Made by the data plane itself, under /tmp: its runs' users must traverse every directory above.
     const jails = join(tmpdir(), `sov-jails-${randomBytes(6).toString('hex')}`);
     const port = await freePort();
+    /** What the instance reaches on this machine's loopback, as its host reaches it. */
+    const reached = async (variable: string, url: string | undefined) =>
+      host === undefined || url === undefined ? {} : { [variable]: await host.reach(url) };
     const instance: Omit<InstanceProcess, 'service'> = {
       ...first,
       name: `${name}+${this.#instances.length + 1}`,
-      url: `http://127.0.0.1:${port}`,
+      url: `http://${host?.address ?? '127.0.0.1'}:${port}`,
       dataDir: join(root, 'data'),
       root,
       jails,
       env: {
         ...first.env,
         SOV_PORT: String(port),
+        ...(host === undefined ? {} : { SOV_HOST: host.address }),
+        ...(await reached('SOV_CONTROL_PLANE_URL', first.env.SOV_CONTROL_PLANE_URL)),
+        ...(await reached('SOV_DATABASE_URL', first.env.SOV_DATABASE_URL)),
+        ...(await reached('SOV_S3_ENDPOINT', first.env.SOV_S3_ENDPOINT)),
         SOV_PUBLIC_URL: first.env.SOV_PUBLIC_URL ?? first.url,
         SOV_HOME: join(root, 'home'),
         SOV_DATA_DIR: join(root, 'data'),
@@ -320,7 +330,12 @@ export class Platform {
         ...env,
       },
     };
-    const service = await startService({ args: [dataPlaneMain], url: instance.url, env: instance.env });
+    const service = await startService({
+      args: [dataPlaneMain],
+      url: instance.url,
+      env: instance.env,
+      ...(host === undefined ? {} : { through: host.exec }),
+    });
     const started = { ...instance, service };
     this.#instances.push(started);
     return started;
