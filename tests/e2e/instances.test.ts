@@ -142,14 +142,15 @@ describe(suite, { skip: target === undefined ? 'needs PostgreSQL (SOV_TEST_DATAB
     }
     return files;
   };
-  /** Runs each live instance holds, as the data plane's administrators see them, by capacity. */
+  /** What each live instance can run and holds, as the data plane's administrators see them. */
   const heldByCapacity = async () => {
     const health = await expectStatus(200, 'GET', `${platform.cp}/dataplanes/${a.dataplaneId}/health`, {
       token: platform.adminToken,
     });
     return health.instances
       .filter((i: { status: string }) => i.status === 'healthy')
-      .map((i: { capacity: number; heldRuns?: number }) => [i.capacity, i.heldRuns ?? 0]);
+      .map((i: { capacity: number; heldRuns?: number }) => `${i.capacity} slots, ${i.heldRuns ?? 0} held`)
+      .sort();
   };
 
   it('a deployment uploaded through one instance runs on the other; its logs and outputs are read through either', async () => {
@@ -215,20 +216,22 @@ describe(suite, { skip: target === undefined ? 'needs PostgreSQL (SOV_TEST_DATAB
   it('kill -9 of the instance running a job: the attempt ends lost with its logs, the retry runs on the survivor', async () => {
     runs.slow = await trigger('slow');
     await until(runs.slow, 'running', 'the slow run to start');
-    await platform.waitFor(
-      async () => (await lines(a, runs.slow)).includes(`${marker} slow attempt 1`),
-      'the job to say it started (read through the other instance)',
-    );
+    // Followed live through the instance that does not run it: it reads what the other stores.
+    const followed = await fetch(`${a.url}/api/v1/runs/${runs.slow}/logs?follow=true`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(20_000),
+    });
+    assert.equal(followed.status, 200);
+    let streamed = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of followed.body as unknown as AsyncIterable<Uint8Array>) {
+      streamed += decoder.decode(chunk, { stream: true });
+      if (streamed.includes(`${marker} slow attempt 1`)) break;
+    }
+    assert.match(streamed, /event: line/, 'the line came as a server-sent event');
     await platform
       .waitFor(
-        async () =>
-          JSON.stringify(await heldByCapacity()) ===
-          JSON.stringify(
-            [
-              [2, 1],
-              [0, 0],
-            ].sort(),
-          ),
+        async () => JSON.stringify(await heldByCapacity()) === JSON.stringify(['0 slots, 0 held', '2 slots, 1 held']),
         'the administrators to see the run held by the second instance',
       )
       .catch(async (error: Error) => {
