@@ -335,6 +335,10 @@ export class Platform {
       url: instance.url,
       env: instance.env,
       ...(host === undefined ? {} : { through: host.exec }),
+    }).catch(async (error: unknown) => {
+      await rm(root, { recursive: true, force: true });
+      await rm(jails, { recursive: true, force: true });
+      throw error;
     });
     const started = { ...instance, service };
     this.#instances.push(started);
