@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { realtimeMs } from './lib/clock.ts';
-import type { BenchContext } from './lib/context.ts';
+import { type BenchContext, detailsKey } from './lib/context.ts';
 import { watchMemory } from './lib/memory.ts';
 import { call, deployProject } from './lib/platform.ts';
 
@@ -56,7 +56,7 @@ export async function deployBench(ctx: BenchContext): Promise<void> {
   const seconds = (realtimeMs() - began) / 1000;
   if (answer.status !== 200) throw new Error(`deploy answered ${answer.status}: ${JSON.stringify(answer.body)}`);
   const mb = size / 1e6;
-  ctx.details[`deploy.${ctx.target}`] = {
+  ctx.details[detailsKey(ctx, 'deploy')] = {
     bundleBytes: size,
     seconds,
     rssBeforeMiB: rss.beforeMiB,

@@ -1,5 +1,5 @@
 import { realtimeMs, sleep } from './lib/clock.ts';
-import type { BenchContext } from './lib/context.ts';
+import { type BenchContext, detailsKey } from './lib/context.ts';
 import { watchMemory } from './lib/memory.ts';
 import { deployProject, trigger } from './lib/platform.ts';
 import { summarize } from './lib/stats.ts';
@@ -106,7 +106,7 @@ export async function logsBench(ctx: BenchContext): Promise<void> {
   const seconds = (lastLineAt - firstStamp) / 1000;
   const perLine = summarize(latencies);
   const mb = bytes / 1e6;
-  ctx.details[`logs.${ctx.target}`] = {
+  ctx.details[detailsKey(ctx, 'logs')] = {
     bytes,
     lines: expected,
     secondsFirstLineToFollowerHasAll: seconds,

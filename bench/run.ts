@@ -7,6 +7,7 @@
  *   npm run bench                      everything, full sizes (takes a while)
  *   npm run bench -- --smoke           tiny sizes, PGlite only: proves the benches still run
  *   npm run bench -- --only=dispatch,logs --targets=postgres
+ *   npm run bench -- --only=deploy,logs --storage=s3   the data planes on object storage only
  *   npm run bench -- --out=/tmp/results
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type DatabaseTarget, pgliteTarget, postgresTarget } from '@sovereign/server-kit/testing';
+import { startObjectStorage, type TestObjectStorage } from '@sovereign/server-kit/testing/s3';
 import { deployBench } from './deploy.ts';
 import { dispatchBench } from './dispatch.ts';
 import { benchPackages, environmentsBench, makeBenchWheelhouse } from './environments.ts';
@@ -21,7 +23,7 @@ import { clockSkewMs } from './lib/clock.ts';
 import type { BenchContext } from './lib/context.ts';
 import { startPlatform } from './lib/platform.ts';
 import { benchPostgres } from './lib/postgres.ts';
-import { type Figure, runMeta, type Target, table, writeResults } from './lib/report.ts';
+import { type Figure, runMeta, type Storage, type Target, table, writeResults } from './lib/report.ts';
 import { logsBench } from './logs.ts';
 import { scaleBench } from './scale.ts';
 import { schedulerBench } from './scheduler.ts';
@@ -40,17 +42,27 @@ const benches: Record<string, (ctx: BenchContext) => Promise<void>> = {
   scale: scaleBench,
 };
 
+/**
+ * The benches whose figures depend on where a data plane keeps its files: run again with
+ * the data planes on object storage (s3rver on loopback), beside the filesystem.
+ */
+const storageBenches = new Set(['deploy', 'logs']);
+
 const { values } = parseArgs({
   options: {
     smoke: { type: 'boolean', default: process.env.SOV_BENCH_SMOKE === 'true' },
     only: { type: 'string' },
     targets: { type: 'string' },
+    storage: { type: 'string', default: 'fs,s3' },
     out: { type: 'string', default: join(import.meta.dirname, 'results') },
   },
 });
 const smoke = values.smoke === true;
 const only = values.only?.split(',').filter(Boolean) ?? Object.keys(benches);
 for (const name of only) if (!(name in benches)) throw new Error(`no bench named ${name}`);
+const storages = (values.storage as string).split(',').filter(Boolean) as Storage[];
+for (const storage of storages)
+  if (storage !== 'fs' && storage !== 's3') throw new Error(`no storage ${storage}: fs or s3`);
 
 const meta = runMeta(smoke ? 'smoke' : 'full');
 const log = (message: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
@@ -88,39 +100,64 @@ const peers = new Map<string, Promise<unknown>>();
 const failures: string[] = [];
 try {
   for (const { name, target } of targets) {
-    log(`starting the platform on ${name}`);
-    const scratch = await mkdtemp(join(tmpdir(), `sov-bench-${name}-`));
-    // The environments bench builds from a wheelhouse: the data plane's package source.
-    const wheelhouse = only.includes('environments') ? await makeBenchWheelhouse(benchPackages(smoke)) : undefined;
-    const platform = await startPlatform(
-      target,
-      wheelhouse === undefined ? {} : { dataplaneEnv: { SOV_PIP_FIND_LINKS: wheelhouse } },
-    );
-    current = platform;
-    try {
-      const ctx: BenchContext = { target: name, platform, smoke, scratch, postgres, peers, figures, details, log };
-      for (const bench of only) {
-        log(`${bench} [${name}]`);
-        const began = performance.now();
-        try {
-          await (benches[bench] as (ctx: BenchContext) => Promise<void>)(ctx);
-          log(`${bench} [${name}] done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
-        } catch (error) {
-          // One failed bench does not lose the others' figures; the run still exits non-zero.
-          failures.push(`${bench} [${name}]: ${error instanceof Error ? error.message : String(error)}`);
-          log(`${bench} [${name}] FAILED: ${error instanceof Error ? error.stack : String(error)}`);
-          for (const [plane, dp] of platform.dataplanes) {
-            const { exitCode, signalCode } = dp.service.process;
-            log(`data plane ${plane} (exit ${exitCode}, signal ${signalCode}) printed (last 3000 characters):`);
-            log(dp.service.output().slice(-3000));
+    for (const storage of storages) {
+      const here = only.filter((bench) => storage === 'fs' || storageBenches.has(bench));
+      if (here.length === 0) continue;
+      const where = storage === 's3' ? `${name}, data planes on object storage (s3rver)` : name;
+      log(`starting the platform on ${where}`);
+      const scratch = await mkdtemp(join(tmpdir(), `sov-bench-${name}-${storage}-`));
+      // The environments bench builds from a wheelhouse: the data plane's package source.
+      const wheelhouse = here.includes('environments') ? await makeBenchWheelhouse(benchPackages(smoke)) : undefined;
+      // One bucket, a prefix per data plane, as two regions' buckets would be on one server.
+      let bucket: TestObjectStorage | undefined;
+      let platform: Awaited<ReturnType<typeof startPlatform>> | undefined;
+      try {
+        bucket = storage === 's3' ? await startObjectStorage() : undefined;
+        platform = await startPlatform(target, {
+          ...(wheelhouse === undefined ? {} : { dataplaneEnv: { SOV_PIP_FIND_LINKS: wheelhouse } }),
+          ...(bucket === undefined
+            ? {}
+            : { perDataplaneEnv: { 'us-1': bucket.env('us-1'), 'eu-1': bucket.env('eu-1') } }),
+        });
+        current = platform;
+        const ctx: BenchContext = {
+          target: name,
+          storage,
+          platform,
+          smoke,
+          scratch,
+          postgres,
+          peers,
+          figures,
+          details,
+          log,
+        };
+        for (const bench of here) {
+          log(`${bench} [${where}]`);
+          const began = performance.now();
+          const first = figures.length;
+          try {
+            await (benches[bench] as (ctx: BenchContext) => Promise<void>)(ctx);
+            log(`${bench} [${where}] done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
+          } catch (error) {
+            // One failed bench does not lose the others' figures; the run still exits non-zero.
+            failures.push(`${bench} [${where}]: ${error instanceof Error ? error.message : String(error)}`);
+            log(`${bench} [${where}] FAILED: ${error instanceof Error ? error.stack : String(error)}`);
+            for (const [plane, dp] of platform.dataplanes) {
+              const { exitCode, signalCode } = dp.service.process;
+              log(`data plane ${plane} (exit ${exitCode}, signal ${signalCode}) printed (last 3000 characters):`);
+              log(dp.service.output().slice(-3000));
+            }
+            log(`control plane printed (last 3000 characters):\n${platform.controlPlane.output().slice(-3000)}`);
           }
-          log(`control plane printed (last 3000 characters):\n${platform.controlPlane.output().slice(-3000)}`);
+          for (const figure of figures.slice(first)) figure.storage = storage;
         }
+      } finally {
+        await platform?.stop();
+        await bucket?.close();
+        await rm(scratch, { recursive: true, force: true });
+        if (wheelhouse !== undefined) await rm(wheelhouse, { recursive: true, force: true });
       }
-    } finally {
-      await platform.stop();
-      await rm(scratch, { recursive: true, force: true });
-      if (wheelhouse !== undefined) await rm(wheelhouse, { recursive: true, force: true });
     }
   }
 } finally {

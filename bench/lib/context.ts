@@ -1,10 +1,12 @@
 import type { Platform } from '../../tests/support/platform.ts';
 import type { BenchPostgres } from './postgres.ts';
-import type { Figure, Target } from './report.ts';
+import type { Figure, Storage, Target } from './report.ts';
 
 /** What every benchmark module gets: one platform on one database, and where to put its figures. */
 export interface BenchContext {
   target: Target;
+  /** Where the data planes keep bundles and outputs: their disks, or a bucket (s3rver on loopback). */
+  storage: Storage;
   platform: Platform;
   smoke: boolean;
   /** A scratch directory for this target, removed at the end. */
@@ -32,4 +34,9 @@ export function peerOnce<T>(
     ctx.peers.set(key, memo);
   }
   return memo;
+}
+
+/** The key of a bench's details for this run's database and storage: `deploy.postgres`, `deploy.postgres.s3`. */
+export function detailsKey(ctx: Pick<BenchContext, 'target' | 'storage'>, bench: string): string {
+  return `${bench}.${ctx.target}${ctx.storage === 's3' ? '.s3' : ''}`;
 }

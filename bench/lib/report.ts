@@ -3,6 +3,8 @@ import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 export type Target = 'pglite' | 'postgres';
+/** Where the data planes keep their files: their own disks, or object storage. */
+export type Storage = 'fs' | 's3';
 
 /** One measured figure, with the peer's figure from the same run when there is one. */
 export interface Figure {
@@ -11,6 +13,8 @@ export interface Figure {
   name: string;
   /** The database the platform (or the peer) ran on. */
   target: Target;
+  /** Set by the runner: the data planes' storage while it was measured. */
+  storage?: Storage;
   value: number;
   unit: string;
   /** Which way is better: the ratio ours / peer reads accordingly. */
@@ -31,6 +35,11 @@ export function meetsGoal(figure: Figure): boolean | undefined {
   return figure.goal.op === '<' ? figure.value < figure.goal.value : figure.value > figure.goal.value;
 }
 
+/** The database, and the object storage when the data planes used one. */
+function where(figure: Figure): string {
+  return figure.storage === 's3' ? `${figure.target}, s3` : figure.target;
+}
+
 function format(value: number): string {
   if (!Number.isFinite(value)) return String(value);
   const abs = Math.abs(value);
@@ -49,7 +58,7 @@ export function table(figures: readonly Figure[]): string {
     rows.push([
       f.bench,
       f.name,
-      f.target,
+      where(f),
       `${format(f.value)} ${f.unit}`,
       f.peer === undefined ? '-' : `${format(f.peer.value)} ${f.unit} (${f.peer.name})`,
       r === undefined ? '-' : `${r.toFixed(2)}x`,
@@ -75,7 +84,7 @@ export function markdownTable(figures: readonly Figure[]): string {
     const r = ratio(f);
     const goal = meetsGoal(f);
     lines.push(
-      `| ${f.bench} | ${f.name} | ${f.target} | ${format(f.value)} ${f.unit} | ${
+      `| ${f.bench} | ${f.name} | ${where(f)} | ${format(f.value)} ${f.unit} | ${
         f.peer === undefined ? '-' : `${format(f.peer.value)} ${f.unit} (${f.peer.name})`
       } | ${r === undefined ? '-' : `${r.toFixed(2)}x`} | ${
         f.goal === undefined ? '-' : `${f.goal.op} ${format(f.goal.value)} ${f.unit}: ${goal ? 'met' : '**missed**'}`

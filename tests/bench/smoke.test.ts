@@ -31,7 +31,8 @@ describe(`npm run bench -- --smoke: every benchmark at tiny sizes${withPeer ? ',
     child.stderr.on('data', (chunk: Buffer) => {
       printed += chunk.toString();
     });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+    // Two platforms: every bench on the filesystem, then deploy and logs on object storage.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 360_000);
     [code] = (await once(child, 'exit')) as [number | null];
     clearTimeout(killer);
     const files = await readdir(out);
@@ -59,6 +60,12 @@ describe(`npm run bench -- --smoke: every benchmark at tiny sizes${withPeer ? ',
         assert.ok(f.unit.length > 0);
       }
     }
+    // Deploy and logs run again with the data planes on object storage, beside the filesystem.
+    for (const bench of ['deploy', 'logs']) {
+      const stores = new Set(results.figures.filter((f: any) => f.bench === bench).map((f: any) => f.storage));
+      assert.deepEqual([...stores].sort(), ['fs', 's3'], `${bench} on both storages`);
+    }
+    assert.ok(results.details['deploy.pglite.s3'], 'the object storage run’s details are kept apart');
     const dispatch = results.figures.find((f: any) => f.bench === 'dispatch');
     assert.deepEqual(dispatch.goal, { op: '<', value: 10 });
   });

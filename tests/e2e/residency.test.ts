@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ControlPlaneClient, DataPlaneClient, ScopedTokens } from '@sovereign/client';
-import { databaseTargets } from '@sovereign/server-kit/testing';
+import { databaseTargets, flowTarget } from '@sovereign/server-kit/testing';
+import { startObjectStorage, type TestObjectStorage } from '@sovereign/server-kit/testing/s3';
 import { maskText } from '../../packages/data-plane/src/logs/mask.ts';
 import { appUrlOf } from '../support/apps.ts';
 import { dumpDatabase, dumpFiles } from '../support/dump.ts';
@@ -307,10 +308,33 @@ async function logText(w: World, runId: string): Promise<string> {
   return (await logLines(w, runId)).map((l) => l.line).join('\n');
 }
 
-for (const target of databaseTargets()) {
-  describe(`residency: canaries in every data class stay in their region, real processes [${target.name}]`, () => {
+/**
+ * On each database with the data planes' files on their disks, and once (on PostgreSQL when
+ * there is one) with each region's data plane keeping them in a bucket of its own (a real S3
+ * protocol server on loopback per region): the same checks, and the buckets' object names and
+ * bytes searched as the data planes' files are.
+ */
+const variants = [
+  ...databaseTargets().map((target) => ({ target, objectStorage: false, label: target.name })),
+  { target: flowTarget(), objectStorage: true, label: `${flowTarget().name}, object storage` },
+];
+
+for (const { target, objectStorage, label } of variants) {
+  describe(`residency: canaries in every data class stay in their region, real processes [${label}]`, () => {
     let platform: Platform;
     let w: World;
+    /** Each region's bucket, by data plane name, in the object storage variant. */
+    const buckets = new Map<string, TestObjectStorage>();
+    /** What a data plane stores: its database, its files, and its bucket's objects when it has one. */
+    const storedBy = async (name: string) => {
+      const plane = platform.dp(name);
+      const bucket = buckets.get(name);
+      return [
+        await dumpDatabase(plane.database),
+        await dumpFiles(plane.dataDir),
+        bucket === undefined ? '' : await dumpFiles(bucket.directory),
+      ].join('\n');
+    };
     /** A marker only the us workspace holds: the other region's dump is of a data plane with data. */
     const usMarker = mark('US-ONLY');
 
@@ -329,7 +353,13 @@ for (const target of databaseTargets()) {
       platform.waitFor(async () => (await runStatus(runId)) === status, what, timeoutMs);
 
     before(async () => {
-      platform = await Platform.start(target, { tap: true });
+      if (objectStorage) {
+        for (const name of ['us-1', 'eu-1']) buckets.set(name, await startObjectStorage(`sovereign-${name}`));
+      }
+      platform = await Platform.start(target, {
+        tap: true,
+        perDataplaneEnv: Object.fromEntries([...buckets].map(([name, bucket]) => [name, bucket.env('region')])),
+      });
       const eu = await platform.tenant('eu', 'residency');
       const issued = await platform.scopedToken(eu.token, eu.workspace.workspaceId, dataScopes);
       assert.equal(issued.dataplane.url, platform.dp('eu-1').url, 'clients talk to the data plane directly');
@@ -361,6 +391,7 @@ for (const target of databaseTargets()) {
     });
     after(async () => {
       await platform?.stop();
+      for (const bucket of buckets.values()) await bucket.close();
     });
 
     it('plants a canary in every data class, runs jobs every way, and sees each canary in its own region', async () => {
@@ -463,7 +494,7 @@ for (const target of databaseTargets()) {
     it('R8: the other region’s data plane holds none of it (database and files)', async () => {
       const us1 = platform.dp('us-1');
       await us1.service.stop('SIGTERM');
-      const storage = `${await dumpDatabase(us1.database)}\n${await dumpFiles(us1.dataDir)}`;
+      const storage = await storedBy('us-1');
       assert.ok(storage.includes(usMarker), 'the dump holds what us-1 stores (control)');
       assert.deepEqual(leaks(storage), []);
     });
@@ -471,7 +502,7 @@ for (const target of databaseTargets()) {
     it('R7: the workspace’s own data plane holds every canary but the secrets, in its database and files', async () => {
       const eu1 = platform.dp('eu-1');
       await eu1.service.stop('SIGTERM');
-      const storage = `${await dumpDatabase(eu1.database)}\n${await dumpFiles(eu1.dataDir)}`;
+      const storage = await storedBy('eu-1');
       const held = leaks(storage);
       for (const c of canaryClasses.filter((c) => !secretClasses().includes(c))) {
         assert.ok(
@@ -482,6 +513,33 @@ for (const target of databaseTargets()) {
       assert.deepEqual(leaks(storage, secretClasses()), [], 'no secret in any form at rest');
       assert.deepEqual(leaks(eu1.service.output(), secretClasses()), [], 'nor in the data plane’s own log output');
     });
+
+    // Only with object storage: on disk, the files are searched with the data plane's own above.
+    if (objectStorage) {
+      it('R7: bundles and outputs rest in the region’s bucket, under names that carry no customer text', async () => {
+        const eu = buckets.get('eu-1') as TestObjectStorage;
+        const names = await eu.objectNames();
+        assert.ok(
+          names.some((n) => n.startsWith('region/bundles/')),
+          `a bundle is stored (control): ${names}`,
+        );
+        assert.ok(
+          names.some((n) => n.startsWith(`region/outputs/${w.runs.manual}/`)),
+          `the output is stored (control): ${names}`,
+        );
+        const usNames = await (buckets.get('us-1') as TestObjectStorage).objectNames();
+        assert.deepEqual(leaks([...names, ...usNames].join('\n')), [], 'no canary in an object name');
+        // The bucket really holds them: the bundle's file (inside the gzip) and the output's bytes.
+        const held = leaks(await dumpFiles(eu.directory));
+        for (const name of ['file contents of a deployed bundle', 'an output file']) {
+          assert.ok(
+            held.some((l) => l.startsWith(`${name}: `)),
+            `the bucket holds ${name}`,
+          );
+        }
+        assert.deepEqual(leaks(await dumpFiles(eu.directory), secretClasses()), [], 'no secret in any object');
+      });
+    }
 
     it('R7: a restart with the wrong master key fails loudly; the right key serves the secrets again', async () => {
       const eu1 = platform.dp('eu-1');

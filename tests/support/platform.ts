@@ -13,6 +13,7 @@ import {
   type TestDatabase,
 } from '@sovereign/server-kit/testing';
 import { hiddenName } from '../../packages/data-plane/src/launch/jail/launcher.ts';
+import type { OtherHost } from './netns.ts';
 import { packProject } from './projects.ts';
 import { Tap } from './tap.ts';
 
@@ -83,6 +84,12 @@ export interface DataPlaneProcess {
   service: Service;
 }
 
+/** Another instance of a data plane, as on a host of its own: its directories are under `root` and `jails`. */
+export interface InstanceProcess extends DataPlaneProcess {
+  root: string;
+  jails: string;
+}
+
 export interface PlatformOptions {
   /** Extra environment for every data plane, or per data plane name. */
   dataplaneEnv?: Record<string, string>;
@@ -122,6 +129,8 @@ export class Platform {
   readonly #preparedDatabases = new Set<TestDatabase>();
   /** Control plane processes that ran before the current one (restarts). */
   readonly #earlierControlPlanes: Service[] = [];
+  /** Further instances of data planes (startInstance), stopped and removed at stop. */
+  readonly #instances: InstanceProcess[] = [];
 
   private constructor(target: DatabaseTarget, home: string, options: PlatformOptions) {
     this.target = target;
@@ -282,6 +291,60 @@ export class Platform {
     return service;
   }
 
+  /**
+   * Another instance of data plane `name`, as on another host: the same credentials, master
+   * key and database, the same public URL (a load balancer's), and its own port and
+   * directories (data, work, jails, SOV_HOME) under roots of their own, so it shares no file
+   * with the first. On `host` (a network namespace) it listens on that host's address and
+   * reaches the control plane, PostgreSQL and the bucket only through what the host forwards.
+   * `env` is added last. Stopped, and its directories removed, at stop.
+   */
+  async startInstance(name: string, env: Record<string, string> = {}, host?: OtherHost): Promise<InstanceProcess> {
+    const first = this.dp(name);
+    const root = await mkdtemp(join(tmpdir(), `sov-host-${name}-`));
+    // Made by the data plane itself, under /tmp: its runs' users must traverse every directory above.
+    const jails = join(tmpdir(), `sov-jails-${randomBytes(6).toString('hex')}`);
+    const port = await freePort();
+    /** What the instance reaches on this machine's loopback, as its host reaches it. */
+    const reached = async (variable: string, url: string | undefined) =>
+      host === undefined || url === undefined ? {} : { [variable]: await host.reach(url) };
+    const instance: Omit<InstanceProcess, 'service'> = {
+      ...first,
+      name: `${name}+${this.#instances.length + 1}`,
+      url: `http://${host?.address ?? '127.0.0.1'}:${port}`,
+      dataDir: join(root, 'data'),
+      root,
+      jails,
+      env: {
+        ...first.env,
+        SOV_PORT: String(port),
+        ...(host === undefined ? {} : { SOV_HOST: host.address }),
+        ...(await reached('SOV_CONTROL_PLANE_URL', first.env.SOV_CONTROL_PLANE_URL)),
+        ...(await reached('SOV_DATABASE_URL', first.env.SOV_DATABASE_URL)),
+        ...(await reached('SOV_S3_ENDPOINT', first.env.SOV_S3_ENDPOINT)),
+        SOV_PUBLIC_URL: first.env.SOV_PUBLIC_URL ?? first.url,
+        SOV_HOME: join(root, 'home'),
+        SOV_DATA_DIR: join(root, 'data'),
+        SOV_WORK_DIR: join(root, 'work'),
+        SOV_SANDBOX_DIR: jails,
+        ...env,
+      },
+    };
+    const service = await startService({
+      args: [dataPlaneMain],
+      url: instance.url,
+      env: instance.env,
+      ...(host === undefined ? {} : { through: host.exec }),
+    }).catch(async (error: unknown) => {
+      await rm(root, { recursive: true, force: true });
+      await rm(jails, { recursive: true, force: true });
+      throw error;
+    });
+    const started = { ...instance, service };
+    this.#instances.push(started);
+    return started;
+  }
+
   /** A new user (made by the administrator), signed in. */
   async user(label = 'user'): Promise<{ userId: string; email: string; token: string }> {
     const email = `${label}-${randomBytes(4).toString('hex')}@example.test`;
@@ -391,6 +454,11 @@ export class Platform {
   }
 
   async stop(): Promise<void> {
+    await Promise.all(this.#instances.map((instance) => instance.service.stop().catch(() => {})));
+    for (const instance of this.#instances) {
+      await rm(instance.root, { recursive: true, force: true });
+      await rm(instance.jails, { recursive: true, force: true });
+    }
     await Promise.all([...this.dataplanes.values()].map((plane) => plane.service.stop().catch(() => {})));
     await this.controlPlane?.stop().catch(() => {});
     for (const database of this.#preparedDatabases) await database.drop().catch(() => {});

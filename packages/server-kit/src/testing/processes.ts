@@ -63,11 +63,17 @@ export interface StartOptions {
   url: string;
   timeoutMs?: number;
   cwd?: string;
+  /**
+   * A command `node` is started through, such as `nsenter --net=...` (another network). It
+   * must exec node in its place, so that the process signalled is node itself.
+   */
+  through?: string[];
 }
 
 /** Starts `node ...args` (the Node running this test) and waits until it is ready. */
 export async function startService(options: StartOptions): Promise<Service> {
-  const child = spawn(process.execPath, options.args, {
+  const [command, ...args] = [...(options.through ?? []), process.execPath, ...options.args] as [string, ...string[]];
+  const child = spawn(command, args, {
     cwd: options.cwd,
     // A test runner killed outright must not leave its services running.
     env: { ...process.env, SOV_EXIT_WITH_PARENT: 'true', ...options.env },

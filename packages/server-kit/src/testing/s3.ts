@@ -1,6 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import S3rver from 's3rver';
 
 /**
@@ -14,6 +14,8 @@ export interface TestObjectStorage {
   readonly bucket: string;
   /** Where the server keeps the objects' bytes (to look for text in them). */
   readonly directory: string;
+  /** The name of every object the bucket holds, as the server keeps them (sorted). */
+  objectNames(): Promise<string[]>;
   /** What a data plane is started with to keep its files here, under `prefix`. */
   env(prefix?: string): Record<string, string>;
   close(): Promise<void>;
@@ -43,6 +45,18 @@ export async function startObjectStorage(bucket = 'sovereign-test'): Promise<Tes
       AWS_ACCESS_KEY_ID: 'S3RVER',
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
     }),
+    async objectNames() {
+      // s3rver keeps an object's bytes in `<bucket>/<key>._S3rver_object`, beside its metadata.
+      const root = join(directory, bucket);
+      const suffix = '._S3rver_object';
+      const entries = await readdir(root, { recursive: true, withFileTypes: true });
+      return entries
+        .filter((entry) => entry.isFile() && entry.name.endsWith(suffix))
+        .map((entry) =>
+          relative(root, join(entry.parentPath, entry.name)).split(sep).join('/').slice(0, -suffix.length),
+        )
+        .sort();
+    },
     async close() {
       await server.close();
       await rm(directory, { recursive: true, force: true });
