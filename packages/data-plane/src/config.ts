@@ -58,7 +58,7 @@ export interface DataPlaneConfig {
   /** This data plane's own state: database (PGlite), artifacts, dev master key. */
   dataDir: string;
   database: DatabaseOptions;
-  /** Bundles and outputs on the local filesystem; with object storage, files being received before they go up. */
+  /** Bundles, outputs and archived logs on the local filesystem; unused with object storage (uploads are staged under dataDir/staging). */
   artifactsDir: string;
   /**
    * The region's bucket (SOV_STORAGE_URL): bundles, outputs, environments and archived logs go
