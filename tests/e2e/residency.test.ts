@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ControlPlaneClient, DataPlaneClient, ScopedTokens } from '@sovereign/client';
 import { databaseTargets, flowTarget } from '@sovereign/server-kit/testing';
@@ -358,7 +359,10 @@ for (const { target, objectStorage, label } of variants) {
       }
       platform = await Platform.start(target, {
         tap: true,
-        perDataplaneEnv: Object.fromEntries([...buckets].map(([name, bucket]) => [name, bucket.env('region')])),
+        // Log lines move to the bucket as soon as their run ends: the bucket is searched for them too.
+        perDataplaneEnv: Object.fromEntries(
+          [...buckets].map(([name, bucket]) => [name, { ...bucket.env('region'), SOV_LOG_ARCHIVE_AFTER_SECONDS: '0' }]),
+        ),
       });
       const eu = await platform.tenant('eu', 'residency');
       const issued = await platform.scopedToken(eu.token, eu.workspace.workspaceId, dataScopes);
@@ -516,8 +520,12 @@ for (const { target, objectStorage, label } of variants) {
 
     // Only with object storage: on disk, the files are searched with the data plane's own above.
     if (objectStorage) {
-      it('R7: bundles and outputs rest in the region’s bucket, under names that carry no customer text', async () => {
+      it('R7: bundles, outputs and archived log lines rest in the region’s bucket, under names that carry no customer text', async () => {
         const eu = buckets.get('eu-1') as TestObjectStorage;
+        await platform.waitFor(
+          async () => (await eu.objectNames()).some((n) => n.startsWith(`region/logs/${w.runs.manual}/`)),
+          'the run’s log lines to be archived to the bucket',
+        );
         const names = await eu.objectNames();
         assert.ok(
           names.some((n) => n.startsWith('region/bundles/')),
@@ -529,7 +537,7 @@ for (const { target, objectStorage, label } of variants) {
         );
         const usNames = await (buckets.get('us-1') as TestObjectStorage).objectNames();
         assert.deepEqual(leaks([...names, ...usNames].join('\n')), [], 'no canary in an object name');
-        // The bucket really holds them: the bundle's file (inside the gzip) and the output's bytes.
+        // The bucket really holds them: the bundle's file (inside the gzip), the output's bytes.
         const held = leaks(await dumpFiles(eu.directory));
         for (const name of ['file contents of a deployed bundle', 'an output file']) {
           assert.ok(
@@ -537,6 +545,12 @@ for (const { target, objectStorage, label } of variants) {
             `the bucket holds ${name}`,
           );
         }
+        // The log objects alone (the lines' canary is in the bundle's script too): read inside their Zstandard.
+        const logObjects = leaks(await dumpFiles(join(eu.directory, eu.bucket, 'region', 'logs')));
+        assert.ok(
+          logObjects.some((l) => l.startsWith('log lines (stdout and stderr): ')),
+          `the archived log objects hold the run's lines: ${logObjects}`,
+        );
         assert.deepEqual(leaks(await dumpFiles(eu.directory), secretClasses()), [], 'no secret in any object');
       });
     }

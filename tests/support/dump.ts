@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { openDatabase } from '@sovereign/server-kit/sql';
 import type { TestDatabase } from '@sovereign/server-kit/testing';
 
@@ -49,6 +49,14 @@ export async function dumpFiles(dir: string): Promise<string> {
         out.push(gunzipSync(bytes).toString('latin1'));
       } catch {
         // not gzip after all
+      }
+    }
+    // Zstandard: archived log lines and packed environments.
+    if (bytes.readUInt32LE(0) === 0xfd2fb528) {
+      try {
+        out.push(zstdDecompressSync(bytes).toString('latin1'));
+      } catch {
+        // not Zstandard after all
       }
     }
   }
