@@ -38,6 +38,13 @@ const readScopes: Scope[] = [
   'state:read',
 ];
 
+/**
+ * The scopes that change what a workspace holds or runs. A workspace moved to another
+ * region (or being moved) gets no token with one of these: what it holds is copied as it
+ * is, and it takes no new deployment, variable, state or run.
+ */
+export const writeScopes: readonly Scope[] = ['deployments:write', 'variables:write', 'state:write', 'runs:trigger'];
+
 /** The scopes each role may put in a data-plane token. */
 export const roleScopes: Record<Role, readonly Scope[]> = {
   owner: Scopes,
