@@ -37,6 +37,7 @@ const table: Record<string, Row> = {
   },
   'GET /workspaces/{workspaceId}/deployments': { scope: 'deployments:read', ok: 200 },
   'GET /workspaces/{workspaceId}/deployments/{deploymentId}/manifest': { scope: 'deployments:read', ok: 200 },
+  'GET /workspaces/{workspaceId}/deployments/{deploymentId}/bundle': { scope: 'deployments:read', ok: 200 },
   'GET /workspaces/{workspaceId}/variables': { scope: 'variables:read', ok: 200 },
   'PUT /workspaces/{workspaceId}/variables/{name}': {
     scope: 'variables:write',

@@ -175,6 +175,7 @@ export class DataPlaneClient {
     sizeBytes: number,
     dryRun: boolean,
     onBuildLine?: (line: string) => void,
+    options: { digest?: string } = {},
   ): Promise<AnswerOf<Routes['deploy']>> {
     const { http, token, url } = await this.connection();
     const path: Routes['deploy']['path'] = '/workspaces/{workspaceId}/deployments';
@@ -184,6 +185,8 @@ export class DataPlaneClient {
       headers: {
         'content-type': 'application/gzip',
         'content-length': String(sizeBytes),
+        // The bytes' digest, when known (a copy of another data plane's bundle): checked there.
+        ...(options.digest === undefined ? {} : { digest: options.digest }),
         ...(onBuildLine === undefined ? {} : { accept: 'text/event-stream, application/json' }),
       },
       query: { dryRun: dryRun || undefined },
@@ -208,6 +211,19 @@ export class DataPlaneClient {
   async deployments() {
     const path: Routes['deployments']['path'] = '/workspaces/{workspaceId}/deployments';
     return (await this.#json<AnswerOf<Routes['deployments']>>('GET', path, {})).data;
+  }
+
+  /**
+   * A deployment's bundle, as a response to stream: its Content-Length, and its `Digest`
+   * header (`sha-256=…`) to hand to deploy() so the receiving data plane checks the bytes.
+   */
+  bundle(deploymentId: string): Promise<Response> {
+    return this.#with((http, token) =>
+      http.ok('GET', `/workspaces/${this.workspaceId}/deployments/${deploymentId}/bundle`, {
+        token,
+        headers: { accept: 'application/gzip' },
+      }),
+    );
   }
 
   async variables(signal?: AbortSignal) {
