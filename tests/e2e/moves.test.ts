@@ -28,6 +28,7 @@ const canary = {
   note: mark('NOTE'),
   secret: mark('SECRET'),
   state: mark('STATE'),
+  output: mark('OUTPUT'),
 };
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -59,6 +60,8 @@ console.log('state before: ' + JSON.stringify(before));
 console.log('bundle file: ' + fs.readFileSync('data/canary.txt', 'utf8').trim());
 const cursor = ${JSON.stringify([...canary.state].reverse().join(''))}.split('').reverse().join('');
 fs.writeFileSync(process.env.SOV_STATE_FILE, JSON.stringify({ cursor, runs: (before.runs ?? 0) + 1 }));
+const report = ${JSON.stringify([...canary.output].reverse().join(''))}.split('').reverse().join('');
+fs.writeFileSync(process.env.SOV_OUTPUT_DIR + '/report.txt', 'report: ' + report + '\\n');
 `,
   'tick.js': `console.log('tick');\n`,
 };
@@ -125,6 +128,8 @@ for (const target of databaseTargets()) {
     let oldId: string;
     let oldJobs: Record<string, string>;
     let oldDeployment: string;
+    /** The old workspace's run of report, whose output the move copies. */
+    let firstRun: string;
     /** A token that could deploy to the old workspace, issued before the move. */
     let preMoveDeployToken: string;
     let move: any;
@@ -181,8 +186,8 @@ for (const target of databaseTargets()) {
         await expectStatus(200, 'PUT', `${us}/variables/${name}`, { token: issued.token, body: { value, secret } });
       }
       await expectStatus(200, 'PATCH', `${cp()}/jobs/${oldJobs.quiet}`, { token: owner.token, body: { paused: true } });
-      const first = await runOf(oldJobs.report as string);
-      const log = await logText(platform.dp('us-1').url, oldId, first);
+      firstRun = await runOf(oldJobs.report as string);
+      const log = await logText(platform.dp('us-1').url, oldId, firstRun);
       assert.ok(log.includes(`greeting: ${canary.greeting}`), log);
       // The schedule fires in us before the move (the control of the check that it stops).
       await platform.waitFor(
@@ -198,7 +203,13 @@ for (const target of databaseTargets()) {
     });
 
     it('shows in a dry run what would be copied, with sizes, and the secrets to give again; changes nothing', async () => {
-      const dry = await sov(config, ['workspace', 'move', 'mover-ws', '--to', 'eu', '--dry-run'], { env });
+      const dry = await sov(
+        config,
+        ['workspace', 'move', 'mover-ws', '--to', 'eu', '--dry-run', '--with-outputs', '100'],
+        {
+          env,
+        },
+      );
       assert.equal(dry.code, 0, dry.stderr);
       assert.match(dry.stdout, /^Dry run: nothing was changed\. Moving mover-ws \(region us\) to region eu would:$/m);
       assert.match(dry.stdout, /create workspace mover-ws-eu in eu/);
@@ -212,6 +223,7 @@ for (const target of databaseTargets()) {
       // Every job a run of which succeeded has a state: report's, and tick's (empty).
       assert.match(dry.stdout, /copy the state of 2 jobs: report \(\d+ B\), tick \(2 B\)/);
       assert.match(dry.stdout, /set 1 secret again, given anew \(never read back\): API_SECRET/);
+      assert.match(dry.stdout, /copy the outputs of 1 run: 1 file, \d+ B/);
       const json = JSON.parse(
         (await sov(config, ['workspace', 'move', 'mover-ws', '--to', 'eu', '--dry-run', '--json'], { env })).stdout,
       );
@@ -237,7 +249,7 @@ for (const target of databaseTargets()) {
     it('moves, killed after the bundle was uploaded, and after the variables were set, and run again: completes with nothing twice', async () => {
       const secrets = join(config, 'secrets.env');
       await writeFile(secrets, `# given again for the move\nAPI_SECRET=${canary.secret}\n`, { mode: 0o600 });
-      const args = ['workspace', 'move', 'mover-ws', '--to', 'eu', '--secrets-from', secrets];
+      const args = ['workspace', 'move', 'mover-ws', '--to', 'eu', '--secrets-from', secrets, '--with-outputs', '100'];
       window.cp[0] = platform.tap?.exchanges.length ?? 0;
       window.eu[0] = euTap.exchanges.length;
 
@@ -269,6 +281,7 @@ for (const target of databaseTargets()) {
       assert.match(second.stderr, /= Bundle already in mover-ws-eu: deployment/, 'the bundle is not uploaded twice');
       assert.match(second.stderr, /= Variables: 2 already there \(GREETING, REGION_NOTE\)/, 'nor the variables set');
       assert.match(second.stderr, /= Secrets: 1 already there \(API_SECRET\)/, 'nor the secret');
+      assert.match(second.stderr, new RegExp(`✓ Outputs: 1 copied \\(${firstRun.slice(0, 8)}/report\\.txt\\)`));
       assert.match(second.stdout, /✓ Moved workspace mover-ws \(us\) to mover-ws-eu in region eu\./);
       assert.match(second.stdout, /Jobs resumed: report, tick/);
       assert.match(second.stdout, /Paused, as before: quiet/);
@@ -430,6 +443,47 @@ for (const target of databaseTargets()) {
       );
     });
 
+    it('reads an old run’s outputs copied to eu, in eu; stores one only with outputs:write and its digest', async () => {
+      const listed = await sov(config, ['outputs', 'list', firstRun], { env });
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(listed.stderr, /Copies in mover-ws-eu \(region eu\), made when mover-ws moved there\./);
+      assert.match(listed.stdout, /report\.txt/);
+      const got = await sov(config, ['outputs', 'get', firstRun, 'report.txt'], { env });
+      assert.equal(got.code, 0, got.stderr);
+      assert.equal(got.stdout, `report: ${canary.output}\n`);
+      const { token } = await platform.scopedToken(owner.token, move.toWorkspaceId, ['runs:outputs']);
+      const eu = `${euTap.url}/api/v1/workspaces/${move.toWorkspaceId}/moved-outputs`;
+      const copies = await expectStatus(200, 'GET', `${eu}?runId=${firstRun}`, { token });
+      assert.deepEqual(
+        copies.data.map((o: { runId: string; path: string }) => [o.runId, o.path]),
+        [[firstRun, 'report.txt']],
+      );
+
+      const bytes = new Uint8Array(Buffer.from('another output'));
+      const digest = `sha-256=${createHash('sha256').update(bytes).digest('base64')}`;
+      const put = (scopeToken: string, headers: Record<string, string>) =>
+        call('PUT', `${eu}/${firstRun}/other.txt`, {
+          token: scopeToken,
+          raw: bytes,
+          headers: { 'content-type': 'application/octet-stream', ...headers },
+        });
+      const reader = await put(token, { digest });
+      assert.equal(reader.status, 403);
+      assert.equal(reader.body.code, 'token_scope_missing');
+      const writer = (await platform.scopedToken(owner.token, move.toWorkspaceId, ['outputs:write'])).token;
+      const wrong = await put(writer, { digest: `sha-256=${createHash('sha256').update('else').digest('base64')}` });
+      assert.equal(wrong.status, 400, JSON.stringify(wrong.body));
+      assert.equal(wrong.body.code, 'digest_mismatch');
+      const without = await put(writer, {});
+      assert.equal(without.status, 400);
+      assert.equal(without.body.code, 'validation_failed');
+      assert.equal(
+        (await expectStatus(200, 'GET', `${eu}?runId=${firstRun}`, { token })).data.length,
+        1,
+        'none stored',
+      );
+    });
+
     it('R2: the control plane saw none of the bundle, variables, secret or state during the move', async () => {
       const tap = platform.tap as Tap;
       const during = tap.exchanges.slice(window.cp[0], window.cp[1]);
@@ -450,7 +504,7 @@ for (const target of databaseTargets()) {
         ).arrayBuffer(),
       );
       const stretch = bundle.subarray(Math.floor(bundle.length / 2) - 32, Math.floor(bundle.length / 2) + 32);
-      const values = [canary.file, canary.greeting, canary.note, canary.secret, canary.state];
+      const values = [canary.file, canary.greeting, canary.note, canary.secret, canary.state, canary.output];
       const seen = bodiesOf(during);
       assert.ok(!seen.includes(stretch.toString('latin1')), 'no stretch of the bundle');
       for (const value of values) {
@@ -459,7 +513,7 @@ for (const target of databaseTargets()) {
       // They did travel, through the eu data plane's tap: the checks above are about data that moved.
       const toEu = bodiesOf(euTap.exchanges.slice(window.eu[0], window.eu[1]));
       assert.ok(toEu.includes(stretch.toString('latin1')), 'the bundle reached eu (control)');
-      for (const value of [canary.greeting, canary.note, canary.secret, canary.state]) {
+      for (const value of [canary.greeting, canary.note, canary.secret, canary.state, canary.output]) {
         assert.ok(toEu.includes(value), `${value} reached eu (control)`);
       }
     });

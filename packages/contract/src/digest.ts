@@ -2,7 +2,7 @@
  * A bundle's digest travels in a `Digest` header (RFC 3230, as output files have it):
  * `sha-256=<base64>`. Everywhere else it is written `sha256:<hex>`. The download of a
  * deployment's bundle carries it, and an upload that sends it is refused when its bytes
- * do not match (`bundle_digest_mismatch`), so a copy between two data planes is checked
+ * do not match (`digest_mismatch`), so a copy between two data planes is checked
  * at both ends. Plain functions (atob/btoa), for the planes, the CLI and a browser alike.
  */
 

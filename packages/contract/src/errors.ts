@@ -124,7 +124,7 @@ export const ErrorCode = {
   manifestInvalid: 'manifest_invalid',
   deploymentNotFound: 'deployment_not_found',
   /** An upload whose bytes do not have the digest its `Digest` header announced (400): nothing stored. */
-  bundleDigestMismatch: 'bundle_digest_mismatch',
+  digestMismatch: 'digest_mismatch',
   environmentBuildFailed: 'environment_build_failed',
 
   // Variables and secrets (data plane)

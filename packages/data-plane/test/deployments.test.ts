@@ -268,7 +268,7 @@ for (const target of databaseTargets()) {
           expectedDigest: stored.digest,
         }),
       );
-      assert.equal(refused.code, 'bundle_digest_mismatch');
+      assert.equal(refused.code, 'digest_mismatch');
       assert.equal(refused.status, 400);
       assert.deepEqual(await deployments.list(other), [], 'nothing stored');
       assert.deepEqual(await artifactFiles(), before, 'and nothing left behind');

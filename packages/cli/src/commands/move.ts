@@ -1,9 +1,10 @@
 import type { DataPlaneClient } from '@sovereign/client';
 import type { Scope, Workspace, WorkspaceMove } from '@sovereign/contract';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import type { Context } from '../context.ts';
 import { CliError, UsageError } from '../errors.ts';
 import { copyBundle, copySecrets, copyStates, copyVariables, waitForDeployment, waitForIdle } from '../moves/copy.ts';
+import { copyOutputs } from '../moves/outputs.ts';
 import { type MovePlan, readPlan, readStates } from '../moves/plan.ts';
 import { readSecretsFile } from '../moves/secrets-file.ts';
 import { bytes, shortId } from '../output/format.ts';
@@ -31,7 +32,14 @@ const writeScopes: Scope[] = [
   'state:read',
   'state:write',
   'runs:outputs',
+  'outputs:write',
 ];
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 200) throw new InvalidArgumentError('a whole number from 1 to 200');
+  return n;
+}
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -136,6 +144,7 @@ export function moveCommand(workspace: Command): void {
     .option('--dry-run', 'show what would be copied, with sizes, and what must be given again; change nothing')
     .option('--secrets-from <file>', 'the secrets\' values: NAME=value lines, or a JSON object {"NAME": "value"}')
     .option('--skip-secrets', 'leave the secrets unset in the new workspace (set them later: sov vars set --secret)')
+    .option('--with-outputs <n>', "also copy the outputs of the old workspace's last n runs (1 to 200)", positive)
     .addHelpText(
       'after',
       `
@@ -147,9 +156,11 @@ Secrets are never read back: each is asked again (or read from --secrets-from, o
 unset with --skip-secrets; without a terminal, one of the two is needed).
 
 Once started, the old workspace stops: no schedule, deploy or run; its history (runs,
-logs, outputs) stays readable where it is. The new workspace's jobs wait, paused, and
-resume at the end as they were in the old one. Interrupted, the move is run again the
-same way: it picks up where it was, and copies nothing twice.
+logs, outputs) stays readable where it is; --with-outputs n copies the outputs of its
+last n runs too (sov outputs list <run> then reads them in the new region). The new
+workspace's jobs wait, paused, and resume at the end as they were in the old one.
+Interrupted, the move is run again the same way: it picks up where it was, and copies
+nothing twice.
 
   sov workspace move sales --to eu --dry-run
   sov workspace move sales --to eu --secrets-from secrets.env
@@ -257,6 +268,8 @@ async function move(ctx: Context, given: string, opts: MoveOptions): Promise<voi
   );
   const states = await copyStates({ ...plan, states: await readStates(from, plan.jobs) }, to);
   output.note(stepLine(output, 'State', states.written, states.there));
+  const outputs = plan.outputs === null ? null : await copyOutputs(plan.outputs, from, to);
+  if (outputs !== null) output.note(stepLine(output, 'Outputs', outputs.written, outputs.there));
 
   if (plan.deployment !== null) await waitForDeployment(cp, started.toWorkspaceId, plan.deployment.digest);
   const completed = await cp.completeMove(source.workspaceId);
@@ -272,6 +285,7 @@ async function move(ctx: Context, given: string, opts: MoveOptions): Promise<voi
       variables,
       secrets,
       states,
+      outputs,
       jobs: jobs.map((j) => ({ name: j.name, paused: j.paused })),
       current: switched,
     },

@@ -31,7 +31,7 @@ import {
 } from './me.ts';
 import { WorkspaceMove } from './moves.ts';
 import { Organization, OrganizationCreateRequest, OrganizationList } from './organizations.ts';
-import { OutputFileList } from './outputs.ts';
+import { MovedOutputList, MovedOutputQuery, OutputFileList } from './outputs.ts';
 import { StoredParameters, StoreParametersRequest } from './parameters.ts';
 import {
   RegionCreateRequest,
@@ -170,6 +170,12 @@ export const DataPlaneRoutes = {
   deleteVariable: { method: 'DELETE', path: '/workspaces/{workspaceId}/variables/{name}', response: NoContent },
   logs: { method: 'GET', path: '/runs/{runId}/logs', query: LogQuery, response: LogPage },
   outputs: { method: 'GET', path: '/runs/{runId}/outputs', response: OutputFileList },
+  movedOutputs: {
+    method: 'GET',
+    path: '/workspaces/{workspaceId}/moved-outputs',
+    query: MovedOutputQuery,
+    response: MovedOutputList,
+  },
   state: { method: 'GET', path: '/workspaces/{workspaceId}/jobs/{job}/state', response: JobState },
   setState: {
     method: 'PUT',

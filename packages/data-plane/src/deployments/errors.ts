@@ -102,29 +102,6 @@ export class ManifestInvalidProblem extends UploadProblem {
   }
 }
 
-/**
- * An upload whose bytes are not those its Digest header announced: damaged or cut on the
- * way (a copy from another data plane, say). Nothing is stored.
- */
-export class BundleDigestMismatchProblem extends UploadProblem {
-  constructor(expected: string, received: string) {
-    super(
-      ErrorCode.bundleDigestMismatch,
-      `The bundle received has digest ${received}, not the ${expected} its Digest header announced: nothing was stored.`,
-      [{ path: '.', message: `has digest ${received}` }],
-    );
-  }
-}
-
-/** A Digest header that names no SHA-256 (`sha-256=<base64>`), refused before the body is read. */
-export class DigestHeaderInvalidProblem extends BadRequestProblem {
-  constructor() {
-    super(ErrorCode.validationFailed, 'The Digest header must be sha-256=<the base64 of the bundle’s SHA-256>.', {
-      errors: [{ path: 'headers.digest', message: 'must be sha-256=<base64>' }],
-    });
-  }
-}
-
 export class DeploymentNotFoundProblem extends NotFoundProblem {
   constructor() {
     super(ErrorCode.deploymentNotFound, 'The workspace has no such deployment.');

@@ -6,7 +6,6 @@ import {
   DeployQuery,
   DeployResult,
   digestHeaderValue,
-  digestOfHeader,
   ErrorCode,
   Uuid,
 } from '@sovereign/contract';
@@ -14,13 +13,9 @@ import { type App, HttpProblem } from '@sovereign/server-kit/http';
 import type { FastifyReply } from 'fastify';
 import { scopedOf } from '../auth/scoped.ts';
 import { corsHeaders } from '../http/cors.ts';
+import { announcedDigest } from '../http/digest.ts';
 import { enqueue, type OutboxDeliverer } from '../outbox/outbox.ts';
-import {
-  BundleInvalidProblem,
-  BundleMediaTypeProblem,
-  BundleTooLargeProblem,
-  DigestHeaderInvalidProblem,
-} from './errors.ts';
+import { BundleInvalidProblem, BundleMediaTypeProblem, BundleTooLargeProblem } from './errors.ts';
 import { deploymentReportKind } from './report.ts';
 import type { Deployments } from './service.ts';
 
@@ -93,7 +88,7 @@ export async function deploymentRoutes(app: App, options: DeploymentRoutesOption
         tags,
         summary: 'Upload a project (a gzipped tar with sovereign.yaml at its root) as a new deployment',
         description:
-          "A `Digest: sha-256=<base64>` header (as the bundle download sends it) is checked against the bytes received: others are refused with 400 bundle_digest_mismatch and nothing is stored. With dryRun=true the bundle is validated and the job changes reported; nothing is stored. With `Accept: text/event-stream`, an environment the bundle declares is built with its output streamed as `build` events ({line}), and the answer is the last event: `result` (this route's 200 body) or `problem` (a problem document; the deployment was refused). Without a build the answer is plain JSON.",
+          "A `Digest: sha-256=<base64>` header (as the bundle download sends it) is checked against the bytes received: others are refused with 400 digest_mismatch and nothing is stored. With dryRun=true the bundle is validated and the job changes reported; nothing is stored. With `Accept: text/event-stream`, an environment the bundle declares is built with its output streamed as `build` events ({line}), and the answer is the last event: `result` (this route's 200 body) or `problem` (a problem document; the deployment was refused). Without a build the answer is plain JSON.",
         params: WorkspaceParams,
         querystring: DeployQuery,
         response: { 200: DeployResult },
@@ -103,9 +98,7 @@ export async function deploymentRoutes(app: App, options: DeploymentRoutesOption
       const declared = Number(request.headers['content-length'] ?? 0);
       if (declared > maxBundleBytes) throw new BundleTooLargeProblem(maxBundleBytes);
       // A client that sends the digest (a copy of another data plane's bundle) has it checked.
-      const digestHeader = request.headers.digest;
-      const expectedDigest = digestHeader === undefined ? undefined : digestOfHeader(String(digestHeader));
-      if (digestHeader !== undefined && expectedDigest === undefined) throw new DigestHeaderInvalidProblem();
+      const expectedDigest = announcedDigest(request);
       const scoped = scopedOf(request);
       if (!(request.body instanceof Readable)) {
         throw new BundleInvalidProblem('The request carries no bundle.', [{ path: '.', message: 'is empty' }]);

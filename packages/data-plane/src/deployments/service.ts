@@ -5,16 +5,12 @@ import { type DeploymentReport, type JobMetadata, protocolVersion } from '@sover
 import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import type { Environments } from '../environments/builder.ts';
 import { type EnvironmentSpec, environmentsOf, type PackageSources } from '../environments/definition.ts';
+import { DigestMismatchProblem } from '../http/digest.ts';
 import type { RunLimits } from '../launch/limits.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 import type { Row, With } from '../storage/tables.ts';
 import { type BundleLimits, receiveBundle } from './bundle.ts';
-import {
-  BundleDigestMismatchProblem,
-  DeploymentNotFoundProblem,
-  type Finding,
-  ManifestInvalidProblem,
-} from './errors.ts';
+import { DeploymentNotFoundProblem, type Finding, ManifestInvalidProblem } from './errors.ts';
 import { jobMetadata, type ManifestJob, parseManifest } from './manifest.ts';
 
 export interface JobChanges {
@@ -165,7 +161,7 @@ export class Deployments {
     let stored: string | undefined;
     try {
       if (options.expectedDigest !== undefined && options.expectedDigest !== bundle.digest) {
-        throw new BundleDigestMismatchProblem(options.expectedDigest, bundle.digest);
+        throw new DigestMismatchProblem('bundle', options.expectedDigest, bundle.digest);
       }
       const manifest = parseManifest(bundle.manifestText, { maxLimits: this.#maxRunLimits });
       if (!manifest.ok) throw new ManifestInvalidProblem(manifest.errors);
