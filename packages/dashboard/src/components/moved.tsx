@@ -21,7 +21,7 @@ export function MovedNote({ workspace }: { workspace: Workspace }) {
       )}
       {into !== null && (
         <p className="note" role="status" aria-label="Moved here">
-          {into.status === 'completed' ? 'Moved here from ' : 'Being moved here from '}
+          {into.status === 'completed' ? 'Moved here' : 'Being moved here'} from{' '}
           <Link to={`/workspaces/${into.fromWorkspaceId}`}>{into.fromWorkspaceName}</Link> in {into.fromDataResidency}
           {into.status === 'completed' ? '.' : ': its jobs stay paused until the move completes.'}
         </p>
