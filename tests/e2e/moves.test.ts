@@ -118,6 +118,41 @@ async function sovKilledAt(configDir: string, args: string[], env: Record<string
   return { code, signal, printed };
 }
 
+function quote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/** `sov` on a pseudo-terminal (util-linux `script`), as a person types into it (tests/e2e/cli.test.ts does the same). */
+function onTerminal(args: string[], env: Record<string, string>) {
+  const child = spawn('script', ['-qfec', [process.execPath, sovBin, ...args].map(quote).join(' '), '/dev/null'], {
+    cwd: repoRoot,
+    env: cleanEnv({ TERM: 'xterm', ...env }),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let screen = '';
+  const take = (chunk: Buffer) => {
+    screen += chunk.toString();
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  const closed = once(child, 'close');
+  return {
+    screen: () => screen,
+    async waitFor(text: string): Promise<void> {
+      const deadline = Date.now() + 60_000;
+      while (!screen.includes(text)) {
+        if (Date.now() > deadline || child.exitCode !== null)
+          assert.fail(`never saw "${text}"; the screen:\n${screen}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    type: (text: string) => child.stdin.write(text),
+    async exitCode(): Promise<number | null> {
+      return ((await closed) as [number | null])[0];
+    },
+  };
+}
+
 for (const target of databaseTargets()) {
   describe(`sov workspace move: us to eu by the client, killed halfway and resumed, real processes [${target.name}]`, () => {
     let platform: Platform;
@@ -481,6 +516,42 @@ for (const target of databaseTargets()) {
         (await expectStatus(200, 'GET', `${eu}?runId=${firstRun}`, { token })).data.length,
         1,
         'none stored',
+      );
+    });
+
+    it('asks each secret again on a terminal, without echo, before it changes anything', async () => {
+      const other = await platform.workspace(owner.token, owner.organizationId, 'us', 'typed-ws');
+      await platform.waitUntilHosted(owner.token, other.workspaceId);
+      const { token } = await platform.scopedToken(owner.token, other.workspaceId, ['variables:write']);
+      const typed = `typed-${randomBytes(6).toString('hex')}`;
+      await expectStatus(
+        200,
+        'PUT',
+        `${platform.dp('us-1').url}/api/v1/workspaces/${other.workspaceId}/variables/TYPED`,
+        {
+          token,
+          body: { value: 'the old value', secret: true },
+        },
+      );
+      const terminal = onTerminal(['workspace', 'move', 'typed-ws', '--to', 'eu'], { ...env, SOV_CONFIG_DIR: config });
+      await terminal.waitFor('  TYPED: ');
+      const shown = await expectStatus(200, 'GET', `${cp()}/workspaces/${other.workspaceId}`, { token: owner.token });
+      assert.equal(shown.movedTo, null, 'nothing changes while it asks');
+      terminal.type(`${typed}\r`);
+      assert.equal(await terminal.exitCode(), 0, terminal.screen());
+      assert.ok(!terminal.screen().includes(typed), 'the secret is never echoed');
+      assert.match(terminal.screen(), /Secrets: 1 copied \(TYPED\)/);
+      const moved = await expectStatus(200, 'GET', `${cp()}/workspaces/${other.workspaceId}`, { token: owner.token });
+      const { token: read } = await platform.scopedToken(owner.token, moved.movedTo.toWorkspaceId, ['variables:read']);
+      const listed = await expectStatus(
+        200,
+        'GET',
+        `${euTap.url}/api/v1/workspaces/${moved.movedTo.toWorkspaceId}/variables`,
+        { token: read },
+      );
+      assert.deepEqual(
+        listed.data.map((v: { name: string; secret: boolean; value?: string }) => [v.name, v.secret, v.value]),
+        [['TYPED', true, undefined]],
       );
     });
 
