@@ -23,8 +23,8 @@ interface MoveOptions {
 }
 
 /** What the client reads in the old workspace, and writes in the new one: no more. */
-const readScopes: Scope[] = ['deployments:read', 'variables:read', 'state:read'];
-const writeScopes: Scope[] = [
+const sourceScopes: Scope[] = ['deployments:read', 'variables:read', 'state:read'];
+const targetScopes: Scope[] = [
   'deployments:read',
   'deployments:write',
   'variables:read',
@@ -201,7 +201,7 @@ async function move(ctx: Context, given: string, opts: MoveOptions): Promise<voi
   }
   const name = earlier?.toWorkspaceName ?? opts.name ?? `${source.name}-${regionName}`;
   const from = await ctx.dataPlane(
-    opts.withOutputs === undefined ? readScopes : [...readScopes, 'runs:outputs'],
+    opts.withOutputs === undefined ? sourceScopes : [...sourceScopes, 'runs:outputs'],
     source.workspaceId,
   );
   const plan = await readPlan(cp, from, source, opts.withOutputs);
@@ -214,7 +214,7 @@ async function move(ctx: Context, given: string, opts: MoveOptions): Promise<voi
   }
 
   // Every answer is gathered before anything changes: a Ctrl-C at a prompt leaves all as it was.
-  const resumedTarget = earlier === null ? undefined : await ctx.dataPlane(writeScopes, earlier.toWorkspaceId);
+  const resumedTarget = earlier === null ? undefined : await ctx.dataPlane(targetScopes, earlier.toWorkspaceId);
   const there = await secretsThere(resumedTarget);
   const values = await secretValues(
     output,
@@ -233,7 +233,7 @@ async function move(ctx: Context, given: string, opts: MoveOptions): Promise<voi
       ? `${err.green('✓')} Move started: workspace ${target} made, its jobs paused until the end; ${source.name} takes no new deploy or run.`
       : `${err.green('✓')} Resuming the move of ${source.name} to ${target}.`,
   );
-  const to = resumedTarget ?? (await ctx.dataPlane(writeScopes, started.toWorkspaceId));
+  const to = resumedTarget ?? (await ctx.dataPlane(targetScopes, started.toWorkspaceId));
 
   const bundle = await copyBundle(plan, from, to, (line) => output.note(err.dim(`  │ ${line}`)));
   if (bundle === undefined) output.note(err.dim('= No bundle to copy: the workspace was never deployed.'));
