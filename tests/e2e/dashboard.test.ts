@@ -749,6 +749,47 @@ describe(`dashboard in a browser, logs straight from the data plane [${target.na
     await context.close();
   });
 
+  it('shows a moved workspace as moved, with a link to where it went, and the new one where it came from', async () => {
+    // A move of a workspace never deployed (nothing to copy): started and completed through the API, as sov does.
+    const leaving = await platform.workspace(t.token, t.organizationId, 'us', 'leaving-ws');
+    const started = await expectStatus(200, 'POST', `${platform.cp}/workspaces/${leaving.workspaceId}/move`, {
+      token: t.token,
+      body: { regionId: platform.dp('eu-1').regionId },
+    });
+    await expectStatus(200, 'POST', `${platform.cp}/workspaces/${leaving.workspaceId}/move/complete`, {
+      token: t.token,
+    });
+    const context = await newContext(chromium.browser, 'desktop');
+    const page = await context.newPage();
+    await signIn(page, platform.controlPlane.url, t.email);
+    const listed = page
+      .getByRole('listitem')
+      .filter({ has: page.getByRole('link', { name: 'leaving-ws', exact: true }) });
+    await listed.getByText('moved to leaving-ws-eu in eu').waitFor();
+    await page.getByRole('link', { name: 'leaving-ws', exact: true }).click();
+    const note = page.getByRole('status', { name: 'Moved', exact: true });
+    await note.getByText(/^Moved to leaving-ws-eu in eu on .+ It runs nothing any more/).waitFor();
+    await page
+      .getByRole('heading', { name: /leaving-ws/ })
+      .getByText('moved', { exact: true })
+      .waitFor();
+    await screenshot(page, shots, '13-moved-workspace', 'desktop');
+    await note.getByRole('link', { name: 'leaving-ws-eu' }).click();
+    await page.waitForURL(`**/workspaces/${started.toWorkspaceId}`);
+    await page
+      .getByRole('heading', { name: /leaving-ws-eu/ })
+      .getByText('region eu')
+      .waitFor();
+    const here = page.getByRole('status', { name: 'Moved here' });
+    await here.getByText('Moved here from leaving-ws in us.').waitFor();
+    assert.equal(
+      await page.getByRole('status', { name: 'Moved', exact: true }).count(),
+      0,
+      'the new workspace is not moved',
+    );
+    await context.close();
+  });
+
   it('says a queued run waits for its data plane to come online, and stops saying so once it has', async () => {
     // Airbyte's guide: a region and a data plane made, the data plane not deployed yet.
     const region = await expectStatus(200, 'POST', `${platform.cp}/regions`, {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, type Role, Roles, roleScopes, type Scope, Scopes } from '@sovereign/contract';
 import { assertProblem, fillPath, flowTarget, type Operation, servedOperationsAt } from '@sovereign/server-kit/testing';
@@ -29,6 +30,10 @@ interface Row {
   url?: (w: World, plane: 'eu-1' | 'us-1') => string;
 }
 
+/** An output of a run of a workspace moved here (issue 22), as a move copies it. */
+const movedBytes = new Uint8Array(Buffer.from('an output copied by a move'));
+const movedDigest = `sha-256=${createHash('sha256').update(movedBytes).digest('base64')}`;
+
 const table: Record<string, Row> = {
   'POST /workspaces/{workspaceId}/deployments': {
     scope: 'deployments:write',
@@ -37,6 +42,7 @@ const table: Record<string, Row> = {
   },
   'GET /workspaces/{workspaceId}/deployments': { scope: 'deployments:read', ok: 200 },
   'GET /workspaces/{workspaceId}/deployments/{deploymentId}/manifest': { scope: 'deployments:read', ok: 200 },
+  'GET /workspaces/{workspaceId}/deployments/{deploymentId}/bundle': { scope: 'deployments:read', ok: 200 },
   'GET /workspaces/{workspaceId}/variables': { scope: 'variables:read', ok: 200 },
   'PUT /workspaces/{workspaceId}/variables/{name}': {
     scope: 'variables:write',
@@ -64,6 +70,17 @@ const table: Record<string, Row> = {
     send: () => ({ body: { job: 'report', values: {} } }),
   },
   'GET /workspaces/{workspaceId}/parameters/{parametersId}': { scope: 'runs:parameters', ok: 200 },
+  'PUT /workspaces/{workspaceId}/moved-outputs/{runId}/{*}': {
+    scope: 'outputs:write',
+    ok: 200,
+    send: () => ({ raw: movedBytes, headers: { 'content-type': 'application/octet-stream', digest: movedDigest } }),
+  },
+  'GET /workspaces/{workspaceId}/moved-outputs': { scope: 'runs:outputs', ok: 200 },
+  'GET /workspaces/{workspaceId}/moved-outputs/{runId}/{*}': {
+    scope: 'runs:outputs',
+    ok: 200,
+    prepare: (w) => w.storeMovedOutput(),
+  },
   'PUT /workspaces/{workspaceId}/jobs/{job}/state': {
     scope: 'state:write',
     ok: 200,
@@ -177,6 +194,13 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, JSON.stringify({ cu
     });
   };
   await setVariable();
+  const storeMovedOutput = async () => {
+    await expectStatus(200, 'PUT', `${eu}/workspaces/${ws}/moved-outputs/${runId}/report.txt`, {
+      token: owner,
+      raw: movedBytes,
+      headers: { 'content-type': 'application/octet-stream', digest: movedDigest },
+    });
+  };
 
   const roleTokens = {} as Record<Role, string>;
   for (const role of Roles) roleTokens[role] = await tokenFor(people[role].token, ws, roleScopes[role]);
@@ -265,6 +289,7 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, JSON.stringify({ cu
     },
     output: 'report.txt',
     setVariable,
+    storeMovedOutput,
     /** What a refused write could have changed, as the owner reads it. */
     async snapshot() {
       const read = (path: string) => expectStatus(200, 'GET', `${eu}${path}`, { token: owner });
@@ -272,6 +297,7 @@ require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, JSON.stringify({ cu
         await read(`/workspaces/${ws}/variables`),
         await read(`/workspaces/${ws}/deployments`),
         await read(`/workspaces/${ws}/jobs/report/state`),
+        await read(`/workspaces/${ws}/moved-outputs`),
       ]);
     },
   };

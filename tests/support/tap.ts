@@ -45,7 +45,7 @@ export class Tap {
   /** Paths answered 503 here instead of reaching the service, as when a network drops them. */
   readonly refused = new Set<string>();
   readonly #server: Server;
-  readonly #target: URL;
+  #target: URL;
 
   private constructor(server: Server, target: URL) {
     this.#server = server;
@@ -110,6 +110,14 @@ export class Tap {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     return tap;
+  }
+
+  /**
+   * Sends what arrives from now on to another service: a tap made before the service it
+   * fronts (whose address is its public URL) is pointed at it once it has a port.
+   */
+  retarget(target: string): void {
+    this.#target = new URL(target);
   }
 
   get url(): string {

@@ -10,6 +10,7 @@ import type {
   RegionPatchRequest,
   RunListQuery,
   WorkspaceCreateRequest,
+  WorkspaceMoveRequest,
 } from '@sovereign/contract/public';
 import type { Scope } from '@sovereign/contract/scopes';
 import { ApiError } from './errors.ts';
@@ -169,6 +170,19 @@ export class ControlPlaneClient {
 
   createWorkspace(body: WorkspaceCreateRequest) {
     return this.call('createWorkspace', 'POST', '/workspaces', { body });
+  }
+
+  /**
+   * Starts moving a workspace to another region, or answers the move started before to the
+   * same region (how a move is resumed): the new workspace is in the answer.
+   */
+  startMove(workspaceId: string, body: WorkspaceMoveRequest) {
+    return this.call('startMove', 'POST', '/workspaces/{workspaceId}/move', { params: { workspaceId }, body });
+  }
+
+  /** Ends a move once its data is copied: the new workspace's jobs resume as they were in the old. */
+  completeMove(workspaceId: string) {
+    return this.call('completeMove', 'POST', '/workspaces/{workspaceId}/move/complete', { params: { workspaceId } });
   }
 
   /** A scoped token for the workspace's data plane; ScopedTokens keeps them. */

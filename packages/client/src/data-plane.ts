@@ -2,6 +2,7 @@ import type { InteractiveLaunch, InteractiveLaunchRequest } from '@sovereign/con
 import type {
   AnswerOf,
   DataPlaneRoutes,
+  MovedOutput,
   ScopedTokenResponse,
   StoreParametersRequest,
 } from '@sovereign/contract/public';
@@ -175,6 +176,7 @@ export class DataPlaneClient {
     sizeBytes: number,
     dryRun: boolean,
     onBuildLine?: (line: string) => void,
+    options: { digest?: string } = {},
   ): Promise<AnswerOf<Routes['deploy']>> {
     const { http, token, url } = await this.connection();
     const path: Routes['deploy']['path'] = '/workspaces/{workspaceId}/deployments';
@@ -184,6 +186,8 @@ export class DataPlaneClient {
       headers: {
         'content-type': 'application/gzip',
         'content-length': String(sizeBytes),
+        // The bytes' digest, when known (a copy of another data plane's bundle): checked there.
+        ...(options.digest === undefined ? {} : { digest: options.digest }),
         ...(onBuildLine === undefined ? {} : { accept: 'text/event-stream, application/json' }),
       },
       query: { dryRun: dryRun || undefined },
@@ -208,6 +212,19 @@ export class DataPlaneClient {
   async deployments() {
     const path: Routes['deployments']['path'] = '/workspaces/{workspaceId}/deployments';
     return (await this.#json<AnswerOf<Routes['deployments']>>('GET', path, {})).data;
+  }
+
+  /**
+   * A deployment's bundle, as a response to stream: its Content-Length, and its `Digest`
+   * header (`sha-256=…`) to hand to deploy() so the receiving data plane checks the bytes.
+   */
+  bundle(deploymentId: string): Promise<Response> {
+    return this.#with((http, token) =>
+      http.ok('GET', `/workspaces/${this.workspaceId}/deployments/${deploymentId}/bundle`, {
+        token,
+        headers: { accept: 'application/gzip' },
+      }),
+    );
   }
 
   async variables(signal?: AbortSignal) {
@@ -242,6 +259,47 @@ export class DataPlaneClient {
     return this.#with((http, token) =>
       http.ok('GET', `/runs/${runId}/outputs/${encoded}`, { token, headers: { accept: 'application/octet-stream' } }),
     );
+  }
+
+  /**
+   * The outputs of runs of the workspace this one was moved from, copied here by the move
+   * (of one old run, or all); they are read in this region, like any run's outputs.
+   */
+  async movedOutputs(runId?: string, signal?: AbortSignal) {
+    const path: Routes['movedOutputs']['path'] = '/workspaces/{workspaceId}/moved-outputs';
+    return (await this.#json<AnswerOf<Routes['movedOutputs']>>('GET', path, {}, { query: { runId }, signal })).data;
+  }
+
+  /** One moved output's bytes, as a response to stream or save. */
+  movedOutput(runId: string, path: string): Promise<Response> {
+    const encoded = path.split('/').map(encodeURIComponent).join('/');
+    return this.#with((http, token) =>
+      http.ok('GET', `/workspaces/${this.workspaceId}/moved-outputs/${runId}/${encoded}`, {
+        token,
+        headers: { accept: 'application/octet-stream' },
+      }),
+    );
+  }
+
+  /**
+   * Stores an output of a run of the workspace this one was moved from (sent once: a
+   * stream cannot be replayed), with its Digest, which this data plane checks.
+   */
+  async storeMovedOutput(
+    runId: string,
+    path: string,
+    body: ReadableStream<Uint8Array>,
+    sizeBytes: number,
+    digest: string,
+  ): Promise<MovedOutput> {
+    const { http, token } = await this.connection();
+    const encoded = path.split('/').map(encodeURIComponent).join('/');
+    const response = await http.ok('PUT', `/workspaces/${this.workspaceId}/moved-outputs/${runId}/${encoded}`, {
+      token,
+      raw: body as RequestInit['body'],
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(sizeBytes), digest },
+    });
+    return (await response.json()) as MovedOutput;
   }
 
   /** The job's saved state; an ApiError `state_not_found` when it has none yet (the CLI says so). */

@@ -58,6 +58,20 @@ export const ErrorCode = {
   workspaceNotFound: 'workspace_not_found',
   workspaceNameTaken: 'workspace_name_taken',
   workspaceRegionImmutable: 'workspace_region_immutable',
+  /**
+   * The workspace was moved (or is being moved) to another region (409): it takes no new
+   * deployment, trigger or write. The problem carries `movedTo` (the workspace it went to).
+   */
+  workspaceMoved: 'workspace_moved',
+  /** No move of this workspace was started (404). */
+  moveNotFound: 'move_not_found',
+  /** A move to the region the workspace is in already (409). */
+  moveSameRegion: 'move_same_region',
+  /**
+   * A move that cannot end yet (409): the new workspace lacks the old one's deployment, or
+   * the old one still has active runs. The problem says which; run the move again.
+   */
+  moveIncomplete: 'move_incomplete',
   apiKeyNotFound: 'api_key_not_found',
   tokenNotFound: 'token_not_found',
   jobNotFound: 'job_not_found',
@@ -109,6 +123,8 @@ export const ErrorCode = {
   manifestMissing: 'manifest_missing',
   manifestInvalid: 'manifest_invalid',
   deploymentNotFound: 'deployment_not_found',
+  /** An upload whose bytes do not have the digest its `Digest` header announced (400): nothing stored. */
+  digestMismatch: 'digest_mismatch',
   environmentBuildFailed: 'environment_build_failed',
 
   // Variables and secrets (data plane)

@@ -1,4 +1,5 @@
 export * from './api-keys.ts';
+export * from './digest.ts';
 export * from './errors.ts';
 export * from './health.ts';
 export * from './interactive.ts';

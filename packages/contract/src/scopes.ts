@@ -15,6 +15,8 @@ export const Scopes = [
   // Store a run's parameters before triggering it (issue 20), and read a run's parameters.
   'runs:trigger',
   'runs:parameters',
+  // Store the outputs of another workspace's runs, copied by a move to another region (issue 22).
+  'outputs:write',
 ] as const;
 
 export type Scope = (typeof Scopes)[number];
@@ -36,6 +38,19 @@ const readScopes: Scope[] = [
   'runs:outputs',
   'runs:parameters',
   'state:read',
+];
+
+/**
+ * The scopes that change what a workspace holds or runs. A workspace moved to another
+ * region (or being moved) gets no token with one of these: what it holds is copied as it
+ * is, and it takes no new deployment, variable, state or run.
+ */
+export const writeScopes: readonly Scope[] = [
+  'deployments:write',
+  'variables:write',
+  'state:write',
+  'runs:trigger',
+  'outputs:write',
 ];
 
 /** The scopes each role may put in a data-plane token. */

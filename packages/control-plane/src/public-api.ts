@@ -7,6 +7,7 @@ import type { Deps } from './context.ts';
 import { dataplaneRoutes } from './dataplanes/routes.ts';
 import { deploymentRoutes } from './deployments/routes.ts';
 import { jobRoutes } from './jobs/routes.ts';
+import { moveRoutes } from './moves/routes.ts';
 import { organizationRoutes } from './organizations/routes.ts';
 import { regionRoutes } from './regions/routes.ts';
 import { runRoutes } from './runs/routes.ts';
@@ -25,6 +26,7 @@ export async function publicApi(app: App, deps: Deps): Promise<void> {
     regionRoutes,
     dataplaneRoutes,
     workspaceRoutes,
+    moveRoutes,
     jobRoutes,
     deploymentRoutes,
     runRoutes,

@@ -126,6 +126,20 @@ export interface WorkspacesTable {
   max_concurrent_runs: number | null;
 }
 
+/** A workspace's move to another region (018): metadata only, the data is copied by the client. */
+export interface WorkspaceMovesTable {
+  move_id: string;
+  organization_id: string;
+  from_workspace_id: string;
+  to_workspace_id: string;
+  to_region_id: string;
+  status: 'in_progress' | 'completed';
+  started_by: string | null;
+  started_at: Date;
+  completed_by: string | null;
+  completed_at: Date | null;
+}
+
 export interface SigningKeysTable {
   kid: string;
   state: 'active' | 'retiring' | 'retired';

@@ -344,6 +344,19 @@ function table(): Record<string, Row> {
       ...from('admin', 200),
     },
     'DELETE /workspaces/{workspaceId}': { stranger: ErrorCode.workspaceNotFound, ...from('admin', 204), rank: 2 },
+    // Moves: of the world's spare workspace, to its second region (the world's own stays put).
+    'POST /workspaces/{workspaceId}/move': {
+      ids: (w) => ({ workspaceId: w.movableWorkspaceId }),
+      body: (w) => ({ regionId: w.elsewhereRegionId }),
+      stranger: ErrorCode.workspaceNotFound,
+      ...from('admin', 200),
+    },
+    'POST /workspaces/{workspaceId}/move/complete': {
+      ids: (w) => ({ workspaceId: w.movableWorkspaceId }),
+      stranger: ErrorCode.workspaceNotFound,
+      ...from('admin', 200),
+      rank: 1,
+    },
     'POST /workspaces/{workspaceId}/dataplane-token': {
       // A viewer may have read scopes only: asking for a write scope is refused for that reason.
       body: () => ({ scopes: ['deployments:write', 'runs:logs'] }),
@@ -417,6 +430,10 @@ async function buildWorld(h: Harness) {
 
   // A second data plane of the region, for the route that deletes one under its region.
   const spare = await h.dataplane(t.people.owner.token, t.regionId);
+  // A workspace to move, and a second region (with a data plane) to move it to.
+  const movable = await h.workspace(t.people.owner.token, t.organizationId, t.regionId);
+  const elsewhereRegionId = await h.region(t.people.owner.token, t.organizationId);
+  await h.dataplane(t.people.owner.token, elsewhereRegionId);
 
   const idsOf = {
     organizationId: t.organizationId,
@@ -437,6 +454,8 @@ async function buildWorld(h: Harness) {
     outsider,
     ids: idsOf,
     spareDataplaneId: spare.dataplaneId,
+    movableWorkspaceId: movable.workspaceId,
+    elsewhereRegionId,
     /** What a stranger must never see: every id and email of the organization. */
     secrets: [
       ...Object.values(idsOf),

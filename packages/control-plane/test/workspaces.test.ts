@@ -71,7 +71,7 @@ eachDatabase('workspaces and their regions', (h) => {
     });
     assert.equal(answer.status, 409);
     assert.equal(answer.body.code, 'workspace_region_immutable');
-    assert.match(answer.body.detail, /create a workspace in the target region/);
+    assert.match(answer.body.detail, /To move, POST \/workspaces\/\{workspaceId\}\/move/);
     const same = await h().expect(200, 'PATCH', `/workspaces/${t.workspace.workspaceId}`, {
       token: t.people.owner.token,
       body: { regionId: t.regionId, name: 'still-here' },

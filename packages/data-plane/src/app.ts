@@ -31,6 +31,7 @@ import { hiddenName } from './launch/jail/launcher.ts';
 import { Spawner } from './launch/spawner.ts';
 import { LogArchiver } from './logs/archive.ts';
 import { LogStore } from './logs/store.ts';
+import { movedOutputRoutes } from './moved-outputs/routes.ts';
 import { OutboxDeliverer } from './outbox/outbox.ts';
 import { parameterRoutes } from './parameters/routes.ts';
 import { runRoutes } from './runs/routes.ts';
@@ -232,6 +233,11 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         await runRoutes(scope as App, { db, logs, artifacts: store });
         await stateRoutes(scope as App, { db });
         await parameterRoutes(scope as App, { db });
+        await movedOutputRoutes(scope as App, {
+          db,
+          artifacts: store,
+          maxFileBytes: config.runLimits.max.outputBytes,
+        });
         await appLaunchRoutes(scope as App, { launches });
       },
       { prefix: apiPrefix },

@@ -241,6 +241,39 @@ for (const target of databaseTargets()) {
       assert.deepEqual(await artifactFiles(), [`bundles/${ws}/${result.deploymentId}.tar.gz`]);
     });
 
+    it('hands a bundle back as uploaded, with its digest; an upload announcing another digest stores nothing', async () => {
+      const ws = randomUUID();
+      const body = await packProject({ 'sovereign.yaml': v1, 'sync.js': 'console.log(2)\n' });
+      const stored = await upload(ws, body);
+      assert.ok(stored.deploymentId !== null);
+      const download = await deployments.download(ws, stored.deploymentId);
+      assert.deepEqual([download.digest, download.sizeBytes], [stored.digest, body.length]);
+      assert.deepEqual(Buffer.concat(await download.body.toArray()), body);
+      // Another workspace's deployment is not there for this one.
+      await assert.rejects(deployments.download(randomUUID(), stored.deploymentId), { code: 'deployment_not_found' });
+
+      // The same bytes announced with their digest: stored. Other bytes with it: refused.
+      const copy = await deployments.upload(randomUUID(), Readable.from([body]), {
+        dryRun: false,
+        createdBy: user,
+        expectedDigest: stored.digest,
+      });
+      assert.equal(copy.digest, stored.digest);
+      const other = randomUUID();
+      const before = await artifactFiles();
+      const refused = await problemOf(
+        deployments.upload(other, Readable.from([await packProject({ 'sovereign.yaml': v1 })]), {
+          dryRun: false,
+          createdBy: user,
+          expectedDigest: stored.digest,
+        }),
+      );
+      assert.equal(refused.code, 'digest_mismatch');
+      assert.equal(refused.status, 400);
+      assert.deepEqual(await deployments.list(other), [], 'nothing stored');
+      assert.deepEqual(await artifactFiles(), before, 'and nothing left behind');
+    });
+
     it('makes the newest upload current, and reports an identical redeploy as unchanged', async () => {
       const ws = randomUUID();
       const first = await upload(ws, await packProject({ 'sovereign.yaml': v1 }));

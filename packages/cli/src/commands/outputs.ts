@@ -4,7 +4,9 @@ import { basename, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { OutputFile, Run } from '@sovereign/contract';
 import type { Command } from 'commander';
+import type { Context } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { bytes, relativeTime } from '../output/format.ts';
 import { findRun } from '../resolve.ts';
@@ -20,6 +22,31 @@ async function destination(target: string, path: string): Promise<string> {
   return target;
 }
 
+/**
+ * Where a run's outputs are read: copies in the workspace its own was moved to, when the
+ * move copied them (`sov workspace move --with-outputs`), else its own data plane.
+ */
+async function outputsOf(ctx: Context, run: Run) {
+  const workspace = await (await ctx.controlPlane()).workspace(run.workspaceId);
+  const moved = workspace.movedTo;
+  if (moved?.status === 'completed') {
+    const copies = await ctx.dataPlane(['runs:outputs'], moved.toWorkspaceId);
+    const files = await copies.movedOutputs(run.runId);
+    if (files.length > 0) {
+      return {
+        // As the run's own outputs are listed; a copy is dated when it was copied.
+        files: files.map(
+          (f): OutputFile => ({ path: f.path, sizeBytes: f.sizeBytes, digest: f.digest, createdAt: f.movedAt }),
+        ),
+        open: (path: string) => copies.movedOutput(run.runId, path),
+        copiedTo: moved,
+      };
+    }
+  }
+  const dp = await ctx.dataPlane(['runs:outputs'], run.workspaceId);
+  return { files: await dp.outputs(run.runId), open: (path: string) => dp.output(run.runId, path), copiedTo: null };
+}
+
 /** `sov outputs list|get <run>`: the files a run left, read from its data plane. */
 export function outputCommands(program: Command): void {
   const outputs = program.command('outputs').description('the files runs left in $SOV_OUTPUT_DIR');
@@ -32,10 +59,16 @@ export function outputCommands(program: Command): void {
       act(async (ctx, command) => {
         const [given] = argsOf<[string]>(command);
         const found = await findRun(await ctx.controlPlane(), given, () => ctx.workspace());
-        const dp = await ctx.dataPlane(['runs:outputs'], found.workspaceId);
-        const files = await dp.outputs(found.runId);
+        const { files, copiedTo } = await outputsOf(ctx, found);
         const { output } = ctx;
-        output.result({ runId: found.runId, data: files }, () =>
+        if (copiedTo !== null) {
+          output.note(
+            output.err.dim(
+              `Copies in ${copiedTo.toWorkspaceName} (region ${copiedTo.toDataResidency}), made when ${copiedTo.fromWorkspaceName} moved there.`,
+            ),
+          );
+        }
+        output.result({ runId: found.runId, data: files, copiedTo }, () =>
           output.table(
             files,
             [
@@ -68,8 +101,7 @@ export function outputCommands(program: Command): void {
         }
         const target = command.opts<{ output?: string }>().output;
         const found = await findRun(await ctx.controlPlane(), given, () => ctx.workspace());
-        const dp = await ctx.dataPlane(['runs:outputs'], found.workspaceId);
-        const response = await dp.output(found.runId, path);
+        const response = await (await outputsOf(ctx, found)).open(path);
         const size = Number(response.headers.get('content-length') ?? 0);
         const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
         const { output } = ctx;

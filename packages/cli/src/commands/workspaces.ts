@@ -6,6 +6,7 @@ import { UsageError } from '../errors.ts';
 import { relativeTime } from '../output/format.ts';
 import { chooseOrganization, findOrganization, findRegion, findWorkspace } from '../resolve.ts';
 import { act, argsOf } from './command.ts';
+import { moveCommand } from './move.ts';
 
 /** A data plane's name when the user may see it, else its id. */
 async function dataplaneName(cp: ControlPlane, dataplaneId: string): Promise<string> {
@@ -120,6 +121,8 @@ export function workspaceCommands(program: Command): void {
         );
       }),
     );
+
+  moveCommand(workspace);
 
   workspace
     .command('info')

@@ -14,6 +14,7 @@ export * from './deployments.ts';
 export * from './jobs.ts';
 export * from './logs.ts';
 export * from './me.ts';
+export * from './moves.ts';
 export * from './organizations.ts';
 export * from './outputs.ts';
 export * from './paging.ts';

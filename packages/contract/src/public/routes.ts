@@ -29,8 +29,9 @@ import {
   NewApiKey,
   Session,
 } from './me.ts';
+import { WorkspaceMove } from './moves.ts';
 import { Organization, OrganizationCreateRequest, OrganizationList } from './organizations.ts';
-import { OutputFileList } from './outputs.ts';
+import { MovedOutputList, MovedOutputQuery, OutputFileList } from './outputs.ts';
 import { StoredParameters, StoreParametersRequest } from './parameters.ts';
 import {
   RegionCreateRequest,
@@ -42,7 +43,13 @@ import {
 import { Run, RunList, RunListQuery, TriggerRunRequest } from './runs.ts';
 import { JobState, JobStateRequest } from './state.ts';
 import { Variable, VariableList, VariableSetRequest } from './variables.ts';
-import { WorkspaceCreateRequest, WorkspaceList, WorkspaceListQuery, WorkspaceResponse } from './workspaces.ts';
+import {
+  WorkspaceCreateRequest,
+  WorkspaceList,
+  WorkspaceListQuery,
+  WorkspaceMoveRequest,
+  WorkspaceResponse,
+} from './workspaces.ts';
 
 /** An answer without a body (204). */
 export const NoContent = Type.Null();
@@ -105,6 +112,13 @@ export const ControlPlaneRoutes = {
   workspaces: { method: 'GET', path: '/workspaces', query: WorkspaceListQuery, response: WorkspaceList },
   workspace: { method: 'GET', path: '/workspaces/{workspaceId}', response: WorkspaceResponse },
   createWorkspace: { method: 'POST', path: '/workspaces', body: WorkspaceCreateRequest, response: WorkspaceResponse },
+  startMove: {
+    method: 'POST',
+    path: '/workspaces/{workspaceId}/move',
+    body: WorkspaceMoveRequest,
+    response: WorkspaceMove,
+  },
+  completeMove: { method: 'POST', path: '/workspaces/{workspaceId}/move/complete', response: WorkspaceMove },
   dataplaneToken: {
     method: 'POST',
     path: '/workspaces/{workspaceId}/dataplane-token',
@@ -145,6 +159,7 @@ export const DataPlaneRoutes = {
     path: '/workspaces/{workspaceId}/deployments/{deploymentId}/manifest',
     response: DeploymentManifest,
   },
+
   variables: { method: 'GET', path: '/workspaces/{workspaceId}/variables', response: VariableList },
   setVariable: {
     method: 'PUT',
@@ -155,6 +170,12 @@ export const DataPlaneRoutes = {
   deleteVariable: { method: 'DELETE', path: '/workspaces/{workspaceId}/variables/{name}', response: NoContent },
   logs: { method: 'GET', path: '/runs/{runId}/logs', query: LogQuery, response: LogPage },
   outputs: { method: 'GET', path: '/runs/{runId}/outputs', response: OutputFileList },
+  movedOutputs: {
+    method: 'GET',
+    path: '/workspaces/{workspaceId}/moved-outputs',
+    query: MovedOutputQuery,
+    response: MovedOutputList,
+  },
   state: { method: 'GET', path: '/workspaces/{workspaceId}/jobs/{job}/state', response: JobState },
   setState: {
     method: 'PUT',

@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox';
 import { Closed, Timestamp, Uuid } from '../schema.ts';
+import { WorkspaceMove } from './moves.ts';
 import { CursorParam, NextCursor } from './paging.ts';
 
 export const WorkspaceResponse = Type.Object({
@@ -15,16 +16,34 @@ export const WorkspaceResponse = Type.Object({
   }),
   createdAt: Timestamp,
   updatedAt: Timestamp,
+  movedTo: Type.Union([WorkspaceMove, Type.Null()], {
+    description:
+      'The move of this workspace to another region, started or completed: it then takes no new deployment, trigger or write, and its history stays readable here.',
+  }),
+  movedFrom: Type.Union([WorkspaceMove, Type.Null()], {
+    description: 'The move that made this workspace, when it was made by moving another one here.',
+  }),
 });
 export type WorkspaceResponse = Static<typeof WorkspaceResponse>;
 export const Workspace = WorkspaceResponse;
 export type Workspace = WorkspaceResponse;
 
-const WorkspaceName = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
+export const WorkspaceName = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
 const RunLimit = Type.Union([Type.Integer({ minimum: 1, maximum: 10_000 }), Type.Null()]);
 
 export const WorkspaceCreateRequest = Closed({ name: WorkspaceName, organizationId: Uuid, regionId: Uuid });
 export type WorkspaceCreateRequest = Static<typeof WorkspaceCreateRequest>;
+
+/**
+ * A move to another region: the new workspace is made in it (same organization, jobs
+ * paused), and the old one frozen. Started again for the same region, the same move
+ * answers: that is how an interrupted move is resumed.
+ */
+export const WorkspaceMoveRequest = Closed({
+  regionId: Uuid,
+  name: Type.Optional(WorkspaceName),
+});
+export type WorkspaceMoveRequest = Static<typeof WorkspaceMoveRequest>;
 
 export const WorkspaceListQuery = Closed({
   organizationId: Type.Optional(Uuid),

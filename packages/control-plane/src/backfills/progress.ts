@@ -22,8 +22,8 @@ export async function advanceBackfill(tx: Queryable, backfillId: string, wakes: 
   const next = active < backfill.max_running ? await nextIntervals(tx, backfillId, backfill.max_running - active) : [];
   if (next.length > 0) {
     const [job] = await findJobsToRun(tx, [backfill.job_id]);
-    if (job === undefined || job.archived_at !== null) {
-      // Its job left the deployment: nothing more can run.
+    if (job === undefined || job.archived_at !== null || job.workspace_moved) {
+      // Its job left the deployment, or its workspace moved to another region: nothing more can run.
       await finishBackfill(tx, backfillId, 'cancelled', now);
       return;
     }

@@ -17,6 +17,7 @@ import { requireRole } from '../auth/access.ts';
 import { type Principal, principalOf } from '../auth/principal.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
 import { jobFor } from '../jobs/access.ts';
+import { assertNotMoved } from '../moves/guard.ts';
 import { endRun, type Wakes } from '../runs/lifecycle.ts';
 import { intervalsWithin } from '../scheduler/due-times.ts';
 import { advanceBackfill } from './progress.ts';
@@ -98,6 +99,7 @@ export async function backfillRoutes(app: App, deps: Deps) {
       if (job.archived_at !== null) {
         throw new ConflictProblem(ErrorCode.jobArchived, 'The job is archived: it is no longer in the deployment.');
       }
+      await assertNotMoved(db, job.workspace_id, 'It starts no new backfill');
       const from = new Date(request.body.from);
       const to = new Date(request.body.to);
       if (!(from.getTime() < to.getTime())) {

@@ -7,6 +7,7 @@ import {
 } from '@sovereign/contract';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { archiveJob, insertJob, type JobDefinition, listWorkspaceJobs, updateJobDefinition } from '../jobs/store.ts';
+import { findMoveFrom, findMoveTo } from '../moves/store.ts';
 import type { JobsTable } from '../tables.ts';
 import { lockWorkspace } from '../workspaces/store.ts';
 import { findDeploymentChanges, hasNewerDeployment, insertDeployment, setDeploymentChanges } from './store.ts';
@@ -64,13 +65,20 @@ export async function applyDeploymentReport(
   await insertDeployment(tx, dataplaneId, report, changes);
   // A late report of an older deployment is kept as history; the jobs follow the newest.
   if (newer) return changes;
+  // A workspace moved to another region keeps the jobs it had when the move started: a
+  // deployment made there since (with a token issued before the move, before its
+  // revocation reached the data plane) is history, and runs nothing.
+  if ((await findMoveFrom(tx, report.workspaceId)) !== undefined) return changes;
+  // A workspace being moved in gets its jobs paused: the move resumes them at its end, as
+  // they were in the workspace it came from.
+  const movingIn = (await findMoveTo(tx, report.workspaceId))?.status === 'in_progress';
 
   const rows = await listWorkspaceJobs(tx, report.workspaceId);
   const byName = new Map(rows.map((r) => [r.name, r]));
   for (const job of report.jobs) {
     const row = byName.get(job.name);
     if (row === undefined) {
-      await insertJob(tx, report.workspaceId, job.name, definitionOf(job, report.deploymentId));
+      await insertJob(tx, report.workspaceId, job.name, definitionOf(job, report.deploymentId), movingIn);
       changes.added.push(job.name);
       continue;
     }

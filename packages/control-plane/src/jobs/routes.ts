@@ -28,7 +28,10 @@ function toJob(row: JobRow, now: Date) {
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
     archivedAt: isoOrNull(row.archived_at),
-    nextRunAt: isoOrNull(nextRunAt({ ...row, archived }, now, row.schedule_anchor)),
+    // A moved workspace's schedules stopped: nothing will fire, whatever its paused flag says.
+    nextRunAt: isoOrNull(
+      nextRunAt({ ...row, archived, paused: row.paused || row.workspace_moved }, now, row.schedule_anchor),
+    ),
     lastRun:
       row.last_run_id === null || row.last_run_status === null || row.last_run_queued_at === null
         ? null

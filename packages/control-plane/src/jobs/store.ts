@@ -3,6 +3,12 @@ import type { Queryable } from '@sovereign/server-kit/sql';
 import type { JobSchedulesTable, JobsTable, RunsTable, WorkspacesTable } from '../tables.ts';
 
 /**
+ * Whether the workspace of job `j` was moved (or is being moved) to another region
+ * (issue 22): its schedules, `after` triggers and backfills stop.
+ */
+export const workspaceMoved = 'EXISTS (SELECT 1 FROM workspace_moves m WHERE m.from_workspace_id = j.workspace_id)';
+
+/**
  * A job with its workspace's organization and data plane (what access checks and
  * queueing a run need), and its newest run's columns, all null when it never ran.
  */
@@ -15,12 +21,14 @@ export type JobRow = JobsTable &
     last_run_finished_at: RunsTable['finished_at'];
     /** When the scheduler first saw the job's current trigger: where an `every` schedule counts from. */
     schedule_anchor: JobSchedulesTable['updated_at'] | null;
+    /** Its workspace was moved to another region: its schedule no longer fires. */
+    workspace_moved: boolean;
   };
 
 /** A job with its newest run, so a list of jobs shows how each last went without a call per job. */
 const selectJob = `SELECT j.*, w.organization_id, w.dataplane_id, lr.run_id AS last_run_id,
     lr.status AS last_run_status, lr.trigger AS last_run_trigger, lr.queued_at AS last_run_queued_at,
-    lr.finished_at AS last_run_finished_at, s.updated_at AS schedule_anchor
+    lr.finished_at AS last_run_finished_at, s.updated_at AS schedule_anchor, ${workspaceMoved} AS workspace_moved
   FROM jobs j JOIN workspaces w USING (workspace_id)
   LEFT JOIN job_schedules s ON s.job_id = j.job_id AND s.trigger = j.trigger AND s.timezone = j.timezone
   LEFT JOIN LATERAL (SELECT r.run_id, r.status, r.trigger, r.queued_at, r.finished_at FROM runs r
@@ -62,11 +70,14 @@ export type JobToRun = Pick<
   | 'deployment_id'
   | 'archived_at'
 > &
-  Pick<WorkspacesTable, 'dataplane_id'>;
+  Pick<WorkspacesTable, 'dataplane_id'> & {
+    /** Its workspace was moved to another region (issue 22): nothing new runs there. */
+    workspace_moved: boolean;
+  };
 
 const selectJobToRun = `SELECT j.job_id, j.workspace_id, j.name, j.kind, j.trigger, j.timeout_seconds, j.retries,
     j.retry_delay_seconds, j.retry_backoff,
-    j.max_running, j.paused, j.deployment_id, j.archived_at, w.dataplane_id
+    j.max_running, j.paused, j.deployment_id, j.archived_at, w.dataplane_id, ${workspaceMoved} AS workspace_moved
   FROM jobs j JOIN workspaces w USING (workspace_id)`;
 
 /** The jobs with these ids, as queueing their runs needs them (archived and paused ones too). */
@@ -76,7 +87,8 @@ export async function findJobsToRun(db: Queryable, jobIds: string[]): Promise<Jo
 
 /**
  * The live, unpaused jobs of a workspace that run after `jobName` ends with `outcome`
- * (`success`, `failure`, or `none` for a cancel, which only `completion` follows).
+ * (`success`, `failure`, or `none` for a cancel, which only `completion` follows). None
+ * in a moved workspace: a run that ends there after the move started starts nothing.
  */
 export async function findDependentJobs(
   db: Queryable,
@@ -86,7 +98,7 @@ export async function findDependentJobs(
 ): Promise<JobToRun[]> {
   return db.query<JobToRun>(
     `${selectJobToRun}
-      WHERE j.workspace_id = $1 AND j.archived_at IS NULL AND NOT j.paused
+      WHERE j.workspace_id = $1 AND j.archived_at IS NULL AND NOT j.paused AND NOT ${workspaceMoved}
         AND j.trigger->>'type' = 'after' AND j.trigger->>'job' = $2
         AND (j.trigger->>'on' = 'completion' OR j.trigger->>'on' = $3)`,
     [workspaceId, jobName, outcome],
@@ -111,11 +123,18 @@ export interface JobDefinition {
   deploymentId: string;
 }
 
-export async function insertJob(tx: Queryable, workspaceId: string, name: string, job: JobDefinition): Promise<void> {
+/** A new job of a workspace; `paused` for a workspace being moved in, whose jobs wait for the move's end. */
+export async function insertJob(
+  tx: Queryable,
+  workspaceId: string,
+  name: string,
+  job: JobDefinition,
+  paused = false,
+): Promise<void> {
   await tx.query(
     `INSERT INTO jobs (job_id, workspace_id, name, kind, trigger, timezone, timeout_seconds, retries, deployment_id,
-                       max_running, retry_delay_seconds, retry_backoff)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+                       max_running, retry_delay_seconds, retry_backoff, paused)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
     [
       randomUUID(),
       workspaceId,
@@ -129,8 +148,26 @@ export async function insertJob(tx: Queryable, workspaceId: string, name: string
       job.maxRunning,
       job.retryDelaySeconds,
       job.retryBackoff,
+      paused,
     ],
   );
+}
+
+/**
+ * At the end of a move, the new workspace's jobs take the paused flags of the old one's
+ * of the same name: what ran on its schedule there does here, what was paused stays so.
+ * A job the old workspace did not have stays paused. Answers the jobs it resumed.
+ */
+export async function takePausesFrom(tx: Queryable, toWorkspaceId: string, fromWorkspaceId: string): Promise<string[]> {
+  const rows = await tx.query<Pick<JobsTable, 'name'>>(
+    `UPDATE jobs t SET paused = o.paused, updated_at = now()
+       FROM jobs o
+      WHERE t.workspace_id = $1 AND o.workspace_id = $2 AND o.name = t.name AND o.archived_at IS NULL
+        AND t.paused AND NOT o.paused
+      RETURNING t.name`,
+    [toWorkspaceId, fromWorkspaceId],
+  );
+  return rows.map((r) => r.name).sort();
 }
 
 /** Gives a job the definition of a newer deployment, and brings it back if it was archived. */

@@ -18,6 +18,7 @@ import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
 import { jobFor } from '../jobs/access.ts';
 import type { JobToRun } from '../jobs/store.ts';
+import { assertNotMoved } from '../moves/guard.ts';
 import { decodeCursor, isMicros, isUuid, page } from '../paging.ts';
 import { runFor, runNotFound } from './access.ts';
 import { endRun, type Wakes } from './lifecycle.ts';
@@ -110,6 +111,7 @@ export async function runRoutes(app: App, deps: Deps) {
       if (job.archived_at !== null) {
         throw new ConflictProblem(ErrorCode.jobArchived, 'The job is archived: it is no longer in the deployment.');
       }
+      await assertNotMoved(db, job.workspace_id, 'It starts no new run');
       // Per workspace, whoever triggers: a script looping on this route cannot fill the
       // queue its data plane's other tenants share.
       deps.limiter.take([

@@ -210,6 +210,16 @@ export async function runsAtLimit(tx: Queryable, job: JobToRun): Promise<string[
   return active.length >= job.max_running ? active.map((r) => r.run_id) : undefined;
 }
 
+/** A workspace's active runs (queued, claimed or running), oldest first, `limit` at most. */
+export async function listActiveRunIds(db: Queryable, workspaceId: string, limit: number): Promise<string[]> {
+  const rows = await db.query<Pick<RunsTable, 'run_id'>>(
+    `SELECT run_id FROM runs WHERE workspace_id = $1 AND status IN ('queued', 'claimed', 'running')
+      ORDER BY queued_at, run_id LIMIT $2`,
+    [workspaceId, limit],
+  );
+  return rows.map((r) => r.run_id);
+}
+
 /**
  * Queues a run of a job on its workspace's data plane. A scheduled run names its due
  * time, and a second insert for the same due time does nothing: each fires once.

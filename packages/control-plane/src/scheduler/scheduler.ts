@@ -132,7 +132,7 @@ export class Scheduler {
       // The run covers its schedule's interval ending at its due time (skipped ones too:
       // catch-up does not widen it).
       const interval = intervalEndingAt(schedule.trigger, schedule.timezone, fireAt);
-      if (!job.paused) fires.push({ job, scheduledFor: fireAt, interval });
+      if (!job.paused && !job.workspace_moved) fires.push({ job, scheduledFor: fireAt, interval });
       nextDues.push({ jobId: schedule.job_id, next });
     }
     // One statement for the runs and one for the next due times, however many are due.

@@ -1,9 +1,14 @@
 import type { Queryable } from '@sovereign/server-kit/sql';
+import { workspaceMoved } from '../jobs/store.ts';
 import type { JobSchedulesTable, JobsTable } from '../tables.ts';
+
+/** A workspace moved to another region: its schedules stopped when the move started (issue 22). */
+const notMoved = `NOT ${workspaceMoved}`;
 
 /**
  * Live scheduled jobs whose schedule is missing or was computed for another trigger or
- * time zone: the scheduler gives them a next due time, afresh.
+ * time zone: the scheduler gives them a next due time, afresh. A moved workspace's jobs
+ * get none.
  */
 export async function listSchedulesToSync(
   db: Queryable,
@@ -12,7 +17,7 @@ export async function listSchedulesToSync(
     `SELECT j.job_id, j.trigger, j.timezone
        FROM jobs j JOIN workspaces w USING (workspace_id)
        LEFT JOIN job_schedules s USING (job_id)
-      WHERE j.archived_at IS NULL AND w.deleted_at IS NULL
+      WHERE j.archived_at IS NULL AND w.deleted_at IS NULL AND ${notMoved}
         AND j.trigger->>'type' IN ('cron', 'every', 'once')
         AND (s.job_id IS NULL OR NOT (s.trigger = j.trigger AND s.timezone = j.timezone))`,
   );
@@ -31,14 +36,24 @@ export async function upsertSchedule(
   );
 }
 
-/** The schedules of live jobs due at `now`, the earliest first (10,000 at most a tick). */
+/**
+ * The schedules of live jobs due at `now`, the earliest first (10,000 at most a tick).
+ * A moved workspace's are dropped when its move starts; the check here holds anyway.
+ */
 export async function listDueSchedules(db: Queryable, now: Date): Promise<JobSchedulesTable[]> {
   return db.query<JobSchedulesTable>(
     `SELECT s.* FROM job_schedules s JOIN jobs j USING (job_id)
-      WHERE s.next_due_at <= $1 AND j.archived_at IS NULL
+      WHERE s.next_due_at <= $1 AND j.archived_at IS NULL AND ${notMoved}
       ORDER BY s.next_due_at LIMIT 10000`,
     [now],
   );
+}
+
+/** Stops a workspace's schedules: its jobs' due times are forgotten (a moved workspace's, for good). */
+export async function deleteWorkspaceSchedules(tx: Queryable, workspaceId: string): Promise<void> {
+  await tx.query('DELETE FROM job_schedules WHERE job_id IN (SELECT job_id FROM jobs WHERE workspace_id = $1)', [
+    workspaceId,
+  ]);
 }
 
 /** Moves schedules to their next due times (null: none left), in one statement however many. */

@@ -8,6 +8,7 @@ import {
   ScopedTokenResponse,
   scopedTokenMaxTtlSeconds,
   Uuid,
+  writeScopes,
 } from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem, ForbiddenProblem } from '@sovereign/server-kit/http';
@@ -16,6 +17,7 @@ import { audited, userAuthor } from '../audit/record.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
 import { findDataplane } from '../dataplanes/store.ts';
+import { assertNotMoved } from '../moves/guard.ts';
 import { workspaceFor } from '../workspaces/access.ts';
 import { scopedTokenToRevoke } from './access.ts';
 import { announceRevocations } from './revocations.ts';
@@ -57,6 +59,14 @@ export async function scopedTokenRoutes(app: App, deps: Deps) {
           ErrorCode.scopeNotAllowed,
           `Your role (${workspace.role}) does not allow: ${refused.join(', ')}.`,
           { refusedScopes: refused, role: workspace.role },
+        );
+      }
+      // A moved workspace is read, never written: what was copied is what stays.
+      if (request.body.scopes.some((scope) => writeScopes.includes(scope))) {
+        await assertNotMoved(
+          db,
+          workspace.workspace_id,
+          'Its data plane takes no new deployment, variable, state or run',
         );
       }
       const plane = await findDataplane(db, workspace.dataplane_id);

@@ -47,7 +47,9 @@ export type RevocationTarget =
   /** Every token of a user; in one organization's workspaces only, when it is given. */
   | { userId: string; organizationId?: string }
   | { sessionIds: string[] }
-  | { apiKeyId: string };
+  | { apiKeyId: string }
+  /** A workspace's tokens that carry any of these scopes (a moved workspace's that can write). */
+  | { workspaceId: string; anyScope: readonly string[] };
 
 /**
  * Revokes the tokens a target names that could still be used: those not expired, and
@@ -63,6 +65,7 @@ export async function revokeScopedTokens(tx: Queryable, target: RevocationTarget
         AND ($5::uuid IS NULL OR t.workspace_id IN (SELECT workspace_id FROM workspaces WHERE organization_id = $5))
         AND ($6::uuid[] IS NULL OR t.session_id = ANY($6::uuid[]))
         AND ($7::uuid IS NULL OR t.api_key_id = $7)
+        AND ($8::uuid IS NULL OR (t.workspace_id = $8 AND string_to_array(t.scopes, ' ') && $9::text[]))
       RETURNING t.dataplane_id`,
     [
       now,
@@ -72,6 +75,8 @@ export async function revokeScopedTokens(tx: Queryable, target: RevocationTarget
       'userId' in target ? (target.organizationId ?? null) : null,
       'sessionIds' in target ? target.sessionIds : null,
       'apiKeyId' in target ? target.apiKeyId : null,
+      'workspaceId' in target ? target.workspaceId : null,
+      'workspaceId' in target ? [...target.anyScope] : null,
     ],
   );
   return [...new Set(rows.map((r) => r.dataplane_id))];

@@ -17,60 +17,24 @@ import { type AuditEntry, audited, userAuthor } from '../audit/record.ts';
 import { boundWorkspace, requireRole, roleIn } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
-import { findDataplaneOrganization, findDataplaneToHost } from '../dataplanes/store.ts';
-import { findOrganization } from '../organizations/store.ts';
+import { findDataplaneOrganization } from '../dataplanes/store.ts';
+import { listMovesTouching, type MoveRow } from '../moves/store.ts';
+import { toMove } from '../moves/view.ts';
 import { decodeCursor, isText, isUuid, page } from '../paging.ts';
-import { regionFor } from '../regions/access.ts';
-import type { RegionRow } from '../regions/store.ts';
 import { workspaceFor, workspaceNotFound } from './access.ts';
-import {
-  deleteWorkspace,
-  insertWorkspace,
-  isWorkspaceNameTaken,
-  listWorkspaces,
-  renameWorkspace,
-  setRunLimit,
-  type WorkspaceRow,
-} from './store.ts';
+import { assertNameFree, createWorkspace, usableRegion } from './create.ts';
+import { deleteWorkspace, listWorkspaces, renameWorkspace, setRunLimit, type WorkspaceRow } from './store.ts';
 
 const WorkspaceParams = Closed({ workspaceId: Uuid });
 const tags = ['Workspaces'];
 
-async function assertNameFree(tx: Queryable, organizationId: string, name: string, except?: string) {
-  if (await isWorkspaceNameTaken(tx, organizationId, name, except ?? null)) {
-    throw new ConflictProblem(ErrorCode.workspaceNameTaken, 'The organization already has a workspace with that name.');
-  }
-}
-
 /**
- * An organization created with a data region keeps every workspace there, for good: a
- * workspace elsewhere takes another organization (as in dltHub).
+ * Airbyte's WorkspaceResponse (`dataResidency` = the region's name, lower case) plus our
+ * ids, and the moves the workspace went out by or came in by.
  */
-async function assertOrganizationRegion(tx: Queryable, organizationId: string, region: RegionRow): Promise<void> {
-  const organization = await findOrganization(tx, organizationId);
-  if (organization?.region_id == null || organization.region_id === region.region_id) return;
-  throw new ConflictProblem(
-    ErrorCode.organizationRegionMismatch,
-    `The organization keeps its data in region ${organization.region_name ?? organization.region_id}, for good; ` +
-      'a workspace in another region needs an organization of that region.',
-    { organizationRegionId: organization.region_id },
-  );
-}
-
-/** The data plane of the region a new workspace is bound to for good (see findDataplaneToHost). */
-async function pickDataplane(tx: Queryable, regionId: string): Promise<string> {
-  const dataplaneId = await findDataplaneToHost(tx, regionId);
-  if (dataplaneId === undefined) {
-    throw new ConflictProblem(
-      ErrorCode.noDataplaneAvailable,
-      'The region has no enabled data plane to host the workspace; create or enable one first.',
-    );
-  }
-  return dataplaneId;
-}
-
-/** Airbyte's WorkspaceResponse (`dataResidency` = the region's name, lower case) plus our ids. */
-function toWorkspace(row: WorkspaceRow) {
+function toWorkspace(row: WorkspaceRow, moves: readonly MoveRow[]): WorkspaceResponse {
+  const out = moves.find((m) => m.from_workspace_id === row.workspace_id);
+  const into = moves.find((m) => m.to_workspace_id === row.workspace_id);
   return {
     workspaceId: row.workspace_id,
     name: row.name,
@@ -81,7 +45,24 @@ function toWorkspace(row: WorkspaceRow) {
     maxConcurrentRuns: row.max_concurrent_runs,
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
+    movedTo: out === undefined ? null : toMove(out),
+    movedFrom: into === undefined ? null : toMove(into),
   };
+}
+
+/** Workspaces as the API shows them, their moves read in one statement. */
+async function shown(db: Queryable, rows: WorkspaceRow[]): Promise<WorkspaceResponse[]> {
+  const moves = await listMovesTouching(
+    db,
+    rows.map((r) => r.workspace_id),
+  );
+  return rows.map((row) => toWorkspace(row, moves));
+}
+
+async function shownOne(db: Queryable, row: WorkspaceRow): Promise<WorkspaceResponse> {
+  const [one] = await shown(db, [row]);
+  if (one === undefined) throw new Error('a workspace shown as none');
+  return one;
 }
 
 function workspaceEvent(organizationId: string, action: string, workspaceId: string): AuditEntry {
@@ -107,26 +88,14 @@ export async function workspaceRoutes(app: App, deps: Deps) {
       const { name, organizationId, regionId } = request.body;
       const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         await requireRole(tx, principal, organizationId, 'admin');
-        const region = await regionFor(tx, principal, regionId, 'viewer');
-        if (region.organization_id !== organizationId && !region.is_default_org) {
-          throw new ConflictProblem(
-            ErrorCode.regionNotUsable,
-            "The region belongs to another organization; use one of this organization's regions or a shared one.",
-          );
-        }
-        if (!region.enabled) {
-          throw new ConflictProblem(ErrorCode.regionDisabled, 'The region is disabled; enable it or choose another.');
-        }
-        await assertOrganizationRegion(tx, organizationId, region);
-        await assertNameFree(tx, organizationId, name);
-        const dataplaneId = await pickDataplane(tx, regionId);
-        const workspaceId = await insertWorkspace(tx, { organizationId, name, regionId, dataplaneId });
+        const region = await usableRegion(tx, principal, organizationId, regionId);
+        const workspaceId = await createWorkspace(tx, { organizationId, name, region });
         return {
           result: await workspaceFor(tx, principal, workspaceId, 'viewer'),
           audit: workspaceEvent(organizationId, 'workspace.create', workspaceId),
         };
       });
-      return toWorkspace(row);
+      return shownOne(db, row);
     },
   );
 
@@ -159,14 +128,14 @@ export async function workspaceRoutes(app: App, deps: Deps) {
         limit: limit + 1,
       });
       const listed = page(rows, limit, (w) => [w.name, w.workspace_id]);
-      return { data: listed.rows.map(toWorkspace), nextCursor: listed.nextCursor };
+      return { data: await shown(db, listed.rows), nextCursor: listed.nextCursor };
     },
   );
 
   app.get(
     '/workspaces/:workspaceId',
     { schema: { tags, summary: 'Get a workspace', params: WorkspaceParams, response: { 200: WorkspaceResponse } } },
-    async (request) => toWorkspace(await workspaceFor(db, principalOf(request), request.params.workspaceId, 'viewer')),
+    async (request) => shownOne(db, await workspaceFor(db, principalOf(request), request.params.workspaceId, 'viewer')),
   );
 
   app.patch(
@@ -176,7 +145,7 @@ export async function workspaceRoutes(app: App, deps: Deps) {
         tags,
         summary: 'Rename a workspace, or set its run limit; its region can never change',
         description:
-          "A regionId other than the current one is refused with 409 workspace_region_immutable: to move, create a workspace in the target region and deploy there. maxConcurrentRuns protects the other tenants of the workspace's data plane, so only an admin of the organization that data plane belongs to may set it (null: back to the default).",
+          "A regionId other than the current one is refused with 409 workspace_region_immutable: to move, POST /workspaces/{workspaceId}/move (a new workspace in the target region, filled by the client). maxConcurrentRuns protects the other tenants of the workspace's data plane, so only an admin of the organization that data plane belongs to may set it (null: back to the default).",
         params: WorkspaceParams,
         body: WorkspacePatchRequest,
         response: { 200: WorkspaceResponse },
@@ -190,7 +159,7 @@ export async function workspaceRoutes(app: App, deps: Deps) {
         if (request.body.regionId !== undefined && request.body.regionId !== workspace.region_id) {
           throw new ConflictProblem(
             ErrorCode.workspaceRegionImmutable,
-            "A workspace's region never changes. To move, create a workspace in the target region and deploy to it.",
+            "A workspace's region never changes. To move, POST /workspaces/{workspaceId}/move (sov workspace move): a new workspace in the target region gets a copy of this one.",
             { regionId: workspace.region_id },
           );
         }
@@ -216,7 +185,7 @@ export async function workspaceRoutes(app: App, deps: Deps) {
           audit: workspaceEvent(workspace.organization_id, 'workspace.update', workspaceId),
         };
       });
-      return toWorkspace(row);
+      return shownOne(db, row);
     },
   );
 

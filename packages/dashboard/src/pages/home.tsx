@@ -129,7 +129,11 @@ function OrganizationCard({
           {workspaces.map((w) => (
             <li key={w.workspaceId}>
               <Link to={`/workspaces/${w.workspaceId}`}>{w.name}</Link>
-              <span className="muted"> · region {w.dataResidency}</span>
+              <span className="muted">
+                {' '}
+                · region {w.dataResidency}
+                {w.movedTo !== null && ` · moved to ${w.movedTo.toWorkspaceName} in ${w.movedTo.toDataResidency}`}
+              </span>
             </li>
           ))}
         </ul>

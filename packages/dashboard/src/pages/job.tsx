@@ -71,7 +71,8 @@ export function JobPage({ workspaceId, jobId }: { workspaceId: string; jobId: st
   const { job, runs, backfills } = history.data;
   const ws = workspace.data;
   const role = ws === undefined ? null : roleIn(me, ws.organizationId);
-  const operate = may.operateRuns(role) && !job.archived;
+  // A moved workspace runs nothing: no trigger, pause or backfill (its history stays readable).
+  const operate = may.operateRuns(role) && !job.archived && ws?.movedTo == null;
   const scheduled = job.trigger.type !== 'manual';
 
   return (

@@ -1,4 +1,5 @@
 import { controlPlane } from '../api/control-plane.ts';
+import { MovedNote } from '../components/moved.tsx';
 import { ErrorNote, Loading } from '../components/ui.tsx';
 import { useLoad } from '../hooks.ts';
 import { roleIn } from '../permissions.ts';
@@ -25,7 +26,8 @@ export function WorkspacePage({ workspaceId, tab }: { workspaceId: string; tab: 
   }
   const ws = workspace.data;
   const organization = me.organizations.find((o) => o.organizationId === ws.organizationId);
-  const role = roleIn(me, ws.organizationId);
+  // A moved workspace is read only: what its role may do there, the APIs refuse anyway.
+  const role = ws.movedTo === null ? roleIn(me, ws.organizationId) : 'viewer';
   return (
     <>
       <p className="crumbs">
@@ -33,7 +35,9 @@ export function WorkspacePage({ workspaceId, tab }: { workspaceId: string; tab: 
       </p>
       <h1>
         {ws.name} <span className="pill">region {ws.dataResidency}</span>
+        {ws.movedTo !== null && <span className="pill warn">moved</span>}
       </h1>
+      <MovedNote workspace={ws} />
       <nav className="tabs" aria-label="Workspace">
         {tabs.map((t) => (
           <Link

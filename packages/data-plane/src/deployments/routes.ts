@@ -5,6 +5,7 @@ import {
   DeploymentManifest,
   DeployQuery,
   DeployResult,
+  digestHeaderValue,
   ErrorCode,
   Uuid,
 } from '@sovereign/contract';
@@ -12,6 +13,7 @@ import { type App, HttpProblem } from '@sovereign/server-kit/http';
 import type { FastifyReply } from 'fastify';
 import { scopedOf } from '../auth/scoped.ts';
 import { corsHeaders } from '../http/cors.ts';
+import { announcedDigest } from '../http/digest.ts';
 import { enqueue, type OutboxDeliverer } from '../outbox/outbox.ts';
 import { BundleInvalidProblem, BundleMediaTypeProblem, BundleTooLargeProblem } from './errors.ts';
 import { deploymentReportKind } from './report.ts';
@@ -86,7 +88,7 @@ export async function deploymentRoutes(app: App, options: DeploymentRoutesOption
         tags,
         summary: 'Upload a project (a gzipped tar with sovereign.yaml at its root) as a new deployment',
         description:
-          "With dryRun=true the bundle is validated and the job changes reported; nothing is stored. With `Accept: text/event-stream`, an environment the bundle declares is built with its output streamed as `build` events ({line}), and the answer is the last event: `result` (this route's 200 body) or `problem` (a problem document; the deployment was refused). Without a build the answer is plain JSON.",
+          "A `Digest: sha-256=<base64>` header (as the bundle download sends it) is checked against the bytes received: others are refused with 400 digest_mismatch and nothing is stored. With dryRun=true the bundle is validated and the job changes reported; nothing is stored. With `Accept: text/event-stream`, an environment the bundle declares is built with its output streamed as `build` events ({line}), and the answer is the last event: `result` (this route's 200 body) or `problem` (a problem document; the deployment was refused). Without a build the answer is plain JSON.",
         params: WorkspaceParams,
         querystring: DeployQuery,
         response: { 200: DeployResult },
@@ -95,6 +97,8 @@ export async function deploymentRoutes(app: App, options: DeploymentRoutesOption
     async (request, reply) => {
       const declared = Number(request.headers['content-length'] ?? 0);
       if (declared > maxBundleBytes) throw new BundleTooLargeProblem(maxBundleBytes);
+      // A client that sends the digest (a copy of another data plane's bundle) has it checked.
+      const expectedDigest = announcedDigest(request);
       const scoped = scopedOf(request);
       if (!(request.body instanceof Readable)) {
         throw new BundleInvalidProblem('The request carries no bundle.', [{ path: '.', message: 'is empty' }]);
@@ -107,6 +111,7 @@ export async function deploymentRoutes(app: App, options: DeploymentRoutesOption
         result = await deployments.upload(scoped.workspaceId, request.body, {
           dryRun: request.query.dryRun === true,
           createdBy: scoped.userId,
+          ...(expectedDigest === undefined ? {} : { expectedDigest }),
           onStored: (tx, report) => enqueue(tx, deploymentReportKind, `deployment:${report.deploymentId}`, report),
           ...(events === undefined ? {} : { onBuildLine: (line: string) => events.line(line) }),
         });
@@ -150,6 +155,34 @@ export async function deploymentRoutes(app: App, options: DeploymentRoutesOption
       },
     },
     async (request) => ({ data: await deployments.list(scopedOf(request).workspaceId) }),
+  );
+
+  app.get(
+    '/workspaces/:workspaceId/deployments/:deploymentId/bundle',
+    {
+      config: { scope: 'deployments:read' },
+      schema: {
+        tags,
+        summary: 'Download a deployment’s bundle, as uploaded (a gzipped tar)',
+        description:
+          'With its Content-Length and a `Digest: sha-256=<base64>` header, which an upload may send back so that the receiving data plane checks the bytes: how a workspace moved to another region gets its bundle, through the client (never from one data plane to the other).',
+        params: Closed({ workspaceId: Uuid, deploymentId: Uuid }),
+      },
+    },
+    async (request, reply) => {
+      const workspaceId = scopedOf(request).workspaceId;
+      const bundle = await deployments.download(workspaceId, request.params.deploymentId);
+      request.log.info(
+        { workspaceId, deploymentId: request.params.deploymentId, sizeBytes: bundle.sizeBytes },
+        'bundle downloaded',
+      );
+      reply
+        .type('application/gzip')
+        .header('content-length', String(bundle.sizeBytes))
+        .header('digest', digestHeaderValue(bundle.digest))
+        .header('content-disposition', `attachment; filename="${request.params.deploymentId}.tar.gz"`);
+      return reply.send(bundle.body);
+    },
   );
 
   app.get(

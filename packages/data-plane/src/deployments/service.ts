@@ -5,6 +5,7 @@ import { type DeploymentReport, type JobMetadata, protocolVersion } from '@sover
 import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import type { Environments } from '../environments/builder.ts';
 import { type EnvironmentSpec, environmentsOf, type PackageSources } from '../environments/definition.ts';
+import { DigestMismatchProblem } from '../http/digest.ts';
 import type { RunLimits } from '../launch/limits.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 import type { Row, With } from '../storage/tables.ts';
@@ -43,6 +44,8 @@ export interface UploadOptions {
   onStored?: (tx: Queryable, report: DeploymentReport) => Promise<void>;
   /** Hears an environment's build output, line by line, while it is built. */
   onBuildLine?: (line: string) => void;
+  /** `sha256:<hex>` the client announced (its Digest header): other bytes are refused, nothing stored. */
+  expectedDigest?: string;
 }
 
 export interface DeploymentInfo {
@@ -157,6 +160,9 @@ export class Deployments {
     const bundle = await receiveBundle(body, this.#tmpDir, this.#limits);
     let stored: string | undefined;
     try {
+      if (options.expectedDigest !== undefined && options.expectedDigest !== bundle.digest) {
+        throw new DigestMismatchProblem('bundle', options.expectedDigest, bundle.digest);
+      }
       const manifest = parseManifest(bundle.manifestText, { maxLimits: this.#maxRunLimits });
       if (!manifest.ok) throw new ManifestInvalidProblem(manifest.errors);
       const result = { dryRun: options.dryRun, digest: bundle.digest, sizeBytes: bundle.sizeBytes };
@@ -306,6 +312,22 @@ export class Deployments {
   async manifest(workspaceId: string, deploymentId: string): Promise<{ text: string; jobs: ManifestJob[] }> {
     const row = await this.#row<Row<'deployments', 'manifest'>>(workspaceId, deploymentId, ', manifest');
     return { text: row.manifest, jobs: row.jobs };
+  }
+
+  /**
+   * The bundle as uploaded, with its digest and size, for a client to download: a move to
+   * another region copies it so, from this data plane to the other through the client.
+   */
+  async download(
+    workspaceId: string,
+    deploymentId: string,
+  ): Promise<{ digest: string; sizeBytes: number; body: Readable }> {
+    const row = await this.#row<Row<'deployments', 'artifact_key'>>(workspaceId, deploymentId, ', artifact_key');
+    return {
+      digest: row.digest,
+      sizeBytes: Number(row.size_bytes),
+      body: await this.#store.openRead(row.artifact_key),
+    };
   }
 
   /** The bundle as uploaded (a gzipped tar), to make a working copy of. */

@@ -126,6 +126,15 @@ export const tables = {
     created_by: 'text',
     created_at: 'timestamptz',
   },
+  moved_outputs: {
+    workspace_id: 'uuid',
+    run_id: 'uuid',
+    path: 'text',
+    size_bytes: 'bigint',
+    digest: 'text',
+    artifact_key: 'text',
+    moved_at: 'timestamptz',
+  },
 } as const satisfies Record<string, Record<string, ColumnType>>;
 
 /** What each SQL type comes back as from both drivers (server-kit/sql reads int8 as a number). */
