@@ -13,8 +13,9 @@ import { databaseTargets, type TestDatabase } from '@sovereign/server-kit/testin
 import { Ajv } from 'ajv';
 import formatsPlugin from 'ajv-formats';
 import { type BundleLimits, compareJobs, Deployments, type ManifestJob } from '../src/deployments/index.ts';
-import { InvalidArtifactKeyError, LocalArtifactStore } from '../src/storage/artifacts.ts';
+import { type ArtifactStore, InvalidArtifactKeyError, LocalArtifactStore } from '../src/storage/artifacts.ts';
 import { migrateDataPlane } from '../src/storage/migrations.ts';
+import { closeStoreBackends, storeBackends } from './support/artifact-stores.ts';
 import { packProject, type RawEntry, rawTarGz } from './support/tar-writer.ts';
 
 const limits: BundleLimits = { maxBundleBytes: 512 * 1024, maxEntries: 1000, maxUnpackedBytes: 8 * 1024 * 1024 };
@@ -132,12 +133,16 @@ describe('comparing deployments', () => {
   });
 });
 
-for (const target of databaseTargets()) {
-  describe(`deployments [${target.name}]`, () => {
+after(closeStoreBackends);
+
+// The bundles' store is part of what is tested: the same assertions on the filesystem and on S3.
+for (const [target, backend] of databaseTargets().flatMap((t) => storeBackends.map((b) => [t, b] as const))) {
+  describe(`deployments [${target.name}, ${backend.name}]`, () => {
     let test: TestDatabase;
     let db: Database;
     let root: string;
-    let store: LocalArtifactStore;
+    let store: ArtifactStore;
+    let closeStore: () => Promise<void>;
     let deployments: Deployments;
 
     before(async () => {
@@ -145,12 +150,13 @@ for (const target of databaseTargets()) {
       db = await openDatabase(test.options);
       await migrateDataPlane(db);
       root = await mkdtemp(join(tmpdir(), 'sov-deployments-'));
-      store = new LocalArtifactStore(join(root, 'artifacts'));
-      deployments = new Deployments({ db, store, limits, tmpDir: join(root, 'artifacts', '.incoming') });
+      ({ store, close: closeStore } = await backend.open());
+      deployments = new Deployments({ db, store, limits, tmpDir: join(root, 'incoming') });
     });
     after(async () => {
       await db?.close();
       await test?.drop();
+      await closeStore?.();
       await rm(root, { recursive: true, force: true });
     });
 
@@ -166,8 +172,13 @@ for (const target of databaseTargets()) {
         ...(options.onStored ? { onStored: options.onStored } : {}),
       });
 
-    /** Bundles, staged and incoming files of the whole artifact root. */
-    const artifactFiles = () => filesUnder(join(root, 'artifacts'));
+    /** The stored objects, and the files being received or staged on this machine: nothing else is left. */
+    const artifactFiles = async () =>
+      [
+        ...(await store.list('')),
+        ...(await filesUnder(join(root, 'incoming'))).map((f) => `.incoming/${f}`),
+        ...(await filesUnder(store.stagingDir)).map((f) => `.staging/${f}`),
+      ].sort();
 
     const v1 = `jobs:
   - name: daily_sync
