@@ -18,11 +18,12 @@ import { join } from 'node:path';
 import { buffer, text } from 'node:stream/consumers';
 import { after, before, describe, it } from 'node:test';
 import { type Database, openDatabase } from '@sovereign/server-kit/sql';
-import { databaseTargets, type TestDatabase } from '@sovereign/server-kit/testing';
+import { databaseTargets, pgliteTarget, type TestDatabase } from '@sovereign/server-kit/testing';
 import { configFromEnv, type DataPlaneConfig } from '../src/config.ts';
 import { completeMarker, EnvironmentArchive, type EnvironmentFacts } from '../src/environments/archive.ts';
 import { Environments, type EnvironmentUse } from '../src/environments/builder.ts';
 import { type EnvironmentSpec, environmentsOf } from '../src/environments/definition.ts';
+import { collectOutputs } from '../src/executor/results.ts';
 import { Janitor } from '../src/files/janitor.ts';
 import { makeLauncher } from '../src/launch/index.ts';
 import type { Launcher } from '../src/launch/launcher.ts';
@@ -359,6 +360,70 @@ async function everything(logs: LogStore, runId: string, after = 0, pageLines = 
     out.push(...page);
   }
   return out;
+}
+
+for (const backend of storeBackends) {
+  // The store is the subject here; the rows are the per-database suites' (runs.test.ts).
+  describe(`run outputs in the artifact store: ${backend.name}`, () => {
+    let test: TestDatabase;
+    let db: Database;
+    let store: ArtifactStore;
+    let close: () => Promise<void>;
+    let dir: string;
+
+    before(async () => {
+      ({ store, close } = await backend.open());
+      test = await pgliteTarget.create();
+      db = await openDatabase(test.options);
+      await migrateDataPlane(db);
+      dir = await mkdtemp(join(tmpdir(), 'sov-outputs-'));
+    });
+    after(async () => {
+      await db?.close();
+      await test?.drop();
+      await close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('keeps each file a run left, byte for byte, under a name made of its run id and a digest of its path', async () => {
+      const runId = randomUUID();
+      const outputs = join(dir, runId);
+      await mkdir(join(outputs, 'report of customer ACME'), { recursive: true });
+      const big = randomBytes(6 * 1024 * 1024 + 7);
+      await writeFile(join(outputs, 'report of customer ACME', 'totals.csv'), 'a,b\n1,2\n');
+      await writeFile(join(outputs, 'big.bin'), big);
+      await symlink('/etc/passwd', join(outputs, 'link'));
+      assert.deepEqual(await collectOutputs(db, store, runId, outputs), { complete: true });
+      const rows = await db.query<{ path: string; size_bytes: number; artifact_key: string }>(
+        'SELECT path, size_bytes, artifact_key FROM run_outputs WHERE run_id = $1 ORDER BY path',
+        [runId],
+      );
+      assert.deepEqual(
+        rows.map((r) => [r.path, Number(r.size_bytes)]),
+        [
+          ['big.bin', big.length],
+          ['report of customer ACME/totals.csv', 8],
+        ],
+        'a link is no output',
+      );
+      for (const row of rows) {
+        assert.match(row.artifact_key, new RegExp(`^outputs/${runId}/[0-9a-f]{64}$`), 'no customer text in the name');
+      }
+      assert.deepEqual(await buffer(await store.openRead((rows[0] as { artifact_key: string }).artifact_key)), big);
+      assert.equal(await text(await store.openRead((rows[1] as { artifact_key: string }).artifact_key)), 'a,b\n1,2\n');
+      assert.deepEqual((await store.list(`outputs/${runId}/`)).length, 2);
+    });
+
+    it('stops at the run’s output budget and says the outputs are not complete', async () => {
+      const runId = randomUUID();
+      const outputs = join(dir, runId);
+      await mkdir(outputs, { recursive: true });
+      await writeFile(join(outputs, 'a.txt'), 'x'.repeat(100));
+      await writeFile(join(outputs, 'b.txt'), 'y'.repeat(100));
+      assert.deepEqual(await collectOutputs(db, store, runId, outputs, 150), { complete: false });
+      assert.equal((await store.list(`outputs/${runId}/`)).length, 1, 'one fits, the other is not stored');
+    });
+  });
 }
 
 for (const backend of storeBackends) {
