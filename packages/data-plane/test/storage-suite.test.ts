@@ -363,7 +363,7 @@ async function everything(logs: LogStore, runId: string, after = 0, pageLines = 
 }
 
 for (const backend of storeBackends) {
-  // The store is the subject here; outputs' rows on both databases are the runs e2e suite's (tests/e2e/runs.test.ts).
+  // The store is the subject here; outputs' rows through a real run are the runs e2e suite's (tests/e2e/runs.test.ts).
   describe(`run outputs in the artifact store: ${backend.name}`, () => {
     let test: TestDatabase;
     let db: Database;
