@@ -26,8 +26,10 @@ export function askHidden(question: string): Promise<string> {
 async function readLine(prompt: string, echo: boolean): Promise<string> {
   const stdin = process.stdin;
   const out = process.stderr;
-  out.write(prompt);
+  // Raw mode (no echo) before the prompt shows: what is typed as soon as it shows, a
+  // paste, is never echoed by the terminal.
   stdin.setRawMode(true);
+  out.write(prompt);
   stdin.resume();
   try {
     return await new Promise<string>((resolve, reject) => {
