@@ -52,7 +52,7 @@ export async function dumpFiles(dir: string): Promise<string> {
       }
     }
     // Zstandard: archived log lines and packed environments.
-    if (bytes.readUInt32LE(0) === 0xfd2fb528) {
+    if (bytes.length >= 4 && bytes.readUInt32LE(0) === 0xfd2fb528) {
       try {
         out.push(zstdDecompressSync(bytes).toString('latin1'));
       } catch {
