@@ -232,7 +232,8 @@ for (const target of databaseTargets()) {
             return statuses.every((s) => s === 'succeeded');
           },
           'all 50 runs to be reported succeeded',
-          60_000,
+          // A safety net, not a speed: on PGlite beside other suites they take a minute.
+          180_000,
         )
         .catch(async (error: Error) => {
           const counts: Record<string, number> = {};

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { it } from 'node:test';
 import { ErrorCode, InternalPaths, protocolVersion } from '@sovereign/contract';
-import { type Answer, api, eachDatabase, type Harness, userPassword } from './support/harness.ts';
+import { type Answer, api, type Harness, onFlowDatabase, userPassword } from './support/harness.ts';
 import { assertProblem, fillPath, type Operation, servedOperations } from './support/routes.ts';
 import { jobAndRun } from './support/world.ts';
 
@@ -494,7 +494,7 @@ function check(answer: Answer, outcome: Outcome, what: string, w: World, row: Ro
   }
 }
 
-eachDatabase('access matrix: every public route, every kind of caller', (h) => {
+onFlowDatabase('access matrix: every public route, every kind of caller', (h) => {
   it('covers exactly the routes the OpenAPI document lists, and only login, signup and the JWKS are public', async () => {
     const operations = await servedOperations(h());
     const rows = table();

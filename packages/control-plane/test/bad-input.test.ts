@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { Scopes } from '@sovereign/contract';
 import { configFromEnv, defaultConfig } from '../src/config.ts';
-import { type Answer, eachDatabase, type Harness, type RequestOptions } from './support/harness.ts';
+import { type Answer, type Harness, onFlowDatabase, type RequestOptions } from './support/harness.ts';
 import {
   assertProblem,
   fillPath,
@@ -115,7 +115,7 @@ function queryString(values: Record<string, string | string[]>): string {
   return text === '' ? '' : `?${text}`;
 }
 
-eachDatabase('bad input: malformed, unknown, mistyped, oversize and mislabelled requests', (h) => {
+onFlowDatabase('bad input: malformed, unknown, mistyped, oversize and mislabelled requests', (h) => {
   let world: ReturnType<typeof buildWorld> | undefined;
   const w = () => {
     world ??= buildWorld(h());
@@ -391,7 +391,7 @@ eachDatabase('bad input: malformed, unknown, mistyped, oversize and mislabelled 
   });
 });
 
-eachDatabase(
+onFlowDatabase(
   'bad input: a body limit set in the configuration',
   (h) => {
     it('refuses one byte over the configured limit with 413, and reads exactly the limit', async () => {

@@ -1,7 +1,7 @@
 import { after, before, describe } from 'node:test';
 import type { Role, Scope } from '@sovereign/contract';
 import { type Database, openDatabase } from '@sovereign/server-kit/sql';
-import { type DatabaseTarget, databaseTargets, type TestDatabase } from '@sovereign/server-kit/testing';
+import { type DatabaseTarget, databaseTargets, flowTarget, type TestDatabase } from '@sovereign/server-kit/testing';
 import { buildControlPlane, type ControlPlane } from '../../src/app.ts';
 import { type ControlPlaneConfig, defaultConfig } from '../../src/config.ts';
 
@@ -235,8 +235,9 @@ export function eachDatabase(
   title: string,
   body: (harness: () => Harness) => void,
   overrides: Partial<ControlPlaneConfig> = {},
+  targets: DatabaseTarget[] = databaseTargets(),
 ): void {
-  for (const target of databaseTargets()) {
+  for (const target of targets) {
     describe(`${title} [${target.name}]`, () => {
       let harness: Harness | undefined;
       before(async () => {
@@ -251,4 +252,17 @@ export function eachDatabase(
       });
     });
   }
+}
+
+/**
+ * Declares a suite once, on flowTarget() (PostgreSQL when there is one): for a suite whose
+ * subject is who may call what, or what a request may hold, not the database. The SQL it
+ * runs is the storage suites', which run on every database.
+ */
+export function onFlowDatabase(
+  title: string,
+  body: (harness: () => Harness) => void,
+  overrides: Partial<ControlPlaneConfig> = {},
+): void {
+  eachDatabase(title, body, overrides, [flowTarget()]);
 }
