@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import formatsPlugin from 'ajv-formats';
 import { parse } from 'yaml';
-import { type Answer, eachDatabase, type Harness } from './support/harness.ts';
+import { type Answer, type Harness, onFlowDatabase } from './support/harness.ts';
 
 const referenceDir = resolve(dirname(fileURLToPath(import.meta.url)), 'fixtures/airbyte');
 /** The public API spec, and the config API that alone defines DataplaneCreateResponseBody. */
@@ -317,7 +317,7 @@ it('reads the Airbyte fragments: schemas and the operations of /regions and /dat
   assert.ok(!contract().validator('WorkspaceResponse')({ workspaceId: 'nope', name: 'x', dataResidency: 'us' }));
 });
 
-eachDatabase("Airbyte's schemas for regions, data planes and workspaces", (h) => {
+onFlowDatabase("Airbyte's schemas for regions, data planes and workspaces", (h) => {
   it('regions: list, create, get, update and delete answer what Airbyte declares', async () => {
     const owner = await h().user('airbyte-regions');
     const organizationId = await h().organization(owner.token);

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { ControlPlaneRoutes } from '@sovereign/contract';
 import { assertRouteTableServed } from '@sovereign/server-kit/testing';
-import { api, eachDatabase } from './support/harness.ts';
+import { api, onFlowDatabase } from './support/harness.ts';
 
 /**
  * The contract's table of the control plane's public routes (what @sovereign/client
  * calls) against the OpenAPI document the control plane serves (assertRouteTableServed).
  */
-eachDatabase('the contract’s table of public routes', (harness) => {
+onFlowDatabase('the contract’s table of public routes', (harness) => {
   it('names served routes with the schemas they are served with', async () => {
     const answer = await harness().request('GET', `${api}/openapi.json`);
     assert.equal(answer.status, 200, answer.text);

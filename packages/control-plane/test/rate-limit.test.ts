@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { InternalPaths } from '@sovereign/contract';
 import { RateLimiter } from '../src/auth/rate-limit.ts';
 import { configFromEnv, defaultConfig } from '../src/config.ts';
-import { type Answer, eachDatabase, userPassword } from './support/harness.ts';
+import { type Answer, onFlowDatabase, userPassword } from './support/harness.ts';
 import { assertProblem } from './support/routes.ts';
 
 /**
@@ -30,7 +30,7 @@ function limited(answer: Answer, what: string): number {
   return seconds;
 }
 
-eachDatabase(
+onFlowDatabase(
   'rate limits on sign-in and token endpoints',
   (h) => {
     // Each test starts with every budget refilled.
