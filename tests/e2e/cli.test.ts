@@ -7,7 +7,18 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, freePorts } from '@sovereign/server-kit/testing';
 import { browse } from '../support/apps.ts';
-import { ansiEscape, cleanEnv, DevPlatform, repoRoot, type SovResult, sov, sovBin, sovOk } from '../support/cli.ts';
+import {
+  ansiEscape,
+  cleanEnv,
+  DevPlatform,
+  onTerminal,
+  quote,
+  repoRoot,
+  type SovResult,
+  sov,
+  sovBin,
+  sovOk,
+} from '../support/cli.ts';
 
 const secret = 'sk-cli-7c1e5a90d2';
 const hello = join(repoRoot, 'examples/hello');
@@ -22,48 +33,6 @@ function assertPlain(result: SovResult, what: string): void {
 function parsed(result: SovResult): any {
   assert.doesNotMatch(result.stdout, ansiEscape);
   return JSON.parse(result.stdout);
-}
-
-function quote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
-}
-
-/**
- * `sov` on a pseudo-terminal (util-linux `script`), as a person types into it: waitFor
- * a prompt, type an answer, then the exit code and everything on the screen.
- */
-function onTerminal(args: string[], env: Record<string, string>) {
-  const child = spawn('script', ['-qfec', [process.execPath, sovBin, ...args].map(quote).join(' '), '/dev/null'], {
-    cwd: repoRoot,
-    env: cleanEnv({ TERM: 'xterm', ...env }),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let screen = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    screen += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    screen += chunk.toString();
-  });
-  const closed = once(child, 'close');
-  return {
-    screen: () => screen,
-    async waitFor(text: string): Promise<void> {
-      const deadline = Date.now() + 30_000;
-      while (!screen.includes(text)) {
-        if (Date.now() > deadline || child.exitCode !== null)
-          assert.fail(`never saw "${text}"; the screen:\n${screen}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    type(text: string): void {
-      child.stdin.write(text);
-    },
-    async exitCode(): Promise<number | null> {
-      const [code] = (await closed) as [number | null];
-      return code;
-    },
-  };
 }
 
 /**

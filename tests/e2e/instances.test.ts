@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { databaseTargets } from '@sovereign/server-kit/testing';
 import { startObjectStorage, type TestObjectStorage } from '@sovereign/server-kit/testing/s3';
 import { appUrlOf } from '../support/apps.ts';
-import { runPids } from '../support/inside.ts';
+import { alive, runPids } from '../support/inside.ts';
 import { type OtherHost, otherHostUnavailable, startOtherHost } from '../support/netns.ts';
 import {
   call,
@@ -55,15 +55,6 @@ echo "done $SOV_ATTEMPT"
 createServer((_req, res) => res.end('app here')).listen(Number(process.env.PORT), '127.0.0.1');
 `,
 };
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // Two processes share one database only on PostgreSQL: PGlite is one process's.
 const target = databaseTargets().find((t) => t.name === 'postgres');

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { flowTarget } from '@sovereign/server-kit/testing';
-import { cleanEnv, repoRoot, type SovResult, sov, sovBin } from '../support/cli.ts';
+import { cleanEnv, onTerminal, repoRoot, type SovResult, sov, sovBin } from '../support/cli.ts';
 import { call, expectStatus, Platform } from '../support/platform.ts';
 import { type Exchange, Tap } from '../support/tap.ts';
 
@@ -116,41 +116,6 @@ async function sovKilledAt(configDir: string, args: string[], env: Record<string
   child.stderr.on('data', watch);
   const [code, signal] = (await once(child, 'close')) as [number | null, string | null];
   return { code, signal, printed };
-}
-
-function quote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
-}
-
-/** `sov` on a pseudo-terminal (util-linux `script`), as a person types into it (tests/e2e/cli.test.ts does the same). */
-function onTerminal(args: string[], env: Record<string, string>) {
-  const child = spawn('script', ['-qfec', [process.execPath, sovBin, ...args].map(quote).join(' '), '/dev/null'], {
-    cwd: repoRoot,
-    env: cleanEnv({ TERM: 'xterm', ...env }),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let screen = '';
-  const take = (chunk: Buffer) => {
-    screen += chunk.toString();
-  };
-  child.stdout.on('data', take);
-  child.stderr.on('data', take);
-  const closed = once(child, 'close');
-  return {
-    screen: () => screen,
-    async waitFor(text: string): Promise<void> {
-      const deadline = Date.now() + 60_000;
-      while (!screen.includes(text)) {
-        if (Date.now() > deadline || child.exitCode !== null)
-          assert.fail(`never saw "${text}"; the screen:\n${screen}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    type: (text: string) => child.stdin.write(text),
-    async exitCode(): Promise<number | null> {
-      return ((await closed) as [number | null])[0];
-    },
-  };
 }
 
 // A whole flow: the moves' storage is the control plane's moves suite's, on both databases.

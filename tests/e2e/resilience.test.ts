@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { databaseTargets } from '@sovereign/server-kit/testing';
 import { dumpDatabase } from '../support/dump.ts';
-import { runPids } from '../support/inside.ts';
+import { alive, runPids } from '../support/inside.ts';
 import { expectStatus, Platform } from '../support/platform.ts';
 
 const logMarker = 'LOG-CANARY-7c1e';
@@ -52,15 +52,6 @@ async function childrenOf(pid: number, match: string): Promise<number[]> {
     .split('\n')
     .filter((line) => line.includes(match))
     .map((line) => Number(line.trim().split(/\s+/)[0]));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 for (const target of databaseTargets()) {

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -153,3 +154,45 @@ export async function assertAllDown(ports: number[]): Promise<void> {
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: an ANSI escape is what is looked for
 export const ansiEscape = /\u001b\[/;
+
+/** A word for `sh -c`, whatever it holds. */
+export function quote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * `sov` on a pseudo-terminal (util-linux `script`), as a person types into it: waitFor
+ * a prompt, type an answer, then the exit code and everything on the screen.
+ */
+export function onTerminal(args: string[], env: Record<string, string>) {
+  const child = spawn('script', ['-qfec', [process.execPath, sovBin, ...args].map(quote).join(' '), '/dev/null'], {
+    cwd: repoRoot,
+    env: cleanEnv({ TERM: 'xterm', ...env }),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let screen = '';
+  const take = (chunk: Buffer) => {
+    screen += chunk.toString();
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  const closed = once(child, 'close');
+  return {
+    screen: () => screen,
+    async waitFor(text: string): Promise<void> {
+      const deadline = Date.now() + 60_000;
+      while (!screen.includes(text)) {
+        if (Date.now() > deadline || child.exitCode !== null)
+          assert.fail(`never saw "${text}"; the screen:\n${screen}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    type(text: string): void {
+      child.stdin.write(text);
+    },
+    async exitCode(): Promise<number | null> {
+      const [code] = (await closed) as [number | null];
+      return code;
+    },
+  };
+}

@@ -81,3 +81,13 @@ async function described(process: JobProcess): Promise<string> {
   const command = await readFile(`/proc/${process.pid}/cmdline`, 'utf8').catch(() => '(gone)');
   return `${process.pid} ${command.replaceAll('\0', ' ').trim().slice(0, 120)} HOME=${process.env.get('HOME')}`;
 }
+
+/** Whether a process of this machine is still there. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
