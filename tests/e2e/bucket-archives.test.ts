@@ -10,13 +10,12 @@ import { hiddenName } from '../../packages/data-plane/src/launch/jail/launcher.t
 import { decompressor } from '../../packages/data-plane/src/storage/compression.ts';
 import { S3ArtifactStore } from '../../packages/data-plane/src/storage/s3.ts';
 import { sov } from '../support/cli.ts';
-import { call, dataScopes, expectStatus, Platform } from '../support/platform.ts';
+import { dataScopes, expectStatus, Platform } from '../support/platform.ts';
 import { endOf, readEvents } from '../support/projects.ts';
 import { buildWheel } from '../support/wheels.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const target = flowTarget();
-const terminal = ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'];
 /** Printed by the job, set as a secret: only its mask may reach the bucket. */
 const secret = 'sk_bucket_canary_7f3a9c2e51';
 
@@ -39,19 +38,7 @@ describe(`environments and logs kept in the region's bucket, real processes [${t
   let token: string;
   let dp: string;
 
-  const runToEnd = async (jobId: string) => {
-    const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobId}/runs`, { token: t.token });
-    let status = '';
-    await platform.waitFor(
-      async () => {
-        status = (await call('GET', `${platform.cp}/runs/${run.runId}`, { token: t.token })).body.status;
-        return terminal.includes(status);
-      },
-      `run ${run.runId} to end`,
-      120_000,
-    );
-    return { runId: run.runId as string, status };
-  };
+  const runToEnd = (jobId: string) => platform.runToEnd(t.token, jobId);
   /** Every line of a run, a page at a time, as a client reads a finished run's log. */
   const readAll = async (runId: string): Promise<string[]> => {
     const lines: string[] = [];

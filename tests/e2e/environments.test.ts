@@ -38,21 +38,12 @@ describe(`environments built in the region from lock files, real processes [${ta
       headers: { 'content-type': 'application/gzip' },
     });
   const runToEnd = async (jobId: string) => {
-    const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobId}/runs`, { token: t.token });
-    let status = '';
-    await platform.waitFor(
-      async () => {
-        status = (await call('GET', `${platform.cp}/runs/${run.runId}`, { token: t.token })).body.status;
-        return ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'].includes(status);
-      },
-      `run ${run.runId} to end`,
-      120_000,
-    );
+    const run = await platform.runToEnd(t.token, jobId);
     const issued = await platform.scopedToken(t.token, t.workspace.workspaceId, ['runs:logs']);
     const logs = await expectStatus(200, 'GET', `${issued.dataplane.url}/api/v1/runs/${run.runId}/logs`, {
       token: issued.token,
     });
-    return { status, lines: logs.data.map((line: { line: string }) => line.line) as string[] };
+    return { status: run.status, lines: logs.data.map((line: { line: string }) => line.line) as string[] };
   };
 
   before(async () => {

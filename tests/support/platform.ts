@@ -345,6 +345,21 @@ export class Platform {
     return started;
   }
 
+  /** Triggers a run of a job and waits until it ended: its id and how it ended. */
+  async runToEnd(token: string, jobId: string, timeoutMs = 120_000): Promise<{ runId: string; status: string }> {
+    const run = await expectStatus(200, 'POST', `${this.cp}/jobs/${jobId}/runs`, { token });
+    let status = '';
+    await this.waitFor(
+      async () => {
+        status = (await call('GET', `${this.cp}/runs/${run.runId}`, { token })).body.status;
+        return ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'].includes(status);
+      },
+      `run ${run.runId} to end`,
+      timeoutMs,
+    );
+    return { runId: run.runId as string, status };
+  }
+
   /** A new user (made by the administrator), signed in. */
   async user(label = 'user'): Promise<{ userId: string; email: string; token: string }> {
     const email = `${label}-${randomBytes(4).toString('hex')}@example.test`;
