@@ -10,7 +10,21 @@ import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import { enqueue, type OutboxKind } from '../outbox/outbox.ts';
 import type { Row } from '../storage/tables.ts';
 
-export const runEventKind: OutboxKind = { kind: 'run_event', route: InternalRoutes.runEvents };
+/**
+ * Run events of one instance travel together: the running and final events of short runs
+ * are one call and one transaction at the control plane, not one each.
+ */
+export const runEventKind: OutboxKind = {
+  kind: 'run_event',
+  route: InternalRoutes.runEvents,
+  merge: {
+    key: (payload) => (payload as RunEventsRequest).instanceId,
+    payloads: (payloads) => {
+      const [first] = payloads as RunEventsRequest[];
+      return { ...first, events: (payloads as RunEventsRequest[]).flatMap((p) => p.events) };
+    },
+  },
+};
 
 export type ReportedStatus = RunEvent['status'];
 
