@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { flowTarget } from '@sovereign/server-kit/testing';
+import { sovOk } from '../support/cli.ts';
 import { rawTarGz } from '../support/hostile-tar.ts';
 import { dropIntoRun, runPids } from '../support/inside.ts';
 import { expectStatus, Platform } from '../support/platform.ts';
@@ -87,6 +88,8 @@ describe(`a run's limits: each ends it with its own reason, and its neighbours a
   let n: Awaited<ReturnType<Platform['tenant']>>;
   let jobs: Record<string, string>;
   let neighbour: Record<string, string>;
+  /** The runs the first test ended by their limits, by job. */
+  let limitRuns: Record<string, string> = {};
 
   /**
    * Where the data planes find a bwrap that fails once for each file in its faults
@@ -179,6 +182,7 @@ describe(`a run's limits: each ends it with its own reason, and its neighbours a
         ),
       ),
     );
+    limitRuns = runs;
     const reasons: Record<string, string> = {};
     for (const [name, runId] of Object.entries(runs)) {
       const run = await ended(t, runId);
@@ -229,6 +233,28 @@ describe(`a run's limits: each ends it with its own reason, and its neighbours a
       (await logs(t, runs.output_burst as string)).at(-1),
       "sovereign: the run's outputs went past its output limit (1 MiB): it failed, and what was past the limit was not kept",
     );
+  });
+
+  it('the CLI says which limit ended each run: `sov run info` gives its reason', async () => {
+    const config = await mkdtemp(join(tmpdir(), 'sov-limits-cli-'));
+    try {
+      const env = { SOV_TOKEN: t.token, SOV_API_URL: platform.controlPlaneUrl, NO_COLOR: '1' };
+      const shown: Record<string, string | undefined> = {};
+      for (const [name, runId] of Object.entries(limitRuns)) {
+        const info = await sovOk(config, ['run', 'info', runId], { env });
+        shown[name] = /^reason\s+(\S+)$/m.exec(info.stdout)?.[1];
+      }
+      assert.deepEqual(shown, {
+        memory_hog: 'out_of_memory',
+        fork_bomb: 'pids_limit',
+        tmp_filler: 'tmp_limit',
+        chatterbox: 'log_limit',
+        output_flood: 'output_limit',
+        output_burst: 'output_limit',
+      });
+    } finally {
+      await rm(config, { recursive: true, force: true });
+    }
   });
 
   /** What the data plane said of jails it could not make, for a failure's message. */
