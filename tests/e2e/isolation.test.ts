@@ -24,6 +24,7 @@ import { call, dataScopes, expectStatus, Platform } from '../support/platform.ts
  */
 
 const hostile = join(import.meta.dirname, '../support/hostile/attack.mjs');
+const reach = join(import.meta.dirname, '../support/hostile/reach.mjs');
 
 const victimProject = {
   'sovereign.yaml': `jobs:
@@ -272,14 +273,14 @@ for (const target of databaseTargets()) {
         .filter((l) => l.startsWith('ATTEMPT '))
         .map((l) => JSON.parse(l.slice(8)) as { name: string; reached: boolean; detail: string });
       const expected =
-        plan.paths.length + plan.pids.length * 5 + plan.hosts.length * plan.ports.length + plan.sockets.length + 22;
+        plan.paths.length + plan.pids.length * 6 + plan.hosts.length * plan.ports.length + plan.sockets.length + 22;
       assert.equal(attempts.length, expected, 'every attempt was made');
       const reached = attempts.filter((x) => x.reached);
       assert.deepEqual(reached, [], 'nothing outside its own run is within reach');
       const controls = JSON.parse(lines.find((l) => l.startsWith('CONTROLS '))?.slice(9) ?? '{}');
       assert.deepEqual(
         controls,
-        { ownSecret: true, ownFile: true, ownTmp: true, ownOutput: true, uid: controls.uid },
+        { ownSecret: true, ownFile: true, ownTmp: true, ownOutput: true, uid: controls.uid, ownPtrace: true },
         'the attacker’s own places work: its failures are the jail’s doing',
       );
       assert.notEqual(controls.uid, 0, 'the job is not root');
@@ -329,15 +330,16 @@ for (const target of databaseTargets()) {
       assert.deepEqual([shop.status, shop.body], [200, `shop of ${canary}`]);
     });
 
-    it('what a job can reach: the world outside (unless network: none), its own loopback, nothing of this machine', async () => {
+    it('what a job can reach: the world outside and names (unless network: none), its own loopback, nothing of this machine', async () => {
       const [host] = externalAddresses();
       assert.ok(host !== undefined, 'this machine has an address beyond loopback');
       const port = (outside.address() as { port: number }).port;
-      const probe = (network: string) => `  - name: net_${network}
-    run: node -e "require('net').connect(${port}, '${host}').on('data', d => { console.log('reached ' + String(d).trim()); process.exit(0); }).on('error', e => { console.log('refused ' + e.code); process.exit(0); })"; grep nameserver /etc/resolv.conf || echo no-resolver; node -e "const s = require('net').createServer().listen(7777, '127.0.0.1', () => require('net').connect(7777, '127.0.0.1').on('connect', () => { console.log('own loopback'); process.exit(0); }))"
+      const job = (network: string) => `  - name: net_${network}
+    run: node reach.mjs ${host} ${port}
 ${network === 'none' ? '    network: none\n' : ''}`;
       const deployed = await platform.deploy(a.token, a.workspace.workspaceId, {
-        'sovereign.yaml': `jobs:\n${probe('outside')}${probe('none')}`,
+        'sovereign.yaml': `jobs:\n${job('outside')}${job('none')}`,
+        'reach.mjs': await readFile(reach, 'utf8'),
       });
       const results: Record<string, string[]> = {};
       for (const network of ['outside', 'none']) {
@@ -353,9 +355,22 @@ ${network === 'none' ? '    network: none\n' : ''}`;
           .filter((line) => line.includes(run.runId) || /"level":(40|50)|Error|error/.test(line));
         assert.equal(end.status, 'succeeded', `${end.reasonCode}: ${results[network]?.join(' | ')} ${said.join('\n')}`);
       }
-      assert.deepEqual(results.outside, ['reached hello from outside', 'nameserver 10.0.2.3', 'own loopback']);
+      // Names: slirp4netns's resolver asks this machine's own, so the job hears what this machine would.
+      const ownNameserver = /^nameserver\s+(\S+)/m.exec(await readFile('/etc/resolv.conf', 'utf8'))?.[1];
+      assert.ok(ownNameserver !== undefined, 'this machine names a resolver');
+      const { stdout } = await promisify(execFile)(process.execPath, [reach, 'resolver', ownNameserver]);
+      const ownAnswer = stdout.trim();
+      assert.match(ownAnswer, /^resolver answered rcode \d+$/, 'this machine’s resolver answers');
+      assert.deepEqual(results.outside, [
+        'reached hello from outside',
+        'nameserver 10.0.2.3',
+        ownAnswer,
+        'own loopback',
+      ]);
       assert.equal(results.none?.[0]?.startsWith('refused '), true, `no network at all: ${results.none?.[0]}`);
-      assert.deepEqual(results.none?.slice(1), ['no-resolver', 'own loopback']);
+      assert.deepEqual(results.none?.slice(1, 2), ['no-resolver']);
+      assert.match(results.none?.[2] ?? '', /^no resolver answer /);
+      assert.deepEqual(results.none?.slice(3), ['own loopback']);
       assert.equal(outsideSeen, 1, 'only the job with a network reached the outside');
     });
   });

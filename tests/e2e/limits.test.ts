@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { flowTarget } from '@sovereign/server-kit/testing';
+import { sovOk } from '../support/cli.ts';
 import { rawTarGz } from '../support/hostile-tar.ts';
-import { runPids } from '../support/inside.ts';
+import { dropIntoRun, runPids } from '../support/inside.ts';
 import { expectStatus, Platform } from '../support/platform.ts';
 
 /**
@@ -43,10 +44,26 @@ const manifest = `jobs:
     network: none
 `;
 
-const neighbourManifest = `jobs:
+/**
+ * The neighbour runs until the test lets it end, once every limit above was hit: it lived
+ * through them all. Meanwhile it starts a process every tenth of a second, and then forty at
+ * once: a fork refused by a bomb that got out of its run would end it.
+ */
+const neighbourProject = {
+  'sovereign.yaml': `jobs:
   - name: steady
-    run: sleep 6; echo "steady and well"
-`;
+    run: sh steady.sh
+`,
+  'steady.sh': `i=0
+while [ ! -f "$HOME/finish" ]; do
+  sleep 0.1 || exit 4
+  i=$((i+1)); [ $i -lt 3000 ] || exit 3
+done
+for i in $(seq 1 40); do sleep 0 & done
+wait
+echo "steady and well"
+`,
+};
 
 /** The bwrap this machine's PATH finds. */
 async function realBwrap(): Promise<string> {
@@ -71,6 +88,8 @@ describe(`a run's limits: each ends it with its own reason, and its neighbours a
   let n: Awaited<ReturnType<Platform['tenant']>>;
   let jobs: Record<string, string>;
   let neighbour: Record<string, string>;
+  /** The runs the first test ended by their limits, by job. */
+  let limitRuns: Record<string, string> = {};
 
   /**
    * Where the data planes find a bwrap that fails once for each file in its faults
@@ -115,9 +134,7 @@ describe(`a run's limits: each ends it with its own reason, and its neighbours a
       jobs = Object.fromEntries(listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
       return Object.keys(jobs).length === 9;
     }, 'the jobs to reach the control plane');
-    ({ jobs: neighbour } = await platform.deploy(n.token, n.workspace.workspaceId, {
-      'sovereign.yaml': neighbourManifest,
-    }));
+    ({ jobs: neighbour } = await platform.deploy(n.token, n.workspace.workspaceId, neighbourProject));
   });
   after(async () => {
     await platform?.stop();
@@ -157,6 +174,7 @@ describe(`a run's limits: each ends it with its own reason, and its neighbours a
 
   it('a memory hog, a fork bomb, a /tmp filler, a job printing without end and one filling its outputs each end with their reason, while a neighbour runs unharmed', async () => {
     const steady = await trigger(n, neighbour.steady as string);
+    await platform.waitFor(async () => (await runPids(steady)).length > 0, 'the neighbour to run');
     const runs = Object.fromEntries(
       await Promise.all(
         ['memory_hog', 'fork_bomb', 'tmp_filler', 'chatterbox', 'output_flood', 'output_burst'].map(
@@ -164,6 +182,7 @@ describe(`a run's limits: each ends it with its own reason, and its neighbours a
         ),
       ),
     );
+    limitRuns = runs;
     const reasons: Record<string, string> = {};
     for (const [name, runId] of Object.entries(runs)) {
       const run = await ended(t, runId);
@@ -181,6 +200,8 @@ describe(`a run's limits: each ends it with its own reason, and its neighbours a
       },
       sandboxTrouble(),
     );
+    // Still running after all of them: let it end.
+    await dropIntoRun(steady, 'finish');
     const neighbourRun = await ended(n, steady);
     assert.deepEqual([neighbourRun.status, neighbourRun.reasonCode], ['succeeded', 'exit_zero']);
     assert.deepEqual(await logs(n, steady), ['steady and well']);
@@ -194,14 +215,46 @@ describe(`a run's limits: each ends it with its own reason, and its neighbours a
     );
     const stored = chatter.slice(0, -1).reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
     assert.ok(stored <= 256 * 1024, `no more than the limit is kept (${stored} bytes)`);
+    // Stopped once the data plane saw a refused fork, or ended by the bomb's own command
+    // first (it returns at once): the same reason either way.
+    assert.match(
+      (await logs(t, runs.fork_bomb as string)).at(-1) ?? '',
+      /^sovereign: the run reached its process limit \(48\)( and was stopped)?$/,
+    );
     assert.equal(
-      (await logs(t, runs.fork_bomb as string)).at(-1),
-      'sovereign: the run reached its process limit (48) and was stopped',
+      (await logs(t, runs.memory_hog as string)).at(-1),
+      'sovereign: the run went past its memory limit (96 MiB): the kernel killed a process of it',
+    );
+    assert.match(
+      (await logs(t, runs.tmp_filler as string)).at(-1) ?? '',
+      /^sovereign: the run filled its \/tmp \(8 MiB\)/,
     );
     assert.equal(
       (await logs(t, runs.output_burst as string)).at(-1),
       "sovereign: the run's outputs went past its output limit (1 MiB): it failed, and what was past the limit was not kept",
     );
+  });
+
+  it('the CLI says which limit ended each run: `sov run info` gives its reason', async () => {
+    const config = await mkdtemp(join(tmpdir(), 'sov-limits-cli-'));
+    try {
+      const env = { SOV_TOKEN: t.token, SOV_API_URL: platform.controlPlaneUrl, NO_COLOR: '1' };
+      const shown: Record<string, string | undefined> = {};
+      for (const [name, runId] of Object.entries(limitRuns)) {
+        const info = await sovOk(config, ['run', 'info', runId], { env });
+        shown[name] = /^reason\s+(\S+)$/m.exec(info.stdout)?.[1];
+      }
+      assert.deepEqual(shown, {
+        memory_hog: 'out_of_memory',
+        fork_bomb: 'pids_limit',
+        tmp_filler: 'tmp_limit',
+        chatterbox: 'log_limit',
+        output_flood: 'output_limit',
+        output_burst: 'output_limit',
+      });
+    } finally {
+      await rm(config, { recursive: true, force: true });
+    }
   });
 
   /** What the data plane said of jails it could not make, for a failure's message. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,10 +14,19 @@ import { call, dataPlaneMain, expectStatus, Platform } from '../support/platform
  * start, in /readyz, in /metrics and to administrators through the data plane's health.
  */
 
-/** Runs a data plane that must refuse to start; resolves to its exit code and what it printed. */
-async function refusal(env: Record<string, string>): Promise<{ code: number | null; printed: string }> {
+/**
+ * Runs a data plane that must refuse to start; resolves to its exit code and what it
+ * printed. `wrap` is a command it is started under (it ends by exec'ing the data plane);
+ * `uid` the user it runs as.
+ */
+async function refusal(
+  env: Record<string, string>,
+  how: { wrap?: string[]; uid?: number } = {},
+): Promise<{ code: number | null; printed: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [dataPlaneMain], {
+  const argv = [...(how.wrap ?? []), process.execPath, dataPlaneMain];
+  const child = spawn(argv[0] as string, argv.slice(1), {
+    ...(how.uid === undefined ? {} : { uid: how.uid, gid: how.uid }),
     env: {
       PATH: process.env.PATH,
       SOV_PORT: String(port),
@@ -73,6 +82,43 @@ describe('a data plane that cannot build jails refuses to start, and says what i
     });
     assert.equal(code, 1);
     assert.match(printed, new RegExp(`- ${hidden} \\(on the way to the runs' directories\\) must be traversable`));
+  });
+
+  it('run by a user that is not root: it says that only root gives each run a user and cgroup of its own', async () => {
+    // A data directory the user may write: what it refuses is the jail, not its storage.
+    await chmod(scratch, 0o755);
+    const data = join(scratch, 'nobody');
+    await mkdir(data, { mode: 0o777 });
+    await chmod(data, 0o777);
+    const { code, printed } = await refusal(
+      { SOV_DATA_DIR: data, SOV_SANDBOX_DIR: join(data, 'jails') },
+      { uid: 65534 },
+    );
+    assert.equal(code, 1);
+    assert.match(printed, /data plane refuses to start: runs cannot be jailed on this machine/);
+    assert.match(
+      printed,
+      /- root: the data plane runs as user 65534, and a jail gives each run a user id and cgroup of its own/,
+    );
+  });
+
+  it('with user namespaces off in the kernel, or cgroups it may not write: each is named', async () => {
+    // In a mount namespace of its own (nothing of this machine changes): the kernel's
+    // setting read as 0, and every cgroup hierarchy read-only, as in a container without them.
+    const zero = join(scratch, 'zero');
+    await writeFile(zero, '0\n');
+    const setUp = [
+      `mount --bind ${zero} /proc/sys/user/max_user_namespaces`,
+      'for m in $(findmnt -rn -t cgroup,cgroup2 -o TARGET); do mount -o remount,bind,ro "$m" || exit 1; done',
+      'exec "$@"',
+    ].join(' && ');
+    const { code, printed } = await refusal(
+      { SOV_DATA_DIR: join(scratch, 'dp3') },
+      { wrap: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', setUp, 'sh'] },
+    );
+    assert.equal(code, 1, printed);
+    assert.match(printed, /- user namespaces: the kernel setting user\.max_user_namespaces is 0/);
+    assert.match(printed, /- write access to cgroups at \/sys\/fs\/cgroup\/\S+ \(EROFS\)/);
   });
 
   it('in production, SOV_SANDBOX=auto is refused: a run is jailed, or not on purpose', async () => {

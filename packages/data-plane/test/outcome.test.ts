@@ -22,13 +22,17 @@ describe('a run’s outcome, from how its process ended', () => {
     assert.equal(outcome({ exitCode: null }), 'failed/killed_by_signal');
   });
 
-  it('names the limit a failed run hit: memory first, then processes, then /tmp', () => {
+  it('names the limit a failed run hit: memory first, then processes, then /tmp; a refused fork fails even an exit 0', () => {
     assert.equal(outcome({ exitCode: 137, limitsHit: ['memory'] }), 'failed/out_of_memory');
     assert.equal(outcome({ exitCode: 1, limitsHit: ['tmp', 'pids'] }), 'failed/pids_limit');
     assert.equal(outcome({ exitCode: 1, limitsHit: ['tmp', 'pids', 'memory'] }), 'failed/out_of_memory');
     assert.equal(outcome({ exitCode: 1, limitsHit: ['tmp'] }), 'failed/tmp_limit');
     // A run that got over it (a child was killed, the job went on) succeeded.
     assert.equal(outcome({ exitCode: 0, limitsHit: ['memory'] }), 'succeeded/exit_zero+state');
+    assert.equal(outcome({ exitCode: 0, limitsHit: ['tmp'] }), 'succeeded/exit_zero+state');
+    // A refused fork is not got over: a fork bomb's command returns 0 at once.
+    assert.equal(outcome({ exitCode: 0, limitsHit: ['pids'] }), 'failed/pids_limit');
+    assert.equal(outcome({ exitCode: 0, limitsHit: ['memory', 'pids'] }), 'failed/pids_limit');
   });
 
   it('gives the reason the data plane stopped it, whatever the exit code', () => {

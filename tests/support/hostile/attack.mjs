@@ -3,7 +3,7 @@
 // (its paths, pids and ports, in plan.json). It prints one line per attempt,
 // `ATTEMPT <json>`, with `reached: true` and what it got when the attempt worked, and
 // checks its own places work (the controls), so a jail that breaks the job shows too.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 
@@ -59,9 +59,33 @@ function read(path) {
 //    cached bundles), the control plane's home, the other tenant's run, other homes.
 for (const path of plan.paths) attempt(`read ${path}`, () => read(path));
 
+/**
+ * ptrace(PTRACE_SEIZE) of a pid, through Python's ctypes (Node has no ptrace): a tracer
+ * reads and writes its tracee's memory and registers. Seizing does not stop the tracee,
+ * and the tracer's exit lets it go: harmless when the suite runs unjailed.
+ */
+const ptraceScript = `
+import ctypes, errno, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+PTRACE_SEIZE = 0x4206
+if libc.ptrace(PTRACE_SEIZE, int(sys.argv[1]), None, None) == 0:
+    print("seized")
+else:
+    print(errno.errorcode.get(ctypes.get_errno(), "unknown"))
+`;
+function ptrace(pid) {
+  const said = execFileSync('python3', ['-c', ptraceScript, String(pid)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    .toString()
+    .trim();
+  if (said === 'seized') return `ptrace seized pid ${pid}`;
+  throw Object.assign(new Error(said), { code: said });
+}
+
 // 2. Other processes: the data plane's environment (its client secret, master key), the
 //    other tenant's job (its secret in clear), through /proc, by pid, and by walking it.
 for (const pid of plan.pids) {
+  attempt(`ptrace host pid ${pid}`, () => ptrace(pid));
   attempt(`environ of host pid ${pid}`, () => fs.readFileSync(`/proc/${pid}/environ`, 'latin1'));
   attempt(`memory of host pid ${pid}`, () => fs.readFileSync(`/proc/${pid}/mem`).length);
   attempt(`cwd of host pid ${pid}`, () => fs.readdirSync(`/proc/${pid}/cwd`).join(' '));
@@ -202,6 +226,17 @@ const controls = {
     return true;
   })(),
   uid: process.getuid(),
+  // A process of its own it may trace: ptrace works here, and is refused above for what is not its own.
+  ownPtrace: (() => {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      return ptrace(child.pid) === `ptrace seized pid ${child.pid}`;
+    } catch (error) {
+      return `ptrace of its own child: ${error.message}`;
+    } finally {
+      child.kill('SIGKILL');
+    }
+  })(),
 };
 
 for (const a of attempts) console.log(`ATTEMPT ${JSON.stringify(a)}`);

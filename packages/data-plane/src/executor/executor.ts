@@ -455,7 +455,6 @@ export class Executor {
       if (active.stopping === 'fenced') return;
       const collected = await collectOutputs(db, this.#o.artifacts, run.runId, room.host.outputs, limits.outputBytes);
       if (!collected.complete) active.stopping ??= 'output_limit';
-      await this.#explainLimit(active, limits);
       const outcome = runOutcome({
         kind: run.kind,
         stopping: active.stopping,
@@ -464,6 +463,7 @@ export class Executor {
         limitsHit: ending.limitsHit,
       });
       if (!outcome.report) return;
+      await this.#explainLimit(active, outcome.reasonCode, limits);
       if (outcome.saveState) await this.#saveState(active, room.host.stateFile);
       await this.#report(run, outcome.status, {
         exitCode: ending.exitCode,
@@ -549,15 +549,21 @@ export class Executor {
     );
   }
 
-  /** A run stopped by one of its limits says which, and how much it was, in its own log. */
-  async #explainLimit(active: ActiveRun, limits: RunLimits): Promise<void> {
-    const said: Partial<Record<StopReason, string>> = {
+  /**
+   * A run that ended by one of its limits says which, and how much it was, as the last
+   * line of its own log: whether the data plane stopped it once it saw the limit, or it
+   * ended on its own after the kernel enforced it (the OOM killer, a refused fork).
+   */
+  async #explainLimit(active: ActiveRun, reason: ReasonCode, limits: RunLimits): Promise<void> {
+    const stopped = active.stopping === reason ? ' and was stopped' : '';
+    const said: Partial<Record<ReasonCode, string>> = {
+      out_of_memory: `the run went past its memory limit (${formatLimit('memoryBytes', limits.memoryBytes)}): the kernel killed a process of it`,
       log_limit: `the run printed more than its log limit (${formatLimit('logBytes', limits.logBytes)}) and was stopped`,
       output_limit: `the run's outputs went past its output limit (${formatLimit('outputBytes', limits.outputBytes)}): it failed, and what was past the limit was not kept`,
-      pids_limit: `the run reached its process limit (${limits.pids}) and was stopped`,
-      tmp_limit: `the run filled its /tmp (${formatLimit('tmpBytes', limits.tmpBytes)}) and was stopped`,
+      pids_limit: `the run reached its process limit (${limits.pids})${stopped}`,
+      tmp_limit: `the run filled its /tmp (${formatLimit('tmpBytes', limits.tmpBytes)})${stopped}`,
     };
-    const text = active.stopping === undefined ? undefined : said[active.stopping];
+    const text = said[reason];
     if (text !== undefined) await this.#note(active, `sovereign: ${text}`);
   }
 

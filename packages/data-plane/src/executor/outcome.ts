@@ -54,8 +54,8 @@ const limitReasons: Record<LimitHit, ReasonCode> = {
  * A run's final status and reason code, from how it ended: what the data plane did to
  * it comes first (it knows why it stopped a run), then the run's own exit. A failure
  * after the kernel refused it memory, processes or /tmp space names that limit, since
- * the exit code alone would hide it. A fenced run is not reported: its lease is held
- * elsewhere.
+ * the exit code alone would hide it; a refused fork fails it even after an exit 0. A
+ * fenced run is not reported: its lease is held elsewhere.
  */
 export function runOutcome(ending: RunEnding): Outcome {
   const { stopping, exitCode } = ending;
@@ -86,7 +86,13 @@ export function runOutcome(ending: RunEnding): Outcome {
         return end('cancelled', 'dataplane_shutdown');
     }
   }
-  if (exitCode === 0 && ending.ready) return end('succeeded', 'exit_zero');
+  if (exitCode === 0 && ending.ready) {
+    // A refused fork fails the run even when its command said 0: what that process was
+    // to do was not done, and a fork bomb's command returns at once, leaving its processes
+    // at the limit. The data plane stops a run once it sees a refused fork (StopReason
+    // pids_limit); this gives the same end to one whose command returned before it looked.
+    return ending.limitsHit.includes('pids') ? end('failed', 'pids_limit') : end('succeeded', 'exit_zero');
+  }
   const hit = limitOrder.find((limit) => ending.limitsHit.includes(limit));
   if (hit !== undefined) return end('failed', limitReasons[hit]);
   if (!ending.ready) return end('failed', 'exited_before_ready');

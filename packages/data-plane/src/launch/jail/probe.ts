@@ -51,6 +51,23 @@ function readNumber(path: string): number | undefined {
   }
 }
 
+/**
+ * mkdir -p whose error says why: Node's recursive mkdir answers ENOENT for a directory it
+ * may not make on a read-only filesystem (a container's cgroups), which would tell the
+ * operator that something is absent rather than read-only. The directory is made on its
+ * own first; only a missing parent goes the recursive way.
+ */
+function makeDirectory(dir: string, mode?: number): void {
+  try {
+    mkdirSync(dir, { mode });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT') throw error;
+    mkdirSync(dir, { recursive: true, mode });
+  }
+}
+
 export interface JailProbe {
   tools: JailTools;
   cgroups: CgroupLayout;
@@ -100,7 +117,7 @@ export function probeJail(options: { runsDir: string; cgroupName: string }): Jai
     const dirs = cgroups.version === 'v1' ? [cgroups.memory, cgroups.pids, cgroups.cpu] : [cgroups.root];
     for (const dir of dirs) {
       try {
-        mkdirSync(dir, { recursive: true });
+        makeDirectory(dir);
       } catch (error) {
         missing.push(`write access to cgroups at ${dir} (${(error as NodeJS.ErrnoException).code})`);
       }
@@ -115,7 +132,7 @@ export function probeJail(options: { runsDir: string; cgroupName: string }): Jai
   }
   if (uid === 0) {
     try {
-      mkdirSync(options.runsDir, { recursive: true, mode: 0o711 });
+      makeDirectory(options.runsDir, 0o711);
     } catch (error) {
       missing.push(`a directory for runs at ${options.runsDir} (${(error as NodeJS.ErrnoException).code})`);
     }
