@@ -527,7 +527,25 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
       /^Error: Workspace failing has no job "nope"\. \[job_not_found\]\nHint: Its jobs: breaks/,
     );
 
-    for (const result of [notSignedIn, wrong, unreachable, noWorkspace, taken, refused, failed, unknownJob]) {
+    // State is a deployed job's: a typo is no new job to keep state for, nor "no saved state yet".
+    const strayState = await sov(config, ['state', 'set', 'nosuch', '{"cursor": 1}']);
+    assert.equal(strayState.code, 1, strayState.stderr);
+    assert.match(strayState.stderr, /^Error: .*\[job_not_found\]$/m);
+    const strayRead = await sov(config, ['state', 'get', 'nosuch']);
+    assert.equal(strayRead.code, 1, strayRead.stderr);
+    assert.match(strayRead.stderr, /^Error: .*\[job_not_found\]$/m);
+
+    for (const result of [
+      notSignedIn,
+      wrong,
+      unreachable,
+      noWorkspace,
+      taken,
+      refused,
+      failed,
+      unknownJob,
+      strayState,
+    ]) {
       assertPlain(result, 'an error');
       assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace');
     }
