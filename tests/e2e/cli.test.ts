@@ -527,7 +527,25 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
       /^Error: Workspace failing has no job "nope"\. \[job_not_found\]\nHint: Its jobs: breaks/,
     );
 
-    for (const result of [notSignedIn, wrong, unreachable, noWorkspace, taken, refused, failed, unknownJob]) {
+    // State is a deployed job's: a typo is no new job to keep state for, nor "no saved state yet".
+    const strayState = await sov(config, ['state', 'set', 'nosuch', '{"cursor": 1}']);
+    assert.equal(strayState.code, 1, strayState.stderr);
+    assert.match(strayState.stderr, /^Error: .*\[job_not_found\]$/m);
+    const strayRead = await sov(config, ['state', 'get', 'nosuch']);
+    assert.equal(strayRead.code, 1, strayRead.stderr);
+    assert.match(strayRead.stderr, /^Error: .*\[job_not_found\]$/m);
+
+    for (const result of [
+      notSignedIn,
+      wrong,
+      unreachable,
+      noWorkspace,
+      taken,
+      refused,
+      failed,
+      unknownJob,
+      strayState,
+    ]) {
       assertPlain(result, 'an error');
       assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace');
     }
@@ -783,7 +801,8 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
     await cp(hello, project, { recursive: true });
     await writeFile(
       join(project, 'sovereign.yaml'),
-      'jobs:\n  - name: flaky\n    run: echo "attempt $SOV_ATTEMPT"; test "$SOV_ATTEMPT" -ge 2\n    retries: 2\n    retry_delay: 1s\n',
+      'jobs:\n  - name: flaky\n    run: echo "attempt $SOV_ATTEMPT"; test "$SOV_ATTEMPT" -ge 2\n    retries: 2\n    retry_delay: 1s\n' +
+        '  - name: slowpoke\n    run: sleep 60\n    timeout: 1s\n',
     );
     // In place of the pipe test's job, archived without a question.
     await sovOk(config, ['-w', 'pipes', 'deploy', project, '--yes']);
@@ -803,6 +822,19 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
     const traversal = await sov(config, ['-w', 'pipes', 'outputs', 'get', last.runId, '../../etc/passwd']);
     assert.equal(traversal.code, 2, traversal.stderr);
     assert.match(traversal.stderr, /"\.\.\/\.\.\/etc\/passwd" is not an output's path/);
+
+    // A status reads as words where people read it (the code, timed_out, stays in --json).
+    const slow = await sov(config, ['-w', 'pipes', 'job', 'trigger', 'slowpoke', '--follow']);
+    assert.equal(slow.code, 11, slow.stderr);
+    assert.match(slow.stderr, /✗ Run [0-9a-f]{8} of slowpoke timed out/);
+    const slowRuns = await sovOk(config, ['-w', 'pipes', 'run', 'list', '--job', 'slowpoke']);
+    assert.match(slowRuns.stdout, /^[0-9a-f]{8}\s+slowpoke\s+timed out\s+manual\s/m);
+    const [timedOut] = parsed(await sovOk(config, ['-w', 'pipes', '--json', 'run', 'list', '--job', 'slowpoke'])).data;
+    assert.equal(timedOut.status, 'timed_out');
+    assert.match((await sovOk(config, ['-w', 'pipes', 'run', 'info', timedOut.runId])).stdout, /^status\s+timed out$/m);
+    const jobsListed = await sovOk(config, ['-w', 'pipes', 'job', 'list']);
+    assert.match(jobsListed.stdout, /^slowpoke\s+batch\s+manual\s+-\s+1s\s+0\s+timed out /m);
+    assert.doesNotMatch(slowRuns.stdout + jobsListed.stdout, /timed_out/);
   });
 
   it('backfills a daily job: one run per day, two at a time, each seeing its interval; again, nothing to run', async () => {
@@ -814,6 +846,22 @@ writeFileSync(process.env.SOV_OUTPUT_DIR + '/values.json', JSON.stringify({ FROM
       'jobs:\n  - name: sync\n    run: echo "from $SOV_INTERVAL_START to $SOV_INTERVAL_END"\n    schedule: "0 0 * * *"\n',
     );
     await sovOk(config, ['-w', 'pipes', 'deploy', project, '--yes']);
+    // A scheduled job says when it runs next (the control plane's nextRunAt): the next midnight UTC.
+    const scheduled = parsed(await sovOk(config, ['-w', 'pipes', '--json', 'job', 'list'])).data.find(
+      (j: { name: string }) => j.name === 'sync',
+    );
+    const midnight = new Date();
+    midnight.setUTCHours(24, 0, 0, 0);
+    assert.equal(scheduled.nextRunAt, midnight.toISOString());
+    const jobInfo = await sovOk(config, ['-w', 'pipes', 'job', 'info', 'sync']);
+    assert.match(
+      jobInfo.stdout,
+      new RegExp(`^next run\\s+in \\d+(h|m|s) ${scheduled.nextRunAt.replaceAll('.', '\\.')}$`, 'm'),
+    );
+    assert.match(
+      (await sovOk(config, ['-w', 'pipes', 'job', 'list'])).stdout,
+      /^sync\s+batch\s+cron 0 0 \* \* \*\s+in \d+(h|m|s)\s/m,
+    );
     const args = ['-w', 'pipes', 'job', 'backfill', 'sync', '--from', '2026-11-01', '--to', '2026-11-04'];
     const followed = await sov(config, [...args, '--follow']);
     assert.equal(followed.code, 0, `every run succeeded\n${followed.stderr}`);

@@ -477,6 +477,20 @@ describe(`dashboard in a browser, logs straight from the data plane [${target.na
     });
     assert.equal(await chart.locator('a.status-failed').count(), 2);
     assert.equal(await chart.locator('a.status-succeeded').count(), 2);
+    // A bar's height is its run's duration against the longest shown (at least 4%, to be seen), and it says the duration.
+    const measured = await expectStatus(200, 'GET', `${platform.cp}/runs?jobId=${check.jobId}`, { token: t.token });
+    const oldestFirst: Array<{ runId: string; durationMs: number }> = [...measured.data].reverse();
+    const longest = Math.max(1, ...oldestFirst.map((r) => r.durationMs));
+    for (const [i, run] of oldestFirst.entries()) {
+      const bar = chart.getByRole('link').nth(i);
+      assert.match((await bar.getAttribute('aria-label')) ?? '', new RegExp(`^Run ${run.runId.slice(0, 8)}: `));
+      assert.equal(
+        /height:\s*(\d+%)/.exec((await bar.getAttribute('style')) ?? '')?.[1],
+        `${Math.max(4, Math.round((run.durationMs / longest) * 100))}%`,
+        `the bar of run ${run.runId.slice(0, 8)}, which took ${run.durationMs} ms of the longest ${longest} ms`,
+      );
+      assert.match((await bar.getAttribute('aria-label')) ?? '', new RegExp(`took ${formatDuration(run.durationMs)}$`));
+    }
     await screenshot(page, shots, '13-job', 'desktop');
 
     // Its schedule paused from here: no next run until it is resumed.

@@ -112,6 +112,15 @@ describe(`environments built in the region from lock files, real processes [${ta
     assert.match(refused.body.buildLog.join('\n'), /no-such-package-anywhere/);
     const now = await expectStatus(200, 'GET', deployUrl, { token });
     assert.equal(now.data[0].deploymentId, before.data[0].deploymentId, 'the current deployment stays');
+    // ...and goes on running: its job runs in the environment built for it.
+    const jobs = await expectStatus(200, 'GET', `${platform.cp}/workspaces/${t.workspace.workspaceId}/jobs`, {
+      token: t.token,
+    });
+    const pipeline = jobs.data.find((j: { name: string }) => j.name === 'pipeline');
+    assert.equal(pipeline.deploymentId, before.data[0].deploymentId);
+    const run = await runToEnd(pipeline.jobId);
+    assert.equal(run.status, 'succeeded', run.lines.join('\n'));
+    assert.ok(run.lines.includes('transformed 2 rows: [{"name": "Ada"}, {"name": "Grace"}]'), run.lines.join('\n'));
   });
 
   it('builds in a jail: an install script reads none of the data plane’s files, other environments or runs, and cannot reach this machine', async () => {

@@ -112,5 +112,14 @@ describe(`the README's production set-up, followed literally, real processes [${
     const runs = JSON.parse((await sovOk(config, ['--json', 'run', 'list'])).stdout).data;
     const report = await sovOk(config, ['outputs', 'get', runs[0].runId, 'report.json']);
     assert.match(report.stdout, /"runs": 2/, 'the output was kept');
+
+    // Each service's log is its own lines: no warning of a library's deprecated option (Fastify's FSTDEP024 was at every start).
+    for (const [i, service] of services.entries()) {
+      const warnings = service
+        .output()
+        .split('\n')
+        .filter((line) => /FSTDEP\d+|Warning:/.test(line));
+      assert.deepEqual(warnings, [], `${i === 0 ? 'the control plane' : 'the data plane'} printed a warning`);
+    }
   });
 });

@@ -214,7 +214,7 @@ export function runCommands(program: Command): void {
               ? `Run ${shortId(cancelled.runId)} of ${cancelled.jobName} is cancelled.`
               : cancelled.cancelRequested
                 ? `Cancelling run ${shortId(cancelled.runId)} of ${cancelled.jobName}: its data plane stops it within seconds.`
-                : `Run ${shortId(cancelled.runId)} of ${cancelled.jobName} had already ended (${cancelled.status}).`,
+                : `Run ${shortId(cancelled.runId)} of ${cancelled.jobName} had already ended (${statusWord(cancelled.status)}).`,
           ),
         );
       }),
@@ -254,7 +254,7 @@ export function runCommands(program: Command): void {
         } catch (error) {
           // A run its data plane has not claimed yet has no logs there.
           if (!(error instanceof ApiError && error.code === 'run_not_found' && found.claimedAt === null)) throw error;
-          ctx.output.note(ctx.output.err.dim(`No logs: the run is ${found.status}.`));
+          ctx.output.note(ctx.output.err.dim(`No logs: the run is ${statusWord(found.status)}.`));
         }
         ctx.output.data({ runId: found.runId, job: found.jobName, status, lines });
       }),

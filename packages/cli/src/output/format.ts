@@ -120,12 +120,12 @@ export function shortId(id: string): string {
   return id.slice(0, 8);
 }
 
-/** How a run's status looks: green when it worked, red when it did not, yellow while it runs. */
 /** A status as people read it: `timed out`, not `timed_out` (--json keeps the code). */
 export function statusWord(status: string): string {
   return status.replaceAll('_', ' ');
 }
 
+/** How a run's status looks: green when it worked, red when it did not, yellow while it runs. */
 export function runStatus(status: string, colors: Palette): string {
   const word = statusWord(status);
   if (status === 'succeeded') return colors.green(word);

@@ -2,6 +2,7 @@ import { ApiError, type ControlPlaneClient as ControlPlane, UnreachableError } f
 import type { Run } from '@sovereign/contract';
 import { isTerminal, type RunStatus } from '@sovereign/contract/run-states';
 import { CliError } from '../errors.ts';
+import { statusWord } from '../output/format.ts';
 import type { Output } from '../output/output.ts';
 import { exitCodeFor } from './follow.ts';
 
@@ -58,7 +59,7 @@ export async function openApp(cp: ControlPlane, jobId: string, output: Output): 
   while (run.status !== 'running') {
     if (isTerminal(run.status as RunStatus)) {
       throw new CliError(
-        `Run ${run.runId} of ${run.jobName} ended ${run.status}${run.reasonCode === null ? '' : ` (${run.reasonCode})`} before its app answered.`,
+        `Run ${run.runId} of ${run.jobName} ended ${statusWord(run.status)}${run.reasonCode === null ? '' : ` (${run.reasonCode})`} before its app answered.`,
         {
           exitCode: exitCodeFor(run.status),
           hint: `Its log says why: sov logs ${run.runId}`,
