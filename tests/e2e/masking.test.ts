@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { flowTarget } from '@sovereign/server-kit/testing';
-import { sov } from '../support/cli.ts';
+import { sov, sovOk } from '../support/cli.ts';
 import { call, dataScopes, expectStatus, Platform } from '../support/platform.ts';
 import { endOf, readEvents } from '../support/projects.ts';
 
@@ -12,7 +12,8 @@ import { endOf, readEvents } from '../support/projects.ts';
  * Secret masking on the real platform: a job prints its secrets in every form a program
  * commonly gives them (encoded, escaped, in another case, written in pieces, inside a
  * line too long to be kept whole), and a user reading its logs (streamed, stored, and
- * through `sov logs`) finds none of them.
+ * through `sov logs`) finds none of them. And `sov vars set --secret` takes a secret
+ * only where no other user of the machine reads it: stdin or a file, never argv.
  */
 
 /** Every character an encoder treats apart: space, quotes, &, <, /, +, %, =, non-ASCII. */
@@ -190,5 +191,50 @@ describe(`secret masking in a run's logs, real processes [${target.name}]`, () =
       'said before the job prints anything',
     );
     assert.ok(!streamed.some((line) => line.includes('sovereign') && line.includes(pin)), 'never its value');
+  });
+
+  it('takes a secret with `sov vars set` from stdin or a file, never from the command line, and the job gets it as given', async () => {
+    // Last: it deploys over the leaking job.
+    const ws = t.workspace.workspaceId as string;
+    const env = { SOV_TOKEN: t.token, SOV_API_URL: new URL(platform.cp).origin, SOV_WORKSPACE: ws };
+    const given = { FROM_STDIN: 'sk-stdin-2e7b90c4d1', FROM_FILE: 'sk-file-6a05f3be88' };
+    // On the command line it would sit in the process list and the shell's history: refused, nothing sent.
+    for (const args of [
+      ['vars', 'set', 'ON_ARGV', 'sk-argv-4c1d8e77', '--secret'],
+      ['vars', 'set', 'ON_ARGV=sk-argv-4c1d8e77', '--secret'],
+    ]) {
+      const refused = await sov(config, args, { env });
+      assert.equal(refused.code, 2, `sov ${args.join(' ')}: ${refused.stderr}`);
+      assert.match(refused.stderr, /^Error: A secret's value is not taken on the command line/m);
+    }
+    await sovOk(config, ['vars', 'set', 'FROM_STDIN', '--secret'], { env, input: `${given.FROM_STDIN}\n` });
+    const file = join(config, 'secret.txt');
+    await writeFile(file, `${given.FROM_FILE}\n`, { mode: 0o600 });
+    await sovOk(config, ['vars', 'set', 'FROM_FILE', '--secret', '--from-file', file], { env });
+    const listed = await expectStatus(200, 'GET', `${dp}/workspaces/${ws}/variables`, { token });
+    assert.deepEqual(
+      listed.data
+        .filter((v: { name: string }) => v.name.startsWith('FROM_') || v.name === 'ON_ARGV')
+        .map((v: { name: string; secret: boolean }) => [v.name, v.secret]),
+      [
+        ['FROM_FILE', true],
+        ['FROM_STDIN', true],
+      ],
+      'nothing was set from the refused command lines',
+    );
+
+    // The job compares each secret with what was given (a line break dropped), and prints the result.
+    const { jobs } = await platform.deploy(t.token, ws, {
+      'sovereign.yaml': 'jobs:\n  - name: given\n    run: node given.js\n',
+      'given.js': `for (const [name, value] of Object.entries(${JSON.stringify(given)}))
+  console.log(name + ': ' + (process.env[name] === value ? 'as given' : 'changed'));`,
+    });
+    const run = await platform.runToEnd(t.token, jobs.given as string);
+    assert.equal(run.status, 'succeeded');
+    const log = await expectStatus(200, 'GET', `${dp}/runs/${run.runId}/logs`, { token });
+    assert.deepEqual(
+      log.data.map((l: { line: string }) => l.line).filter((line: string) => line.startsWith('FROM_')),
+      ['FROM_STDIN: as given', 'FROM_FILE: as given'],
+    );
   });
 });

@@ -339,7 +339,8 @@ function table(): Record<string, Row> {
     },
     'GET /workspaces/{workspaceId}': { stranger: ErrorCode.workspaceNotFound, ...from('viewer', 200) },
     'PATCH /workspaces/{workspaceId}': {
-      body: () => ({ name: 'renamed workspace' }),
+      // Its run limit too: the workspace is on its organization's own data plane, whose admins set it.
+      body: () => ({ name: 'renamed workspace', maxConcurrentRuns: 4 }),
       stranger: ErrorCode.workspaceNotFound,
       ...from('admin', 200),
     },
@@ -829,6 +830,56 @@ onFlowDatabase('access matrix: every public route, every kind of caller', (h) =>
       'an owner of another organization, on a shared data plane',
     );
     await sees(h().adminToken, shared.dataplaneId, true, 'an instance admin, on a shared data plane');
+  });
+
+  it("sets a workspace's run limit as an admin of its data plane's organization only, never as the tenant of a shared one", async () => {
+    const t = await h().tenant('run-limits');
+    const stranger = (await h().tenant('stranger-run-limits')).people.owner.token;
+    // A workspace of the tenant in a region of the instance's default organization: a shared data plane.
+    const shared = await h().region(h().adminToken, h().plane.bootstrap.defaultOrganizationId);
+    await h().dataplane(h().adminToken, shared);
+    const { workspaceId } = await h().workspace(t.people.owner.token, t.organizationId, shared);
+    const ownerKey = (
+      await h().expect(200, 'POST', '/api-keys', {
+        token: t.people.owner.token,
+        body: { name: 'limits', role: 'owner' },
+      })
+    ).key as string;
+    const patch = (token: string, body: unknown) => h().request('PATCH', `/workspaces/${workspaceId}`, { token, body });
+    const limitOf = async () =>
+      (await h().expect(200, 'GET', `/workspaces/${workspaceId}`, { token: t.people.owner.token })).maxConcurrentRuns;
+
+    // Every role of the tenant, its owner's key and another organization: none raises it.
+    for (const [who, token] of [
+      ...roles.map((role) => [role, t.people[role].token] as const),
+      ["the tenant owner's owner key", ownerKey],
+    ] as const) {
+      const answer = await patch(token, { maxConcurrentRuns: 100 });
+      assertProblem(answer, 403, ErrorCode.insufficientRole, `${who} sets the limit on a shared data plane`);
+      assert.equal(answer.body.requiredRole, 'admin', who);
+    }
+    assertProblem(
+      await patch(stranger, { maxConcurrentRuns: 100 }),
+      404,
+      ErrorCode.workspaceNotFound,
+      'another organization sets the limit',
+    );
+    assert.equal(await limitOf(), null, 'nothing was set');
+
+    // An administrator of the data plane's organization sets it; the tenant still renames, the limit stays.
+    const set = await patch(h().adminToken, { maxConcurrentRuns: 2 });
+    assert.equal(set.status, 200, set.text);
+    assert.equal(set.body.maxConcurrentRuns, 2);
+    const renamed = await patch(t.people.owner.token, { name: 'renamed-by-tenant', maxConcurrentRuns: 2 });
+    assert.equal(renamed.status, 200, 'the same limit is no change: renaming stays the tenant’s');
+    assert.equal(await limitOf(), 2);
+    assertProblem(
+      await patch(t.people.owner.token, { maxConcurrentRuns: null }),
+      403,
+      ErrorCode.insufficientRole,
+      'the tenant resets the limit',
+    );
+    assert.equal(await limitOf(), 2);
   });
 
   it('draws the lines between viewer, member, admin and owner', async () => {
