@@ -67,18 +67,21 @@ async function followRun(tx: Queryable, run: RunsTable, wakes: Wakes, now: Date)
       backfillId: run.backfill_id,
     });
     if (retry !== undefined) {
-      if (delayMs === 0) wakes.add(retry.dataplaneId);
+      if (delayMs === 0) wakes.add(retry.dataplaneId, job.kind);
       return;
     }
   }
   const outcome = run.status === 'succeeded' ? 'success' : run.status === 'cancelled' ? 'none' : 'failure';
   for (const dependent of await findDependentJobs(tx, run.workspace_id, job.name, outcome)) {
     const queued = await enqueueRun(tx, dependent, { trigger: 'after', createdBy: run.created_by });
-    if (queued !== undefined) wakes.add(queued.dataplaneId);
+    if (queued !== undefined) wakes.add(queued.dataplaneId, dependent.kind);
   }
   // A run of its workspace may have waited for this one's room (the workspace's limit):
   // a claim held open meanwhile is woken to take it.
-  if (await hasQueuedRun(tx, run.dataplane_id, run.workspace_id)) wakes.add(run.dataplane_id);
+  // The workspace's limit counts batch runs only.
+  if (job.kind === 'batch' && (await hasQueuedRun(tx, run.dataplane_id, run.workspace_id))) {
+    wakes.add(run.dataplane_id, 'batch');
+  }
 }
 
 /** Moves a run to a final status and runs what follows; a run that already ended stays as it is. */

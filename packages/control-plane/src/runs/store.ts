@@ -150,6 +150,18 @@ export async function lockRunForEvent(
   return run;
 }
 
+/**
+ * Locks the runs a batch of events is about, in run id order, before any is applied: the
+ * events come in the order they happened, and a heartbeat renewing the same runs' leases
+ * locks them in run id order too; two orders would deadlock.
+ */
+export async function lockRunsForEvents(tx: Queryable, dataplaneId: string, runIds: string[]): Promise<void> {
+  await tx.query(
+    'SELECT run_id FROM runs WHERE run_id = ANY($1::uuid[]) AND dataplane_id = $2 ORDER BY run_id FOR UPDATE',
+    [runIds, dataplaneId],
+  );
+}
+
 /** Marks a claimed run running, from the time its instance started it, and keeps `seq` as the highest event applied. */
 export async function markRunning(tx: Queryable, runId: string, at: string, seq: number): Promise<void> {
   await tx.query(
