@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type ClaimResponse, type HeartbeatRequest, InternalPaths } from '@sovereign/contract';
+import {
+  type ClaimResponse,
+  type HeartbeatRequest,
+  InternalPaths,
+  type RunEventsRequest,
+  type RunEventsResponse,
+} from '@sovereign/contract';
 import { flowTarget } from '@sovereign/server-kit/testing';
 import { call, dataScopes, expectStatus, Platform } from '../support/platform.ts';
 import { endOf, readEvents } from '../support/projects.ts';
@@ -273,5 +279,69 @@ describe(`deploy, run, follow logs, outputs and state, real processes [${target.
     const none = await call('GET', `${dp}/workspaces/${ws}/jobs/kept/state`, { token: scoped });
     assert.equal(none.status, 404);
     assert.equal(none.body.code, 'state_not_found', 'a deployed job without state yet');
+  });
+
+  it("delivers the run events a control plane refused for a while, once it takes them: none lost, none twice, each run's in order", async () => {
+    const tap = platform.tap;
+    assert.ok(tap !== undefined);
+    const ws = t.workspace.workspaceId;
+    const { jobs: short } = await platform.deploy(t.token, ws, {
+      'sovereign.yaml': 'jobs:\n  - name: blink\n    run: "true"\n',
+    });
+    const path = InternalPaths.runEvents;
+    // Events pile up in the data plane's outbox while the control plane cannot be told:
+    // its deliveries then carry several runs' events at once, in batches.
+    tap.refused.add(path);
+    const runs: string[] = [];
+    try {
+      for (let i = 0; i < 6; i++) {
+        runs.push(
+          (await expectStatus(200, 'POST', `${platform.cp}/jobs/${short.blink}/runs`, { token: t.token })).runId,
+        );
+      }
+      await platform.waitFor(
+        async () => {
+          const pages = await Promise.all(runs.map((runId) => call('GET', `${dp}/runs/${runId}/logs`, { token })));
+          return pages.every((page) => page.status === 200 && page.body.status === 'succeeded');
+        },
+        'the runs to end on the data plane while the control plane refuses their events',
+        60_000,
+      );
+    } finally {
+      tap.refused.delete(path);
+    }
+    const statuses = async () =>
+      Promise.all(
+        runs.map(
+          async (runId) =>
+            ((await call('GET', `${platform.cp}/runs/${runId}`, { token: t.token })).body as { status: string }).status,
+        ),
+      );
+    await platform.waitFor(
+      async () => (await statuses()).every((s) => s === 'succeeded'),
+      'every run to end succeeded',
+      60_000,
+    );
+    // What the control plane took, call by call: for each run, its running event and then its end, once each.
+    const accepted: string[] = [];
+    for (const { request, response } of tap.json(path)) {
+      const answer = response as RunEventsResponse;
+      for (const event of (request as RunEventsRequest).events) {
+        if (!runs.includes(event.runId)) continue;
+        assert.ok(
+          answer.accepted.some((a) => a.runId === event.runId && a.seq === event.seq),
+          'accepted',
+        );
+        accepted.push(`${event.runId} ${event.seq} ${event.status}`);
+      }
+    }
+    for (const runId of runs) {
+      const mine = accepted.filter((line) => line.startsWith(runId));
+      assert.deepEqual(
+        mine.map((line) => line.split(' ').slice(1).join(' ')),
+        ['1 running', '2 succeeded'],
+        `run ${runId}: its events reached the control plane once each, in order`,
+      );
+    }
   });
 });

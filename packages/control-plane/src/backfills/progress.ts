@@ -37,7 +37,7 @@ export async function advanceBackfill(tx: Queryable, backfillId: string, wakes: 
       // The job is at its own max_running: the rest wait for a later run end or tick.
       if (queued === undefined) break;
       await setIntervalRun(tx, backfillId, interval.position, queued.runId);
-      wakes.add(queued.dataplaneId);
+      wakes.add(queued.dataplaneId, 'batch');
       active++;
     }
   }

@@ -18,7 +18,8 @@ import { type Principal, principalOf } from '../auth/principal.ts';
 import { type Deps, iso, isoOrNull } from '../context.ts';
 import { jobFor } from '../jobs/access.ts';
 import { assertNotMoved } from '../moves/guard.ts';
-import { endRun, type Wakes } from '../runs/lifecycle.ts';
+import { endRun } from '../runs/lifecycle.ts';
+import { Wakes } from '../runs/wakes.ts';
 import { intervalsWithin } from '../scheduler/due-times.ts';
 import { advanceBackfill } from './progress.ts';
 import {
@@ -131,7 +132,7 @@ export async function backfillRoutes(app: App, deps: Deps) {
       ]);
       const force = request.body.force ?? false;
       const backfillId = randomUUID();
-      const wakes: Wakes = new Set();
+      const wakes = new Wakes();
       const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const covered = await intervalsCovered(tx, job.job_id, intervals, force);
         const toRun = intervals.filter((i) => !covered.has(i.end.getTime()));
@@ -157,7 +158,7 @@ export async function backfillRoutes(app: App, deps: Deps) {
         return { result: await findBackfill(tx, backfillId), audit: backfillEvent(job, 'backfill.create', backfillId) };
       });
       if (row === undefined) throw backfillNotFound();
-      for (const dataplaneId of wakes) await deps.dispatcher.wake(dataplaneId);
+      for (const [dataplaneId, what] of wakes) await deps.dispatcher.wake(dataplaneId, what);
       return toBackfill(row);
     },
   );
@@ -203,7 +204,7 @@ export async function backfillRoutes(app: App, deps: Deps) {
     },
     async (request) => {
       const principal = principalOf(request);
-      const wakes: Wakes = new Set();
+      const wakes = new Wakes();
       const row = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const found = await backfillFor(tx, principal, request.params.backfillId, 'member');
         // The backfill first: whoever queues its runs holds it, so none is queued after this.
@@ -222,7 +223,7 @@ export async function backfillRoutes(app: App, deps: Deps) {
         };
       });
       if (row === undefined) throw backfillNotFound();
-      for (const dataplaneId of wakes) await deps.dispatcher.wake(dataplaneId, 'cancels');
+      for (const dataplaneId of wakes.dataplanes()) await deps.dispatcher.wake(dataplaneId, 'cancels');
       return toBackfill(row);
     },
   );

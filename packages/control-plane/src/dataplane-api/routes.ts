@@ -7,7 +7,10 @@ import { applyDeploymentReport } from '../deployments/apply-report.ts';
 import { recordInstance } from '../instances/store.ts';
 import { type HeldRuns, settleHeldRuns } from '../leases/heartbeat.ts';
 import { cancelsFor, claimRuns, releaseClaims, requeueUndelivered } from '../leases/store.ts';
-import { applyRunEvent, type Wakes } from '../runs/lifecycle.ts';
+import type { Woken } from '../runs/dispatcher.ts';
+import { applyRunEvent } from '../runs/lifecycle.ts';
+import { lockRunsForEvents } from '../runs/store.ts';
+import { Wakes } from '../runs/wakes.ts';
 import { listRevokedScopedTokens, revocationsSince } from '../tokens/store.ts';
 import { findHostedWorkspaceOrganization, listHostedWorkspaceIds } from '../workspaces/store.ts';
 import { authenticateDataplane, exchangeClientCredentials } from './credential-token.ts';
@@ -195,9 +198,16 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
       // Cancels are read on the first look and after a wake that may bring one; a wake
       // for queued runs alone (the start path of every run) costs one query, not two.
       let lookForCancels = true;
+      let look = true;
       for (;;) {
         // Listen before looking, so a run queued in between still wakes this claim.
         const woken = deps.dispatcher.wait(plane.dataplane_id, Math.max(0, deadline - Date.now()), closed.signal);
+        if (!look) {
+          const why = await woken;
+          look = canTake(why, capacity, interactiveCapacity);
+          lookForCancels = why !== 'runs' && why !== 'batch' && why !== 'interactive';
+          continue;
+        }
         const [claimed, cancelRunIds] = await Promise.all([
           claimRuns(db, plane.dataplane_id, instanceId, capacity, deps.config.runLeaseSeconds, deps.now(), {
             interactiveCapacity,
@@ -216,7 +226,9 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
           return answer;
         }
         if (answer.runs.length > 0 || answer.cancelRunIds.length > 0 || Date.now() >= deadline) return answer;
-        lookForCancels = (await woken) !== 'runs';
+        const why = await woken;
+        look = canTake(why, capacity, interactiveCapacity);
+        lookForCancels = why !== 'runs' && why !== 'batch' && why !== 'interactive';
       }
     },
   );
@@ -233,10 +245,12 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
     },
     async (request) => {
       const plane = await authenticateDataplane(request, deps);
-      const wakes: Wakes = new Set();
+      const wakes = new Wakes();
       const answer = await db.transaction(async (tx) => {
         const accepted: Array<{ runId: string; seq: number }> = [];
         const fenced = new Set<string>();
+        const runIds = [...new Set(request.body.events.map((event) => event.runId))];
+        if (runIds.length > 1) await lockRunsForEvents(tx, plane.dataplane_id, runIds);
         for (const event of request.body.events) {
           const outcome = await applyRunEvent(
             tx,
@@ -251,7 +265,7 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
         }
         return { accepted, fenced: [...fenced] };
       });
-      for (const dataplaneId of wakes) await deps.dispatcher.wake(dataplaneId);
+      for (const [dataplaneId, what] of wakes) await deps.dispatcher.wake(dataplaneId, what);
       return answer;
     },
   );
@@ -292,4 +306,16 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
       }
     },
   );
+}
+
+/**
+ * Whether a held claim looks again after a wake: not for a run of a kind it has no room
+ * for (a claim held for apps alone while its batch slots are full hears every batch run
+ * queued for its data plane).
+ */
+function canTake(why: Woken, capacity: number, interactiveCapacity: number | undefined): boolean {
+  if (why === 'batch') return capacity > 0;
+  // Without interactiveCapacity (an older data plane), capacity counts runs of both kinds.
+  if (why === 'interactive') return (interactiveCapacity ?? capacity) > 0;
+  return true;
 }

@@ -165,10 +165,17 @@ export async function renewLeases(
   now: Date,
 ): Promise<string[]> {
   if (heldRuns.length === 0) return [];
+  // Rows are locked in run id order, as a batch of run events locks them: two
+  // transactions that take the same runs in different orders would deadlock.
   const renewed = await tx.query<Pick<RunsTable, 'run_id'>>(
-    `UPDATE runs SET lease_expires_at = $3::timestamptz + ($4::int * interval '1 second')
-      WHERE run_id = ANY($2::uuid[]) AND dataplane_id = $5 AND lease_instance_id = $1
-        AND status IN ('claimed', 'running')
+    `WITH held AS (
+       SELECT run_id FROM runs
+        WHERE run_id = ANY($2::uuid[]) AND dataplane_id = $5 AND lease_instance_id = $1
+          AND status IN ('claimed', 'running')
+        ORDER BY run_id FOR UPDATE
+     )
+     UPDATE runs SET lease_expires_at = $3::timestamptz + ($4::int * interval '1 second')
+      WHERE run_id IN (SELECT run_id FROM held)
       RETURNING run_id`,
     [instanceId, heldRuns, now, leaseSeconds, dataplaneId],
   );

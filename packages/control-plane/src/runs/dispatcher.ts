@@ -8,7 +8,7 @@ const channel = 'sov_runs';
  * Why a data plane is woken: runs were queued for it, or a cancel was asked for one it
  * holds. A claim answers both, but reads its instance's cancels only for the latter.
  */
-export type Wake = 'runs' | 'cancels';
+export type Wake = 'runs' | 'batch' | 'interactive' | 'cancels';
 /** What a data plane can be told at once: work for its claims, or a revoked token. */
 export type News = Wake | 'revocations';
 /** How a wait ended: a wake, or its time ran out (or it was aborted). */
@@ -36,7 +36,7 @@ export class Dispatcher {
       const [from, dataplaneId, what] = payload.split(' ');
       if (from === this.#replicaId || dataplaneId === undefined) return;
       if (what === 'revocations') this.#events.emit(revocationsOf(dataplaneId));
-      else this.#events.emit(dataplaneId, what === 'runs' ? 'runs' : 'cancels');
+      else this.#events.emit(dataplaneId, isWake(what) ? what : 'runs');
     });
   }
 
@@ -87,6 +87,10 @@ export class Dispatcher {
       signal?.addEventListener('abort', timedOut, { once: true });
     });
   }
+}
+
+function isWake(what: string | undefined): what is Wake {
+  return what === 'runs' || what === 'batch' || what === 'interactive' || what === 'cancels';
 }
 
 /** Revocations travel under their own event, so they never wake a claim. */

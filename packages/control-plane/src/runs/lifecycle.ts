@@ -10,11 +10,9 @@ import {
   finishRun,
   hasQueuedRun,
   insertRunEvent,
-  isRunEventRecorded,
-  lockRunOfDataplane,
+  lockRunForEvent,
   markRunning,
   markStarted,
-  raiseLastSeq,
 } from './store.ts';
 import type { Wakes } from './wakes.ts';
 
@@ -69,18 +67,21 @@ async function followRun(tx: Queryable, run: RunsTable, wakes: Wakes, now: Date)
       backfillId: run.backfill_id,
     });
     if (retry !== undefined) {
-      if (delayMs === 0) wakes.add(retry.dataplaneId);
+      if (delayMs === 0) wakes.add(retry.dataplaneId, job.kind);
       return;
     }
   }
   const outcome = run.status === 'succeeded' ? 'success' : run.status === 'cancelled' ? 'none' : 'failure';
   for (const dependent of await findDependentJobs(tx, run.workspace_id, job.name, outcome)) {
     const queued = await enqueueRun(tx, dependent, { trigger: 'after', createdBy: run.created_by });
-    if (queued !== undefined) wakes.add(queued.dataplaneId);
+    if (queued !== undefined) wakes.add(queued.dataplaneId, dependent.kind);
   }
   // A run of its workspace may have waited for this one's room (the workspace's limit):
   // a claim held open meanwhile is woken to take it.
-  if (await hasQueuedRun(tx, run.dataplane_id, run.workspace_id)) wakes.add(run.dataplane_id);
+  // The workspace's limit counts batch runs only.
+  if (job.kind === 'batch' && (await hasQueuedRun(tx, run.dataplane_id, run.workspace_id))) {
+    wakes.add(run.dataplane_id, 'batch');
+  }
 }
 
 /** Moves a run to a final status and runs what follows; a run that already ended stays as it is. */
@@ -88,7 +89,7 @@ export async function endRun(
   tx: Queryable,
   runId: string,
   status: RunStatus,
-  fields: { exitCode?: number | null; reasonCode: string; at?: Date },
+  fields: { exitCode?: number | null; reasonCode: string; at?: Date; seq?: number },
   wakes: Wakes,
   now: Date,
 ): Promise<boolean> {
@@ -96,6 +97,7 @@ export async function endRun(
     exitCode: fields.exitCode ?? null,
     reasonCode: fields.reasonCode,
     at: fields.at ?? new Date(),
+    ...(fields.seq === undefined ? {} : { seq: fields.seq }),
   });
   if (ended === undefined) return false;
   await afterRunEnded(tx, ended, wakes, now);
@@ -115,9 +117,9 @@ export async function applyRunEvent(
   wakes: Wakes,
   now: Date,
 ): Promise<'accepted' | 'fenced'> {
-  if (await isRunEventRecorded(tx, event.runId, event.seq)) return 'accepted';
-  const run = await lockRunOfDataplane(tx, event.runId, dataplaneId);
+  const run = await lockRunForEvent(tx, event.runId, dataplaneId, event.seq);
   if (run === undefined) return 'fenced';
+  if (run.event_recorded) return 'accepted';
   if (isTerminal(run.status)) {
     // Late, from the instance that held the run to its end: history, not a change of outcome.
     // A lost run's holder is another matter: it must stop, as a retry may be running.
@@ -128,16 +130,20 @@ export async function applyRunEvent(
   }
   if (run.lease_instance_id !== instanceId) return 'fenced';
   await insertRunEvent(tx, instanceId, event, { late: false });
-  await raiseLastSeq(tx, event.runId, event.seq);
   if (event.status === 'running') {
-    await markRunning(tx, event.runId, event.at);
+    await markRunning(tx, event.runId, event.at, event.seq);
     return 'accepted';
   }
   await endRun(
     tx,
     event.runId,
     event.status,
-    { exitCode: event.exitCode ?? null, reasonCode: event.reasonCode ?? 'internal_error', at: new Date(event.at) },
+    {
+      exitCode: event.exitCode ?? null,
+      reasonCode: event.reasonCode ?? 'internal_error',
+      at: new Date(event.at),
+      seq: event.seq,
+    },
     wakes,
     now,
   );

@@ -21,8 +21,9 @@ import type { JobToRun } from '../jobs/store.ts';
 import { assertNotMoved } from '../moves/guard.ts';
 import { decodeCursor, isMicros, isUuid, page } from '../paging.ts';
 import { runFor, runNotFound } from './access.ts';
-import { endRun, type Wakes } from './lifecycle.ts';
+import { endRun } from './lifecycle.ts';
 import { enqueueRun, findRun, listRuns, type RunRow, requestCancel, runsAtLimit } from './store.ts';
+import { Wakes } from './wakes.ts';
 
 const tags = ['Runs'];
 
@@ -126,7 +127,7 @@ export async function runRoutes(app: App, deps: Deps) {
         return { result: await findRun(tx, queued.runId), audit: runEvent(job, 'run.trigger', queued.runId) };
       });
       if (run === undefined) throw runNotFound();
-      await deps.dispatcher.wake(run.dataplane_id);
+      await deps.dispatcher.wake(run.dataplane_id, job.kind);
       return toRun(run);
     },
   );
@@ -183,7 +184,7 @@ export async function runRoutes(app: App, deps: Deps) {
     },
     async (request) => {
       const principal = principalOf(request);
-      const wakes: Wakes = new Set();
+      const wakes = new Wakes();
       const run = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const row = await runFor(tx, principal, request.params.runId, 'member', { lock: true });
         if (row.status === 'queued') {
@@ -196,7 +197,7 @@ export async function runRoutes(app: App, deps: Deps) {
       });
       if (run === undefined) throw runNotFound();
       // A cancel for a run its data plane holds, or runs queued after one that ended.
-      for (const dataplaneId of wakes) await deps.dispatcher.wake(dataplaneId, 'cancels');
+      for (const dataplaneId of wakes.dataplanes()) await deps.dispatcher.wake(dataplaneId, 'cancels');
       return toRun(run);
     },
   );

@@ -109,14 +109,15 @@ export async function finishRun(
   tx: Queryable,
   runId: string,
   status: RunStatus,
-  fields: { exitCode: number | null; reasonCode: string; at: Date },
+  fields: { exitCode: number | null; reasonCode: string; at: Date; seq?: number },
 ): Promise<RunsTable | undefined> {
+  // `seq`: the event that ended it, when one did (kept as the highest applied).
   const [ended] = await tx.query<RunsTable>(
     `UPDATE runs SET status = $2, exit_code = $3, reason_code = $4, finished_at = $5,
-            lease_instance_id = NULL, lease_expires_at = NULL
+            lease_instance_id = NULL, lease_expires_at = NULL, last_seq = greatest(last_seq, coalesce($6, last_seq))
       WHERE run_id = $1 AND status NOT IN ('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')
       RETURNING *`,
-    [runId, status, fields.exitCode, fields.reasonCode, fields.at],
+    [runId, status, fields.exitCode, fields.reasonCode, fields.at, fields.seq ?? null],
   );
   return ended;
 }
@@ -130,41 +131,51 @@ export async function hasQueuedRun(db: Queryable, dataplaneId: string, workspace
   return row !== undefined;
 }
 
-/** A run of a data plane, locked until the transaction ends (an event about it is being applied). */
-export async function lockRunOfDataplane(
+/**
+ * A run of a data plane, locked until the transaction ends (an event about it is being
+ * applied), and whether event `seq` of it was recorded already: one query, as it is
+ * asked for every event of every run.
+ */
+export async function lockRunForEvent(
   tx: Queryable,
   runId: string,
   dataplaneId: string,
-): Promise<RunsTable | undefined> {
-  const [run] = await tx.query<RunsTable>('SELECT * FROM runs WHERE run_id = $1 AND dataplane_id = $2 FOR UPDATE', [
-    runId,
-    dataplaneId,
-  ]);
+  seq: number,
+): Promise<(RunsTable & { event_recorded: boolean }) | undefined> {
+  const [run] = await tx.query<RunsTable & { event_recorded: boolean }>(
+    `SELECT r.*, EXISTS (SELECT 1 FROM run_events e WHERE e.run_id = r.run_id AND e.seq = $3) AS event_recorded
+       FROM runs r WHERE r.run_id = $1 AND r.dataplane_id = $2 FOR UPDATE OF r`,
+    [runId, dataplaneId, seq],
+  );
   return run;
 }
 
-/** Marks a claimed run running, from the time its instance started it. */
-export async function markRunning(tx: Queryable, runId: string, at: string): Promise<void> {
+/**
+ * Locks the runs a batch of events is about, in run id order, before any is applied: the
+ * events come in the order they happened, and a heartbeat renewing the same runs' leases
+ * locks them in run id order too; two orders would deadlock.
+ */
+export async function lockRunsForEvents(tx: Queryable, dataplaneId: string, runIds: string[]): Promise<void> {
   await tx.query(
-    `UPDATE runs SET status = 'running', started_at = coalesce(started_at, $2) WHERE run_id = $1 AND status = 'claimed'`,
-    [runId, at],
+    'SELECT run_id FROM runs WHERE run_id = ANY($1::uuid[]) AND dataplane_id = $2 ORDER BY run_id FOR UPDATE',
+    [runIds, dataplaneId],
+  );
+}
+
+/** Marks a claimed run running, from the time its instance started it, and keeps `seq` as the highest event applied. */
+export async function markRunning(tx: Queryable, runId: string, at: string, seq: number): Promise<void> {
+  await tx.query(
+    `UPDATE runs SET last_seq = greatest(last_seq, $3),
+            status = CASE WHEN status = 'claimed' THEN 'running' ELSE status END,
+            started_at = CASE WHEN status = 'claimed' THEN coalesce(started_at, $2) ELSE started_at END
+      WHERE run_id = $1`,
+    [runId, at, seq],
   );
 }
 
 /** Notes when a run started without changing its status (a late event about a run that ended). */
 export async function markStarted(tx: Queryable, runId: string, at: string): Promise<void> {
   await tx.query('UPDATE runs SET started_at = coalesce(started_at, $2) WHERE run_id = $1', [runId, at]);
-}
-
-/** Keeps the highest event number applied to a run. */
-export async function raiseLastSeq(tx: Queryable, runId: string, seq: number): Promise<void> {
-  await tx.query('UPDATE runs SET last_seq = greatest(last_seq, $2) WHERE run_id = $1', [runId, seq]);
-}
-
-/** Whether the event (runId, seq) was recorded already: events are applied once. */
-export async function isRunEventRecorded(db: Queryable, runId: string, seq: number): Promise<boolean> {
-  const [row] = await db.query('SELECT 1 FROM run_events WHERE run_id = $1 AND seq = $2', [runId, seq]);
-  return row !== undefined;
 }
 
 const insertRunEventSql = `INSERT INTO run_events (run_id, seq, status, exit_code, reason_code, instance_id, at)

@@ -6,8 +6,8 @@ import { findJobsToRun } from '../jobs/store.ts';
 import type { LeaseExpiry } from '../leases/expiry.ts';
 import { LockKeys, tryLockForTransaction } from '../locks.ts';
 import type { Dispatcher } from '../runs/dispatcher.ts';
-import type { Wakes } from '../runs/lifecycle.ts';
 import { dataplanesWithRetriesDue, enqueueScheduledRuns, type ScheduledFire } from '../runs/store.ts';
+import { Wakes } from '../runs/wakes.ts';
 import { intervalEndingAt, isScheduled, nextDue } from './due-times.ts';
 import { listDueSchedules, listSchedulesToSync, setNextDueTimes, upsertSchedule } from './store.ts';
 
@@ -78,7 +78,7 @@ export class Scheduler {
 
   /** One pass: returns how many runs it queued. */
   async tick(): Promise<number> {
-    const wakes: Wakes = new Set();
+    const wakes = new Wakes();
     const queued = await this.#db.transaction(async (tx) => {
       if (!(await tryLockForTransaction(tx, LockKeys.scheduler))) return 0;
       const now = this.#now();
@@ -95,7 +95,7 @@ export class Scheduler {
       for (const backfillId of await listRunningBackfills(tx)) await advanceBackfill(tx, backfillId, wakes, now);
       return fired;
     });
-    for (const dataplaneId of wakes) await this.#dispatcher.wake(dataplaneId);
+    for (const [dataplaneId, what] of wakes) await this.#dispatcher.wake(dataplaneId, what);
     return queued;
   }
 

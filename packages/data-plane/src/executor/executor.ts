@@ -75,6 +75,13 @@ interface ActiveRun {
   ended?: boolean;
   /** An interactive job's port, where the proxy reaches it once it listens, and its idle watch. */
   interactive?: { port: number; address?: AppAddress; idle?: IdleWatch };
+  /**
+   * It counts against the capacity: from its claim until its process has ended. What
+   * follows (outputs, state, the final status, the jail's teardown) is bookkeeping that
+   * overlaps the next run's start, as a queue's worker takes its next job while the last
+   * one's completion is written.
+   */
+  inSlot: boolean;
 }
 
 /** How often a running run's output directory is measured against its limit. */
@@ -130,9 +137,9 @@ export class Executor {
       capacity: options.runs.capacity,
       interactiveCapacity: options.runs.interactiveCapacity,
       running: () => {
-        let interactive = 0;
-        for (const active of this.#active.values()) if (active.run.kind === 'interactive') interactive += 1;
-        return { batch: this.#active.size - interactive, interactive };
+        const running = { batch: 0, interactive: 0 };
+        for (const active of this.#active.values()) if (active.inSlot) running[active.run.kind] += 1;
+        return running;
       },
       heldRuns: () => this.#heldRuns(),
       holds: (runId) => this.#active.has(runId) || this.#unreported.has(runId),
@@ -240,7 +247,7 @@ export class Executor {
 
   /** Starts a run; resolves once its command was let go, or the run ended before it could be. */
   #launch(run: ClaimedRun): Promise<void> {
-    const active: ActiveRun = { run, logLines: 0 };
+    const active: ActiveRun = { run, logLines: 0, inSlot: true };
     this.#active.set(run.runId, active);
     const { promise: launched, resolve: started } = Promise.withResolvers<void>();
     void this.#execute(active, started)
@@ -255,10 +262,17 @@ export class Executor {
         started();
         this.#active.delete(run.runId);
         this.#o.logs.ended(run.runId);
-        this.#claims.freed(run.kind);
+        this.#leaveSlot(active);
         this.#o.outbox.wake();
       });
     return launched;
+  }
+
+  /** Its process has ended (or never started): its room may be claimed again. */
+  #leaveSlot(active: ActiveRun): void {
+    if (!active.inSlot) return;
+    active.inSlot = false;
+    this.#claims.freed(active.run.kind);
   }
 
   async #report(
@@ -433,6 +447,7 @@ export class Executor {
       if (ready) await this.#report(run, 'running', { pgid: child.pid, at: wentAt });
       const ending = await child.exited;
       const endedAt = new Date();
+      this.#leaveSlot(active);
       clearTimeout(timeout);
       clearInterval(outputWatch);
       active.interactive?.idle?.stop();

@@ -6,11 +6,25 @@ import {
   type RunEvent,
   type RunEventsRequest,
 } from '@sovereign/contract';
-import type { Database, Queryable } from '@sovereign/server-kit/sql';
-import { enqueue, type OutboxKind } from '../outbox/outbox.ts';
+import type { Queryable } from '@sovereign/server-kit/sql';
+import type { OutboxKind } from '../outbox/outbox.ts';
 import type { Row } from '../storage/tables.ts';
 
-export const runEventKind: OutboxKind = { kind: 'run_event', route: InternalRoutes.runEvents };
+/**
+ * Run events of one instance travel together: the running and final events of short runs
+ * are one call and one transaction at the control plane, not one each.
+ */
+export const runEventKind: OutboxKind = {
+  kind: 'run_event',
+  route: InternalRoutes.runEvents,
+  merge: {
+    key: (payload) => (payload as RunEventsRequest).instanceId,
+    payloads: (payloads) => {
+      const [first] = payloads as RunEventsRequest[];
+      return { ...first, events: (payloads as RunEventsRequest[]).flatMap((p) => p.events) };
+    },
+  },
+};
 
 export type ReportedStatus = RunEvent['status'];
 
@@ -45,12 +59,14 @@ export async function recordClaim(
 }
 
 /**
- * Moves a run to a status here and, in the same transaction, puts the event for the
+ * Moves a run to a status here and, in the same statement, puts the event for the
  * control plane in the outbox: the status, the exit code and a reason code, never
- * text from the job (R5). Returns the event's sequence number.
+ * text from the job (R5). Returns the event's sequence number. One statement (a
+ * data-modifying WITH is atomic) where a transaction took four round trips: it is on
+ * the path of every run, twice.
  */
 export async function recordStatus(
-  db: Database,
+  db: Queryable,
   runId: string,
   instanceId: string,
   status: ReportedStatus,
@@ -60,28 +76,46 @@ export async function recordStatus(
   // (not when its outputs were collected or its app first answered). Its duration, the
   // one every client shows, is the difference.
   const at = fields.at ?? new Date();
-  return db.transaction(async (tx) => {
-    const [row] = await tx.query<Row<'runs', 'last_seq'>>(
-      `UPDATE runs SET status = $2, last_seq = last_seq + 1,
+  const event: Omit<RunEvent, 'seq'> = {
+    runId,
+    status,
+    at: at.toISOString(),
+    ...(fields.exitCode === undefined ? {} : { exitCode: fields.exitCode }),
+    ...(fields.reasonCode === undefined ? {} : { reasonCode: fields.reasonCode }),
+  };
+  const message: Omit<RunEventsRequest, 'events'> & { events: Array<Omit<RunEvent, 'seq'>> } = {
+    protocolVersion,
+    instanceId,
+    events: [event],
+  };
+  const [row] = await db.query<Row<'runs', 'last_seq'>>(
+    `WITH moved AS (
+       UPDATE runs SET status = $2, last_seq = last_seq + 1,
               exit_code = coalesce($3, exit_code), reason_code = coalesce($4, reason_code), pgid = coalesce($5, pgid),
               started_at = CASE WHEN $2 = 'running' THEN $6 ELSE started_at END,
               finished_at = CASE WHEN $2 <> 'running' THEN $6 ELSE finished_at END
-        WHERE run_id = $1 RETURNING last_seq`,
-      [runId, status, fields.exitCode ?? null, fields.reasonCode ?? null, fields.pgid ?? null, at],
-    );
-    if (row === undefined) throw new Error(`no local run ${runId}`);
-    const event: RunEvent = {
+        WHERE run_id = $1 RETURNING last_seq
+     ), queued AS (
+       INSERT INTO outbox (kind, idempotency_key, group_key, payload)
+       SELECT $7, 'run:' || $1 || ':' || moved.last_seq, 'run:' || $1,
+              jsonb_set($8::jsonb, '{events,0,seq}', to_jsonb(moved.last_seq))
+         FROM moved
+       ON CONFLICT (idempotency_key) DO NOTHING
+     )
+     SELECT last_seq FROM moved`,
+    [
       runId,
-      seq: row.last_seq,
       status,
-      at: at.toISOString(),
-      ...(fields.exitCode === undefined ? {} : { exitCode: fields.exitCode }),
-      ...(fields.reasonCode === undefined ? {} : { reasonCode: fields.reasonCode }),
-    };
-    const message: RunEventsRequest = { protocolVersion, instanceId, events: [event] };
-    await enqueue(tx, runEventKind, `run:${runId}:${row.last_seq}`, message, `run:${runId}`);
-    return row.last_seq;
-  });
+      fields.exitCode ?? null,
+      fields.reasonCode ?? null,
+      fields.pgid ?? null,
+      at,
+      runEventKind.kind,
+      JSON.stringify(message),
+    ],
+  );
+  if (row === undefined) throw new Error(`no local run ${runId}`);
+  return row.last_seq;
 }
 
 export async function localRun(db: Queryable, runId: string): Promise<LocalRun | undefined> {
