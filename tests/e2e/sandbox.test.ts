@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { flowTarget, freePort } from '@sovereign/server-kit/testing';
 import { call, dataPlaneMain, expectStatus, Platform } from '../support/platform.ts';
+
+const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 
 /**
  * Fail closed (R9): a data plane that cannot jail its runs refuses to start and names
@@ -90,10 +93,22 @@ describe('a data plane that cannot build jails refuses to start, and says what i
     const data = join(scratch, 'nobody');
     await mkdir(data, { mode: 0o777 });
     await chmod(data, 0o777);
+    // The checkout must be reachable by that user (a clean clone in a directory of
+    // mktemp's is not): the directories on its way are opened for the test, then closed.
+    const opened: Array<{ dir: string; mode: number }> = [];
+    for (let dir = repositoryRoot; dir !== dirname(dir); dir = dirname(dir)) {
+      const { mode } = await stat(dir);
+      if ((mode & 0o001) === 0) {
+        opened.push({ dir, mode: mode & 0o7777 });
+        await chmod(dir, (mode & 0o7777) | 0o001);
+      }
+    }
     const { code, printed } = await refusal(
       { SOV_DATA_DIR: data, SOV_SANDBOX_DIR: join(data, 'jails') },
       { uid: 65534 },
-    );
+    ).finally(async () => {
+      for (const { dir, mode } of opened) await chmod(dir, mode);
+    });
     assert.equal(code, 1);
     assert.match(printed, /data plane refuses to start: runs cannot be jailed on this machine/);
     assert.match(

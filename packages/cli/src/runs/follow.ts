@@ -56,11 +56,20 @@ export async function followRun(
   onLine: (line: LogLine) => void,
 ): Promise<RunEnd> {
   let noted = '';
+  let endSeen = false;
   const started = Date.now();
   const waiting = async (unreachable: boolean) => {
     const run = await cp.run(runId);
-    if (isTerminal(run.status as RunStatus))
+    if (isTerminal(run.status as RunStatus)) {
+      // A short run can end between the data plane's "not here yet" and this look: one
+      // that was claimed has its logs there, so the data plane is asked once more before
+      // the run is said to have ended with no line shown.
+      if (!unreachable && run.claimedAt !== null && !endSeen) {
+        endSeen = true;
+        return undefined;
+      }
       return { status: run.status, exitCode: run.exitCode, durationMs: run.durationMs };
+    }
     if (unreachable || Date.now() - started > 3000) {
       const why = await whyWaiting(cp, run, unreachable);
       if (why !== noted) output.note(output.err.dim(why));
