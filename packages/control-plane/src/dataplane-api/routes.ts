@@ -8,8 +8,7 @@ import { recordInstance } from '../instances/store.ts';
 import { type HeldRuns, settleHeldRuns } from '../leases/heartbeat.ts';
 import { cancelsFor, claimRuns, releaseClaims, requeueUndelivered } from '../leases/store.ts';
 import type { Woken } from '../runs/dispatcher.ts';
-import { applyRunEvent } from '../runs/lifecycle.ts';
-import { lockRunsForEvents } from '../runs/store.ts';
+import { applyRunEvents } from '../runs/lifecycle.ts';
 import { Wakes } from '../runs/wakes.ts';
 import { listRevokedScopedTokens, revocationsSince } from '../tokens/store.ts';
 import { findHostedWorkspaceOrganization, listHostedWorkspaceIds } from '../workspaces/store.ts';
@@ -246,25 +245,9 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
     async (request) => {
       const plane = await authenticateDataplane(request, deps);
       const wakes = new Wakes();
-      const answer = await db.transaction(async (tx) => {
-        const accepted: Array<{ runId: string; seq: number }> = [];
-        const fenced = new Set<string>();
-        const runIds = [...new Set(request.body.events.map((event) => event.runId))];
-        if (runIds.length > 1) await lockRunsForEvents(tx, plane.dataplane_id, runIds);
-        for (const event of request.body.events) {
-          const outcome = await applyRunEvent(
-            tx,
-            plane.dataplane_id,
-            request.body.instanceId,
-            event,
-            wakes,
-            deps.now(),
-          );
-          if (outcome === 'accepted') accepted.push({ runId: event.runId, seq: event.seq });
-          else fenced.add(event.runId);
-        }
-        return { accepted, fenced: [...fenced] };
-      });
+      const answer = await db.transaction((tx) =>
+        applyRunEvents(tx, plane.dataplane_id, request.body.instanceId, request.body.events, wakes, deps.now()),
+      );
       for (const [dataplaneId, what] of wakes) await deps.dispatcher.wake(dataplaneId, what);
       return answer;
     },

@@ -11,6 +11,7 @@ import {
   hasQueuedRun,
   insertRunEvent,
   lockRunForEvent,
+  lockRunsForEvents,
   markRunning,
   markStarted,
 } from './store.ts';
@@ -148,4 +149,29 @@ export async function applyRunEvent(
     now,
   );
   return 'accepted';
+}
+
+/**
+ * Applies a data plane instance's batch of events in order, in the caller's transaction.
+ * The batch's runs are locked first, in run id order (a heartbeat renewing their leases
+ * locks them so too: two orders would deadlock).
+ */
+export async function applyRunEvents(
+  tx: Queryable,
+  dataplaneId: string,
+  instanceId: string,
+  events: RunEvent[],
+  wakes: Wakes,
+  now: Date,
+): Promise<{ accepted: Array<{ runId: string; seq: number }>; fenced: string[] }> {
+  const runIds = [...new Set(events.map((event) => event.runId))];
+  if (runIds.length > 1) await lockRunsForEvents(tx, dataplaneId, runIds);
+  const accepted: Array<{ runId: string; seq: number }> = [];
+  const fenced = new Set<string>();
+  for (const event of events) {
+    const outcome = await applyRunEvent(tx, dataplaneId, instanceId, event, wakes, now);
+    if (outcome === 'accepted') accepted.push({ runId: event.runId, seq: event.seq });
+    else fenced.add(event.runId);
+  }
+  return { accepted, fenced: [...fenced] };
 }
