@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePorts } from '@sovereign/server-kit/testing';
 import { assertAllDown, DevPlatform, repoRoot, sov, sovOk } from '../support/cli.ts';
+import { alive } from '../support/inside.ts';
 
 /** `npm start` runs `sov dev`: the whole platform on PGlite, kept across restarts. */
 describe('npm start (sov dev), real processes [pglite]', () => {
@@ -129,18 +130,10 @@ describe('npm start (sov dev), real processes [pglite]', () => {
     // plane 15 s, a data plane its runs' 10 s grace and 15 s more): a load that slows
     // a close down never leaves it running.
     const deadline = Date.now() + 45_000;
-    const alive = () =>
-      children.filter((c) => {
-        try {
-          process.kill(c.pid, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      });
-    while (alive().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const running = () => children.filter((c) => alive(c.pid));
+    while (running().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(
-      alive().map((c) => c.args),
+      running().map((c) => c.args),
       [],
       'every service stops once its supervisor is gone',
     );

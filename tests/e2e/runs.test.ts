@@ -344,4 +344,54 @@ describe(`deploy, run, follow logs, outputs and state, real processes [${target.
       );
     }
   });
+  it('tells the control plane how the runs a planned stop ended, before it exits, however slowly the control plane answers', async () => {
+    const tap = platform.tap;
+    assert.ok(tap !== undefined);
+    const ws = t.workspace.workspaceId;
+    const { jobs: stopped } = await platform.deploy(t.token, ws, {
+      'sovereign.yaml': 'jobs:\n  - name: prompt\n    run: sleep 60\n  - name: lingering\n    run: sh linger.sh\n',
+      // Ends a second after it is told to: its end is recorded while the other's is on its way.
+      'linger.sh': "trap 'sleep 1; exit 143' TERM\necho trapped\nsleep 60 &\nwait\n",
+    });
+    const runs: string[] = [];
+    for (const job of [stopped.prompt, stopped.lingering]) {
+      runs.push((await expectStatus(200, 'POST', `${platform.cp}/jobs/${job}/runs`, { token: t.token })).runId);
+    }
+    const runStatus = async (runId: string) =>
+      (await expectStatus(200, 'GET', `${platform.cp}/runs/${runId}`, { token: t.token })) as {
+        status: string;
+        reasonCode?: string;
+      };
+    await platform.waitFor(
+      async () => (await Promise.all(runs.map(runStatus))).every((r) => r.status === 'running'),
+      'both runs to be running',
+    );
+    await platform.waitFor(
+      async () =>
+        (await expectStatus(200, 'GET', `${dp}/runs/${runs[1]}/logs`, { token })).data.some(
+          (l: { line: string }) => l.line === 'trapped',
+        ),
+      'the lingering job to set its trap',
+    );
+    const eu = platform.dp('eu-1');
+    const path = InternalPaths.runEvents;
+    const calls = () => tap.exchanges.filter((e) => e.url === path).length;
+    const before = calls();
+    // Its first call after the stop is slow to be answered; the runs' later events are
+    // recorded while it is on its way, and must still be delivered before the exit.
+    tap.slowed.set(path, 4_000);
+    const stopping = eu.service.stop('SIGTERM');
+    try {
+      await platform.waitFor(async () => calls() > before, 'the stop to tell the control plane of a run');
+    } finally {
+      tap.slowed.delete(path);
+    }
+    await stopping;
+    // The data plane is gone: the control plane knows now what it was told before it went.
+    for (const runId of runs) {
+      const run = await runStatus(runId);
+      assert.deepEqual([run.status, run.reasonCode], ['cancelled', 'dataplane_shutdown'], `run ${runId}`);
+    }
+    await platform.startDataPlane(eu);
+  });
 });

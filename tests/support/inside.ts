@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -82,11 +83,15 @@ async function described(process: JobProcess): Promise<string> {
   return `${process.pid} ${command.replaceAll('\0', ' ').trim().slice(0, 120)} HOME=${process.env.get('HOME')}`;
 }
 
-/** Whether a process of this machine is still there. */
+/**
+ * Whether a process of this machine still runs. A zombie does not: it has ended, and
+ * only waits for a parent we do not control (an orphan's, pid 1) to read its status.
+ */
 export function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The state follows the command's name, in parentheses that may hold anything.
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
   } catch {
     return false;
   }

@@ -44,6 +44,8 @@ export class Tap {
   readonly exchanges: Exchange[] = [];
   /** Paths answered 503 here instead of reaching the service, as when a network drops them. */
   readonly refused = new Set<string>();
+  /** Paths whose answers wait this many milliseconds here before they go back, as on a slow link. */
+  readonly slowed = new Map<string, number>();
   readonly #server: Server;
   #target: URL;
 
@@ -66,12 +68,14 @@ export class Tap {
         responseBody: [],
       };
       tap.exchanges.push(exchange);
-      if (tap.refused.has((req.url ?? '/').split('?')[0] as string)) {
+      const path = (req.url ?? '/').split('?')[0] as string;
+      if (tap.refused.has(path)) {
         exchange.status = 503;
         req.resume();
         res.writeHead(503, { 'content-type': 'text/plain' }).end('refused by the tap');
         return;
       }
+      const delay = tap.slowed.get(path) ?? 0;
       const upstream = request(
         {
           host: tap.#target.hostname,
@@ -80,17 +84,18 @@ export class Tap {
           path: req.url,
           headers: req.headers,
         },
-        (answer) => {
-          exchange.status = answer.statusCode;
-          exchange.responseHeaders = answer.headers;
-          res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
-          answer.on('data', (chunk: Buffer) => {
-            exchange.responseBody.push(chunk);
-            res.write(chunk);
-          });
-          answer.on('end', () => res.end());
-          answer.on('error', () => res.destroy());
-        },
+        (answer) =>
+          setTimeout(() => {
+            exchange.status = answer.statusCode;
+            exchange.responseHeaders = answer.headers;
+            res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
+            answer.on('data', (chunk: Buffer) => {
+              exchange.responseBody.push(chunk);
+              res.write(chunk);
+            });
+            answer.on('end', () => res.end());
+            answer.on('error', () => res.destroy());
+          }, delay),
       );
       upstream.on('error', () => {
         // The service is down (a restart): the caller sees a gateway error, as behind a real proxy.

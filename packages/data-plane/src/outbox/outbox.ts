@@ -115,10 +115,24 @@ export class OutboxDeliverer {
     });
   }
 
-  async stop(): Promise<void> {
-    this.#closed = true;
+  /**
+   * Stops polling, then delivers what is still due, for at most `flushMs`: a planned stop
+   * tells the control plane how the runs it stopped ended (cancelled, dataplane_shutdown)
+   * before it exits, so none lapses into lost while the data plane restarts. What is
+   * left then (the control plane is away) waits in the outbox for the next start.
+   */
+  async stop(flushMs = 5_000): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    await this.#running;
+    const { promise: timedOut, resolve } = Promise.withResolvers<void>();
+    const timer = setTimeout(resolve, flushMs);
+    const flushed = (async () => {
+      this.wake();
+      // A drain's end starts another when more was enqueued meanwhile: wait for the last one.
+      while (this.#running !== undefined) await this.#running;
+    })();
+    await Promise.race([flushed, timedOut]);
+    clearTimeout(timer);
+    this.#closed = true;
   }
 
   /** Undelivered messages: how far behind the control plane is. */
