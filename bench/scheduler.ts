@@ -39,33 +39,44 @@ export async function schedulerBench(ctx: BenchContext): Promise<void> {
   const workspaces = ctx.smoke ? 1 : 10;
   const perWorkspace = ctx.smoke ? 20 : jobsPerWorkspace;
   const total = workspaces * perWorkspace;
-  // Time to deploy them all before they are due; the bench waits for the rest.
-  const margin = ctx.smoke ? 5_000 : 150_000;
-  const due = new Date(Math.ceil((Date.now() + margin) / 1000) * 1000);
-  const cron = `${due.getUTCSeconds()} ${due.getUTCMinutes()} ${due.getUTCHours()} * * *`;
-  const manifest = [
-    'jobs:',
-    ...Array.from({ length: perWorkspace }, (_, i) =>
-      [`  - name: cron_${i}`, '    run: "true"', `    schedule: "${cron}"`, '    timezone: UTC'].join('\n'),
-    ),
-  ].join('\n');
-  const deployedAll: Deployed[] = [];
-  const deployBegan = realtimeMs();
-  for (let w = 0; w < workspaces; w++) {
-    deployedAll.push(await deployProject(ctx.platform, 'eu', `cron-${w}`, { 'sovereign.yaml': `${manifest}\n` }));
+  // Time to deploy them all before they are due; the bench waits for the rest. A machine
+  // too busy to deploy them in time gets fresh workspaces and a margin three times what
+  // the deploy took (the jobs deployed in vain fire into workspaces nobody watches).
+  let margin = ctx.smoke ? 5_000 : 150_000;
+  let due = new Date(0);
+  let deployedAll: Deployed[] = [];
+  let deploySeconds = 0;
+  for (let attempt = 1; ; attempt++) {
+    due = new Date(Math.ceil((Date.now() + margin) / 1000) * 1000);
+    const cron = `${due.getUTCSeconds()} ${due.getUTCMinutes()} ${due.getUTCHours()} * * *`;
+    const manifest = [
+      'jobs:',
+      ...Array.from({ length: perWorkspace }, (_, i) =>
+        [`  - name: cron_${i}`, '    run: "true"', `    schedule: "${cron}"`, '    timezone: UTC'].join('\n'),
+      ),
+    ].join('\n');
+    deployedAll = [];
+    const deployBegan = realtimeMs();
+    for (let w = 0; w < workspaces; w++) {
+      const label = attempt === 1 ? `cron-${w}` : `cron-${w}-${attempt}`;
+      deployedAll.push(await deployProject(ctx.platform, 'eu', label, { 'sovereign.yaml': `${manifest}\n` }));
+    }
+    deploySeconds = (realtimeMs() - deployBegan) / 1000;
+    if (Date.now() <= due.getTime() - 2000) break;
+    if (attempt === 3) {
+      throw new Error(`deploying ${total} jobs took ${deploySeconds.toFixed(0)} s: past their due time, three times`);
+    }
+    margin = Math.max(margin * 2, deploySeconds * 3000);
+    ctx.log(
+      `scheduler: deploying took ${deploySeconds.toFixed(1)} s, past the due time; again with a margin of ${(margin / 1000).toFixed(1)} s`,
+    );
   }
-  const deploySeconds = (realtimeMs() - deployBegan) / 1000;
   // The runs stay queued: the data plane takes none of them.
   const plane = ctx.platform.dp('eu-1');
   await expectStatus(200, 'PATCH', `${ctx.platform.cp}/dataplanes/${plane.dataplaneId}`, {
     token: ctx.platform.adminToken,
     body: { enabled: false },
   });
-  if (Date.now() > due.getTime() - 2000) {
-    throw new Error(
-      `deploying ${total} jobs took ${deploySeconds.toFixed(0)} s: past their due time; raise the margin`,
-    );
-  }
   ctx.log(`scheduler: ${total} jobs deployed in ${deploySeconds.toFixed(1)} s; due at ${due.toISOString()}`);
   await sleep(due.getTime() - Date.now() - 200);
 
