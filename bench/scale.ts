@@ -1,4 +1,5 @@
 import { type Database, openDatabase } from '@sovereign/server-kit/sql';
+import { claimRuns } from '../packages/control-plane/src/leases/store.ts';
 import { listRunsSql } from '../packages/control-plane/src/runs/store.ts';
 import { realtimeMs } from './lib/clock.ts';
 import type { BenchContext } from './lib/context.ts';
@@ -6,6 +7,9 @@ import { deployProject, expectStatus } from './lib/platform.ts';
 import { type Summary, summarize } from './lib/stats.ts';
 
 const jobs = 20;
+
+/** Queue lengths a claim is timed at: it reads a workspace's first runs, not the whole queue. */
+const claimQueues = (smoke: boolean) => (smoke ? [10, 1_000] : [10, 10_000, 100_000]);
 
 /** One million runs of one workspace's jobs, 1% failed, one every 30 s back in time, inserted by SQL. */
 async function seed(db: Database, workspaceId: string, total: number, log: (m: string) => void): Promise<void> {
@@ -52,6 +56,50 @@ async function explain(db: Database, params: unknown[]): Promise<{ plan: string;
 }
 
 /**
+ * A claim's time with `queued` batch runs waiting on the workspace's data plane: the
+ * runs are queued and claimed inside one transaction that is rolled back, so the live
+ * data plane never sees them (each claim is undone to a savepoint, the queue stays whole).
+ */
+async function claimWithQueue(db: Database, workspaceId: string, queued: number, claims: number): Promise<Summary> {
+  const times: number[] = [];
+  await db
+    .transaction(async (tx) => {
+      const [w] = await tx.query<{ dataplane_id: string }>(
+        'SELECT dataplane_id FROM workspaces WHERE workspace_id = $1',
+        [workspaceId],
+      );
+      const dataplaneId = w?.dataplane_id as string;
+      await tx.query(
+        `WITH j AS (SELECT job_id, deployment_id FROM jobs WHERE workspace_id = $1 AND archived_at IS NULL LIMIT 1)
+         INSERT INTO runs (run_id, job_id, workspace_id, dataplane_id, deployment_id, attempt, root_run_id, trigger,
+                           status, timeout_seconds, queued_at)
+         SELECT g.id, j.job_id, $1, $2, j.deployment_id, 1, g.id, 'api', 'queued', 60, now() + g.i * interval '1 ms'
+           FROM (SELECT gen_random_uuid() AS id, i FROM generate_series(1, $3::int) i) g, j`,
+        [workspaceId, dataplaneId, queued],
+      );
+      const instanceId = crypto.randomUUID();
+      for (let i = 0; i < claims + 3; i++) {
+        await tx.query('SAVEPOINT claim');
+        const began = realtimeMs();
+        const { runs } = await claimRuns(tx, dataplaneId, instanceId, 2, 60, new Date(), {
+          interactiveCapacity: 1,
+          workspaceRunLimit: 100,
+        });
+        if (i >= 3) times.push(realtimeMs() - began);
+        if (runs.length !== 2) throw new Error(`a claim with ${queued} runs queued took ${runs.length}, not 2`);
+        await tx.query('ROLLBACK TO SAVEPOINT claim');
+      }
+      throw new RolledBack();
+    })
+    .catch((error: unknown) => {
+      if (!(error instanceof RolledBack)) throw error;
+    });
+  return summarize(times);
+}
+
+class RolledBack extends Error {}
+
+/**
  * Scale: the runs list API (`GET /api/public/v1/runs`) with one million runs in the
  * control plane's database, seeded by SQL: p99 of the first page, a job filter, a rare
  * status, cursor paging 20 pages deep, and every run the user can see; with the plans
@@ -73,6 +121,7 @@ export async function scaleBench(ctx: BenchContext): Promise<void> {
   const db = await openDatabase(platform.controlPlaneDatabase.options);
   const began = realtimeMs();
   let plans: Record<string, { plan: string; indexes: string[] }>;
+  const claims: Record<number, Summary> = {};
   try {
     await seed(db, deployed.workspaceId, total, ctx.log);
     // A cursor 20 pages deep, as the API encodes it: queued_at in microseconds, and the run's id.
@@ -89,6 +138,9 @@ export async function scaleBench(ctx: BenchContext): Promise<void> {
       cursor: await explain(db, [false, userId, deployed.workspaceId, null, null, deep?.queued_us, deep?.run_id, 51]),
       everything: await explain(db, [false, userId, null, null, null, null, null, 51]),
     };
+    for (const queued of claimQueues(ctx.smoke)) {
+      claims[queued] = await claimWithQueue(db, deployed.workspaceId, queued, ctx.smoke ? 5 : 50);
+    }
   } finally {
     await db.close();
   }
@@ -126,7 +178,18 @@ export async function scaleBench(ctx: BenchContext): Promise<void> {
     }
   }
   results.cursor = summarize(paging);
-  ctx.details[`scale.${ctx.target}`] = { runs: total, seedSeconds, requestsPerCase: requests, results, plans };
+  ctx.details[`scale.${ctx.target}`] = { runs: total, seedSeconds, requestsPerCase: requests, results, plans, claims };
+  for (const [queued, summary] of Object.entries(claims)) {
+    ctx.figures.push({
+      bench: 'scale',
+      name: `claim of 2 runs p50, ${Number(queued).toLocaleString('en-US')} runs queued`,
+      target: ctx.target,
+      value: summary.p50,
+      unit: 'ms',
+      better: 'lower',
+      note: `p99 ${summary.p99.toFixed(1)} ms; beside ${total.toLocaleString('en-US')} finished runs`,
+    });
+  }
   const labels: Record<string, string> = {
     firstPage: 'first page (workspace)',
     job: 'job filter',

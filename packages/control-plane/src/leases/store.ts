@@ -62,19 +62,36 @@ export async function claimRuns(
   const rows = await tx.query<ClaimedRunRow>(
     // `seq` calls a volatile function, so it is evaluated once (never inlined), and only
     // when a row is updated.
-    `WITH seq AS (SELECT nextval('run_claim_seq') AS n), accepting AS (
+    `WITH RECURSIVE seq AS (SELECT nextval('run_claim_seq') AS n), accepting AS (
        SELECT 1 FROM dataplanes d JOIN regions g USING (region_id)
         WHERE d.dataplane_id = $1 AND d.enabled AND g.enabled AND NOT d.tombstone
           AND NOT EXISTS (SELECT 1 FROM dataplane_instances i WHERE i.instance_id = $2
                            AND (i.dataplane_id <> $1 OR i.public_url IS DISTINCT FROM d.public_url))
+     ), queued_in AS (
+       -- The workspaces with runs queued here, an index probe each (a skip scan): the
+       -- length of the queue costs nothing. The last row is a NULL, which matches no run.
+       (SELECT q.workspace_id FROM runs q
+         WHERE EXISTS (SELECT 1 FROM accepting) AND q.dataplane_id = $1 AND q.status = 'queued'
+         ORDER BY q.workspace_id LIMIT 1)
+       UNION ALL
+       SELECT (SELECT q.workspace_id FROM runs q
+                WHERE q.dataplane_id = $1 AND q.status = 'queued' AND q.workspace_id > w.workspace_id
+                ORDER BY q.workspace_id LIMIT 1)
+         FROM queued_in w WHERE w.workspace_id IS NOT NULL
      ), waiting AS (
-       -- Each queued batch run's turn within its workspace: 1 for its oldest, 2 for the next.
-       SELECT q.run_id, q.workspace_id,
-              row_number() OVER (PARTITION BY q.workspace_id ORDER BY q.queued_at, q.run_id) AS turn
-         FROM runs q
-        WHERE EXISTS (SELECT 1 FROM accepting) AND q.dataplane_id = $1 AND q.status = 'queued'
-          AND (q.scheduled_for IS NULL OR q.scheduled_for <= $4)
-          AND ($6::int IS NULL OR EXISTS (SELECT 1 FROM jobs k WHERE k.job_id = q.job_id AND k.kind = 'batch'))
+       -- Each workspace's oldest batch runs that are due, no more than a claim can take,
+       -- and their turn within it: 1 for its oldest, 2 for the next. Those another claim
+       -- is taking at this instant are skipped here, so that claim's runs leave room for
+       -- the next ones (they are locked until this statement ends, then let go unless picked).
+       SELECT t.run_id, t.workspace_id,
+              row_number() OVER (PARTITION BY t.workspace_id ORDER BY t.queued_at, t.run_id) AS turn
+         FROM queued_in w CROSS JOIN LATERAL (
+                SELECT q.run_id, q.workspace_id, q.queued_at FROM runs q
+                 WHERE q.dataplane_id = $1 AND q.workspace_id = w.workspace_id AND q.status = 'queued'
+                   AND (q.scheduled_for IS NULL OR q.scheduled_for <= $4)
+                   AND ($6::int IS NULL OR EXISTS (SELECT 1 FROM jobs k WHERE k.job_id = q.job_id AND k.kind = 'batch'))
+                 ORDER BY q.queued_at, q.run_id LIMIT $3 FOR UPDATE OF q SKIP LOCKED
+              ) t
      ), active AS (
        -- Each waiting workspace's batch runs claimed or running, and its limit of them.
        SELECT w.workspace_id, coalesce(w.max_concurrent_runs, $7::int) AS runs_limit, (
@@ -89,11 +106,19 @@ export async function claimRuns(
         WHERE active.runs + waiting.turn <= active.runs_limit
         ORDER BY active.runs + waiting.turn, q.queued_at, q.run_id LIMIT $3 FOR UPDATE OF q SKIP LOCKED
      ), apps AS (
-       SELECT q.run_id FROM runs q
-        WHERE $6::int IS NOT NULL AND EXISTS (SELECT 1 FROM accepting) AND q.dataplane_id = $1
-          AND q.status = 'queued' AND (q.scheduled_for IS NULL OR q.scheduled_for <= $4)
-          AND EXISTS (SELECT 1 FROM jobs k WHERE k.job_id = q.job_id AND k.kind = 'interactive')
-        ORDER BY q.queued_at, q.run_id LIMIT coalesce($6::int, 0) FOR UPDATE SKIP LOCKED
+       -- The oldest queued runs of the interactive jobs of the workspaces queued here,
+       -- read job by job: the batch runs around them are never read for them.
+       SELECT a.run_id FROM (
+         SELECT q.run_id, q.queued_at
+           FROM queued_in w JOIN jobs k ON k.workspace_id = w.workspace_id AND k.kind = 'interactive'
+          CROSS JOIN LATERAL (
+                SELECT q.run_id, q.queued_at FROM runs q
+                 WHERE q.job_id = k.job_id AND q.dataplane_id = $1 AND q.status = 'queued'
+                   AND (q.scheduled_for IS NULL OR q.scheduled_for <= $4)
+                 ORDER BY q.queued_at, q.run_id LIMIT coalesce($6::int, 0) FOR UPDATE OF q SKIP LOCKED
+              ) q
+          WHERE $6::int IS NOT NULL
+       ) a ORDER BY a.queued_at, a.run_id LIMIT coalesce($6::int, 0)
      )
      UPDATE runs r SET status = 'claimed', claimed_at = $4, lease_instance_id = $2, last_instance_id = $2,
             lease_expires_at = $4::timestamptz + ($5::int * interval '1 second'), claim_seq = (SELECT n FROM seq)
