@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { InternalPaths, type Run, type RunEventsRequest } from '@sovereign/contract';
 import { flowTarget } from '@sovereign/server-kit/testing';
 import { expectStatus, Platform } from '../support/platform.ts';
+import { decoded } from '../support/tap.ts';
 
 /**
  * Many short runs (issue 23): run events travel in batches and a slot is freed as soon as
@@ -104,6 +105,17 @@ describe(`${runs} short runs across a control plane restart, real processes [${t
       }
     }
     const odd = triggered.filter((runId) => heard.get(runId)?.join(', ') !== '1 running, 2 succeeded');
+    // For each, every exchange between the planes that named it, in order: what to read first.
+    const story = (runId: string) =>
+      tap.exchanges
+        .map((e, i) => ({
+          i,
+          e,
+          text: `${decoded(e.requestBody, e.requestHeaders['content-encoding'])} ${decoded(e.responseBody, e.responseHeaders['content-encoding'])}`,
+        }))
+        .filter(({ text }) => text.includes(runId))
+        .map(({ i, e, text }) => `#${i} ${e.url} ${e.status}: ${text.replaceAll(/\s+/g, ' ').slice(0, 600)}`);
+    for (const runId of odd.slice(0, 2)) console.log(`run ${runId}:\n${story(runId).join('\n')}`);
     assert.deepEqual(
       odd.slice(0, 5).map((runId) => ({ runId, heard: heard.get(runId) })),
       [],

@@ -16,7 +16,7 @@ export interface Exchange {
 }
 
 /** A body as text to search, decoded when it was sent compressed. */
-function decoded(chunks: Buffer[], encoding: string | string[] | undefined): string {
+export function decoded(chunks: Buffer[], encoding: string | string[] | undefined): string {
   const body = Buffer.concat(chunks);
   try {
     switch (String(encoding ?? '').toLowerCase()) {
