@@ -633,6 +633,51 @@ eachDatabase('claims lost in transit', (h) => {
     }
   });
 
+  it('a claim request whose requeue is applied late leaves alone a run claimed after it arrived', async (t) => {
+    // Row locks are PostgreSQL's: PGlite runs one statement at a time, so none waits there.
+    if (h().target !== 'postgres') return t.skip('PostgreSQL only');
+    const d = await deployed(h(), [job('held_up')]);
+    const queued = await d.trigger('held_up');
+    await d.claim(); // claimed; this answer "never arrives"
+    const { db } = h().plane.deps;
+    h().freezeClock();
+    const { promise: release, resolve: letGo } = Promise.withResolvers<void>();
+    const { promise: locked, resolve: isLocked } = Promise.withResolvers<void>();
+    try {
+      // Another transaction holds the run (as a batch of run events or a heartbeat would),
+      // and in it a later claim hands the run to the instance again, a second after the
+      // request below arrived: the instance got that one, and does not list it yet.
+      const later = db.transaction(async (tx) => {
+        await tx.query('SELECT 1 FROM runs WHERE run_id = $1 FOR UPDATE', [queued.runId]);
+        isLocked();
+        await release;
+        await tx.query(`UPDATE runs SET claimed_at = $2, claim_seq = nextval('run_claim_seq') WHERE run_id = $1`, [
+          queued.runId,
+          new Date(h().now().getTime() + 1_000),
+        ]);
+      });
+      await locked;
+      // The instance's next claim lists what it held when it asked (nothing): its requeue
+      // waits for the run's lock, and is applied after the later claim.
+      const stale = d.claim(0, 0, d.instanceId, []);
+      for (let waited = 0; ; waited += 20) {
+        const [row] = await db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE runs SET status = ''queued''%'",
+        );
+        if ((row?.n ?? 0) > 0) break;
+        assert.ok(waited < 10_000, 'the requeue waits for the run');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      letGo();
+      await later;
+      await stale;
+      assert.equal((await d.run(queued.runId)).status, 'claimed', 'the run the instance got stays its own');
+    } finally {
+      letGo();
+      h().unfreezeClock();
+    }
+  });
+
   it('from an older data plane (no claimedThrough), requeues an unlisted claim once a few seconds old', async () => {
     const d = await deployed(h(), [job('lost_answer')]);
     const queued = await d.trigger('lost_answer');

@@ -181,11 +181,12 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
       },
     },
     async (request, reply) => {
+      const arrived = deps.now();
       const plane = await authenticateDataplane(request, deps);
       const { instanceId, capacity, interactiveCapacity, waitMs, heldRuns } = request.body;
       // Whatever an earlier claim handed this instance and it does not hold never reached it.
       if (heldRuns !== undefined) {
-        await requeueUndelivered(db, plane.dataplane_id, instanceId, heldRuns, { all: true });
+        await requeueUndelivered(db, plane.dataplane_id, instanceId, heldRuns, { before: arrived });
       }
       // The response's close (not the request's, which fires once the body is read) tells
       // us that the instance went away: it must not be handed runs it can never start.

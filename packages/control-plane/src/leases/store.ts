@@ -226,13 +226,17 @@ export async function releaseClaims(
 
 /**
  * Which of an instance's claims it had surely taken in when it listed the runs it holds:
- * - `all`: it sent a claim request, and asks for one only once its previous one ended;
+ * - `before` the moment its claim request arrived: it asks for a claim only once its
+ *   previous one ended. Never "all": the statement may be applied seconds later (it
+ *   waits for row locks; one sent by a control plane that died meanwhile still runs to
+ *   its commit), by when a later claim may have handed the instance a run it does not
+ *   list, and that run must not be requeued under it;
  * - `through`: a heartbeat, with the highest `claimSeq` it had taken in; a later claim
  *   may be on its way to it (the heartbeat was sent before the answer arrived);
- * - `before`: a heartbeat from an older data plane, which sends no `claimedThrough`:
- *   claims older than a few seconds are taken as settled.
+ * - `before` a few seconds ago: a heartbeat from an older data plane, which sends no
+ *   `claimedThrough`.
  */
-export type SettledClaims = { all: true } | { through: number } | { before: Date };
+export type SettledClaims = { through: number } | { before: Date };
 
 /**
  * Claimed runs an instance does not list among those it holds, of the claims it had
