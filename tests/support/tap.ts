@@ -55,7 +55,9 @@ export class Tap {
   }
 
   static async start(target: string): Promise<Tap> {
-    const server = createServer();
+    // A client's idle connection is closed by the client first (undici: 4 s): closed by
+    // the tap at the instant the client reuses it, a POST fails with ECONNRESET.
+    const server = createServer({ keepAliveTimeout: 60_000 });
     const tap = new Tap(server, new URL(target));
     server.on('request', (req, res) => {
       const exchange: Exchange = {
