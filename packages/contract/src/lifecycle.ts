@@ -1,3 +1,5 @@
+import { Worker } from 'node:worker_threads';
+
 /**
  * A service started by a supervisor (`sov dev`, a test run) with SOV_EXIT_WITH_PARENT=true
  * stops when that supervisor is gone, even when it was killed with SIGKILL and could not
@@ -14,6 +16,28 @@ export function stopWithParent(stop: (reason: string) => void, env: NodeJS.Proce
     stop('parent exited');
   }, 500);
   timer.unref();
+}
+
+/** How long after its deadline a stop whose thread is blocked is killed. */
+const lastResortMs = 2_000;
+
+/**
+ * Kills this process after `ms`, from a thread of its own: a stop that blocks the main
+ * thread (a synchronous close of an embedded database on a busy disk) would hold the
+ * deadline's timer as well, and the service would outlive its supervisor. Unref'd: it
+ * never keeps the process alive.
+ */
+function killAfter(ms: number, message: string): void {
+  const watchdog = new Worker(
+    // getBuiltinModule: the same code whether the process runs scripts or modules.
+    `const { workerData } = process.getBuiltinModule('node:worker_threads');
+     setTimeout(() => {
+       process.getBuiltinModule('node:fs').writeSync(2, workerData.message);
+       process.kill(workerData.pid, 'SIGKILL');
+     }, workerData.ms);`,
+    { eval: true, execArgv: [], workerData: { pid: process.pid, ms, message } },
+  );
+  watchdog.unref();
 }
 
 /**
@@ -39,6 +63,10 @@ export function stopOnSignals(
       process.stderr.write(`still stopping ${options.deadlineMs} ms after ${reason}; exiting now\n`);
       process.exit(1);
     }, options.deadlineMs).unref();
+    killAfter(
+      options.deadlineMs + lastResortMs,
+      `still stopping ${options.deadlineMs + lastResortMs} ms after ${reason}; killed\n`,
+    );
     void stop(reason);
   };
   process.on('SIGINT', () => once('SIGINT'));

@@ -11,7 +11,9 @@ const lifecycle = fileURLToPath(new URL('../src/lifecycle.ts', import.meta.url))
  * that never ends is cut off at its deadline, so no service outlives its supervisor for
  * good (a supervisor that died sends no SIGKILL after its SIGTERM).
  */
-async function service(stop: string): Promise<{ code: number | null; stderr: string; stdout: string }> {
+async function service(
+  stop: string,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string }> {
   const script = `
     import { stopOnSignals } from ${JSON.stringify(lifecycle)};
     setInterval(() => {}, 1000); // a server, keeping the process alive
@@ -33,9 +35,9 @@ async function service(stop: string): Promise<{ code: number | null; stderr: str
   });
   // Without its deadline a hung stop runs forever: the test ends it, and says so.
   const guard = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  const [code] = (await once(child, 'exit')) as [number | null];
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   clearTimeout(guard);
-  return { code, stderr, stdout };
+  return { code, signal, stderr, stdout };
 }
 
 describe('a service stops once, and never for longer than its deadline', () => {
@@ -49,5 +51,12 @@ describe('a service stops once, and never for longer than its deadline', () => {
     const { code, stderr } = await service('await new Promise(() => {});');
     assert.equal(code, 1, 'a stop that hangs is cut off');
     assert.match(stderr, /still stopping 300 ms after SIG(TERM|INT); exiting now/);
+  });
+
+  it('is killed, and says so, when its stop blocks its thread past the deadline', async () => {
+    // A synchronous close that does not end: the deadline's timer never gets to run.
+    const { signal, stderr } = await service('for (;;) {}');
+    assert.equal(signal, 'SIGKILL', `ended by ${signal}: ${stderr}`);
+    assert.match(stderr, /still stopping 2300 ms after SIG(TERM|INT); killed/);
   });
 });
