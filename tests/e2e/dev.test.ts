@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,10 +133,22 @@ describe('npm start (sov dev), real processes [pglite]', () => {
     const deadline = Date.now() + 45_000;
     const running = () => children.filter((c) => alive(c.pid));
     while (running().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    // What a process left running is doing: its state (D: in the kernel, S: waiting) and where.
+    const doing = (pid: number) =>
+      ['status', 'wchan', 'stack'].map((file) => {
+        try {
+          const text = readFileSync(`/proc/${pid}/${file}`, 'utf8');
+          return file === 'status' ? (text.match(/^(State|PPid|SigPnd|ShdPnd):.*$/gm) ?? []).join('; ') : text.trim();
+        } catch {
+          return `${file}: -`;
+        }
+      });
     assert.deepEqual(
       running().map((c) => c.args),
       [],
-      'every service stops once its supervisor is gone',
+      `every service stops once its supervisor is gone: ${running()
+        .map((c) => `${c.pid} ${doing(c.pid).join(' | ')}`)
+        .join('; ')}`,
     );
     await assertAllDown(ports());
   });

@@ -7,7 +7,11 @@ import { Worker } from 'node:worker_threads';
  * pid says the supervisor died. Off by default: a service run by systemd or Kubernetes
  * has a parent that stays.
  */
-export function stopWithParent(stop: (reason: string) => void, env: NodeJS.ProcessEnv = process.env): void {
+export function stopWithParent(
+  stop: (reason: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+  killAfterMs?: number,
+): void {
   if (env.SOV_EXIT_WITH_PARENT !== 'true') return;
   const parent = process.ppid;
   const timer = setInterval(() => {
@@ -16,6 +20,33 @@ export function stopWithParent(stop: (reason: string) => void, env: NodeJS.Proce
     stop('parent exited');
   }, 500);
   timer.unref();
+  if (killAfterMs === undefined) return;
+  // The same watch from a thread of its own: a main thread that is blocked (a synchronous
+  // call into an embedded database, a write to a pipe nobody reads) never runs the timer
+  // above, and the service would outlive its supervisor for good. This one kills it,
+  // once the orderly stop has had its time.
+  const watchdog = new Worker(
+    `const { workerData } = process.getBuiltinModule('node:worker_threads');
+     const timer = setInterval(() => {
+       if (process.ppid === workerData.parent) return;
+       clearInterval(timer);
+       setTimeout(() => {
+         process.getBuiltinModule('node:fs').writeSync(2, workerData.message);
+         process.kill(workerData.pid, 'SIGKILL');
+       }, workerData.ms);
+     }, 500);`,
+    {
+      eval: true,
+      execArgv: [],
+      workerData: {
+        pid: process.pid,
+        parent,
+        ms: killAfterMs,
+        message: `parent exited ${killAfterMs} ms ago; killed\n`,
+      },
+    },
+  );
+  watchdog.unref();
 }
 
 /** How long after its deadline a stop whose thread is blocked is killed. */
@@ -71,5 +102,5 @@ export function stopOnSignals(
   };
   process.on('SIGINT', () => once('SIGINT'));
   process.on('SIGTERM', () => once('SIGTERM'));
-  stopWithParent(once, options.env);
+  stopWithParent(once, options.env, options.deadlineMs + lastResortMs);
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -58,5 +59,41 @@ describe('a service stops once, and never for longer than its deadline', () => {
     const { signal, stderr } = await service('for (;;) {}');
     assert.equal(signal, 'SIGKILL', `ended by ${signal}: ${stderr}`);
     assert.match(stderr, /still stopping 2300 ms after SIG(TERM|INT); killed/);
+  });
+
+  it('is killed when its supervisor dies while its thread is blocked', async () => {
+    const script = `
+      import { stopOnSignals } from ${JSON.stringify(lifecycle)};
+      stopOnSignals(async () => {}, { deadlineMs: 300, env: { SOV_EXIT_WITH_PARENT: 'true' } });
+      console.log('ready');
+      setTimeout(() => { for (;;) {} }, 200); // blocked before its supervisor goes
+    `;
+    // The supervisor: a shell that starts the service and waits for it.
+    const supervisor = spawn('sh', ['-c', '"$NODE" --input-type=module -e "$SCRIPT" & echo $!; wait'], {
+      env: { ...process.env, NODE: process.execPath, SCRIPT: script },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    supervisor.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    while (!out.includes('ready')) await new Promise((r) => setTimeout(r, 20));
+    const pid = Number(out.split('\n')[0]);
+    await new Promise((r) => setTimeout(r, 400)); // its thread is spinning now
+    supervisor.kill('SIGKILL');
+    // Ended (or a zombie nobody reaped yet) within its deadline, the last resort and a poll.
+    const running = () => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 8_000;
+    while (running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const left = running();
+    if (left) process.kill(pid, 'SIGKILL');
+    assert.equal(left, false, 'the service outlived its supervisor');
   });
 });
