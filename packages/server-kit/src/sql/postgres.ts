@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Database, Queryable } from './database.ts';
 
@@ -15,7 +16,10 @@ export async function openPostgres(url: string, maxConnections = 10): Promise<Da
 
   const queryable = (q: pg.Pool | pg.PoolClient): Queryable => ({
     async query<Row>(text: string, params?: readonly unknown[]) {
-      const result = await q.query(text, params as unknown[] | undefined);
+      // Without parameters a text goes by the simple protocol, which may hold several statements.
+      const name = params === undefined ? undefined : statementName(text);
+      const values = params as unknown[] | undefined;
+      const result = await (name === undefined ? q.query(text, values) : q.query({ name, text, values }));
       return result.rows as Row[];
     },
   });
@@ -71,4 +75,27 @@ export async function openPostgres(url: string, maxConnections = 10): Promise<Da
       await pool.end();
     },
   };
+}
+
+/**
+ * How many statement texts are prepared by name on each connection, at most. The stores'
+ * statements are a fixed set, well under this; a text past it (one built at run time)
+ * is parsed and planned each time, as every statement was before, so a connection's
+ * prepared statements never grow without bound.
+ */
+const preparedMax = 500;
+const names = new Map<string, string>();
+
+/**
+ * The name a statement is prepared under on each connection: the server parses it once
+ * per connection, and after a few runs plans it once too (a generic plan), where an
+ * unnamed statement is parsed, analysed and planned on every call. A run's path is some
+ * twenty statements, so this is much of the database's CPU per run.
+ */
+function statementName(text: string): string | undefined {
+  const known = names.get(text);
+  if (known !== undefined || names.size >= preparedMax) return known;
+  const name = `sov_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+  names.set(text, name);
+  return name;
 }
