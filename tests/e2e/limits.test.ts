@@ -271,17 +271,17 @@ describe(`a run's limits: each ends it with its own reason, and its neighbours a
 
   it('makes a run’s jail again when bwrap fails for a moment, and fails the run as sandbox_failed when it keeps failing', async () => {
     // A job without a network takes a jail made for it (the pool holds the usual shape).
-    await fault(2);
+    await fault(5);
     const lucky = await trigger(t, jobs.offline as string);
     const luckyRun = await ended(t, lucky);
     assert.deepEqual([luckyRun.status, luckyRun.reasonCode], ['succeeded', 'exit_zero'], sandboxTrouble());
     assert.deepEqual(await logs(t, lucky), ['made it']);
-    assert.deepEqual(await readdir(faults), [], 'both failures were met');
+    assert.deepEqual(await readdir(faults), [], 'all five failures were met');
 
-    await fault(3);
+    await fault(6);
     const unlucky = await ended(t, await trigger(t, jobs.offline as string));
     assert.deepEqual([unlucky.status, unlucky.reasonCode], ['failed', 'sandbox_failed']);
-    assert.deepEqual(await readdir(faults), [], 'three tries, then the run failed');
+    assert.deepEqual(await readdir(faults), [], 'six tries, then the run failed');
     assert.match(sandboxTrouble(), /could not make the run’s jail: trying again/);
   });
 

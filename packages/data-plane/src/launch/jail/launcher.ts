@@ -67,11 +67,13 @@ const watchMs = 1_000;
 const refillDelayMs = 25;
 /**
  * How many times a run's own jail is tried before the run fails as sandbox_failed, and how
- * long the first retry waits (then twice that): bwrap can fail for a moment under load (its
- * netlink request for the loopback address answered with an error), and a fault of the
- * moment must not fail a run, while one that lasts fails it within a second.
+ * long the first retry waits (then twice as long each time): bwrap can fail for a moment
+ * under load (its netlink request for the loopback address answered with an error), and
+ * a fault of the moment must not fail a run. Such moments were seen to last over a second
+ * on a busy machine (several pool jails in a row failing in 3 s), so the tries span about
+ * five seconds (0.15 + 0.3 + 0.6 + 1.2 + 2.4 s of waiting); one that lasts fails the run then.
  */
-const makeAttempts = 3;
+const makeAttempts = 6;
 const retryDelayMs = 150;
 /** /tmp counts as full below this much room: a filler stops a little short of the last byte. */
 const tmpFullBytes = 64 * 1024;
