@@ -9,6 +9,10 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 # Install everything (the dashboard is built by `npm ci`'s prepare step), then keep only
 # what runs: no compilers, linters or test tools in the final image.
 FROM ${NODE_IMAGE} AS build
+# node-gyp builds the data plane's native spawner (packages/data-plane/native) with these.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends python3 make g++ \
+  && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/sovereign
 COPY . .
 RUN npm ci --no-audit --no-fund \

@@ -1,53 +1,65 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type Program, type Slot, socketOf, startProgram } from './programs.ts';
 import type { BridgeRequest, JailRequest, PlainRequest, SpawnerReply, SpawnerRequest } from './spawner.ts';
 import { supervisorScript } from './supervisor.ts';
 
 /**
  * The spawner: a small process the data plane starts once and asks to start each job's
  * supervisor shell, each jail, each bridge. A fork copies the page tables of the process
- * that forks, so a fork of this process costs about a millisecond where one of the data
- * plane (with PGlite's heap in it) costs ten or more. The pipes of each shell are handed
+ * that forks, so a fork of this process costs a few milliseconds where one of the data
+ * plane (with PGlite's heap in it) costs ten or more; and where the native module is
+ * built, nothing is copied at all (programs.ts). The pipes of each shell are handed
  * to the data plane over IPC and closed here: the data plane alone holds them,
  * supervision pipe included. It runs as the data plane's user (root, to jail runs): it
  * puts each jail's first process in its cgroups and gives it its network.
  */
+
+/** What the helpers around a jail get as their environment: this process's own (a few safe variables). */
+const helperEnv = Object.fromEntries(
+  Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+);
 
 const send = (reply: SpawnerReply, handle?: Socket) => process.send?.(reply, handle);
 const fail = (id: number, error: unknown) =>
   send({ id, error: error instanceof Error ? error.message : String(error) });
 
 /** Bridges of each jail (by its request id): stopped when the jail ends. */
-const bridges = new Map<number, Set<ChildProcess>>();
+const bridges = new Map<number, Set<Program>>();
 
-function handOver(id: number, child: ChildProcess, innerPid?: number): void {
-  const pid = child.pid as number;
+function handOver(id: number, child: Program, innerPid?: number): void {
+  const { pid } = child;
   for (const [fd, stream] of (['stdin', 'stdout', 'stderr'] as const).entries()) {
-    send({ id, pid, ...(innerPid === undefined ? {} : { innerPid }), stream }, child.stdio[fd] as Socket);
+    send({ id, pid, ...(innerPid === undefined ? {} : { innerPid }), stream }, socketOf(child, fd));
+  }
+}
+
+/** Starts a program, or says why it could not be started (and returns undefined). */
+function start(id: number, options: Parameters<typeof startProgram>[0]): Program | undefined {
+  try {
+    const child = startProgram(options);
+    // A child that fails early closes its descriptors under our writes: said by its exit, never a crash here.
+    for (const socket of child.sockets) socket?.on('error', () => {});
+    return child;
+  } catch (error) {
+    fail(id, error);
+    return undefined;
   }
 }
 
 function plain(request: PlainRequest & { id: number }): void {
   const { id, command, cwd, env } = request;
-  let child: ChildProcess;
-  try {
-    child = spawn('/bin/sh', ['-c', supervisorScript], {
-      cwd,
-      env: { ...env, SOV_COMMAND: command },
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-  } catch (error) {
-    fail(id, error);
-    return;
-  }
-  if (child.pid === undefined) {
-    child.once('error', (error) => fail(id, error));
-    return;
-  }
+  const child = start(id, {
+    file: '/bin/sh',
+    args: ['-c', supervisorScript],
+    cwd,
+    env: { ...env, SOV_COMMAND: command },
+    setsid: true,
+    slots: ['socket', 'socket', 'socket'],
+  });
+  if (child === undefined) return;
   handOver(id, child);
   // Reaped here when it ends; how it ended travels back on its stdin socket.
   child.unref();
@@ -99,10 +111,10 @@ function saysReady(socket: Socket, exited: Promise<unknown>): Promise<boolean> {
 }
 
 /** slirp4netns for the jail whose first process is `innerPid`; resolves once its network is up. */
-async function network(slirp4netns: string, innerPid: number, lifeline: Socket): Promise<ChildProcess> {
-  const child = spawn(
-    slirp4netns,
-    [
+async function network(slirp4netns: string, innerPid: number, lifeline: Slot): Promise<Program> {
+  const child = startProgram({
+    file: slirp4netns,
+    args: [
       '--configure',
       '--mtu=65520',
       // Never this machine: 10.0.2.2 does not lead to its loopback.
@@ -117,16 +129,21 @@ async function network(slirp4netns: string, innerPid: number, lifeline: Socket):
       String(innerPid),
       'tap0',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe', 'pipe', lifeline], detached: true },
-  );
-  const errors = collect(child.stderr as Readable);
-  const ended = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.once('error', () => {});
+    env: helperEnv,
+    slots: ['ignore', 'ignore', 'socket', 'socket', lifeline],
+    setsid: true,
+  });
+  const stderr = socketOf(child, 2);
+  const readyFd = socketOf(child, 3);
+  stderr.on('error', () => {});
+  readyFd.on('error', () => {});
+  const errors = collect(stderr);
   const ready = new Promise<boolean>((resolve) => {
-    (child.stdio[3] as Readable).once('data', () => resolve(true));
-    void ended.then(() => resolve(false));
+    readyFd.once('data', () => resolve(true));
+    void child.exited.then(() => resolve(false));
   });
   if (!(await ready)) throw new Error(`slirp4netns failed: ${errors() || 'it exited'}`);
+  readyFd.destroy();
   child.unref();
   return child;
 }
@@ -134,49 +151,60 @@ async function network(slirp4netns: string, innerPid: number, lifeline: Socket):
 async function jail(request: JailRequest & { id: number }): Promise<void> {
   const { id } = request;
   // 0-2 stdio, 3 info, 4 block, then the texts, the lifeline, and bwrap's options.
-  const argsFd = 5 + request.data.length + 1;
-  const stdio: Array<'pipe'> = Array.from({ length: argsFd + 1 }, () => 'pipe' as const);
-  let child: ChildProcess;
+  const lifelineFd = 5 + request.data.length;
+  const argsFd = lifelineFd + 1;
+  const child = start(id, {
+    file: request.bwrap,
+    args: ['--args', String(argsFd), '--', ...request.command],
+    uid: request.uid,
+    gid: request.gid,
+    env: request.env,
+    setsid: true,
+    slots: [
+      'socket',
+      'socket',
+      'socket',
+      'socket',
+      'socket',
+      ...request.data.map((text) => ({ text })),
+      'socket',
+      { text: request.options.map((option) => `${option}\0`).join('') },
+    ],
+  });
+  if (child === undefined) return;
+  const [stdout, stderr, info, block] = [1, 2, 3, 4].map((fd) => socketOf(child, fd)) as [
+    Socket,
+    Socket,
+    Socket,
+    Socket,
+  ];
+  const errors = collect(stderr);
+  const lifeline = socketOf(child, lifelineFd);
+  let slirp: Program | undefined;
   try {
-    child = spawn(request.bwrap, ['--args', String(argsFd), '--', ...request.command], {
-      stdio,
-      uid: request.uid,
-      gid: request.gid,
-      env: request.env,
-      detached: true,
-    });
-  } catch (error) {
-    fail(id, error);
-    return;
-  }
-  child.once('error', () => {});
-  // A bwrap that fails early closes its descriptors under our writes: said by `errors`, never a crash here.
-  for (const stream of child.stdio) stream?.on('error', () => {});
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const errors = collect(child.stderr as Readable);
-  for (const [index, text] of request.data.entries()) (child.stdio[5 + index] as Writable).end(text);
-  (child.stdio[argsFd] as Writable).end(request.options.map((option) => `${option}\0`).join(''));
-  const lifeline = child.stdio[5 + request.data.length] as Socket;
-  let slirp: ChildProcess | undefined;
-  try {
-    const innerPid = await innerPidOf(child.stdio[3] as Readable, exited);
+    const innerPid = await innerPidOf(info, child.exited);
     if (innerPid === undefined) throw new Error(`bwrap failed: ${errors() || 'it exited'}`);
     for (const file of request.cgroupProcs) writeFileSync(file, String(innerPid));
-    if (request.network !== undefined) slirp = await network(request.network.slirp4netns, innerPid, lifeline);
+    if (request.network !== undefined) {
+      slirp = await network(request.network.slirp4netns, innerPid, { from: child, slot: lifelineFd });
+    }
     // Its cgroups and network are in place: the supervisor may start (it then waits for its go).
-    (child.stdio[4] as Writable).end('x');
-    if (!(await saysReady(child.stdout as Socket, exited))) throw new Error(`bwrap failed: ${errors() || 'it exited'}`);
-    (child.stderr as Readable).removeAllListeners('data');
-    (child.stderr as Readable).pause();
+    block.end('x');
+    if (!(await saysReady(stdout, child.exited))) throw new Error(`bwrap failed: ${errors() || 'it exited'}`);
+    stderr.removeAllListeners('data');
+    stderr.pause();
     handOver(id, child, innerPid);
   } catch (error) {
     child.kill('SIGKILL');
     slirp?.kill('SIGKILL');
+    for (const socket of child.sockets) socket?.destroy();
     fail(id, error);
   }
-  // The lifeline stays open here only until slirp4netns holds it.
+  // The lifeline stays open here only until slirp4netns holds it; the info pipe is read.
   lifeline.destroy();
-  void exited.then(() => {
+  info.destroy();
+  void child.exited.then(() => {
+    block.destroy();
     for (const bridge of bridges.get(id) ?? []) bridge.kill('SIGKILL');
     bridges.delete(id);
   });
@@ -186,9 +214,9 @@ async function jail(request: JailRequest & { id: number }): Promise<void> {
 async function bridge(request: BridgeRequest & { id: number }): Promise<void> {
   const { id } = request;
   const target = request.host === '::1' ? `TCP6:[::1]:${request.port}` : `TCP4:127.0.0.1:${request.port}`;
-  const child = spawn(
-    request.nsenter,
-    [
+  const child = start(id, {
+    file: request.nsenter,
+    args: [
       `--net=/proc/${request.innerPid}/ns/net`,
       '--setuid',
       String(request.uid),
@@ -199,12 +227,14 @@ async function bridge(request: BridgeRequest & { id: number }): Promise<void> {
       `UNIX-LISTEN:${request.socketPath},fork,mode=600,unlink-early`,
       target,
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
-  );
-  child.once('error', () => {});
-  const errors = collect(child.stderr as Readable);
+    env: helperEnv,
+    slots: ['ignore', 'ignore', 'socket'],
+    setsid: true,
+  });
+  if (child === undefined) return;
+  const errors = collect(socketOf(child, 2));
   let gone = false;
-  child.once('exit', () => {
+  void child.exited.then(() => {
     gone = true;
   });
   const own = bridges.get(request.jail) ?? new Set();
