@@ -161,6 +161,39 @@ eachDatabase('data plane protocol: credentials, initialize, heartbeat, health', 
     assert.equal(again.body.code, 'invalid_client_credentials');
   });
 
+  it('refuses a credential token it accepted before, once it has expired or its key was retired', async () => {
+    const t = await h().tenant('reuse');
+    const instanceId = randomUUID();
+    const first = (await exchange(h(), t.dataplane.clientId, t.dataplane.clientSecret)).body;
+    // Accepted (and its signature checked) once: a data plane sends the same token with every call.
+    await h().expect(200, 'POST', InternalPaths.heartbeat, { token: first.access_token, body: facts(instanceId) });
+    h().advanceClock(first.expires_in * 1000 + 1_000);
+    try {
+      const late = await h().request('POST', InternalPaths.heartbeat, {
+        token: first.access_token,
+        body: facts(instanceId),
+      });
+      assert.equal(late.status, 401, 'an expired token is refused, though it was accepted before');
+      assert.equal(late.body.code, 'invalid_token');
+    } finally {
+      h().resetClock();
+    }
+
+    const second = (await exchange(h(), t.dataplane.clientId, t.dataplane.clientSecret)).body;
+    await h().expect(200, 'POST', InternalPaths.heartbeat, { token: second.access_token, body: facts(instanceId) });
+    await h().expect(200, 'POST', '/signing-keys/rotate', { token: h().adminToken });
+    await h().expect(200, 'POST', InternalPaths.heartbeat, { token: second.access_token, body: facts(instanceId) });
+    await h().expect(200, 'POST', '/signing-keys/retire', { token: h().adminToken });
+    const retired = await h().request('POST', InternalPaths.heartbeat, {
+      token: second.access_token,
+      body: facts(instanceId),
+    });
+    assert.equal(retired.status, 401, 'a token of a retired key is refused at once, though it was accepted before');
+    assert.equal(retired.body.code, 'invalid_token');
+    const third = (await exchange(h(), t.dataplane.clientId, t.dataplane.clientSecret)).body;
+    await h().expect(200, 'POST', InternalPaths.heartbeat, { token: third.access_token, body: facts(instanceId) });
+  });
+
   it('refuses a scoped user token, or anything that is not a data plane token, on the internal API', async () => {
     const t = await h().tenant('typ');
     const scoped = await h().scopedToken(t.people.owner.token, t.workspace.workspaceId, ['runs:logs']);

@@ -8,7 +8,7 @@ import {
 } from '@sovereign/contract';
 import { UnauthorizedProblem } from '@sovereign/server-kit/http';
 import type { FastifyRequest } from 'fastify';
-import { importJWK, jwtVerify } from 'jose';
+import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { bearerToken } from '../auth/principal.ts';
 import { hashSecret, sameHash } from '../auth/secrets.ts';
 import type { Deps } from '../context.ts';
@@ -65,22 +65,7 @@ export async function authenticateDataplane(request: FastifyRequest, deps: Deps)
   }
   let claims: CredentialTokenClaims;
   try {
-    const verified = await jwtVerify<CredentialTokenClaims>(
-      token,
-      async (header) => {
-        const jwk = header.kid === undefined ? undefined : await deps.keys.publicKey(header.kid);
-        if (jwk === undefined) throw new Error('unknown key');
-        return importJWK(jwk, signingAlgorithm);
-      },
-      {
-        issuer: deps.config.publicUrl,
-        audience: controlPlaneAudience,
-        typ: TokenType.dataplane,
-        algorithms: [signingAlgorithm],
-        currentDate: deps.now(),
-      },
-    );
-    claims = verified.payload;
+    claims = await verifiedClaims(token, deps);
   } catch {
     throw new UnauthorizedProblem(
       ErrorCode.invalidToken,
@@ -95,4 +80,42 @@ export async function authenticateDataplane(request: FastifyRequest, deps: Deps)
     );
   }
   return plane;
+}
+
+/** How many verified tokens each control plane keeps: a data plane uses one for minutes. */
+const verifiedMax = 1_000;
+const verifiedByKeys = new WeakMap<Deps['keys'], Map<string, { claims: CredentialTokenClaims; kid: string }>>();
+
+/**
+ * A credential token's claims, its signature checked once: a data plane sends the same
+ * token with every call until it renews it, and an Ed25519 verification cost more CPU
+ * than the rest of a run event's handling. A token met again is still checked for what
+ * can change: its expiry, and its key (a retired key's tokens stop working at once).
+ */
+async function verifiedClaims(token: string, deps: Deps): Promise<CredentialTokenClaims> {
+  let verified = verifiedByKeys.get(deps.keys);
+  if (verified === undefined) {
+    verified = new Map();
+    verifiedByKeys.set(deps.keys, verified);
+  }
+  const now = Math.floor(deps.now().getTime() / 1000);
+  const known = verified.get(token);
+  if (known !== undefined) {
+    if (known.claims.exp > now && (await deps.keys.verificationKey(known.kid)) !== undefined) return known.claims;
+    verified.delete(token);
+  }
+  const { kid } = decodeProtectedHeader(token);
+  if (kid === undefined) throw new Error('no key id');
+  const key = await deps.keys.verificationKey(kid);
+  if (key === undefined) throw new Error('unknown key');
+  const { payload } = await jwtVerify<CredentialTokenClaims>(token, key, {
+    issuer: deps.config.publicUrl,
+    audience: controlPlaneAudience,
+    typ: TokenType.dataplane,
+    algorithms: [signingAlgorithm],
+    currentDate: deps.now(),
+  });
+  if (verified.size >= verifiedMax) verified.delete(verified.keys().next().value as string);
+  verified.set(token, { claims: payload, kid });
+  return payload;
 }

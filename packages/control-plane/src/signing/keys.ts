@@ -66,6 +66,8 @@ export class SigningKeys {
   readonly #ring: MasterKeyring;
   #cache: { at: number; rows: SigningKeyRow[] } | undefined;
   readonly #imported = new Map<string, Promise<CryptoKey>>();
+  /** Public keys imported to verify with, by kid: an import costs more than the verification. */
+  readonly #verifying = new Map<string, Promise<CryptoKey>>();
 
   constructor(db: Database, ring: MasterKeyring) {
     this.#db = db;
@@ -187,7 +189,10 @@ export class SigningKeys {
       await alongside?.(tx, retired);
       return retired;
     });
-    for (const kid of kids) this.#imported.delete(kid);
+    for (const kid of kids) {
+      this.#imported.delete(kid);
+      this.#verifying.delete(kid);
+    }
     this.#cache = undefined;
     return kids;
   }
@@ -231,6 +236,19 @@ export class SigningKeys {
   async publicKey(kid: string): Promise<JWK | undefined> {
     const find = (rows: SigningKeyRow[]) => rows.find((r) => r.kid === kid && r.state !== 'retired')?.public_jwk;
     return find(await this.#rows()) ?? find(await this.#rows(true));
+  }
+
+  /** The public key for a kid as a key to verify with, if it is still published (imported once). */
+  async verificationKey(kid: string): Promise<CryptoKey | undefined> {
+    const jwk = await this.publicKey(kid);
+    if (jwk === undefined) return undefined;
+    let key = this.#verifying.get(kid);
+    if (key === undefined) {
+      key = importJWK(jwk, signingAlgorithm) as Promise<CryptoKey>;
+      key.catch(() => this.#verifying.delete(kid));
+      this.#verifying.set(kid, key);
+    }
+    return key;
   }
 }
 
