@@ -5,12 +5,12 @@ import { Worker } from 'node:worker_threads';
  * stops when that supervisor is gone, even when it was killed with SIGKILL and could not
  * stop its children itself: Linux hands an orphan to another parent, so a changed parent
  * pid says the supervisor died. Off by default: a service run by systemd or Kubernetes
- * has a parent that stays.
+ * has a parent that stays. With `watchdog`, its thread watches too (see Watchdog).
  */
 export function stopWithParent(
   stop: (reason: string) => void,
   env: NodeJS.ProcessEnv = process.env,
-  killAfterMs?: number,
+  watchdog?: Watchdog,
 ): void {
   if (env.SOV_EXIT_WITH_PARENT !== 'true') return;
   const parent = process.ppid;
@@ -20,56 +20,60 @@ export function stopWithParent(
     stop('parent exited');
   }, 500);
   timer.unref();
-  if (killAfterMs === undefined) return;
-  // The same watch from a thread of its own: a main thread that is blocked (a synchronous
-  // call into an embedded database, a write to a pipe nobody reads) never runs the timer
-  // above, and the service would outlive its supervisor for good. This one kills it,
-  // once the orderly stop has had its time.
-  const watchdog = new Worker(
-    `const { workerData } = process.getBuiltinModule('node:worker_threads');
-     const timer = setInterval(() => {
-       if (process.ppid === workerData.parent) return;
-       clearInterval(timer);
-       setTimeout(() => {
-         process.getBuiltinModule('node:fs').writeSync(2, workerData.message);
-         process.kill(workerData.pid, 'SIGKILL');
-       }, workerData.ms);
-     }, 500);`,
-    {
-      eval: true,
-      execArgv: [],
-      workerData: {
-        pid: process.pid,
-        parent,
-        ms: killAfterMs,
-        message: `parent exited ${killAfterMs} ms ago; killed\n`,
-      },
-    },
-  );
-  watchdog.unref();
+  watchdog?.watchParent(parent);
+}
+
+/**
+ * A thread of the service's own that kills it with SIGKILL when its main thread cannot
+ * stop it: a main thread that is blocked (a synchronous close of an embedded database on
+ * a busy disk, a write to a pipe nobody reads) runs neither the stop's deadline timer nor
+ * the parent watch's, and the service would outlive its supervisor for good. Armed when a
+ * stop begins, or when the watched parent is gone; it kills `ms` later, saying why on
+ * stderr. Unref'd: it never keeps the process alive.
+ */
+export class Watchdog {
+  readonly #worker: Worker;
+
+  constructor(ms: number) {
+    this.#worker = new Worker(
+      // getBuiltinModule: the same code whether the process runs scripts or modules.
+      `const { workerData, parentPort } = process.getBuiltinModule('node:worker_threads');
+       let armed = false;
+       const arm = (message) => {
+         if (armed) return;
+         armed = true;
+         setTimeout(() => {
+           process.getBuiltinModule('node:fs').writeSync(2, message);
+           process.kill(workerData.pid, 'SIGKILL');
+         }, workerData.ms);
+       };
+       parentPort.on('message', (order) => {
+         if (order.arm !== undefined) arm(order.arm);
+         if (order.parent === undefined) return;
+         const timer = setInterval(() => {
+           if (process.ppid === order.parent) return;
+           clearInterval(timer);
+           arm(\`parent exited \${workerData.ms} ms ago; killed\\n\`);
+         }, 500);
+       });`,
+      { eval: true, execArgv: [], workerData: { pid: process.pid, ms } },
+    );
+    this.#worker.unref();
+  }
+
+  /** A stop began: the service is killed `ms` from now unless it has exited by then. */
+  arm(reason: string): void {
+    this.#worker.postMessage({ arm: `still stopping ${reason}; killed\n` });
+  }
+
+  /** Kills the service `ms` after its parent `parent` is gone. */
+  watchParent(parent: number): void {
+    this.#worker.postMessage({ parent });
+  }
 }
 
 /** How long after its deadline a stop whose thread is blocked is killed. */
 const lastResortMs = 2_000;
-
-/**
- * Kills this process after `ms`, from a thread of its own: a stop that blocks the main
- * thread (a synchronous close of an embedded database on a busy disk) would hold the
- * deadline's timer as well, and the service would outlive its supervisor. Unref'd: it
- * never keeps the process alive.
- */
-function killAfter(ms: number, message: string): void {
-  const watchdog = new Worker(
-    // getBuiltinModule: the same code whether the process runs scripts or modules.
-    `const { workerData } = process.getBuiltinModule('node:worker_threads');
-     setTimeout(() => {
-       process.getBuiltinModule('node:fs').writeSync(2, workerData.message);
-       process.kill(workerData.pid, 'SIGKILL');
-     }, workerData.ms);`,
-    { eval: true, execArgv: [], workerData: { pid: process.pid, ms, message } },
-  );
-  watchdog.unref();
-}
 
 /**
  * Stops a service once, whichever comes first: SIGINT, SIGTERM, or (with
@@ -94,13 +98,11 @@ export function stopOnSignals(
       process.stderr.write(`still stopping ${options.deadlineMs} ms after ${reason}; exiting now\n`);
       process.exit(1);
     }, options.deadlineMs).unref();
-    killAfter(
-      options.deadlineMs + lastResortMs,
-      `still stopping ${options.deadlineMs + lastResortMs} ms after ${reason}; killed\n`,
-    );
+    watchdog.arm(`${options.deadlineMs + lastResortMs} ms after ${reason}`);
     void stop(reason);
   };
+  const watchdog = new Watchdog(options.deadlineMs + lastResortMs);
   process.on('SIGINT', () => once('SIGINT'));
   process.on('SIGTERM', () => once('SIGTERM'));
-  stopWithParent(once, options.env, options.deadlineMs + lastResortMs);
+  stopWithParent(once, options.env, watchdog);
 }
