@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
+import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
@@ -38,12 +39,23 @@ export interface ProgramOptions {
   setsid?: boolean;
 }
 
+/** How a program ended: its exit code, or the signal that ended it. */
+export interface Ending {
+  code: number | null;
+  signal: string | null;
+}
+
+/** An ending as words: `exit code 1`, `killed by SIGKILL`. */
+export function endingText(ending: Ending): string {
+  return ending.signal === null ? `exit code ${ending.code}` : `killed by ${ending.signal}`;
+}
+
 export interface Program {
   readonly pid: number;
   /** Our end of each 'socket' slot, by the child's descriptor number. */
   readonly sockets: ReadonlyArray<Socket | undefined>;
-  /** Settles once the child has ended and been reaped. */
-  readonly exited: Promise<void>;
+  /** Settles once the child has ended and been reaped, with how it ended. */
+  readonly exited: Promise<Ending>;
   kill(signal: NodeJS.Signals): void;
   /** Keeps nothing of ours alive: ending a slot's socket is up to its user. */
   unref(): void;
@@ -92,15 +104,16 @@ export function startProgram(options: ProgramOptions, how = programStarts): Prog
 // --- native ---------------------------------------------------------------------------
 
 /** Our started children not yet reaped, by pid: looked at on every SIGCHLD. */
-const reaping = new Map<number, () => void>();
+const reaping = new Map<number, (ending: Ending) => void>();
 let devNull: number | undefined;
 let listening = false;
 
 function reapEnded(addon: NativeSpawn): void {
   for (const [pid, ended] of reaping) {
-    if (addon.reap(pid) === null) continue;
+    const status = addon.reap(pid);
+    if (status === null) continue;
     reaping.delete(pid);
-    ended();
+    ended({ code: status.code, signal: status.signal === null ? null : signalName(status.signal) });
   }
 }
 
@@ -158,8 +171,8 @@ function cloned(addon: NativeSpawn, options: ProgramOptions): Program {
     const sockets = ours.map((fd) =>
       fd === undefined ? undefined : new Socket({ fd, readable: true, writable: true }),
     );
-    let ended!: () => void;
-    const exited = new Promise<void>((resolve) => {
+    let ended!: (ending: Ending) => void;
+    const exited = new Promise<Ending>((resolve) => {
       ended = resolve;
     });
     reaping.set(pid, ended);
@@ -188,6 +201,10 @@ function cloned(addon: NativeSpawn, options: ProgramOptions): Program {
   } finally {
     for (const fd of toClose) closeSync(fd);
   }
+}
+
+function signalName(signal: number): string {
+  return Object.entries(constants.signals).find(([, number]) => number === signal)?.[0] ?? `signal ${signal}`;
 }
 
 // --- child_process --------------------------------------------------------------------
@@ -219,7 +236,7 @@ function forked(options: ProgramOptions): Program {
     stream?.on('error', () => {});
     if (typeof slot === 'object' && 'text' in slot) stream?.end(slot.text);
   }
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<Ending>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const program: ForkedProgram = {
     child,
     pid: child.pid,

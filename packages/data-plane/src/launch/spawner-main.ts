@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Program, type Slot, socketOf, startProgram } from './programs.ts';
+import { type Ending, endingText, type Program, type Slot, socketOf, startProgram } from './programs.ts';
 import type { BridgeRequest, JailRequest, PlainRequest, SpawnerReply, SpawnerRequest } from './spawner.ts';
 import { supervisorScript } from './supervisor.ts';
 
@@ -138,11 +138,16 @@ async function network(slirp4netns: string, innerPid: number, lifeline: Slot): P
   stderr.on('error', () => {});
   readyFd.on('error', () => {});
   const errors = collect(stderr);
+  let ending: Ending | undefined;
   const ready = new Promise<boolean>((resolve) => {
     readyFd.once('data', () => resolve(true));
-    void child.exited.then(() => resolve(false));
+    void child.exited.then((ended) => {
+      ending = ended;
+      resolve(false);
+    });
   });
-  if (!(await ready)) throw new Error(`slirp4netns failed: ${errors() || 'it exited'}`);
+  if (!(await ready))
+    throw new Error(`slirp4netns failed: ${errors() || endingText(ending ?? { code: null, signal: null })}`);
   readyFd.destroy();
   child.unref();
   return child;
@@ -178,27 +183,41 @@ async function jail(request: JailRequest & { id: number }): Promise<void> {
     Socket,
     Socket,
   ];
-  const errors = collect(stderr);
+  const collected = collect(stderr);
+  let ending: Ending | undefined;
+  void child.exited.then((ended) => {
+    ending = ended;
+  });
+  // What bwrap said, or how it ended when it said nothing (a signal from elsewhere, say).
+  const errors = () => collected() || (ending === undefined ? 'it exited' : `it exited (${endingText(ending)})`);
   const lifeline = socketOf(child, lifelineFd);
   let slirp: Program | undefined;
   try {
     const innerPid = await innerPidOf(info, child.exited);
-    if (innerPid === undefined) throw new Error(`bwrap failed: ${errors() || 'it exited'}`);
+    if (innerPid === undefined) throw new Error(`bwrap failed: ${errors()}`);
     for (const file of request.cgroupProcs) writeFileSync(file, String(innerPid));
     if (request.network !== undefined) {
       slirp = await network(request.network.slirp4netns, innerPid, { from: child, slot: lifelineFd });
     }
     // Its cgroups and network are in place: the supervisor may start (it then waits for its go).
     block.end('x');
-    if (!(await saysReady(stdout, child.exited))) throw new Error(`bwrap failed: ${errors() || 'it exited'}`);
+    if (!(await saysReady(stdout, child.exited))) throw new Error(`bwrap failed: ${errors()}`);
     stderr.removeAllListeners('data');
     stderr.pause();
     handOver(id, child, innerPid);
   } catch (error) {
+    // Ended already, before our kill: how, is the clue (a jail whose first process vanished under us).
+    const before = ending;
     child.kill('SIGKILL');
     slirp?.kill('SIGKILL');
     for (const socket of child.sockets) socket?.destroy();
-    fail(id, error);
+    const message = error instanceof Error ? error.message : String(error);
+    fail(
+      id,
+      before === undefined || message.includes('it exited')
+        ? message
+        : `${message} (bwrap had ended: ${endingText(before)})`,
+    );
   }
   // The lifeline stays open here only until slirp4netns holds it; the info pipe is read.
   lifeline.destroy();
