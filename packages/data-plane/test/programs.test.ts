@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { openSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { type ProgramOptions, programStarts, socketOf, startProgram } from '../src/launch/programs.ts';
+import {
+  type ProgramOptions,
+  programStarts,
+  socketOf,
+  startProgram,
+  textSlotMaxBytes,
+} from '../src/launch/programs.ts';
 
 /** Everything a socket gives until its end. */
 function text(socket: Socket): Promise<string> {
@@ -53,6 +59,13 @@ for (const how of ['native', 'fork'] as const) {
       );
       const [out] = await Promise.all([text(socketOf(program, 1)), program.exited]);
       assert.equal(out, 'one\n.\n');
+    });
+
+    it('reads a text slot of the largest size whole', async () => {
+      const big = 'x'.repeat(textSlotMaxBytes);
+      const program = startProgram({ ...sh('wc -c <&3'), slots: ['ignore', 'socket', 'ignore', { text: big }] }, how);
+      const [out] = await Promise.all([text(socketOf(program, 1)), program.exited]);
+      assert.equal(out.trim(), String(textSlotMaxBytes));
     });
 
     it('gets exactly the environment it is given', async () => {
@@ -119,6 +132,19 @@ for (const how of ['native', 'fork'] as const) {
       const program = startProgram({ ...sh('sleep 30'), slots: ['ignore', 'ignore', 'ignore'] }, how);
       program.kill('SIGKILL');
       await program.exited;
+    });
+
+    it('refuses a text slot too large to be written before the start, rather than wait forever', {
+      skip: how === 'fork' && 'child_process writes it while the child reads',
+    }, () => {
+      assert.throws(
+        () =>
+          startProgram(
+            { ...sh('true'), slots: ['ignore', 'ignore', 'ignore', { text: 'x'.repeat(textSlotMaxBytes + 1) }] },
+            how,
+          ),
+        /at most/,
+      );
     });
 
     it('fails to start, with the reason, when the program does not exist', () => {

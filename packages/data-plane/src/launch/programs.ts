@@ -110,12 +110,26 @@ let listening = false;
 
 function reapEnded(addon: NativeSpawn): void {
   for (const [pid, ended] of reaping) {
-    const status = addon.reap(pid);
+    let status: ReturnType<NativeSpawn['reap']>;
+    try {
+      status = addon.reap(pid);
+    } catch {
+      // Not our child any more (reaped elsewhere): ended, how is not known. Never a throw
+      // out of a signal handler, which would take the spawner down.
+      status = { code: null, signal: null };
+    }
     if (status === null) continue;
     reaping.delete(pid);
     ended({ code: status.code, signal: status.signal === null ? null : signalName(status.signal) });
   }
 }
+
+/**
+ * The most a text slot holds: it is written whole before the child starts, into a socket
+ * whose buffer (about 200 KiB on Linux) must take it, or the write would wait forever for
+ * a reader that does not exist yet. A jail's texts (passwd, options) are a few KiB.
+ */
+export const textSlotMaxBytes = 128 * 1024;
 
 /** A descriptor of ours for the Socket in a 'socket' slot of an earlier native program. */
 const ownFds = new WeakMap<Program, Array<number | undefined>>();
@@ -141,6 +155,9 @@ function cloned(addon: NativeSpawn, options: ProgramOptions): Program {
         ours.push(mine);
         theirs.push(child);
       } else if ('text' in slot) {
+        if (Buffer.byteLength(slot.text) > textSlotMaxBytes) {
+          throw new Error(`a text slot holds at most ${textSlotMaxBytes} bytes`);
+        }
         const [mine, child] = addon.socketPair();
         toClose.push(child);
         // A socket's buffer takes far more than a jail's texts (passwd, options): never blocks.
