@@ -263,22 +263,11 @@ static napi_value reap(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/** close(fd): the descriptor given to a child, closed here once the child has its own. */
-static napi_value close_fd(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value arg;
-  napi_get_cb_info(env, info, &argc, &arg, NULL, NULL);
-  int fd = (int)long_of(env, argc < 1 ? NULL : arg, -1);
-  if (fd < 0 || close(fd) < 0) return fail(env, "close", fd < 0 ? EBADF : errno);
-  return NULL;
-}
-
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
       {"spawn", NULL, spawn, NULL, NULL, NULL, napi_default, NULL},
       {"socketPair", NULL, socket_pair, NULL, NULL, NULL, napi_default, NULL},
       {"reap", NULL, reap, NULL, NULL, NULL, napi_default, NULL},
-      {"close", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof methods / sizeof *methods, methods);
   return exports;

@@ -74,7 +74,6 @@ interface NativeSpawn {
   }): number;
   socketPair(): [number, number];
   reap(pid: number): { code: number | null; signal: number | null } | null;
-  close(fd: number): void;
 }
 
 const addonPath = fileURLToPath(new URL('../../build/Release/sov_spawn.node', import.meta.url));
@@ -96,9 +95,12 @@ export function socketOf(program: Program, fd: number): Socket {
  * try both ways: 'native' throws where the module was not built.
  */
 export function startProgram(options: ProgramOptions, how = programStarts): Program {
-  if (how === 'fork') return forked(options);
-  if (native === undefined) throw new Error('the native spawner is not built (npm install builds it)');
-  return cloned(native, options);
+  if (how === 'native' && native === undefined)
+    throw new Error('the native spawner is not built (npm install builds it)');
+  const program = how === 'fork' || native === undefined ? forked(options) : cloned(native, options);
+  // A child that fails early closes its descriptors under our writes: said by its exit, never a crash.
+  for (const socket of program.sockets) socket?.on('error', () => {});
+  return program;
 }
 
 // --- native ---------------------------------------------------------------------------

@@ -39,10 +39,7 @@ function handOver(id: number, child: Program, innerPid?: number): void {
 /** Starts a program, or says why it could not be started (and returns undefined). */
 function start(id: number, options: Parameters<typeof startProgram>[0]): Program | undefined {
   try {
-    const child = startProgram(options);
-    // A child that fails early closes its descriptors under our writes: said by its exit, never a crash here.
-    for (const socket of child.sockets) socket?.on('error', () => {});
-    return child;
+    return startProgram(options);
   } catch (error) {
     fail(id, error);
     return undefined;
@@ -135,8 +132,6 @@ async function network(slirp4netns: string, innerPid: number, lifeline: Slot): P
   });
   const stderr = socketOf(child, 2);
   const readyFd = socketOf(child, 3);
-  stderr.on('error', () => {});
-  readyFd.on('error', () => {});
   const errors = collect(stderr);
   let ending: Ending | undefined;
   const ready = new Promise<boolean>((resolve) => {
