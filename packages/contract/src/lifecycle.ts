@@ -29,7 +29,9 @@ export function stopWithParent(
  * a busy disk, a write to a pipe nobody reads) runs neither the stop's deadline timer nor
  * the parent watch's, and the service would outlive its supervisor for good. Armed when a
  * stop begins, or when the watched parent is gone; it kills `ms` later, saying why on
- * stderr. Unref'd: it never keeps the process alive.
+ * stderr. Unref'd: it never keeps the process alive. It sees the 'exit' listeners run but
+ * not Node's own teardown after them, which stops every worker first: a process that must
+ * end whatever happens leaves no 'exit' listener that can wait (see `logDestination`).
  */
 export class Watchdog {
   readonly #worker: Worker;
@@ -39,12 +41,15 @@ export class Watchdog {
       // getBuiltinModule: the same code whether the process runs scripts or modules.
       `const { workerData, parentPort } = process.getBuiltinModule('node:worker_threads');
        let armed = false;
+       const kill = () => process.kill(workerData.pid, 'SIGKILL');
        const arm = (message) => {
          if (armed) return;
          armed = true;
          setTimeout(() => {
-           process.getBuiltinModule('node:fs').writeSync(2, message);
-           process.kill(workerData.pid, 'SIGKILL');
+           // Say why, but never let the saying stop the kill: stderr may be a pipe whose
+           // reader died with the supervisor (the write fails) or stopped reading (it blocks).
+           process.getBuiltinModule('node:fs').write(2, message, kill);
+           setTimeout(kill, 100);
          }, workerData.ms);
        };
        parentPort.on('message', (order) => {

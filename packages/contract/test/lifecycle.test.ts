@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
@@ -61,39 +61,70 @@ describe('a service stops once, and never for longer than its deadline', () => {
     assert.match(stderr, /still stopping 2300 ms after SIG(TERM|INT); killed/);
   });
 
-  it('is killed when its supervisor dies while its thread is blocked', async () => {
-    const script = `
-      import { stopOnSignals } from ${JSON.stringify(lifecycle)};
-      stopOnSignals(async () => {}, { deadlineMs: 300, env: { SOV_EXIT_WITH_PARENT: 'true' } });
-      console.log('ready');
-      setTimeout(() => { for (;;) {} }, 200); // blocked before its supervisor goes
-    `;
-    // The supervisor: a shell that starts the service and waits for it.
-    const supervisor = spawn('sh', ['-c', '"$NODE" --input-type=module -e "$SCRIPT" & echo $!; wait'], {
-      env: { ...process.env, NODE: process.execPath, SCRIPT: script },
-      stdio: ['ignore', 'pipe', 'inherit'],
+  for (const output of ['inherited', 'piped'] as const) {
+    it(`is killed when its supervisor dies while its thread is blocked (output ${output})`, async () => {
+      const script = `
+        import { stopOnSignals } from ${JSON.stringify(lifecycle)};
+        stopOnSignals(async () => {}, { deadlineMs: 300, env: { SOV_EXIT_WITH_PARENT: 'true' } });
+        console.log('ready');
+        setTimeout(() => { for (;;) {} }, 200); // blocked before its supervisor goes
+      `;
+      const { pid, supervisor } = await startSupervised(script, output);
+      await new Promise((r) => setTimeout(r, 400)); // its thread is spinning now
+      supervisor.kill('SIGKILL');
+      assert.equal(await outlives(pid, 8_000), false, 'the service outlived its supervisor');
     });
-    let out = '';
-    supervisor.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    while (!out.includes('ready')) await new Promise((r) => setTimeout(r, 20));
-    const pid = Number(out.split('\n')[0]);
-    await new Promise((r) => setTimeout(r, 400)); // its thread is spinning now
-    supervisor.kill('SIGKILL');
-    // Ended (or a zombie nobody reaped yet) within its deadline, the last resort and a poll.
-    const running = () => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
-      } catch {
-        return false;
-      }
-    };
-    const deadline = Date.now() + 8_000;
-    while (running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    const left = running();
-    if (left) process.kill(pid, 'SIGKILL');
-    assert.equal(left, false, 'the service outlived its supervisor');
-  });
+  }
 });
+
+/**
+ * Starts `script` under a supervisor; resolves once the service printed `ready`. `inherited`: a shell, the service's output
+ * going where the shell's went (still read). `piped`: like sov dev, a Node process
+ * holding the only reader of the service's stdout and stderr, which die with it.
+ */
+async function startSupervised(
+  script: string,
+  output: 'inherited' | 'piped',
+): Promise<{ pid: number; supervisor: ChildProcess }> {
+  const node = `
+    const { spawn } = require('node:child_process');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', process.env.SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (chunk) => { if (String(chunk).includes('ready')) console.log(child.pid); });
+    child.stderr.resume();
+  `;
+  const supervisor =
+    output === 'inherited'
+      ? spawn('sh', ['-c', '"$NODE" --input-type=module -e "$SCRIPT" & echo $!; wait'], {
+          env: { ...process.env, NODE: process.execPath, SCRIPT: script },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        })
+      : spawn(process.execPath, ['-e', node], {
+          env: { ...process.env, SCRIPT: script },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+  let out = '';
+  supervisor.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  // The shell prints the pid first and the service 'ready'; the Node supervisor the pid once ready.
+  const ready = () => (output === 'inherited' ? out.includes('ready') : /^\d+\n/.test(out));
+  while (!ready()) await new Promise((r) => setTimeout(r, 20));
+  return { pid: Number(out.split('\n')[0]), supervisor };
+}
+
+/** Whether `pid` still runs after `ms` (a zombie nobody reaped yet has ended); killed if so. */
+async function outlives(pid: number, ms: number): Promise<boolean> {
+  const running = () => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + ms;
+  while (running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const left = running();
+  if (left) process.kill(pid, 'SIGKILL');
+  return left;
+}

@@ -16,6 +16,7 @@ import {
   installErrorHandling,
   type NotFoundFallback,
 } from './error-handler.ts';
+import { logDestination } from './log-destination.ts';
 import { errorLogSerializer } from './log-errors.ts';
 import { installOps, type ReadinessCheck, type ReadinessFacts } from './ops.ts';
 import { BadRequestProblem } from './problem.ts';
@@ -104,7 +105,11 @@ function loggerOptions(options: HttpServerOptions): FastifyServerOptions['logger
       ? { level: 'info', base: { service: options.service }, redact: redactedLogPaths }
       : options.logger;
   if (logger === false) return false;
-  return { ...logger, serializers: { ...logger.serializers, err: errorLogSerializer } };
+  return {
+    stream: logDestination(),
+    ...logger,
+    serializers: { ...logger.serializers, err: errorLogSerializer },
+  };
 }
 
 /**
