@@ -196,3 +196,15 @@ export function onTerminal(args: string[], env: Record<string, string>) {
     },
   };
 }
+
+/** Neither stream of a run that is not on a terminal carries a colour code. */
+export function assertPlain(result: SovResult, what: string): void {
+  assert.doesNotMatch(result.stdout, ansiEscape, `${what}: no escape codes on stdout`);
+  assert.doesNotMatch(result.stderr, ansiEscape, `${what}: no escape codes on stderr`);
+}
+
+/** Parses the one JSON document a --json command prints. */
+export function parsed(result: SovResult): any {
+  assert.doesNotMatch(result.stdout, ansiEscape);
+  return JSON.parse(result.stdout);
+}
