@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,16 +133,28 @@ describe('npm start (sov dev), real processes [pglite]', () => {
     const deadline = Date.now() + 45_000;
     const running = () => children.filter((c) => alive(c.pid));
     while (running().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    // What a process left running is doing: its state (D: in the kernel, S: waiting) and where.
-    const doing = (pid: number) =>
-      ['status', 'wchan', 'stack'].map((file) => {
+    // What a process left running is doing: its state (D: in the kernel, S: waiting), and
+    // where each of its threads waits (a worker thread blocked, the main one in its exit).
+    const read = (path: string) => {
+      try {
+        return readFileSync(path, 'utf8').trim();
+      } catch {
+        return '-';
+      }
+    };
+    const doing = (pid: number) => [
+      (read(`/proc/${pid}/status`).match(/^(State|PPid|SigPnd|ShdPnd):.*$/gm) ?? []).join('; '),
+      (() => {
         try {
-          const text = readFileSync(`/proc/${pid}/${file}`, 'utf8');
-          return file === 'status' ? (text.match(/^(State|PPid|SigPnd|ShdPnd):.*$/gm) ?? []).join('; ') : text.trim();
+          return readdirSync(`/proc/${pid}/task`)
+            .map((tid) => `${read(`/proc/${pid}/task/${tid}/comm`)} ${read(`/proc/${pid}/task/${tid}/wchan`)}`)
+            .join(', ');
         } catch {
-          return `${file}: -`;
+          return 'threads: -';
         }
-      });
+      })(),
+      read(`/proc/${pid}/stack`),
+    ];
     assert.deepEqual(
       running().map((c) => c.args),
       [],
