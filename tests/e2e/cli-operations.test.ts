@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePorts } from '@sovereign/server-kit/testing';
 import { browse } from '../support/apps.ts';
 import {
   assertPlain,
+  type CliDev,
   cleanEnv,
-  DevPlatform,
+  type DevPlatform,
   onTerminal,
   parsed,
   quote,
@@ -18,6 +17,8 @@ import {
   sov,
   sovBin,
   sovOk,
+  startCliDev,
+  stopCliDev,
 } from '../support/cli.ts';
 
 const hello = join(repoRoot, 'examples/hello');
@@ -29,16 +30,14 @@ const hello = join(repoRoot, 'examples/hello');
  * (configuration `human`, workspace demo in eu, examples/hello deployed) before they start.
  */
 describe('the sov CLI against sov dev: administration and operations, real processes [pglite]', () => {
-  let home: string;
+  let cli: Partial<CliDev> = {};
   let scratch: string;
   let dev: DevPlatform;
   let password: string;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'sov-cli-home-'));
-    scratch = await mkdtemp(join(tmpdir(), 'sov-cli-'));
-    dev = await DevPlatform.start(home, await freePorts(3));
-    password = (await readFile(join(home, 'admin-password'), 'utf8')).trim();
+    cli = await startCliDev();
+    ({ scratch, dev, password } = cli as CliDev);
     const human = join(scratch, 'human');
     await sovOk(human, ['login', '--api', dev.url, '--email', 'admin@localhost', '--password-stdin'], {
       input: password,
@@ -46,11 +45,7 @@ describe('the sov CLI against sov dev: administration and operations, real proce
     await sovOk(human, ['workspace', 'create', 'demo', '--region', 'eu']);
     await sovOk(human, ['deploy', hello]);
   });
-  after(async () => {
-    await dev?.stop();
-    await rm(home, { recursive: true, force: true });
-    await rm(scratch, { recursive: true, force: true });
-  });
+  after(() => stopCliDev(cli));
 
   it('administers regions and data planes; sov control-plane and sov data-plane read their configuration from the environment', async () => {
     const config = join(scratch, 'admin');

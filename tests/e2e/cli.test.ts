@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, freePorts } from '@sovereign/server-kit/testing';
+import { freePort } from '@sovereign/server-kit/testing';
 import {
   ansiEscape,
   assertPlain,
+  type CliDev,
   cleanEnv,
-  DevPlatform,
+  type DevPlatform,
   onTerminal,
   parsed,
   quote,
@@ -18,6 +18,8 @@ import {
   sov,
   sovBin,
   sovOk,
+  startCliDev,
+  stopCliDev,
 } from '../support/cli.ts';
 
 const secret = 'sk-cli-7c1e5a90d2';
@@ -30,22 +32,16 @@ const hello = join(repoRoot, 'examples/hello');
  * cli-operations.test.ts, against a `sov dev` of their own (the two run side by side).
  */
 describe('the sov CLI against sov dev, real processes [pglite]', () => {
-  let home: string;
+  let cli: Partial<CliDev> = {};
   let scratch: string;
   let dev: DevPlatform;
   let password: string;
 
   before(async () => {
-    home = await mkdtemp(join(tmpdir(), 'sov-cli-home-'));
-    scratch = await mkdtemp(join(tmpdir(), 'sov-cli-'));
-    dev = await DevPlatform.start(home, await freePorts(3));
-    password = (await readFile(join(home, 'admin-password'), 'utf8')).trim();
+    cli = await startCliDev();
+    ({ scratch, dev, password } = cli as CliDev);
   });
-  after(async () => {
-    await dev?.stop();
-    await rm(home, { recursive: true, force: true });
-    await rm(scratch, { recursive: true, force: true });
-  });
+  after(() => stopCliDev(cli));
 
   it('signs in interactively on a terminal: asks the email, hides the password, saves the session 0600', async () => {
     const config = join(scratch, 'tty');

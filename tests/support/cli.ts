@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from '@sovereign/server-kit/testing';
 
 export const sovBin = fileURLToPath(new URL('../../packages/cli/src/bin/sov.ts', import.meta.url));
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -207,4 +211,28 @@ export function assertPlain(result: SovResult, what: string): void {
 export function parsed(result: SovResult): any {
   assert.doesNotMatch(result.stdout, ansiEscape);
   return JSON.parse(result.stdout);
+}
+
+/** A `sov dev` for a CLI suite, with a scratch directory for its users' configurations. */
+export interface CliDev {
+  home: string;
+  scratch: string;
+  dev: DevPlatform;
+  /** The administrator's generated password. */
+  password: string;
+}
+
+/** Starts a `sov dev` on free ports, its state in a directory of its own. */
+export async function startCliDev(): Promise<CliDev> {
+  const home = await mkdtemp(join(tmpdir(), 'sov-cli-home-'));
+  const scratch = await mkdtemp(join(tmpdir(), 'sov-cli-'));
+  const dev = await DevPlatform.start(home, await freePorts(3));
+  const password = (await readFile(join(home, 'admin-password'), 'utf8')).trim();
+  return { home, scratch, dev, password };
+}
+
+/** Stops it and removes what it and its users left. */
+export async function stopCliDev(cli: Partial<CliDev>): Promise<void> {
+  await cli.dev?.stop();
+  for (const dir of [cli.home, cli.scratch]) if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 }
