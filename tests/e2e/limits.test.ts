@@ -283,6 +283,8 @@ describe(`a run's limits: each ends it with its own reason, and its neighbours a
     assert.deepEqual([unlucky.status, unlucky.reasonCode], ['failed', 'sandbox_failed']);
     assert.deepEqual(await readdir(faults), [], 'six tries, then the run failed');
     assert.match(sandboxTrouble(), /could not make the run’s jail: trying again/);
+    // What bwrap said as it died is in the log, even when its exit was seen first.
+    assert.match(sandboxTrouble(), /bwrap: loopback: Failed RTM_NEWADDR: made on purpose/);
   });
 
   it('starts a data plane whose trial jail fails for a moment', async () => {

@@ -73,6 +73,18 @@ function collect(stream: Readable, max = 4000): () => string {
   return () => text.trim();
 }
 
+/** Resolves once `stream` has closed (every writer of it gone), or after `ms`. */
+function closedOrAfter(stream: Readable, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.closed) return resolve();
+    const timer = setTimeout(resolve, ms);
+    stream.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Resolves with what bwrap reports on its info descriptor (the pid of the jail's first process). */
 function innerPidOf(info: Readable, exited: Promise<unknown>): Promise<number | undefined> {
   return new Promise((resolve) => {
@@ -205,8 +217,13 @@ async function jail(request: JailRequest & { id: number }): Promise<void> {
     const before = ending;
     child.kill('SIGKILL');
     slirp?.kill('SIGKILL');
+    // What bwrap wrote as it died may not have been read when the failure was seen (its
+    // exit, or its first process gone, comes first): a moment for the rest of its stderr.
+    await closedOrAfter(stderr, 500);
     for (const socket of child.sockets) socket?.destroy();
-    const message = error instanceof Error ? error.message : String(error);
+    let message = error instanceof Error ? error.message : String(error);
+    const said = collected();
+    if (said !== '' && !message.includes(said)) message += ` (bwrap said: ${said})`;
     fail(
       id,
       before === undefined || message.includes('it exited')
