@@ -27,12 +27,17 @@ function reachable(path: string): boolean {
 }
 
 /**
- * The data plane's Node, where a run's user can reach it to bind it into its jail: where
- * it is, or a link (a copy, across filesystems) under the runs' directory.
+ * The data plane's Node, where a run's user can reach it to bind it into its jail: a link
+ * under the jails' directory (which every user may traverse, and only root changes), or,
+ * across filesystems, Node where it is when every user can reach it there, else a copy.
+ *
+ * A link first, even where Node is reachable in place: bound from where it is, every
+ * jail of this data plane would fail ("Can't find source path", from bwrap) once a
+ * directory above it stops being o+x, as a test that opened a checkout's directories
+ * for a moment and closed them again did to the data planes started meanwhile.
  */
 function nodeForJails(root: string): string {
   const node = process.execPath;
-  if (reachable(node)) return node;
   const target = join(root, 'node');
   const source = statSync(node);
   const present = existsSync(target) ? statSync(target) : undefined;
@@ -45,6 +50,7 @@ function nodeForJails(root: string): string {
   try {
     linkSync(node, fresh);
   } catch {
+    if (reachable(node)) return node;
     copyFileSync(node, fresh);
   }
   chmodSync(fresh, 0o755);
