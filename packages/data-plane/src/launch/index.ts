@@ -36,8 +36,7 @@ function reachable(path: string): boolean {
  * directory above it stops being o+x, as a test that opened a checkout's directories
  * for a moment and closed them again did to the data planes started meanwhile.
  */
-function nodeForJails(root: string): string {
-  const node = process.execPath;
+export function nodeForJails(root: string, node: string = process.execPath): string {
   const target = join(root, 'node');
   const source = statSync(node);
   const present = existsSync(target) ? statSync(target) : undefined;
