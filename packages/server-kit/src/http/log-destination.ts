@@ -6,8 +6,8 @@ import pino from 'pino';
  * pino's default writes them asynchronously and, to lose none, flushes what is pending
  * from an 'exit' listener; that flush retries a failed write forever. A service whose
  * stdout is a pipe to a supervisor that died (sov dev killed outright: every write fails
- * with EPIPE) and that logged just before it exited never finished exiting, and neither
- * its deadline nor its watchdog thread could end it (Node's exit stops workers). Written
+ * with EPIPE) and that logged just before it exited never finished exiting (its watchdog
+ * thread died of the same EPIPE before its kill, since mended in lifecycle.ts). Written
  * synchronously there is nothing to flush at exit, and a broken pipe only silences the
  * logs: pino drops them on EPIPE. A full pipe whose reader is alive holds the service up
  * until it reads, as it would any program writing to its stdout.

@@ -106,8 +106,9 @@ function loggerOptions(options: HttpServerOptions): FastifyServerOptions['logger
       : options.logger;
   if (logger === false) return false;
   return {
-    stream: logDestination(),
     ...logger,
+    // A service's own stream wins; ours is made only when none was given.
+    stream: logger.stream ?? logDestination(),
     serializers: { ...logger.serializers, err: errorLogSerializer },
   };
 }
