@@ -19,6 +19,8 @@ export function startPlatform(target: DatabaseTarget, options: PlatformOptions =
     ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.SOV_BENCH_CPU_PROF}` }
     : {};
   return Platform.start(target, {
+    // Node's defaults, as in production (the suites' services run WebAssembly unoptimized).
+    nodeFlags: [],
     ...options,
     // Rate limits are a defence against abuse; the benches measure raw rates, token issuance
     // and triggers among them, from one workspace.

@@ -101,6 +101,8 @@ export interface PlatformOptions {
    * request and answer.
    */
   tap?: boolean;
+  /** Options to `node` for every service (startService's `nodeFlags`): the test defaults unless given. */
+  nodeFlags?: readonly string[];
 }
 
 /**
@@ -268,12 +270,18 @@ export class Platform {
     return { ...this.#cpEnv };
   }
 
+  get #nodeFlags(): { nodeFlags?: readonly string[] } {
+    const { nodeFlags } = this.#options;
+    return nodeFlags === undefined ? {} : { nodeFlags };
+  }
+
   /** Starts (or restarts) the control plane; `env` changes its environment for this start and later ones. */
   async startControlPlane(env: Record<string, string> = {}): Promise<void> {
     this.#cpEnv = { ...this.#cpEnv, ...env };
     if (this.controlPlane !== undefined) this.#earlierControlPlanes.push(this.controlPlane);
     this.controlPlane = await startService({
       args: [controlPlaneMain],
+      ...this.#nodeFlags,
       url: `http://127.0.0.1:${this.#cpEnv.SOV_PORT}`,
       env: this.#cpEnv,
     });
@@ -285,7 +293,7 @@ export class Platform {
 
   /** Starts (or restarts) a data plane process; resolves once it registered (ready). */
   async startDataPlane(plane: Omit<DataPlaneProcess, 'service'>): Promise<Service> {
-    const service = await startService({ args: [dataPlaneMain], url: plane.url, env: plane.env });
+    const service = await startService({ args: [dataPlaneMain], ...this.#nodeFlags, url: plane.url, env: plane.env });
     const existing = this.dataplanes.get(plane.name);
     if (existing !== undefined) existing.service = service;
     return service;
@@ -332,6 +340,7 @@ export class Platform {
     };
     const service = await startService({
       args: [dataPlaneMain],
+      ...this.#nodeFlags,
       url: instance.url,
       env: instance.env,
       ...(host === undefined ? {} : { through: host.exec }),

@@ -68,11 +68,30 @@ export interface StartOptions {
    * must exec node in its place, so that the process signalled is node itself.
    */
   through?: string[];
+  /** Options to `node` before the script: `testNodeFlags` unless given (the benches give none: they measure what runs in production). */
+  nodeFlags?: readonly string[];
 }
+
+/**
+ * V8 flags of every service a test starts. `--liftoff-only`: PGlite's WebAssembly is run by
+ * V8's baseline compiler alone. By default V8 compiles its hot functions a second time,
+ * optimized, in the first few thousand queries: about 2.5 s of CPU in every process that
+ * opens PGlite, which a service living for one test never earns back (it pays a fifth
+ * more per query afterwards, measured in docs/performance.md). Suites run four files at
+ * once on two cores in CI: their services' CPU is their time. Services on PostgreSQL run
+ * no WebAssembly: the flag changes nothing for them. Tests that open PGlite in their own
+ * process run thousands of queries and keep the default.
+ */
+const testNodeFlags: readonly string[] = ['--liftoff-only'];
 
 /** Starts `node ...args` (the Node running this test) and waits until it is ready. */
 export async function startService(options: StartOptions): Promise<Service> {
-  const [command, ...args] = [...(options.through ?? []), process.execPath, ...options.args] as [string, ...string[]];
+  const [command, ...args] = [
+    ...(options.through ?? []),
+    process.execPath,
+    ...(options.nodeFlags ?? testNodeFlags),
+    ...options.args,
+  ] as [string, ...string[]];
   const child = spawn(command, args, {
     cwd: options.cwd,
     // A test runner killed outright must not leave its services running.
