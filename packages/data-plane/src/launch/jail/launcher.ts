@@ -144,9 +144,12 @@ export class JailLauncher implements Launcher {
       void pooled.release();
       pooled = this.#ready.shift();
     }
-    // Making a jail costs more CPU than a run's start: the pool is filled again once this
-    // run's command has started (see Jail.start), unless runs are waiting for jails now.
-    if (this.#ready.length === 0) this.#fill();
+    // Making a jail costs more of this thread than a run's start (its directories, its
+    // cgroup, the request to the spawner: about 3 ms here), so a run that got a jail from
+    // the pool does not pay for the next one: the pool is filled again once its command
+    // has started (Jail.start, refillSoon). A run that found the pool empty waits for a
+    // jail of its own, and the pool is filled beside it, for the runs that follow.
+    if (pooled === undefined && fits) this.#fill();
     if (pooled !== undefined) {
       pooled.setLimits(request.limits);
       return pooled;
