@@ -6,6 +6,9 @@ import { runInNewContext } from 'node:vm';
  * collects them only after ~64 MiB of external memory has piled up, so resident memory
  * would grow by that much per upload. The bundle path asks for a collection every
  * `everyBytes` it has streamed instead, which keeps memory flat whatever the size.
+ * Every 32 MiB, a 200 MB upload still grew a data plane on PostgreSQL by 42 to 66 MiB
+ * (over the 64 MiB the deployments suite allows, once in two); every 16 MiB, by 33 to
+ * 38 MiB, for about 6% of upload rate (docs/performance.md).
  */
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -14,7 +17,7 @@ export class MemoryReleaser {
   readonly #everyBytes: number;
   #since = 0;
 
-  constructor(everyBytes = 32 * 1024 * 1024) {
+  constructor(everyBytes = 16 * 1024 * 1024) {
     this.#everyBytes = everyBytes;
   }
 
