@@ -270,18 +270,13 @@ export class Platform {
     return { ...this.#cpEnv };
   }
 
-  get #nodeFlags(): { nodeFlags?: readonly string[] } {
-    const { nodeFlags } = this.#options;
-    return nodeFlags === undefined ? {} : { nodeFlags };
-  }
-
   /** Starts (or restarts) the control plane; `env` changes its environment for this start and later ones. */
   async startControlPlane(env: Record<string, string> = {}): Promise<void> {
     this.#cpEnv = { ...this.#cpEnv, ...env };
     if (this.controlPlane !== undefined) this.#earlierControlPlanes.push(this.controlPlane);
     this.controlPlane = await startService({
       args: [controlPlaneMain],
-      ...this.#nodeFlags,
+      nodeFlags: this.#options.nodeFlags,
       url: `http://127.0.0.1:${this.#cpEnv.SOV_PORT}`,
       env: this.#cpEnv,
     });
@@ -293,7 +288,12 @@ export class Platform {
 
   /** Starts (or restarts) a data plane process; resolves once it registered (ready). */
   async startDataPlane(plane: Omit<DataPlaneProcess, 'service'>): Promise<Service> {
-    const service = await startService({ args: [dataPlaneMain], ...this.#nodeFlags, url: plane.url, env: plane.env });
+    const service = await startService({
+      args: [dataPlaneMain],
+      nodeFlags: this.#options.nodeFlags,
+      url: plane.url,
+      env: plane.env,
+    });
     const existing = this.dataplanes.get(plane.name);
     if (existing !== undefined) existing.service = service;
     return service;
@@ -340,7 +340,7 @@ export class Platform {
     };
     const service = await startService({
       args: [dataPlaneMain],
-      ...this.#nodeFlags,
+      nodeFlags: this.#options.nodeFlags,
       url: instance.url,
       env: instance.env,
       ...(host === undefined ? {} : { through: host.exec }),
