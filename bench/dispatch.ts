@@ -2,14 +2,15 @@ import { nsTextToMs, realtimeMs } from './lib/clock.ts';
 import { type BenchContext, peerOnce } from './lib/context.ts';
 import { type Deployed, deployProject, expectStatus, runEnded } from './lib/platform.ts';
 import { type Summary, summarize } from './lib/stats.ts';
-import { GraphilePeer } from './peers/graphile.ts';
+import { GraphilePeer, jailedPlatform } from './peers/graphile.ts';
 
 /**
  * Dispatch latency: from the answer to `POST /jobs/{id}/runs` to the job's process having
  * started on the data plane, stamped by the process itself (`date +%s%N`, into an output
  * file: a jailed job reaches no directory of ours), one run at a time, each finished
  * before the next is triggered. The peer: graphile-worker's add-job to
- * task-start, with a no-op task and with a task that starts the same kind of process.
+ * task-start, with a no-op task, with a task that starts the same kind of process, and
+ * (platform jailed) with a task that starts it in the same jail (peers/jail.ts).
  */
 export async function dispatchBench(ctx: BenchContext): Promise<void> {
   // SOV_BENCH_DISPATCH_RUNS: fewer runs, for a quick look while working on the start path.
@@ -37,7 +38,10 @@ export async function dispatchBench(ctx: BenchContext): Promise<void> {
       const noop = summarize(await graphile.latencies('noop', runs));
       await graphile.latencies('spawn', warmup);
       const spawn = summarize(await graphile.latencies('spawn', runs));
-      return { noop, spawn };
+      if (!jailedPlatform) return { noop, spawn };
+      await graphile.latencies('jail', warmup);
+      const jail = summarize(await graphile.latencies('jail', runs));
+      return { noop, spawn, jail };
     } finally {
       await graphile.stop();
     }
@@ -57,6 +61,11 @@ export async function dispatchBench(ctx: BenchContext): Promise<void> {
   };
   figure('p50 trigger answer -> process start', (s) => s.p50, 10, peer?.spawn, 'graphile-worker, task spawns sh');
   figure('p99 trigger answer -> process start', (s) => s.p99, 50, peer?.spawn, 'graphile-worker, task spawns sh');
+  if (peer?.jail !== undefined) {
+    const jailed = 'graphile-worker, task starts the same jail';
+    figure('p50 vs the same jail', (s) => s.p50, 10, peer.jail, jailed);
+    figure('p99 vs the same jail', (s) => s.p99, 50, peer.jail, jailed);
+  }
   figure('p50 vs a no-op task', (s) => s.p50, 10, peer?.noop, 'graphile-worker, no-op task');
   figure('p99 vs a no-op task', (s) => s.p99, 50, peer?.noop, 'graphile-worker, no-op task');
 }

@@ -2,7 +2,7 @@ import { realtimeMs, sleep } from './lib/clock.ts';
 import { type BenchContext, peerOnce } from './lib/context.ts';
 import { call, deployProject, trigger } from './lib/platform.ts';
 import { inParallel } from './lib/stats.ts';
-import { GraphilePeer } from './peers/graphile.ts';
+import { GraphilePeer, jailedPlatform } from './peers/graphile.ts';
 
 /** Runs in flight at once per data plane, and graphile-worker's concurrency per worker: two cores' worth. */
 const capacity = 2;
@@ -12,8 +12,8 @@ const triggersInFlight = 4;
  * Throughput: short runs (a process that runs `date`) completed per second with two data
  * planes of capacity 2, from the first trigger to the moment the control plane has every
  * run's end. The peer: graphile-worker with two worker processes of concurrency 2, jobs
- * added as ours are triggered (4 at a time), with a no-op task and with a task that
- * starts the same process.
+ * added as ours are triggered (4 at a time), with a no-op task, with a task that
+ * starts the same process, and (platform jailed) with one that starts it in the same jail.
  */
 export async function throughputBench(ctx: BenchContext): Promise<void> {
   const total = ctx.smoke ? 6 : 1000;
@@ -73,7 +73,9 @@ export async function throughputBench(ctx: BenchContext): Promise<void> {
       await graphile.throughput('noop', ctx.smoke ? 4 : 50, triggersInFlight);
       const noop = await graphile.throughput('noop', total, triggersInFlight);
       const spawn = await graphile.throughput('spawn', total, triggersInFlight);
-      return { noop, spawn };
+      if (!jailedPlatform) return { noop, spawn };
+      const jail = await graphile.throughput('jail', total, triggersInFlight);
+      return { noop, spawn, jail };
     } finally {
       await graphile.stop();
     }
@@ -96,5 +98,8 @@ export async function throughputBench(ctx: BenchContext): Promise<void> {
       note: `${total} runs, 2 data planes x capacity ${capacity}, triggered ${triggersInFlight} at a time`,
     });
   figure('short runs completed per second', peer?.spawn.perSecond, 'graphile-worker, task spawns sh (2x2)');
+  if (peer?.jail !== undefined) {
+    figure('vs the same jail', peer.jail.perSecond, 'graphile-worker, task starts the same jail (2x2)');
+  }
   figure('vs a no-op task', peer?.noop.perSecond, 'graphile-worker, no-op task (2x2)');
 }

@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { Logger, run, type Task } from 'graphile-worker';
 import { nsTextToMs, realtimeMs } from '../lib/clock.ts';
+import { runJailed } from './jail.ts';
 
 const send = (message: Record<string, unknown>) => process.send?.(message);
 
@@ -19,6 +20,11 @@ const taskList: Record<string, Task> = {
     const stamp = await new Promise<string>((resolve, reject) =>
       execFile('/bin/sh', ['-c', 'date +%s%N'], (error, stdout) => (error ? reject(error) : resolve(stdout))),
     );
+    send({ type: 'start', id: (payload as { id: string }).id, at: nsTextToMs(stamp) });
+  },
+  /** Starts the same process in the jail a Sovereign run gets (peers/jail.ts) and waits for it. */
+  jail: async (payload) => {
+    const stamp = await runJailed('date +%s%N');
     send({ type: 'start', id: (payload as { id: string }).id, at: nsTextToMs(stamp) });
   },
 };

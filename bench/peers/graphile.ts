@@ -10,7 +10,13 @@ import { inParallel } from '../lib/stats.ts';
 const workerScript = fileURLToPath(new URL('./graphile-worker.ts', import.meta.url));
 const quiet = new Logger(() => () => {});
 
-export type PeerTask = 'noop' | 'spawn';
+export type PeerTask = 'noop' | 'spawn' | 'jail';
+
+/**
+ * Whether the platform's data planes jail their runs (unless the bench was started with
+ * SOV_TEST_SANDBOX=off): only then is the peer measured with its task starting the same jail.
+ */
+export const jailedPlatform = process.env.SOV_TEST_SANDBOX !== 'off';
 
 interface Stamp {
   start?: number;

@@ -84,6 +84,13 @@ describe(`npm run bench -- --smoke: every benchmark at tiny sizes${withPeer ? ',
           assert.ok(Number.isFinite(f.peer.value), `${f.name}: peer ${f.peer.value}`);
           assert.equal(f.ratio, f.peer.value === 0 ? null : f.value / f.peer.value, `${f.name}: ratio`);
         }
+        // Jailed data planes are compared with the peer's task starting the same jail, too.
+        if (process.env.SOV_TEST_SANDBOX !== 'off') {
+          for (const bench of ['dispatch', 'throughput']) {
+            const same = compared.filter((f: any) => f.bench === bench && /same jail/.test(f.peer.name));
+            assert.ok(same.length > 0, `${bench}: no figure against the peer's jailed task`);
+          }
+        }
       } else {
         for (const f of compared) assert.equal(f.peer, undefined);
         assert.ok(results.meta.notes.some((n: string) => /peer was not measured/.test(n)));
