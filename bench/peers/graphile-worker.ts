@@ -39,6 +39,11 @@ const runner = await run({
 runner.events.on('job:success', ({ job }) => {
   send({ type: 'done', id: (job.payload as { id: string }).id, at: realtimeMs() });
 });
+// graphile-worker would retry it later, and the bench wait for it: a measurement with a
+// failed task is void, said at once.
+runner.events.on('job:error', ({ job, error }) => {
+  send({ type: 'failed', id: (job.payload as { id: string }).id, error: String(error) });
+});
 process.on('disconnect', () => {
   void runner.stop().finally(() => process.exit(0));
 });

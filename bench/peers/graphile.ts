@@ -23,6 +23,8 @@ interface Stamp {
   done?: number;
   resolveStart?: () => void;
   resolveDone?: () => void;
+  /** Rejects whatever waits on this job: the peer broke (a worker died, a task failed). */
+  reject?: (error: Error) => void;
 }
 
 /**
@@ -36,6 +38,9 @@ export class GraphilePeer {
   readonly #workers: ChildProcess[] = [];
   readonly #stamps = new Map<string, Stamp>();
   #next = 0;
+  /** Why the peer cannot be measured any more: every wait ends with it rather than hanging. */
+  #broken: Error | undefined;
+  #stopping = false;
 
   private constructor(database: TestDatabase, utils: WorkerUtils, pool: pg.Pool) {
     this.#database = database;
@@ -43,8 +48,16 @@ export class GraphilePeer {
     this.#pool = pool;
   }
 
-  /** A fresh database on the server at `adminUrl`, with `workers` processes of `concurrency` each. */
-  static async start(adminUrl: string, workers: number, concurrency: number): Promise<GraphilePeer> {
+  /**
+   * A fresh database on the server at `adminUrl`, with `workers` processes of `concurrency`
+   * each; `env` is added to theirs.
+   */
+  static async start(
+    adminUrl: string,
+    workers: number,
+    concurrency: number,
+    env: Record<string, string> = {},
+  ): Promise<GraphilePeer> {
     const database = await postgresTarget(adminUrl).create();
     const url = database.options.url as string;
     await runMigrations({ connectionString: url, logger: quiet });
@@ -55,10 +68,15 @@ export class GraphilePeer {
     const peer = new GraphilePeer(database, utils, pool);
     for (let i = 0; i < workers; i++) {
       const child = fork(workerScript, [], {
-        env: { ...process.env, GW_DATABASE_URL: url, GW_CONCURRENCY: String(concurrency) },
+        env: { ...process.env, ...env, GW_DATABASE_URL: url, GW_CONCURRENCY: String(concurrency) },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
-      child.on('message', (message: { type: string; id?: string; at?: number }) => peer.#heard(message));
+      child.on('message', (message: { type: string; id?: string; at?: number; error?: string }) =>
+        peer.#heard(message),
+      );
+      child.on('exit', (code, signal) => {
+        if (!peer.#stopping) peer.#break(new Error(`a graphile-worker process ended (${code ?? signal})`));
+      });
       peer.#workers.push(child);
       const [ready] = (await once(child, 'message')) as [{ type: string }];
       if (ready.type !== 'ready') throw new Error('graphile-worker did not start');
@@ -75,7 +93,21 @@ export class GraphilePeer {
     return stamp;
   }
 
-  #heard(message: { type: string; id?: string; at?: number }): void {
+  /** The worker processes' pids. */
+  workerPids(): number[] {
+    return this.#workers.map((child) => child.pid as number);
+  }
+
+  #break(error: Error): void {
+    this.#broken ??= error;
+    for (const stamp of this.#stamps.values()) stamp.reject?.(this.#broken);
+  }
+
+  #heard(message: { type: string; id?: string; at?: number; error?: string }): void {
+    if (message.type === 'failed') {
+      this.#break(new Error(`a peer task failed: ${message.error}`));
+      return;
+    }
     if (message.id === undefined || message.at === undefined) return;
     const stamp = this.#stamp(message.id);
     if (message.type === 'start') {
@@ -90,16 +122,24 @@ export class GraphilePeer {
   #started(id: string): Promise<number> {
     const stamp = this.#stamp(id);
     if (stamp.start !== undefined) return Promise.resolve(stamp.start);
-    return new Promise((resolve) => {
+    if (this.#broken !== undefined) return Promise.reject(this.#broken);
+    return new Promise((resolve, reject) => {
       stamp.resolveStart = () => resolve(stamp.start as number);
+      stamp.reject = reject;
     });
   }
 
   #finished(id: string): Promise<number> {
     const stamp = this.#stamp(id);
     if (stamp.done !== undefined) return Promise.resolve(stamp.done);
-    return new Promise((resolve) => {
+    if (this.#broken !== undefined) return Promise.reject(this.#broken);
+    return new Promise((resolve, reject) => {
       stamp.resolveDone = () => resolve(stamp.done as number);
+      const before = stamp.reject;
+      stamp.reject = (error) => {
+        before?.(error);
+        reject(error);
+      };
     });
   }
 
@@ -141,7 +181,10 @@ export class GraphilePeer {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
     for (const child of this.#workers) {
+      // One that died already (the peer broke) has nothing to wait for.
+      if (child.exitCode !== null || child.signalCode !== null) continue;
       const exited = once(child, 'exit');
       child.disconnect();
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);

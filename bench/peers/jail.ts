@@ -35,7 +35,7 @@ export async function runJailed(command: string): Promise<string> {
   for (const stream of bwrap.stdio) stream?.on('error', () => {});
   let slirp: ChildProcess | undefined;
   try {
-    const exited = once(bwrap, 'exit');
+    const exited = ended(bwrap);
     const pipe = (fd: number) => bwrap.stdio[fd] as Readable & Writable;
     pipe(fds.passwd).end(jailPasswd);
     pipe(fds.group).end(jailGroup);
@@ -46,6 +46,10 @@ export async function runJailed(command: string): Promise<string> {
     pipe(1).on('data', (chunk: Buffer) => stdout.push(chunk));
     pipe(2).on('data', (chunk: Buffer) => stderr.push(chunk));
     const innerPid = await childPid(pipe(fds.info));
+    if (innerPid === undefined) {
+      const { code, signal } = await exited;
+      throw new Error(`bwrap ended (${code ?? signal ?? 'never started'}): ${Buffer.concat(stderr).toString()}`);
+    }
     slirp = spawn(
       'slirp4netns',
       [
@@ -61,11 +65,13 @@ export async function runJailed(command: string): Promise<string> {
       ],
       { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] },
     );
-    slirp.stdio[3]?.on('error', () => {});
-    await once(slirp.stdio[3] as Readable, 'data');
+    const ready = slirp.stdio[3] as Readable;
+    ready.on('error', () => {});
+    const up = await Promise.race([once(ready, 'data').then(() => true), ended(slirp).then(() => false)]);
+    if (!up) throw new Error('slirp4netns failed');
     // Its network is up: the job may start.
     pipe(fds.block).end('x');
-    const [code, signal] = (await exited) as [number | null, string | null];
+    const { code, signal } = await exited;
     if (code !== 0) throw new Error(`the jailed task failed (${code ?? signal}): ${Buffer.concat(stderr).toString()}`);
     return Buffer.concat(stdout).toString();
   } finally {
@@ -76,19 +82,29 @@ export async function runJailed(command: string): Promise<string> {
   }
 }
 
+/** How a child ended; a child that could not be started (no such program) ends with a code of null. */
+function ended(child: ChildProcess): Promise<{ code: number | null; signal: string | null }> {
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', () => resolve({ code: null, signal: null }));
+  });
+}
+
 /**
- * The pid of the jail's first process, from bwrap's info descriptor. The descriptor is read
+ * The pid of the jail's first process, from bwrap's info descriptor (undefined when bwrap
+ * ended, or never started, before it said). The descriptor is read
  * on to its end, never closed early: bwrap writes the rest of its JSON after the pid, and
  * would die of SIGPIPE.
  */
-function childPid(info: Readable): Promise<number> {
-  return new Promise((resolve, reject) => {
+function childPid(info: Readable): Promise<number | undefined> {
+  return new Promise((resolve) => {
     let text = '';
     info.on('data', (chunk: Buffer) => {
       text += chunk.toString();
       const pid = /"child-pid"\s*:\s*(\d+)/.exec(text)?.[1];
       if (pid !== undefined) resolve(Number(pid));
     });
-    info.on('end', () => reject(new Error('bwrap ended before it started the jail')));
+    // bwrap ended before it started the jail.
+    info.on('close', () => resolve(undefined));
   });
 }
