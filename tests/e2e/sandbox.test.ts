@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { flowTarget, freePort } from '@sovereign/server-kit/testing';
+import { shellQuote } from '../../packages/data-plane/src/launch/supervisor.ts';
 import { call, dataPlaneMain, expectStatus, Platform } from '../support/platform.ts';
 
 const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
@@ -20,14 +21,14 @@ const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url)).replace(
 /**
  * Runs a data plane that must refuse to start; resolves to its exit code and what it
  * printed. `wrap` is a command it is started under (it ends by exec'ing the data plane);
- * `uid` the user it runs as.
+ * `uid` the user it runs as; `node` and `main` where its Node and its entry point are.
  */
 async function refusal(
   env: Record<string, string>,
-  how: { wrap?: string[]; uid?: number } = {},
+  how: { wrap?: string[]; uid?: number; node?: string; main?: string } = {},
 ): Promise<{ code: number | null; printed: string }> {
   const port = await freePort();
-  const argv = [...(how.wrap ?? []), process.execPath, dataPlaneMain];
+  const argv = [...(how.wrap ?? []), how.node ?? process.execPath, how.main ?? dataPlaneMain];
   const child = spawn(argv[0] as string, argv.slice(1), {
     ...(how.uid === undefined ? {} : { uid: how.uid, gid: how.uid }),
     env: {
@@ -93,23 +94,34 @@ describe('a data plane that cannot build jails refuses to start, and says what i
     const data = join(scratch, 'nobody');
     await mkdir(data, { mode: 0o777 });
     await chmod(data, 0o777);
-    // The checkout must be reachable by that user (a clean clone in a directory of
-    // mktemp's is not): the directories on its way are opened for the test, then closed.
-    const opened: Array<{ dir: string; mode: number }> = [];
-    for (let dir = repositoryRoot; dir !== dirname(dir); dir = dirname(dir)) {
-      const { mode } = await stat(dir);
-      if ((mode & 0o001) === 0) {
-        opened.push({ dir, mode: mode & 0o7777 });
-        await chmod(dir, (mode & 0o7777) | 0o001);
-      }
+    // The user must reach the checkout, and a clean clone in a directory of mktemp's is out
+    // of its reach. Nothing of this machine is opened for it: in a mount namespace of its
+    // own, each entry of the checkout is bound into a directory it may enter, and the
+    // data plane started from there (as the user, once the mounts are made).
+    const checkout = join(scratch, 'checkout');
+    await mkdir(checkout, { mode: 0o755 });
+    const entries = (await readdir(repositoryRoot, { withFileTypes: true })).filter((e) => e.name !== '.git');
+    for (const entry of entries) {
+      if (entry.isDirectory()) await mkdir(join(checkout, entry.name));
+      else await writeFile(join(checkout, entry.name), '');
     }
+    const inCheckout = (path: string) =>
+      path.startsWith(`${repositoryRoot}/`) ? join(checkout, relative(repositoryRoot, path)) : path;
+    const setUp = [
+      ...entries.map(
+        (e) => `mount --bind ${shellQuote(join(repositoryRoot, e.name))} ${shellQuote(join(checkout, e.name))}`,
+      ),
+      'exec setpriv --reuid 65534 --regid 65534 --clear-groups "$@"',
+    ].join(' && ');
     const { code, printed } = await refusal(
       { SOV_DATA_DIR: data, SOV_SANDBOX_DIR: join(data, 'jails') },
-      { uid: 65534 },
-    ).finally(async () => {
-      for (const { dir, mode } of opened) await chmod(dir, mode);
-    });
-    assert.equal(code, 1);
+      {
+        wrap: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', setUp, 'sh'],
+        node: inCheckout(process.execPath),
+        main: inCheckout(dataPlaneMain),
+      },
+    );
+    assert.equal(code, 1, printed);
     assert.match(printed, /data plane refuses to start: runs cannot be jailed on this machine/);
     assert.match(
       printed,
