@@ -49,6 +49,19 @@ for (const how of ['native', 'fork'] as const) {
       assert.equal(err, 'err:hello\n');
     });
 
+    it('says how it ended, once it has: an exit code or a signal', async () => {
+      const exits = startProgram({ ...sh('read line; exit 3'), slots: ['socket', 'ignore', 'ignore'] }, how);
+      assert.equal(exits.ending, undefined, 'still running');
+      socketOf(exits, 0).end('go\n');
+      assert.deepEqual(await exits.exited, { code: 3, signal: null });
+      assert.deepEqual(exits.ending, { code: 3, signal: null });
+      const killed = startProgram({ ...sh('read line'), slots: ['socket', 'ignore', 'ignore'] }, how);
+      killed.kill('SIGKILL');
+      await killed.exited;
+      assert.deepEqual(killed.ending, { code: null, signal: 'SIGKILL' });
+      socketOf(killed, 0).destroy();
+    });
+
     it('reads a text slot to its end', async () => {
       const program = startProgram(
         {

@@ -56,6 +56,8 @@ export interface Program {
   readonly sockets: ReadonlyArray<Socket | undefined>;
   /** Settles once the child has ended and been reaped, with how it ended. */
   readonly exited: Promise<Ending>;
+  /** How it ended, once `exited` has settled; undefined until then. */
+  readonly ending: Ending | undefined;
   kill(signal: NodeJS.Signals): void;
   /** Keeps nothing of ours alive: ending a slot's socket is up to its user. */
   unref(): void;
@@ -191,8 +193,12 @@ function cloned(addon: NativeSpawn, options: ProgramOptions): Program {
       fd === undefined ? undefined : new Socket({ fd, readable: true, writable: true }),
     );
     let ended!: (ending: Ending) => void;
+    let ending: Ending | undefined;
     const exited = new Promise<Ending>((resolve) => {
-      ended = resolve;
+      ended = (how) => {
+        ending = how;
+        resolve(how);
+      };
     });
     reaping.set(pid, ended);
     // It may have ended before we listened.
@@ -201,6 +207,9 @@ function cloned(addon: NativeSpawn, options: ProgramOptions): Program {
       pid,
       sockets,
       exited,
+      get ending() {
+        return ending;
+      },
       kill(signal) {
         if (!reaping.has(pid)) return;
         try {
@@ -255,10 +264,19 @@ function forked(options: ProgramOptions): Program {
     stream?.on('error', () => {});
     if (typeof slot === 'object' && 'text' in slot) stream?.end(slot.text);
   }
-  const exited = new Promise<Ending>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let ending: Ending | undefined;
+  const exited = new Promise<Ending>((resolve) =>
+    child.once('exit', (code, signal) => {
+      ending = { code, signal };
+      resolve(ending);
+    }),
+  );
   const program: ForkedProgram = {
     child,
     pid: child.pid,
+    get ending() {
+      return ending;
+    },
     sockets: options.slots.map((slot, index) => (slot === 'socket' ? (child.stdio[index] as Socket) : undefined)),
     exited,
     kill(signal) {

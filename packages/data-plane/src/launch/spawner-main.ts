@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Ending, endingText, type Program, type Slot, socketOf, startProgram } from './programs.ts';
+import { endingText, type Program, type Slot, socketOf, startProgram } from './programs.ts';
 import type { BridgeRequest, JailRequest, PlainRequest, SpawnerReply, SpawnerRequest } from './spawner.ts';
 import { supervisorScript } from './supervisor.ts';
 
@@ -145,16 +145,12 @@ async function network(slirp4netns: string, innerPid: number, lifeline: Slot): P
   const stderr = socketOf(child, 2);
   const readyFd = socketOf(child, 3);
   const errors = collect(stderr);
-  let ending: Ending | undefined;
   const ready = new Promise<boolean>((resolve) => {
     readyFd.once('data', () => resolve(true));
-    void child.exited.then((ended) => {
-      ending = ended;
-      resolve(false);
-    });
+    void child.exited.then(() => resolve(false));
   });
   if (!(await ready))
-    throw new Error(`slirp4netns failed: ${errors() || endingText(ending ?? { code: null, signal: null })}`);
+    throw new Error(`slirp4netns failed: ${errors() || endingText(child.ending ?? { code: null, signal: null })}`);
   readyFd.destroy();
   child.unref();
   return child;
@@ -191,12 +187,9 @@ async function jail(request: JailRequest & { id: number }): Promise<void> {
     Socket,
   ];
   const collected = collect(stderr);
-  let ending: Ending | undefined;
-  void child.exited.then((ended) => {
-    ending = ended;
-  });
   // What bwrap said, or how it ended when it said nothing (a signal from elsewhere, say).
-  const errors = () => collected() || (ending === undefined ? 'it exited' : `it exited (${endingText(ending)})`);
+  const errors = () =>
+    collected() || (child.ending === undefined ? 'it exited' : `it exited (${endingText(child.ending)})`);
   const lifeline = socketOf(child, lifelineFd);
   let slirp: Program | undefined;
   try {
@@ -214,7 +207,7 @@ async function jail(request: JailRequest & { id: number }): Promise<void> {
     handOver(id, child, innerPid);
   } catch (error) {
     // Ended already, before our kill: how, is the clue (a jail whose first process vanished under us).
-    const before = ending;
+    const before = child.ending;
     child.kill('SIGKILL');
     slirp?.kill('SIGKILL');
     // What bwrap wrote as it died may not have been read when the failure was seen (its
