@@ -11,3 +11,4 @@ export { ApiError, isAbort, type Problem, problemOf, UnreachableError } from './
 export { type FollowOptions, followLogs } from './follow.ts';
 export { fillPath, HttpService, type Query, type RequestOptions, type Trace } from './http.ts';
 export { serverSentEvents } from './sse.ts';
+export { statusWord } from './words.ts';

@@ -1,5 +1,7 @@
 /** Pure formatting for human output: colours, tables, times, sizes. */
 
+import { statusWord } from '@sovereign/client';
+
 export interface Palette {
   bold(text: string): string;
   dim(text: string): string;
@@ -120,10 +122,8 @@ export function shortId(id: string): string {
   return id.slice(0, 8);
 }
 
-/** A status as people read it: `timed out`, not `timed_out` (--json keeps the code). */
-export function statusWord(status: string): string {
-  return status.replaceAll('_', ' ');
-}
+/** A status as people read it (the clients' one rule): --json keeps the code. */
+export { statusWord };
 
 /** How a run's status looks: green when it worked, red when it did not, yellow while it runs. */
 export function runStatus(status: string, colors: Palette): string {

@@ -1,3 +1,4 @@
+import { statusWord } from '@sovereign/client';
 import type { DataplaneHealthStatus } from '@sovereign/contract/health';
 import type { RunStatus } from '@sovereign/contract/run-states';
 import type { ReactNode } from 'react';
@@ -5,7 +6,7 @@ import { formatAgo, formatTime } from '../format.ts';
 
 /** A status as a word and a colour; the word alone carries the meaning. */
 export function Status({ value }: { value: RunStatus | DataplaneHealthStatus }) {
-  return <span className={`status status-${value}`}>{value.replace('_', ' ')}</span>;
+  return <span className={`status status-${value}`}>{statusWord(value)}</span>;
 }
 
 export function Time({ iso, relative = false }: { iso: string | null; relative?: boolean }) {

@@ -1,4 +1,4 @@
-import { formatDuration } from '@sovereign/client';
+import { formatDuration, statusWord } from '@sovereign/client';
 import type { Run } from '@sovereign/contract/public';
 import type { RunStatus } from '@sovereign/contract/run-states';
 import { Status, Time } from '../components/ui.tsx';
@@ -12,7 +12,7 @@ const leastHeight = 4;
 
 /** What a bar says of its run, to a screen reader and as its tooltip. */
 function describe(run: Run, ms: number | null): string {
-  const words = [`Run ${run.runId.slice(0, 8)}: ${run.status.replace('_', ' ')}`];
+  const words = [`Run ${run.runId.slice(0, 8)}: ${statusWord(run.status)}`];
   if (run.attempt > 1) words.push(`attempt ${run.attempt}`);
   words.push(`queued ${formatTime(run.queuedAt)}`);
   if (ms !== null) words.push(`${run.finishedAt === null ? 'running for' : 'took'} ${formatDuration(ms)}`);

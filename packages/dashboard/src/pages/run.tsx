@@ -1,4 +1,4 @@
-import { followLogs } from '@sovereign/client';
+import { followLogs, statusWord } from '@sovereign/client';
 import type { LogLine, Run } from '@sovereign/contract/public';
 import { isTerminal } from '@sovereign/contract/run-states';
 import { Fragment, useEffect, useLayoutEffect, useRef, useState } from 'react';
@@ -134,7 +134,7 @@ export function RunPage({ runId }: { runId: string }) {
             <TimelineStep label="Queued" at={r.queuedAt} />
             <TimelineStep label="Claimed by its data plane" at={r.claimedAt} />
             <TimelineStep label="Started" at={r.startedAt} />
-            <TimelineStep label={terminal ? `Ended: ${r.status.replace('_', ' ')}` : 'Ended'} at={r.finishedAt} />
+            <TimelineStep label={terminal ? `Ended: ${statusWord(r.status)}` : 'Ended'} at={r.finishedAt} />
           </ol>
         </Section>
       </div>

@@ -1,3 +1,4 @@
+import { statusWord } from '@sovereign/client';
 import type { Run, Workspace } from '@sovereign/contract/public';
 import { type RunStatus, RunStatuses } from '@sovereign/contract/run-states';
 import { useState } from 'react';
@@ -75,7 +76,7 @@ export function RunsTab({ workspace }: { workspace: Workspace }) {
             <option value="">Any status</option>
             {RunStatuses.map((s) => (
               <option key={s} value={s}>
-                {s.replace('_', ' ')}
+                {statusWord(s)}
               </option>
             ))}
           </select>
