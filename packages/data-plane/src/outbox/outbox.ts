@@ -10,16 +10,17 @@ import {
 import { Events } from '../events.ts';
 import type { Row } from '../storage/tables.ts';
 
-/** A message kind and the protocol route it is delivered to. */
-export interface OutboxKind {
+/** A message kind, whose messages carry a `Payload`, and the protocol route it is delivered to. */
+export interface OutboxKind<Payload = unknown> {
   kind: string;
   route: InternalRoute;
   /**
    * Messages of this kind that may travel together in one call: those with the same key
    * (here: the instance that reported them) are merged in order into one payload. A kind
-   * without it is delivered a message per call.
+   * without it is delivered a message per call. (Methods: a kind of any payload is kept
+   * among the deliverer's kinds, each message read back being one its kind enqueued.)
    */
-  merge?: { key(payload: unknown): string; payloads(payloads: unknown[]): unknown };
+  merge?: { key(payload: Payload): string; payloads(payloads: Payload[]): Payload };
 }
 
 /** What the outbox tells whoever listens (the executor). */
@@ -36,11 +37,11 @@ export interface OutboxEvents {
  * Adds a message in the caller's transaction: it exists exactly when the change it
  * reports was committed. The idempotency key makes a repeated add a no-op.
  */
-export async function enqueue(
+export async function enqueue<Payload>(
   tx: Queryable,
-  kind: OutboxKind,
+  kind: OutboxKind<Payload>,
   idempotencyKey: string,
-  payload: unknown,
+  payload: Payload,
   groupKey: string = idempotencyKey,
 ) {
   await tx.query(

@@ -14,14 +14,14 @@ import type { Row } from '../storage/tables.ts';
  * Run events of one instance travel together: the running and final events of short runs
  * are one call and one transaction at the control plane, not one each.
  */
-export const runEventKind: OutboxKind = {
+export const runEventKind: OutboxKind<RunEventsRequest> = {
   kind: 'run_event',
   route: InternalRoutes.runEvents,
   merge: {
-    key: (payload) => (payload as RunEventsRequest).instanceId,
-    payloads: (payloads) => {
-      const [first] = payloads as RunEventsRequest[];
-      return { ...first, events: (payloads as RunEventsRequest[]).flatMap((p) => p.events) };
+    key: (payload) => payload.instanceId,
+    payloads: ([first, ...rest]) => {
+      if (first === undefined) throw new Error('no run events to merge');
+      return { ...first, events: [first, ...rest].flatMap((p) => p.events) };
     },
   },
 };
