@@ -14,6 +14,7 @@ import type { FastifyReply } from 'fastify';
 import { scopedOf } from '../auth/scoped.ts';
 import { corsHeaders } from '../http/cors.ts';
 import { announcedDigest } from '../http/digest.ts';
+import { onlyMediaTypes } from '../http/media-type.ts';
 import { enqueue, type OutboxDeliverer } from '../outbox/outbox.ts';
 import { BundleInvalidProblem, BundleMediaTypeProblem, BundleTooLargeProblem } from './errors.ts';
 import { deploymentReportKind } from './report.ts';
@@ -78,12 +79,7 @@ export async function deploymentRoutes(app: App, options: DeploymentRoutesOption
     {
       config: { scope: 'deployments:write' },
       bodyLimit: maxBundleBytes,
-      // After the token check (the scope's hook runs first), before any byte is parsed: a
-      // JSON or form body would be buffered whole, up to the bundle limit.
-      onRequest: async (request) => {
-        const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-        if (!bundleTypes.includes(type)) throw new BundleMediaTypeProblem(bundleTypes);
-      },
+      onRequest: onlyMediaTypes(bundleTypes, () => new BundleMediaTypeProblem(bundleTypes)),
       schema: {
         tags,
         summary: 'Upload a project (a gzipped tar with sovereign.yaml at its root) as a new deployment',

@@ -16,6 +16,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
 import { announcedDigest, DigestMismatchProblem } from '../http/digest.ts';
+import { onlyMediaTypes } from '../http/media-type.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
 import { FileTooLargeError, receiveFile } from './receive.ts';
 import { findMovedOutput, listMovedOutputs, upsertMovedOutput } from './store.ts';
@@ -33,6 +34,10 @@ export interface MovedOutputRoutesOptions {
 }
 
 const notFound = () => new NotFoundProblem(ErrorCode.outputNotFound, 'The workspace has no such moved output.');
+
+const outputType = 'application/octet-stream';
+const unsupported = () =>
+  new HttpProblem(415, ErrorCode.unsupportedMediaType, `Send the output as ${outputType}.`, { accepted: [outputType] });
 
 /** The output's path from the URL's wildcard: relative, without `.`, `..` or empty parts; else not found. */
 function pathOf(request: FastifyRequest): string {
@@ -58,6 +63,7 @@ export async function movedOutputRoutes(app: App, options: MovedOutputRoutesOpti
     {
       config: { scope: 'outputs:write' },
       bodyLimit: maxFileBytes,
+      onRequest: onlyMediaTypes([outputType], unsupported),
       schema: {
         tags,
         summary:
@@ -78,9 +84,8 @@ export async function movedOutputRoutes(app: App, options: MovedOutputRoutesOpti
           errors: [{ path: 'headers.digest', message: 'is required' }],
         });
       }
-      if (!(request.body instanceof Readable)) {
-        throw new HttpProblem(415, ErrorCode.unsupportedMediaType, 'Send the output as application/octet-stream.');
-      }
+      // The octet-stream parser (the deployments' plugin, in the same scope) leaves it a stream.
+      if (!(request.body instanceof Readable)) throw unsupported();
       let received: Awaited<ReturnType<typeof receiveFile>>;
       try {
         received = await receiveFile(request.body, artifacts.stagingDir, maxFileBytes);
