@@ -26,6 +26,43 @@ async function dataplaneToken(h: Harness, clientId: string, clientSecret: string
 }
 
 eachDatabase('deployment reports from data planes', (h) => {
+  it('refuses a report naming a schedule the scheduler cannot compute, whole, keeping nothing of it', async () => {
+    const t = await h().tenant('bad-schedule');
+    const token = await dataplaneToken(h(), t.dataplane.clientId, t.dataplane.clientSecret);
+    const report = (jobs: JobMetadata[]) => ({
+      protocolVersion,
+      deploymentId: randomUUID(),
+      workspaceId: t.workspace.workspaceId,
+      digest,
+      sizeBytes: 10,
+      createdBy: t.people.member.userId,
+      createdAt: new Date().toISOString(),
+      jobs,
+    });
+    const refused = await h().request('POST', InternalPaths.deploymentReport, {
+      token,
+      body: report([
+        job('fine', { trigger: { type: 'cron', cron: '0 3 * * *' } }),
+        job('garbled', { trigger: { type: 'cron', cron: 'not a cron' } }),
+        job('nowhere', { trigger: { type: 'every', everySeconds: 60 }, timezone: 'Mars/Base' }),
+        job('never', { trigger: { type: 'cron', cron: '0 0 30 2 *' } }),
+      ]),
+    });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.equal(refused.body.code, 'validation_failed');
+    assert.deepEqual(
+      refused.body.errors.map((e: { path: string }) => e.path),
+      ['jobs[1]', 'jobs[2]', 'jobs[3]'],
+    );
+    assert.match(refused.body.errors[0].message, /"not a cron" is not a valid cron expression/);
+    assert.match(refused.body.errors[1].message, /"Mars\/Base" is not an IANA time zone/);
+    assert.match(refused.body.errors[2].message, /never fires/);
+    const jobs = await h().expect(200, 'GET', `/workspaces/${t.workspace.workspaceId}/jobs`, {
+      token: t.people.viewer.token,
+    });
+    assert.deepEqual(jobs.data, [], 'not even the valid job of the report is kept');
+  });
+
   it('upserts the reported jobs, archives the missing ones and keeps their ids', async () => {
     const t = await h().tenant('report');
     const token = await dataplaneToken(h(), t.dataplane.clientId, t.dataplane.clientSecret);

@@ -545,6 +545,33 @@ eachDatabase('interactive runs: one per job unless the manifest says otherwise, 
 });
 
 eachDatabase('scheduler', (h) => {
+  it('fires the other organizations’ jobs while a job’s stored schedule cannot be computed', async () => {
+    // A schedule a report can no longer bring (deployment-reports.test.ts), as a version
+    // before that check stored it: one such job failed every tick, for every tenant.
+    const rogue = await deployed(h(), [job('rogue', { trigger: { type: 'cron', cron: '0 3 * * *' } })], 'rogue');
+    await h().sql(`UPDATE jobs SET trigger = '{"type":"cron","cron":"not a cron"}'::jsonb WHERE job_id = $1`, [
+      rogue.jobIds.rogue,
+    ]);
+    const victim = await deployed(h(), [job('tenstep', { trigger: { type: 'every', everySeconds: 10 } })], 'victim');
+    h().freezeClock();
+    try {
+      await h().plane.scheduler.tick(); // first sight: due times set (none for the rogue job), nothing fires
+      h().advanceClock(10_500);
+      await h().plane.scheduler.tick();
+      const runs = await h().expect(200, 'GET', `/runs?jobId=${victim.jobIds.tenstep}`, {
+        token: victim.t.people.viewer.token,
+      });
+      assert.equal(runs.data.length, 1, 'the other organization’s schedule fired');
+      const listed = await h().expect(200, 'GET', `/workspaces/${rogue.t.workspace.workspaceId}/jobs`, {
+        token: rogue.t.people.viewer.token,
+      });
+      assert.equal(listed.data[0].nextRunAt, null, 'the job that cannot fire says it will not');
+    } finally {
+      h().advanceClock(-10_500);
+      h().unfreezeClock();
+    }
+  });
+
   it('fires each due time once, skips paused jobs, and catches up once after downtime', async () => {
     const d = await deployed(h(), [job('every_second', { trigger: { type: 'cron', cron: '* * * * * *' } })]);
     const count = async () =>

@@ -3,7 +3,7 @@ import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem } from '@sovereign/server-kit/http';
 import { audited, dataplaneAuthor } from '../audit/record.ts';
 import type { Deps } from '../context.ts';
-import { applyDeploymentReport } from '../deployments/apply-report.ts';
+import { applyDeploymentReport, checkSchedules } from '../deployments/apply-report.ts';
 import { recordInstance } from '../instances/store.ts';
 import { type HeldRuns, settleHeldRuns } from '../leases/heartbeat.ts';
 import { cancelsFor, claimRuns, releaseClaims, requeueUndelivered } from '../leases/store.ts';
@@ -148,6 +148,7 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
     async (request) => {
       const plane = await authenticateDataplane(request, deps);
       const report = request.body;
+      checkSchedules(report);
       const jobs = await audited(db, dataplaneAuthor(plane.dataplane_id, request.id), async (tx) => {
         const organizationId = await findHostedWorkspaceOrganization(tx, report.workspaceId, plane.dataplane_id);
         if (organizationId === undefined) {

@@ -3,8 +3,11 @@ import {
   type DeploymentReportResponse,
   defaultRetryBackoff,
   defaultRetryDelaySeconds,
+  ErrorCode,
   type JobMetadata,
 } from '@sovereign/contract';
+import { scheduleProblem } from '@sovereign/contract/schedules';
+import { BadRequestProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { archiveJob, insertJob, type JobDefinition, listWorkspaceJobs, updateJobDefinition } from '../jobs/store.ts';
 import { findMoveFrom, findMoveTo } from '../moves/store.ts';
@@ -43,6 +46,26 @@ function sameDefinition(row: JobsTable, job: JobMetadata): boolean {
     row.retry_backoff === (job.retryBackoff ?? defaultRetryBackoff) &&
     row.max_running === maxRunningOf(job)
   );
+}
+
+/**
+ * A report naming a schedule the scheduler cannot compute (a time zone or cron pattern
+ * it cannot read, a `once` that is no date) is refused whole, before anything is kept:
+ * stored, it would fail the scheduler's every tick, for every organization's jobs. A data
+ * plane checks its manifests with the same rules, so only a faulty or rogue one sends it.
+ */
+export class ScheduleInvalidProblem extends BadRequestProblem {
+  constructor(errors: Array<{ path: string; message: string }>) {
+    super(ErrorCode.validationFailed, 'The report names a schedule the control plane cannot compute.', { errors });
+  }
+}
+
+export function checkSchedules(report: DeploymentReport): void {
+  const errors = report.jobs.flatMap((job, i) => {
+    const problem = scheduleProblem(job.trigger, job.timezone);
+    return problem === undefined ? [] : [{ path: `jobs[${i}]`, message: problem }];
+  });
+  if (errors.length > 0) throw new ScheduleInvalidProblem(errors);
 }
 
 /**

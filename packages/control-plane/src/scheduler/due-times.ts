@@ -44,7 +44,13 @@ export function nextRunAt(
   anchor: Date | null,
 ): Date | null {
   if (job.paused || job.archived || !isScheduled(job.trigger)) return null;
-  return nextDue(job.trigger, job.timezone, now, anchor ?? now);
+  try {
+    const next = nextDue(job.trigger, job.timezone, now, anchor ?? now);
+    return next === null || Number.isNaN(next.getTime()) ? null : next;
+  } catch {
+    // A schedule stored before reports were checked: the scheduler does not fire it either.
+    return null;
+  }
 }
 
 /** The interval a run covers: from its schedule's previous due time to its own. */

@@ -1,3 +1,4 @@
+import type { JobTrigger } from '@sovereign/contract';
 import type { Database, Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyBaseLogger } from 'fastify';
 import { advanceBackfill } from '../backfills/progress.ts';
@@ -99,13 +100,29 @@ export class Scheduler {
     return queued;
   }
 
+  /**
+   * The next due time of a job's schedule after `after`, or null (never again) when it
+   * cannot be computed: a pattern or time zone stored before reports were checked
+   * (deployments/apply-report.ts). One such job must never fail the tick, which would
+   * stop every organization's schedules and lease expiries; it is logged and stops firing.
+   */
+  #nextDue(job: { job_id: string; trigger: JobTrigger; timezone: string }, after: Date, anchor: Date): Date | null {
+    try {
+      const next =
+        job.trigger.type === 'once' ? new Date(job.trigger.at) : nextDue(job.trigger, job.timezone, after, anchor);
+      if (next !== null && Number.isNaN(next.getTime())) throw new Error(`${job.trigger.type} gives no date`);
+      return next;
+    } catch (error) {
+      this.#log.error({ jobId: job.job_id, err: error }, 'the job’s schedule cannot be computed: it does not fire');
+      return null;
+    }
+  }
+
   /** Gives every live scheduled job a next due time, and starts afresh when its trigger changed. */
   async #syncSchedules(tx: Queryable, now: Date): Promise<void> {
     for (const job of await listSchedulesToSync(tx)) {
       if (!isScheduled(job.trigger)) continue;
-      const next =
-        job.trigger.type === 'once' ? new Date(job.trigger.at) : nextDue(job.trigger, job.timezone, now, now);
-      await upsertSchedule(tx, { ...job, next_due_at: next, updated_at: now });
+      await upsertSchedule(tx, { ...job, next_due_at: this.#nextDue(job, now, now), updated_at: now });
     }
   }
 
@@ -124,10 +141,10 @@ export class Scheduler {
       if (job === undefined || schedule.next_due_at === null) continue;
       // The most recent due time at or before now; older missed ones are skipped.
       let fireAt = schedule.next_due_at;
-      let next = nextDue(schedule.trigger, schedule.timezone, fireAt, schedule.updated_at);
+      let next = this.#nextDue(schedule, fireAt, schedule.updated_at);
       while (next !== null && next.getTime() <= now.getTime()) {
         fireAt = next;
-        next = nextDue(schedule.trigger, schedule.timezone, fireAt, schedule.updated_at);
+        next = this.#nextDue(schedule, fireAt, schedule.updated_at);
       }
       // The run covers its schedule's interval ending at its due time (skipped ones too:
       // catch-up does not widen it).

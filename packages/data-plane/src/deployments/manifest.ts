@@ -6,6 +6,7 @@ import {
   maxRetryDelaySeconds,
   maxTimeoutSeconds,
 } from '@sovereign/contract';
+import { readCron, validTimezone } from '@sovereign/contract/schedules';
 import { Cron } from 'croner';
 import { parseDocument } from 'yaml';
 import {
@@ -77,7 +78,6 @@ const maxMaxRunning = 1000;
  * a long-running job with its own loop.
  */
 export const minIntervalSeconds = 10;
-const maxCronLength = 200;
 /** Linux refuses a single argument (the command passed to the shell) past 128 KiB. */
 const maxCommandBytes = 64 * 1024;
 const triggerKeys = ['schedule', 'every', 'once', 'after'] as const;
@@ -102,8 +102,6 @@ const jobKeys = new Set([
 const limitNames = new Map(Object.entries(limitKeys).map(([name, keys]) => [keys.yaml, name as LimitName]));
 const afterKeys = new Set(['job', 'on']);
 const namePattern = new RegExp(jobNamePattern);
-/** Zone names (`Europe/Berlin`, `UTC`, `Etc/GMT+1`), not offsets such as `+01:00` that Intl also takes. */
-const zonePattern = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
 const isoDateTime = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
 
 /** `90s`, `15m`, `2h`, `1d`, or combinations in that order such as `1h30m`; seconds. */
@@ -112,16 +110,6 @@ export function parseDuration(text: string): number | undefined {
   if (match === null || text.trim() === '') return undefined;
   const [, d, h, m, s] = match.map((part) => Number(part ?? 0));
   return (d ?? 0) * 86400 + (h ?? 0) * 3600 + (m ?? 0) * 60 + (s ?? 0);
-}
-
-function validTimezone(zone: string): boolean {
-  if (zone.length > 64 || !zonePattern.test(zone)) return false;
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** An ISO-8601 date and time with its offset (a time without one would be ambiguous). */
@@ -138,20 +126,13 @@ function parseInstant(text: string): Date | undefined {
 }
 
 /**
- * Why a cron pattern is refused, or undefined when it is fine. Patterns are read by
- * croner as the control plane's scheduler reads them: five fields are minutes, a sixth
- * (leading) field adds seconds, a seventh years.
+ * Why a cron pattern is refused, or undefined when it is fine: what the control plane's
+ * scheduler refuses too (readCron), and an interval shorter than minIntervalSeconds.
  */
 function cronProblem(pattern: string, timezone: string): string | undefined {
   const quoted = JSON.stringify(pattern);
-  if (pattern.length > maxCronLength) return `is longer than ${maxCronLength} characters`;
-  let cron: Cron;
-  try {
-    cron = new Cron(pattern, { paused: true, timezone });
-  } catch {
-    return `${quoted} is not a valid cron expression`;
-  }
-  if (cron.nextRun() === null) return `${quoted} never fires`;
+  const read = readCron(pattern, timezone);
+  if ('problem' in read) return read.problem;
   const fields = pattern.trim().split(/\s+/);
   if (fields.length >= 6) {
     // The seconds a minute fires at, read by croner itself; the tightest gap between them
