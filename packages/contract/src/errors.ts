@@ -99,6 +99,8 @@ export const ErrorCode = {
   dataplanePublicUrlMismatch: 'dataplane_public_url_mismatch',
   /** An instance id registered to another data plane: every internal call is bound to the caller's own. */
   instanceIdTaken: 'instance_id_taken',
+  /** A deployment report whose id another workspace's deployment has: ids are never shared, nor what they name. */
+  deploymentIdTaken: 'deployment_id_taken',
 
   // Scoped token checks on a data plane (one code per reason of refusal)
   tokenMissing: 'token_missing',

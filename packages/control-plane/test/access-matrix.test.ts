@@ -882,6 +882,32 @@ onFlowDatabase('access matrix: every public route, every kind of caller', (h) =>
     assert.equal(await limitOf(), 2);
   });
 
+  it('takes a user out of an organization at its own signed-in request only, and a key of a user who left lists nothing', async () => {
+    const t = await h().tenant('leaving');
+    const { owner, admin } = t.people;
+    const org = `/organizations/${t.organizationId}`;
+    const keyOf = async (who: { token: string }, body: Record<string, unknown>): Promise<string> =>
+      (await h().expect(200, 'POST', '/api-keys', { token: who.token, body: { name: 'k', ...body } })).key;
+    // A second owner, so that the owner may leave: what stops its keys is that they are keys.
+    await h().addMember(owner.token, t.organizationId, (await h().user('second-owner')).email, 'owner');
+    for (const [what, key] of [
+      ['capped at viewer', await keyOf(owner, { role: 'viewer' })],
+      ['with the owner’s role', await keyOf(owner, {})],
+      ['bound to the workspace', await keyOf(owner, { role: 'member', workspaceId: t.workspace.workspaceId })],
+    ]) {
+      const answer = await h().request('DELETE', `${org}/members/${owner.userId}`, { token: key });
+      assertProblem(answer, 403, 'session_required', `a key ${what}`);
+    }
+    assert.equal((await h().request('GET', org, { token: owner.token })).status, 200, 'the owner is still a member');
+
+    // A key bound to a workspace acts as its user there: once the user left, it lists no region.
+    const workspaceKey = await keyOf(admin, { role: 'member', workspaceId: t.workspace.workspaceId });
+    const before = await h().expect(200, 'GET', '/regions', { token: workspaceKey });
+    assert.ok(before.data.some((r: { regionId: string }) => r.regionId === t.regionId));
+    await h().expect(204, 'DELETE', `${org}/members/${admin.userId}`, { token: admin.token });
+    assert.deepEqual((await h().expect(200, 'GET', '/regions', { token: workspaceKey })).data, []);
+  });
+
   it('draws the lines between viewer, member, admin and owner', async () => {
     const t = await h().tenant('roles');
     const { owner, admin, member, viewer } = t.people;

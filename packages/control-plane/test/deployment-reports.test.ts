@@ -26,6 +26,39 @@ async function dataplaneToken(h: Harness, clientId: string, clientSecret: string
 }
 
 eachDatabase('deployment reports from data planes', (h) => {
+  it('refuses a report with another workspace’s deployment id: it tells none of its jobs and takes not its place', async () => {
+    const victim = await h().tenant('id-victim');
+    const rogue = await h().tenant('id-rogue');
+    const report = (t: typeof victim, deploymentId: string, jobs: JobMetadata[]) => ({
+      protocolVersion,
+      deploymentId,
+      workspaceId: t.workspace.workspaceId,
+      digest,
+      sizeBytes: 10,
+      createdBy: t.people.member.userId,
+      createdAt: new Date().toISOString(),
+      jobs,
+    });
+    const victimToken = await dataplaneToken(h(), victim.dataplane.clientId, victim.dataplane.clientSecret);
+    const rogueToken = await dataplaneToken(h(), rogue.dataplane.clientId, rogue.dataplane.clientSecret);
+    const deploymentId = randomUUID();
+    await h().expect(200, 'POST', InternalPaths.deploymentReport, {
+      token: victimToken,
+      body: report(victim, deploymentId, [job('confidential_payroll')]),
+    });
+    const refused = await h().request('POST', InternalPaths.deploymentReport, {
+      token: rogueToken,
+      body: report(rogue, deploymentId, [job('decoy')]),
+    });
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+    assert.equal(refused.body.code, 'deployment_id_taken');
+    assert.doesNotMatch(JSON.stringify(refused.body), /confidential_payroll/);
+    const rogueJobs = await h().expect(200, 'GET', `/workspaces/${rogue.workspace.workspaceId}/jobs`, {
+      token: rogue.people.viewer.token,
+    });
+    assert.deepEqual(rogueJobs.data, [], 'nothing of the refused report is kept');
+  });
+
   it('refuses a report naming a schedule the scheduler cannot compute, whole, keeping nothing of it', async () => {
     const t = await h().tenant('bad-schedule');
     const token = await dataplaneToken(h(), t.dataplane.clientId, t.dataplane.clientSecret);

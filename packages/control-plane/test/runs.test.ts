@@ -549,9 +549,10 @@ eachDatabase('scheduler', (h) => {
     // A schedule a report can no longer bring (deployment-reports.test.ts), as a version
     // before that check stored it: one such job failed every tick, for every tenant.
     const rogue = await deployed(h(), [job('rogue', { trigger: { type: 'cron', cron: '0 3 * * *' } })], 'rogue');
-    await h().sql(`UPDATE jobs SET trigger = '{"type":"cron","cron":"not a cron"}'::jsonb WHERE job_id = $1`, [
-      rogue.jobIds.rogue,
-    ]);
+    await h().plane.deps.db.query(
+      `UPDATE jobs SET trigger = '{"type":"cron","cron":"not a cron"}'::jsonb WHERE job_id = $1`,
+      [rogue.jobIds.rogue],
+    );
     const victim = await deployed(h(), [job('tenstep', { trigger: { type: 'every', everySeconds: 10 } })], 'victim');
     h().freezeClock();
     try {

@@ -7,7 +7,7 @@ import {
   type JobMetadata,
 } from '@sovereign/contract';
 import { scheduleProblem } from '@sovereign/contract/schedules';
-import { BadRequestProblem } from '@sovereign/server-kit/http';
+import { BadRequestProblem, ConflictProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { archiveJob, insertJob, type JobDefinition, listWorkspaceJobs, updateJobDefinition } from '../jobs/store.ts';
 import { findMoveFrom, findMoveTo } from '../moves/store.ts';
@@ -81,7 +81,12 @@ export async function applyDeploymentReport(
   // One report at a time per workspace, so two deployments cannot interleave their upserts.
   await lockWorkspace(tx, report.workspaceId);
   const existing = await findDeploymentChanges(tx, report.deploymentId);
-  if (existing !== undefined) return existing;
+  // The same report again answers what it did the first time; the id of another
+  // workspace's deployment is refused, neither telling its jobs nor taking its place.
+  if (existing !== undefined && existing.workspace_id !== report.workspaceId) {
+    throw new ConflictProblem(ErrorCode.deploymentIdTaken, 'Another deployment has that id.');
+  }
+  if (existing !== undefined) return existing.changes;
 
   const newer = await hasNewerDeployment(tx, report.workspaceId, report.createdAt);
   const changes: DeploymentReportResponse['jobs'] = { added: [], updated: [], unchanged: [], archived: [] };

@@ -14,12 +14,12 @@ export async function listDeployments(db: Queryable, workspaceId: string): Promi
 export async function findDeploymentChanges(
   db: Queryable,
   deploymentId: string,
-): Promise<DeploymentsTable['changes'] | undefined> {
-  const [row] = await db.query<Pick<DeploymentsTable, 'changes'>>(
-    'SELECT changes FROM deployments WHERE deployment_id = $1',
+): Promise<Pick<DeploymentsTable, 'changes' | 'workspace_id'> | undefined> {
+  const [row] = await db.query<Pick<DeploymentsTable, 'changes' | 'workspace_id'>>(
+    'SELECT changes, workspace_id FROM deployments WHERE deployment_id = $1',
     [deploymentId],
   );
-  return row?.changes;
+  return row;
 }
 
 /** Whether the workspace has a deployment made after `createdAt`. */

@@ -18,7 +18,7 @@ import { ConflictProblem, ForbiddenProblem, NotFoundProblem } from '@sovereign/s
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { Type } from 'typebox';
 import { type AuditEntry, audited, userAuthor } from '../audit/record.ts';
-import { boundOrganization, effectiveRole, requireKeyRole, requireRole } from '../auth/access.ts';
+import { boundOrganization, effectiveRole, requireKeyRole, requireRole, requireSession } from '../auth/access.ts';
 import { type Principal, principalOf } from '../auth/principal.ts';
 import { findUserByEmail } from '../auth/store.ts';
 import { type Deps, iso } from '../context.ts';
@@ -301,6 +301,9 @@ export async function organizationRoutes(app: App, deps: Deps) {
       const { organizationId, userId } = request.params;
       const tell = await audited(db, userAuthor(principal.userId, request.id), async (tx) => {
         const leaving = userId === principal.userId;
+        // Leaving is the user's own decision: a key (leaked, or capped below the user's role)
+        // must not take its user out of an organization, as it cannot sign it out everywhere.
+        if (leaving) requireSession(principal, 'take its user out of an organization');
         const callerRole = await requireRole(tx, principal, organizationId, leaving ? 'viewer' : 'admin');
         const current = await member(tx, organizationId, userId);
         await guardOwnerChange(tx, organizationId, leaving ? current.role : callerRole, current.role, null);

@@ -12,7 +12,7 @@ import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem } from '@sovereign/server-kit/http';
 import type { Queryable } from '@sovereign/server-kit/sql';
 import { type AuditEntry, audited, userAuthor } from '../audit/record.ts';
-import { boundOrganization, requireRole } from '../auth/access.ts';
+import { boundOrganization, boundWorkspace, requireRole, roleIn } from '../auth/access.ts';
 import { principalOf } from '../auth/principal.ts';
 import { type Deps, iso } from '../context.ts';
 import { deleteDataplanes } from '../dataplanes/store.ts';
@@ -78,10 +78,12 @@ export async function regionRoutes(app: App, deps: Deps) {
       const { organizationId } = request.query;
       const principal = principalOf(request);
       if (organizationId === undefined) {
-        // A key bound to one workspace acts in its workspace's organization only.
+        // A key bound to one workspace acts in its workspace's organization only, and only
+        // while its user is still a member there (as every other call of such a key).
         const bound = boundOrganization(principal);
-        const rows = bound === null ? await listUsableRegions(db, principal) : await listRegions(db, bound);
-        return { data: rows.map(toRegion) };
+        if (bound === null) return { data: (await listUsableRegions(db, principal)).map(toRegion) };
+        const member = (await roleIn(db, principal, bound, boundWorkspace(principal) ?? undefined)) !== null;
+        return { data: member ? (await listRegions(db, bound)).map(toRegion) : [] };
       }
       await requireRole(db, principal, organizationId, 'viewer');
       return { data: (await listRegions(db, organizationId)).map(toRegion) };

@@ -95,11 +95,6 @@ export class Harness {
     this.#clock.offsetMs += ms;
   }
 
-  /** A statement on the control plane's database, for a state its API cannot make (a row an older version stored). */
-  sql<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
-    return this.#db.query<T>(text, params);
-  }
-
   async close(): Promise<void> {
     await this.plane.close();
     await this.#db.close();
