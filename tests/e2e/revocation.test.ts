@@ -173,6 +173,48 @@ describe(`revocation reaches the data plane at once, real processes [${target.na
     await accepted(fromThis.token, 'a token of the session that changed the password');
   });
 
+  it('a log followed with a token revoked since stops being served: its stream ends, and is refused again', async () => {
+    const { jobs } = await platform.deploy(owner.token, ws, {
+      'sovereign.yaml':
+        'jobs:\n  - name: ticker\n    run: i=0; while [ $i -lt 1200 ]; do echo tick $i; i=$((i+1)); sleep 0.05; done\n',
+    });
+    const run = await expectStatus(200, 'POST', `${platform.cp}/jobs/${jobs.ticker}/runs`, { token: owner.token });
+    const issued = await platform.scopedToken(owner.token, ws, ['runs:logs']);
+    const url = `${owner.plane.url}/api/v1/runs/${run.runId}/logs?follow=true`;
+    await platform.waitFor(
+      async () =>
+        (await call('GET', url.replace('follow=true', 'limit=1'), { token: issued.token })).body?.data?.length > 0,
+      'the run to print',
+    );
+    const stream = await fetch(url, { headers: { authorization: `Bearer ${issued.token}` } });
+    assert.equal(stream.status, 200);
+    let text = '';
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) {
+        text += decoder.decode(chunk, { stream: true });
+      }
+    })();
+    await platform.waitFor(async () => text.includes('event: line'), 'lines to be followed');
+    await withoutHeartbeats(async () => {
+      await expectStatus(200, 'POST', `${platform.cp}/dataplane-tokens/${issued.tokenId}/revoke`, {
+        token: owner.token,
+      });
+      await refusedAsRevoked(issued.token, 'the follower’s token');
+    });
+    // The stream ends within a poll of the revocation reaching the data plane, long before
+    // the run does (a minute of ticks): no end event, as the run goes on.
+    await Promise.race([
+      reading,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('the stream went on')), 10_000)),
+    ]);
+    assert.doesNotMatch(text, /event: end/);
+    const again = await fetch(url, { headers: { authorization: `Bearer ${issued.token}` } });
+    assert.equal(again.status, 401);
+    await again.body?.cancel();
+    await expectStatus(200, 'POST', `${platform.cp}/runs/${run.runId}/cancel`, { token: owner.token });
+  });
+
   it("administrators list a workspace's live tokens and revoke any; the audit names each issued token", async () => {
     const member = await platform.member(owner.token, owner.organizationId, 'member');
     const issued = await platform.scopedToken(member.token, ws, ['deployments:read']);

@@ -230,7 +230,7 @@ export async function buildDataPlane(config: DataPlaneConfig, options: { db?: Da
         installScopedAuth(scope, verifier);
         await deploymentRoutes(scope as App, { deployments, outbox, maxBundleBytes: config.maxBundleBytes });
         await variableRoutes(scope as App, { variables });
-        await runRoutes(scope as App, { db, logs, artifacts: store });
+        await runRoutes(scope as App, { db, logs, artifacts: store, verifier });
         await stateRoutes(scope as App, { db });
         await parameterRoutes(scope as App, { db });
         await movedOutputRoutes(scope as App, {

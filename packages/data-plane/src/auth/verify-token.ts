@@ -100,6 +100,20 @@ export class TokenVerifier {
     };
   }
 
+  /**
+   * Whether a principal verified earlier may still be served: its token neither expired
+   * (with the same skew) nor revoked since, and this data plane still serving. A stream
+   * held open past its token's life (a log followed for hours) asks again as it goes,
+   * where a request asks once.
+   */
+  stillValid(principal: ScopedPrincipal, now = Date.now()): boolean {
+    return (
+      this.#agent.stoppedReason === undefined &&
+      !this.#agent.isRevoked(principal.tokenId) &&
+      now <= principal.expiresAt.getTime() + this.#skewSeconds * 1000
+    );
+  }
+
   async #verifySignatureAndTimes(token: string, issuer: string, audience: string): Promise<ScopedTokenClaims> {
     const attempt = () =>
       jwtVerify<ScopedTokenClaims>(token, this.#keySet(), {

@@ -13,6 +13,7 @@ import type { Queryable } from '@sovereign/server-kit/sql';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
+import type { TokenVerifier } from '../auth/verify-token.ts';
 import { corsHeaders } from '../http/cors.ts';
 import type { LogStore } from '../logs/store.ts';
 import type { ArtifactStore } from '../storage/artifacts.ts';
@@ -25,16 +26,17 @@ const followPollMs = 500;
 /** Lines read and sent at a time to a follower. */
 const followPageLines = 2000;
 
-/** What the run routes use: the runs' rows, their logs, and the store their outputs are in. */
+/** What the run routes use: the runs' rows, their logs, the store their outputs are in, and the tokens' verifier. */
 export interface RunRoutesOptions {
   db: Queryable;
   logs: LogStore;
   artifacts: ArtifactStore;
+  verifier: Pick<TokenVerifier, 'stillValid'>;
 }
 
 /** Logs and outputs of runs, read by scoped token straight from this data plane (R2). */
 export async function runRoutes(app: App, options: RunRoutesOptions) {
-  const { db, logs, artifacts } = options;
+  const { db, logs, artifacts, verifier } = options;
   const notFound = () => new NotFoundProblem(ErrorCode.runNotFound, 'No such run on this data plane.');
 
   /** The run, if it belongs to the token's workspace: another workspace's run does not exist here. */
@@ -102,7 +104,12 @@ export async function runRoutes(app: App, options: RunRoutesOptions) {
         }
         return sent;
       };
+      const principal = scopedOf(request);
       while (!closed.signal.aborted) {
+        // A token that expired or was revoked since the stream opened is served no further
+        // line: the stream ends without its end event, and a client asks again with a
+        // token it may have (the CLI renews an expired one and resumes after its last line).
+        if (!verifier.stillValid(principal)) break;
         // Listen before reading, so a line stored in between still wakes us.
         const woken = logs.wait(run.run_id, followPollMs, closed.signal);
         await send();
