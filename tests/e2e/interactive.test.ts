@@ -307,6 +307,32 @@ describe(`interactive jobs, each on its own origin, real processes [${target.nam
     assert.deepEqual(answers, [wsCanary, large]);
   });
 
+  it('closes an open WebSocket once the token it was opened with is revoked', async () => {
+    const issued = await platform.scopedToken(t.token, t.workspace.workspaceId, ['interactive']);
+    const headers = { authorization: `Bearer ${issued.token}` };
+    const socket = new WebSocket(app(echoRun.runId, '/ws').replace(/^http/, 'ws'), { headers } as unknown as string[]);
+    const closed = new Promise<void>((resolve) => socket.addEventListener('close', () => resolve(), { once: true }));
+    await new Promise<void>((resolve, reject) => {
+      socket.addEventListener('open', () => resolve(), { once: true });
+      socket.addEventListener('error', () => reject(new Error('the WebSocket did not open')), { once: true });
+    });
+    const echoed = new Promise<string>((resolve) =>
+      socket.addEventListener('message', (event) => resolve(String(event.data)), { once: true }),
+    );
+    socket.send('before');
+    assert.equal(await echoed, 'before');
+    await expectStatus(200, 'POST', `${platform.cp}/dataplane-tokens/${issued.tokenId}/revoke`, { token: t.token });
+    await platform.waitFor(
+      async () => (await call('GET', app(echoRun.runId, '/hello'), { headers })).status === 401,
+      'the revocation to reach the data plane',
+    );
+    // Within a check of the connection (a second), long before anything else would end it.
+    await Promise.race([
+      closed,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('the WebSocket stayed open')), 5_000)),
+    ]);
+  });
+
   it('refuses without a token, with another workspace’s token, without the interactive scope, and a batch run', async () => {
     const url = app(echoRun.runId, '/hello');
     const cases: Array<[string, Record<string, string>, number, string]> = [

@@ -137,6 +137,9 @@ async function redeem(
   sendOnward(res, onward);
 }
 
+/** How often an app's open WebSocket checks that its caller may still be served. */
+const upgradeCheckMs = 1_000;
+
 /**
  * A WebSocket (any upgrade) on a run's own origin, authorized as its HTTP requests are;
  * a browser's, with the session cookie, only from the app's own pages.
@@ -165,6 +168,15 @@ export function serveAppUpgrade(
     proxyUpgrade(req, socket, head, target, url, headers, {
       unreachable: () => refuseUpgrade(socket, new InteractiveUnreachableProblem()),
     });
+    // The connection outlives the check above: it ends when its session or token does,
+    // or once the token is revoked (the app's side goes with it).
+    const watch = setInterval(() => {
+      if (o.gateway.stillStands(caller)) return;
+      o.log.info({ runId }, 'app WebSocket closed: its session or token ended');
+      socket.destroy();
+    }, upgradeCheckMs);
+    watch.unref();
+    socket.once('close', () => clearInterval(watch));
   })().catch((error: unknown) => {
     const problem = asProblem(error);
     if (problem.status >= 500) o.log.warn({ err: error, runId }, 'upgrade refused');

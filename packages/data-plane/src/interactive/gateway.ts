@@ -64,6 +64,8 @@ export interface InteractiveCaller {
   by: 'cookie' | 'bearer';
   /** Our bearer token was in the Authorization header: it is not forwarded. */
   bearer: boolean;
+  /** When what it came with ends: its session, or its token. */
+  expiresAt: Date;
 }
 
 function bearerOf(req: IncomingMessage): string | undefined {
@@ -120,6 +122,7 @@ export class InteractiveGateway {
       tokenId: principal.tokenId,
       by: 'bearer',
       bearer: true,
+      expiresAt: principal.expiresAt,
     };
   }
 
@@ -142,6 +145,7 @@ export class InteractiveGateway {
         tokenId: session.jti,
         by: 'cookie',
         bearer: isScopedToken(token),
+        expiresAt: new Date(session.exp * 1000),
       };
     }
     if (token === undefined && cookies.length > 0) throw new SessionInvalidProblem();
@@ -161,6 +165,16 @@ export class InteractiveGateway {
     if (!(await agent.learnHosts(session.ws))) {
       throw new ForbiddenProblem(ErrorCode.workspaceNotHosted, 'That workspace is not hosted by this data plane.');
     }
+  }
+
+  /**
+   * Whether a caller let in earlier may still be served: its session or token has not
+   * ended, its token was not revoked since, and this data plane still serves. A WebSocket
+   * asks as it goes, where a request asks once.
+   */
+  stillStands(caller: Pick<InteractiveCaller, 'tokenId' | 'expiresAt'>, now = Date.now()): boolean {
+    const agent = this.#o.agent;
+    return agent.stoppedReason === undefined && !agent.isRevoked(caller.tokenId) && now <= caller.expiresAt.getTime();
   }
 
   /** The run, when it is here and of the caller's workspace: another workspace's run does not exist here. */
