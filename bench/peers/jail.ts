@@ -12,12 +12,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   bwrapArgs,
   jailGroup,
   jailLayout,
   jailPasswd,
   jailResolv,
+  slirpOptions,
 } from '../../packages/data-plane/src/launch/jail/layout.ts';
 import { builtInLimits } from '../../packages/data-plane/src/launch/limits.ts';
 
@@ -25,8 +27,28 @@ const layout = jailLayout({ readOnly: [], ownPaths: [], node: process.execPath }
 const tmpBytes = builtInLimits().defaults.tmpBytes;
 const fds = { info: 3, block: 4, passwd: 5, group: 6, env: 7, resolv: 8, sync: 9 };
 
-/** What `command` (a shell command) wrote on stdout, run in a jail of its own that is gone when this resolves. */
+/** A jail bwrap could not set up (its own message, not the command's): tried again, as the data plane does. */
+class JailSetupError extends Error {}
+const setupAttempts = 6;
+
+/**
+ * What `command` (a shell command) wrote on stdout, run in a jail of its own that is gone
+ * when this resolves. bwrap can fail to set a jail up for a moment under load (its netlink
+ * request for the loopback address answered with an error): the data plane tries a jail
+ * again then (jail/launcher.ts, makeAttempts), and so does the peer, with the same waits.
+ */
 export async function runJailed(command: string): Promise<string> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await runJailedOnce(command);
+    } catch (error) {
+      if (!(error instanceof JailSetupError) || attempt >= setupAttempts) throw error;
+      await sleep(150 * 2 ** (attempt - 1));
+    }
+  }
+}
+
+async function runJailedOnce(command: string): Promise<string> {
   const home = await mkdtemp(join(tmpdir(), 'peer-jail-'));
   const bwrap = spawn('bwrap', [...bwrapArgs({ layout, home, tmpBytes, fds }), '/bin/sh', '-c', command], {
     stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
@@ -48,23 +70,13 @@ export async function runJailed(command: string): Promise<string> {
     const innerPid = await childPid(pipe(fds.info));
     if (innerPid === undefined) {
       const { code, signal } = await exited;
-      throw new Error(`bwrap ended (${code ?? signal ?? 'never started'}): ${Buffer.concat(stderr).toString()}`);
+      const said = Buffer.concat(stderr).toString();
+      if (said.startsWith('bwrap:')) throw new JailSetupError(`bwrap could not set the jail up: ${said}`);
+      throw new Error(`bwrap ended (${code ?? signal ?? 'never started'}): ${said}`);
     }
-    slirp = spawn(
-      'slirp4netns',
-      [
-        '--configure',
-        '--mtu=65520',
-        '--disable-host-loopback',
-        '--enable-sandbox',
-        '--enable-seccomp',
-        '--userns-path=/proc/self/ns/user',
-        '--ready-fd=3',
-        String(innerPid),
-        'tap0',
-      ],
-      { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] },
-    );
+    slirp = spawn('slirp4netns', [...slirpOptions, '--ready-fd=3', String(innerPid), 'tap0'], {
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+    });
     const ready = slirp.stdio[3] as Readable;
     ready.on('error', () => {});
     const up = await Promise.race([once(ready, 'data').then(() => true), ended(slirp).then(() => false)]);
@@ -72,7 +84,9 @@ export async function runJailed(command: string): Promise<string> {
     // Its network is up: the job may start.
     pipe(fds.block).end('x');
     const { code, signal } = await exited;
-    if (code !== 0) throw new Error(`the jailed task failed (${code ?? signal}): ${Buffer.concat(stderr).toString()}`);
+    const said = Buffer.concat(stderr).toString();
+    if (code !== 0 && said.startsWith('bwrap:')) throw new JailSetupError(`bwrap could not set the jail up: ${said}`);
+    if (code !== 0) throw new Error(`the jailed task failed (${code ?? signal}): ${said}`);
     return Buffer.concat(stdout).toString();
   } finally {
     bwrap.kill('SIGKILL');

@@ -25,30 +25,36 @@ async function dataplaneToken(h: Harness, clientId: string, clientSecret: string
   return answer.access_token;
 }
 
+type Tenant = Awaited<ReturnType<Harness['tenant']>>;
+
+/** A deployment report of `t`'s workspace naming `jobs`. */
+function reportOf(t: Tenant, jobs: JobMetadata[], deploymentId = randomUUID(), createdAt = new Date().toISOString()) {
+  return {
+    protocolVersion,
+    deploymentId,
+    workspaceId: t.workspace.workspaceId,
+    digest,
+    sizeBytes: 10,
+    createdBy: t.people.member.userId,
+    createdAt,
+    jobs,
+  };
+}
+
 eachDatabase('deployment reports from data planes', (h) => {
   it('refuses a report with another workspace’s deployment id: it tells none of its jobs and takes not its place', async () => {
     const victim = await h().tenant('id-victim');
     const rogue = await h().tenant('id-rogue');
-    const report = (t: typeof victim, deploymentId: string, jobs: JobMetadata[]) => ({
-      protocolVersion,
-      deploymentId,
-      workspaceId: t.workspace.workspaceId,
-      digest,
-      sizeBytes: 10,
-      createdBy: t.people.member.userId,
-      createdAt: new Date().toISOString(),
-      jobs,
-    });
     const victimToken = await dataplaneToken(h(), victim.dataplane.clientId, victim.dataplane.clientSecret);
     const rogueToken = await dataplaneToken(h(), rogue.dataplane.clientId, rogue.dataplane.clientSecret);
     const deploymentId = randomUUID();
     await h().expect(200, 'POST', InternalPaths.deploymentReport, {
       token: victimToken,
-      body: report(victim, deploymentId, [job('confidential_payroll')]),
+      body: reportOf(victim, [job('confidential_payroll')], deploymentId),
     });
     const refused = await h().request('POST', InternalPaths.deploymentReport, {
       token: rogueToken,
-      body: report(rogue, deploymentId, [job('decoy')]),
+      body: reportOf(rogue, [job('decoy')], deploymentId),
     });
     assert.equal(refused.status, 409, JSON.stringify(refused.body));
     assert.equal(refused.body.code, 'deployment_id_taken');
@@ -62,19 +68,9 @@ eachDatabase('deployment reports from data planes', (h) => {
   it('refuses a report naming a schedule the scheduler cannot compute, whole, keeping nothing of it', async () => {
     const t = await h().tenant('bad-schedule');
     const token = await dataplaneToken(h(), t.dataplane.clientId, t.dataplane.clientSecret);
-    const report = (jobs: JobMetadata[]) => ({
-      protocolVersion,
-      deploymentId: randomUUID(),
-      workspaceId: t.workspace.workspaceId,
-      digest,
-      sizeBytes: 10,
-      createdBy: t.people.member.userId,
-      createdAt: new Date().toISOString(),
-      jobs,
-    });
     const refused = await h().request('POST', InternalPaths.deploymentReport, {
       token,
-      body: report([
+      body: reportOf(t, [
         job('fine', { trigger: { type: 'cron', cron: '0 3 * * *' } }),
         job('garbled', { trigger: { type: 'cron', cron: 'not a cron' } }),
         job('nowhere', { trigger: { type: 'every', everySeconds: 60 }, timezone: 'Mars/Base' }),
@@ -99,16 +95,7 @@ eachDatabase('deployment reports from data planes', (h) => {
   it('upserts the reported jobs, archives the missing ones and keeps their ids', async () => {
     const t = await h().tenant('report');
     const token = await dataplaneToken(h(), t.dataplane.clientId, t.dataplane.clientSecret);
-    const report = (jobs: JobMetadata[], at: string) => ({
-      protocolVersion,
-      deploymentId: randomUUID(),
-      workspaceId: t.workspace.workspaceId,
-      digest,
-      sizeBytes: 1234,
-      createdBy: t.people.member.userId,
-      createdAt: at,
-      jobs,
-    });
+    const report = (jobs: JobMetadata[], at: string) => reportOf(t, jobs, randomUUID(), at);
     const first = report(
       [job('daily_sync', { trigger: { type: 'cron', cron: '0 3 * * *' }, timezone: 'Europe/Berlin' }), job('report')],
       '2026-11-01T00:00:00.000Z',

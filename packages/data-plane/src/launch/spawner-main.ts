@@ -2,6 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { slirpOptions } from './jail/layout.ts';
 import { endingText, type Program, type Slot, socketOf, startProgram } from './programs.ts';
 import type { BridgeRequest, JailRequest, PlainRequest, SpawnerReply, SpawnerRequest } from './spawner.ts';
 import { supervisorScript } from './supervisor.ts';
@@ -124,14 +125,7 @@ async function network(slirp4netns: string, innerPid: number, lifeline: Slot): P
   const child = startProgram({
     file: slirp4netns,
     args: [
-      '--configure',
-      '--mtu=65520',
-      // Never this machine: 10.0.2.2 does not lead to its loopback.
-      '--disable-host-loopback',
-      '--enable-sandbox',
-      '--enable-seccomp',
-      // Root enters the jail's network namespace as it is; the jail's user namespace is not entered.
-      '--userns-path=/proc/self/ns/user',
+      ...slirpOptions,
       '--ready-fd=3',
       // Ends when the jail does: its other end is held by the jail's bwrap and first process.
       '--exit-fd=4',

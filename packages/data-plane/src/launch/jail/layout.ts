@@ -24,6 +24,17 @@ export const jailUid = 1000;
 export const jailPath = `${jailBinDir}:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin`;
 /** slirp4netns's resolver: it forwards to this machine's, whatever address those have. */
 export const jailNameserver = '10.0.2.3';
+/** slirp4netns's options for a jail's network; what it reports on, and the jail's pid and device, follow. */
+export const slirpOptions = [
+  '--configure',
+  '--mtu=65520',
+  // Never this machine: 10.0.2.2 does not lead to its loopback.
+  '--disable-host-loopback',
+  '--enable-sandbox',
+  '--enable-seccomp',
+  // Root enters the jail's network namespace as it is; the jail's user namespace is not entered.
+  '--userns-path=/proc/self/ns/user',
+];
 
 /** The system's directories, read-only; on a merged-/usr system the top ones are links, made as links. */
 const systemPaths = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc'];
