@@ -545,6 +545,27 @@ eachDatabase('interactive runs: one per job unless the manifest says otherwise, 
 });
 
 eachDatabase('scheduler', (h) => {
+  it('fires a once job once at its time, and never again', async () => {
+    const at = new Date(Date.now() + 5_000);
+    const d = await deployed(h(), [job('launch', { trigger: { type: 'once', at: at.toISOString() } })], 'once');
+    const count = async () =>
+      (await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.launch}`, { token: d.t.people.viewer.token })).data.length;
+    h().freezeClock();
+    try {
+      await h().plane.scheduler.tick(); // first sight: due at its time, nothing fires
+      assert.equal(await count(), 0);
+      h().advanceClock(6_000);
+      await h().plane.scheduler.tick();
+      assert.equal(await count(), 1, 'it fired at its time');
+      h().advanceClock(60_000);
+      await h().plane.scheduler.tick();
+      assert.equal(await count(), 1, 'and never again');
+    } finally {
+      h().advanceClock(-66_000);
+      h().unfreezeClock();
+    }
+  });
+
   it('fires the other organizations’ jobs while a job’s stored schedule cannot be computed', async () => {
     // A schedule a report can no longer bring (deployment-reports.test.ts), as a version
     // before that check stored it: one such job failed every tick, for every tenant.

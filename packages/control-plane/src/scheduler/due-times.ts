@@ -44,12 +44,26 @@ export function nextRunAt(
   anchor: Date | null,
 ): Date | null {
   if (job.paused || job.archived || !isScheduled(job.trigger)) return null;
+  // A schedule stored before reports were checked does not fire: it has no next run.
+  const due = dueOrError(job.trigger, () => nextDue(job.trigger, job.timezone, now, anchor ?? now));
+  return 'error' in due ? null : due.next;
+}
+
+/**
+ * A due time as `compute` gives it, or why there is none to give: a cron pattern, time
+ * zone or date stored before deployment reports were checked (deployments/apply-report.ts)
+ * throws, or gives no date. Who asks decides what that means (the scheduler: never fire).
+ */
+export function dueOrError(
+  trigger: JobTrigger,
+  compute: () => Date | null,
+): { next: Date | null } | { error: unknown } {
   try {
-    const next = nextDue(job.trigger, job.timezone, now, anchor ?? now);
-    return next === null || Number.isNaN(next.getTime()) ? null : next;
-  } catch {
-    // A schedule stored before reports were checked: the scheduler does not fire it either.
-    return null;
+    const next = compute();
+    if (next !== null && Number.isNaN(next.getTime())) return { error: new Error(`its ${trigger.type} gives no date`) };
+    return { next };
+  } catch (error) {
+    return { error };
   }
 }
 

@@ -9,7 +9,7 @@ import { LockKeys, tryLockForTransaction } from '../locks.ts';
 import type { Dispatcher } from '../runs/dispatcher.ts';
 import { dataplanesWithRetriesDue, enqueueScheduledRuns, type ScheduledFire } from '../runs/store.ts';
 import { Wakes } from '../runs/wakes.ts';
-import { intervalEndingAt, isScheduled, nextDue } from './due-times.ts';
+import { dueOrError, intervalEndingAt, isScheduled, nextDue } from './due-times.ts';
 import { listDueSchedules, listSchedulesToSync, setNextDueTimes, upsertSchedule } from './store.ts';
 
 /**
@@ -101,28 +101,27 @@ export class Scheduler {
   }
 
   /**
-   * The next due time of a job's schedule after `after`, or null (never again) when it
-   * cannot be computed: a pattern or time zone stored before reports were checked
-   * (deployments/apply-report.ts). One such job must never fail the tick, which would
-   * stop every organization's schedules and lease expiries; it is logged and stops firing.
+   * A job's next due time as `compute` gives it, or null (never again) when it cannot be
+   * computed (due-times.ts, dueOrError): one such job must never fail the tick, which
+   * would stop every organization's schedules and lease expiries; it is logged instead.
    */
-  #nextDue(job: { job_id: string; trigger: JobTrigger; timezone: string }, after: Date, anchor: Date): Date | null {
-    try {
-      const next =
-        job.trigger.type === 'once' ? new Date(job.trigger.at) : nextDue(job.trigger, job.timezone, after, anchor);
-      if (next !== null && Number.isNaN(next.getTime())) throw new Error(`${job.trigger.type} gives no date`);
-      return next;
-    } catch (error) {
-      this.#log.error({ jobId: job.job_id, err: error }, 'the job’s schedule cannot be computed: it does not fire');
-      return null;
-    }
+  #nextDue(job: { job_id: string; trigger: JobTrigger }, compute: () => Date | null): Date | null {
+    const due = dueOrError(job.trigger, compute);
+    if ('next' in due) return due.next;
+    this.#log.error({ jobId: job.job_id, err: due.error }, 'the job’s schedule cannot be computed: it does not fire');
+    return null;
   }
 
   /** Gives every live scheduled job a next due time, and starts afresh when its trigger changed. */
   async #syncSchedules(tx: Queryable, now: Date): Promise<void> {
     for (const job of await listSchedulesToSync(tx)) {
       if (!isScheduled(job.trigger)) continue;
-      await upsertSchedule(tx, { ...job, next_due_at: this.#nextDue(job, now, now), updated_at: now });
+      const { trigger, timezone } = job;
+      // A `once` is due at its time, even one already past at first sight.
+      const next = this.#nextDue(job, () =>
+        trigger.type === 'once' ? new Date(trigger.at) : nextDue(trigger, timezone, now, now),
+      );
+      await upsertSchedule(tx, { ...job, next_due_at: next, updated_at: now });
     }
   }
 
@@ -141,10 +140,12 @@ export class Scheduler {
       if (job === undefined || schedule.next_due_at === null) continue;
       // The most recent due time at or before now; older missed ones are skipped.
       let fireAt = schedule.next_due_at;
-      let next = this.#nextDue(schedule, fireAt, schedule.updated_at);
+      const after = (at: Date) =>
+        this.#nextDue(schedule, () => nextDue(schedule.trigger, schedule.timezone, at, schedule.updated_at));
+      let next = after(fireAt);
       while (next !== null && next.getTime() <= now.getTime()) {
         fireAt = next;
-        next = this.#nextDue(schedule, fireAt, schedule.updated_at);
+        next = after(fireAt);
       }
       // The run covers its schedule's interval ending at its due time (skipped ones too:
       // catch-up does not widen it).
