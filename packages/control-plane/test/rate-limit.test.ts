@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InternalPaths } from '@sovereign/contract';
+import { rateLimitClient } from '../src/auth/client-address.ts';
 import { RateLimiter } from '../src/auth/rate-limit.ts';
 import { configFromEnv, defaultConfig } from '../src/config.ts';
 import { type Answer, onFlowDatabase, userPassword } from './support/harness.ts';
@@ -79,6 +80,31 @@ onFlowDatabase(
       assertProblem(elsewhere, 401, 'invalid_credentials', 'another address still may try');
     });
 
+    it('counts an IPv6 client by its /64, and an IPv4 address written as IPv6 as that address', async () => {
+      const user = await h().user('v6');
+      fresh();
+      // Any home line has a whole /64: a new address per guess must not be a new budget.
+      for (let i = 1; i <= limits.loginPerClientAndAccount; i++) {
+        const address = `2001:db8:7:1:${i.toString(16)}:${(i * 7919).toString(16)}::${i}`;
+        assertProblem(await login(user.email, 'wrong-password', address), 401, 'invalid_credentials', address);
+      }
+      limited(await login(user.email, userPassword, '2001:DB8:7:1:ffff::1'), 'another address of the same /64');
+      const next = await login(user.email, userPassword, '2001:db8:7:2::1');
+      assert.equal(next.status, 200, `the next /64 is another client: ${next.text}`);
+
+      fresh();
+      for (let i = 0; i < limits.loginPerClient; i++) {
+        const address = i % 2 === 0 ? '10.5.0.1' : '::ffff:10.5.0.1';
+        assertProblem(
+          await login(`nobody-${i}@example.test`, 'whatever', address),
+          401,
+          'invalid_credentials',
+          address,
+        );
+      }
+      limited(await login('nobody-else@example.test', 'whatever', '::ffff:a05:1'), 'the same IPv4 client');
+    });
+
     it('limits scoped tokens per user and per client address', async () => {
       const t = await h().tenant('tokens');
       fresh();
@@ -123,6 +149,36 @@ onFlowDatabase(
   },
   { rateLimits: limits },
 );
+
+describe('the rate limiter', () => {
+  it('keeps a nearly empty budget when new keys by the thousand fill its memory', () => {
+    let now = 0;
+    const limiter = new RateLimiter({ windowSeconds: 60, now: () => now, maxKeys: 100 });
+    const guessed = { key: 'login:client-account:guessed', limit: 3 };
+    for (let i = 0; i < 3; i++) limiter.take([guessed]);
+    // A client making new keys (new accounts to guess): each spends one attempt of its own.
+    for (let i = 0; i < 1_000; i++) {
+      now += 1;
+      limiter.take([{ key: `login:client-account:new-${i}`, limit: 3 }]);
+    }
+    assert.throws(() => limiter.take([guessed]), /Too many/i, 'the spent budget was forgotten, and refilled');
+  });
+
+  it('takes the client of an address as its IPv4 address or its IPv6 /64', () => {
+    const cases: Array<[string, string]> = [
+      ['192.0.2.7', '192.0.2.7'],
+      ['::ffff:192.0.2.7', '192.0.2.7'],
+      ['::FFFF:c000:207', '192.0.2.7'],
+      ['2001:db8::1', '2001:db8:0:0::/64'],
+      ['2001:0DB8:0000:0000:ffff:1:2:3', '2001:db8:0:0::/64'],
+      ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+      ['2001:db8:1:2:3:4:192.0.2.1', '2001:db8:1:2::/64'],
+      ['::1', '0:0:0:0::/64'],
+      ['not an address', 'not an address'],
+    ];
+    for (const [ip, client] of cases) assert.equal(rateLimitClient(ip), client, ip);
+  });
+});
 
 describe('rate limit settings', () => {
   it('are on by default in a served control plane, and set by SOV_* variables', () => {

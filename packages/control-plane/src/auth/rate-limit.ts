@@ -27,6 +27,7 @@ export interface Budget {
 interface Bucket {
   tokens: number;
   at: number;
+  limit: number;
 }
 
 /**
@@ -85,7 +86,7 @@ export class RateLimiter {
     let bucket = this.#buckets.get(key);
     if (bucket === undefined) {
       if (this.#buckets.size >= this.#maxKeys) this.#forget(now);
-      bucket = { tokens: limit, at: now };
+      bucket = { tokens: limit, at: now, limit };
       this.#buckets.set(key, bucket);
     }
     bucket.tokens = this.#refilled(bucket, limit, now);
@@ -95,15 +96,20 @@ export class RateLimiter {
 
   /**
    * Bounds memory: a bucket untouched for a whole window has refilled and carries no
-   * information; if that is not enough, the oldest go first.
+   * information. If that is not enough, the fullest go first, down to nine tenths of the
+   * bound (one sort for many new keys): a client that makes new keys by the thousand (new
+   * accounts to guess, new addresses) makes nearly full buckets, and so cannot push out
+   * the nearly empty one that holds its guessing back.
    */
   #forget(now: number): void {
     for (const [key, bucket] of this.#buckets) {
       if (now - bucket.at >= this.#windowMs) this.#buckets.delete(key);
     }
-    for (const key of this.#buckets.keys()) {
-      if (this.#buckets.size < this.#maxKeys) break;
-      this.#buckets.delete(key);
-    }
+    const target = Math.floor(this.#maxKeys * 0.9);
+    if (this.#buckets.size <= target) return;
+    const byFullness = [...this.#buckets].sort(
+      ([, a], [, b]) => this.#refilled(b, b.limit, now) / b.limit - this.#refilled(a, a.limit, now) / a.limit,
+    );
+    for (const [key] of byFullness.slice(0, this.#buckets.size - target)) this.#buckets.delete(key);
   }
 }

@@ -38,6 +38,7 @@ import { announceRevocations } from '../tokens/revocations.ts';
 import { revokeScopedTokens } from '../tokens/store.ts';
 import { workspaceFor } from '../workspaces/access.ts';
 import { boundOrganization, effectiveRole, lowerRole, requireInstanceAdmin, requireSession } from './access.ts';
+import { rateLimitClient } from './client-address.ts';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.ts';
 import { type Principal, principalOf } from './principal.ts';
 import { hashSecret, newSecret, SecretPrefix } from './secrets.ts';
@@ -119,10 +120,11 @@ export async function authRoutes(app: App, deps: Deps) {
       // out, the administrator included. The client is the address Fastify sees
       // (request.ip, which follows trustProxy). Spent before the password is hashed, so
       // concurrent guesses cannot overrun a budget; given back below when it was right.
+      const client = rateLimitClient(request.ip);
       const budgets = [
-        { key: `login:client:${request.ip}`, limit: limits.loginPerClient },
+        { key: `login:client:${client}`, limit: limits.loginPerClient },
         {
-          key: `login:client-account:${JSON.stringify([request.ip, request.body.email.toLowerCase()])}`,
+          key: `login:client-account:${JSON.stringify([client, request.body.email.toLowerCase()])}`,
           limit: limits.loginPerClientAndAccount,
         },
       ];

@@ -2,6 +2,7 @@ import { ErrorCode, InternalRoutes } from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem } from '@sovereign/server-kit/http';
 import { audited, dataplaneAuthor } from '../audit/record.ts';
+import { rateLimitClient } from '../auth/client-address.ts';
 import type { Deps } from '../context.ts';
 import { applyDeploymentReport, checkSchedules } from '../deployments/apply-report.ts';
 import { recordInstance } from '../instances/store.ts';
@@ -43,7 +44,7 @@ export async function dataplaneApiRoutes(app: App, deps: Deps) {
       const { client_id: clientId, client_secret: clientSecret } = request.body;
       const limit = deps.config.rateLimits.tokensPerClient;
       deps.limiter.take([
-        { key: `client-credentials:client:${request.ip}`, limit },
+        { key: `client-credentials:client:${rateLimitClient(request.ip)}`, limit },
         { key: `client-credentials:id:${clientId}`, limit },
       ]);
       const { token, expiresIn } = await exchangeClientCredentials(deps, clientId, clientSecret);

@@ -14,6 +14,7 @@ import type { App } from '@sovereign/server-kit/http';
 import { ConflictProblem, ForbiddenProblem } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
 import { audited, userAuthor } from '../audit/record.ts';
+import { rateLimitClient } from '../auth/client-address.ts';
 import { principalOf } from '../auth/principal.ts';
 import type { Deps } from '../context.ts';
 import { findDataplane } from '../dataplanes/store.ts';
@@ -48,7 +49,7 @@ export async function scopedTokenRoutes(app: App, deps: Deps) {
       const principal = principalOf(request);
       const limit = deps.config.rateLimits.tokensPerClient;
       deps.limiter.take([
-        { key: `scoped-token:client:${request.ip}`, limit },
+        { key: `scoped-token:client:${rateLimitClient(request.ip)}`, limit },
         { key: `scoped-token:user:${principal.userId}`, limit },
       ]);
       const workspace = await workspaceFor(db, principal, request.params.workspaceId, 'viewer');
