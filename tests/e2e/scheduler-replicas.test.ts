@@ -115,7 +115,18 @@ describe('scheduler with two control plane replicas on one PostgreSQL [postgres]
         ],
       },
     });
-    await new Promise((r) => setTimeout(r, 6_500));
+    // It takes each run as it is queued, as a data plane does, from either replica: a due
+    // time that finds the job's earlier run still in the queue is skipped.
+    const taker = randomUUID();
+    const taken: string[] = [];
+    for (let i = 0, until = Date.now() + 6_500; Date.now() < until; i++) {
+      const { runs } = await expectStatus(200, 'POST', `${replicas[i % 2]?.url}${InternalPaths.claim}`, {
+        token: dpToken,
+        body: { protocolVersion, instanceId: taker, capacity: 1000, waitMs: 0, heldRuns: taken },
+      });
+      taken.push(...runs.map((r: { runId: string }) => r.runId));
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const runs = await expectStatus(200, 'GET', `${b}/runs?workspaceId=${ws.workspaceId}&limit=200`, { token: admin });
     const due = runs.data.map((r: { scheduledFor: string }) => r.scheduledFor).sort();
     assert.ok(due.length >= 4, `fired ${due.length} times in 6.5 s`);

@@ -594,7 +594,7 @@ eachDatabase('scheduler', (h) => {
     }
   });
 
-  it('fires each due time once, skips paused jobs, and catches up once after downtime', async () => {
+  it('fires each due time once, skips paused jobs and a due time while its earlier run waits, and catches up once after downtime', async () => {
     const d = await deployed(h(), [job('every_second', { trigger: { type: 'cron', cron: '* * * * * *' } })]);
     const count = async () =>
       (await h().expect(200, 'GET', `/runs?jobId=${d.jobIds.every_second}`, { token: d.t.people.viewer.token })).data;
@@ -607,6 +607,15 @@ eachDatabase('scheduler', (h) => {
     assert.equal(once.length, 1);
     assert.equal(once[0].trigger, 'schedule');
     assert.ok(once[0].scheduledFor !== null);
+    // Its data plane has not taken it yet (down, say): the next due times are skipped
+    // until it has, rather than piling up runs it would run all at once when back.
+    h().advanceClock(1_000);
+    await h().plane.scheduler.tick();
+    assert.equal((await count()).length, 1, 'a due time is skipped while the earlier run waits in the queue');
+    assert.deepEqual(
+      (await d.claim()).runs.map((r: { runId: string }) => r.runId),
+      [once[0].runId],
+    );
 
     await h().expect(200, 'PATCH', `/jobs/${d.jobIds.every_second}`, {
       token: d.t.people.member.token,
@@ -624,7 +633,7 @@ eachDatabase('scheduler', (h) => {
     await h().plane.scheduler.tick();
     const after = await count();
     assert.equal(after.length, 2, 'the most recent missed time fires once; older ones are skipped');
-    h().advanceClock(-63_100);
+    h().advanceClock(-64_100);
     h().unfreezeClock();
   });
 

@@ -292,8 +292,9 @@ export interface ScheduledFire {
 /**
  * Queues the runs one scheduler tick fires, in one statement however many there are
  * (10,000 jobs due at one second were 10,000 statements in the tick's transaction). A
- * (job, due time) that already fired is skipped by the fire-once index. Returns the runs
- * queued.
+ * (job, due time) that already fired is skipped by the fire-once index, and a due time
+ * of a job whose earlier scheduled run still waits in the queue is skipped (as the
+ * scheduler's catch-up skips missed times). Returns the runs queued.
  */
 export async function enqueueScheduledRuns(
   tx: Queryable,
@@ -314,6 +315,12 @@ export async function enqueueScheduledRuns(
                    $8::timestamptz[], $9::timestamptz[])
             AS f(run_id, job_id, workspace_id, dataplane_id, deployment_id, timeout_seconds, scheduled_for,
                  interval_start, interval_end)
+      -- A due time is skipped while the job's run of an earlier one still waits for its
+      -- first attempt: a data plane that is down (or never claims) would otherwise have a
+      -- run queued at every due time until it is back, then run them all.
+      WHERE NOT EXISTS (SELECT 1 FROM runs q
+                         WHERE q.job_id = f.job_id AND q.status = 'queued' AND q.trigger = 'schedule'
+                           AND q.attempt = 1)
      ON CONFLICT DO NOTHING RETURNING run_id, dataplane_id`,
     [
       fires.map(() => randomUUID()),
