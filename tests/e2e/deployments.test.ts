@@ -199,6 +199,35 @@ describe(`deployments at a data plane, real processes [${target.name}]`, () => {
     );
   });
 
+  it('runs a bundle with links to its own directory, and keeps serving everyone while it does', async () => {
+    // Links that stay inside the bundle are allowed, `.` too. Node's recursive readdirSync
+    // follows them: two such links made the working copy's listing walk 2^40 paths on the
+    // data plane's only thread, and no tenant got an answer again.
+    const looped = await upload(
+      rawTarGz([
+        { path: 'sovereign.yaml', type: '0', content: 'jobs:\n  - name: looped\n    run: test -L a && test -L b\n' },
+        { path: 'a', type: '2', linkpath: '.' },
+        { path: 'b', type: '2', linkpath: '.' },
+      ]),
+    );
+    assert.equal(looped.status, 200, JSON.stringify(looped.body));
+    let jobId = '';
+    await platform.waitFor(async () => {
+      const listed = await call('GET', `${platform.cp}/workspaces/${eu.workspace.workspaceId}/jobs`, {
+        token: eu.token,
+      });
+      jobId = listed.body?.data?.find((j: { name: string }) => j.name === 'looped')?.jobId ?? '';
+      return jobId !== '';
+    }, 'the job at the control plane');
+    // The first run unpacks the bundle and lists it; the second is copied from that list.
+    for (const which of ['first', 'second']) {
+      const run = await platform.runToEnd(eu.token, jobId, 30_000);
+      assert.equal(run.status, 'succeeded', `the ${which} run, its links copied as links`);
+    }
+    const health = await fetch(`${api.slice(0, api.indexOf('/api/'))}/healthz`, { signal: AbortSignal.timeout(5_000) });
+    assert.equal(health.status, 200, 'the data plane still answers');
+  });
+
   it('refuses a bundle over the size limit with 413 and keeps nothing of it', async () => {
     const us = await platform.tenant('us', 'limit');
     const issued = await platform.scopedToken(us.token, us.workspace.workspaceId, [

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, cpSync, lchownSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, lchownSync, lstatSync } from 'node:fs';
 import { cp, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import type { Deployments, ManifestJob } from '../deployments/index.ts';
 import { removeDeadInstanceDirs } from '../files/instance-dirs.ts';
+import { treeEntries } from '../files/tree-walk.ts';
 
 /** Under the work directory: one cache directory per instance, named by its id. */
 export const cacheDirName = '.deployments';
@@ -74,12 +75,14 @@ async function copyTree(
 
 /** The directories of a tree (itself first) with their modes, and all its entries (itself first). */
 function inventory(root: string): NonNullable<Tree['small']> {
-  const dirs: Array<[string, number]> = [['', statSync(root).mode & 0o7777]];
-  const entries = [''];
-  for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
-    const path = relative(root, join(entry.parentPath, entry.name));
+  const dirs: Array<[string, number]> = [];
+  const entries: string[] = [];
+  // A bundle may hold links to its own directories (`a -> .`): they are never followed.
+  for (const entry of treeEntries(root)) {
+    const path = relative(root, entry);
     entries.push(path);
-    if (entry.isDirectory()) dirs.push([path, statSync(join(root, path)).mode & 0o7777]);
+    const info = lstatSync(entry);
+    if (info.isDirectory()) dirs.push([path, info.mode & 0o7777]);
   }
   return { dirs, entries };
 }

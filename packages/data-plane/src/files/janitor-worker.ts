@@ -1,20 +1,7 @@
-import { lchownSync, lstatSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { lchownSync, lstatSync, rmSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { Chore } from './janitor.ts';
-
-/** Every entry under `root` (itself first), depth first, never following a link. */
-function* entries(root: string): Generator<string> {
-  yield root;
-  let names: string[];
-  try {
-    if (!lstatSync(root).isDirectory()) return;
-    names = readdirSync(root);
-  } catch {
-    return;
-  }
-  for (const name of names) yield* entries(join(root, name));
-}
+import { treeEntries } from './tree-walk.ts';
 
 function perform(chore: Chore): number | undefined {
   switch (chore.op) {
@@ -22,11 +9,11 @@ function perform(chore: Chore): number | undefined {
       rmSync(chore.path, { recursive: true, force: true });
       return undefined;
     case 'chown':
-      for (const path of entries(chore.path)) lchownSync(path, chore.uid, chore.gid);
+      for (const path of treeEntries(chore.path)) lchownSync(path, chore.uid, chore.gid);
       return undefined;
     case 'size': {
       let bytes = 0;
-      for (const path of entries(chore.path)) {
+      for (const path of treeEntries(chore.path)) {
         const info = lstatSync(path, { throwIfNoEntry: false });
         if (info?.isFile()) bytes += info.size;
         if (bytes > chore.stopAbove) break;
