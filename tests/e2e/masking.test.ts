@@ -67,6 +67,8 @@ const forms = {
   await pause();
   process.stdout.write('\\n');
   console.log('pin:' + process.env.PIN);
+  // A state the data plane cannot store, and says why in the log, quoting the member.
+  require('node:fs').writeFileSync(process.env.SOV_STATE_FILE, JSON.stringify({ [s]: '\\u0000' }));
 })();
 `;
 
@@ -181,6 +183,13 @@ describe(`secret masking in a run's logs, real processes [${target.name}]`, () =
     assert.equal(followed.code, 0, followed.stderr);
     assert.deepEqual(leaks(followed.stdout.split('\n')), []);
     assert.ok(followed.stdout.includes('form:plain:********'), followed.stdout.slice(0, 200));
+  });
+
+  it('masks a secret in what the data plane itself says in the log', () => {
+    const said = streamed.filter((line) => line.startsWith('sovereign: ') && line.includes('state not saved'));
+    assert.equal(said.length, 1, 'the state the job wrote cannot be stored, and the log says so');
+    assert.ok(said[0]?.includes('********'), said[0]);
+    assert.deepEqual(leaks(said), []);
   });
 
   it('says in the log which secrets are too short to be masked, by name', () => {

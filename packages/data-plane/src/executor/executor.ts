@@ -71,6 +71,8 @@ interface ActiveRun {
   logLines: number;
   /** Why we stopped it, when we did. */
   stopping?: StopReason;
+  /** Its secrets' masker, once they are read: what the data plane says in its log is masked too. */
+  masker?: Masker;
   /** Its final status is recorded (the outbox delivers it). */
   ended?: boolean;
   /** An interactive job's port, where the proxy reaches it once it listens, and its idle watch. */
@@ -292,7 +294,10 @@ export class Executor {
   /** Says something to the job's author in the run's own log (which stays in the region). */
   async #note(active: ActiveRun, text: string): Promise<void> {
     active.logLines += 1;
-    await this.#o.logs.append(active.run.runId, active.logLines, [{ stream: 'stderr', at: new Date(), text }]);
+    // A note may quote what the job wrote (a member name of its state file, say): a secret
+    // in it is masked as in the job's own output.
+    const masked = active.masker?.mask(text) ?? text;
+    await this.#o.logs.append(active.run.runId, active.logLines, [{ stream: 'stderr', at: new Date(), text: masked }]);
   }
 
   async #execute(active: ActiveRun, started: () => void): Promise<void> {
@@ -381,6 +386,7 @@ export class Executor {
       }
       if (vars === undefined) return await fail('secrets_unreadable');
       const masker = new Masker(vars.secrets.map((secret) => secret.value));
+      active.masker = masker;
       const env: Record<string, string> = {
         // Only what a job needs: never the data plane's own environment (its credentials, its master key).
         LANG: 'C.UTF-8',
