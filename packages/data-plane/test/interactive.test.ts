@@ -210,6 +210,14 @@ describe('interactive proxy headers', () => {
     assert.deepEqual(headers, { 'set-cookie': ['b=2'], 'content-type': 'text/plain' });
   });
 
+  it('never lets an app clear the cookies every app shares', () => {
+    const cleared = (value: string) => responseHeaders({ 'clear-site-data': value }, target)['clear-site-data'];
+    assert.equal(cleared('"cookies"'), undefined);
+    assert.equal(cleared('"*"'), undefined);
+    assert.equal(cleared('"Cookies", "cache"'), '"cache"');
+    assert.equal(cleared('"storage","cookies" , "executionContexts"'), '"storage", "executionContexts"');
+  });
+
   it('logs an interactive URL only as far as its run: never the app’s path or query', () => {
     const entry = (url: string) =>
       requestLogSerializer({

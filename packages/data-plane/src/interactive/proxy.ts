@@ -114,6 +114,21 @@ export function rewriteSetCookie(cookie: string) {
   return [pair?.trim() ?? '', ...kept.map((attribute) => attribute.trim())].join('; ');
 }
 
+/**
+ * What of an app's Clear-Site-Data the client gets: only what clears the app's own
+ * origin. `"cookies"` (and `"*"`, which holds it) clears every cookie of the registrable
+ * domain, which all apps share: one app would sign the user out of every other app on
+ * the data plane (and, on an operator's own domain, out of its other sites).
+ */
+export function ownOriginClearSiteData(value: string): string | undefined {
+  const kept = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => originScopedClears.has(item.toLowerCase()));
+  return kept.length > 0 ? kept.join(', ') : undefined;
+}
+const originScopedClears = new Set(['"cache"', '"storage"', '"executioncontexts"']);
+
 /** The app's response headers as the client gets them. */
 export function responseHeaders(incoming: IncomingHttpHeaders, target: ProxyTarget, upgrade = false) {
   const listed = connectionListed(incoming.connection);
@@ -125,6 +140,9 @@ export function responseHeaders(incoming: IncomingHttpHeaders, target: ProxyTarg
     else if (name === 'set-cookie') {
       const cookies = (Array.isArray(value) ? value : [value]).flatMap((c) => rewriteSetCookie(c) ?? []);
       if (cookies.length > 0) out['set-cookie'] = cookies;
+    } else if (name === 'clear-site-data') {
+      const kept = ownOriginClearSiteData(String(value));
+      if (kept !== undefined) out[name] = kept;
     } else out[name] = value;
   }
   return out;
