@@ -383,7 +383,13 @@ export class Environments {
         // Where its runs see it: a copy from the store is used only where they see it there too.
         at: o.launcher.mountPoint(final, jailMounts[spec.kind]),
       };
-      await writeFile(join(dir, completeMarker), `${JSON.stringify(facts)}\n`);
+      // The tree is the build's user's: its install scripts may have left the marker's name
+      // as a link (to a host file this root process would overwrite). Whatever is there
+      // goes (rm removes a link, never what it leads to), and the marker is created anew,
+      // never through a link (O_EXCL). Nothing of the build is left to race this: its jail has ended.
+      const marker = join(dir, completeMarker);
+      await rm(marker, { force: true });
+      await writeFile(marker, `${JSON.stringify(facts)}\n`, { flag: 'wx' });
       if (jailed) {
         await rename(dir, final).catch(async (error: NodeJS.ErrnoException) => {
           // Another instance built the same one meanwhile: theirs is as good.

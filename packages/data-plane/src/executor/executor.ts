@@ -461,6 +461,9 @@ export class Executor {
       if (active.stopping === 'fenced') return;
       const collected = await collectOutputs(db, this.#o.artifacts, run.runId, room.host.outputs, limits.outputBytes);
       if (!collected.complete) active.stopping ??= 'output_limit';
+      if (collected.refused === true) {
+        await this.#note(active, `sovereign: ${room.job.outputs} was not a directory (a link?): no output was kept`);
+      }
       const outcome = runOutcome({
         kind: run.kind,
         stopping: active.stopping,

@@ -23,7 +23,14 @@ export async function collectOutputs(
   runId: string,
   outputDir: string,
   maxBytes = Number.MAX_SAFE_INTEGER,
-): Promise<{ complete: boolean }> {
+): Promise<{ complete: boolean; refused?: boolean }> {
+  // The run's home is its user's: the job may have made `outputs` a link (to a host
+  // directory, to another run's stored outputs), which this root process would follow,
+  // moving what it leads to into the run's outputs. Only a real directory is collected.
+  // Nothing of the run is left to swap it after this look: its jail has ended (the
+  // socket its processes held is closed before a run's end is handled).
+  const top = await lstat(outputDir).catch(() => undefined);
+  if (top !== undefined && !top.isDirectory()) return { complete: true, refused: true };
   const entries = await readdir(outputDir, { recursive: true, withFileTypes: true }).catch(() => []);
   let total = 0;
   for (const entry of entries) {
