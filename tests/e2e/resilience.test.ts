@@ -21,6 +21,9 @@ const project = {
     run: sh quick.sh
   - name: pause_then_exit
     run: sleep 2; echo "after the pause"; exit 7
+  - name: leaves_daemon
+    run: (setsid sleep 300 >/dev/null 2>&1 &); echo left
+    timeout: 60s
   - name: interrupted
     run: sh interrupted.sh
     retries: 1
@@ -36,7 +39,9 @@ echo "done $SOV_ATTEMPT"
 createServer((_req, res) => res.end('up')).listen(Number(process.env.PORT), '127.0.0.1');
 `,
   // Each attempt says in its log that it started; only a finished one says "done".
-  'slow.sh': `echo "${logMarker} slow attempt $SOV_ATTEMPT"
+  // The first attempt leaves its process group too (setsid): its jail's end must reach it.
+  'slow.sh': `if [ "$SOV_ATTEMPT" = 1 ]; then (setsid sleep 600 >/dev/null 2>&1 &); fi
+echo "${logMarker} slow attempt $SOV_ATTEMPT"
 sleep 4
 echo "done $SOV_ATTEMPT"
 `,
@@ -88,7 +93,7 @@ for (const target of databaseTargets()) {
         'the job to say it started',
       );
       const pids = await runPids(run.runId, 1);
-      assert.ok(pids.length > 0, 'the job’s processes are found');
+      assert.ok(pids.length > 1, 'the job’s processes are found, the one that left its group too');
 
       const eu = platform.dp('eu-1');
       const work = join(eu.dataDir, 'work');
@@ -136,6 +141,12 @@ for (const target of databaseTargets()) {
         'the dead instance’s run directories and cache to be removed',
         60_000,
       );
+    });
+
+    it('ends a run when its command ends, with what it left running', async () => {
+      const run = await platform.runToEnd(t.token, jobs.leaves_daemon as string, 30_000);
+      assert.equal(run.status, 'succeeded', 'ended with its command, not held by its daemon until the timeout');
+      assert.deepEqual(await runPids(run.runId), [], 'nothing of it is left running');
     });
 
     it('the job spawner killed outright: a running job ends with its own status and logs, and the next run starts', async () => {

@@ -13,14 +13,23 @@
  *   run's jail is still there to be looked at (a full /tmp is only seen while it exists).
  * - The command runs by `eval` in a subshell: a fork of this small shell, where `sh -c`
  *   would also load a new shell (about half a millisecond more on every start).
+ *
+ * `killAll` is how the watcher ends the run's processes: its process group unjailed; in a
+ * jail, every process of it (`kill -1`: all but the jail's init and the caller, in the
+ * jail's own PID namespace), since a job may leave its group (`setsid`) and a process
+ * left running would outlive the data plane. `leftovers` runs once the data plane has
+ * answered: in a jail, what the command left running is ended there, as a container's
+ * processes end with its first one; else the jail's init would wait for them, holding the
+ * run (and its slot) until its timeout.
  */
-const body = `
+function body(killAll: string, leftovers: string): string {
+  return `
 cmd=$SOV_COMMAND
 unset SOV_COMMAND
 exec 9<&0
 ( eval "unset cmd; $cmd" ) </dev/null 9<&- &
 child=$!
-( while read -r _ <&9; do :; done; kill -KILL 0 ) </dev/null &
+( while read -r _ <&9; do :; done; ${killAll} ) </dev/null &
 watcher=$!
 wait "$child"
 code=$?
@@ -28,8 +37,10 @@ kill "$watcher" 2>/dev/null
 wait "$watcher" 2>/dev/null
 echo "$code" >&9
 read -r _ <&9
+${leftovers}
 exit "$code"
 `;
+}
 
 /** Unjailed: the command comes in SOV_COMMAND, the environment is the process's own. */
 const plainPrelude = `
@@ -54,10 +65,11 @@ cd ${workdir} || exit 125
 `;
 }
 
-export const supervisorScript = plainPrelude + body;
+// Unjailed, `kill -1` would be every process of the data plane's user: the group only.
+export const supervisorScript = plainPrelude + body('kill -KILL 0', ':');
 
 export function jailSupervisorScript(envFile: string, workdir: string): string {
-  return jailPrelude(envFile, workdir) + body;
+  return jailPrelude(envFile, workdir) + body('kill -KILL -1', 'kill -KILL -1 2>/dev/null');
 }
 
 /** A value as a single-quoted shell word: nothing in it is expanded. */
