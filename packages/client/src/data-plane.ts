@@ -9,6 +9,7 @@ import type {
 import type { Scope } from '@sovereign/contract/scopes';
 import { ApiError, problemOf, UnreachableError } from './errors.ts';
 import { fillPath, HttpService, type Query, type RequestOptions, type Trace } from './http.ts';
+import { InsecureHttpError, inClear } from './plain-http.ts';
 import { serverSentEvents } from './sse.ts';
 
 type Routes = typeof DataPlaneRoutes;
@@ -78,6 +79,12 @@ export interface DataPlaneOptions {
   notYetWaitMs?: number;
   /** Called once when such a wait begins (the CLI prints a note). */
   onWaiting?(): void;
+  /**
+   * Call a data plane whose address is plain http to another machine (its token then
+   * travels in clear); by default that is refused with InsecureHttpError before anything
+   * is sent. The address comes from the control plane's answer, not from the user.
+   */
+  allowInsecureHttp?: boolean;
 }
 
 /**
@@ -114,6 +121,7 @@ export class DataPlaneClient {
     const issued = await this.#tokens.get(this.workspaceId, this.scopes);
     const url = issued.dataplane.url;
     if (url === null || url === '') throw new DataplaneOfflineError();
+    if (this.#options.allowInsecureHttp !== true && inClear(url)) throw new InsecureHttpError('the data plane', url);
     return {
       http: new HttpService(`${url.replace(/\/+$/, '')}/api/v1`, `the data plane (${url})`, this.#options.trace),
       token: issued.token,

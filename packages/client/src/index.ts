@@ -10,5 +10,6 @@ export { formatDuration, runDurationMs, runDurationText } from './durations.ts';
 export { ApiError, isAbort, type Problem, problemOf, UnreachableError } from './errors.ts';
 export { type FollowOptions, followLogs } from './follow.ts';
 export { fillPath, HttpService, type Query, type RequestOptions, type Trace } from './http.ts';
+export { InsecureHttpError, inClear, isLoopbackHost } from './plain-http.ts';
 export { serverSentEvents } from './sse.ts';
 export { statusWord } from './words.ts';

@@ -11,8 +11,15 @@ import { controlPlane } from './control-plane.ts';
  */
 const tokens = new ScopedTokens(controlPlane);
 
+/**
+ * A page served over plain http already sends its session in clear, and one served over
+ * https cannot call plain http at all (the browser blocks mixed content): refusing a
+ * plain-http data plane would protect nothing here, so the page's own scheme decides.
+ */
+const allowInsecureHttp = window.location.protocol === 'http:';
+
 export function dataPlane(workspaceId: string, scopes: Scope[]): DataPlaneClient {
-  return new DataPlaneClient(tokens, workspaceId, scopes);
+  return new DataPlaneClient(tokens, workspaceId, scopes, { allowInsecureHttp });
 }
 
 /** Forgets every token (on sign-out). */
