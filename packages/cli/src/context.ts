@@ -1,4 +1,11 @@
-import { ApiError, ControlPlaneClient, DataPlaneClient, ScopedTokens } from '@sovereign/client';
+import {
+  ApiError,
+  ControlPlaneClient,
+  DataPlaneClient,
+  InsecureHttpError,
+  inClear,
+  ScopedTokens,
+} from '@sovereign/client';
 import type { Scope, Workspace } from '@sovereign/contract';
 import { configDir, defaultApiUrl, defaultProfile, type Profile, ProfileStore } from './config/profiles.ts';
 import { CliError, NotSignedInError, NoWorkspaceError } from './errors.ts';
@@ -13,6 +20,7 @@ export interface GlobalOptions {
   profile?: string;
   api?: string;
   workspace?: string;
+  insecureHttp?: boolean;
 }
 
 /**
@@ -52,7 +60,20 @@ export class Context {
     return this.#profile;
   }
 
-  /** --api, else SOV_API_URL, else the profile's, else http://127.0.0.1:8080. */
+  /**
+   * Whether credentials may go over plain http to another machine: --insecure-http or
+   * SOV_ALLOW_INSECURE_HTTP=1, asked for each time (never saved in a profile).
+   */
+  get insecureHttpAllowed(): boolean {
+    const env = this.env.SOV_ALLOW_INSECURE_HTTP;
+    return this.options.insecureHttp === true || env === '1' || env === 'true';
+  }
+
+  /**
+   * --api, else SOV_API_URL, else the profile's, else http://127.0.0.1:8080. Plain http
+   * to another machine is refused before anything is sent there (the password at login,
+   * the session or SOV_TOKEN on every call), unless insecureHttpAllowed.
+   */
   async apiUrl(): Promise<string> {
     const url = this.options.api || this.env.SOV_API_URL || (await this.profile()).apiUrl || defaultApiUrl;
     try {
@@ -61,6 +82,7 @@ export class Context {
     } catch {
       throw new CliError(`"${url}" is not an http(s) URL.`, { hint: 'Pass --api http://host:port.', exitCode: 2 });
     }
+    if (inClear(url) && !this.insecureHttpAllowed) throw new InsecureHttpError('the control plane', url);
     return url.replace(/\/+$/, '');
   }
 
@@ -122,6 +144,7 @@ export class Context {
       trace,
       notYetWaitMs: 30_000,
       onWaiting: () => this.output.note(this.output.err.dim('Waiting for the data plane to get ready…')),
+      allowInsecureHttp: this.insecureHttpAllowed,
     });
     await dp.connection();
     return dp;

@@ -1,4 +1,4 @@
-import { ApiError, DataplaneOfflineError, UnreachableError } from '@sovereign/client';
+import { ApiError, DataplaneOfflineError, InsecureHttpError, UnreachableError } from '@sovereign/client';
 
 /**
  * Every failure the CLI reports is one of these: a message that says what went wrong,
@@ -142,6 +142,18 @@ export function presented(error: unknown): unknown {
   if (error instanceof DataplaneOfflineError) {
     return new CliError("The workspace's data plane has not come online yet: it has no address.", {
       hint: 'Start the data plane (npm start does), or ask its operator; then try again.',
+      cause: error,
+    });
+  }
+  if (error instanceof InsecureHttpError) {
+    return new CliError(error.message, {
+      hint:
+        error.what === 'the control plane'
+          ? 'Use its https:// address; on a network you trust, pass --insecure-http (or set SOV_ALLOW_INSECURE_HTTP=1).'
+          : 'Ask its operator for an https:// address; on a network you trust, pass --insecure-http (or set SOV_ALLOW_INSECURE_HTTP=1).',
+      code: 'insecure_http',
+      // The control plane's address is the command line's (or the profile's) to fix.
+      exitCode: error.what === 'the control plane' ? ExitCode.usage : ExitCode.failed,
       cause: error,
     });
   }

@@ -23,6 +23,10 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output (JSON on stdout; errors as JSON on stderr)')
     .option('--profile <name>', 'the profile to use (else SOV_PROFILE, else "default")')
     .option('--api <url>', "the control plane URL (else SOV_API_URL, the profile's, or http://127.0.0.1:8080)")
+    .option(
+      '--insecure-http',
+      'send credentials over plain http to a host that is not this machine (else SOV_ALLOW_INSECURE_HTTP=1)',
+    )
     .option('-w, --workspace <workspace>', 'the workspace (name or id) instead of the current one (or SOV_WORKSPACE)')
     .option('--no-color', 'no colours (also when NO_COLOR is set, or output is not a terminal)')
     .addOption(new Option('--debug', 'trace HTTP calls and show stack traces'))

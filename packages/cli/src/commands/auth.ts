@@ -1,4 +1,4 @@
-import { UnreachableError } from '@sovereign/client';
+import { InsecureHttpError, isLoopbackHost, UnreachableError } from '@sovereign/client';
 import type { Organization } from '@sovereign/contract';
 import type { Command } from 'commander';
 import type { Context } from '../context.ts';
@@ -7,11 +7,6 @@ import { relativeTime } from '../output/format.ts';
 import { ask, askHidden, interactive, readStdin, withoutFinalNewline } from '../prompt.ts';
 import { act } from './command.ts';
 import { describeOrganization, makeOrganization } from './organizations.ts';
-
-function onLoopback(url: string): boolean {
-  const host = new URL(url).hostname;
-  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
-}
 
 /**
  * For a user who belongs to no organization: one made now, as dltHub's login does, with
@@ -80,7 +75,10 @@ terminal, --create-org <name> and --region <region> do the same.
         } else if (password === undefined) {
           if (interactive()) {
             ctx.output.note(`Signing in to ${ctx.output.err.bold(apiUrl)}`);
-            email ??= await ask('Email', previous.email ?? (onLoopback(apiUrl) ? 'admin@localhost' : undefined));
+            email ??= await ask(
+              'Email',
+              previous.email ?? (isLoopbackHost(new URL(apiUrl).hostname) ? 'admin@localhost' : undefined),
+            );
             password = await askHidden('Password');
           } else {
             const lines = (await readStdin()).split(/\r?\n/);
@@ -158,8 +156,9 @@ terminal, --create-org <name> and --region <region> do the same.
           try {
             await (await ctx.controlPlane()).logout();
           } catch (error) {
-            // The local copy goes whatever the server says; an unreachable server is worth a note.
-            if (error instanceof UnreachableError)
+            // The local copy goes whatever the server says; an unreachable server, or one
+            // the session is not sent to in clear, is worth a note.
+            if (error instanceof UnreachableError || error instanceof InsecureHttpError)
               ctx.output.note(`Note: ${error.message} The session was only forgotten here.`);
           }
         }
