@@ -1,4 +1,5 @@
 import { CliError, ExitCode } from './errors.ts';
+import { printable } from './output/format.ts';
 
 /** A person is at the keyboard: stdin and stderr (where prompts go) are terminals. */
 export function interactive(): boolean {
@@ -29,7 +30,8 @@ async function readLine(prompt: string, echo: boolean): Promise<string> {
   // Raw mode (no echo) before the prompt shows: what is typed as soon as it shows, a
   // paste, is never echoed by the terminal.
   stdin.setRawMode(true);
-  out.write(prompt);
+  // A prompt can name what a server listed (regions, secrets to give): escaped as output is.
+  out.write(printable(prompt));
   stdin.resume();
   try {
     return await new Promise<string>((resolve, reject) => {

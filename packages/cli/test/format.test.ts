@@ -9,6 +9,7 @@ import {
   intervalText,
   keyValues,
   palette,
+  printable,
   relativeTime,
   stripAnsi,
   table,
@@ -118,6 +119,34 @@ describe('human output', () => {
     output.note('a note');
     output.result({ ok: true }, () => output.line('human'));
     assert.deepEqual(written, ['{\n  "ok": true\n}\n']);
+  });
+
+  it('shows control characters escaped (C0, DEL, C1), lets only its own colours through, and line breaks only where asked', () => {
+    const colors = palette(true);
+    assert.equal(printable('a\u001b]52;c;eA==\u0007\r\u001b[2Kb'), 'a\\x1b]52;c;eA==\\x07\\r\\x1b[2Kb');
+    assert.equal(printable('\u0000\t\u007f\u0085\u009b'), '\\x00\\t\\x7f\\x85\\x9b');
+    assert.equal(printable('one\ntwo'), 'one\\ntwo');
+    assert.equal(printable('one\ntwo', { lines: true }), 'one\ntwo');
+    const ours = colors.red(colors.bold('Error:')) + colors.dim(' x') + colors.cyan('y') + colors.green('z');
+    assert.equal(printable(ours), ours, "the palette's sequences pass");
+    assert.equal(printable('\u001b[8mhidden\u001b[0m'), '\\x1b[8mhidden\\x1b[0m', 'any other SGR does not');
+    assert.equal(printable('café ✓ 東京'), 'café ✓ 東京');
+
+    const written: string[] = [];
+    const sink = { isTTY: true, write: (text: string) => written.push(text) } as unknown as NodeJS.WriteStream;
+    const output = new Output({ json: false, color: true, debug: false, stdout: sink, stderr: sink, env: {} });
+    output.table([{ name: 'o\r\u001b[2Kx' }], [{ header: 'name', value: (r) => output.out.bold(r.name) }], '');
+    output.keyValues([['organization', 'o\u001b]52;c;eA==\u0007']]);
+    output.line('two\nlines\u0007');
+    output.note('a note\r');
+    output.logLine('\u001b[31ma job’s own red\u001b[0m');
+    assert.deepEqual(written, [
+      `${colors.bold('NAME')}\n${colors.bold('o\\r\\x1b[2Kx')}\n`,
+      `${colors.dim('organization')}  o\\x1b]52;c;eA==\\x07\n`,
+      'two\nlines\\x07\n',
+      'a note\\r\n',
+      '\u001b[31ma job’s own red\u001b[0m\n',
+    ]);
   });
 
   it('reads a backfill’s --from and --to as dates (midnight UTC) or times, and writes intervals as short as they read', () => {

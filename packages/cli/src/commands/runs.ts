@@ -19,7 +19,8 @@ export function printLogLine(output: Output, line: LogLine, timestamps = false):
     return;
   }
   const text = line.stream === 'stderr' ? output.out.yellow(line.line) : line.line;
-  output.line(timestamps ? `${output.out.dim(line.at)} ${text}` : text);
+  // Raw, escape sequences and all: the job's own output (see Output.logLine).
+  output.logLine(timestamps ? `${output.out.dim(line.at)} ${text}` : text);
 }
 
 /** The runs table's columns; an interval column when a run of the page covers one. */

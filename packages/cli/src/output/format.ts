@@ -11,19 +11,53 @@ export interface Palette {
   cyan(text: string): string;
 }
 
+/** Each colour's SGR codes, on and off: the only escape sequences sov writes (see printable). */
+const styles: Record<keyof Palette, readonly [number, number]> = {
+  bold: [1, 22],
+  dim: [2, 22],
+  red: [31, 39],
+  green: [32, 39],
+  yellow: [33, 39],
+  cyan: [36, 39],
+};
 const sgr = (open: number, close: number) => (text: string) => `\u001b[${open}m${text}\u001b[${close}m`;
 const plain = (text: string) => text;
 
 export function palette(enabled: boolean): Palette {
-  if (!enabled) return { bold: plain, dim: plain, red: plain, green: plain, yellow: plain, cyan: plain };
+  const paint = (name: keyof Palette) => (enabled ? sgr(...styles[name]) : plain);
   return {
-    bold: sgr(1, 22),
-    dim: sgr(2, 22),
-    red: sgr(31, 39),
-    green: sgr(32, 39),
-    yellow: sgr(33, 39),
-    cyan: sgr(36, 39),
+    bold: paint('bold'),
+    dim: paint('dim'),
+    red: paint('red'),
+    green: paint('green'),
+    yellow: paint('yellow'),
+    cyan: paint('cyan'),
   };
+}
+
+/** The palette's own sequences, or one control character: C0, DEL or C1. */
+const controls = new RegExp(
+  `\u001b\\[(?:${[...new Set(Object.values(styles).flat())].join('|')})m|[\u0000-\u001f\u007f-\u009f]`,
+  'g',
+);
+const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text as human output may show it. Names, messages and values come from servers and
+ * other people (the admin of an organization you were added to names it), and a control
+ * character in them is an order to the terminal: an ESC sequence can write the clipboard
+ * (OSC 52), move the cursor, or with a CR rewrite what the line seemed to say. Each one is
+ * shown instead, escaped as a person can read it (`\x1b`, `\r`); the palette's colours
+ * (the only sequences sov writes) are let through, and line breaks only in `lines` (a
+ * table cell or a value is one line). Every human printer goes through this; --json is
+ * exact (JSON escapes control characters itself), and job logs are the job's own (see
+ * Output.logLine).
+ */
+export function printable(text: string, { lines = false }: { lines?: boolean } = {}): string {
+  return text.replace(controls, (found) => {
+    if (found.length > 1 || (lines && found === '\n')) return found;
+    return named[found] ?? `\\x${found.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
 }
 
 /**
@@ -55,7 +89,7 @@ export interface Column<Row> {
 
 /** Aligned columns, headers in capitals, two spaces between; the last column is not padded. */
 export function table<Row>(rows: readonly Row[], columns: ReadonlyArray<Column<Row>>, colors: Palette): string {
-  const cells = rows.map((row) => columns.map((column) => column.value(row)));
+  const cells = rows.map((row) => columns.map((column) => printable(column.value(row))));
   const headers = columns.map((column) => column.header.toUpperCase());
   const widths = columns.map((_, i) =>
     Math.max(visibleLength(headers[i] ?? ''), ...cells.map((r) => visibleLength(r[i] ?? ''))),
@@ -76,7 +110,7 @@ export function table<Row>(rows: readonly Row[], columns: ReadonlyArray<Column<R
 export function keyValues(pairs: ReadonlyArray<[string, string | undefined]>, colors: Palette): string {
   const shown = pairs.filter((pair): pair is [string, string] => pair[1] !== undefined);
   const width = Math.max(0, ...shown.map(([label]) => label.length));
-  return shown.map(([label, value]) => `${colors.dim(label.padEnd(width))}  ${value}`).join('\n');
+  return shown.map(([label, value]) => `${colors.dim(label.padEnd(width))}  ${printable(value)}`).join('\n');
 }
 
 /** "just now", "5m ago", "3h ago", "in 2d"; past a month, the date. */

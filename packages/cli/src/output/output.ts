@@ -1,4 +1,4 @@
-import { type Column, colorEnabled, keyValues, type Palette, palette, table } from './format.ts';
+import { type Column, colorEnabled, keyValues, type Palette, palette, printable, table } from './format.ts';
 
 export interface OutputOptions {
   json: boolean;
@@ -34,14 +34,28 @@ export class Output {
     this.err = palette(colorEnabled(this.stderr, env, options.color));
   }
 
-  /** A line (or lines) of human output on stdout; nothing in --json mode. */
+  /**
+   * A line (or lines) of human output on stdout; nothing in --json mode. Control
+   * characters in it are shown escaped (printable): it holds names and messages servers
+   * and other people chose.
+   */
   line(text = ''): void {
+    if (!this.json) this.stdout.write(`${printable(text, { lines: true })}\n`);
+  }
+
+  /**
+   * A line of a job's log on stdout, as the job wrote it: NOT escaped, unlike every other
+   * line. It is the job's own output (the workspace's code, read by the people who run
+   * it), and its colours and progress bars are what they expect to see, as with any
+   * program's output in their terminal. Nothing in --json mode (lines are events there).
+   */
+  logLine(text: string): void {
     if (!this.json) this.stdout.write(`${text}\n`);
   }
 
-  /** A note for a person on stderr (progress, hints); nothing in --json mode. */
+  /** A note for a person on stderr (progress, hints); nothing in --json mode. Escaped as line() is. */
   note(text: string): void {
-    if (!this.json) this.stderr.write(`${text}\n`);
+    if (!this.json) this.stderr.write(`${printable(text, { lines: true })}\n`);
   }
 
   /** The machine-readable result of a command, in --json mode only. */
@@ -71,6 +85,6 @@ export class Output {
 
   /** A trace of what the CLI does, with --debug only; never a token. */
   trace(text: string): void {
-    if (this.debug) this.stderr.write(`${this.err.dim(`debug: ${text}`)}\n`);
+    if (this.debug) this.stderr.write(`${printable(this.err.dim(`debug: ${text}`), { lines: true })}\n`);
   }
 }

@@ -1,4 +1,5 @@
 import { CliError, ExitCode, presented } from '../errors.ts';
+import { printable } from './format.ts';
 import type { Output } from './output.ts';
 
 /**
@@ -26,16 +27,18 @@ export function reportError(thrown: unknown, output: Output): number {
       })}\n`,
     );
   } else {
+    // A refusal's message and details are the server's words, with the names it was given: escaped (printable).
     const { err } = output;
     output.stderr.write(
-      `${err.red(err.bold('Error:'))} ${message}${code === undefined ? '' : err.dim(` [${code}]`)}\n`,
+      `${err.red(err.bold('Error:'))} ${printable(message)}${code === undefined ? '' : err.dim(` [${printable(code)}]`)}\n`,
     );
-    for (const detail of details) output.stderr.write(`  - ${detail}\n`);
-    if (hint !== undefined) output.stderr.write(`${err.cyan('Hint:')} ${hint}\n`);
+    for (const detail of details) output.stderr.write(`  - ${printable(detail)}\n`);
+    if (hint !== undefined) output.stderr.write(`${err.cyan('Hint:')} ${printable(hint)}\n`);
   }
   if (output.debug && error instanceof Error) {
-    output.stderr.write(`${error.stack ?? ''}\n`);
-    if (error.cause instanceof Error) output.stderr.write(`caused by: ${error.cause.stack ?? error.cause.message}\n`);
+    output.stderr.write(`${printable(error.stack ?? '', { lines: true })}\n`);
+    if (error.cause instanceof Error)
+      output.stderr.write(`caused by: ${printable(error.cause.stack ?? error.cause.message, { lines: true })}\n`);
   }
   return known ? error.exitCode : ExitCode.failed;
 }
