@@ -33,3 +33,13 @@ export const Timestamp = Type.String({ format: 'date-time' });
  */
 export const emailPattern = '^[^\\s@]+@[^\\s@]+$';
 export const Email = Type.String({ pattern: emailPattern, minLength: 3, maxLength: 254 });
+
+/**
+ * A name people read (an organization's, a workspace's, a region's, a data plane's): not
+ * blank, and no control character (C0, DEL, C1). Others see these names in their
+ * terminals and pages, where a control character is an order rather than text: an escape
+ * sequence writes the clipboard (OSC 52) or moves the cursor, a CR rewrites the line. The
+ * look-ahead keeps the check linear however long the string.
+ */
+export const namePattern = '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F-\\u009F]*$';
+export const Name = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: namePattern });

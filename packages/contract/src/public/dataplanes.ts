@@ -2,7 +2,7 @@ import { type Static, Type } from 'typebox';
 import { DataplaneHealthStatuses } from '../health.ts';
 import { publicUrlPattern } from '../public-url.ts';
 import { SandboxFacts } from '../sandbox.ts';
-import { Closed, Timestamp, Uuid } from '../schema.ts';
+import { Closed, Name, Timestamp, Uuid } from '../schema.ts';
 
 /**
  * Airbyte's public API schemas for data planes (shared/reference/airbyte/CONTRACT.md),
@@ -34,7 +34,7 @@ export const DataplaneCreateResponseBody = Type.Object({
 });
 export type DataplaneCreateResponseBody = Static<typeof DataplaneCreateResponseBody>;
 
-const DataplaneName = Type.String({ minLength: 1, maxLength: 255, pattern: '\\S' });
+const DataplaneName = Name(255);
 /** One URL for all its instances (behind a balancer when there are several). */
 const DataplanePublicUrl = Type.Optional(
   Type.String({

@@ -1,9 +1,9 @@
 import { type Static, Type } from 'typebox';
-import { Closed, Email, Timestamp, Uuid } from '../schema.ts';
+import { Closed, Email, Name, Timestamp, Uuid } from '../schema.ts';
 import { Roles } from '../scopes.ts';
 
 export const RoleSchema = Type.Enum(Roles);
-const OrgName = Type.String({ minLength: 1, maxLength: 100 });
+const OrgName = Name(100);
 
 export const Organization = Type.Object({
   organizationId: Uuid,

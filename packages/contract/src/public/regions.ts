@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { Closed, Timestamp, Uuid } from '../schema.ts';
+import { Closed, Name, Timestamp, Uuid } from '../schema.ts';
 
 /** Airbyte's public API schemas for regions (shared/reference/airbyte/CONTRACT.md). */
 export const RegionResponse = Type.Object({
@@ -17,7 +17,7 @@ export type Region = RegionResponse;
 export const RegionsResponse = Type.Object({ data: Type.Array(RegionResponse) });
 export type RegionsResponse = Static<typeof RegionsResponse>;
 
-const RegionName = Type.String({ minLength: 1, maxLength: 255, pattern: '\\S' });
+const RegionName = Name(255);
 export const RegionCreateRequest = Closed({
   name: RegionName,
   organizationId: Uuid,

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { Closed, Timestamp, Uuid } from '../schema.ts';
+import { Closed, Name, Timestamp, Uuid } from '../schema.ts';
 import { WorkspaceMove } from './moves.ts';
 import { CursorParam, NextCursor } from './paging.ts';
 
@@ -28,7 +28,7 @@ export type WorkspaceResponse = Static<typeof WorkspaceResponse>;
 export const Workspace = WorkspaceResponse;
 export type Workspace = WorkspaceResponse;
 
-export const WorkspaceName = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
+export const WorkspaceName = Name(100);
 const RunLimit = Type.Union([Type.Integer({ minimum: 1, maximum: 10_000 }), Type.Null()]);
 
 export const WorkspaceCreateRequest = Closed({ name: WorkspaceName, organizationId: Uuid, regionId: Uuid });

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { ErrorCode, emailPattern, type ProblemDocument, problemType } from '@sovereign/contract';
+import { ErrorCode, emailPattern, namePattern, type ProblemDocument, problemType } from '@sovereign/contract';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpProblem } from './problem.ts';
 
@@ -28,7 +28,7 @@ const listed = (values: unknown[]) => values.map((v) => JSON.stringify(v)).join(
 
 /** The patterns the API's schemas use, in words; any other is quoted as it is. */
 const patternWords: Record<string, string> = {
-  '\\S': 'must not be blank',
+  [namePattern]: 'must not be blank nor hold control characters',
   [emailPattern]: 'must be an email address',
 };
 
