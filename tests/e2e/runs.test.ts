@@ -25,6 +25,8 @@ const project = {
     run: node binary.js
   - name: scribble
     run: sh scribble.sh
+  - name: oddnames
+    run: node oddnames.js
   - name: yearly
     run: sh interval.sh
     schedule: "0 0 1 1 *"
@@ -48,6 +50,19 @@ fs.writeFileSync(process.env.SOV_STATE_FILE, JSON.stringify({ count, cursor: 'ro
   // Changes its own working copy: the next run must not see it (copies come from a cache of the deployment).
   'scribble.sh': 'echo "found: $(cat notes.txt)"; echo scribbled >> notes.txt; rm fail.sh; touch stray.txt\n',
   'notes.txt': 'as deployed\n',
+  // Outputs named with bytes that are not UTF-8 (a file, a directory), next to normal ones.
+  'oddnames.js': `
+const fs = require('node:fs');
+const out = Buffer.from(process.env.SOV_OUTPUT_DIR + '/');
+const bad = Buffer.from([0xff, 0xfe]);
+fs.writeFileSync(Buffer.concat([out, Buffer.from('good.txt')]), 'good');
+fs.writeFileSync(Buffer.concat([out, Buffer.from('bad-'), bad, Buffer.from('.txt')]), 'bad');
+fs.mkdirSync(Buffer.concat([out, Buffer.from('dir-'), bad]));
+fs.writeFileSync(Buffer.concat([out, Buffer.from('dir-'), bad, Buffer.from('/inner.txt')]), 'inner');
+fs.mkdirSync(Buffer.concat([out, Buffer.from('reports')]));
+fs.writeFileSync(Buffer.concat([out, Buffer.from('reports/ok.txt')]), 'ok');
+fs.writeFileSync(process.env.SOV_STATE_FILE, JSON.stringify({ cursor: 42 }));
+`,
   // NUL in output and in state: PostgreSQL stores neither as text, and neither may sink the run.
   'binary.js': `
 process.stdout.write(Buffer.from([0x62, 0x65, 0x66, 0x00, 0x61, 0x66, 0x74, 0x0a]));
@@ -212,6 +227,30 @@ describe(`deploy, run, follow logs, outputs and state, real processes [${target.
     const state = await call('GET', `${dp}/workspaces/${t.workspace.workspaceId}/jobs/binary/state`, { token });
     assert.equal(state.status, 404);
     assert.equal(state.body.code, 'state_not_found');
+  });
+
+  it('keeps a run whose outputs are named with bytes that are not UTF-8: the others and its state are kept, its log says so', async () => {
+    const { run, events } = await runToEnd('oddnames');
+    assert.deepEqual(endOf(events), { event: 'end', data: { status: 'succeeded', exitCode: 0 } });
+    const lines = events.filter((e) => e.event === 'line').map((e) => e.data.line);
+    assert.deepEqual(lines, ['sovereign: 2 outputs were skipped because their names are not UTF-8']);
+    const outputs = await expectStatus(200, 'GET', `${dp}/runs/${run.runId}/outputs`, { token });
+    assert.deepEqual(outputs.data.map((o: { path: string }) => o.path).sort(), ['good.txt', 'reports/ok.txt']);
+    const file = await call('GET', `${dp}/runs/${run.runId}/outputs/reports/ok.txt`, { token });
+    assert.equal(String(file.body), 'ok');
+    const state = await expectStatus(200, 'GET', `${dp}/workspaces/${t.workspace.workspaceId}/jobs/oddnames/state`, {
+      token,
+    });
+    assert.deepEqual(state.state, { cursor: 42 });
+    await platform.waitFor(
+      async () =>
+        (await call('GET', `${platform.cp}/runs/${run.runId}`, { token: t.token })).body.status === 'succeeded',
+      'the status to reach the control plane',
+    );
+    // The data plane's own log holds ids, never the job's file names, and no error for this run.
+    const own = platform.dp('eu-1').service.output();
+    assert.ok(!own.includes('bad-') && !own.includes('\uFFFD'), 'no output name in the data plane’s log');
+    assert.ok(!own.split('\n').some((l) => l.includes(run.runId) && /"level":50/.test(l)), 'no error for the run');
   });
 
   it('gives a backfilled run its interval as SOV_INTERVAL_START and SOV_INTERVAL_END, and a manual run none', async () => {

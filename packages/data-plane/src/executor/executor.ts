@@ -24,7 +24,7 @@ import type { ArtifactStore } from '../storage/artifacts.ts';
 import type { Variables } from '../variables/index.ts';
 import { ClaimLoop } from './claim-loop.ts';
 import { runOutcome, type StopReason } from './outcome.ts';
-import { collectOutputs, readStateFile, writeStateFile } from './results.ts';
+import { collectOutputs, readStateFile, skippedOutputNotes, writeStateFile } from './results.ts';
 import type { WorkingCopies } from './working-copies.ts';
 
 export interface ExecutorOptions {
@@ -461,6 +461,7 @@ export class Executor {
       if (active.stopping === 'fenced') return;
       const collected = await collectOutputs(db, this.#o.artifacts, run.runId, room.host.outputs, limits.outputBytes);
       if (!collected.complete) active.stopping ??= 'output_limit';
+      for (const note of skippedOutputNotes(collected.skipped)) await this.#note(active, note);
       if (collected.refused === true) {
         await this.#note(active, `sovereign: ${room.job.outputs} was not a directory (a link?): no output was kept`);
       }

@@ -1,7 +1,8 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { constants, createReadStream, writeFileSync } from 'node:fs';
+import { constants, createReadStream, type Dirent, type Stats, writeFileSync } from 'node:fs';
 import { chown, lstat, open, readdir, writeFile } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { jsonNestsDeeperThan, maxStateDepth, unstorablePath } from '@sovereign/contract';
 import type { Queryable } from '@sovereign/server-kit/sql';
@@ -10,36 +11,59 @@ import type { ArtifactStore } from '../storage/artifacts.ts';
 /** A state file larger than this is not saved (said in the run's log): state is cursors, not data. */
 export const maxStateBytes = 64 * 1024 * 1024;
 
+/** Entries of a run's output directory that were not kept, counted for the run's own log. */
+export interface SkippedOutputs {
+  /** Files and directories whose name is not UTF-8 (a directory with all it holds). */
+  notUtf8: number;
+  /** Entries that could not be read: gone, or refused. */
+  unreadable: number;
+}
+
+/** A file found under the output directory: its path there ('/'-separated) and on this machine. */
+interface FoundFile {
+  path: string;
+  full: string;
+  size: number;
+}
+
 /**
- * Files left in a run's output directory become its outputs, with size and digest, up to
- * `maxBytes` in all; `complete` is false when some were left out for it. Read after the
- * run's processes are gone. What is not a regular file (a link that could point anywhere
- * on this machine, a pipe, a device) is not an output, and every file is opened without
- * following a link, so nothing the job left can make the data plane read another file.
+ * The regular files under `dir`, depth first, never following a link. Names are read as
+ * bytes: one that is not UTF-8 cannot be an output's path (the API and the database speak
+ * UTF-8), and decoded lossily it would name another file or none. Such an entry, or one
+ * that cannot be read, is counted in `skipped` and the walk goes on: one entry never costs
+ * the run its other outputs.
  */
-export async function collectOutputs(
-  db: Queryable,
-  artifacts: ArtifactStore,
-  runId: string,
-  outputDir: string,
-  maxBytes = Number.MAX_SAFE_INTEGER,
-): Promise<{ complete: boolean; refused?: boolean }> {
-  // The run's home is its user's: the job may have made `outputs` a link (to a host
-  // directory, to another run's stored outputs), which this root process would follow,
-  // moving what it leads to into the run's outputs. Only a real directory is collected.
-  // Nothing of the run is left to swap it after this look: its jail has ended (the
-  // socket its processes held is closed before a run's end is handled).
-  const top = await lstat(outputDir).catch(() => undefined);
-  if (top !== undefined && !top.isDirectory()) return { complete: true, refused: true };
-  const entries = await readdir(outputDir, { recursive: true, withFileTypes: true }).catch(() => []);
-  let total = 0;
+async function* regularFiles(dir: string, prefix: string, skipped: SkippedOutputs): AsyncGenerator<FoundFile> {
+  let entries: Dirent<Buffer>[];
+  try {
+    entries = await readdir(dir, { encoding: 'buffer', withFileTypes: true });
+  } catch {
+    skipped.unreadable += 1;
+    return;
+  }
   for (const entry of entries) {
-    const full = join(entry.parentPath, entry.name);
-    const info = await lstat(full);
-    if (!info.isFile()) continue;
-    if (total + info.size > maxBytes) return { complete: false };
-    total += info.size;
-    const path = relative(outputDir, full).split(sep).join('/');
+    if (!isUtf8(entry.name)) {
+      skipped.notUtf8 += 1;
+      continue;
+    }
+    // Valid UTF-8: the name as a string is the same bytes, so the path below names this very entry.
+    const name = entry.name.toString('utf8');
+    const full = join(dir, name);
+    let info: Stats;
+    try {
+      info = await lstat(full);
+    } catch {
+      skipped.unreadable += 1;
+      continue;
+    }
+    if (info.isDirectory()) yield* regularFiles(full, `${prefix}${name}/`, skipped);
+    else if (info.isFile()) yield { path: `${prefix}${name}`, full, size: info.size };
+  }
+}
+
+/** The file's digest, read without following a link; undefined when it cannot be read. */
+async function digestOf(full: string): Promise<string | undefined> {
+  try {
     const file = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW);
     const hash = createHash('sha256');
     try {
@@ -47,16 +71,73 @@ export async function collectOutputs(
     } finally {
       await file.close();
     }
-    const digest = `sha256:${hash.digest('hex')}`;
+    return `sha256:${hash.digest('hex')}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Files left in a run's output directory become its outputs, with size and digest, up to
+ * `maxBytes` in all; `complete` is false when some were left out for it. Read after the
+ * run's processes are gone. What is not a regular file (a link that could point anywhere
+ * on this machine, a pipe, a device) is not an output, and every file is opened without
+ * following a link, so nothing the job left can make the data plane read another file.
+ * Entries skipped for their name or because they cannot be read are counted in `skipped`,
+ * for the run's log: the job's author is the one to act on them.
+ */
+export async function collectOutputs(
+  db: Queryable,
+  artifacts: ArtifactStore,
+  runId: string,
+  outputDir: string,
+  maxBytes = Number.MAX_SAFE_INTEGER,
+): Promise<{ complete: boolean; skipped: SkippedOutputs; refused?: boolean }> {
+  const skipped: SkippedOutputs = { notUtf8: 0, unreadable: 0 };
+  // The run's home is its user's: the job may have made `outputs` a link (to a host
+  // directory, to another run's stored outputs), which this root process would follow,
+  // moving what it leads to into the run's outputs. Only a real directory is collected.
+  // Nothing of the run is left to swap it after this look: its jail has ended (the
+  // socket its processes held is closed before a run's end is handled). A job that left
+  // no output directory has no outputs; that is not worth a note.
+  const top = await lstat(outputDir).catch(() => undefined);
+  if (top === undefined) return { complete: true, skipped };
+  if (!top.isDirectory()) return { complete: true, skipped, refused: true };
+  let total = 0;
+  for await (const { path, full, size } of regularFiles(outputDir, '', skipped)) {
+    if (total + size > maxBytes) return { complete: false, skipped };
+    const digest = await digestOf(full);
+    if (digest === undefined) {
+      skipped.unreadable += 1;
+      continue;
+    }
+    total += size;
     const key = `outputs/${runId}/${createHash('sha256').update(path).digest('hex')}`;
     await artifacts.putFile(key, full);
     await db.query(
       `INSERT INTO run_outputs (run_id, path, size_bytes, digest, artifact_key) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (run_id, path) DO NOTHING`,
-      [runId, path, info.size, digest, key],
+      [runId, path, size, digest, key],
     );
   }
-  return { complete: true };
+  return { complete: true, skipped };
+}
+
+/** What the run's log says of the entries of its output directory that were not kept (never their names). */
+export function skippedOutputNotes(skipped: SkippedOutputs): string[] {
+  const notes: string[] = [];
+  // The names are the job's text and may hold a secret: the notes, which are not masked, only count them.
+  if (skipped.notUtf8 === 1) {
+    notes.push('sovereign: an output was skipped because its name is not UTF-8');
+  } else if (skipped.notUtf8 > 1) {
+    notes.push(`sovereign: ${skipped.notUtf8} outputs were skipped because their names are not UTF-8`);
+  }
+  if (skipped.unreadable === 1) {
+    notes.push('sovereign: an output was skipped because it could not be read');
+  } else if (skipped.unreadable > 1) {
+    notes.push(`sovereign: ${skipped.unreadable} outputs were skipped because they could not be read`);
+  }
+  return notes;
 }
 
 /** Writes the job's saved state where it reads it, its own when it runs as a user of its own. */
