@@ -85,7 +85,15 @@ describe('the janitor: handing a tree over, and measuring it', () => {
     await writeFile(join(root, 'out', 'deep', 'two.bin'), Buffer.alloc(2345));
     await writeFile(join(root, 'big.bin'), Buffer.alloc(100_000));
     await symlink(join(root, 'big.bin'), join(root, 'out', 'link'));
-    assert.equal(await janitor.size(join(root, 'out')), 3345);
+    // Named with bytes that are not UTF-8 (a job's output may be): counted all the same.
+    await writeFile(
+      Buffer.concat([Buffer.from(join(root, 'out', 'bad-')), Buffer.from([0xff, 0xfe])]),
+      Buffer.alloc(10),
+    );
+    const badDir = Buffer.concat([Buffer.from(join(root, 'out', 'dir-')), Buffer.from([0xff])]);
+    await mkdir(badDir);
+    await writeFile(Buffer.concat([badDir, Buffer.from('/inner.bin')]), Buffer.alloc(20));
+    assert.equal(await janitor.size(join(root, 'out')), 3375);
     assert.equal(await janitor.size(join(root, 'missing')), 0);
     assert.ok((await janitor.size(join(root, 'out'), 10)) > 10);
   });

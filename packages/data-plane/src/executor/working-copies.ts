@@ -78,8 +78,8 @@ function inventory(root: string): NonNullable<Tree['small']> {
   const dirs: Array<[string, number]> = [];
   const entries: string[] = [];
   // A bundle may hold links to its own directories (`a -> .`): they are never followed.
-  for (const entry of treeEntries(root)) {
-    const path = relative(root, entry);
+  for (const entry of treeEntries(Buffer.from(root))) {
+    const path = relative(root, entry.toString());
     entries.push(path);
     const info = lstatSync(entry);
     if (info.isDirectory()) dirs.push([path, info.mode & 0o7777]);

@@ -9,11 +9,11 @@ function perform(chore: Chore): number | undefined {
       rmSync(chore.path, { recursive: true, force: true });
       return undefined;
     case 'chown':
-      for (const path of treeEntries(chore.path)) lchownSync(path, chore.uid, chore.gid);
+      for (const path of treeEntries(Buffer.from(chore.path))) lchownSync(path, chore.uid, chore.gid);
       return undefined;
     case 'size': {
       let bytes = 0;
-      for (const path of treeEntries(chore.path)) {
+      for (const path of treeEntries(Buffer.from(chore.path))) {
         const info = lstatSync(path, { throwIfNoEntry: false });
         if (info?.isFile()) bytes += info.size;
         if (bytes > chore.stopAbove) break;
