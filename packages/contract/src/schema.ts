@@ -8,7 +8,15 @@ export function Closed<T extends TProperties>(properties: T, options: { descript
   return Type.Object(properties, { additionalProperties: false, ...options });
 }
 
-export const Uuid = Type.String({ format: 'uuid' });
+/**
+ * A UUID as 8-4-4-4-12 hexadecimal digits, nothing around it. The `uuid` format the
+ * servers check (ajv-formats') also takes a `urn:uuid:` prefix, which no id here is ever
+ * written with and which a key built from the id cannot hold: the pattern refuses it.
+ * Capitals are taken (PostgreSQL reads them too) and made lowercase by the servers'
+ * validation before a handler sees them: one id, one spelling, in keys and comparisons.
+ */
+export const uuidPattern = '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$';
+export const Uuid = Type.String({ format: 'uuid', pattern: uuidPattern });
 
 /**
  * Bounds for the numbers a client sends. JSON reads `1e308` as an integer, and one that

@@ -1,10 +1,10 @@
-import { Closed, Variable, VariableList, VariableName, VariableSetRequest } from '@sovereign/contract';
+import { Closed, Uuid, Variable, VariableList, VariableName, VariableSetRequest } from '@sovereign/contract';
 import type { App } from '@sovereign/server-kit/http';
 import { Type } from 'typebox';
 import { scopedOf } from '../auth/scoped.ts';
 import type { Variables } from './index.ts';
 
-const Params = Closed({ workspaceId: Type.String({ format: 'uuid' }), name: VariableName });
+const Params = Closed({ workspaceId: Uuid, name: VariableName });
 const tags = ['Variables'];
 
 /** Workspace variables and secrets: secrets are written and listed by name, never read back (R7). */
@@ -18,7 +18,7 @@ export async function variableRoutes(app: App, options: { variables: Variables }
       schema: {
         tags,
         summary: 'List variables: names, and the values of plain ones',
-        params: Closed({ workspaceId: Type.String({ format: 'uuid' }) }),
+        params: Closed({ workspaceId: Uuid }),
         response: { 200: VariableList },
       },
     },

@@ -1,6 +1,13 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { ErrorCode, emailPattern, namePattern, type ProblemDocument, problemType } from '@sovereign/contract';
+import {
+  ErrorCode,
+  emailPattern,
+  namePattern,
+  type ProblemDocument,
+  problemType,
+  uuidPattern,
+} from '@sovereign/contract';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpProblem } from './problem.ts';
 
@@ -30,6 +37,8 @@ const listed = (values: unknown[]) => values.map((v) => JSON.stringify(v)).join(
 const patternWords: Record<string, string> = {
   [namePattern]: 'must not be blank nor hold control characters',
   [emailPattern]: 'must be an email address',
+  // The pattern only narrows the format (no `urn:uuid:`): one fault, said once, as the format says it.
+  [uuidPattern]: 'must match format "uuid"',
 };
 
 /** What one validator finding says about one field, or about each of several fields. */
