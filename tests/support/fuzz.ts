@@ -244,8 +244,16 @@ function queryText(pairs: Array<[string, string]>, junk: string): string {
  * near its schema (or anything at all, or bytes that are not JSON).
  */
 export function requestsFor(op: Operation, ids: Record<string, string>, token: string | undefined) {
-  const pathValue = (name: string) =>
-    ids[name] === undefined ? anyText : fc.oneof({ weight: 4, arbitrary: fc.constant(ids[name] as string) }, anyText);
+  // A real id, sometimes spelled otherwise: in capitals (the same id) or as a URN (refused).
+  const pathValue = (name: string) => {
+    const id = ids[name];
+    if (id === undefined) return anyText;
+    return fc.oneof(
+      { weight: 4, arbitrary: fc.constant(id) },
+      fc.constantFrom(id.toUpperCase(), `urn:uuid:${id}`, `URN:UUID:${id.toUpperCase()}`),
+      anyText,
+    );
+  };
   const names = [...op.template.matchAll(/\{(\w+|\*)\}/g)].map((m) => m[1] as string);
   const path = fc.tuple(...names.map(pathValue)).map((values) => {
     let i = 0;

@@ -27,7 +27,9 @@ export function installScopedAuth(app: FastifyInstance, verifier: TokenVerifier)
     const scope = request.routeOptions.config.scope;
     if (scope === undefined) throw new Error(`route ${request.routeOptions.url} declares no scope`);
     const params = (request.params ?? {}) as { workspaceId?: string };
-    request.scoped = await verifier.verify(bearer(request), params.workspaceId, scope);
+    // Before validation, which makes ids lowercase: the token's workspace is compared with
+    // the one spelling, so an id a client wrote in capitals is its own workspace all the same.
+    request.scoped = await verifier.verify(bearer(request), params.workspaceId?.toLowerCase(), scope);
   });
 }
 

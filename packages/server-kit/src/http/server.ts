@@ -10,6 +10,7 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
+import { withCanonicalUuids } from './canonical-uuids.ts';
 import {
   clientErrorHandler,
   frameworkErrorHandler,
@@ -86,7 +87,7 @@ export function createHttpServer(options: HttpServerOptions): App {
       ? Fastify({ ...base, loggerInstance: options.loggerInstance })
       : Fastify({ ...base, logger: loggerOptions(options) })
   ).withTypeProvider<TypeBoxTypeProvider>();
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setValidatorCompiler(withCanonicalUuids(TypeBoxValidatorCompiler));
   // JSON only (and what a route adds): a text/plain body is answered 415, not parsed as a string.
   app.removeContentTypeParser('text/plain');
   refuseDeepJson(app);
