@@ -335,6 +335,17 @@ describe(`a run's limits: each ends it with its own reason, and its neighbours a
       assert.equal(await read('', 'pids.max'), '77');
       assert.equal(await read('', 'cpu.max'), '25000 100000');
     }
+    // Its network's helper (slirp4netns: root, outside the jail) is in the same cgroups:
+    // what the job's traffic costs it counts against the job's limits, not the machine's.
+    const own = await readFile(`/proc/${pid}/cgroup`, 'utf8');
+    const helpers: string[] = [];
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const command = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+      if (!command.split('\0')[0]?.endsWith('slirp4netns')) continue;
+      helpers.push(await readFile(`/proc/${entry}/cgroup`, 'utf8').catch(() => ''));
+    }
+    assert.ok(helpers.includes(own), `no slirp4netns in the job's cgroups ${own}: ${helpers.join(' | ')}`);
     await expectStatus(200, 'POST', `${platform.cp}/runs/${runId}/cancel`, { token: t.token });
     assert.equal((await ended(t, runId)).status, 'cancelled');
   });

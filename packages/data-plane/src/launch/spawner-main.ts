@@ -192,6 +192,9 @@ async function jail(request: JailRequest & { id: number }): Promise<void> {
     for (const file of request.cgroupProcs) writeFileSync(file, String(innerPid));
     if (request.network !== undefined) {
       slirp = await network(request.network.slirp4netns, innerPid, { from: child, slot: lifelineFd });
+      // In the run's cgroups: the CPU, memory and descriptors its traffic costs slirp4netns
+      // (a job opening thousands of connections) count against the run's limits, not the machine's.
+      for (const file of request.cgroupProcs) writeFileSync(file, String(slirp.pid));
     }
     // Its cgroups and network are in place: the supervisor may start (it then waits for its go).
     block.end('x');
