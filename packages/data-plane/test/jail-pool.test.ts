@@ -10,7 +10,7 @@ import { configFromEnv } from '../src/config.ts';
 import { Janitor } from '../src/files/janitor.ts';
 import { makeLauncher } from '../src/launch/index.ts';
 import { hiddenName } from '../src/launch/jail/launcher.ts';
-import type { Launcher, RunSlot } from '../src/launch/launcher.ts';
+import { type Launcher, type RunSlot, SandboxFailedError } from '../src/launch/launcher.ts';
 import type { RunLimits } from '../src/launch/limits.ts';
 import { Spawner } from '../src/launch/spawner.ts';
 
@@ -91,5 +91,55 @@ describe('the pool of jails', { skip: process.getuid?.() !== 0 && 'needs root: r
     run.stderr.resume();
     const ending = await run.exited;
     assert.equal(ending.exitCode, 0);
+  });
+});
+
+describe('a range of user ids smaller than the jails at once', {
+  skip: process.getuid?.() !== 0 && 'needs root: runs are other users',
+}, () => {
+  let scratch: string;
+  let launcher: Launcher;
+  let spawner: Spawner;
+  let janitor: Janitor;
+  let limits: RunLimits;
+  const held: RunSlot[] = [];
+
+  before(async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'sov-jail-uids-'));
+    await chmod(scratch, 0o711);
+    const config = configFromEnv({
+      SOV_CONTROL_PLANE_URL: 'http://127.0.0.1:1',
+      SOV_CLIENT_ID: `uids-test-${randomUUID()}`,
+      SOV_CLIENT_SECRET: 'secret',
+      SOV_DATA_DIR: join(scratch, 'data'),
+      SOV_WORK_DIR: join(scratch, 'work'),
+      SOV_SANDBOX: 'on',
+      SOV_SANDBOX_DIR: join(scratch, 'jails'),
+      SOV_SANDBOX_POOL: '1',
+      SOV_SANDBOX_UIDS: '1600000000-1600000001',
+    });
+    const log = pino({ level: 'silent' });
+    janitor = new Janitor();
+    spawner = new Spawner(log);
+    limits = config.runLimits.defaults;
+    launcher = await makeLauncher({ config, instanceId: randomUUID(), spawner, janitor, log });
+  });
+  after(async () => {
+    await Promise.all(held.map((slot) => slot.release()));
+    await launcher?.close();
+    spawner?.close();
+    await janitor?.close();
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('fails the run that finds every user id taken as sandbox_failed, and keeps serving', async () => {
+    const request = () => launcher.acquire({ runId: randomUUID(), kind: 'batch', network: 'outside', limits });
+    held.push(await request()); // the pool's jail: one id
+    // The pool is filled again beside the next run, with the other id: none is left for it.
+    await assert.rejects(request(), (error: Error) => {
+      assert.ok(error instanceof SandboxFailedError, String(error));
+      assert.match(error.message, /SOV_SANDBOX_UIDS/);
+      return true;
+    });
   });
 });

@@ -215,6 +215,11 @@ export class JailLauncher implements Launcher {
 
   #uid(): number {
     const { first, count } = this.#o.uids;
+    // A range smaller than the jails at once (runs, the pool, builds) would loop here for
+    // good, on the thread that serves every tenant: the run fails as sandbox_failed instead.
+    if (this.#uidsInUse.size >= count) {
+      throw new SandboxFailedError(`every user id of SOV_SANDBOX_UIDS (${count}) is in use by another jail`);
+    }
     for (;;) {
       const uid = first + (randomBytes(4).readUInt32BE() % count);
       if (!this.#uidsInUse.has(uid)) {
