@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { appLaunchTarget } from '../api/app-launch.ts';
 import { controlPlane } from '../api/control-plane.ts';
 import { dataPlane } from '../api/data-plane.ts';
 import { ErrorNote } from '../components/ui.tsx';
@@ -24,7 +25,7 @@ export function OpenAppPage({ runId, state, path }: { runId: string; state: stri
         setJob(run.jobName);
         if (run.url === null) throw new Error('This run is not of an interactive job: it has no app to open.');
         const launch = await dataPlane(run.workspaceId, ['interactive']).launchApp(runId, { state, path });
-        if (!controller.signal.aborted) window.location.replace(launch.url);
+        if (!controller.signal.aborted) window.location.replace(appLaunchTarget(launch.url, runId));
       } catch (caught) {
         if (!controller.signal.aborted) setError(caught as Error);
       }
