@@ -202,29 +202,45 @@ describe(`deployments at a data plane, real processes [${target.name}]`, () => {
   it('runs a bundle with links to its own directory, and keeps serving everyone while it does', async () => {
     // Links that stay inside the bundle are allowed, `.` too. Node's recursive readdirSync
     // follows them: two such links made the working copy's listing walk 2^40 paths on the
-    // data plane's only thread, and no tenant got an answer again.
-    const looped = await upload(
-      rawTarGz([
-        { path: 'sovereign.yaml', type: '0', content: 'jobs:\n  - name: looped\n    run: test -L a && test -L b\n' },
-        { path: 'a', type: '2', linkpath: '.' },
-        { path: 'b', type: '2', linkpath: '.' },
-      ]),
+    // data plane's only thread, and no tenant got an answer again. A workspace of its
+    // own: the suite's other tests expect the first one's deployment as they left it.
+    const own = await platform.tenant('eu', 'looped');
+    await platform.waitUntilHosted(own.token, own.workspace.workspaceId);
+    const issued = await platform.scopedToken(own.token, own.workspace.workspaceId, ['deployments:write']);
+    const looped = await call(
+      'POST',
+      `${issued.dataplane.url}/api/v1/workspaces/${own.workspace.workspaceId}/deployments`,
+      {
+        token: issued.token,
+        raw: new Uint8Array(
+          rawTarGz([
+            {
+              path: 'sovereign.yaml',
+              type: '0',
+              content: 'jobs:\n  - name: looped\n    run: test -L a && test -L b\n',
+            },
+            { path: 'a', type: '2', linkpath: '.' },
+            { path: 'b', type: '2', linkpath: '.' },
+          ]),
+        ),
+        headers: { 'content-type': 'application/gzip' },
+      },
     );
     assert.equal(looped.status, 200, JSON.stringify(looped.body));
     let jobId = '';
     await platform.waitFor(async () => {
-      const listed = await call('GET', `${platform.cp}/workspaces/${eu.workspace.workspaceId}/jobs`, {
-        token: eu.token,
+      const listed = await call('GET', `${platform.cp}/workspaces/${own.workspace.workspaceId}/jobs`, {
+        token: own.token,
       });
       jobId = listed.body?.data?.find((j: { name: string }) => j.name === 'looped')?.jobId ?? '';
       return jobId !== '';
     }, 'the job at the control plane');
     // The first run unpacks the bundle and lists it; the second is copied from that list.
     for (const which of ['first', 'second']) {
-      const run = await platform.runToEnd(eu.token, jobId, 30_000);
+      const run = await platform.runToEnd(own.token, jobId, 30_000);
       assert.equal(run.status, 'succeeded', `the ${which} run, its links copied as links`);
     }
-    const health = await fetch(`${api.slice(0, api.indexOf('/api/'))}/healthz`, { signal: AbortSignal.timeout(5_000) });
+    const health = await fetch(`${issued.dataplane.url}/healthz`, { signal: AbortSignal.timeout(5_000) });
     assert.equal(health.status, 200, 'the data plane still answers');
   });
 
