@@ -393,7 +393,10 @@ for (const backend of storeBackends) {
       await writeFile(join(outputs, 'report of customer ACME', 'totals.csv'), 'a,b\n1,2\n');
       await writeFile(join(outputs, 'big.bin'), big);
       await symlink('/etc/passwd', join(outputs, 'link'));
-      assert.deepEqual(await collectOutputs(db, store, runId, outputs), { complete: true });
+      assert.deepEqual(await collectOutputs(db, store, runId, outputs), {
+        complete: true,
+        skipped: { notUtf8: 0, unreadable: 0 },
+      });
       const rows = await db.query<{ path: string; size_bytes: number; artifact_key: string }>(
         'SELECT path, size_bytes, artifact_key FROM run_outputs WHERE run_id = $1 ORDER BY path',
         [runId],
@@ -420,7 +423,10 @@ for (const backend of storeBackends) {
       await mkdir(outputs, { recursive: true });
       await writeFile(join(outputs, 'a.txt'), 'x'.repeat(100));
       await writeFile(join(outputs, 'b.txt'), 'y'.repeat(100));
-      assert.deepEqual(await collectOutputs(db, store, runId, outputs, 150), { complete: false });
+      assert.deepEqual(await collectOutputs(db, store, runId, outputs, 150), {
+        complete: false,
+        skipped: { notUtf8: 0, unreadable: 0 },
+      });
       assert.equal((await store.list(`outputs/${runId}/`)).length, 1, 'one fits, the other is not stored');
     });
   });
