@@ -34,6 +34,12 @@ const manifest = `jobs:
   - name: output_burst
     run: head -c 3000000 /dev/zero > "$SOV_OUTPUT_DIR/big.bin"
     limits: { outputs: 1m }
+  - name: home_filler
+    run: head -c 100000000 /dev/zero > "$HOME/big.bin"; sleep 60
+    limits: { outputs: 1m }
+  - name: file_spray
+    run: mkdir "$HOME/many" && cd "$HOME/many" && seq 1 25000 | xargs touch && sleep 60
+    limits: { outputs: 1m }
   - name: who
     run: id -u; stat -c '%a' tool.sh; ./tool.sh
   - name: capped
@@ -132,7 +138,7 @@ describe(`a run's limits: each ends it with its own reason, and its neighbours a
         token: t.token,
       });
       jobs = Object.fromEntries(listed.data.map((j: { name: string; jobId: string }) => [j.name, j.jobId]));
-      return Object.keys(jobs).length === 9;
+      return Object.keys(jobs).length === 11;
     }, 'the jobs to reach the control plane');
     ({ jobs: neighbour } = await platform.deploy(n.token, n.workspace.workspaceId, neighbourProject));
   });
@@ -233,6 +239,24 @@ describe(`a run's limits: each ends it with its own reason, and its neighbours a
       (await logs(t, runs.output_burst as string)).at(-1),
       "sovereign: the run's outputs went past its output limit (1 MiB): it failed, and what was past the limit was not kept",
     );
+  });
+
+  it('stops a run whose home outgrows its working copy, outputs and a state file: one big file, or many empty ones', async () => {
+    // /job is a directory of the machine's disk, shared by every tenant's runs: not a
+    // place to fill. 100 MB in one file, or 25,000 empty files (their inodes), with an
+    // outputs limit of 1 MiB.
+    const runs = await Promise.all(
+      ['home_filler', 'file_spray'].map(async (name) => [name, await trigger(t, jobs[name] as string)] as const),
+    );
+    for (const [name, runId] of runs) {
+      const run = await ended(t, runId);
+      assert.deepEqual([run.status, run.reasonCode], ['failed', 'output_limit'], name);
+      assert.match(
+        (await logs(t, runId)).at(-1) ?? '',
+        /^sovereign: the run's files in its home \(\$HOME\) went past its working copy, its output limit \(1 MiB\)/,
+        name,
+      );
+    }
   });
 
   it('the CLI says which limit ended each run: `sov run info` gives its reason', async () => {

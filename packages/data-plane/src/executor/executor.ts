@@ -10,7 +10,7 @@ import type { Environments, HeldEnvironments } from '../environments/builder.ts'
 import type { Janitor } from '../files/janitor.ts';
 import type { LiveInteractive } from '../interactive/gateway.ts';
 import { IdleWatch } from '../interactive/idle.ts';
-import type { AppAddress, LaunchedRun, Launcher, RunSlot } from '../launch/launcher.ts';
+import type { AppAddress, LaunchedRun, Launcher, RunPaths, RunSlot } from '../launch/launcher.ts';
 import { formatLimit, type LimitSettings, type RunLimits, resolveLimits } from '../launch/limits.ts';
 import { Masker, minMaskedLength, tooShortToMask } from '../logs/mask.ts';
 import { pumpLogs } from '../logs/pump.ts';
@@ -24,8 +24,8 @@ import type { ArtifactStore } from '../storage/artifacts.ts';
 import type { Variables } from '../variables/index.ts';
 import { ClaimLoop } from './claim-loop.ts';
 import { runOutcome, type StopReason } from './outcome.ts';
-import { collectOutputs, readStateFile, skippedOutputNotes, writeStateFile } from './results.ts';
-import type { WorkingCopies } from './working-copies.ts';
+import { collectOutputs, maxStateBytes, readStateFile, skippedOutputNotes, writeStateFile } from './results.ts';
+import type { CopySize, WorkingCopies } from './working-copies.ts';
 
 export interface ExecutorOptions {
   db: Database;
@@ -73,6 +73,8 @@ interface ActiveRun {
   stopping?: StopReason;
   /** Its secrets' masker, once they are read: what the data plane says in its log is masked too. */
   masker?: Masker;
+  /** Stopped because its files under /job (not only its outputs) went past what it may keep there. */
+  homeFull?: boolean;
   /** Its final status is recorded (the outbox delivers it). */
   ended?: boolean;
   /** An interactive job's port, where the proxy reaches it once it listens, and its idle watch. */
@@ -85,6 +87,14 @@ interface ActiveRun {
    */
   inSlot: boolean;
 }
+
+/**
+ * A home's entries besides its working copy (itself, the copy's directory, outputs, the
+ * state and parameters files, an environment's link), and the block `Janitor.usage`
+ * counts each at least.
+ */
+const homeEntriesBesideCopy = 16;
+const usageBlock = 4096;
 
 /** How often a running run's output directory is measured against its limit. */
 const outputCheckMs = 5_000;
@@ -366,15 +376,15 @@ export class Executor {
       // a failed start removes.
       const [copied, vars] = await Promise.all([
         this.#o.copies.checkout(run.workspaceId, run.deploymentId, room.host.app, room.owner).then(
-          () => true,
+          (size) => size,
           (error: unknown) => {
             this.#o.log.error({ runId: run.runId, err: error }, 'could not make a working copy');
-            return false;
+            return undefined;
           },
         ),
         variables,
       ]);
-      if (!copied) return await fail('deployment_missing');
+      if (copied === undefined) return await fail('deployment_missing');
       // A Node environment is found where Node looks, beside the code; a node_modules the
       // bundle brings (taken back in by a .sovignore) is the project's choice and stays.
       if (environment?.nodeModules !== undefined) {
@@ -447,7 +457,7 @@ export class Executor {
       const wentAt = new Date();
       started();
       const timeout = setTimeout(() => this.#stop(active, 'timed_out'), run.timeoutSeconds * 1000);
-      const outputWatch = this.#watchOutputs(active, room.host.outputs, limits.outputBytes);
+      const outputWatch = this.#watchDisk(active, room.host, limits.outputBytes, copied);
       // An interactive job is running once its port answers; a batch job, once started.
       const ready = active.interactive === undefined || (await this.#awaitApp(active, child, job));
       if (ready) await this.#report(run, 'running', { pgid: child.pid, at: wentAt });
@@ -527,17 +537,31 @@ export class Executor {
     return true;
   }
 
-  /** Measures the output directory now and then: a run past its output limit is stopped (`output_limit`). */
-  #watchOutputs(active: ActiveRun, outputs: string, maxBytes: number): NodeJS.Timeout {
+  /**
+   * Measures the run's files now and then, as a kubelet measures a pod's ephemeral
+   * storage: a run past its output limit is stopped (`output_limit`), and so is one whose
+   * home (working copy, outputs, state and anything else it writes there: a directory of
+   * the machine's disk, shared by every tenant's runs) takes more than its working copy
+   * (its bytes, and a block for each entry: as `usage` counts), its outputs and a state
+   * file may. Scratch space is /tmp, a tmpfs of its own limit.
+   */
+  #watchDisk(active: ActiveRun, host: RunPaths, maxBytes: number, copy: CopySize): NodeJS.Timeout {
+    const homeMax = copy.bytes + (copy.entries + homeEntriesBesideCopy) * usageBlock + maxBytes + maxStateBytes;
     let measuring = false;
+    const { janitor } = this.#o;
     const timer = setInterval(() => {
       if (measuring || active.stopping !== undefined) return;
       measuring = true;
-      this.#o.janitor
-        .size(outputs, maxBytes)
-        .then((bytes) => {
-          if (bytes > maxBytes) this.#stop(active, 'output_limit');
-        })
+      void (async () => {
+        if ((await janitor.size(host.outputs, maxBytes)) > maxBytes) {
+          this.#stop(active, 'output_limit');
+          return;
+        }
+        if ((await janitor.usage(host.home, homeMax)) > homeMax) {
+          active.homeFull = true;
+          this.#stop(active, 'output_limit');
+        }
+      })()
         .catch(() => {})
         .finally(() => {
           measuring = false;
@@ -569,7 +593,10 @@ export class Executor {
     const said: Partial<Record<ReasonCode, string>> = {
       out_of_memory: `the run went past its memory limit (${formatLimit('memoryBytes', limits.memoryBytes)}): the kernel killed a process of it`,
       log_limit: `the run printed more than its log limit (${formatLimit('logBytes', limits.logBytes)}) and was stopped`,
-      output_limit: `the run's outputs went past its output limit (${formatLimit('outputBytes', limits.outputBytes)}): it failed, and what was past the limit was not kept`,
+      output_limit:
+        active.homeFull === true
+          ? `the run's files in its home ($HOME) went past its working copy, its output limit (${formatLimit('outputBytes', limits.outputBytes)}) and a state file, and it was stopped: scratch space is /tmp`
+          : `the run's outputs went past its output limit (${formatLimit('outputBytes', limits.outputBytes)}): it failed, and what was past the limit was not kept`,
       pids_limit: `the run reached its process limit (${limits.pids})${stopped}`,
       tmp_limit: `the run filled its /tmp (${formatLimit('tmpBytes', limits.tmpBytes)})${stopped}`,
     };

@@ -25,10 +25,17 @@ export interface WorkingCopiesOptions {
 /** Who a working copy must belong to: the user a jailed run runs as. */
 export type Owner = { uid: number; gid: number } | undefined;
 
+/** What a working copy holds, as its archive said: the bytes of its files, and its entries. */
+export interface CopySize {
+  bytes: number;
+  entries: number;
+}
+
 interface Tree {
   /** Its path once unpacked; undefined when it could not be, or is too large to keep. */
   ready: Promise<string | undefined>;
   bytes: number;
+  entries: number;
   /**
    * Set when it has few and small enough files to copy synchronously: its directories
    * and their modes, which the synchronous copy does not carry over, and every entry, to
@@ -117,8 +124,11 @@ export class WorkingCopies {
     return jobs;
   }
 
-  /** Makes `dest` (which must not exist) a fresh copy of the deployment's files, `owner`'s when given. */
-  async checkout(workspaceId: string, deploymentId: string, dest: string, owner?: Owner): Promise<void> {
+  /**
+   * Makes `dest` (which must not exist) a fresh copy of the deployment's files, `owner`'s
+   * when given; answers what it holds (what a run's home starts with, #watchDisk).
+   */
+  async checkout(workspaceId: string, deploymentId: string, dest: string, owner?: Owner): Promise<CopySize> {
     const key = `${workspaceId}/${deploymentId}`;
     const known = this.#trees.get(key);
     if (known === undefined) return this.#first(key, workspaceId, deploymentId, dest, owner);
@@ -130,15 +140,16 @@ export class WorkingCopies {
       if (path !== undefined) {
         try {
           await copyTree(path, dest, known.small, owner, this.#o.chownTree);
-          return;
+          return { bytes: known.bytes, entries: known.entries };
         } catch (error) {
           this.#o.log.warn({ deploymentId, err: error }, 'cached deployment unusable: unpacking its bundle');
           await this.#forget(key, known);
           await rm(dest, { recursive: true, force: true });
         }
       }
-      await this.#unpackTo(workspaceId, deploymentId, dest);
+      const size = await this.#unpackTo(workspaceId, deploymentId, dest);
       if (owner !== undefined) await this.#o.chownTree(dest, owner.uid, owner.gid);
+      return size;
     } finally {
       known.users -= 1;
     }
@@ -149,9 +160,9 @@ export class WorkingCopies {
    * there. A tree over the whole budget is not kept: it is moved to this run instead,
    * and later runs unpack their own.
    */
-  async #first(key: string, workspaceId: string, deploymentId: string, dest: string, owner: Owner): Promise<void> {
+  async #first(key: string, workspaceId: string, deploymentId: string, dest: string, owner: Owner): Promise<CopySize> {
     let settle: (path: string | undefined) => void = () => {};
-    const tree: Tree = { ready: new Promise((resolve) => (settle = resolve)), bytes: 0, users: 1 };
+    const tree: Tree = { ready: new Promise((resolve) => (settle = resolve)), bytes: 0, entries: 0, users: 1 };
     this.#trees.set(key, tree);
     await mkdir(this.#o.root, { recursive: true, mode: 0o700 });
     // A name of its own: a forgotten tree of the same deployment may still be being removed.
@@ -162,13 +173,15 @@ export class WorkingCopies {
         await rename(path, dest);
         settle(undefined);
         if (owner !== undefined) await this.#o.chownTree(dest, owner.uid, owner.gid);
-        return;
+        return { bytes, entries };
       }
       tree.bytes = bytes;
+      tree.entries = entries;
       if (entries <= syncCopy.maxEntries && bytes <= syncCopy.maxBytes) tree.small = inventory(path);
       this.#bytes += bytes;
       settle(path);
       await copyTree(path, dest, tree.small, owner, this.#o.chownTree);
+      return { bytes, entries };
     } catch (error) {
       // Unpacked by the next run again: a missing bundle may be a moment's fault of the store.
       settle(undefined);
@@ -187,7 +200,7 @@ export class WorkingCopies {
    * and the bytes of its files. Files belong to the data plane and keep their permission
    * bits only: no owner from the archive, and no setuid, setgid or sticky bit, ever.
    */
-  async #unpackTo(workspaceId: string, deploymentId: string, dir: string): Promise<{ bytes: number; entries: number }> {
+  async #unpackTo(workspaceId: string, deploymentId: string, dir: string): Promise<CopySize> {
     await mkdir(dir, { mode: 0o700 });
     let bytes = 0;
     let entries = 0;

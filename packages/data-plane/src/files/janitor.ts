@@ -7,7 +7,8 @@ const workerFile = new URL('./janitor-worker.ts', import.meta.url);
 export type Chore =
   | { op: 'remove'; path: string }
   | { op: 'chown'; path: string; uid: number; gid: number }
-  | { op: 'size'; path: string; stopAbove: number };
+  | { op: 'size'; path: string; stopAbove: number }
+  | { op: 'usage'; path: string; stopAbove: number };
 
 interface Pending {
   chore: Chore;
@@ -78,6 +79,15 @@ export class Janitor {
   /** The bytes of the regular files under `path`; the count stops soon after passing `stopAbove`. */
   async size(path: string, stopAbove = Number.MAX_SAFE_INTEGER): Promise<number> {
     return (await this.#do({ op: 'size', path, stopAbove })) ?? 0;
+  }
+
+  /**
+   * What `path` and everything under it take on a disk, near enough: each file rounded up
+   * to a block, each directory and link a block (so a million empty files weigh 4 GB,
+   * as the inodes they use are worth); the count stops soon after passing `stopAbove`.
+   */
+  async usage(path: string, stopAbove = Number.MAX_SAFE_INTEGER): Promise<number> {
+    return (await this.#do({ op: 'usage', path, stopAbove })) ?? 0;
   }
 
   async close(): Promise<void> {
