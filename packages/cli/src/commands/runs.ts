@@ -1,6 +1,6 @@
 import { ApiError, type DataPlaneClient as DataPlane, formatDuration, runDurationText } from '@sovereign/client';
 import type { LogLine, Run, RunStatus } from '@sovereign/contract';
-import { RunStatuses } from '@sovereign/contract/run-states';
+import { isTerminal, RunStatuses } from '@sovereign/contract/run-states';
 import type { Command } from 'commander';
 import type { Context } from '../context.ts';
 import { UsageError } from '../errors.ts';
@@ -57,9 +57,11 @@ async function nextAttempt(ctx: Context, run: Run): Promise<{ next: Run; of: num
     const { data } = await cp.runs({ workspaceId: run.workspaceId, jobId: run.jobId, limit: 20 });
     const next = data.find((r) => r.rootRunId === run.rootRunId && r.attempt === run.attempt + 1);
     if (next !== undefined) return { next, of: job.retries + 1 };
-    // Ended without a retry (cancelled meanwhile), or not heard of yet: ask again shortly.
+    // Ended without a retry (cancelled meanwhile): no next attempt. Not heard of yet (the
+    // control plane still says running: the log's end comes from the data plane, its
+    // status a moment later through the outbox): ask again shortly.
     const self = data.find((r) => r.runId === run.runId);
-    if (self !== undefined && !retried.has(self.status)) return undefined;
+    if (self !== undefined && isTerminal(self.status) && !retried.has(self.status)) return undefined;
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
   return undefined;
