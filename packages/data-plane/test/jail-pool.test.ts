@@ -10,9 +10,45 @@ import { configFromEnv } from '../src/config.ts';
 import { Janitor } from '../src/files/janitor.ts';
 import { makeLauncher } from '../src/launch/index.ts';
 import { hiddenName } from '../src/launch/jail/launcher.ts';
-import { type Launcher, type RunSlot, SandboxFailedError } from '../src/launch/launcher.ts';
-import type { RunLimits } from '../src/launch/limits.ts';
+import { type RunSlot, SandboxFailedError } from '../src/launch/launcher.ts';
 import { Spawner } from '../src/launch/spawner.ts';
+
+/** A real jail launcher (a spawner and a janitor of its own) in a scratch directory, with a pool of one. */
+async function startLauncher(clientId: string, instanceId: string, env: Record<string, string> = {}) {
+  const scratch = await mkdtemp(join(tmpdir(), 'sov-jail-pool-'));
+  await chmod(scratch, 0o711); // runs' users reach their homes through it
+  const config = configFromEnv({
+    SOV_CONTROL_PLANE_URL: 'http://127.0.0.1:1',
+    SOV_CLIENT_ID: clientId,
+    SOV_CLIENT_SECRET: 'secret',
+    SOV_DATA_DIR: join(scratch, 'data'),
+    SOV_WORK_DIR: join(scratch, 'work'),
+    SOV_SANDBOX: 'on',
+    SOV_SANDBOX_DIR: join(scratch, 'jails'),
+    SOV_SANDBOX_POOL: '1',
+    ...env,
+  });
+  const log = pino({ level: 'silent' });
+  const janitor = new Janitor();
+  const spawner = new Spawner(log);
+  const launcher = await makeLauncher({ config, instanceId, spawner, janitor, log });
+  /** Released at the end whatever happened: a jail held open keeps this process alive. */
+  const held: RunSlot[] = [];
+  return {
+    scratch,
+    launcher,
+    held,
+    limits: config.runLimits.defaults,
+    async close() {
+      await Promise.all(held.map((slot) => slot.release()));
+      await launcher.close();
+      spawner.close();
+      await janitor.close();
+      await rm(scratch, { recursive: true, force: true });
+    },
+  };
+}
+type Started = Awaited<ReturnType<typeof startLauncher>>;
 
 /**
  * Jails made in advance: a run that takes one starts on it at once, and the jail that
@@ -21,58 +57,30 @@ import { Spawner } from '../src/launch/spawner.ts';
  * cgroup, the request to the spawner), which put a tenth on the median dispatch.
  */
 describe('the pool of jails', { skip: process.getuid?.() !== 0 && 'needs root: runs are other users' }, () => {
-  let scratch: string;
-  let launcher: Launcher;
-  let spawner: Spawner;
-  let janitor: Janitor;
-  let limits: RunLimits;
-  /** Released at the end whatever happened: a jail held open keeps this process alive. */
-  const held: RunSlot[] = [];
+  let l: Started;
   const instanceId = randomUUID();
   const clientId = `pool-test-${randomUUID()}`;
 
   before(async () => {
-    scratch = await mkdtemp(join(tmpdir(), 'sov-jail-pool-'));
-    await chmod(scratch, 0o711); // runs' users reach their homes through it
-    const config = configFromEnv({
-      SOV_CONTROL_PLANE_URL: 'http://127.0.0.1:1',
-      SOV_CLIENT_ID: clientId,
-      SOV_CLIENT_SECRET: 'secret',
-      SOV_DATA_DIR: join(scratch, 'data'),
-      SOV_WORK_DIR: join(scratch, 'work'),
-      SOV_SANDBOX: 'on',
-      SOV_SANDBOX_DIR: join(scratch, 'jails'),
-      SOV_SANDBOX_POOL: '1',
-    });
-    const log = pino({ level: 'silent' });
-    janitor = new Janitor();
-    spawner = new Spawner(log);
-    limits = config.runLimits.defaults;
-    launcher = await makeLauncher({ config, instanceId, spawner, janitor, log });
+    l = await startLauncher(clientId, instanceId);
   });
-  after(async () => {
-    await Promise.all(held.map((slot) => slot.release()));
-    await launcher?.close();
-    spawner?.close();
-    await janitor?.close();
-    await rm(scratch, { recursive: true, force: true });
-  });
+  after(() => l?.close());
 
   /** The jails of this instance that exist: one directory each, made first when a jail is made. */
   const jails = async () => {
-    const root = join(scratch, 'jails', hiddenName(clientId), hiddenName(instanceId));
+    const root = join(l.scratch, 'jails', hiddenName(clientId), hiddenName(instanceId));
     return (await readdir(root)).length;
   };
 
   it('hands a run the jail it holds without making the next one until the run’s command started', async () => {
     assert.equal(await jails(), 1, 'the pool of one is full once the launcher is ready');
-    const slot = await launcher.acquire({
+    const slot = await l.launcher.acquire({
       runId: randomUUID(),
       kind: 'batch',
       network: 'outside',
-      limits,
+      limits: l.limits,
     });
-    held.push(slot);
+    l.held.push(slot);
     // The run's directory is the pool's jail: no other one is begun while the run starts.
     assert.equal(await jails(), 1, 'a jail was begun while the run was being started');
     // What the executor does first: the run's working copy, its user's.
@@ -97,44 +105,17 @@ describe('the pool of jails', { skip: process.getuid?.() !== 0 && 'needs root: r
 describe('a range of user ids smaller than the jails at once', {
   skip: process.getuid?.() !== 0 && 'needs root: runs are other users',
 }, () => {
-  let scratch: string;
-  let launcher: Launcher;
-  let spawner: Spawner;
-  let janitor: Janitor;
-  let limits: RunLimits;
-  const held: RunSlot[] = [];
+  let l: Started;
 
   before(async () => {
-    scratch = await mkdtemp(join(tmpdir(), 'sov-jail-uids-'));
-    await chmod(scratch, 0o711);
-    const config = configFromEnv({
-      SOV_CONTROL_PLANE_URL: 'http://127.0.0.1:1',
-      SOV_CLIENT_ID: `uids-test-${randomUUID()}`,
-      SOV_CLIENT_SECRET: 'secret',
-      SOV_DATA_DIR: join(scratch, 'data'),
-      SOV_WORK_DIR: join(scratch, 'work'),
-      SOV_SANDBOX: 'on',
-      SOV_SANDBOX_DIR: join(scratch, 'jails'),
-      SOV_SANDBOX_POOL: '1',
-      SOV_SANDBOX_UIDS: '1600000000-1600000001',
-    });
-    const log = pino({ level: 'silent' });
-    janitor = new Janitor();
-    spawner = new Spawner(log);
-    limits = config.runLimits.defaults;
-    launcher = await makeLauncher({ config, instanceId: randomUUID(), spawner, janitor, log });
+    l = await startLauncher(`uids-test-${randomUUID()}`, randomUUID(), { SOV_SANDBOX_UIDS: '1600000000-1600000001' });
   });
-  after(async () => {
-    await Promise.all(held.map((slot) => slot.release()));
-    await launcher?.close();
-    spawner?.close();
-    await janitor?.close();
-    await rm(scratch, { recursive: true, force: true });
-  });
+  after(() => l?.close());
 
   it('fails the run that finds every user id taken as sandbox_failed, and keeps serving', async () => {
-    const request = () => launcher.acquire({ runId: randomUUID(), kind: 'batch', network: 'outside', limits });
-    held.push(await request()); // the pool's jail: one id
+    const request = () =>
+      l.launcher.acquire({ runId: randomUUID(), kind: 'batch', network: 'outside', limits: l.limits });
+    l.held.push(await request()); // the pool's jail: one id
     // The pool is filled again beside the next run, with the other id: none is left for it.
     await assert.rejects(request(), (error: Error) => {
       assert.ok(error instanceof SandboxFailedError, String(error));
