@@ -62,6 +62,7 @@ export async function tokensBench(ctx: BenchContext): Promise<void> {
     identity: { issuer: ctx.platform.controlPlane.url, dataplaneId: plane.dataplaneId } as InitializeResponse,
     jwks: () => jwks,
     isRevoked: () => false,
+    stillServes: () => true,
     learnHosts: async (ws: string) => ws === deployed.workspaceId,
     refreshJwks: async () => false,
   };

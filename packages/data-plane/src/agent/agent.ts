@@ -214,6 +214,14 @@ export class Agent {
     return this.#revoked.has(jti);
   }
 
+  /**
+   * Whether a caller who came with token `jti` may still be served here: the token is not
+   * revoked, and this data plane still serves. A stream or a WebSocket asks as it goes.
+   */
+  stillServes(jti: string): boolean {
+    return this.#stoppedReason === undefined && !this.#revoked.has(jti);
+  }
+
   jwks(): AgentSnapshot['jwks'] {
     return this.#snapshot?.jwks ?? { keys: [] };
   }

@@ -38,7 +38,7 @@ const refuse = (code: ErrorCode, detail: string) => new UnauthorizedProblem(code
 /** What the verifier asks of the agent: what it learnt from its control plane. */
 export type TokenAgent = Pick<
   Agent,
-  'identity' | 'isRevoked' | 'jwks' | 'learnHosts' | 'refreshJwks' | 'stoppedReason'
+  'identity' | 'isRevoked' | 'jwks' | 'learnHosts' | 'refreshJwks' | 'stillServes' | 'stoppedReason'
 >;
 
 export class TokenVerifier {
@@ -108,9 +108,7 @@ export class TokenVerifier {
    */
   stillValid(principal: ScopedPrincipal, now = Date.now()): boolean {
     return (
-      this.#agent.stoppedReason === undefined &&
-      !this.#agent.isRevoked(principal.tokenId) &&
-      now <= principal.expiresAt.getTime() + this.#skewSeconds * 1000
+      this.#agent.stillServes(principal.tokenId) && now <= principal.expiresAt.getTime() + this.#skewSeconds * 1000
     );
   }
 

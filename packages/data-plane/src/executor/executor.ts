@@ -90,7 +90,7 @@ interface ActiveRun {
 
 /**
  * A home's entries besides its working copy (itself, the copy's directory, outputs, the
- * state and parameters files, an environment's link), and the block `Janitor.usage`
+ * state and parameters files, an environment's link), and the block a Measure's `usage`
  * counts each at least.
  */
 const homeEntriesBesideCopy = 16;
@@ -542,7 +542,7 @@ export class Executor {
    * storage: a run past its output limit is stopped (`output_limit`), and so is one whose
    * home (working copy, outputs, state and anything else it writes there: a directory of
    * the machine's disk, shared by every tenant's runs) takes more than its working copy
-   * (its bytes, and a block for each entry: as `usage` counts), its outputs and a state
+   * (its bytes, and a block for each entry, as Measure's `usage` counts), its outputs and a state
    * file may. Scratch space is /tmp, a tmpfs of its own limit.
    */
   #watchDisk(active: ActiveRun, host: RunPaths, maxBytes: number, copy: CopySize): NodeJS.Timeout {
@@ -552,16 +552,16 @@ export class Executor {
     const timer = setInterval(() => {
       if (measuring || active.stopping !== undefined) return;
       measuring = true;
-      void (async () => {
-        if ((await janitor.size(host.outputs, maxBytes)) > maxBytes) {
-          this.#stop(active, 'output_limit');
-          return;
-        }
-        if ((await janitor.usage(host.home, homeMax)) > homeMax) {
-          active.homeFull = true;
-          this.#stop(active, 'output_limit');
-        }
-      })()
+      // One walk of the home for both: the outputs are in it.
+      janitor
+        .measure(host.home, host.outputs, { files: maxBytes, usage: homeMax })
+        .then((measured) => {
+          if (measured.files > maxBytes) this.#stop(active, 'output_limit');
+          else if (measured.usage > homeMax) {
+            active.homeFull = true;
+            this.#stop(active, 'output_limit');
+          }
+        })
         .catch(() => {})
         .finally(() => {
           measuring = false;

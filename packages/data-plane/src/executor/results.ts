@@ -126,7 +126,7 @@ export async function collectOutputs(
 /** What the run's log says of the entries of its output directory that were not kept (never their names). */
 export function skippedOutputNotes(skipped: SkippedOutputs): string[] {
   const notes: string[] = [];
-  // The names are the job's text and may hold a secret: the notes, which are not masked, only count them.
+  // The names are the job's text (bytes that are not even UTF-8): the notes only count them.
   if (skipped.notUtf8 === 1) {
     notes.push('sovereign: an output was skipped because its name is not UTF-8');
   } else if (skipped.notUtf8 > 1) {

@@ -1,12 +1,12 @@
 import { lchownSync, lstatSync, rmSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import type { Chore } from './janitor.ts';
+import type { Chore, Measure } from './janitor.ts';
 import { treeEntries } from './tree-walk.ts';
 
 /** The unit a file takes on a disk, and what a directory, a link or an empty file is counted. */
 const block = 4096;
 
-function perform(chore: Chore): number | undefined {
+function perform(chore: Chore): Measure | undefined {
   switch (chore.op) {
     case 'remove':
       rmSync(chore.path, { recursive: true, force: true });
@@ -14,24 +14,19 @@ function perform(chore: Chore): number | undefined {
     case 'chown':
       for (const path of treeEntries(Buffer.from(chore.path))) lchownSync(path, chore.uid, chore.gid);
       return undefined;
-    case 'size': {
-      let bytes = 0;
-      for (const path of treeEntries(Buffer.from(chore.path))) {
-        const info = lstatSync(path, { throwIfNoEntry: false });
-        if (info?.isFile()) bytes += info.size;
-        if (bytes > chore.stopAbove) break;
-      }
-      return bytes;
-    }
-    case 'usage': {
-      let bytes = 0;
+    case 'measure': {
+      const measured = { files: 0, usage: 0 };
+      const files = Buffer.from(chore.files);
+      const under = Buffer.concat([files, Buffer.from('/')]);
       for (const path of treeEntries(Buffer.from(chore.path))) {
         const info = lstatSync(path, { throwIfNoEntry: false });
         if (info === undefined) continue;
-        bytes += info.isFile() ? Math.ceil(Math.max(info.size, 1) / block) * block : block;
-        if (bytes > chore.stopAbove) break;
+        measured.usage += info.isFile() ? Math.ceil(Math.max(info.size, 1) / block) * block : block;
+        const inFiles = path.equals(files) || path.subarray(0, under.length).equals(under);
+        if (info.isFile() && inFiles) measured.files += info.size;
+        if (measured.files > chore.stopAbove.files || measured.usage > chore.stopAbove.usage) break;
       }
-      return bytes;
+      return measured;
     }
   }
 }

@@ -3,16 +3,26 @@ import { Worker } from 'node:worker_threads';
 
 const workerFile = new URL('./janitor-worker.ts', import.meta.url);
 
-/** What the janitor's thread does: remove a tree, give a tree to a user, or add up a tree's file sizes. */
+/** What the janitor's thread does: remove a tree, give a tree to a user, or measure a tree. */
 export type Chore =
   | { op: 'remove'; path: string }
   | { op: 'chown'; path: string; uid: number; gid: number }
-  | { op: 'size'; path: string; stopAbove: number }
-  | { op: 'usage'; path: string; stopAbove: number };
+  | { op: 'measure'; path: string; files: string; stopAbove: Measure };
+
+/**
+ * A tree measured in one walk: `files`, the bytes of the regular files under one of its
+ * directories; `usage`, what the whole tree takes on a disk, near enough (each file
+ * rounded up to a block, each directory and link a block, so a million empty files
+ * weigh 4 GB, as the inodes they use are worth).
+ */
+export interface Measure {
+  files: number;
+  usage: number;
+}
 
 interface Pending {
   chore: Chore;
-  resolve(value: number | undefined): void;
+  resolve(value: Measure | undefined): void;
   reject(error: Error): void;
 }
 
@@ -33,7 +43,7 @@ export class Janitor {
     if (this.#worker !== undefined) return this.#worker;
     const worker = new Worker(workerFile);
     worker.unref();
-    worker.on('message', ({ id, value, error }: { id: number; value?: number; error?: string }) => {
+    worker.on('message', ({ id, value, error }: { id: number; value?: Measure; error?: string }) => {
       const pending = this.#pending.get(id);
       this.#pending.delete(id);
       if (error === undefined) pending?.resolve(value);
@@ -58,7 +68,7 @@ export class Janitor {
     return worker;
   }
 
-  #do(chore: Chore): Promise<number | undefined> {
+  #do(chore: Chore): Promise<Measure | undefined> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { chore, resolve, reject });
@@ -78,16 +88,15 @@ export class Janitor {
 
   /** The bytes of the regular files under `path`; the count stops soon after passing `stopAbove`. */
   async size(path: string, stopAbove = Number.MAX_SAFE_INTEGER): Promise<number> {
-    return (await this.#do({ op: 'size', path, stopAbove })) ?? 0;
+    return (await this.measure(path, path, { files: stopAbove, usage: Number.POSITIVE_INFINITY })).files;
   }
 
   /**
-   * What `path` and everything under it take on a disk, near enough: each file rounded up
-   * to a block, each directory and link a block (so a million empty files weigh 4 GB,
-   * as the inodes they use are worth); the count stops soon after passing `stopAbove`.
+   * `path` measured in one walk (Measure), `files` being a directory in it; the walk stops
+   * soon after either figure passes its `stopAbove`.
    */
-  async usage(path: string, stopAbove = Number.MAX_SAFE_INTEGER): Promise<number> {
-    return (await this.#do({ op: 'usage', path, stopAbove })) ?? 0;
+  async measure(path: string, files: string, stopAbove: Measure): Promise<Measure> {
+    return (await this.#do({ op: 'measure', path, files, stopAbove })) ?? { files: 0, usage: 0 };
   }
 
   async close(): Promise<void> {

@@ -173,8 +173,7 @@ export class InteractiveGateway {
    * asks as it goes, where a request asks once.
    */
   stillStands(caller: Pick<InteractiveCaller, 'tokenId' | 'expiresAt'>, now = Date.now()): boolean {
-    const agent = this.#o.agent;
-    return agent.stoppedReason === undefined && !agent.isRevoked(caller.tokenId) && now <= caller.expiresAt.getTime();
+    return this.#o.agent.stillServes(caller.tokenId) && now <= caller.expiresAt.getTime();
   }
 
   /** The run, when it is here and of the caller's workspace: another workspace's run does not exist here. */

@@ -1,7 +1,8 @@
+import { uuidPattern } from '@sovereign/contract';
 import type { FastifySchemaCompiler } from 'fastify';
 
-/** What validation takes: 8-4-4-4-12 hexadecimal digits, in either case. */
-const uuidText = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
+/** What validation takes (the contract's Uuid): 8-4-4-4-12 hexadecimal digits, in either case. */
+const uuidText = new RegExp(uuidPattern);
 
 /** Rewrites a validated value in place (or returns its replacement, for a string). */
 type Canonical = (value: unknown) => unknown;
